@@ -1,0 +1,88 @@
+"""The one entry point: `minewatch <command>`.
+
+Sub-command groups live beside the code they drive (`assess/cli.py`, `power/cli.py`, ...) and are
+registered here by name, so adding a group never means editing another group's module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import typer
+
+from minewatch import __version__
+from minewatch.i18n import set_lang, tr
+
+app = typer.Typer(
+    name="minewatch",
+    help=tr(
+        "Find hidden cryptocurrency mining in captures, flow logs and meter data, and measure its cost.",
+        "在抓包、流日志和电表数据中发现隐蔽的加密货币挖矿，并评估其代价。",
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: (command name, module, attribute) of sub-apps (typer.Typer) registered as groups.
+SUBAPPS: list[tuple[str, str, str]] = [
+    ("assess", "minewatch.assess.cli", "app"),
+    ("data", "minewatch.assess.cli", "data_app"),
+    ("power", "minewatch.power.cli", "app"),
+    ("intel", "minewatch.net.intel_cli", "app"),
+]
+
+#: (command name, module, attribute) of single commands (plain functions).
+COMMANDS: list[tuple[str, str, str]] = [
+    ("scan", "minewatch.scan_cli", "scan"),
+    ("demo", "minewatch.scan_cli", "demo"),
+    ("findings", "minewatch.scan_cli", "findings"),
+    ("collect", "minewatch.sources.netflow_cli", "collect"),
+]
+
+
+@app.callback()
+def _root(
+    lang: str = typer.Option(
+        None, "--lang", help=tr("Language: en or zh (default from locale).", "语言：en 或 zh（默认取自系统区域设置）。")
+    ),
+    version: bool = typer.Option(False, "--version", help=tr("Show the version.", "显示版本。")),
+) -> None:
+    if lang:
+        set_lang(lang)
+    if version:
+        typer.echo(f"minewatch {__version__}")
+        raise typer.Exit()
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _register() -> None:
+    for name, module, attr in SUBAPPS:
+        if _module_exists(module):
+            sub = getattr(importlib.import_module(module), attr, None)
+            if sub is not None:
+                app.add_typer(sub, name=name)
+    for name, module, attr in COMMANDS:
+        if _module_exists(module):
+            fn = getattr(importlib.import_module(module), attr, None)
+            if fn is not None:
+                app.command(name)(fn)
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="minewatch")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

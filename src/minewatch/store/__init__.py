@@ -1,0 +1,222 @@
+"""The embedded store: findings plus an import ledger keyed by file content, in one DuckDB file.
+
+Why key imports by content (SHA-256 of the bytes) rather than path: the same capture copied,
+renamed or re-uploaded must not add its findings twice, while a file that grew (a rotated log
+appended to) is new content and is scanned again. Findings themselves have content-derived ids
+(`Finding.natural_id`), so a re-scan of overlapping data updates rows instead of duplicating them.
+
+Schema changes go through numbered migrations recorded in `schema_version`, so an existing store is
+upgraded in place and keeps its data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from minewatch.model import Finding, parse_iso
+
+MIGRATIONS: list[str] = [
+    # 1: findings and the import ledger
+    """
+    CREATE TABLE IF NOT EXISTS imports (
+        content_sha256 VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        imported_at TIMESTAMPTZ NOT NULL,
+        summary JSON
+    );
+    CREATE TABLE IF NOT EXISTS findings (
+        finding_id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        detector VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,
+        subscores JSON NOT NULL,
+        evidence JSON NOT NULL,
+        source VARCHAR,
+        first_seen TIMESTAMPTZ,
+        last_seen TIMESTAMPTZ,
+        src_ip VARCHAR, src_port INTEGER, dst_ip VARCHAR, dst_port INTEGER, transport VARCHAR,
+        coin VARCHAR, algorithm VARCHAR, variant VARCHAR, encrypted BOOLEAN,
+        pool_host VARCHAR, worker VARCHAR, wallet VARCHAR, wallet_type VARCHAR, agent VARCHAR,
+        hashrate_hs DOUBLE, share_difficulty DOUBLE, shares_accepted BIGINT, shares_rejected BIGINT,
+        sni VARCHAR, community_id VARCHAR,
+        meter_id VARCHAR, onset TIMESTAMPTZ, kw_mining DOUBLE, machines_est DOUBLE, site VARCHAR,
+        impact JSON, extra JSON,
+        import_sha256 VARCHAR,
+        stored_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS findings_seen ON findings(first_seen);
+    CREATE INDEX IF NOT EXISTS findings_src ON findings(src_ip);
+    """,
+]
+
+_JSON_COLS = ("subscores", "evidence", "impact", "extra")
+_TS_COLS = ("first_seen", "last_seen", "onset")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Store:
+    """A DuckDB catalog of findings and imports. One writer process at a time (DuckDB's rule)."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        if path is None:
+            from minewatch.paths import default_db
+
+            path = default_db()
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(self.path, read_only=read_only)
+        if not read_only:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        have = row[0] or 0 if row else 0
+        for number, sql in enumerate(MIGRATIONS, start=1):
+            if number <= have:
+                continue
+            self.con.execute("BEGIN")
+            self.con.execute(sql)
+            self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC)])
+            self.con.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- import ledger ---------------------------------------------------------------------
+    def already_imported(self, sha256: str) -> dict[str, Any] | None:
+        row = self.con.execute(
+            "SELECT path, imported_at, summary FROM imports WHERE content_sha256 = ?", [sha256]
+        ).fetchone()
+        if not row:
+            return None
+        return {"path": row[0], "imported_at": row[1], "summary": json.loads(row[2]) if row[2] else None}
+
+    def record_import(
+        self, sha256: str, path: str | Path, size: int, kind: str, summary: dict[str, Any]
+    ) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO imports VALUES (?, ?, ?, ?, ?, ?)",
+            [sha256, str(path), size, kind, datetime.now(UTC), json.dumps(summary, default=str)],
+        )
+
+    # -- findings ----------------------------------------------------------------------------
+    _COLUMNS: Sequence[str] = (
+        "finding_id", "kind", "detector", "score", "subscores", "evidence", "source",
+        "first_seen", "last_seen", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
+        "coin", "algorithm", "variant", "encrypted", "pool_host", "worker", "wallet", "wallet_type",
+        "agent", "hashrate_hs", "share_difficulty", "shares_accepted", "shares_rejected", "sni",
+        "community_id", "meter_id", "onset", "kw_mining", "machines_est", "site", "impact", "extra",
+    )  # fmt: skip
+
+    def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
+        """Upsert findings; returns how many rows were new."""
+        rows = []
+        for f in findings:
+            rec = f.to_record()
+            row = []
+            for c in self._COLUMNS:
+                v = rec.get(c)
+                if c in _JSON_COLS:
+                    v = None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                elif c in _TS_COLS:
+                    v = parse_iso(v)
+                row.append(v)
+            row += [import_sha256, datetime.now(UTC)]
+            rows.append(row)
+        if not rows:
+            return 0
+        before = self.count()
+        cols = ", ".join([*self._COLUMNS, "import_sha256", "stored_at"])
+        marks = ", ".join(["?"] * (len(self._COLUMNS) + 2))
+        self.con.execute("BEGIN")
+        self.con.executemany(f"INSERT OR REPLACE INTO findings ({cols}) VALUES ({marks})", rows)
+        self.con.execute("COMMIT")
+        return self.count() - before
+
+    def count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM findings").fetchone()
+        return int(row[0]) if row else 0
+
+    def findings(
+        self,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_score: float | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Finding]:
+        where, params = [], []
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if since:
+            where.append("coalesce(last_seen, first_seen, onset) >= ?")
+            params.append(since)
+        if until:
+            where.append("coalesce(first_seen, onset) <= ?")
+            params.append(until)
+        if min_score is not None:
+            where.append("score >= ?")
+            params.append(min_score)
+        sql = f"SELECT {', '.join(self._COLUMNS)} FROM findings"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY score DESC, first_seen NULLS LAST, finding_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [self._row_to_finding(r) for r in self.con.execute(sql, params).fetchall()]
+
+    def get(self, finding_id: str) -> Finding | None:
+        row = self.con.execute(
+            f"SELECT {', '.join(self._COLUMNS)} FROM findings WHERE finding_id = ?", [finding_id]
+        ).fetchone()
+        return self._row_to_finding(row) if row else None
+
+    def set_impact(self, finding_id: str, impact: dict[str, Any]) -> None:
+        self.con.execute(
+            "UPDATE findings SET impact = ? WHERE finding_id = ?",
+            [json.dumps(impact, ensure_ascii=False, default=str), finding_id],
+        )
+
+    def _row_to_finding(self, row: Sequence[Any]) -> Finding:
+        d = dict(zip(self._COLUMNS, row, strict=True))
+        for c in _JSON_COLS:
+            if d[c] is not None:
+                d[c] = json.loads(d[c])
+        for c in _TS_COLS:
+            v = d[c]
+            if isinstance(v, datetime):
+                d[c] = v.astimezone(UTC)
+        d["extra"] = d["extra"] or {}
+        return Finding.from_record(d)
