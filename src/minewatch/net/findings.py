@@ -1,0 +1,341 @@
+"""Turn per-flow protocol facts and pool intelligence into Findings; roll findings up per host.
+
+This is the one place where evidence from different detectors meets, so the scoring rules live
+here and are spelled out: a finding's score is the capped sum of named sub-scores, each sub-score
+comes with the evidence that earned it, and a flow is reported as mining only when it has protocol
+evidence, a pool-name match on a mining-shaped flow, or a tie to a pool endpoint confirmed in the
+same capture. Everything here is pure: facts in, Findings out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
+
+#: A mining finding below this score is dropped (kept in the flow table, not shown as mining).
+REPORT_THRESHOLD = 50.0
+
+
+@dataclass(slots=True)
+class FlowView:
+    """What findings need of a finished flow, whatever source produced it."""
+
+    src_ip: str
+    src_port: int | None
+    dst_ip: str
+    dst_port: int | None
+    transport: str
+    first_ts: float
+    last_ts: float
+    direction_certain: bool
+    packets_fwd: int = 0
+    packets_rev: int = 0
+    payload_bytes_fwd: int = 0
+    payload_bytes_rev: int = 0
+    syn_seen: bool = False
+    community_id: str | None = None
+    dns_names: list[str] = field(default_factory=list)
+    source: str | None = None
+
+
+def is_public(ip: str) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return a.is_global
+
+
+def _swap(flow: FlowView) -> FlowView:
+    return FlowView(
+        src_ip=flow.dst_ip,
+        src_port=flow.dst_port,
+        dst_ip=flow.src_ip,
+        dst_port=flow.src_port,
+        transport=flow.transport,
+        first_ts=flow.first_ts,
+        last_ts=flow.last_ts,
+        direction_certain=flow.direction_certain,
+        packets_fwd=flow.packets_rev,
+        packets_rev=flow.packets_fwd,
+        payload_bytes_fwd=flow.payload_bytes_rev,
+        payload_bytes_rev=flow.payload_bytes_fwd,
+        syn_seen=flow.syn_seen,
+        community_id=flow.community_id,
+        dns_names=flow.dns_names,
+        source=flow.source,
+    )
+
+
+def session_finding(
+    flow: FlowView,
+    facts: Any,
+    intel_parts: tuple[dict[str, float], list[Evidence]] | None,
+) -> Finding | None:
+    """A finding for one flow whose dissector decided `mining` or `node`, or whose names hit the pool list.
+
+    `facts` is a `minewatch.net.stratum.SessionFacts`. Node traffic becomes a `node` finding so that
+    nobody mistakes a full node for a miner; a pool-name hit alone only counts on a flow that does
+    not look like a web visit (TLS to 443 with ordinary volumes is a visit to the pool's web site).
+    """
+    kind = getattr(facts, "kind", None) if facts is not None else None
+    if facts is not None and getattr(facts, "client_is_src", None) is False:
+        flow = _swap(flow)
+    subscores: dict[str, float] = {}
+    evidence: list[Evidence] = []
+    if facts is not None:
+        subscores.update(getattr(facts, "subscores", {}) or {})
+        evidence.extend(getattr(facts, "evidence", []) or [])
+    intel_sub, intel_ev = intel_parts or ({}, [])
+    if kind is None:
+        if not intel_sub:
+            return None
+        if not _pool_shaped(flow, facts):
+            return None
+        kind = "mining"
+    if kind == "mining":
+        subscores.update(intel_sub)
+        evidence.extend(intel_ev)
+    score = combine_subscores(subscores)
+    if kind == "mining" and score < REPORT_THRESHOLD:
+        return None
+    f = Finding(
+        kind=kind,
+        detector="net.stratum" if getattr(facts, "kind", None) else "net.intel",
+        score=score,
+        subscores=subscores,
+        evidence=sorted(evidence, key=lambda e: (e.ts is None, e.ts or datetime.min.astimezone())),
+        source=flow.source,
+        first_seen=utc_from_epoch(flow.first_ts),
+        last_seen=utc_from_epoch(flow.last_ts),
+        src_ip=flow.src_ip,
+        src_port=flow.src_port,
+        dst_ip=flow.dst_ip,
+        dst_port=flow.dst_port,
+        transport=flow.transport,
+        community_id=flow.community_id,
+    )
+    if facts is not None:
+        for name in (
+            "coin", "algorithm", "variant", "encrypted", "pool_host", "worker", "wallet", "wallet_type",
+            "agent", "share_difficulty", "shares_accepted", "shares_rejected", "sni",
+        ):  # fmt: skip
+            v = getattr(facts, name, None)
+            if v is not None:
+                setattr(f, name, v)
+        hr = getattr(facts, "hashrate", None)
+        if hr is not None:
+            f.hashrate_hs = getattr(hr, "hashrate_hs", None)
+            f.extra["hashrate_interval_hs"] = [getattr(hr, "low_hs", None), getattr(hr, "high_hs", None)]
+            f.extra["hashrate_formula"] = getattr(hr, "formula", None)
+    if f.pool_host is None and flow.dns_names:
+        f.pool_host = flow.dns_names[0]
+    if f.variant is None and kind == "mining" and f.sni:
+        f.variant = "tls"
+        f.encrypted = True
+    return f
+
+
+def _pool_shaped(flow: FlowView, facts: Any) -> bool:
+    """Is a pool-name hit on this flow plausibly a mining session rather than a web visit?"""
+    if flow.transport != "tcp":
+        return False
+    if flow.dst_port in (80, 443) and (getattr(facts, "variant", None) in (None, "tls")):
+        # A pool's web site and its stratum-over-TLS port differ by port for nearly every pool;
+        # on 443 demand the long, low-volume shape of a mining session before trusting the name.
+        duration = flow.last_ts - flow.first_ts
+        total = flow.payload_bytes_fwd + flow.payload_bytes_rev
+        return duration >= 300 and total / max(duration, 1.0) < 2000
+    return True
+
+
+def endpoint_findings(
+    flows: Iterable[tuple[FlowView, Any]],
+    confirmed: Sequence[Finding],
+) -> list[Finding]:
+    """Flows tied to pool endpoints or miner hosts that mining sessions in the same capture revealed.
+
+    Two rules, both learned from the capture itself (nothing is memorised):
+    * `pool_endpoint`: any other flow to an (IP, port) where a mining session was confirmed — failed
+      reconnects, TLS attempts to a plaintext port, payload the dissector could not decode.
+    * `miner_failover`: a host confirmed mining that opens connections (SYN seen) to public
+      endpoints and never gets payload back during its mining period — a miner walking its
+      failover pool list. Private destinations and flows that carried data are left alone.
+    """
+    endpoints: dict[tuple[str, int | None], Finding] = {}
+    miner_windows: dict[str, tuple[float, float, Finding]] = {}
+    for f in confirmed:
+        if f.kind != "mining" or f.dst_ip is None:
+            continue
+        endpoints.setdefault((f.dst_ip, f.dst_port), f)
+        if f.src_ip and f.first_seen and f.last_seen:
+            a, b = f.first_seen.timestamp(), f.last_seen.timestamp()
+            if f.src_ip in miner_windows:
+                a0, b0, ref = miner_windows[f.src_ip]
+                miner_windows[f.src_ip] = (min(a, a0), max(b, b0), ref)
+            else:
+                miner_windows[f.src_ip] = (a, b, f)
+    out: list[Finding] = []
+    for flow, facts in flows:
+        if getattr(facts, "kind", None) is not None or flow.transport != "tcp":
+            continue
+        ref = endpoints.get((flow.dst_ip, flow.dst_port))
+        if ref is None and not flow.direction_certain:
+            swapped = endpoints.get((flow.src_ip, flow.src_port))
+            if swapped is not None:
+                flow, ref = _swap(flow), swapped
+        subscores: dict[str, float] = {}
+        evidence: list[Evidence] = []
+        ts = utc_from_epoch(flow.first_ts)
+        if ref is not None:
+            subscores["pool_endpoint"] = 55.0
+            what = "no payload" if flow.payload_bytes_fwd + flow.payload_bytes_rev == 0 else "payload without a mining signature"
+            what_zh = "无载荷" if what == "no payload" else "载荷中无挖矿特征"
+            evidence.append(
+                Evidence(
+                    code="net.pool_endpoint",
+                    text=(
+                        f"{flow.src_ip} connected to {flow.dst_ip}:{flow.dst_port} ({what}), an endpoint where "
+                        f"{ref.src_ip} ran a {ref.variant or 'mining'} session at {ref.first_seen:%Y-%m-%d %H:%M:%S} UTC"
+                    ),
+                    text_zh=(
+                        f"{flow.src_ip} 连接了 {flow.dst_ip}:{flow.dst_port}（{what_zh}），"
+                        f"该端点在同一抓包中与 {ref.src_ip} 有 {ref.variant or '挖矿'} 会话"
+                    ),
+                    ts=ts,
+                    data={"endpoint": f"{flow.dst_ip}:{flow.dst_port}", "confirmed_finding": ref.finding_id},
+                )
+            )
+        else:
+            win = miner_windows.get(flow.src_ip)
+            if (
+                win is None
+                or not flow.syn_seen
+                or flow.payload_bytes_fwd + flow.payload_bytes_rev > 0
+                or not is_public(flow.dst_ip)
+                or not (win[0] - 60 <= flow.first_ts <= win[1] + 60)
+            ):
+                continue
+            ref = win[2]
+            subscores["miner_failover"] = 50.0
+            evidence.append(
+                Evidence(
+                    code="net.miner_failover",
+                    text=(
+                        f"{flow.src_ip}, mining since {ref.first_seen:%H:%M:%S} UTC, tried {flow.dst_ip}:"
+                        f"{flow.dst_port} and got no data back: a miner walking its pool failover list"
+                    ),
+                    text_zh=(
+                        f"{flow.src_ip} 在挖矿期间尝试连接 {flow.dst_ip}:{flow.dst_port} 但未收到数据："
+                        "矿机在轮询备用矿池列表"
+                    ),
+                    ts=ts,
+                    data={"miner_finding": ref.finding_id},
+                )
+            )
+        score = combine_subscores(subscores)
+        out.append(
+            Finding(
+                kind="mining",
+                detector="net.endpoint",
+                score=score,
+                subscores=subscores,
+                evidence=evidence,
+                source=flow.source,
+                first_seen=ts,
+                last_seen=utc_from_epoch(flow.last_ts),
+                src_ip=flow.src_ip,
+                src_port=flow.src_port,
+                dst_ip=flow.dst_ip,
+                dst_port=flow.dst_port,
+                transport=flow.transport,
+                variant="unknown",
+                coin=ref.coin,
+                pool_host=ref.pool_host if (flow.dst_ip, flow.dst_port) == (ref.dst_ip, ref.dst_port) else None,
+                community_id=flow.community_id,
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
+class HostRollup:
+    """Everything one internal host did, as an administrator asks about it."""
+
+    host: str
+    kind: str
+    sessions: int = 0
+    pools: set[str] = field(default_factory=set)
+    coins: set[str] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
+    wallets: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    hashrate_hs: float | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    max_score: float = 0.0
+    encrypted: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        from minewatch.model import iso
+
+        return {
+            "host": self.host,
+            "kind": self.kind,
+            "sessions": self.sessions,
+            "pools": sorted(self.pools),
+            "coins": sorted(self.coins),
+            "workers": sorted(self.workers),
+            "wallets": sorted(self.wallets),
+            "agents": sorted(self.agents),
+            "hashrate_hs": self.hashrate_hs,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "max_score": self.max_score,
+            "encrypted": self.encrypted,
+        }
+
+
+def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
+    """Per (host, kind): the pools, coins, workers, wallets and the summed hashrate of its sessions.
+
+    Hashrate is summed over sessions that overlap in time per pool only once: a miner reconnecting to
+    the same pool reports the same machines again, so the per-pool maximum is taken, then summed
+    over pools (a rig split across pools mines on each of them).
+    """
+    acc: dict[tuple[str, str], HostRollup] = {}
+    per_pool_rate: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for f in findings:
+        if not f.src_ip:
+            continue
+        key = (f.src_ip, f.kind)
+        r = acc.get(key)
+        if r is None:
+            r = acc[key] = HostRollup(host=f.src_ip, kind=f.kind)
+        r.sessions += 1
+        pool = f.pool_host or (f"{f.dst_ip}:{f.dst_port}" if f.dst_ip else None)
+        if pool:
+            r.pools.add(pool)
+        for attr, bucket in (("coin", r.coins), ("worker", r.workers), ("wallet", r.wallets), ("agent", r.agents)):
+            v = getattr(f, attr)
+            if v:
+                bucket.add(v)
+        if f.hashrate_hs:
+            rates = per_pool_rate[key]
+            p = pool or "?"
+            rates[p] = max(rates.get(p, 0.0), f.hashrate_hs)
+        if f.first_seen and (r.first_seen is None or f.first_seen < r.first_seen):
+            r.first_seen = f.first_seen
+        if f.last_seen and (r.last_seen is None or f.last_seen > r.last_seen):
+            r.last_seen = f.last_seen
+        r.max_score = max(r.max_score, f.score)
+        r.encrypted = r.encrypted or bool(f.encrypted)
+    for key, rates in per_pool_rate.items():
+        acc[key].hashrate_hs = sum(rates.values())
+    return sorted(acc.values(), key=lambda r: (r.kind != "mining", -r.max_score, r.host))

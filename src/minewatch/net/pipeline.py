@@ -1,0 +1,230 @@
+"""Capture scan: packets -> flows -> per-flow dissectors -> findings, in one streaming pass.
+
+The pipeline is ordered like a pySigma processing pipeline: each stage has one job and hands plain
+data to the next. The capture engine owns packets and reassembly; the dissectors own protocol
+facts; DNS answers feed a name cache so that later flows inherit the pool name; `findings` owns
+scoring. Memory is bounded: flows expire in the engine, and the only per-flow state kept to the
+end of a file is the compact record of flows that might be tied to a pool endpoint later (capped,
+and the cap is reported if reached).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from minewatch.errors import Rejects
+from minewatch.model import Finding
+from minewatch.net.findings import FlowView, endpoint_findings, session_finding
+
+#: Most flows without protocol facts kept for the end-of-file endpoint rules.
+MAX_UNDECIDED_FLOWS = 300_000
+
+
+@dataclass
+class ScanStats:
+    """The closing summary of a scan: what was read, what was found, what was rejected and why."""
+
+    files: int = 0
+    bytes: int = 0
+    packets: int = 0
+    flows: int = 0
+    tcp_flows: int = 0
+    udp_flows: int = 0
+    fragments: int = 0
+    mining_sessions: int = 0
+    node_sessions: int = 0
+    tls_flows: int = 0
+    dns_answers: int = 0
+    undecided_dropped: int = 0
+    rejects: Rejects = field(default_factory=Rejects)
+    errors: list[str] = field(default_factory=list)
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "packets": self.packets,
+            "flows": self.flows,
+            "tcp_flows": self.tcp_flows,
+            "udp_flows": self.udp_flows,
+            "ip_fragments": self.fragments,
+            "mining_sessions": self.mining_sessions,
+            "node_sessions": self.node_sessions,
+            "tls_flows": self.tls_flows,
+            "dns_answers": self.dns_answers,
+            "undecided_flows_dropped": self.undecided_dropped,
+            "rejected": self.rejects.as_dict(),
+            "errors": self.errors,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_s.items()},
+        }
+
+
+class _DnsConsumer:
+    """Feeds DNS answers into the name cache; nothing else of a DNS flow matters here."""
+
+    def __init__(self, cache: Any, stats: ScanStats) -> None:
+        self.cache = cache
+        self.stats = stats
+
+    def feed(self, direction: int, ts: float, data: bytes) -> None:
+        # DNS over TCP: 2-byte length prefix per message; only whole messages in one chunk are read.
+        while len(data) >= 2:
+            n = int.from_bytes(data[:2], "big")
+            if n == 0 or len(data) < 2 + n:
+                break
+            self.datagram(direction, ts, data[2 : 2 + n])
+            data = data[2 + n :]
+
+    def gap(self, direction: int, ts: float) -> None:
+        pass
+
+    def datagram(self, direction: int, ts: float, payload: bytes) -> None:
+        from minewatch.net.dns import parse_dns
+
+        msg = parse_dns(payload)
+        if msg is not None and getattr(msg, "is_response", False) and getattr(msg, "answers", None):
+            self.cache.add_message(msg, ts)
+            self.stats.dns_answers += 1
+
+    def wants_more(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class CaptureScanner:
+    """Scans capture files one after another with one shared pool intelligence and name cache."""
+
+    def __init__(
+        self,
+        intel: Any,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        idle_timeout_s: float = 300.0,
+    ) -> None:
+        from minewatch.net.dns import NameCache
+
+        self.intel = intel
+        self.since = since.timestamp() if since else None
+        self.until = until.timestamp() if until else None
+        self.idle_timeout_s = idle_timeout_s
+        self.names = NameCache()
+        self.stats = ScanStats()
+        self.flow_summaries: list[Any] = []
+        self.keep_flow_summaries = False
+
+    # -- per flow -----------------------------------------------------------------------------
+    def _consumer(self, info: Any) -> Any:
+        if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
+            return _DnsConsumer(self.names, self.stats)
+        if info.transport in ("tcp", "udp"):
+            from minewatch.net.stratum import SessionAnalyzer
+
+            analyzer = SessionAnalyzer(info)
+            self._analyzers[id(info)] = analyzer
+            return analyzer
+        return None
+
+    def _flow_end(self, summary: Any) -> None:
+        info = summary.info
+        analyzer = self._analyzers.pop(id(info), None)
+        self.stats.flows += 1
+        if info.transport == "tcp":
+            self.stats.tcp_flows += 1
+        elif info.transport == "udp":
+            self.stats.udp_flows += 1
+        first, last = summary.first_ts, summary.last_ts
+        if (self.since is not None and last < self.since) or (self.until is not None and first > self.until):
+            return
+        if self.keep_flow_summaries:
+            self.flow_summaries.append(summary)
+        facts = analyzer.facts() if analyzer is not None else None
+        view = FlowView(
+            src_ip=info.src_ip,
+            src_port=info.src_port,
+            dst_ip=info.dst_ip,
+            dst_port=info.dst_port,
+            transport=info.transport,
+            first_ts=first,
+            last_ts=last,
+            direction_certain=info.direction_certain,
+            packets_fwd=summary.packets_fwd,
+            packets_rev=summary.packets_rev,
+            payload_bytes_fwd=summary.payload_bytes_fwd,
+            payload_bytes_rev=summary.payload_bytes_rev,
+            syn_seen=bool(summary.tcp_flags_fwd & 0x02),
+            community_id=getattr(summary, "community_id", None),
+            source=self._source,
+        )
+        kind = getattr(facts, "kind", None)
+        server_ip = info.dst_ip if getattr(facts, "client_is_src", None) is not False else info.src_ip
+        view.dns_names = self.names.lookup(server_ip, first)
+        if getattr(facts, "sni", None):
+            self.stats.tls_flows += 1
+        intel_parts = self._intel_parts(view, facts, server_ip)
+        f = session_finding(view, facts, intel_parts)
+        if f is not None:
+            self._findings.append(f)
+            if f.kind == "mining":
+                self.stats.mining_sessions += 1
+            else:
+                self.stats.node_sessions += 1
+        elif kind is None and info.transport == "tcp":
+            if len(self._undecided) < MAX_UNDECIDED_FLOWS:
+                self._undecided.append((view, facts))
+            else:
+                self.stats.undecided_dropped += 1
+
+    def _intel_parts(self, view: FlowView, facts: Any, server_ip: str) -> Any:
+        from minewatch.net.intel import intel_subscores
+
+        host = getattr(facts, "pool_host", None) or (view.dns_names[0] if view.dns_names else None)
+        port = view.dst_port if server_ip == view.dst_ip else view.src_port
+        sub, ev = intel_subscores(host, getattr(facts, "sni", None), server_ip, port, self.intel)
+        return (sub, ev) if sub else None
+
+    # -- per file -----------------------------------------------------------------------------
+    def scan_file(self, path: str | Path, progress: Callable[[int], None] | None = None) -> list[Finding]:
+        """Scan one capture; errors in the file are recorded in `stats`, findings so far are kept."""
+        from minewatch.net.engine import FlowEngine
+        from minewatch.sources.pcap import open_capture
+
+        self._source = str(path)
+        self._analyzers: dict[int, Any] = {}
+        self._findings: list[Finding] = []
+        self._undecided: list[tuple[FlowView, Any]] = []
+        t0 = time.perf_counter()
+        reader = open_capture(path)
+        engine = FlowEngine(self._consumer, idle_timeout_s=self.idle_timeout_s, on_flow_end=self._flow_end)
+        try:
+            engine.process(reader, progress=progress)
+        finally:
+            engine.finish()
+        t1 = time.perf_counter()
+        self.stats.add_time("read+dissect", t1 - t0)
+        self.stats.files += 1
+        self.stats.bytes += reader.size_bytes
+        es = engine.stats
+        self.stats.packets += getattr(es, "packets", 0)
+        self.stats.fragments += getattr(es, "fragments", 0)
+        self.stats.rejects.merge(reader.rejects)
+        if hasattr(engine, "rejects"):
+            self.stats.rejects.merge(engine.rejects)
+        self.stats.errors.extend(str(e) for e in reader.errors)
+        extra = endpoint_findings(self._undecided, self._findings)
+        self.stats.mining_sessions += len(extra)
+        self.stats.add_time("findings", time.perf_counter() - t1)
+        out = self._findings + extra
+        self._undecided = []
+        return out

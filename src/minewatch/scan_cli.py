@@ -1,0 +1,374 @@
+"""`minewatch scan`, `minewatch demo` and `minewatch findings`: the administrator's first commands.
+
+Machine formats (jsonl, csv) go to stdout with stable English keys and nothing else, so they can be
+piped; the progress bar, stage timings and the closing summary go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from minewatch.i18n import current, tr
+from minewatch.model import STABLE_KEYS, Finding, iso
+from minewatch.net.findings import rollup_by_host
+
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Group(StrEnum):
+    session = "session"
+    host = "host"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO-8601 (naive = UTC) or a relative age like `24h`, `7d`, `30m`."""
+    if not value:
+        return None
+    v = value.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if v[-1:] in units and v[:-1].replace(".", "", 1).isdigit():
+        return datetime.now(UTC) - timedelta(seconds=float(v[:-1]) * units[v[-1]])
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise typer.BadParameter(tr(f"not a time: {value!r}", f"无法识别的时间：{value!r}")) from e
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _load_intel(db: Any, extra_lists: list[Path]) -> Any:
+    from minewatch.net.intel import PoolIntel
+
+    intel = PoolIntel.load_builtin()
+    if db is not None:
+        try:
+            from minewatch.store.intel_tables import load_imported_lists
+
+            load_imported_lists(db, intel)
+        except ImportError:
+            pass
+    for p in extra_lists:
+        intel.import_list(p)
+    return intel
+
+
+def _allowlist(db: Any) -> Any:
+    if db is None:
+        return None
+    try:
+        from minewatch.store.intel_tables import load_allowlist
+    except ImportError:
+        return None
+    return load_allowlist(db)
+
+
+def apply_allowlist(findings: list[Finding], allow: Any) -> tuple[list[Finding], list[tuple[Finding, Any]]]:
+    """Split findings into shown and suppressed; the rule that suppressed each one is kept for the summary."""
+    if allow is None:
+        return findings, []
+    shown: list[Finding] = []
+    hidden: list[tuple[Finding, Any]] = []
+    for f in findings:
+        rule = None
+        for ip in (f.dst_ip, f.src_ip):
+            if ip and rule is None:
+                rule = allow.is_allowed(ip=ip)
+        for host in (f.pool_host, f.sni):
+            if host and rule is None:
+                rule = allow.is_allowed(host=host)
+        if rule is None:
+            shown.append(f)
+        else:
+            hidden.append((f, rule))
+    return shown, hidden
+
+
+def _record_for_csv(rec: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in rec.items():
+        out[k] = json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+    return out
+
+
+def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) -> None:
+    out = out or sys.stdout
+    if group is Group.host:
+        records = [r.to_record() for r in rollup_by_host(findings)]
+    else:
+        records = [f.to_record() for f in findings]
+    if fmt is Format.jsonl:
+        for r in records:
+            out.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    elif fmt is Format.csv:
+        if group is Group.host:
+            keys = list(records[0]) if records else ["host", "kind"]
+        else:
+            keys = list(STABLE_KEYS) + [k for k in (records[0] if records else {}) if k not in STABLE_KEYS]
+        w = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in records:
+            w.writerow(_record_for_csv(r))
+    else:
+        _print_tables(findings)
+
+
+def _fmt_rate(h: float | None) -> str:
+    if not h:
+        return "—"
+    for unit, scale in (("EH/s", 1e18), ("PH/s", 1e15), ("TH/s", 1e12), ("GH/s", 1e9), ("MH/s", 1e6), ("kH/s", 1e3)):
+        if h >= scale:
+            return f"{h / scale:.2f} {unit}"
+    return f"{h:.0f} H/s"
+
+
+def _print_tables(findings: list[Finding]) -> None:
+    con = Console()
+    lang = current()
+    hosts = rollup_by_host(findings)
+    if not findings:
+        con.print(tr("No mining and no blockchain node traffic found.", "未发现挖矿或区块链节点流量。"))
+        return
+    t = Table(title=tr("Hosts", "主机"), show_lines=False)
+    for col in (
+        tr("host", "主机"), tr("kind", "类型"), tr("sessions", "会话"), tr("pools", "矿池"),
+        tr("coin", "币种"), tr("workers", "矿工名"), tr("wallets", "钱包"), tr("agent", "程序"),
+        tr("hashrate", "算力"), tr("first seen (UTC)", "首次出现 (UTC)"), tr("score", "评分"),
+    ):  # fmt: skip
+        t.add_column(col, overflow="fold")
+    for h in hosts:
+        t.add_row(
+            h.host,
+            tr("mining", "挖矿") if h.kind == "mining" else tr("node", "节点"),
+            str(h.sessions),
+            ", ".join(sorted(h.pools)[:3]) + (" …" if len(h.pools) > 3 else ""),
+            ", ".join(sorted(h.coins)) or "—",
+            ", ".join(sorted(h.workers)[:3]) or "—",
+            ", ".join(sorted(h.wallets)[:2]) or "—",
+            ", ".join(sorted(h.agents)[:2]) or "—",
+            _fmt_rate(h.hashrate_hs),
+            iso(h.first_seen) or "—",
+            f"{h.max_score:.0f}",
+        )
+    con.print(t)
+    s = Table(title=tr("Sessions (strongest first)", "会话（按评分排序）"))
+    for col in (
+        tr("miner", "矿机"), tr("pool", "矿池"), tr("variant", "协议"), tr("coin", "币种"),
+        tr("worker", "矿工名"), tr("hashrate", "算力"), tr("score", "评分"), tr("evidence", "证据"),
+    ):  # fmt: skip
+        s.add_column(col, overflow="fold")
+    shown = sorted(findings, key=lambda f: (-f.score, f.first_seen or datetime.min.replace(tzinfo=UTC)))
+    for f in shown[:40]:
+        s.add_row(
+            f"{f.src_ip}:{f.src_port}",
+            f"{f.pool_host or f.dst_ip}:{f.dst_port}",
+            (f.variant or "—") + (" 🔒" if f.encrypted else ""),
+            f.coin or "—",
+            f.worker or "—",
+            _fmt_rate(f.hashrate_hs),
+            f"{f.score:.0f}",
+            f.evidence[0].render(lang) if f.evidence else "—",
+        )
+    con.print(s)
+    if len(shown) > 40:
+        con.print(
+            tr(
+                f"… {len(shown) - 40} more sessions; use --format jsonl or csv for all of them.",
+                f"… 另有 {len(shown) - 40} 个会话；使用 --format jsonl 或 csv 查看全部。",
+            )
+        )
+
+
+def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str]) -> None:
+    d = stats.as_dict()
+    mb = d["bytes"] / 1e6
+    err.print(
+        tr(
+            f"[bold]Summary[/bold]: {d['files']} file(s), {mb:.1f} MB, {d['packets']:,} packets, "
+            f"{d['flows']:,} flows ({d['tcp_flows']:,} TCP, {d['udp_flows']:,} UDP), "
+            f"{d['mining_sessions']:,} mining and {d['node_sessions']:,} node sessions, "
+            f"{d['tls_flows']:,} TLS flows with a server name, {d['dns_answers']:,} DNS answers, "
+            f"{d['ip_fragments']:,} IP fragments counted.",
+            f"[bold]汇总[/bold]：{d['files']} 个文件，{mb:.1f} MB，{d['packets']:,} 个数据包，"
+            f"{d['flows']:,} 条流（TCP {d['tcp_flows']:,}，UDP {d['udp_flows']:,}），"
+            f"挖矿会话 {d['mining_sessions']:,} 个，节点会话 {d['node_sessions']:,} 个，"
+            f"带服务器名的 TLS 流 {d['tls_flows']:,} 条，DNS 应答 {d['dns_answers']:,} 个，IP 分片 {d['ip_fragments']:,} 个。",
+        )
+    )
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in d["stage_seconds"].items())
+    if stages:
+        err.print(tr(f"Time per stage: {stages}", f"各阶段耗时：{stages}"))
+    if d["rejected"]:
+        parts = ", ".join(f"{k}: {v:,}" for k, v in sorted(d["rejected"].items()))
+        err.print(tr(f"Rejected: {parts}", f"拒绝：{parts}"))
+    for e in d["errors"]:
+        err.print(f"[yellow]{tr('Input error', '输入错误')}:[/yellow] {e}")
+    if d["undecided_flows_dropped"]:
+        err.print(
+            tr(
+                f"{d['undecided_flows_dropped']:,} flows exceeded the endpoint-rule memory cap and were not re-checked.",
+                f"{d['undecided_flows_dropped']:,} 条流超出端点规则的内存上限，未被复查。",
+            )
+        )
+    if suppressed:
+        err.print(tr(f"{suppressed} finding(s) hidden by the allow-list.", f"{suppressed} 条结果被白名单隐藏。"))
+    for s in skipped:
+        err.print(s)
+    if stored is not None:
+        err.print(tr(f"{stored} new finding(s) stored.", f"新存入 {stored} 条结果。"))
+
+
+def scan(
+    paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help=tr(
+        "Capture files (pcap, pcapng, optionally gzip-compressed).", "抓包文件（pcap、pcapng，可为 gzip 压缩）。")),
+    fmt: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
+    group: Group = typer.Option(Group.session, "--group", help=tr(
+        "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
+    since: str = typer.Option(None, "--since", help=tr(
+        "Only traffic after this time (ISO-8601 UTC, or 24h / 7d ago).", "只看此时间之后的流量（ISO-8601 UTC，或 24h / 7d 之前）。")),
+    until: str = typer.Option(None, "--until", help=tr("Only traffic before this time.", "只看此时间之前的流量。")),
+    db: Path = typer.Option(None, "--db", help=tr(
+        "DuckDB store (default: in the user data directory).", "DuckDB 存储文件（默认在用户数据目录）。")),
+    no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入存储。")),
+    rescan: bool = typer.Option(False, "--rescan", help=tr(
+        "Scan files already in the import ledger again.", "重新扫描已导入过的文件。")),
+    intel_files: list[Path] = typer.Option([], "--intel", exists=True, help=tr(
+        "Extra pool list for this run (hosts, domains, maltrail).", "本次附加的矿池列表（hosts、域名、maltrail 格式）。")),
+    fail_on_detect: bool = typer.Option(False, "--fail-on-detect", help=tr(
+        "Exit with status 3 when mining was found.", "发现挖矿时以状态码 3 退出。")),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=tr("No progress bar.", "不显示进度条。")),
+) -> None:
+    """Scan packet captures for mining sessions and blockchain node traffic.
+
+    扫描抓包文件，找出挖矿会话和区块链节点流量。
+    """
+    from minewatch.net.pipeline import CaptureScanner
+    from minewatch.store import Store, file_sha256
+
+    store = None if no_store else Store(db)
+    try:
+        intel = _load_intel(store, intel_files)
+        scanner = CaptureScanner(intel, since=parse_time(since), until=parse_time(until))
+        findings: list[Finding] = []
+        skipped: list[str] = []
+        stored = 0 if store is not None else None
+        total = sum(p.stat().st_size for p in paths)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=err, disable=quiet or not err.is_terminal, transient=True,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task(tr("scanning", "扫描中"), total=total)
+            done_before = 0
+            for p in paths:
+                sha = file_sha256(p) if store is not None else None
+                prior = store.already_imported(sha) if store is not None and sha else None
+                if prior and not rescan:
+                    old = [f for f in store.findings() if _import_of(store, f) == sha]
+                    findings.extend(old)
+                    skipped.append(
+                        tr(
+                            f"{p}: already imported on {prior['imported_at']:%Y-%m-%d %H:%M} UTC; showing stored "
+                            "findings (use --rescan to scan again).",
+                            f"{p}：已于 {prior['imported_at']:%Y-%m-%d %H:%M} UTC 导入，显示已存结果（--rescan 可重新扫描）。",
+                        )
+                    )
+                    done_before += p.stat().st_size
+                    progress.update(task, completed=done_before)
+                    continue
+                base = done_before
+                got = scanner.scan_file(p, progress=lambda n, base=base: progress.update(task, completed=base + n))
+                findings.extend(got)
+                done_before += p.stat().st_size
+                if store is not None and sha:
+                    stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
+                    store.record_import(sha, p, p.stat().st_size, "capture", {"findings": len(got)})
+        allow = _allowlist(store)
+        shown, hidden = apply_allowlist(findings, allow)
+        emit(shown, fmt, group)
+        _print_summary(scanner.stats, stored, len(hidden), skipped)
+    finally:
+        if store is not None:
+            store.close()
+    if fail_on_detect and any(f.kind == "mining" for f in shown):
+        raise typer.Exit(3)
+
+
+def _import_of(store: Any, f: Finding) -> str | None:
+    row = store.con.execute("SELECT import_sha256 FROM findings WHERE finding_id = ?", [f.finding_id]).fetchone()
+    return row[0] if row else None
+
+
+def findings(
+    fmt: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
+    group: Group = typer.Option(Group.session, "--group", help=tr("Rows per session or per host.", "按会话或按主机输出。")),
+    kind: str = typer.Option(None, "--kind", help=tr("mining or node.", "mining 或 node。")),
+    since: str = typer.Option(None, "--since", help=tr("Only findings after this time.", "只看此时间之后的结果。")),
+    until: str = typer.Option(None, "--until", help=tr("Only findings before this time.", "只看此时间之前的结果。")),
+    min_score: float = typer.Option(None, "--min-score", help=tr("Lowest score shown.", "最低显示评分。")),
+    db: Path = typer.Option(None, "--db", help=tr("DuckDB store.", "DuckDB 存储文件。")),
+) -> None:
+    """List stored findings, with the current allow-list applied.
+
+    列出已存储的结果（应用当前白名单）。
+    """
+    from minewatch.store import Store
+
+    with Store(db) as store:
+        rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
+        shown, hidden = apply_allowlist(rows, _allowlist(store))
+    emit(shown, fmt, group)
+    if hidden:
+        err.print(tr(f"{len(hidden)} finding(s) hidden by the allow-list.", f"{len(hidden)} 条结果被白名单隐藏。"))
+
+
+def demo(
+    out: Path = typer.Option(None, "--out", help=tr(
+        "Where to write the generated demo capture.", "生成的演示抓包文件的保存位置。")),
+    fmt: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
+) -> None:
+    """Generate a small capture with miners of several dialects hidden in ordinary traffic, and scan it.
+
+    生成一个把多种协议的矿机藏在普通流量中的小型抓包文件，并对其进行扫描。
+    """
+    from minewatch.net.pipeline import CaptureScanner
+    from minewatch.synth.scenario import write_demo_capture
+
+    tmp = None
+    if out is None:
+        tmp = tempfile.TemporaryDirectory(prefix="minewatch-demo-")
+        out = Path(tmp.name) / "demo.pcapng"
+    path = write_demo_capture(out)
+    err.print(tr(f"Demo capture written to {path}", f"演示抓包已写入 {path}"))
+    scanner = CaptureScanner(_load_intel(None, []))
+    found = scanner.scan_file(path)
+    emit(found, fmt, Group.session)
+    _print_summary(scanner.stats, None, 0, [])
+    if tmp is not None:
+        tmp.cleanup()
+
+
+__all__ = ["demo", "emit", "findings", "parse_time", "scan"]
