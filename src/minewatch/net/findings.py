@@ -110,7 +110,7 @@ def session_finding(
         detector="net.stratum" if getattr(facts, "kind", None) else "net.intel",
         score=score,
         subscores=subscores,
-        evidence=sorted(evidence, key=lambda e: (e.ts is None, e.ts or datetime.min.astimezone())),
+        evidence=sorted(evidence, key=lambda e: (e.ts is None, e.ts.timestamp() if e.ts else 0.0)),
         source=flow.source,
         first_seen=utc_from_epoch(flow.first_ts),
         last_seen=utc_from_epoch(flow.last_ts),
