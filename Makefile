@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 # Debian tools the tests compare against; installed only when missing (needs root, as on CI).
 sysdeps:
 	@missing=""; \
-	for t in tshark:tshark softflowd:softflowd nfcapd:nfdump nfdump:nfdump; do \
+	for t in tshark:tshark softflowd:softflowd nfcapd:nfdump nfdump:nfdump nft:nftables named-checkzone:bind9-utils ipset:ipset ip:iproute2; do \
 	  cmd=$${t%%:*}; pkg=$${t##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -40,6 +40,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "minewatch.scan_cli", "demo"),
     ("findings", "minewatch.scan_cli", "findings"),
     ("collect", "minewatch.sources.netflow_cli", "collect"),
+    ("export", "minewatch.export.cli", "export"),
+    ("probe", "minewatch.net.probe", "probe"),
 ]
 
 

@@ -1,0 +1,262 @@
+"""Coins, their proof-of-work algorithms, and how to infer the coin of a mining session.
+
+Why infer at all: the impact estimate (energy, money) needs the algorithm family, and a regulator's
+report needs the coin. The protocol rarely names the coin, but the evidence around it usually does:
+a validated wallet is the strongest clue (a Monero address mines Monero), then an explicit algorithm
+field ("rx/0", "kawpow"), then tokens in the pool host name ("xmr-eu1", "etc.2miners"), then the
+miner program. Each inference carries its reason so the report can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Coin:
+    """One coin. `family` selects the hashes-per-difficulty rule in `minewatch.net.hashrate`."""
+
+    name: str
+    symbol: str
+    algorithm: str
+    family: str
+    block_time_s: float
+    note: str = ""
+
+
+COINS: dict[str, Coin] = {
+    c.name: c
+    for c in (
+        Coin("bitcoin", "BTC", "sha256d", "sha256d", 600),
+        Coin("bitcoin-cash", "BCH", "sha256d", "sha256d", 600),
+        Coin("bitcoin-sv", "BSV", "sha256d", "sha256d", 600),
+        Coin("litecoin", "LTC", "scrypt", "scrypt", 150),
+        Coin("dogecoin", "DOGE", "scrypt", "scrypt", 60, "merge-mined with Litecoin"),
+        Coin("monero", "XMR", "randomx", "cryptonote", 120),
+        Coin("wownero", "WOW", "randomx-wow", "cryptonote", 300),
+        Coin("ethereum", "ETH", "ethash", "ethash", 13, "proof of work ended 2022-09 (historic)"),
+        Coin("ethereum-classic", "ETC", "etchash", "ethash", 13),
+        Coin("zcash", "ZEC", "equihash-200-9", "equihash", 75),
+        Coin("ravencoin", "RVN", "kawpow", "kawpow", 60),
+        Coin("kaspa", "KAS", "kheavyhash", "kheavyhash", 1),
+        Coin("ergo", "ERG", "autolykos2", "autolykos2", 120),
+        Coin("dash", "DASH", "x11", "sha256d", 150, "x11 difficulty uses the Bitcoin 2^32 convention"),
+        Coin("zephyr", "ZEPH", "randomx", "cryptonote", 120),
+        Coin("haven", "XHV", "randomx", "cryptonote", 120),
+        Coin("conflux", "CFX", "octopus", "ethash", 0.5),
+        Coin("flux", "FLUX", "zelhash", "equihash", 120),
+        Coin("beam", "BEAM", "beamhash3", "equihash", 60),
+        Coin("grin", "GRIN", "cuckatoo32", "cuckoo", 60),
+        Coin("alephium", "ALPH", "blake3", "sha256d", 16),
+        Coin("neoxa", "NEOX", "kawpow", "kawpow", 60),
+        Coin("clore", "CLORE", "kawpow", "kawpow", 60),
+        Coin("karlsen", "KLS", "karlsenhash", "kheavyhash", 1),
+    )
+}
+
+#: Algorithm name -> (family, most likely coin or None when several coins share it).
+ALGORITHMS: dict[str, tuple[str, str | None]] = {
+    "sha256d": ("sha256d", "bitcoin"),
+    "sha256": ("sha256d", "bitcoin"),
+    "scrypt": ("scrypt", "litecoin"),
+    "randomx": ("cryptonote", "monero"),
+    "rx/0": ("cryptonote", "monero"),
+    "rx/wow": ("cryptonote", "wownero"),
+    "rx/arq": ("cryptonote", None),
+    "rx/sfx": ("cryptonote", None),
+    "rx/graft": ("cryptonote", None),
+    "rx/keva": ("cryptonote", None),
+    "cn/r": ("cryptonote", "monero"),
+    "cn/2": ("cryptonote", "monero"),
+    "cn/1": ("cryptonote", "monero"),
+    "cn/0": ("cryptonote", None),
+    "cryptonight": ("cryptonote", "monero"),
+    "argon2/chukwa": ("cryptonote", None),
+    "ethash": ("ethash", "ethereum"),
+    "etchash": ("ethash", "ethereum-classic"),
+    "kawpow": ("kawpow", "ravencoin"),
+    "progpow": ("kawpow", None),
+    "equihash": ("equihash", "zcash"),
+    "equihash-200-9": ("equihash", "zcash"),
+    "kheavyhash": ("kheavyhash", "kaspa"),
+    "autolykos2": ("autolykos2", "ergo"),
+    "x11": ("sha256d", "dash"),
+    "blake3": ("sha256d", "alephium"),
+}
+
+#: Tokens in pool host names. Matched on whole labels or '-'-separated parts, never as substrings
+#: of longer words, so "ethz.ch" does not read as Ethereum.
+HOST_TOKENS: dict[str, str] = {
+    "btc": "bitcoin",
+    "bitcoin": "bitcoin",
+    "bch": "bitcoin-cash",
+    "bsv": "bitcoin-sv",
+    "ltc": "litecoin",
+    "litecoin": "litecoin",
+    "doge": "dogecoin",
+    "dogecoin": "dogecoin",
+    "xmr": "monero",
+    "monero": "monero",
+    "moneroocean": "monero",
+    "supportxmr": "monero",
+    "minexmr": "monero",
+    "wow": "wownero",
+    "eth": "ethereum",
+    "ethash": "ethereum",
+    "etc": "ethereum-classic",
+    "etchash": "ethereum-classic",
+    "zec": "zcash",
+    "zcash": "zcash",
+    "rvn": "ravencoin",
+    "ravencoin": "ravencoin",
+    "kas": "kaspa",
+    "kaspa": "kaspa",
+    "erg": "ergo",
+    "ergo": "ergo",
+    "dash": "dash",
+    "flux": "flux",
+    "beam": "beam",
+    "grin": "grin",
+    "cfx": "conflux",
+    "alph": "alephium",
+}
+
+#: Miner programs whose algorithm is known from the name alone (the default when nothing overrides).
+AGENT_HINTS: tuple[tuple[str, str, str | None], ...] = (
+    # (lower-case prefix, algorithm, coin)
+    ("xmrig", "randomx", "monero"),
+    ("xmr-stak", "cryptonight", "monero"),
+    ("xmr/", "cryptonight", "monero"),
+    ("xmr-node-proxy", "randomx", "monero"),
+    ("srbminer", "randomx", None),
+    ("cgminer", "sha256d", "bitcoin"),
+    ("bfgminer", "sha256d", "bitcoin"),
+    ("bmminer", "sha256d", "bitcoin"),
+    ("cpuminer", "sha256d", None),
+    ("ethminer", "ethash", "ethereum"),
+    ("claymore", "ethash", "ethereum"),
+    ("phoenixminer", "ethash", "ethereum"),
+    ("equihashminer", "equihash-200-9", "zcash"),
+    ("ewbf", "equihash-200-9", "zcash"),
+    ("kawpowminer", "kawpow", "ravencoin"),
+    ("kaspa-miner", "kheavyhash", "kaspa"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CoinGuess:
+    coin: str | None
+    algorithm: str | None
+    family: str | None
+    reason: str | None
+
+
+def family_of(algorithm: str | None, coin: str | None = None) -> str | None:
+    """Hashrate family of an algorithm (or of the coin's algorithm when the algorithm is unknown)."""
+    if algorithm:
+        a = normalise_algo(algorithm)
+        if a in ALGORITHMS:
+            return ALGORITHMS[a][0]
+        if a.startswith(("rx/", "cn/", "cn-", "argon2", "randomx", "cryptonight")):
+            return "cryptonote"
+    if coin and coin in COINS:
+        return COINS[coin].family
+    return None
+
+
+def normalise_algo(algo: str) -> str:
+    a = algo.strip().lower().replace("_", "-")
+    aliases = {"cryptonight/r": "cn/r", "randomxmonero": "rx/0", "rx": "rx/0", "sha-256": "sha256d"}
+    return aliases.get(a, a)
+
+
+def host_coin(host: str | None) -> tuple[str, str] | None:
+    """(coin, token) from pool host labels such as 'xmr-eu1.nanopool.org' or 'etc.2miners.com'."""
+    if not host:
+        return None
+    labels = host.lower().strip(".").split(".")
+    # The registrable domain and TLD name the operator, not the coin, except pool domains named
+    # after a coin (supportxmr.com), which the token table lists whole.
+    for label in labels:
+        parts = [label, *re.split(r"[-_]", label)]
+        for p in parts:
+            p2 = re.sub(r"\d+$", "", p)  # 'eu1' style suffixes: 'xmr1' -> 'xmr'
+            for cand in (p, p2):
+                if cand in HOST_TOKENS:
+                    return HOST_TOKENS[cand], cand
+    return None
+
+
+def agent_hint(agent: str | None) -> tuple[str, str | None] | None:
+    if not agent:
+        return None
+    a = agent.strip().lower()
+    for prefix, algo, coin in AGENT_HINTS:
+        if a.startswith(prefix):
+            return algo, coin
+    return None
+
+
+def infer_coin(
+    *,
+    wallet_coin: str | None = None,
+    algo: str | None = None,
+    hosts: tuple[str | None, ...] = (),
+    agent: str | None = None,
+    variant: str | None = None,
+) -> CoinGuess:
+    """Best coin/algorithm guess with the reason; None fields when the evidence says nothing.
+
+    Order of trust: an explicit algorithm field, a wallet of a single-chain coin, pool host tokens,
+    the miner program, then the protocol variant's family. Ethereum-format wallets are shared by
+    many chains, so they decide the family but not the coin.
+    """
+    coin: str | None = None
+    algorithm: str | None = None
+    reason: list[str] = []
+    if algo:
+        a = normalise_algo(algo)
+        fam_coin = ALGORITHMS.get(a)
+        algorithm = a if a not in ("rx/0", "randomx") else "randomx"
+        if fam_coin and fam_coin[1]:
+            coin = fam_coin[1]
+        reason.append(f"algorithm field '{algo}'")
+    if wallet_coin and wallet_coin != "ethereum":
+        if coin is None or (algorithm and COINS.get(wallet_coin) and family_of(algorithm) == COINS[wallet_coin].family):
+            coin = wallet_coin
+            reason.append(f"{wallet_coin} wallet")
+    host_hit = None
+    for h in hosts:
+        host_hit = host_coin(h)
+        if host_hit:
+            break
+    if host_hit:
+        hc, tok = host_hit
+        fam_ok = algorithm is None or family_of(algorithm) == COINS[hc].family
+        if fam_ok and (coin is None or (wallet_coin == "ethereum" and COINS[hc].family == "ethash")):
+            coin = hc
+            reason.append(f"pool host token '{tok}'")
+    ah = agent_hint(agent)
+    if ah:
+        a_algo, a_coin = ah
+        if algorithm is None and (coin is None or family_of(a_algo) == COINS[coin].family):
+            algorithm = a_algo
+            reason.append(f"miner program '{agent}'")
+        if coin is None and a_coin and (algorithm is None or family_of(algorithm) == family_of(a_algo)):
+            coin = a_coin
+            if f"miner program '{agent}'" not in reason:
+                reason.append(f"miner program '{agent}'")
+    if coin is None and wallet_coin == "ethereum" and variant in ("ethproxy", "ethstratum-1", "ethstratum-2"):
+        reason.append("Ethereum-format wallet on an Ethereum Stratum dialect (chain not stated)")
+    if algorithm is None and coin in COINS:
+        algorithm = COINS[coin].algorithm
+    family = family_of(algorithm, coin)
+    if family is None and variant:
+        family = {
+            "cryptonote-login": "cryptonote",
+            "ethproxy": "ethash",
+            "ethstratum-1": "ethash",
+            "ethstratum-2": "ethash",
+        }.get(variant)
+    return CoinGuess(coin, algorithm, family, "; ".join(reason) or None)

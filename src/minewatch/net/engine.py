@@ -1,0 +1,820 @@
+"""Flow tracking over decoded packet batches, handing ordered payload to protocol dissectors.
+
+Why a compiled flow table: counting every packet of a multi-GB capture into its flow is the part that
+must run at native speed, so the table (open addressing over unordered 5-tuples, counters per slot)
+lives in numpy arrays updated by one numba call per batch. Python is involved only once per flow
+(to ask the dissector factory whether the flow is interesting and to build its summary), once per flow
+per batch (its payload timeline), and once per payload-bearing packet of a flow whose dissector still
+`wants_more()`. Everything else is counted and dropped.
+
+Flows: the key is the unordered 5-tuple (VLAN ids ignored). `src` is the sender of a SYN (or the
+receiver of a SYN-ACK) when the handshake is seen (`direction_certain`); otherwise the server is
+guessed by port class (well-known < 1024, then registered < 32768, then ephemeral) and `src` is the
+other side; within one class the first sender is `src`. A flow ends when idle for `idle_timeout_s`
+of capture time, shortly (`FIN_LINGER_S`) after a FIN from both sides or a RST, or when a SYN with a
+new initial sequence number arrives on a finished or already-handshaken tuple (port reuse), which then
+starts a new flow. ICMP flows are keyed without type/code (an echo and its reply are one flow) and
+report no ports; the first packet's type/code feeds the Community ID. Non-first IP fragments carry
+no ports and form a port-less flow of their own (as in the shared labels).
+
+Byte counters are IP-layer bytes (IP total length, as NetFlow counts), payload counters are the
+transport payload as sent (not as captured). Timestamps are seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from minewatch.errors import Rejects
+from minewatch.model import FLOW_SCHEMA
+from minewatch.net.decode import FRAG_LATER, VER_CUT, VER_MALFORMED, Decoded, decode_batch
+from minewatch.net.reassembly import TcpReassembler
+from minewatch.sources.pcap import CaptureReader
+
+FIN_LINGER_S = 10.0
+_PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp", 47: "gre", 50: "esp", 51: "ah",
+                2: "igmp", 41: "ipv6", 4: "ipip", 89: "ospf", 103: "pim", 112: "vrrp", 136: "udplite"}
+
+# integer state columns of the flow table
+C_STATE, C_SRC_IS_A, C_CERTAIN = 0, 1, 2
+C_PK0, C_PK1, C_BY0, C_BY1, C_PL0, C_PL1, C_FL0, C_FL1 = 3, 4, 5, 6, 7, 8, 9, 10
+C_FIN0, C_FIN1, C_RST, C_ISN_OK, C_ISN, C_ICMP_T, C_ICMP_C, C_SERIAL, C_HANDSHAKE = (
+    11, 12, 13, 14, 15, 16, 17, 18, 19)
+NCOLS = 20
+# key columns
+K_META, K_AHI, K_ALO, K_BHI, K_BLO = 0, 1, 2, 3, 4
+# meta counters
+M_NFREE, M_TOMB, M_USED, M_SERIAL = 0, 1, 2, 3
+
+ST_FREE, ST_ACTIVE, ST_CLOSED = 0, 1, 2
+
+
+class StreamConsumer(Protocol):
+    """What a protocol dissector implements to receive one flow's traffic."""
+
+    def feed(self, direction: int, ts: float, data: bytes) -> None: ...
+    def gap(self, direction: int, ts: float) -> None: ...
+    def datagram(self, direction: int, ts: float, payload: bytes) -> None: ...
+    def wants_more(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class FlowInfo:
+    src_ip: str
+    src_port: int | None
+    dst_ip: str
+    dst_port: int | None
+    transport: str
+    first_ts: float
+    direction_certain: bool
+
+
+TIMELINE_DTYPE = np.dtype([("ts", "f8"), ("direction", "i1"), ("payload_len", "i4")])
+
+
+@dataclass(slots=True)
+class FlowSummary:
+    """A finished flow. `timeline` is a structured array (ts, direction, payload_len) of payload-bearing
+    packets: the first timeline_max/2 and the last timeline_max/2 of the flow, in order;
+    `timeline_dropped` counts the ones in between that were not kept."""
+
+    info: FlowInfo
+    first_ts: float
+    last_ts: float
+    packets_fwd: int
+    packets_rev: int
+    bytes_fwd: int
+    bytes_rev: int
+    payload_bytes_fwd: int
+    payload_bytes_rev: int
+    tcp_flags_fwd: int | None
+    tcp_flags_rev: int | None
+    community_id: str | None
+    timeline: np.ndarray
+    timeline_dropped: int = 0
+    source: str | None = None
+    end_reason: str = "idle"
+
+
+@dataclass(slots=True)
+class EngineStats:
+    packets: int = 0
+    bytes: int = 0
+    ipv4: int = 0
+    ipv6: int = 0
+    tcp: int = 0
+    udp: int = 0
+    icmp: int = 0
+    other: int = 0
+    fragments: int = 0
+    non_ip: int = 0
+    malformed: int = 0
+    cut_headers: int = 0
+    snaplen_cut: int = 0
+    flows: int = 0
+    tcp_flows: int = 0
+    udp_flows: int = 0
+    active_flows_peak: int = 0
+    payload_packets_delivered: int = 0
+    reassembly_gaps: int = 0
+
+
+# ------------------------------------------------------------------------------------------ kernels
+@njit(cache=True, inline="always")
+def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
+    h ^= v + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@njit(cache=True, inline="always")
+def _hash(meta: np.uint64, ahi: np.uint64, alo: np.uint64, bhi: np.uint64, blo: np.uint64) -> np.uint64:
+    h = np.uint64(0xCBF29CE484222325)
+    h = _mix(h, meta)
+    h = _mix(h, ahi)
+    h = _mix(h, alo)
+    h = _mix(h, bhi)
+    h = _mix(h, blo)
+    return h
+
+
+@njit(cache=True)
+def _ht_find_pos(ht: np.ndarray, fk: np.ndarray, s: int) -> int:
+    mask = np.uint64(ht.shape[0] - 1)
+    h = _hash(fk[s, 0], fk[s, 1], fk[s, 2], fk[s, 3], fk[s, 4]) & mask
+    while True:
+        v = ht[h]
+        if v == -1:
+            return -1
+        if v == s:
+            return np.int64(h)
+        h = (h + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def _ht_rebuild(ht: np.ndarray, fk: np.ndarray, fi: np.ndarray) -> int:
+    ht[:] = -1
+    mask = np.uint64(ht.shape[0] - 1)
+    used = 0
+    for s in range(fi.shape[0]):
+        if fi[s, C_STATE] != ST_ACTIVE:
+            continue
+        h = _hash(fk[s, 0], fk[s, 1], fk[s, 2], fk[s, 3], fk[s, 4]) & mask
+        while ht[h] != -1:
+            h = (h + np.uint64(1)) & mask
+        ht[h] = s
+        used += 1
+    return used
+
+
+@njit(cache=True, inline="always")
+def _port_class(p: int) -> int:
+    if p < 0:
+        return 3
+    if p < 1024:
+        return 0
+    if p < 32768:
+        return 1
+    return 2
+
+
+@njit(cache=True)
+def _track(
+    ver: np.ndarray,
+    proto: np.ndarray,
+    s_hi: np.ndarray,
+    s_lo: np.ndarray,
+    d_hi: np.ndarray,
+    d_lo: np.ndarray,
+    sport: np.ndarray,
+    dport: np.ndarray,
+    flags: np.ndarray,
+    seq: np.ndarray,
+    ip_len: np.ndarray,
+    pay_len: np.ndarray,
+    ts: np.ndarray,
+    start: int,
+    ht: np.ndarray,
+    fk: np.ndarray,
+    fi: np.ndarray,
+    ff: np.ndarray,
+    free: np.ndarray,
+    meta: np.ndarray,
+    o_slot: np.ndarray,
+    o_dir: np.ndarray,
+    o_new: np.ndarray,
+    o_closed: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """Assign packets [start:] to flows. Returns the index it stopped at (== n when done; less when
+    the table is out of free slots or too full, and Python must grow it)."""
+    n = ver.shape[0]
+    mask = np.uint64(ht.shape[0] - 1)
+    limit = (ht.shape[0] * 7) // 10
+    n_new = counts[0]
+    n_closed = counts[1]
+    for i in range(start, n):
+        o_slot[i] = -1
+        o_dir[i] = 0
+        v = ver[i]
+        if v != 4 and v != 6:
+            continue
+        pr = proto[i]
+        sp = sport[i]
+        dp = dport[i]
+        if pr == 1 or pr == 58:
+            sp = -1
+            dp = -1
+        # canonical order: a <= b by (hi, lo, port)
+        sender_is_a = True
+        if s_hi[i] > d_hi[i]:
+            sender_is_a = False
+        elif s_hi[i] == d_hi[i]:
+            if s_lo[i] > d_lo[i]:
+                sender_is_a = False
+            elif s_lo[i] == d_lo[i] and sp > dp:
+                sender_is_a = False
+        if sender_is_a:
+            ahi, alo, bhi, blo, pa_, pb_ = s_hi[i], s_lo[i], d_hi[i], d_lo[i], sp, dp
+        else:
+            ahi, alo, bhi, blo, pa_, pb_ = d_hi[i], d_lo[i], s_hi[i], s_lo[i], dp, sp
+        km = (
+            (np.uint64(v) << np.uint64(56))
+            | (np.uint64(pr & 0xFF) << np.uint64(48))
+            | (np.uint64(pa_ + 1) << np.uint64(24))
+            | np.uint64(pb_ + 1)
+        )
+        h = _hash(km, ahi, alo, bhi, blo) & mask
+        first_tomb = -1
+        s = -1
+        while True:
+            e = ht[h]
+            if e == -1:
+                break
+            if e == -2:
+                if first_tomb < 0:
+                    first_tomb = np.int64(h)
+            elif (
+                fk[e, 0] == km and fk[e, 1] == ahi and fk[e, 2] == alo and fk[e, 3] == bhi and fk[e, 4] == blo
+            ):
+                s = e
+                break
+            h = (h + np.uint64(1)) & mask
+        fl = flags[i]
+        is_tcp = pr == 6
+        syn_only = is_tcp and (fl & 0x12) == 0x02
+        if s >= 0 and syn_only:
+            finished = (fi[s, C_FIN0] and fi[s, C_FIN1]) or fi[s, C_RST]
+            sender_src = sender_is_a == (fi[s, C_SRC_IS_A] == 1)
+            new_isn = fi[s, C_ISN_OK] == 1 and fi[s, C_ISN] != seq[i]
+            reused = (new_isn and sender_src) or (fi[s, C_HANDSHAKE] == 1 and not sender_src)
+            if finished or reused:
+                ht[h] = -2
+                meta[M_TOMB] += 1
+                meta[M_USED] -= 1
+                fi[s, C_STATE] = ST_CLOSED
+                o_closed[n_closed] = s
+                n_closed += 1
+                s = -1
+                first_tomb = np.int64(h)
+        if s < 0:
+            if meta[M_NFREE] == 0 or meta[M_USED] + meta[M_TOMB] >= limit:
+                counts[0] = n_new
+                counts[1] = n_closed
+                return i
+            meta[M_NFREE] -= 1
+            s = free[meta[M_NFREE]]
+            if first_tomb >= 0:
+                ht[first_tomb] = s
+                meta[M_TOMB] -= 1
+            else:
+                ht[h] = s
+            meta[M_USED] += 1
+            fk[s, 0] = km
+            fk[s, 1] = ahi
+            fk[s, 2] = alo
+            fk[s, 3] = bhi
+            fk[s, 4] = blo
+            for c in range(NCOLS):
+                fi[s, c] = 0
+            fi[s, C_STATE] = ST_ACTIVE
+            certain = 0
+            sender_src = True
+            if syn_only:
+                certain = 1
+            elif is_tcp and (fl & 0x12) == 0x12:
+                certain = 1
+                sender_src = False
+            else:
+                cs = _port_class(sport[i]) if pr != 1 and pr != 58 else 3
+                cd = _port_class(dport[i]) if pr != 1 and pr != 58 else 3
+                if cs < cd:
+                    sender_src = False  # the sender looks like the server
+            fi[s, C_CERTAIN] = certain
+            fi[s, C_SRC_IS_A] = 1 if sender_src == sender_is_a else 0
+            fi[s, C_ICMP_T] = sport[i]
+            fi[s, C_ICMP_C] = dport[i]
+            fi[s, C_SERIAL] = meta[M_SERIAL]
+            meta[M_SERIAL] += 1
+            ff[s, 0] = ts[i]
+            ff[s, 1] = ts[i]
+            o_new[n_new] = s
+            n_new += 1
+        d = 0 if sender_is_a == (fi[s, C_SRC_IS_A] == 1) else 1
+        fi[s, C_PK0 + d] += 1
+        fi[s, C_BY0 + d] += ip_len[i]
+        fi[s, C_PL0 + d] += pay_len[i]
+        if is_tcp:
+            fi[s, C_FL0 + d] |= fl
+            if fl & 0x01:
+                fi[s, C_FIN0 + d] = 1
+            if fl & 0x04:
+                fi[s, C_RST] = 1
+            if syn_only and d == 0:
+                fi[s, C_ISN_OK] = 1
+                fi[s, C_ISN] = seq[i]
+            if (fl & 0x12) == 0x12:
+                fi[s, C_HANDSHAKE] = 1
+        t = ts[i]
+        if t > ff[s, 1]:
+            ff[s, 1] = t
+        if t < ff[s, 0]:
+            ff[s, 0] = t
+        o_slot[i] = s
+        o_dir[i] = d
+    counts[0] = n_new
+    counts[1] = n_closed
+    return n
+
+
+@njit(cache=True)
+def _expire(
+    ht: np.ndarray, fk: np.ndarray, fi: np.ndarray, ff: np.ndarray, meta: np.ndarray,
+    idle_before: float, fin_before: float, out: np.ndarray,
+) -> int:
+    k = 0
+    for s in range(fi.shape[0]):
+        if fi[s, C_STATE] != ST_ACTIVE:
+            continue
+        last = ff[s, 1]
+        done = (fi[s, C_FIN0] and fi[s, C_FIN1]) or fi[s, C_RST]
+        if last < idle_before or (done and last < fin_before):
+            pos = _ht_find_pos(ht, fk, s)
+            if pos >= 0:
+                ht[pos] = -2
+                meta[M_TOMB] += 1
+                meta[M_USED] -= 1
+            fi[s, C_STATE] = ST_CLOSED
+            out[k] = s
+            k += 1
+    return k
+
+
+# ------------------------------------------------------------------------------------------ python side
+def community_id(src_ip: str, dst_ip: str, proto: int, sport: int | None, dport: int | None,
+                 seed: int = 0) -> str:
+    """Community ID v1 (Corelight spec): the same flow gets the same id in Zeek, Suricata and here."""
+    fam = socket.AF_INET6 if ":" in src_ip else socket.AF_INET
+    a = socket.inet_pton(fam, src_ip)
+    b = socket.inet_pton(fam, dst_ip)
+    one_way = False
+    if proto in (1, 58) and sport is not None and dport is not None:
+        table = _ICMP4_PAIRS if proto == 1 else _ICMP6_PAIRS
+        t, c = sport, dport
+        if t in table:
+            sport, dport = t, table[t]
+        else:
+            sport, dport = t, c
+            one_way = True
+    if not one_way and (a > b or (a == b and (sport or 0) > (dport or 0))):
+        a, b, sport, dport = b, a, dport, sport
+    data = struct.pack("!H", seed) + a + b + struct.pack("!BB", proto, 0)
+    if sport is not None and dport is not None and proto in (1, 6, 17, 58, 132):
+        data += struct.pack("!HH", sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+_ICMP4_PAIRS = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 10: 9, 9: 10}
+_ICMP6_PAIRS = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130,
+                139: 140, 140: 139, 144: 145, 145: 144}
+
+
+def _ip_str(ver: int, hi: int, lo: int) -> str:
+    if ver == 4:
+        return socket.inet_ntop(socket.AF_INET, (lo & 0xFFFFFFFF).to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, hi.to_bytes(8, "big") + lo.to_bytes(8, "big"))
+
+
+class _Timeline:
+    """First `half` entries kept in full, then a rolling window of the latest `half`."""
+
+    __slots__ = ("dropped", "half", "head", "head_n", "tail", "tail_n")
+
+    def __init__(self, half: int) -> None:
+        self.half = half
+        self.head: list[np.ndarray] = []
+        self.head_n = 0
+        self.tail: list[np.ndarray] = []
+        self.tail_n = 0
+        self.dropped = 0
+
+    def add(self, arr: np.ndarray) -> None:
+        if self.head_n < self.half:
+            take = min(self.half - self.head_n, len(arr))
+            self.head.append(arr[:take])
+            self.head_n += take
+            arr = arr[take:]
+            if not len(arr):
+                return
+        self.tail.append(arr)
+        self.tail_n += len(arr)
+        if self.tail_n > 2 * self.half:
+            self._trim()
+
+    def _trim(self) -> None:
+        cat = np.concatenate(self.tail)
+        if len(cat) > self.half:
+            self.dropped += len(cat) - self.half
+            cat = cat[-self.half :]
+        self.tail = [cat]
+        self.tail_n = len(cat)
+
+    def array(self) -> np.ndarray:
+        self._trim() if self.tail_n > self.half else None
+        parts = self.head + self.tail
+        return np.concatenate(parts) if parts else np.empty(0, TIMELINE_DTYPE)
+
+
+class _PyFlow:
+    __slots__ = ("consumer", "info", "interested", "proto", "reasm", "serial", "timeline")
+
+    def __init__(self, info: FlowInfo, proto: int, consumer: StreamConsumer | None, half: int,
+                 window: int) -> None:
+        self.info = info
+        self.proto = proto
+        self.consumer = consumer
+        self.interested = consumer is not None
+        self.reasm = TcpReassembler(consumer, window) if (consumer is not None and proto == 6) else None
+        self.timeline = _Timeline(half)
+
+
+class FlowEngine:
+    def __init__(
+        self,
+        consumer_factory: Callable[[FlowInfo], StreamConsumer | None],
+        *,
+        idle_timeout_s: float = 300.0,
+        reorder_window_bytes: int = 256 * 1024,
+        timeline_max: int = 4096,
+        on_flow_end: Callable[[FlowSummary], None] | None = None,
+        initial_slots: int = 1 << 14,
+    ) -> None:
+        self.factory = consumer_factory
+        self.idle_timeout_s = idle_timeout_s
+        self.window = reorder_window_bytes
+        self.timeline_half = max(1, timeline_max // 2)
+        self.on_flow_end = on_flow_end
+        self.stats = EngineStats()
+        self.rejects = Rejects()
+        self.source: str | None = None
+        self._now = -math.inf
+        self._alloc(initial_slots)
+        self._flows: dict[int, _PyFlow] = {}
+
+    # -- table management -----------------------------------------------------------------------
+    def _alloc(self, slots: int) -> None:
+        self.fk = np.zeros((slots, 5), np.uint64)
+        self.fi = np.zeros((slots, NCOLS), np.int64)
+        self.ff = np.zeros((slots, 2), np.float64)
+        self.interest = np.zeros(slots, np.bool_)
+        self.free = np.arange(slots - 1, -1, -1, dtype=np.int64)
+        self.meta = np.zeros(4, np.int64)
+        self.meta[M_NFREE] = slots
+        self.ht = np.full(slots * 2, -1, np.int64)
+
+    def _grow(self) -> None:
+        old = self.fi.shape[0]
+        live = int(self.meta[M_USED])
+        new = old * 2 if live > old // 2 or self.meta[M_NFREE] == 0 else old
+        if new != old:
+            self.fk = np.concatenate([self.fk, np.zeros((new - old, 5), np.uint64)])
+            self.fi = np.concatenate([self.fi, np.zeros((new - old, NCOLS), np.int64)])
+            self.ff = np.concatenate([self.ff, np.zeros((new - old, 2), np.float64)])
+            self.interest = np.concatenate([self.interest, np.zeros(new - old, np.bool_)])
+            nfree = int(self.meta[M_NFREE])
+            free = np.empty(new, np.int64)
+            free[:nfree] = self.free[:nfree]
+            added = np.arange(new - 1, old - 1, -1, dtype=np.int64)
+            free[nfree : nfree + len(added)] = added
+            self.free = free
+            self.meta[M_NFREE] = nfree + len(added)
+        self.ht = np.full(new * 2, -1, np.int64)
+        self.meta[M_USED] = _ht_rebuild(self.ht, self.fk, self.fi)
+        self.meta[M_TOMB] = 0
+
+    def _release(self, slots: np.ndarray) -> None:
+        for s in slots.tolist():
+            self.fi[s, C_STATE] = ST_FREE
+            self.interest[s] = False
+            self.free[self.meta[M_NFREE]] = s
+            self.meta[M_NFREE] += 1
+
+    # -- per batch ------------------------------------------------------------------------------
+    def process(self, reader: CaptureReader, progress: Callable[[int], None] | None = None) -> None:
+        """Consume the whole capture. Reader errors stay in `reader.errors`; flows stay open until
+        `finish()` (so several files can be chained)."""
+        self.source = reader.path
+        for batch in reader:
+            self.process_batch(batch)
+            if progress is not None:
+                progress(reader.bytes_read())
+        if progress is not None:
+            progress(reader.bytes_read())
+
+    def process_batch(self, batch: object) -> None:
+        dec = decode_batch(batch)  # type: ignore[arg-type]
+        n = len(dec.ver)
+        if n == 0:
+            return
+        ts = np.nan_to_num(batch.ts, nan=self._now if math.isfinite(self._now) else 0.0)  # type: ignore[attr-defined]
+        self._count(batch, dec)
+        o_slot = np.empty(n, np.int64)
+        o_dir = np.empty(n, np.int64)
+        o_new = np.empty(n, np.int64)
+        o_closed = np.empty(n, np.int64)
+        counts = np.zeros(2, np.int64)
+        start = 0
+        while True:
+            start = _track(
+                dec.ver, dec.proto, dec.s_hi, dec.s_lo, dec.d_hi, dec.d_lo, dec.sport, dec.dport, dec.flags,
+                dec.seq, dec.ip_len, dec.pay_len, ts, start, self.ht, self.fk, self.fi, self.ff, self.free,
+                self.meta, o_slot, o_dir, o_new, o_closed, counts,
+            )
+            if start >= n:
+                break
+            self._grow()
+        new_slots = o_new[: counts[0]]
+        closed = o_closed[: counts[1]]
+        self._open_flows(new_slots, dec)
+        self._payloads(batch, dec, ts, o_slot, o_dir)
+        if len(closed):
+            self._end_flows(closed, "port reuse")
+        tmax = float(np.max(ts))
+        if tmax > self._now:
+            self._now = tmax
+        self._expire_idle()
+        active = int(self.meta[M_USED])
+        if active > self.stats.active_flows_peak:
+            self.stats.active_flows_peak = active
+
+    def _count(self, batch: object, dec: Decoded) -> None:
+        st = self.stats
+        n = len(dec.ver)
+        st.packets += n
+        st.bytes += int(batch.origlen.sum())  # type: ignore[attr-defined]
+        ver = dec.ver
+        ip = (ver == 4) | (ver == 6)
+        st.ipv4 += int(np.count_nonzero(ver == 4))
+        st.ipv6 += int(np.count_nonzero(ver == 6))
+        st.non_ip += int(np.count_nonzero(ver == 0))
+        mal = int(np.count_nonzero(ver == VER_MALFORMED))
+        cut = int(np.count_nonzero(ver == VER_CUT))
+        st.malformed += mal
+        st.cut_headers += cut
+        if mal:
+            self.rejects.counts["malformed IP header"] += mal
+        if cut:
+            self.rejects.counts["packet cut inside its headers"] += cut
+        pr = dec.proto[ip]
+        st.tcp += int(np.count_nonzero(pr == 6))
+        st.udp += int(np.count_nonzero(pr == 17))
+        icmp = int(np.count_nonzero((pr == 1) | (pr == 58)))
+        st.icmp += icmp
+        st.fragments += int(np.count_nonzero(dec.frag[ip] != 0))
+        st.other += len(pr) - int(np.count_nonzero((pr == 6) | (pr == 17))) - icmp
+        st.snaplen_cut += int(np.count_nonzero(dec.pay_cap[ip] < dec.pay_len[ip]))
+
+    def _open_flows(self, new_slots: np.ndarray, dec: Decoded) -> None:
+        if not len(new_slots):
+            return
+        fi, fk, ff = self.fi, self.fk, self.ff
+        for s in new_slots.tolist():
+            meta = int(fk[s, K_META])
+            ver = meta >> 56
+            proto = (meta >> 48) & 0xFF
+            pa_ = ((meta >> 24) & 0xFFFFFF) - 1
+            pb_ = (meta & 0xFFFFFF) - 1
+            a = _ip_str(ver, int(fk[s, K_AHI]), int(fk[s, K_ALO]))
+            b = _ip_str(ver, int(fk[s, K_BHI]), int(fk[s, K_BLO]))
+            if fi[s, C_SRC_IS_A]:
+                src, sp, dst, dp = a, pa_, b, pb_
+            else:
+                src, sp, dst, dp = b, pb_, a, pa_
+            info = FlowInfo(
+                src_ip=src,
+                src_port=sp if sp >= 0 else None,
+                dst_ip=dst,
+                dst_port=dp if dp >= 0 else None,
+                transport=_PROTO_NAMES.get(proto, str(proto)),
+                first_ts=float(ff[s, 0]),
+                direction_certain=bool(fi[s, C_CERTAIN]),
+            )
+            consumer = self.factory(info)
+            f = _PyFlow(info, proto, consumer, self.timeline_half, self.window)
+            self._flows[s] = f
+            self.interest[s] = f.interested
+            self.stats.flows += 1
+            if proto == 6:
+                self.stats.tcp_flows += 1
+            elif proto == 17:
+                self.stats.udp_flows += 1
+
+    def _payloads(self, batch: object, dec: Decoded, ts: np.ndarray, o_slot: np.ndarray,
+                  o_dir: np.ndarray) -> None:
+        has_flow = o_slot >= 0
+        carries = has_flow & (dec.pay_len > 0) & (dec.frag != FRAG_LATER)
+        # timelines: payload-bearing packets of every flow
+        idx = np.flatnonzero(carries)
+        if len(idx):
+            sl = o_slot[idx]
+            order = np.argsort(sl, kind="stable")
+            idx = idx[order]
+            sl = sl[order]
+            tl = np.empty(len(idx), TIMELINE_DTYPE)
+            tl["ts"] = ts[idx]
+            tl["direction"] = o_dir[idx]
+            tl["payload_len"] = dec.pay_len[idx]
+            bounds = np.flatnonzero(np.diff(sl)) + 1
+            starts = np.concatenate(([0], bounds)).tolist()
+            ends = [*bounds.tolist(), len(sl)]
+            slots = sl[starts].tolist()
+            flows = self._flows
+            for s, a, b in zip(slots, starts, ends, strict=True):
+                flows[s].timeline.add(tl[a:b])
+        # payload (and SYNs, which anchor sequence numbers) for flows still wanted by a dissector
+        sel = has_flow & self.interest[np.where(has_flow, o_slot, 0)]
+        sel &= ((dec.pay_len > 0) & (dec.frag == 0)) | ((dec.proto == 6) & ((dec.flags & 0x02) != 0))
+        idx = np.flatnonzero(sel)
+        if not len(idx):
+            return
+        raw: bytes = batch.raw  # type: ignore[attr-defined]
+        flows = self._flows
+        delivered = 0
+        for s, d, t, po, pc, pl, sq, fl, pr in zip(
+            o_slot[idx].tolist(), o_dir[idx].tolist(), ts[idx].tolist(), dec.pay_off[idx].tolist(),
+            dec.pay_cap[idx].tolist(), dec.pay_len[idx].tolist(), dec.seq[idx].tolist(),
+            dec.flags[idx].tolist(), dec.proto[idx].tolist(), strict=True,
+        ):
+            f = flows[s]
+            if not f.interested:
+                continue
+            c = f.consumer
+            assert c is not None
+            if pr == 6:
+                f.reasm.segment(d, t, sq, fl, raw[po : po + pc], pl)  # type: ignore[union-attr]
+            else:
+                if pc < pl:
+                    c.gap(d, t)
+                c.datagram(d, t, raw[po : po + pc])
+            delivered += 1
+            if not c.wants_more():
+                f.interested = False
+                self.interest[s] = False
+                if f.reasm is not None:
+                    f.reasm.drop()
+        self.stats.payload_packets_delivered += delivered
+
+    def _expire_idle(self) -> None:
+        out = np.empty(self.fi.shape[0], np.int64)
+        k = _expire(self.ht, self.fk, self.fi, self.ff, self.meta, self._now - self.idle_timeout_s,
+                    self._now - FIN_LINGER_S, out)
+        if k:
+            self._end_flows(out[:k], "idle")
+
+    def _end_flows(self, slots: np.ndarray, reason: str) -> None:
+        for s in slots.tolist():
+            f = self._flows.pop(s, None)
+            if f is None:
+                continue
+            self._close_consumer(f)
+            if self.on_flow_end is not None:
+                self.on_flow_end(self._summary(s, f, reason))
+        self._release(slots)
+
+    def _close_consumer(self, f: _PyFlow) -> None:
+        if f.consumer is None:
+            return
+        if f.reasm is not None:
+            if f.interested:
+                f.reasm.flush()
+            self.stats.reassembly_gaps += f.reasm.gaps
+        f.consumer.close()
+
+    def _summary(self, s: int, f: _PyFlow, reason: str) -> FlowSummary:
+        row = self.fi[s].tolist()
+        info = f.info
+        tcp = f.proto == 6
+        fi_done = (row[C_FIN0] and row[C_FIN1]) or row[C_RST]
+        if reason == "idle" and fi_done:
+            reason = "fin" if not row[C_RST] else "rst"
+        sp, dp = info.src_port, info.dst_port
+        if f.proto in (1, 58):
+            sp, dp = row[C_ICMP_T], row[C_ICMP_C]
+            if sp < 0:
+                sp = dp = None
+        try:
+            cid = community_id(info.src_ip, info.dst_ip, f.proto, sp, dp)
+        except (OSError, ValueError, struct.error):
+            cid = None
+        tl = f.timeline.array()
+        return FlowSummary(
+            info=info,
+            first_ts=float(self.ff[s, 0]),
+            last_ts=float(self.ff[s, 1]),
+            packets_fwd=row[C_PK0],
+            packets_rev=row[C_PK1],
+            bytes_fwd=row[C_BY0],
+            bytes_rev=row[C_BY1],
+            payload_bytes_fwd=row[C_PL0],
+            payload_bytes_rev=row[C_PL1],
+            tcp_flags_fwd=row[C_FL0] if tcp else None,
+            tcp_flags_rev=row[C_FL1] if tcp else None,
+            community_id=cid,
+            timeline=tl,
+            timeline_dropped=f.timeline.dropped,
+            source=self.source,
+            end_reason=reason,
+        )
+
+    def finish(self) -> None:
+        """Expire every flow still open: consumers are closed and `on_flow_end` called, oldest first."""
+        live = np.flatnonzero(self.fi[:, C_STATE] == ST_ACTIVE)
+        if len(live):
+            live = live[np.argsort(self.fi[live, C_SERIAL], kind="stable")]
+            for s in live.tolist():
+                pos = _ht_find_pos(self.ht, self.fk, s)
+                if pos >= 0:
+                    self.ht[pos] = -2
+                    self.meta[M_TOMB] += 1
+                    self.meta[M_USED] -= 1
+                self.fi[s, C_STATE] = ST_CLOSED
+            self._end_flows(live, "end of capture")
+
+
+def summaries_to_arrow(summaries: list[FlowSummary]) -> pa.Table:
+    """Flow summaries as a FLOW_SCHEMA table (timestamps in µs UTC, no payload timeline)."""
+    def us(t: float) -> int | None:
+        return None if t is None or not math.isfinite(t) else round(t * 1e6)
+
+    cols: dict[str, list] = {f.name: [] for f in FLOW_SCHEMA}
+    for s in summaries:
+        i = s.info
+        cols["src_ip"].append(i.src_ip)
+        cols["src_port"].append(i.src_port)
+        cols["dst_ip"].append(i.dst_ip)
+        cols["dst_port"].append(i.dst_port)
+        cols["transport"].append(i.transport)
+        cols["first_seen"].append(us(s.first_ts))
+        cols["last_seen"].append(us(s.last_ts))
+        dur = (s.last_ts - s.first_ts) * 1000.0
+        cols["duration_ms"].append(dur if math.isfinite(dur) else None)
+        cols["packets_fwd"].append(s.packets_fwd)
+        cols["packets_rev"].append(s.packets_rev)
+        cols["bytes_fwd"].append(s.bytes_fwd)
+        cols["bytes_rev"].append(s.bytes_rev)
+        cols["payload_bytes_fwd"].append(s.payload_bytes_fwd)
+        cols["payload_bytes_rev"].append(s.payload_bytes_rev)
+        cols["tcp_flags_fwd"].append(s.tcp_flags_fwd)
+        cols["tcp_flags_rev"].append(s.tcp_flags_rev)
+        cols["sni"].append(None)
+        cols["dns_name"].append(None)
+        cols["application"].append(None)
+        cols["community_id"].append(s.community_id)
+        cols["source"].append(s.source)
+        cols["slice_start"].append(None)
+        cols["slice_end"].append(None)
+    arrays = [pa.array(cols[f.name], type=f.type) for f in FLOW_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
+
+
+@dataclass
+class _Collect:
+    """Convenience: collect summaries (used by tests and the bench)."""
+
+    summaries: list[FlowSummary] = field(default_factory=list)
+
+    def __call__(self, s: FlowSummary) -> None:
+        self.summaries.append(s)

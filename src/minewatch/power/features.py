@@ -1,0 +1,306 @@
+"""Load-shape features of many meters at once: pure NumPy over a (meters, days, slots) block.
+
+Why a block kernel: the same function runs on one meter in the CLI, on 2,000-meter chunks in the
+benchmark and on a Spark partition later; vectorising across meters is what makes 876 M readings fit
+in minutes on two cores. Everything is NaN-aware and nothing is filled: a missing slot simply does
+not vote (weights, nan-medians), and a day with less than half its slots is no day at all.
+
+What the features look for (research notes, energy.md part A): rigs add a *constant* to every hour
+from the day they are switched on. So we find the day the daily floor steps up (one least-squares
+split, the l2 cost of `ruptures` Binseg, done in closed form with cumulative sums), then measure how
+the hour-of-day profile shifted (uniform for rigs; evening-only for EV chargers; night-only for
+greenhouse lamps), whether the added load added roughness (compressors cycle, rigs do not), and
+whether the added load follows temperature or season (heat pumps, boilers and cold rooms do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PRE_DAYS = 42  #: days before the onset that describe the customer's own load
+POST_GAP = 10  #: days after the split skipped before the plateau is measured (ramp-up)
+POST_DAYS = 56  #: days of plateau used for the step size and the hour-of-day shift
+MIN_SEG = 14  #: fewest valid days each side of a split
+MIN_COVER = 0.5  #: a day needs half its slots to count
+FLOOR_Q = 0.2  #: the daily floor is this quantile of the day's readings
+
+
+@dataclass(slots=True)
+class Block:
+    """Per-meter features of one block; arrays of length m (NaN = could not be measured)."""
+
+    n_valid: np.ndarray
+    n_days: np.ndarray
+    mean_kw: np.ndarray
+    peak_kw: np.ndarray
+    split_day: np.ndarray  # first day of the new level (int, -1 = none)
+    onset_day: np.ndarray  # first day with added load (int, -1 = none)
+    onset_slot: np.ndarray  # slot of that day where the added load first shows
+    gain_t: np.ndarray  # step size / day-to-day noise of the floor
+    step_kw: np.ndarray  # floor after minus floor before
+    shift_kw: np.ndarray  # median hour-of-day shift: the added constant load
+    uniform: np.ndarray  # fraction of hours shifted like the median hour
+    rough_added: np.ndarray  # extra slot-to-slot roughness after the onset, in kW
+    temp_frac: np.ndarray  # added load's temperature-driven swing / added load
+    drift: np.ndarray  # swing of 14-day plateau medians / added load
+    load_factor: np.ndarray  # mean/peak after onset (or last 8 weeks)
+    night_day: np.ndarray  # 00-05 h mean / 10-17 h mean, same window
+    weekend_ratio: np.ndarray  # weekend mean / weekday mean
+    daily_cv: np.ndarray  # CV of daily energy, same window
+    pre_kw: np.ndarray
+    post_kw: np.ndarray
+    curtailed_frac: np.ndarray  # share of plateau slots well below the plateau (curtailment/failures)
+
+
+def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
+    """Quantile ignoring NaN via one sort (NaNs sort last); much faster than np.nanquantile."""
+    s = np.sort(x, axis=axis)
+    n = np.sum(~np.isnan(x), axis=axis)
+    k = np.clip(np.floor(q * (n - 1)).astype(np.int64), 0, None)
+    out = np.take_along_axis(s, np.expand_dims(k, axis), axis=axis).squeeze(axis)
+    return np.where(n > 0, out, np.nan)
+
+
+def _window(a: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """Rows a[i, start[i]:start[i]+length] with NaN outside the array (bounded, no copies of the rest)."""
+    m, n = a.shape[:2]
+    idx = start[:, None] + np.arange(length)[None, :]
+    ok = (idx >= 0) & (idx < n)
+    idxc = np.clip(idx, 0, n - 1)
+    if a.ndim == 2:
+        out = a[np.arange(m)[:, None], idxc]
+        return np.where(ok, out, np.nan)
+    out = a[np.arange(m)[:, None], idxc, :]
+    return np.where(ok[:, :, None], out, np.nan)
+
+
+def best_split(y: np.ndarray, min_seg: int = MIN_SEG) -> tuple[np.ndarray, np.ndarray]:
+    """Single mean-shift change point per row (least squares), NaN-aware through weights.
+
+    Returns (k, gain): k = first index of the right segment (-1 if no valid split), gain = reduction
+    of the sum of squares. Same objective as ruptures' Binseg with the l2 cost for one break.
+    """
+    w = (~np.isnan(y)).astype(np.float64)
+    x = np.where(w > 0, y, 0.0)
+    cw = np.cumsum(w, axis=1)
+    cx = np.cumsum(x, axis=1)
+    W = cw[:, -1:]
+    X = cx[:, -1:]
+    left_w = cw[:, :-1]
+    left_x = cx[:, :-1]
+    right_w = W - left_w
+    right_x = X - left_x
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = left_x**2 / left_w + right_x**2 / right_w - X**2 / W
+    ok = (left_w >= min_seg) & (right_w >= min_seg)
+    gain = np.where(ok & np.isfinite(gain), gain, -np.inf)
+    k = np.argmax(gain, axis=1)
+    g = gain[np.arange(y.shape[0]), k]
+    valid = np.isfinite(g)
+    return np.where(valid, k + 1, -1), np.where(valid, g, np.nan)
+
+
+def analyse_block(
+    x: np.ndarray,
+    steps_per_day: int,
+    *,
+    first_weekday: int = 0,
+    temp_daily: np.ndarray | None = None,
+) -> Block:
+    """Features of m meters whose readings x (m, days*steps_per_day) start at local midnight.
+
+    `first_weekday` is the weekday of day 0 (Monday = 0); `temp_daily` (m, days) is the day's mean
+    temperature in °C or None. Pure: no I/O, no state.
+    """
+    m, n = x.shape
+    S = steps_per_day
+    D = n // S
+    x = np.asarray(x[:, : D * S], dtype=np.float64).reshape(m, D, S)
+    valid = ~np.isnan(x)
+    cnt = valid.sum(axis=2)
+    dayok = cnt >= MIN_COVER * S
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dmean = np.where(dayok, np.nansum(x, axis=2) / np.maximum(cnt, 1), np.nan)
+    floor = np.where(dayok, _nanq_sorted(x, FLOOR_Q) if S > 1 else dmean, np.nan)
+    n_valid = valid.sum(axis=(1, 2))
+    n_days = dayok.sum(axis=1)
+    mean_kw = np.nanmean(np.where(dayok, dmean, np.nan), axis=1) if D else np.full(m, np.nan)
+    peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
+
+    rows = np.arange(m)
+    k, _gain = best_split(floor)
+    has = k > 0
+    kk = np.where(has, k, 0)
+    pre_w = _window(floor, kk - PRE_DAYS, PRE_DAYS)
+    post_w = _window(floor, kk + POST_GAP, POST_DAYS)
+    pre_lvl = np.nanmedian(pre_w, axis=1) if D else np.full(m, np.nan)
+    post_lvl = np.nanmedian(post_w, axis=1) if D else np.full(m, np.nan)
+    step = post_lvl - pre_lvl
+    # day-to-day noise of the floor from the pre window (MAD of differences, robust to weekends)
+    dpre = np.diff(pre_w, axis=1)
+    noise = 1.4826 * np.nanmedian(np.abs(dpre - np.nanmedian(dpre, axis=1, keepdims=True)), axis=1) / np.sqrt(2)
+    noise = np.maximum(noise, 0.01 * np.abs(pre_lvl) + 1e-3)
+    gain_t = np.where(has, step / noise, np.nan)
+
+    # onset: walk back from the split to the first of two consecutive days clearly above the old floor
+    look = 21
+    back = _window(floor, kk - look, look + 1)
+    nxt = _window(floor, kk - look + 1, look + 1)
+    thr = np.maximum(3 * noise, 0.1 * np.abs(step))[:, None]
+    up = ((back - pre_lvl[:, None]) > thr) & ((nxt - pre_lvl[:, None]) > thr)
+    # the run of "up" days must reach the split: take the last day that is not up, plus one
+    notup = ~up
+    notup[:, -1] = False
+    last_not = np.where(notup.any(axis=1), look - np.argmax(notup[:, ::-1], axis=1), 0)
+    onset_day = np.where(has, kk - look + last_not, -1)
+    onset_day = np.where(has, np.clip(onset_day, 0, D - 1), -1)
+    # slot within the onset day: first slot above the pre-onset profile by half the threshold
+    prof_pre = np.nanmedian(_window(x, kk - PRE_DAYS, PRE_DAYS), axis=1) if D else np.full((m, S), np.nan)
+    od = np.clip(onset_day, 0, max(D - 1, 0))
+    day_x = x[rows, od, :] if D else np.full((m, S), np.nan)
+    exc = (day_x - prof_pre) > (0.5 * thr)
+    onset_slot = np.where(exc.any(axis=1), np.argmax(exc, axis=1), 0)
+
+    # hour-of-day shift between the pre window and the plateau
+    post_x = _window(x, kk + POST_GAP, POST_DAYS)
+    prof_post = np.nanmedian(post_x, axis=1)
+    shift = prof_post - prof_pre
+    shift_kw = np.nanmedian(shift, axis=1)
+    tol = 0.25 * np.abs(shift_kw)[:, None] + 2 * noise[:, None]
+    uniform = np.mean(np.abs(shift - shift_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
+
+    # roughness: median over days of the mean absolute slot-to-slot change
+    if S > 1:
+        pre_x = _window(x, kk - PRE_DAYS, PRE_DAYS)
+        r_pre = np.nanmedian(np.nanmean(np.abs(np.diff(pre_x, axis=2)), axis=2), axis=1)
+        r_post = np.nanmedian(np.nanmean(np.abs(np.diff(post_x, axis=2)), axis=2), axis=1)
+        rough_added = r_post - r_pre
+    else:
+        rough_added = np.full(m, np.nan)
+
+    # temperature: does the added load swing with temperature beyond the customer's own sensitivity?
+    added = floor - pre_lvl[:, None]
+    day_idx = np.arange(D)[None, :]
+    post_mask = (day_idx >= (kk + POST_GAP)[:, None]) & has[:, None]
+    pre_mask = (day_idx < kk[:, None]) & has[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if temp_daily is not None and D:
+            t = np.asarray(temp_daily, dtype=np.float64)[:, :D]
+            b_post, sd_post = _slope(t, added, post_mask)
+            b_pre, _ = _slope(t, floor, pre_mask)
+            b_pre = np.where(np.isnan(b_pre), 0.0, b_pre)
+            temp_frac = np.abs(b_post - b_pre) * 2 * sd_post / np.abs(step)
+        else:
+            temp_frac = np.full(m, np.nan)
+        # season proxy: 14-day medians of the plateau over up to a year after the onset
+        nb = 26
+        blocks = _window(floor, kk + POST_GAP, nb * 14).reshape(m, nb, 14)
+        bmed = np.nanmedian(blocks, axis=2) if D else np.full((m, nb), np.nan)
+        enough = np.sum(~np.isnan(bmed), axis=1) >= 3
+        hi = _nanq_sorted(bmed, 0.9)
+        lo = _nanq_sorted(bmed, 0.1)
+        drift = np.where(enough & has, (hi - lo) / np.abs(step), np.nan)
+
+    # shape of the load since the onset (or the last 8 weeks when there is no onset)
+    start_shape = np.where(has, kk + POST_GAP, np.maximum(D - POST_DAYS, 0))
+    wx = _window(x, start_shape, POST_DAYS)
+    wflat = wx.reshape(m, -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w_mean = np.nanmean(wflat, axis=1)
+        load_factor = w_mean / _nanq_sorted(wflat, 0.99)
+        if S >= 24:
+            h = np.arange(S) * 24 // S
+            night = np.nanmean(wx[:, :, (h >= 0) & (h < 5)].reshape(m, -1), axis=1)
+            daym = np.nanmean(wx[:, :, (h >= 10) & (h < 17)].reshape(m, -1), axis=1)
+            night_day = night / daym
+        else:
+            night_day = np.full(m, np.nan)
+        wd = (first_weekday + start_shape[:, None] + np.arange(POST_DAYS)[None, :]) % 7
+        wdm = np.nanmean(wx, axis=2)
+        weekend = np.nanmean(np.where(wd >= 5, wdm, np.nan), axis=1)
+        weekday = np.nanmean(np.where(wd < 5, wdm, np.nan), axis=1)
+        weekend_ratio = weekend / weekday
+        daily_cv = np.nanstd(wdm, axis=1) / np.nanmean(wdm, axis=1)
+        # curtailment/failures: plateau slots that lost more than half of the added load
+        low = (post_x - prof_pre[:, None, :]) < 0.5 * shift_kw[:, None, None]
+        cnt_post = np.sum(~np.isnan(post_x), axis=(1, 2))
+        curtailed_frac = np.where(cnt_post > 0, np.sum(low & ~np.isnan(post_x), axis=(1, 2)) / cnt_post, np.nan)
+
+    nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
+    return Block(
+        n_valid=n_valid,
+        n_days=n_days,
+        mean_kw=mean_kw,
+        peak_kw=peak_kw,
+        split_day=np.where(has, kk, -1),
+        onset_day=onset_day,
+        onset_slot=np.where(has, onset_slot, -1),
+        gain_t=gain_t,
+        step_kw=nan_if(step),
+        shift_kw=nan_if(shift_kw),
+        uniform=nan_if(uniform),
+        rough_added=nan_if(rough_added),
+        temp_frac=nan_if(temp_frac),
+        drift=drift,
+        load_factor=load_factor,
+        night_day=night_day,
+        weekend_ratio=weekend_ratio,
+        daily_cv=daily_cv,
+        pre_kw=nan_if(pre_lvl),
+        post_kw=nan_if(post_lvl),
+        curtailed_frac=nan_if(curtailed_frac),
+    )
+
+
+def _slope(t: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slope of y on t per row over mask (and where both exist), plus sd of t."""
+    ok = mask & ~np.isnan(t) & ~np.isnan(y)
+    n = ok.sum(axis=1)
+    tt = np.where(ok, t, 0.0)
+    yy = np.where(ok, y, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mt = tt.sum(axis=1) / n
+        my = yy.sum(axis=1) / n
+        dt = np.where(ok, t - mt[:, None], 0.0)
+        dy = np.where(ok, y - my[:, None], 0.0)
+        var = (dt * dt).sum(axis=1)
+        b = (dt * dy).sum(axis=1) / var
+        sd = np.sqrt(var / n)
+    enough = n >= 20
+    return np.where(enough, b, np.nan), np.where(enough, sd, np.nan)
+
+
+def to_day_grid(
+    kw: np.ndarray, start_s: int, interval_s: int
+) -> tuple[np.ndarray, int, int, int]:
+    """Pad one meter's grid with NaN to whole local days: (row, steps_per_day, day0_s, weekday0).
+
+    Padding is NaN (unknown), never a value, so it cannot look like load or like curtailment.
+    """
+    S = max(1, 86400 // interval_s)
+    day0 = start_s - (start_s % 86400)
+    lead = (start_s - day0) // interval_s
+    n = lead + kw.size
+    total = -(-n // S) * S
+    row = np.full(total, np.nan)
+    row[lead : lead + kw.size] = kw
+    weekday0 = int(((day0 // 86400) + 3) % 7)  # 1970-01-01 was a Thursday (3)
+    return row, S, int(day0), weekday0
+
+
+def hourly(kw: np.ndarray, start_s: int, interval_s: int) -> tuple[np.ndarray, int, int]:
+    """Sub-hourly grids averaged to hours (an hour with no valid slot stays NaN); others unchanged."""
+    if interval_s >= 3600 or 3600 % interval_s:
+        return kw, start_s, interval_s
+    k = 3600 // interval_s
+    lead = (start_s % 3600) // interval_s
+    pad_front = np.full(lead, np.nan)
+    a = np.concatenate([pad_front, kw])
+    tail = (-a.size) % k
+    a = np.concatenate([a, np.full(tail, np.nan)]).reshape(-1, k)
+    cnt = np.sum(~np.isnan(a), axis=1)
+    with np.errstate(invalid="ignore"):
+        h = np.where(cnt > 0, np.nansum(a, axis=1) / np.maximum(cnt, 1), np.nan)
+    return h, start_s - lead * interval_s, 3600
