@@ -60,51 +60,29 @@ def parse_time(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _load_intel(db: Any, extra_lists: list[Path]) -> Any:
-    from minewatch.net.intel import PoolIntel
+def _load_intel(store: Any, extra_lists: list[Path]) -> Any:
+    """Built-in pools, plus every list imported into the store, plus lists given for this run."""
+    from minewatch.store.intel_tables import load_intel
 
-    intel = PoolIntel.load_builtin()
-    if db is not None:
-        try:
-            from minewatch.store.intel_tables import load_imported_lists
-
-            load_imported_lists(db, intel)
-        except ImportError:
-            pass
+    intel = load_intel(store)
     for p in extra_lists:
         intel.import_list(p)
     return intel
 
 
-def _allowlist(db: Any) -> Any:
-    if db is None:
+def _allowlist(store: Any) -> Any:
+    if store is None:
         return None
-    try:
-        from minewatch.store.intel_tables import load_allowlist
-    except ImportError:
-        return None
-    return load_allowlist(db)
+    from minewatch.store.intel_tables import load_allowlist
+
+    return load_allowlist(store)
 
 
 def apply_allowlist(findings: list[Finding], allow: Any) -> tuple[list[Finding], list[tuple[Finding, Any]]]:
     """Split findings into shown and suppressed; the rule that suppressed each one is kept for the summary."""
     if allow is None:
         return findings, []
-    shown: list[Finding] = []
-    hidden: list[tuple[Finding, Any]] = []
-    for f in findings:
-        rule = None
-        for ip in (f.dst_ip, f.src_ip):
-            if ip and rule is None:
-                rule = allow.is_allowed(ip=ip)
-        for host in (f.pool_host, f.sni):
-            if host and rule is None:
-                rule = allow.is_allowed(host=host)
-        if rule is None:
-            shown.append(f)
-        else:
-            hidden.append((f, rule))
-    return shown, hidden
+    return allow.filter(findings)
 
 
 def _record_for_csv(rec: dict[str, Any]) -> dict[str, Any]:

@@ -203,9 +203,11 @@ class Catalog:
         """Three model classes that bracket a fleet: efficient (best), typical (median), legacy (worst).
 
         Only models of the 4 years before `at` (or before the newest release when `at` is None) count,
-        so a 2024 site is not bracketed by a 2015 S7.
+        so a 2024 site is not bracketed by a 2015 S7. Only air-cooled models count when there are any:
+        hydro and immersion need plant that a hidden site rarely has; name such a model explicitly.
         """
         ms = self.available(algorithm, at)
+        ms = [m for m in ms if m.cooling == "air"] or ms
         if not ms:
             raise KeyError(f"no hardware model for algorithm {algorithm!r}" + (f" before {at}" if at else ""))
         dated = [m for m in ms if m.release is not None]

@@ -50,11 +50,13 @@ THRESHOLD = 60.0
 #: Sessions shorter than this are not judged: too few shares and jobs to say anything.
 MIN_DURATION_S = 300.0
 #: Same-direction packets closer than this are one application message (a TLS record split in segments).
-MERGE_GAP_S = 0.05
+MERGE_GAP_S = 0.01
 #: A server message this soon after a client message can be its reply.
 REPLY_WINDOW_S = 2.0
 #: A client message this soon after a server message is a reaction to it (HTTP/2 WINDOW_UPDATE, ACK frames).
 REACTION_WINDOW_S = 0.5
+#: Messages this early in a connection are handshake and login, left out of the push analysis.
+HANDSHAKE_S = 10.0
 #: XMRig `kKeepAliveTimeout` (60 s); MQTT's common keep-alive is the same value, so it is a weak cue.
 KEEPALIVE_S = 60.0
 
@@ -247,19 +249,14 @@ def _classify(
     is_reply = np.zeros(n, dtype=bool)
     answered = np.zeros(n, dtype=bool)
     reactive = np.zeros(n, dtype=bool)
-    last_server = -math.inf
-    for i in range(n):
-        if md[i] == 1:
-            last_server = mt[i]
-        elif mt[i] - last_server <= REACTION_WINDOW_S:
-            reactive[i] = True
 
     def fifo(size_ok: np.ndarray | None) -> None:
+        is_reply[:] = False
+        answered[:] = False
         pending: deque[int] = deque()
         for i in range(n):
             if md[i] == 0:
-                if not reactive[i]:
-                    pending.append(i)
+                pending.append(i)
                 continue
             while pending and mt[i] - mt[pending[0]] > REPLY_WINDOW_S:
                 pending.popleft()
@@ -267,6 +264,16 @@ def _classify(
                 j = pending.popleft()
                 is_reply[i] = True
                 answered[j] = True
+
+    def mark_reactive() -> None:
+        # a client message right after a server push (not after a reply) reacts to that push
+        last_push = -math.inf
+        for i in range(n):
+            if md[i] == 1:
+                if not is_reply[i]:
+                    last_push = mt[i]
+            else:
+                reactive[i] = mt[i] - last_push <= REACTION_WINDOW_S
 
     fifo(None)
     modes = size_modes(ml[is_reply])
@@ -279,9 +286,8 @@ def _classify(
             covered += count
             if covered >= 0.9 * total:
                 break
-        is_reply[:] = False
-        answered[:] = False
         fifo(ok)
+    mark_reactive()
     return is_reply, answered, reactive
 
 
@@ -328,7 +334,7 @@ def score_timeline(
     stats["reactive_client_messages"] = int((client & reactive).sum())
 
     # keepalive cluster: a request size whose own gaps sit at ~60 s
-    req_idx = np.flatnonzero(requests & answered)
+    req_idx = np.flatnonzero(client & answered)
     modes = size_modes(ml[req_idx])
     keep_center = None
     share_center = None
@@ -440,7 +446,8 @@ def score_timeline(
                     )
 
     # server pushes: jobs on blocks plus periodic refresh
-    push = (md == 1) & ~is_reply
+    # the first seconds hold the TLS handshake and the login exchange, not job traffic
+    push = (md == 1) & ~is_reply & (mt > mt[0] + HANDSHAKE_S)
     pt = mt[push]
     stats["server_pushes"] = int(pt.size)
     _pushes(pt, ml[push], ml[is_reply], t1, table, sub, ev, stats)

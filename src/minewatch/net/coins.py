@@ -222,10 +222,15 @@ def infer_coin(
         if fam_coin and fam_coin[1]:
             coin = fam_coin[1]
         reason.append(f"algorithm field '{algo}'")
-    if wallet_coin and wallet_coin != "ethereum":
-        if coin is None or (algorithm and COINS.get(wallet_coin) and family_of(algorithm) == COINS[wallet_coin].family):
-            coin = wallet_coin
-            reason.append(f"{wallet_coin} wallet")
+    same_family = bool(
+        wallet_coin
+        and algorithm
+        and wallet_coin in COINS
+        and family_of(algorithm) == COINS[wallet_coin].family
+    )
+    if wallet_coin and wallet_coin != "ethereum" and (coin is None or same_family):
+        coin = wallet_coin
+        reason.append(f"{wallet_coin} wallet")
     host_hit = None
     for h in hosts:
         host_hit = host_coin(h)

@@ -148,9 +148,12 @@ def _decode(
                     v = 0
         elif link == 9 or link == 50:  # PPP, PPP in HDLC-like framing
             pp = p
-            if end - pp >= 2 and buf[pp] == 0xFF and buf[pp + 1] == 0x03:
+            if end - pp >= 4 and (buf[pp] == 0x0F or buf[pp] == 0x8F):  # Cisco HDLC framing in PPP files
+                et = _be16(buf, pp + 2)
+                q = pp + 4
+            elif end - pp >= 2 and buf[pp] == 0xFF and buf[pp + 1] == 0x03:
                 pp += 2
-            if end - pp >= 2:
+            if et == -1 and end - pp >= 2:
                 pr = _be16(buf, pp)
                 q = pp + 2
                 v = 4 if pr == 0x21 else (6 if pr == 0x57 else -1)

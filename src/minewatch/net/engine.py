@@ -9,11 +9,11 @@ per batch (its payload timeline), and once per payload-bearing packet of a flow 
 
 Flows: the key is the unordered 5-tuple (VLAN ids ignored). `src` is the sender of a SYN (or the
 receiver of a SYN-ACK) when the handshake is seen (`direction_certain`); otherwise the server is
-guessed by port class (well-known < 1024, then registered < 32768, then ephemeral) and `src` is the
-other side; within one class the first sender is `src`. A flow ends when idle for `idle_timeout_s`
+guessed by port class (TCP: well-known < 1024, then registered < 32768, then ephemeral; UDP and
+others: well-known or not) and `src` is the other side; within one class the first sender is `src`. A flow ends when idle for `idle_timeout_s`
 of capture time, shortly (`FIN_LINGER_S`) after a FIN from both sides or a RST, or when a SYN with a
 new initial sequence number arrives on a finished or already-handshaken tuple (port reuse), which then
-starts a new flow. ICMP flows are keyed without type/code (an echo and its reply are one flow) and
+starts a new flow; a retransmitted SYN (same sequence number) stays in its flow even after a RST. ICMP flows are keyed without type/code (an echo and its reply are one flow) and
 report no ports; the first packet's type/code feeds the Community ID. Non-first IP fragments carry
 no ports and form a port-less flow of their own (as in the shared labels).
 
@@ -279,9 +279,10 @@ def _track(
         if s >= 0 and syn_only:
             finished = (fi[s, C_FIN0] and fi[s, C_FIN1]) or fi[s, C_RST]
             sender_src = sender_is_a == (fi[s, C_SRC_IS_A] == 1)
+            same_isn = fi[s, C_ISN_OK] == 1 and fi[s, C_ISN] == seq[i] and sender_src
             new_isn = fi[s, C_ISN_OK] == 1 and fi[s, C_ISN] != seq[i]
             reused = (new_isn and sender_src) or (fi[s, C_HANDSHAKE] == 1 and not sender_src)
-            if finished or reused:
+            if (finished and not same_isn) or reused:
                 ht[h] = -2
                 meta[M_TOMB] += 1
                 meta[M_USED] -= 1
@@ -321,6 +322,11 @@ def _track(
             else:
                 cs = _port_class(sport[i]) if pr != 1 and pr != 58 else 3
                 cd = _port_class(dport[i]) if pr != 1 and pr != 58 else 3
+                if not is_tcp:
+                    # UDP peers (P2P, games, media) often both use registered ports: only a
+                    # well-known port marks a server there
+                    cs = 0 if cs == 0 else 2
+                    cd = 0 if cd == 0 else 2
                 if cs < cd:
                     sender_src = False  # the sender looks like the server
             fi[s, C_CERTAIN] = certain
@@ -453,7 +459,8 @@ class _Timeline:
         self.tail_n = len(cat)
 
     def array(self) -> np.ndarray:
-        self._trim() if self.tail_n > self.half else None
+        if self.tail_n > self.half:
+            self._trim()
         parts = self.head + self.tail
         return np.concatenate(parts) if parts else np.empty(0, TIMELINE_DTYPE)
 
@@ -728,7 +735,7 @@ class FlowEngine:
         info = f.info
         tcp = f.proto == 6
         fi_done = (row[C_FIN0] and row[C_FIN1]) or row[C_RST]
-        if reason == "idle" and fi_done:
+        if reason in ("idle", "end of capture") and fi_done:
             reason = "fin" if not row[C_RST] else "rst"
         sp, dp = info.src_port, info.dst_port
         if f.proto in (1, 58):

@@ -283,9 +283,9 @@ def detect_format(lines: Sequence[str]) -> str:
         return "domains"
     tab_num = sum(1 for ln in sample if re.fullmatch(r"\S+\t+\d+", ln))
     hosts = sum(1 for ln in sample if len(ln.split()) >= 2 and _is_ip(ln.split()[0]))
-    if tab_num >= 0.8 * len(sample):
+    if tab_num >= 0.5 * len(sample):
         return "ndpi"
-    if hosts >= 0.8 * len(sample):
+    if hosts >= 0.5 * len(sample):
         return "hosts"
     kinds = [_classify(ln.split()[0])[0] for ln in sample]
     n_dom = sum(1 for e in kinds if e is not None and e.kind == "domain")
@@ -566,23 +566,30 @@ class PoolIntel:
 
     # -- matching -----------------------------------------------------------------------------
     def match_host(self, name: str | None) -> PoolMatch | None:
-        """The most specific list entry that `name` equals or is a subdomain of (label boundaries:
-        `xf2pool.com` is not `f2pool.com`). At equal specificity the built-in list wins."""
-        if not name:
+        """The best list entry that `name` equals or is a subdomain of (label boundaries: `xf2pool.com`
+        is not `f2pool.com`). A built-in hit wins over imported ones at any depth, because it names the
+        pool, its coins and ports; among imported hits the most specific wins."""
+        hits = self.match_host_all(name)
+        if not hits:
             return None
+        builtin = [m for m in hits if m.is_builtin]
+        return builtin[0] if builtin else hits[0]
+
+    def match_host_all(self, name: str | None) -> list[PoolMatch]:
+        """Every entry `name` falls under, most specific first (one per list and suffix)."""
+        if not name:
+            return []
         n = normalise_host(name)
         if n is None:
-            return None
+            return []
         labels = n.split(".")
+        out: list[PoolMatch] = []
         for i in range(len(labels) - 1):
             suffix = ".".join(labels[i:])
-            hits = self._domains.get(suffix)
-            if not hits:
-                continue
-            usable = [m for exact, m in hits if i == 0 or not exact]
-            if usable:
-                return max(usable, key=lambda m: (m.is_builtin, m.confidence))
-        return None
+            for exact, m in self._domains.get(suffix, ()):
+                if i == 0 or not exact:
+                    out.append(m)
+        return out
 
     def match_ip(self, ip: str | None, port: int | None = None) -> PoolMatch | None:
         """An imported address entry for `ip`. An `IP:port` entry needs the same port when `port` is
@@ -637,7 +644,9 @@ def intel_subscores(
     matched: PoolMatch | None = None
     for n in names:
         m = intel.match_host(n)
-        if m is not None and (matched is None or (m.is_builtin, m.confidence) > (matched.is_builtin, matched.confidence)):
+        if m is not None and (
+            matched is None or (m.is_builtin, m.confidence) > (matched.is_builtin, matched.confidence)
+        ):
             matched, matched_name = m, n
     if matched is not None:
         pts = 40.0 if matched.is_builtin else 30.0
@@ -651,9 +660,15 @@ def intel_subscores(
                 text=f"{matched_name}{where} ({via}) is a {en}, entry {matched.entry}",
                 text_zh=f"{matched_name}{where}（{via_zh}）是{zh}，条目 {matched.entry}",
                 data={
-                    "name": matched_name, "entry": matched.entry, "pool": matched.pool,
-                    "list": matched.source, "builtin": matched.is_builtin, "coins": list(matched.coins),
-                    "confidence": matched.confidence, "points": pts, "reference": matched.reference,
+                    "name": matched_name,
+                    "entry": matched.entry,
+                    "pool": matched.pool,
+                    "list": matched.source,
+                    "builtin": matched.is_builtin,
+                    "coins": list(matched.coins),
+                    "confidence": matched.confidence,
+                    "points": pts,
+                    "reference": matched.reference,
                 },
             )
         )
@@ -672,8 +687,13 @@ def intel_subscores(
                     code="intel.pool_keyword",
                     text=f"{best.name} is on no pool list but has pool-like words: {words}",
                     text_zh=f"{best.name} 不在任何矿池列表中，但含有矿池相关词：{words}",
-                    data={"name": best.name, "pool_words": list(best.pool_words),
-                          "coin_words": list(best.coin_words), "strength": best.strength, "points": pts},
+                    data={
+                        "name": best.name,
+                        "pool_words": list(best.pool_words),
+                        "coin_words": list(best.coin_words),
+                        "strength": best.strength,
+                        "points": pts,
+                    },
                 )
             )
     ipm = intel.match_ip(ip, port)
@@ -686,8 +706,14 @@ def intel_subscores(
                 code="intel.pool_ip",
                 text=f"{ip}{where} matches {ipm.entry} in imported list {ipm.source!r}",
                 text_zh=f"{ip}{where} 与导入列表“{ipm.source}”中的 {ipm.entry} 相符",
-                data={"ip": ip, "port": port, "entry": ipm.entry, "list": ipm.source,
-                      "reference": ipm.reference, "points": pts},
+                data={
+                    "ip": ip,
+                    "port": port,
+                    "entry": ipm.entry,
+                    "list": ipm.source,
+                    "reference": ipm.reference,
+                    "points": pts,
+                },
             )
         )
     if port is not None:
@@ -753,7 +779,9 @@ class AllowRule:
             if n == d:
                 raise InputError(f"exception {e!r} would cancel the whole rule for {d}")
             exc.append(n)
-        return AllowRule("domain", d, reason, tuple(dict.fromkeys(exc)), subdomains, rule_id, version, created_at)
+        return AllowRule(
+            "domain", d, reason, tuple(dict.fromkeys(exc)), subdomains, rule_id, version, created_at
+        )
 
     @staticmethod
     def cidr(

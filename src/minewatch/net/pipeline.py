@@ -90,9 +90,8 @@ class _DnsConsumer:
     def datagram(self, direction: int, ts: float, payload: bytes) -> None:
         from minewatch.net.dns import parse_dns
 
-        msg = parse_dns(payload)
-        if msg is not None and getattr(msg, "is_response", False) and getattr(msg, "answers", None):
-            self.cache.add_message(msg, ts)
+        msg = parse_dns(payload, tcp=False)
+        if msg is not None and msg.is_response and msg.answers and self.cache.feed(msg, ts):
             self.stats.dns_answers += 1
 
     def wants_more(self) -> bool:

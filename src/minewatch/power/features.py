@@ -44,7 +44,7 @@ class Block:
     uniform: np.ndarray  # fraction of hours shifted like the median hour
     rough_added: np.ndarray  # extra slot-to-slot roughness after the onset, in kW
     temp_frac: np.ndarray  # added load's temperature-driven swing / added load
-    drift: np.ndarray  # swing of 14-day plateau medians / added load
+    drift: np.ndarray  # later step down of the floor / added load (0 = the load stayed)
     load_factor: np.ndarray  # mean/peak after onset (or last 8 weeks)
     night_day: np.ndarray  # 00-05 h mean / 10-17 h mean, same window
     weekend_ratio: np.ndarray  # weekend mean / weekday mean
@@ -180,28 +180,32 @@ def analyse_block(
     else:
         rough_added = np.full(m, np.nan)
 
-    # temperature: does the added load swing with temperature beyond the customer's own sensitivity?
-    added = floor - pre_lvl[:, None]
+    # temperature: did the load become more weather-sensitive at the onset? Day-to-day deviations
+    # from a 7-day running mean are compared, so the customer's own seasonal drift does not count.
     day_idx = np.arange(D)[None, :]
-    post_mask = (day_idx >= (kk + POST_GAP)[:, None]) & has[:, None]
-    pre_mask = (day_idx < kk[:, None]) & has[:, None]
+    pre_mask = (day_idx >= (kk - 90)[:, None]) & (day_idx < kk[:, None]) & has[:, None]
+    post_mask = (day_idx >= (kk + POST_GAP)[:, None]) & (day_idx < (kk + POST_GAP + 120)[:, None]) & has[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         if temp_daily is not None and D:
             t = np.asarray(temp_daily, dtype=np.float64)[:, :D]
-            b_post, sd_post = _slope(t, added, post_mask)
-            b_pre, _ = _slope(t, floor, pre_mask)
+            t_res = t - _roll_mean(t, 7)
+            d_res = dmean - _roll_mean(dmean, 7)
+            b_post, sd_post = _slope(t_res, d_res, post_mask)
+            b_pre, _ = _slope(t_res, d_res, pre_mask)
             b_pre = np.where(np.isnan(b_pre), 0.0, b_pre)
             temp_frac = np.abs(b_post - b_pre) * 2 * sd_post / np.abs(step)
         else:
             temp_frac = np.full(m, np.nan)
-        # season proxy: 14-day medians of the plateau over up to a year after the onset
-        nb = 26
-        blocks = _window(floor, kk + POST_GAP, nb * 14).reshape(m, nb, 14)
-        bmed = np.nanmedian(blocks, axis=2) if D else np.full((m, nb), np.nan)
-        enough = np.sum(~np.isnan(bmed), axis=1) >= 3
-        hi = _nanq_sorted(bmed, 0.9)
-        lo = _nanq_sorted(bmed, 0.1)
-        drift = np.where(enough & has, (hi - lo) / np.abs(step), np.nan)
+        # does the added load stop again (heating season, greenhouse season, a temporary job)?
+        after = np.where(day_idx >= (kk + POST_GAP)[:, None], floor, np.nan)
+        k2, _ = best_split(after, min_seg=MIN_SEG)
+        has2 = has & (k2 > 0)
+        k2c = np.where(has2, k2, 0)
+        lvl_a = np.nanmedian(_window(floor, k2c - 28, 28), axis=1) if D else np.full(m, np.nan)
+        lvl_b = np.nanmedian(_window(floor, k2c + 3, 28), axis=1) if D else np.full(m, np.nan)
+        down = lvl_a - lvl_b
+        drift = np.where(has2 & (down / noise > 5), down / np.abs(step), 0.0)
+        drift = np.where(has, drift, np.nan)
 
     # shape of the load since the onset (or the last 8 weeks when there is no onset)
     start_shape = np.where(has, kk + POST_GAP, np.maximum(D - POST_DAYS, 0))
@@ -252,6 +256,19 @@ def analyse_block(
         post_kw=nan_if(post_lvl),
         curtailed_frac=nan_if(curtailed_frac),
     )
+
+
+def _roll_mean(a: np.ndarray, w: int) -> np.ndarray:
+    """Centred running mean over w days ignoring NaN (NaN where the window has no value)."""
+    v = ~np.isnan(a)
+    x = np.where(v, a, 0.0)
+    pad = w // 2
+    cx = np.cumsum(np.pad(x, ((0, 0), (pad + 1, pad))), axis=1)
+    cv = np.cumsum(np.pad(v.astype(np.float64), ((0, 0), (pad + 1, pad))), axis=1)
+    sx = cx[:, w:] - cx[:, :-w]
+    sv = cv[:, w:] - cv[:, :-w]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sv > 0, sx / sv, np.nan)
 
 
 def _slope(t: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

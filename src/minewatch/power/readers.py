@@ -139,7 +139,7 @@ def load_table(path: str | Path) -> pl.DataFrame:
 def detect_layout(df: pl.DataFrame) -> Layout:
     cols = df.columns
     date_like = [c for c in cols if _DATE_RE.match(c.strip())]
-    if len(date_like) >= 7 and len(date_like) >= 0.5 * len(cols):
+    if len(date_like) >= 3 and len(date_like) >= 0.5 * len(cols):
         return "daily"
     if _find(cols, METER_COLS) and _find(cols, TS_COLS) and (
         _find(cols, VALUE_COLS) or len(cols) == 3
@@ -305,7 +305,7 @@ def _looks_cumulative(v: np.ndarray) -> bool:
     if ok.size < 48:
         return False
     d = np.diff(ok)
-    return float(np.mean(d > 0)) > 0.9 and float(np.mean(d < 0)) < 0.01
+    return float(np.mean(d > 0)) > 0.9 and float(np.mean(d < 0)) < 0.02
 
 
 def regularise(

@@ -210,6 +210,7 @@ class TemplateCache:
     held: dict[tuple[str, int, int], deque[tuple[bytes, _Ctx]]] = field(default_factory=dict)
     held_count: int = 0
     next_seq: dict[tuple[str, int, int], int | None] = field(default_factory=dict)
+    ipfix_seq: dict[tuple[str, int, int], tuple[int, int, int] | None] = field(default_factory=dict)
     system_init_ms: dict[tuple[str, int], int] = field(default_factory=dict)
     sampling: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -318,7 +319,10 @@ def _time_us(ie: int | None, v: Any, ctx: _Ctx, init_ms: int | None) -> int | No
     if ctx.uptime_ms is not None:
         return (ctx.export_ms - ((ctx.uptime_ms - v) % _U32)) * 1000
     if init_ms is not None:
-        return (init_ms + v) * 1000
+        # Relative to the export time, modulo 2^32: uptime counters wrap every 49.7 days, and a
+        # flow must lie before its export, so this is right across a wrap where init + v is not.
+        up_now = ctx.export_ms - init_ms
+        return (ctx.export_ms - ((up_now - v) % _U32)) * 1000
     return None
 
 
@@ -493,6 +497,37 @@ def _check_seq(
         elif diff != 0:
             events.append(Event("seq_reorder", f"{key[0]} domain {key[2]}"))
     cache.next_seq[key] = None if advance is None else (seq + advance) % _U32
+
+
+def _check_ipfix_seq(
+    cache: TemplateCache, key: tuple[str, int, int], seq: int, counts: tuple[int, int] | None,
+    events: list[Event],
+) -> None:
+    """IPFIX sequence check that accepts the conventions exporters really use.
+
+    RFC 7011 numbers a message by the data records sent *before* it, options records included.
+    softflowd 1.1 numbers it by the flow records sent *including* it and leaves options records out.
+    A message is in order when any of those readings fits; otherwise the smallest forward distance
+    is counted as lost records. `counts` = (all data records, flow records) of this message.
+    """
+    prev = cache.ipfix_seq.get(key)
+    if counts is None:
+        cache.ipfix_seq[key] = None
+        return
+    cache.ipfix_seq[key] = (seq, *counts)
+    if prev is None:
+        return
+    pseq, ptotal, pflows = prev
+    total, flows = counts
+    candidates = {(pseq + d) % _U32 for d in (ptotal, pflows, total, flows)}
+    if seq in candidates:
+        return
+    diffs = [(seq - c) % _U32 for c in candidates]
+    ahead = [d for d in diffs if d < (1 << 31)]
+    if ahead:
+        events.append(Event("seq_gap", f"{key[0]} domain {key[2]}", min(ahead)))
+    else:
+        events.append(Event("seq_reorder", f"{key[0]} domain {key[2]}"))
 
 
 def _decode_v5(data: bytes, exporter: str, cache: TemplateCache) -> tuple[list[Record], list[Event]]:
@@ -673,7 +708,8 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, now: float) -> tup
     if version == 9:
         _check_seq(cache, (exporter, 9, domain), seq, 1, events)
     else:
-        _check_seq(cache, (exporter, 10, domain), seq, None if held_any else n_data_records, events)
+        _check_ipfix_seq(cache, (exporter, 10, domain), seq, None if held_any else (n_data_records, len(out)),
+                         events)
     for key in dict.fromkeys(learned):
         q = cache.held.pop(key, None)
         if not q:

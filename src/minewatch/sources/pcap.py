@@ -36,6 +36,7 @@ PCAPNG_BOM = 0x1A2B3C4D
 
 #: Bytes read per chunk. Large enough that per-chunk Python overhead vanishes, small enough to stay flat.
 CHUNK_BYTES = 8 * 1024 * 1024
+GZIP_PIECE = 256 * 1024
 #: Most packets handed over in one batch.
 BATCH_PACKETS = 1 << 17
 #: A record longer than this is taken as corruption, not as a packet (Wireshark's standard maximum
@@ -272,9 +273,15 @@ class CaptureReader:
             return False
         parts = [self._data]
         got = 0
+        if self.compressed:
+            want = max(want, CHUNK_BYTES)
         while got < want:
             try:
-                piece = self._fh.read(max(want - got, CHUNK_BYTES))
+                if self.compressed:
+                    # small reads: a broken stream then loses at most one piece, not a whole chunk
+                    piece = self._fh.read1(GZIP_PIECE)  # type: ignore[attr-defined]
+                else:
+                    piece = self._fh.read(max(want - got, CHUNK_BYTES))
             except (EOFError, OSError, zlib.error) as e:
                 self._eof = True
                 self._broken = True

@@ -56,6 +56,48 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS findings_seen ON findings(first_seen);
     CREATE INDEX IF NOT EXISTS findings_src ON findings(src_ip);
     """,
+    # 2: imported pool lists and the versioned allow-list (minewatch.store.intel_tables)
+    """
+    CREATE SEQUENCE IF NOT EXISTS intel_list_ids START 1;
+    CREATE TABLE IF NOT EXISTS intel_lists (
+        list_id INTEGER PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        path VARCHAR,
+        fmt VARCHAR NOT NULL,
+        content_sha256 VARCHAR,
+        imported_at TIMESTAMPTZ NOT NULL,
+        accepted INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        counts JSON,
+        rejects JSON
+    );
+    CREATE TABLE IF NOT EXISTS intel_entries (
+        list_id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        port INTEGER,
+        line INTEGER,
+        reference VARCHAR
+    );
+    CREATE TABLE IF NOT EXISTS allow_rules (
+        rule_id INTEGER PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        exceptions JSON,
+        subdomains BOOLEAN NOT NULL,
+        reason VARCHAR NOT NULL,
+        added_version INTEGER NOT NULL,
+        removed_version INTEGER,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS allow_versions (
+        version INTEGER PRIMARY KEY,
+        changed_at TIMESTAMPTZ NOT NULL,
+        action VARCHAR NOT NULL,
+        rule_id INTEGER NOT NULL,
+        summary VARCHAR
+    );
+    """,
 ]
 
 _JSON_COLS = ("subscores", "evidence", "impact", "extra")

@@ -109,8 +109,12 @@ def btc_bech32(rng: random.Random) -> str:
 
 
 def eth_address(rng: random.Random) -> str:
-    """EIP-55 mixed-case checksummed address."""
-    raw = rng.randbytes(20).hex()
+    return eip55(rng.randbytes(20))
+
+
+def eip55(raw20: bytes) -> str:
+    """EIP-55 mixed-case checksummed address: a letter is upper-case when its keccak nibble >= 8."""
+    raw = raw20.hex()
     h = keccak256(raw.encode()).hex()
     return "0x" + "".join(c.upper() if c.isalpha() and int(h[i], 16) >= 8 else c for i, c in enumerate(raw))
 

@@ -12,6 +12,7 @@ only when a file is written, so one scenario can be written under any link type.
 
 from __future__ import annotations
 
+import functools
 import gzip as gzip_mod
 import hashlib
 import ipaddress
@@ -65,6 +66,7 @@ def _pseudo_header(src: bytes, dst: bytes, proto: int, length: int) -> bytes:
     return src + dst + struct.pack("!IxxxB", length, proto)
 
 
+@functools.lru_cache(maxsize=65536)
 def _addr(ip: str) -> bytes:
     return ipaddress.ip_address(ip).packed
 
@@ -143,12 +145,12 @@ EXT_HOPOPT, EXT_ROUTING, EXT_DSTOPT = 0, 43, 60
 
 
 def _ext_header(kind: int, next_header: int) -> bytes:
-    """An 8-byte extension header: PadN options for hop-by-hop/dst-opts, an empty type-4 (SRH-like
-    with zero segments left) routing header, so receivers must skip it but need not act on it."""
+    """An 8-byte extension header: PadN options for hop-by-hop/dst-opts, an empty routing
+    header of the experimental type 253 (RFC 4727) with zero segments left, so receivers must skip it but need not act on it."""
     if kind in (EXT_HOPOPT, EXT_DSTOPT):
         return struct.pack("!BB", next_header, 0) + b"\x01\x04\x00\x00\x00\x00"
     if kind == EXT_ROUTING:
-        return struct.pack("!BBBB", next_header, 0, 4, 0) + b"\0\0\0\0"
+        return struct.pack("!BBBB", next_header, 0, 253, 0) + b"\0\0\0\0"
     raise ValueError(f"unsupported IPv6 extension header {kind}")
 
 
@@ -176,6 +178,12 @@ def ip_packet(
 
 
 # ---- link layers -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=65536)
+def _mac_raw(raw: bytes) -> bytes:
+    return mac_for(ipaddress.ip_address(raw).compressed)
+
+
+@functools.lru_cache(maxsize=65536)
 def mac_for(ip: str) -> bytes:
     """A stable locally-administered unicast MAC per IP, so one host keeps one MAC across flows."""
     h = hashlib.blake2s(ip.encode(), digest_size=6).digest()
@@ -206,8 +214,8 @@ class LinkSpec:
         et, s, d = _l3_info(l3)
         lt = self.linktype
         if lt == LINKTYPE_ETHERNET:
-            src_mac = mac_for(ipaddress.ip_address(s).compressed)
-            dst_mac = mac_for(ipaddress.ip_address(d).compressed)
+            src_mac = _mac_raw(s)
+            dst_mac = _mac_raw(d)
             tags = b""
             for i, vid in enumerate(self.vlans):
                 tpid = 0x88A8 if (i == 0 and len(self.vlans) > 1) else 0x8100
@@ -219,10 +227,10 @@ class LinkSpec:
             fam = 2 if et == 0x0800 else 30  # AF_INET; AF_INET6 as on macOS/FreeBSD
             return struct.pack(">I" if self.null_big_endian else "<I", fam) + l3
         if lt == LINKTYPE_LINUX_SLL:
-            mac = mac_for(ipaddress.ip_address(s).compressed)
+            mac = _mac_raw(s)
             return struct.pack("!HHH", 4, 1, 6) + mac + b"\0\0" + struct.pack("!H", et) + l3
         if lt == LINKTYPE_LINUX_SLL2:
-            mac = mac_for(ipaddress.ip_address(s).compressed)
+            mac = _mac_raw(s)
             return struct.pack("!HHIHBB", et, 0, self.sll2_ifindex, 1, 4, 6) + mac + b"\0\0" + l3
         raise ValueError(f"unsupported link type {lt}")
 

@@ -1,0 +1,357 @@
+"""`minewatch assess ...` and `minewatch data ...`: impact of a site, of a stored finding, of the network.
+
+Why every line carries its unit and the assumption list is always printed: these figures go into penalty
+decisions and reports, where a number without its basis (model, efficiency, factor, price and its date)
+cannot be defended.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from minewatch.assess import network as netmod
+from minewatch.assess import network_index as ni
+from minewatch.assess.hardware import ALGO_UNIT, HASH_UNITS, load_catalog, normalise_algorithm
+from minewatch.assess.site import Assessment, assess_from_hashrate, assess_from_power
+from minewatch.errors import InputError, MinewatchError, Rejects
+from minewatch.i18n import tr
+
+app = typer.Typer(
+    help=tr(
+        "Impact: machines, kWh, standard coal, CO2 and money for a site, a finding or the Bitcoin network.",
+        "影响评估：矿场、检测结果或整个比特币网络的矿机数、电量、标准煤、二氧化碳和收益。",
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+data_app = typer.Typer(
+    help=tr("Network data (Coin Metrics) used by the assessments.", "评估所用的网络数据（Coin Metrics）。"),
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _n(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return tr("unknown", "未知")
+    if abs(v) >= 1e15 or (v != 0 and abs(v) < 10 ** (-digits)):
+        return f"{v:.3g}"
+    return f"{v:,.{digits}f}"
+
+
+def _hr(hs: float, algo: str) -> str:
+    unit = ALGO_UNIT.get(algo, "H/s")
+    return f"{_n(hs / HASH_UNITS[unit], 1)} {unit}"
+
+
+def render_assessment(a: Assessment) -> list[str]:
+    """Human-readable lines in the current language; every figure has its unit."""
+    cur = a.currency
+    basis = tr("from power", "按功率") if a.basis == "power" else tr("from hashrate", "按算力")
+    lines = [
+        tr(f"Site assessment ({basis}), algorithm {a.algorithm}", f"矿场评估（{basis}），算法 {a.algorithm}"),
+        tr(
+            f"  Point estimate on {a.model}: {_n(a.machines)} machines, {_n(a.kw, 1)} kW, {_hr(a.hashrate_hs, a.algorithm)}",
+            f"  按 {a.model} 估算：{_n(a.machines)} 台，{_n(a.kw, 1)} kW，{_hr(a.hashrate_hs, a.algorithm)}",
+        ),
+        tr(
+            f"  Range over model classes: {_n(a.machines_range[0])}-{_n(a.machines_range[1])} machines, "
+            f"{_n(a.kw_range[0], 1)}-{_n(a.kw_range[1], 1)} kW, "
+            f"{_hr(a.hashrate_range_hs[0], a.algorithm)}-{_hr(a.hashrate_range_hs[1], a.algorithm)}",
+            f"  按机型类别的范围：{_n(a.machines_range[0])}-{_n(a.machines_range[1])} 台，"
+            f"{_n(a.kw_range[0], 1)}-{_n(a.kw_range[1], 1)} kW，"
+            f"{_hr(a.hashrate_range_hs[0], a.algorithm)}-{_hr(a.hashrate_range_hs[1], a.algorithm)}",
+        ),
+        tr("  By model class:", "  按机型类别："),
+    ]
+    for m in a.by_model:
+        lines.append(
+            f"    {m.model_class:<9} {m.model:<32} {_n(m.machines):>8} "
+            + tr("machines", "台")
+            + f"  {_n(m.kw, 1):>10} kW  {_hr(m.hashrate_hs, a.algorithm):>16}  {m.efficiency:.4g} {m.efficiency_unit}"
+            + tr("  break-even ", "  盈亏平衡电价 ")
+            + f"{_n(m.break_even_tariff, 3)} {cur}/kWh"
+            + tr("  payback ", "  回本 ")
+            + (f"{_n(m.payback_days)} " + tr("days", "天") if m.payback_days is not None else tr("unknown", "未知"))
+        )
+    lines += [
+        tr(f"  Electricity: {_n(a.kwh_per_year)} kWh/year", f"  用电量：{_n(a.kwh_per_year)} kWh/年"),
+        tr(
+            f"  Since onset: {_n(a.kwh_since_onset)} kWh",
+            f"  自开始以来：{_n(a.kwh_since_onset)} kWh",
+        ),
+        tr(
+            f"  Standard coal: {_n(a.coal_t_per_year, 1)} tce/year; since onset {_n(a.coal_t_since_onset, 1)} tce",
+            f"  标准煤：{_n(a.coal_t_per_year, 1)} 吨标煤/年；自开始以来 {_n(a.coal_t_since_onset, 1)} 吨标煤",
+        ),
+        tr(
+            f"  CO2: {_n(a.co2_t_per_year, 1)} t/year; since onset {_n(a.co2_t_since_onset, 1)} t",
+            f"  二氧化碳：{_n(a.co2_t_per_year, 1)} 吨/年；自开始以来 {_n(a.co2_t_since_onset, 1)} 吨",
+        ),
+        tr(
+            f"  Revenue: {_n(a.revenue_per_day)} {cur}/day, {_n(a.revenue_per_year)} {cur}/year; "
+            f"since onset {_n(a.revenue_since_onset)} {cur}",
+            f"  收入：{_n(a.revenue_per_day)} {cur}/天，{_n(a.revenue_per_year)} {cur}/年；"
+            f"自开始以来 {_n(a.revenue_since_onset)} {cur}",
+        ),
+        tr(
+            f"  Electricity cost: {_n(a.cost_per_day)} {cur}/day at {_n(a.tariff, 3)} {cur}/kWh",
+            f"  电费：{_n(a.cost_per_day)} {cur}/天，电价 {_n(a.tariff, 3)} {cur}/kWh",
+        ),
+        tr(
+            f"  Profit: {_n(a.profit_per_day)} {cur}/day, {_n(a.profit_per_year)} {cur}/year",
+            f"  利润：{_n(a.profit_per_day)} {cur}/天，{_n(a.profit_per_year)} {cur}/年",
+        ),
+        tr(
+            f"  Break-even electricity price ({a.model}): {_n(a.break_even_tariff, 3)} {cur}/kWh",
+            f"  盈亏平衡电价（{a.model}）：{_n(a.break_even_tariff, 3)} {cur}/kWh",
+        ),
+        tr("Assumptions:", "假设："),
+    ]
+    for x in a.assumptions:
+        val = x["value"] if not isinstance(x["value"], float) else f"{x['value']:.6g}"
+        as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
+        lines.append(f"  - {x['name']} = {val} {x.get('unit') or ''}{as_of}: {x['source']}")
+    return lines
+
+
+def _fail(e: Exception) -> None:
+    typer.echo(tr(f"error: {e}", f"错误：{e}"), err=True)
+    raise typer.Exit(2)
+
+
+_OPT_TARIFF = typer.Option(None, "--tariff", help=tr("Electricity price per kWh in --currency.", "电价（每千瓦时，单位为 --currency）。"))
+_OPT_CUR = typer.Option("CNY", "--currency", help=tr("Currency: CNY or USD (or any in the factors file).", "货币：CNY 或 USD。"))
+_OPT_MODEL = typer.Option(None, "--model", help=tr("Machine model, e.g. S19 (see `assess models`).", "矿机型号，如 S19。"))
+_OPT_PROV = typer.Option(None, "--province", help=tr("Chinese province for the CO2 factor, e.g. sichuan.", "用于碳排放因子的省份，如 sichuan。"))
+_OPT_COUNTRY = typer.Option("CN", "--country", help=tr("Country code for the CO2 factor.", "碳排放因子的国家代码。"))
+_OPT_COAL = typer.Option(None, "--coal", help=tr("Coal convention (equivalent|calorific) or kgce/kWh.", "折标煤方法（equivalent 等价值|calorific 当量值）或 kgce/kWh。"))
+_OPT_CO2 = typer.Option(None, "--co2-factor", help=tr("CO2 factor in kg/kWh (overrides province/country).", "碳排放因子 kg/kWh。"))
+_OPT_FX = typer.Option(None, "--fx", help=tr("Currency units per USD.", "每美元兑换的货币单位。"))
+_OPT_PUE = typer.Option(None, "--pue", help=tr("Site overhead factor (default from factors file).", "场地能耗系数。"))
+_OPT_METRICS = typer.Option(None, "--metrics", help=tr("Coin Metrics-style CSV (default: cache, then shared data).", "Coin Metrics 格式的 CSV。"))
+_OPT_FACTORS = typer.Option(None, "--factors", help=tr("YAML overriding factors.yaml.", "覆盖默认因子的 YAML 文件。"))
+_OPT_HW = typer.Option(None, "--hardware", help=tr("Extra hardware CSV/YAML (overrides by model).", "额外的矿机清单 CSV/YAML。"))
+_OPT_JSON = typer.Option(False, "--json", help=tr("Print JSON instead of text.", "输出 JSON。"))
+
+
+def _coal_arg(coal: str | None) -> str | float | None:
+    if coal is None:
+        return None
+    try:
+        return float(coal)
+    except ValueError:
+        return coal
+
+
+@app.command("site")
+def site(
+    kw: float = typer.Option(None, "--kw", help=tr("Mining load in kW.", "挖矿负荷（kW）。")),
+    hashrate: float = typer.Option(None, "--hashrate", help=tr("Hashrate in H/s (instead of --kw).", "算力 H/s（代替 --kw）。")),
+    algorithm: str = typer.Option("sha256d", "--algorithm", help=tr("Mining algorithm or coin.", "挖矿算法或币种。")),
+    tariff: float = _OPT_TARIFF,
+    currency: str = _OPT_CUR,
+    model: str = _OPT_MODEL,
+    onset: str = typer.Option(None, "--onset", help=tr("When mining started (ISO-8601).", "开始挖矿的时间（ISO-8601）。")),
+    until: str = typer.Option(None, "--until", help=tr("End of the period (default now).", "统计截止时间（默认现在）。")),
+    province: str = _OPT_PROV,
+    country: str = _OPT_COUNTRY,
+    coal: str = _OPT_COAL,
+    co2_factor: float = _OPT_CO2,
+    fx: float = _OPT_FX,
+    pue: float = _OPT_PUE,
+    metrics: Path = _OPT_METRICS,
+    factors: Path = _OPT_FACTORS,
+    hardware: Path = _OPT_HW,
+    as_json: bool = _OPT_JSON,
+) -> None:
+    """Assess a mining site from its power (kW) or hashrate."""
+    if (kw is None) == (hashrate is None):
+        _fail(ValueError(tr("give exactly one of --kw and --hashrate", "请只给出 --kw 或 --hashrate 之一")))
+    try:
+        opts: dict[str, Any] = dict(
+            onset=onset, until=until, tariff=tariff, currency=currency, model=model, province=province,
+            country=country, coal=_coal_arg(coal), co2=co2_factor, fx=fx, pue=pue, metrics=metrics,
+            factors=factors, catalog=load_catalog(hardware) if hardware else None,
+        )  # fmt: skip
+        if kw is not None:
+            a = assess_from_power(kw, algorithm=algorithm, **opts)
+        else:
+            a = assess_from_hashrate(hashrate, algorithm=algorithm, **opts)
+    except (MinewatchError, ValueError, KeyError) as e:
+        _fail(e)
+    typer.echo(json.dumps(a.to_dict(), ensure_ascii=False, indent=2, default=str) if as_json else "\n".join(render_assessment(a)))
+
+
+@app.command("finding")
+def finding(
+    finding_id: str = typer.Argument(..., help=tr("Finding id.", "检测结果 ID。")),
+    db: Path = typer.Option(None, "--db", help=tr("Store file (default: the user's store).", "存储文件。")),
+    algorithm: str = typer.Option(None, "--algorithm", help=tr("Algorithm if the finding has none.", "检测结果未给出时的算法。")),
+    tariff: float = _OPT_TARIFF,
+    currency: str = _OPT_CUR,
+    model: str = _OPT_MODEL,
+    province: str = _OPT_PROV,
+    country: str = _OPT_COUNTRY,
+    coal: str = _OPT_COAL,
+    co2_factor: float = _OPT_CO2,
+    fx: float = _OPT_FX,
+    metrics: Path = _OPT_METRICS,
+    factors: Path = _OPT_FACTORS,
+    as_json: bool = _OPT_JSON,
+) -> None:
+    """Assess a stored finding (from kw_mining or hashrate_hs) and attach the result to it."""
+    from minewatch.store import Store
+
+    with Store(db) as store:
+        f = store.get(finding_id)
+        if f is None:
+            _fail(KeyError(tr(f"no finding {finding_id}", f"没有检测结果 {finding_id}")))
+        assert f is not None
+        opts: dict[str, Any] = dict(
+            onset=f.onset or f.first_seen, until=f.last_seen, tariff=tariff, currency=currency, model=model,
+            province=province, country=country, coal=_coal_arg(coal), co2=co2_factor, fx=fx, metrics=metrics,
+            factors=factors,
+        )  # fmt: skip
+        algo = algorithm or f.algorithm or f.coin
+        try:
+            if f.kw_mining:
+                a = assess_from_power(f.kw_mining, algorithm=normalise_algorithm(algo or "sha256d"), **opts)
+            elif f.hashrate_hs:
+                if not algo:
+                    raise ValueError(
+                        tr("finding has a hashrate but no algorithm or coin; give --algorithm",
+                           "检测结果有算力但无算法或币种；请给出 --algorithm")
+                    )  # fmt: skip
+                a = assess_from_hashrate(f.hashrate_hs, algorithm=normalise_algorithm(algo), **opts)
+            else:
+                raise ValueError(
+                    tr("finding has neither kw_mining nor hashrate_hs", "检测结果既无挖矿功率也无算力")
+                )
+        except (MinewatchError, ValueError, KeyError) as e:
+            _fail(e)
+        store.set_impact(finding_id, a.to_dict())
+    typer.echo(json.dumps(a.to_dict(), ensure_ascii=False, indent=2, default=str) if as_json else "\n".join(render_assessment(a)))
+    if not as_json:
+        typer.echo(tr(f"Impact stored on finding {finding_id}.", f"评估结果已保存到检测结果 {finding_id}。"))
+
+
+@app.command("network")
+def network(
+    metrics: Path = _OPT_METRICS,
+    method: str = typer.Option("cbeci-2019", "--method", help=tr("cbeci-2019 (original) or cbeci-2023 (age-weighted).", "cbeci-2019（原方法）或 cbeci-2023（按机龄加权）。")),
+    price: float = typer.Option(ni.DEFAULT_PRICE, "--price", help=tr("Electricity price, USD/kWh.", "电价（美元/千瓦时）。")),
+    hardware: Path = typer.Option(None, "--hardware", help=tr("Hardware list: Cambridge miners.csv layout or the project's.", "矿机清单：剑桥 miners.csv 格式或本项目格式。")),
+    out: Path = typer.Option(None, "--out", help=tr("Write the daily CSV here.", "输出逐日 CSV。")),
+    plot: Path = typer.Option(None, "--plot", help=tr("Write a PNG chart here.", "输出 PNG 图表。")),
+    countries: Path = typer.Option(None, "--countries", help=tr("Monthly hashrate shares CSV (date,country,share).", "各国月度算力份额 CSV。")),
+    countries_out: Path = typer.Option(None, "--countries-out", help=tr("Write the country split CSV here.", "输出分国家 CSV。")),
+    on: str = typer.Option(None, "--date", help=tr("Day to print (default: last).", "要显示的日期（默认最后一天）。")),
+) -> None:
+    """Network-wide electricity (CBECI-compatible lower / best guess / upper) and a top-down comparison."""
+    rejects = Rejects()
+    try:
+        path = metrics or netmod.default_metrics_path()
+        if path is None:
+            raise InputError(tr("no metrics file: give --metrics or run `minewatch data update`",
+                                "没有网络数据：请给出 --metrics 或运行 `minewatch data update`"))  # fmt: skip
+        days = netmod.read_metrics(path, rejects)
+        models, label = ni.index_models(hardware)
+        res = ni.compute_index(days, models, method=method, price=price, hardware_label=label)
+        split = ni.country_split(res, ni.read_shares(countries, rejects)) if countries else []
+    except (MinewatchError, ValueError) as e:
+        _fail(e)
+    rows = [r for r in res.rows if r.guess_twh is not None]
+    if not rows:
+        _fail(ValueError(tr("no day has an estimate", "没有任何一天可估算")))
+    row = rows[-1]
+    if on:
+        want = date.fromisoformat(on)
+        match = [r for r in rows if r.date == want]
+        if not match:
+            _fail(ValueError(tr(f"no estimate for {on}", f"{on} 没有估算值")))
+        row = match[0]
+    typer.echo(tr(f"Bitcoin network electricity on {row.date} ({method}, {price:g} USD/kWh):",
+                  f"{row.date} 比特币网络用电（{method}，电价 {price:g} 美元/千瓦时）："))  # fmt: skip
+    typer.echo(tr(
+        f"  lower {_n(row.lower_twh, 2)}  best guess {_n(row.guess_twh, 2)}  upper {_n(row.upper_twh, 2)} TWh/year",
+        f"  下限 {_n(row.lower_twh, 2)}  最佳估计 {_n(row.guess_twh, 2)}  上限 {_n(row.upper_twh, 2)} 太瓦时/年",
+    ))  # fmt: skip
+    typer.echo(tr(
+        f"  lower {_n(row.lower_gw, 2)}  best guess {_n(row.guess_gw, 2)}  upper {_n(row.upper_gw, 2)} GW",
+        f"  下限 {_n(row.lower_gw, 2)}  最佳估计 {_n(row.guess_gw, 2)}  上限 {_n(row.upper_gw, 2)} GW",
+    ))  # fmt: skip
+    typer.echo(tr(
+        f"  profitability threshold {_n(row.threshold_j_gh, 4)} J/GH (14-day mean); {row.profitable} profitable models;"
+        f" network {_n(row.hashrate_ths)} TH/s",
+        f"  盈利阈值 {_n(row.threshold_j_gh, 4)} J/GH（14 日均值）；盈利机型 {row.profitable} 种；全网算力 {_n(row.hashrate_ths)} TH/s",
+    ))  # fmt: skip
+    typer.echo(tr(f"  top-down (Digiconomist-style): {_n(row.digiconomist_twh, 2)} TWh/year",
+                  f"  自上而下估算（Digiconomist 方法）：{_n(row.digiconomist_twh, 2)} 太瓦时/年"))  # fmt: skip
+    for r in [s for s in split if s["date"] == row.date.isoformat()]:
+        typer.echo(f"    {r['country']:<20} {r['share'] * 100:6.2f} %  {_n(r['guess_twh'], 2)} TWh/year")
+    typer.echo(tr("Assumptions:", "假设："))
+    for x in [*res.assumptions, {"name": "metrics", "value": str(path), "unit": "", "source": netmod.ATTRIBUTION,
+                                 "as_of": f"{days[0].day}..{days[-1].day}"}]:  # fmt: skip
+        as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
+        typer.echo(f"  - {x['name']} = {x['value']} {x.get('unit') or ''}{as_of}: {x['source']}")
+    if out:
+        ni.write_csv(res, out)
+        typer.echo(tr(f"Wrote {out}", f"已写入 {out}"))
+    if countries_out or (countries and out):
+        target = countries_out or out.with_name(out.stem + "_countries.csv")
+        ni.write_country_csv(split, target)
+        typer.echo(tr(f"Wrote {target}", f"已写入 {target}"))
+    if plot:
+        ni.plot(res, plot)
+        typer.echo(tr(f"Wrote {plot}", f"已写入 {plot}"))
+    if rejects.total:
+        typer.echo(tr(f"Skipped {rejects.total} bad rows: {rejects.as_dict()}", f"跳过 {rejects.total} 行错误数据：{rejects.as_dict()}"), err=True)
+
+
+@app.command("models")
+def models(
+    algorithm: str = typer.Option(None, "--algorithm", help=tr("Only this algorithm.", "仅此算法。")),
+    hardware: Path = _OPT_HW,
+) -> None:
+    """List the hardware catalog."""
+    cat = load_catalog(hardware)
+    ms = cat.by_algorithm(algorithm) if algorithm else cat.models
+    for m in sorted(ms, key=lambda m: (m.algorithm, m.release or date.min, m.model)):
+        unit = ALGO_UNIT.get(m.algorithm, "H/s")
+        typer.echo(
+            f"{m.algorithm:<10} {m.model:<34} {m.hashrate:>9g} {m.hashrate_unit:<6} {m.power_w:>6g} W "
+            f"{m.j_per_hash * HASH_UNITS[unit]:>8.4g} J/{unit.split('/')[0]:<4} {m.release or '':<10} {m.cooling}"
+        )
+
+
+@data_app.command("update")
+def update(
+    start: str = typer.Option(None, "--start", help=tr("First day to fetch (default: after the cache).", "起始日期（默认接续缓存）。")),
+) -> None:
+    """Fetch fresh daily BTC metrics from the Coin Metrics community API into the local cache."""
+    res = netmod.update(start=date.fromisoformat(start) if start else None)
+    typer.echo(tr(res.message, res.message_zh))
+    if not res.online and res.path is None:
+        raise typer.Exit(1)
+
+
+@data_app.command("status")
+def status() -> None:
+    """Which network data the assessments will use, and how fresh it is."""
+    p = netmod.default_metrics_path()
+    if p is None:
+        typer.echo(tr("No metrics file; the built-in fallback snapshot is used.", "没有网络数据文件；使用内置备用快照。"))
+        return
+    days = netmod.read_metrics(p)
+    typer.echo(tr(f"{p}: {len(days)} days, {days[0].day} .. {days[-1].day}", f"{p}：{len(days)} 天，{days[0].day} 至 {days[-1].day}"))
+    snap = netmod.snapshot(p)
+    typer.echo(tr(
+        f"Hashprice {snap.hashprice_usd:.4f} USD/(TH/s)/day on {snap.day} (7-day mean); BTC {snap.price_usd:,.2f} USD",
+        f"{snap.day} 算力价格 {snap.hashprice_usd:.4f} 美元/(TH/s)/天（7 日均值）；BTC {snap.price_usd:,.2f} 美元",
+    ))  # fmt: skip

@@ -1,0 +1,375 @@
+"""What a found mining site means: machines, kW, kWh, standard coal, CO2 and money, with assumptions.
+
+Why ranges by model class: neither a meter (kW) nor a pool connection (hashrate) tells which machines
+are installed, and the answer "how many machines" differs five-fold between an S9 farm and an S21
+farm. So every assessment carries one row per model class (efficient / typical / legacy, plus the
+model the inspector named) and a point estimate on the named or typical model. Every number used is
+listed in `assumptions` with unit, source and date, so a printed figure can be defended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from minewatch.assess import economics as eco
+from minewatch.assess.energy import (
+    Factor,
+    co2_factor,
+    co2_tonnes,
+    coal_factor,
+    coal_tonnes,
+    kwh_between,
+    kwh_per_year,
+    load_factors,
+)
+from minewatch.assess.hardware import (
+    ALGO_UNIT,
+    HASH_UNITS,
+    Catalog,
+    HardwareModel,
+    load_catalog,
+    normalise_algorithm,
+)
+from minewatch.assess.network import NetworkSnapshot, snapshot
+from minewatch.model import iso, parse_iso
+
+
+@dataclass(slots=True)
+class MachineEstimate:
+    """The site as if it were built from one model."""
+
+    model_class: str
+    model: str
+    machines: float
+    hashrate_hs: float
+    kw: float
+    efficiency: float
+    efficiency_unit: str
+    launch_price_usd: float | None
+    break_even_tariff: float | None
+    profit_per_machine_day: float | None
+    payback_days: float | None
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Assessment:
+    """One site's impact. Money is in `currency`; None means unknown (no tariff, no price data)."""
+
+    basis: Literal["power", "hashrate"]
+    algorithm: str
+    currency: str
+    model: str
+    kw: float
+    kw_range: tuple[float, float]
+    hashrate_hs: float
+    hashrate_range_hs: tuple[float, float]
+    machines: float
+    machines_range: tuple[float, float]
+    by_model: list[MachineEstimate]
+    kwh_per_year: float
+    kwh_since_onset: float | None
+    coal_t_per_year: float
+    coal_t_since_onset: float | None
+    co2_t_per_year: float
+    co2_t_since_onset: float | None
+    tariff: float | None
+    hashprice_usd: float | None
+    revenue_per_day: float | None
+    revenue_per_year: float | None
+    cost_per_day: float | None
+    cost_per_year: float | None
+    profit_per_day: float | None
+    profit_per_year: float | None
+    revenue_since_onset: float | None
+    break_even_tariff: float | None
+    onset: datetime | None = None
+    until: datetime | None = None
+    assumptions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def coal_t(self) -> float:
+        """Standard coal per year (tce)."""
+        return self.coal_t_per_year
+
+    @property
+    def co2_t(self) -> float:
+        """CO2 per year (t)."""
+        return self.co2_t_per_year
+
+    @property
+    def hashrate_unit(self) -> str:
+        return ALGO_UNIT.get(self.algorithm, "H/s")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["by_model"] = [m.to_dict() for m in self.by_model]
+        d["kw_range"] = list(self.kw_range)
+        d["hashrate_range_hs"] = list(self.hashrate_range_hs)
+        d["machines_range"] = list(self.machines_range)
+        d["onset"] = iso(self.onset)
+        d["until"] = iso(self.until)
+        d["coal_t"] = self.coal_t
+        d["co2_t"] = self.co2_t
+        d["hashrate_unit"] = self.hashrate_unit
+        d["assessed_at"] = iso(datetime.now(UTC))
+        return d
+
+
+def _assume(out: list[dict[str, Any]], name: str, value: Any, unit: str, source: str, as_of: str = "") -> None:
+    out.append({"name": name, "value": value, "unit": unit, "source": source, "as_of": as_of})
+
+
+def _factor(out: list[dict[str, Any]], f: Factor) -> None:
+    out.append(f.to_dict())
+
+
+def _models_for(catalog: Catalog, algorithm: str, model: str | None, at: date | None) -> dict[str, HardwareModel]:
+    try:
+        classes = dict(catalog.classes(algorithm, at))
+    except KeyError:
+        classes = dict(catalog.classes(algorithm, None))
+    if model:
+        chosen = catalog.get(model)
+        if chosen.algorithm != algorithm:
+            raise ValueError(f"model {chosen.model} mines {chosen.algorithm}, not {algorithm}")
+        classes = {"chosen": chosen, **classes}
+    return classes
+
+
+def _assess(
+    *,
+    basis: Literal["power", "hashrate"],
+    kw: float | None,
+    hashrate_hs: float | None,
+    onset: datetime | str | None,
+    until: datetime | str | None,
+    tariff: float | None,
+    currency: str,
+    model: str | None,
+    algorithm: str,
+    province: str | None,
+    country: str,
+    network: NetworkSnapshot | None,
+    catalog: Catalog | None,
+    factors: dict[str, Any] | str | Path | None,
+    coal: str | float | None,
+    co2: float | None,
+    fx: float | None,
+    pue: float | None,
+    uptime: float | None,
+    hashprice_usd: float | None,
+    metrics: str | Path | None,
+) -> Assessment:
+    algo = normalise_algorithm(algorithm)
+    fac = factors if isinstance(factors, dict) else load_factors(factors)
+    cat = catalog or load_catalog()
+    onset_dt, until_dt = parse_iso(onset), parse_iso(until)
+    at = (until_dt or datetime.now(UTC)).date()
+    assumptions: list[dict[str, Any]] = []
+
+    pue_v = float(pue) if pue is not None else float(fac["site"]["pue"]["value"])
+    up_v = float(uptime) if uptime is not None else float(fac["site"]["uptime"]["value"])
+    _assume(assumptions, "pue", pue_v, "", "given by the user" if pue is not None else fac["site"]["pue"]["source"])
+    _assume(
+        assumptions, "uptime", up_v, "", "given by the user" if uptime is not None else fac["site"]["uptime"]["source"]
+    )
+
+    models = _models_for(cat, algo, model, at)
+    point_key = "chosen" if "chosen" in models else "typical"
+    unit = ALGO_UNIT.get(algo, "H/s")
+    unit_hs = HASH_UNITS[unit]
+
+    # Hashprice (USD per display-unit per day): sha256d from network data, others only when given.
+    hp: float | None = hashprice_usd
+    if hp is not None:
+        _assume(assumptions, "hashprice", hp, f"USD/({unit})/day", "given by the user")
+    elif algo == "sha256d":
+        net = network or snapshot(metrics, at if until_dt else None)
+        hp = net.hashprice_usd
+        as_of = net.day.isoformat()
+        _assume(assumptions, "hashprice", hp, "USD/(TH/s)/day", f"network revenue / hashrate; {net.source}", as_of)
+        _assume(assumptions, "btc_price", net.price_usd, "USD/BTC", net.source, as_of)
+        _assume(assumptions, "network_hashrate", net.hashrate_ths, "TH/s", net.source, as_of)
+    fxf = eco.fx_factor(currency, fac, fx)
+    _factor(assumptions, fxf)
+    fx_v = fxf.value
+    if tariff is not None:
+        _assume(assumptions, "tariff", tariff, f"{currency.upper()}/kWh", "given by the user")
+
+    rows: list[MachineEstimate] = []
+    for cls, m in models.items():
+        if basis == "power":
+            assert kw is not None
+            n = kw / (m.kw * pue_v)
+            h = n * m.hashrate_hs
+            site_kw = kw
+        else:
+            assert hashrate_hs is not None
+            n = hashrate_hs / m.hashrate_hs
+            h = hashrate_hs
+            site_kw = n * m.kw * pue_v
+        units_per_machine = m.hashrate_hs / unit_hs
+        be = prof = pb = None
+        if hp is not None:
+            kwh_per_unit_day = m.j_per_hash * unit_hs * pue_v * 24.0 / 1000.0
+            be = hp * fx_v / kwh_per_unit_day
+            if tariff is not None:
+                prof = units_per_machine * hp * fx_v - m.kw * pue_v * 24.0 * up_v * tariff
+                price = None if m.launch_price_usd is None else m.launch_price_usd * fx_v
+                pb = eco.payback_days(price, prof)
+        eff_unit = f"J/{unit.split('/')[0]}"
+        rows.append(
+            MachineEstimate(
+                model_class=cls,
+                model=m.model,
+                machines=n,
+                hashrate_hs=h,
+                kw=site_kw,
+                efficiency=m.j_per_hash * unit_hs,
+                efficiency_unit=eff_unit,
+                launch_price_usd=m.launch_price_usd,
+                break_even_tariff=be,
+                profit_per_machine_day=prof,
+                payback_days=pb,
+                source=m.source,
+            )
+        )
+        _assume(
+            assumptions,
+            f"model_{cls}",
+            m.model,
+            "",
+            f"{m.hashrate:g} {m.hashrate_unit}, {m.power_w:g} W, {m.j_per_hash * unit_hs:.4g} {eff_unit}; {m.source}",
+            m.release.isoformat() if m.release else "",
+        )
+
+    point = next(r for r in rows if r.model_class == point_key)
+    kws = [r.kw for r in rows]
+    hs = [r.hashrate_hs for r in rows]
+    ns = [r.machines for r in rows]
+    site_kw = point.kw
+    site_h = point.hashrate_hs
+
+    kwh_y = kwh_per_year(site_kw, up_v)
+    kwh_on: float | None = None
+    if onset_dt is not None:
+        kwh_on = kwh_between(site_kw, onset_dt, until_dt or datetime.now(UTC), up_v)
+        _assume(assumptions, "onset", iso(onset_dt), "", "detected or given onset of mining")
+        _assume(assumptions, "until", iso(until_dt or datetime.now(UTC)), "", "end of the period (default: now)")
+    cf = coal_factor(coal, fac)
+    _factor(assumptions, cf)
+    co2f = co2_factor(province, country, co2, fac)
+    _factor(assumptions, co2f)
+
+    rev_d = None if hp is None else eco.revenue_per_day(site_h / unit_hs, hp, fx_v)
+    cost_d = None if tariff is None else eco.electricity_cost_per_day(site_kw, tariff, up_v)
+    prof_d = None if rev_d is None or cost_d is None else rev_d - cost_d
+    days_on = None
+    if onset_dt is not None:
+        days_on = ((until_dt or datetime.now(UTC)) - onset_dt).total_seconds() / 86400.0
+
+    return Assessment(
+        basis=basis,
+        algorithm=algo,
+        currency=currency.upper(),
+        model=point.model,
+        kw=site_kw,
+        kw_range=(min(kws), max(kws)),
+        hashrate_hs=site_h,
+        hashrate_range_hs=(min(hs), max(hs)),
+        machines=point.machines,
+        machines_range=(min(ns), max(ns)),
+        by_model=rows,
+        kwh_per_year=kwh_y,
+        kwh_since_onset=kwh_on,
+        coal_t_per_year=coal_tonnes(kwh_y, cf.value),
+        coal_t_since_onset=None if kwh_on is None else coal_tonnes(kwh_on, cf.value),
+        co2_t_per_year=co2_tonnes(kwh_y, co2f.value),
+        co2_t_since_onset=None if kwh_on is None else co2_tonnes(kwh_on, co2f.value),
+        tariff=tariff,
+        hashprice_usd=hp,
+        revenue_per_day=rev_d,
+        revenue_per_year=None if rev_d is None else rev_d * 365.25 * up_v,
+        cost_per_day=cost_d,
+        cost_per_year=None if cost_d is None else cost_d * 365.25,
+        profit_per_day=prof_d,
+        profit_per_year=None if prof_d is None else prof_d * 365.25,
+        revenue_since_onset=None if rev_d is None or days_on is None else rev_d * days_on * up_v,
+        break_even_tariff=point.break_even_tariff,
+        onset=onset_dt,
+        until=until_dt,
+        assumptions=assumptions,
+    )
+
+
+def assess_from_power(
+    kw: float,
+    *,
+    onset: datetime | str | None = None,
+    until: datetime | str | None = None,
+    tariff: float | None = None,
+    currency: str = "CNY",
+    model: str | None = None,
+    algorithm: str = "sha256d",
+    province: str | None = None,
+    country: str = "CN",
+    network: NetworkSnapshot | None = None,
+    catalog: Catalog | None = None,
+    factors: dict[str, Any] | str | Path | None = None,
+    coal: str | float | None = None,
+    co2: float | None = None,
+    fx: float | None = None,
+    pue: float | None = None,
+    uptime: float | None = None,
+    hashprice_usd: float | None = None,
+    metrics: str | Path | None = None,
+) -> Assessment:
+    """Assess a site from its mining load (kW at the meter, e.g. a load curve's plateau above base load)."""
+    if not kw or kw <= 0:
+        raise ValueError("kw must be > 0")
+    return _assess(
+        basis="power", kw=float(kw), hashrate_hs=None, onset=onset, until=until, tariff=tariff,
+        currency=currency, model=model, algorithm=algorithm, province=province, country=country,
+        network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
+        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
+    )  # fmt: skip
+
+
+def assess_from_hashrate(
+    hashrate_hs: float,
+    *,
+    algorithm: str,
+    onset: datetime | str | None = None,
+    until: datetime | str | None = None,
+    tariff: float | None = None,
+    currency: str = "CNY",
+    model: str | None = None,
+    province: str | None = None,
+    country: str = "CN",
+    network: NetworkSnapshot | None = None,
+    catalog: Catalog | None = None,
+    factors: dict[str, Any] | str | Path | None = None,
+    coal: str | float | None = None,
+    co2: float | None = None,
+    fx: float | None = None,
+    pue: float | None = None,
+    uptime: float | None = None,
+    hashprice_usd: float | None = None,
+    metrics: str | Path | None = None,
+) -> Assessment:
+    """Assess a site from its hashrate (H/s, e.g. estimated from accepted shares x difficulty)."""
+    if not hashrate_hs or hashrate_hs <= 0:
+        raise ValueError("hashrate must be > 0")
+    return _assess(
+        basis="hashrate", kw=None, hashrate_hs=float(hashrate_hs), onset=onset, until=until, tariff=tariff,
+        currency=currency, model=model, algorithm=algorithm, province=province, country=country,
+        network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
+        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
+    )  # fmt: skip

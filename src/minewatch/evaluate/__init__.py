@@ -1,0 +1,1 @@
+"""Labelled benchmarks that measure detectors; each module runs with `python -m`."""

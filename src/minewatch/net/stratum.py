@@ -1,0 +1,1772 @@
+"""Follow one TCP/UDP flow and say whether it is mining (and which dialect) or node traffic, with facts.
+
+Why a stream analyser and not a first-packet matcher: nDPI and the ET rules look only at the first
+payload packet and at fixed byte patterns, so they miss captures that start mid-session, modern
+XMRig logins, compact or "worker"-first eth-proxy JSON, EthereumStratum/2.0.0 (gzip after the
+hello) and Stratum V2. Here every line in both directions is parsed as JSON (`json.loads`, never
+substring matching), classified by method name *and* parameter shape, and the session's facts are
+accumulated: dialect, agent, worker, wallet (checksum-validated), pool host, difficulty, shares and
+their acceptance, and a hashrate estimate.
+
+Confidence is a set of named sub-scores (points, summed and capped by `model.combine_subscores`):
+
+* ``protocol``        strongest single piece of dialect evidence (see `_P_*` constants below);
+* ``both_directions`` +15 when the two sides play consistent roles (requests one way, matching
+                      replies or server notifications the other way);
+* ``share_flow``      +10 when at least one share was submitted;
+* ``work_flow``       +5 when the server pushed two or more jobs;
+* ``wallet``          +10 for a checksum-validated payout address (+5 when only the format could be
+                      checked, e.g. a lower-case Ethereum address);
+* ``agent``           +5 when the client names a known miner program;
+* ``mining_header``   +10 for the HTTP X-Mining-Extensions / X-Stratum headers;
+* ``sv2_reply``       +10 when a 64-byte Noise act-1 is answered by a 234- (or legacy 170-) byte act-2;
+* ``sv2_frames``      +5 when encrypted frames keep flowing after that handshake.
+
+Node traffic gets ``protocol`` (from `minewatch.net.nodes`) and ``both_directions`` only.
+
+Memory is bounded per flow: line buffers are capped at `MAX_LINE` (longer lines are dropped and the
+parser resyncs at the next newline, counted in `SessionFacts.lines_overflow`), per-share events at
+`MAX_EVENTS` (totals keep counting), pending request ids at `MAX_PENDING`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from minewatch.model import Evidence, combine_subscores, utc_from_epoch
+from minewatch.net import nodes, tls
+from minewatch.net.coins import AGENT_HINTS, infer_coin
+from minewatch.net.hashrate import (
+    HashrateEstimate,
+    ShareAccumulator,
+    cryptonote_target_difficulty,
+    hashes_per_share,
+    target256_hashes,
+)
+from minewatch.net.wallets import LoginParts, split_login, validate_address, worker_from_password
+
+MAX_LINE = 64 * 1024
+MAX_EVENTS = 5000
+MAX_PENDING = 1024
+MAX_EVIDENCE = 40
+#: Bytes per flow with nothing recognised after which the flow is no longer followed.
+GIVE_UP_BYTES = 64 * 1024
+RAW_CHARS = 300
+
+# Points for the `protocol` sub-score, by strength of the single message.
+_P_STRATUM_CORE = (
+    60.0  # mining.subscribe/authorize/submit/notify/set_difficulty/set_target/configure/hello/set
+)
+_P_STRATUM_OTHER = 45.0  # other mining.* methods (extranonce.subscribe, suggest_difficulty, ...)
+_P_ETH_LOGIN = 60.0  # eth_submitLogin
+_P_ETH_WORK = 50.0  # eth_getWork / eth_submitWork / eth_submitHashrate
+_P_ETH_PUSH = 30.0  # a work package reply (3 x 0x-hex) with nothing else
+_P_GETWORK_HTTP = 50.0
+_P_GBT_MINING = 55.0  # getblocktemplate with mining context (coinbasetxn, X-Mining, submitblock, miner UA)
+_P_GBT_BARE = 35.0  # getblocktemplate alone: pool software and nodes both send it
+_P_SUBMITBLOCK = 45.0
+_P_CN_LOGIN_AGENT = 50.0
+_P_CN_LOGIN = 40.0
+_P_CN_JOB = 55.0
+_P_CN_SUBMIT = 50.0
+_P_XMR_DAEMON_GBT = 50.0  # monerod get_block_template with a wallet_address (solo mining / pool)
+_P_SV2_PLAIN = 65.0
+_P_SV2_NOISE = 30.0
+_P_NODE_RPC = 60.0
+
+STRATUM_CORE = frozenset(
+    {
+        "mining.subscribe", "mining.authorize", "mining.submit", "mining.notify", "mining.set_difficulty",
+        "mining.set_target", "mining.configure", "mining.hello", "mining.set",
+    }
+)  # fmt: skip
+STRATUM_CLIENT = frozenset(
+    {
+        "mining.subscribe", "mining.authorize", "mining.configure", "mining.submit", "mining.hello",
+        "mining.extranonce.subscribe", "mining.suggest_difficulty", "mining.suggest_target",
+        "mining.get_transactions", "mining.multi_version", "mining.noop", "mining.hashrate",
+    }
+)  # fmt: skip
+STRATUM_SERVER = frozenset(
+    {
+        "mining.notify", "mining.set_difficulty", "mining.set_target", "mining.set_extranonce", "mining.set",
+        "mining.reconnect", "mining.set_version_mask", "client.reconnect", "client.get_version",
+        "client.show_message",
+    }
+)  # fmt: skip
+ETH_CLIENT = frozenset(
+    {"eth_submitLogin", "eth_login", "eth_getWork", "eth_submitWork", "eth_submitHashrate"}
+)
+MINING_VARIANTS = frozenset(
+    {
+        "stratum-v1", "ethproxy", "ethstratum-1", "ethstratum-2", "cryptonote-login", "getwork-http",
+        "getblocktemplate-http", "stratum-v2",
+    }
+)  # fmt: skip
+NODE_VARIANTS = frozenset({"bitcoin-p2p", "devp2p", "monero-p2p", "node-jsonrpc-http", "node-jsonrpc"})
+
+_HTTP_REQ_RE = re.compile(rb"^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH) (\S+) HTTP/1\.[01]$")
+_HTTP_RESP_RE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: .*)?$")
+_HEX64_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_HEX_RE = re.compile(r"^(0x)?[0-9a-fA-F]+$")
+
+
+@dataclass(slots=True)
+class SessionFacts:
+    """What one flow revealed. Unknown stays None; counts are None when nothing was seen to count."""
+
+    kind: str | None = None
+    variant: str | None = None
+    coin: str | None = None
+    algorithm: str | None = None
+    coin_reason: str | None = None
+    agent: str | None = None
+    worker: str | None = None
+    wallet: str | None = None
+    wallet_type: str | None = None
+    email: str | None = None
+    pool_host: str | None = None
+    sni: str | None = None
+    alpn: list[str] = field(default_factory=list)
+    ja3: str | None = None
+    encrypted: bool | None = None
+    client_is_src: bool | None = None
+    share_difficulty: float | None = None
+    share_work_hashes: float | None = None
+    share_events: list[tuple[float, float | None, bool | None]] = field(default_factory=list)
+    shares_accepted: int | None = None
+    shares_rejected: int | None = None
+    submitted: int | None = None
+    reported_hashrate_hs: float | None = None
+    first_ts: float | None = None
+    last_ts: float | None = None
+    gzip_switched: bool = False
+    messages_seen: dict[str, int] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    subscores: dict[str, float] = field(default_factory=dict)
+    hashrate: HashrateEstimate | None = None
+    node_detail: str | None = None
+    lines_bad: int = 0
+    lines_overflow: int = 0
+
+    @property
+    def score(self) -> float:
+        return combine_subscores(self.subscores)
+
+
+class _Dir:
+    """Parser state of one direction."""
+
+    __slots__ = (
+        "body",
+        "buf",
+        "chunk_left",
+        "gapped",
+        "head",
+        "http",
+        "mode",
+        "skip_line",
+        "state",
+        "total",
+    )
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.head = bytearray()  # first bytes, for node-magic scans
+        self.mode = "auto"  # auto | text | tls | gzip | sv2 | skip
+        self.state = (
+            "line"  # line | headers | body | chunk_size | chunk_data | chunk_crlf | chunk_trailer | close
+        )
+        self.skip_line = False
+        self.gapped = False
+        self.total = 0
+        self.http: dict[str, Any] | None = None
+        self.body = bytearray()
+        self.chunk_left = 0
+
+
+class SessionAnalyzer:
+    """Per-flow consumer for the capture engine (see module docstring); never raises on bad input."""
+
+    def __init__(self, info: Any) -> None:
+        self.info = info
+        self.src_ip = str(getattr(info, "src_ip", "?"))
+        self.dst_ip = str(getattr(info, "dst_ip", "?"))
+        self.src_port = getattr(info, "src_port", None)
+        self.dst_port = getattr(info, "dst_port", None)
+        self.transport = getattr(info, "transport", "tcp")
+        self._dirs = (_Dir(), _Dir())
+        self._closed = False
+        self._stopped = False
+        self._turns: list[list[Any]] = []  # [direction, size, head bytes] of the first turns
+        self._flow_start_clean = True
+        self._datagrams = 0
+        # facts being built
+        self._f = SessionFacts()
+        self._seen_codes: set[str] = set()
+        self._messages: Counter[str] = Counter()
+        self._flags: set[str] = set()
+        self._protocol_pts: dict[str, float] = {}
+        self._node_pts = 0.0
+        self._node_variant: str | None = None
+        self._votes = [[0, 0], [0, 0]]  # [direction][0=client role, 1=server role]
+        self._pending: dict[tuple[int, Any], tuple[str, int]] = {}
+        self._replied_roles = 0
+        self._jobs = 0
+        self._json_msgs = 0
+        self._mining_msgs = 0
+        self._node_msgs = 0
+        self._other_json = 0
+        self._login: LoginParts | None = None
+        self._agent_known = False
+        self._algo_field: str | None = None
+        self._hosts: list[str] = []
+        self._stratum_diff: float | None = None  # last set_difficulty (family units)
+        self._target_hashes: float | None = None  # last target as expected hashes per share
+        self._cn_jobs: dict[str, float] = {}  # job_id -> CryptoNote difficulty
+        self._cn_diff: float | None = None
+        self._events: list[tuple[float, float | None, bool | None]] = []
+        self._event_work: list[tuple[str, float] | None] = []
+        self._submitted = 0
+        self._accepted = 0
+        self._rejected = 0
+        self._results_seen = False
+        self._gbt_context = False
+        self._mining_header = False
+        self._tls_done = False
+        self._lsp = False
+        self._sv2_plain = False
+        self._gzip_errors = 0
+        self._sv2_resolved = 0
+        self._late_work = ShareAccumulator()  # shares beyond MAX_EVENTS (target-based work only)
+
+    # ------------------------------------------------------------------ engine interface
+    def feed(self, direction: int, ts: float, data: bytes) -> None:
+        if self._closed or not data or direction not in (0, 1):
+            return
+        try:
+            self._feed(direction, ts, bytes(data))
+        except Exception as exc:  # a parser bug must never stop a capture scan
+            self._f.lines_bad += 1
+            self._flags.add(f"internal-error:{type(exc).__name__}")
+
+    def gap(self, direction: int, ts: float) -> None:
+        if direction not in (0, 1):
+            return
+        d = self._dirs[direction]
+        if d.total == 0 and not self._turns:
+            self._flow_start_clean = False
+        d.gapped = True
+        d.buf.clear()
+        d.body.clear()
+        d.state = "line"
+        d.http = None
+        if d.mode in ("text", "auto"):
+            d.mode = "text"
+            d.skip_line = True
+        elif d.mode == "sv2":
+            d.mode = "skip"  # frame boundaries are lost; the facts so far stand
+
+    def datagram(self, direction: int, ts: float, payload: bytes) -> None:
+        if self._closed or direction not in (0, 1):
+            return
+        try:
+            self._datagrams += 1
+            hit = nodes.discovery_v4_packet(bytes(payload))
+            if hit is not None:
+                self._node_hit(direction, ts, hit, bytes(payload))
+        except Exception as exc:
+            self._flags.add(f"internal-error:{type(exc).__name__}")
+
+    def wants_more(self) -> bool:
+        if self._closed or self._stopped:
+            return False
+        if self.transport == "udp":
+            return self._node_variant is None and self._datagrams < 8
+        if self._node_variant is not None and not self._json_msgs:
+            return False
+        if self._mining_variant() is not None and not self._flags & {"sv2-noise"}:
+            return True
+        if self._lsp:
+            return False
+        if "tls" in self._flags:
+            return not self._tls_done
+        total = self._dirs[0].total + self._dirs[1].total
+        if "sv2-noise" in self._flags:
+            return len(self._turns) < 8
+        if self._json_msgs and self._other_json + self._node_msgs > 200:
+            return False
+        return total < GIVE_UP_BYTES
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            for direction, d in enumerate(self._dirs):
+                if d.mode in ("text", "auto") and d.buf and not d.skip_line and d.state == "line":
+                    self._line(direction, self._f.last_ts or 0.0, bytes(d.buf))
+                elif d.state == "close" and d.body:
+                    self._http_done(direction, self._f.last_ts or 0.0)
+                d.buf.clear()
+        except Exception as exc:
+            self._flags.add(f"internal-error:{type(exc).__name__}")
+        self._closed = True
+
+    # ------------------------------------------------------------------ dispatch
+    def _feed(self, direction: int, ts: float, data: bytes) -> None:
+        d = self._dirs[direction]
+        if not d.gapped and len(self._turns) < 12:
+            if self._turns and self._turns[-1][0] == direction:
+                t = self._turns[-1]
+                t[1] += len(data)
+                if len(t[2]) < 64:
+                    t[2] += data[: 64 - len(t[2])]
+            else:
+                self._turns.append([direction, len(data), bytearray(data[:64])])
+        d.total += len(data)
+        if len(d.head) < 4096:
+            d.head += data[: 4096 - len(d.head)]
+            if self._node_variant is None and self._mining_variant() is None:
+                self._scan_node_magic(direction, ts, d)
+        if self._stopped:
+            return
+        d.buf += data
+        if d.mode == "auto":
+            self._sniff(direction, ts, d)
+            if d.mode == "auto":
+                return
+        self._pump(direction, ts, d)
+        if 2 <= len(self._turns) <= 4 and not self._json_msgs and self._node_variant is None:
+            self._binary_handshakes()
+
+    def _sniff(self, direction: int, ts: float, d: _Dir) -> None:
+        b = bytes(d.buf[:8])
+        if len(b) < 3:
+            return
+        if not d.gapped and b[0] == 0x16 and b[1] == 3 and b[2] <= 4:
+            d.mode = "tls"
+            self._flags.add("tls")
+            self._f.encrypted = True
+            return
+        if not d.gapped and b[0] == 0x17 and b[1] == 3 and b[2] <= 4:
+            d.mode = "skip"
+            self._flags.add("tls")
+            self._f.encrypted = True
+            self._tls_done = True
+            return
+        if len(b) < 6:
+            if b[:1] in (b"{", b"[") or b[:1].isalpha():
+                d.mode = "text"
+            return
+        if not d.gapped and self._sv2_setup(direction, ts, bytes(d.buf)):
+            d.mode = "sv2"
+            self._dirs[1 - direction].mode = "sv2" if self._dirs[1 - direction].total == 0 else "skip"
+            return
+        d.mode = "text"
+
+    def _pump(self, direction: int, ts: float, d: _Dir) -> None:
+        for _ in range(4):  # a mode switch mid-buffer (gzip) re-dispatches the rest
+            mode = d.mode
+            if mode == "text":
+                self._text(direction, ts, d)
+            elif mode == "gzip":
+                self._gzip(direction, ts, d)
+            elif mode == "tls":
+                self._tls(direction, ts, d)
+            elif mode == "sv2":
+                self._sv2(direction, ts, d)
+            else:
+                d.buf.clear()
+            if d.mode == mode:
+                return
+
+    # ------------------------------------------------------------------ TLS
+    def _tls(self, direction: int, ts: float, d: _Dir) -> None:
+        data = bytes(d.buf)
+        # On the responder side this is normally a ServerHello ("not_tls" here); a ClientHello there
+        # means the flow's direction was guessed wrongly, and the vote below corrects it.
+        status, hello = tls.client_hello_status(data)
+        if status == "need_more":
+            if len(data) > tls.MAX_CLIENT_HELLO:
+                d.mode = "skip"
+                d.buf.clear()
+            return
+        d.mode = "skip"
+        d.buf.clear()
+        if status == "not_tls" or hello is None:
+            if tls.is_server_hello(data):
+                self._votes[direction][1] += 1
+            self._tls_done = self._tls_done or direction == 0 or self._dirs[0].mode != "tls"
+            return
+        self._tls_done = True
+        self._f.sni = hello.sni
+        self._f.alpn = hello.alpn
+        self._f.ja3 = hello.ja3
+        self._votes[direction][0] += 1
+        if hello.sni:
+            self._hosts.append(hello.sni)
+        self._evidence(
+            "net.tls.client_hello",
+            ts,
+            direction,
+            f"TLS ClientHello with server name '{hello.sni or '-'}'"
+            + (f", ALPN {','.join(hello.alpn)}" if hello.alpn else ""),
+            f"TLS ClientHello，服务器名称 '{hello.sni or '-'}'"
+            + (f"，ALPN {','.join(hello.alpn)}" if hello.alpn else ""),
+            {"sni": hello.sni, "alpn": hello.alpn, "ja3": hello.ja3, "ech": hello.ech},
+        )
+
+    # ------------------------------------------------------------------ text: JSON lines and HTTP
+    def _text(self, direction: int, ts: float, d: _Dir) -> None:
+        buf = d.buf
+        pos = 0
+        n = len(buf)
+        while pos < n and d.mode == "text":
+            if d.state in ("body", "chunk_data", "close"):
+                left = d.chunk_left
+                take = min(left, n - pos)
+                if len(d.body) < MAX_LINE:
+                    d.body += buf[pos : pos + min(take, MAX_LINE - len(d.body))]
+                pos += take
+                d.chunk_left -= take
+                if d.chunk_left > 0:
+                    break
+                if d.state == "body":
+                    self._http_done(direction, ts)
+                elif d.state == "chunk_data":
+                    d.state = "chunk_crlf"
+                else:  # read-until-close cap reached
+                    self._http_done(direction, ts)
+                continue
+            i = buf.find(b"\n", pos)
+            if i < 0:
+                if n - pos > MAX_LINE:
+                    self._f.lines_overflow += 1
+                    pos = n
+                    d.skip_line = True
+                break
+            line = bytes(buf[pos:i])
+            pos = i + 1
+            if d.skip_line:
+                d.skip_line = False
+                continue
+            if len(line) > MAX_LINE:
+                self._f.lines_overflow += 1
+                continue
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            self._text_line(direction, ts, d, line)
+        del buf[:pos]
+
+    def _text_line(self, direction: int, ts: float, d: _Dir, line: bytes) -> None:
+        st = d.state
+        if st == "line":
+            self._line(direction, ts, line)
+        elif st == "headers":
+            if line == b"":
+                self._http_headers_done(direction, ts, d)
+            elif d.http is not None and len(d.http["headers"]) < 100:
+                k, sep, v = line.partition(b":")
+                if sep:
+                    d.http["headers"][k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+        elif st == "chunk_size":
+            try:
+                size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+            except ValueError:
+                d.state = "line"
+                return
+            if size == 0:
+                d.state = "chunk_trailer"
+            else:
+                d.state = "chunk_data"
+                d.chunk_left = size
+        elif st == "chunk_crlf":
+            d.state = "chunk_size"
+            if line.strip():
+                self._text_line(direction, ts, d, line)
+        elif st == "chunk_trailer" and line == b"":
+            self._http_done(direction, ts)
+
+    def _line(self, direction: int, ts: float, line: bytes) -> None:
+        s = line.strip()
+        if not s:
+            return
+        c = s[:1]
+        if c in (b"{", b"["):
+            try:
+                obj = json.loads(s)
+            except (ValueError, RecursionError):
+                self._f.lines_bad += 1
+                return
+            self._json(direction, ts, obj, s, None)
+            return
+        d = self._dirs[direction]
+        m = _HTTP_REQ_RE.match(s)
+        if m:
+            d.http = {
+                "request": True,
+                "verb": m.group(1).decode(),
+                "target": m.group(2).decode("latin-1"),
+                "headers": {},
+            }
+            d.state = "headers"
+            return
+        m = _HTTP_RESP_RE.match(s)
+        if m:
+            d.http = {"request": False, "status": int(m.group(1)), "headers": {}}
+            d.state = "headers"
+            return
+        if s.lower().startswith(b"content-length:"):
+            # LSP / JSON-RPC-over-stdio style framing: headers then a length-delimited body.
+            d.http = {"request": None, "headers": {}}
+            _, _, v = s.partition(b":")
+            d.http["headers"]["content-length"] = v.strip().decode("latin-1")
+            d.state = "headers"
+            return
+        self._f.lines_bad += 1
+
+    def _http_headers_done(self, direction: int, ts: float, d: _Dir) -> None:
+        h = d.http or {"headers": {}}
+        hdr = h["headers"]
+        if h.get("request") is not None:
+            self._http_head(direction, ts, h)
+        te = hdr.get("transfer-encoding", "").lower()
+        cl = hdr.get("content-length")
+        d.body.clear()
+        if "chunked" in te:
+            d.state = "chunk_size"
+        elif cl is not None:
+            try:
+                n = int(cl)
+            except ValueError:
+                n = 0
+            if n > 0:
+                d.state = "body"
+                d.chunk_left = n
+            else:
+                self._http_done(direction, ts)
+        elif h.get("request") is False and h.get("status") not in (204, 304):
+            d.state = "close"
+            d.chunk_left = MAX_LINE
+        else:
+            self._http_done(direction, ts)
+
+    def _http_head(self, direction: int, ts: float, h: dict[str, Any]) -> None:
+        """Mining facts from HTTP headers: Host, User-Agent, X-Mining-Extensions, Basic auth, URL."""
+        hdr = h["headers"]
+        if h.get("request"):
+            self._votes[direction][0] += 1
+            host = hdr.get("host", "").strip()
+            hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            if hostname and not _is_ip_literal(hostname):
+                self._hosts.append(hostname.lower())
+            ua = hdr.get("user-agent")
+            if ua and self._f.agent is None and _miner_agent(ua):
+                self._set_agent(ua)
+            if "x-mining-extensions" in hdr:
+                self._mining_header = True
+                self._gbt_context = True
+                self._evidence(
+                    "net.http.x_mining_extensions",
+                    ts,
+                    direction,
+                    f"HTTP request with the miner header X-Mining-Extensions: {hdr['x-mining-extensions'][:80]}",
+                    f"HTTP 请求带有矿机头 X-Mining-Extensions: {hdr['x-mining-extensions'][:80]}",
+                    {"header": hdr["x-mining-extensions"][:200]},
+                )
+            auth = hdr.get("authorization", "")
+            if auth.lower().startswith("basic "):
+                try:
+                    user = base64.b64decode(auth[6:].strip(), validate=False).decode("utf-8", "replace")
+                    login = user.split(":", 1)[0]
+                    if login:
+                        h["basic_login"] = login
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            target = h.get("target", "")
+            h["url_logins"] = _url_logins(target)
+        else:
+            self._votes[direction][1] += 1
+            if "x-stratum" in hdr:
+                self._mining_header = True
+                self._evidence(
+                    "net.http.x_stratum",
+                    ts,
+                    direction,
+                    f"HTTP reply advertises a Stratum endpoint (X-Stratum: {hdr['x-stratum'][:80]})",
+                    f"HTTP 响应公布了 Stratum 端点 (X-Stratum: {hdr['x-stratum'][:80]})",
+                    {"header": hdr["x-stratum"][:200]},
+                )
+                url = hdr["x-stratum"]
+                try:
+                    host = urlsplit(url).hostname
+                except ValueError:
+                    host = None
+                if host and not _is_ip_literal(host):
+                    self._hosts.append(host)
+
+    def _http_done(self, direction: int, ts: float) -> None:
+        d = self._dirs[direction]
+        h = d.http or {"request": None, "headers": {}}
+        body = bytes(d.body)
+        d.body.clear()
+        d.state = "line"
+        d.chunk_left = 0
+        d.http = None
+        enc = h["headers"].get("content-encoding", "").lower()
+        if enc in ("gzip", "deflate") and body:
+            try:
+                body = zlib.decompressobj(wbits=47).decompress(body, MAX_LINE)
+            except zlib.error:
+                body = b""
+        s = body.strip()
+        parsed = False
+        if s[:1] in (b"{", b"["):
+            try:
+                obj = json.loads(s)
+                parsed = True
+            except (ValueError, RecursionError):
+                # Several JSON lines in one body (rare): try them one by one.
+                for ln in s.splitlines():
+                    ln = ln.strip()
+                    if ln[:1] in (b"{", b"["):
+                        try:
+                            self._json(direction, ts, json.loads(ln), ln, h)
+                        except (ValueError, RecursionError):
+                            self._f.lines_bad += 1
+            if parsed:
+                self._json(direction, ts, obj, s, h)
+        if h.get("request"):
+            for login in [h.get("basic_login"), *h.get("url_logins", [])]:
+                if login and self._mining_seen():
+                    self._apply_login(direction, ts, login, "HTTP credentials")
+
+    # ------------------------------------------------------------------ gzip (EthereumStratum/2.0.0)
+    def _gzip(self, direction: int, ts: float, d: _Dir) -> None:
+        buf = d.buf
+        while buf:
+            i = 0
+            while i < len(buf) and buf[i] in b"\r\n \t":
+                i += 1
+            if i:
+                del buf[:i]
+                continue
+            if buf[:2] == b"\x1f\x8b":
+                dobj = zlib.decompressobj(wbits=31)
+                try:
+                    out = dobj.decompress(bytes(buf), MAX_LINE)
+                except zlib.error:
+                    self._gzip_errors += 1
+                    j = buf.find(b"\x1f\x8b\x08", 1)
+                    del buf[: j if j > 0 else len(buf)]
+                    continue
+                if dobj.eof:
+                    consumed = len(buf) - len(dobj.unused_data)
+                    del buf[:consumed]
+                    self._messages["(gzip member)"] += 1
+                    for ln in out.split(b"\n"):
+                        if ln.strip():
+                            self._line(direction, ts, ln.rstrip(b"\r"))
+                    continue
+                if dobj.unconsumed_tail or len(buf) > MAX_LINE:
+                    # Decompression bomb or an endless member: drop it and resync.
+                    self._f.lines_overflow += 1
+                    buf.clear()
+                break
+            if buf[:1] in (b"{", b"["):
+                j = buf.find(b"\n")
+                if j < 0:
+                    if len(buf) > MAX_LINE:
+                        buf.clear()
+                    break
+                self._line(direction, ts, bytes(buf[:j]).rstrip(b"\r"))
+                del buf[: j + 1]
+                continue
+            j = buf.find(b"\x1f\x8b\x08", 1)
+            if j < 0:
+                del buf[: max(0, len(buf) - 2)]
+                break
+            del buf[:j]
+
+    # ------------------------------------------------------------------ JSON messages
+    def _json(self, direction: int, ts: float, obj: Any, raw: bytes, http: dict[str, Any] | None) -> None:
+        items = obj if isinstance(obj, list) else [obj]
+        for item in items[:50]:
+            if not isinstance(item, dict):
+                self._f.lines_bad += 1
+                continue
+            self._json_msgs += 1
+            if self._f.first_ts is None:
+                self._f.first_ts = ts
+            self._f.last_ts = ts if self._f.last_ts is None else max(self._f.last_ts, ts)
+            method = item.get("method")
+            if isinstance(method, str):
+                self._messages[method] += 1
+                self._method(direction, ts, method, item, raw, http)
+            elif "result" in item or "error" in item or ("id" in item and len(item) <= 2):
+                self._messages["(response)"] += 1
+                self._response(direction, ts, item, raw, http)
+            else:
+                self._other_json += 1
+
+    def _track(self, direction: int, msg: dict[str, Any], method: str, event: int = -1) -> None:
+        """Remember a request id so the other side's reply can be tied to it (bounded FIFO)."""
+        if "id" not in msg:
+            return
+        rid = msg.get("id")
+        if isinstance(rid, (int, str, float, type(None))):
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[(direction, rid)] = (method, event)
+
+    def _role(self, direction: int, role: int) -> None:
+        self._votes[direction][role] += 1
+
+    def _points(self, variant: str, pts: float) -> None:
+        if pts > self._protocol_pts.get(variant, 0.0):
+            self._protocol_pts[variant] = pts
+
+    def _method(
+        self, direction: int, ts: float, m: str, msg: dict[str, Any], raw: bytes, http: dict[str, Any] | None
+    ) -> None:
+        params = msg.get("params")
+        over_http = http is not None
+        if m.startswith(("mining.", "client.")) and (
+            m in STRATUM_CLIENT or m in STRATUM_SERVER or m.startswith("mining.")
+        ):
+            self._stratum_method(direction, ts, m, msg, params, raw)
+            return
+        if m in ETH_CLIENT:
+            self._eth_method(direction, ts, m, msg, params, raw, over_http)
+            return
+        if m in ("login", "job", "submit", "keepalived", "getjob") and self._cryptonote_method(
+            direction, ts, m, msg, params, raw
+        ):
+            return
+        if m == "getwork":
+            self._role(direction, 0)
+            self._mining_msgs += 1
+            self._flags.add("getwork-http")
+            self._points("getwork-http", _P_GETWORK_HTTP)
+            if isinstance(params, list) and params:
+                self._share(
+                    direction, ts, msg, "getwork", self._current_work()
+                )  # getwork with data = a share
+            else:
+                self._track(direction, msg, "getwork")
+            self._evidence_msg(direction, ts, m, raw, "")
+            return
+        if m in (
+            "getblocktemplate",
+            "submitblock",
+            "get_block_template",
+            "submit_block",
+            "getblocktemplate_mining",
+        ):
+            self._gbt_method(direction, ts, m, msg, params, raw, http)
+            return
+        if nodes.node_rpc_method(m):
+            self._node_msgs += 1
+            self._role(direction, 0)
+            self._track(direction, msg, m)
+            self._flags.add("node-rpc-http" if over_http else "node-rpc")
+            self._evidence(
+                f"net.node_rpc.{m}",
+                ts,
+                direction,
+                f"node JSON-RPC call {m}",
+                f"节点 JSON-RPC 调用 {m}",
+                {"raw": _raw(raw), "method": m},
+                sent=True,
+            )
+            return
+        if "/" in m and m.split("/", 1)[0] in (
+            "textDocument",
+            "workspace",
+            "window",
+            "$",
+            "telemetry",
+            "notebookDocument",
+        ):
+            self._lsp = True
+        self._other_json += 1
+
+    # -- Stratum v1 / EthereumStratum 1 and 2
+    def _stratum_method(
+        self, direction: int, ts: float, m: str, msg: dict[str, Any], params: Any, raw: bytes
+    ) -> None:
+        if params is not None and not isinstance(params, (list, dict, str)):
+            self._other_json += 1
+            return
+        self._mining_msgs += 1
+        role = 0 if m in STRATUM_CLIENT else 1 if m in STRATUM_SERVER else None
+        if role is not None:
+            self._role(direction, role)
+        self._flags.add("stratum")
+        pts = _P_STRATUM_CORE if m in STRATUM_CORE else _P_STRATUM_OTHER
+        detail_en = detail_zh = ""
+        plist = params if isinstance(params, list) else []
+        if m == "mining.subscribe":
+            self._track(direction, msg, m)
+            if plist and isinstance(plist[0], str) and plist[0] and not _HEX_RE.match(plist[0]):
+                self._set_agent(plist[0])
+            if any(isinstance(p, str) and p.startswith("EthereumStratum/1") for p in plist):
+                self._flags.add("ethstratum-1")
+            if any(isinstance(p, str) and p.startswith("EthereumStratum/2") for p in plist):
+                self._flags.add("ethstratum-2")
+            if len(plist) >= 3 and isinstance(plist[2], str) and _hostname(plist[2]):
+                self._hosts.append(plist[2].lower())
+            if isinstance(params, dict):  # EthereumStratum/2.0.0 draft form
+                self._flags.add("ethstratum-2")
+                self._hello_params(params)
+            if self._f.agent:
+                detail_en, detail_zh = f" (agent '{self._f.agent}')", f"（程序 '{self._f.agent}'）"
+        elif m == "mining.authorize":
+            self._track(direction, msg, m)
+            if plist and isinstance(plist[0], str):
+                self._apply_login(direction, ts, plist[0], m)
+                detail_en, detail_zh = _login_detail(self._login)
+        elif m == "mining.submit":
+            if plist and isinstance(plist[0], str) and self._login is None and len(plist) >= 4:
+                self._apply_login(direction, ts, plist[0], m)
+            self._share(direction, ts, msg, m, self._current_work())
+        elif m == "mining.notify":
+            self._jobs += 1
+        elif m == "mining.set_difficulty":
+            if (
+                plist
+                and isinstance(plist[0], (int, float))
+                and not isinstance(plist[0], bool)
+                and plist[0] > 0
+            ):
+                self._stratum_diff = float(plist[0])
+                self._target_hashes = None
+                detail_en = detail_zh = f" {plist[0]:g}"
+        elif m == "mining.set_target":
+            if plist and isinstance(plist[0], str):
+                hh = target256_hashes(plist[0])
+                if hh:
+                    self._target_hashes = hh
+                    self._stratum_diff = None
+        elif m == "mining.set":
+            if isinstance(params, dict):
+                self._flags.add("ethstratum-2")
+                tgt = params.get("target")
+                if isinstance(tgt, str):
+                    hh = target256_hashes(tgt)
+                    if hh:
+                        self._target_hashes = hh
+                        self._stratum_diff = None
+                algo = params.get("algo")
+                if isinstance(algo, str) and algo:
+                    self._algo_field = algo
+        elif m == "mining.hello":
+            self._flags.add("ethstratum-2")
+            self._track(direction, msg, m)
+            if isinstance(params, dict):
+                self._hello_params(params)
+                if "agent" not in params and ("node" in params or "resume" in params):
+                    # Draft EthereumStratum/2.0.0: the *server* says hello first.
+                    self._votes[direction][0] -= 1
+                    self._votes[direction][1] += 1
+        elif m in ("client.reconnect", "mining.reconnect"):
+            host = None
+            if plist and isinstance(plist[0], str):
+                host = plist[0]
+            elif isinstance(params, dict) and isinstance(params.get("host"), str):
+                host = params["host"]
+            if host:
+                detail_en, detail_zh = f" to '{host[:100]}'", f"，重定向到 '{host[:100]}'"
+        elif m in ("mining.configure", "mining.extranonce.subscribe", "mining.suggest_difficulty"):
+            self._track(direction, msg, m)
+        self._points("stratum", pts)
+        self._evidence_msg(direction, ts, m, raw, detail_en, detail_zh)
+
+    def _hello_params(self, params: dict[str, Any]) -> None:
+        agent = params.get("agent")
+        if isinstance(agent, str) and agent:
+            self._set_agent(agent)
+        host = params.get("host")
+        if isinstance(host, str) and _hostname(host):
+            self._hosts.append(host.lower())
+
+    # -- eth-proxy (and eth getwork over HTTP)
+    def _eth_method(
+        self, direction: int, ts: float, m: str, msg: dict[str, Any], params: Any, raw: bytes, over_http: bool
+    ) -> None:
+        self._mining_msgs += 1
+        self._role(direction, 0)
+        variant = "getwork-http" if over_http else "ethproxy"
+        self._flags.add(variant)
+        plist = params if isinstance(params, list) else []
+        detail_en = detail_zh = ""
+        if m in ("eth_submitLogin", "eth_login"):
+            self._points(variant, _P_ETH_LOGIN)
+            self._track(direction, msg, m)
+            if plist and isinstance(plist[0], str):
+                self._apply_login(direction, ts, plist[0], m)
+            w = msg.get("worker")
+            if isinstance(w, str) and w.strip() and self._f.worker is None:
+                self._f.worker = w.strip()[:64]
+            detail_en, detail_zh = _login_detail(self._login)
+        elif m == "eth_getWork":
+            self._points(variant, _P_ETH_WORK if not over_http else _P_GETWORK_HTTP)
+            self._track(direction, msg, m)
+        elif m == "eth_submitWork":
+            self._points(variant, _P_ETH_WORK if not over_http else _P_GETWORK_HTTP)
+            self._share(direction, ts, msg, m, self._current_work())
+        elif m == "eth_submitHashrate":
+            self._points(variant, _P_ETH_WORK if not over_http else _P_GETWORK_HTTP)
+            if plist and isinstance(plist[0], str):
+                try:
+                    rate = int(plist[0], 16)
+                except ValueError:
+                    rate = None
+                if rate is not None and rate > 0:
+                    self._f.reported_hashrate_hs = float(rate)
+                    detail_en = detail_zh = f" {rate / 1e6:.2f} MH/s"
+            self._track(direction, msg, m)
+        w = msg.get("worker")
+        if isinstance(w, str) and w.strip() and self._f.worker is None:
+            self._f.worker = w.strip()[:64]
+        self._evidence_msg(direction, ts, m, raw, detail_en, detail_zh)
+
+    # -- CryptoNote / XMRig
+    def _cryptonote_method(
+        self, direction: int, ts: float, m: str, msg: dict[str, Any], params: Any, raw: bytes
+    ) -> bool:
+        if not isinstance(params, dict):
+            return False
+        detail_en = detail_zh = ""
+        if m == "login":
+            login = params.get("login")
+            if not isinstance(login, str) or not ({"pass", "agent", "algo", "rigid"} & params.keys()):
+                return False
+            agent = params.get("agent")
+            self._role(direction, 0)
+            self._track(direction, msg, m)
+            if isinstance(agent, str) and agent:
+                self._set_agent(agent)
+            self._apply_login(direction, ts, login, m)
+            rigid = params.get("rigid")
+            if isinstance(rigid, str) and rigid.strip() and self._f.worker is None:
+                self._f.worker = rigid.strip()[:64]
+            if self._f.worker is None:
+                self._f.worker = worker_from_password(params.get("pass"))
+            algo = params.get("algo")
+            if isinstance(algo, list) and algo and isinstance(algo[0], str) and self._algo_field is None:
+                self._algo_field = algo[0]
+            self._points(
+                "cryptonote-login", _P_CN_LOGIN_AGENT if isinstance(agent, str) and agent else _P_CN_LOGIN
+            )
+            detail_en, detail_zh = _login_detail(self._login)
+        elif m == "job":
+            if not self._cn_job(params):
+                return False
+            self._role(direction, 1)
+            self._jobs += 1
+            self._points("cryptonote-login", _P_CN_JOB)
+        elif m == "submit":
+            if not ({"job_id", "nonce"} <= params.keys() and ("result" in params or "id" in params)):
+                return False
+            self._role(direction, 0)
+            job = params.get("job_id")
+            diff = self._cn_jobs.get(str(job), self._cn_diff)
+            self._share(direction, ts, msg, m, ("cn", diff) if diff else None)
+            self._points("cryptonote-login", _P_CN_SUBMIT)
+        elif m in ("keepalived", "getjob"):
+            if "id" not in params and m == "keepalived":
+                return False
+            self._role(direction, 0)
+            self._track(direction, msg, m)
+            # On its own a keepalive proves little; it counts once the session is known to be CryptoNote.
+        self._mining_msgs += 1
+        self._flags.add("cryptonote-login")
+        self._evidence_msg(direction, ts, m, raw, detail_en, detail_zh)
+        return True
+
+    def _cn_job(self, job: Any) -> bool:
+        """Record a CryptoNote job (blob + job_id + target); False when the shape does not fit."""
+        if not isinstance(job, dict):
+            return False
+        blob, jid, target = job.get("blob"), job.get("job_id"), job.get("target")
+        if not (
+            isinstance(blob, str) and _HEX_RE.match(blob) and jid is not None and isinstance(target, str)
+        ):
+            return False
+        diff = cryptonote_target_difficulty(target)
+        if diff:
+            self._cn_diff = diff
+            if len(self._cn_jobs) >= 256:
+                self._cn_jobs.pop(next(iter(self._cn_jobs)))
+            self._cn_jobs[str(jid)] = diff
+        algo = job.get("algo")
+        if isinstance(algo, str) and algo:
+            self._algo_field = algo
+        return True
+
+    # -- getblocktemplate family
+    def _gbt_method(
+        self,
+        direction: int,
+        ts: float,
+        m: str,
+        msg: dict[str, Any],
+        params: Any,
+        raw: bytes,
+        http: dict[str, Any] | None,
+    ) -> None:
+        self._role(direction, 0)
+        self._mining_msgs += 1
+        self._track(direction, msg, m)
+        if m in ("submitblock", "submit_block"):
+            self._gbt_context = True
+            self._points("getblocktemplate-http", _P_SUBMITBLOCK)
+            self._share(direction, ts, msg, m, None)
+        elif m == "get_block_template":
+            if isinstance(params, dict) and isinstance(params.get("wallet_address"), str):
+                self._apply_login(direction, ts, params["wallet_address"], m)
+                self._gbt_context = True
+                self._points("getblocktemplate-http", _P_XMR_DAEMON_GBT)
+            else:
+                self._points("getblocktemplate-http", _P_GBT_BARE)
+        else:
+            req = params[0] if isinstance(params, list) and params and isinstance(params[0], dict) else {}
+            caps = req.get("capabilities") if isinstance(req, dict) else None
+            if isinstance(caps, list) and {"coinbasetxn", "workid", "coinbase/append", "longpoll"} & {
+                c for c in caps if isinstance(c, str)
+            }:
+                self._gbt_context = True
+            if http is not None and _miner_agent(http["headers"].get("user-agent", "")):
+                self._gbt_context = True
+            self._points("getblocktemplate-http", _P_GBT_BARE)
+        self._flags.add("getblocktemplate-http")
+        self._evidence_msg(direction, ts, m, raw, "")
+
+    # ------------------------------------------------------------------ responses
+    def _response(
+        self, direction: int, ts: float, msg: dict[str, Any], raw: bytes, http: dict[str, Any] | None
+    ) -> None:
+        rid = msg.get("id")
+        key = (1 - direction, rid) if isinstance(rid, (int, str, float, type(None))) else None
+        pending = self._pending.pop(key, None) if key is not None else None
+        result = msg.get("result")
+        error = msg.get("error")
+        if pending is not None:
+            method, event = pending
+            self._replied_roles += 1
+            self._role(direction, 1)
+            self._on_reply(direction, ts, method, result, error, event, raw)
+            return
+        # Unsolicited or unmatched replies identified by their shape.
+        if (
+            isinstance(result, list)
+            and len(result) >= 3
+            and all(isinstance(x, str) and _HEX64_RE.match(x) for x in result[:2])
+        ):
+            # eth-proxy work package [header, seed, target] (pushed with id 0 or answering eth_getWork)
+            tgt = result[2] if isinstance(result[2], str) else None
+            hh = target256_hashes(tgt) if tgt else None
+            if hh:
+                self._target_hashes = hh
+                self._stratum_diff = None
+            self._jobs += 1
+            self._role(direction, 1)
+            self._mining_msgs += 1
+            self._flags.add("getwork-http" if http is not None else "ethproxy")
+            self._points("getwork-http" if http is not None else "ethproxy", _P_ETH_PUSH)
+            self._evidence(
+                "net.msg.eth_work_package",
+                ts,
+                direction,
+                "an Ethereum work package [header, seed, target]",
+                "以太坊工作包 [header, seed, target]",
+                {"raw": _raw(raw)},
+                sent=True,
+            )
+        elif isinstance(result, dict) and isinstance(result.get("job"), dict) and self._cn_job(result["job"]):
+            self._role(direction, 1)
+            self._jobs += 1
+            self._mining_msgs += 1
+            self._flags.add("cryptonote-login")
+            self._points("cryptonote-login", _P_CN_JOB)
+            self._evidence_msg(direction, ts, "login (reply)", raw, "")
+        elif self._mining_seen() and (result is not None or error is not None):
+            # Mid-session: a reply to a request we did not see (e.g. share results).
+            self._role(direction, 1)
+
+    def _on_reply(
+        self, direction: int, ts: float, method: str, result: Any, error: Any, event: int, raw: bytes
+    ) -> None:
+        ok = error in (None, False, 0) and result is not False
+        if method in ("mining.submit", "eth_submitWork", "submit", "getwork", "submitblock", "submit_block"):
+            if method == "submit" and isinstance(result, dict):
+                ok = ok and str(result.get("status", "OK")).upper() in ("OK", "ACCEPTED")
+            if method == "getwork" and result is None and error is None:
+                ok = False
+            self._results_seen = True
+            self._resolve_share(event, ok)
+            if not ok:
+                self._evidence_msg(direction, ts, f"{method} rejected", raw, "")
+            return
+        if method == "mining.subscribe":
+            flat = json.dumps(result)[:2000] if result is not None else ""
+            if "EthereumStratum/1" in flat:
+                self._flags.add("ethstratum-1")
+            self._evidence_msg(direction, ts, "mining.subscribe (reply)", raw, "")
+        elif method == "mining.hello":
+            if isinstance(result, dict):
+                enc = result.get("encoding")
+                proto = result.get("proto")
+                if isinstance(proto, str) and proto.startswith("EthereumStratum/2"):
+                    self._flags.add("ethstratum-2")
+                if enc == "gzip":
+                    self._switch_gzip(direction, ts, raw)
+                else:
+                    self._evidence_msg(direction, ts, "mining.hello (reply)", raw, "")
+        elif method == "login":
+            if (
+                isinstance(result, dict)
+                and isinstance(result.get("job"), dict)
+                and self._cn_job(result["job"])
+            ):
+                self._jobs += 1
+                self._points("cryptonote-login", _P_CN_JOB)
+            self._evidence_msg(direction, ts, "login (reply)", raw, "")
+        elif method == "mining.authorize":
+            en = "accepted" if ok and result is not None else "refused"
+            zh = "通过" if ok and result is not None else "被拒绝"
+            self._evidence_msg(
+                direction, ts, f"mining.authorize {en}", raw, "", "", zh_name=f"mining.authorize {zh}"
+            )
+        elif method == "getwork":
+            if isinstance(result, dict) and isinstance(result.get("target"), str):
+                t = result["target"]
+                # getwork targets are 256-bit little-endian hex.
+                try:
+                    val = int.from_bytes(bytes.fromhex(t), "little")
+                    if val:
+                        self._target_hashes = 2.0**256 / val
+                        self._stratum_diff = None
+                except ValueError:
+                    pass
+                self._jobs += 1
+        elif method in ("getblocktemplate", "get_block_template"):
+            if isinstance(result, dict) and ("coinbasetxn" in result or "blocktemplate_blob" in result):
+                self._gbt_context = True
+        elif method == "eth_getWork" and isinstance(result, list) and len(result) >= 3:
+            tgt = result[2]
+            hh = target256_hashes(tgt) if isinstance(tgt, str) else None
+            if hh:
+                self._target_hashes = hh
+                self._stratum_diff = None
+            self._jobs += 1
+
+    def _switch_gzip(self, direction: int, ts: float, raw: bytes) -> None:
+        if self._f.gzip_switched:
+            return
+        self._f.gzip_switched = True
+        for dd in self._dirs:
+            if dd.mode in ("text", "auto"):
+                dd.mode = "gzip"
+        self._evidence(
+            "net.ethstratum2.gzip",
+            ts,
+            direction,
+            "EthereumStratum/2.0.0 hello answered with encoding gzip: the rest of the session is compressed",
+            "EthereumStratum/2.0.0 握手回复 encoding 为 gzip：之后的会话内容均被压缩",
+            {"raw": _raw(raw)},
+            sent=True,
+        )
+
+    # ------------------------------------------------------------------ shares
+    def _current_work(self) -> tuple[str, float] | None:
+        if self._cn_diff and "cryptonote-login" in self._flags and not self._target_hashes:
+            return ("cn", self._cn_diff)
+        if self._target_hashes:
+            return ("hashes", self._target_hashes)
+        if self._stratum_diff:
+            return ("diff", self._stratum_diff)
+        return None
+
+    def _share(
+        self,
+        direction: int,
+        ts: float,
+        msg: dict[str, Any] | None,
+        method: str,
+        work: tuple[str, float] | None,
+    ) -> None:
+        """Count a submitted share; its reply (matched by id) later marks it accepted or rejected."""
+        self._role(direction, 0)
+        self._submitted += 1
+        idx = self._add_event(ts, work)
+        if msg is not None:
+            self._track(direction, msg, method, idx)
+
+    def _add_event(self, ts: float, work: tuple[str, float] | None) -> int:
+        """Append a share event (bounded); returns its index or -1 once the list is full."""
+        if len(self._events) >= MAX_EVENTS:
+            self._late_work.add(ts, _work_hashes(work, None) or 0.0) if work and work[0] != "diff" else None
+            return -1
+        self._events.append((ts, _display_difficulty(work), None))
+        self._event_work.append(work)
+        return len(self._events) - 1
+
+    def _resolve_share(self, event: int, ok: bool) -> None:
+        if ok:
+            self._accepted += 1
+        else:
+            self._rejected += 1
+        if 0 <= event < len(self._events):
+            t, dval, _ = self._events[event]
+            self._events[event] = (t, dval, ok)
+
+    # ------------------------------------------------------------------ logins, agents, hosts
+    def _apply_login(self, direction: int, ts: float, login: str, source: str) -> None:
+        parts = split_login(login)
+        if self._login is None or (parts.wallet and not self._login.wallet):
+            self._login = parts
+        if parts.wallet and self._f.wallet is None:
+            self._f.wallet = parts.wallet
+            self._f.wallet_type = parts.wallet_type
+        if parts.worker and self._f.worker is None:
+            self._f.worker = parts.worker
+        if parts.email and self._f.email is None:
+            self._f.email = parts.email
+        if parts.account and self._f.worker is None:
+            self._f.worker = parts.account
+        if parts.invalid_candidate and "invalid-wallet" not in self._flags:
+            self._flags.add("invalid-wallet")
+            self._evidence(
+                "net.wallet.invalid",
+                ts,
+                direction,
+                f"login '{_clip(login, 120)}' contains an address-like string that fails its checksum (not reported as a wallet)",
+                f"登录名 '{_clip(login, 120)}' 中类似地址的字符串校验失败（不作为钱包地址报告）",
+                {"login": _clip(login, RAW_CHARS), "source": source},
+                sent=True,
+            )
+
+    def _set_agent(self, agent: str) -> None:
+        agent = agent.strip()[:100]
+        if not agent or self._f.agent is not None:
+            return
+        self._f.agent = agent
+        self._agent_known = _miner_agent(agent)
+
+    def _mining_seen(self) -> bool:
+        return bool(self._protocol_pts)
+
+    def _mining_variant(self) -> str | None:
+        fl = self._flags
+        if "sv2-plain" in fl:
+            return "stratum-v2"
+        if "ethstratum-2" in fl:
+            return "ethstratum-2"
+        if "ethstratum-1" in fl:
+            return "ethstratum-1"
+        if "stratum" in fl:
+            return "stratum-v1"
+        if "cryptonote-login" in fl and self._protocol_pts.get("cryptonote-login"):
+            return "cryptonote-login"
+        if "ethproxy" in fl:
+            return "ethproxy"
+        if "getwork-http" in fl:
+            return "getwork-http"
+        if "getblocktemplate-http" in fl:
+            return "getblocktemplate-http"
+        if "sv2-noise" in fl:
+            return "stratum-v2"
+        return None
+
+    # ------------------------------------------------------------------ node traffic
+    def _scan_node_magic(self, direction: int, ts: float, d: _Dir) -> None:
+        head = bytes(d.head)
+        hit = nodes.find_bitcoin_message(head) or nodes.find_levin_message(head)
+        if hit is not None:
+            self._node_hit(direction, ts, hit, head[hit.offset : hit.offset + 64])
+
+    def _node_hit(self, direction: int, ts: float, hit: nodes.NodeHit, raw: bytes) -> None:
+        if self._node_variant is None:
+            self._node_variant = hit.variant
+            self._f.node_detail = hit.detail
+        self._node_pts = max(self._node_pts, hit.strength)
+        self._messages[hit.detail] += 1
+        if self._f.first_ts is None:
+            self._f.first_ts = ts
+        self._f.last_ts = ts
+        self._evidence(
+            f"net.node.{hit.variant}",
+            ts,
+            direction,
+            f"{hit.detail} (blockchain node traffic, not mining)",
+            f"{hit.detail}（区块链节点流量，不是挖矿）",
+            {"hex": raw[:64].hex()},
+            sent=True,
+        )
+
+    def _binary_handshakes(self) -> None:
+        """Stratum V2 Noise and Ethereum RLPx are encrypted from byte one: judge by turn sizes."""
+        t = self._turns
+        if not t or not self._flow_start_clean or t[0][0] != 0:
+            return
+        d0 = self._dirs[0]
+        if d0.mode not in ("text", "auto") or self._json_msgs or self._node_variant is not None:
+            return
+        size0, head0 = t[0][1], bytes(t[0][2])
+        # Ethereum RLPx
+        shape = nodes.rlpx_handshake_shape(head0, size0)
+        if shape is not None:
+            ack = len(t) > 1 and nodes.rlpx_handshake_shape(bytes(t[1][2]), t[1][1]) is not None
+            port = nodes.DEVP2P_PORT in (self.src_port, self.dst_port)
+            if ack or port:
+                pts = 40.0 + (20.0 if ack else 0.0) + (15.0 if port else 0.0)
+                self._node_variant = "devp2p"
+                self._node_pts = max(self._node_pts, pts)
+                self._f.node_detail = f"Ethereum RLPx handshake ({shape}{', ack seen' if ack else ''})"
+                return
+        if size0 == 64 and len(set(head0)) >= 40:
+            self._flags.add("sv2-noise")
+            self._points("stratum-v2", _P_SV2_NOISE)
+
+    # ------------------------------------------------------------------ Stratum V2 plaintext
+    def _sv2_setup(self, direction: int, ts: float, data: bytes) -> bool:
+        """Plaintext SV2 SetupConnection at the stream start (ext 0, msg 0x00, protocol 0 = mining)."""
+        if len(data) < 6 + 1 + 4 + 4:
+            return False
+        ext = int.from_bytes(data[0:2], "little")
+        mtype = data[2]
+        length = int.from_bytes(data[3:6], "little")
+        if ext & 0x7FFF != 0 or mtype != 0x00 or not 11 <= length <= 2048:
+            return False
+        p = data[6 : 6 + length]
+        if len(p) < 9:
+            return False
+        protocol, vmin, vmax = p[0], int.from_bytes(p[1:3], "little"), int.from_bytes(p[3:5], "little")
+        return protocol <= 2 and vmin == 2 and 2 <= vmax < 16
+
+    def _sv2(self, direction: int, ts: float, d: _Dir) -> None:
+        buf = d.buf
+        while len(buf) >= 6:
+            ext = int.from_bytes(buf[0:2], "little")
+            mtype = buf[2]
+            length = int.from_bytes(buf[3:6], "little")
+            if length > (1 << 20):
+                d.mode = "skip"
+                buf.clear()
+                return
+            if len(buf) < 6 + length:
+                return
+            payload = bytes(buf[6 : 6 + length])
+            del buf[: 6 + length]
+            self._sv2_msg(direction, ts, ext, mtype, payload)
+
+    def _sv2_msg(self, direction: int, ts: float, ext: int, mtype: int, p: bytes) -> None:
+        names = {
+            0x00: "SetupConnection", 0x01: "SetupConnection.Success", 0x02: "SetupConnection.Error",
+            0x10: "OpenStandardMiningChannel", 0x11: "OpenStandardMiningChannel.Success",
+            0x13: "OpenExtendedMiningChannel", 0x14: "OpenExtendedMiningChannel.Success",
+            0x1A: "SubmitSharesStandard", 0x1B: "SubmitSharesExtended", 0x1C: "SubmitShares.Success",
+            0x1D: "SubmitShares.Error", 0x1E: "NewMiningJob", 0x1F: "NewExtendedMiningJob",
+            0x20: "SetNewPrevHash", 0x21: "SetTarget",
+        }  # fmt: skip
+        name = names.get(mtype, f"sv2-msg-0x{mtype:02x}")
+        self._messages[name] += 1
+        if self._f.first_ts is None:
+            self._f.first_ts = ts
+        self._f.last_ts = ts
+        detail_en = detail_zh = ""
+        try:
+            if mtype == 0x00:
+                protocol = p[0]
+                r = 9
+                host, r = _str0_255(p, r)
+                r += 2
+                vendor, r = _str0_255(p, r)
+                _hw, r = _str0_255(p, r)
+                fw, r = _str0_255(p, r)
+                self._role(direction, 0)
+                if protocol == 0:
+                    self._sv2_plain = True
+                    self._flags.add("sv2-plain")
+                    self._points("stratum-v2", _P_SV2_PLAIN)
+                if host and _hostname(host):
+                    self._hosts.append(host.lower())
+                if vendor:
+                    self._set_agent(f"{vendor} {fw}".strip())
+                detail_en = f" (protocol {protocol}, vendor '{vendor}', endpoint '{host}')"
+                detail_zh = f"（协议 {protocol}，厂商 '{vendor}'，端点 '{host}'）"
+            elif mtype in (0x01, 0x02, 0x11, 0x14, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21):
+                self._role(direction, 1)
+                if mtype in (0x1E, 0x1F):
+                    self._jobs += 1
+                if mtype == 0x11 and len(p) >= 40:
+                    self._sv2_target(p[8:40])
+                elif mtype == 0x21 and len(p) >= 36:
+                    self._sv2_target(p[4:36])
+                elif mtype == 0x1C and len(p) >= 12:
+                    n = int.from_bytes(p[8:12], "little")
+                    self._results_seen = True
+                    # SV2 acknowledges shares in batches: mark the oldest unresolved ones accepted.
+                    self._accepted += n
+                    self._mark_oldest(n, True)
+                elif mtype == 0x1D:
+                    self._results_seen = True
+                    self._rejected += 1
+                    self._mark_oldest(1, False)
+            elif mtype in (0x10, 0x13):
+                self._role(direction, 0)
+                user, r = _str0_255(p, 4)
+                if user:
+                    self._apply_login(direction, ts, user, name)
+                    detail_en, detail_zh = _login_detail(self._login)
+                if len(p) >= r + 4:
+                    import struct
+
+                    rate = struct.unpack("<f", p[r : r + 4])[0]
+                    if math.isfinite(rate) and rate > 0:
+                        self._f.reported_hashrate_hs = float(rate)
+            elif mtype in (0x1A, 0x1B):
+                self._share(direction, ts, None, name, self._current_work())
+        except IndexError:
+            self._f.lines_bad += 1
+        if mtype in (0x00, 0x01, 0x10, 0x13, 0x1A, 0x1B, 0x1C, 0x1D):
+            self._evidence_msg(
+                direction, ts, f"Stratum V2 {name}", p[:150].hex().encode(), detail_en, detail_zh
+            )
+
+    def _mark_oldest(self, n: int, ok: bool) -> None:
+        i = self._sv2_resolved
+        while n > 0 and i < len(self._events):
+            t, dval, acc = self._events[i]
+            if acc is None:
+                self._events[i] = (t, dval, ok)
+                n -= 1
+            i += 1
+        self._sv2_resolved = i
+
+    def _sv2_target(self, t: bytes) -> None:
+        val = int.from_bytes(t, "little")
+        if val:
+            self._target_hashes = 2.0**256 / val
+            self._stratum_diff = None
+
+    # ------------------------------------------------------------------ evidence
+    def _endpoints(self, direction: int) -> tuple[str, str]:
+        if direction == 0:
+            return self.src_ip, f"{self.dst_ip}:{self.dst_port}"
+        return self.dst_ip, f"{self.src_ip}:{self.src_port}"
+
+    def _evidence(
+        self,
+        code: str,
+        ts: float,
+        direction: int,
+        what_en: str,
+        what_zh: str,
+        data: dict[str, Any],
+        sent: bool = True,
+    ) -> None:
+        if code in self._seen_codes or len(self._f.evidence) >= MAX_EVIDENCE:
+            return
+        self._seen_codes.add(code)
+        who, peer = self._endpoints(direction)
+        data = dict(data)
+        data.setdefault("direction", "src->dst" if direction == 0 else "dst->src")
+        self._f.evidence.append(
+            Evidence(
+                code=code,
+                text=f"{who} sent {what_en} to {peer}",
+                text_zh=f"{who} 向 {peer} 发送了{what_zh}",
+                ts=utc_from_epoch(ts),
+                data=data,
+            )
+        )
+
+    def _evidence_msg(
+        self,
+        direction: int,
+        ts: float,
+        method: str,
+        raw: bytes,
+        detail_en: str,
+        detail_zh: str = "",
+        zh_name: str | None = None,
+    ) -> None:
+        if zh_name is None:
+            zh_name = method.replace(" (reply)", " 回复").replace(" rejected", " 被拒绝")
+        self._evidence(
+            f"net.msg.{method}",
+            ts,
+            direction,
+            f"{method}{detail_en}",
+            f" {zh_name}{detail_zh or detail_en}",
+            {"raw": _raw(raw), "method": method},
+        )
+
+    # ------------------------------------------------------------------ results
+    def facts(self) -> SessionFacts:
+        """The facts so far (callable before close; cheap enough to call once per flow)."""
+        try:
+            return self._build()
+        except Exception as exc:  # never let one odd flow break a scan
+            f = self._f
+            self._flags.add(f"internal-error:{type(exc).__name__}")
+            return f
+
+    def _build(self) -> SessionFacts:
+        self._binary_handshakes()
+        f = self._f
+        f.messages_seen = dict(self._messages)
+        variant = self._mining_variant()
+        mining_pts = max(self._protocol_pts.values(), default=0.0)
+        sub: dict[str, float] = {}
+        if variant is not None and not (self._node_msgs and mining_pts < 50 and not self._gbt_context):
+            f.kind = "mining"
+            f.variant = variant
+            pts = mining_pts
+            if variant == "getblocktemplate-http" and self._gbt_context:
+                pts = max(pts, _P_GBT_MINING)
+            sub["protocol"] = pts
+            if self._both_directions():
+                sub["both_directions"] = 15.0
+            if self._submitted:
+                sub["share_flow"] = 10.0
+            if self._jobs >= 2:
+                sub["work_flow"] = 5.0
+            if f.wallet:
+                a = validate_address(f.wallet)
+                sub["wallet"] = 10.0 if a is not None and a.checked == "checksum" else 5.0
+            if self._agent_known:
+                sub["agent"] = 5.0
+            if self._mining_header:
+                sub["mining_header"] = 10.0
+            if variant == "stratum-v2" and "sv2-noise" in self._flags and not self._sv2_plain:
+                t = self._turns
+                if len(t) > 1 and t[1][0] == 1 and t[1][1] in (234, 170):
+                    sub["sv2_reply"] = 10.0
+                    if len(t) >= 4:
+                        sub["sv2_frames"] = 5.0
+                f.encrypted = True
+            elif f.encrypted is None:
+                f.encrypted = False
+        elif self._node_variant is not None or self._node_msgs:
+            f.kind = "node"
+            if self._node_variant is not None:
+                f.variant = self._node_variant
+                sub["protocol"] = self._node_pts
+            else:
+                f.variant = "node-jsonrpc-http" if "node-rpc-http" in self._flags else "node-jsonrpc"
+                sub["protocol"] = _P_NODE_RPC
+                if self._replied_roles:
+                    sub["both_directions"] = 15.0
+            f.encrypted = f.variant == "devp2p" or None
+        elif "tls" in self._flags:
+            f.kind = None
+            f.variant = "tls"
+            f.encrypted = True
+        else:
+            f.kind = None
+            f.variant = None
+        f.subscores = sub
+        f.client_is_src = self._client_is_src()
+        # pool host: SNI first (what the client asked for on the wire), then protocol-named hosts
+        f.pool_host = f.sni or next((h for h in self._hosts if h), None)
+        # difficulty, shares, hashrate
+        guess = infer_coin(
+            wallet_coin=_wallet_coin(f.wallet_type),
+            algo=self._algo_field,
+            hosts=(f.sni, *self._hosts),
+            agent=f.agent,
+            variant=f.variant,
+        )
+        if f.kind == "mining":
+            f.coin, f.algorithm, f.coin_reason = guess.coin, guess.algorithm, guess.reason
+        family = guess.family if f.kind == "mining" else None
+        if (
+            f.kind == "mining"
+            and family is None
+            and f.variant in ("stratum-v1", "getwork-http", "getblocktemplate-http", "stratum-v2")
+        ):
+            family = "sha256d" if self._stratum_diff is not None else None
+        if f.variant == "cryptonote-login":
+            family = "cryptonote"
+        self._finish_shares(f, family)
+        f.evidence.sort(key=lambda e: (e.ts is None, e.ts))
+        return f
+
+    def _finish_shares(self, f: SessionFacts, family: str | None) -> None:
+        cur = self._current_work()
+        if f.variant == "cryptonote-login" and self._cn_diff:
+            f.share_difficulty = self._cn_diff
+            f.share_work_hashes = self._cn_diff
+        elif cur is not None:
+            kind, val = cur
+            if kind == "diff":
+                f.share_difficulty = val
+                f.share_work_hashes = hashes_per_share(family, val)
+            else:
+                f.share_work_hashes = val
+                f.share_difficulty = val / 2.0**32
+        f.share_events = list(self._events)
+        if f.kind != "mining":
+            f.submitted = f.shares_accepted = f.shares_rejected = None
+            f.hashrate = None
+            return
+        f.submitted = self._submitted
+        if self._results_seen or self._accepted or self._rejected:
+            f.shares_accepted = self._accepted
+            f.shares_rejected = self._rejected
+        acc = ShareAccumulator()
+        for (ts, _dval, ok), work in zip(self._events, self._event_work, strict=False):
+            if ok is False or work is None:
+                continue
+            hashes = _work_hashes(work, family)
+            if hashes:
+                acc.add(ts, hashes)
+        if self._late_work.n:
+            acc.n += self._late_work.n
+            acc.work_total += self._late_work.work_total
+            if self._late_work.t_last is not None:
+                acc.t_last = max(acc.t_last or self._late_work.t_last, self._late_work.t_last)
+        basis = "accepted shares" if self._results_seen else "submitted shares (pool replies not seen)"
+        fam = family if family else None
+        f.hashrate = acc.estimate(fam, basis=basis)
+        if f.hashrate is not None and fam is None:
+            f.hashrate.assumptions.append(
+                "algorithm family unknown: shares counted from 256-bit targets only"
+            )
+
+    def _both_directions(self) -> bool:
+        v = self._votes
+        return (v[0][0] > 0 and v[1][1] > 0) or (v[1][0] > 0 and v[0][1] > 0)
+
+    def _client_is_src(self) -> bool | None:
+        v = self._votes
+        src_client = v[0][0] + v[1][1]
+        dst_client = v[1][0] + v[0][1]
+        if src_client == dst_client == 0:
+            return None
+        return src_client >= dst_client
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _work_hashes(work: tuple[str, float] | None, family: str | None) -> float | None:
+    """Expected hashes of one share: target-derived work is already in hashes, Stratum difficulty
+    needs the family's K (see minewatch.net.hashrate)."""
+    if work is None:
+        return None
+    kind, val = work
+    if kind in ("hashes", "cn"):
+        return val
+    return hashes_per_share(family, val)
+
+
+def _display_difficulty(work: tuple[str, float] | None) -> float | None:
+    """Share difficulty as people quote it: Stratum/CryptoNote difficulty, or hashes/2^32 for targets."""
+    if work is None:
+        return None
+    kind, val = work
+    return val / 2.0**32 if kind == "hashes" else val
+
+
+def _wallet_coin(wallet_type: str | None) -> str | None:
+    if not wallet_type:
+        return None
+    return wallet_type.split("-", 1)[0] if not wallet_type.startswith("bitcoin-cash") else "bitcoin-cash"
+
+
+def _raw(raw: bytes) -> str:
+    s = raw.decode("utf-8", "replace")
+    return s if len(s) <= RAW_CHARS else s[:RAW_CHARS] + "…"
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[:n] + "…"
+
+
+def _str0_255(p: bytes, r: int) -> tuple[str, int]:
+    n = p[r]
+    s = p[r + 1 : r + 1 + n]
+    if len(s) != n:
+        raise IndexError("short string")
+    return s.decode("utf-8", "replace"), r + 1 + n
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _hostname(s: str) -> bool:
+    s = s.strip().lower()
+    return (
+        0 < len(s) <= 253
+        and "." in s
+        and not _is_ip_literal(s)
+        and all(c.isalnum() or c in "-." for c in s)
+        and not s.startswith((".", "-"))
+    )
+
+
+def _miner_agent(agent: str) -> bool:
+    a = agent.strip().lower()
+    if not a:
+        return False
+    if any(a.startswith(prefix) for prefix, _, _ in AGENT_HINTS):
+        return True
+    return "miner" in a or a.startswith(
+        ("nicehash", "teamredminer", "lolminer", "gminer", "nbminer", "t-rex", "bzminer")
+    )
+
+
+def _login_detail(login: LoginParts | None) -> tuple[str, str]:
+    if login is None:
+        return "", ""
+    bits_en: list[str] = []
+    bits_zh: list[str] = []
+    if login.worker:
+        bits_en.append(f"worker '{login.worker}'")
+        bits_zh.append(f"矿工名 '{login.worker}'")
+    if login.wallet:
+        bits_en.append(f"wallet {login.wallet} ({login.wallet_type})")
+        bits_zh.append(f"钱包 {login.wallet}（{login.wallet_type}）")
+    if login.account and not login.wallet:
+        bits_en.append(f"account '{login.account}'")
+        bits_zh.append(f"账户 '{login.account}'")
+    if not bits_en:
+        return f" (login '{_clip(login.raw, 60)}')", f"（登录名 '{_clip(login.raw, 60)}'）"
+    return " for " + ", ".join(bits_en), "（" + "，".join(bits_zh) + "）"
+
+
+def _url_logins(target: str) -> list[str]:
+    """Login-like values in an HTTP request target ('/?miner=30@0x..@rig', '/0xW/rig')."""
+    out: list[str] = []
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return out
+    for _, v in parse_qsl(parts.query, keep_blank_values=False)[:20]:
+        if len(v) >= 25:
+            out.append(v)
+    segs = [unquote(s) for s in parts.path.split("/") if s]
+    for i, s in enumerate(segs[:10]):
+        if len(s) >= 25:
+            out.append("/".join(segs[i : i + 2]))
+    return out

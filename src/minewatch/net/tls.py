@@ -1,0 +1,191 @@
+"""Read the server name (SNI), ALPN and a JA3 fingerprint from a TLS ClientHello.
+
+Why: Stratum over TLS hides every message, but the ClientHello still names the pool host in
+clear text (unless ECH is used), and pool-name intelligence can match it. The ClientHello may span
+several TLS records and several TCP segments, so the parser works on the reassembled client byte
+stream and says when it needs more bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+#: GREASE values (RFC 8701) are random per connection and left out of JA3.
+_GREASE = {0x0A0A + 0x1010 * i for i in range(16)}
+
+#: Largest ClientHello we wait for; beyond this the flow is not followed further.
+MAX_CLIENT_HELLO = 32 * 1024
+
+
+@dataclass(slots=True)
+class ClientHello:
+    legacy_version: int
+    sni: str | None
+    alpn: list[str] = field(default_factory=list)
+    supported_versions: list[int] = field(default_factory=list)
+    cipher_suites: list[int] = field(default_factory=list)
+    extensions: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    ec_point_formats: list[int] = field(default_factory=list)
+    ech: bool = False
+
+    @property
+    def ja3_string(self) -> str:
+        def j(xs: list[int]) -> str:
+            return "-".join(str(x) for x in xs if x not in _GREASE)
+
+        return ",".join(
+            [
+                str(self.legacy_version),
+                j(self.cipher_suites),
+                j(self.extensions),
+                j(self.groups),
+                j(self.ec_point_formats),
+            ]
+        )
+
+    @property
+    def ja3(self) -> str:
+        return hashlib.md5(self.ja3_string.encode(), usedforsecurity=False).hexdigest()
+
+
+def looks_like_tls_record(data: bytes) -> bool:
+    """A TLS record header: content type 20-23, version 3.0-3.4 (3.1 in most ClientHellos)."""
+    return len(data) >= 3 and data[0] in (0x14, 0x15, 0x16, 0x17) and data[1] == 3 and data[2] <= 4
+
+
+def client_hello_status(data: bytes) -> tuple[str, ClientHello | None]:
+    """("ok", hello) | ("need_more", None) | ("not_tls", None) for the start of a client stream."""
+    if len(data) < 5:
+        return ("need_more", None) if (not data or data[0] == 0x16) else ("not_tls", None)
+    if data[0] != 0x16 or data[1] != 3 or data[2] > 4:
+        return "not_tls", None
+    hs = bytearray()
+    pos = 0
+    need: int | None = None
+    while True:
+        if pos + 5 > len(data):
+            return ("need_more", None) if len(data) < MAX_CLIENT_HELLO else ("not_tls", None)
+        ctype, rlen = data[pos], int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if ctype != 0x16 or data[pos + 1] != 3 or rlen == 0 or rlen > 18432:
+            return "not_tls", None
+        frag = data[pos + 5 : pos + 5 + rlen]
+        hs += frag
+        complete_record = len(frag) == rlen
+        pos += 5 + rlen
+        if need is None and len(hs) >= 4:
+            if hs[0] != 0x01:
+                return "not_tls", None
+            need = 4 + int.from_bytes(hs[1:4], "big")
+            if need > MAX_CLIENT_HELLO:
+                return "not_tls", None
+        if need is not None and len(hs) >= need:
+            hello = _parse_body(bytes(hs[4:need]))
+            return ("ok", hello) if hello is not None else ("not_tls", None)
+        if not complete_record:
+            return "need_more", None
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    """The ClientHello at the start of `data`, or None when absent, malformed or incomplete."""
+    status, hello = client_hello_status(data)
+    return hello if status == "ok" else None
+
+
+class _Reader:
+    __slots__ = ("b", "p")
+
+    def __init__(self, b: bytes) -> None:
+        self.b = b
+        self.p = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.p + n > len(self.b):
+            raise ValueError("truncated")
+        out = self.b[self.p : self.p + n]
+        self.p += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def vec(self, lenbytes: int) -> bytes:
+        n = int.from_bytes(self.take(lenbytes), "big")
+        return self.take(n)
+
+    def left(self) -> int:
+        return len(self.b) - self.p
+
+
+def _u16s(b: bytes) -> list[int]:
+    return [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b) - 1, 2)]
+
+
+def _parse_body(body: bytes) -> ClientHello | None:
+    r = _Reader(body)
+    try:
+        version = r.u16()
+        r.take(32)  # random
+        r.vec(1)  # session id
+        suites = _u16s(r.vec(2))
+        r.vec(1)  # compression methods
+        hello = ClientHello(legacy_version=version, sni=None, cipher_suites=suites)
+        if r.left() == 0:
+            return hello
+        ext = _Reader(r.vec(2))
+        while ext.left() >= 4:
+            etype = ext.u16()
+            edata = ext.vec(2)
+            hello.extensions.append(etype)
+            if etype == 0:
+                hello.sni = _sni(edata)
+            elif etype == 16:
+                hello.alpn = _alpn(edata)
+            elif etype == 43 and edata:
+                hello.supported_versions = _u16s(edata[1 : 1 + edata[0]])
+            elif etype == 10 and len(edata) >= 2:
+                hello.groups = _u16s(edata[2 : 2 + int.from_bytes(edata[:2], "big")])
+            elif etype == 11 and edata:
+                hello.ec_point_formats = list(edata[1 : 1 + edata[0]])
+            elif etype == 0xFE0D:
+                hello.ech = True
+        return hello
+    except ValueError:
+        return None
+
+
+def _sni(edata: bytes) -> str | None:
+    r = _Reader(edata)
+    lst = _Reader(r.vec(2))
+    while lst.left() >= 3:
+        ntype = lst.u8()
+        name = lst.vec(2)
+        if ntype == 0:
+            try:
+                s = name.decode("ascii")
+            except UnicodeDecodeError:
+                return None
+            s = s.rstrip(".").lower()
+            if s and all(c.isalnum() or c in "-._" for c in s):
+                return s
+            return None
+    return None
+
+
+def _alpn(edata: bytes) -> list[str]:
+    r = _Reader(edata)
+    lst = _Reader(r.vec(2))
+    out = []
+    while lst.left() >= 1:
+        p = lst.vec(1)
+        out.append(p.decode("ascii", "replace"))
+    return out
+
+
+def is_server_hello(data: bytes) -> bool:
+    """Start of a server stream carrying a TLS ServerHello (handshake type 2)."""
+    return len(data) >= 6 and data[0] == 0x16 and data[1] == 3 and data[2] <= 4 and data[5] == 0x02

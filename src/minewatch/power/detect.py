@@ -1,0 +1,281 @@
+"""Turn load-shape features into named sub-scores, a 0-100 score and a Finding per suspect meter.
+
+Pure: arrays and plain values in, arrays and Findings out; the catalog lookup and the impact
+assessment are done by the caller (`scan.py`) and passed in, so Spark can run this unchanged.
+
+Why these points (each sub-score is a fact a visit can check):
+- a step up in the daily floor, large against the customer's own day-to-day noise, is the sign the
+  Jiangsu screening names ("sudden increase"); a rig is switched on and stays on;
+- the added load being the same in every hour of the day (`uniform_shift`) separates rigs from EV
+  chargers (evenings), greenhouse lamps (photoperiod) and new day shifts;
+- the added load adding no slot-to-slot roughness (`steady_added_load`) separates rigs from cold rooms
+  and factories, whose compressors and machines cycle;
+- the added load not following temperature or season (`temperature_independent`, `plateau_stable`)
+  separates rigs from heat pumps, electric boilers and cooling-dominated loads;
+- the resulting shape (load factor near 1, night = day, stable daily kWh) is the flat 24/7 curve;
+- context: a flat load is normal for its peers (same tariff class and declared business) or for a
+  declared data centre / cold store / 24-h plant, and suspicious on a residential or agricultural
+  tariff or above the contracted capacity.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from minewatch.i18n import tr
+from minewatch.model import Evidence, Finding, combine_subscores
+from minewatch.power.features import Block
+
+DETECTOR = "power.load"
+REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
+
+#: Declared businesses whose honest load is flat around the clock (lower-case substrings).
+FLAT_BUSINESSES = (
+    "data", "server", "idc", "telecom", "cold", "refrigerat", "freezer", "24h", "24-h", "continuous",
+    "数据", "机房", "冷库", "通信", "冷链",
+)  # fmt: skip
+#: Tariff classes on which a large flat 24/7 load is out of place.
+SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
+
+
+def _clip01(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0)
+
+
+def peer_flatness(
+    load_factor: np.ndarray, night_day: np.ndarray, groups: Sequence[str | None], min_peers: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median load factor and night/day ratio of each meter's peer group (NaN when < min_peers).
+
+    Why median of the group including the meter: with >= 5 peers one miner cannot make its group
+    look flat, and a group of data centres or cold stores shows that flat is their normal.
+    """
+    idx: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        if g is not None:
+            idx[g].append(i)
+    lf = np.full(load_factor.shape, np.nan)
+    nd = np.full(load_factor.shape, np.nan)
+    for members in idx.values():
+        if len(members) < min_peers:
+            continue
+        mm = np.array(members)
+        lf[mm] = np.nanmedian(load_factor[mm])
+        nd[mm] = np.nanmedian(night_day[mm])
+    return lf, nd
+
+
+def subscores_block(
+    b: Block,
+    *,
+    tariff: Sequence[str | None] | None = None,
+    business: Sequence[str | None] | None = None,
+    contracted_kw: np.ndarray | None = None,
+    peer_lf: np.ndarray | None = None,
+    min_machine_kw: float = 2.5,
+) -> dict[str, np.ndarray]:
+    """Named sub-scores (points) per meter; their capped sum is the score."""
+    m = b.mean_kw.shape[0]
+    has = b.split_day >= 0
+    step = np.nan_to_num(b.shift_kw, nan=0.0)
+    big = step >= 0.6 * min_machine_kw  # smaller than one machine at reduced clock: not a rig
+    pos = (np.nan_to_num(b.step_kw) > 0) & big & has
+    s: dict[str, np.ndarray] = {}
+    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 4.0) / 10.0), 0.0)
+    # the shape of an increase only means something when there is a clear increase
+    g = np.where(pos, _clip01((b.gain_t - 3.0) / 6.0), 0.0)
+    s["uniform_shift"] = g * 15 * _clip01((b.uniform - 0.7) / 0.2)
+    rough_rel = b.rough_added / np.maximum(step, 1e-9)
+    s["steady_added_load"] = g * 15 * _clip01(1.0 - (rough_rel - 0.02) / 0.04)
+    tf = b.temp_frac
+    s["temperature_independent"] = np.where(
+        pos & ~np.isnan(tf), np.where(tf < 0.1, 10.0 * g, 10 - 40 * _clip01((tf - 0.1) / 0.3)), 0.0
+    )
+    dr = b.drift
+    s["plateau_stable"] = np.where(
+        pos & ~np.isnan(dr), np.where(dr < 0.6, 10.0 * g, 10 - 25 * _clip01((dr - 0.6) / 0.3)), 0.0
+    )
+    lf = b.load_factor
+    nd = b.night_day
+    flat = _clip01((lf - 0.6) / 0.3) * np.where(np.isnan(nd), 1.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.3))
+    s["flat_24_7"] = 15 * flat * (has | (np.nan_to_num(b.mean_kw) >= min_machine_kw))
+    s["stable_daily_energy"] = 10 * _clip01((0.12 - b.daily_cv) / 0.08) * (
+        has | (np.nan_to_num(b.mean_kw) >= min_machine_kw)
+    )
+    # context
+    ctx_flat = np.zeros(m)
+    ctx_tariff = np.zeros(m)
+    if business is not None:
+        for i, bz in enumerate(business):
+            if bz and any(w in bz.lower() for w in FLAT_BUSINESSES):
+                ctx_flat[i] = -40.0
+    s["declared_flat_business"] = ctx_flat
+    if tariff is not None:
+        for i, tc in enumerate(tariff):
+            if tc and any(w in tc.lower() for w in SMALL_TARIFFS) and flat[i] > 0.5:
+                ctx_tariff[i] = 20.0 if np.nan_to_num(b.mean_kw[i]) >= min_machine_kw else 0.0
+    s["tariff_mismatch"] = ctx_tariff
+    if peer_lf is not None:
+        # flat is normal in this peer group (cold stores, data centres): take back the shape points
+        normal = _clip01((peer_lf - 0.7) / 0.2)
+        s["peer_comparison"] = np.where(np.isnan(peer_lf), 0.0, -(s["flat_24_7"] + s["stable_daily_energy"]) * normal
+                                        + 5 * _clip01((lf - peer_lf - 0.1) / 0.2))
+    else:
+        s["peer_comparison"] = np.zeros(m)
+    if contracted_kw is not None:
+        over = b.peak_kw / contracted_kw
+        s["over_contract"] = np.where(np.nan_to_num(over) > 1.0, 10.0, 0.0)
+    else:
+        s["over_contract"] = np.zeros(m)
+    return s
+
+
+def total_score(sub: dict[str, np.ndarray]) -> np.ndarray:
+    """Vector form of `combine_subscores` (capped sum), for ranking whole blocks."""
+    tot = np.zeros_like(next(iter(sub.values())), dtype=np.float64)
+    for v in sub.values():
+        tot = tot + v
+    return np.round(np.clip(tot, 0.0, 100.0), 1)
+
+
+@dataclass(slots=True)
+class MachineUnit:
+    """The machine a kW figure is divided by, from the hardware catalog (said in the evidence)."""
+
+    model: str
+    kw: float
+    kind: str = "ASIC"
+
+
+def _f(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(v) else v
+
+
+def build_finding(
+    b: Block,
+    i: int,
+    sub: dict[str, np.ndarray],
+    *,
+    meter_id: str,
+    day0_s: int,
+    steps_per_day: int,
+    unit: MachineUnit | None,
+    source: str | None,
+    tz_offset_h: float = 0.0,
+    impact: dict[str, Any] | None = None,
+) -> Finding:
+    """The Finding for meter row i of a block, with bilingual evidence for every sub-score."""
+    subs = {k: round(float(v[i]), 1) for k, v in sub.items()}
+    score = combine_subscores(subs)
+    has = int(b.split_day[i]) >= 0
+    onset: datetime | None = None
+    if has:
+        slot_s = 86400 // steps_per_day
+        local = day0_s + int(b.onset_day[i]) * 86400 + max(int(b.onset_slot[i]), 0) * slot_s
+        onset = datetime.fromtimestamp(local - tz_offset_h * 3600, tz=UTC)
+    kw = _f(b.shift_kw[i]) if has else None
+    if kw is not None and kw <= 0:
+        kw = None
+    if kw is None and not has and subs.get("flat_24_7", 0) > 7.5:
+        kw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
+    machines = round(kw / unit.kw, 1) if (kw is not None and unit is not None and unit.kw > 0) else None
+    ev: list[Evidence] = []
+    day = onset.date().isoformat() if onset else None
+    lf = _f(b.load_factor[i])
+    nd = _f(b.night_day[i])
+    if has and kw is not None:
+        mtxt = f" ≈ {machines:g} machines of {unit.kw:.2f} kW ({unit.model})" if machines and unit else ""
+        mzh = f"，约合 {machines:g} 台 {unit.kw:.2f} kW 矿机（{unit.model}）" if machines and unit else ""
+        tail = f"; load factor {lf:.2f} since then" if lf is not None else ""
+        tail_zh = f"；此后负荷率 {lf:.2f}" if lf is not None else ""
+        if nd is not None:
+            tail += f"; night/day ratio {nd:.2f}"
+            tail_zh += f"；夜/日负荷比 {nd:.2f}"
+        ev.append(Evidence(
+            "power.step",
+            f"meter {meter_id}: load stepped up by {kw:.1f} kW on {day}{mtxt}{tail}",
+            f"电表 {meter_id}：{day} 起负荷阶跃上升 {kw:.1f} kW{mzh}{tail_zh}",
+            ts=onset,
+            data={"kw": kw, "gain_t": _f(b.gain_t[i]), "pre_kw": _f(b.pre_kw[i]), "post_kw": _f(b.post_kw[i]),
+                  "machines": machines, "unit_kw": unit.kw if unit else None},
+        ))
+        u = _f(b.uniform[i])
+        if u is not None:
+            ev.append(Evidence(
+                "power.uniform_shift",
+                f"the increase is the same in {u * 100:.0f} % of the hours of the day",
+                f"一天中 {u * 100:.0f}% 的时段增量相同", data={"uniform": u}))
+        r = _f(b.rough_added[i])
+        if r is not None:
+            ev.append(Evidence(
+                "power.steady", f"the added load changed hour-to-hour variation by {r:+.2f} kW",
+                f"新增负荷使逐时波动变化 {r:+.2f} kW", data={"rough_added_kw": r}))
+        t = _f(b.temp_frac[i])
+        if t is not None:
+            ev.append(Evidence(
+                "power.temperature",
+                f"temperature explains a swing of {t * 100:.0f} % of the added load",
+                f"温度可解释新增负荷 {t * 100:.0f}% 的波动", data={"temp_frac": t}))
+        d = _f(b.drift[i])
+        if d is not None:
+            ev.append(Evidence(
+                "power.season", f"the floor later fell back by {d * 100:.0f} % of the added load",
+                f"最低负荷随后回落了新增负荷的 {d * 100:.0f}%", data={"drift": d}))
+        c = _f(b.curtailed_frac[i])
+        if c is not None and c > 0.02:
+            ev.append(Evidence(
+                "power.curtailment",
+                f"{c * 100:.0f} % of the hours since the onset lost more than half of the added load "
+                "(curtailment or failures)",
+                f"起始后 {c * 100:.0f}% 的时段新增负荷减少一半以上（限电或故障）", data={"curtailed_frac": c}))
+    elif lf is not None:
+        ev.append(Evidence(
+            "power.shape",
+            f"meter {meter_id}: no onset in the data; load factor {lf:.2f}"
+            + (f", night/day ratio {nd:.2f}" if nd is not None else ""),
+            f"电表 {meter_id}：数据中无起始点；负荷率 {lf:.2f}" + (f"，夜/日负荷比 {nd:.2f}" if nd is not None else ""),
+            data={"load_factor": lf, "night_day": nd}))
+    cv = _f(b.daily_cv[i])
+    if cv is not None:
+        ev.append(Evidence(
+            "power.daily_energy", f"daily energy varies by {cv * 100:.1f} % (coefficient of variation)",
+            f"日用电量变异系数 {cv * 100:.1f}%", data={"daily_cv": cv}))
+    for name, en, zh in (
+        ("declared_flat_business", "declared business normally runs flat around the clock",
+         "申报行业本身即为全天平稳负荷"),
+        ("tariff_mismatch", "large flat 24/7 load on a residential/agricultural tariff",
+         "居民/农业电价下出现大功率全天平稳负荷"),
+        ("peer_comparison", "compared with peers of the same tariff class and business", "与同电价类别、同行业用户比较"),
+        ("over_contract", "peak load above the contracted capacity", "峰值负荷超过合同容量"),
+    ):
+        if subs.get(name):
+            ev.append(Evidence(f"power.{name}", f"{en} ({subs[name]:+.1f} points)",
+                               f"{zh}（{subs[name]:+.1f} 分）"))
+    return Finding(
+        kind="mining",
+        detector=DETECTOR,
+        score=score,
+        subscores=subs,
+        evidence=ev,
+        source=source,
+        first_seen=onset,
+        meter_id=meter_id,
+        onset=onset,
+        kw_mining=round(kw, 2) if kw is not None else None,
+        machines_est=machines,
+        algorithm="sha256d" if unit is not None and unit.kind == "ASIC" else None,
+        impact=impact,
+        extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
+               "onset_assumption": tr("first of two days whose floor is 3 noise units above the old floor",
+                                      "首个连续两日最低负荷高出原水平 3 倍噪声的日期")},
+    )

@@ -1,0 +1,290 @@
+"""The evaluation generator: real load curves plus injected mining rigs and honest look-alikes.
+
+Why real curves: the hard part of finding rigs is the customer's own load (weekends, holidays,
+weather, metering gaps), which no simple synthetic model captures. The shared set's SGSC household
+and ETT transformer feeder curves are the base; on top of them we add either a rig fleet or one
+of the honest loads that resemble one (cold room, server room, 24-h line, greenhouse lamps, heat
+pump or storage boiler, EV chargers). Every assumption is a named constant here and in docs/power.md.
+
+The generator returns the truth separately (`Truth`); the detector only gets the series, the
+customer metadata and the weather (what an inspector has), never this module's parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from minewatch.power.readers import MeterMeta, MeterSeries, read_file
+
+DAY = 86400
+TARGET_START = datetime(2023, 3, 6, tzinfo=UTC)  #: windows are moved near here, by whole weeks
+WINDOW_DAYS = 364
+CONFOUNDERS = ("cold_storage", "data_centre", "factory_24h", "greenhouse", "heat_pump", "ev_charger")
+#: business customers' declared (tariff class, business), drawn for miners and plain customers alike
+BUSINESS_DECL = (
+    ("commercial", "retail"), ("commercial", "office"), ("industrial", "manufacturing"),
+    ("agricultural", "farm"), ("commercial", "warehouse"),
+)  # fmt: skip
+AIR_SHARE = 0.85  #: share of fleets of air-cooled ASICs (hydro needs a water loop)
+RAMP_MAX_DAYS = 7  #: machines are switched on over 0..this many days
+FAIL_PER_DAY = 1 / 250  #: per-machine failure hazard
+PRE_WINDOW_SHARE = 0.15  #: fleets already running when the window starts (no onset to find)
+
+
+@dataclass(slots=True)
+class Truth:
+    meter_id: str
+    label: int  # 1 = mining
+    kind: str  # "mining", "plain" or a confounder name
+    onset_s: int | None = None  # UTC seconds of the first machine; None = before the window or none
+    machines: int | None = None
+    model: str | None = None
+    unit_kw: float | None = None
+    mining_kw: float | None = None
+
+
+@dataclass
+class Population:
+    series: list[MeterSeries]
+    meta: dict[str, MeterMeta]
+    temperature: dict[str, tuple[np.ndarray, np.ndarray]]  # meter -> hourly (ts, °C)
+    truth: list[Truth] = field(default_factory=list)
+
+
+def base_curves(shared: Path) -> list[tuple[str, str, int, np.ndarray]]:
+    """(name, kind, start_s, hourly kW) of the real curves: 10 SGSC households, 6 ETT feeders."""
+    out: list[tuple[str, str, int, np.ndarray]] = []
+    from minewatch.power.features import hourly
+
+    r = read_file(shared / "power" / "sgsc_smart_meter10.csv")
+    for s in r.series:
+        h, st, _ = hourly(s.kw, s.start_s, s.interval_s)
+        out.append((f"sgsc{s.meter_id}", "household", st, h))
+    for f in ("ETTh1.csv", "ETTh2.csv"):
+        r = read_file(shared / "power" / f)
+        for s in r.series:
+            # feeders with more than a fifth of their hours missing/negative are left out
+            if s.meter_id in ("HUFL", "MUFL", "LUFL") and np.isnan(s.kw).mean() < 0.2:
+                out.append((f"{f[:5]}{s.meter_id}", "business", s.start_s, s.kw))
+    return out
+
+
+def _temperature(rng: np.random.Generator, start_s: int, n: int) -> np.ndarray:
+    """Hourly ambient °C of a temperate site: seasonal and daily cycles plus AR(1) weather."""
+    t = start_s + np.arange(n) * 3600
+    doy = ((t // DAY) % 365.25) / 365.25
+    hour = (t % DAY) / 3600
+    mean = rng.uniform(10, 18)
+    amp = rng.uniform(10, 15)
+    days = n // 24 + 2
+    w = np.zeros(days)
+    e = rng.normal(0, 2.0, days)
+    for i in range(1, days):
+        w[i] = 0.8 * w[i - 1] + e[i]
+    weather = np.repeat(w, 24)[:n]
+    return mean - amp * np.cos(2 * np.pi * (doy - 0.04)) + 4 * np.sin(2 * np.pi * (hour - 9) / 24) + weather
+
+
+def _ar(rng: np.random.Generator, n: int, rho: float, sd: float) -> np.ndarray:
+    e = rng.normal(0, sd * np.sqrt(1 - rho**2), n)
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        acc = rho * acc + e[i]
+        out[i] = acc
+    return out
+
+
+def _pick_model(rng: np.random.Generator, at: date) -> tuple[str, float]:
+    from minewatch.assess.hardware import load_catalog
+
+    cat = load_catalog()
+    ms = [m for m in cat.available("sha256d", at) if m.release and (at - m.release).days < 3 * 365]
+    air = [m for m in ms if m.cooling == "air"]
+    hyd = [m for m in ms if m.cooling != "air"]
+    pool = air if (rng.random() < AIR_SHARE or not hyd) else hyd
+    m = pool[int(rng.integers(len(pool)))]
+    return m.model, m.power_w / 1000.0
+
+
+def mining_load(
+    rng: np.random.Generator, n: int, start_s: int, onset_idx: int, machines: int, unit_kw: float
+) -> np.ndarray:
+    """Hourly kW of a fleet: ramp-up, per-machine spread, failures/repairs, curtailment, noise."""
+    load = np.zeros(n)
+    hours = np.arange(n)
+    ramp_h = int(rng.integers(0, RAMP_MAX_DAYS + 1)) * 24
+    starts = np.sort(onset_idx + rng.integers(0, ramp_h + 1, machines))
+    starts[0] = onset_idx
+    days = n // 24 + 1
+    for j in range(machines):
+        p = unit_kw * (1 + rng.normal(0, 0.02))
+        on = hours >= starts[j]
+        # failures: hazard per day, 1-7 days down, 20 % never repaired
+        d = starts[j] // 24
+        while True:
+            d += int(rng.geometric(FAIL_PER_DAY))
+            if d >= days:
+                break
+            if rng.random() < 0.2:
+                on &= hours < d * 24
+                break
+            down = int(rng.integers(1, 8))
+            on &= ~((hours >= d * 24) & (hours < (d + down) * 24))
+            d += down
+        load += p * on
+    hod = ((start_s + hours * 3600) % DAY) // 3600
+    dow = ((start_s // DAY + hours // 24 + 3) % 7)
+    r = rng.random()
+    if r < 0.3:  # peak-hour curtailment on weekdays (time-of-use tariff)
+        frac = rng.uniform(0.5, 1.0)
+        h0 = int(rng.integers(17, 20))
+        mask = (hod >= h0) & (hod < h0 + 3) & (dow < 5)
+        load[mask] *= 1 - frac
+    elif r < 0.45:  # demand-response days
+        for _ in range(int(rng.integers(5, 16))):
+            d0 = int(rng.integers(0, days)) * 24 + int(rng.integers(8, 16))
+            load[d0 : d0 + int(rng.integers(4, 13))] *= 0.5
+    for _ in range(int(rng.integers(0, 6))):  # pool or network outages: rigs idle
+        h = int(rng.integers(0, n))
+        load[h : h + int(rng.integers(1, 4))] *= 0.1
+    return load * (1 + rng.normal(0, 0.005, n))
+
+
+def confounder_load(
+    rng: np.random.Generator, kind: str, n: int, start_s: int, temp: np.ndarray, base_mean: float
+) -> tuple[np.ndarray, str | None]:
+    """Hourly kW of one honest look-alike and the business it is usually declared as (or None)."""
+    hours = np.arange(n)
+    hod = ((start_s + hours * 3600) % DAY) // 3600
+    dow = ((start_s // DAY + hours // 24 + 3) % 7)
+    doy = (((start_s + hours * 3600) // DAY) % 365)
+    onset = np.ones(n, bool)
+    if rng.random() < 0.5:
+        onset = hours >= int(rng.integers(45 * 24, n - 60 * 24))
+    if kind == "cold_storage":
+        p = base_mean * rng.uniform(0.5, 2.0)
+        duty = np.clip(0.45 + 0.03 * (temp - 15) + _ar(rng, n, 0.5, 0.15), 0.05, 1.0)
+        duty[(hod % 8 == 2)] += 0.3  # defrost heaters
+        decl = "cold storage" if rng.random() < 0.7 else "food processing"
+        return p * duty * onset, decl
+    if kind == "data_centre":
+        p = base_mean * rng.uniform(0.5, 2.0)
+        it = np.ones(n)
+        for _ in range(int(rng.integers(1, 4))):  # racks added during the year
+            it += rng.uniform(0.1, 0.3) * (hours >= int(rng.integers(0, n)))
+        cool = 0.3 + 0.015 * np.clip(temp - 15, 0, None)
+        decl = "data center" if rng.random() < 0.7 else "office"  # an undeclared server room
+        return p * it * (1 + cool) * (1 + rng.normal(0, 0.02, n)) * onset, decl
+    if kind == "factory_24h":
+        p = base_mean * rng.uniform(0.5, 2.0)
+        f = 1 + _ar(rng, n, 0.7, 0.08)
+        f[np.isin(hod, (0, 8, 16))] *= 0.85  # shift changes
+        f[(dow == 6) & (hod >= 8) & (hod < 16)] *= 0.3  # weekly maintenance
+        f[(doy >= 40) & (doy < 47)] *= 0.1  # Spring Festival shutdown
+        return p * np.clip(f, 0, None) * onset, "manufacturing"
+    if kind == "greenhouse":
+        p = base_mean * rng.uniform(0.5, 2.0)
+        h0 = int(rng.integers(0, 6))
+        length = int(rng.integers(14, 19))
+        on = ((hod - h0) % 24) < length
+        season = (doy >= 280) | (doy < 80)  # supplemental lighting in the dark half-year
+        sunny = np.repeat(rng.random(n // 24 + 1) < 0.3, 24)[:n] & (hod >= 10) & (hod < 15)
+        return p * on * season * np.where(sunny, 0.5, 1.0), "greenhouse"
+    if kind == "heat_pump":
+        p = base_mean * rng.uniform(0.5, 2.0)
+        if rng.random() < 0.5:  # heat pump: follows the cold
+            load = p * np.clip((16 - temp) / 20, 0, 1) * (1 + 0.15 * np.cos(2 * np.pi * (hod - 6) / 24))
+        else:  # electric storage boiler: off-peak nights, harder on cold nights
+            night = (hod >= 23) | (hod < 7)
+            load = p * night * np.clip((16 - temp) / 15, 0, 1) * 1.5
+        # district heating season start date (Nov 15) is a step on a fixed date
+        season = (doy >= 318) | (doy < 90)
+        return load * season * (1 + rng.normal(0, 0.03, n)), None
+    if kind == "ev_charger":
+        chargers = int(rng.integers(1, 6))
+        p = rng.choice((7.0, 11.0, 22.0, 60.0))
+        load = np.zeros(n)
+        for d in range(n // 24):
+            for _ in range(chargers):
+                if rng.random() < 0.8:
+                    s = d * 24 + int(rng.integers(18, 24))
+                    load[s : s + int(rng.integers(3, 9))] += p
+        ev_on = hours >= int(rng.integers(45 * 24, n - 60 * 24))
+        return load * ev_on, None
+    raise ValueError(kind)
+
+
+def generate(shared: Path, n_meters: int = 300, seed: int = 7, mining_share: float = 0.5) -> Population:
+    """A reproducible population of hourly meters with truth kept apart from the inputs."""
+    rng = np.random.default_rng(seed)
+    bases = base_curves(shared)
+    households = [b for b in bases if b[1] == "household"]
+    business = [b for b in bases if b[1] == "business"]
+    pop = Population([], {}, {})
+    n_mining = round(n_meters * mining_share)
+    n_conf = round((n_meters - n_mining) * 0.6)
+    kinds = ["mining"] * n_mining + [CONFOUNDERS[i % len(CONFOUNDERS)] for i in range(n_conf)]
+    kinds += ["plain"] * (n_meters - len(kinds))
+    rng.shuffle(kinds)
+    n = WINDOW_DAYS * 24
+    for i, kind in enumerate(kinds):
+        home = kind in ("heat_pump", "ev_charger", "mining", "plain") and rng.random() < 0.4
+        name, _bkind, st, curve = (households if home else business)[
+            int(rng.integers(len(households) if home else len(business)))
+        ]
+        # a window of the real curve, rescaled; the window is moved by whole weeks to 2023
+        off_days = int(rng.integers(0, max(1, curve.size // 24 - WINDOW_DAYS)))
+        seg = curve[off_days * 24 : off_days * 24 + n].copy()
+        if seg.size < n:
+            seg = np.concatenate([seg, np.full(n - seg.size, np.nan)])
+        seg[seg < 0] = np.nan
+        t0 = st - st % DAY + off_days * DAY
+        shift_weeks = round((TARGET_START.timestamp() - t0) / (7 * DAY))
+        start_s = int(t0 + shift_weeks * 7 * DAY)
+        scale = (rng.uniform(0.6, 1.6) if home else float(np.exp(rng.uniform(np.log(20), np.log(300)))))
+        base = seg / np.nanmean(seg) * (np.nanmean(seg) * scale if home else scale)
+        base_mean = float(np.nanmean(base))
+        temp = _temperature(rng, start_s, n)
+        mid = f"M{i:04d}"
+        if home:
+            tariff, biz = "residential", "household"
+        else:
+            tariff, biz = BUSINESS_DECL[int(rng.integers(len(BUSINESS_DECL)))]
+        truth = Truth(mid, 1 if kind == "mining" else 0, kind)
+        add = np.zeros(n)
+        contract_base = base.copy()
+        if kind == "mining":
+            onset_idx = int(rng.integers(45 * 24, n - 75 * 24))
+            pre = rng.random() < PRE_WINDOW_SHARE
+            if pre:
+                onset_idx = 0
+            at = datetime.fromtimestamp(start_s + onset_idx * 3600, tz=UTC).date()
+            model, unit_kw = _pick_model(rng, at)
+            if home:
+                machines = int(rng.integers(1, 5))
+            else:
+                ratio = float(np.exp(rng.uniform(np.log(0.15), np.log(1.5))))
+                machines = max(1, round(ratio * base_mean / unit_kw))
+            add = mining_load(rng, n, start_s, onset_idx, machines, unit_kw)
+            truth.onset_s = None if pre else start_s + onset_idx * 3600
+            truth.machines, truth.model, truth.unit_kw = machines, model, unit_kw
+            truth.mining_kw = machines * unit_kw
+        elif kind != "plain":
+            add, decl = confounder_load(rng, kind, n, start_s, temp, max(base_mean, 5.0))
+            if decl is not None and not home:
+                biz = decl
+                tariff = "agricultural" if kind == "greenhouse" else tariff
+            contract_base = base + add
+        kw = base + add
+        contracted = float(np.nanmax(contract_base) * rng.uniform(1.3, 2.0)) if np.isfinite(
+            np.nanmax(contract_base)) else None
+        pop.series.append(MeterSeries(mid, start_s, 3600, kw, f"synthetic:{name}", "kw"))
+        pop.meta[mid] = MeterMeta(mid, tariff_class=tariff, business=biz, contracted_kw=contracted)
+        pop.temperature[mid] = (start_s + np.arange(n, dtype=np.int64) * 3600, temp)
+        pop.truth.append(truth)
+    return pop

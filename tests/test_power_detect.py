@@ -1,0 +1,129 @@
+"""Detector kernels on controlled curves: rigs are found, honest look-alikes are not."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from minewatch.power.detect import subscores_block, total_score
+from minewatch.power.features import analyse_block, best_split
+from minewatch.power.readers import MeterMeta, MeterSeries
+from minewatch.power.scan import scan_series
+
+warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+DAYS = 200
+H = np.arange(DAYS * 24)
+HOD = H % 24
+START = 1_704_067_200  # 2024-01-01 00:00 (Monday)
+
+
+def office(rng, level=40.0):
+    day = ((HOD >= 8) & (HOD < 19)).astype(float)
+    weekday = ((H // 24) % 7) < 5
+    return level * (0.3 + 0.7 * day * weekday) * (1 + 0.05 * rng.standard_normal(H.size))
+
+
+def test_best_split_matches_ruptures_binseg():
+    rpt = pytest.importorskip("ruptures")
+    rng = np.random.default_rng(1)
+    y = np.r_[rng.normal(0, 1, 120), rng.normal(3, 1, 80)]
+    k, _ = best_split(y[None, :], min_seg=14)
+    ref = rpt.Binseg(model="l2", min_size=14, jump=1).fit(y).predict(n_bkps=1)[0]
+    assert int(k[0]) == ref
+
+
+def test_rig_under_office_load_found_with_onset_and_size():
+    rng = np.random.default_rng(2)
+    x = office(rng)
+    onset_day = 120
+    x[onset_day * 24 + 14 :] += 10 * 3.25  # ten machines at 14:00
+    b = analyse_block(x[None, :], 24, first_weekday=0)
+    assert abs(int(b.onset_day[0]) - onset_day) <= 1
+    assert b.shift_kw[0] == pytest.approx(32.5, rel=0.05)
+    assert b.uniform[0] > 0.9
+    score = total_score(subscores_block(b))[0]
+    assert score >= 50
+
+
+def test_ev_chargers_and_greenhouse_lamps_score_low():
+    rng = np.random.default_rng(3)
+    ev = office(rng)
+    ev[(H >= 100 * 24) & ((HOD >= 19) | (HOD < 2))] += 44.0  # evening charging only
+    lamps = office(rng)
+    lamps[(H >= 100 * 24) & ((HOD < 4) | (HOD >= 16))] += 60.0  # 12 h photoperiod at night
+    b = analyse_block(np.vstack([ev, lamps]), 24, first_weekday=0)
+    sub = subscores_block(b)
+    assert (b.uniform < 0.7).all()
+    assert (total_score(sub) < 50).all()
+
+
+def test_heat_pump_follows_temperature_and_is_penalised():
+    rng = np.random.default_rng(4)
+    days = np.arange(DAYS)
+    temp_d = 10 - 8 * np.sin(2 * np.pi * days / 365) + np.cumsum(rng.normal(0, 1.2, DAYS)) * 0.3 \
+        + rng.normal(0, 3, DAYS)
+    t_h = np.repeat(temp_d, 24)
+    rig = office(rng)
+    rig[100 * 24 :] += 30.0
+    hp = office(rng)
+    hp[100 * 24 :] += 60 * np.clip((18 - t_h[100 * 24 :]) / 20, 0, 1) * (1 + 0.02 * rng.standard_normal(DAYS * 24 - 2400))
+    b = analyse_block(np.vstack([rig, hp]), 24, first_weekday=0, temp_daily=np.vstack([temp_d, temp_d]))
+    sub = subscores_block(b)
+    assert b.temp_frac[1] > 3 * b.temp_frac[0]
+    assert sub["temperature_independent"][0] > 0 > sub["temperature_independent"][1]
+
+
+def test_declared_data_centre_and_peers_reduce_score():
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(6):
+        x = 50 * (1 + 0.01 * rng.standard_normal(H.size))
+        x[110 * 24 :] += 20.0  # racks added: a flat uniform step, like a rig
+        rows.append(x)
+    b = analyse_block(np.vstack(rows), 24, first_weekday=0)
+    undeclared = total_score(subscores_block(b))
+    declared = total_score(subscores_block(b, business=["data center"] * 6))
+    assert (undeclared >= 50).all()
+    assert (declared < undeclared - 30).all()
+
+
+def test_missing_days_stay_unknown_and_do_not_create_a_step():
+    rng = np.random.default_rng(6)
+    x = office(rng)
+    x[90 * 24 : 110 * 24] = np.nan  # three weeks without data
+    b = analyse_block(x[None, :], 24, first_weekday=0)
+    assert total_score(subscores_block(b))[0] < 30
+
+
+def test_scan_series_builds_bilingual_finding():
+    rng = np.random.default_rng(7)
+    x = office(rng)
+    x[120 * 24 :] += 8 * 3.3
+    s = MeterSeries("M17", START, 3600, x, "t.csv", "kw")
+    res = scan_series([s], meta={"M17": MeterMeta("M17", "commercial", "retail")}, with_impact=False)
+    f = res.scores[0].finding
+    assert f.kind == "mining" and f.detector == "power.load" and f.meter_id == "M17"
+    assert f.score == pytest.approx(sum(f.subscores.values()), abs=0.5) or f.score == 100
+    assert f.onset is not None and abs((f.onset.timestamp() - (START + 120 * 86400)) / 86400) <= 1
+    assert f.machines_est is not None and 6 <= f.machines_est <= 10
+    step = f.evidence[0]
+    assert "stepped up" in step.text and step.text_zh and "阶跃" in step.text_zh
+
+
+def test_transformer_balance_finds_unmetered_load():
+    rng = np.random.default_rng(8)
+    a = office(rng, 30)
+    c = office(rng, 20)
+    tx = a + c + 2.0 * (1 + 0.02 * rng.standard_normal(H.size))
+    tx[130 * 24 :] += 25.0  # tapped before the meters
+    series = [MeterSeries(n, START, 3600, v, "t", "kw") for n, v in (("A", a), ("C", c), ("T1", tx))]
+    meta = {"A": MeterMeta("A", transformer="T1"), "C": MeterMeta("C", transformer="T1"),
+            "T1": MeterMeta("T1", role="transformer")}
+    res = scan_series(series, meta=meta, with_impact=False)
+    resid = next(m for m in res.scores if m.meter_id == "T1:unaccounted")
+    assert resid.finding.variant == "transformer_balance"
+    assert resid.finding.kw_mining == pytest.approx(25.0, rel=0.1)
+    assert resid.score >= 50
