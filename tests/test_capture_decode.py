@@ -5,6 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
+
+from minewatch.net.decode import FRAG_FIRST, FRAG_LATER, VER_CUT, VER_MALFORMED, addr_bytes, decode_batch
+from minewatch.sources.pcap import open_capture
 from test_capture_writer import (
     ETH_IPV6,
     SYN,
@@ -19,9 +22,6 @@ from test_capture_writer import (
     udp,
     write,
 )
-
-from minewatch.net.decode import FRAG_FIRST, FRAG_LATER, VER_CUT, VER_MALFORMED, addr_bytes, decode_batch
-from minewatch.sources.pcap import open_capture
 
 V4 = ipv4("192.0.2.1", "198.51.100.7", 6, tcp(40001, 3333, 77, flags=SYN))
 V6 = ipv6("2001:db8::1", "2001:db8::2", 17, udp(5353, 53, b"hello"))

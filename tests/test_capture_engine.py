@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_capture_writer import ACK, FIN, PSH, RST, SYN, eth, ipv4, ipv6, pcap_bytes, tcp, tcp_session, udp, write
 
 from minewatch.model import FLOW_SCHEMA
 from minewatch.net.engine import FlowEngine, FlowInfo, FlowSummary, community_id, summaries_to_arrow
 from minewatch.sources.pcap import open_capture
+from test_capture_writer import (
+    ACK,
+    PSH,
+    RST,
+    SYN,
+    eth,
+    ipv4,
+    ipv6,
+    pcap_bytes,
+    tcp,
+    tcp_session,
+    udp,
+    write,
+)
 
 
 class Recorder:
@@ -169,7 +182,7 @@ def test_fin_then_new_syn_starts_new_flow_retransmitted_syn_does_not(tmp_path):
     # a refused connection: SYN, RST, the same SYN again, RST -> one flow
     rf = [seg(C, S, 41000, 25, 7, fl=SYN, t=5), seg(S, C, 25, 41000, 0, fl=RST | ACK, t=5.1, ack=8),
           seg(C, S, 41000, 25, 7, fl=SYN, t=6), seg(S, C, 25, 41000, 0, fl=RST | ACK, t=6.1, ack=8)]
-    eng, _, ends = run(tmp_path, s1 + s2 + rf)
+    _eng, _, ends = run(tmp_path, s1 + s2 + rf)
     tuples = [(e.info.src_port, e.info.dst_port) for e in ends]
     assert tuples.count((40000, 3333)) == 2
     assert tuples.count((41000, 25)) == 1

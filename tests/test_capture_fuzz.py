@@ -6,17 +6,13 @@ import gzip
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_capture_writer import ETH_IPV6, eth, ipv4, ipv6, pcap_bytes, pcapng_bytes, tcp_session, udp
 
 from minewatch.errors import InputError
 from minewatch.net.engine import FlowEngine
 from minewatch.sources.pcap import open_capture
+from test_capture_writer import ETH_IPV6, eth, ipv4, ipv6, pcap_bytes, pcapng_bytes, tcp_session, udp
 
-_FRAMES = tcp_session(requests=(b"a" * 50, b"b" * 3), responses=(b"c" * 7, b"d")) + [
-    (1_700_000_001.0, eth(ipv6("2001:db8::1", "2001:db8::2", 17, udp(1, 2, b"x"), ext=[(0, b""), (60, b"")]),
-                          ETH_IPV6)),
-    (1_700_000_001.5, eth(ipv4("10.0.0.1", "10.0.0.2", 17, b"frag", frag_off=8))),
-]
+_FRAMES = [*tcp_session(requests=(b"a" * 50, b"b" * 3), responses=(b"c" * 7, b"d")), (1700000001.0, eth(ipv6("2001:db8::1", "2001:db8::2", 17, udp(1, 2, b"x"), ext=[(0, b""), (60, b"")]), ETH_IPV6)), (1700000001.5, eth(ipv4("10.0.0.1", "10.0.0.2", 17, b"frag", frag_off=8)))]
 SEEDS = [
     pcap_bytes(_FRAMES),
     pcap_bytes(_FRAMES, ns=True, big=True),

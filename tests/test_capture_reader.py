@@ -7,11 +7,11 @@ import struct
 
 import numpy as np
 import pytest
-from test_capture_writer import ipv4, pcap_bytes, pcapng_bytes, tcp, tcp_session, udp, write
 
 import minewatch.sources.pcap as pcapmod
 from minewatch.errors import InputError
 from minewatch.sources.pcap import open_capture
+from test_capture_writer import ipv4, pcap_bytes, pcapng_bytes, tcp, tcp_session, udp, write
 
 
 def _read(path):
@@ -84,7 +84,7 @@ def test_gzip_is_transparent_and_progress_reaches_size(tmp_path):
     assert got == [f for _, f in frames]
     assert r.bytes_read() == p.stat().st_size
     ng = pcapng_bytes([(1, None)], [(0, 1_700_000_000_000_000 + k, f) for k, (_, f) in enumerate(frames)])
-    r2, _, _, _, _, got2 = _read(write(tmp_path / "b.pcapng.gz", ng, gz=True))
+    _r2, _, _, _, _, got2 = _read(write(tmp_path / "b.pcapng.gz", ng, gz=True))
     assert got2 == got
 
 
@@ -112,7 +112,7 @@ def test_small_chunks_give_identical_packets(tmp_path, monkeypatch):
 
 def test_snaplen_cut_lengths(tmp_path):
     full = tcp_session(requests=(b"x" * 500,))[3][1]
-    r, _, _, caps, origs, _ = _read(write(tmp_path / "c.pcap", pcap_bytes([(1.0, full[:100], len(full))],
+    _r, _, _, caps, origs, _ = _read(write(tmp_path / "c.pcap", pcap_bytes([(1.0, full[:100], len(full))],
                                                                            snaplen=100)))
     assert caps == [100] and origs == [len(full)]
 

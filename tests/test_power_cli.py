@@ -56,7 +56,7 @@ def test_power_scan_jsonl_store_and_plot(tmp_path, tmp_home):
 
 
 def test_power_scan_table_in_chinese_and_bad_file(tmp_path, tmp_home):
-    data, meta = _write(tmp_path)
+    data, _meta = _write(tmp_path)
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     r = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(data), str(bad), "--no-store"])

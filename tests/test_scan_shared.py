@@ -34,11 +34,11 @@ def labelled(shared: Path):
 
 @pytest.fixture(scope="module")
 def scanned(labelled):
-    from minewatch.net.intel import PoolIntel
     from minewatch.net.pipeline import CaptureScanner
+    from minewatch.store.intel_tables import load_intel
 
     pcap_dir, by_file, sums = labelled
-    intel = PoolIntel.load_builtin()
+    intel = load_intel(None)
     results = {}
     for name in sorted(by_file):
         path = pcap_dir / name

@@ -32,8 +32,15 @@ def read_pcap_any(path: Path) -> tuple[str, list[dict]]:
             sec, frac, incl, orig = struct.unpack(e + "IIII", raw[off : off + 16])
             data = raw[off + 16 : off + 16 + incl]
             assert len(data) == incl and incl <= snaplen
-            out.append({"ts_ns": sec * 10**9 + frac * (1 if ns else 1000), "data": data, "orig_len": orig,
-                        "linktype": lt, "iface": 0})
+            out.append(
+                {
+                    "ts_ns": sec * 10**9 + frac * (1 if ns else 1000),
+                    "data": data,
+                    "orig_len": orig,
+                    "linktype": lt,
+                    "iface": 0,
+                }
+            )
             off += 16 + incl
         return ("pcap-ns" if ns else "pcap") + ("-be" if e == ">" else "-le"), out
     assert magic == b"\x0a\x0d\x0d\x0a", magic
@@ -63,8 +70,15 @@ def read_pcap_any(path: Path) -> tuple[str, list[dict]]:
             itf = ifaces[iface]
             units = (hi << 32) | lo
             ts_ns = units * 10**9 // 10 ** itf["tsresol"]
-            out.append({"ts_ns": ts_ns, "data": body[20 : 20 + cap], "orig_len": orig, "linktype": itf["linktype"],
-                        "iface": iface})
+            out.append(
+                {
+                    "ts_ns": ts_ns,
+                    "data": body[20 : 20 + cap],
+                    "orig_len": orig,
+                    "linktype": itf["linktype"],
+                    "iface": iface,
+                }
+            )
         off += blen
     return "pcapng" + ("-be" if e == ">" else "-le"), out
 
@@ -130,8 +144,17 @@ def tshark(path: Path, *args: str) -> str:
 
 def tshark_problems(path: Path, *extra: str) -> list[str]:
     """Lines for packets tshark flags as malformed, with bad checksums, or with expert warnings/errors."""
-    out = tshark(path, "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o",
-                 "ip.check_checksum:TRUE", *extra, "-Y",
-                 "_ws.malformed || _ws.expert.severity >= warning || tcp.checksum.status == 0 || "
-                 "udp.checksum.status == 0 || ip.checksum.status == 0")
+    out = tshark(
+        path,
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        *extra,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= warning || tcp.checksum.status == 0 || "
+        "udp.checksum.status == 0 || ip.checksum.status == 0",
+    )
     return [ln for ln in out.splitlines() if ln.strip()]

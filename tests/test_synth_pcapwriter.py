@@ -6,36 +6,53 @@ import random
 import struct
 
 import pytest
-from test_synth_helpers import TSHARK, check_l3, l3_of, read_pcap_any, tshark, tshark_problems
 
 from minewatch.synth import pcapwriter as pw
 from minewatch.synth.tcp import TcpOptions, tcp_session, udp_session
+from test_synth_helpers import TSHARK, check_l3, l3_of, read_pcap_any, tshark, tshark_problems
 
 
 def _sample_packets() -> list[pw.Pkt]:
     rng = random.Random(3)
-    msgs = [(0.0, "c2s", b'{"id":1,"method":"mining.subscribe","params":[]}\n'),
-            (0.05, "s2c", b"x" * 3000), (0.2, "c2s", b"hello")]
+    msgs = [
+        (0.0, "c2s", b'{"id":1,"method":"mining.subscribe","params":[]}\n'),
+        (0.05, "s2c", b"x" * 3000),
+        (0.2, "c2s", b"hello"),
+    ]
     p4 = tcp_session(("10.1.2.3", 40001), ("192.0.2.7", 3333), msgs, 1_700_000_000.123456789, rng)
-    p6 = tcp_session(("fd00::1", 40002), ("2001:db8::7", 443), msgs, 1_700_000_001.5, rng,
-                     TcpOptions(ipv6_ext=(pw.EXT_HOPOPT, pw.EXT_DSTOPT, pw.EXT_ROUTING)))
-    u = udp_session(("10.1.2.3", 5353), ("10.0.0.53", 53), [(0.0, "c2s", b"\x12\x34" + b"\0" * 30)], 1_700_000_002.0)
+    p6 = tcp_session(
+        ("fd00::1", 40002),
+        ("2001:db8::7", 443),
+        msgs,
+        1_700_000_001.5,
+        rng,
+        TcpOptions(ipv6_ext=(pw.EXT_HOPOPT, pw.EXT_DSTOPT, pw.EXT_ROUTING)),
+    )
+    u = udp_session(
+        ("10.1.2.3", 5353), ("10.0.0.53", 53), [(0.0, "c2s", b"\x12\x34" + b"\0" * 30)], 1_700_000_002.0
+    )
     return sorted(p4 + p6 + u, key=lambda p: p.ts_ns)
 
 
 PCAP_VARIANTS = [
-    {"nanosecond": ns, "big_endian": be, "gzip": gz} for ns in (False, True) for be in (False, True) for gz in (False, True)
+    {"nanosecond": ns, "big_endian": be, "gzip": gz}
+    for ns in (False, True)
+    for be in (False, True)
+    for gz in (False, True)
 ]
 
 
-@pytest.mark.parametrize("opts", PCAP_VARIANTS, ids=lambda o: "-".join(k for k, v in o.items() if v) or "plain")
+@pytest.mark.parametrize(
+    "opts", PCAP_VARIANTS, ids=lambda o: "-".join(k for k, v in o.items() if v) or "plain"
+)
 def test_pcap_roundtrip(tmp_path, opts):
     pkts = _sample_packets()
     path = tmp_path / ("c.pcap.gz" if opts["gzip"] else "c.pcap")
     pw.write_capture(path, pkts, "pcap", pw.LinkSpec(), **opts)
     fmt, recs = read_pcap_any(path)
-    assert fmt.startswith("pcap-ns" if opts["nanosecond"] else "pcap-") and fmt.endswith("-be" if opts["big_endian"]
-                                                                                        else "-le")
+    assert fmt.startswith("pcap-ns" if opts["nanosecond"] else "pcap-") and fmt.endswith(
+        "-be" if opts["big_endian"] else "-le"
+    )
     assert len(recs) == len(pkts)
     res = 1 if opts["nanosecond"] else 1000
     for r, p in zip(recs, pkts, strict=True):
@@ -59,7 +76,9 @@ LINKS = [
 ]
 
 
-@pytest.mark.parametrize("link", LINKS, ids=lambda lk: f"{lk.linktype}-{len(lk.vlans)}vlan-{lk.null_big_endian}")
+@pytest.mark.parametrize(
+    "link", LINKS, ids=lambda lk: f"{lk.linktype}-{len(lk.vlans)}vlan-{lk.null_big_endian}"
+)
 def test_link_types_roundtrip(tmp_path, link):
     pkts = _sample_packets()
     path = pw.write_capture(tmp_path / "l.pcap", pkts, "pcap", link)
@@ -70,10 +89,24 @@ def test_link_types_roundtrip(tmp_path, link):
         assert fam in (2, 30)
     if TSHARK:
         assert tshark_problems(path) == []
-        out = tshark(path, "-T", "fields", "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "vlan.id", "-e", "ieee8021ad.id")
+        out = tshark(
+            path,
+            "-T",
+            "fields",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "vlan.id",
+            "-e",
+            "ieee8021ad.id",
+        )
         lines = out.splitlines()
         assert len(lines) == len(pkts)
-        assert sum(1 for ln in lines if ln.split("\t")[0] or ln.split("\t")[1]) == len(pkts)  # every L4 decoded
+        assert sum(1 for ln in lines if ln.split("\t")[0] or ln.split("\t")[1]) == len(
+            pkts
+        )  # every L4 decoded
         first = lines[0].split("\t")
         if len(link.vlans) == 1:
             assert first[2] == "100"
@@ -96,9 +129,11 @@ def test_ipv4_only_and_ipv6_only_linktypes(tmp_path):
 
 def test_pcapng_interfaces_tsresol_and_endianness(tmp_path):
     pkts = _sample_packets()
-    itfs = [pw.Interface(pw.LINKTYPE_ETHERNET, 65535, 6, "eth0", pw.LinkSpec(vlans=(7,))),
-            pw.Interface(pw.LINKTYPE_RAW, 65535, 9, "tun0", pw.LinkSpec(pw.LINKTYPE_RAW)),
-            pw.Interface(pw.LINKTYPE_LINUX_SLL2, 96, 3, "any", pw.LinkSpec(pw.LINKTYPE_LINUX_SLL2))]
+    itfs = [
+        pw.Interface(pw.LINKTYPE_ETHERNET, 65535, 6, "eth0", pw.LinkSpec(vlans=(7,))),
+        pw.Interface(pw.LINKTYPE_RAW, 65535, 9, "tun0", pw.LinkSpec(pw.LINKTYPE_RAW)),
+        pw.Interface(pw.LINKTYPE_LINUX_SLL2, 96, 3, "any", pw.LinkSpec(pw.LINKTYPE_LINUX_SLL2)),
+    ]
     for be in (False, True):
         path = tmp_path / f"m{be}.pcapng"
         pw.write_capture(path, pkts, "pcapng", interfaces=itfs, big_endian=be, iface_of=lambda p: p.ts_ns % 3)
@@ -111,9 +146,11 @@ def test_pcapng_interfaces_tsresol_and_endianness(tmp_path):
             res = 10 ** (9 - itfs[i].tsresol)
             assert r["ts_ns"] == p.ts_ns // res * res
             full = itfs[i].link.frame(p.data)
-            assert r["data"] == full[:itfs[i].snaplen] and r["orig_len"] == len(full)
+            assert r["data"] == full[: itfs[i].snaplen] and r["orig_len"] == len(full)
         if TSHARK:
-            out = tshark(path, "-T", "fields", "-e", "frame.interface_id", "-e", "frame.len", "-e", "frame.cap_len")
+            out = tshark(
+                path, "-T", "fields", "-e", "frame.interface_id", "-e", "frame.len", "-e", "frame.cap_len"
+            )
             rows = [ln.split("\t") for ln in out.splitlines()]
             assert [int(r[0]) for r in rows] == [p.ts_ns % 3 for p in pkts]
             assert all(int(r[2]) <= 96 for r, p in zip(rows, pkts, strict=True) if p.ts_ns % 3 == 2)
@@ -160,8 +197,14 @@ def test_ipv4_fragmentation_reassembles():
 
 def test_fragmented_tcp_in_tshark(tmp_path):
     rng = random.Random(1)
-    pk = tcp_session(("10.9.0.1", 41000), ("192.0.2.9", 80), [(0.0, "c2s", b"A" * 1400), (0.1, "s2c", b"B" * 1400)],
-                     1_700_000_000.0, rng, TcpOptions(fragment_mtu=600))
+    pk = tcp_session(
+        ("10.9.0.1", 41000),
+        ("192.0.2.9", 80),
+        [(0.0, "c2s", b"A" * 1400), (0.1, "s2c", b"B" * 1400)],
+        1_700_000_000.0,
+        rng,
+        TcpOptions(fragment_mtu=600),
+    )
     frag = [p for p in pk if struct.unpack("!H", p.data[6:8])[0] & 0x3FFF]
     assert len(frag) >= 6
     path = pw.write_capture(tmp_path / "f.pcap", pk)
@@ -172,8 +215,13 @@ def test_fragmented_tcp_in_tshark(tmp_path):
 
 
 def test_ipv6_extension_headers_chain():
-    ip = pw.ipv6_packet("fd00::1", "fd00::2", 6, pw.tcp_header("fd00::1", "fd00::2", 1, 2, 0, 0, pw.SYN),
-                        ext=(pw.EXT_HOPOPT, pw.EXT_ROUTING, pw.EXT_DSTOPT))
+    ip = pw.ipv6_packet(
+        "fd00::1",
+        "fd00::2",
+        6,
+        pw.tcp_header("fd00::1", "fd00::2", 1, 2, 0, 0, pw.SYN),
+        ext=(pw.EXT_HOPOPT, pw.EXT_ROUTING, pw.EXT_DSTOPT),
+    )
     assert ip[6] == 0 and ip[40] == 43 and ip[48] == 60 and ip[56] == 6
     proto, *_ = check_l3(ip)
     assert proto == 6

@@ -5,10 +5,9 @@ from __future__ import annotations
 import random
 import struct
 
-from test_synth_helpers import TSHARK, check_l3, tshark, tshark_problems
-
 from minewatch.synth import pcapwriter as pw
 from minewatch.synth.tcp import C2S, S2C, TcpOptions, tcp_session, tls_client_hello, tls_wrap
+from test_synth_helpers import TSHARK, check_l3, tshark, tshark_problems
 
 CLIENT, SERVER = ("10.0.0.5", 45000), ("192.0.2.10", 3333)
 
@@ -17,8 +16,16 @@ def _msgs(n: int = 30) -> list:
     rng = random.Random(9)
     out = []
     for i in range(n):
-        out.append((i * 1.0, C2S, f'{{"id":{i},"method":"mining.submit","params":["{rng.randbytes(40).hex()}"]}}\n'.encode()))
-        out.append((i * 1.0 + 0.04, S2C, f'{{"id":{i},"result":true,"error":null}}\n'.encode() * rng.randint(1, 80)))
+        out.append(
+            (
+                i * 1.0,
+                C2S,
+                f'{{"id":{i},"method":"mining.submit","params":["{rng.randbytes(40).hex()}"]}}\n'.encode(),
+            )
+        )
+        out.append(
+            (i * 1.0 + 0.04, S2C, f'{{"id":{i},"result":true,"error":null}}\n'.encode() * rng.randint(1, 80))
+        )
     return out
 
 
@@ -70,8 +77,14 @@ def test_tshark_sees_the_impairments(tmp_path):
     if not TSHARK:
         return
     msgs = _msgs()
-    pk = tcp_session(CLIENT, SERVER, msgs, 1_700_000_000.0, random.Random(2),
-                     TcpOptions(split="random", retransmit_prob=0.15, reorder_prob=0.5))
+    pk = tcp_session(
+        CLIENT,
+        SERVER,
+        msgs,
+        1_700_000_000.0,
+        random.Random(2),
+        TcpOptions(split="random", retransmit_prob=0.15, reorder_prob=0.5),
+    )
     path = pw.write_capture(tmp_path / "r.pcap", pk)
     out = tshark(path, "-Y", "tcp.analysis.retransmission", "-T", "fields", "-e", "frame.number")
     assert out.split()
@@ -83,7 +96,9 @@ def test_tshark_sees_the_impairments(tmp_path):
 
 def test_missing_segment_leaves_a_gap(tmp_path):
     msgs = _msgs(5)
-    pk = tcp_session(CLIENT, SERVER, msgs, 1_700_000_000.0, random.Random(3), TcpOptions(drop_segments=frozenset({2})))
+    pk = tcp_session(
+        CLIENT, SERVER, msgs, 1_700_000_000.0, random.Random(3), TcpOptions(drop_segments=frozenset({2}))
+    )
     segs = _segments(pk)
     c2s = b"".join(m[2] for m in msgs if m[1] == C2S)
     s2c = b"".join(m[2] for m in msgs if m[1] == S2C)
@@ -91,8 +106,15 @@ def test_missing_segment_leaves_a_gap(tmp_path):
     assert got < len(c2s) + len(s2c)
     if TSHARK:
         path = pw.write_capture(tmp_path / "g.pcap", pk)
-        out = tshark(path, "-Y", "tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment", "-T", "fields",
-                     "-e", "frame.number")
+        out = tshark(
+            path,
+            "-Y",
+            "tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        )
         assert out.split()
 
 
@@ -130,10 +152,27 @@ def test_tls_client_hello_and_record_sizes(tmp_path):
     if TSHARK:
         pk = tcp_session(CLIENT, ("192.0.2.10", 443), wrapped, 1_700_000_000.0, rng)
         path = pw.write_capture(tmp_path / "t.pcap", pk)
-        out = tshark(path, "-Y", "tls.handshake.type == 1", "-T", "fields", "-e",
-                     "tls.handshake.extensions_server_name", "-e", "tls.handshake.extensions.supported_version")
+        out = tshark(
+            path,
+            "-Y",
+            "tls.handshake.type == 1",
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.extensions_server_name",
+            "-e",
+            "tls.handshake.extensions.supported_version",
+        )
         assert out.split("\t")[0] == "pool.example.org"
         assert tshark_problems(path) == []
-        recs = tshark(path, "-Y", "tls.record.opaque_type == 23 || tls.record.content_type == 23", "-T", "fields", "-e", "tls.record.length")
+        recs = tshark(
+            path,
+            "-Y",
+            "tls.record.opaque_type == 23 || tls.record.content_type == 23",
+            "-T",
+            "fields",
+            "-e",
+            "tls.record.length",
+        )
         lengths = [int(x) for ln in recs.split() for x in ln.split(",")]
         assert 117 in lengths and 16401 in lengths

@@ -57,6 +57,8 @@ REPLY_WINDOW_S = 2.0
 REACTION_WINDOW_S = 0.5
 #: Messages this early in a connection are handshake and login, left out of the push analysis.
 HANDSHAKE_S = 10.0
+#: Fewest share-like requests for the share tests: fewer cannot show a Poisson process.
+MIN_SHARES = 20
 #: XMRig `kKeepAliveTimeout` (60 s); MQTT's common keep-alive is the same value, so it is a weak cue.
 KEEPALIVE_S = 60.0
 
@@ -370,7 +372,7 @@ def score_timeline(
     n_nk = int(non_ka.sum())
     frac_answered = float(answered[non_ka].mean()) if n_nk else 0.0
     stats["answered_fraction"] = round(frac_answered, 3)
-    if n_nk >= 10 and frac_answered >= 0.7:
+    if n_nk >= MIN_SHARES and frac_answered >= 0.7:
         pts = 10.0 if frac_answered >= 0.9 else 5.0
         sub["request_response"] = pts
         ev.append(
@@ -386,14 +388,14 @@ def score_timeline(
         )
 
     # shares: dominant answered request size, Poisson arrivals
-    if share_center is not None and n_nk >= 10:
+    if share_center is not None and n_nk >= MIN_SHARES:
         share_sel = non_ka & answered & in_mode(ml, share_center)
         n_sh = int(share_sel.sum())
         frac_const = n_sh / n_nk
         stats["share_size_bytes"] = share_center
         stats["share_count"] = n_sh
         stats["share_size_fraction"] = round(frac_const, 3)
-        if frac_const >= 0.6:
+        if frac_const >= 0.6 and n_sh >= MIN_SHARES:
             pts = 15.0 if frac_const >= 0.85 else 8.0
             sub["share_size_constant"] = pts
             ev.append(
@@ -408,15 +410,15 @@ def score_timeline(
                 )
             )
             g = np.diff(mt[share_sel])
-            if g.size >= 15:
+            if g.size >= MIN_SHARES - 1:
                 d = exp_ks(g)
                 crit = ks_critical(g.size)
                 c = cv(g) or 0.0
                 stats["share_gap_ks"] = round(d, 4)
                 stats["share_gap_cv"] = round(c, 3)
                 stats["share_mean_gap_s"] = round(float(g.mean()), 2)
-                if 0.6 <= c <= 1.6 and d <= 2 * crit:
-                    pts = 20.0 if d <= crit else 20.0 * (2 * crit - d) / crit
+                if 0.7 <= c <= 1.4 and d <= 1.5 * crit:
+                    pts = 20.0 if d <= crit else 20.0 * (1.5 * crit - d) / (0.5 * crit)
                     sub["share_poisson"] = round(pts, 1)
                     ev.append(
                         _ev(
@@ -429,6 +431,19 @@ def score_timeline(
                             critical=crit,
                             cv=c,
                             mean_gap_s=float(g.mean()),
+                        )
+                    )
+                elif c > 2.0 or d > 3 * crit:
+                    sub["bursty_client"] = -20.0
+                    ev.append(
+                        _ev(
+                            "bursty_client",
+                            f"same-size client requests come in bursts (gap CV {c:.2f}, KS distance {d:.3f} > "
+                            f"{3 * crit:.3f}): typing or user actions; shares are found at random, never in bursts",
+                            f"同样大小的客户端请求成簇出现（间隔变异系数 {c:.2f}，KS 距离 {d:.3f} > {3 * crit:.3f}）："
+                            "是键入或用户操作；份额随机产生，不会成簇",
+                            cv=c,
+                            ks=d,
                         )
                     )
                 elif c < 0.3:

@@ -159,10 +159,9 @@ def _decode(
                 v = 4 if pr == 0x21 else (6 if pr == 0x57 else -1)
                 if v == -1:
                     q = -1
-        elif link == 104:  # Cisco HDLC
-            if end - p >= 4:
-                et = _be16(buf, p + 2)
-                q = p + 4
+        elif link == 104 and end - p >= 4:  # Cisco HDLC
+            et = _be16(buf, p + 2)
+            q = p + 4
         if et != -1:
             # VLAN tags (802.1Q, 802.1ad, old QinQ types), then PPPoE session and MPLS
             hops = 0

@@ -240,13 +240,8 @@ def _track(
             dp = -1
         # canonical order: a <= b by (hi, lo, port)
         sender_is_a = True
-        if s_hi[i] > d_hi[i]:
+        if s_hi[i] > d_hi[i] or (s_hi[i] == d_hi[i] and (s_lo[i] > d_lo[i] or (s_lo[i] == d_lo[i] and sp > dp))):
             sender_is_a = False
-        elif s_hi[i] == d_hi[i]:
-            if s_lo[i] > d_lo[i]:
-                sender_is_a = False
-            elif s_lo[i] == d_lo[i] and sp > dp:
-                sender_is_a = False
         if sender_is_a:
             ahi, alo, bhi, blo, pa_, pb_ = s_hi[i], s_lo[i], d_hi[i], d_lo[i], sp, dp
         else:
@@ -418,10 +413,22 @@ _ICMP6_PAIRS = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130:
                 139: 140, 140: 139, 144: 145, 145: 144}
 
 
+_IP_CACHE: dict[tuple[int, int, int], str] = {}
+
+
 def _ip_str(ver: int, hi: int, lo: int) -> str:
-    if ver == 4:
-        return socket.inet_ntop(socket.AF_INET, (lo & 0xFFFFFFFF).to_bytes(4, "big"))
-    return socket.inet_ntop(socket.AF_INET6, hi.to_bytes(8, "big") + lo.to_bytes(8, "big"))
+    """Text form of an address; cached because the same hosts open flow after flow."""
+    key = (ver, hi, lo)
+    s = _IP_CACHE.get(key)
+    if s is None:
+        if ver == 4:
+            s = socket.inet_ntop(socket.AF_INET, (lo & 0xFFFFFFFF).to_bytes(4, "big"))
+        else:
+            s = socket.inet_ntop(socket.AF_INET6, hi.to_bytes(8, "big") + lo.to_bytes(8, "big"))
+        if len(_IP_CACHE) >= 65536:
+            _IP_CACHE.clear()
+        _IP_CACHE[key] = s
+    return s
 
 
 class _Timeline:
@@ -466,7 +473,7 @@ class _Timeline:
 
 
 class _PyFlow:
-    __slots__ = ("consumer", "info", "interested", "proto", "reasm", "serial", "timeline")
+    __slots__ = ("consumer", "info", "interested", "proto", "reasm", "timeline")
 
     def __init__(self, info: FlowInfo, proto: int, consumer: StreamConsumer | None, half: int,
                  window: int) -> None:
@@ -475,7 +482,7 @@ class _PyFlow:
         self.consumer = consumer
         self.interested = consumer is not None
         self.reasm = TcpReassembler(consumer, window) if (consumer is not None and proto == 6) else None
-        self.timeline = _Timeline(half)
+        self.timeline: _Timeline | None = None  # made on the first payload packet
 
 
 class FlowEngine:
@@ -617,37 +624,40 @@ class FlowEngine:
     def _open_flows(self, new_slots: np.ndarray, dec: Decoded) -> None:
         if not len(new_slots):
             return
-        fi, fk, ff = self.fi, self.fk, self.ff
-        for s in new_slots.tolist():
-            meta = int(fk[s, K_META])
+        keys = self.fk[new_slots].tolist()
+        rows = self.fi[new_slots][:, [C_SRC_IS_A, C_CERTAIN]].tolist()
+        firsts = self.ff[new_slots, 0].tolist()
+        factory = self.factory
+        flows = self._flows
+        half, window = self.timeline_half, self.window
+        n_tcp = n_udp = 0
+        for s, (meta, ahi, alo, bhi, blo), (src_is_a, certain), first in zip(
+            new_slots.tolist(), keys, rows, firsts, strict=True
+        ):
             ver = meta >> 56
             proto = (meta >> 48) & 0xFF
             pa_ = ((meta >> 24) & 0xFFFFFF) - 1
             pb_ = (meta & 0xFFFFFF) - 1
-            a = _ip_str(ver, int(fk[s, K_AHI]), int(fk[s, K_ALO]))
-            b = _ip_str(ver, int(fk[s, K_BHI]), int(fk[s, K_BLO]))
-            if fi[s, C_SRC_IS_A]:
+            a = _ip_str(ver, ahi, alo)
+            b = _ip_str(ver, bhi, blo)
+            if src_is_a:
                 src, sp, dst, dp = a, pa_, b, pb_
             else:
                 src, sp, dst, dp = b, pb_, a, pa_
-            info = FlowInfo(
-                src_ip=src,
-                src_port=sp if sp >= 0 else None,
-                dst_ip=dst,
-                dst_port=dp if dp >= 0 else None,
-                transport=_PROTO_NAMES.get(proto, str(proto)),
-                first_ts=float(ff[s, 0]),
-                direction_certain=bool(fi[s, C_CERTAIN]),
-            )
-            consumer = self.factory(info)
-            f = _PyFlow(info, proto, consumer, self.timeline_half, self.window)
-            self._flows[s] = f
-            self.interest[s] = f.interested
-            self.stats.flows += 1
+            info = FlowInfo(src, sp if sp >= 0 else None, dst, dp if dp >= 0 else None,
+                            _PROTO_NAMES.get(proto) or str(proto), first, bool(certain))
+            consumer = factory(info)
+            f = _PyFlow(info, proto, consumer, half, window)
+            flows[s] = f
+            if f.interested:
+                self.interest[s] = True
             if proto == 6:
-                self.stats.tcp_flows += 1
+                n_tcp += 1
             elif proto == 17:
-                self.stats.udp_flows += 1
+                n_udp += 1
+        self.stats.flows += len(new_slots)
+        self.stats.tcp_flows += n_tcp
+        self.stats.udp_flows += n_udp
 
     def _payloads(self, batch: object, dec: Decoded, ts: np.ndarray, o_slot: np.ndarray,
                   o_dir: np.ndarray) -> None:
@@ -669,8 +679,12 @@ class FlowEngine:
             ends = [*bounds.tolist(), len(sl)]
             slots = sl[starts].tolist()
             flows = self._flows
+            half = self.timeline_half
             for s, a, b in zip(slots, starts, ends, strict=True):
-                flows[s].timeline.add(tl[a:b])
+                f = flows[s]
+                if f.timeline is None:
+                    f.timeline = _Timeline(half)
+                f.timeline.add(tl[a:b])
         # payload (and SYNs, which anchor sequence numbers) for flows still wanted by a dissector
         sel = has_flow & self.interest[np.where(has_flow, o_slot, 0)]
         sel &= ((dec.pay_len > 0) & (dec.frag == 0)) | ((dec.proto == 6) & ((dec.flags & 0x02) != 0))
@@ -746,7 +760,7 @@ class FlowEngine:
             cid = community_id(info.src_ip, info.dst_ip, f.proto, sp, dp)
         except (OSError, ValueError, struct.error):
             cid = None
-        tl = f.timeline.array()
+        tl = f.timeline.array() if f.timeline is not None else np.empty(0, TIMELINE_DTYPE)
         return FlowSummary(
             info=info,
             first_ts=float(self.ff[s, 0]),
@@ -761,7 +775,7 @@ class FlowEngine:
             tcp_flags_rev=row[C_FL1] if tcp else None,
             community_id=cid,
             timeline=tl,
-            timeline_dropped=f.timeline.dropped,
+            timeline_dropped=f.timeline.dropped if f.timeline is not None else 0,
             source=self.source,
             end_reason=reason,
         )

@@ -182,6 +182,8 @@ def endpoint_findings(
             else:
                 miner_windows[f.src_ip] = (a, b, f)
     out: list[Finding] = []
+    tried_ips: dict[str, set[str]] = defaultdict(set)  # miner host -> addresses it probed with a SYN
+    second_pass: list[tuple[FlowView, tuple[float, float, Finding]]] = []
     for flow, facts in flows:
         if getattr(facts, "kind", None) is not None or flow.transport != "tcp":
             continue
@@ -190,78 +192,92 @@ def endpoint_findings(
             swapped = endpoints.get((flow.src_ip, flow.src_port))
             if swapped is not None:
                 flow, ref = _swap(flow), swapped
-        subscores: dict[str, float] = {}
-        evidence: list[Evidence] = []
-        ts = utc_from_epoch(flow.first_ts)
         if ref is not None:
-            subscores["pool_endpoint"] = 55.0
-            what = "no payload" if flow.payload_bytes_fwd + flow.payload_bytes_rev == 0 else "payload without a mining signature"
-            what_zh = "无载荷" if what == "no payload" else "载荷中无挖矿特征"
-            evidence.append(
-                Evidence(
-                    code="net.pool_endpoint",
-                    text=(
-                        f"{flow.src_ip} connected to {flow.dst_ip}:{flow.dst_port} ({what}), an endpoint where "
-                        f"{ref.src_ip} ran a {ref.variant or 'mining'} session at {ref.first_seen:%Y-%m-%d %H:%M:%S} UTC"
-                    ),
-                    text_zh=(
-                        f"{flow.src_ip} 连接了 {flow.dst_ip}:{flow.dst_port}（{what_zh}），"
-                        f"该端点在同一抓包中与 {ref.src_ip} 有 {ref.variant or '挖矿'} 会话"
-                    ),
-                    ts=ts,
-                    data={"endpoint": f"{flow.dst_ip}:{flow.dst_port}", "confirmed_finding": ref.finding_id},
-                )
-            )
+            out.append(_endpoint_finding(flow, ref))
+            continue
+        win = miner_windows.get(flow.src_ip)
+        if (
+            win is None
+            or flow.payload_bytes_fwd + flow.payload_bytes_rev > 0
+            or not is_public(flow.dst_ip)
+            or not (win[0] - 60 <= flow.first_ts <= win[1] + 60)
+        ):
+            continue
+        if flow.syn_seen:
+            tried_ips[flow.src_ip].add(flow.dst_ip)
+            out.append(_failover_finding(flow, win[2], also_tried=False))
         else:
-            win = miner_windows.get(flow.src_ip)
-            if (
-                win is None
-                or not flow.syn_seen
-                or flow.payload_bytes_fwd + flow.payload_bytes_rev > 0
-                or not is_public(flow.dst_ip)
-                or not (win[0] - 60 <= flow.first_ts <= win[1] + 60)
-            ):
-                continue
-            ref = win[2]
-            subscores["miner_failover"] = 50.0
-            evidence.append(
-                Evidence(
-                    code="net.miner_failover",
-                    text=(
-                        f"{flow.src_ip}, mining since {ref.first_seen:%H:%M:%S} UTC, tried {flow.dst_ip}:"
-                        f"{flow.dst_port} and got no data back: a miner walking its pool failover list"
-                    ),
-                    text_zh=(
-                        f"{flow.src_ip} 在挖矿期间尝试连接 {flow.dst_ip}:{flow.dst_port} 但未收到数据："
-                        "矿机在轮询备用矿池列表"
-                    ),
-                    ts=ts,
-                    data={"miner_finding": ref.finding_id},
-                )
-            )
-        score = combine_subscores(subscores)
-        out.append(
-            Finding(
-                kind="mining",
-                detector="net.endpoint",
-                score=score,
-                subscores=subscores,
-                evidence=evidence,
-                source=flow.source,
-                first_seen=ts,
-                last_seen=utc_from_epoch(flow.last_ts),
-                src_ip=flow.src_ip,
-                src_port=flow.src_port,
-                dst_ip=flow.dst_ip,
-                dst_port=flow.dst_port,
-                transport=flow.transport,
-                variant="unknown",
-                coin=ref.coin,
-                pool_host=ref.pool_host if (flow.dst_ip, flow.dst_port) == (ref.dst_ip, ref.dst_port) else None,
-                community_id=flow.community_id,
-            )
-        )
+            second_pass.append((flow, win))
+    # Aborted attempts whose SYN fell outside the capture (only an RST or ACK is left) count when the
+    # same miner host also opened connections to that address: it was walking that pool's ports.
+    for flow, win in second_pass:
+        if flow.dst_ip in tried_ips.get(flow.src_ip, ()):
+            out.append(_failover_finding(flow, win[2], also_tried=True))
     return out
+
+
+def _endpoint_finding(flow: FlowView, ref: Finding) -> Finding:
+    ts = utc_from_epoch(flow.first_ts)
+    what = "no payload" if flow.payload_bytes_fwd + flow.payload_bytes_rev == 0 else "payload without a mining signature"
+    what_zh = "无载荷" if what == "no payload" else "载荷中无挖矿特征"
+    ev = Evidence(
+        code="net.pool_endpoint",
+        text=(
+            f"{flow.src_ip} connected to {flow.dst_ip}:{flow.dst_port} ({what}), an endpoint where "
+            f"{ref.src_ip} ran a {ref.variant or 'mining'} session at {ref.first_seen:%Y-%m-%d %H:%M:%S} UTC"
+        ),
+        text_zh=(
+            f"{flow.src_ip} 连接了 {flow.dst_ip}:{flow.dst_port}（{what_zh}），"
+            f"该端点在同一抓包中与 {ref.src_ip} 有 {ref.variant or '挖矿'} 会话"
+        ),
+        ts=ts,
+        data={"endpoint": f"{flow.dst_ip}:{flow.dst_port}", "confirmed_finding": ref.finding_id},
+    )
+    return _tied_finding(flow, ref, {"pool_endpoint": 55.0}, ev, same_endpoint=True)
+
+
+def _failover_finding(flow: FlowView, ref: Finding, *, also_tried: bool) -> Finding:
+    ts = utc_from_epoch(flow.first_ts)
+    extra = " (it also opened connections to other ports of this address)" if also_tried else ""
+    extra_zh = "（该主机还连接了此地址的其他端口）" if also_tried else ""
+    ev = Evidence(
+        code="net.miner_failover",
+        text=(
+            f"{flow.src_ip}, mining since {ref.first_seen:%H:%M:%S} UTC, tried {flow.dst_ip}:{flow.dst_port} "
+            f"and got no data back{extra}: a miner walking its pool failover list"
+        ),
+        text_zh=(
+            f"{flow.src_ip} 在挖矿期间尝试连接 {flow.dst_ip}:{flow.dst_port} 但未收到数据{extra_zh}："
+            "矿机在轮询备用矿池列表"
+        ),
+        ts=ts,
+        data={"miner_finding": ref.finding_id, "syn_seen": flow.syn_seen},
+    )
+    return _tied_finding(flow, ref, {"miner_failover": 50.0}, ev, same_endpoint=False)
+
+
+def _tied_finding(
+    flow: FlowView, ref: Finding, subscores: dict[str, float], ev: Evidence, *, same_endpoint: bool
+) -> Finding:
+    return Finding(
+        kind="mining",
+        detector="net.endpoint",
+        score=combine_subscores(subscores),
+        subscores=subscores,
+        evidence=[ev],
+        source=flow.source,
+        first_seen=utc_from_epoch(flow.first_ts),
+        last_seen=utc_from_epoch(flow.last_ts),
+        src_ip=flow.src_ip,
+        src_port=flow.src_port,
+        dst_ip=flow.dst_ip,
+        dst_port=flow.dst_port,
+        transport=flow.transport,
+        variant="unknown",
+        coin=ref.coin if same_endpoint else None,
+        pool_host=ref.pool_host if same_endpoint else None,
+        community_id=flow.community_id,
+    )
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ HASHES_PER_DIFF1: dict[str, float] = {
     "kawpow": TWO32,  # same convention as EthereumStratum/1.0.0
     "kheavyhash": TWO32,  # Kaspa pools use the Bitcoin convention
     "autolykos2": TWO32,
-    "equihash": TWO32,  # only used when a pool sends set_difficulty instead of set_target (rare)
+    "equihash": 8192.0,  # Zcash pools' diff-1 target 0x0007ffff... = about 2^13 solutions per share
     "cuckoo": 1.0,  # cuckoo-cycle pools state difficulty in graphs
     "cryptonote": 1.0,  # CryptoNote difficulty is already a hash count
 }
@@ -187,7 +187,7 @@ class ShareAccumulator:
 
 
 def _k_text(k: float) -> str:
-    for name, v in (("2^32", TWO32), ("2^16", TWO16), ("1", 1.0)):
+    for name, v in (("2^32", TWO32), ("2^16", TWO16), ("2^13", 8192.0), ("1", 1.0)):
         if k == v:
             return name
     return f"{k:g}"

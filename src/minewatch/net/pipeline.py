@@ -162,7 +162,7 @@ class CaptureScanner:
             packets_rev=summary.packets_rev,
             payload_bytes_fwd=summary.payload_bytes_fwd,
             payload_bytes_rev=summary.payload_bytes_rev,
-            syn_seen=bool(summary.tcp_flags_fwd & 0x02),
+            syn_seen=bool((summary.tcp_flags_fwd or 0) & 0x02),
             community_id=getattr(summary, "community_id", None),
             source=self._source,
         )

@@ -45,6 +45,7 @@ from minewatch.model import Evidence, combine_subscores, utc_from_epoch
 from minewatch.net import nodes, tls
 from minewatch.net.coins import AGENT_HINTS, infer_coin
 from minewatch.net.hashrate import (
+    HASHES_PER_DIFF1,
     HashrateEstimate,
     ShareAccumulator,
     cryptonote_target_difficulty,
@@ -166,6 +167,7 @@ class _Dir:
     """Parser state of one direction."""
 
     __slots__ = (
+        "after_gap",
         "body",
         "buf",
         "chunk_left",
@@ -180,6 +182,7 @@ class _Dir:
 
     def __init__(self) -> None:
         self.buf = bytearray()
+        self.after_gap = False
         self.head = bytearray()  # first bytes, for node-magic scans
         self.mode = "auto"  # auto | text | tls | gzip | sv2 | skip
         self.state = (
@@ -270,8 +273,12 @@ class SessionAnalyzer:
         d.state = "line"
         d.http = None
         if d.mode in ("text", "auto"):
+            # Resync at the next newline: the partial line before it is still tried, because a
+            # capture that starts mid-session often begins exactly at a message boundary, and a
+            # truncated JSON fragment never parses (it is then not counted as a bad line).
             d.mode = "text"
-            d.skip_line = True
+            d.skip_line = False
+            d.after_gap = True
         elif d.mode == "sv2":
             d.mode = "skip"  # frame boundaries are lost; the facts so far stand
 
@@ -463,6 +470,12 @@ class SessionAnalyzer:
                 continue
             if line.endswith(b"\r"):
                 line = line[:-1]
+            if d.after_gap:
+                d.after_gap = False
+                bad = self._f.lines_bad
+                self._text_line(direction, ts, d, line)
+                self._f.lines_bad = bad
+                continue
             self._text_line(direction, ts, d, line)
         del buf[:pos]
 
@@ -1217,7 +1230,7 @@ class SessionAnalyzer:
         if len(self._events) >= MAX_EVENTS:
             self._late_work.add(ts, _work_hashes(work, None) or 0.0) if work and work[0] != "diff" else None
             return -1
-        self._events.append((ts, _display_difficulty(work), None))
+        self._events.append((ts, None, None))
         self._event_work.append(work)
         return len(self._events) - 1
 
@@ -1610,14 +1623,12 @@ class SessionAnalyzer:
             f.share_difficulty = self._cn_diff
             f.share_work_hashes = self._cn_diff
         elif cur is not None:
-            kind, val = cur
-            if kind == "diff":
-                f.share_difficulty = val
-                f.share_work_hashes = hashes_per_share(family, val)
-            else:
-                f.share_work_hashes = val
-                f.share_difficulty = val / 2.0**32
-        f.share_events = list(self._events)
+            f.share_work_hashes = _work_hashes(cur, family)
+            f.share_difficulty = _display_difficulty(cur, family)
+        f.share_events = [
+            (ts, _display_difficulty(w, family), ok)
+            for (ts, _, ok), w in zip(self._events, self._event_work, strict=False)
+        ]
         if f.kind != "mining":
             f.submitted = f.shares_accepted = f.shares_rejected = None
             f.hashrate = None
@@ -1673,12 +1684,15 @@ def _work_hashes(work: tuple[str, float] | None, family: str | None) -> float | 
     return hashes_per_share(family, val)
 
 
-def _display_difficulty(work: tuple[str, float] | None) -> float | None:
-    """Share difficulty as people quote it: Stratum/CryptoNote difficulty, or hashes/2^32 for targets."""
+def _display_difficulty(work: tuple[str, float] | None, family: str | None) -> float | None:
+    """Share difficulty as pools quote it: the Stratum/CryptoNote difficulty as sent, or for a target
+    its expected work divided by the family's difficulty-1 work (2^32 when the family is unknown)."""
     if work is None:
         return None
     kind, val = work
-    return val / 2.0**32 if kind == "hashes" else val
+    if kind != "hashes":
+        return val
+    return val / (HASHES_PER_DIFF1.get(family or "", 0.0) or 2.0**32)
 
 
 def _wallet_coin(wallet_type: str | None) -> str | None:

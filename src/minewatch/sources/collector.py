@@ -13,6 +13,7 @@ decoded and is reported as such (`held_dropped_at_shutdown`), never silently for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -147,10 +148,8 @@ class Collector:
         host, port = parse_listen(listen)
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_DGRAM)
-        try:
+        with contextlib.suppress(OSError):  # the kernel caps it; a smaller buffer still works
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        except OSError:
-            pass  # the kernel caps it; a smaller buffer still works
         self.sock.bind((host, port))
         self.sock.settimeout(0.2)
         self.bound: tuple[str, int] = self.sock.getsockname()[:2]

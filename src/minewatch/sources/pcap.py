@@ -179,7 +179,7 @@ def _walk_pcapng(
                 status = _ST_BAD
                 break
             o_if[k] = iface
-            o_tsraw[k] = np.uint64((np.uint64(_u32(buf, pos + 12, big)) << np.uint64(32))) | np.uint64(
+            o_tsraw[k] = np.uint64(np.uint64(_u32(buf, pos + 12, big)) << np.uint64(32)) | np.uint64(
                 _u32(buf, pos + 16, big)
             )
             o_cap[k] = cap

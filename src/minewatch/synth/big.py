@@ -84,9 +84,16 @@ def _template_sessions(rng: random.Random) -> list[tuple[str, float, Callable[[r
 
     def bulk(r: random.Random) -> Session:
         size = int(r.choice([150e3, 400e3, 900e3, 2.5e6]))
-        msgs: list[Msg] = [(0.0, C2S, benign._http_get("cdn.example.cn", f"/pkg/{r.getrandbits(32):x}.bin",
-                                                       "Debian APT-HTTP/1.3 (2.6.1)")),
-                           (0.03, S2C, benign._http_resp(r.randbytes(size), "application/octet-stream"))]
+        msgs: list[Msg] = [
+            (
+                0.0,
+                C2S,
+                benign._http_get(
+                    "cdn.example.cn", f"/pkg/{r.getrandbits(32):x}.bin", "Debian APT-HTTP/1.3 (2.6.1)"
+                ),
+            ),
+            (0.03, S2C, benign._http_resp(r.randbytes(size), "application/octet-stream")),
+        ]
         return Session(msgs, "benign", "http-download", server_port=80)
 
     def dns(r: random.Random) -> Session:
@@ -95,8 +102,13 @@ def _template_sessions(rng: random.Random) -> list[tuple[str, float, Callable[[r
 
     return [
         ("http-download", 0.004, bulk),
-        ("tls", 0.116, lambda r: benign.tls_browsing(r, sni=f"www{r.randint(1, 50)}.example.cn",
-                                                    requests=r.randint(1, 2), max_response=6000)),
+        (
+            "tls",
+            0.116,
+            lambda r: benign.tls_browsing(
+                r, sni=f"www{r.randint(1, 50)}.example.cn", requests=r.randint(1, 2), max_response=6000
+            ),
+        ),
         ("http", 0.03, lambda r: benign.http_browsing(r, pages=1, think=2.0)),
         ("json-api", 0.05, lambda r: benign.json_api(r, duration=8.0)),
         ("dns", 0.80, dns),
@@ -112,8 +124,14 @@ def _build_templates(rng: random.Random, variants: int) -> tuple[list[_Template]
             if s.transport == "udp":
                 pk = udp_session(_TPL_CLIENT, (_TPL_SERVER_IP, s.server_port), s.messages, 0.0)
             else:
-                pk = tcp_session(_TPL_CLIENT, (_TPL_SERVER_IP, s.server_port), s.messages, 0.0, rng,
-                                 TcpOptions(rtt=rng.uniform(0.005, 0.08)))
+                pk = tcp_session(
+                    _TPL_CLIENT,
+                    (_TPL_SERVER_IP, s.server_port),
+                    s.messages,
+                    0.0,
+                    rng,
+                    TcpOptions(rtt=rng.uniform(0.005, 0.08)),
+                )
             tpls.append(_make_template(kind, pk))
             weights.append(w / variants)
     return tpls, np.array(weights)
@@ -136,8 +154,9 @@ def _put(flat: np.ndarray, idx: np.ndarray, value: np.ndarray, nbytes: int, big:
         flat[idx + b] = (value >> shift) & 0xFF
 
 
-def _stamp(t: _Template, start_ns: np.ndarray, cip: np.ndarray, cport: np.ndarray, sip: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stamp(
+    t: _Template, start_ns: np.ndarray, cip: np.ndarray, cport: np.ndarray, sip: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n copies of template t; returns (flat bytes, record offsets (n*k), timestamps (n*k))."""
     n = start_ns.size
     flat = np.tile(t.buf, n)
@@ -154,7 +173,9 @@ def _stamp(t: _Template, start_ns: np.ndarray, cip: np.ndarray, cport: np.ndarra
     cport_b = np.broadcast_to(cport[:, None], rec.shape)
     _put(flat, np.where(c2s, rec + _OFF_SPORT, rec + _OFF_DPORT), cport_b, 2, True)
     old_c, old_s = 0x0AFFFF01, 0xC612FF01
-    d_ip = (0x1FFFE - _words(np.int64(old_c))) + (0x1FFFE - _words(np.int64(old_s))) + _words(cip) + _words(sip)
+    d_ip = (
+        (0x1FFFE - _words(np.int64(old_c))) + (0x1FFFE - _words(np.int64(old_s))) + _words(cip) + _words(sip)
+    )
     d_l4 = d_ip + (0xFFFF - _TPL_CLIENT[1]) + cport
     ipck = _fold((0xFFFF - t.old_ipck)[None, :] + d_ip[:, None])
     _put(flat, rec + _OFF_IPCK, 0xFFFF - ipck, 2, True)
@@ -178,27 +199,58 @@ class BigStats:
 
 
 def _needles(rng: random.Random, duration: float, n_mining: int, t0: float) -> ScenarioSpec:
-    kinds = ["stratum1-asic", "stratum1-cgminer", "stratum1-nicehash", "xmrig", "xmrig-custom", "xmrig-noagent",
-             "ethstratum1", "ethstratum2", "eth-proxy", "stratum2", "getwork"]
+    kinds = [
+        "stratum1-asic",
+        "stratum1-cgminer",
+        "stratum1-nicehash",
+        "xmrig",
+        "xmrig-custom",
+        "xmrig-noagent",
+        "ethstratum1",
+        "ethstratum2",
+        "eth-proxy",
+        "stratum2",
+        "getwork",
+    ]
     ss: list[SessionSpec] = []
     for i in range(n_mining):
         kind = kinds[i % len(kinds)]
         start = rng.uniform(0, duration * 0.5)
         tls = "pool.example.net" if kind.startswith("xmrig") and rng.random() < 0.3 else None
-        ss.append(SessionSpec(kind, f"10.{rng.randint(1, 200)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
-                              f"203.0.113.{rng.randint(1, 254)}", start, duration - start - 5,
-                              server_port=rng.choice([3333, 4444, 5555, 7777, 14444, 443]), tls_sni=tls))
+        ss.append(
+            SessionSpec(
+                kind,
+                f"10.{rng.randint(1, 200)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
+                f"203.0.113.{rng.randint(1, 254)}",
+                start,
+                duration - start - 5,
+                server_port=rng.choice([3333, 4444, 5555, 7777, 14444, 443]),
+                tls_sni=tls,
+            )
+        )
     for kind in ("ssh", "mqtt-tls", "websocket-tls", "bitcoin-p2p", "monero-levin", "eth-node-rpc"):
         for _ in range(3):
             start = rng.uniform(0, duration * 0.3)
-            ss.append(SessionSpec(kind, f"10.{rng.randint(1, 200)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
-                                  f"198.51.100.{rng.randint(1, 254)}", start, duration - start - 5))
+            ss.append(
+                SessionSpec(
+                    kind,
+                    f"10.{rng.randint(1, 200)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
+                    f"198.51.100.{rng.randint(1, 254)}",
+                    start,
+                    duration - start - 5,
+                )
+            )
     return ScenarioSpec(ss, seed=rng.getrandbits(32), t0=t0)
 
 
 def write_big_capture(
-    path: Path, size_bytes: int, seed: int = 0, duration: float = 1800.0, n_mining: int = 24,
-    window: float = 30.0, variants: int = 8,
+    path: Path,
+    size_bytes: int,
+    seed: int = 0,
+    duration: float = 1800.0,
+    n_mining: int = 24,
+    window: float = 30.0,
+    variants: int = 8,
 ) -> BigStats:
     """Write a time-ordered Ethernet/microsecond pcap of at least `size_bytes` and, beside it,
     `<stem>.labels.csv` with the ground truth of the mining/node/long-lived sessions (every flow not
@@ -218,8 +270,10 @@ def write_big_capture(
     link = LinkSpec()
     n_frames = [link.frame(p.data) for p in npk]
     needle_ts = np.array([p.ts_ns for p in npk], dtype=np.int64)
-    needle_rec = [struct.pack("<IIII", p.ts_ns // 1_000_000_000, (p.ts_ns // 1000) % 1_000_000, len(f), len(f)) + f
-                  for p, f in zip(npk, n_frames, strict=True)]
+    needle_rec = [
+        struct.pack("<IIII", p.ts_ns // 1_000_000_000, (p.ts_ns // 1000) % 1_000_000, len(f), len(f)) + f
+        for p, f in zip(npk, n_frames, strict=True)
+    ]
     needle_bytes = sum(len(r) for r in needle_rec)
     need = size_bytes - 24 - needle_bytes
     sizes = np.array([t.nbytes for t in tpls], dtype=np.int64)
@@ -279,8 +333,11 @@ def write_big_capture(
             cut = int(np.searchsorted(ts, w_end))
             ends = np.empty_like(off)
             # record length = 16 + incl_len, read from the records themselves
-            inc = buf[off[:, None] + np.arange(8, 12)[None, :]].astype(np.int64) if off.size else np.zeros((0, 4),
-                                                                                                           np.int64)
+            inc = (
+                buf[off[:, None] + np.arange(8, 12)[None, :]].astype(np.int64)
+                if off.size
+                else np.zeros((0, 4), np.int64)
+            )
             ends = off + 16 + (inc[:, 0] | (inc[:, 1] << 8) | (inc[:, 2] << 16) | (inc[:, 3] << 24))
             mv = memoryview(buf)
             n_hi = int(np.searchsorted(needle_ts, w_end))
@@ -295,9 +352,15 @@ def write_big_capture(
             written += len(data)
             packets += len(parts)
             rest = [mv[a:b] for a, b in zip(off[cut:].tolist(), ends[cut:].tolist(), strict=True)]
-            carry_buf = np.frombuffer(b"".join(rest), dtype=np.uint8).copy() if rest else np.zeros(0, np.uint8)
-            lens = (ends[cut:] - off[cut:])
-            carry_off = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if rest else np.zeros(0, np.int64)
+            carry_buf = (
+                np.frombuffer(b"".join(rest), dtype=np.uint8).copy() if rest else np.zeros(0, np.uint8)
+            )
+            lens = ends[cut:] - off[cut:]
+            carry_off = (
+                np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+                if rest
+                else np.zeros(0, np.int64)
+            )
             carry_ts = ts[cut:].copy()
             w_start = w_end
         if ni < len(needle_rec):
@@ -308,7 +371,9 @@ def write_big_capture(
     lab_path = labels_csv(labels, path.with_suffix(".labels.csv"))
     secs = time.perf_counter() - t_begin
     mining = sum(1 for lab in labels if lab.label == "mining" and lab.proto == "tcp")
-    return BigStats(path, lab_path, written, packets, n_flows + len(labels), mining, secs, written / 1e6 / secs)
+    return BigStats(
+        path, lab_path, written, packets, n_flows + len(labels), mining, secs, written / 1e6 / secs
+    )
 
 
 __all__ = ["BigStats", "Label", "write_big_capture"]

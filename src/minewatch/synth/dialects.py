@@ -188,8 +188,9 @@ def poisson_times(rate: float, duration: float, rng: random.Random, start: float
         out.append(t)
 
 
-def job_times(block_time: float, refresh: float | None, duration: float, rng: random.Random,
-              first: float) -> list[float]:
+def job_times(
+    block_time: float, refresh: float | None, duration: float, rng: random.Random, first: float
+) -> list[float]:
     """New-block jobs (Poisson) merged with periodic refresh jobs, after the first job at `first`."""
     times = set(poisson_times(1.0 / block_time, duration, rng, first))
     if refresh:
@@ -243,8 +244,14 @@ def _current_job(jobs: list[tuple[float, str]], t: float) -> str | None:
 
 
 def _share_loop(
-    k: _Clock, jobs: list[tuple[float, str]], rate: float, duration: float, reject_rate: float,
-    submit: Callable[[float, int, str], bytes], accept: Callable[[int], bytes], reject: Callable[[int], bytes],
+    k: _Clock,
+    jobs: list[tuple[float, str]],
+    rate: float,
+    duration: float,
+    reject_rate: float,
+    submit: Callable[[float, int, str], bytes],
+    accept: Callable[[int], bytes],
+    reject: Callable[[int], bytes],
 ) -> tuple[int, int]:
     shares = rejected = 0
     start = jobs[0][0] if jobs else 0.0
@@ -266,10 +273,15 @@ def _share_loop(
 # ---- Stratum v1 (Bitcoin-style) --------------------------------------------------------------------
 def _btc_notify(jid: str, rng: random.Random, clean: bool, t: float, compact: bool) -> bytes:
     params = [
-        jid, _hex(rng, 32), "01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff"
-        + _hex(rng, 24), _hex(rng, 8) + "ffffffff02" + _hex(rng, 50),
-        [_hex(rng, 32) for _ in range(rng.randint(9, 12))], "20000000", "17034219",
-        f"{int(1_700_000_000 + t):08x}", clean,
+        jid,
+        _hex(rng, 32),
+        "01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff" + _hex(rng, 24),
+        _hex(rng, 8) + "ffffffff02" + _hex(rng, 50),
+        [_hex(rng, 32) for _ in range(rng.randint(9, 12))],
+        "20000000",
+        "17034219",
+        f"{int(1_700_000_000 + t):08x}",
+        clean,
     ]
     return _j({"params": params, "id": None, "method": "mining.notify"}, compact)
 
@@ -300,13 +312,40 @@ def stratum_v1(
     agent = {"asic": "bmminer/2.0.0", "cgminer": "cgminer/4.10.0", "nicehash": "NiceHash/1.0.0"}[flavor]
     if flavor == "asic":
         i = k.nid()
-        k.c(t, _j({"id": i, "method": "mining.configure", "params": [
-            ["version-rolling", "minimum-difficulty"],
-            {"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2,
-             "minimum-difficulty.value": 2048}]}, compact))
+        k.c(
+            t,
+            _j(
+                {
+                    "id": i,
+                    "method": "mining.configure",
+                    "params": [
+                        ["version-rolling", "minimum-difficulty"],
+                        {
+                            "version-rolling.mask": "1fffe000",
+                            "version-rolling.min-bit-count": 2,
+                            "minimum-difficulty.value": 2048,
+                        },
+                    ],
+                },
+                compact,
+            ),
+        )
         t = k.reply_t(t)
-        k.s(t, _j({"id": i, "result": {"version-rolling": True, "version-rolling.mask": "1fffe000",
-                                       "minimum-difficulty": True}, "error": None}, compact))
+        k.s(
+            t,
+            _j(
+                {
+                    "id": i,
+                    "result": {
+                        "version-rolling": True,
+                        "version-rolling.mask": "1fffe000",
+                        "minimum-difficulty": True,
+                    },
+                    "error": None,
+                },
+                compact,
+            ),
+        )
         t += 0.002
     i = k.nid()
     if flavor == "nicehash":
@@ -318,8 +357,17 @@ def stratum_v1(
     t = k.reply_t(t)
     sid = _hex(rng, 8)
     en1 = _hex(rng, 4)
-    k.s(t, _j({"id": i, "result": [[["mining.set_difficulty", sid], ["mining.notify", sid]], en1, 8],
-               "error": None}, compact))
+    k.s(
+        t,
+        _j(
+            {
+                "id": i,
+                "result": [[["mining.set_difficulty", sid], ["mining.notify", sid]], en1, 8],
+                "error": None,
+            },
+            compact,
+        ),
+    )
     t += 0.001
     if flavor == "nicehash":
         i = k.nid()
@@ -345,19 +393,46 @@ def stratum_v1(
         return _j({"params": p, "id": sid_, "method": "mining.submit"}, compact)
 
     shares, rej = _share_loop(
-        k, jobs, hashrate / (difficulty * TWO32), duration, reject_rate, submit,
+        k,
+        jobs,
+        hashrate / (difficulty * TWO32),
+        duration,
+        reject_rate,
+        submit,
         lambda i: _j({"id": i, "result": True, "error": None}, compact),
         lambda i: _j({"id": i, "result": None, "error": [23, "Low difficulty share", None]}, compact),
     )
-    return Session(k.msgs, "mining", f"stratum1-{flavor}", coin, worker, wallet, agent, hashrate, difficulty,
-                   difficulty * TWO32, shares, rej, server_port=3333)
+    return Session(
+        k.msgs,
+        "mining",
+        f"stratum1-{flavor}",
+        coin,
+        worker,
+        wallet,
+        agent,
+        hashrate,
+        difficulty,
+        difficulty * TWO32,
+        shares,
+        rej,
+        server_port=3333,
+    )
 
 
 # ---- Ethereum: eth-proxy (Claymore), EthereumStratum/1.0.0, EthereumStratum/2.0.0 ------------------
 def eth_proxy(
-    duration: float, rng: random.Random, hashrate: float = 500e6, share_hashes: float = 4e9,
-    reject_rate: float = 0.01, worker: str | None = None, wallet: str | None = None, rtt: float = 0.03,
-    coin: str = "ETC", block_time: float = 13.0, getwork_every: float = 5.0, hashrate_every: float = 30.0,
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 500e6,
+    share_hashes: float = 4e9,
+    reject_rate: float = 0.01,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    coin: str = "ETC",
+    block_time: float = 13.0,
+    getwork_every: float = 5.0,
+    hashrate_every: float = 30.0,
 ) -> Session:
     """Claymore-style eth-proxy: "worker" is the first JSON key, eth_submitLogin, polling
     eth_getWork, server-pushed work with id 0, eth_submitHashrate, eth_submitWork."""
@@ -370,7 +445,10 @@ def eth_proxy(
         return ["0x" + _hex(rng, 32), "0x" + _hex(rng, 32), f"0x{target:064x}"]
 
     def cl(method: str, params: list[Any], i: int, w: str = "eth1.0") -> bytes:
-        return json.dumps({"worker": w, "jsonrpc": "2.0", "params": params, "id": i, "method": method}).encode() + b"\n"
+        return (
+            json.dumps({"worker": w, "jsonrpc": "2.0", "params": params, "id": i, "method": method}).encode()
+            + b"\n"
+        )
 
     t = 0.01
     k.c(t, cl("eth_submitLogin", [f"{wallet}.{worker}", "x"], 2))
@@ -396,19 +474,46 @@ def eth_proxy(
         k.s(k.reply_t(tt), _j({"id": 6, "jsonrpc": "2.0", "result": True}, True))
         tt += hashrate_every
     shares, rej = _share_loop(
-        k, jobs, hashrate / share_hashes, duration, reject_rate,
-        lambda st, i, jid: cl("eth_submitWork", ["0x" + _hex(rng, 8), "0x" + _hex(rng, 32), "0x" + _hex(rng, 32)], 4),
+        k,
+        jobs,
+        hashrate / share_hashes,
+        duration,
+        reject_rate,
+        lambda st, i, jid: cl(
+            "eth_submitWork", ["0x" + _hex(rng, 8), "0x" + _hex(rng, 32), "0x" + _hex(rng, 32)], 4
+        ),
         lambda i: _j({"id": 4, "jsonrpc": "2.0", "result": True}, True),
         lambda i: _j({"id": 4, "jsonrpc": "2.0", "result": False, "error": "stale share"}, True),
     )
-    return Session(k.msgs, "mining", "eth-proxy", coin, worker, wallet, "Claymore", hashrate,
-                   share_hashes, float(share_hashes), shares, rej, server_port=8008)
+    return Session(
+        k.msgs,
+        "mining",
+        "eth-proxy",
+        coin,
+        worker,
+        wallet,
+        "Claymore",
+        hashrate,
+        share_hashes,
+        float(share_hashes),
+        shares,
+        rej,
+        server_port=8008,
+    )
 
 
 def ethstratum1(
-    duration: float, rng: random.Random, hashrate: float = 500e6, difficulty: float = 1.0,
-    reject_rate: float = 0.01, worker: str | None = None, wallet: str | None = None, rtt: float = 0.03,
-    coin: str = "ETC", block_time: float = 13.0, agent: str = "lolMiner/1.76",
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 500e6,
+    difficulty: float = 1.0,
+    reject_rate: float = 0.01,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    coin: str = "ETC",
+    block_time: float = 13.0,
+    agent: str = "lolMiner/1.76",
 ) -> Session:
     """NiceHash EthereumStratum/1.0.0: difficulty 1 = 2^32 hashes per share."""
     k = _Clock(rng, rtt)
@@ -419,8 +524,17 @@ def ethstratum1(
     k.c(t, _j({"id": 1, "method": "mining.subscribe", "params": [agent, "EthereumStratum/1.0.0"]}, False))
     t = k.reply_t(t)
     en = _hex(rng, 2)
-    k.s(t, _j({"id": 1, "result": [["mining.notify", _hex(rng, 16), "EthereumStratum/1.0.0"], en],
-               "error": None}, False))
+    k.s(
+        t,
+        _j(
+            {
+                "id": 1,
+                "result": [["mining.notify", _hex(rng, 16), "EthereumStratum/1.0.0"], en],
+                "error": None,
+            },
+            False,
+        ),
+    )
     t += 0.001
     k.c(t, _j({"id": 2, "method": "mining.extranonce.subscribe", "params": []}, False))
     k.s(k.reply_t(t), _j({"id": 2, "result": True, "error": None}, False))
@@ -435,15 +549,37 @@ def ethstratum1(
     for n, jt in enumerate(job_times(block_time, None, duration, rng, t + 0.001)):
         jid = _hex(rng, 3)
         jobs.append((jt, jid))
-        k.s(jt, _j({"id": None, "method": "mining.notify", "params": [jid, seed, _hex(rng, 32), n == 0]}, False))
+        k.s(
+            jt,
+            _j({"id": None, "method": "mining.notify", "params": [jid, seed, _hex(rng, 32), n == 0]}, False),
+        )
     shares, rej = _share_loop(
-        k, jobs, hashrate / (difficulty * TWO32), duration, reject_rate,
-        lambda st, i, jid: _j({"id": i, "method": "mining.submit", "params": [user, jid, _hex(rng, 6)]}, False),
+        k,
+        jobs,
+        hashrate / (difficulty * TWO32),
+        duration,
+        reject_rate,
+        lambda st, i, jid: _j(
+            {"id": i, "method": "mining.submit", "params": [user, jid, _hex(rng, 6)]}, False
+        ),
         lambda i: _j({"id": i, "result": True, "error": None}, False),
         lambda i: _j({"id": i, "result": False, "error": [21, "Job not found", None]}, False),
     )
-    return Session(k.msgs, "mining", "ethstratum1", coin, worker, wallet, agent, hashrate, difficulty,
-                   difficulty * TWO32, shares, rej, server_port=4444)
+    return Session(
+        k.msgs,
+        "mining",
+        "ethstratum1",
+        coin,
+        worker,
+        wallet,
+        agent,
+        hashrate,
+        difficulty,
+        difficulty * TWO32,
+        shares,
+        rej,
+        server_port=4444,
+    )
 
 
 def _gz(b: bytes) -> bytes:
@@ -451,10 +587,20 @@ def _gz(b: bytes) -> bytes:
 
 
 def ethstratum2(
-    duration: float, rng: random.Random, hashrate: float = 500e6, share_hashes: float = 4e9,
-    reject_rate: float = 0.01, worker: str | None = None, wallet: str | None = None, rtt: float = 0.03,
-    coin: str = "ETC", block_time: float = 13.0, encoding: str = "gzip", agent: str = "ethminer-0.19.0",
-    host: str = "etc.pool.example", port: int = 4444,
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 500e6,
+    share_hashes: float = 4e9,
+    reject_rate: float = 0.01,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    coin: str = "ETC",
+    block_time: float = 13.0,
+    encoding: str = "gzip",
+    agent: str = "ethminer-0.19.0",
+    host: str = "etc.pool.example",
+    port: int = 4444,
 ) -> Session:
     """EIP-1571: the client's mining.hello; the server answers with encoding "gzip" and from then on
     every message in both directions is one gzip member (RFC 1952) of the JSON line."""
@@ -463,11 +609,40 @@ def ethstratum2(
     worker = worker or f"rig{rng.randint(1, 99)}"
     z = _gz if encoding == "gzip" else (lambda b: b)
     t = 0.01
-    k.c(t, _j({"id": 0, "method": "mining.hello", "params": {"agent": agent, "host": host, "port": f"{port:x}",
-                                                               "proto": "EthereumStratum/2.0.0"}}, True))
+    k.c(
+        t,
+        _j(
+            {
+                "id": 0,
+                "method": "mining.hello",
+                "params": {
+                    "agent": agent,
+                    "host": host,
+                    "port": f"{port:x}",
+                    "proto": "EthereumStratum/2.0.0",
+                },
+            },
+            True,
+        ),
+    )
     t = k.reply_t(t)
-    k.s(t, _j({"id": 0, "result": {"proto": "EthereumStratum/2.0.0", "encoding": encoding, "resume": "1",
-                                   "timeout": "b4", "maxerrors": "5", "node": "core-geth/v1.12.17"}}, True))
+    k.s(
+        t,
+        _j(
+            {
+                "id": 0,
+                "result": {
+                    "proto": "EthereumStratum/2.0.0",
+                    "encoding": encoding,
+                    "resume": "1",
+                    "timeout": "b4",
+                    "maxerrors": "5",
+                    "node": "core-geth/v1.12.17",
+                },
+            },
+            True,
+        ),
+    )
     t += 0.001
     k.c(t, z(_j({"id": 1, "method": "mining.subscribe"}, True)))
     t = k.reply_t(t)
@@ -478,17 +653,41 @@ def ethstratum2(
     token = f"w-{rng.getrandbits(12):x}"
     k.s(t, z(_j({"id": 2, "result": token}, True)))
     target = int(TWO256 / share_hashes)
-    k.s(t + 0.0005, z(_j({"method": "mining.set", "params": {"epoch": f"{rng.randint(100, 400):x}",
-                                                             "target": f"{target:064x}", "algo": "etchash",
-                                                             "extranonce": _hex(rng, 2)}}, True)))
+    k.s(
+        t + 0.0005,
+        z(
+            _j(
+                {
+                    "method": "mining.set",
+                    "params": {
+                        "epoch": f"{rng.randint(100, 400):x}",
+                        "target": f"{target:064x}",
+                        "algo": "etchash",
+                        "extranonce": _hex(rng, 2),
+                    },
+                },
+                True,
+            )
+        ),
+    )
     k.next_id = 3
     height = rng.randint(18_000_000, 20_000_000)
     jobs = []
     for n, jt in enumerate(job_times(block_time, None, duration, rng, t + 0.001)):
         jid = _hex(rng, 3)
         jobs.append((jt, jid))
-        k.s(jt, z(_j({"method": "mining.notify", "params": [jid, f"{height + n:x}", _hex(rng, 32),
-                                                            "1" if n == 0 else "0"]}, True)))
+        k.s(
+            jt,
+            z(
+                _j(
+                    {
+                        "method": "mining.notify",
+                        "params": [jid, f"{height + n:x}", _hex(rng, 32), "1" if n == 0 else "0"],
+                    },
+                    True,
+                )
+            ),
+        )
     tt = t + 60.0
     while tt < duration:
         i = k.nid()
@@ -496,14 +695,33 @@ def ethstratum2(
         k.s(k.reply_t(tt), z(_j({"id": i}, True)))
         tt += 60.0
     shares, rej = _share_loop(
-        k, jobs, hashrate / share_hashes, duration, reject_rate,
-        lambda st, i, jid: z(_j({"id": i, "method": "mining.submit", "params": [jid, _hex(rng, 6), token]}, True)),
+        k,
+        jobs,
+        hashrate / share_hashes,
+        duration,
+        reject_rate,
+        lambda st, i, jid: z(
+            _j({"id": i, "method": "mining.submit", "params": [jid, _hex(rng, 6), token]}, True)
+        ),
         lambda i: z(_j({"id": i}, True)),
         lambda i: z(_j({"id": i, "error": {"code": 406, "message": "Bad nonce"}}, True)),
     )
-    return Session(k.msgs, "mining", "ethstratum2" + ("-gzip" if encoding == "gzip" else ""), coin, worker,
-                   wallet, agent, hashrate, share_hashes, float(share_hashes), shares, rej, server_port=port,
-                   host=host)
+    return Session(
+        k.msgs,
+        "mining",
+        "ethstratum2" + ("-gzip" if encoding == "gzip" else ""),
+        coin,
+        worker,
+        wallet,
+        agent,
+        hashrate,
+        share_hashes,
+        float(share_hashes),
+        shares,
+        rej,
+        server_port=port,
+        host=host,
+    )
 
 
 # ---- XMRig / CryptoNote ----------------------------------------------------------------------------
@@ -514,10 +732,19 @@ def xmr_target(difficulty: float) -> tuple[str, float]:
 
 
 def xmrig(
-    duration: float, rng: random.Random, hashrate: float = 8000.0, difficulty: float = 40000.0,
-    reject_rate: float = 0.01, worker: str | None = None, wallet: str | None = None, rtt: float = 0.03,
-    agent: str | None = "XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/11.4.0", style: str = "xmrig",
-    coin: str = "XMR", block_time: float = 120.0, keepalive: float = 60.0,
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 8000.0,
+    difficulty: float = 40000.0,
+    reject_rate: float = 0.01,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    agent: str | None = "XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/11.4.0",
+    style: str = "xmrig",
+    coin: str = "XMR",
+    block_time: float = 120.0,
+    keepalive: float = 60.0,
 ) -> Session:
     """XMRig login/job/submit/keepalived. style "xmrig" = compact JSON in XMRig's key order;
     style "legacy" = method-first with spaces (xmr-stak and custom droppers). agent=None omits it."""
@@ -534,8 +761,14 @@ def xmrig(
         return _j({"method": method, "params": params, "id": i}, False)
 
     def job(jid: str, h: int) -> dict[str, Any]:
-        return {"blob": _hex(rng, 76), "job_id": jid, "target": target, "algo": "rx/0", "height": h,
-                "seed_hash": seed}
+        return {
+            "blob": _hex(rng, 76),
+            "job_id": jid,
+            "target": target,
+            "algo": "rx/0",
+            "height": h,
+            "seed_hash": seed,
+        }
 
     seed = _hex(rng, 32)
     height = rng.randint(3_000_000, 3_300_000)
@@ -544,15 +777,45 @@ def xmrig(
         params["agent"] = agent
     if compact:
         params["rigid"] = worker
-        params["algo"] = ["rx/0", "cn/2", "cn/r", "cn/fast", "cn/half", "cn/xao", "cn/rto", "cn/rwz", "cn/zls",
-                          "cn/double", "cn/ccx", "cn-lite/1", "cn-heavy/xhv", "rx/wow", "rx/arq", "rx/sfx"]
+        params["algo"] = [
+            "rx/0",
+            "cn/2",
+            "cn/r",
+            "cn/fast",
+            "cn/half",
+            "cn/xao",
+            "cn/rto",
+            "cn/rwz",
+            "cn/zls",
+            "cn/double",
+            "cn/ccx",
+            "cn-lite/1",
+            "cn-heavy/xhv",
+            "rx/wow",
+            "rx/arq",
+            "rx/sfx",
+        ]
     t = 0.01
     k.c(t, req(1, "login", params))
     t = k.reply_t(t)
     j0 = f"{rng.getrandbits(40):x}"
-    k.s(t, _j({"id": 1, "jsonrpc": "2.0", "error": None, "result": {
-        "id": rpcid, "job": job(j0, height), "extensions": ["algo", "nicehash", "connect", "tls", "keepalive"],
-        "status": "OK"}}, True))
+    k.s(
+        t,
+        _j(
+            {
+                "id": 1,
+                "jsonrpc": "2.0",
+                "error": None,
+                "result": {
+                    "id": rpcid,
+                    "job": job(j0, height),
+                    "extensions": ["algo", "nicehash", "connect", "tls", "keepalive"],
+                    "status": "OK",
+                },
+            },
+            True,
+        ),
+    )
     k.next_id = 2
     jobs = [(t, j0)]
     for n, jt in enumerate(job_times(block_time, None, duration, rng, t)[1:]):
@@ -567,9 +830,16 @@ def xmrig(
         return req(i, "submit", p)
 
     shares, rej = _share_loop(
-        k, jobs, hashrate / hps, duration, reject_rate, submit,
+        k,
+        jobs,
+        hashrate / hps,
+        duration,
+        reject_rate,
+        submit,
         lambda i: _j({"id": i, "jsonrpc": "2.0", "error": None, "result": {"status": "OK"}}, True),
-        lambda i: _j({"id": i, "jsonrpc": "2.0", "error": {"code": -1, "message": "Low difficulty share"}}, True),
+        lambda i: _j(
+            {"id": i, "jsonrpc": "2.0", "error": {"code": -1, "message": "Low difficulty share"}}, True
+        ),
     )
     # keepalived whenever the client has been silent for `keepalive` seconds
     sends = sorted(m[0] for m in k.msgs if m[1] == C2S)
@@ -583,29 +853,58 @@ def xmrig(
     for kt in extra:
         i = k.nid()
         k.c(kt, req(i, "keepalived", {"id": rpcid}))
-        k.s(k.reply_t(kt), _j({"id": i, "jsonrpc": "2.0", "error": None, "result": {"status": "KEEPALIVED"}}, True))
+        k.s(
+            k.reply_t(kt),
+            _j({"id": i, "jsonrpc": "2.0", "error": None, "result": {"status": "KEEPALIVED"}}, True),
+        )
     variant = "xmrig" if style == "xmrig" else "xmrig-legacy"
-    return Session(k.msgs, "mining", variant, coin, worker, wallet, agent, hashrate, difficulty, hps, shares,
-                   rej, server_port=3333, extras={"keepalives": len(extra)})
+    return Session(
+        k.msgs,
+        "mining",
+        variant,
+        coin,
+        worker,
+        wallet,
+        agent,
+        hashrate,
+        difficulty,
+        hps,
+        shares,
+        rej,
+        server_port=3333,
+        extras={"keepalives": len(extra)},
+    )
 
 
 # ---- getwork / getblocktemplate over HTTP ----------------------------------------------------------
 def _http_post(host: str, body: bytes, auth: str, agent: str, extensions: str) -> bytes:
-    head = (f"POST / HTTP/1.1\r\nAuthorization: Basic {base64.b64encode(auth.encode()).decode()}\r\n"
-            f"Host: {host}\r\nAccept: */*\r\nAccept-Encoding: deflate, gzip\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nUser-Agent: {agent}\r\nX-Mining-Extensions: {extensions}\r\n\r\n")
+    head = (
+        f"POST / HTTP/1.1\r\nAuthorization: Basic {base64.b64encode(auth.encode()).decode()}\r\n"
+        f"Host: {host}\r\nAccept: */*\r\nAccept-Encoding: deflate, gzip\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nUser-Agent: {agent}\r\nX-Mining-Extensions: {extensions}\r\n\r\n"
+    )
     return head.encode() + body
 
 
 def _http_ok(body: bytes, extra: str = "") -> bytes:
-    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}"
-            "Connection: keep-alive\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}"
+        "Connection: keep-alive\r\n\r\n"
+    ).encode() + body
 
 
 def getwork_http(
-    duration: float, rng: random.Random, hashrate: float = 2e9, reject_rate: float = 0.02,
-    worker: str | None = None, wallet: str | None = None, rtt: float = 0.03, poll: float = 5.0,
-    mode: str = "getwork", coin: str = "BTC", host: str = "pool.example:8332",
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 2e9,
+    reject_rate: float = 0.02,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    poll: float = 5.0,
+    mode: str = "getwork",
+    coin: str = "BTC",
+    host: str = "pool.example:8332",
 ) -> Session:
     """Legacy HTTP mining on one keep-alive connection. mode "getwork": difficulty-1 work units,
     each found share sent back as getwork(data); mode "gbt": getblocktemplate polling with
@@ -621,27 +920,60 @@ def getwork_http(
         if mode == "getwork":
             body = json.dumps({"method": "getwork", "params": [], "id": i}).encode()
         else:
-            body = json.dumps({"id": i, "method": "getblocktemplate", "params": [
-                {"capabilities": ["coinbasetxn", "workid", "coinbase/append"], "rules": ["segwit"]}]}).encode()
+            body = json.dumps(
+                {
+                    "id": i,
+                    "method": "getblocktemplate",
+                    "params": [
+                        {"capabilities": ["coinbasetxn", "workid", "coinbase/append"], "rules": ["segwit"]}
+                    ],
+                }
+            ).encode()
         return _http_post(host, body, auth, agent, ext)
 
     def work_resp(i: int, tnow: float) -> bytes:
         if mode == "getwork":
-            res: dict[str, Any] = {"midstate": _hex(rng, 32), "data": _hex(rng, 80) + "000000800000000000000000"
-                                   "00000000000000000000000000000000000000000000000080020000",
-                                   "hash1": "00" * 28 + "0000008000000000000000000000000000000000000000000000"
-                                   "00000000010000", "target": "ff" * 28 + "00000000"}
-            return _http_ok(_j({"result": res, "error": None, "id": i}, True), "X-Long-Polling: /LP\r\n"
-                            "X-Roll-NTime: Y\r\n")
-        txs = [{"data": _hex(rng, rng.randint(120, 400)), "txid": _hex(rng, 32), "hash": _hex(rng, 32),
-                "depends": [], "fee": rng.randint(200, 20000), "sigops": 4, "weight": 800}
-               for _ in range(rng.randint(3, 12))]
-        res = {"capabilities": ["proposal"], "version": 536870912, "rules": ["csv", "!segwit", "taproot"],
-               "previousblockhash": _hex(rng, 32), "transactions": txs, "coinbasevalue": 312500000,
-               "longpollid": _hex(rng, 32) + "1", "target": "00000000ffff" + "0" * 52,
-               "mintime": int(1_700_000_000 + tnow), "mutable": ["time", "transactions", "prevblock"],
-               "noncerange": "00000000ffffffff", "sigoplimit": 80000, "sizelimit": 4000000,
-               "curtime": int(1_700_000_000 + tnow), "bits": "17034219", "height": 840000 + int(tnow // 600)}
+            res: dict[str, Any] = {
+                "midstate": _hex(rng, 32),
+                "data": _hex(rng, 80) + "000000800000000000000000"
+                "00000000000000000000000000000000000000000000000080020000",
+                "hash1": "00" * 28 + "000000800000000000000000000000000000000000000000000000000000010000",
+                "target": "ff" * 28 + "00000000",
+            }
+            return _http_ok(
+                _j({"result": res, "error": None, "id": i}, True),
+                "X-Long-Polling: /LP\r\nX-Roll-NTime: Y\r\n",
+            )
+        txs = [
+            {
+                "data": _hex(rng, rng.randint(120, 400)),
+                "txid": _hex(rng, 32),
+                "hash": _hex(rng, 32),
+                "depends": [],
+                "fee": rng.randint(200, 20000),
+                "sigops": 4,
+                "weight": 800,
+            }
+            for _ in range(rng.randint(3, 12))
+        ]
+        res = {
+            "capabilities": ["proposal"],
+            "version": 536870912,
+            "rules": ["csv", "!segwit", "taproot"],
+            "previousblockhash": _hex(rng, 32),
+            "transactions": txs,
+            "coinbasevalue": 312500000,
+            "longpollid": _hex(rng, 32) + "1",
+            "target": "00000000ffff" + "0" * 52,
+            "mintime": int(1_700_000_000 + tnow),
+            "mutable": ["time", "transactions", "prevblock"],
+            "noncerange": "00000000ffffffff",
+            "sigoplimit": 80000,
+            "sizelimit": 4000000,
+            "curtime": int(1_700_000_000 + tnow),
+            "bits": "17034219",
+            "height": 840000 + int(tnow // 600),
+        }
         return _http_ok(_j({"result": res, "error": None, "id": i}, True))
 
     t = 0.01
@@ -658,17 +990,39 @@ def getwork_http(
         if mode == "getwork":
             body = json.dumps({"method": "getwork", "params": [_hex(rng, 128)], "id": i}).encode()
         else:
-            body = json.dumps({"id": i, "method": "submitblock", "params": [_hex(rng, 80) + "01" + _hex(rng, 120)]
-                               }).encode()
+            body = json.dumps(
+                {"id": i, "method": "submitblock", "params": [_hex(rng, 80) + "01" + _hex(rng, 120)]}
+            ).encode()
         return _http_post(host, body, auth, agent, ext)
 
-    ok = (lambda i: _http_ok(_j({"result": True, "error": None, "id": i}, True))) if mode == "getwork" else (
-        lambda i: _http_ok(_j({"result": None, "error": None, "id": i}, True)))
-    bad = (lambda i: _http_ok(_j({"result": False, "error": None, "id": i}, True))) if mode == "getwork" else (
-        lambda i: _http_ok(_j({"result": "high-hash", "error": None, "id": i}, True)))
+    ok = (
+        (lambda i: _http_ok(_j({"result": True, "error": None, "id": i}, True)))
+        if mode == "getwork"
+        else (lambda i: _http_ok(_j({"result": None, "error": None, "id": i}, True)))
+    )
+    bad = (
+        (lambda i: _http_ok(_j({"result": False, "error": None, "id": i}, True)))
+        if mode == "getwork"
+        else (lambda i: _http_ok(_j({"result": "high-hash", "error": None, "id": i}, True)))
+    )
     shares, rej = _share_loop(k, jobs, hashrate / TWO32, duration, reject_rate, submit, ok, bad)
-    return Session(k.msgs, "mining", "getwork" if mode == "getwork" else "getblocktemplate", coin, worker, wallet,
-                   agent, hashrate, 1.0, TWO32, shares, rej, server_port=8332, transport="http", host=host)
+    return Session(
+        k.msgs,
+        "mining",
+        "getwork" if mode == "getwork" else "getblocktemplate",
+        coin,
+        worker,
+        wallet,
+        agent,
+        hashrate,
+        1.0,
+        TWO32,
+        shares,
+        rej,
+        server_port=8332,
+        transport="http",
+        host=host,
+    )
 
 
 # ---- Stratum V2 --------------------------------------------------------------------------------------
@@ -681,9 +1035,18 @@ def sv2_frame(payload_len: int, rng: random.Random) -> bytes:
 
 
 def stratum_v2(
-    duration: float, rng: random.Random, hashrate: float = 100e12, difficulty: float = 65536.0,
-    reject_rate: float = 0.01, worker: str | None = None, wallet: str | None = None, rtt: float = 0.03,
-    coin: str = "BTC", block_time: float = 600.0, refresh: float | None = 30.0, success_batch: float = 10.0,
+    duration: float,
+    rng: random.Random,
+    hashrate: float = 100e12,
+    difficulty: float = 65536.0,
+    reject_rate: float = 0.01,
+    worker: str | None = None,
+    wallet: str | None = None,
+    rtt: float = 0.03,
+    coin: str = "BTC",
+    block_time: float = 600.0,
+    refresh: float | None = 30.0,
+    success_batch: float = 10.0,
 ) -> Session:
     """SV2 standard channel over Noise NX: act 1 (64 B), act 2 (234 B), then AEAD frames whose sizes
     follow the plaintext messages (SetupConnection, OpenStandardMiningChannel, NewMiningJob,
@@ -697,13 +1060,17 @@ def stratum_v2(
     t = k.reply_t(t)
     k.s(t, rng.randbytes(SV2_ACT2))
     t += 0.001
-    k.c(t, sv2_frame(1 + 2 + 2 + 4 + 1 + 16 + 2 + 1 + 10 + 1 + 8 + 1 + 12 + 1 + 16 + 1 + 8, rng))  # SetupConnection
+    k.c(
+        t, sv2_frame(1 + 2 + 2 + 4 + 1 + 16 + 2 + 1 + 10 + 1 + 8 + 1 + 12 + 1 + 16 + 1 + 8, rng)
+    )  # SetupConnection
     t = k.reply_t(t)
     k.s(t, sv2_frame(6, rng))  # SetupConnection.Success
     t += 0.001
     k.c(t, sv2_frame(4 + 1 + len(ident) + 4 + 32, rng))  # OpenStandardMiningChannel
     t = k.reply_t(t)
-    k.s(t, sv2_frame(4 + 4 + 32 + 1 + 4 + 4, rng))  # .Success: request id, channel id, target, extranonce prefix, group
+    k.s(
+        t, sv2_frame(4 + 4 + 32 + 1 + 4 + 4, rng)
+    )  # .Success: request id, channel id, target, extranonce prefix, group
     jobs = []
     for n, jt in enumerate(job_times(block_time, refresh, duration, rng, t + 0.001)):
         jid = str(n)
@@ -719,20 +1086,42 @@ def stratum_v2(
         acc.append(st)
         return sv2_frame(4 + 4 + 4 + 4 + 4 + 4, rng)  # SubmitSharesStandard
 
-    shares, rej = _share_loop(k, jobs, hashrate / (difficulty * TWO32), duration, reject_rate, submit,
-                              lambda i: b"", lambda i: sv2_frame(4 + 4 + 1 + 19, rng))
+    shares, rej = _share_loop(
+        k,
+        jobs,
+        hashrate / (difficulty * TWO32),
+        duration,
+        reject_rate,
+        submit,
+        lambda i: b"",
+        lambda i: sv2_frame(4 + 4 + 1 + 19, rng),
+    )
     tt = t + success_batch
     while tt < duration:  # SubmitShares.Success is batched, not per share
         k.s(tt, sv2_frame(4 + 4 + 4 + 8, rng))
         tt += success_batch
     k.msgs = [m for m in k.msgs if m[2]]
-    return Session(k.msgs, "mining", "stratum2", coin, worker, wallet, None, hashrate, difficulty,
-                   difficulty * TWO32, shares, rej, server_port=34254)
+    return Session(
+        k.msgs,
+        "mining",
+        "stratum2",
+        coin,
+        worker,
+        wallet,
+        None,
+        hashrate,
+        difficulty,
+        difficulty * TWO32,
+        shares,
+        rej,
+        server_port=34254,
+    )
 
 
 # ---- TLS wrapper -----------------------------------------------------------------------------------
-def over_tls(session: Session, sni: str | None, rng: random.Random, alpn: tuple[str, ...] = (),
-             port: int | None = None) -> Session:
+def over_tls(
+    session: Session, sni: str | None, rng: random.Random, alpn: tuple[str, ...] = (), port: int | None = None
+) -> Session:
     """The same session inside TLS 1.3 (stratum+ssl:// or XMRig `tls: true`). The plaintext facts
     stay in the labels; on the wire only the ClientHello (SNI, ALPN) and record sizes remain."""
     session.messages = tls_wrap(session.messages, sni, alpn, rng)
@@ -753,7 +1142,9 @@ DIALECTS: dict[str, Callable[..., Session]] = {
     "ethstratum1": ethstratum1,
     "ethstratum2": ethstratum2,
     "xmrig": xmrig,
-    "xmrig-custom": lambda d, r, **kw: xmrig(d, r, agent=kw.pop("agent", "SysUpdate/2.1"), style="legacy", **kw),
+    "xmrig-custom": lambda d, r, **kw: xmrig(
+        d, r, agent=kw.pop("agent", "SysUpdate/2.1"), style="legacy", **kw
+    ),
     "xmrig-noagent": lambda d, r, **kw: xmrig(d, r, agent=None, **kw),
     "getwork": lambda d, r, **kw: getwork_http(d, r, mode="getwork", **kw),
     "getblocktemplate": lambda d, r, **kw: getwork_http(d, r, mode="gbt", **kw),

@@ -112,12 +112,27 @@ def udp_header(src: str, dst: str, sport: int, dport: int, payload: bytes) -> by
 
 # ---- L3 --------------------------------------------------------------------------------------------
 def ipv4_packet(
-    src: str, dst: str, proto: int, payload: bytes, ident: int = 0, ttl: int = 64, df: bool = True,
+    src: str,
+    dst: str,
+    proto: int,
+    payload: bytes,
+    ident: int = 0,
+    ttl: int = 64,
+    df: bool = True,
     tos: int = 0,
 ) -> bytes:
     hdr = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), ident & 0xFFFF, 0x4000 if df else 0, ttl, proto, 0,
-        _addr(src), _addr(dst),
+        "!BBHHHBBH4s4s",
+        0x45,
+        tos,
+        20 + len(payload),
+        ident & 0xFFFF,
+        0x4000 if df else 0,
+        ttl,
+        proto,
+        0,
+        _addr(src),
+        _addr(dst),
     )
     ck = inet_checksum(hdr)
     return hdr[:10] + struct.pack("!H", ck) + hdr[12:] + payload
@@ -134,7 +149,17 @@ def ipv4_fragments(
         more = off + chunk < len(payload)
         frag = ((0x2000 if more else 0) | (off // 8)) & 0xFFFF
         hdr = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(part), ident & 0xFFFF, frag, ttl, proto, 0, _addr(src), _addr(dst)
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(part),
+            ident & 0xFFFF,
+            frag,
+            ttl,
+            proto,
+            0,
+            _addr(src),
+            _addr(dst),
         )
         out.append(hdr[:10] + struct.pack("!H", inet_checksum(hdr)) + hdr[12:] + part)
     return out
@@ -146,7 +171,8 @@ EXT_HOPOPT, EXT_ROUTING, EXT_DSTOPT = 0, 43, 60
 
 def _ext_header(kind: int, next_header: int) -> bytes:
     """An 8-byte extension header: PadN options for hop-by-hop/dst-opts, an empty routing
-    header of the experimental type 253 (RFC 4727) with zero segments left, so receivers must skip it but need not act on it."""
+    header of the experimental type 253 (RFC 4727) with zero segments left, so receivers must
+    skip it but need not act on it."""
     if kind in (EXT_HOPOPT, EXT_DSTOPT):
         return struct.pack("!BB", next_header, 0) + b"\x01\x04\x00\x00\x00\x00"
     if kind == EXT_ROUTING:
@@ -155,7 +181,12 @@ def _ext_header(kind: int, next_header: int) -> bytes:
 
 
 def ipv6_packet(
-    src: str, dst: str, proto: int, payload: bytes, hop_limit: int = 64, ext: Sequence[int] = (),
+    src: str,
+    dst: str,
+    proto: int,
+    payload: bytes,
+    hop_limit: int = 64,
+    ext: Sequence[int] = (),
     flow_label: int = 0,
 ) -> bytes:
     """IPv6 packet; `ext` lists extension headers (EXT_HOPOPT must come first if present)."""
@@ -347,9 +378,13 @@ class PcapngWriter:
         units = ts_ns * 10**itf.tsresol // 1_000_000_000
         cap = frame[: itf.snaplen]
         pad = (-len(cap)) % 4
-        body = struct.pack(
-            self._e + "IIIII", iface, units >> 32, units & 0xFFFFFFFF, len(cap), orig_len or len(frame)
-        ) + cap + b"\0" * pad
+        body = (
+            struct.pack(
+                self._e + "IIIII", iface, units >> 32, units & 0xFFFFFFFF, len(cap), orig_len or len(frame)
+            )
+            + cap
+            + b"\0" * pad
+        )
         self._f.write(_block(6, body, self._e))
         self.count += 1
 
@@ -386,8 +421,11 @@ def write_capture(
             for p in packets:
                 w.write(p.ts_ns, link.frame(p.data))
     elif fmt == "pcapng":
-        itfs = list(interfaces) if interfaces else [Interface(link.linktype, snaplen, 9 if nanosecond else 6,
-                                                              link=link)]
+        itfs = (
+            list(interfaces)
+            if interfaces
+            else [Interface(link.linktype, snaplen, 9 if nanosecond else 6, link=link)]
+        )
         with PcapngWriter(path, itfs, big_endian, gzip) as w:
             for p in packets:
                 i = iface_of(p) if callable(iface_of) else 0

@@ -108,11 +108,28 @@ def tcp_session(
     out: list[tuple[float, int, bytes]] = []  # (ts, order, l3)
     order = 0
 
-    def emit(ts: float, frm: _Side, to: _Side, flags: int, payload: bytes = b"", seq: int | None = None,
-             options: bytes = b"") -> None:
+    def emit(
+        ts: float,
+        frm: _Side,
+        to: _Side,
+        flags: int,
+        payload: bytes = b"",
+        seq: int | None = None,
+        options: bytes = b"",
+    ) -> None:
         nonlocal order
-        seg = tcp_header(frm.ip, to.ip, frm.port, to.port, frm.next_seq if seq is None else seq,
-                         to.next_seq if flags & ACK else 0, flags, payload, o.window, options)
+        seg = tcp_header(
+            frm.ip,
+            to.ip,
+            frm.port,
+            to.port,
+            frm.next_seq if seq is None else seq,
+            to.next_seq if flags & ACK else 0,
+            flags,
+            payload,
+            o.window,
+            options,
+        )
         frm.ident = (frm.ident + 1) & 0xFFFF
         if not is_v6(frm.ip) and o.fragment_mtu and 20 + len(seg) > o.fragment_mtu:
             for frag in ipv4_fragments(frm.ip, to.ip, PROTO_TCP, seg, o.fragment_mtu, frm.ident, frm.ttl):
@@ -207,8 +224,23 @@ def udp_session(
 # and flow statistics see realistic record sizes; the encrypted parts are random bytes of the right
 # length (plaintext + 1 content-type byte + 16-byte AEAD tag per record).
 
-_CIPHERS = (0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
-            0x009C, 0x009D, 0x002F, 0x0035)
+_CIPHERS = (
+    0x1301,
+    0x1302,
+    0x1303,
+    0xC02B,
+    0xC02F,
+    0xC02C,
+    0xC030,
+    0xCCA9,
+    0xCCA8,
+    0xC013,
+    0xC014,
+    0x009C,
+    0x009D,
+    0x002F,
+    0x0035,
+)
 _SIGALGS = (0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601)
 
 
@@ -238,16 +270,31 @@ def tls_client_hello(sni: str | None, alpn: Sequence[str], rng: random.Random) -
     share = struct.pack("!HH", 0x001D, 32) + key
     exts += _ext(51, struct.pack("!H", len(share)) + share)
     exts += _ext(45, b"\x01\x01") + _ext(43, b"\x04\x03\x04\x03\x03")
-    body = (b"\x03\x03" + rng.randbytes(32) + b"\x20" + rng.randbytes(32) + _u16list(_CIPHERS) + b"\x01\x00"
-            + struct.pack("!H", len(exts)) + exts)
+    body = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + b"\x20"
+        + rng.randbytes(32)
+        + _u16list(_CIPHERS)
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
     hs = b"\x01" + len(body).to_bytes(3, "big") + body
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
 def tls_server_hello(rng: random.Random, session_id: bytes) -> bytes:
     exts = _ext(43, b"\x03\x04") + _ext(51, struct.pack("!HH", 0x001D, 32) + rng.randbytes(32))
-    body = (b"\x03\x03" + rng.randbytes(32) + bytes([len(session_id)]) + session_id + b"\x13\x01\x00"
-            + struct.pack("!H", len(exts)) + exts)
+    body = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + bytes([len(session_id)])
+        + session_id
+        + b"\x13\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
     hs = b"\x02" + len(body).to_bytes(3, "big") + body
     return b"\x16\x03\x03" + struct.pack("!H", len(hs)) + hs
 
@@ -266,7 +313,11 @@ def tls_app_records(plain_len: int, rng: random.Random) -> bytes:
 
 
 def tls_wrap(
-    messages: Sequence[Msg], sni: str | None, alpn: Sequence[str], rng: random.Random, rtt: float = 0.03,
+    messages: Sequence[Msg],
+    sni: str | None,
+    alpn: Sequence[str],
+    rng: random.Random,
+    rtt: float = 0.03,
     cert_bytes: int = 2900,
 ) -> list[Msg]:
     """Put a TLS 1.3 handshake in front and encrypt every message into records of matching size."""

@@ -1,0 +1,574 @@
+"""Zeek logs (conn, dns, ssl, x509; TSV or JSON, plain or gzip) as streaming Arrow batches.
+
+Why one line-oriented reader for both wire formats: rotated and concatenated logs mix header
+blocks, and shippers rewrite keys (`id.orig_h` -> `id_orig_h`) or timestamps (epoch, millis,
+ISO-8601); handling all of it per line keeps memory flat and lets a bad line cost one line.
+
+Nulls stay null: TSV `-` (unset) and keys missing from JSON become null; `(empty)` becomes an
+empty string or list. A number is never invented.
+
+Also here: the text-file helpers EVE shares (open with gzip sniffing, progress by bytes, timestamp
+parsing) and `sniff_format`, which the scan command uses to pick a reader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+
+from minewatch.errors import InputError, Rejects
+from minewatch.model import DNS_SCHEMA, FLOW_SCHEMA, TS
+
+Progress = Callable[[int, int], None]
+
+#: A TLS handshake as Zeek ssl.log and Suricata EVE tls describe it; cert facts from x509 when joined.
+TLS_SCHEMA = pa.schema(
+    [
+        ("ts", TS),
+        ("client_ip", pa.string()),
+        ("client_port", pa.int32()),
+        ("server_ip", pa.string()),
+        ("server_port", pa.int32()),
+        ("server_name", pa.string()),
+        ("ja3", pa.string()),
+        ("ja3s", pa.string()),
+        ("version", pa.string()),
+        ("cipher", pa.string()),
+        ("established", pa.bool_()),
+        ("cert_subject", pa.string()),
+        ("cert_issuer", pa.string()),
+        ("flow_key", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+#: One certificate from Zeek x509.log, keyed by file id (older Zeek) or fingerprint (Zeek >= 6).
+X509_SCHEMA = pa.schema(
+    [
+        ("ts", TS),
+        ("cert_key", pa.string()),
+        ("subject", pa.string()),
+        ("issuer", pa.string()),
+        ("not_valid_before", TS),
+        ("not_valid_after", TS),
+        ("san_dns", pa.list_(pa.string())),
+        ("source", pa.string()),
+    ]
+)
+
+KNOWN_TYPES = ("conn", "dns", "ssl", "x509")
+SCHEMAS = {"conn": FLOW_SCHEMA, "dns": DNS_SCHEMA, "ssl": TLS_SCHEMA, "x509": X509_SCHEMA}
+
+_ROTATED = re.compile(r"^([A-Za-z0-9_]+)(?:\.[0-9:_\-T]+)?\.log(?:\.[0-9:_\-T]+)?(?:\.gz)?$")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared text-file helpers
+
+
+class ByteCountingReader(io.RawIOBase):
+    """Wraps the raw file so progress can be reported in bytes of the file on disk, gzip or not."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self.raw.readinto(b)  # type: ignore[attr-defined]
+        self.pos += n or 0
+        return n or 0
+
+
+def open_text_lines(path: Path) -> tuple[Iterator[bytes], ByteCountingReader, int]:
+    """Lines (bytes, newline stripped) of a plain or gzip file, the byte counter, and the file size."""
+    size = path.stat().st_size
+    raw = open(path, "rb")  # noqa: SIM115 - closed when the iterator ends
+    counter = ByteCountingReader(raw)
+    buffered = io.BufferedReader(counter, 1 << 20)
+    head = buffered.peek(2)[:2]
+    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if head == b"\x1f\x8b" else buffered
+
+    def lines() -> Iterator[bytes]:
+        try:
+            for line in stream:
+                yield line.rstrip(b"\r\n")
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read further: {exc}", path=str(path), offset=counter.pos) from exc
+        finally:
+            raw.close()
+
+    return lines(), counter, size
+
+
+def parse_time_us(v: Any) -> int | None:
+    """Epoch seconds (float/int/str), epoch milliseconds (numbers above ~1e11) or ISO-8601 -> epoch µs."""
+    if v is None or v == "" or v == "-":
+        return None
+    if isinstance(v, bool):
+        raise ValueError("boolean is not a time")
+    if isinstance(v, int | float):
+        x = float(v)
+    else:
+        s = str(v)
+        try:
+            x = float(s)
+        except ValueError:
+            dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+            if dt.tzinfo is None:
+                from datetime import UTC
+
+                dt = dt.replace(tzinfo=UTC)
+            return int(dt.timestamp() * 1_000_000) + 0
+    if abs(x) > 1e11:  # JSON::TS_MILLIS (no epoch-seconds time is that large before year 5138)
+        return round(x * 1000)
+    return round(x * 1_000_000)
+
+
+def log_type_from_name(path: Path) -> str | None:
+    """`conn.log`, `conn.00:10:00-00:20:00.log.gz`, `dns.2024-01-01-00-00-00.log` -> conn / dns."""
+    m = _ROTATED.match(path.name)
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Field access tolerant of dotted, underscored and nested keys
+
+
+def _get(d: dict[str, Any], key: str) -> Any:
+    if key in d:
+        return d[key]
+    if "." in key:
+        alt = key.replace(".", "_")
+        if alt in d:
+            return d[alt]
+        cur: Any = d
+        for part in key.split("."):
+            if not isinstance(cur, dict) or part not in cur:
+                return None
+            cur = cur[part]
+        return cur
+    return None
+
+
+def _int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ValueError("boolean where a count was expected")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        if v != int(v):
+            raise ValueError(f"not an integer: {v}")
+        return int(v)
+    return int(str(v))
+
+
+def _float(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ValueError("boolean where a number was expected")
+    return float(v)
+
+
+def _str(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return ",".join(str(x) for x in v)
+    return str(v)
+
+
+def _bool(v: Any) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    s = str(v)
+    if s in ("T", "true", "True", "1"):
+        return True
+    if s in ("F", "false", "False", "0"):
+        return False
+    raise ValueError(f"not a boolean: {s!r}")
+
+
+def _list(v: Any) -> list[str] | None:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [str(x) for x in v]
+    return [str(v)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Normalisers: one Zeek record (dict of field -> Python value) -> one schema row
+
+
+def conn_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    first = parse_time_us(_get(d, "ts"))
+    dur = _float(_get(d, "duration"))
+    last = None if first is None or dur is None else first + round(dur * 1_000_000)
+    return {
+        "src_ip": _str(_get(d, "id.orig_h")),
+        "src_port": _int(_get(d, "id.orig_p")),
+        "dst_ip": _str(_get(d, "id.resp_h")),
+        "dst_port": _int(_get(d, "id.resp_p")),
+        "transport": _str(_get(d, "proto")),
+        "first_seen": first,
+        "last_seen": last,
+        "duration_ms": None if dur is None else dur * 1000.0,
+        "packets_fwd": _int(_get(d, "orig_pkts")),
+        "packets_rev": _int(_get(d, "resp_pkts")),
+        "bytes_fwd": _int(_get(d, "orig_ip_bytes")),
+        "bytes_rev": _int(_get(d, "resp_ip_bytes")),
+        "payload_bytes_fwd": _int(_get(d, "orig_bytes")),
+        "payload_bytes_rev": _int(_get(d, "resp_bytes")),
+        "tcp_flags_fwd": None,
+        "tcp_flags_rev": None,
+        "sni": None,
+        "dns_name": None,
+        "application": _str(_get(d, "service")),
+        "community_id": _str(_get(d, "community_id")),
+        "source": source,
+        "slice_start": None,  # a conn record covers the whole connection, not a time slice
+        "slice_end": None,
+    }
+
+
+def dns_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    ttls = _get(d, "TTLs")
+    ttl = None
+    if isinstance(ttls, list) and ttls:
+        ttl = min(float(x) for x in ttls)
+    elif ttls is not None and not isinstance(ttls, list):
+        ttl = float(ttls)
+    return {
+        "ts": parse_time_us(_get(d, "ts")),
+        "client_ip": _str(_get(d, "id.orig_h")),
+        "server_ip": _str(_get(d, "id.resp_h")),
+        "query": _str(_get(d, "query")),
+        "qtype": _str(_get(d, "qtype_name")) or _str(_get(d, "qtype")),
+        "answers": _list(_get(d, "answers")),
+        "ttl_s": ttl,
+        "source": source,
+    }
+
+
+def ssl_row(d: dict[str, Any], source: str | None, x509: dict[str, tuple[str | None, str | None]] | None) -> dict[str, Any]:
+    subject, issuer = _str(_get(d, "subject")), _str(_get(d, "issuer"))
+    if x509 and subject is None:
+        chain = _get(d, "cert_chain_fps") or _get(d, "cert_chain_fuids")
+        if isinstance(chain, list) and chain:
+            subject, issuer = x509.get(str(chain[0]), (None, None))
+        elif isinstance(chain, str) and chain:
+            subject, issuer = x509.get(chain.split(",")[0], (None, None))
+    return {
+        "ts": parse_time_us(_get(d, "ts")),
+        "client_ip": _str(_get(d, "id.orig_h")),
+        "client_port": _int(_get(d, "id.orig_p")),
+        "server_ip": _str(_get(d, "id.resp_h")),
+        "server_port": _int(_get(d, "id.resp_p")),
+        "server_name": _str(_get(d, "server_name")),
+        "ja3": _str(_get(d, "ja3")),
+        "ja3s": _str(_get(d, "ja3s")),
+        "version": _str(_get(d, "version")),
+        "cipher": _str(_get(d, "cipher")),
+        "established": _bool(_get(d, "established")),
+        "cert_subject": subject,
+        "cert_issuer": issuer,
+        "flow_key": _str(_get(d, "uid")),
+        "source": source,
+    }
+
+
+def x509_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    return {
+        "ts": parse_time_us(_get(d, "ts")),
+        "cert_key": _str(_get(d, "fingerprint")) or _str(_get(d, "id")),
+        "subject": _str(_get(d, "certificate.subject")),
+        "issuer": _str(_get(d, "certificate.issuer")),
+        "not_valid_before": parse_time_us(_get(d, "certificate.not_valid_before")),
+        "not_valid_after": parse_time_us(_get(d, "certificate.not_valid_after")),
+        "san_dns": _list(_get(d, "san.dns")),
+        "source": source,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# TSV values
+
+
+_CONTAINER = re.compile(r"^(set|vector|table)\[")
+
+
+def _tsv_value(raw: str, ztype: str, unset: str, empty: str, set_sep: str) -> Any:
+    """One TSV cell as a Python value; `-` is None and `(empty)` an empty container or string."""
+    if raw == unset:
+        return None
+    if _CONTAINER.match(ztype):
+        if raw == empty:
+            return []
+        inner = ztype[ztype.index("[") + 1 : -1]
+        return [_tsv_value(x, inner, unset, "\0never", set_sep) for x in raw.split(set_sep)]
+    if raw == empty:
+        return ""
+    if ztype in ("count", "int", "port"):
+        return int(raw)
+    if ztype in ("double", "interval"):
+        return float(raw)
+    if ztype == "time":
+        return float(raw)
+    if ztype == "bool":
+        return _bool(raw)
+    return _unescape(raw)
+
+
+def _unescape(s: str) -> str:
+    return s.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\x" in s else s
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reader
+
+
+class ZeekReader:
+    """Iterate Arrow batches of one Zeek log; `log_type` is known after construction.
+
+    `start_line` resumes an incremental import: header lines before it are still read (a TSV block
+    needs its `#fields`), data lines are skipped unparsed. `lines_read` tells the ledger where to
+    resume next time.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        rejects: Rejects | None = None,
+        progress: Progress | None = None,
+        batch_rows: int = 65_536,
+        x509: dict[str, tuple[str | None, str | None]] | None = None,
+        start_line: int = 0,
+        log_type: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.rejects = rejects if rejects is not None else Rejects()
+        self.progress = progress
+        self.batch_rows = batch_rows
+        self.x509 = x509
+        self.start_line = start_line
+        self.lines_read = 0
+        self.rows = 0
+        self.format = None if not self.path.exists() else sniff_format(self.path)
+        if self.format not in ("zeek-tsv", "zeek-json"):
+            raise InputError(f"not a Zeek log (looks like {self.format})", path=str(self.path))
+        self.log_type = log_type or self._detect_type()
+        self.schema = SCHEMAS.get(self.log_type)
+
+    def _detect_type(self) -> str:
+        lines, _, _ = open_text_lines(self.path)
+        try:
+            for i, line in enumerate(lines):
+                if i > 200:
+                    break
+                if line.startswith(b"#path"):
+                    return line.split(maxsplit=1)[1].decode("utf-8", "replace").strip()
+                if line.startswith(b"{"):
+                    try:
+                        d = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "_path" in d:
+                        return str(d["_path"])
+                    return _type_from_keys(d) or log_type_from_name(self.path) or "unknown"
+                if not line.startswith(b"#") and line:
+                    break
+        finally:
+            lines.close()  # type: ignore[attr-defined]
+        return log_type_from_name(self.path) or "unknown"
+
+    def _row(self, d: dict[str, Any]) -> dict[str, Any]:
+        src = str(self.path)
+        t = self.log_type
+        if t == "conn":
+            return conn_row(d, src)
+        if t == "dns":
+            return dns_row(d, src)
+        if t == "ssl":
+            return ssl_row(d, src, self.x509)
+        if t == "x509":
+            return x509_row(d, src)
+        return {k: (json.dumps(v) if isinstance(v, list | dict) else _str(v)) for k, v in d.items()}
+
+    def _batch(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        if self.schema is not None:
+            return pa.RecordBatch.from_pylist(rows, schema=self.schema)
+        return pa.RecordBatch.from_pylist(rows)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        lines, counter, size = open_text_lines(self.path)
+        where = str(self.path)
+        sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
+        fields: list[str] | None = None
+        types: list[str] | None = None
+        rows: list[dict[str, Any]] = []
+        for lineno, line in enumerate(lines, start=1):
+            self.lines_read = lineno
+            if not line:
+                continue
+            if line.startswith(b"#"):
+                text = line.decode("utf-8", "replace")
+                if text.startswith("#separator"):
+                    val = text.split(None, 1)[1] if " " in text or "\t" in text else "\\x09"
+                    sep = val.encode().decode("unicode_escape")
+                    continue
+                key, _, val = text[1:].partition(sep)
+                if key == "set_separator":
+                    set_sep = val
+                elif key == "empty_field":
+                    empty = val
+                elif key == "unset_field":
+                    unset = val
+                elif key == "fields":
+                    fields, types = val.split(sep), None
+                elif key == "types":
+                    types = val.split(sep)
+                continue
+            if lineno <= self.start_line:
+                continue
+            try:
+                if line.startswith(b"{"):
+                    d = json.loads(line)
+                    if not isinstance(d, dict):
+                        raise ValueError("JSON line is not an object")
+                else:
+                    text = line.decode("utf-8", "replace")
+                    if fields is None:  # headerless TSV (`tsv=T`): first line names the columns
+                        fields = text.split(sep)
+                        continue
+                    cells = text.split(sep)
+                    if len(cells) != len(fields):
+                        raise ValueError(f"{len(cells)} fields where the header has {len(fields)}")
+                    if types is not None:
+                        d = {f: _tsv_value(c, ty, unset, empty, set_sep) for f, c, ty in zip(fields, cells, types, strict=True)}
+                    else:
+                        d = {f: (None if c == unset else "" if c == empty else c) for f, c in zip(fields, cells, strict=True)}
+                rows.append(self._row(d))
+            except (ValueError, TypeError, OverflowError) as exc:
+                self.rejects.add(f"malformed {self.log_type} line: {exc}"[:160], f"{where}:{lineno}")
+                continue
+            if len(rows) >= self.batch_rows:
+                yield self._emit(rows)
+                rows = []
+                if self.progress:
+                    self.progress(counter.pos, size)
+        if rows:
+            yield self._emit(rows)
+        if self.progress:
+            self.progress(counter.pos, size)
+
+    def _emit(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        self.rows += len(rows)
+        return self._batch(rows)
+
+
+def _type_from_keys(d: dict[str, Any]) -> str | None:
+    keys = set(d)
+    if keys & {"conn_state", "orig_ip_bytes", "history"}:
+        return "conn"
+    if keys & {"qtype_name", "rcode_name", "TTLs"} or ("query" in keys and "trans_id" in keys):
+        return "dns"
+    if keys & {"certificate.subject", "certificate_subject", "certificate"}:
+        return "x509"
+    if keys & {"cipher", "server_name", "ssl_history", "ja3"}:
+        return "ssl"
+    return None
+
+
+def read_zeek(path: str | Path, **kwargs: Any) -> ZeekReader:
+    """A Zeek log as an iterator of Arrow batches (`.log_type`, `.rejects`, `.rows` on the reader).
+
+    conn -> FLOW_SCHEMA (fwd = originator), dns -> DNS_SCHEMA, ssl -> TLS_SCHEMA, x509 ->
+    X509_SCHEMA; other log types come through with their own columns as strings.
+    """
+    return ZeekReader(path, **kwargs)
+
+
+def x509_index(path: str | Path, rejects: Rejects | None = None) -> dict[str, tuple[str | None, str | None]]:
+    """cert key (fuid or fingerprint) -> (subject, issuer), to join into ssl rows via `x509=`."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for b in read_zeek(path, rejects=rejects, log_type="x509"):
+        for k, s, i in zip(b.column("cert_key").to_pylist(), b.column("subject").to_pylist(),
+                           b.column("issuer").to_pylist(), strict=True):
+            if k:
+                out[k] = (s, i)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Format sniffing
+
+
+_PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
+
+
+def sniff_format(path: str | Path) -> str | None:
+    """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | None, from content.
+
+    Reads at most a few kB (decompressing gzip); file names are not trusted, because rotated and
+    renamed logs are the normal case.
+    """
+    p = Path(path)
+    if p.is_dir():
+        parts = list(p.glob("date=*/hour=*/part-*.parquet"))[:1] or list(p.glob("*.parquet"))[:1]
+        return sniff_format(parts[0]) if parts else None
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+            f.seek(0)
+            if head in _PCAP_MAGIC:
+                return "pcap"
+            if head == b"\x0a\x0d\x0d\x0a":
+                return "pcapng"
+            if head == b"PAR1":
+                import pyarrow.parquet as pq
+
+                names = set(pq.read_schema(p).names)
+                return "netflow-parquet" if {"exporter", "observation_domain"} <= names else None
+            stream: IO[bytes] = gzip.GzipFile(fileobj=f) if head[:2] == b"\x1f\x8b" else f
+            text = stream.read(16_384)
+    except (OSError, EOFError):
+        return None
+    for raw in text.split(b"\n")[:20]:
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith((b"#separator", b"#fields", b"#path")):
+            return "zeek-tsv"
+        if line.startswith(b"{"):
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue  # possibly cut at the 16 kB boundary; try the next line
+            if not isinstance(d, dict):
+                return None
+            if "event_type" in d:
+                return "eve"
+            if "_path" in d or _type_from_keys(d) or "uid" in d or "id.orig_h" in d or "id_orig_h" in d:
+                return "zeek-json"
+            return None
+        if b"\t" in line:
+            cols = line.decode("utf-8", "replace").split("\t")
+            if "ts" in cols and ("uid" in cols or "id.orig_h" in cols):
+                return "zeek-tsv"
+        return None
+    return None
