@@ -69,6 +69,9 @@ V6_T = (6, "2001:db8::1", 5353, "2001:db8::2", 53, 17)
         (0, null_lo(V6, 24, big=True), V6_T),
         (108, null_lo(V4, 2, big=True), V4_T),
     ],
+    ids=["eth-v4", "eth-v6", "vlan", "qinq-v6", "9100-tags", "sll-v4", "sll-v6", "sll2-v4", "sll2-v6",
+         "raw-v4", "raw-v6", "ipv4-228", "ipv6-229", "null-le-v4", "null-be-v4", "null-le-v6-30",
+         "null-be-v6-24", "loop-108"],
 )
 def test_link_types(tmp_path, linktype, frame, want):
     d, i = _decode_one(tmp_path, frame, linktype)

@@ -189,7 +189,7 @@ def cv(x: np.ndarray) -> float | None:
 
 def periodic_mode(gaps: np.ndarray, min_frac: float = 0.25) -> float | None:
     """A repeating gap (a refresh timer) holding at least `min_frac` of the gaps, or None."""
-    if gaps.size < 4:
+    if gaps.size < 8:
         return None
     for center, count in size_modes(gaps, tol_abs=0.5, tol_rel=0.02):
         if count / gaps.size >= min_frac and center >= 2.0:
@@ -340,10 +340,15 @@ def score_timeline(
     modes = size_modes(ml[req_idx])
     keep_center = None
     share_center = None
+    # idle gap before each client message: a keepalive is sent exactly KEEPALIVE_S after the last send
+    cidx = np.flatnonzero(client)
+    prev_gap = np.full(n_msgs := mt.size, np.inf)
+    prev_gap[cidx[1:]] = np.diff(mt[cidx])
+    del n_msgs
     for center, count in modes[:3]:
         sel = req_idx[in_mode(ml[req_idx], center)]
-        g = np.diff(mt[sel])
-        if count >= 4 and g.size and np.mean(np.abs(g - KEEPALIVE_S) <= 3.0) >= 0.5:
+        idle = np.abs(prev_gap[sel] - KEEPALIVE_S) <= 3.0
+        if count >= 4 and np.mean(idle) >= 0.5:
             if keep_center is None:
                 keep_center = center
             continue
@@ -395,16 +400,16 @@ def score_timeline(
         stats["share_size_bytes"] = share_center
         stats["share_count"] = n_sh
         stats["share_size_fraction"] = round(frac_const, 3)
-        if frac_const >= 0.6 and n_sh >= MIN_SHARES:
-            pts = 15.0 if frac_const >= 0.85 else 8.0
+        if frac_const >= 0.8 and n_sh >= MIN_SHARES:
+            pts = 15.0 if frac_const >= 0.9 else 8.0
             sub["share_size_constant"] = pts
             ev.append(
                 _ev(
                     "share_size_constant",
                     f"{frac_const:.0%} of client requests have the same size ~{share_center:.0f} B "
-                    "(±8 B or 3 %): share submissions (threshold 60 %/85 %)",
+                    "(±8 B or 3 %): share submissions (threshold 80 %/90 %)",
                     f"{frac_const:.0%} 的客户端请求大小相同（约 {share_center:.0f} 字节，±8 字节或 3%）："
-                    "符合份额提交（阈值 60%/85%）",
+                    "符合份额提交（阈值 80%/90%）",
                     fraction=frac_const,
                     size_bytes=share_center,
                 )
@@ -433,32 +438,10 @@ def score_timeline(
                             mean_gap_s=float(g.mean()),
                         )
                     )
-                elif c > 2.0 or d > 3 * crit:
-                    sub["bursty_client"] = -20.0
-                    ev.append(
-                        _ev(
-                            "bursty_client",
-                            f"same-size client requests come in bursts (gap CV {c:.2f}, KS distance {d:.3f} > "
-                            f"{3 * crit:.3f}): typing or user actions; shares are found at random, never in bursts",
-                            f"同样大小的客户端请求成簇出现（间隔变异系数 {c:.2f}，KS 距离 {d:.3f} > {3 * crit:.3f}）："
-                            "是键入或用户操作；份额随机产生，不会成簇",
-                            cv=c,
-                            ks=d,
-                        )
-                    )
-                elif c < 0.3:
-                    sub["periodic_client"] = -20.0
-                    ev.append(
-                        _ev(
-                            "periodic_client",
-                            f"client requests are clock-driven (gap CV {c:.2f} < 0.3, every {g.mean():.1f} s): "
-                            "a heartbeat or telemetry timer, not share finding",
-                            f"客户端请求由定时器驱动（间隔变异系数 {c:.2f} < 0.3，每 {g.mean():.1f} 秒）："
-                            "是心跳或遥测，不是份额",
-                            cv=c,
-                            mean_gap_s=float(g.mean()),
-                        )
-                    )
+                else:
+                    _gap_penalty(g, sub, ev)
+    if n_nk >= MIN_SHARES and "share_poisson" not in sub and "bursty_client" not in sub and "periodic_client" not in sub:
+        _gap_penalty(np.diff(mt[non_ka]), sub, ev)
 
     # server pushes: jobs on blocks plus periodic refresh
     # the first seconds hold the TLS handshake and the login exchange, not job traffic
@@ -474,6 +457,40 @@ def score_timeline(
     if blocks:
         _block_correlation(pt, t0, t1, blocks, score)
     return score
+
+
+def _gap_penalty(g: np.ndarray, sub: dict[str, float], ev: list[Evidence]) -> None:
+    """Penalise client requests that are clock-driven (heartbeats) or bursty (people): shares are neither."""
+    if g.size < MIN_SHARES - 1:
+        return
+    d = exp_ks(g)
+    crit = ks_critical(g.size)
+    c = cv(g) or 0.0
+    if c < 0.3:
+        sub["periodic_client"] = -20.0
+        ev.append(
+            _ev(
+                "periodic_client",
+                f"client requests are clock-driven (gap CV {c:.2f} < 0.3, every {g.mean():.1f} s): "
+                "a heartbeat or telemetry timer, not share finding",
+                f"客户端请求由定时器驱动（间隔变异系数 {c:.2f} < 0.3，每 {g.mean():.1f} 秒）：是心跳或遥测，不是份额",
+                cv=c,
+                mean_gap_s=float(g.mean()),
+            )
+        )
+    elif c > 2.0 or d > 3 * crit:
+        sub["bursty_client"] = -20.0
+        ev.append(
+            _ev(
+                "bursty_client",
+                f"client requests come in bursts (gap CV {c:.2f}, KS distance {d:.3f} > {3 * crit:.3f}): "
+                "typing or user actions; shares are found at random, never in bursts",
+                f"客户端请求成簇出现（间隔变异系数 {c:.2f}，KS 距离 {d:.3f} > {3 * crit:.3f}）："
+                "是键入或用户操作；份额随机产生，不会成簇",
+                cv=c,
+                ks=d,
+            )
+        )
 
 
 def _long_lived(duration: float, sub: dict[str, float], ev: list[Evidence]) -> None:
@@ -569,7 +586,7 @@ def _pushes(
         return
     # jobs are bigger than share replies; benign pushes of any size still need the rest of the picture
     bigger = rsize.size == 0 or float(np.median(psize)) > float(np.median(rsize))
-    pts = round(20.0 * conf * (1.0 if bigger else 0.5), 1)
+    pts = round(15.0 * conf * (1.0 if bigger else 0.5), 1)
     if pts <= 0:
         return
     sub["coin_block_time"] = pts

@@ -39,6 +39,7 @@ class FlowView:
     payload_bytes_fwd: int = 0
     payload_bytes_rev: int = 0
     syn_seen: bool = False
+    tcp_flags_fwd: int | None = None
     community_id: str | None = None
     dns_names: list[str] = field(default_factory=list)
     source: str | None = None
@@ -67,6 +68,7 @@ def _swap(flow: FlowView) -> FlowView:
         payload_bytes_fwd=flow.payload_bytes_rev,
         payload_bytes_rev=flow.payload_bytes_fwd,
         syn_seen=flow.syn_seen,
+        tcp_flags_fwd=None,
         community_id=flow.community_id,
         dns_names=flow.dns_names,
         source=flow.source,
@@ -206,6 +208,8 @@ def endpoint_findings(
         if flow.syn_seen:
             tried_ips[flow.src_ip].add(flow.dst_ip)
             out.append(_failover_finding(flow, win[2], also_tried=False))
+        elif _aborted_to_service_less_port(flow):
+            out.append(_failover_finding(flow, win[2], also_tried=False))
         else:
             second_pass.append((flow, win))
     # Aborted attempts whose SYN fell outside the capture (only an RST or ACK is left) count when the
@@ -214,6 +218,27 @@ def endpoint_findings(
         if flow.dst_ip in tried_ips.get(flow.src_ip, ()):
             out.append(_failover_finding(flow, win[2], also_tried=True))
     return out
+
+
+#: Ports where a reset without payload is the ordinary end of a web, mail, remote-access or
+#: update connection; an aborted attempt to one of them says nothing about pools.
+COMMON_SERVICE_PORTS = frozenset(
+    {20, 21, 22, 23, 25, 53, 80, 110, 123, 135, 137, 138, 139, 143, 389, 443, 445, 465, 587, 636, 853, 993,
+     995, 1194, 1433, 1521, 1723, 1883, 3306, 3389, 5060, 5222, 5223, 5228, 5432, 5900, 7680, 8080, 8443,
+     8883, 9243}
+)
+
+
+def _aborted_to_service_less_port(flow: FlowView) -> bool:
+    """Only a reset came from the host (its SYN predates the capture) to a port no common service uses."""
+    return (
+        flow.packets_rev == 0
+        and flow.tcp_flags_fwd is not None
+        and bool(flow.tcp_flags_fwd & 0x04)
+        and flow.dst_port is not None
+        and flow.dst_port >= 1024
+        and flow.dst_port not in COMMON_SERVICE_PORTS
+    )
 
 
 def _endpoint_finding(flow: FlowView, ref: Finding) -> Finding:

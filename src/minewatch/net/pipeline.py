@@ -163,6 +163,7 @@ class CaptureScanner:
             payload_bytes_fwd=summary.payload_bytes_fwd,
             payload_bytes_rev=summary.payload_bytes_rev,
             syn_seen=bool((summary.tcp_flags_fwd or 0) & 0x02),
+            tcp_flags_fwd=summary.tcp_flags_fwd,
             community_id=getattr(summary, "community_id", None),
             source=self._source,
         )

@@ -62,7 +62,8 @@ def _text(rng: random.Random, n: int) -> bytes:
 def _http_get(host: str, path: str, agent: str) -> bytes:
     return (
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\n"
-        "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\nAccept-Language: zh-CN,zh;q=0.9,en;q=0.8\r\nAccept-Encoding: identity\r\n"
+        "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\nAccept-Language: zh-CN,zh;q=0.9,en;q=0.8\r\n"
+        "Accept-Encoding: identity\r\n"
         "Connection: keep-alive\r\n\r\n"
     ).encode()
 

@@ -83,7 +83,7 @@ def _template_sessions(rng: random.Random) -> list[tuple[str, float, Callable[[r
     """(kind, weight in flows, builder). Bulk downloads carry the bytes; DNS and small TLS the flow count."""
 
     def bulk(r: random.Random) -> Session:
-        size = int(r.choice([150e3, 400e3, 900e3, 2.5e6]))
+        size = int(r.choice([150e3, 300e3, 600e3, 1.2e6]))
         msgs: list[Msg] = [
             (
                 0.0,
@@ -101,17 +101,17 @@ def _template_sessions(rng: random.Random) -> list[tuple[str, float, Callable[[r
         return benign.dns_lookup(r, name, [f"198.18.{r.randint(0, 255)}.{r.randint(1, 254)}"])
 
     return [
-        ("http-download", 0.004, bulk),
+        ("http-download", 0.003, bulk),
         (
             "tls",
-            0.116,
+            0.09,
             lambda r: benign.tls_browsing(
                 r, sni=f"www{r.randint(1, 50)}.example.cn", requests=r.randint(1, 2), max_response=6000
             ),
         ),
         ("http", 0.03, lambda r: benign.http_browsing(r, pages=1, think=2.0)),
         ("json-api", 0.05, lambda r: benign.json_api(r, duration=8.0)),
-        ("dns", 0.80, dns),
+        ("dns", 0.827, dns),
     ]
 
 
