@@ -124,7 +124,9 @@ def _fmt_rate(h: float | None) -> str:
 
 
 def _print_tables(findings: list[Finding]) -> None:
-    con = Console()
+    # Piped or captured output gets a wide page instead of rich's 80 columns, so tables stay readable.
+    probe = Console()
+    con = probe if probe.is_terminal else Console(width=170)
     lang = current()
     hosts = rollup_by_host(findings)
     if not findings:
@@ -158,7 +160,7 @@ def _print_tables(findings: list[Finding]) -> None:
         tr("worker", "矿工名"), tr("hashrate", "算力"), tr("score", "评分"), tr("evidence", "证据"),
     ):  # fmt: skip
         s.add_column(col, overflow="fold")
-    shown = sorted(findings, key=lambda f: (-f.score, f.first_seen or datetime.min.replace(tzinfo=UTC)))
+    shown = sorted(findings, key=lambda f: (f.kind != "mining", -f.score, f.first_seen or datetime.min.replace(tzinfo=UTC)))
     for f in shown[:40]:
         s.add_row(
             f"{f.src_ip}:{f.src_port}",
@@ -168,7 +170,7 @@ def _print_tables(findings: list[Finding]) -> None:
             f.worker or "—",
             _fmt_rate(f.hashrate_hs),
             f"{f.score:.0f}",
-            f.evidence[0].render(lang) if f.evidence else "—",
+            _first_words(f.evidence[0].render(lang), 160) if f.evidence else "—",
         )
     con.print(s)
     if len(shown) > 40:
@@ -178,6 +180,10 @@ def _print_tables(findings: list[Finding]) -> None:
                 f"… 另有 {len(shown) - 40} 个会话；使用 --format jsonl 或 csv 查看全部。",
             )
         )
+
+
+def _first_words(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
 def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str]) -> None:

@@ -677,6 +677,7 @@ def score_slices(
     bytes_rev: np.ndarray,
     *,
     blocks: Mapping[str, np.ndarray] | None = None,
+    header_bytes: float = 52.0,
 ) -> BehaviorScore | None:
     """Score one connection from its NetFlow/IPFIX slices (epoch seconds, wire bytes per direction).
 
@@ -767,34 +768,55 @@ def score_slices(
             )
     tot_pf, tot_pr = float(pf.sum()), float(pr.sum())
     if tot_pf > 0:
-        bpp = float(bf.sum()) / tot_pf
+        # payload = wire bytes minus an IPv4+TCP(timestamps) header per packet (assumed 52 B)
+        pay_f = max(0.0, float(bf.sum()) - header_bytes * tot_pf)
+        pay_r = max(0.0, float(br.sum()) - header_bytes * tot_pr)
+        ppp = pay_f / tot_pf
         ratio = tot_pr / tot_pf
-        stats["fwd_bytes_per_packet"] = round(bpp, 1)
+        frac = pay_f / (pay_f + pay_r) if pay_f + pay_r > 0 else 0.0
+        stats["fwd_payload_per_packet"] = round(ppp, 1)
         stats["rev_fwd_packet_ratio"] = round(ratio, 3)
-        if 60 <= bpp <= 400:
-            sub["small_packets"] = 10.0
-            ev.append(
-                _ev(
-                    "small_packets",
-                    f"client packets average {bpp:.0f} B (share submissions plus ACKs; accepted 60-400 B)",
-                    f"客户端包平均 {bpp:.0f} 字节（份额提交加确认包；接受 60-400 字节）",
-                    bytes_per_packet=bpp,
-                )
-            )
-        if 0.6 <= ratio <= 2.0:
-            sub["symmetric_packets"] = 10.0
-            ev.append(
-                _ev(
-                    "symmetric_packets",
-                    f"{ratio:.2f} server packets per client packet: request/response (accepted 0.6-2.0)",
-                    f"每个客户端包对应 {ratio:.2f} 个服务器包：请求/应答模式（接受 0.6-2.0）",
-                    ratio=ratio,
-                )
-            )
+        stats["client_payload_fraction"] = round(frac, 3)
+        _shape_points(ppp, frac, ratio, sub, ev)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
         _slice_block_correlation(cbr, t0, width, blocks, score)
     return score
+
+
+def _shape_points(ppp: float, frac: float, ratio: float, sub: dict[str, float], ev: list[Evidence]) -> None:
+    """Shape of a share-driven session in totals: small client payloads, client and server both talk."""
+    if 50 <= ppp <= 130:
+        sub["small_client_payload"] = 10.0
+        ev.append(
+            _ev(
+                "small_client_payload",
+                f"{ppp:.0f} B of client payload per client packet (shares plus ACKs; accepted 50-130 B)",
+                f"每个客户端包平均载荷 {ppp:.0f} 字节（份额加确认包；接受 50-130 字节）",
+                payload_per_packet=ppp,
+            )
+        )
+    if 0.15 <= frac <= 0.75:
+        sub["balanced_payload"] = 10.0
+        ev.append(
+            _ev(
+                "balanced_payload",
+                f"the client sends {frac:.0%} of the payload (shares vs jobs and replies; accepted 15-75 %; "
+                "push channels and video are server-heavy, telemetry client-heavy)",
+                f"客户端发送了 {frac:.0%} 的载荷（份额对作业和应答；接受 15-75%；推送和视频以服务器为主，遥测以客户端为主）",
+                client_fraction=frac,
+            )
+        )
+    if 0.6 <= ratio <= 2.0:
+        sub["symmetric_packets"] = 10.0
+        ev.append(
+            _ev(
+                "symmetric_packets",
+                f"{ratio:.2f} server packets per client packet: request/response (accepted 0.6-2.0)",
+                f"每个客户端包对应 {ratio:.2f} 个服务器包：请求/应答模式（接受 0.6-2.0）",
+                ratio=ratio,
+            )
+        )
 
 
 def _slice_block_correlation(
@@ -875,15 +897,15 @@ def conn_subscores(
         ppm = pf / (d / 60.0)
         bpp = bf / pf
         pratio = pr / pf
-        bratio = br / bf
+        frac = bf / (bf + br)
     out = {
         "long_lived": np.where(d >= 1800, 15.0, np.where(d >= 600, 10.0, np.where(d >= 300, 5.0, 0.0))),
         "low_rate": np.where(bps <= 1000, 15.0, np.where(bps <= 10000, 7.0, 0.0)),
         "high_rate": np.where(bps > 50000, -40.0, 0.0),
         "steady_packets": np.where((ppm >= 0.8) & (ppm <= 120), 10.0, 0.0),
-        "small_messages": np.where((bpp >= 30) & (bpp <= 300), 10.0, 0.0),
+        "small_client_payload": np.where((bpp >= 50) & (bpp <= 130), 10.0, 0.0),
         "symmetric_packets": np.where((pratio >= 0.6) & (pratio <= 2.0), 10.0, 0.0),
-        "server_heavier": np.where((bratio >= 0.8) & (bratio <= 30), 10.0, 0.0),
+        "balanced_payload": np.where((frac >= 0.15) & (frac <= 0.75), 10.0, 0.0),
     }
     return {k: np.nan_to_num(v, nan=0.0) for k, v in out.items()}
 
@@ -918,12 +940,12 @@ def score_conn(
                       "超过 50 kB/s：批量或视频，不是矿池会话"),
         "steady_packets": ("0.8-120 client packets per minute, the pace of shares and keepalives",
                            "每分钟 0.8-120 个客户端包，符合份额和保活的节奏"),
-        "small_messages": ("client payload averages 30-300 B per packet, like share submissions",
-                           "客户端每包平均载荷 30-300 字节，与份额提交相似"),
+        "small_client_payload": ("client payload averages 50-130 B per client packet (shares plus ACKs)",
+                                 "客户端每包平均载荷 50-130 字节（份额加确认包）"),
         "symmetric_packets": ("0.6-2 server packets per client packet: request/response",
                               "每个客户端包对应 0.6-2 个服务器包：请求/应答"),
-        "server_heavier": ("server sends 0.8-30 times the client's bytes (jobs are larger than shares)",
-                           "服务器字节数为客户端的 0.8-30 倍（作业大于份额）"),
+        "balanced_payload": ("the client sends 15-75 % of the payload (shares vs jobs and replies)",
+                             "客户端发送 15-75% 的载荷（份额对作业和应答）"),
     }  # fmt: skip
     for k in sub:
         en, zh = facts[k]

@@ -96,11 +96,29 @@ def session_finding(
         evidence.extend(getattr(facts, "evidence", []) or [])
     intel_sub, intel_ev = intel_parts or ({}, [])
     if kind is None:
-        if not intel_sub:
+        if not intel_sub or not ({"pool_domain", "pool_ip"} & set(intel_sub)):
             return None
         if not _pool_shaped(flow, facts):
             return None
         kind = "mining"
+        subscores["pool_session_shape"] = 15.0
+        dur = flow.last_ts - flow.first_ts
+        evidence.append(
+            Evidence(
+                code="net.pool_session_shape",
+                text=(
+                    f"{flow.src_ip} kept a {dur:.0f} s {'TLS ' if getattr(facts, 'sni', None) else ''}connection to "
+                    f"{flow.dst_ip}:{flow.dst_port}, a mining port of that pool, carrying "
+                    f"{flow.payload_bytes_fwd + flow.payload_bytes_rev:,} payload bytes"
+                ),
+                text_zh=(
+                    f"{flow.src_ip} 与该矿池的挖矿端口 {flow.dst_ip}:{flow.dst_port} 保持了 {dur:.0f} 秒的连接，"
+                    f"载荷 {flow.payload_bytes_fwd + flow.payload_bytes_rev:,} 字节"
+                ),
+                ts=utc_from_epoch(flow.first_ts),
+                data={"duration_s": round(dur, 3), "dst_port": flow.dst_port},
+            )
+        )
     if kind == "mining":
         subscores.update(intel_sub)
         evidence.extend(intel_ev)

@@ -341,7 +341,9 @@ class SessionAnalyzer:
         d.total += len(data)
         if len(d.head) < 4096:
             d.head += data[: 4096 - len(d.head)]
-            if self._node_variant is None and self._mining_variant() is None:
+            # Rescan while the head grows: a Bitcoin header seen before its payload scores 70, and
+            # 85 once the payload's checksum can be verified.
+            if self._node_pts < 85.0 and self._mining_variant() is None:
                 self._scan_node_magic(direction, ts, d)
         if self._stopped:
             return
@@ -373,6 +375,10 @@ class SessionAnalyzer:
             if b[:1] in (b"{", b"[") or b[:1].isalpha():
                 d.mode = "text"
             return
+        if not d.gapped and b[2] == 0 and int.from_bytes(b[0:2], "little") & 0x7FFF == 0:
+            want = 6 + int.from_bytes(b[3:6], "little")
+            if len(d.buf) < min(want, 2048):
+                return  # maybe a plaintext SV2 SetupConnection: wait for the whole frame
         if not d.gapped and self._sv2_setup(direction, ts, bytes(d.buf)):
             d.mode = "sv2"
             self._dirs[1 - direction].mode = "sv2" if self._dirs[1 - direction].total == 0 else "skip"

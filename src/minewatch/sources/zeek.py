@@ -446,7 +446,7 @@ class ZeekReader:
             if lineno <= self.start_line:
                 continue
             try:
-                if line.startswith(b"{"):
+                if self.format == "zeek-json":
                     d = json.loads(line)
                     if not isinstance(d, dict):
                         raise ValueError("JSON line is not an object")
