@@ -58,14 +58,20 @@ def test_labelled_sessions(shared, name):
     path = shared / "pcap" / name
     if not path.exists():
         pytest.skip(f"{name} absent from the shared data")
-    rows = [r for r in csv.DictReader(open(shared / "pcap" / "labels.csv")) if r["file_name"] == name]
+    with open(shared / "pcap" / "labels.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["file_name"] == name]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if rows and rows[0]["file_sha256"] != digest:
         pytest.skip(f"{name} differs from the labelled version")
     facts = _scan(path)
     checked = Counter()
     for r in rows:
-        if r["label"] not in ("mining", "node") or r["variant"] in ("", "unknown", "nano-p2p", "zug-consensus"):
+        if r["label"] not in ("mining", "node") or r["variant"] in (
+            "",
+            "unknown",
+            "nano-p2p",
+            "zug-consensus",
+        ):
             continue
         key = frozenset({(r["src_ip"], int(r["src_port"])), (r["dst_ip"], int(r["dst_port"]))})
         f = facts.get(key)

@@ -48,18 +48,54 @@ def run(msgs, chunk: int = 7, **kw):
 def stratum_v1_session(n_shares: int = 6, diff: float = 1024.0):
     msgs = [
         (0, 0.0, {"id": 1, "method": "mining.subscribe", "params": ["cgminer/4.10.0"]}),
-        (1, 0.1, {"id": 1, "result": [[["mining.notify", "ae6812eb4cd7735a"]], "08000002", 4], "error": None}),
+        (
+            1,
+            0.1,
+            {"id": 1, "result": [[["mining.notify", "ae6812eb4cd7735a"]], "08000002", 4], "error": None},
+        ),
         (0, 0.2, {"id": 2, "method": "mining.authorize", "params": [f"{BTC}.rig07", "x"]}),
         (1, 0.3, {"id": 2, "result": True, "error": None}),
         (1, 0.4, {"id": None, "method": "mining.set_difficulty", "params": [diff]}),
-        (1, 0.5, {"id": None, "method": "mining.notify", "params": ["j1", "00" * 32, "c1", "c2", [], "20000000", "1d00ffff", "5f5e1000", True]}),
-        (1, 30.0, {"id": None, "method": "mining.notify", "params": ["j2", "00" * 32, "c1", "c2", [], "20000000", "1d00ffff", "5f5e1001", False]}),
+        (
+            1,
+            0.5,
+            {
+                "id": None,
+                "method": "mining.notify",
+                "params": ["j1", "00" * 32, "c1", "c2", [], "20000000", "1d00ffff", "5f5e1000", True],
+            },
+        ),
+        (
+            1,
+            30.0,
+            {
+                "id": None,
+                "method": "mining.notify",
+                "params": ["j2", "00" * 32, "c1", "c2", [], "20000000", "1d00ffff", "5f5e1001", False],
+            },
+        ),
     ]
     for i in range(n_shares):
         t = 10.0 + 40.0 * i
-        msgs.append((0, t, {"params": [f"{BTC}.rig07", "j1", "00000001", "5f5e1000", "abcdef01"], "id": 100 + i, "method": "mining.submit"}))
+        msgs.append(
+            (
+                0,
+                t,
+                {
+                    "params": [f"{BTC}.rig07", "j1", "00000001", "5f5e1000", "abcdef01"],
+                    "id": 100 + i,
+                    "method": "mining.submit",
+                },
+            )
+        )
         ok = i != 2
-        msgs.append((1, t + 0.05, {"id": 100 + i, "result": ok, "error": None if ok else [23, "Low difficulty share", None]}))
+        msgs.append(
+            (
+                1,
+                t + 0.05,
+                {"id": 100 + i, "result": ok, "error": None if ok else [23, "Low difficulty share", None]},
+            )
+        )
     return msgs
 
 
@@ -94,7 +130,11 @@ def test_crlf_spaces_and_key_order():
 
 def test_mid_session_server_only_reversed_direction():
     """Capture starts mid-session; the engine guessed the pool as src (it sends mining.notify)."""
-    notify = {"id": None, "method": "mining.notify", "params": ["j9", "00", "c1", "c2", [], "2", "1", "5", False]}
+    notify = {
+        "id": None,
+        "method": "mining.notify",
+        "params": ["j9", "00", "c1", "c2", [], "2", "1", "5", False],
+    }
     tail = b'"partial line from before the capture"}\n'
     f = run([(0, 0.0, "GAP"), (0, 0.0, tail + (json.dumps(notify) + "\n").encode())], certain=False)
     assert (f.kind, f.variant) == ("mining", "stratum-v1")
@@ -112,18 +152,42 @@ def test_gap_inside_session_resyncs():
 
 def test_overlong_line_dropped_and_counted():
     big = b'{"id": 5, "method": "mining.subscribe", "params": ["' + b"A" * (MAX_LINE + 10) + b'"]}\n'
-    f = run([(0, 0.0, big), (0, 1.0, {"id": 6, "method": "mining.authorize", "params": ["rig", "x"]})], chunk=4096)
+    f = run(
+        [(0, 0.0, big), (0, 1.0, {"id": 6, "method": "mining.authorize", "params": ["rig", "x"]})], chunk=4096
+    )
     assert f.lines_overflow == 1
     assert f.variant == "stratum-v1" and f.worker == "rig"
 
 
 def test_ethproxy_worker_first():
     msgs = [
-        (0, 0.0, b'{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.rig1", "x"], "id": 2, "method": "eth_submitLogin"}\n'),
+        (
+            0,
+            0.0,
+            b'{"worker": "eth1.0", "jsonrpc": "2.0", "params": ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed.rig1", "x"], "id": 2, "method": "eth_submitLogin"}\n',
+        ),
         (1, 0.1, b'{"jsonrpc":"2.0","id":2,"result":true}\n'),
         (0, 1.0, b'{"worker": "", "jsonrpc": "2.0", "params": [], "id": 3, "method": "eth_getWork"}\n'),
-        (1, 1.1, ('{"jsonrpc":"2.0","id":0,"result":["0x' + "11" * 32 + '","0x' + "22" * 32 + '","0x00000000ffff' + "0" * 52 + '"]}\n').encode()),
-        (0, 2.0, b'{"id":6,"jsonrpc":"2.0","method":"eth_submitHashrate","params":["0x1d08a61", "0x' + b"0" * 64 + b'"]}\n'),
+        (
+            1,
+            1.1,
+            (
+                '{"jsonrpc":"2.0","id":0,"result":["0x'
+                + "11" * 32
+                + '","0x'
+                + "22" * 32
+                + '","0x00000000ffff'
+                + "0" * 52
+                + '"]}\n'
+            ).encode(),
+        ),
+        (
+            0,
+            2.0,
+            b'{"id":6,"jsonrpc":"2.0","method":"eth_submitHashrate","params":["0x1d08a61", "0x'
+            + b"0" * 64
+            + b'"]}\n',
+        ),
     ]
     f = run(msgs, dport=9999)
     assert (f.kind, f.variant) == ("mining", "ethproxy")
@@ -136,9 +200,29 @@ def test_ethproxy_worker_first():
 
 def test_ethstratum_1():
     msgs = [
-        (0, 0.0, {"id": 1, "method": "mining.subscribe", "params": ["ethminer/0.19.0", "EthereumStratum/1.0.0"]}),
-        (1, 0.1, {"id": 1, "result": [["mining.notify", "ae6812eb4cd7735a", "EthereumStratum/1.0.0"], "080c"], "error": None}),
-        (0, 0.2, {"id": 2, "method": "mining.authorize", "params": ["0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB.w1", "x"]}),
+        (
+            0,
+            0.0,
+            {"id": 1, "method": "mining.subscribe", "params": ["ethminer/0.19.0", "EthereumStratum/1.0.0"]},
+        ),
+        (
+            1,
+            0.1,
+            {
+                "id": 1,
+                "result": [["mining.notify", "ae6812eb4cd7735a", "EthereumStratum/1.0.0"], "080c"],
+                "error": None,
+            },
+        ),
+        (
+            0,
+            0.2,
+            {
+                "id": 2,
+                "method": "mining.authorize",
+                "params": ["0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB.w1", "x"],
+            },
+        ),
         (1, 0.3, {"id": None, "method": "mining.set_difficulty", "params": [0.5]}),
     ]
     f = run(msgs)
@@ -153,15 +237,69 @@ def _gz(obj) -> bytes:
 @pytest.mark.parametrize("chunk", [5, 1000])
 def test_ethstratum_2_gzip(chunk):
     msgs = [
-        (0, 0.0, {"id": 0, "method": "mining.hello", "params": {"agent": "ethminer-0.19", "host": "eu1.examplepool.org", "port": "d05", "proto": "EthereumStratum/2.0.0"}}),
-        (1, 0.1, {"id": 0, "result": {"proto": "EthereumStratum/2.0.0", "encoding": "gzip", "resume": "1", "timeout": "b4", "maxerrors": "5", "node": "Geth/v1.8.18"}}),
+        (
+            0,
+            0.0,
+            {
+                "id": 0,
+                "method": "mining.hello",
+                "params": {
+                    "agent": "ethminer-0.19",
+                    "host": "eu1.examplepool.org",
+                    "port": "d05",
+                    "proto": "EthereumStratum/2.0.0",
+                },
+            },
+        ),
+        (
+            1,
+            0.1,
+            {
+                "id": 0,
+                "result": {
+                    "proto": "EthereumStratum/2.0.0",
+                    "encoding": "gzip",
+                    "resume": "1",
+                    "timeout": "b4",
+                    "maxerrors": "5",
+                    "node": "Geth/v1.8.18",
+                },
+            },
+        ),
         (0, 0.2, _gz({"id": 1, "method": "mining.subscribe"})),
         (1, 0.3, _gz({"id": 1, "result": "s-12345"})),
-        (0, 0.4, _gz({"id": 2, "method": "mining.authorize", "params": ["0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359.rig9", "x"]})),
-        (1, 0.5, _gz({"id": 2, "result": "w1"}) + _gz({"method": "mining.set", "params": {"algo": "etchash", "target": "0x00000001"}})),
+        (
+            0,
+            0.4,
+            _gz(
+                {
+                    "id": 2,
+                    "method": "mining.authorize",
+                    "params": ["0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359.rig9", "x"],
+                }
+            ),
+        ),
+        (
+            1,
+            0.5,
+            _gz({"id": 2, "result": "w1"})
+            + _gz({"method": "mining.set", "params": {"algo": "etchash", "target": "0x00000001"}}),
+        ),
     ]
     for i in range(4):
-        msgs.append((0, 10.0 + 30 * i, _gz({"id": 10 + i, "method": "mining.submit", "params": ["bf0488aa", "0xa60b68765fccd712", "w1"]})))
+        msgs.append(
+            (
+                0,
+                10.0 + 30 * i,
+                _gz(
+                    {
+                        "id": 10 + i,
+                        "method": "mining.submit",
+                        "params": ["bf0488aa", "0xa60b68765fccd712", "w1"],
+                    }
+                ),
+            )
+        )
         msgs.append((1, 10.1 + 30 * i, _gz({"id": 10 + i})))
     f = run(msgs, chunk=chunk)
     assert f.variant == "ethstratum-2" and f.gzip_switched
@@ -174,15 +312,49 @@ def test_ethstratum_2_gzip(chunk):
 
 
 def test_cryptonote_xmrig_and_agentless():
-    login = {"id": 1, "jsonrpc": "2.0", "method": "login", "params": {"login": XMR, "pass": "rig42", "agent": "XMRig/6.21.0 (Linux x86_64)", "algo": ["rx/0"]}}
-    job = {"blob": "0707" + "ab" * 38, "job_id": "j1", "target": "b88d0600", "algo": "rx/0", "height": 3000000, "seed_hash": "00" * 32}
+    login = {
+        "id": 1,
+        "jsonrpc": "2.0",
+        "method": "login",
+        "params": {"login": XMR, "pass": "rig42", "agent": "XMRig/6.21.0 (Linux x86_64)", "algo": ["rx/0"]},
+    }
+    job = {
+        "blob": "0707" + "ab" * 38,
+        "job_id": "j1",
+        "target": "b88d0600",
+        "algo": "rx/0",
+        "height": 3000000,
+        "seed_hash": "00" * 32,
+    }
     msgs = [
         (0, 0.0, login),
-        (1, 0.1, {"id": 1, "jsonrpc": "2.0", "error": None, "result": {"id": "s1", "job": job, "extensions": ["algo", "keepalive"], "status": "OK"}}),
+        (
+            1,
+            0.1,
+            {
+                "id": 1,
+                "jsonrpc": "2.0",
+                "error": None,
+                "result": {"id": "s1", "job": job, "extensions": ["algo", "keepalive"], "status": "OK"},
+            },
+        ),
     ]
     for i in range(4):
-        msgs.append((0, 20.0 + 40 * i, {"id": 2 + i, "jsonrpc": "2.0", "method": "submit", "params": {"id": "s1", "job_id": "j1", "nonce": "deadbeef", "result": "ab" * 32}}))
-        msgs.append((1, 20.1 + 40 * i, {"id": 2 + i, "jsonrpc": "2.0", "error": None, "result": {"status": "OK"}}))
+        msgs.append(
+            (
+                0,
+                20.0 + 40 * i,
+                {
+                    "id": 2 + i,
+                    "jsonrpc": "2.0",
+                    "method": "submit",
+                    "params": {"id": "s1", "job_id": "j1", "nonce": "deadbeef", "result": "ab" * 32},
+                },
+            )
+        )
+        msgs.append(
+            (1, 20.1 + 40 * i, {"id": 2 + i, "jsonrpc": "2.0", "error": None, "result": {"status": "OK"}})
+        )
     msgs.append((0, 200.0, {"id": 9, "jsonrpc": "2.0", "method": "keepalived", "params": {"id": "s1"}}))
     f = run(msgs, dport=10128)
     assert (f.kind, f.variant, f.coin, f.algorithm) == ("mining", "cryptonote-login", "monero", "randomx")
@@ -191,22 +363,42 @@ def test_cryptonote_xmrig_and_agentless():
     assert f.share_difficulty == pytest.approx(diff)
     assert f.hashrate is not None and f.hashrate.hashrate_hs == pytest.approx(3 * diff / 120.0)
     # method-first login from an unknown agent-less client, job pushed by the server
-    f2 = run([
-        (0, 0.0, b'{"method": "login", "params": {"login": "' + XMR.encode() + b'", "pass": "x"}, "id": 1}\n'),
-        (1, 1.0, ('{"jsonrpc":"2.0","method":"job","params":' + json.dumps(job) + "}\n").encode()),
-    ])
+    f2 = run(
+        [
+            (
+                0,
+                0.0,
+                b'{"method": "login", "params": {"login": "' + XMR.encode() + b'", "pass": "x"}, "id": 1}\n',
+            ),
+            (1, 1.0, ('{"jsonrpc":"2.0","method":"job","params":' + json.dumps(job) + "}\n").encode()),
+        ]
+    )
     assert f2.variant == "cryptonote-login" and f2.agent is None and f2.wallet == XMR
 
 
 def test_getwork_http_and_basic_auth():
     body = b'{"method": "getwork", "params": [], "id": 0}'
     req = (
-        b"POST / HTTP/1.1\r\nAuthorization: Basic " + __import__("base64").b64encode(f"{BTC}.w3:x".encode())
+        b"POST / HTTP/1.1\r\nAuthorization: Basic "
+        + __import__("base64").b64encode(f"{BTC}.w3:x".encode())
         + b"\r\nHost: pool.example.net:8332\r\nUser-Agent: bfgminer/5.5.0\r\nX-Mining-Extensions: midstate rollntime\r\n"
-        + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        + b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
-    rbody = b'{"result": {"data": "00", "target": "' + b"ff" * 28 + b'00000000", "midstate": "00"}, "error": null, "id": 0}'
-    resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Stratum: stratum+tcp://stratum.example.net:3333\r\n\r\n" + hex(len(rbody))[2:].encode() + b"\r\n" + rbody + b"\r\n0\r\n\r\n"
+    rbody = (
+        b'{"result": {"data": "00", "target": "'
+        + b"ff" * 28
+        + b'00000000", "midstate": "00"}, "error": null, "id": 0}'
+    )
+    resp = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Stratum: stratum+tcp://stratum.example.net:3333\r\n\r\n"
+        + hex(len(rbody))[2:].encode()
+        + b"\r\n"
+        + rbody
+        + b"\r\n0\r\n\r\n"
+    )
     f = run([(0, 0.0, req), (1, 0.1, resp)], dport=8332)
     assert (f.kind, f.variant) == ("mining", "getwork-http")
     assert f.pool_host == "pool.example.net" and f.agent == "bfgminer/5.5.0"
@@ -217,12 +409,31 @@ def test_getwork_http_and_basic_auth():
 def test_getblocktemplate_context_decides():
     def gbt(params, extra=b""):
         body = json.dumps({"id": 0, "method": "getblocktemplate", "params": params}).encode()
-        return b"POST / HTTP/1.1\r\nHost: 127.0.0.1:8332\r\n" + extra + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        return (
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1:8332\r\n"
+            + extra
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
-    mining = run([(0, 0.0, gbt([{"capabilities": ["coinbasetxn", "workid", "coinbase/append"]}]))], dport=8332)
-    assert (mining.kind, mining.variant, mining.subscores["protocol"]) == ("mining", "getblocktemplate-http", 55.0)
+    mining = run(
+        [(0, 0.0, gbt([{"capabilities": ["coinbasetxn", "workid", "coinbase/append"]}]))], dport=8332
+    )
+    assert (mining.kind, mining.variant, mining.subscores["protocol"]) == (
+        "mining",
+        "getblocktemplate-http",
+        55.0,
+    )
     body2 = json.dumps({"id": 1, "method": "getblockchaininfo", "params": []}).encode()
-    node_req = gbt([{"rules": ["segwit"]}]) + b"POST / HTTP/1.1\r\nContent-Length: " + str(len(body2)).encode() + b"\r\n\r\n" + body2
+    node_req = (
+        gbt([{"rules": ["segwit"]}])
+        + b"POST / HTTP/1.1\r\nContent-Length: "
+        + str(len(body2)).encode()
+        + b"\r\n\r\n"
+        + body2
+    )
     node = run([(0, 0.0, node_req)], dport=8332)
     assert (node.kind, node.variant) == ("node", "node-jsonrpc-http")
     bare = run([(0, 0.0, gbt([{"rules": ["segwit"]}]))], dport=8332)
@@ -238,7 +449,16 @@ def s0(s: str) -> bytes:
 
 
 def test_stratum_v2_plaintext():
-    setup = bytes([0]) + struct.pack("<HHI", 2, 2, 0) + s0("pool.example.org") + struct.pack("<H", 34254) + s0("Bitmain") + s0("S19") + s0("fw1.0") + s0("dev1")
+    setup = (
+        bytes([0])
+        + struct.pack("<HHI", 2, 2, 0)
+        + s0("pool.example.org")
+        + struct.pack("<H", 34254)
+        + s0("Bitmain")
+        + s0("S19")
+        + s0("fw1.0")
+        + s0("dev1")
+    )
     open_ch = struct.pack("<I", 1) + s0(f"{BTC}.rig5") + struct.pack("<f", 1.1e14) + b"\xff" * 32
     target = (2**256 // (2**32 * 1000)).to_bytes(32, "little")
     succ = struct.pack("<II", 1, 7) + target + bytes([0]) + struct.pack("<I", 0)
@@ -282,11 +502,27 @@ def client_hello(sni: str, alpn: list[str]) -> bytes:
     protos = b"".join(bytes([len(p)]) + p.encode() for p in alpn)
     alpn_ext = ext(16, struct.pack(">H", len(protos)) + protos)
     exts = sni_ext + alpn_ext + ext(0x0A0A, b"")
-    body = b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack(">H", 4) + b"\x13\x01\x13\x02" + b"\x01\x00" + struct.pack(">H", len(exts)) + exts
+    body = (
+        b"\x03\x03"
+        + os.urandom(32)
+        + b"\x00"
+        + struct.pack(">H", 4)
+        + b"\x13\x01\x13\x02"
+        + b"\x01\x00"
+        + struct.pack(">H", len(exts))
+        + exts
+    )
     hs = b"\x01" + len(body).to_bytes(3, "big") + body
     # split the handshake over two TLS records
     half = len(hs) // 2
-    return b"\x16\x03\x01" + struct.pack(">H", half) + hs[:half] + b"\x16\x03\x01" + struct.pack(">H", len(hs) - half) + hs[half:]
+    return (
+        b"\x16\x03\x01"
+        + struct.pack(">H", half)
+        + hs[:half]
+        + b"\x16\x03\x01"
+        + struct.pack(">H", len(hs) - half)
+        + hs[half:]
+    )
 
 
 def test_tls_client_hello_across_records_and_segments():
@@ -310,7 +546,10 @@ def test_tls_client_hello_across_records_and_segments():
 
 def test_ethereum_node_rpc_is_node():
     body = b'{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":1}'
-    req = b"POST / HTTP/1.1\r\nHost: localhost:8545\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    req = (
+        b"POST / HTTP/1.1\r\nHost: localhost:8545\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(body), body)
+    )
     resp_body = b'{"jsonrpc":"2.0","id":1,"result":"0x10d4f"}'
     resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(resp_body), resp_body)
     f = run([(0, 0.0, req), (1, 0.1, resp)], dport=8545)
@@ -319,12 +558,20 @@ def test_ethereum_node_rpc_is_node():
 
 
 def test_bitcoin_rpc_raw_is_node():
-    f = run([(0, 0.0, {"jsonrpc": "1.0", "id": "c", "method": "getrawtransaction", "params": ["ab" * 32, True]})])
+    f = run(
+        [(0, 0.0, {"jsonrpc": "1.0", "id": "c", "method": "getrawtransaction", "params": ["ab" * 32, True]})]
+    )
     assert (f.kind, f.variant) == ("node", "node-jsonrpc")
 
 
 def test_lsp_is_not_mining():
-    body = json.dumps({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": "file:///a.py"}}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": "file:///a.py"}},
+        }
+    ).encode()
     framed = b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     a = SessionAnalyzer(info(dport=2087))
     a.feed(0, 0.0, framed * 3)
@@ -349,13 +596,31 @@ def test_bitcoin_p2p_and_levin_are_node():
     import hashlib
 
     chk = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    msg = bytes.fromhex("f9beb4d9") + b"version".ljust(12, b"\x00") + struct.pack("<I", len(payload)) + chk + payload
+    msg = (
+        bytes.fromhex("f9beb4d9")
+        + b"version".ljust(12, b"\x00")
+        + struct.pack("<I", len(payload))
+        + chk
+        + payload
+    )
     f = run([(0, 0.0, msg)], dport=8333, chunk=5)
     assert (f.kind, f.variant) == ("node", "bitcoin-p2p") and f.subscores["protocol"] == 85.0
-    bad = bytes.fromhex("f9beb4d9") + b"version".ljust(12, b"\x00") + struct.pack("<I", len(payload)) + b"\x00" * 4 + payload
+    bad = (
+        bytes.fromhex("f9beb4d9")
+        + b"version".ljust(12, b"\x00")
+        + struct.pack("<I", len(payload))
+        + b"\x00" * 4
+        + payload
+    )
     # a wrong checksum never earns the verified-checksum points (the magic + command still count)
     assert run([(0, 0.0, bad)], dport=8333, chunk=100000).subscores.get("protocol", 0.0) < 85.0
-    levin = bytes.fromhex("0121010101010101") + struct.pack("<Q", 10) + b"\x01" + struct.pack("<IiII", 1001, 0, 1, 1) + b"\x00" * 10
+    levin = (
+        bytes.fromhex("0121010101010101")
+        + struct.pack("<Q", 10)
+        + b"\x01"
+        + struct.pack("<IiII", 1001, 0, 1, 1)
+        + b"\x00" * 10
+    )
     f2 = run([(0, 0.0, b"\x00\x01" + levin)], dport=18080)
     assert (f2.kind, f2.variant) == ("node", "monero-p2p")
 

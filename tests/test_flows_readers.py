@@ -13,7 +13,14 @@ from minewatch.errors import InputError, Rejects
 from minewatch.model import DNS_SCHEMA, FLOW_SCHEMA
 from minewatch.sources.eve import ALERT_SCHEMA, read_eve
 from minewatch.sources.ledger import ImportLedger
-from minewatch.sources.zeek import TLS_SCHEMA, log_type_from_name, parse_time_us, read_zeek, sniff_format, x509_index
+from minewatch.sources.zeek import (
+    TLS_SCHEMA,
+    log_type_from_name,
+    parse_time_us,
+    read_zeek,
+    sniff_format,
+    x509_index,
+)
 
 T0 = 1_700_000_000.25  # 2023-11-14T22:13:20.25Z
 
@@ -26,11 +33,8 @@ def ts(x: float) -> datetime:
     return datetime.fromtimestamp(x, tz=UTC)
 
 
-CONN_FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes "
-               "conn_state local_orig local_resp missed_bytes history orig_pkts orig_ip_bytes resp_pkts "
-               "resp_ip_bytes tunnel_parents").split()
-CONN_TYPES = ("time string addr port addr port enum string interval count count string bool bool count string "
-              "count count count count set[string]").split()
+CONN_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "tunnel_parents"]
+CONN_TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "interval", "count", "count", "string", "bool", "bool", "count", "string", "count", "count", "count", "count", "set[string]"]
 
 
 def tsv_header(path: str, fields: list[str], types: list[str]) -> str:
@@ -104,8 +108,8 @@ def test_zeek_json_epoch_millis_iso_and_underscored_keys(tmp_path):
 
 
 def test_zeek_dns_answers_ttls_and_empty_vs_unset(tmp_path):
-    fields = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto query qtype qtype_name answers TTLs".split()
-    types = "time string addr port addr port enum string count string vector[string] vector[interval]".split()
+    fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "query", "qtype", "qtype_name", "answers", "TTLs"]
+    types = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "count", "string", "vector[string]", "vector[interval]"]
     text = tsv_header("dns", fields, types)
     text += "\t".join([f"{T0}", "D1", "10.0.0.5", "5000", "10.0.0.1", "53", "udp", "xmr.pool.example", "1", "A",
                        "203.0.113.1,203.0.113.2", "60.0,30.0"]) + "\n"

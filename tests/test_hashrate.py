@@ -46,7 +46,9 @@ def test_cryptonote_target():
 
 
 def test_target256():
-    assert target256_hashes("0x00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff") == pytest.approx(2**32)
+    assert target256_hashes(
+        "0x00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    ) == pytest.approx(2**32)
     # Zcash set_target 0004189300.. -> 2^256 / (0x41893 << 224 shifted) = 2^32 / 0x41893 solutions per share
     t = "0004189300000000000000000000000000000000000000000000000000000000"
     assert target256_hashes(t) == pytest.approx(2**32 / 0x00041893)

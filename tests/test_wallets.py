@@ -55,7 +55,7 @@ SEGWIT_INVALID = [
 
 @pytest.mark.parametrize(("addr", "spk"), SEGWIT_VALID)
 def test_bip350_valid_segwit(addr, spk):
-    hrp, ver, prog = segwit_decode(addr)
+    _, ver, prog = segwit_decode(addr)
     op = 0 if ver == 0 else 0x50 + ver
     assert bytes([op, len(prog)]).hex() + prog.hex() == spk
     assert validate_address(addr) is not None
@@ -159,7 +159,9 @@ def test_kaspa_format():
     ok = "kaspa:qqkqkzjvr7zwxxmjxjkmxxdwju9kjs6e9u82uh59z07vgaks6gg62v8707g73"
     a = validate_address(ok)
     assert a is not None and a.coin == "kaspa" and a.checked == "format"
-    assert validate_address("kaspa:qqkqkzjvr7zwxxmjxjkmxxbwju9kjs6e9u82uh59z07vgaks6gg62v8707g73") is None  # 'b'
+    assert (
+        validate_address("kaspa:qqkqkzjvr7zwxxmjxjkmxxbwju9kjs6e9u82uh59z07vgaks6gg62v8707g73") is None
+    )  # 'b'
 
 
 @pytest.mark.parametrize(
@@ -167,7 +169,12 @@ def test_kaspa_format():
     [
         ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.rig07", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "rig07", None),
         ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa+65536", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", None, None),
-        ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.rig07+65536", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "rig07", None),
+        (
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.rig07+65536",
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "rig07",
+            None,
+        ),
         (
             "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b/kvetak.worker1/someone@mail.example",
             "0x9c99d212f7e5daa18ab50810e0fd255d1f04303b",
@@ -201,6 +208,8 @@ def test_invalid_address_never_becomes_wallet():
     assert p.worker == "rig7"
 
 
-@pytest.mark.parametrize(("pw", "worker"), [("x", None), ("rig07", "rig07"), ("rig07:me@x.org", "rig07"), ("", None), (5, None)])
+@pytest.mark.parametrize(
+    ("pw", "worker"), [("x", None), ("rig07", "rig07"), ("rig07:me@x.org", "rig07"), ("", None), (5, None)]
+)
 def test_worker_from_password(pw, worker):
     assert worker_from_password(pw) == worker

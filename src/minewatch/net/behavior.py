@@ -726,13 +726,18 @@ def score_slices(
                 presence=presence,
             )
         )
+    tot_pf0, tot_pr0 = float(pf.sum()), float(pr.sum())
+    pay_f0 = max(0.0, float(bf.sum()) - header_bytes * tot_pf0)
+    pay_r0 = max(0.0, float(br.sum()) - header_bytes * tot_pr0)
+    client_talks = pay_f0 > 0 and 0.15 <= pay_f0 / (pay_f0 + pay_r0)
     inner = cf[1:-1] if nbin > 4 else cf
     if inner.size >= 10 and inner.mean() >= 0.5:
         m = float(inner.mean())
         disp = float(inner.var() / m)
         stats["fwd_dispersion"] = round(disp, 3)
         stats["fwd_packets_per_slice"] = round(m, 2)
-        if 0.5 <= disp <= 2.5:
+        if 0.5 <= disp <= 2.5 and client_talks:
+            # only counts of packets that carry client payload mean shares; ACK-driven counts follow the server
             sub["poisson_counts"] = 25.0 if 0.7 <= disp <= 1.8 else 12.0
             ev.append(
                 _ev(
@@ -902,9 +907,9 @@ def conn_subscores(
         "long_lived": np.where(d >= 1800, 15.0, np.where(d >= 600, 10.0, np.where(d >= 300, 5.0, 0.0))),
         "low_rate": np.where(bps <= 1000, 15.0, np.where(bps <= 10000, 7.0, 0.0)),
         "high_rate": np.where(bps > 50000, -40.0, 0.0),
-        "steady_packets": np.where((ppm >= 0.8) & (ppm <= 120), 10.0, 0.0),
+        "steady_packets": np.where((ppm >= 0.8) & (ppm <= 600), 10.0, 0.0),
         "small_client_payload": np.where((bpp >= 50) & (bpp <= 130), 10.0, 0.0),
-        "symmetric_packets": np.where((pratio >= 0.6) & (pratio <= 2.0), 10.0, 0.0),
+        "symmetric_packets": np.where((pratio >= 0.4) & (pratio <= 2.0), 10.0, 0.0),
         "balanced_payload": np.where((frac >= 0.15) & (frac <= 0.75), 10.0, 0.0),
     }
     return {k: np.nan_to_num(v, nan=0.0) for k, v in out.items()}
@@ -938,12 +943,12 @@ def score_conn(
                      "每秒数据量很小（≤1 kB/s 得 15 分，≤10 kB/s 得 7 分）"),
         "high_rate": ("more than 50 kB/s: bulk or video, not a pool session",
                       "超过 50 kB/s：批量或视频，不是矿池会话"),
-        "steady_packets": ("0.8-120 client packets per minute, the pace of shares and keepalives",
-                           "每分钟 0.8-120 个客户端包，符合份额和保活的节奏"),
+        "steady_packets": ("0.8-600 client packets per minute, the pace of shares and keepalives",
+                           "每分钟 0.8-600 个客户端包，符合份额和保活的节奏"),
         "small_client_payload": ("client payload averages 50-130 B per client packet (shares plus ACKs)",
                                  "客户端每包平均载荷 50-130 字节（份额加确认包）"),
-        "symmetric_packets": ("0.6-2 server packets per client packet: request/response",
-                              "每个客户端包对应 0.6-2 个服务器包：请求/应答"),
+        "symmetric_packets": ("0.4-2 server packets per client packet: request/response",
+                              "每个客户端包对应 0.4-2 个服务器包：请求/应答"),
         "balanced_payload": ("the client sends 15-75 % of the payload (shares vs jobs and replies)",
                              "客户端发送 15-75% 的载荷（份额对作业和应答）"),
     }  # fmt: skip
