@@ -24,11 +24,13 @@ def _key(proto: str, a: str, ap, b: str, bp) -> tuple:
 @pytest.fixture(scope="module")
 def labelled(shared: Path):
     pcap_dir = shared / "pcap"
-    rows = list(csv.DictReader(open(pcap_dir / "labels.csv", newline="")))
+    with open(pcap_dir / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     by_file: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_file[r["file_name"]].append(r)
-    sums = {r["relpath"]: r["sha256"] for r in csv.DictReader(open(shared / "SOURCES.csv", newline=""))}
+    with open(shared / "SOURCES.csv", newline="") as fh:
+        sums = {r["relpath"]: r["sha256"] for r in csv.DictReader(fh)}
     return pcap_dir, by_file, sums
 
 

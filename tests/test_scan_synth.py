@@ -140,7 +140,7 @@ def test_mid_session_capture_still_finds_the_miner(tmp_path):
                   kwargs={"worker": "asic1", "hashrate": 100e12, "difficulty": 65536.0}),
                 S("xmrig", "10.1.0.7", "198.18.0.7", 7, 900, 3333, tcp=late,
                   kwargs={"worker": "pc7", "hashrate": 9000.0, "difficulty": 50000.0})]
-    findings, labels, _ = scan(tmp_path, sessions)
+    findings, _labels, _ = scan(tmp_path, sessions)
     mining = [f for f in findings if f.kind == "mining"]
     assert {f.src_ip for f in mining} == {"10.1.0.1", "10.1.0.7"}
     assert all(f.dst_port == 3333 for f in mining)  # the miner side is src even without a SYN
