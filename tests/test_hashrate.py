@@ -89,8 +89,9 @@ def test_units():
     [
         ({"agent": "XMRig/6.21.0"}, "monero", "randomx"),
         ({"agent": "XMRig/6.21.0", "algo": "kawpow"}, "ravencoin", "kawpow"),
-        ({"agent": "cgminer/4.10.0"}, "bitcoin", "sha256d"),
-        ({"agent": "ethminer-0.19"}, "ethereum", "ethash"),
+        ({"agent": "cgminer/4.10.0"}, None, "sha256d"),
+        ({"agent": "ethminer-0.19"}, None, "ethash"),
+        ({"agent": "ethminer-0.19", "hosts": ("eth-eu1.nanopool.org",)}, "ethereum", "ethash"),
         ({"hosts": ("etc.2miners.com",)}, "ethereum-classic", "etchash"),
         ({"hosts": ("xmr-eu1.nanopool.org",)}, "monero", "randomx"),
         ({"hosts": ("zec-eu.suprnova.cc",), "agent": "equihashminer"}, "zcash", "equihash-200-9"),

@@ -729,7 +729,7 @@ def score_slices(
     tot_pf0, tot_pr0 = float(pf.sum()), float(pr.sum())
     pay_f0 = max(0.0, float(bf.sum()) - header_bytes * tot_pf0)
     pay_r0 = max(0.0, float(br.sum()) - header_bytes * tot_pr0)
-    client_talks = pay_f0 > 0 and 0.15 <= pay_f0 / (pay_f0 + pay_r0)
+    client_talks = pay_f0 > 0 and pay_f0 / (pay_f0 + pay_r0) >= 0.15
     inner = cf[1:-1] if nbin > 4 else cf
     if inner.size >= 10 and inner.mean() >= 0.5:
         m = float(inner.mean())

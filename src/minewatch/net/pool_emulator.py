@@ -13,6 +13,7 @@ submit, keepalived, getjob. The self-signed certificate is made at runtime with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -209,10 +210,8 @@ class PoolEmulator:
 
     def stop(self) -> None:
         self._stop.set()
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
         for t in self._threads:
             t.join(timeout=2.0)
         if self._tmp is not None:
@@ -243,10 +242,8 @@ class PoolEmulator:
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def _session(self, conn: socket.socket) -> None:
         state: dict[str, Any] = {"name": None, "pushes": [], "start": None, "jobs": 0, "shares": 0}

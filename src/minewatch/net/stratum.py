@@ -19,7 +19,7 @@ Confidence is a set of named sub-scores (points, summed and capped by `model.com
                       checked, e.g. a lower-case Ethereum address);
 * ``agent``           +5 when the client names a known miner program;
 * ``mining_header``   +10 for the HTTP X-Mining-Extensions / X-Stratum headers;
-* ``sv2_reply``       +10 when a 64-byte Noise act-1 is answered by a 234- (or legacy 170-) byte act-2;
+* ``sv2_reply``       +15 when a 64-byte Noise act-1 is answered by exactly 234 (or legacy 170) bytes;
 * ``sv2_frames``      +5 when encrypted frames keep flowing after that handshake.
 
 Node traffic gets ``protocol`` (from `minewatch.net.nodes`) and ``both_directions`` only.
@@ -80,7 +80,7 @@ _P_CN_JOB = 55.0
 _P_CN_SUBMIT = 50.0
 _P_XMR_DAEMON_GBT = 50.0  # monerod get_block_template with a wallet_address (solo mining / pool)
 _P_SV2_PLAIN = 65.0
-_P_SV2_NOISE = 30.0
+_P_SV2_NOISE = 35.0  # a 64-byte high-entropy first client message alone
 _P_NODE_RPC = 60.0
 
 STRATUM_CORE = frozenset(
@@ -1572,7 +1572,7 @@ class SessionAnalyzer:
             if variant == "stratum-v2" and "sv2-noise" in self._flags and not self._sv2_plain:
                 t = self._turns
                 if len(t) > 1 and t[1][0] == 1 and t[1][1] in (234, 170):
-                    sub["sv2_reply"] = 10.0
+                    sub["sv2_reply"] = 15.0
                     if len(t) >= 4:
                         sub["sv2_frames"] = 5.0
                 f.encrypted = True

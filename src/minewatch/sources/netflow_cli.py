@@ -64,3 +64,9 @@ def collect(
     )
     for reason, n in c.rejects.counts.most_common():
         typer.echo(f"  {tr('rejected', '拒收')}: {reason}: {n}", err=True)
+
+
+collect.__doc__ = tr(
+    "Collect NetFlow v5/v9 and IPFIX over UDP into Parquet; SIGTERM stops cleanly, losing nothing buffered.",
+    "通过 UDP 采集 NetFlow v5/v9 与 IPFIX 并写入 Parquet；收到 SIGTERM 时干净退出，不丢失已缓冲的数据。",
+)

@@ -98,6 +98,91 @@ MIGRATIONS: list[str] = [
         summary VARCHAR
     );
     """,
+    # 3: sites, cases, notes, attachments, audit log, users (minewatch.store.cases). Portable SQL: the
+    # same text runs on PostgreSQL (minewatch.store.backend).
+    """
+    CREATE SEQUENCE IF NOT EXISTS site_ids START 1;
+    CREATE SEQUENCE IF NOT EXISTS case_ids START 1;
+    CREATE SEQUENCE IF NOT EXISTS note_ids START 1;
+    CREATE SEQUENCE IF NOT EXISTS attachment_ids START 1;
+    CREATE SEQUENCE IF NOT EXISTS audit_ids START 1;
+    CREATE SEQUENCE IF NOT EXISTS user_ids START 1;
+    CREATE TABLE IF NOT EXISTS sites (
+        site_id INTEGER PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        address VARCHAR,
+        ip_ranges JSON NOT NULL,
+        meter_ids JSON NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        created_by VARCHAR NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS site_findings (
+        site_id INTEGER NOT NULL,
+        finding_id VARCHAR NOT NULL,
+        added_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (site_id, finding_id)
+    );
+    CREATE INDEX IF NOT EXISTS site_findings_f ON site_findings(finding_id);
+    CREATE TABLE IF NOT EXISTS cases (
+        case_id INTEGER PRIMARY KEY,
+        title VARCHAR NOT NULL,
+        state VARCHAR NOT NULL,
+        site_id INTEGER,
+        reason VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        created_by VARCHAR NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS case_findings (
+        case_id INTEGER NOT NULL,
+        finding_id VARCHAR NOT NULL,
+        added_at TIMESTAMPTZ NOT NULL,
+        added_by VARCHAR NOT NULL,
+        PRIMARY KEY (case_id, finding_id)
+    );
+    CREATE TABLE IF NOT EXISTS notes (
+        note_id INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL,
+        author VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS attachments (
+        attachment_id INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL,
+        filename VARCHAR NOT NULL,
+        content_sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        content_type VARCHAR,
+        uploaded_by VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS audit_log (
+        audit_id BIGINT PRIMARY KEY,
+        changed_at TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        object_id VARCHAR,
+        before_state JSON,
+        after_state JSON,
+        prev_hash VARCHAR NOT NULL,
+        entry_hash VARCHAR NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS users (
+        user_id INTEGER PRIMARY KEY,
+        username VARCHAR NOT NULL UNIQUE,
+        role VARCHAR NOT NULL,
+        pw_hash VARCHAR NOT NULL,
+        token_sha256 VARCHAR,
+        disabled BOOLEAN NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS attach_state (
+        name VARCHAR PRIMARY KEY,
+        stored_at TIMESTAMPTZ
+    );
+    """,
 ]
 
 _JSON_COLS = ("subscores", "evidence", "impact", "extra")

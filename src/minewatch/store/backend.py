@@ -1,0 +1,234 @@
+"""One small database interface over the embedded DuckDB file and a PostgreSQL server.
+
+Why both: one analyst works on a DuckDB file, but DuckDB lets only one process write a file, so a
+team (a scanner, an import job and web users at the same time) needs a server. The case tables, the
+findings list and the web pages are written once against this interface, with `?` placeholders and
+column types that both engines accept; the PostgreSQL side translates the few spellings that differ.
+
+Why open and close per unit of work for DuckDB (see `connect`): a web server that held the file open
+would lock every `minewatch scan` out of the store for as long as it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from minewatch.errors import MinewatchError
+from minewatch.model import Finding, parse_iso
+
+
+class StoreBusy(MinewatchError):
+    """The DuckDB file is held by another process (a running scan); retry later or use PostgreSQL."""
+
+
+class Db(Protocol):
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+
+    def tx(self) -> Any: ...
+
+    def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def jload(v: Any) -> Any:
+    """JSON columns come back as text from DuckDB and as objects from PostgreSQL."""
+    if v is None or not isinstance(v, str | bytes):
+        return v
+    return json.loads(v)
+
+
+def jdump(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def utc(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+    return parse_iso(str(v))
+
+
+class DuckDb:
+    """The embedded store (a `minewatch.store.Store`), seen through the common interface."""
+
+    dialect = "duckdb"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.con = store.con
+        self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.con.execute(sql, list(params))
+        try:
+            return cur.fetchall()
+        except Exception:  # statements without a result set
+            return []
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, list(params)).fetchone()
+
+    @contextmanager
+    def tx(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
+        return int(self.store.add_findings(findings, import_sha256=import_sha256))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+_PG_TYPES = [(re.compile(r"\bDOUBLE\b(?! PRECISION)"), "DOUBLE PRECISION")]
+
+
+def pg_sql(sql: str) -> str:
+    """DuckDB-flavoured DDL/DML to PostgreSQL: `?` to `%s`, DOUBLE to DOUBLE PRECISION."""
+    for pat, rep in _PG_TYPES:
+        sql = pat.sub(rep, sql)
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgDb:
+    """A PostgreSQL server with the same tables, applied by the same numbered migrations."""
+
+    dialect = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.dsn = dsn
+        self.con = psycopg.connect(dsn, autocommit=True)
+        self._tx: Any = None
+        self.migrate()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.con.execute(pg_sql(sql), list(params))  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def tx(self) -> Iterator[None]:
+        with self.con.transaction():
+            yield
+
+    def migrate(self) -> None:
+        from minewatch.store import MIGRATIONS
+
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
+        with self.con.transaction():
+            # One migrator at a time: a scanner and the web server may start together.
+            self.con.execute("SELECT pg_advisory_xact_lock(727001)")
+            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+            have = int(row[0] or 0) if row else 0
+            for number, sql in enumerate(MIGRATIONS, start=1):
+                if number <= have:
+                    continue
+                for stmt in _statements(sql):
+                    self.con.execute(pg_sql(stmt).replace("%%", "%"))  # DDL takes no parameters
+                self.con.execute(
+                    "INSERT INTO schema_version VALUES (%s, %s)", [number, datetime.now(UTC)]
+                )
+
+    @property
+    def schema_version(self) -> int:
+        row = self.one("SELECT max(version) FROM schema_version")
+        return int(row[0] or 0) if row else 0
+
+    def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
+        from minewatch.store import _JSON_COLS, _TS_COLS, Store
+
+        cols = [*Store._COLUMNS, "import_sha256", "stored_at"]
+        rows = []
+        for f in findings:
+            rec = f.to_record()
+            row: list[Any] = []
+            for c in Store._COLUMNS:
+                v = rec.get(c)
+                if c in _JSON_COLS:
+                    v = jdump(v)
+                elif c in _TS_COLS:
+                    v = parse_iso(v)
+                row.append(v)
+            rows.append([*row, import_sha256, datetime.now(UTC)])
+        if not rows:
+            return 0
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "finding_id")
+        sql = (
+            f"INSERT INTO findings ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+            f"ON CONFLICT (finding_id) DO UPDATE SET {sets} RETURNING (xmax = 0)"
+        )
+        new = 0
+        with self.con.transaction(), self.con.cursor() as cur:
+            for r in rows:
+                cur.execute(sql, r)
+                got = cur.fetchone()
+                new += 1 if got and got[0] else 0
+        return new
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def is_postgres_url(target: str | Path | None) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def connect(target: str | Path | None = None, *, read_only: bool = False, wait_s: float = 3.0) -> Db:
+    """Open the store named by `target`: a PostgreSQL URL, a DuckDB file, or the default file.
+
+    A DuckDB file held by another process is retried for `wait_s` seconds, then `StoreBusy`.
+    """
+    if is_postgres_url(target):
+        return PgDb(str(target))
+    import duckdb
+
+    from minewatch.store import Store
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return DuckDb(Store(target, read_only=read_only))
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                if "lock" in str(e).lower():
+                    raise StoreBusy(f"{target}: the store is in use by another process ({e})") from e
+                raise
+            time.sleep(0.1)
