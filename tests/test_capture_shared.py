@@ -35,11 +35,6 @@ def _scan(path) -> tuple[FlowEngine, list[FlowSummary], object]:
     return eng, ends, reader
 
 
-def _sources(shared):
-    with open(shared / "SOURCES.csv", newline="") as fh:
-        return {r.get("path_in_shared", r.get("file", "")).split("/")[-1]: r for r in csv.DictReader(fh)}
-
-
 def test_every_shared_capture_reads(shared):
     files = sorted(p for p in (shared / "pcap").iterdir() if p.name != "labels.csv")
     assert len(files) > 100

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minewatch.net.stratum import MAX_LINE, SessionAnalyzer
+from minewatch.net.stratum import MAX_LINE, SessionAnalyzer, refine_with_pool_name
 from minewatch.net.tls import parse_client_hello
 
 XMR = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
@@ -702,3 +702,17 @@ def test_never_raises_on_arbitrary_bytes(events):
     f = a.facts()
     assert f.kind in (None, "mining", "node")
     assert not any(flag.startswith("internal-error") for flag in a._flags)
+
+
+def test_refine_with_dns_name():
+    msgs = [
+        (0, 0.0, {"id": 1, "method": "mining.subscribe", "params": ["cgminer/3.7.2"]}),
+        (1, 0.1, {"id": 1, "result": [[["mining.notify", "1"]], "00", 4], "error": None}),
+    ]
+    f = run(msgs)
+    assert f.coin is None and f.algorithm == "sha256d"
+    refine_with_pool_name(f, "us2.litecoinpool.org")
+    assert (f.coin, f.algorithm, f.pool_host) == ("litecoin", "scrypt", "us2.litecoinpool.org")
+    g = run(stratum_v1_session(n_shares=1))
+    refine_with_pool_name(g, "ltc.example-pool.org")
+    assert g.coin == "bitcoin"  # the flow's own evidence (a Bitcoin wallet) is not overridden

@@ -110,3 +110,7 @@ def test_family_and_host_tokens():
     assert family_of(None, "kaspa") == "kheavyhash"
     assert host_coin("rvn-eu1.example-pool.org") == ("ravencoin", "rvn")
     assert host_coin("example.com") is None
+    assert host_coin("us2.litecoinpool.org") == ("litecoin", "litecoin")
+    assert host_coin("pool.supportxmr.com") == ("monero", "supportxmr")
+    assert host_coin("xmrpool.eu") == ("monero", "xmr")
+    assert host_coin("kasse.de") is None and host_coin("www.ethz.ch") is None

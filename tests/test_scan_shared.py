@@ -131,8 +131,10 @@ def test_mining_facts_agree_with_labels(labelled, scanned):
                 continue
             checked += 1
             wrong += f.coin != r["coin"]
-    assert checked > 50
-    assert wrong == 0 or wrong / checked < 0.05, (wrong, checked)
+    # Most labelled coins come from knowledge outside the capture (the probed pool's catalogue entry);
+    # a coin is only claimed when the traffic or the pool's name says it, and then it must be right.
+    assert checked >= 20
+    assert wrong == 0, (wrong, checked)
 
 
 def test_every_shared_capture_reads_without_crashing(scanned):

@@ -31,7 +31,7 @@ from minewatch.i18n import current, tr
 from minewatch.model import STABLE_KEYS, Finding, iso
 from minewatch.net.findings import rollup_by_host
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Format(StrEnum):
@@ -226,9 +226,12 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
 
 
 def scan(
-    paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help=tr(
-        "Capture files (pcap, pcapng, optionally gzip-compressed).", "抓包文件（pcap、pcapng，可为 gzip 压缩）。")),
-    fmt: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
+    paths: list[Path] = typer.Argument(..., exists=True, help=tr(
+        "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, or a "
+        "directory written by `minewatch collect`.",
+        "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件，"
+        "或 `minewatch collect` 输出的目录。")),
+    fmt_out: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr(
         "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
     since: str = typer.Option(None, "--since", help=tr(
@@ -249,17 +252,24 @@ def scan(
 
     扫描抓包文件，找出挖矿会话和区块链节点流量。
     """
+    from minewatch.errors import InputError
+    from minewatch.net.logscan import FLOW_LOG_FORMATS, FlowLogScanner
     from minewatch.net.pipeline import CaptureScanner
-    from minewatch.store import Store, file_sha256
+    from minewatch.sources.zeek import sniff_format
+    from minewatch.store import Store
 
     store = None if no_store else Store(db)
+    shown: list[Finding] = []
     try:
         intel = _load_intel(store, intel_files)
-        scanner = CaptureScanner(intel, since=parse_time(since), until=parse_time(until))
+        t_since, t_until = parse_time(since), parse_time(until)
+        scanner = CaptureScanner(intel, since=t_since, until=t_until)
+        logs = FlowLogScanner(intel, since=t_since, until=t_until)
+        log_shas: list[str] = []
         findings: list[Finding] = []
         skipped: list[str] = []
         stored = 0 if store is not None else None
-        total = sum(p.stat().st_size for p in paths)
+        total = sum(_size(p) for p in paths)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
             TimeRemainingColumn(), console=err, disable=quiet or not err.is_terminal, transient=True,
@@ -268,11 +278,11 @@ def scan(
             task = progress.add_task(tr("scanning", "扫描中"), total=total)
             done_before = 0
             for p in paths:
-                sha = file_sha256(p) if store is not None else None
+                size = _size(p)
+                sha = _content_sha(p) if store is not None else None
                 prior = store.already_imported(sha) if store is not None and sha else None
                 if prior and not rescan:
-                    old = [f for f in store.findings() if _import_of(store, f) == sha]
-                    findings.extend(old)
+                    findings.extend(store.findings_of_import(sha))
                     skipped.append(
                         tr(
                             f"{p}: already imported on {prior['imported_at']:%Y-%m-%d %H:%M} UTC; showing stored "
@@ -280,19 +290,48 @@ def scan(
                             f"{p}：已于 {prior['imported_at']:%Y-%m-%d %H:%M} UTC 导入，显示已存结果（--rescan 可重新扫描）。",
                         )
                     )
-                    done_before += p.stat().st_size
+                    done_before += size
+                    progress.update(task, completed=done_before)
+                    continue
+                fmt = sniff_format(p) if p.is_file() or p.is_dir() else None
+                if fmt in FLOW_LOG_FORMATS:
+                    try:
+                        logs.add_file(p, fmt)
+                    except InputError as e:
+                        scanner.stats.errors.append(str(e))
+                    if sha:
+                        log_shas.append(sha)
+                        store.record_import(sha, p, size, fmt, {})
+                    done_before += size
                     progress.update(task, completed=done_before)
                     continue
                 base = done_before
-                got = scanner.scan_file(p, progress=lambda n, base=base: progress.update(task, completed=base + n))
+                try:
+                    got = scanner.scan_file(p, progress=lambda n, base=base: progress.update(task, completed=base + n))
+                except InputError as e:
+                    scanner.stats.errors.append(str(e))
+                    got = []
                 findings.extend(got)
-                done_before += p.stat().st_size
+                done_before += size
                 if store is not None and sha:
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
-                    store.record_import(sha, p, p.stat().st_size, "capture", {"findings": len(got)})
+                    store.record_import(sha, p, size, "capture", {"findings": len(got)})
+        if logs.flow_tables:
+            got = logs.findings()
+            findings.extend(got)
+            scanner.stats.mining_sessions += sum(1 for f in got if f.kind == "mining")
+            scanner.stats.flows += logs.counts["flows"]
+            scanner.stats.dns_answers += logs.counts["dns_answers"]
+            scanner.stats.rejects.merge(logs.rejects)
+            for k, v in logs.stage_s.items():
+                scanner.stats.add_time(f"logs:{k}", v)
+            if store is not None:
+                stored = (stored or 0) + store.add_findings(got, import_sha256=log_shas[0] if log_shas else None)
+        elif logs.rejects.total:
+            scanner.stats.rejects.merge(logs.rejects)
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
-        emit(shown, fmt, group)
+        emit(shown, fmt_out, group)
         _print_summary(scanner.stats, stored, len(hidden), skipped)
     finally:
         if store is not None:
@@ -301,9 +340,24 @@ def scan(
         raise typer.Exit(3)
 
 
-def _import_of(store: Any, f: Finding) -> str | None:
-    row = store.con.execute("SELECT import_sha256 FROM findings WHERE finding_id = ?", [f.finding_id]).fetchone()
-    return row[0] if row else None
+def _size(p: Path) -> int:
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return p.stat().st_size
+
+
+def _content_sha(p: Path) -> str:
+    """File content hash; for a collector directory, a hash over its files' hashes and names."""
+    import hashlib
+
+    from minewatch.store import file_sha256
+
+    if not p.is_dir():
+        return file_sha256(p)
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file()):
+        h.update(str(f.relative_to(p)).encode() + b"\0" + file_sha256(f).encode())
+    return h.hexdigest()
 
 
 def findings(

@@ -178,6 +178,7 @@ def mining_script(rng: np.random.Generator, kind: str, duration: float, name: st
         sc.pushes = [(t, job_len + int(rng.integers(-1, 2)), tag) for t, tag in pushes]
     else:
         worker = pe._hex(int(rng.integers(4, 20)), pr) + ".rig" + str(int(rng.integers(1, 99)))
+        sc.meta["worker"] = worker
         sc.client.append((0.0, len(pe.stratum_subscribe()), len(pe.stratum_subscribe_result(1, "ab12cd34")), "subscribe"))
         sc.client.append((rtt + 0.01, len(pe.stratum_authorize(worker)), len(pe.result_true(2)), "authorize"))
         sub_base = len(pe.stratum_submit(worker, "1a2b", 1, pr))
@@ -626,7 +627,7 @@ def _run_miner_client(port: int, sc: Script, k: float, stop: threading.Event, po
         else:
             s.sendall(pe.stratum_subscribe())
             time.sleep(0.01)
-            s.sendall(pe.stratum_authorize(sc.name))
+            s.sendall(pe.stratum_authorize(sc.meta.get("worker", sc.name)))
         rpc = "0123456789abcdef"
         for i, (tc, _size, _reply, tag) in enumerate(sc.client, start=3):
             if tag not in ("share", "keepalive"):
@@ -637,7 +638,7 @@ def _run_miner_client(port: int, sc: Script, k: float, stop: threading.Event, po
             elif xmr:
                 s.sendall(pe.xmrig_submit(i, rpc, "j12"))
             else:
-                s.sendall(pe.stratum_submit(sc.name, "1a2b", i))
+                s.sendall(pe.stratum_submit(sc.meta.get("worker", sc.name), "1a2b", i))
         _sleep_until(t0 + sc.duration / k, stop)
 
 
@@ -650,7 +651,7 @@ def real_capture(scripts: list[Script], out_dir: Path, compression: float = COMP
     tshark = shutil.which("tshark")
     if tshark is None:
         raise RuntimeError("tshark not found")
-    mining = {s.name: s for s in scripts if s.label == 1}
+    mining = {s.meta.get("worker", s.name): s for s in scripts if s.label == 1}
     benign = {s.name: s for s in scripts if s.label == 0}
 
     def schedule(name: str) -> list[float]:

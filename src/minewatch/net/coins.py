@@ -104,6 +104,7 @@ HOST_TOKENS: dict[str, str] = {
     "wow": "wownero",
     "eth": "ethereum",
     "ethash": "ethereum",
+    "ether": "ethereum",
     "etc": "ethereum-classic",
     "etchash": "ethereum-classic",
     "zec": "zcash",
@@ -173,21 +174,42 @@ def normalise_algo(algo: str) -> str:
     return aliases.get(a, a)
 
 
+#: Words pool operators wrap around a coin name ('litecoinpool', 'xmrpool', 'supportxmr', 'ethermine').
+_POOL_AFFIXES = ("pool", "pools", "mining", "miner", "mine", "hash", "stratum", "support", "proxy")
+
+
 def host_coin(host: str | None) -> tuple[str, str] | None:
-    """(coin, token) from pool host labels such as 'xmr-eu1.nanopool.org' or 'etc.2miners.com'."""
+    """(coin, token) from pool host labels such as 'xmr-eu1.nanopool.org' or 'us2.litecoinpool.org'.
+
+    A label matches when it, one of its '-'/'_' parts, or that part with pool words ('pool',
+    'mine', 'support', ...) and a trailing number removed equals a token. Tokens never match
+    inside arbitrary words, so 'ethz.ch' or 'kasse.de' say nothing.
+    """
     if not host:
         return None
     labels = host.lower().strip(".").split(".")
-    # The registrable domain and TLD name the operator, not the coin, except pool domains named
-    # after a coin (supportxmr.com), which the token table lists whole.
-    for label in labels:
-        parts = [label, *re.split(r"[-_]", label)]
-        for p in parts:
-            p2 = re.sub(r"\d+$", "", p)  # 'eu1' style suffixes: 'xmr1' -> 'xmr'
-            for cand in (p, p2):
+    for label in labels[:-1] or labels:  # the TLD never names a coin
+        for p in [label, *re.split(r"[-_]", label)]:
+            for cand in _candidates(p):
                 if cand in HOST_TOKENS:
                     return HOST_TOKENS[cand], cand
     return None
+
+
+def _candidates(part: str) -> list[str]:
+    out = [part, re.sub(r"\d+$", "", part)]
+    stripped = out[-1]
+    changed = True
+    while changed and stripped:
+        changed = False
+        for a in _POOL_AFFIXES:
+            if stripped.endswith(a) and len(stripped) > len(a) + 2:
+                stripped, changed = stripped[: -len(a)], True
+            elif stripped.startswith(a) and len(stripped) > len(a) + 2:
+                stripped, changed = stripped[len(a) :], True
+        stripped = re.sub(r"\d+$", "", stripped)
+        out.append(stripped)
+    return out
 
 
 def agent_hint(agent: str | None) -> tuple[str, str | None] | None:

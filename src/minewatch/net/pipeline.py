@@ -170,6 +170,10 @@ class CaptureScanner:
         kind = getattr(facts, "kind", None)
         server_ip = info.dst_ip if getattr(facts, "client_is_src", None) is not False else info.src_ip
         view.dns_names = self.names.lookup(server_ip, first)
+        if facts is not None and kind == "mining" and view.dns_names:
+            from minewatch.net.stratum import refine_with_pool_name
+
+            refine_with_pool_name(facts, view.dns_names[0])
         if getattr(facts, "sni", None):
             self.stats.tls_flows += 1
         intel_parts = self._intel_parts(view, facts, server_ip)

@@ -155,6 +155,7 @@ class SessionFacts:
     subscores: dict[str, float] = field(default_factory=dict)
     hashrate: HashrateEstimate | None = None
     node_detail: str | None = None
+    stated_algorithm: str | None = None
     lines_bad: int = 0
     lines_overflow: int = 0
 
@@ -1608,6 +1609,7 @@ class SessionAnalyzer:
             agent=f.agent,
             variant=f.variant,
         )
+        f.stated_algorithm = self._algo_field
         if f.kind == "mining":
             f.coin, f.algorithm, f.coin_reason = guess.coin, guess.algorithm, guess.reason
         family = guess.family if f.kind == "mining" else None
@@ -1674,6 +1676,29 @@ class SessionAnalyzer:
         if src_client == dst_client == 0:
             return None
         return src_client >= dst_client
+
+
+def refine_with_pool_name(facts: SessionFacts, name: str | None) -> SessionFacts:
+    """Use a pool name learned outside the flow (e.g. a cached DNS answer for the server address).
+
+    Fills `pool_host` when the flow named none, and the coin/algorithm when the flow's own evidence
+    did not decide them. The hashrate is not recomputed (its family came from the flow's evidence).
+    """
+    if not name or facts.kind != "mining":
+        return facts
+    if facts.pool_host is None:
+        facts.pool_host = name
+    if facts.coin is None:
+        g = infer_coin(
+            wallet_coin=_wallet_coin(facts.wallet_type),
+            algo=facts.stated_algorithm,
+            hosts=(facts.sni, facts.pool_host, name),
+            agent=facts.agent,
+            variant=facts.variant,
+        )
+        if g.coin is not None:
+            facts.coin, facts.algorithm, facts.coin_reason = g.coin, g.algorithm, g.reason
+    return facts
 
 
 # ---------------------------------------------------------------------------------------------- helpers

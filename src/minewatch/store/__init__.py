@@ -324,6 +324,14 @@ class Store:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [self._row_to_finding(r) for r in self.con.execute(sql, params).fetchall()]
 
+    def findings_of_import(self, sha256: str) -> list[Finding]:
+        """Findings stored by one import (to show them again when the same file is scanned twice)."""
+        rows = self.con.execute(
+            f"SELECT {', '.join(self._COLUMNS)} FROM findings WHERE import_sha256 = ? ORDER BY score DESC",
+            [sha256],
+        ).fetchall()
+        return [self._row_to_finding(r) for r in rows]
+
     def get(self, finding_id: str) -> Finding | None:
         row = self.con.execute(
             f"SELECT {', '.join(self._COLUMNS)} FROM findings WHERE finding_id = ?", [finding_id]

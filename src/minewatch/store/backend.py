@@ -232,3 +232,37 @@ def connect(target: str | Path | None = None, *, read_only: bool = False, wait_s
                     raise StoreBusy(f"{target}: the store is in use by another process ({e})") from e
                 raise
             time.sleep(0.1)
+
+
+class _PgCursor:
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall() if self._cur.description else []
+
+
+class _PgCon:
+    """Just enough of a DuckDB connection (`execute(sql, params)` with `?`) for the store helpers
+    written against `Store.con` (the allow-list tables), so they run unchanged on PostgreSQL."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> _PgCursor:
+        return _PgCursor(self._con.execute(pg_sql(sql), list(params or [])))
+
+
+class _StoreLike:
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+
+def store_like(db: Db) -> Any:
+    """An object with `.con` for `minewatch.store.intel_tables` functions, on either backend."""
+    if isinstance(db, DuckDb):
+        return db.store
+    return _StoreLike(_PgCon(db.con))  # type: ignore[attr-defined]

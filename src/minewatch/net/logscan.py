@@ -1,0 +1,243 @@
+"""Scan flow logs (Zeek conn/dns/ssl, Suricata EVE, collected NetFlow/IPFIX) for mining without payload.
+
+Operators who keep no packets still have names and timings. This module joins them: DNS answers
+give each server address the name that was looked up, TLS records give the server name per
+connection, and then each flow is scored by pool intelligence (`net.intel`) and by the
+content-blind timing kernels (`net.behavior`). IDS alerts for coin mining (an EVE alert with the
+`coin-mining` class or an ET COINMINER signature) add their own sub-score to the flow they name.
+
+Names are read before flows whatever order the files come in, because a conn.log line can only be
+tied to a pool through the dns.log line that preceded it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minewatch.errors import Rejects
+from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
+from minewatch.net.findings import FlowView, session_finding
+
+#: Shortest connection the timing kernels are asked about: a pool session lasts minutes to days.
+MIN_BEHAVIOR_DURATION_MS = 60_000.0
+
+FLOW_LOG_FORMATS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet")
+
+
+def _is_mining_alert(signature: str | None, category: str | None) -> bool:
+    sig = (signature or "").upper()
+    cat = (category or "").lower()
+    return "COINMINER" in sig or "coin mining" in cat or "crypto currency mining" in cat or "coin-mining" in cat
+
+
+class FlowLogScanner:
+    """Collects names and flows from any number of log files, then scores the flows once."""
+
+    def __init__(self, intel: Any, *, since: datetime | None = None, until: datetime | None = None) -> None:
+        from minewatch.net.dns import NameCache
+
+        self.intel = intel
+        self.since, self.until = since, until
+        self.names = NameCache(max_ips=1_000_000)
+        self.sni_by_conn: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
+        self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
+        self.flow_tables: list[pa.Table] = []
+        self.rejects = Rejects()
+        self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0}
+        self.stage_s: dict[str, float] = {}
+
+    # -- reading -----------------------------------------------------------------------------
+    def add_file(self, path: str | Path, fmt: str) -> None:
+        t0 = time.perf_counter()
+        if fmt in ("zeek-tsv", "zeek-json"):
+            from minewatch.sources.zeek import read_zeek
+
+            reader = read_zeek(path, rejects=self.rejects)
+            batches = list(reader)
+            self._take(reader.log_type, batches)
+        elif fmt == "eve":
+            from minewatch.sources.eve import iter_eve
+
+            by_type: dict[str, list[pa.RecordBatch]] = {}
+            for event_type, batch in iter_eve(path, rejects=self.rejects):
+                by_type.setdefault(event_type, []).append(batch)
+            for event_type, batches in by_type.items():
+                self._take({"flow": "conn", "tls": "ssl"}.get(event_type, event_type), batches)
+        elif fmt == "netflow-parquet":
+            import pyarrow.dataset as ds
+
+            from minewatch.sources.netflow import netflow_to_flows
+
+            table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
+            self._take("conn", [b for b in netflow_to_flows(table, str(path)).to_batches()])
+        else:
+            raise ValueError(f"not a flow log format: {fmt}")
+        self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0
+
+    def _take(self, log_type: str | None, batches: list[pa.RecordBatch]) -> None:
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches)
+        if log_type == "dns":
+            for r in table.select(["ts", "query", "answers", "ttl_s"]).to_pylist():
+                if not r["query"] or not r["answers"] or r["ts"] is None:
+                    continue
+                ts = r["ts"].timestamp()
+                for a in r["answers"]:
+                    self.names.add(a, r["query"], ts, r["ttl_s"] or 300.0)
+                self.counts["dns_answers"] += 1
+        elif log_type == "ssl":
+            for r in table.select(["client_ip", "client_port", "server_ip", "server_port", "server_name"]).to_pylist():
+                if r["server_name"]:
+                    key = (r["client_ip"], r["client_port"], r["server_ip"], r["server_port"])
+                    self.sni_by_conn[key] = r["server_name"]
+                    self.counts["tls_records"] += 1
+        elif log_type == "alert":
+            for r in table.to_pylist():
+                if _is_mining_alert(r.get("signature"), r.get("category")):
+                    key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])
+                    self.alerts.setdefault(key, []).append(r)
+                    self.counts["alerts"] += 1
+        elif log_type == "conn":
+            self.flow_tables.append(table)
+            self.counts["flows"] += table.num_rows
+
+    # -- scoring -----------------------------------------------------------------------------
+    def findings(self, blocks: Any = None) -> list[Finding]:
+        from minewatch.net.behavior import findings_from_flow_table
+        from minewatch.net.intel import intel_subscores
+
+        t0 = time.perf_counter()
+        out: dict[tuple[Any, ...], Finding] = {}
+        for table in self.flow_tables:
+            table = self._window(table)
+            rows = table.to_pylist()
+            names = []
+            for r in rows:
+                key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])
+                sni = r.get("sni") or self.sni_by_conn.get(key)
+                first = r["first_seen"].timestamp() if r.get("first_seen") else None
+                dns = r.get("dns_name")
+                if dns is None and first is not None and r["dst_ip"]:
+                    looked_up = self.names.lookup(r["dst_ip"], first)
+                    dns = looked_up[0] if looked_up else None
+                names.append((sni, dns))
+                view = _view(r)
+                sub, ev = intel_subscores(dns, sni, r["dst_ip"], r["dst_port"], self.intel)
+                facts = _NameFacts(sni) if sni else None
+                f = session_finding(view, facts, (sub, ev) if sub else None)
+                alerts = self.alerts.get(key)
+                if alerts:
+                    f = _with_alerts(f, view, alerts)
+                if f is not None:
+                    if dns and not f.pool_host:
+                        f.pool_host = dns
+                    out[_key(f)] = f
+            # Behaviour: only connections long enough to show a pool's rhythm, with the names attached.
+            sni_col = pa.array([n[0] for n in names], pa.string())
+            dns_col = pa.array([n[1] for n in names], pa.string())
+            named = table.set_column(table.schema.get_field_index("sni"), "sni", sni_col)
+            named = named.set_column(named.schema.get_field_index("dns_name"), "dns_name", dns_col)
+            long_or_sliced = pc.or_kleene(
+                pc.greater_equal(named["duration_ms"], MIN_BEHAVIOR_DURATION_MS),
+                pc.is_valid(named["slice_start"]),
+            )
+            candidates = named.filter(pc.fill_null(long_or_sliced, False))
+            for g in findings_from_flow_table(candidates, blocks=blocks):
+                k = _key(g)
+                if k in out:
+                    out[k] = _merge(out[k], g)
+                else:
+                    out[k] = g
+        self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0
+        return list(out.values())
+
+    def _window(self, table: pa.Table) -> pa.Table:
+        if self.since is not None:
+            table = table.filter(pc.fill_null(pc.greater_equal(table["last_seen"], pa.scalar(self.since)), True))
+        if self.until is not None:
+            table = table.filter(pc.fill_null(pc.less_equal(table["first_seen"], pa.scalar(self.until)), True))
+        return table
+
+
+class _NameFacts:
+    """The only fact a flow log gives about content: the TLS server name."""
+
+    kind = None
+    variant = "tls"
+    client_is_src = None
+    subscores: dict[str, float] = {}  # noqa: RUF012 - read-only default
+    evidence: list[Evidence] = []  # noqa: RUF012 - read-only default
+
+    def __init__(self, sni: str) -> None:
+        self.sni = sni
+        self.encrypted = True
+
+
+def _view(r: dict[str, Any]) -> FlowView:
+    first = r["first_seen"].timestamp() if r.get("first_seen") else 0.0
+    last = r["last_seen"].timestamp() if r.get("last_seen") else first
+    return FlowView(
+        src_ip=r["src_ip"],
+        src_port=r["src_port"],
+        dst_ip=r["dst_ip"],
+        dst_port=r["dst_port"],
+        transport=(r.get("transport") or "").lower(),
+        first_ts=first,
+        last_ts=last,
+        direction_certain=True,
+        packets_fwd=r.get("packets_fwd") or 0,
+        packets_rev=r.get("packets_rev") or 0,
+        payload_bytes_fwd=r.get("payload_bytes_fwd") or r.get("bytes_fwd") or 0,
+        payload_bytes_rev=r.get("payload_bytes_rev") or r.get("bytes_rev") or 0,
+        syn_seen=bool((r.get("tcp_flags_fwd") or 0) & 0x02),
+        tcp_flags_fwd=r.get("tcp_flags_fwd"),
+        community_id=r.get("community_id"),
+        source=r.get("source"),
+    )
+
+
+def _key(f: Finding) -> tuple[Any, ...]:
+    return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.first_seen)
+
+
+def _merge(a: Finding, b: Finding) -> Finding:
+    """One finding per connection: sub-scores of different detectors add, evidence is kept from both."""
+    a.subscores = {**a.subscores, **{k: v for k, v in b.subscores.items() if k not in a.subscores}}
+    a.evidence = a.evidence + b.evidence
+    a.score = combine_subscores(a.subscores)
+    a.coin = a.coin or b.coin
+    a.extra.update(b.extra)
+    a.detector = f"{a.detector}+{b.detector}"
+    return a
+
+
+def _with_alerts(f: Finding | None, view: FlowView, alerts: Iterable[dict[str, Any]]) -> Finding:
+    alerts = list(alerts)
+    first = alerts[0]
+    ev = Evidence(
+        code="ids.alert",
+        text=f"IDS alert on this connection: {first.get('signature')} (sid {first.get('signature_id')}), {len(alerts)}×",
+        text_zh=f"该连接触发入侵检测告警：{first.get('signature')}（sid {first.get('signature_id')}），共 {len(alerts)} 次",
+        ts=first.get("ts"),
+        data={"signatures": sorted({a.get("signature") or "" for a in alerts})},
+    )
+    if f is None:
+        sub = {"ids_alert": 60.0}
+        return Finding(
+            kind="mining", detector="ids.alert", score=combine_subscores(sub), subscores=sub, evidence=[ev],
+            source=view.source, first_seen=utc_from_epoch(view.first_ts), last_seen=utc_from_epoch(view.last_ts),
+            src_ip=view.src_ip, src_port=view.src_port, dst_ip=view.dst_ip, dst_port=view.dst_port,
+            transport=view.transport, variant="unknown", community_id=view.community_id,
+        )  # fmt: skip
+    f.subscores["ids_alert"] = 60.0
+    f.evidence.append(ev)
+    f.score = combine_subscores(f.subscores)
+    return f

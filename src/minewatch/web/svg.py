@@ -1,0 +1,119 @@
+"""Pictures as inline SVG drawn on the server: trend bars, a flow timeline, a load curve.
+
+Why server-side SVG and no chart library: the pages must work with no resource from the internet
+and no JavaScript, and an SVG string is also what the case report embeds in its HTML and PDF.
+All text placed in the SVG is XML-escaped (it can come from captures an attacker controls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from minewatch.model import Finding
+
+
+def _e(s: object) -> str:
+    return escape(str(s), quote=True)
+
+
+def trend_bars(points: Sequence[tuple[str, int]], *, width: int = 720, height: int = 160, label: str = "") -> str:
+    """Bars per day; the tallest bar is labelled with its count so the scale is readable."""
+    if not points:
+        return ""
+    top = max(c for _, c in points) or 1
+    pad_l, pad_b, pad_t = 34, 22, 14
+    w = (width - pad_l - 6) / len(points)
+    out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
+           f'width="100%" xmlns="http://www.w3.org/2000/svg">']  # fmt: skip
+    h_avail = height - pad_b - pad_t
+    out.append(f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 4}" y2="{height - pad_b}" class="axis"/>')
+    out.append(f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="tick">{top}</text>')
+    out.append(f'<text x="{pad_l - 4}" y="{height - pad_b}" text-anchor="end" class="tick">0</text>')
+    for i, (day, c) in enumerate(points):
+        bh = h_avail * c / top
+        x = pad_l + i * w
+        out.append(f'<rect x="{x + 1:.1f}" y="{height - pad_b - bh:.1f}" width="{max(w - 2, 1):.1f}" '
+                   f'height="{bh:.1f}" class="bar"><title>{_e(day)}: {c}</title></rect>')  # fmt: skip
+        if i in (0, len(points) - 1) or (len(points) > 10 and i == len(points) // 2):
+            out.append(f'<text x="{x + w / 2:.1f}" y="{height - 6}" text-anchor="middle" class="tick">{_e(day[5:])}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str = "") -> str:
+    """The session from first to last packet, with one mark per timed evidence item (the protocol
+    messages: login, jobs, shares)."""
+    t0, t1 = f.first_seen, f.last_seen
+    times = [e.ts for e in f.evidence if e.ts is not None]
+    if t0 is None and times:
+        t0 = min(times)
+    if t1 is None and times:
+        t1 = max(times)
+    if t0 is None or t1 is None:
+        return ""
+    span = max((t1 - t0).total_seconds(), 1e-3)
+    x0, x1 = 20, width - 20
+
+    def x(t: datetime) -> float:
+        return x0 + (x1 - x0) * max(0.0, min(1.0, (t - t0).total_seconds() / span))
+
+    out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
+           f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+           f'<line x1="{x0}" y1="40" x2="{x1}" y2="40" class="flow"/>']  # fmt: skip
+    for i, e in enumerate(ev for ev in f.evidence if ev.ts is not None):
+        y = 40 - 14 if i % 2 else 40 + 14
+        out.append(f'<circle cx="{x(e.ts):.1f}" cy="40" r="5" class="mark"><title>{_e(e.ts.isoformat())} '  # type: ignore[arg-type]
+                   f'{_e(e.code)}</title></circle>')  # fmt: skip
+        out.append(f'<text x="{x(e.ts):.1f}" y="{y + 4}" text-anchor="middle" class="tick">{i + 1}</text>')  # type: ignore[arg-type]
+    out.append(f'<text x="{x0}" y="{height - 4}" class="tick">{_e(t0.strftime("%Y-%m-%d %H:%M:%S"))}</text>')
+    out.append(f'<text x="{x1}" y="{height - 4}" text-anchor="end" class="tick">{_e(t1.strftime("%H:%M:%S"))} '
+               f'({span:,.0f} s)</text>')  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = "") -> str:
+    """Daily mean kW when the scan kept the curve (`extra['load_curve']`), else the step the detector
+    measured (`pre_kw` before the onset, `post_kw` after), drawn as such and labelled so."""
+    pts: list[tuple[str, float]] = []
+    curve = f.extra.get("load_curve") if f.extra else None
+    if isinstance(curve, list):
+        for p in curve:
+            if isinstance(p, list | tuple) and len(p) == 2 and isinstance(p[1], int | float):
+                pts.append((str(p[0]), float(p[1])))
+    step = next((e.data for e in f.evidence if e.code == "power.step"), None)
+    if not pts and step and isinstance(step.get("pre_kw"), int | float) and isinstance(step.get("post_kw"), int | float):
+        day = f.onset.date().isoformat() if f.onset else "onset"
+        pts = [("before", float(step["pre_kw"])), (day, float(step["pre_kw"])), (day, float(step["post_kw"])),
+               ("after", float(step["post_kw"]))]  # fmt: skip
+    if len(pts) < 2:
+        return ""
+    lo = min(0.0, min(v for _, v in pts))
+    hi = max(v for _, v in pts) or 1.0
+    pad_l, pad_b, pad_t = 44, 22, 12
+    n = len(pts)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = pad_l + (width - pad_l - 8) * i / (n - 1)
+        y = height - pad_b - (height - pad_b - pad_t) * (v - lo) / (hi - lo or 1)
+        return x, y
+
+    path = " ".join(f"{'M' if i == 0 else 'L'}{xy(i, v)[0]:.1f},{xy(i, v)[1]:.1f}" for i, (_, v) in enumerate(pts))
+    out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
+           f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+           f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 4}" y2="{height - pad_b}" class="axis"/>',
+           f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="tick">{hi:.1f} kW</text>',
+           f'<text x="{pad_l - 4}" y="{height - pad_b}" text-anchor="end" class="tick">{lo:.0f}</text>',
+           f'<path d="{path}" class="load"/>',
+           f'<text x="{pad_l}" y="{height - 5}" class="tick">{_e(pts[0][0])}</text>',
+           f'<text x="{width - 8}" y="{height - 5}" text-anchor="end" class="tick">{_e(pts[-1][0])}</text>']  # fmt: skip
+    if f.onset is not None and curve:
+        day = f.onset.date().isoformat()
+        idx = next((i for i, (d, _) in enumerate(pts) if d >= day), None)
+        if idx is not None:
+            x, _ = xy(idx, lo)
+            out.append(f'<line x1="{x:.1f}" y1="{pad_t}" x2="{x:.1f}" y2="{height - pad_b}" class="onset"/>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,78 @@
+"""The labelled encrypted-mining benchmark on a fixed seed: the issue's target, asserted as stated.
+
+Target (issue 4 item 6): recall >= 95 % at a false-positive rate <= 0.1 % of long-lived flows.
+The packet-timeline view meets it; the 60 s slice and Zeek-conn views do not on this set, and
+their tests are strict xfails that assert the same target, so the day they meet it the suite says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from minewatch.evaluate import encrypted as E
+
+SEED = 4242
+
+
+@pytest.fixture(scope="module")
+def result():
+    return E.evaluate_scripts(E.make_scripts(240, 3000, SEED), seed=SEED)
+
+
+@pytest.mark.slow
+def test_timeline_view_meets_target(result):
+    m = result["timeline"]
+    assert m["recall"] >= 0.95, m
+    assert m["fpr"] <= 0.001, m
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="60 s slices cannot separate event-driven MQTT/VPN from shares (docs/behavior.md)")
+def test_slices_view_meets_target(result):
+    m = result["slices"]
+    assert m["recall"] >= 0.95 and m["fpr"] <= 0.001, m
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="per-connection totals only give the session's shape (docs/behavior.md)")
+def test_conn_view_meets_target(result):
+    m = result["conn"]
+    assert m["recall"] >= 0.95 and m["fpr"] <= 0.001, m
+
+
+@pytest.mark.slow
+def test_every_mining_kind_is_found_in_captures(result):
+    for kind in E.MINING_KINDS:
+        k = result["timeline"]["per_kind"][kind]
+        assert k["flagged"] / k["n"] >= 0.9, (kind, k)
+
+
+def test_views_derive_from_the_same_packets():
+    sc = E.mining_script(np.random.default_rng(1), "xmrig_xmr", 3600)
+    mt, md, ml = E.script_messages(sc, np.random.default_rng(2))
+    t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
+    sv = E.slice_view(t, d, ln, float(t.min()))
+    cv = E.conn_view(t, d, ln)
+    assert sv["packets_fwd"].sum() == cv["packets_fwd"]
+    assert sv["bytes_rev"].sum() == cv["payload_rev"] + E.HDR_BYTES * cv["packets_rev"]
+    assert cv["payload_fwd"] == ml[md == 0].sum()
+    assert np.all(np.diff(sv["slice_start"]) >= E.SLICE_S)
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_real_tls_over_loopback_agrees_with_simulator():
+    try:
+        r = E.real_benchmark(n_mining=4, n_benign=4, seed=3, sim_minutes=20)
+    except (PermissionError, RuntimeError) as e:  # no capture rights on lo in this environment
+        pytest.skip(f"cannot capture on lo: {e}")
+    assert r["flows"] == 8
+    assert r["timeline_real"]["recall"] == 1.0 and r["timeline_real"]["fp"] == 0, r["timeline_real"]
+    assert r["timeline_verdict_agreement"] == 1.0
+    xmr = [f for f in r["per_flow"] if f["kind"] in ("xmrig_xmr", "proxy_xmr")]
+    for f in xmr:  # same JSON, same TLS 1.3 overhead: sizes must agree within a few bytes
+        assert abs(f["median_client_record_real"] - f["median_client_record_sim"]) <= 4, f

@@ -1,0 +1,91 @@
+"""`minewatch scan` on flow logs: Zeek conn/dns/ssl and Suricata EVE, joined by names and timings."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from minewatch.cli import app
+
+T0 = 1_717_000_000.0
+
+
+def zeek_json(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def conn(uid, orig, oport, resp, rport, start, duration, ob, rb, op, rp, service=None):
+    return {"ts": start, "uid": uid, "id.orig_h": orig, "id.orig_p": oport, "id.resp_h": resp, "id.resp_p": rport,
+            "proto": "tcp", "service": service, "duration": duration, "orig_bytes": ob, "resp_bytes": rb,
+            "conn_state": "SF", "history": "ShADadFf", "orig_pkts": op, "resp_pkts": rp}
+
+
+def write_logs(tmp_path):
+    dns = zeek_json(tmp_path / "dns.log", [
+        {"ts": T0, "uid": "D1", "id.orig_h": "10.0.0.5", "id.orig_p": 5353, "id.resp_h": "10.0.0.53", "id.resp_p": 53,
+         "proto": "udp", "query": "btc.f2pool.com", "qtype_name": "A", "rcode_name": "NOERROR",
+         "answers": ["45.77.1.10"], "TTLs": [600.0]},
+        {"ts": T0, "uid": "D2", "id.orig_h": "10.0.0.9", "id.orig_p": 5354, "id.resp_h": "10.0.0.53", "id.resp_p": 53,
+         "proto": "udp", "query": "www.example.org", "qtype_name": "A", "rcode_name": "NOERROR",
+         "answers": ["93.184.1.1"], "TTLs": [600.0]},
+    ])
+    ssl = zeek_json(tmp_path / "ssl.log", [
+        {"ts": T0 + 5, "uid": "C2", "id.orig_h": "10.0.0.6", "id.orig_p": 40002, "id.resp_h": "45.77.1.20",
+         "id.resp_p": 14433, "version": "TLSv13", "server_name": "xmr-eu1.nanopool.org", "established": True},
+        {"ts": T0 + 5, "uid": "C4", "id.orig_h": "10.0.0.8", "id.orig_p": 40004, "id.resp_h": "45.77.1.30",
+         "id.resp_p": 443, "version": "TLSv13", "server_name": "www.f2pool.com", "established": True},
+    ])
+    cn = zeek_json(tmp_path / "conn.log", [
+        conn("C1", "10.0.0.5", 40001, "45.77.1.10", 3333, T0 + 2, 7200.0, 900_000, 2_400_000, 9000, 9500),
+        conn("C2", "10.0.0.6", 40002, "45.77.1.20", 14433, T0 + 5, 5400.0, 700_000, 1_900_000, 7000, 7400, "ssl"),
+        conn("C3", "10.0.0.9", 40003, "93.184.1.1", 443, T0 + 1, 30.0, 20_000, 900_000, 60, 700, "ssl"),
+        conn("C4", "10.0.0.8", 40004, "45.77.1.30", 443, T0 + 5, 12.0, 3_000, 80_000, 20, 70, "ssl"),
+    ])
+    return dns, ssl, cn
+
+
+def test_zeek_logs_in_any_order_find_pool_sessions(tmp_path, tmp_home):
+    dns, ssl, cn = write_logs(tmp_path)
+    r = CliRunner().invoke(app, ["scan", str(cn), str(ssl), str(dns), "--format", "jsonl", "--no-store", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    by_port = {x["src_port"]: x for x in rows if x["kind"] == "mining"}
+    assert set(by_port) == {40001, 40002}  # the pool's web site visit (C4) and plain web (C3) are not mining
+    assert by_port[40001]["pool_host"] == "btc.f2pool.com"
+    assert "pool_domain" in by_port[40001]["subscores"]
+    assert by_port[40002]["sni"] == "xmr-eu1.nanopool.org" and by_port[40002]["encrypted"] is True
+
+
+def test_eve_coinminer_alert_flags_its_flow(tmp_path, tmp_home):
+    eve = tmp_path / "eve.json"
+    lines = [
+        {"timestamp": "2024-05-29T16:26:40.000000+0000", "event_type": "flow", "src_ip": "10.0.0.7", "src_port": 50000,
+         "dest_ip": "45.77.2.2", "dest_port": 7777, "proto": "TCP", "flow_id": 11,
+         "flow": {"pkts_toserver": 400, "pkts_toclient": 420, "bytes_toserver": 60000, "bytes_toclient": 90000,
+                  "start": "2024-05-29T16:00:00.000000+0000", "end": "2024-05-29T16:26:40.000000+0000", "state": "closed"}},
+        {"timestamp": "2024-05-29T16:00:01.000000+0000", "event_type": "alert", "src_ip": "10.0.0.7", "src_port": 50000,
+         "dest_ip": "45.77.2.2", "dest_port": 7777, "proto": "TCP", "flow_id": 11,
+         "alert": {"action": "allowed", "signature_id": 2024792, "rev": 5, "severity": 2,
+                   "signature": "ET POLICY Cryptocurrency Miner Checkin", "category": "Crypto Currency Mining Activity Detected"}},
+    ]
+    eve.write_text("".join(json.dumps(x) + "\n" for x in lines) + "{not json\n")
+    r = CliRunner().invoke(app, ["scan", str(eve), "--format", "jsonl", "--no-store", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert len(rows) == 1 and rows[0]["src_ip"] == "10.0.0.7" and "ids_alert" in rows[0]["subscores"]
+    assert rows[0]["first_seen"] == "2024-05-29T16:00:00Z"  # flow timing from flow.start, not the record
+    assert "Rejected" in r.stderr  # the broken line is counted, not silently dropped
+
+
+def test_scan_twice_adds_nothing_and_shows_stored(tmp_path, tmp_home):
+    dns, ssl, cn = write_logs(tmp_path)
+    db = tmp_path / "s.duckdb"
+    runner = CliRunner()
+    first = runner.invoke(app, ["scan", str(dns), str(ssl), str(cn), "--db", str(db), "--format", "jsonl", "-q"])
+    assert first.exit_code == 0, first.output
+    assert "2 new finding(s) stored" in first.stderr
+    again = runner.invoke(app, ["scan", str(dns), str(ssl), str(cn), "--db", str(db), "--format", "jsonl", "-q"])
+    assert "already imported" in again.stderr
+    assert "0 new finding" in again.stderr or "new finding" not in again.stderr
