@@ -1,0 +1,285 @@
+"""The dashboard: FastAPI serving server-rendered pages (no JavaScript needed) plus the HTTP API.
+
+Security choices, and why:
+- Log-in for everything but the log-in page; sessions are signed cookies (HttpOnly, SameSite=Strict,
+  Secure unless turned off for plain-HTTP testing) that carry only the user id and a CSRF token, and
+  the user is re-read on every request so a disabled account loses access at once.
+- Every state-changing form carries the session's CSRF token; the log-in form a double-submit one.
+  The API takes bearer tokens only (no cookies), so a browser cannot be tricked into calling it.
+- Roles are checked per route: viewer reads, analyst changes cases/sites/allow-lists and uploads,
+  admin manages users.
+- Request bodies are capped before they are parsed (`BodyLimit`), uploads are stored under their
+  content hash, exports are looked up in the registry by name: no user text ever becomes a path.
+- The store is opened per request and closed after it, so `minewatch scan` can write between
+  requests (DuckDB allows one writing process).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from minewatch import __version__
+from minewatch.errors import InputError
+from minewatch.i18n import normalise, tr
+from minewatch.store import cases as C
+from minewatch.store.backend import Db, StoreBusy, connect
+from minewatch.web.jobs import JobManager
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "mw_session"
+LOGIN_CSRF_COOKIE = "mw_login_csrf"
+LANG_COOKIE = "mw_lang"
+
+
+@dataclass
+class Settings:
+    """Where the store is and how the server behaves. `db` is a DuckDB path or a PostgreSQL URL."""
+
+    db: Any = None
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "minewatch-web")
+    secret_key: str | None = None
+    secure_cookies: bool = True
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_form_bytes: int = 1024 * 1024
+    max_attachment_bytes: int = C.MAX_ATTACHMENT_BYTES
+    session_seconds: int = 12 * 3600
+    page_size: int = 50
+
+    def key(self) -> str:
+        """The signing key: given, or kept in the data directory (0600) so sessions survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        p = Path(self.data_dir) / "web-secret.key"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        self.secret_key = p.read_text().strip()
+        return self.secret_key
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before anything parses them (413). Uploads get the
+    upload limit, everything else the small form limit; chunked bodies are counted as they arrive."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.s = settings
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        big = path in ("/upload", "/api/v1/uploads") or path.endswith("/attachments")
+        limit = (self.s.max_upload_bytes if path.endswith("upload") or path.endswith("uploads")
+                 else self.s.max_attachment_bytes + 64 * 1024) if big else self.s.max_form_bytes  # fmt: skip
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    if int(v) > limit:
+                        await _too_big(send, limit)
+                        return
+                except ValueError:
+                    await _too_big(send, limit)
+                    return
+        seen = 0
+        started = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    raise _TooBig()
+            return msg
+
+        async def watch(msg: dict[str, Any]) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, counted, watch)
+        except _TooBig:
+            if not started:
+                await _too_big(send, limit)
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _too_big(send: Any, limit: int) -> None:
+    body = f'{{"detail": "request body larger than {limit} bytes"}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or Settings()
+    Path(s.data_dir).mkdir(parents=True, exist_ok=True)
+    signer = URLSafeTimedSerializer(s.key(), salt="minewatch-session")
+    app = FastAPI(
+        title="minewatch",
+        version=__version__,
+        description="Findings, sites, cases and exports of minewatch. Authenticate with `Authorization: Bearer <token>`"
+        " (create one with `minewatch user token NAME`).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = s
+    app.state.jobs = JobManager(s.db, Path(s.data_dir))
+    app.state.signer = signer
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.autoescape = True
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_middleware(BodyLimit, settings=s)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        resp: Response = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; "
+            "form-action 'self'",
+        )
+        return resp
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": _safe_next(request.url.path)}), status_code=303)
+
+    @app.exception_handler(StoreBusy)
+    async def _busy(request: Request, exc: StoreBusy) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.on_event("shutdown")
+    def _stop() -> None:
+        app.state.jobs.shutdown()
+
+    from minewatch.web.api import router as api_router
+    from minewatch.web.pages import router as page_router
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    return app
+
+
+def _safe_next(path: str) -> str:
+    """Only a local path may follow the log-in (no `//evil.example` open redirect)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+# -- shared dependencies ------------------------------------------------------------------------------
+def get_db(request: Request) -> Iterator[Db]:
+    db = connect(request.app.state.settings.db)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def lang_of(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q:
+        return normalise(q)
+    c = request.cookies.get(LANG_COOKIE)
+    if c:
+        return normalise(c)
+    al = request.headers.get("accept-language", "")
+    return "zh" if al.lower().startswith("zh") else "en"
+
+
+def read_session(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = request.app.state.signer.loads(raw, max_age=request.app.state.settings.session_seconds)
+    except (BadSignature, SignatureExpired):
+        return None
+    return data if isinstance(data, dict) and "u" in data and "c" in data else None
+
+
+def session_user(request: Request, db: Db = Depends(get_db)) -> C.User:
+    sess = read_session(request)
+    if sess is None:
+        raise LoginRequired()
+    try:
+        user = C.get_user(db, int(sess["u"]))
+    except (C.NotFound, ValueError, TypeError):
+        raise LoginRequired() from None
+    if user.disabled:
+        raise LoginRequired()
+    request.state.csrf = sess["c"]
+    request.state.user = user
+    return user
+
+
+def require(user: C.User, role: str, lang: str = "en") -> None:
+    if not user.can(role):
+        raise HTTPException(403, tr(f"this needs the {role} role", f"此操作需要{C.ROLE_NAMES[role][1]}角色", lang))
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    want = getattr(request.state, "csrf", None)
+    if not want or not token or not secrets.compare_digest(str(want), str(token)):
+        raise HTTPException(403, "CSRF token missing or wrong; reload the page and try again")
+
+
+def new_session_cookie(request: Request, resp: Response, user_id: int) -> None:
+    s: Settings = request.app.state.settings
+    value = request.app.state.signer.dumps({"u": user_id, "c": secrets.token_urlsafe(24)})
+    resp.set_cookie(SESSION_COOKIE, value, max_age=s.session_seconds, httponly=True, secure=s.secure_cookies,
+                    samesite="strict", path="/")  # fmt: skip
+
+
+def fmt_num(v: float | int | None, digits: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, int) or float(v).is_integer() and abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def fmt_ts(v: datetime | None) -> str:
+    return v.strftime("%Y-%m-%d %H:%M:%S") if v else "—"
+
+
+def plain(text: str, status: int = 200) -> PlainTextResponse:
+    return PlainTextResponse(text, status_code=status)
+
+
+def html(text: str) -> HTMLResponse:
+    return HTMLResponse(text)
+
+
+__all__ = ["InputError", "Settings", "create_app"]
