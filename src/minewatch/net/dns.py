@@ -13,7 +13,10 @@ cannot loop), a name is at most 255 octets, and record counts are bounded by the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
+import socket
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -89,8 +92,13 @@ class _Malformed(Exception):
     """Internal: the payload broke a rule; caught inside `parse_dns`, never escapes."""
 
 
+_PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*\-]+\Z")
+
+
 def _label_text(raw: bytes) -> str:
     """Printable label: letters, digits, '-' and '_' as they are, anything else as \\DDD (RFC 4343)."""
+    if _PLAIN_LABEL.match(raw):
+        return raw.decode("ascii")  # the usual case, without the per-byte loop below
     out = []
     for b in raw:
         c = chr(b)
@@ -154,9 +162,9 @@ def _read_record(buf: bytes, pos: int) -> tuple[ResourceRecord, int]:
     rdata = buf[pos : pos + rdlen]
     value: str | None = None
     if rtype == 1 and rdlen == 4:
-        value = str(ipaddress.IPv4Address(rdata))
+        value = socket.inet_ntop(socket.AF_INET, rdata)
     elif rtype == 28 and rdlen == 16:
-        value = str(ipaddress.IPv6Address(rdata))
+        value = socket.inet_ntop(socket.AF_INET6, rdata)
     elif rtype in _NAME_RDATA:
         target, after = _read_name(buf, pos)
         if after > pos + rdlen:
@@ -167,11 +175,13 @@ def _read_record(buf: bytes, pos: int) -> tuple[ResourceRecord, int]:
     return ResourceRecord(name, rtype, rclass, ttl, rdata, value), pos + rdlen
 
 
-def parse_dns(payload: bytes, *, tcp: bool = False) -> DnsMessage | None:
+def parse_dns(payload: bytes, *, tcp: bool = False, answers_only: bool = False) -> DnsMessage | None:
     """Parse one DNS message (UDP payload, or a TCP segment with its 2-byte length prefix when `tcp`).
 
     Returns None when not even the 12-byte header and a plausible shape are there. Never raises on
     bad bytes: a message that breaks mid-way comes back with `complete=False` and what parsed so far.
+    `answers_only` stops after the answer section: the authority and additional records cost as much
+    to decode and tie no address to the name a client asked for.
     """
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         return None
@@ -204,7 +214,8 @@ def parse_dns(payload: bytes, *, tcp: bool = False) -> DnsMessage | None:
             qtype, qclass = struct.unpack_from("!HH", buf, pos)
             pos += 4
             msg.questions.append(Question(name, qtype, qclass))
-        for count, section in ((an, msg.answers), (ns, msg.authority), (ar, msg.additional)):
+        sections = ((an, msg.answers),) if answers_only else ((an, msg.answers), (ns, msg.authority), (ar, msg.additional))
+        for count, section in sections:
             for _ in range(count):
                 rr, pos = _read_record(buf, pos)
                 section.append(rr)
@@ -219,7 +230,9 @@ def _norm_name(name: str) -> str:
     return name.rstrip(".").lower()
 
 
+@functools.lru_cache(maxsize=65536)
 def _norm_ip(ip: str) -> str | None:
+    """Canonical text of an address (cached: the same servers recur through a whole capture)."""
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:

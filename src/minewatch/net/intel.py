@@ -17,6 +17,7 @@ this, rita#566). Everything in this module is pure except the explicit file read
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -595,11 +596,10 @@ class PoolIntel:
         """An imported address entry for `ip`. An `IP:port` entry needs the same port when `port` is
         given; entries without a port match any port. The built-in list has no addresses on purpose:
         pool IPs move, names stay."""
-        if not ip:
-            return None
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
+        if not ip or (not self._ips and not self._nets):
+            return None  # built-in pools have no addresses: nothing to parse for
+        addr = _ip_cached(ip)
+        if addr is None:
             return None
         cands = [(p, m) for p, m in self._ips.get(str(addr), ()) if p is None or port is None or p == port]
         if cands:
@@ -613,6 +613,15 @@ class PoolIntel:
     def pool_by_name(self, name: str) -> PoolEntry | None:
         low = name.lower()
         return next((p for p in self.pools if p.name.lower() == low), None)
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip_cached(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsed address, cached: a scan asks about the same servers again and again."""
+    try:
+        return ipaddress.ip_address(ip)
+    except ValueError:
+        return None
 
 
 # --- sub-scores --------------------------------------------------------------------------------

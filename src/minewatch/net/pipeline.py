@@ -88,9 +88,12 @@ class _DnsConsumer:
         pass
 
     def datagram(self, direction: int, ts: float, payload: bytes) -> None:
+        # Only responses with answers tie names to addresses: check QR and ANCOUNT before parsing.
+        if len(payload) < 12 or not payload[2] & 0x80 or not (payload[6] or payload[7]):
+            return
         from minewatch.net.dns import parse_dns
 
-        msg = parse_dns(payload, tcp=False)
+        msg = parse_dns(payload, answers_only=True)
         if msg is not None and msg.is_response and msg.answers and self.cache.feed(msg, ts):
             self.stats.dns_answers += 1
 

@@ -251,6 +251,8 @@ class SessionAnalyzer:
         self._gzip_errors = 0
         self._sv2_resolved = 0
         self._late_work = ShareAccumulator()  # shares beyond MAX_EVENTS (target-based work only)
+        self._http_requests = 0
+        self._http_posts = 0
 
     # ------------------------------------------------------------------ engine interface
     def feed(self, direction: int, ts: float, data: bytes) -> None:
@@ -304,6 +306,16 @@ class SessionAnalyzer:
         if self._mining_variant() is not None and not self._flags & {"sv2-noise"}:
             return True
         if self._lsp:
+            return False
+        if (
+            self._http_requests >= 2
+            and not self._http_posts
+            and not self._json_msgs
+            and not self._mining_header
+            and not self._node_msgs
+        ):
+            # Plain web browsing (GET/HEAD, no miner headers): getwork, getblocktemplate and node
+            # RPC are POSTs, so following the rest of the flow cannot change the verdict.
             return False
         if "tls" in self._flags:
             return not self._tls_done
@@ -531,13 +543,17 @@ class SessionAnalyzer:
         d = self._dirs[direction]
         m = _HTTP_REQ_RE.match(s)
         if m:
+            verb = m.group(1).decode()
             d.http = {
                 "request": True,
-                "verb": m.group(1).decode(),
+                "verb": verb,
                 "target": m.group(2).decode("latin-1"),
                 "headers": {},
             }
             d.state = "headers"
+            self._http_requests += 1
+            if verb == "POST":
+                self._http_posts += 1
             return
         m = _HTTP_RESP_RE.match(s)
         if m:
@@ -1601,6 +1617,11 @@ class SessionAnalyzer:
         f.client_is_src = self._client_is_src()
         # pool host: SNI first (what the client asked for on the wire), then protocol-named hosts
         f.pool_host = f.sni or next((h for h in self._hosts if h), None)
+        if f.kind is None:
+            # Nothing mining-like was seen: no coin to infer, no shares to count. Most flows of a
+            # capture end here, so this is kept cheap.
+            f.evidence.sort(key=lambda e: (e.ts is None, e.ts))
+            return f
         # difficulty, shares, hashrate
         guess = infer_coin(
             wallet_coin=_wallet_coin(f.wallet_type),

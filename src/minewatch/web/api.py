@@ -1,0 +1,403 @@
+"""The HTTP API (`/api/v1`): everything the pages do, for a SOC platform or a grid work-order system.
+
+Bearer tokens only (`minewatch user token NAME`): no cookies, so no CSRF surface. Errors are JSON
+`{"detail": ...}` with 400 (bad input), 401 (no/bad token), 403 (role), 404, 409 (case rules), 413.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import Path as FPath
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from minewatch.errors import InputError
+from minewatch.store import cases as C
+from minewatch.store.backend import Db
+from minewatch.web.app import get_db
+from minewatch.web.queries import MAX_PAGE, SORTS, FindingFilter, finding_json, get_finding, overview, query_findings
+from minewatch.web.service import EXPORT_EXT, allow_from_finding, allow_state, case_bundle, export, remove_allow
+
+bearer = HTTPBearer(auto_error=False, description="API token from `minewatch user token NAME`")
+router = APIRouter(prefix="/api/v1")
+
+ERR = {
+    400: {"description": "Bad input"},
+    401: {"description": "Missing or unknown token"},
+    403: {"description": "Role too low"},
+    404: {"description": "Not found"},
+    409: {"description": "Refused by the case rules"},
+    413: {"description": "Body too large"},
+    422: {"description": "Malformed request"},
+}
+
+
+def api_user(cred: HTTPAuthorizationCredentials | None = Depends(bearer), db: Db = Depends(get_db)) -> C.User:
+    user = C.user_for_token(db, cred.credentials) if cred else None
+    if user is None:
+        raise HTTPException(401, "missing or unknown API token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def analyst(user: C.User = Depends(api_user)) -> C.User:
+    if not user.can("analyst"):
+        raise HTTPException(403, "this needs the analyst role")
+    return user
+
+
+def admin(user: C.User = Depends(api_user)) -> C.User:
+    if not user.can("admin"):
+        raise HTTPException(403, "this needs the admin role")
+    return user
+
+
+def _bad(e: Exception) -> HTTPException:
+    if isinstance(e, C.NotFound):
+        return HTTPException(404, str(e))
+    if isinstance(e, C.TransitionError):
+        return HTTPException(409, str(e))
+    if isinstance(e, C.CaseError):
+        return HTTPException(409, str(e))
+    return HTTPException(400, str(e))
+
+
+# -- models ---------------------------------------------------------------------------------------------
+class FindingPage(BaseModel):
+    total: int = Field(description="How many findings match the filters (all pages)")
+    offset: int
+    limit: int
+    items: list[dict[str, Any]]
+
+
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    ip_ranges: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000)
+    meter_ids: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=10000)
+
+
+class CaseIn(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    site_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    finding_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10000)
+
+
+class TransitionIn(BaseModel):
+    state: Literal["suspected", "investigating", "confirmed", "network_cut", "power_cut", "closed", "dismissed"]
+    reason: str | None = Field(default=None, max_length=5000)
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class LinkIn(BaseModel):
+    finding_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=10000)
+
+
+class AllowIn(BaseModel):
+    kind: Literal["cidr", "domain"]
+    value: str = Field(min_length=1, max_length=255)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=10, max_length=1024)
+    role: Literal["viewer", "analyst", "admin"]
+
+
+class AllowRuleOut(BaseModel):
+    rule_id: int | None
+    kind: str
+    value: str
+    reason: str
+    exceptions: list[str]
+    subdomains: bool
+    version: int | None
+
+
+class AllowOut(BaseModel):
+    version: int
+    rules: list[AllowRuleOut]
+    history: list[dict[str, Any]]
+
+
+IntId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+PathId = Annotated[int, FPath(ge=1, le=2**31 - 1)]
+PathStr = Annotated[str, FPath(max_length=64)]
+
+
+# -- findings -------------------------------------------------------------------------------------------
+@router.get("/overview", responses=ERR)
+def api_overview(user: C.User = Depends(api_user), db: Db = Depends(get_db)) -> dict[str, Any]:
+    return overview(db).to_dict()
+
+
+@router.get("/findings", response_model=FindingPage, responses=ERR)
+def api_findings(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: Literal["mining", "node"] | None = None,
+    coin: Annotated[str | None, Query(max_length=32)] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    site_id: IntId | None = None,
+    case_id: IntId | None = None,
+    ip: Annotated[str | None, Query(max_length=64)] = None,
+    meter_id: Annotated[str | None, Query(max_length=128)] = None,
+    sort: Literal["score", "newest", "oldest"] = "score",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    user: C.User = Depends(api_user),
+    db: Db = Depends(get_db),
+) -> FindingPage:
+    assert sort in SORTS
+    flt = FindingFilter(since=since, until=until, kind=kind, coin=coin, min_score=min_score, max_score=max_score,
+                        site_id=site_id, case_id=case_id, ip=ip, meter_id=meter_id, sort=sort)  # fmt: skip
+    total, rows = query_findings(db, flt, limit=limit, offset=offset)
+    return FindingPage(total=total, offset=offset, limit=limit, items=[finding_json(f) for f in rows])
+
+
+@router.get("/findings/{finding_id}", responses=ERR)
+def api_finding(finding_id: PathStr, user: C.User = Depends(api_user),
+                db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    f = get_finding(db, finding_id)
+    if f is None:
+        raise HTTPException(404, f"no finding {finding_id}")
+    d = finding_json(f)
+    d["cases"] = [c.case_id for c in C.cases_for_finding(db, finding_id)]
+    d["sites"] = [s.site_id for s in C.sites_for_finding(db, finding_id)]
+    return d
+
+
+@router.post("/findings/{finding_id}/allow", status_code=201, responses=ERR)
+def api_finding_allow(finding_id: str, body: AllowIn, user: C.User = Depends(analyst),
+                      db: Db = Depends(get_db)) -> dict[str, int]:  # fmt: skip
+    try:
+        rule_id, version = allow_from_finding(db, finding_id, body.kind, body.value, body.reason, actor=user.username)
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+    return {"rule_id": rule_id, "version": version}
+
+
+# -- sites ---------------------------------------------------------------------------------------------
+@router.get("/sites", responses=ERR)
+def api_sites(user: C.User = Depends(api_user), db: Db = Depends(get_db)) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in C.list_sites(db)]
+
+
+@router.post("/sites", status_code=201, responses=ERR)
+def api_site_create(body: SiteIn, user: C.User = Depends(analyst), db: Db = Depends(get_db)) -> dict[str, Any]:
+    try:
+        return C.create_site(db, body.name, address=body.address, ip_ranges=body.ip_ranges, meter_ids=body.meter_ids,
+                             actor=user.username).to_dict()  # fmt: skip
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.get("/sites/{site_id}", responses=ERR)
+def api_site(site_id: PathId, user: C.User = Depends(api_user),
+             db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        d = C.get_site(db, site_id).to_dict()
+    except C.CaseError as e:
+        raise _bad(e) from e
+    d["cases"] = [c.case_id for c in C.list_cases(db, site_id=site_id)]
+    _, hist = C.audit_log(db, object_type="site", object_id=site_id)
+    d["history"] = [h.to_dict() for h in hist]
+    return d
+
+
+# -- cases -----------------------------------------------------------------------------------------------
+@router.get("/cases", responses=ERR)
+def api_cases(
+    state: Literal["suspected", "investigating", "confirmed", "network_cut", "power_cut", "closed", "dismissed"]
+    | None = None,
+    site_id: IntId | None = None,
+    user: C.User = Depends(api_user),
+    db: Db = Depends(get_db),
+) -> list[dict[str, Any]]:
+    return [c.to_dict() for c in C.list_cases(db, state=state, site_id=site_id)]
+
+
+@router.post("/cases", status_code=201, responses=ERR)
+def api_case_create(body: CaseIn, user: C.User = Depends(analyst), db: Db = Depends(get_db)) -> dict[str, Any]:
+    try:
+        return C.open_case(db, body.title, site_id=body.site_id, finding_ids=body.finding_ids,
+                           actor=user.username).to_dict()  # fmt: skip
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.get("/cases/{case_id}", responses=ERR)
+def api_case(case_id: PathId, user: C.User = Depends(api_user),
+             db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        b = case_bundle(db, case_id)
+    except C.CaseError as e:
+        raise _bad(e) from e
+    d = b.case.to_dict()
+    d["site"] = b.site.to_dict() if b.site else None
+    d["finding_ids"] = [f.finding_id for f in b.findings]
+    d["notes"] = [n.to_dict() for n in b.notes]
+    d["attachments"] = [a.to_dict() for a in b.attachments]
+    d["history"] = [h.to_dict() for h in b.history]
+    return d
+
+
+@router.post("/cases/{case_id}/transition", responses=ERR)
+def api_case_transition(case_id: PathId, body: TransitionIn,
+                        user: C.User = Depends(analyst), db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        return C.transition(db, case_id, body.state, actor=user.username, reason=body.reason).to_dict()
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.post("/cases/{case_id}/notes", status_code=201, responses=ERR)
+def api_case_note(case_id: PathId, body: NoteIn, user: C.User = Depends(analyst),
+                  db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        return C.add_note(db, case_id, body.body, actor=user.username).to_dict()
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.post("/cases/{case_id}/findings", responses=ERR)
+def api_case_link(case_id: PathId, body: LinkIn, user: C.User = Depends(analyst),
+                  db: Db = Depends(get_db)) -> dict[str, int]:  # fmt: skip
+    try:
+        return {"added": C.link_findings(db, case_id, body.finding_ids, actor=user.username)}
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.post("/cases/{case_id}/attachments", status_code=201, responses=ERR)
+async def api_case_attach(request: Request, case_id: PathId,
+                          file: UploadFile = File(...), user: C.User = Depends(analyst),
+                          db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    s = request.app.state.settings
+    data = await file.read(s.max_attachment_bytes + 1)
+    try:
+        return C.add_attachment(db, case_id, file.filename, data, actor=user.username, data_dir=Path(s.data_dir),
+                                content_type=file.content_type, max_bytes=s.max_attachment_bytes).to_dict()  # fmt: skip
+    except InputError as e:
+        raise HTTPException(413 if "limit" in str(e) else 400, str(e)) from e
+    except C.CaseError as e:
+        raise _bad(e) from e
+
+
+@router.get("/cases/{case_id}/report", responses={**ERR, 200: {"content": {"text/html": {}, "application/pdf": {}}}})
+def api_case_report(case_id: PathId, format: Literal["html", "pdf"] = "html",
+                    lang: Literal["en", "zh", "both"] = "both", user: C.User = Depends(api_user),
+                    db: Db = Depends(get_db)) -> Response:  # fmt: skip
+    from minewatch.export.report import case_report_html, case_report_pdf
+
+    try:
+        b = case_bundle(db, case_id)
+    except C.CaseError as e:
+        raise _bad(e) from e
+    text = case_report_html(b, lang=lang)
+    if format == "html":
+        return Response(text, media_type="text/html; charset=utf-8")
+    return Response(case_report_pdf(text), media_type="application/pdf")
+
+
+# -- allow-list, exports, uploads, audit, users -------------------------------------------------------------------
+@router.get("/allow", response_model=AllowOut, responses=ERR)
+def api_allow(user: C.User = Depends(api_user), db: Db = Depends(get_db)) -> AllowOut:
+    cur, hist = allow_state(db)
+    return AllowOut(
+        version=cur.version,
+        rules=[AllowRuleOut(rule_id=r.rule_id, kind=r.kind, value=r.value, reason=r.reason,
+                            exceptions=list(r.exceptions), subdomains=r.subdomains, version=r.version)
+               for r in cur.rules],
+        history=[{"version": h.version, "changed_at": h.changed_at.isoformat(), "action": h.action,
+                  "rule_id": h.rule_id, "summary": h.summary} for h in hist],
+    )  # fmt: skip
+
+
+@router.delete("/allow/{rule_id}", responses=ERR)
+def api_allow_remove(rule_id: PathId, user: C.User = Depends(analyst),
+                     db: Db = Depends(get_db)) -> dict[str, int]:  # fmt: skip
+    try:
+        return {"version": remove_allow(db, rule_id, actor=user.username)}
+    except InputError as e:
+        raise HTTPException(404, str(e)) from e
+
+
+ExportKind = Literal["nft", "ipset", "rpz", "suricata", "suricata-dataset", "sigma", "stix", "ecs", "csv", "jsonl"]
+assert set(ExportKind.__args__) == set(EXPORT_EXT)  # type: ignore[attr-defined]
+
+
+@router.get("/exports/{kind}", responses={**ERR, 200: {"content": {"text/plain": {}}}})
+def api_export(
+    kind: ExportKind,
+    min_score: Annotated[float, Query(ge=0, le=100)] = 70.0,
+    site_id: IntId | None = None,
+    case_id: IntId | None = None,
+    since: datetime | None = None,
+    lang: Literal["en", "zh"] = "en",
+    user: C.User = Depends(api_user),
+    db: Db = Depends(get_db),
+) -> Response:
+    r = export(db, kind, FindingFilter(site_id=site_id, case_id=case_id, since=since), min_score=min_score, lang=lang)
+    C.audit(db, user.username, "export", "export", kind, None, {"findings": r.used, "min_score": min_score, "via": "api"})
+    return Response(r.text, media_type=r.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{r.filename}"', "X-Findings-Matched": str(r.matched)})  # fmt: skip
+
+
+@router.post("/uploads", status_code=202, responses=ERR)
+async def api_upload(request: Request, file: UploadFile = File(...), user: C.User = Depends(analyst)) -> dict[str, Any]:
+    from minewatch.web.pages import save_upload
+
+    tmp = await save_upload(request, file)
+    return request.app.state.jobs.submit_file(tmp, C.safe_filename(file.filename), user.username).to_dict()
+
+
+@router.get("/jobs/{job_id}", responses=ERR)
+def api_job(request: Request, job_id: PathStr, user: C.User = Depends(api_user)) -> dict[str, Any]:
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return job.to_dict()
+
+
+@router.get("/audit", responses=ERR)
+def api_audit(
+    object_type: Annotated[str | None, Query(max_length=32)] = None,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    user: C.User = Depends(api_user),
+    db: Db = Depends(get_db),
+) -> dict[str, Any]:
+    total, rows = C.audit_log(db, object_type=object_type, object_id=object_id, limit=limit, offset=offset)
+    return {"total": total, "items": [r.to_dict() for r in rows], "chain_broken_at": C.verify_audit(db)}
+
+
+@router.get("/users", responses=ERR)
+def api_users(user: C.User = Depends(admin), db: Db = Depends(get_db)) -> list[dict[str, Any]]:
+    return [u.to_dict() for u in C.list_users(db)]
+
+
+@router.post("/users", status_code=201, responses=ERR)
+def api_user_create(body: UserIn, user: C.User = Depends(admin), db: Db = Depends(get_db)) -> dict[str, Any]:
+    try:
+        return C.create_user(db, body.username, body.password, body.role, actor=user.username).to_dict()
+    except (InputError, C.CaseError) as e:
+        raise _bad(e) from e
+
+
+@router.get("/me", responses=ERR)
+def api_me(user: C.User = Depends(api_user)) -> dict[str, Any]:
+    return user.to_dict()
+
+
+__all__ = ["EXPORT_EXT", "router"]
