@@ -34,7 +34,7 @@ def test_messages_merge_segments_and_modes():
     t = np.array([0.0, 0.0001, 0.5, 0.6, 0.6001])
     d = np.array([0, 0, 1, 0, 0])
     ln = np.array([1448, 100, 40, 200, 0])
-    mt, md, ml = B.to_messages(t, d, ln)
+    _mt, md, ml = B.to_messages(t, d, ln)
     assert list(md) == [0, 1, 0]
     assert list(ml) == [1548, 40, 200]
     modes = B.size_modes(np.array([150, 151, 152, 400, 150, 900]))

@@ -83,7 +83,7 @@ def test_site_attaches_old_and_new_findings_and_feeds_open_cases(db):
 
 
 def test_site_input_is_checked(db):
-    with pytest.raises(InputError, match="10.1.2.300"):
+    with pytest.raises(InputError, match=r"10\.1\.2\.300"):
         C.create_site(db, "x", ip_ranges=["10.1.2.300/24"], actor="ana")
     with pytest.raises(InputError):
         C.create_site(db, "x", actor="ana")

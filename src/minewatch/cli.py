@@ -42,6 +42,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("collect", "minewatch.sources.netflow_cli", "collect"),
     ("export", "minewatch.export.cli", "export"),
     ("probe", "minewatch.net.probe", "probe"),
+    ("watch", "minewatch.net.watch", "watch"),
+    ("serve", "minewatch.web.cli", "serve"),
 ]
 
 

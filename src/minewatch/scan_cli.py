@@ -247,6 +247,12 @@ def scan(
     fail_on_detect: bool = typer.Option(False, "--fail-on-detect", help=tr(
         "Exit with status 3 when mining was found.", "发现挖矿时以状态码 3 退出。")),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=tr("No progress bar.", "不显示进度条。")),
+    blocks_file: Path = typer.Option(None, "--blocks", exists=True, dir_okay=False, help=tr(
+        "Block-time feed (CSV: coin,height,timestamp) to correlate server pushes with real blocks.",
+        "区块时间数据（CSV：coin,height,timestamp），用于将服务器推送与真实出块对照。")),
+    suspects: bool = typer.Option(False, "--suspects", help=tr(
+        "Also report flow-log connections whose timing alone looks like a pool session.",
+        "同时报告仅凭时序特征看似矿池会话的流日志连接。")),
 ) -> None:
     """Scan packet captures for mining sessions and blockchain node traffic.
 
@@ -263,8 +269,13 @@ def scan(
     try:
         intel = _load_intel(store, intel_files)
         t_since, t_until = parse_time(since), parse_time(until)
-        scanner = CaptureScanner(intel, since=t_since, until=t_until)
-        logs = FlowLogScanner(intel, since=t_since, until=t_until)
+        blocks = None
+        if blocks_file is not None:
+            from minewatch.net.blocks import read_blocks_csv
+
+            blocks = read_blocks_csv(blocks_file)
+        scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
+        logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects)
         log_shas: list[str] = []
         findings: list[Finding] = []
         skipped: list[str] = []
@@ -317,7 +328,7 @@ def scan(
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
                     store.record_import(sha, p, size, "capture", {"findings": len(got)})
         if logs.flow_tables:
-            got = logs.findings()
+            got = logs.findings(blocks=blocks)
             findings.extend(got)
             scanner.stats.mining_sessions += sum(1 for f in got if f.kind == "mining")
             scanner.stats.flows += logs.counts["flows"]
@@ -332,6 +343,13 @@ def scan(
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group)
+        if logs.suspects:
+            n = len(logs.suspects)
+            skipped.append(tr(
+                f"{n} long-lived connection(s) in the flow logs have a pool-like rhythm but no pool name or "
+                "IDS alert behind them; they are not reported (use --suspects to list them, `minewatch probe` to check).",
+                f"流日志中有 {n} 条长连接具有类似矿池的节奏，但没有矿池域名或入侵检测告警佐证，未作报告"
+                "（使用 --suspects 列出，使用 `minewatch probe` 核实）。"))
         _print_summary(scanner.stats, stored, len(hidden), skipped)
     finally:
         if store is not None:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
+from minewatch.net.coins import coin_by_symbol
 
 DETECTOR = "net.behavior"
 
@@ -999,7 +1000,9 @@ def to_finding(result: BehaviorScore | None, meta: FlowMeta, *, threshold: float
         dst_ip=meta.dst_ip,
         dst_port=meta.dst_port,
         transport=meta.transport,
-        coin=result.coin,
+        # A rhythm alone names the wrong coin about half the time (LTC, XMR and ZEC block times are
+        # close): only a block-feed correlation is stated as the coin; candidates stay in `extra`.
+        coin=coin_by_symbol(result.coin) if "block_correlation" in result.subscores else None,
         variant="tls" if meta.tls or meta.sni else "unknown",
         encrypted=True,
         pool_host=meta.sni or meta.dns_name,

@@ -55,6 +55,21 @@ COINS: dict[str, Coin] = {
     )
 }
 
+#: Ticker -> mean block interval (s) of coins mined today, for the timing detector's rhythm test.
+#: Ethereum is left out: its proof of work ended in 2022, and ETC has the same 13 s rhythm.
+BLOCK_TIME_S: dict[str, float] = {c.symbol: c.block_time_s for c in COINS.values() if c.name != "ethereum"}
+
+
+def coin_by_symbol(symbol: str | None) -> str | None:
+    """Coin name ("monero") for a ticker ("XMR") or a name; None when unknown."""
+    if not symbol:
+        return None
+    if symbol in COINS:
+        return symbol
+    up = symbol.upper()
+    return next((c.name for c in COINS.values() if c.symbol == up), None)
+
+
 #: Algorithm name -> (family, most likely coin or None when several coins share it).
 ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "sha256d": ("sha256d", "bitcoin"),

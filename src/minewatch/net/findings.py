@@ -156,6 +156,14 @@ def session_finding(
             f.extra["hashrate_formula"] = getattr(hr, "formula", None)
     if f.pool_host is None and flow.dns_names:
         f.pool_host = flow.dns_names[0]
+    if f.coin is None and kind == "mining":
+        from minewatch.net.coins import host_coin
+
+        for name in (f.sni, f.pool_host):
+            hit = host_coin(name)
+            if hit:
+                f.coin = hit[0]
+                break
     if f.variant is None and kind == "mining" and f.sni:
         f.variant = "tls"
         f.encrypted = True
@@ -173,6 +181,22 @@ def _pool_shaped(flow: FlowView, facts: Any) -> bool:
         total = flow.payload_bytes_fwd + flow.payload_bytes_rev
         return duration >= 300 and total / max(duration, 1.0) < 2000
     return True
+
+
+def merge_findings(a: Finding, b: Finding) -> Finding:
+    """One finding per connection when two detectors both spoke: sub-scores add (each keeps its
+    name, the first detector wins a name clash), evidence from both is kept, facts fill gaps."""
+    for k, v in b.subscores.items():
+        a.subscores.setdefault(k, v)
+    a.score = combine_subscores(a.subscores)
+    a.evidence = a.evidence + b.evidence
+    for name in ("coin", "algorithm", "pool_host", "sni", "encrypted", "variant"):
+        if getattr(a, name) is None and getattr(b, name) is not None:
+            setattr(a, name, getattr(b, name))
+    a.extra.update(b.extra)
+    if b.detector not in a.detector.split("+"):
+        a.detector = f"{a.detector}+{b.detector}"
+    return a
 
 
 def endpoint_findings(

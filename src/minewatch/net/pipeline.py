@@ -19,7 +19,7 @@ from typing import Any
 
 from minewatch.errors import Rejects
 from minewatch.model import Finding
-from minewatch.net.findings import FlowView, endpoint_findings, session_finding
+from minewatch.net.findings import FlowView, endpoint_findings, merge_findings, session_finding
 
 #: Most flows without protocol facts kept for the end-of-file endpoint rules.
 MAX_UNDECIDED_FLOWS = 300_000
@@ -114,9 +114,11 @@ class CaptureScanner:
         since: datetime | None = None,
         until: datetime | None = None,
         idle_timeout_s: float = 300.0,
+        blocks: Any = None,
     ) -> None:
         from minewatch.net.dns import NameCache
 
+        self.blocks = blocks
         self.intel = intel
         self.since = since.timestamp() if since else None
         self.until = until.timestamp() if until else None
@@ -181,6 +183,10 @@ class CaptureScanner:
             self.stats.tls_flows += 1
         intel_parts = self._intel_parts(view, facts, server_ip)
         f = session_finding(view, facts, intel_parts)
+        if kind is None and info.transport == "tcp":
+            g = self._behavior(summary, view, facts)
+            if g is not None:
+                f = merge_findings(f, g) if f is not None else g
         if f is not None:
             self._findings.append(f)
             if f.kind == "mining":
@@ -192,6 +198,27 @@ class CaptureScanner:
                 self._undecided.append((view, facts))
             else:
                 self.stats.undecided_dropped += 1
+
+    def _behavior(self, summary: Any, view: FlowView, facts: Any) -> Finding | None:
+        """Content-blind timing verdict for a TCP flow the dissectors could not decide (TLS, proxies)."""
+        tl = getattr(summary, "timeline", None)
+        if tl is None or len(tl) < 8 or view.last_ts - view.first_ts < 60.0:
+            return None
+        from minewatch.net.behavior import FlowMeta, score_timeline, to_finding
+
+        res = score_timeline(
+            tl["ts"], tl["direction"], tl["payload_len"], first_ts=view.first_ts, last_ts=view.last_ts,
+            blocks=self.blocks,
+        )  # fmt: skip
+        sni = getattr(facts, "sni", None)
+        meta = FlowMeta(
+            src_ip=view.src_ip, src_port=view.src_port, dst_ip=view.dst_ip, dst_port=view.dst_port,
+            transport="tcp", first_ts=view.first_ts, last_ts=view.last_ts, sni=sni,
+            dns_name=view.dns_names[0] if view.dns_names else None,
+            tls=True if sni or getattr(facts, "variant", None) == "tls" else None,
+            source=view.source, community_id=view.community_id,
+        )  # fmt: skip
+        return to_finding(res, meta)
 
     def _intel_parts(self, view: FlowView, facts: Any, server_ip: str) -> Any:
         from minewatch.net.intel import intel_subscores

@@ -102,6 +102,64 @@ def best_split(y: np.ndarray, min_seg: int = MIN_SEG) -> tuple[np.ndarray, np.nd
     return np.where(valid, k + 1, -1), np.where(valid, g, np.nan)
 
 
+SCAN_W = 28  #: days each side of a candidate step in the step scan
+SCAN_GAP = 7  #: days skipped after a candidate day (fleets are switched on over up to a week)
+N_CAND = 4  #: candidate steps per meter examined for rig-likeness
+
+
+def _scan(floor: np.ndarray, w: int, gap: int) -> np.ndarray:
+    """mean of floor[d+gap : d+gap+w] minus mean of floor[d-w : d] for every day d (NaN-aware)."""
+    m, D = floor.shape
+    ok = ~np.isnan(floor)
+    cw = np.concatenate([np.zeros((m, 1)), np.cumsum(ok, axis=1)], axis=1)
+    cx = np.concatenate([np.zeros((m, 1)), np.cumsum(np.where(ok, floor, 0.0), axis=1)], axis=1)
+    d = np.arange(D)
+    a0, a1 = np.clip(d - w, 0, D), d
+    b0, b1 = np.clip(d + gap, 0, D), np.clip(d + gap + w, 0, D)
+    n_pre = cw[:, a1] - cw[:, a0]
+    n_post = cw[:, b1] - cw[:, b0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pre = (cx[:, a1] - cx[:, a0]) / n_pre
+        post = (cx[:, b1] - cx[:, b0]) / n_post
+    good = (n_pre >= (w + 1) // 2) & (n_post >= (w + 1) // 2)
+    return np.where(good, post - pre, np.nan)
+
+
+def step_scan(floor: np.ndarray, w: int = SCAN_W, gap: int = SCAN_GAP) -> tuple[np.ndarray, np.ndarray]:
+    """Step of the daily floor at every day and its size in units of the meter's own weekly change.
+
+    step[d] = mean floor of days [d+gap, d+gap+w) minus mean of [d-w, d). Why self-normalised: a
+    feeder whose level wanders from week to week must show a step far above its own usual change,
+    a quiet household only above its quiet noise. The unit is the MAD over the year of the same
+    statistic on one-week windows: it contains the day-to-day noise and the base's own drift, while
+    a rig's step (sharp, done within a week) only moves it on ~two weeks of the year. Means come
+    from cumulative sums, so the scan costs O(days) per meter.
+    """
+    import os
+    step = _scan(floor, w, gap)
+    nw = int(os.environ.get("NW", "7"))
+    s7 = _scan(floor, nw, gap)
+    med = np.nanmedian(s7, axis=1, keepdims=True)
+    mad = 1.4826 * np.nanmedian(np.abs(s7 - med), axis=1)
+    lvl = np.nanmedian(floor, axis=1)
+    scale = np.maximum(mad, 0.01 * np.abs(lvl) + 1e-3)
+    return step, step / scale[:, None]
+
+
+def candidate_days(z: np.ndarray, k: int = N_CAND, sep: int = SCAN_W) -> np.ndarray:
+    """Up to k days of the largest positive z, at least `sep` days apart (-1 = no more candidates)."""
+    m, D = z.shape
+    zz = np.where(np.isnan(z) | (z <= 0), -np.inf, z)
+    out = np.full((m, k), -1, dtype=np.int64)
+    d = np.arange(D)[None, :]
+    for j in range(k):
+        a = np.argmax(zz, axis=1)
+        okj = np.isfinite(zz[np.arange(m), a])
+        out[:, j] = np.where(okj, a, -1)
+        zz = np.where(okj[:, None] & (np.abs(d - a[:, None]) < sep), -np.inf, zz)
+    return out
+
+
 def analyse_block(
     x: np.ndarray,
     steps_per_day: int,
@@ -130,7 +188,7 @@ def analyse_block(
     peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
 
     rows = np.arange(m)
-    k, _gain = best_split(floor)
+    k, zbest, cand_dbg = choose_split(floor, x, dmean)
     has = k > 0
     kk = np.where(has, k, 0)
     pre_w = _window(floor, kk - PRE_DAYS, PRE_DAYS)
@@ -142,7 +200,7 @@ def analyse_block(
     dpre = np.diff(pre_w, axis=1)
     noise = 1.4826 * np.nanmedian(np.abs(dpre - np.nanmedian(dpre, axis=1, keepdims=True)), axis=1) / np.sqrt(2)
     noise = np.maximum(noise, 0.01 * np.abs(pre_lvl) + 1e-3)
-    gain_t = np.where(has, step / noise, np.nan)
+    gain_t = np.where(has, zbest, np.nan)
 
     # onset: walk back from the split to the first of two consecutive days clearly above the old floor
     look = 21
@@ -256,6 +314,59 @@ def analyse_block(
         post_kw=nan_if(post_lvl),
         curtailed_frac=nan_if(curtailed_frac),
     )
+
+
+def choose_split(floor: np.ndarray, x: np.ndarray, dmean: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The most rig-like of the meter's candidate steps: large against its own history *and* additive.
+
+    A rig adds the same kW to every hour; a business's own level change (more staff, a transferred
+    feeder, a season) scales its daily shape. So each candidate's hour-of-day shift is compared with
+    its median: the share of hours within 30 % of it (`additive`) weights the candidate's z.
+    """
+    m, D, S = x.shape
+    rows = np.arange(m)
+    import os
+    mode = os.environ.get("ZMODE", "floor")
+    _step, z = step_scan(floor)
+    if mode == "mean":
+        _step, z = step_scan(dmean)
+    elif mode == "max":
+        z = np.fmax(z, step_scan(dmean)[1])
+    elif mode == "avg":
+        z = 0.5 * (z + step_scan(dmean)[1])
+    cands = candidate_days(z)
+    best_q = np.full(m, -np.inf)
+    best_k = np.full(m, -1, dtype=np.int64)
+    best_z = np.full(m, np.nan)
+    dbg = {"cands": cands, "z": [], "add": []}
+    for j in range(cands.shape[1]):
+        c = cands[:, j]
+        okc = c >= 0
+        cc = np.where(okc, c, 0)
+        pre = _nanq_sorted(_window(x, cc - SCAN_W, SCAN_W), 0.5, axis=1)
+        post = _nanq_sorted(_window(x, cc + SCAN_GAP, SCAN_W), 0.5, axis=1)
+        sh = post - pre
+        med = _nanq_sorted(sh, 0.5, axis=1)
+        with np.errstate(invalid="ignore"):
+            add = np.nanmean(np.abs(sh - med[:, None]) <= 0.3 * np.abs(med)[:, None], axis=1) if S > 1 else \
+                np.ones(m)
+        add = np.where(med > 0, add, 0.0)
+        zc = z[rows, cc]
+        q = np.where(okc, np.nan_to_num(zc) * add**2, -np.inf)
+        dbg["z"].append(zc)
+        dbg["add"].append(add)
+        better = q > best_q
+        best_q = np.where(better, q, best_q)
+        best_k = np.where(better & okc, cc + 1, best_k)  # k = first day of the new level (cf. best_split)
+        best_z = np.where(better & okc, zc, best_z)
+    # refine: the least-squares split of the floor around the chosen candidate (the scan's maximum
+    # is flat over the ramp-up week, the l2 split is not)
+    has = best_k > 0
+    c0 = np.where(has, best_k - 1 - SCAN_W, 0)
+    loc = _window(floor, c0, 2 * SCAN_W + SCAN_GAP)
+    kl, _g = best_split(loc, min_seg=7)
+    refined = np.where(has & (kl > 0), c0 + kl, best_k)
+    return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, dbg
 
 
 def _roll_mean(a: np.ndarray, w: int) -> np.ndarray:

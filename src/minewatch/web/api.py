@@ -20,8 +20,23 @@ from minewatch.errors import InputError
 from minewatch.store import cases as C
 from minewatch.store.backend import Db
 from minewatch.web.app import get_db
-from minewatch.web.queries import MAX_PAGE, SORTS, FindingFilter, finding_json, get_finding, overview, query_findings
-from minewatch.web.service import EXPORT_EXT, allow_from_finding, allow_state, case_bundle, export, remove_allow
+from minewatch.web.queries import (
+    MAX_PAGE,
+    SORTS,
+    FindingFilter,
+    finding_json,
+    get_finding,
+    overview,
+    query_findings,
+)
+from minewatch.web.service import (
+    EXPORT_EXT,
+    allow_from_finding,
+    allow_state,
+    case_bundle,
+    export,
+    remove_allow,
+)
 
 bearer = HTTPBearer(auto_error=False, description="API token from `minewatch user token NAME`")
 router = APIRouter(prefix="/api/v1")

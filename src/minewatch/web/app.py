@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -142,7 +143,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or Settings()
     Path(s.data_dir).mkdir(parents=True, exist_ok=True)
     signer = URLSafeTimedSerializer(s.key(), salt="minewatch-session")
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.jobs.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="minewatch",
         version=__version__,
         description="Findings, sites, cases and exports of minewatch. Authenticate with `Authorization: Bearer <token>`"
@@ -180,10 +187,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StoreBusy)
     async def _busy(request: Request, exc: StoreBusy) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
-
-    @app.on_event("shutdown")
-    def _stop() -> None:
-        app.state.jobs.shutdown()
 
     from minewatch.web.api import router as api_router
     from minewatch.web.pages import router as page_router
@@ -265,7 +268,7 @@ def new_session_cookie(request: Request, resp: Response, user_id: int) -> None:
 def fmt_num(v: float | int | None, digits: int = 1) -> str:
     if v is None:
         return "—"
-    if isinstance(v, int) or float(v).is_integer() and abs(v) >= 100:
+    if isinstance(v, int) or (float(v).is_integer() and abs(v) >= 100):
         return f"{v:,.0f}"
     return f"{v:,.{digits}f}"
 
