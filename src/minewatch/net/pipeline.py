@@ -148,6 +148,8 @@ class CaptureScanner:
             self.stats.tcp_flows += 1
         elif info.transport == "udp":
             self.stats.udp_flows += 1
+        if analyzer is None:
+            return  # DNS (already read into the name cache) and non-TCP/UDP flows: counted, nothing to score
         first, last = summary.first_ts, summary.last_ts
         if (self.since is not None and last < self.since) or (self.until is not None and first > self.until):
             return

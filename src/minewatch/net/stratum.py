@@ -308,7 +308,8 @@ class SessionAnalyzer:
         if self._lsp:
             return False
         if (
-            self._http_requests >= 2
+            self._http_requests >= 1
+            and self._votes[1 - self._request_dir()][1] >= 1
             and not self._http_posts
             and not self._json_msgs
             and not self._mining_header
@@ -325,6 +326,10 @@ class SessionAnalyzer:
         if self._json_msgs and self._other_json + self._node_msgs > 200:
             return False
         return total < GIVE_UP_BYTES
+
+    def _request_dir(self) -> int:
+        """Direction the HTTP requests came from (0 unless the flow's sides were guessed the wrong way)."""
+        return 0 if self._votes[0][0] >= self._votes[1][0] else 1
 
     def close(self) -> None:
         if self._closed:

@@ -52,6 +52,10 @@ class Block:
     pre_kw: np.ndarray
     post_kw: np.ndarray
     curtailed_frac: np.ndarray  # share of plateau slots well below the plateau (curtailment/failures)
+    additive: np.ndarray  # share of hours whose shift at the chosen step is within 30 % of the median shift
+    floor_share: np.ndarray  # 10th percentile of the hourly load / mean load, same window as load_factor
+    hourly_rough: np.ndarray  # median |hour-to-hour change| / mean load, same window
+    dow_amp: np.ndarray  # (highest - lowest weekday mean) / mean, same window
 
 
 def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
@@ -135,10 +139,8 @@ def step_scan(floor: np.ndarray, w: int = SCAN_W, gap: int = SCAN_GAP) -> tuple[
     a rig's step (sharp, done within a week) only moves it on ~two weeks of the year. Means come
     from cumulative sums, so the scan costs O(days) per meter.
     """
-    import os
     step = _scan(floor, w, gap)
-    nw = int(os.environ.get("NW", "7"))
-    s7 = _scan(floor, nw, gap)
+    s7 = _scan(floor, 7, gap)
     med = np.nanmedian(s7, axis=1, keepdims=True)
     mad = 1.4826 * np.nanmedian(np.abs(s7 - med), axis=1)
     lvl = np.nanmedian(floor, axis=1)
@@ -188,7 +190,7 @@ def analyse_block(
     peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
 
     rows = np.arange(m)
-    k, zbest, cand_dbg = choose_split(floor, x, dmean)
+    k, zbest, additive = choose_split(floor, x)
     has = k > 0
     kk = np.where(has, k, 0)
     pre_w = _window(floor, kk - PRE_DAYS, PRE_DAYS)
@@ -285,6 +287,10 @@ def analyse_block(
         weekday = np.nanmean(np.where(wd < 5, wdm, np.nan), axis=1)
         weekend_ratio = weekend / weekday
         daily_cv = np.nanstd(wdm, axis=1) / np.nanmean(wdm, axis=1)
+        floor_share = _nanq_sorted(wflat, 0.1) / w_mean
+        hourly_rough = np.nanmedian(np.abs(np.diff(wflat, axis=1)), axis=1) / w_mean
+        dows = np.stack([np.nanmean(np.where(wd == j, wdm, np.nan), axis=1) for j in range(7)], axis=1)
+        dow_amp = (np.nanmax(dows, axis=1) - np.nanmin(dows, axis=1)) / w_mean
         # curtailment/failures: plateau slots that lost more than half of the added load
         low = (post_x - prof_pre[:, None, :]) < 0.5 * shift_kw[:, None, None]
         cnt_post = np.sum(~np.isnan(post_x), axis=(1, 2))
@@ -313,10 +319,14 @@ def analyse_block(
         pre_kw=nan_if(pre_lvl),
         post_kw=nan_if(post_lvl),
         curtailed_frac=nan_if(curtailed_frac),
+        additive=nan_if(additive),
+        floor_share=floor_share,
+        hourly_rough=hourly_rough,
+        dow_amp=dow_amp,
     )
 
 
-def choose_split(floor: np.ndarray, x: np.ndarray, dmean: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The most rig-like of the meter's candidate steps: large against its own history *and* additive.
 
     A rig adds the same kW to every hour; a business's own level change (more staff, a transferred
@@ -325,20 +335,12 @@ def choose_split(floor: np.ndarray, x: np.ndarray, dmean: np.ndarray) -> tuple[n
     """
     m, D, S = x.shape
     rows = np.arange(m)
-    import os
-    mode = os.environ.get("ZMODE", "floor")
     _step, z = step_scan(floor)
-    if mode == "mean":
-        _step, z = step_scan(dmean)
-    elif mode == "max":
-        z = np.fmax(z, step_scan(dmean)[1])
-    elif mode == "avg":
-        z = 0.5 * (z + step_scan(dmean)[1])
     cands = candidate_days(z)
     best_q = np.full(m, -np.inf)
     best_k = np.full(m, -1, dtype=np.int64)
     best_z = np.full(m, np.nan)
-    dbg = {"cands": cands, "z": [], "add": []}
+    best_a = np.full(m, np.nan)
     for j in range(cands.shape[1]):
         c = cands[:, j]
         okc = c >= 0
@@ -353,12 +355,11 @@ def choose_split(floor: np.ndarray, x: np.ndarray, dmean: np.ndarray) -> tuple[n
         add = np.where(med > 0, add, 0.0)
         zc = z[rows, cc]
         q = np.where(okc, np.nan_to_num(zc) * add**2, -np.inf)
-        dbg["z"].append(zc)
-        dbg["add"].append(add)
         better = q > best_q
         best_q = np.where(better, q, best_q)
         best_k = np.where(better & okc, cc + 1, best_k)  # k = first day of the new level (cf. best_split)
         best_z = np.where(better & okc, zc, best_z)
+        best_a = np.where(better & okc, add, best_a)
     # refine: the least-squares split of the floor around the chosen candidate (the scan's maximum
     # is flat over the ramp-up week, the l2 split is not)
     has = best_k > 0
@@ -366,7 +367,7 @@ def choose_split(floor: np.ndarray, x: np.ndarray, dmean: np.ndarray) -> tuple[n
     loc = _window(floor, c0, 2 * SCAN_W + SCAN_GAP)
     kl, _g = best_split(loc, min_seg=7)
     refined = np.where(has & (kl > 0), c0 + kl, best_k)
-    return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, dbg
+    return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a
 
 
 def _roll_mean(a: np.ndarray, w: int) -> np.ndarray:
