@@ -42,6 +42,8 @@ FLAT_BUSINESSES = (
 )  # fmt: skip
 #: Tariff classes on which a large flat 24/7 load is out of place.
 SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
+#: Of those, the household ones, where any always-on load of a machine's size is out of place.
+RESIDENTIAL_TARIFFS = ("resid", "household", "domestic", "居民")
 
 
 def _clip01(a: np.ndarray) -> np.ndarray:
@@ -87,27 +89,31 @@ def subscores_block(
     big = step >= 0.6 * min_machine_kw  # smaller than one machine at reduced clock: not a rig
     pos = (np.nan_to_num(b.step_kw) > 0) & big & has
     s: dict[str, np.ndarray] = {}
-    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 4.0) / 10.0), 0.0)
+    # gain_t is the step in units of the meter's own week-to-week change (features.step_scan): graded,
+    # so that a weak step still ranks above no step at all
+    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 2.0) / 8.0), 0.0)
     # the shape of an increase only means something when there is a clear increase
-    g = np.where(pos, _clip01((b.gain_t - 3.0) / 6.0), 0.0)
-    s["uniform_shift"] = g * 15 * _clip01((b.uniform - 0.7) / 0.2)
+    g = np.where(pos, _clip01((b.gain_t - 1.5) / 4.0), 0.0)
+    s["uniform_shift"] = g * 15 * _clip01((np.fmin(b.uniform, np.nan_to_num(b.additive, nan=1.0)) - 0.5) / 0.4)
     rough_rel = b.rough_added / np.maximum(step, 1e-9)
-    s["steady_added_load"] = g * 15 * _clip01(1.0 - (rough_rel - 0.02) / 0.04)
+    s["steady_added_load"] = g * 15 * _clip01(1.0 - (rough_rel - 0.02) / 0.06)
     tf = b.temp_frac
     s["temperature_independent"] = np.where(
-        pos & ~np.isnan(tf), np.where(tf < 0.1, 10.0 * g, 10 - 40 * _clip01((tf - 0.1) / 0.3)), 0.0
+        pos & ~np.isnan(tf), g * np.where(tf < 0.1, 10.0, 10 - 40 * _clip01((tf - 0.1) / 0.3)), 0.0
     )
     dr = b.drift
     s["plateau_stable"] = np.where(
-        pos & ~np.isnan(dr), np.where(dr < 0.6, 10.0 * g, 10 - 25 * _clip01((dr - 0.6) / 0.3)), 0.0
+        pos & ~np.isnan(dr), g * np.where(dr < 0.6, 10.0, 10 - 25 * _clip01((dr - 0.6) / 0.3)), 0.0
     )
     lf = b.load_factor
     nd = b.night_day
-    flat = _clip01((lf - 0.6) / 0.3) * np.where(np.isnan(nd), 1.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.3))
-    s["flat_24_7"] = 15 * flat * (has | (np.nan_to_num(b.mean_kw) >= min_machine_kw))
-    s["stable_daily_energy"] = 10 * _clip01((0.12 - b.daily_cv) / 0.08) * (
-        has | (np.nan_to_num(b.mean_kw) >= min_machine_kw)
-    )
+    big_load = has | (np.nan_to_num(b.mean_kw) >= min_machine_kw)
+    flat = _clip01((lf - 0.55) / 0.35) * np.where(np.isnan(nd), 1.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.4))
+    s["flat_24_7"] = 15 * flat * big_load
+    # the load never falls below most of its mean: the always-on part a rig adds (robust to the
+    # peaks that pull the load factor down, and to failures/curtailment in < 10 % of the hours)
+    s["always_on"] = 10 * _clip01((b.floor_share - 0.6) / 0.35) * big_load
+    s["stable_daily_energy"] = 10 * _clip01((0.2 - b.daily_cv) / 0.15) * big_load
     # context
     ctx_flat = np.zeros(m)
     ctx_tariff = np.zeros(m)
@@ -117,14 +123,22 @@ def subscores_block(
                 ctx_flat[i] = -40.0
     s["declared_flat_business"] = ctx_flat
     if tariff is not None:
+        # kW that never switches off: a household's standby is well under 1 kW, one machine is 3 kW
+        on_kw = np.nan_to_num(b.floor_share * b.mean_kw)
         for i, tc in enumerate(tariff):
-            if tc and any(w in tc.lower() for w in SMALL_TARIFFS) and flat[i] > 0.5:
+            if not tc:
+                continue
+            t = tc.lower()
+            if any(w in t for w in RESIDENTIAL_TARIFFS):
+                ctx_tariff[i] = 25.0 * float(_clip01(np.array((on_kw[i] - 0.4 * min_machine_kw)
+                                                              / (0.4 * min_machine_kw))))
+            elif any(w in t for w in SMALL_TARIFFS) and flat[i] > 0.5:
                 ctx_tariff[i] = 20.0 if np.nan_to_num(b.mean_kw[i]) >= min_machine_kw else 0.0
     s["tariff_mismatch"] = ctx_tariff
     if peer_lf is not None:
         # flat is normal in this peer group (cold stores, data centres): take back the shape points
         normal = _clip01((peer_lf - 0.7) / 0.2)
-        s["peer_comparison"] = np.where(np.isnan(peer_lf), 0.0, -(s["flat_24_7"] + s["stable_daily_energy"]) * normal
+        s["peer_comparison"] = np.where(np.isnan(peer_lf), 0.0, -(s["flat_24_7"] + s["stable_daily_energy"] + s["always_on"]) * normal
                                         + 5 * _clip01((lf - peer_lf - 0.1) / 0.2))
     else:
         s["peer_comparison"] = np.zeros(m)
