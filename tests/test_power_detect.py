@@ -127,3 +127,34 @@ def test_transformer_balance_finds_unmetered_load():
     assert resid.finding.variant == "transformer_balance"
     assert resid.finding.kw_mining == pytest.approx(25.0, rel=0.1)
     assert resid.score >= 50
+
+
+def test_rig_step_chosen_over_larger_multiplicative_base_change():
+    """Two changes: the business triples at day 60 (its daily shape scales), a rig adds a flat
+    load (smaller on the floor) at day 140. One least-squares split lands on the growth; the candidate
+    scan must pick the additive step and date it."""
+    rng = np.random.default_rng(9)
+    x = office(rng, 60.0)
+    x[60 * 24 :] *= 3.0
+    x[140 * 24 + 10 :] += 5 * 3.3
+    k_one, _ = best_split(np.nanquantile(x.reshape(DAYS, 24), 0.2, axis=1)[None, :])
+    assert abs(int(k_one[0]) - 60) <= 3  # the single split takes the base change
+    b = analyse_block(x[None, :], 24, first_weekday=0)
+    assert abs(int(b.onset_day[0]) - 140) <= 1
+    assert b.shift_kw[0] == pytest.approx(16.5, rel=0.15)
+    assert b.additive[0] > 0.8
+
+
+def test_step_scan_is_self_normalised():
+    """The same 10 kW step is many units on a quiet meter and few on a meter that wanders weekly."""
+    from minewatch.power.features import step_scan
+
+    rng = np.random.default_rng(10)
+    days = 200
+    quiet = 50 + rng.normal(0, 0.5, days)
+    wander = 50 + np.repeat(rng.normal(0, 8, days // 7 + 1), 7)[:days]
+    y = np.vstack([quiet, wander])
+    y[:, 100:] += 10.0
+    _step, z = step_scan(y)
+    assert np.nanargmax(z[0]) in range(93, 101)
+    assert np.nanmax(z[0]) > 5 * np.nanmax(z[1, 93:101])

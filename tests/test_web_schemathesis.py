@@ -30,7 +30,7 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", ENV.app).exclude(pa
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"},

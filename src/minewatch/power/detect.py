@@ -91,19 +91,22 @@ def subscores_block(
     s: dict[str, np.ndarray] = {}
     # gain_t is the step in units of the meter's own week-to-week change (features.step_scan): graded,
     # so that a weak step still ranks above no step at all
-    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 2.0) / 8.0), 0.0)
-    # the shape of an increase only means something when there is a clear increase
+    # the shape of an increase only means something when there is a clear increase, and a rig's
+    # increase is the same in every hour: a step that is not is most likely lamps, chargers or a shift
     g = np.where(pos, _clip01((b.gain_t - 1.5) / 4.0), 0.0)
-    s["uniform_shift"] = g * 15 * _clip01((np.fmin(b.uniform, np.nan_to_num(b.additive, nan=1.0)) - 0.5) / 0.4)
+    u = _clip01((np.fmin(b.uniform, np.nan_to_num(b.additive, nan=1.0)) - 0.5) / 0.4)
+    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 2.0) / 8.0) * (0.4 + 0.6 * u), 0.0)
+    s["uniform_shift"] = g * 15 * u
+    gu = g * u
     rough_rel = b.rough_added / np.maximum(step, 1e-9)
-    s["steady_added_load"] = g * 15 * _clip01(1.0 - (rough_rel - 0.02) / 0.06)
+    s["steady_added_load"] = gu * 15 * _clip01(1.0 - (rough_rel - 0.02) / 0.06)
     tf = b.temp_frac
     s["temperature_independent"] = np.where(
-        pos & ~np.isnan(tf), g * np.where(tf < 0.1, 10.0, 10 - 40 * _clip01((tf - 0.1) / 0.3)), 0.0
+        pos & ~np.isnan(tf), np.where(tf < 0.1, 10.0 * gu, g * (10 - 40 * _clip01((tf - 0.1) / 0.3))), 0.0
     )
     dr = b.drift
     s["plateau_stable"] = np.where(
-        pos & ~np.isnan(dr), g * np.where(dr < 0.6, 10.0, 10 - 25 * _clip01((dr - 0.6) / 0.3)), 0.0
+        pos & ~np.isnan(dr), np.where(dr < 0.6, 10.0 * gu, g * (10 - 25 * _clip01((dr - 0.6) / 0.3))), 0.0
     )
     lf = b.load_factor
     nd = b.night_day

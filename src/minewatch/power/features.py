@@ -25,6 +25,7 @@ POST_DAYS = 56  #: days of plateau used for the step size and the hour-of-day sh
 MIN_SEG = 14  #: fewest valid days each side of a split
 MIN_COVER = 0.5  #: a day needs half its slots to count
 FLOOR_Q = 0.2  #: the daily floor is this quantile of the day's readings
+SHAPE_DAYS = 112  #: days (from the plateau, or the last ones without a step) that describe the load's shape
 
 
 @dataclass(slots=True)
@@ -38,7 +39,7 @@ class Block:
     split_day: np.ndarray  # first day of the new level (int, -1 = none)
     onset_day: np.ndarray  # first day with added load (int, -1 = none)
     onset_slot: np.ndarray  # slot of that day where the added load first shows
-    gain_t: np.ndarray  # step size / day-to-day noise of the floor
+    gain_t: np.ndarray  # step of the floor / the meter's usual week-to-week change (step_scan)
     step_kw: np.ndarray  # floor after minus floor before
     shift_kw: np.ndarray  # median hour-of-day shift: the added constant load
     uniform: np.ndarray  # fraction of hours shifted like the median hour
@@ -268,8 +269,9 @@ def analyse_block(
         drift = np.where(has, drift, np.nan)
 
     # shape of the load since the onset (or the last 8 weeks when there is no onset)
-    start_shape = np.where(has, kk + POST_GAP, np.maximum(D - POST_DAYS, 0))
-    wx = _window(x, start_shape, POST_DAYS)
+    start_shape = np.where(has, np.minimum(kk + POST_GAP, np.maximum(D - POST_DAYS, 0)),
+                           np.maximum(D - SHAPE_DAYS, 0))
+    wx = _window(x, start_shape, SHAPE_DAYS)
     wflat = wx.reshape(m, -1)
     with np.errstate(invalid="ignore", divide="ignore"):
         w_mean = np.nanmean(wflat, axis=1)
@@ -281,13 +283,16 @@ def analyse_block(
             night_day = night / daym
         else:
             night_day = np.full(m, np.nan)
-        wd = (first_weekday + start_shape[:, None] + np.arange(POST_DAYS)[None, :]) % 7
+        wd = (first_weekday + start_shape[:, None] + np.arange(SHAPE_DAYS)[None, :]) % 7
         wdm = np.nanmean(wx, axis=2)
         weekend = np.nanmean(np.where(wd >= 5, wdm, np.nan), axis=1)
         weekday = np.nanmean(np.where(wd < 5, wdm, np.nan), axis=1)
         weekend_ratio = weekend / weekday
-        daily_cv = np.nanstd(wdm, axis=1) / np.nanmean(wdm, axis=1)
-        floor_share = _nanq_sorted(wflat, 0.1) / w_mean
+        # robust spread: a machine down for a week must not make a rig's energy look unstable
+        med_d = np.nanmedian(wdm, axis=1)
+        daily_cv = 1.4826 * np.nanmedian(np.abs(wdm - med_d[:, None]), axis=1) / med_d
+        wfl = _nanq_sorted(wx, FLOOR_Q, axis=2)
+        floor_share = np.nanmedian(wfl, axis=1) / med_d
         hourly_rough = np.nanmedian(np.abs(np.diff(wflat, axis=1)), axis=1) / w_mean
         dows = np.stack([np.nanmean(np.where(wd == j, wdm, np.nan), axis=1) for j in range(7)], axis=1)
         dow_amp = (np.nanmax(dows, axis=1) - np.nanmin(dows, axis=1)) / w_mean
