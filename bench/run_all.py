@@ -48,6 +48,8 @@ def main() -> int:
 
             write_big_capture(big, a.capture_mb * 2**20, seed=0)
         rcs.append(run("capture", [str(HERE / "bench_capture.py"), "--input", str(big)]))
+    if not only or "detection" in only:
+        rcs.append(run("detection", [str(HERE / "bench_detection.py")]))
     for name in ("netflow", "power", "web"):
         script = HERE / f"bench_{name}.py"
         if (not only or name in only) and script.exists():

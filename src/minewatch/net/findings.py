@@ -125,21 +125,12 @@ def session_finding(
     score = combine_subscores(subscores)
     if kind == "mining" and score < REPORT_THRESHOLD:
         return None
-    f = Finding(
-        kind=kind,
-        detector="net.stratum" if getattr(facts, "kind", None) else "net.intel",
-        score=score,
-        subscores=subscores,
-        evidence=sorted(evidence, key=lambda e: (e.ts is None, e.ts.timestamp() if e.ts else 0.0)),
-        source=flow.source,
-        first_seen=utc_from_epoch(flow.first_ts),
-        last_seen=utc_from_epoch(flow.last_ts),
-        src_ip=flow.src_ip,
-        src_port=flow.src_port,
-        dst_ip=flow.dst_ip,
-        dst_port=flow.dst_port,
-        transport=flow.transport,
-        community_id=flow.community_id,
+    f = flow_finding(
+        flow,
+        kind,
+        "net.stratum" if getattr(facts, "kind", None) else "net.intel",
+        subscores,
+        sorted(evidence, key=lambda e: (e.ts is None, e.ts.timestamp() if e.ts else 0.0)),
     )
     if facts is not None:
         for name in (
@@ -326,12 +317,23 @@ def _failover_finding(flow: FlowView, ref: Finding, *, also_tried: bool) -> Find
 def _tied_finding(
     flow: FlowView, ref: Finding, subscores: dict[str, float], ev: Evidence, *, same_endpoint: bool
 ) -> Finding:
+    f = flow_finding(flow, "mining", "net.endpoint", subscores, [ev])
+    f.variant = "unknown"
+    if same_endpoint:
+        f.coin, f.pool_host = ref.coin, ref.pool_host
+    return f
+
+
+def flow_finding(
+    flow: FlowView, kind: str, detector: str, subscores: dict[str, float], evidence: list[Evidence]
+) -> Finding:
+    """A Finding about one flow: who, whom, when, and the score its sub-scores add up to."""
     return Finding(
-        kind="mining",
-        detector="net.endpoint",
+        kind=kind,  # type: ignore[arg-type]
+        detector=detector,
         score=combine_subscores(subscores),
         subscores=subscores,
-        evidence=[ev],
+        evidence=evidence,
         source=flow.source,
         first_seen=utc_from_epoch(flow.first_ts),
         last_seen=utc_from_epoch(flow.last_ts),
@@ -340,9 +342,6 @@ def _tied_finding(
         dst_ip=flow.dst_ip,
         dst_port=flow.dst_port,
         transport=flow.transport,
-        variant="unknown",
-        coin=ref.coin if same_endpoint else None,
-        pool_host=ref.pool_host if same_endpoint else None,
         community_id=flow.community_id,
     )
 

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from minewatch.errors import Rejects
-from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
-from minewatch.net.findings import FlowView, merge_findings, session_finding
+from minewatch.model import Evidence, Finding, combine_subscores
+from minewatch.net.findings import FlowView, flow_finding, merge_findings, session_finding
 
 #: Shortest connection the timing kernels are asked about: a pool session lasts minutes to days.
 MIN_BEHAVIOR_DURATION_MS = 60_000.0
@@ -233,13 +233,9 @@ def _with_alerts(f: Finding | None, view: FlowView, alerts: Iterable[dict[str, A
         data={"signatures": sorted({a.get("signature") or "" for a in alerts})},
     )
     if f is None:
-        sub = {"ids_alert": 60.0}
-        return Finding(
-            kind="mining", detector="ids.alert", score=combine_subscores(sub), subscores=sub, evidence=[ev],
-            source=view.source, first_seen=utc_from_epoch(view.first_ts), last_seen=utc_from_epoch(view.last_ts),
-            src_ip=view.src_ip, src_port=view.src_port, dst_ip=view.dst_ip, dst_port=view.dst_port,
-            transport=view.transport, variant="unknown", community_id=view.community_id,
-        )  # fmt: skip
+        f = flow_finding(view, "mining", "ids.alert", {"ids_alert": 60.0}, [ev])
+        f.variant = "unknown"
+        return f
     f.subscores["ids_alert"] = 60.0
     f.evidence.append(ev)
     f.score = combine_subscores(f.subscores)
