@@ -277,6 +277,10 @@ def scan(
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
         logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects)
         log_shas: list[str] = []
+        # Grown logs (a live conn.log, eve.json) are read from where the last import stopped.
+        from minewatch.sources.ledger import ImportLedger
+
+        ledger = ImportLedger(Path(store.path).with_suffix(".flow-imports.json")) if store is not None else None
         findings: list[Finding] = []
         skipped: list[str] = []
         stored = 0 if store is not None else None
@@ -291,6 +295,29 @@ def scan(
             for p in paths:
                 size = _size(p)
                 sha = _content_sha(p) if store is not None else None
+                fmt = sniff_format(p) if p.is_file() or p.is_dir() else None
+                if fmt in FLOW_LOG_FORMATS:
+                    plan = ledger.plan(p) if ledger is not None and p.is_file() else None
+                    action = "full" if plan is None or rescan else plan.action
+                    start = plan.start_line if plan is not None and action == "resume" else 0
+                    if action == "resume":
+                        skipped.append(tr(f"{p}: grew since the last import; reading connections from line {start + 1}.",
+                                          f"{p}：自上次导入后有新增内容，从第 {start + 1} 行读取连接记录。"))
+                    elif action == "skip":
+                        skipped.append(tr(f"{p}: already imported; its names are used, its connections not read again.",
+                                          f"{p}：已导入过；仅使用其中的域名信息，不再重复读取连接记录。"))
+                    try:
+                        logs.add_file(p, fmt, start_line=start, flows=action != "skip")
+                    except InputError as e:
+                        scanner.stats.errors.append(str(e))
+                    if sha:
+                        log_shas.append(sha)
+                        store.record_import(sha, p, size, fmt, {})
+                    if plan is not None:
+                        ledger.record(p, plan, fmt)
+                    done_before += size
+                    progress.update(task, completed=done_before)
+                    continue
                 prior = store.already_imported(sha) if store is not None and sha else None
                 if prior and not rescan:
                     findings.extend(store.findings_of_import(sha))
@@ -301,18 +328,6 @@ def scan(
                             f"{p}：已于 {prior['imported_at']:%Y-%m-%d %H:%M} UTC 导入，显示已存结果（--rescan 可重新扫描）。",
                         )
                     )
-                    done_before += size
-                    progress.update(task, completed=done_before)
-                    continue
-                fmt = sniff_format(p) if p.is_file() or p.is_dir() else None
-                if fmt in FLOW_LOG_FORMATS:
-                    try:
-                        logs.add_file(p, fmt)
-                    except InputError as e:
-                        scanner.stats.errors.append(str(e))
-                    if sha:
-                        log_shas.append(sha)
-                        store.record_import(sha, p, size, fmt, {})
                     done_before += size
                     progress.update(task, completed=done_before)
                     continue

@@ -63,20 +63,34 @@ class FlowLogScanner:
         self.stage_s: dict[str, float] = {}
 
     # -- reading -----------------------------------------------------------------------------
-    def add_file(self, path: str | Path, fmt: str) -> None:
+    def add_file(self, path: str | Path, fmt: str, *, start_line: int = 0, flows: bool = True) -> None:
+        """Read one log. Names (DNS answers, TLS server names, IDS alerts) are always read in full:
+        they are the context later connections need. Connections are read from `start_line` (a log
+        that grew since its last import) or not at all (`flows=False`: already imported)."""
         t0 = time.perf_counter()
         if fmt in ("zeek-tsv", "zeek-json"):
             from minewatch.sources.zeek import read_zeek
 
             reader = read_zeek(path, rejects=self.rejects)
             batches = list(reader)
-            self._take(reader.log_type, batches)
+            if reader.log_type == "conn":
+                if flows and start_line:
+                    batches = list(read_zeek(path, rejects=Rejects(), start_line=start_line))
+                if flows:
+                    self._take("conn", batches)
+            else:
+                self._take(reader.log_type, batches)
         elif fmt == "eve":
             from minewatch.sources.eve import iter_eve
 
             by_type: dict[str, list[pa.RecordBatch]] = {}
             for event_type, batch in iter_eve(path, rejects=self.rejects):
-                by_type.setdefault(event_type, []).append(batch)
+                if event_type != "flow" or (flows and not start_line):
+                    by_type.setdefault(event_type, []).append(batch)
+            if flows and start_line:
+                for event_type, batch in iter_eve(path, rejects=Rejects(), start_line=start_line):
+                    if event_type == "flow":
+                        by_type.setdefault(event_type, []).append(batch)
             for event_type, batches in by_type.items():
                 self._take({"flow": "conn", "tls": "ssl"}.get(event_type, event_type), batches)
         elif fmt == "netflow-parquet":
@@ -84,8 +98,9 @@ class FlowLogScanner:
 
             from minewatch.sources.netflow import netflow_to_flows
 
-            table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
-            self._take("conn", [b for b in netflow_to_flows(table, str(path)).to_batches()])
+            if flows:
+                table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
+                self._take("conn", list(netflow_to_flows(table, str(path)).to_batches()))
         else:
             raise ValueError(f"not a flow log format: {fmt}")
         self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0

@@ -103,11 +103,23 @@ def query_findings(db: Db, flt: FindingFilter, *, limit: int = 50, offset: int =
     total_row = db.one(f"SELECT count(*) FROM findings{where}", params)
     total = int(total_row[0]) if total_row else 0
     order = SORTS.get(flt.sort, SORTS["score"])
+    # Two steps: sort and skip on narrow columns only, then read the wide rows (JSON evidence) of the
+    # one page. A deep page (offset 50,000 of 1 million) otherwise drags every skipped row's JSON along.
+    if offset < 2000:
+        rows = db.execute(
+            f"SELECT {', '.join(Store._COLUMNS)} FROM findings{where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return total, [row_to_finding(r) for r in rows]
+    ids = [r[0] for r in db.execute(
+        f"SELECT finding_id FROM findings{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])]  # fmt: skip
+    if not ids:
+        return total, []
     rows = db.execute(
-        f"SELECT {', '.join(Store._COLUMNS)} FROM findings{where} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
+        f"SELECT {', '.join(Store._COLUMNS)} FROM findings WHERE finding_id IN ({', '.join('?' for _ in ids)})", ids
     )
-    return total, [row_to_finding(r) for r in rows]
+    by_id = {r[0]: r for r in rows}
+    return total, [row_to_finding(by_id[i]) for i in ids if i in by_id]
 
 
 def all_findings(db: Db, flt: FindingFilter, cap: int = 200_000) -> tuple[int, list[Finding]]:

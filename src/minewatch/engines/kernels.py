@@ -1,0 +1,462 @@
+"""Engine-neutral adapters: Arrow tables of complete groups in, Arrow tables of findings out.
+
+Why a layer between the detectors and the engines: the detector kernels (`power.features`,
+`power.detect`, `net.behavior`, `net.intel`) take NumPy arrays per meter or per connection, while
+engines move Arrow record batches that an engine has grouped for us. These functions are the only
+code the local engine and Spark both call, so "the same kernel on Spark" is true by construction:
+an engine decides *which rows travel together* (all readings of a meter, all slices of a
+connection), never *how they are scored*.
+
+Three rules make the results independent of how an engine cuts the data:
+- every function needs complete groups only (no meter or connection split across two calls) and
+  sorts its rows itself, because Spark gives no row order inside a group;
+- the only statistic across groups (the median load factor of a meter's peers) is a separate step,
+  `power_peers`, run once per peer group;
+- outputs are one row per finding with the Finding as JSON (`FINDING_ROWS`), which is what
+  `Finding.from_record` and `Store.add_findings` load.
+
+Pure: no file or network I/O here; the hardware catalog and the pool list are package data, read
+once per process and cached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minewatch.model import FLOW_SCHEMA, TS, Finding
+from minewatch.power.features import Block
+
+#: One row per finding; `finding` is `Finding.to_json()`. `rank_score` is what flagging uses (the
+#: power scan ranks by the unrounded total of the sub-scores, flows by the finding's score).
+FINDING_ROWS = pa.schema(
+    [
+        ("finding_id", pa.string()),
+        ("detector", pa.string()),
+        ("subject", pa.string()),
+        ("score", pa.float64()),
+        ("rank_score", pa.float64()),
+        ("flagged", pa.bool_()),
+        ("finding", pa.string()),
+    ]
+)
+
+_BLOCK_FIELDS = [f.name for f in fields(Block)]
+_BLOCK_INT = ("n_valid", "n_days", "split_day", "onset_day", "onset_slot")
+
+#: Per-meter features: everything the scoring step needs, so it can run on any row subset.
+POWER_FEATURES = pa.schema(
+    [
+        ("meter_id", pa.string()),
+        ("source", pa.string()),
+        ("day0_s", pa.int64()),
+        ("steps_per_day", pa.int64()),
+        ("end_s", pa.int64()),
+        ("tariff_class", pa.string()),
+        ("business", pa.string()),
+        ("contracted_kw", pa.float64()),
+        ("site", pa.string()),
+        ("peer_group", pa.string()),
+    ]
+    + [(n, pa.int64() if n in _BLOCK_INT else pa.float64()) for n in _BLOCK_FIELDS]
+)
+
+#: The peer statistic joined back to each meter.
+POWER_PEERS = pa.schema([("meter_id", pa.string()), ("peer_lf", pa.float64())])
+
+
+def finding_rows(items: list[tuple[Finding, str, float, bool]]) -> pa.Table:
+    """(finding, subject, rank_score, flagged) tuples as a `FINDING_ROWS` table."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "finding_id": f.finding_id,
+                "detector": f.detector,
+                "subject": subject,
+                "score": float(f.score),
+                "rank_score": float(rank),
+                "flagged": bool(flag),
+                "finding": f.to_json(),
+            }
+            for f, subject, rank, flag in items
+        ],
+        schema=FINDING_ROWS,
+    )
+
+
+def utc_ts(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Any Arrow timestamp as microseconds UTC; naive ones are taken as UTC (as `model.iso` does)."""
+    t = arr.type
+    if not pa.types.is_timestamp(t):
+        return pc.cast(arr, TS)
+    if t.tz is None:
+        arr = pc.assume_timezone(arr, "UTC")
+    return pc.cast(arr, TS)
+
+
+# ---------------------------------------------------------------------------------------------
+# meter data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PowerConfig:
+    """How the long meter table is read and scored; shipped to every worker with the kernel.
+
+    `meta` maps meter id to (tariff_class, business, contracted_kw, site), the customer context of
+    `power.readers.MeterMeta`; it travels as plain tuples so it pickles cheaply.
+    """
+
+    meter_col: str = "meter_id"
+    ts_col: str = "ts"
+    value_col: str = "kwh"
+    unit: str = "kwh"
+    temp_col: str | None = None
+    interval_s: int | None = None
+    source: str = ""
+    tz_offset_h: float = 0.0
+    threshold: float = 50.0
+    with_impact: bool = False
+    keep_all: bool = True
+    meta: dict[str, tuple[str | None, str | None, float | None, str | None]] = field(default_factory=dict)
+
+
+def meta_tuples(meta: dict[str, Any]) -> dict[str, tuple[str | None, str | None, float | None, str | None]]:
+    """`readers.MeterMeta` objects as the tuples `PowerConfig.meta` carries."""
+    return {k: (m.tariff_class, m.business, m.contracted_kw, m.site) for k, m in meta.items()}
+
+
+def _peer_group(m: tuple[str | None, str | None, float | None, str | None] | None) -> str | None:
+    """Same rule as `power.scan.scan_series`: tariff class and business, lower-cased; unknown = no group."""
+    if m is None or (m[0] is None and m[1] is None):
+        return None
+    return f"{(m[0] or '').lower()}|{(m[1] or '').lower()}"
+
+
+def _epoch_s(arr: pa.ChunkedArray) -> np.ndarray:
+    """Seconds since 1970 of a timestamp column (floored), for the reader's integer grid."""
+    us = pc.cast(utc_ts(arr), pa.int64()).to_numpy(zero_copy_only=False)
+    return np.floor_divide(us, 1_000_000)
+
+
+def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[str, int]]:
+    """Load-shape features of every meter in `table` (all readings of each meter it names).
+
+    Returns the `POWER_FEATURES` rows and a tally (readings, meters, rejected rows by reason, data
+    issues by kind). Why the grid is built here and not by the engine: `readers.regularise` is what
+    turns readings into a grid for `minewatch power scan` too, with the same rules for duplicates,
+    gaps, registers and negative values.
+    """
+    from minewatch.power.features import analyse_block, hourly, to_day_grid
+    from minewatch.power.readers import ReadResult, regularise
+    from minewatch.power.scan import _daily_temp
+
+    tally: dict[str, int] = defaultdict(int)
+    mid_all = pc.cast(table.column(cfg.meter_col), pa.string())
+    ts_all = table.column(cfg.ts_col)
+    ok = pc.and_(pc.is_valid(mid_all), pc.is_valid(ts_all))
+    bad = table.num_rows - pc.sum(pc.cast(ok, pa.int64())).as_py() if table.num_rows else 0
+    if bad:
+        tally["rejected:row without meter id or timestamp"] += int(bad)
+    cols = {"m": mid_all, "t": ts_all, "v": pc.cast(table.column(cfg.value_col), pa.float64())}
+    if cfg.temp_col:
+        cols["temp"] = pc.cast(table.column(cfg.temp_col), pa.float64())
+    t = pa.table(cols).filter(ok)
+    # (meter, time, value) order: Spark gives none, and a duplicate timestamp keeps the first row
+    t = t.sort_by([("m", "ascending"), ("t", "ascending"), ("v", "ascending")])
+    tally["readings"] += t.num_rows
+    mids = t.column("m").to_numpy(zero_copy_only=False)
+    secs = _epoch_s(t.column("t"))
+    vals = t.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
+    temps = t.column("temp").to_numpy(zero_copy_only=False).astype(np.float64) if cfg.temp_col else None
+    starts = np.flatnonzero(np.r_[True, mids[1:] != mids[:-1]]) if mids.size else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], mids.size]
+    res = ReadResult()
+    src = Path(cfg.source) if cfg.source else Path("")
+    Item = tuple[str, np.ndarray, int, int, tuple[np.ndarray, np.ndarray] | None]
+    groups: dict[tuple[int, int, int], list[Item]] = defaultdict(list)
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        mid = str(mids[a])
+        s = regularise(mid, secs[a:b], vals[a:b], src, res, interval_s=cfg.interval_s, unit=cfg.unit)
+        kw, st, step = hourly(s.kw, s.start_s, s.interval_s)
+        if kw.size == 0 or np.all(np.isnan(kw)):
+            tally["meters without valid readings"] += 1
+            continue
+        row, S, day0, wd = to_day_grid(kw, st, step)
+        end_s = s.start_s + s.kw.size * s.interval_s
+        tv = None if temps is None else (secs[a:b], temps[a:b])
+        groups[(day0, S, row.size)].append((mid, row, wd, end_s, tv))
+    for issue in res.issues:
+        tally[f"issue:{issue.kind}"] += issue.count
+    for reason, n in res.rejects.counts.items():
+        tally[f"rejected:{reason}"] += n
+    out: list[pa.RecordBatch] = []
+    for (day0, S, _n), items in sorted(groups.items()):
+        x = np.vstack([r for _, r, _, _, _ in items])
+        days = x.shape[1] // S
+        td = None
+        if temps is not None:
+            tl = [_daily_temp({m: tv}, [m], day0, days) if tv is not None else None for m, _, _, _, tv in items]
+            if any(v is not None for v in tl):
+                td = np.vstack([v if v is not None else np.full(days, np.nan) for v in tl])
+        blk = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td)
+        ids = [m for m, *_ in items]
+        meta = [cfg.meta.get(m) for m in ids]
+        cols_out: dict[str, Any] = {
+            "meter_id": ids,
+            "source": [cfg.source or None] * len(ids),
+            "day0_s": [day0] * len(ids),
+            "steps_per_day": [S] * len(ids),
+            "end_s": [e for _, _, _, e, _ in items],
+            "tariff_class": [m[0] if m else None for m in meta],
+            "business": [m[1] if m else None for m in meta],
+            "contracted_kw": [m[2] if m else None for m in meta],
+            "site": [m[3] if m else None for m in meta],
+            "peer_group": [_peer_group(m) for m in meta],
+        }
+        for name in _BLOCK_FIELDS:
+            arr = np.asarray(getattr(blk, name))
+            cols_out[name] = arr.astype(np.int64) if name in _BLOCK_INT else arr.astype(np.float64)
+        out.append(pa.RecordBatch.from_pydict(cols_out, schema=POWER_FEATURES))
+        tally["meters"] += len(ids)
+    return pa.Table.from_batches(out, schema=POWER_FEATURES), dict(tally)
+
+
+def power_peers(features: pa.Table) -> pa.Table:
+    """Median load factor of each meter's peer group (NaN below five peers), via `detect.peer_flatness`.
+
+    Correct on any set of rows that holds whole peer groups: Spark calls it once per group, the
+    local engine once on all meters.
+    """
+    from minewatch.power.detect import peer_flatness
+
+    lf = features.column("load_factor").to_numpy(zero_copy_only=False).astype(np.float64)
+    nd = features.column("night_day").to_numpy(zero_copy_only=False).astype(np.float64)
+    groups = features.column("peer_group").to_pylist()
+    peer_lf, _ = peer_flatness(lf, nd, groups)
+    return pa.table({"meter_id": features.column("meter_id"), "peer_lf": pa.array(peer_lf, pa.float64())},
+                    schema=POWER_PEERS)
+
+
+def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
+    """Sub-scores, score and Finding of every meter row (needs a `peer_lf` column; NaN = no peers).
+
+    Row-local, so any engine may cut the rows anywhere. Findings are built exactly as
+    `power.scan.scan_series` builds them (same catalog machine, same impact rule).
+    """
+    from minewatch.power.detect import build_finding, subscores_block, total_score
+    from minewatch.power.scan import assess_impact, machine_unit
+
+    if features.num_rows == 0:
+        return finding_rows([])
+    from datetime import UTC, datetime
+
+    arr = {n: features.column(n).to_numpy(zero_copy_only=False) for n in _BLOCK_FIELDS}
+    blk = Block(**{n: (a.astype(np.int64) if n in _BLOCK_INT else a.astype(np.float64)) for n, a in arr.items()})
+    cap = np.array([np.nan if v is None else float(v) for v in features.column("contracted_kw").to_pylist()])
+    peer = features.column("peer_lf").to_numpy(zero_copy_only=False).astype(np.float64)
+    sub = subscores_block(
+        blk,
+        tariff=features.column("tariff_class").to_pylist(),
+        business=features.column("business").to_pylist(),
+        contracted_kw=cap,
+        peer_lf=peer,
+    )
+    tot = total_score(sub)
+    ids = features.column("meter_id").to_pylist()
+    day0s = features.column("day0_s").to_pylist()
+    spds = features.column("steps_per_day").to_pylist()
+    ends = features.column("end_s").to_pylist()
+    sources = features.column("source").to_pylist()
+    sites = features.column("site").to_pylist()
+    items: list[tuple[Finding, str, float, bool]] = []
+    for i, mid in enumerate(ids):
+        flagged = bool(float(tot[i]) >= cfg.threshold)
+        if not (cfg.keep_all or flagged):
+            continue
+        onset_day = None
+        if blk.split_day[i] >= 0:
+            onset_day = datetime.fromtimestamp(day0s[i] + int(blk.onset_day[i]) * 86400, tz=UTC).date().isoformat()
+        end_day = datetime.fromtimestamp(ends[i], tz=UTC)
+        unit = machine_unit(onset_day or end_day.date().isoformat())
+        f = build_finding(blk, i, sub, meter_id=mid, day0_s=day0s[i], steps_per_day=spds[i], unit=unit,
+                          source=sources[i] or "", tz_offset_h=cfg.tz_offset_h)
+        if cfg.with_impact and flagged:
+            f.impact, why = assess_impact(f.kw_mining, f.onset, end_day, unit)
+            if why:
+                f.extra["impact_error"] = why
+        if sites[i]:
+            f.site = sites[i]
+        items.append((f, mid, float(tot[i]), flagged))
+    return finding_rows(items)
+
+
+# ---------------------------------------------------------------------------------------------
+# flows
+# ---------------------------------------------------------------------------------------------
+
+#: What identifies one connection; `findings_from_flow_table` groups slices by the same key.
+FLOW_KEY = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "source")
+#: Columns of the collector's NetFlow/IPFIX Parquet that `netflow_to_flows` reads.
+NETFLOW_COLUMNS = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "packets", "bytes", "tcp_flags",
+                   "start", "end")
+
+
+@dataclass(slots=True)
+class FlowConfig:
+    """How flow rows are scored. `source` names the input for collector Parquet (which has none);
+    `include_timing_only` flags timing-only verdicts too (like `FlowLogScanner(include_suspects=True)`)."""
+
+    source: str | None = None
+    intel: bool = True
+    include_timing_only: bool = False
+
+
+def is_netflow(names: list[str]) -> bool:
+    """Collector output (NETFLOW_SCHEMA, one-way records) rather than FLOW_SCHEMA rows."""
+    return "slice_start" not in names and {"start", "end", "packets"} <= set(names)
+
+
+def to_flow_table(batch: pa.Table | pa.RecordBatch, cfg: FlowConfig) -> pa.Table:
+    """Any input batch as FLOW_SCHEMA (collector records converted, other columns dropped)."""
+    from minewatch.sources.netflow import netflow_to_flows
+
+    t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    if is_netflow(t.column_names):
+        cols = {c: t.column(c) for c in NETFLOW_COLUMNS}
+        cols["start"], cols["end"] = utc_ts(cols["start"]), utc_ts(cols["end"])
+        t = pa.Table.from_batches([netflow_to_flows(pa.table(cols), cfg.source)])
+    arrays = []
+    for f in FLOW_SCHEMA:
+        if f.name in t.column_names:
+            c = t.column(f.name)
+            arrays.append(utc_ts(c) if pa.types.is_timestamp(f.type) else pc.cast(c, f.type))
+        else:
+            arrays.append(pa.nulls(t.num_rows, f.type))
+    out = pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
+    if cfg.source is not None:
+        src = pc.fill_null(out.column("source"), cfg.source)
+        out = out.set_column(out.schema.get_field_index("source"), "source", src)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _builtin_intel() -> Any:
+    from minewatch.net.intel import PoolIntel
+
+    return PoolIntel.builtin()
+
+
+class _NameFacts:
+    """What a flow record says about content: at most the TLS server name (cf. `net.logscan`)."""
+
+    kind = None
+    variant = "tls"
+    client_is_src = None
+    subscores: dict[str, float] = {}  # noqa: RUF012 - read-only default
+    evidence: list[Any] = []  # noqa: RUF012 - read-only default
+
+    def __init__(self, sni: str) -> None:
+        self.sni = sni
+        self.encrypted = True
+
+
+def _conn_key(f: Finding) -> tuple[Any, ...]:
+    return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.transport, f.source, f.first_seen)
+
+
+def _intel_findings(rows: list[dict[str, Any]], sliced: bool) -> list[Finding]:
+    """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows."""
+    from minewatch.net.findings import FlowView, session_finding
+    from minewatch.net.intel import intel_subscores
+
+    r0 = rows[0]
+    sni = next((r["sni"] for r in rows if r.get("sni")), None)
+    dns = next((r["dns_name"] for r in rows if r.get("dns_name")), None)
+    sub, ev = intel_subscores(dns, sni, r0["dst_ip"], r0["dst_port"], _builtin_intel())
+    if not sub:
+        return []
+    if sliced:
+        first = min(r["slice_start"] for r in rows).timestamp()
+        last = max(r["slice_end"] for r in rows).timestamp()
+    else:
+        first = r0["first_seen"].timestamp() if r0.get("first_seen") else 0.0
+        last = r0["last_seen"].timestamp() if r0.get("last_seen") else first
+
+    def tot(*names: str) -> int:
+        return int(sum((next((r[n] for n in names if r.get(n)), 0) or 0) for r in rows))
+
+    view = FlowView(
+        src_ip=r0["src_ip"], src_port=r0["src_port"], dst_ip=r0["dst_ip"], dst_port=r0["dst_port"],
+        transport=(r0.get("transport") or "").lower(), first_ts=first, last_ts=last, direction_certain=True,
+        packets_fwd=tot("packets_fwd"), packets_rev=tot("packets_rev"),
+        payload_bytes_fwd=tot("payload_bytes_fwd", "bytes_fwd"), payload_bytes_rev=tot("payload_bytes_rev", "bytes_rev"),
+        syn_seen=bool((r0.get("tcp_flags_fwd") or 0) & 0x02), tcp_flags_fwd=r0.get("tcp_flags_fwd"),
+        community_id=r0.get("community_id"), source=r0.get("source"),
+    )  # fmt: skip
+    f = session_finding(view, _NameFacts(sni) if sni else None, (sub, ev))
+    if f is None:
+        return []
+    if dns and not f.pool_host:
+        f.pool_host = dns
+    return [f]
+
+
+def _subject(f: Finding) -> str:
+    return f"{f.src_ip}:{f.src_port}>{f.dst_ip}:{f.dst_port}/{f.transport}"
+
+
+def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
+    """Findings of every connection in `table` (FLOW_SCHEMA rows holding whole connections).
+
+    Behaviour (`net.behavior.findings_from_flow_table`): sliced rows scored per connection, totals
+    per row. Names (`net.intel`, when `cfg.intel`): a pool-list hit on a mining-shaped connection.
+    When both speak for one connection they merge into one finding (`net.findings.merge_findings`);
+    a timing-only verdict is marked `extra.timing_only` because, without a name behind it, it is a
+    suspect rather than a finding (docs/behavior.md measured 15-35 % of benign long flows flagged).
+    """
+    from minewatch.net.behavior import findings_from_flow_table
+    from minewatch.net.findings import merge_findings
+
+    t = to_flow_table(table, cfg)
+    if t.num_rows == 0:
+        return finding_rows([])
+    order = [(k, "ascending") for k in (*FLOW_KEY, "slice_start", "slice_end", "first_seen", "last_seen",
+                                         "packets_fwd", "bytes_fwd", "packets_rev", "bytes_rev", "sni", "dns_name")]
+    t = t.sort_by(order)
+    behaviour = findings_from_flow_table(t)
+    by_key: dict[tuple[Any, ...], Finding] = {}
+    if cfg.intel:
+        rows = t.to_pylist()
+        conns: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for i, r in enumerate(rows):
+            if r.get("slice_start") is not None and r.get("slice_end") is not None:
+                conns.setdefault(tuple(r[k] for k in FLOW_KEY), []).append(r)
+            else:
+                conns[("row", i)] = [r]
+        for k, rs in conns.items():
+            for f in _intel_findings(rs, sliced=k[0] != "row"):
+                by_key.setdefault(_conn_key(f), f)
+    for g in behaviour:
+        k = _conn_key(g)
+        if k in by_key:
+            by_key[k] = merge_findings(by_key[k], g)
+        else:
+            g.extra["timing_only"] = True
+            by_key[k] = g
+    items = [(f, _subject(f), float(f.score), cfg.include_timing_only or not f.extra.get("timing_only"))
+             for f in by_key.values()]
+    return finding_rows(items)
+
+
+def findings_from_rows(rows: pa.Table) -> list[Finding]:
+    """The Findings of a `FINDING_ROWS` table."""
+    return [Finding.from_record(json.loads(s)) for s in rows.column("finding").to_pylist()]

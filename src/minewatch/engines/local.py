@@ -1,0 +1,269 @@
+"""The reference engine: the engine kernels in this process, over Parquet read in bounded batches.
+
+Why DuckDB sorts the input: a kernel needs whole groups (every reading of a meter, every slice of
+a connection), and a file gives no such promise. DuckDB sorts by the group key out of core
+(spilling to disk when the data is larger than memory) and streams record batches; we cut each
+batch at the last group boundary and carry the incomplete tail into the next one. Memory then
+follows the batch size plus one group, not the input size. The Spark engine must give the same
+answers; `tests/test_engines_spark.py` checks that it does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from minewatch.engines.kernels import (
+    FINDING_ROWS,
+    FLOW_KEY,
+    NETFLOW_COLUMNS,
+    POWER_FEATURES,
+    FlowConfig,
+    PowerConfig,
+    flow_findings,
+    is_netflow,
+    power_features,
+    power_peers,
+    power_score,
+)
+from minewatch.errors import InputError
+from minewatch.model import FLOW_SCHEMA, Finding
+
+#: Rows per batch read from DuckDB: ~60 meters of a year of hourly readings, or 200 k flow slices.
+BATCH_ROWS = 500_000
+
+
+@dataclass
+class EngineResult:
+    """What an engine run produced: finding rows, counts, and where they were written."""
+
+    engine: str
+    rows: pa.Table
+    tally: dict[str, int] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def flagged(self) -> int:
+        return int(pc.sum(pc.cast(self.rows.column("flagged"), pa.int64())).as_py() or 0) if self.rows.num_rows else 0
+
+    def findings(self, flagged_only: bool = False) -> list[Finding]:
+        rows = self.rows.filter(self.rows.column("flagged")) if flagged_only else self.rows
+        return [Finding.from_record(json.loads(s)) for s in rows.column("finding").to_pylist()]
+
+    def summary(self) -> dict[str, Any]:
+        return {"engine": self.engine, "rows": self.rows.num_rows, "flagged": self.flagged, "tally": self.tally,
+                "seconds": round(self.seconds, 2), "written": [str(p) for p in self.written]}
+
+
+# ---------------------------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------------------------
+
+
+def parquet_glob(path: str | Path) -> str:
+    """A Parquet file, or every `*.parquet` under a folder (hive partitions included)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file or folder", path=str(p))
+    return str(p / "**" / "*.parquet") if p.is_dir() else str(p)
+
+
+def _connect() -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+def _scan_sql(glob: str) -> str:
+    return f"read_parquet('{glob.replace(chr(39), chr(39) * 2)}', hive_partitioning=true, union_by_name=true)"
+
+
+def input_columns(path: str | Path) -> list[str]:
+    """Column names of a Parquet input (the union over its files)."""
+    glob = parquet_glob(path)
+    con = _connect()
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM {_scan_sql(glob)} LIMIT 0").description]
+    except Exception as e:  # duckdb raises IOException/InvalidInputException for unreadable files
+        raise InputError(f"not readable as Parquet ({str(e).splitlines()[0]})", path=str(path), offset=0) from e
+    finally:
+        con.close()
+
+
+def _same_key_as_last(t: pa.Table, keys: tuple[str, ...]) -> pa.Array:
+    """True for rows whose key equals the last row's key (nulls equal nulls, as in GROUP BY)."""
+    mask = pa.array([True] * t.num_rows)
+    for k in keys:
+        col = t.column(k)
+        last = col[t.num_rows - 1]
+        eq = pc.is_null(col) if not last.is_valid else pc.fill_null(pc.equal(col, last), False)
+        mask = pc.and_(mask, eq)
+    return mask
+
+
+def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], order: list[str],
+                batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+    """Tables of whole groups (rows sorted by `order`, which starts with `keys`), about `batch_rows` each."""
+    glob = parquet_glob(path)
+    con = _connect()
+    cols = ", ".join(f'"{c}"' for c in columns)
+    by = ", ".join(f'"{c}"' for c in order)
+    try:
+        reader = con.sql(f"SELECT {cols} FROM {_scan_sql(glob)} ORDER BY {by}").fetch_arrow_reader(batch_rows)
+    except Exception as e:
+        raise InputError(f"not readable as Parquet ({str(e).splitlines()[0]})", path=str(path), offset=0) from e
+    carry: pa.Table | None = None
+    try:
+        for batch in reader:
+            t = pa.Table.from_batches([batch])
+            if carry is not None and carry.num_rows:
+                t = pa.concat_tables([carry, t.cast(carry.schema)])
+            if t.num_rows == 0:
+                continue
+            same = _same_key_as_last(t, keys).to_numpy(zero_copy_only=False)
+            cut = int(t.num_rows - (same[::-1].argmin() if not same.all() else t.num_rows))
+            if cut == 0:  # one group larger than a batch: keep collecting it
+                carry = t
+                continue
+            yield t.slice(0, cut)
+            carry = t.slice(cut)
+        if carry is not None and carry.num_rows:
+            yield carry
+    finally:
+        con.close()
+
+
+def write_rows(rows: pa.Table, out: str | Path, *, flagged_only: bool) -> list[Path]:
+    """Findings as JSON lines in OUT/findings/part-00000.jsonl (the layout Spark's text writer uses)."""
+    d = Path(out) / "findings"
+    d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob("part-*"):
+        old.unlink()
+    sel = rows.filter(rows.column("flagged")) if flagged_only and rows.num_rows else rows
+    p = d / "part-00000.jsonl"
+    with open(p, "w", encoding="utf-8") as fh:
+        for s in sel.column("finding").to_pylist():
+            fh.write(s + "\n")
+    return [p]
+
+
+def read_findings(out: str | Path) -> list[Finding]:
+    """Every Finding an engine wrote under OUT/findings (local or Spark part files)."""
+    d = Path(out) / "findings"
+    if not d.is_dir():
+        raise InputError("no findings folder here (run `minewatch spark` with --out first)", path=str(d))
+    found: list[Finding] = []
+    for p in sorted(d.glob("part-*")):
+        with open(p, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    found.append(Finding.from_record(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as e:
+                    raise InputError(f"not a finding record ({e})", path=str(p), line=n) from e
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------------
+
+
+def power_config(path: str | Path, cfg: PowerConfig | None = None, columns: list[str] | None = None) -> PowerConfig:
+    """Fill the column names of a long meter table the way `power.readers` finds them."""
+    from minewatch.power.readers import METER_COLS, TEMP_COLS, TS_COLS, VALUE_COLS, _find, _unit_from_name
+
+    cols = columns if columns is not None else input_columns(path)
+    cfg = cfg or PowerConfig()
+    m, t = _find(cols, METER_COLS), _find(cols, TS_COLS)
+    v = _find(cols, VALUE_COLS)
+    if m is None or t is None or v is None:
+        raise InputError(
+            f"a long meter table needs meter, time and value columns; found {', '.join(cols)}", path=str(path), line=1
+        )
+    cfg.meter_col, cfg.ts_col, cfg.value_col = m, t, v
+    cfg.unit = _unit_from_name(v, None) or cfg.unit
+    cfg.temp_col = _find(cols, TEMP_COLS)
+    if not cfg.source:
+        cfg.source = str(path)
+    return cfg
+
+
+def _sorted(t: pa.Table) -> pa.Table:
+    return t.sort_by([("finding_id", "ascending")]) if t.num_rows else t
+
+
+def run_power(path: str | Path, cfg: PowerConfig | None = None, *, out: str | Path | None = None,
+              batch_rows: int = BATCH_ROWS) -> EngineResult:
+    """Score every meter of a long-format meter Parquet (file or folder)."""
+    import time
+    import warnings
+
+    t0 = time.perf_counter()
+    cfg = power_config(path, cfg)
+    cols = [cfg.meter_col, cfg.ts_col, cfg.value_col] + ([cfg.temp_col] if cfg.temp_col else [])
+    tally: Counter[str] = Counter()
+    feats: list[pa.Table] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are expected: gaps stay gaps
+        for t in iter_groups(path, cols, (cfg.meter_col,), [cfg.meter_col, cfg.ts_col], batch_rows):
+            f, tl = power_features(t, cfg)
+            feats.append(f)
+            tally.update(tl)
+        features = pa.concat_tables(feats) if feats else POWER_FEATURES.empty_table()
+        features = features.append_column("peer_lf", power_peers(features).column("peer_lf"))
+        step = max(1, batch_rows // 1000)
+        parts = [power_score(features.slice(i, step), cfg) for i in range(0, features.num_rows, step)]
+    rows = _sorted(pa.concat_tables(parts) if parts else pa.table({f.name: [] for f in FINDING_ROWS}, FINDING_ROWS))
+    res = EngineResult("local", rows, dict(tally))
+    if out is not None:
+        res.written = write_rows(rows, out, flagged_only=not cfg.keep_all)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def flow_columns(path: str | Path, columns: list[str] | None = None) -> tuple[list[str], tuple[str, ...]]:
+    """(columns to read, group key) of a flow input: collector NetFlow or FLOW_SCHEMA Parquet."""
+    cols = columns if columns is not None else input_columns(path)
+    if is_netflow(cols):
+        return list(NETFLOW_COLUMNS), tuple(k for k in FLOW_KEY if k != "source")
+    have = [f.name for f in FLOW_SCHEMA if f.name in cols]
+    missing = {"src_ip", "dst_ip", "src_port", "dst_port"} - set(have)
+    if missing:
+        raise InputError(f"not a flow table: missing {', '.join(sorted(missing))}", path=str(path), line=1)
+    return have, tuple(k for k in FLOW_KEY if k in have)
+
+
+def run_flows(path: str | Path, cfg: FlowConfig | None = None, *, out: str | Path | None = None,
+              keep_all: bool = False, batch_rows: int = BATCH_ROWS) -> EngineResult:
+    """Score every connection of a flow Parquet input (collector output or FLOW_SCHEMA rows)."""
+    import time
+
+    t0 = time.perf_counter()
+    cfg = cfg or FlowConfig()
+    if cfg.source is None:
+        cfg.source = str(path)
+    cols, keys = flow_columns(path)
+    order = list(keys) + [c for c in ("slice_start", "start") if c in cols]
+    parts: list[pa.Table] = []
+    tally: Counter[str] = Counter()
+    for t in iter_groups(path, cols, keys, order, batch_rows):
+        tally["rows"] += t.num_rows
+        parts.append(flow_findings(t, cfg))
+    rows = _sorted(pa.concat_tables(parts) if parts else pa.table({f.name: [] for f in FINDING_ROWS}, FINDING_ROWS))
+    res = EngineResult("local", rows, dict(tally))
+    if out is not None:
+        res.written = write_rows(rows, out, flagged_only=not keep_all)
+    res.seconds = time.perf_counter() - t0
+    return res

@@ -1,0 +1,155 @@
+"""The dashboard in a real browser (Debian's chromium via chromedriver): log in, upload a capture,
+watch the scan finish, open a finding, open a case, move it along, export the report.
+Screenshots are kept under test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from web_helpers import PASSWORD, make_env
+
+pytestmark = pytest.mark.slow
+ART = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def server(tmp_path):
+    uvicorn = pytest.importorskip("uvicorn")
+    env = make_env(tmp_path)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield env, f"http://localhost:{port}"
+    srv.should_exit = True
+    t.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_bin = shutil.which("chromedriver")
+    if not chromium or not driver_bin:
+        pytest.skip("Debian chromium and chromium-driver are not installed (make sysdeps)")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+              f"--user-data-dir={tmp_path / 'chrome-profile'}"):  # fmt: skip
+        opts.add_argument(a)
+    drv = webdriver.Chrome(service=Service(executable_path=driver_bin), options=opts)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def _wait_text(drv, element_id: str, text: str, timeout: float = 20) -> None:
+    """Wait for a form submission to land (the old page's elements go stale meanwhile)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if drv.find_element(By.ID, element_id).text == text:
+                return
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"#{element_id} never showed {text!r}")
+
+
+def _wait_url(drv, ok, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if ok(drv.current_url):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"page never arrived; at {drv.current_url}")
+
+
+def shot(drv, name: str) -> None:
+    ART.mkdir(exist_ok=True)
+    drv.save_screenshot(str(ART / f"web-{name}.png"))
+
+
+def test_analyst_journey_in_chromium(server, browser, tmp_path):
+    scenario = pytest.importorskip("minewatch.synth.scenario")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    env, base = server
+    d = browser
+    cap = scenario.write_demo_capture(tmp_path / "demo.pcapng")
+
+    d.get(base + "/findings")
+    assert "/login" in d.current_url
+    d.find_element(By.ID, "username").send_keys("analyst")
+    d.find_element(By.ID, "password").send_keys(PASSWORD)
+    shot(d, "01-login")
+    d.find_element(By.ID, "login-button").click()
+    _wait_url(d, lambda u: u.endswith("/findings"))
+
+    d.get(base + "/upload")
+    d.find_element(By.ID, "upload-file").send_keys(str(cap))
+    d.find_element(By.ID, "upload-button").click()
+    _wait_url(d, lambda u: "/jobs/" in u)
+    # the job page refreshes itself (no JavaScript) until the scan is over
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.time() + 120
+    state = None
+    while time.time() < deadline and state not in ("job-done", "job-failed"):
+        try:
+            state = d.find_element(By.ID, "job-state").get_attribute("class")
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        time.sleep(0.3)
+    shot(d, "02-job")
+    assert state == "job-done"
+
+    links = d.find_elements(By.CLASS_NAME, "finding-link")
+    assert links, "the finished job lists its findings"
+    d.get(links[0].get_attribute("href"))
+    _wait_url(d, lambda u: "/findings/" in u)
+    assert d.find_elements(By.ID, "evidence")
+    shot(d, "03-finding")
+    d.find_element(By.ID, "case-title").send_keys("Demo rigs")
+    d.find_element(By.ID, "open-case").click()
+    _wait_text(d, "case-state", "suspected")
+    for state, shown in (("investigating", "under investigation"), ("confirmed", "confirmed")):
+        Select(d.find_element(By.ID, "next-state")).select_by_value(state)
+        d.find_element(By.ID, "change-state").click()
+        _wait_text(d, "case-state", shown)
+    assert d.find_element(By.ID, "case-state").text == "confirmed"
+    d.find_element(By.ID, "note-body").send_keys("Visited; machines seized.")
+    d.find_element(By.ID, "add-note").click()
+    _wait_url(d, lambda u: "Visited; machines seized." in d.page_source)
+    shot(d, "04-case")
+    d.find_element(By.ID, "report-html").click()
+    _wait_url(d, lambda u: u.endswith("/report.html"))
+    assert "Case report / 案件报告" in d.page_source and "Visited; machines seized." in d.page_source
+    shot(d, "05-report")
+    d.get(base + "/?lang=zh")
+    assert "概览" in d.page_source
+    shot(d, "06-overview-zh")
