@@ -12,12 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian tools the tests compare against; installed only when missing (needs root, as on CI).
+# Debian packages the tests start or compare against (real tools, started by the tests themselves):
+# tshark/softflowd/nfdump for captures and flows, nft/named-checkzone/ipset for exports, chromium for
+# the web pages, poppler and a CJK font for the PDF report, postgresql for the team store.
+SYSPKGS := tshark softflowd nfdump nftables bind9-utils ipset iproute2 chromium chromium-driver \
+	poppler-utils fonts-wqy-microhei postgresql
+
 sysdeps:
 	@missing=""; \
-	for t in tshark:tshark softflowd:softflowd nfcapd:nfdump nfdump:nfdump nft:nftables named-checkzone:bind9-utils ipset:ipset ip:iproute2; do \
-	  cmd=$${t%%:*}; pkg=$${t##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
-	done; \
+	for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "note: missing Debian packages:$$missing (tests that need them will skip)"; fi; \

@@ -73,12 +73,11 @@ def pdb(pg_url):
 
 
 def test_same_migrations_and_case_rules_on_postgres(pdb, pg_url):
-    from web_helpers import finding
-
     from minewatch.store import MIGRATIONS
     from minewatch.store import cases as C
     from minewatch.store.backend import connect
     from minewatch.web.queries import FindingFilter, query_findings
+    from web_helpers import finding
 
     assert pdb.dialect == "postgres" and pdb.schema_version == len(MIGRATIONS)
     assert pdb.add_findings([finding(i, src=f"10.1.2.{i}") for i in range(20)]) == 20
@@ -106,10 +105,10 @@ def test_same_migrations_and_case_rules_on_postgres(pdb, pg_url):
 
 def test_web_app_on_postgres(pg_url, pdb, tmp_path):
     from fastapi.testclient import TestClient
-    from web_helpers import finding
 
     from minewatch.store import cases as C
     from minewatch.web.app import Settings, create_app
+    from web_helpers import finding
 
     pdb.add_findings([finding(i) for i in range(5)])
     u = C.create_user(pdb, "api", "long enough password", "analyst", actor="t")

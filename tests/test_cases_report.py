@@ -6,13 +6,13 @@ import shutil
 import subprocess
 
 import pytest
-from web_helpers import finding
 
 from minewatch.export.report import case_report_html, case_report_pdf
 from minewatch.model import Finding
 from minewatch.store import cases as C
 from minewatch.store.backend import connect
 from minewatch.web.service import case_bundle
+from web_helpers import finding
 
 
 @pytest.fixture

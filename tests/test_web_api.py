@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from web_helpers import csrf_of, finding, make_env
 
 INJECTIONS = [

@@ -4,6 +4,7 @@ Screenshots are kept under test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from web_helpers import PASSWORD, make_env
 
 pytestmark = pytest.mark.slow
@@ -98,7 +100,7 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    env, base = server
+    _env, base = server
     d = browser
     cap = scenario.write_demo_capture(tmp_path / "demo.pcapng")
 
@@ -120,10 +122,8 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     deadline = time.time() + 120
     state = None
     while time.time() < deadline and state not in ("job-done", "job-failed"):
-        try:
+        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
             state = d.find_element(By.ID, "job-state").get_attribute("class")
-        except (NoSuchElementException, StaleElementReferenceException):
-            pass
         time.sleep(0.3)
     shot(d, "02-job")
     assert state == "job-done"

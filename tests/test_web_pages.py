@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from web_helpers import PASSWORD, csrf_of, finding, make_env
 
 from minewatch.store import cases as C
 from minewatch.store.backend import connect
+from web_helpers import PASSWORD, csrf_of, finding, make_env
 
 
 @pytest.fixture

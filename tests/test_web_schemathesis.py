@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
+
 from web_helpers import finding, make_env  # noqa: E402
 
 _TMP = Path(tempfile.mkdtemp(prefix="minewatch-schemathesis-"))

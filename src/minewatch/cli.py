@@ -32,6 +32,9 @@ SUBAPPS: list[tuple[str, str, str]] = [
     ("data", "minewatch.assess.cli", "data_app"),
     ("power", "minewatch.power.cli", "app"),
     ("intel", "minewatch.net.intel_cli", "app"),
+    ("user", "minewatch.cases_cli", "user_app"),
+    ("site", "minewatch.cases_cli", "site_app"),
+    ("case", "minewatch.cases_cli", "case_app"),
 ]
 
 #: (command name, module, attribute) of single commands (plain functions).

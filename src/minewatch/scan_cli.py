@@ -355,6 +355,12 @@ def scan(
                 stored = (stored or 0) + store.add_findings(got, import_sha256=log_shas[0] if log_shas else None)
         elif logs.rejects.total:
             scanner.stats.rejects.merge(logs.rejects)
+        if store is not None and stored:
+            # New findings join the sites whose ranges they fall in, and those sites' open cases.
+            from minewatch.store.backend import DuckDb
+            from minewatch.store.cases import attach_new
+
+            attach_new(DuckDb(store))
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group)

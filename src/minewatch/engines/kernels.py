@@ -178,7 +178,7 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     vals = t.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
     temps = t.column("temp").to_numpy(zero_copy_only=False).astype(np.float64) if cfg.temp_col else None
     starts = np.flatnonzero(np.r_[True, mids[1:] != mids[:-1]]) if mids.size else np.zeros(0, np.int64)
-    ends = np.r_[starts[1:], mids.size]
+    ends = np.r_[starts[1:], mids.size] if starts.size else starts
     res = ReadResult()
     src = Path(cfg.source) if cfg.source else Path("")
     Item = tuple[str, np.ndarray, int, int, tuple[np.ndarray, np.ndarray] | None]

@@ -119,7 +119,9 @@ def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], ord
     cols = ", ".join(f'"{c}"' for c in columns)
     by = ", ".join(f'"{c}"' for c in order)
     try:
-        reader = con.sql(f"SELECT {cols} FROM {_scan_sql(glob)} ORDER BY {by}").fetch_arrow_reader(batch_rows)
+        rel = con.sql(f"SELECT {cols} FROM {_scan_sql(glob)} ORDER BY {by}")
+        # duckdb 2 renamed fetch_arrow_reader to to_arrow_reader; 1.x has only the former
+        reader = (rel.to_arrow_reader if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader)(batch_rows)
     except Exception as e:
         raise InputError(f"not readable as Parquet ({str(e).splitlines()[0]})", path=str(path), offset=0) from e
     carry: pa.Table | None = None

@@ -15,7 +15,9 @@ whether the added load follows temperature or season (heat pumps, boilers and co
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +165,7 @@ def candidate_days(z: np.ndarray, k: int = N_CAND, sep: int = SCAN_W) -> np.ndar
     return out
 
 
-def analyse_block(
+def _analyse_block(
     x: np.ndarray,
     steps_per_day: int,
     *,
@@ -438,3 +440,11 @@ def hourly(kw: np.ndarray, start_s: int, interval_s: int) -> tuple[np.ndarray, i
     with np.errstate(invalid="ignore"):
         h = np.where(cnt > 0, np.nansum(a, axis=1) / np.maximum(cnt, 1), np.nan)
     return h, start_s - lead * interval_s, 3600
+
+
+def analyse_block(*args: Any, **kwargs: Any) -> Block:
+    """`_analyse_block` with NumPy's all-NaN warnings silenced: a meter with a gap spanning a whole
+    window legitimately yields NaN there (unknown stays unknown), which is not worth a warning per meter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _analyse_block(*args, **kwargs)

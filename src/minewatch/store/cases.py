@@ -222,20 +222,22 @@ def audit(db: Db, actor: str, action: str, object_type: str, object_id: Any, bef
           after: Any = None) -> int:  # fmt: skip
     """Append one entry; returns its id. Call inside the caller's transaction so the change and its
     record commit together."""
-    if db.dialect == "postgres":
-        db.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-    before = json.loads(jdump(before)) if before is not None else None
-    after = json.loads(jdump(after)) if after is not None else None
-    row = db.one("SELECT entry_hash FROM audit_log ORDER BY audit_id DESC LIMIT 1")
-    prev = row[0] if row else _GENESIS
-    aid = _next(db, "audit_ids")
-    at = _now()
-    oid = None if object_id is None else str(object_id)
-    h = _entry_hash(prev, aid, at, actor, action, object_type, oid, before, after)
-    db.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [aid, at, actor, action, object_type, oid, jdump(before), jdump(after), prev, h],
-    )
+    before = json.loads(jdump(before) or "null") if before is not None else None
+    after = json.loads(jdump(after) or "null") if after is not None else None
+    with db.tx():  # joins the caller's transaction when there is one
+        if db.dialect == "postgres":
+            # Writers take turns at the chain's end: two servers must not both link to the same entry.
+            db.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+        row = db.one("SELECT entry_hash FROM audit_log ORDER BY audit_id DESC LIMIT 1")
+        prev = row[0] if row else _GENESIS
+        aid = _next(db, "audit_ids")
+        at = _now()
+        oid = None if object_id is None else str(object_id)
+        h = _entry_hash(prev, aid, at, actor, action, object_type, oid, before, after)
+        db.execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [aid, at, actor, action, object_type, oid, jdump(before), jdump(after), prev, h],
+        )
     return aid
 
 
