@@ -40,3 +40,13 @@ def tmp_home(tmp_path, monkeypatch) -> Path:
     """A private MINEWATCH_HOME so tests never touch the user's store."""
     monkeypatch.setenv("MINEWATCH_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked():
+    """`--lang zh` sets the process-wide language; restore English so one test cannot leak it into the next."""
+    from minewatch.i18n import set_lang
+
+    set_lang("en")
+    yield
+    set_lang("en")
