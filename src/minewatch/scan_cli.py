@@ -170,7 +170,7 @@ def _print_tables(findings: list[Finding]) -> None:
             f.worker or "—",
             _fmt_rate(f.hashrate_hs),
             f"{f.score:.0f}",
-            _first_words(f.evidence[0].render(lang), 160) if f.evidence else "—",
+            _first_words(headline(f).render(lang), 240) if f.evidence else "—",
         )
     con.print(s)
     if len(shown) > 40:
@@ -180,6 +180,22 @@ def _print_tables(findings: list[Finding]) -> None:
                 f"… 另有 {len(shown) - 40} 个会话；使用 --format jsonl 或 csv 查看全部。",
             )
         )
+
+
+#: Evidence codes that say most about a session, best first (the login names worker and wallet).
+_HEADLINE = (
+    "net.msg.mining.authorize", "net.msg.login", "net.msg.eth_submitLogin", "net.msg.mining.hello",
+    "net.msg.mining.subscribe", "net.node", "intel.pool_domain",
+)  # fmt: skip
+
+
+def headline(f: Finding) -> Any:
+    """The one evidence item a table row shows: the most telling one, not merely the earliest."""
+    for prefix in _HEADLINE:
+        for ev in f.evidence:
+            if ev.code.startswith(prefix):
+                return ev
+    return f.evidence[0]
 
 
 def _first_words(text: str, limit: int) -> str:

@@ -147,6 +147,14 @@ def session_finding(
             f.extra["hashrate_formula"] = getattr(hr, "formula", None)
     if f.pool_host is None and flow.dns_names:
         f.pool_host = flow.dns_names[0]
+    if f.pool_host and f.pool_host != f.dst_ip and f.dst_ip:
+        # Name the pool the way a colleague knows it, keeping the address beside it.
+        ep, named = f"{f.dst_ip}:{f.dst_port}", f"{f.pool_host}:{f.dst_port} ({f.dst_ip})"
+        for ev in f.evidence:
+            if ep in ev.text and named not in ev.text:
+                ev.text = ev.text.replace(ep, named, 1)
+                if ev.text_zh:
+                    ev.text_zh = ev.text_zh.replace(ep, named, 1)
     if f.coin is None and kind == "mining":
         from minewatch.net.coins import host_coin
 

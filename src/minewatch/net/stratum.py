@@ -1523,11 +1523,14 @@ class SessionAnalyzer:
         who, peer = self._endpoints(direction)
         data = dict(data)
         data.setdefault("direction", "src->dst" if direction == 0 else "dst->src")
+        when = utc_from_epoch(ts) if ts else None
+        at_en = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
+        at_zh = f"（{when:%Y-%m-%d %H:%M:%S} UTC）" if when else ""
         self._f.evidence.append(
             Evidence(
                 code=code,
-                text=f"{who} sent {what_en} to {peer}",
-                text_zh=f"{who} 向 {peer} 发送了{what_zh}",
+                text=f"{who} sent {what_en} to {peer}{at_en}",
+                text_zh=f"{who} 向 {peer} 发送了{what_zh}{at_zh}",
                 ts=utc_from_epoch(ts),
                 data=data,
             )
