@@ -118,7 +118,8 @@ def test_stratum_v1_full_session(chunk):
     assert len(rejected) == 1 and rejected[0][0] == 90.0
     auth = [e for e in f.evidence if e.code == "net.msg.mining.authorize"]
     assert auth and "10.1.2.7 sent mining.authorize for worker 'rig07'" in auth[0].text
-    assert auth[0].text.endswith("to 203.0.113.5:3333") and auth[0].text_zh and "矿工名" in auth[0].text_zh
+    assert auth[0].text.split(" at ")[0].endswith("to 203.0.113.5:3333") and auth[0].text_zh and "矿工名" in auth[0].text_zh
+    assert auth[0].text.endswith(f" at {auth[0].ts:%Y-%m-%d %H:%M:%S} UTC")  # when, as an inspector needs it
     assert auth[0].data["raw"].startswith("{")
 
 

@@ -189,6 +189,7 @@ def test_memory_stays_bounded_through_many_short_flows(intel: Any) -> None:
             peaks[k] = max(peaks.get(k, 0), d[k])
 
     run_watch(source(), sc, stats_every_s=1e-9, on_stats=on_stats, clock=lambda: state["t"])
+    print(peaks, sc.counts, sc.opened)
     total = n_seconds * per_second
     assert sc.opened >= total
     assert peaks["undecided_window"] <= caps["max_undecided"]
