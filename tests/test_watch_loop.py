@@ -18,7 +18,17 @@ from minewatch.sources.live import PcapStream
 from minewatch.sources.pcap import PacketBatch
 from minewatch.synth import dialects
 from minewatch.synth.benign import dns_answer
-from minewatch.synth.pcapwriter import ACK, RST, SYN, LinkSpec, Pkt, PcapWriter, ip_packet, tcp_header, udp_header
+from minewatch.synth.pcapwriter import (
+    ACK,
+    RST,
+    SYN,
+    LinkSpec,
+    PcapWriter,
+    Pkt,
+    ip_packet,
+    tcp_header,
+    udp_header,
+)
 from minewatch.synth.tcp import tcp_session
 
 T0 = 1_700_000_000.0
@@ -189,7 +199,6 @@ def test_memory_stays_bounded_through_many_short_flows(intel: Any) -> None:
             peaks[k] = max(peaks.get(k, 0), d[k])
 
     run_watch(source(), sc, stats_every_s=1e-9, on_stats=on_stats, clock=lambda: state["t"])
-    print(peaks, sc.counts, sc.opened)
     total = n_seconds * per_second
     assert sc.opened >= total
     assert peaks["undecided_window"] <= caps["max_undecided"]

@@ -114,7 +114,7 @@ def test_pcapng_and_garbage_headers_are_refused_with_offset(tmp_path: Path) -> N
 
 
 def test_absurd_record_length_keeps_earlier_packets_and_names_offset() -> None:
-    data, n = _capture_bytes(4, seed=6)
+    data, _ = _capture_bytes(4, seed=6)
     # find the third record's header and corrupt its caplen
     off = 24
     for _ in range(2):
@@ -210,10 +210,8 @@ def test_live_capture_slow_writer_gets_time_batches_and_ticks(tmp_path: Path) ->
 def test_live_capture_stop_ends_iteration(tmp_path: Path) -> None:
     script = "import time\ntime.sleep(30)\n"
     cap = LiveCapture("t", command=[sys.executable, "-c", script], tick_seconds=0.1)
-    seen = 0
-    for item in cap:
+    for seen, item in enumerate(cap, start=1):
         assert item is None
-        seen += 1
         if seen == 2:
             cap.stop()
     assert cap.proc is not None and cap.proc.poll() is not None

@@ -233,7 +233,9 @@ class LiveScanner(CaptureScanner):
         self.counts["session"] += len(found)
         und, self._undecided = self._undecided, []
         if und:
-            self.recent_undecided.extend(und)
+            # the endpoint rules read only the flow (its facts decided nothing); keeping the
+            # dissector's facts would multiply the window's memory for no use
+            self.recent_undecided.extend((view, None) for view, _facts in und)
             self._endpoint_dirty = True
             while len(self.recent_undecided) > self.max_undecided:
                 self.recent_undecided.popleft()
@@ -451,6 +453,8 @@ class FindingSink:
         pending = (self._pending or []) + list(findings)
         if not pending:
             return
+        import duckdb
+
         from minewatch.store import Store
 
         try:
@@ -458,7 +462,7 @@ class FindingSink:
                 self.stored_new += st.add_findings(pending)
             self.written += len(pending)
             self._pending = None
-        except Exception as e:  # duckdb.IOException when another process holds the file
+        except (duckdb.Error, OSError) as e:  # duckdb.IOException when another process holds the file
             self.store_errors += 1
             self._pending = pending[-self.max_pending :]
             print(tr(f"store busy, {len(self._pending)} finding(s) kept for the next write: {e}",
@@ -582,12 +586,12 @@ def watch(
         print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
         raise typer.Exit(2) from e
 
-    signals = {signal.SIGINT: 0}
+    received: list[int] = []
 
     def _stop(signum: int, _frame: Any) -> None:
-        signals[signal.SIGINT] += 1
-        if signals[signal.SIGINT] > 1:
-            raise KeyboardInterrupt
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop without flushing
         capture.stop()
 
     if threading.current_thread() is threading.main_thread():
@@ -616,7 +620,7 @@ def watch(
         sink.flush()
     for err in capture.parser.errors:
         print(f"{tr('Input error', '输入错误')}: {err}", file=sys.stderr)
-    if not quiet:
+    if not quiet and not code:
         print(tr(
             f"Stopped: {scanner.counts['session'] + scanner.counts['endpoint']} finding(s) from ended flows, "
             f"{scanner.counts['open']} reported while open; {sink.stored_new} new in the store"

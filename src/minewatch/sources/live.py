@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from minewatch.errors import InputError, MinewatchError, Rejects
+from minewatch.i18n import tr
 from minewatch.sources.pcap import (
     HARD_MAX_CAPLEN,
     PCAP_MAGIC_NS,
@@ -316,9 +317,10 @@ class LiveCapture:
         if command is None:
             exe = shutil.which("dumpcap")
             if exe is None:
-                raise CaptureToolError(
-                    "dumpcap is not installed (Debian/Ubuntu: apt install tshark); it does the live capture"
-                )
+                raise CaptureToolError(tr(
+                    "dumpcap is not installed (Debian/Ubuntu: apt install tshark); it does the live capture",
+                    "未安装 dumpcap（Debian/Ubuntu：apt install tshark），实时抓包需要它",
+                ))
             command = dumpcap_command(interface, bpf, snaplen=snaplen, buffer_mb=buffer_mb, dumpcap=exe)
         self.command = list(command)
         self.batch_packets = batch_packets
@@ -342,7 +344,8 @@ class LiveCapture:
                 start_new_session=True,  # Ctrl-C reaches us only; we stop the tool after flushing
             )  # fmt: skip
         except OSError as e:
-            raise CaptureToolError(f"cannot start {self.command[0]}: {e.strerror}") from e
+            raise CaptureToolError(tr(f"cannot start {self.command[0]}: {e.strerror}",
+                                      f"无法启动 {self.command[0]}：{e.strerror}")) from e
         self._err_thread = threading.Thread(target=self._drain_stderr, name="capture-stderr", daemon=True)
         self._err_thread.start()
 
@@ -425,7 +428,8 @@ class LiveCapture:
                         try:
                             b = self.parser.feed(data)
                         except InputError as e:
-                            raise CaptureToolError(f"{self.command[0]} did not write a pcap stream: {e}") from e
+                            raise CaptureToolError(tr(f"{self.command[0]} did not write a pcap stream: {e}",
+                                                      f"{self.command[0]} 输出的不是 pcap 数据流：{e}")) from e
                         if b is not None:
                             if not pending:
                                 first_wait = time.monotonic()
@@ -449,4 +453,5 @@ class LiveCapture:
                 self.parser.close()
         if eof and not self._stop.is_set() and self.returncode not in (0, None) and self.parser.packets == 0:
             said = "; ".join(self.tool_messages()[-5:]) or f"exit status {self.returncode}"
-            raise CaptureToolError(f"capture on {self.interface} failed: {said}")
+            raise CaptureToolError(tr(f"capture on {self.interface} failed: {said}",
+                                      f"在 {self.interface} 上抓包失败：{said}"))
