@@ -74,7 +74,7 @@ def test_flows_on_spark_equal_local(spark, samples, tmp_path):
 
     ref = local.run_flows(samples["flows"], FlowConfig(), keep_all=True)
     got = run_flows(spark, samples["flows"], FlowConfig(), out=tmp_path / "f", keep_all=True, flows_per_bucket=700)
-    assert got.tally["rows"] > 2000 and got.tally["buckets"] >= 3
+    assert got.tally["rows"] > 1500 and got.tally["buckets"] >= 3  # enough rows to span several buckets
     _same(got.rows, ref.rows)
     assert 0 < ref.flagged < ref.rows.num_rows  # named findings flagged, timing-only ones not
     assert len(local.read_findings(tmp_path / "f")) == ref.rows.num_rows
