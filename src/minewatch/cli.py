@@ -35,6 +35,7 @@ SUBAPPS: list[tuple[str, str, str]] = [
     ("user", "minewatch.cases_cli", "user_app"),
     ("site", "minewatch.cases_cli", "site_app"),
     ("case", "minewatch.cases_cli", "case_app"),
+    ("spark", "minewatch.engines.cli", "app"),
 ]
 
 #: (command name, module, attribute) of single commands (plain functions).

@@ -52,11 +52,12 @@ def _finish(res: Any, out: Path, what: str) -> None:
     summary = res.summary()
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     err = Console(stderr=True)
+    n_in = res.tally.get("meters" if what == "meters" else "rows", 0)
+    unit_en, unit_zh = ("meters", "块电表") if what == "meters" else ("flow rows", "条流记录")
     err.print(tr(
-        f"{res.engine}: {res.rows.num_rows} {what} scored, {res.flagged} flagged, {res.seconds:.1f} s; "
+        f"{res.engine}: {n_in} {unit_en} scored, {res.flagged} flagged, {res.seconds:.1f} s; "
         f"findings in {out / 'findings'}",
-        f"{res.engine}：评分 {res.rows.num_rows} 个{'电表' if what == 'meters' else '连接'}，标记 {res.flagged} 个，"
-        f"用时 {res.seconds:.1f} 秒；结果在 {out / 'findings'}"))
+        f"{res.engine}：评分 {n_in} {unit_zh}，标记 {res.flagged} 个，用时 {res.seconds:.1f} 秒；结果在 {out / 'findings'}"))
     rejected = {k: v for k, v in res.tally.items() if k.startswith(("rejected:", "issue:"))}
     for k, v in sorted(rejected.items()):
         err.print(f"  {k}: {v}")
@@ -77,7 +78,7 @@ def _session(master: str, conf: list[str] | None) -> Any:
     return sp
 
 
-@app.command("power")
+@app.command("power", help=tr("Score every meter of a long meter table; write flagged meters as findings.", "为长格式电表数据中的每块电表评分；将被标记的电表写为结果。"))
 def power(
     input: Path = typer.Argument(..., help=tr("Long-format meter Parquet (meter_id, ts, kwh|kw), file or folder.",
                                               "长格式电表 Parquet（meter_id、ts、kwh|kw），文件或目录。")),
@@ -125,7 +126,7 @@ def power(
     _finish(res, out, "meters")
 
 
-@app.command("flows")
+@app.command("flows", help=tr("Score every connection of a flow table; write flagged connections as findings.", "为流量表中的每个连接评分；将被标记的连接写为结果。"))
 def flows(
     input: Path = typer.Argument(..., help=tr(
         "Flow Parquet: the NetFlow collector's hive-partitioned output or FLOW_SCHEMA rows.",
@@ -165,7 +166,7 @@ def flows(
     _finish(res, out, "connections")
 
 
-@app.command("load")
+@app.command("load", help=tr("Load the findings an engine wrote into the store.", "将引擎写出的结果导入数据库。"))
 def load(
     out: Path = typer.Argument(..., help=tr("A folder written by `minewatch spark power|flows`.",
                                             "由 `minewatch spark power|flows` 写出的目录。")),
@@ -185,7 +186,7 @@ def load(
                                   f"读取 {len(found)} 条结果，新入库 {new} 条"))
 
 
-@app.command("sample")
+@app.command("sample", help=tr("Write synthetic meter and flow Parquet to try the engines (no real data needed).", "生成合成的电表和流量 Parquet 以试用引擎（无需真实数据）。"))
 def sample(
     out: Path = typer.Argument(..., help=tr("Folder to write sample inputs into.", "样例输入的输出目录。")),
     meters: int = typer.Option(200, "--meters", help=tr("Number of meters.", "电表数量。")),
