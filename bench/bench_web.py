@@ -25,7 +25,7 @@ def build(path: Path, n: int) -> None:
         f"""
         INSERT INTO findings (finding_id, kind, detector, score, subscores, evidence, source, first_seen, last_seen,
             src_ip, src_port, dst_ip, dst_port, transport, coin, variant, pool_host, stored_at)
-        SELECT lpad(to_hex(i), 20, '0'), CASE WHEN i % 10 = 0 THEN 'node' ELSE 'mining' END, 'net.stratum',
+        SELECT substr(md5(i::VARCHAR), 1, 20), CASE WHEN i % 10 = 0 THEN 'node' ELSE 'mining' END, 'net.stratum',
             (i * 7919) % 1000 / 10.0, '{{"protocol": 50}}',
             '[{{"code": "net.msg.login", "text": "login seen", "text_zh": "看到登录", "data": {{}}, "ts": null}}]',
             'bench.pcap', TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i * 30),

@@ -126,7 +126,7 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
             state = d.find_element(By.ID, "job-state").get_attribute("class")
         time.sleep(0.3)
     shot(d, "02-job")
-    assert state == "job-done"
+    assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
 
     links = d.find_elements(By.CLASS_NAME, "finding-link")
     assert links, "the finished job lists its findings"
