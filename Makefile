@@ -14,13 +14,15 @@ $(STAMP): pyproject.toml
 
 # Debian packages the tests start or compare against (real tools, started by the tests themselves):
 # tshark/softflowd/nfdump for captures and flows, nft/named-checkzone/ipset for exports, chromium for
-# the web pages, poppler and a CJK font for the PDF report, postgresql for the team store.
+# the web pages, poppler and a CJK font for the PDF report, postgresql for the team store; a Java
+# runtime (any, default-jre-headless when none) for the Spark path.
 SYSPKGS := tshark softflowd nfdump nftables bind9-utils ipset iproute2 chromium chromium-driver \
 	poppler-utils fonts-wqy-microhei postgresql
 
 sysdeps:
 	@missing=""; \
 	for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "note: missing Debian packages:$$missing (tests that need them will skip)"; fi; \
