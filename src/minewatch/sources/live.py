@@ -371,10 +371,16 @@ class LiveCapture:
             if m:
                 self.received, self.dropped = int(m.group(1)), int(m.group(2))
 
-    def _terminate(self) -> None:
+    def _terminate(self, grace_s: float = 0.0) -> None:
+        """End the capture program. `grace_s`: after end of stream, a program that closed its output
+        is usually about to exit by itself; give it that moment so its own exit status (not our
+        SIGTERM) is what we report."""
         p = self.proc
         if p is None:
             return
+        if grace_s > 0 and p.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=grace_s)
         if p.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 p.terminate()
@@ -448,7 +454,7 @@ class LiveCapture:
             if pending:
                 yield merge_batches(pending)
         finally:
-            self._terminate()
+            self._terminate(grace_s=2.0 if eof and not self._stop.is_set() else 0.0)
             if not self.parser.broken:
                 self.parser.close()
         if eof and not self._stop.is_set() and self.returncode not in (0, None) and self.parser.packets == 0:
