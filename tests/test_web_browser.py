@@ -153,3 +153,26 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     d.get(base + "/?lang=zh")
     assert "概览" in d.page_source
     shot(d, "06-overview-zh")
+
+    # flow logs: a Zeek conn.log and its ssl.log chosen together in one upload (input `multiple`)
+    from test_web_uploads import POOL_SNI, zeek_pair
+
+    logs_dir = tmp_path / "zeek"
+    logs_dir.mkdir()
+    conn, ssl = zeek_pair(logs_dir)
+    d.get(base + "/upload")
+    d.find_element(By.ID, "upload-file").send_keys(f"{conn}\n{ssl}")
+    d.find_element(By.ID, "upload-button").click()
+    _wait_url(d, lambda u: "/jobs/" in u)
+    deadline = time.time() + 120
+    state = None
+    while time.time() < deadline and state not in ("job-done", "job-failed"):
+        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
+            state = d.find_element(By.ID, "job-state").get_attribute("class")
+        time.sleep(0.3)
+    shot(d, "07-log-job")
+    assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
+    assert d.find_element(By.ID, "job-kind").text == "Zeek 日志（TSV）"  # the page is still in Chinese
+    assert len(d.find_elements(By.CSS_SELECTOR, "#job-files li")) == 2
+    d.get(d.find_elements(By.CLASS_NAME, "finding-link")[0].get_attribute("href"))
+    assert POOL_SNI in d.page_source

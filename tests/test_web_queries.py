@@ -3,8 +3,6 @@ exactly what the plain SQL (ORDER BY ... OFFSET, a sub-query on the link table) 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from minewatch.store import cases as C
@@ -13,9 +11,10 @@ from minewatch.web import queries as Q
 from web_helpers import finding
 
 
-@pytest.fixture()
-def db(tmp_path: Path):
-    d = connect(tmp_path / "q.duckdb")
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory):
+    # One store for the module (600 findings take seconds to add); tests only add sites, each its own.
+    d = connect(tmp_path_factory.mktemp("q") / "q.duckdb")
     # Many ties in score (7 values over 600 rows) so the seek has to use the id tie-break.
     d.add_findings(finding(i, src=f"10.0.{i % 3}.{i % 200}", coin=("XMR", "BTC")[i % 2], score=float(50 + i % 7))
                    for i in range(600))  # fmt: skip
@@ -34,6 +33,7 @@ def _plain(db, flt: Q.FindingFilter, limit: int, offset: int) -> list[str]:
 @pytest.mark.parametrize("coin", [None, "XMR"])
 def test_seek_pages_match_plain_offset(db, monkeypatch, offset: int, coin: str | None) -> None:
     monkeypatch.setattr(Q, "SEEK_OFFSET", 1)  # take the seek path even on a small store
+    monkeypatch.setattr(Q, "PLAIN_MAX", 0)
     flt = Q.FindingFilter(coin=coin)
     total, page = Q.query_findings(db, flt, limit=40, offset=offset)
     want = _plain(db, flt, 40, offset)
@@ -44,6 +44,7 @@ def test_seek_pages_match_plain_offset(db, monkeypatch, offset: int, coin: str |
 
 def test_seek_order_is_the_score_order(db, monkeypatch) -> None:
     monkeypatch.setattr(Q, "SEEK_OFFSET", 1)
+    monkeypatch.setattr(Q, "PLAIN_MAX", 0)
     seen: list[tuple[float, str]] = []
     for off in range(0, 600, 50):
         seen += [(-f.score, f.finding_id) for f in Q.query_findings(db, Q.FindingFilter(), limit=50, offset=off)[1]]

@@ -369,11 +369,18 @@ def api_export(
 
 
 @router.post("/uploads", status_code=202, responses=ERR)
-async def api_upload(request: Request, file: UploadFile = File(...), user: C.User = Depends(analyst)) -> dict[str, Any]:
-    from minewatch.web.pages import save_upload
+async def api_upload(request: Request, file: list[UploadFile] = File(..., description=(
+        "One or more files scanned together: a capture (pcap, pcapng, gzip), meter readings (CSV), or flow "
+        "logs (Zeek conn/dns/ssl in TSV or JSON, Suricata EVE, NetFlow Parquet from `minewatch collect`). "
+        "Logs of one upload are read together, so a conn.log is named by the dns.log and ssl.log beside it.")),
+        user: C.User = Depends(analyst)) -> dict[str, Any]:  # fmt: skip
+    from minewatch.web.pages import submit_uploads
 
-    tmp = await save_upload(request, file)
-    return request.app.state.jobs.submit_file(tmp, C.safe_filename(file.filename), user.username).to_dict()
+    try:
+        job = await submit_uploads(request, file, user.username)
+    except InputError as e:
+        raise HTTPException(400, str(e)) from e
+    return job.to_dict()
 
 
 @router.get("/jobs/{job_id}", responses=ERR)

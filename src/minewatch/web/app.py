@@ -4,6 +4,8 @@ Security choices, and why:
 - Log-in for everything but the log-in page; sessions are signed cookies (HttpOnly, SameSite=Strict,
   Secure unless turned off for plain-HTTP testing) that carry only the user id and a CSRF token, and
   the user is re-read on every request so a disabled account loses access at once.
+- Failed log-ins are counted per account and per client address (`web.ratelimit`): past the limit
+  the form answers 429 with Retry-After, for real and unknown names alike, without running the KDF.
 - Every state-changing form carries the session's CSRF token; the log-in form a double-submit one.
   The API takes bearer tokens only (no cookies), so a browser cannot be tricked into calling it.
 - Roles are checked per route: viewer reads, analyst changes cases/sites/allow-lists and uploads,
@@ -39,6 +41,7 @@ from minewatch.i18n import normalise, tr
 from minewatch.store import cases as C
 from minewatch.store.backend import Db, StoreBusy, connect
 from minewatch.web.jobs import JobManager
+from minewatch.web.ratelimit import LoginLimiter
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "mw_session"
@@ -59,6 +62,10 @@ class Settings:
     max_attachment_bytes: int = C.MAX_ATTACHMENT_BYTES
     session_seconds: int = 12 * 3600
     page_size: int = 50
+    #: failed log-ins allowed per account / per client address within `login_window_s` (then 429)
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_s: float = 900.0
 
     def key(self) -> str:
         """The signing key: given, or kept in the data directory (0600) so sessions survive restarts."""
@@ -161,6 +168,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = s
     app.state.jobs = JobManager(s.db, Path(s.data_dir))
     app.state.signer = signer
+    app.state.login_limiter = LoginLimiter(per_account=s.login_max_failures,
+                                           per_address=s.login_max_failures_per_address,
+                                           window_s=s.login_window_s)  # fmt: skip
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     app.state.templates = templates

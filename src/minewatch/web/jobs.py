@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import inspect
 import threading
 import time
 import uuid
@@ -25,21 +26,66 @@ from minewatch.store.backend import DuckDb, connect
 
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
+#: the flow-log formats the CLI's `FlowLogScanner` reads (kept literal so sniffing stays import-light)
+LOG_KINDS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet")
+
+#: at most this many files in one upload (one job): a Zeek conn.log with its dns.log and ssl.log is 3
+MAX_FILES_PER_JOB = 20
+
+#: (en, zh) label per upload kind, for the job pages
+KIND_NAMES: dict[str, tuple[str, str]] = {
+    "capture": ("packet capture", "抓包文件"),
+    "meter": ("meter data", "电表数据"),
+    "zeek-tsv": ("Zeek log (TSV)", "Zeek 日志（TSV）"),
+    "zeek-json": ("Zeek log (JSON)", "Zeek 日志（JSON）"),
+    "eve": ("Suricata EVE log", "Suricata EVE 日志"),
+    "netflow-parquet": ("NetFlow/IPFIX (collected)", "NetFlow/IPFIX（采集数据）"),
+    "mixed": ("several kinds", "多种类型"),
+}
+
 
 def sniff(path: Path) -> str:
-    """'capture' or 'meter' from the first bytes (gzip is opened to look inside)."""
+    """'capture', a flow-log format (`LOG_KINDS`) or 'meter', from the content (gzip is opened to
+    look inside; the name is the uploader's and proves nothing). Flow logs are recognised by the
+    same sniffer the CLI uses (`sources.zeek.sniff_format`: a Zeek `#separator`/`#fields` header,
+    JSON lines with Zeek keys such as `id.orig_h`/`uid`, EVE lines with `event_type`); any other
+    UTF-8 text is taken for meter readings, whose reader then says what is wrong with it."""
+    from minewatch.sources.zeek import sniff_format
+
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            head = g.read(8)
+        try:
+            with gzip.open(path, "rb") as g:
+                head = g.read(8)
+        except (OSError, EOFError) as e:
+            raise InputError(f"a broken gzip file ({e})", path=str(path), offset=0) from e
     if head[:4] in _PCAP_MAGIC:
         return "capture"
+    fmt = sniff_format(path)
+    if fmt in LOG_KINDS:
+        return fmt
+    if head[:4] == b"PAR1":
+        raise InputError("a Parquet file, but not flow records written by `minewatch collect`", path=str(path), offset=0)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError("neither a packet capture nor a text meter file", path=str(path), offset=0) from e
+        raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0) from e
     return "meter"
+
+
+@dataclass
+class JobFile:
+    """One uploaded file of a job, kept under its content hash."""
+
+    filename: str
+    path: Path
+    sha256: str
+    size_bytes: int
+    kind: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"filename": self.filename, "sha256": self.sha256, "size_bytes": self.size_bytes, "kind": self.kind}
 
 
 @dataclass
@@ -58,8 +104,11 @@ class Job:
     attached: int = 0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    notes_zh: list[str] = field(default_factory=list)
+    rejected: int = 0
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    files: list[JobFile] = field(default_factory=list)
 
     @property
     def percent(self) -> float:
@@ -67,12 +116,22 @@ class Job:
             return 100.0
         return round(100.0 * self.done_bytes / self.size_bytes, 1) if self.size_bytes else 0.0
 
+    @property
+    def shas(self) -> list[str]:
+        return [f.sha256 for f in self.files] or [self.sha256]
+
+    def note(self, en: str, zh: str | None = None) -> None:
+        """A line for the job page in both languages (scanner messages have only English)."""
+        self.notes.append(en)
+        self.notes_zh.append(zh if zh is not None else en)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "job_id": self.job_id, "filename": self.filename, "owner": self.owner, "sha256": self.sha256,
             "size_bytes": self.size_bytes, "state": self.state, "kind": self.kind, "done_bytes": self.done_bytes,
             "percent": self.percent, "findings": self.findings, "new_findings": self.new_findings,
-            "attached": self.attached, "error": self.error, "notes": self.notes,
+            "attached": self.attached, "error": self.error, "notes": self.notes, "notes_zh": self.notes_zh,
+            "rejected": self.rejected, "files": [f.to_dict() for f in self.files],
         }  # fmt: skip
 
 
@@ -85,8 +144,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minewatch-scan")
 
-    def submit_file(self, tmp: Path, filename: str, owner: str) -> Job:
-        """Take over a finished upload (already size-checked), keep it under its hash, queue the scan."""
+    def _keep(self, tmp: Path, filename: str) -> JobFile:
         h = hashlib.sha256()
         with open(tmp, "rb") as fh:
             while block := fh.read(1 << 20):
@@ -97,7 +155,30 @@ class JobManager:
             tmp.unlink(missing_ok=True)
         else:
             tmp.replace(dest)
-        job = Job(uuid.uuid4().hex, filename, owner, dest, sha, dest.stat().st_size)
+        return JobFile(filename, dest, sha, dest.stat().st_size)
+
+    def submit_file(self, tmp: Path, filename: str, owner: str) -> Job:
+        """Take over a finished upload (already size-checked), keep it under its hash, queue the scan."""
+        return self.submit_files([(tmp, filename)], owner)
+
+    def submit_files(self, uploads: list[tuple[Path, str]], owner: str) -> Job:
+        """One job for several files of one upload: flow logs are read together (a conn.log needs the
+        dns.log and ssl.log beside it to name its servers), captures and meter files one by one."""
+        if not uploads:
+            raise InputError("no file in the upload")
+        if len(uploads) > MAX_FILES_PER_JOB:
+            for tmp, _ in uploads:
+                tmp.unlink(missing_ok=True)
+            raise InputError(f"at most {MAX_FILES_PER_JOB} files in one upload")
+        files: list[JobFile] = []
+        for tmp, name in uploads:
+            jf = self._keep(tmp, name)
+            if all(f.sha256 != jf.sha256 for f in files):
+                files.append(jf)
+        first = files[0]
+        name = first.filename if len(files) == 1 else f"{first.filename} (+{len(files) - 1})"
+        job = Job(uuid.uuid4().hex, name, owner, first.path, first.sha256, sum(f.size_bytes for f in files),
+                  files=files)  # fmt: skip
         with self._lock:
             self.jobs[job.job_id] = job
         self._pool.submit(self._run, job)
@@ -122,15 +203,35 @@ class JobManager:
     def _run(self, job: Job) -> None:
         job.state = "running"
         try:
-            job.kind = sniff(job.path)
-            findings = self._scan_capture(job) if job.kind == "capture" else self._scan_meter(job)
-            job.findings = len(findings)
+            files = job.files or [JobFile(job.filename, job.path, job.sha256, job.size_bytes)]
+            for f in files:
+                try:
+                    f.kind = sniff(f.path)
+                except InputError as e:
+                    raise InputError(e.message, path=f.filename, offset=e.offset, line=e.line) from e
+            kinds = {f.kind for f in files}
+            job.kind = kinds.pop() if len(kinds) == 1 else "mixed"
+            batches: list[tuple[JobFile, list[Any]]] = []  # (file whose sha the findings are stored under, findings)
+            logs = [f for f in files if f.kind in LOG_KINDS]
+            base = 0
+            for f in files:
+                if f.kind in LOG_KINDS:
+                    continue
+                got = self._scan_capture(job, f, base) if f.kind == "capture" else self._scan_meter(job, f)
+                batches.append((f, got))
+                base += f.size_bytes
+                job.done_bytes = base
+            if logs:
+                batches.append((logs[0], self._scan_logs(job, logs, base)))
+            job.findings = sum(len(b) for _, b in batches)
             db = connect(self.db_target, wait_s=30.0)
             try:
-                job.new_findings = db.add_findings(findings, import_sha256=job.sha256)
+                for f, found in batches:
+                    job.new_findings += db.add_findings(found, import_sha256=f.sha256)
                 if isinstance(db, DuckDb):
-                    db.store.record_import(job.sha256, job.filename, job.size_bytes, job.kind,
-                                           {"findings": len(findings), "via": "web"})  # fmt: skip
+                    for f in files:
+                        db.store.record_import(f.sha256, f.filename, f.size_bytes, f.kind or "?",
+                                               {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"})  # fmt: skip
                 from minewatch.store.cases import attach_new
 
                 job.attached = attach_new(db)
@@ -145,50 +246,100 @@ class JobManager:
             job.finished = time.time()
 
     def _intel(self) -> Any:
+        """Built-in pools plus the lists imported into the store, on either backend."""
         from minewatch.store.intel_tables import load_intel
 
-        if isinstance(self.db_target, str) and self.db_target.startswith(("postgres://", "postgresql://")):
-            return load_intel(None)  # imported lists live in the DuckDB intel tables only (for now)
         db = connect(self.db_target, read_only=False, wait_s=30.0)
         try:
-            assert isinstance(db, DuckDb)
-            return load_intel(db.store)
+            if isinstance(db, DuckDb):
+                return load_intel(db.store)
+            return load_intel_db(db)
         finally:
             db.close()
 
-    def _scan_capture(self, job: Job) -> list[Any]:
+    def _scan_logs(self, job: Job, files: list[JobFile], base: int) -> list[Any]:
+        """The CLI's flow-log scan (`FlowLogScanner`) over the job's logs, names read before flows."""
+        from minewatch.net.logscan import FlowLogScanner
+
+        scanner = FlowLogScanner(self._intel())
+        by_path = {str(f.path): f.filename for f in files}
+        progress_ok = "progress" in inspect.signature(scanner.add_file).parameters
+        for f in files:
+            kw: dict[str, Any] = {}
+            if progress_ok:
+                def progress(pos: int, size: int, start: int = base) -> None:
+                    job.done_bytes = min(start + int(pos), job.size_bytes)
+
+                kw["progress"] = progress
+            try:
+                scanner.add_file(f.path, f.kind or "", **kw)
+            except InputError as e:
+                job.note(_named(str(e), by_path))
+            base += f.size_bytes
+            job.done_bytes = base
+        found = scanner.findings() if scanner.flow_tables else []
+        for x in found:
+            x.source = by_path.get(str(x.source), files[0].filename)
+        if not scanner.flow_tables:
+            job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: "
+                     "names and alerts were read, but there is nothing to score",
+                     "日志中没有连接记录（Zeek conn.log、EVE flow 事件或 NetFlow）：已读取域名和告警，但没有可评分的连接")  # fmt: skip
+        c = scanner.counts
+        job.note(f"read {c['flows']} connection(s), {c['dns_answers']} DNS answer(s), {c['tls_records']} TLS name(s), "
+                 f"{c['alerts']} mining alert(s)",
+                 f"读取连接 {c['flows']} 条、DNS 应答 {c['dns_answers']} 条、TLS 服务器名 {c['tls_records']} 条、"
+                 f"挖矿告警 {c['alerts']} 条")  # fmt: skip
+        rej = scanner.rejects
+        if rej.total:
+            job.rejected += rej.total
+            reasons = ", ".join(f"{k} ({v})" for k, v in rej.counts.most_common(5))
+            job.note(f"rejected {rej.total} line(s): {reasons}", f"拒收 {rej.total} 行：{reasons}")
+            for ex in rej.examples[:5]:
+                job.note(_named(ex, by_path))
+        if scanner.suspects:
+            n = len(scanner.suspects)
+            job.note(f"{n} long-lived connection(s) have a pool-like rhythm but no pool name or IDS alert behind "
+                     "them; not reported", f"{n} 条长连接具有类似矿池的节奏，但没有矿池域名或入侵检测告警佐证，未作报告")  # fmt: skip
+        return found
+
+    def _scan_capture(self, job: Job, f: JobFile, base: int) -> list[Any]:
         from minewatch.net.pipeline import CaptureScanner
 
         scanner = CaptureScanner(self._intel())
 
         def progress(n: int) -> None:
-            job.done_bytes = min(int(n), job.size_bytes)
+            job.done_bytes = min(base + int(n), job.size_bytes)
 
-        found = scanner.scan_file(job.path, progress=progress)
-        for f in found:
-            f.source = job.filename
+        found = scanner.scan_file(f.path, progress=progress)
+        for x in found:
+            x.source = f.filename
         stats = scanner.stats.as_dict()
+        by_path = {str(f.path): f.filename}
         if stats.get("errors"):
-            job.notes.extend(str(e) for e in stats["errors"][:10])
+            for e in stats["errors"][:10]:
+                job.note(_named(str(e), by_path))
         if stats.get("rejected"):
-            job.notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items())))
+            n = sum(int(v) for v in stats["rejected"].values())
+            job.rejected += n
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
+            job.note(f"rejected: {reasons}", f"拒收：{reasons}")
         return found
 
-    def _scan_meter(self, job: Job) -> list[Any]:
+    def _scan_meter(self, job: Job, jf: JobFile) -> list[Any]:
         import numpy as np
 
         from minewatch.power.readers import read_file
         from minewatch.power.scan import scan_series
 
-        res = read_file(job.path)
-        job.done_bytes = job.size_bytes // 2
+        res = read_file(jf.path)
+        job.done_bytes += jf.size_bytes // 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = scan_series(res.series, temperature=res.temperature)
         suspects = out.suspects()
         by_id = {s.meter_id: s for s in res.series}
         for f in suspects:
-            f.source = job.filename
+            f.source = jf.filename
             s = by_id.get(f.meter_id or "")
             if s is None:
                 continue
@@ -204,5 +355,34 @@ class JobManager:
                     for i, v in enumerate(daily) if np.isfinite(v)
                 ]  # fmt: skip
         if res.issues:
-            job.notes.append(f"{sum(i.count for i in res.issues)} data issue(s) in the meter file")
+            n = sum(i.count for i in res.issues)
+            job.note(f"{jf.filename}: {n} data issue(s) in the meter file", f"{jf.filename}：电表文件中有 {n} 处数据问题")
         return suspects
+
+
+def _named(text: str, by_path: dict[str, str]) -> str:
+    """A scanner message with the stored upload path (a hash under the data directory) replaced by the
+    name the user uploaded: the user knows the one, and should not learn the other."""
+    for path, name in by_path.items():
+        text = text.replace(path, name)
+    return text
+
+
+def load_intel_db(db: Any) -> Any:
+    """Built-in pools plus the imported lists, read through the backend (`Db`): PostgreSQL keeps them in
+    the same `intel_lists`/`intel_entries` tables (same migrations), but `intel_tables.load_intel`
+    reads them with DuckDB-only assumptions (JSON columns as text). Mirrors its rules: each list whole,
+    entries in line order, a later list with the same name replacing an earlier one."""
+    from minewatch.net.intel import ImportResult, ListEntry, PoolIntel
+
+    intel = PoolIntel()
+    intel.load_builtin()
+    lists = db.execute("SELECT list_id, name, path, fmt FROM intel_lists ORDER BY list_id")
+    for list_id, name, path, fmt in lists:
+        res = ImportResult(name=name, path=path, fmt=fmt)
+        for kind, value, port, line, ref in db.execute(
+            "SELECT kind, value, port, line, reference FROM intel_entries WHERE list_id = ? ORDER BY line", [list_id]
+        ):
+            res.entries.append(ListEntry(kind, value, port, line, ref))
+        intel.add_list(res)
+    return intel

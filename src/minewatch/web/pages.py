@@ -34,6 +34,7 @@ from minewatch.web.app import (
     require,
     session_user,
 )
+from minewatch.web.jobs import KIND_NAMES, MAX_FILES_PER_JOB
 from minewatch.web.queries import SORTS, FindingFilter, coins, get_finding, overview, query_findings
 from minewatch.web.service import (
     EXPORT_EXT,
@@ -151,14 +152,37 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie or not secrets.compare_digest(cookie, csrf):
         raise HTTPException(403, "CSRF token missing or wrong; reload the log-in page")
+    limiter = request.app.state.login_limiter
+    address = request.client.host if request.client else None
+    locked = limiter.check(username, address)
+    if locked is not None:
+        return _login_refused(request, next, locked.retry_after_s)
     user = C.authenticate(db, username, password)
     if user is None:
-        C.audit(db, username[:64] or "?", "login.fail", "user", None)
+        actor = username[:64] or "?"
+        C.audit(db, actor, "login.fail", "user", None, None, {"address": address})
+        for lock in limiter.failure(username, address):
+            # Audited once, when the lock starts: the refused attempts after it cost no KDF and no log line.
+            C.audit(db, actor, "login.lockout", "user", None, None,
+                    {"scope": lock.scope, "address": address, "retry_after_s": lock.retry_after_s})  # fmt: skip
         return back("/login?" + urlencode({"next": _safe_next(next), "error": "1"}))
+    limiter.success(username)
     C.audit(db, user.username, "login", "user", user.user_id)
     resp = back(_safe_next(next))
     new_session_cookie(request, resp, user.user_id)
     resp.delete_cookie(LOGIN_CSRF_COOKIE)
+    return resp
+
+
+def _login_refused(request: Request, next: str, retry_after_s: int) -> Response:
+    """429 with Retry-After and the log-in form again; the same answer whether the name exists or not."""
+    minutes = max(1, (retry_after_s + 59) // 60)
+    token = secrets.token_urlsafe(24)
+    resp = render(request, "login.html", {"next": _safe_next(next), "login_csrf": token, "error": None,
+                                          "locked_minutes": minutes}, status=429)  # fmt: skip
+    resp.headers["Retry-After"] = str(retry_after_s)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+                    secure=request.app.state.settings.secure_cookies)  # fmt: skip
     return resp
 
 
@@ -408,7 +432,8 @@ def allow_remove(request: Request, rule_id: int, csrf: str = Form(""), user: C.U
 @router.get("/upload", response_class=HTMLResponse)
 def upload_page(request: Request, user: C.User = Depends(session_user)) -> Response:
     jobs = sorted(request.app.state.jobs.jobs.values(), key=lambda j: -j.created)[:20]
-    return render(request, "upload.html", {"jobs": jobs, "limit_mb": request.app.state.settings.max_upload_bytes // 2**20})
+    return render(request, "upload.html", {"jobs": jobs, "limit_mb": request.app.state.settings.max_upload_bytes // 2**20,
+                                           "max_files": MAX_FILES_PER_JOB})  # fmt: skip
 
 
 async def save_upload(request: Request, file: UploadFile) -> Path:
@@ -434,13 +459,30 @@ async def save_upload(request: Request, file: UploadFile) -> Path:
 
 
 @router.post("/upload")
-async def upload(request: Request, csrf: str = Form(""), file: UploadFile = File(...),
+async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] = File(...),
                  user: C.User = Depends(session_user)) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     require(user, "analyst", lang_of(request))
-    tmp = await save_upload(request, file)
-    job = request.app.state.jobs.submit_file(tmp, C.safe_filename(file.filename), user.username)
+    try:
+        job = await submit_uploads(request, file, user.username)
+    except InputError as e:
+        return fail(request, e)
     return back(f"/jobs/{job.job_id}")
+
+
+async def submit_uploads(request: Request, files: list[UploadFile], owner: str) -> Any:
+    """Save every file of the upload, then queue one job for them (pages and API alike)."""
+    if len(files) > MAX_FILES_PER_JOB:
+        raise InputError(f"at most {MAX_FILES_PER_JOB} files in one upload")
+    saved: list[tuple[Path, str]] = []
+    try:
+        for f in files:
+            saved.append((await save_upload(request, f), C.safe_filename(f.filename)))
+    except BaseException:
+        for tmp, _ in saved:
+            tmp.unlink(missing_ok=True)
+        raise
+    return request.app.state.jobs.submit_files(saved, owner)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -451,12 +493,13 @@ def job_page(request: Request, job_id: str, user: C.User = Depends(session_user)
     rows: list[Any] = []
     total = 0
     if job.state == "done":
-        total, rows = query_findings(db, _job_filter(db, job.sha256), limit=50)
-    return render(request, "job.html", {"job": job, "rows": rows, "total": total})
+        total, rows = query_findings(db, _job_filter(db, job.shas), limit=50)
+    return render(request, "job.html", {"job": job, "rows": rows, "total": total, "kind_names": KIND_NAMES})
 
 
-def _job_filter(db: Db, sha: str) -> FindingFilter:
-    ids = [r[0] for r in db.execute("SELECT finding_id FROM findings WHERE import_sha256 = ?", [sha])]
+def _job_filter(db: Db, shas: list[str]) -> FindingFilter:
+    marks = ", ".join("?" for _ in shas)
+    ids = [r[0] for r in db.execute(f"SELECT finding_id FROM findings WHERE import_sha256 IN ({marks})", shas)]
     return FindingFilter(ids=ids)
 
 
