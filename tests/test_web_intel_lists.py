@@ -5,17 +5,14 @@ the same upload before the import finds nothing, after it finds the session."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from minewatch.net.intel import parse_list_lines
 from minewatch.store import cases as C
 from minewatch.store.backend import connect, store_like
 from minewatch.web.app import Settings, create_app
-from minewatch.web.jobs import load_intel_db
 from test_cases_postgres import pg_url  # noqa: F401 - the fixture that starts a PostgreSQL server
 from test_web_uploads import _CONN_FIELDS, _CONN_TYPES, _SSL_FIELDS, _SSL_TYPES, T0, zeek_tsv
 
@@ -32,25 +29,17 @@ def logs(tmp: Path) -> list[tuple[str, tuple[str, bytes, str]]]:
     return [("file", ("conn.log", conn.read_bytes(), "text/plain")), ("file", ("ssl.log", ssl.read_bytes(), "text/plain"))]
 
 
-def import_list_duckdb(db_path: Path) -> None:
-    from minewatch.store.intel_tables import save_list
+def import_list_cli(target: str, tmp: Path) -> str:
+    """`minewatch intel import` into the given store (DuckDB file or postgresql:// URL), as a user would."""
+    from typer.testing import CliRunner
 
-    db = connect(db_path)
-    try:
-        save_list(db.store, parse_list_lines(LIST_LINES, "auto", name="blockyard"))
-    finally:
-        db.close()
+    from minewatch.net.intel_cli import app as intel_app
 
-
-def import_list_pg(db) -> None:
-    """What `save_list` writes (its bulk insert is DuckDB-only: `con.register`), row by row."""
-    res = parse_list_lines(LIST_LINES, "auto", name="blockyard")
-    lid = int(db.one("SELECT nextval('intel_list_ids')")[0])
-    db.execute("INSERT INTO intel_lists VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               [lid, res.name, None, res.fmt, None, datetime.now(UTC), res.accepted, res.rejected,
-                '{"domain": 1}', "[]"])  # fmt: skip
-    for e in res.entries:
-        db.execute("INSERT INTO intel_entries VALUES (?, ?, ?, ?, ?, ?)", [lid, e.kind, e.value, e.port, e.line, e.reference])
+    f = tmp / "blockyard.txt"
+    f.write_text("\n".join(LIST_LINES) + "\n")
+    r = CliRunner().invoke(intel_app, ["import", str(f), "--name", "blockyard", "--db", target])
+    assert r.exit_code == 0, r.output
+    return r.output
 
 
 def run_upload(app, token: str, tmp: Path) -> object:
@@ -71,28 +60,9 @@ def test_imported_list_is_used_on_duckdb(tmp_path):
     db.close()
     app = create_app(Settings(db=db_path, data_dir=tmp_path / "d", secret_key="s" * 32))
     assert run_upload(app, tok, tmp_path).findings == 0
-    import_list_duckdb(db_path)
+    import_list_cli(str(db_path), tmp_path)
     job = run_upload(app, tok, tmp_path)
     assert job.findings == 1
-
-
-def test_backend_reader_matches_the_duckdb_reader(tmp_path):
-    """`load_intel_db` (through the backend) and `intel_tables.load_intel` (the DuckDB store) agree."""
-    from minewatch.store.intel_tables import load_intel
-
-    db_path = tmp_path / "w.duckdb"
-    import_list_duckdb(db_path)
-    db = connect(db_path)
-    try:
-        a, b = load_intel(store_like(db)), load_intel_db(db)
-    finally:
-        db.close()
-    assert sorted(a.lists) == sorted(b.lists) == ["blockyard"]
-    for host in (PRIVATE_POOL, "x." + PRIVATE_POOL, "pool.hashvault.pro", "www.example.com"):
-        ma, mb = a.match_host(host), b.match_host(host)
-        assert (ma and (ma.source, ma.entry)) == (mb and (mb.source, mb.entry)), host
-    assert b.match_host(PRIVATE_POOL) is not None and b.match_host(PRIVATE_POOL).source == "blockyard"
-    assert b.match_ip("203.0.113.77", 8443) is not None and b.match_ip("203.0.113.78", 8443) is None
 
 
 @pytest.mark.slow
@@ -110,13 +80,30 @@ def test_imported_list_is_used_on_postgres(pg_url, tmp_path):  # noqa: F811 - th
         db.close()
     app = create_app(Settings(db=pg_url, data_dir=tmp_path / "d", secret_key="s" * 32))
     assert run_upload(app, tok, tmp_path).findings == 0  # built-in pools only: the private pool is unknown
+    import_list_cli(pg_url, tmp_path)
     db = connect(pg_url)
     try:
-        import_list_pg(db)
-        intel = load_intel_db(db)
-        assert intel.match_host(PRIVATE_POOL).source == "blockyard"
+        from minewatch.store.intel_tables import list_rejects, load_intel, stored_lists
+
+        (lst,) = stored_lists(store_like(db))
+        assert (lst.name, lst.accepted, lst.rejected) == ("blockyard", 2, 1)
+        assert list_rejects(store_like(db), lst.list_id)[0]["line"] == 3  # the entry with spaces
+        pg_intel = load_intel(store_like(db))
     finally:
         db.close()
+    duck = tmp_path / "same.duckdb"
+    import_list_cli(str(duck), tmp_path)
+    ddb = connect(duck)
+    try:
+        duck_intel = load_intel(store_like(ddb))
+    finally:
+        ddb.close()
+    # the same list read back from either backend matches the same names and addresses
+    for host in (PRIVATE_POOL, "x." + PRIVATE_POOL, "pool.hashvault.pro", "www.example.com"):
+        a, b = pg_intel.match_host(host), duck_intel.match_host(host)
+        assert (a and (a.source, a.entry)) == (b and (b.source, b.entry)), host
+    assert pg_intel.match_host(PRIVATE_POOL).source == "blockyard"
+    assert pg_intel.match_ip("203.0.113.77", 8443) is not None and pg_intel.match_ip("203.0.113.78", 8443) is None
     job = run_upload(app, tok, tmp_path)
     assert job.findings == 1 and job.new_findings == 1
     c = TestClient(app, base_url="https://testserver")

@@ -170,19 +170,20 @@ def test_too_many_files_in_one_upload_are_refused(env):
     assert list((env.data_dir / "uploads").glob("*")) == []  # nothing kept from a refused upload
 
 
-def test_log_progress_is_reported_by_bytes_when_the_scanner_offers_it(env, tmp_path, monkeypatch):
-    """`FlowLogScanner.add_file` gains a `progress(pos, size)` callback in a later change; the job
-    passes one whenever the signature has it, and adds the bytes of the files already read."""
+def test_log_progress_is_reported_by_bytes(env, tmp_path, monkeypatch):
+    """The readers report their position in the file; the job adds the bytes of the files already read,
+    so the bar moves across several logs without going back."""
     from minewatch.net import logscan
 
-    seen: list[int] = []
+    seen: list[tuple[str, int, int, int]] = []
     real = logscan.FlowLogScanner.add_file
 
     def add_file(self, path, fmt, *, start_line=0, flows=True, progress=None):
-        size = Path(path).stat().st_size
-        progress(size // 2, size)
-        seen.append(next(iter(env.app.state.jobs.jobs.values())).done_bytes)
-        return real(self, path, fmt, start_line=start_line, flows=flows)
+        def spy(pos: int, size: int) -> None:
+            progress(pos, size)
+            seen.append((Path(path).name, pos, size, next(iter(env.app.state.jobs.jobs.values())).done_bytes))
+
+        return real(self, path, fmt, start_line=start_line, flows=flows, progress=spy)
 
     monkeypatch.setattr(logscan.FlowLogScanner, "add_file", add_file)
     conn, ssl = zeek_pair(tmp_path)
@@ -191,5 +192,13 @@ def test_log_progress_is_reported_by_bytes_when_the_scanner_offers_it(env, tmp_p
     job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
     assert job.state == "done", job.error
     a, b = conn.stat().st_size, ssl.stat().st_size
-    assert seen == [a // 2, a + b // 2]
+    by_file: dict[str, list[tuple[int, int, int]]] = {}
+    for name, pos, size, done in seen:
+        by_file.setdefault(name, []).append((pos, size, done))
+    assert len(by_file) == 2, seen  # both logs reported progress (stored under their hashes)
+    first, second = sorted(by_file.values(), key=lambda v: v[0][1] != a)  # conn.log is read first
+    assert first[-1][0] == a and {s for _, s, _ in first} == {a}
+    assert second[-1][0] == b and {s for _, s, _ in second} == {b}
+    assert [d for _, _, d in first + second] == sorted(d for _, _, d in first + second)  # never goes back
+    assert second[-1][2] == a + b
     assert job.done_bytes == a + b and job.findings == 1

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -38,19 +42,38 @@ allow_app = typer.Typer(
 )
 app.add_typer(allow_app, name="allow")
 
-_DB_HELP = tr("Store file (default: the per-user store).", "数据库文件（默认：用户数据目录中的库）。")
+_DB_HELP = tr("Store: a DuckDB file (default: the per-user store) or a postgresql:// URL.",
+             "数据库：DuckDB 文件（默认：用户数据目录中的库）或 postgresql:// 地址。")
 
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _open(db: Path | None) -> Store:
-    if db is None:
+@contextmanager
+def _open(db: str | None) -> Iterator[Any]:
+    """The store the intel tables live in: a DuckDB file, or a team's PostgreSQL server (the same
+    tables through the backend adapter), so a list imported once serves every scan and web job."""
+    from minewatch.store.backend import is_postgres_url
+
+    target = db or os.environ.get("MINEWATCH_DB") or None
+    if target and is_postgres_url(target):
+        from minewatch.store.backend import connect, store_like
+
+        pg = connect(target)
+        try:
+            yield store_like(pg)
+        finally:
+            pg.close()
+        return
+    if target is None:
         from minewatch.paths import default_db
 
-        db = default_db()
-    return Store(db)
+        path = default_db()
+    else:
+        path = Path(target)
+    with Store(path) as store:
+        yield store
 
 
 def _fail(msg: str) -> None:
@@ -72,7 +95,7 @@ def import_cmd(
         help=tr("List format: " + ", ".join(FORMATS) + ".", "列表格式：" + "、".join(FORMATS) + "。"),
     ),
     name: str = typer.Option(None, "--name", help=tr("Name for the list (default: file name).", "列表名称（默认：文件名）。")),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:  # fmt: skip
     """Import a pool list (hosts, plain domains, maltrail, nDPI, IP list)."""
     if fmt not in FORMATS:
@@ -124,7 +147,7 @@ def list_cmd(
         False, "--builtin", help=tr("Show the built-in pools.", "显示内置矿池列表。")
     ),
     as_json: bool = typer.Option(False, "--json", help=tr("Print JSON.", "输出 JSON。")),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Show imported lists, or the built-in pool list with --builtin."""
     con = _console()
@@ -187,7 +210,7 @@ def match_cmd(
         ..., help=tr("Host name, IP or IP:port to test.", "要检查的主机名、IP 或 IP:端口。")
     ),
     as_json: bool = typer.Option(False, "--json", help=tr("Print JSON.", "输出 JSON。")),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Test a name or address against the pool lists and the allow-list."""
     ip: str | None = None
@@ -268,7 +291,7 @@ def allow_add(
     exact: bool = typer.Option(False, "--exact", help=tr("Allow only the domain itself, not its subdomains.", "只放行该域名本身，不含子域名。")),
     cidr: str = typer.Option(None, "--cidr", help=tr("Address or network (IPv4/IPv6 CIDR) to allow.", "放行的地址或网段（IPv4/IPv6 CIDR）。")),
     reason: str = typer.Option(..., "--reason", help=tr("Why this is allowed (kept with the rule).", "放行理由（随规则保存）。")),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:  # fmt: skip
     """Add an allow rule; every change becomes a new allow-list version."""
     if (domain is None) == (cidr is None):
@@ -303,7 +326,7 @@ def allow_list(
     version: int = typer.Option(None, "--version", help=tr("Show the list as of this version.", "显示指定版本的白名单。")),
     history: bool = typer.Option(False, "--history", help=tr("Show every change instead.", "改为显示全部变更记录。")),
     as_json: bool = typer.Option(False, "--json", help=tr("Print JSON.", "输出 JSON。")),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:  # fmt: skip
     """Show the allow-list (now, at a past version, or its history)."""
     con = _console()
@@ -363,7 +386,7 @@ def allow_remove(
     rule_id: int = typer.Argument(
         ..., help=tr("Rule number (see `allow list`).", "规则编号（见 `allow list`）。")
     ),
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Retire an allow rule; older versions keep it."""
     with _open(db) as store:

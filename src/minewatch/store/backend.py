@@ -255,6 +255,10 @@ class _PgCon:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _PgCursor:
         return _PgCursor(self._con.execute(pg_sql(sql), list(params or [])))
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._con.cursor() as cur:
+            cur.executemany(pg_sql(sql), [list(r) for r in rows])
+
 
 class _StoreLike:
     def __init__(self, con: Any) -> None:

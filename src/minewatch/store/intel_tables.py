@@ -24,6 +24,7 @@ import pyarrow as pa
 from minewatch.errors import InputError
 from minewatch.net.intel import AllowList, AllowRule, ImportResult, ListEntry, PoolIntel
 from minewatch.store import MIGRATIONS, Store
+from minewatch.store.backend import jload
 
 _MAX_STORED_REJECTS = 1000
 
@@ -122,9 +123,13 @@ def save_list(store: Store, res: ImportResult, content_sha256: str | None = None
                     "reference": pa.array([e.reference for e in res.entries], pa.string()),
                 }
             )
-            con.register("_intel_new_entries", tbl)
-            con.execute("INSERT INTO intel_entries SELECT * FROM _intel_new_entries")
-            con.unregister("_intel_new_entries")
+            if hasattr(con, "register"):  # DuckDB: one columnar insert
+                con.register("_intel_new_entries", tbl)
+                con.execute("INSERT INTO intel_entries SELECT * FROM _intel_new_entries")
+                con.unregister("_intel_new_entries")
+            else:  # PostgreSQL through the backend's adapter
+                con.executemany("INSERT INTO intel_entries VALUES (?, ?, ?, ?, ?, ?)", [
+                    [list_id, e.kind, e.value, e.port, e.line, e.reference] for e in res.entries])  # fmt: skip
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -149,7 +154,7 @@ def stored_lists(store: Store) -> list[StoredList]:
             r[5].astimezone(UTC),
             int(r[6]),
             int(r[7]),
-            json.loads(r[8]) if r[8] else {},
+            jload(r[8]) or {},
         )
         for r in rows
     ]
@@ -159,7 +164,7 @@ def list_rejects(store: Store, list_id: int) -> list[dict[str, Any]]:
     if not ensure_tables(store):
         return []
     row = store.con.execute("SELECT rejects FROM intel_lists WHERE list_id = ?", [list_id]).fetchone()
-    return json.loads(row[0]) if row and row[0] else []
+    return (jload(row[0]) or []) if row else []
 
 
 def remove_list(store: Store, list_id: int) -> bool:
@@ -265,7 +270,7 @@ def load_allowlist(store: Store, version: int | None = None) -> AllowList:
                 kind,
                 value,
                 reason,
-                tuple(json.loads(exc) if exc else ()),
+                tuple(jload(exc) or ()),
                 bool(sub),
                 int(rid),
                 int(added),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import inspect
 import threading
 import time
 import uuid
@@ -247,13 +246,12 @@ class JobManager:
 
     def _intel(self) -> Any:
         """Built-in pools plus the lists imported into the store, on either backend."""
+        from minewatch.store.backend import store_like
         from minewatch.store.intel_tables import load_intel
 
         db = connect(self.db_target, read_only=False, wait_s=30.0)
         try:
-            if isinstance(db, DuckDb):
-                return load_intel(db.store)
-            return load_intel_db(db)
+            return load_intel(store_like(db))
         finally:
             db.close()
 
@@ -263,16 +261,12 @@ class JobManager:
 
         scanner = FlowLogScanner(self._intel())
         by_path = {str(f.path): f.filename for f in files}
-        progress_ok = "progress" in inspect.signature(scanner.add_file).parameters
         for f in files:
-            kw: dict[str, Any] = {}
-            if progress_ok:
-                def progress(pos: int, size: int, start: int = base) -> None:
-                    job.done_bytes = min(start + int(pos), job.size_bytes)
+            def progress(pos: int, size: int, start: int = base) -> None:
+                job.done_bytes = min(start + int(pos), job.size_bytes)
 
-                kw["progress"] = progress
             try:
-                scanner.add_file(f.path, f.kind or "", **kw)
+                scanner.add_file(f.path, f.kind or "", progress=progress)
             except InputError as e:
                 job.note(_named(str(e), by_path))
             base += f.size_bytes
@@ -366,23 +360,3 @@ def _named(text: str, by_path: dict[str, str]) -> str:
     for path, name in by_path.items():
         text = text.replace(path, name)
     return text
-
-
-def load_intel_db(db: Any) -> Any:
-    """Built-in pools plus the imported lists, read through the backend (`Db`): PostgreSQL keeps them in
-    the same `intel_lists`/`intel_entries` tables (same migrations), but `intel_tables.load_intel`
-    reads them with DuckDB-only assumptions (JSON columns as text). Mirrors its rules: each list whole,
-    entries in line order, a later list with the same name replacing an earlier one."""
-    from minewatch.net.intel import ImportResult, ListEntry, PoolIntel
-
-    intel = PoolIntel()
-    intel.load_builtin()
-    lists = db.execute("SELECT list_id, name, path, fmt FROM intel_lists ORDER BY list_id")
-    for list_id, name, path, fmt in lists:
-        res = ImportResult(name=name, path=path, fmt=fmt)
-        for kind, value, port, line, ref in db.execute(
-            "SELECT kind, value, port, line, reference FROM intel_entries WHERE list_id = ? ORDER BY line", [list_id]
-        ):
-            res.entries.append(ListEntry(kind, value, port, line, ref))
-        intel.add_list(res)
-    return intel
