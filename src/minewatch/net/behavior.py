@@ -16,9 +16,13 @@ Three granularities, three kernels, one scoring style:
 * `score_timeline` — packet timings from captures: `(ts, direction, payload_len)` arrays of the
   payload-bearing packets (direction 0 = client to server). The richest view.
 * `score_slices` — time-sliced flow records (NetFlow/IPFIX active timeout): packets and bytes per
-  direction per slice. Share timing survives as Poisson-like packet counts per slice.
+  direction per slice. Share timing survives as Poisson-like packet counts per slice; the shares'
+  one size and their answers survive as correlations between the per-slice counts and bytes.
 * `score_conn` — only per-connection totals (Zeek conn) plus DNS/TLS names; vectorised over many
   connections. The weakest view: it can only say "shaped like a pool session".
+
+In the two coarse views every trait alone is common in benign traffic, so their points work as a
+conjunction (`ShapeTest`): a trait that holds earns a little, one that clearly fails costs more.
 
 Every kernel is pure (NumPy in, `BehaviorScore` out, no I/O) so it can run inside Spark
 `applyInPandas`. Each returns named sub-scores (points, added by `combine_subscores`) and
@@ -716,113 +720,225 @@ def score_slices(
     presence = float(np.mean((cf + crv) > 0))
     stats["presence"] = round(presence, 3)
     stats["slice_width_s"] = width
-    if presence >= 0.95 and nbin >= 5:
-        sub["always_present"] = 10.0
-        ev.append(
-            _ev(
-                "always_present",
-                f"traffic in {presence:.0%} of {nbin} slices of {width:.0f} s: never silent "
-                "(shares or keepalives at least every minute; threshold 95 %)",
-                f"{nbin} 个 {width:.0f} 秒时间片中 {presence:.0%} 有流量：从不静默（份额或保活至少每分钟一次；阈值 95%）",
-                presence=presence,
-            )
-        )
-    tot_pf0, tot_pr0 = float(pf.sum()), float(pr.sum())
-    pay_f0 = max(0.0, float(bf.sum()) - header_bytes * tot_pf0)
-    pay_r0 = max(0.0, float(br.sum()) - header_bytes * tot_pr0)
-    client_talks = pay_f0 > 0 and pay_f0 / (pay_f0 + pay_r0) >= 0.15
-    inner = cf[1:-1] if nbin > 4 else cf
-    if inner.size >= 10 and inner.mean() >= 0.5:
-        m = float(inner.mean())
-        disp = float(inner.var() / m)
-        stats["fwd_dispersion"] = round(disp, 3)
-        stats["fwd_packets_per_slice"] = round(m, 2)
-        if 0.5 <= disp <= 2.5 and client_talks:
-            # only counts of packets that carry client payload mean shares; ACK-driven counts follow the server
-            sub["poisson_counts"] = 25.0 if 0.7 <= disp <= 1.8 else 12.0
-            ev.append(
-                _ev(
-                    "poisson_counts",
-                    f"client packets per slice vary like Poisson counts (variance/mean {disp:.2f}, mean {m:.1f}; "
-                    "shares are found at random; accepted 0.5-2.5)",
-                    f"每个时间片的客户端包数符合泊松计数（方差/均值 {disp:.2f}，均值 {m:.1f}；"
-                    "份额随机产生；接受范围 0.5-2.5）",
-                    dispersion=disp,
-                    mean=m,
-                )
-            )
-        elif disp < 0.3:
-            sub["periodic_client"] = -20.0
-            ev.append(
-                _ev(
-                    "periodic_client",
-                    f"client packets per slice are almost constant (variance/mean {disp:.2f} < 0.3): a timer, "
-                    "not share finding",
-                    f"每个时间片的客户端包数几乎不变（方差/均值 {disp:.2f} < 0.3）：定时器，不是份额",
-                    dispersion=disp,
-                )
-            )
-        elif disp > 5.0:
-            sub["bursty_client"] = -10.0
-            ev.append(
-                _ev(
-                    "bursty_client",
-                    f"client packets come in bursts (variance/mean {disp:.1f} > 5): interactive or bulk use",
-                    f"客户端包成簇出现（方差/均值 {disp:.1f} > 5）：交互或批量使用",
-                    dispersion=disp,
-                )
-            )
-    tot_pf, tot_pr = float(pf.sum()), float(pr.sum())
-    if tot_pf > 0:
-        # payload = wire bytes minus an IPv4+TCP(timestamps) header per packet (assumed 52 B)
-        pay_f = max(0.0, float(bf.sum()) - header_bytes * tot_pf)
-        pay_r = max(0.0, float(br.sum()) - header_bytes * tot_pr)
-        ppp = pay_f / tot_pf
-        ratio = tot_pr / tot_pf
-        frac = pay_f / (pay_f + pay_r) if pay_f + pay_r > 0 else 0.0
-        stats["fwd_payload_per_packet"] = round(ppp, 1)
-        stats["rev_fwd_packet_ratio"] = round(ratio, 3)
-        stats["client_payload_fraction"] = round(frac, 3)
-        _shape_points(ppp, frac, ratio, sub, ev)
+    cbf = np.bincount(k, weights=bf, minlength=nbin)
+    # payload = wire bytes minus an IPv4+TCP(timestamps) header per packet (assumed `header_bytes`)
+    payf = np.maximum(cbf - header_bytes * cf, 0.0)
+    payr = np.maximum(cbr - header_bytes * crv, 0.0)
+    f = _slice_features(nbin, presence, cf, crv, payf, payr)
+    stats.update({k_: (round(v, 3) if v is not None else None) for k_, v in f.items()})
+    for test in SLICE_TESTS:
+        test.apply(f.get(test.feature), sub, ev, width=width, nbin=nbin)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
         _slice_block_correlation(cbr, t0, width, blocks, score)
     return score
 
 
-def _shape_points(ppp: float, frac: float, ratio: float, sub: dict[str, float], ev: list[Evidence]) -> None:
-    """Shape of a share-driven session in totals: small client payloads, client and server both talk."""
-    if 50 <= ppp <= 130:
-        sub["small_client_payload"] = 10.0
-        ev.append(
-            _ev(
-                "small_client_payload",
-                f"{ppp:.0f} B of client payload per client packet (shares plus ACKs; accepted 50-130 B)",
-                f"每个客户端包平均载荷 {ppp:.0f} 字节（份额加确认包；接受 50-130 字节）",
-                payload_per_packet=ppp,
-            )
-        )
-    if 0.15 <= frac <= 0.75:
-        sub["balanced_payload"] = 10.0
-        ev.append(
-            _ev(
-                "balanced_payload",
-                f"the client sends {frac:.0%} of the payload (shares vs jobs and replies; accepted 15-75 %; "
-                "push channels and video are server-heavy, telemetry client-heavy)",
-                f"客户端发送了 {frac:.0%} 的载荷（份额对作业和应答；接受 15-75%；推送和视频以服务器为主，遥测以客户端为主）",
-                client_fraction=frac,
-            )
-        )
-    if 0.6 <= ratio <= 2.0:
-        sub["symmetric_packets"] = 10.0
-        ev.append(
-            _ev(
-                "symmetric_packets",
-                f"{ratio:.2f} server packets per client packet: request/response (accepted 0.6-2.0)",
-                f"每个客户端包对应 {ratio:.2f} 个服务器包：请求/应答模式（接受 0.6-2.0）",
-                ratio=ratio,
-            )
-        )
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if a.size < 3 or a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _dispersion(x: np.ndarray) -> float | None:
+    m = float(x.mean()) if x.size else 0.0
+    return float(x.var() / m) if m > 0 else None
+
+
+def _slice_features(
+    nbin: int, presence: float, cf: np.ndarray, crv: np.ndarray, payf: np.ndarray, payr: np.ndarray
+) -> dict[str, float | None]:
+    """The per-connection statistics the slice tests read; None when the connection is too short to say.
+
+    Why the inner slices: the first and last slice are cut by the connection's start and end, so their
+    counts are not samples of the steady rate.
+    """
+    inner = slice(1, -1) if nbin > 4 else slice(None)
+    fi, ri, pfi = cf[inner], crv[inner], payf[inner]
+    enough = fi.size >= 10 and float(fi.mean()) >= 0.5
+    tot_f, tot_r = float(cf.sum()), float(crv.sum())
+    pay_f, pay_r = float(payf.sum()), float(payr.sum())
+    groups = fi.size // SLOW_GROUP
+    slow = fi[: groups * SLOW_GROUP].reshape(groups, SLOW_GROUP).sum(axis=1) if groups >= 5 else None
+    return {
+        "presence": presence if nbin >= 5 else None,
+        "fwd_dispersion": _dispersion(fi) if enough else None,
+        "fwd_dispersion_slow": _dispersion(slow) if enough and slow is not None else None,
+        "fwd_payload_per_packet": pay_f / tot_f if tot_f > 0 else None,
+        "client_payload_fraction": pay_f / (pay_f + pay_r) if pay_f + pay_r > 0 else None,
+        "rev_fwd_packet_ratio": tot_r / tot_f if tot_f > 0 else None,
+        "direction_lockstep": _corr(fi, ri) if enough else None,
+        "rev_payload_per_packet": pay_r / tot_r if tot_r > 0 else None,
+        "client_size_constancy": _corr(fi, pfi) if enough else None,
+        "reply_bytes_per_client_packet": _slope(payr[inner], fi) if enough else None,
+        "client_bytes_per_client_packet": _slope(pfi, fi) if enough else None,
+    }
+
+
+def _slope(y: np.ndarray, x: np.ndarray) -> float | None:
+    """Least-squares bytes per extra packet across slices: the size of what rises with the packet count."""
+    if x.size < 3 or x.var() == 0:
+        return None
+    return float(np.cov(y, x, bias=True)[0, 1] / x.var())
+
+
+#: Slices of this many intervals are summed to see whether the client's rate drifts over tens of minutes.
+SLOW_GROUP = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeTest:
+    """One trait of a pool session in coarse data: points when it holds, a penalty when it clearly does not.
+
+    Why a penalty for failing: in 60 s slices and connection totals each trait alone is common in
+    benign long-lived traffic (MQTT, VPN keepalives, WebSockets); only all of them together are rare.
+    A failed trait is counter-evidence and is named as such, so the additive score still reads like a
+    conjunction without hiding which part failed. An unknown statistic (too few slices) earns nothing.
+    """
+
+    name: str
+    feature: str
+    lo: float
+    hi: float
+    points: float
+    penalty: float
+    text: str
+    text_zh: str
+    low_name: str
+    low_text: str
+    low_text_zh: str
+    high_name: str = ""
+    high_text: str = ""
+    high_text_zh: str = ""
+
+    def apply(self, value: float | None, sub: dict[str, float], ev: list[Evidence], **fmt: Any) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        args = {"v": value, "lo": self.lo, "hi": self.hi, **fmt}
+        if self.lo <= value <= self.hi:
+            sub[self.name] = self.points
+            ev.append(_ev(self.name, self.text.format(**args), self.text_zh.format(**args), value=value))
+            return
+        high = value > self.hi and bool(self.high_name)
+        name = self.high_name if high else self.low_name
+        text, text_zh = (self.high_text, self.high_text_zh) if high else (self.low_text, self.low_text_zh)
+        sub[name] = sub.get(name, 0.0) + self.penalty
+        ev.append(_ev(name, text.format(**args), text_zh.format(**args), value=value))
+
+
+_SP, _SF = 5.0, -15.0  # slice test points when held / when failed (ten tests: all ten, or nine and one unknown)
+
+SLICE_TESTS: tuple[ShapeTest, ...] = (
+    ShapeTest(
+        "always_present", "presence", 0.9, 1.0, _SP, _SF,
+        "traffic in {v:.0%} of {nbin} slices of {width:.0f} s: never silent (shares or keepalives at least "
+        "every minute; accepted ≥ 90 %)",
+        "{nbin} 个 {width:.0f} 秒时间片中 {v:.0%} 有流量：从不静默（份额或保活至少每分钟一次；接受 ≥ 90%）",
+        "silent_slices",
+        "only {v:.0%} of the slices carry traffic: a miner is never silent for a minute (expected ≥ 90 %)",
+        "只有 {v:.0%} 的时间片有流量：矿机不会静默一分钟（应 ≥ 90%）",
+    ),
+    ShapeTest(
+        "poisson_counts", "fwd_dispersion", 0.5, 4.5, _SP, _SF,
+        "client packets per slice vary like Poisson counts (variance/mean {v:.2f}; shares are found at "
+        "random; accepted 0.5-4.5)",
+        "每个时间片的客户端包数符合泊松计数（方差/均值 {v:.2f}；份额随机产生；接受 0.5-4.5）",
+        "periodic_client",
+        "client packets per slice are too regular (variance/mean {v:.2f} < 0.5): a timer, not share finding",
+        "每个时间片的客户端包数过于规则（方差/均值 {v:.2f} < 0.5）：定时器，不是份额",
+        "bursty_client",
+        "client packets come in bursts (variance/mean {v:.1f} > 4.5): interactive or bulk use",
+        "客户端包成簇出现（方差/均值 {v:.1f} > 4.5）：交互或批量使用",
+    ),
+    ShapeTest(
+        "steady_rate", "fwd_dispersion_slow", 0.15, 5.0, _SP, _SF,
+        "client packets summed over 16 slices still vary like Poisson counts (variance/mean {v:.2f}): the "
+        "share rate is fixed by the hash rate for hours (accepted 0.15-5)",
+        "每 16 个时间片合计的客户端包数仍符合泊松计数（方差/均值 {v:.2f}）：份额速率由算力决定，数小时不变"
+        "（接受 0.15-5）",
+        "clocked_rate",
+        "client packets over 16 slices are clock-steady (variance/mean {v:.2f} < 0.15): a timer",
+        "16 个时间片合计的客户端包数像时钟一样稳定（方差/均值 {v:.2f} < 0.15）：定时器",
+        "drifting_rate",
+        "the client's packet rate drifts over tens of minutes (variance/mean of 16-slice sums {v:.1f} > 5): "
+        "activity-driven traffic, while a miner's share rate stays fixed",
+        "客户端包速率在数十分钟内漂移（16 个时间片合计的方差/均值 {v:.1f} > 5）：由活动驱动，而矿机份额速率固定",
+    ),
+    ShapeTest(
+        "small_client_payload", "fwd_payload_per_packet", 45.0, 130.0, _SP, _SF,
+        "{v:.0f} B of client payload per client packet (a share record plus an ACK; accepted 45-130 B)",
+        "每个客户端包平均载荷 {v:.0f} 字节（一个份额记录加一个确认包；接受 45-130 字节）",
+        "unlike_share_payload",
+        "{v:.0f} B of client payload per client packet, outside the 45-130 B of share submissions",
+        "每个客户端包平均载荷 {v:.0f} 字节，不在份额提交的 45-130 字节范围内",
+    ),
+    ShapeTest(
+        "balanced_payload", "client_payload_fraction", 0.10, 0.75, _SP, _SF,
+        "the client sends {v:.0%} of the payload (shares vs jobs and replies; accepted 10-75 %)",
+        "客户端发送了 {v:.0%} 的载荷（份额对作业和应答；接受 10-75%）",
+        "one_sided_payload",
+        "the client sends {v:.0%} of the payload: a push or upload channel, not shares against jobs "
+        "(expected 10-75 %)",
+        "客户端发送了 {v:.0%} 的载荷：推送或上传通道，不是份额对作业（应为 10-75%）",
+    ),
+    ShapeTest(
+        "symmetric_packets", "rev_fwd_packet_ratio", 0.45, 0.75, _SP, _SF,
+        "{v:.2f} server packets per client packet: each share is answered by one server record that "
+        "carries the ACK, and the client ACKs it (accepted 0.45-0.75)",
+        "每个客户端包对应 {v:.2f} 个服务器包：每个份额由一个捎带确认的服务器记录应答，客户端再确认"
+        "（接受 0.45-0.75）",
+        "packet_ratio_off",
+        "{v:.2f} server packets per client packet, unlike request/response with delayed ACKs "
+        "(expected 0.45-0.75)",
+        "每个客户端包对应 {v:.2f} 个服务器包，不像带延迟确认的请求/应答（应为 0.45-0.75）",
+    ),
+    ShapeTest(
+        "lockstep", "direction_lockstep", 0.93, 1.0, _SP, _SF,
+        "client and server packets per slice rise and fall together (correlation {v:.3f}): every share is "
+        "answered (accepted ≥ 0.93)",
+        "每个时间片的客户端与服务器包数同步涨落（相关系数 {v:.3f}）：每个份额都有应答（接受 ≥ 0.93）",
+        "unpaired_directions",
+        "client and server packets per slice move apart (correlation {v:.3f} < 0.93): the two sides "
+        "talk independently",
+        "每个时间片的客户端与服务器包数不同步（相关系数 {v:.3f} < 0.93）：双方各自独立发送",
+    ),
+    ShapeTest(
+        "answered_with_data", "rev_payload_per_packet", 60.0, 2000.0, _SP, _SF,
+        "{v:.0f} B of server payload per server packet: replies and jobs carry JSON (accepted ≥ 60 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：应答和作业都携带 JSON（接受 ≥ 60 字节）",
+        "bare_acks",
+        "{v:.0f} B of server payload per server packet: bare acknowledgements (MQTT PUBACK-like), not "
+        "share results and jobs (expected ≥ 60 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：只是简短确认（类似 MQTT PUBACK），不是份额结果和作业（应 ≥ 60 字节）",
+        "bulk_server",
+        "{v:.0f} B of server payload per server packet: bulk data, not jobs (expected ≤ 2000 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：批量数据，不是作业（应 ≤ 2000 字节）",
+    ),
+    ShapeTest(
+        "reply_per_request", "reply_bytes_per_client_packet", 5.0, 200.0, _SP, _SF,
+        "server payload rises by {v:.0f} B per extra client packet across slices: each share draws a short "
+        "result (accepted 5-200 B)",
+        "各时间片中每多一个客户端包，服务器载荷增加 {v:.0f} 字节：每个份额换来一个简短结果（接受 5-200 字节）",
+        "unanswered_requests",
+        "server payload does not rise with the client's packets ({v:.0f} B per extra packet < 5): the "
+        "client's messages are not answered with data",
+        "服务器载荷不随客户端包数增加（每多一个包 {v:.0f} 字节 < 5）：客户端消息没有得到带数据的应答",
+        "large_responses",
+        "each extra client packet draws {v:.0f} B from the server (> 200 B): requests for content, not "
+        "share results",
+        "每多一个客户端包，服务器返回 {v:.0f} 字节（> 200 字节）：请求内容，而不是份额结果",
+    ),
+    ShapeTest(
+        "constant_client_size", "client_size_constancy", 0.88, 1.0, _SP, _SF,
+        "client payload per slice follows the client packet count (correlation {v:.3f}): the messages "
+        "keep one size, as share submissions do (accepted ≥ 0.88)",
+        "每个时间片的客户端载荷随客户端包数变化（相关系数 {v:.3f}）：消息大小固定，符合份额提交（接受 ≥ 0.88）",
+        "varying_client_size",
+        "client payload per slice does not follow the packet count (correlation {v:.3f} < 0.88): "
+        "message sizes vary, unlike share submissions",
+        "每个时间片的客户端载荷与包数不相符（相关系数 {v:.3f} < 0.88）：消息大小多变，不像份额提交",
+    ),
+)  # fmt: skip
 
 
 def _slice_block_correlation(
@@ -885,6 +1001,126 @@ def name_hint(name: str | None) -> bool:
     return any(h in lab for lab in labels for h in POOL_NAME_HINTS)
 
 
+_CP, _CF = 9.0, -15.0  # conn test points when held / when failed
+
+#: Ranges of the per-connection totals a pool session falls in, with the penalty names for failing them.
+CONN_TESTS: tuple[ShapeTest, ...] = (
+    ShapeTest(
+        "steady_packets", "fwd_packets_per_min", 3.0, 600.0, _CP, _CF,
+        "{v:.1f} client packets per minute, the pace of shares and their ACKs (accepted 3-600)",
+        "每分钟 {v:.1f} 个客户端包，符合份额及其确认的节奏（接受 3-600）",
+        "sparse_client",
+        "only {v:.1f} client packets per minute: too few for a miner that submits shares and keepalives "
+        "(expected 3-600)",
+        "每分钟仅 {v:.1f} 个客户端包：对提交份额和保活的矿机而言太少（应为 3-600）",
+        "flooding_client",
+        "{v:.0f} client packets per minute: bulk transfer, not shares (expected ≤ 600)",
+        "每分钟 {v:.0f} 个客户端包：批量传输，不是份额（应 ≤ 600）",
+    ),
+    ShapeTest(
+        "small_client_payload", "fwd_payload_per_packet", 45.0, 130.0, _CP, _CF,
+        "{v:.0f} B of client payload per client packet (a share record plus an ACK; accepted 45-130 B)",
+        "每个客户端包平均载荷 {v:.0f} 字节（一个份额记录加一个确认包；接受 45-130 字节）",
+        "unlike_share_payload",
+        "{v:.0f} B of client payload per client packet, outside the 45-130 B of share submissions",
+        "每个客户端包平均载荷 {v:.0f} 字节，不在份额提交的 45-130 字节范围内",
+    ),
+    ShapeTest(
+        "answered_with_data", "rev_payload_per_packet", 60.0, 500.0, _CP, _CF,
+        "{v:.0f} B of server payload per server packet: share results and jobs carry JSON (accepted 60-500 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：份额结果和作业都携带 JSON（接受 60-500 字节）",
+        "bare_acks",
+        "{v:.0f} B of server payload per server packet: bare acknowledgements, not share results and jobs "
+        "(expected ≥ 60 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：只是简短确认，不是份额结果和作业（应 ≥ 60 字节）",
+        "bulk_server",
+        "{v:.0f} B of server payload per server packet: content delivery, not jobs (expected ≤ 500 B)",
+        "每个服务器包平均载荷 {v:.0f} 字节：内容下发，不是作业（应 ≤ 500 字节）",
+    ),
+    ShapeTest(
+        "symmetric_packets", "rev_fwd_packet_ratio", 0.45, 0.67, _CP, _CF,
+        "{v:.2f} server packets per client packet: each share is answered by one server record that "
+        "carries the ACK, and the client ACKs it (accepted 0.45-0.67)",
+        "每个客户端包对应 {v:.2f} 个服务器包：每个份额由一个捎带确认的服务器记录应答，客户端再确认"
+        "（接受 0.45-0.67）",
+        "packet_ratio_off",
+        "{v:.2f} server packets per client packet, unlike request/response with delayed ACKs "
+        "(expected 0.45-0.67)",
+        "每个客户端包对应 {v:.2f} 个服务器包，不像带延迟确认的请求/应答（应为 0.45-0.67）",
+    ),
+    ShapeTest(
+        "balanced_payload", "client_payload_fraction", 0.10, 0.75, _CP, _CF,
+        "the client sends {v:.0%} of the payload (shares vs jobs and replies; accepted 10-75 %)",
+        "客户端发送了 {v:.0%} 的载荷（份额对作业和应答；接受 10-75%）",
+        "one_sided_payload",
+        "the client sends {v:.0%} of the payload: a push or upload channel, not shares against jobs "
+        "(expected 10-75 %)",
+        "客户端发送了 {v:.0%} 的载荷：推送或上传通道，不是份额对作业（应为 10-75%）",
+    ),
+)  # fmt: skip
+
+
+#: Below this many client packets per minute shares are rare, so job pushes make up much of what the
+#: server sends and its average packet comes close to a job's size (a Stratum notify or an XMRig job).
+CONN_SLOW_PACE = 9.0
+
+#: `answered_with_data` for slow sessions (client pace ≤ `CONN_SLOW_PACE`): the narrower range of job sizes.
+CONN_SLOW_REPLY_TEST = ShapeTest(
+    "answered_with_data", "rev_payload_per_packet", 110.0, 420.0, _CP, _CF,
+    "{v:.0f} B of server payload per server packet in a slow session: mostly job pushes of a few hundred "
+    "bytes (accepted 110-420 B below 9 client packets per minute)",
+    "慢速会话中每个服务器包平均载荷 {v:.0f} 字节：主要是几百字节的作业推送（每分钟少于 9 个客户端包时接受 110-420 字节）",
+    "bare_acks",
+    "{v:.0f} B of server payload per server packet in a slow session: acknowledgements, while a pool's "
+    "job pushes would raise it above 110 B",
+    "慢速会话中每个服务器包平均载荷 {v:.0f} 字节：只是确认；矿池的作业推送会使其超过 110 字节",
+    "bulk_server",
+    "{v:.0f} B of server payload per server packet in a slow session: larger than pool jobs (expected "
+    "≤ 420 B)",
+    "慢速会话中每个服务器包平均载荷 {v:.0f} 字节：大于矿池作业（应 ≤ 420 字节）",
+)  # fmt: skip
+
+
+def _conn_variants(pace: np.ndarray) -> list[tuple[ShapeTest, np.ndarray]]:
+    """Each conn test with the rows it applies to: the reply test switches range for slow sessions."""
+    slow = np.isfinite(pace) & (pace <= CONN_SLOW_PACE)
+    out: list[tuple[ShapeTest, np.ndarray]] = []
+    for t in CONN_TESTS:
+        if t.name == CONN_SLOW_REPLY_TEST.name:
+            out += [(t, ~slow), (CONN_SLOW_REPLY_TEST, slow)]
+        else:
+            out.append((t, np.ones(pace.shape, dtype=bool)))
+    return out
+
+
+def conn_features(
+    duration_s: np.ndarray,
+    packets_fwd: np.ndarray,
+    packets_rev: np.ndarray,
+    payload_fwd: np.ndarray,
+    payload_rev: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The ratios the conn tests read, as arrays; NaN where an input is unknown or a divisor is zero."""
+    d = np.asarray(duration_s, dtype=float)
+    pf = np.asarray(packets_fwd, dtype=float)
+    pr = np.asarray(packets_rev, dtype=float)
+    bf = np.asarray(payload_fwd, dtype=float)
+    br = np.asarray(payload_rev, dtype=float)
+
+    def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+
+    return {
+        "bytes_per_s": div(bf + br, d),
+        "fwd_packets_per_min": div(pf, d / 60.0),
+        "fwd_payload_per_packet": div(bf, pf),
+        "rev_payload_per_packet": div(br, pr),
+        "rev_fwd_packet_ratio": div(pr, pf),
+        "client_payload_fraction": div(bf, bf + br),
+    }
+
+
 def conn_subscores(
     duration_s: np.ndarray,
     packets_fwd: np.ndarray,
@@ -892,28 +1128,29 @@ def conn_subscores(
     payload_fwd: np.ndarray,
     payload_rev: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Points per connection (arrays) from totals only; NaN inputs (unknown) earn no points."""
+    """Points per connection (arrays) from totals only; NaN inputs (unknown) earn no points.
+
+    Vectorised twin of `score_conn` for Spark/Arrow batches: same tests, same points, no evidence.
+    """
     d = np.asarray(duration_s, dtype=float)
-    pf = np.asarray(packets_fwd, dtype=float)
-    pr = np.asarray(packets_rev, dtype=float)
-    bf = np.asarray(payload_fwd, dtype=float)
-    br = np.asarray(payload_rev, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bps = (bf + br) / d
-        ppm = pf / (d / 60.0)
-        bpp = bf / pf
-        pratio = pr / pf
-        frac = bf / (bf + br)
-    out = {
+    f = conn_features(d, packets_fwd, packets_rev, payload_fwd, payload_rev)
+    bps = f["bytes_per_s"]
+    out: dict[str, np.ndarray] = {
         "long_lived": np.where(d >= 1800, 15.0, np.where(d >= 600, 10.0, np.where(d >= 300, 5.0, 0.0))),
         "low_rate": np.where(bps <= 1000, 15.0, np.where(bps <= 10000, 7.0, 0.0)),
         "high_rate": np.where(bps > 50000, -40.0, 0.0),
-        "steady_packets": np.where((ppm >= 0.8) & (ppm <= 600), 10.0, 0.0),
-        "small_client_payload": np.where((bpp >= 50) & (bpp <= 130), 10.0, 0.0),
-        "symmetric_packets": np.where((pratio >= 0.4) & (pratio <= 2.0), 10.0, 0.0),
-        "balanced_payload": np.where((frac >= 0.15) & (frac <= 0.75), 10.0, 0.0),
     }
-    return {k: np.nan_to_num(v, nan=0.0) for k, v in out.items()}
+    for t, rows in _conn_variants(f["fwd_packets_per_min"]):
+        v = f[t.feature]
+        known = rows & np.isfinite(v)
+        ok = known & (v >= t.lo) & (v <= t.hi)
+        high = known & (v > t.hi) & bool(t.high_name)
+        low = known & ~ok & ~high
+        out[t.name] = out.get(t.name, 0.0) + np.where(ok, t.points, 0.0)
+        out[t.low_name] = out.get(t.low_name, 0.0) + np.where(low, t.penalty, 0.0)
+        if t.high_name:
+            out[t.high_name] = out.get(t.high_name, 0.0) + np.where(high, t.penalty, 0.0)
+    return {k: np.nan_to_num(np.asarray(v, dtype=float), nan=0.0) for k, v in out.items()}
 
 
 def score_conn(
@@ -932,30 +1169,48 @@ def score_conn(
     def arr(x: float | None) -> np.ndarray:
         return np.array([np.nan if x is None else float(x)])
 
-    parts = conn_subscores(arr(duration_s), arr(packets_fwd), arr(packets_rev), arr(payload_fwd), arr(payload_rev))
-    sub = {k: float(v[0]) for k, v in parts.items() if float(v[0]) != 0.0}
-    ev: list[Evidence] = []
     d = float(duration_s)
+    feats = conn_features(arr(d), arr(packets_fwd), arr(packets_rev), arr(payload_fwd), arr(payload_rev))
+    fv = {k: float(v[0]) for k, v in feats.items()}
+    sub: dict[str, float] = {}
+    ev: list[Evidence] = []
     stats: dict[str, Any] = {"duration_s": d}
-    facts = {
-        "long_lived": (f"connection lasted {d / 60:.0f} min (5/10/15 points at 5/10/30 min)",
-                       f"连接持续 {d / 60:.0f} 分钟（5/10/30 分钟分别得 5/10/15 分）"),
-        "low_rate": ("little data per second (15 points ≤ 1 kB/s, 7 ≤ 10 kB/s)",
-                     "每秒数据量很小（≤1 kB/s 得 15 分，≤10 kB/s 得 7 分）"),
-        "high_rate": ("more than 50 kB/s: bulk or video, not a pool session",
-                      "超过 50 kB/s：批量或视频，不是矿池会话"),
-        "steady_packets": ("0.8-600 client packets per minute, the pace of shares and keepalives",
-                           "每分钟 0.8-600 个客户端包，符合份额和保活的节奏"),
-        "small_client_payload": ("client payload averages 50-130 B per client packet (shares plus ACKs)",
-                                 "客户端每包平均载荷 50-130 字节（份额加确认包）"),
-        "symmetric_packets": ("0.4-2 server packets per client packet: request/response",
-                              "每个客户端包对应 0.4-2 个服务器包：请求/应答"),
-        "balanced_payload": ("the client sends 15-75 % of the payload (shares vs jobs and replies)",
-                             "客户端发送 15-75% 的载荷（份额对作业和应答）"),
-    }  # fmt: skip
-    for k in sub:
-        en, zh = facts[k]
-        ev.append(_ev(k, en, zh))
+    stats.update({k: round(v, 3) for k, v in fv.items() if math.isfinite(v)})
+    sub["long_lived"] = 15.0 if d >= 1800 else 10.0 if d >= 600 else 5.0
+    ev.append(
+        _ev(
+            "long_lived",
+            f"connection lasted {d / 60:.0f} min (5/10/15 points at 5/10/30 min)",
+            f"连接持续 {d / 60:.0f} 分钟（5/10/30 分钟分别得 5/10/15 分）",
+            duration_s=d,
+        )
+    )
+    bps = fv["bytes_per_s"]
+    if math.isfinite(bps):
+        if bps <= 10000:
+            sub["low_rate"] = 15.0 if bps <= 1000 else 7.0
+            ev.append(
+                _ev(
+                    "low_rate",
+                    f"{bps:.0f} B/s of payload: little data per second (15 points ≤ 1 kB/s, 7 ≤ 10 kB/s)",
+                    f"载荷 {bps:.0f} 字节/秒：每秒数据量很小（≤1 kB/s 得 15 分，≤10 kB/s 得 7 分）",
+                    bytes_per_s=bps,
+                )
+            )
+        elif bps > 50000:
+            sub["high_rate"] = -40.0
+            ev.append(
+                _ev(
+                    "high_rate",
+                    f"{bps:.0f} B/s: bulk or video, not a pool session (> 50 kB/s)",
+                    f"{bps:.0f} 字节/秒：批量或视频，不是矿池会话（> 50 kB/s）",
+                    bytes_per_s=bps,
+                )
+            )
+    for t, rows in _conn_variants(feats["fwd_packets_per_min"]):
+        v = fv[t.feature]
+        if rows[0]:
+            t.apply(v if math.isfinite(v) else None, sub, ev)
     hinted = [n for n in names if name_hint(n)]
     if hinted:
         sub["pool_like_name"] = 15.0
