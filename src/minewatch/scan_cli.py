@@ -253,8 +253,9 @@ def scan(
     since: str = typer.Option(None, "--since", help=tr(
         "Only traffic after this time (ISO-8601 UTC, or 24h / 7d ago).", "只看此时间之后的流量（ISO-8601 UTC，或 24h / 7d 之前）。")),
     until: str = typer.Option(None, "--until", help=tr("Only traffic before this time.", "只看此时间之前的流量。")),
-    db: Path = typer.Option(None, "--db", help=tr(
-        "DuckDB store (default: in the user data directory).", "DuckDB 存储文件（默认在用户数据目录）。")),
+    db: str = typer.Option(None, "--db", help=tr(
+        "Store: a DuckDB file (default: in the user data directory) or a postgresql:// URL (env MINEWATCH_DB).",
+        "存储：DuckDB 文件（默认在用户数据目录）或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
     no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入存储。")),
     rescan: bool = typer.Option(False, "--rescan", help=tr(
         "Scan files already in the import ledger again.", "重新扫描已导入过的文件。")),
@@ -278,9 +279,9 @@ def scan(
     from minewatch.net.logscan import FLOW_LOG_FORMATS, FlowLogScanner
     from minewatch.net.pipeline import CaptureScanner
     from minewatch.sources.zeek import sniff_format
-    from minewatch.store import Store
+    from minewatch.store.backend import open_store
 
-    store = None if no_store else Store(db)
+    store = None if no_store else open_store(db)
     shown: list[Finding] = []
     try:
         intel = _load_intel(store, intel_files)
@@ -296,7 +297,7 @@ def scan(
         # Grown logs (a live conn.log, eve.json) are read from where the last import stopped.
         from minewatch.sources.ledger import ImportLedger
 
-        ledger = ImportLedger(Path(store.path).with_suffix(".flow-imports.json")) if store is not None else None
+        ledger = ImportLedger(_ledger_path(store)) if store is not None else None
         findings: list[Finding] = []
         skipped: list[str] = []
         stored = 0 if store is not None else None
@@ -373,10 +374,10 @@ def scan(
             scanner.stats.rejects.merge(logs.rejects)
         if store is not None and stored:
             # New findings join the sites whose ranges they fall in, and those sites' open cases.
-            from minewatch.store.backend import DuckDb
+            from minewatch.store.backend import DuckDb, PgStore
             from minewatch.store.cases import attach_new
 
-            attach_new(DuckDb(store))
+            attach_new(store.db if isinstance(store, PgStore) else DuckDb(store))
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group)
@@ -393,6 +394,20 @@ def scan(
             store.close()
     if fail_on_detect and any(f.kind == "mining" for f in shown):
         raise typer.Exit(3)
+
+
+def _ledger_path(store: Any) -> Path:
+    """Where the read positions of growing flow logs are kept: beside a DuckDB file; for a server
+    store, in this machine's data directory (the positions are of files on this machine), one ledger
+    per server."""
+    if getattr(store, "path", None):
+        return Path(store.path).with_suffix(".flow-imports.json")
+    import hashlib
+
+    from minewatch.paths import data_dir
+
+    tag = hashlib.sha256(str(getattr(store, "url", "")).encode()).hexdigest()[:12]
+    return data_dir() / f"flow-imports-{tag}.json"
 
 
 def _size(p: Path) -> int:
@@ -422,15 +437,17 @@ def findings(
     since: str = typer.Option(None, "--since", help=tr("Only findings after this time.", "只看此时间之后的结果。")),
     until: str = typer.Option(None, "--until", help=tr("Only findings before this time.", "只看此时间之前的结果。")),
     min_score: float = typer.Option(None, "--min-score", help=tr("Lowest score shown.", "最低显示评分。")),
-    db: Path = typer.Option(None, "--db", help=tr("DuckDB store.", "DuckDB 存储文件。")),
+    db: str = typer.Option(None, "--db", help=tr(
+        "Store: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB).",
+        "存储：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
 ) -> None:
     """List stored findings, with the current allow-list applied.
 
     列出已存储的结果（应用当前白名单）。
     """
-    from minewatch.store import Store
+    from minewatch.store.backend import open_store
 
-    with Store(db) as store:
+    with open_store(db) as store:
         rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
         shown, hidden = apply_allowlist(rows, _allowlist(store))
     emit(shown, fmt, group)

@@ -49,7 +49,9 @@ def scan(
     fmt: str = typer.Option("table", "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
     top: int | None = typer.Option(None, "--top", help=tr("Show only the N highest scores.", "仅显示得分最高的 N 个。")),
     plot: Path | None = typer.Option(None, "--plot", help=tr("Write one PNG per suspect here.", "为每个嫌疑用户生成 PNG 图。")),
-    db: Path | None = typer.Option(None, "--db", help=tr("Store findings in this DuckDB file.", "将结果存入此 DuckDB 文件。")),
+    db: str | None = typer.Option(None, "--db", help=tr(
+        "Store findings here: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB).",
+        "结果存入：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
     interval: str | None = typer.Option(None, "--interval", help=tr(
         "Reading interval (15min, 30min, 1h, 1d); detected when omitted.", "采集间隔（15min、30min、1h、1d）；省略则自动识别。")),
     unit: str | None = typer.Option(None, "--unit", help=tr("kwh (energy per interval) or kw.", "kwh（每间隔电量）或 kw。")),
@@ -124,10 +126,13 @@ def scan(
                 plot_suspect(by_id[fd.meter_id], fd, plot)
     stored = 0
     if not no_store and suspects:
-        from minewatch.store import Store
+        from minewatch.store.backend import DuckDb, PgStore, open_store
+        from minewatch.store.cases import attach_new
 
-        with Store(db) as st:
+        with open_store(db) as st:
             stored = st.add_findings(suspects)
+            if stored:  # new suspects join the sites that list their meters, and those sites' open cases
+                attach_new(st.db if isinstance(st, PgStore) else DuckDb(st))
     # closing summary: every data problem, with meter and time
     kinds = Counter()
     for i in total.issues:

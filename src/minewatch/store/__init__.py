@@ -303,25 +303,8 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Finding]:
-        where, params = [], []
-        if kind:
-            where.append("kind = ?")
-            params.append(kind)
-        if since:
-            where.append("coalesce(last_seen, first_seen, onset) >= ?")
-            params.append(since)
-        if until:
-            where.append("coalesce(first_seen, onset) <= ?")
-            params.append(until)
-        if min_score is not None:
-            where.append("score >= ?")
-            params.append(min_score)
-        sql = f"SELECT {', '.join(self._COLUMNS)} FROM findings"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY score DESC, first_seen NULLS LAST, finding_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql, params = findings_sql(self._COLUMNS, kind=kind, since=since, until=until, min_score=min_score,
+                                   limit=limit, offset=offset)  # fmt: skip
         return [self._row_to_finding(r) for r in self.con.execute(sql, params).fetchall()]
 
     def findings_of_import(self, sha256: str) -> list[Finding]:
@@ -355,3 +338,37 @@ class Store:
                 d[c] = v.astimezone(UTC)
         d["extra"] = d["extra"] or {}
         return Finding.from_record(d)
+
+
+def findings_sql(
+    columns: Sequence[str],
+    *,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: float | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[str, list[Any]]:
+    """The stored-findings listing as SQL with `?` parameters, shared by the DuckDB and PostgreSQL stores."""
+    where: list[str] = []
+    params: list[Any] = []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if since:
+        where.append("coalesce(last_seen, first_seen, onset) >= ?")
+        params.append(since)
+    if until:
+        where.append("coalesce(first_seen, onset) <= ?")
+        params.append(until)
+    if min_score is not None:
+        where.append("score >= ?")
+        params.append(min_score)
+    sql = f"SELECT {', '.join(columns)} FROM findings"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY score DESC, first_seen NULLS LAST, finding_id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return sql, params

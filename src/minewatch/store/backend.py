@@ -270,3 +270,85 @@ def store_like(db: Db) -> Any:
     if isinstance(db, DuckDb):
         return db.store
     return _StoreLike(_PgCon(db.con))  # type: ignore[attr-defined]
+
+
+def finding_from_row(row: Sequence[Any]) -> Finding:
+    """A findings-table row (columns `Store._COLUMNS`) as a Finding, from either backend."""
+    from minewatch.store import _JSON_COLS, _TS_COLS, Store
+
+    d = dict(zip(Store._COLUMNS, row, strict=True))
+    for c in _JSON_COLS:
+        d[c] = jload(d[c])
+    for c in _TS_COLS:
+        d[c] = utc(d[c])
+    d["extra"] = d["extra"] or {}
+    if d.get("encrypted") is not None:
+        d["encrypted"] = bool(d["encrypted"])
+    return Finding.from_record(d)
+
+
+class PgStore:
+    """What a scan needs of `Store` (import ledger, findings, the intel and allow-list tables through
+    `.con`), on a team's PostgreSQL server. Why: a team runs scans while the web server and other
+    analysts use the same catalogue; one DuckDB file takes only one writing process, a server takes all."""
+
+    path: str | None = None
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = PgDb(url)
+        self.con = _PgCon(self.db.con)
+
+    def __enter__(self) -> PgStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def already_imported(self, sha256: str) -> dict[str, Any] | None:
+        row = self.db.one("SELECT path, imported_at, summary FROM imports WHERE content_sha256 = ?", [sha256])
+        if not row:
+            return None
+        return {"path": row[0], "imported_at": utc(row[1]), "summary": jload(row[2])}
+
+    def record_import(self, sha256: str, path: str | Path, size: int, kind: str, summary: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (content_sha256) DO UPDATE SET "
+            "path = EXCLUDED.path, size_bytes = EXCLUDED.size_bytes, kind = EXCLUDED.kind, "
+            "imported_at = EXCLUDED.imported_at, summary = EXCLUDED.summary",
+            [sha256, str(path), size, kind, datetime.now(UTC), jdump(summary)],
+        )
+
+    def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
+        return self.db.add_findings(findings, import_sha256=import_sha256)
+
+    def findings(self, **filters: Any) -> list[Finding]:
+        """Same filters as `Store.findings` (kind, since, until, min_score, limit, offset)."""
+        from minewatch.store import Store, findings_sql
+
+        sql, params = findings_sql(Store._COLUMNS, **filters)
+        return [finding_from_row(r) for r in self.db.execute(sql, params)]
+
+    def findings_of_import(self, sha256: str) -> list[Finding]:
+        from minewatch.store import Store
+
+        rows = self.db.execute(
+            f"SELECT {', '.join(Store._COLUMNS)} FROM findings WHERE import_sha256 = ? ORDER BY score DESC", [sha256]
+        )
+        return [finding_from_row(r) for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(target: str | Path | None) -> Any:
+    """The store a scan writes to: `Store` on a DuckDB file (default: the per-user one) or `PgStore` on a
+    postgresql:// URL; `MINEWATCH_DB` names it when the command line does not."""
+    import os
+
+    from minewatch.store import Store
+
+    target = target or os.environ.get("MINEWATCH_DB") or None
+    if target is not None and is_postgres_url(str(target)):
+        return PgStore(str(target))
+    return Store(Path(target) if target is not None else None)
