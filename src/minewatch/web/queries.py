@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minewatch.model import Finding
-from minewatch.store import _JSON_COLS, _TS_COLS, Store
-from minewatch.store.backend import Db, jload, utc
+from minewatch.store import Store
+from minewatch.store.backend import Db, finding_from_row, jload, utc
 
 MAX_PAGE = 500
 
@@ -103,16 +103,7 @@ def _linked_ids(db: Db, table: str, col: str, value: int) -> list[str] | None:
     return None if len(rows) > MAX_LINKED_LIST else [r[0] for r in rows]
 
 
-def row_to_finding(row: tuple[Any, ...]) -> Finding:
-    d = dict(zip(Store._COLUMNS, row, strict=True))
-    for c in _JSON_COLS:
-        d[c] = jload(d[c])
-    for c in _TS_COLS:
-        d[c] = utc(d[c])
-    d["extra"] = d["extra"] or {}
-    if d.get("encrypted") is not None:
-        d["encrypted"] = bool(d["encrypted"])
-    return Finding.from_record(d)
+row_to_finding = finding_from_row  # one row reader for both backends (store.backend)
 
 
 def query_findings(db: Db, flt: FindingFilter, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Finding]]:
