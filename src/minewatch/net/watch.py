@@ -10,6 +10,16 @@ differs is only time:
   has already decided `mining` is reported while still open (`extra.live_state = "open"`), refreshed
   in the store every `refresh_every_s`, and replaced by its final version (same `finding_id`, so the
   store upserts) when it ends.
+* An encrypted session gives the dissectors nothing, and the content-blind timing kernel
+  (`minewatch.net.behavior.score_timeline`, the one the capture scan runs at flow end) needs minutes
+  of rhythm. So long-lived open TCP flows are scored on their packet timeline so far: first when
+  `behavior_first_s` old, then every `behavior_every_s`; a flow that passes the threshold is
+  announced as open and refreshed, and the flow end gives the final verdict (same id). If that final
+  verdict falls below the threshold, the open row is rewritten as `live_state = "withdrawn"` so the
+  store never keeps an alarm the full evidence did not support. Only TCP flows older than the first
+  check are looked at (one numpy selection in the engine), and at most `behavior_budget` are scored
+  per pass, most overdue first, so a network with thousands of long-lived connections costs a
+  bounded amount of CPU per pass and nothing is starved.
 * The end-of-file endpoint rules (other flows to a confirmed pool endpoint, a miner walking its
   failover list) run over a rolling window (`window_s`, default 1 h) of recent confirmed sessions and
   recent undecided flows, both capped in count.
@@ -59,6 +69,14 @@ MAX_FLOWS = 200_000
 MIN_IDLE_S = 15.0
 #: Finding ids remembered so endpoint findings are announced once; must exceed MAX_UNDECIDED.
 MAX_EMITTED = 200_000
+#: Age (s of packet time) at which an open TCP flow's timing is first judged, then the re-check period.
+BEHAVIOR_FIRST_S = 600.0
+BEHAVIOR_EVERY_S = 600.0
+#: Most open flows scored by the timing kernel in one pass: 3-5 ms of CPU per flow (full 4,096-packet
+#: timeline), so at most ~1 s per pass, every BEHAVIOR_SCAN_EVERY_S (about 3 % of a core at worst).
+BEHAVIOR_BUDGET = 200
+#: Wall seconds between passes over the open flows.
+BEHAVIOR_SCAN_EVERY_S = 30.0
 
 
 def advance_clock(engine: Any, now: float) -> None:
@@ -111,6 +129,10 @@ class LiveScanner(CaptureScanner):
         endpoint_every_s: float = 5.0,
         refresh_every_s: float = 600.0,
         name_cache_ips: int | None = None,
+        behavior_first_s: float = BEHAVIOR_FIRST_S,
+        behavior_every_s: float = BEHAVIOR_EVERY_S,
+        behavior_budget: int = BEHAVIOR_BUDGET,
+        behavior_scan_every_s: float = BEHAVIOR_SCAN_EVERY_S,
     ) -> None:
         from minewatch.net.engine import FlowEngine
 
@@ -138,7 +160,18 @@ class LiveScanner(CaptureScanner):
         self.open_reported: dict[int, Finding] = {}
         self.opened = 0
         self.ended = 0
-        self.counts = {"session": 0, "open": 0, "endpoint": 0, "undecided_evicted": 0, "pressure_events": 0}
+        self.counts = {"session": 0, "open": 0, "endpoint": 0, "undecided_evicted": 0, "pressure_events": 0,
+                       "behavior_checks": 0, "behavior_open": 0, "behavior_withdrawn": 0, "behavior_deferred": 0}
+        self.behavior_first_s = behavior_first_s
+        self.behavior_every_s = behavior_every_s
+        self.behavior_budget = behavior_budget
+        self.behavior_scan_every_s = behavior_scan_every_s
+        #: id(FlowInfo) -> packet time of the next timing check (inf: a dissector decided, never again)
+        self._behavior_due: dict[int, float] = {}
+        #: id(FlowInfo) -> the timing finding announced while the flow is open
+        self.behavior_reported: dict[int, Finding] = {}
+        self._last_behavior = -math.inf
+        self._withdrawn: list[Finding] = []
         self._offset: float | None = None  # packet time minus wall time at the last packet
         self._last_tick = -math.inf
         self._last_endpoint = -math.inf
@@ -152,11 +185,102 @@ class LiveScanner(CaptureScanner):
 
     def _flow_end(self, summary: Any) -> None:
         self.ended += 1
-        prov = self.open_reported.pop(id(summary.info), None)
-        if prov is not None:
+        key = id(summary.info)
+        prov = self.open_reported.pop(key, None)
+        bprov = self.behavior_reported.pop(key, None)
+        self._behavior_due.pop(key, None)
+        if prov is not None or bprov is not None:
             # keep the id of the finding already announced: same first_seen as when it was open
             summary.first_ts = summary.info.first_ts
+        before = len(self._findings)
         super()._flow_end(summary)
+        if bprov is None:
+            return
+        final = self._findings[before:]
+        if any(f.finding_id == bprov.finding_id for f in final):
+            return
+        if final:
+            # a dissector decided the flow after its timing was reported: that finding is the verdict
+            import dataclasses
+
+            done = dataclasses.replace(bprov, extra={**bprov.extra, "live_state": "closed",
+                                                     "superseded_by": final[0].finding_id})
+            self.recent_confirmed.pop(done.finding_id, None)
+            self._withdrawn.append(done)
+        else:
+            self._withdraw(bprov, summary)
+
+    def _timing_score(self, summary: Any, first_ts: float, last_ts: float) -> tuple[Any, dict[str, Any] | None]:
+        """The timeline kernel on the flow's longest unbroken recent stretch of packets.
+
+        Why not the whole timeline: the engine keeps the first and the last 2,048 payload packets of
+        a flow; past that, the kept timeline has a hole in the middle, and one gap of hours between
+        shares and between job pushes breaks the share and push statistics (a 2 h TLS Stratum session
+        scored 49 on head+tail against 78-90 on its open stretches). Live sessions last days, so the
+        recent unbroken tail is what is judged; the finding says so in `extra.behavior_window`.
+        """
+        from minewatch.net.behavior import score_timeline
+
+        tl = summary.timeline
+        window = None
+        if getattr(summary, "timeline_dropped", 0) and len(tl) >= 16:
+            tl = tl[len(tl) // 2 :]  # head and tail hold the same number of packets once any is dropped
+            first_ts = float(tl["ts"][0])
+            window = {"from_ts": first_ts, "packets": len(tl), "packets_dropped": int(summary.timeline_dropped)}
+        if len(tl) < 8:
+            return None, window
+        res = score_timeline(tl["ts"], tl["direction"], tl["payload_len"], first_ts=first_ts, last_ts=last_ts,
+                             blocks=self.blocks)
+        return res, window
+
+    def _behavior(self, summary: Any, view: FlowView, facts: Any) -> Finding | None:
+        """As the capture scan's, but judged on the unbroken recent stretch when the timeline has a hole."""
+        if not getattr(summary, "timeline_dropped", 0):
+            return super()._behavior(summary, view, facts)
+        from minewatch.net.behavior import FlowMeta, to_finding
+
+        res, window = self._timing_score(summary, view.first_ts, view.last_ts)
+        sni = getattr(facts, "sni", None)
+        meta = FlowMeta(
+            src_ip=view.src_ip, src_port=view.src_port, dst_ip=view.dst_ip, dst_port=view.dst_port,
+            transport="tcp", first_ts=view.first_ts, last_ts=view.last_ts, sni=sni,
+            dns_name=view.dns_names[0] if view.dns_names else None,
+            tls=True if sni or getattr(facts, "variant", None) == "tls" else None,
+            source=view.source, community_id=view.community_id,
+        )  # fmt: skip
+        f = to_finding(res, meta)
+        if f is not None and window is not None:
+            f.extra["behavior_window"] = window
+        return f
+
+    def _withdraw(self, prov: Finding, summary: Any) -> None:
+        """The whole flow scored below the threshold after its open part passed: say so in the same row."""
+        import dataclasses
+
+        from minewatch.model import Evidence, combine_subscores, utc_from_epoch
+        from minewatch.net.behavior import THRESHOLD
+
+        # a copy: the announced object may still be held by a sink or a caller
+        prov = dataclasses.replace(prov, subscores=dict(prov.subscores), evidence=list(prov.evidence),
+                                   extra=dict(prov.extra))
+        res, _window = self._timing_score(summary, summary.first_ts, summary.last_ts)
+        if res is not None:
+            prov.subscores = dict(res.subscores)
+            prov.evidence = list(res.evidence)
+            prov.score = combine_subscores(prov.subscores)
+        final = f"{prov.score:.0f}" if res is not None else tr("not judged", "未判定")
+        prov.evidence.append(Evidence(
+            code="behavior.withdrawn",
+            text=f"the whole session scored {final} at its end, below the threshold {THRESHOLD:.0f} its open "
+                 "part had passed: the alarm raised while it was open is withdrawn",
+            text_zh=f"会话结束时整体评分为 {final}，低于进行中时曾超过的阈值 {THRESHOLD:.0f}：撤回进行中发出的告警",
+            data={"final_score": None if res is None else prov.score, "threshold": THRESHOLD},
+        ))  # fmt: skip
+        prov.last_seen = utc_from_epoch(summary.last_ts)
+        prov.extra["live_state"] = "withdrawn"
+        self.recent_confirmed.pop(prov.finding_id, None)
+        self.counts["behavior_withdrawn"] += 1
+        self._withdrawn.append(prov)
 
     @property
     def active_flows(self) -> int:
@@ -188,6 +312,9 @@ class LiveScanner(CaptureScanner):
             advance_clock(self.engine, now)
             self._drain()
         self._report_open(now)
+        if now is not None and (force or wall - self._last_behavior >= self.behavior_scan_every_s):
+            self._last_behavior = wall
+            self._behavior_open(now)
         if now is not None:
             self._evict(now)
         if force or wall - self._last_endpoint >= self.endpoint_every_s:
@@ -231,6 +358,9 @@ class LiveScanner(CaptureScanner):
             f.extra["live_state"] = "closed"
             self._confirm(f)
         self.counts["session"] += len(found)
+        if self._withdrawn:
+            found.extend(self._withdrawn)
+            self._withdrawn = []
         und, self._undecided = self._undecided, []
         if und:
             # the endpoint rules read only the flow (its facts decided nothing); keeping the
@@ -281,6 +411,85 @@ class LiveScanner(CaptureScanner):
             new.append(f)
         self.counts["open"] += len(new)
         self._announce(new)
+
+    def _behavior_open(self, now: float) -> None:
+        """Judge the timing of long-lived open TCP flows the dissectors could not decide (TLS, proxies).
+
+        At most `behavior_budget` flows per pass, the most overdue first; each is judged again
+        `behavior_every_s` later, so the verdict follows the session while it lasts.
+        """
+        eng = self.engine
+        due_at = self._behavior_due
+        first = self.behavior_first_s
+        due: list[tuple[float, int, Any]] = []
+        for slot, info in eng.open_flows(now - first):
+            key = id(info)
+            if key in self.open_reported:
+                continue  # a dissector already called it mining
+            t = due_at.get(key)
+            if t is None:
+                t = info.first_ts + first
+            if t <= now:
+                due.append((t, slot, info))
+        if not due:
+            return
+        due.sort(key=lambda x: x[0])
+        if len(due) > self.behavior_budget:
+            self.counts["behavior_deferred"] += len(due) - self.behavior_budget
+            due = due[: self.behavior_budget]
+        new: list[Finding] = []
+        upd: list[Finding] = []
+        for _t, slot, info in due:
+            key = id(info)
+            an = self._analyzers.get(key)
+            facts = an.facts() if an is not None else None
+            if getattr(facts, "kind", None) is not None:
+                due_at[key] = math.inf  # the dissector decided; timing is for flows it could not
+                continue
+            due_at[key] = now + self.behavior_every_s
+            summary = eng.snapshot(slot)
+            if summary is None:
+                continue
+            self.counts["behavior_checks"] += 1
+            f = self._judge_open(summary, facts)
+            if f is None or f.kind != "mining":
+                continue
+            f.extra["live_state"] = "open"
+            announced = key in self.behavior_reported
+            self.behavior_reported[key] = f
+            self._confirm(f)
+            (upd if announced else new).append(f)
+        self.counts["open"] += len(new)
+        self.counts["behavior_open"] += len(new)
+        self._announce(new)
+        if upd:
+            self.sink(upd, False)
+
+    def _judge_open(self, summary: Any, facts: Any) -> Finding | None:
+        """What the capture scan's flow-end logic would say about this flow if it ended now.
+
+        Mirrors `CaptureScanner._flow_end` (session finding from intel, merged with the timing verdict)
+        so the open finding has the id the final one will have.
+        """
+        from minewatch.net.findings import merge_findings
+
+        info = summary.info
+        summary.first_ts = info.first_ts  # the id keys on the flow's first packet, as `_flow_end` does
+        view = FlowView(
+            src_ip=info.src_ip, src_port=info.src_port, dst_ip=info.dst_ip, dst_port=info.dst_port,
+            transport=info.transport, first_ts=info.first_ts, last_ts=summary.last_ts,
+            direction_certain=info.direction_certain, packets_fwd=summary.packets_fwd,
+            packets_rev=summary.packets_rev, payload_bytes_fwd=summary.payload_bytes_fwd,
+            payload_bytes_rev=summary.payload_bytes_rev, syn_seen=bool((summary.tcp_flags_fwd or 0) & 0x02),
+            tcp_flags_fwd=summary.tcp_flags_fwd, community_id=summary.community_id, source=self._source,
+        )  # fmt: skip
+        server_ip = info.dst_ip if getattr(facts, "client_is_src", None) is not False else info.src_ip
+        view.dns_names = self.names.lookup(server_ip, info.first_ts)
+        g = self._behavior(summary, view, facts)
+        if g is None:
+            return None
+        f = session_finding(view, facts, self._intel_parts(view, facts, server_ip))
+        return merge_findings(f, g) if f is not None else g
 
     def _refresh_open(self, now: float | None) -> None:
         """Rewrite still-open sessions in the store with their latest facts (last_seen, shares)."""
@@ -346,6 +555,8 @@ class LiveScanner(CaptureScanner):
             "confirmed_window": len(self.recent_confirmed),
             "announced_ids": len(self.emitted),
             "open_reported": len(self.open_reported),
+            "behavior_tracked": len(self._behavior_due),
+            "behavior_reported": len(self.behavior_reported),
             "dns_cache_ips": len(self.names),
         }
 
@@ -362,6 +573,9 @@ class LiveScanner(CaptureScanner):
             "dns_answers": self.stats.dns_answers,
             "undecided_evicted": self.counts["undecided_evicted"],
             "pressure_events": self.counts["pressure_events"],
+            "behavior_checks": self.counts["behavior_checks"],
+            "behavior_deferred": self.counts["behavior_deferred"],
+            "findings_withdrawn": self.counts["behavior_withdrawn"],
             **self.memory_stats(),
             "rss_mb": None if (r := _rss_mb()) is None else round(r, 1),
         }
@@ -495,7 +709,8 @@ class FindingSink:
 def _human_line(f: Finding) -> str:
     state = f.extra.get("live_state")
     what = tr("mining", "挖矿") if f.kind == "mining" else tr("node", "节点")
-    status = tr(" (session open)", "（会话进行中）") if state == "open" else ""
+    status = (tr(" (session open)", "（会话进行中）") if state == "open"
+              else tr(" (withdrawn at session end)", "（会话结束时撤回）") if state == "withdrawn" else "")
     pool = f"{f.pool_host or f.dst_ip}:{f.dst_port}"
     parts = [f"{iso(f.first_seen) or '—'}", f"{what}{status}", f"{f.src_ip}:{f.src_port} → {pool}"]
     for label_en, label_zh, v in (

@@ -190,6 +190,11 @@ class Collector:
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_DGRAM)
         self.rcvbuf = _big_rcvbuf(self.sock, rcvbuf)
+        # Light traffic: nap so a burst gathers in the kernel instead of one wake-up per datagram.
+        # Each wake-up cost ~10-15 % of the collector's CPU at 5 000 datagrams/s with 5 ms naps
+        # (mostly system time); 20 ms naps are taken only when the granted buffer holds 20 ms of a
+        # sudden 100 k datagrams/s burst (~2.6 MB) with room to spare.
+        self.nap_s = 0.02 if self.rcvbuf >= 4 << 20 else 0.005
         self.sock.bind((host, port))
         self.sock.setblocking(False)
         self.bound: tuple[str, int] = self.sock.getsockname()[:2]
@@ -250,17 +255,40 @@ class Collector:
                 c.released += e.count
 
     def _drain(self, limit: int | None = 4096) -> int:
-        """Receive and decode until the kernel queue is empty (or `limit` datagrams); returns how many."""
+        """Receive and decode until the kernel queue is empty (or `limit` datagrams); returns how many.
+
+        The same work as `handle()` per datagram, inlined with the counters summed once per call:
+        at 30 records per datagram the per-datagram Python (attribute lookups, calls, counter
+        updates) cost as much as decoding the records. `recvfrom` is kept over `recvfrom_into` a
+        preallocated buffer: measured on loopback, into + copying out the bytes the decoder keeps was
+        slower (1.24 vs 0.91 us per datagram).
+        """
         recv = self.sock.recvfrom
         now = time.monotonic()
-        n = 0
-        while limit is None or n < limit:
-            try:
-                data, addr = recv(65535)
-            except (BlockingIOError, InterruptedError):
-                break
-            n += 1
-            self.handle(data, self._exporter(addr), now)
+        c = self.counters
+        buf, cache, names = self.buf, self.cache, self._names
+        versions = c.by_version
+        rows_before = buf.rows
+        n = nbytes = 0
+        limit = -1 if limit is None else limit
+        try:
+            while n != limit:
+                try:
+                    data, addr = recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                n += 1
+                nbytes += len(data)
+                exporter = names.get(addr) or self._exporter(addr)
+                c.datagrams += 1  # before decoding: reject examples name the datagram's number
+                if len(data) >= 2:
+                    versions[(data[0] << 8) | data[1]] += 1
+                events = decode_into(data, exporter, cache, buf, now)
+                if events:
+                    self._count(events, exporter)
+        finally:
+            c.datagram_bytes += nbytes
+            c.records += buf.rows - rows_before
         return n
 
     def _recv_one(self) -> bool:
@@ -312,7 +340,7 @@ class Collector:
             if got == 0:
                 select.select([sock], [], [], 0.2)
             elif got < 64:
-                time.sleep(0.005)  # light traffic: let a burst gather instead of waking per datagram
+                time.sleep(self.nap_s)  # light traffic: let a burst gather instead of waking per datagram
         return self.close()
 
     def close(self) -> Counters:

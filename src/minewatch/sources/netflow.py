@@ -422,7 +422,6 @@ _TS_MIN_US = -62_135_596_800 * 1_000_000  # 0001-01-01: beyond these a time cann
 _TS_MAX_US = 253_402_300_799 * 1_000_000  # 9999-12-31
 _MAP = pa.map_(pa.string(), pa.string())
 _TRANSPORT = pa.array([_PROTO_NAMES.get(i, str(i)) for i in range(256)], pa.string())
-_OCTET = pa.array([str(i) for i in range(256)], pa.string())
 
 
 @dataclass(slots=True, eq=False)
@@ -522,11 +521,44 @@ def _ntp(rec: np.ndarray, f: _Field) -> np.ndarray:
     return (secs - _NTP_EPOCH_OFFSET) * 1_000_000 + frac.astype(np.int64)
 
 
+# Text columns: building them was most of the collector's CPU per record. An address was four
+# octet lookups joined by Arrow; now it is two lookups in a 65,536-entry table of "a.b" halves
+# joined once. The `extra` map's keys (the same k keys for every record) and the exporter column
+# were a take per value; now they are one repeated byte pattern written into Arrow's buffers.
+# Tried and not kept (docs/flows.md): numba kernels writing the text straight into Arrow buffers
+# were faster per record but cost ~0.5 s of CPU per process to load and tear down, more than they
+# saved on a 600 k-record run; a pure-numpy byte matrix was slower than Arrow's kernels.
+
+_HALVES: pa.Array | None = None
+
+
+def _halves() -> pa.Array:
+    """"a.b" for every 16-bit value a*256+b; built on first use (~30 ms), then shared."""
+    global _HALVES
+    if _HALVES is None:
+        _HALVES = pa.array([f"{i >> 8}.{i & 255}" for i in range(65536)], pa.string())
+    return _HALVES
+
+
+def _repeat_text(texts: list[str], n: int) -> pa.Array:
+    """The strings `texts` one after another, the whole sequence `n` times, without a take per value."""
+    kb = [t.encode() for t in texts]
+    row = np.frombuffer(b"".join(kb), np.uint8)
+    prefix = np.cumsum([0, *(len(b) for b in kb)]).astype(np.int64)
+    data = np.empty((n, row.size), np.uint8)
+    data[:] = row
+    off = np.empty(n * len(kb) + 1, np.int32)
+    off[:-1] = (np.arange(n, dtype=np.int64)[:, None] * row.size + prefix[None, :-1]).ravel()
+    off[-1] = n * row.size
+    return pa.StringArray.from_buffers(n * len(kb), pa.py_buffer(off), pa.py_buffer(data.reshape(-1)))
+
+
 def _ip4_text(u32: np.ndarray) -> pa.Array:
-    """Dotted quads without a Python object per address: four octet lookups joined by Arrow."""
-    u = u32.astype(np.uint32)
-    parts = [_OCTET.take(pa.array((u >> np.uint32(s)).astype(np.uint8))) for s in (24, 16, 8, 0)]
-    return pc.binary_join_element_wise(*parts, ".")
+    """Dotted quads without a Python object per address: "a.b" + "." + "c.d" from one table."""
+    u = np.asarray(u32, np.uint32)
+    h = _halves()
+    return pc.binary_join_element_wise(h.take(pa.array((u >> np.uint32(16)).astype(np.int32))),
+                                       h.take(pa.array((u & np.uint32(0xFFFF)).astype(np.int32))), ".")
 
 
 def _per_distinct(rec: np.ndarray, f: _Field) -> pa.Array:
@@ -552,7 +584,7 @@ def _nums(rec: np.ndarray, f: _Field | None, limit: int, n: int) -> tuple[np.nda
     if f is None or f.vk != "int":
         return None
     u = _col_uint(rec, f)
-    return u.astype(np.int64), u > np.uint64(limit)
+    return u.view(np.int64), u > np.uint64(limit)  # values above `limit` are masked null, so no copy
 
 
 def _arr(v: tuple[np.ndarray, np.ndarray] | None, typ: pa.DataType, n: int) -> pa.Array:
@@ -648,7 +680,7 @@ def _group_batch(g: _Group) -> pa.RecordBatch:
             transport = pc.if_else(pa.array(small), transport, pa.array(p.astype(np.uint64)).cast(pa.string()))
     ok_samp = [s if s is not None and s <= _I64_MAX else None for s in samp]
     has_samp = np.repeat(np.array([s is not None for s in ok_samp]), counts)
-    exporter = pa.array([g.exporter], pa.string()).take(pa.array(np.zeros(n, np.int32)))
+    exporter = _repeat_text([g.exporter], n)
     cols = [
         _ip_text(rec, src, n),
         _arr(_nums(rec, _pick(lay, _SRC_PORT), _I32_MAX, n), pa.int32(), n),
@@ -683,9 +715,10 @@ def _extra(rec: np.ndarray, lay: _Layout, n: int) -> pa.Array:
         return pa.nulls(n, _MAP)
     values = pa.concat_arrays([_col_text(rec, f) for _, f in lay.extra])  # key-major
     order = (np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]).ravel()
-    keys = pa.array([key for key, _ in lay.extra], pa.string()).take(pa.array(np.tile(np.arange(k, dtype=np.int32), n)))
+    values = values.take(pa.array(order))
+    keys = _repeat_text([key for key, _ in lay.extra], n)
     offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
-    return pa.MapArray.from_arrays(offsets, keys, values.take(pa.array(order)))
+    return pa.MapArray.from_arrays(offsets, keys, values)
 
 
 class ColumnBuffer:
