@@ -210,49 +210,6 @@ class LiveScanner(CaptureScanner):
         else:
             self._withdraw(bprov, summary)
 
-    def _timing_score(self, summary: Any, first_ts: float, last_ts: float) -> tuple[Any, dict[str, Any] | None]:
-        """The timeline kernel on the flow's longest unbroken recent stretch of packets.
-
-        Why not the whole timeline: the engine keeps the first and the last 2,048 payload packets of
-        a flow; past that, the kept timeline has a hole in the middle, and one gap of hours between
-        shares and between job pushes breaks the share and push statistics (a 2 h TLS Stratum session
-        scored 49 on head+tail against 78-90 on its open stretches). Live sessions last days, so the
-        recent unbroken tail is what is judged; the finding says so in `extra.behavior_window`.
-        """
-        from minewatch.net.behavior import score_timeline
-
-        tl = summary.timeline
-        window = None
-        if getattr(summary, "timeline_dropped", 0) and len(tl) >= 16:
-            tl = tl[len(tl) // 2 :]  # head and tail hold the same number of packets once any is dropped
-            first_ts = float(tl["ts"][0])
-            window = {"from_ts": first_ts, "packets": len(tl), "packets_dropped": int(summary.timeline_dropped)}
-        if len(tl) < 8:
-            return None, window
-        res = score_timeline(tl["ts"], tl["direction"], tl["payload_len"], first_ts=first_ts, last_ts=last_ts,
-                             blocks=self.blocks)
-        return res, window
-
-    def _behavior(self, summary: Any, view: FlowView, facts: Any) -> Finding | None:
-        """As the capture scan's, but judged on the unbroken recent stretch when the timeline has a hole."""
-        if not getattr(summary, "timeline_dropped", 0):
-            return super()._behavior(summary, view, facts)
-        from minewatch.net.behavior import FlowMeta, to_finding
-
-        res, window = self._timing_score(summary, view.first_ts, view.last_ts)
-        sni = getattr(facts, "sni", None)
-        meta = FlowMeta(
-            src_ip=view.src_ip, src_port=view.src_port, dst_ip=view.dst_ip, dst_port=view.dst_port,
-            transport="tcp", first_ts=view.first_ts, last_ts=view.last_ts, sni=sni,
-            dns_name=view.dns_names[0] if view.dns_names else None,
-            tls=True if sni or getattr(facts, "variant", None) == "tls" else None,
-            source=view.source, community_id=view.community_id,
-        )  # fmt: skip
-        f = to_finding(res, meta)
-        if f is not None and window is not None:
-            f.extra["behavior_window"] = window
-        return f
-
     def _withdraw(self, prov: Finding, summary: Any) -> None:
         """The whole flow scored below the threshold after its open part passed: say so in the same row."""
         import dataclasses
