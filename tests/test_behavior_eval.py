@@ -2,10 +2,9 @@
 
 Target (issue 4 item 6): recall >= 95 % at a false-positive rate <= 0.1 % of long-lived flows.
 On this set (seed 4242: 240 mining, 3,000 benign) the packet-timeline view meets it, and so do the
-60 s slices, at the edge (recall 0.967, 3 false positives = 0.100 %); on the larger held-out seed 2024
-the slices reach recall 0.956 at FPR 0.117 % (docs/behavior.md), so their test guards the edge rather
-than proving the target. The Zeek-conn view does not meet it; its test is a strict xfail that asserts
-the same target, so the day it meets it the suite says so.
+60 s slices (recall 0.979, no false positive since `result_sized_replies` names MQTT's 4-byte PUBACKs;
+held-out seed 2024 in docs/behavior.md). The Zeek-conn view does not meet it; its test is a strict xfail
+that asserts the same target, so the day it meets it the suite says so.
 """
 
 from __future__ import annotations
@@ -36,17 +35,17 @@ def test_timeline_view_meets_target(result):
 def test_slices_view_meets_target_on_this_seed(result):
     m = result["slices"]
     assert m["recall"] >= 0.95 and m["fpr"] <= 0.001, m
-    # the residual false alarms are event-driven MQTT (Poisson publishes of near-constant size)
+    # no benign kind may be flagged more than once in 3,000 (event MQTT was the residual before the reply-size test)
     for kind, k in m["per_kind"].items():
-        if kind not in E.MINING_KINDS and kind != "mqtt_event":
-            assert k["flagged"] == 0, (kind, k)
+        if kind not in E.MINING_KINDS:
+            assert k["flagged"] <= 1, (kind, k)
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="conn totals: recall 0.992 at FPR 0.30 % on this seed (0.983 / 0.46 % on held-out 2024); WebSockets, "
-    "event MQTT and VPN share a pool session's totals (docs/behavior.md)",
+    reason="conn totals: recall 0.992 at FPR 0.20 % on this seed (held-out 2024 in docs/behavior.md); WebSocket "
+    "channels with small events share a slow pool session's totals (docs/behavior.md)",
 )
 def test_conn_view_meets_target(result):
     m = result["conn"]

@@ -456,7 +456,8 @@ def make_scripts(n_mining: int, n_benign: int, seed: int, dur: tuple[float, floa
 CEILING_FEATURES: dict[str, tuple[str, ...]] = {
     "slices": ("duration_s", "bytes_per_s", "presence", "fwd_dispersion", "fwd_dispersion_slow",
                "fwd_payload_per_packet", "client_payload_fraction", "rev_fwd_packet_ratio",
-               "direction_lockstep", "rev_payload_per_packet", "client_size_constancy"),
+               "direction_lockstep", "rev_payload_per_packet", "client_size_constancy",
+               "quiet_rev_payload_per_packet"),
     "conn": ("duration_s", "bytes_per_s", "fwd_packets_per_min", "fwd_payload_per_packet",
              "rev_payload_per_packet", "rev_fwd_packet_ratio", "client_payload_fraction"),
 }  # fmt: skip

@@ -755,6 +755,10 @@ def _slice_features(
     """
     inner = slice(1, -1) if nbin > 4 else slice(None)
     fi, ri, pfi = cf[inner], crv[inner], payf[inner]
+    # server payload per server packet in each slice that has server packets; its low decile is the size of
+    # the smallest thing the server sends regularly (in a pool, the share result of a slice without a job)
+    talk = ri > 0
+    per_rec = payr[inner][talk] / ri[talk]
     enough = fi.size >= 10 and float(fi.mean()) >= 0.5
     tot_f, tot_r = float(cf.sum()), float(crv.sum())
     pay_f, pay_r = float(payf.sum()), float(payr.sum())
@@ -769,6 +773,9 @@ def _slice_features(
         "rev_fwd_packet_ratio": tot_r / tot_f if tot_f > 0 else None,
         "direction_lockstep": _corr(fi, ri) if enough else None,
         "rev_payload_per_packet": pay_r / tot_r if tot_r > 0 else None,
+        "quiet_rev_payload_per_packet": (
+            float(np.quantile(per_rec, QUIET_QUANTILE)) if per_rec.size >= MIN_QUIET_SLICES else None
+        ),
         "client_size_constancy": _corr(fi, pfi) if enough else None,
         "reply_bytes_per_client_packet": _slope(payr[inner], fi) if enough else None,
         "client_bytes_per_client_packet": _slope(pfi, fi) if enough else None,
@@ -781,6 +788,11 @@ def _slope(y: np.ndarray, x: np.ndarray) -> float | None:
         return None
     return float(np.cov(y, x, bias=True)[0, 1] / x.var())
 
+
+#: Quantile of the per-slice server payload per server packet that stands for the slices without a job push.
+QUIET_QUANTILE = 0.10
+#: Fewest slices with server packets for that quantile: fewer cannot tell a quiet slice from a busy one.
+MIN_QUIET_SLICES = 10
 
 #: Slices of this many intervals are summed to see whether the client's rate drifts over tens of minutes.
 SLOW_GROUP = 16
@@ -826,7 +838,7 @@ class ShapeTest:
         ev.append(_ev(name, text.format(**args), text_zh.format(**args), value=value))
 
 
-_SP, _SF = 5.0, -15.0  # slice test points when held / when failed (ten tests: all ten, or nine and one unknown)
+_SP, _SF = 5.0, -20.0  # slice test points when held / when failed (eleven tests: all, or all but one unknown)
 
 SLICE_TESTS: tuple[ShapeTest, ...] = (
     ShapeTest(
@@ -929,14 +941,26 @@ SLICE_TESTS: tuple[ShapeTest, ...] = (
         "每多一个客户端包，服务器返回 {v:.0f} 字节（> 200 字节）：请求内容，而不是份额结果",
     ),
     ShapeTest(
-        "constant_client_size", "client_size_constancy", 0.88, 1.0, _SP, _SF,
+        "result_sized_replies", "quiet_rev_payload_per_packet", 45.0, math.inf, _SP, _SF,
+        "in the quietest slices each server packet carries {v:.0f} B: a JSON share result in a TLS record "
+        "(Stratum's shortest result is 36 B + 22 B of TLS 1.3; low decile of the slices, accepted ≥ 45 B)",
+        "最安静的时间片中每个服务器包携带 {v:.0f} 字节：TLS 记录中的 JSON 份额结果（Stratum 最短结果 36 字节"
+        " + TLS 1.3 的 22 字节；时间片的低十分位，接受 ≥ 45 字节）",
+        "ack_sized_replies",
+        "in the quietest slices each server packet carries only {v:.0f} B: 4-byte acknowledgements in TLS "
+        "records (an MQTT PUBACK is 4 B + 22-29 B), too small for a pool's share result (expected ≥ 45 B)",
+        "最安静的时间片中每个服务器包仅携带 {v:.0f} 字节：TLS 记录中的 4 字节确认（MQTT PUBACK 为 4 字节 + "
+        "22-29 字节），小于矿池的份额结果（应 ≥ 45 字节）",
+    ),
+    ShapeTest(
+        "constant_client_size", "client_size_constancy", 0.80, 1.0, _SP, _SF,
         "client payload per slice follows the client packet count (correlation {v:.3f}): the messages "
-        "keep one size, as share submissions do (accepted ≥ 0.88)",
-        "每个时间片的客户端载荷随客户端包数变化（相关系数 {v:.3f}）：消息大小固定，符合份额提交（接受 ≥ 0.88）",
+        "keep one size, as share submissions do (a keepalive of another size allowed; accepted ≥ 0.80)",
+        "每个时间片的客户端载荷随客户端包数变化（相关系数 {v:.3f}）：消息大小固定，符合份额提交（允许另一种大小的保活消息；接受 ≥ 0.80）",
         "varying_client_size",
-        "client payload per slice does not follow the packet count (correlation {v:.3f} < 0.88): "
+        "client payload per slice does not follow the packet count (correlation {v:.3f} < 0.80): "
         "message sizes vary, unlike share submissions",
-        "每个时间片的客户端载荷与包数不相符（相关系数 {v:.3f} < 0.88）：消息大小多变，不像份额提交",
+        "每个时间片的客户端载荷与包数不相符（相关系数 {v:.3f} < 0.80）：消息大小多变，不像份额提交",
     ),
 )  # fmt: skip
 
@@ -1001,7 +1025,10 @@ def name_hint(name: str | None) -> bool:
     return any(h in lab for lab in labels for h in POOL_NAME_HINTS)
 
 
-_CP, _CF = 9.0, -15.0  # conn test points when held / when failed
+#: The most a pool sends besides share results, in payload bytes per second: a ~1 kB job every 20 s.
+MAX_JOB_PAYLOAD_PER_S = 50.0
+
+_CP, _CF = 7.5, -15.0  # conn test points when held / when failed (six tests: 45 points when all hold)
 
 #: Ranges of the per-connection totals a pool session falls in, with the penalty names for failing them.
 CONN_TESTS: tuple[ShapeTest, ...] = (
@@ -1056,6 +1083,18 @@ CONN_TESTS: tuple[ShapeTest, ...] = (
         "the client sends {v:.0%} of the payload: a push or upload channel, not shares against jobs "
         "(expected 10-75 %)",
         "客户端发送了 {v:.0%} 的载荷：推送或上传通道，不是份额对作业（应为 10-75%）",
+    ),
+    ShapeTest(
+        "job_bounded_pushes", "server_excess_payload_per_s", -math.inf, MAX_JOB_PAYLOAD_PER_S, _CP, _CF,
+        "server payload minus client payload: {v:.1f} B/s, no more than job pushes carry (a pool answers each "
+        "share with a shorter result and otherwise pushes at most a ~1 kB job every 20 s; accepted ≤ 50 B/s)",
+        "服务器载荷减去客户端载荷：{v:.1f} 字节/秒，不超过作业推送的量（矿池对每个份额返回更短的结果，此外最多"
+        "每 20 秒推送约 1 KB 的作业；接受 ≤ 50 字节/秒）",
+        "heavy_server_pushes",
+        "the server sends {v:.0f} B/s more payload than the client: more than a pool's job pushes can carry "
+        "(at most a ~1 kB job every 20 s, expected ≤ 50 B/s): content flows from the server",
+        "服务器载荷比客户端多 {v:.0f} 字节/秒：超过矿池作业推送所能携带的量（最多每 20 秒约 1 KB，应 ≤ 50 字节/秒）"
+        "：服务器在下发内容",
     ),
 )  # fmt: skip
 
@@ -1118,6 +1157,9 @@ def conn_features(
         "rev_payload_per_packet": div(br, pr),
         "rev_fwd_packet_ratio": div(pr, pf),
         "client_payload_fraction": div(bf, bf + br),
+        # a pool's replies are shorter than the requests they answer, so what the server sends beyond the
+        # client's own payload is job pushes, whose rate is set by blocks and a refresh timer
+        "server_excess_payload_per_s": div(br - bf, d),
     }
 
 
