@@ -267,6 +267,11 @@ def scan(
     blocks_file: Path = typer.Option(None, "--blocks", exists=True, dir_okay=False, help=tr(
         "Block-time feed (CSV: coin,height,timestamp) to correlate server pushes with real blocks.",
         "区块时间数据（CSV：coin,height,timestamp），用于将服务器推送与真实出块对照。")),
+    blocks_rpc: list[str] = typer.Option([], "--blocks-rpc", help=tr(
+        "Block times from a local node for the inputs' time span: KIND[:COIN]=URL, e.g. "
+        "bitcoind=http://user:pass@127.0.0.1:8332, bitcoind:LTC=http://127.0.0.1:9332, monerod=http://127.0.0.1:18081.",
+        "从本地节点获取输入时间范围内的出块时间：KIND[:COIN]=URL，如 bitcoind=http://user:pass@127.0.0.1:8332、"
+        "bitcoind:LTC=http://127.0.0.1:9332、monerod=http://127.0.0.1:18081。")),
     suspects: bool = typer.Option(False, "--suspects", help=tr(
         "Also report flow-log connections whose timing alone looks like a pool session.",
         "同时报告仅凭时序特征看似矿池会话的流日志连接。")),
@@ -291,6 +296,10 @@ def scan(
             from minewatch.net.blocks import read_blocks_csv
 
             blocks = read_blocks_csv(blocks_file)
+        if blocks_rpc:
+            window = _capture_window(paths, t_since, t_until)
+            if window is not None:
+                blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
         logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects)
         log_shas: list[str] = []
@@ -360,6 +369,10 @@ def scan(
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
                     store.record_import(sha, p, size, "capture", {"findings": len(got)})
         if logs.flow_tables:
+            if blocks_rpc:
+                window = _log_window(logs.flow_tables, t_since, t_until)
+                if window is not None:
+                    blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
             got = logs.findings(blocks=blocks)
             findings.extend(got)
             scanner.stats.mining_sessions += sum(1 for f in got if f.kind == "mining")
@@ -394,6 +407,78 @@ def scan(
             store.close()
     if fail_on_detect and any(f.kind == "mining" for f in shown):
         raise typer.Exit(3)
+
+
+#: how far past a capture's first packet the node is asked for blocks (captures rarely span more)
+RPC_SPAN_S = 31 * 86400.0
+
+
+def _capture_window(paths: list[Path], since: datetime | None, until: datetime | None) -> tuple[float, float] | None:
+    """The time span to ask a node for: from the earliest first packet of the captures (read from
+    each file's first batch, not the whole file) to `until`, or `RPC_SPAN_S` later, or now."""
+    import math
+    import time
+
+    import numpy as np
+
+    from minewatch.sources.pcap import open_capture
+    from minewatch.sources.zeek import sniff_format
+
+    firsts: list[float] = []
+    for p in paths:
+        if not p.is_file() or sniff_format(p) not in ("pcap", "pcapng"):
+            continue
+        try:
+            with open_capture(p) as r:
+                for batch in r:
+                    ok = batch.ts[~np.isnan(batch.ts)] if len(batch) else batch.ts
+                    if ok.size:
+                        firsts.append(float(ok[0]))
+                        break
+        except Exception:  # a broken capture is reported by the scan itself
+            continue
+    start = since.timestamp() if since is not None else (min(firsts) if firsts else None)
+    if start is None or not math.isfinite(start):
+        return None
+    end = until.timestamp() if until is not None else min(time.time(), start + RPC_SPAN_S)
+    return start, max(start, end)
+
+
+def _log_window(tables: list[Any], since: datetime | None, until: datetime | None) -> tuple[float, float] | None:
+    """The time span of the connection records read from flow logs (their first and last times)."""
+    import pyarrow.compute as pc
+
+    lo: list[float] = []
+    hi: list[float] = []
+    for t in tables:
+        for col, acc, fn in (("first_seen", lo, pc.min), ("last_seen", hi, pc.max)):
+            if col in t.column_names:
+                v = fn(t[col]).as_py()
+                if v is not None:
+                    acc.append(v.timestamp())
+    if not lo:
+        return None
+    start = since.timestamp() if since is not None else min(lo)
+    end = until.timestamp() if until is not None else max(hi or lo)
+    return start, max(start, end)
+
+
+def _with_rpc_blocks(blocks: Any, specs: list[str], t0: float, t1: float) -> Any:
+    """The CSV feed (if any) plus block times from local nodes for [t0, t1]."""
+    from minewatch.errors import InputError
+    from minewatch.net.blocks import merge_feeds, rpc_feed
+
+    try:
+        got = rpc_feed(specs, t0, t1)
+    except InputError as e:  # asked for explicitly: a scan without it would quietly lose evidence
+        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        raise typer.Exit(2) from None
+    n = ", ".join(f"{c} {v.size}" for c, v in sorted(got.items()))
+    err.print(tr(f"Block times from local node(s): {n} block(s) between {datetime.fromtimestamp(t0, UTC):%Y-%m-%d %H:%M} "
+                 f"and {datetime.fromtimestamp(t1, UTC):%Y-%m-%d %H:%M} UTC.",
+                 f"已从本地节点获取出块时间：{n} 个区块，时间范围 {datetime.fromtimestamp(t0, UTC):%Y-%m-%d %H:%M} 至 "
+                 f"{datetime.fromtimestamp(t1, UTC):%Y-%m-%d %H:%M} UTC。"))  # fmt: skip
+    return merge_feeds(blocks, got)
 
 
 def _ledger_path(store: Any) -> Path:

@@ -133,10 +133,12 @@ class LiveScanner(CaptureScanner):
         behavior_every_s: float = BEHAVIOR_EVERY_S,
         behavior_budget: int = BEHAVIOR_BUDGET,
         behavior_scan_every_s: float = BEHAVIOR_SCAN_EVERY_S,
+        block_feed: Any = None,
     ) -> None:
         from minewatch.net.engine import FlowEngine
 
         super().__init__(intel, idle_timeout_s=idle_timeout_s, blocks=blocks)
+        self.block_feed = block_feed  # a `blocks.LiveBlockFeed`: refreshed from local nodes on ticks
         if name_cache_ips is not None:
             self.names.max_ips = name_cache_ips
         self.sink = sink
@@ -277,6 +279,14 @@ class LiveScanner(CaptureScanner):
         if force or wall - self._last_endpoint >= self.endpoint_every_s:
             self._last_endpoint = wall
             self._endpoint_pass()
+        feed = self.block_feed
+        if feed is not None and now is not None:
+            failures = feed.failures
+            if feed.refresh(wall):
+                self.blocks = feed.blocks()
+            elif feed.failures > failures:
+                print(tr(f"block feed: {feed.last_error} (asked again in {feed.every_s:.0f} s)",
+                         f"出块数据：{feed.last_error}（{feed.every_s:.0f} 秒后重试）"), file=sys.stderr)
         if self._last_refresh is None:
             self._last_refresh = wall
         elif wall - self._last_refresh >= self.refresh_every_s:
@@ -533,6 +543,7 @@ class LiveScanner(CaptureScanner):
             "behavior_checks": self.counts["behavior_checks"],
             "behavior_deferred": self.counts["behavior_deferred"],
             "findings_withdrawn": self.counts["behavior_withdrawn"],
+            "blocks_known": None if self.blocks is None else int(sum(v.size for v in self.blocks.values())),
             **self.memory_stats(),
             "rss_mb": None if (r := _rss_mb()) is None else round(r, 1),
         }
@@ -730,6 +741,12 @@ def watch(
         "Extra pool list for this run (hosts, domains, maltrail).", "本次附加的矿池列表（hosts、域名、maltrail 格式）。")),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=tr(
         "No start message and no status lines.", "不显示启动信息和状态行。")),
+    blocks_file: Path = typer.Option(None, "--blocks", exists=True, dir_okay=False, help=tr(
+        "Block-time feed (CSV: coin,height,timestamp) to correlate server pushes with real blocks.",
+        "区块时间数据（CSV：coin,height,timestamp），用于将服务器推送与真实出块对照。")),
+    blocks_rpc: list[str] = typer.Option([], "--blocks-rpc", help=tr(
+        "Local node asked every 5 min for new blocks: KIND[:COIN]=URL (bitcoind=..., monerod=...).",
+        "每 5 分钟向本地节点获取新区块：KIND[:COIN]=URL（bitcoind=...、monerod=...）。")),
 ) -> None:
     """Watch an interface live and report mining as it happens, into the store and to stdout.
 
@@ -750,7 +767,17 @@ def watch(
         directory = rotate_dir or (data_dir() / "captures")
         tee = RotatingPcapWriter(directory, int(rotate_mb * 1e6), keep=rotate_keep, prefix=interface)
     sink = FindingSink(db, fmt_out, sys.stdout, allow=allow, no_store=no_store)
-    scanner = LiveScanner(intel, sink, source_name=f"live:{interface}", idle_timeout_s=idle_timeout)
+    from minewatch.errors import InputError
+    from minewatch.net.blocks import LiveBlockFeed, read_blocks_csv
+
+    try:
+        csv_blocks = read_blocks_csv(blocks_file) if blocks_file is not None else None
+        feed = LiveBlockFeed(blocks_rpc, csv_blocks) if blocks_rpc else None
+    except InputError as e:
+        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        raise typer.Exit(2) from e
+    scanner = LiveScanner(intel, sink, source_name=f"live:{interface}", idle_timeout_s=idle_timeout,
+                          blocks=csv_blocks, block_feed=feed)  # fmt: skip
     try:
         capture = LiveCapture(interface, bpf, tee=tee)
         capture.start()
