@@ -67,6 +67,18 @@ def test_puback_sized_replies_are_counter_evidence():
     assert "33" in ev.text and "33" in ev.text_zh and ev.data["value"] == pytest.approx(33.0)
 
 
+def test_plaintext_stratum_results_are_not_taken_for_acks():
+    """NetFlow of a plaintext pool: `{"id":4,"result":true,"error":null}` is 36 B without a TLS record
+    around it; it must not be mistaken for a 4-byte acknowledgement (26-33 B in TLS)."""
+    rng = np.random.default_rng(5)
+    shares = rng.poisson(3.0, 60) + 1
+    jobs = (rng.random(60) < 0.5).astype(int)
+    r = score(slice_rows(shares, reply=36, share=105, jobs=jobs, job=900))
+    assert r is not None
+    assert r.stats["quiet_rev_payload_per_packet"] == pytest.approx(36.0)
+    assert "ack_sized_replies" not in r.subscores and r.subscores["result_sized_replies"] > 0
+
+
 def test_too_few_answered_slices_leave_the_reply_size_unknown():
     short = slice_rows(np.full(7, 2), reply=33, share=127, jobs=np.zeros(7, dtype=int), job=0)
     # a long connection whose traffic sits in only 8 of 30 slices (absent rows are silent slices)

@@ -941,16 +941,16 @@ SLICE_TESTS: tuple[ShapeTest, ...] = (
         "每多一个客户端包，服务器返回 {v:.0f} 字节（> 200 字节）：请求内容，而不是份额结果",
     ),
     ShapeTest(
-        "result_sized_replies", "quiet_rev_payload_per_packet", 45.0, math.inf, _SP, _SF,
-        "in the quietest slices each server packet carries {v:.0f} B: a JSON share result in a TLS record "
-        "(Stratum's shortest result is 36 B + 22 B of TLS 1.3; low decile of the slices, accepted ≥ 45 B)",
-        "最安静的时间片中每个服务器包携带 {v:.0f} 字节：TLS 记录中的 JSON 份额结果（Stratum 最短结果 36 字节"
-        " + TLS 1.3 的 22 字节；时间片的低十分位，接受 ≥ 45 字节）",
+        "result_sized_replies", "quiet_rev_payload_per_packet", 35.0, math.inf, _SP, _SF,
+        "in the quietest slices each server packet carries {v:.0f} B: a JSON share result (Stratum's "
+        "shortest is 36 B in plaintext, 58 B in a TLS 1.3 record; low decile of the slices, accepted ≥ 35 B)",
+        "最安静的时间片中每个服务器包携带 {v:.0f} 字节：JSON 份额结果（Stratum 最短结果明文 36 字节，"
+        "TLS 1.3 记录中 58 字节；时间片的低十分位，接受 ≥ 35 字节）",
         "ack_sized_replies",
         "in the quietest slices each server packet carries only {v:.0f} B: 4-byte acknowledgements in TLS "
-        "records (an MQTT PUBACK is 4 B + 22-29 B), too small for a pool's share result (expected ≥ 45 B)",
+        "records (an MQTT PUBACK is 4 B + 22-29 B), too small for a pool's share result (expected ≥ 35 B)",
         "最安静的时间片中每个服务器包仅携带 {v:.0f} 字节：TLS 记录中的 4 字节确认（MQTT PUBACK 为 4 字节 + "
-        "22-29 字节），小于矿池的份额结果（应 ≥ 45 字节）",
+        "22-29 字节），小于矿池的份额结果（应 ≥ 35 字节）",
     ),
     ShapeTest(
         "constant_client_size", "client_size_constancy", 0.80, 1.0, _SP, _SF,
