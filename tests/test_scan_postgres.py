@@ -109,3 +109,32 @@ def test_power_scan_and_export_on_postgres(fresh_pg, tmp_path, tmp_home):
     out = run("export", "csv", "--db", fresh_pg)
     assert out.exit_code == 0, out.output
     assert "RIG1" in out.stdout
+
+
+def test_live_watch_sink_writes_to_postgres_and_attaches_to_sites(fresh_pg, tmp_path, tmp_home):
+    """`minewatch watch --db postgresql://...`: live findings reach the team's server and their site."""
+    import io
+
+    from minewatch.net.watch import FindingSink, LiveScanner
+    from minewatch.scan_cli import Format, _load_intel
+    from test_watch_loop import T0, Feed, _stratum
+
+    db = connect(fresh_pg)
+    try:
+        site = C.create_site(db, "rack 7", ip_ranges=["10.1.0.0/24"], actor="t")
+    finally:
+        db.close()
+    out = io.StringIO()
+    sink = FindingSink(fresh_pg, Format.jsonl, out)
+    sc = LiveScanner(_load_intel(None, []), sink, idle_timeout_s=30, tick_every_s=0.0)
+    pk, sess = _stratum(("10.1.0.5", 40011), ("10.2.0.9", 3333), T0, seed=11, duration=60)
+    sc.process(Feed().batch(pk), wall=0.0)
+    sc.finish()
+    assert sink.store_errors == 0 and sink.stored_new >= 1
+    db = connect(fresh_pg)
+    try:
+        rows = db.execute("SELECT worker, src_ip FROM findings")
+        (s,) = [x for x in C.list_sites(db) if x.site_id == site.site_id]
+    finally:
+        db.close()
+    assert rows == [(sess.worker, "10.1.0.5")] and s.findings == 1

@@ -611,7 +611,7 @@ class FindingSink:
     opened for each write; if another process holds it, the findings wait (bounded) for the next try.
     """
 
-    db: Path | None
+    db: str | Path | None  # a DuckDB file or a postgresql:// URL
     fmt: Format
     out: TextIO
     allow: Any = None
@@ -637,14 +637,25 @@ class FindingSink:
             return
         import duckdb
 
-        from minewatch.store import Store
+        from minewatch.store.backend import DuckDb, PgStore, open_store
+        from minewatch.store.cases import attach_new
 
+        busy: tuple[type[BaseException], ...] = (duckdb.Error, OSError)
         try:
-            with Store(self.db) as st:
-                self.stored_new += st.add_findings(pending)
+            import psycopg
+
+            busy += (psycopg.Error,)
+        except ImportError:  # pragma: no cover - psycopg is a dependency; only the DuckDB path then
+            pass
+        try:
+            with open_store(self.db) as st:
+                new = st.add_findings(pending)
+                self.stored_new += new
+                if new:  # new findings join the sites whose ranges they fall in, and their open cases
+                    attach_new(st.db if isinstance(st, PgStore) else DuckDb(st))
             self.written += len(pending)
             self._pending = None
-        except (duckdb.Error, OSError) as e:  # duckdb.IOException when another process holds the file
+        except busy as e:  # duckdb.IOException when another process holds the file; a server that is down
             self.store_errors += 1
             self._pending = pending[-self.max_pending :]
             print(tr(f"store busy, {len(self._pending)} finding(s) kept for the next write: {e}",
@@ -725,8 +736,9 @@ def watch(
     rotate_dir: Path = typer.Option(None, "--rotate-dir", help=tr(
         "Directory of the rotated pcap files (default: captures/ in the data directory).",
         "轮转 pcap 文件的目录（默认：数据目录下的 captures/）。")),
-    db: Path = typer.Option(None, "--db", help=tr(
-        "DuckDB store (default: in the user data directory).", "DuckDB 存储文件（默认在用户数据目录）。")),
+    db: str = typer.Option(None, "--db", help=tr(
+        "Store: a DuckDB file (default: in the user data directory) or a postgresql:// URL (env MINEWATCH_DB).",
+        "存储：DuckDB 文件（默认在用户数据目录）或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
     no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入存储。")),
     fmt_out: Format = typer.Option(Format.table, "--format", help=tr(
         "How findings are printed as they arrive: table (one line each), jsonl or csv.",
@@ -755,12 +767,12 @@ def watch(
     from minewatch.paths import data_dir
     from minewatch.scan_cli import _allowlist, _load_intel
     from minewatch.sources.live import CaptureToolError, LiveCapture, RotatingPcapWriter
-    from minewatch.store import Store
+    from minewatch.store.backend import open_store
 
     if no_store:
         intel, allow = _load_intel(None, intel_files), None
     else:
-        with Store(db) as st:
+        with open_store(db) as st:
             intel, allow = _load_intel(st, intel_files), _allowlist(st)
     tee = None
     if rotate_mb:
