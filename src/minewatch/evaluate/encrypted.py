@@ -833,6 +833,10 @@ def real_benchmark(n_mining: int = 6, n_benign: int = 8, seed: int = 7, sim_minu
         for v in views:
             row[f"{v}_real"] = real[v].score if real[v] is not None else None
             row[f"{v}_sim"] = sim[v].score if sim[v] is not None else None
+        # which conn tests failed, so a real/simulated disagreement can be traced to one statistic
+        for src, res in (("real", real), ("sim", sim)):
+            cn = res["conn"]
+            row[f"conn_failed_{src}"] = sorted(k for k, x in cn.subscores.items() if x < 0) if cn is not None else None
         if sc.label == 1:
             pay = ln > 0
             _, rd, rl = behavior.to_messages(ts[pay], d[pay], ln[pay])

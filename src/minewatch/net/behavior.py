@@ -1029,6 +1029,22 @@ def name_hint(name: str | None) -> bool:
 MAX_JOB_PAYLOAD_PER_S = 50.0
 
 _CP, _CF = 7.5, -15.0  # conn test points when held / when failed (six tests: 45 points when all hold)
+#: Penalty of the point-less conn checks: large enough that one failure takes a full-marks session (75) below 60.
+_CF_PUSH = -20.0
+
+#: The largest job a pool pushes, in payload bytes: a Stratum `mining.notify` with 13 merkle branches (blocks of
+#: up to 8,192 transactions) and a typical coinbase is ~1.2 kB in a TLS record; XMRig jobs are ~350 B.
+MAX_JOB_RECORD_B = 1250.0
+
+#: The smallest share submission, in payload bytes: a Stratum `mining.submit` holds the worker name, job id,
+#: extranonce2, ntime and nonce: 89 B of JSON with a one-letter worker, 93 B with the shortest usual
+#: `account.worker` name (5 characters), plus 22 B of TLS 1.3 record. Plaintext Stratum, or TLS with a worker
+#: name under 5 characters, falls below and is penalised (docs/behavior.md, known gaps).
+MIN_SHARE_RECORD_B = 115.0
+
+#: A pool's answer to a share (or keepalive) carries at most this fraction of the request's bytes
+#: (Stratum: a 58 B result to a >= 125 B submit in TLS; XMRig: ~80 B to ~220 B).
+MAX_REPLY_TO_REQUEST = 0.5
 
 #: Ranges of the per-connection totals a pool session falls in, with the penalty names for failing them.
 CONN_TESTS: tuple[ShapeTest, ...] = (
@@ -1083,6 +1099,30 @@ CONN_TESTS: tuple[ShapeTest, ...] = (
         "the client sends {v:.0%} of the payload: a push or upload channel, not shares against jobs "
         "(expected 10-75 %)",
         "客户端发送了 {v:.0%} 的载荷：推送或上传通道，不是份额对作业（应为 10-75%）",
+    ),
+    ShapeTest(
+        "job_sized_pushes", "push_payload_per_push", -math.inf, MAX_JOB_RECORD_B, 0.0, _CF_PUSH,
+        "estimated mean server push {v:.0f} B (server payload beyond half the client's, per estimated push): "
+        "no larger than a pool job (accepted ≤ {hi:.0f} B; a check, no points)",
+        "估计的服务器平均推送 {v:.0f} 字节（超出客户端载荷一半的服务器载荷除以估计的推送次数）：不大于矿池作业"
+        "（接受 ≤ {hi:.0f} 字节；仅作检查，不加分）",
+        "oversized_pushes",
+        "the server's pushes average at least {v:.0f} B (server payload beyond half the client's, per "
+        "estimated push): larger than any pool job (a Stratum notify with 13 merkle branches is ~1.2 kB; "
+        "expected ≤ {hi:.0f} B): application events, not jobs",
+        "服务器推送平均至少 {v:.0f} 字节（超出客户端载荷一半的服务器载荷除以估计的推送次数）：大于任何矿池作业"
+        "（含 13 个默克尔分支的 Stratum notify 约 1.2 KB；应 ≤ {hi:.0f} 字节）：是应用事件，不是作业",
+    ),
+    ShapeTest(
+        "share_sized_requests", "client_payload_per_request", MIN_SHARE_RECORD_B, math.inf, 0.0, _CF_PUSH,
+        "{v:.0f} B of client payload per answered request, the size of a share submission (accepted ≥ {lo:.0f} B; "
+        "a check, no points)",
+        "每个得到应答的请求平均 {v:.0f} 字节客户端载荷，相当于一次份额提交（接受 ≥ {lo:.0f} 字节；仅作检查，不加分）",
+        "small_requests",
+        "only {v:.0f} B of client payload per answered request: pings or small commands, while a share "
+        "submission (job id, nonce, worker) is at least {lo:.0f} B in TLS",
+        "每个得到应答的请求平均仅 {v:.0f} 字节客户端载荷：是心跳或小命令；份额提交（作业号、随机数、矿工名）在 TLS 中"
+        "至少 {lo:.0f} 字节",
     ),
     ShapeTest(
         "job_bounded_pushes", "server_excess_payload_per_s", -math.inf, MAX_JOB_PAYLOAD_PER_S, _CP, _CF,
@@ -1160,6 +1200,15 @@ def conn_features(
         # a pool's replies are shorter than the requests they answer, so what the server sends beyond the
         # client's own payload is job pushes, whose rate is set by blocks and a refresh timer
         "server_excess_payload_per_s": div(br - bf, d),
+        # The packet budget. With delayed ACKs a request answered by one server record costs the client
+        # two packets (the request and the ACK of the answer) and the server one; a server push costs one
+        # packet each way. So packets_fwd - packets_rev counts answered requests (shares, keepalives) and
+        # 2 * packets_rev - packets_fwd counts pushes. What the server sends beyond the answers (at most
+        # half the client's payload for a pool) per push is a lower bound on the mean push. ACKs merged
+        # into the next request (fast sessions) lower packets_fwd: fewer requests, more pushes, so both
+        # statistics move towards passing, the safe side for a miner.
+        "client_payload_per_request": div(bf, pf - pr),
+        "push_payload_per_push": div(br - MAX_REPLY_TO_REQUEST * bf, 2.0 * pr - pf),
     }
 
 
