@@ -421,7 +421,7 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
     per row. Names (`net.intel`, when `cfg.intel`): a pool-list hit on a mining-shaped connection.
     When both speak for one connection they merge into one finding (`net.findings.merge_findings`);
     a timing-only verdict is marked `extra.timing_only` because, without a name behind it, it is a
-    suspect rather than a finding (docs/behavior.md measured 15-35 % of benign long flows flagged).
+    suspect rather than a finding (the same rule as `net.logscan`; measured rates in docs/behavior.md).
     """
     from minewatch.net.behavior import findings_from_flow_table
     from minewatch.net.findings import merge_findings
