@@ -18,11 +18,13 @@ Datagrams are generated: NetFlow v5, v9 or IPFIX, 30 IPv4 records per datagram w
 softflowd uses (addresses, ports, proto, packets, bytes, uptimes), templates re-sent every 100.
 
     .venv/bin/python bench/bench_netflow.py --datagrams 20000 --rates 1000,2500,5000 --version 9
+    .venv/bin/python bench/bench_netflow.py --skip-decode --receiver recvfrom   # the portable path, A/B
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -153,7 +155,8 @@ def stop_cpu(p: subprocess.Popen[bytes], c0: float) -> float:
     return ru.ru_utime + ru.ru_stime - c0
 
 
-def live(dgs: list[bytes], rate: float, work: Path) -> dict[str, tuple[int, float, float]]:
+def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
+         nfcapd: bool = True) -> dict[str, tuple[int, float, float]]:
     """Records that reached each collector's output, its CPU seconds from first datagram to exit, and
     from first datagram until idle after the last."""
     res: dict[str, tuple[int, float, float]] = {}
@@ -162,7 +165,8 @@ def live(dgs: list[bytes], rate: float, work: Path) -> dict[str, tuple[int, floa
     log = work / "mw.log"
     with open(log, "w") as err:
         p = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out",
-                              str(out), "--flush-rows", "100000"], stderr=err)
+                              str(out), "--flush-rows", "100000"], stderr=err,
+                             env={**os.environ, "MINEWATCH_COLLECTOR_RECEIVER": receiver})
     deadline = time.monotonic() + 60
     while not (m := re.search(r":(\d+),", log.read_text())) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -175,8 +179,13 @@ def live(dgs: list[bytes], rate: float, work: Path) -> dict[str, tuple[int, floa
     cpu = stop_cpu(p, c0)
     m = re.search(r"rows written (\d+)", log.read_text())
     res["minewatch"] = (int(m.group(1)) if m else -1, cpu, running)
+    for st in (out / "_stats").glob("collector-*.json"):
+        s = json.loads(st.read_text())
+        calls = s.get("receive_calls") or 0
+        print(f"minewatch receive path {s.get('receive_path', '?')} ({s.get('receive_fallback') or 'chosen'}), "
+              f"{s['datagrams'] / max(calls, 1):.1f} datagrams per receive call")
     # nfcapd
-    nf = shutil.which("nfcapd")
+    nf = shutil.which("nfcapd") if nfcapd else None
     if nf:
         d = work / "nf"
         d.mkdir()
@@ -201,6 +210,9 @@ def main() -> None:
     ap.add_argument("--version", type=int, choices=(5, 9, 10), default=9)
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--skip-decode", action="store_true", help="live only (e.g. to measure an older minewatch)")
+    ap.add_argument("--receiver", choices=("auto", "recvmmsg", "recvfrom"), default="auto",
+                    help="minewatch's receive path (sets MINEWATCH_COLLECTOR_RECEIVER)")
+    ap.add_argument("--no-nfcapd", action="store_true", help="minewatch only (A/B runs of its receive paths)")
     a = ap.parse_args()
     dgs = make_datagrams(a.datagrams, a.version)
     n = len(dgs) * 30
@@ -212,7 +224,7 @@ def main() -> None:
         return
     for rate in (float(r) for r in a.rates.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            res = live(dgs, rate, Path(tmp))
+            res = live(dgs, rate, Path(tmp), a.receiver, not a.no_nfcapd)
         print(f"-- {rate:,.0f} datagrams/s offered ({rate * n / len(dgs):,.0f} records/s)")
         for name, (recs, cpu, running) in res.items():
             loss = 1 - recs / n

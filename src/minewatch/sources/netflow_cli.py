@@ -55,10 +55,10 @@ def collect(
         tr(
             f"datagrams {c.datagrams}, records {c.records}, rows written {c.rows_written} in {c.files_written} "
             f"files, rejects {c.rejects.total}, sequence gaps {c.seq_gaps} ({c.seq_lost} lost), "
-            f"templates {c.templates}, held {c.held} / released {c.released}",
+            f"templates {c.templates}, held {c.held} / released {c.released}, receive {c.receive_path}",
             f"数据报 {c.datagrams}，记录 {c.records}，写入 {c.rows_written} 行 / {c.files_written} 个文件，"
             f"拒收 {c.rejects.total}，序号缺口 {c.seq_gaps}（丢失 {c.seq_lost}），模板 {c.templates}，"
-            f"暂存 {c.held} / 释放 {c.released}",
+            f"暂存 {c.held} / 释放 {c.released}，接收方式 {c.receive_path}",
         ),
         err=True,
     )
