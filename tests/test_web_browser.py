@@ -81,6 +81,20 @@ def _wait_text(drv, element_id: str, text: str, timeout: float = 20) -> None:
     raise AssertionError(f"#{element_id} never showed {text!r}")
 
 
+def _wait_job(drv, timeout: float = 120) -> str | None:
+    """The job page refreshes itself (no JavaScript) until the scan is over; its final state class."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    deadline = time.time() + timeout
+    state = None
+    while time.time() < deadline and state not in ("job-done", "job-failed"):
+        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
+            state = drv.find_element(By.ID, "job-state").get_attribute("class")
+        time.sleep(0.3)
+    return state
+
+
 def _wait_url(drv, ok, timeout: float = 30) -> None:
     end = time.time() + timeout
     while time.time() < end:
@@ -116,15 +130,7 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     d.find_element(By.ID, "upload-file").send_keys(str(cap))
     d.find_element(By.ID, "upload-button").click()
     _wait_url(d, lambda u: "/jobs/" in u)
-    # the job page refreshes itself (no JavaScript) until the scan is over
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    deadline = time.time() + 120
-    state = None
-    while time.time() < deadline and state not in ("job-done", "job-failed"):
-        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
-            state = d.find_element(By.ID, "job-state").get_attribute("class")
-        time.sleep(0.3)
+    state = _wait_job(d)
     shot(d, "02-job")
     assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
 
@@ -164,12 +170,7 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     d.find_element(By.ID, "upload-file").send_keys(f"{conn}\n{ssl}")
     d.find_element(By.ID, "upload-button").click()
     _wait_url(d, lambda u: "/jobs/" in u)
-    deadline = time.time() + 120
-    state = None
-    while time.time() < deadline and state not in ("job-done", "job-failed"):
-        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
-            state = d.find_element(By.ID, "job-state").get_attribute("class")
-        time.sleep(0.3)
+    state = _wait_job(d)
     shot(d, "07-log-job")
     assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
     assert d.find_element(By.ID, "job-kind").text == "Zeek 日志（TSV）"  # the page is still in Chinese

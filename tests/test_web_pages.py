@@ -203,3 +203,25 @@ def test_server_does_not_lock_the_cli_out(env):
         assert C.verify_audit(db) is None
     finally:
         db.close()
+
+
+def test_busy_store_page_retries_by_itself_and_the_api_says_503(env, monkeypatch):
+    """With a DuckDB file a scan holds the store for a moment: a page (a job page refreshing itself)
+    must keep trying instead of stopping on an error page; the API answers 503 with Retry-After."""
+    from minewatch.store.backend import StoreBusy
+    from minewatch.web import app as web_app
+
+    page, api = env.login("analyst"), env.api("analyst")
+    assert page.get("/findings").status_code == 200
+
+    def busy(*_a, **_k):
+        raise StoreBusy("w.duckdb: the store is in use by another process")
+
+    monkeypatch.setattr(web_app, "connect", busy)
+    r = page.get("/findings")
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert '<meta http-equiv="refresh" content="2">' in r.text and 'id="store-busy"' in r.text
+    r = api.get("/api/v1/findings")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5" and "in use" in r.json()["detail"]
+    monkeypatch.undo()
+    assert page.get("/findings").status_code == 200  # and the next refresh gets the page

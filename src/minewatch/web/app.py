@@ -196,7 +196,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StoreBusy)
     async def _busy(request: Request, exc: StoreBusy) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        # A page (a job page that refreshes itself, a list) asks again by itself: with a DuckDB file a
+        # scan holds the store for a moment, and a page that stopped refreshing would look finished.
+        from html import escape
+
+        msg = escape(tr("The store is busy (a scan is writing); this page tries again in 2 seconds.",
+                        "存储正忙（扫描正在写入）；本页将在 2 秒后重试。"))  # fmt: skip
+        body = (f'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">'
+                f"<title>503</title></head><body><p id=\"store-busy\">{msg}</p></body></html>")  # fmt: skip
+        return HTMLResponse(body, status_code=503, headers={"Retry-After": "2"})
 
     from minewatch.web.api import router as api_router
     from minewatch.web.pages import router as page_router
