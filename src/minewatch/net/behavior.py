@@ -1047,6 +1047,14 @@ MIN_SHARE_RECORD_B = 115.0
 MAX_REPLY_TO_REQUEST = 0.5
 
 #: Ranges of the per-connection totals a pool session falls in, with the penalty names for failing them.
+def _same_test_in_totals(name: str) -> ShapeTest:
+    """A slice test whose trait reads the same on connection totals, at the totals' points and penalty."""
+    import dataclasses
+
+    (t,) = [x for x in SLICE_TESTS if x.name == name]
+    return dataclasses.replace(t, points=_CP, penalty=_CF)
+
+
 CONN_TESTS: tuple[ShapeTest, ...] = (
     ShapeTest(
         "steady_packets", "fwd_packets_per_min", 3.0, 600.0, _CP, _CF,
@@ -1060,14 +1068,7 @@ CONN_TESTS: tuple[ShapeTest, ...] = (
         "{v:.0f} client packets per minute: bulk transfer, not shares (expected ≤ 600)",
         "每分钟 {v:.0f} 个客户端包：批量传输，不是份额（应 ≤ 600）",
     ),
-    ShapeTest(
-        "small_client_payload", "fwd_payload_per_packet", 45.0, 130.0, _CP, _CF,
-        "{v:.0f} B of client payload per client packet (a share record plus an ACK; accepted 45-130 B)",
-        "每个客户端包平均载荷 {v:.0f} 字节（一个份额记录加一个确认包；接受 45-130 字节）",
-        "unlike_share_payload",
-        "{v:.0f} B of client payload per client packet, outside the 45-130 B of share submissions",
-        "每个客户端包平均载荷 {v:.0f} 字节，不在份额提交的 45-130 字节范围内",
-    ),
+    _same_test_in_totals("small_client_payload"),
     ShapeTest(
         "answered_with_data", "rev_payload_per_packet", 60.0, 500.0, _CP, _CF,
         "{v:.0f} B of server payload per server packet: share results and jobs carry JSON (accepted 60-500 B)",
@@ -1091,15 +1092,7 @@ CONN_TESTS: tuple[ShapeTest, ...] = (
         "(expected 0.45-0.67)",
         "每个客户端包对应 {v:.2f} 个服务器包，不像带延迟确认的请求/应答（应为 0.45-0.67）",
     ),
-    ShapeTest(
-        "balanced_payload", "client_payload_fraction", 0.10, 0.75, _CP, _CF,
-        "the client sends {v:.0%} of the payload (shares vs jobs and replies; accepted 10-75 %)",
-        "客户端发送了 {v:.0%} 的载荷（份额对作业和应答；接受 10-75%）",
-        "one_sided_payload",
-        "the client sends {v:.0%} of the payload: a push or upload channel, not shares against jobs "
-        "(expected 10-75 %)",
-        "客户端发送了 {v:.0%} 的载荷：推送或上传通道，不是份额对作业（应为 10-75%）",
-    ),
+    _same_test_in_totals("balanced_payload"),
     ShapeTest(
         "job_sized_pushes", "push_payload_per_push", -math.inf, MAX_JOB_RECORD_B, 0.0, _CF_PUSH,
         "estimated mean server push {v:.0f} B (server payload beyond half the client's, per estimated push): "
