@@ -288,3 +288,148 @@ def generate(shared: Path, n_meters: int = 300, seed: int = 7, mining_share: flo
         pop.temperature[mid] = (start_s + np.arange(n, dtype=np.int64) * 3600, temp)
         pop.truth.append(truth)
     return pop
+
+
+# --- Transformer balance (meter bypass) ------------------------------------------------------------------
+#: A distribution transformer's own meter sees its customers' load plus technical losses; a rig wired in
+#: before the customer meters shows only there. Constants are named so docs/power.md can state them.
+TX_CUSTOMERS = (3, 8)  #: customers per transformer (inclusive range)
+TX_BUSINESS_MAX = 2  #: of which up to this many small businesses (ETT feeder curves at 10-60 kW mean)
+TX_RATING_MARGIN = (1.2, 2.0)  #: rating (kVA) = peak customer kW / pf * this
+TX_PF = 0.9  #: power factor used to turn kW into kVA for the copper losses
+TX_NOLOAD_LOSS = (0.002, 0.005)  #: iron (no-load) loss, share of rating, constant
+TX_LOAD_LOSS = (0.01, 0.02)  #: copper loss at rated load, share of rating, grows with (S / rating)^2
+TX_LINE_LOSS = (0.01, 0.03)  #: LV line loss as a share of the mean load, grows with load^2
+TX_COPPER_TEMP = 0.0039  #: copper resistance change per °C (the copper/line losses follow ambient)
+TX_BIAS_SD = 0.003  #: each meter's calibration error (relative, constant)
+TX_NOISE_SD = 0.002  #: hourly reading noise (relative)
+TX_KINDS = ("bypass", "clean", "new_customer", "seasonal_loss")
+
+
+def _aligned_window(rng: np.random.Generator, st: int, curve: np.ndarray, n: int) -> np.ndarray:
+    """A 364-day window of a real curve that starts on TARGET_START's weekday.
+
+    Customers under one transformer must share one clock; moving each window by whole weeks (as
+    `generate` does) keeps its weekdays, and a shift of the offset by up to 3 days lines it up.
+    """
+    t_base = st - st % DAY
+    span = max(1, curve.size // 24 - WINDOW_DAYS)
+    off = int(rng.integers(0, span))
+    t0 = t_base + off * DAY
+    weeks = round((TARGET_START.timestamp() - t0) / (7 * DAY))
+    off += round((TARGET_START.timestamp() - (t0 + weeks * 7 * DAY)) / DAY)
+    if off < 0:
+        off += 7
+    seg = curve[off * 24 : off * 24 + n].copy()
+    if seg.size < n:
+        seg = np.concatenate([seg, np.full(n - seg.size, np.nan)])
+    seg[seg < 0] = np.nan
+    return seg
+
+
+def _fill(x: np.ndarray) -> np.ndarray:
+    """The load that flowed while a customer meter failed to report: it still loads the transformer."""
+    ok = ~np.isnan(x)
+    if not ok.any():
+        return np.zeros_like(x)
+    idx = np.arange(x.size)
+    return np.interp(idx, idx[ok], x[ok])
+
+
+def generate_transformers(
+    shared: Path, n_transformers: int = 60, seed: int = 7, bypass_share: float = 0.4
+) -> Population:
+    """Transformers with metered customers, losses, noise, and in some a rig wired before the meters.
+
+    Returned `Population.truth` holds one `Truth` per transformer (meter_id = the transformer's id,
+    kind in TX_KINDS, label 1 = bypass); customers carry no truth (they are honest). The remaining
+    transformers are split evenly between clean ones and the two look-alikes: a new customer
+    connected mid-window with its own meter (reads 0 until its load is connected; it raises the
+    losses as well as the load) and a seasonal loss change (LV line losses up 30-80 % for 60-150 days,
+    e.g. a feeder temporarily re-routed or compensation switched off).
+    """
+    rng = np.random.default_rng(seed)
+    bases = base_curves(shared)
+    households = [b for b in bases if b[1] == "household"]
+    business = [b for b in bases if b[1] == "business"]
+    n = WINDOW_DAYS * 24
+    start_s = int(TARGET_START.timestamp())
+    n_bypass = round(n_transformers * bypass_share)
+    rest = n_transformers - n_bypass
+    kinds = ["bypass"] * n_bypass + [TX_KINDS[1 + i % 3] for i in range(rest)]
+    rng.shuffle(kinds)
+    pop = Population([], {}, {})
+    hours = np.arange(n)
+    for i, kind in enumerate(kinds):
+        tid = f"T{i:04d}"
+        temp = _temperature(rng, start_s, n)
+        k = int(rng.integers(TX_CUSTOMERS[0], TX_CUSTOMERS[1] + 1))
+        n_biz = int(rng.integers(0, min(TX_BUSINESS_MAX, k) + 1))
+        readings: list[np.ndarray] = []
+        true_loads: list[np.ndarray] = []
+        decl: list[tuple[str, str]] = []
+        for c in range(k):
+            is_biz = c < n_biz
+            _name, _bk, st, curve = (business if is_biz else households)[
+                int(rng.integers(len(business) if is_biz else len(households)))
+            ]
+            seg = _aligned_window(rng, st, curve, n)
+            mean = np.nanmean(seg) if np.isfinite(np.nanmean(seg)) else 1.0
+            scale = float(np.exp(rng.uniform(np.log(10), np.log(60)))) if is_biz else rng.uniform(0.6, 1.6) * mean
+            load = seg / mean * scale
+            readings.append(load)
+            true_loads.append(_fill(load))
+            decl.append(BUSINESS_DECL[int(rng.integers(len(BUSINESS_DECL)))] if is_biz else ("residential",
+                                                                                          "household"))
+        truth = Truth(tid, 1 if kind == "bypass" else 0, kind)
+        if kind == "new_customer":
+            # a new business customer, metered from the day it is connected (its meter reads 0 before)
+            _name, _bk, st, curve = business[int(rng.integers(len(business)))]
+            seg = _aligned_window(rng, st, curve, n)
+            total_mean = float(np.nanmean(np.sum(true_loads, axis=0)))
+            load = seg / np.nanmean(seg) * total_mean * float(np.exp(rng.uniform(np.log(0.3), np.log(1.5))))
+            on = hours >= int(rng.integers(45 * 24, n - 75 * 24))
+            load = np.where(on, load, 0.0)
+            readings.append(load)
+            true_loads.append(_fill(load))
+            decl.append(BUSINESS_DECL[int(rng.integers(len(BUSINESS_DECL)))])
+        cust_kw = np.sum(true_loads, axis=0)
+        rig = np.zeros(n)
+        if kind == "bypass":
+            onset_idx = int(rng.integers(45 * 24, n - 75 * 24))
+            at = datetime.fromtimestamp(start_s + onset_idx * 3600, tz=UTC).date()
+            model, unit_kw = _pick_model(rng, at)
+            ratio = float(np.exp(rng.uniform(np.log(0.05), np.log(1.0))))
+            machines = max(1, round(ratio * float(np.mean(cust_kw)) / unit_kw))
+            rig = mining_load(rng, n, start_s, onset_idx, machines, unit_kw)
+            truth.onset_s = start_s + onset_idx * 3600
+            truth.machines, truth.model, truth.unit_kw = machines, model, unit_kw
+            truth.mining_kw = machines * unit_kw
+        # technical losses on everything the transformer carries (the rig included)
+        through = cust_kw + rig
+        rating = float(np.max(cust_kw)) / TX_PF * rng.uniform(*TX_RATING_MARGIN)
+        p0 = rating * rng.uniform(*TX_NOLOAD_LOSS)
+        copper = 1 + TX_COPPER_TEMP * (temp - 20)
+        pk = rating * rng.uniform(*TX_LOAD_LOSS) * (through / TX_PF / rating) ** 2 * copper
+        mean_c = float(np.mean(cust_kw))
+        line_c = rng.uniform(*TX_LINE_LOSS) * mean_c / float(np.mean(cust_kw**2))
+        line_f = np.ones(n)
+        if kind == "seasonal_loss":
+            s0 = int(rng.integers(45 * 24, n - 75 * 24))
+            line_f[s0 : s0 + int(rng.integers(60, 151)) * 24] = rng.uniform(1.3, 1.8)
+        line = line_c * through**2 * copper * line_f
+        tx_true = through + p0 + pk + line
+
+        def metered(x: np.ndarray) -> np.ndarray:
+            return x * (1 + rng.normal(0, TX_BIAS_SD)) * (1 + rng.normal(0, TX_NOISE_SD, n))
+
+        pop.series.append(MeterSeries(tid, start_s, 3600, metered(tx_true), "synthetic:transformer", "kw"))
+        pop.meta[tid] = MeterMeta(tid, role="transformer", site=tid)
+        for c, (r, (tariff, biz)) in enumerate(zip(readings, decl, strict=True)):
+            cid = f"{tid}-C{c:02d}"
+            pop.series.append(MeterSeries(cid, start_s, 3600, metered(r), "synthetic:customer", "kw"))
+            pop.meta[cid] = MeterMeta(cid, tariff_class=tariff, business=biz, transformer=tid, site=tid)
+        ts = start_s + np.arange(n, dtype=np.int64) * 3600
+        pop.temperature[tid] = (ts, temp)
+        pop.truth.append(truth)
+    return pop
