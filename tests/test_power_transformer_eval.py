@@ -31,11 +31,37 @@ def pop(shared: Path) -> Population:
         return generate_transformers(shared, n_transformers=N_TX, seed=SEED)
 
 
-@pytest.fixture(scope="module")
-def residuals(pop: Population) -> dict[str, np.ndarray]:
-    with warnings.catch_warnings():
+def _residuals(pop: Population, *, compensated: bool) -> dict[str, np.ndarray]:
+    from unittest import mock
+
+    with warnings.catch_warnings(), mock.patch(
+        "minewatch.power.scan._loss_compensated", (lambda r, _load: r) if not compensated else
+        __import__("minewatch.power.scan", fromlist=["x"])._loss_compensated,
+    ):  # fmt: skip
         warnings.simplefilter("ignore", RuntimeWarning)
         return {s.meter_id.split(":")[0]: s.kw for s in transformer_residuals(pop.series, pop.meta)}
+
+
+@pytest.fixture(scope="module")
+def residuals(pop: Population) -> dict[str, np.ndarray]:
+    """Transformer minus customers, as metered (the generator's losses left in)."""
+    return _residuals(pop, compensated=False)
+
+
+def test_loss_compensation_removes_the_load_dependent_part(pop: Population, residuals: dict) -> None:
+    """What the scan uses: the losses that follow the customers' load are fitted out, so a big new
+    metered customer does not look like a step; what is left no longer grows with load."""
+    comp = _residuals(pop, compensated=True)
+    by_id = {s.meter_id: s for s in pop.series}
+    raw_ratio, comp_swing = [], []
+    for t in [t for t in pop.truth if t.kind == "clean"]:
+        tx, r, c = by_id[t.meter_id].kw, residuals[t.meter_id], comp[t.meter_id]
+        ok = ~np.isnan(r) & ~np.isnan(c)
+        hi, lo = tx[ok] >= np.quantile(tx[ok], 0.9), tx[ok] <= np.quantile(tx[ok], 0.1)
+        raw_ratio.append(np.mean(r[ok][hi]) - np.mean(r[ok][lo]))
+        comp_swing.append(abs(np.mean(c[ok][hi]) - np.mean(c[ok][lo])))
+    assert all(x > 0 for x in raw_ratio)
+    assert float(np.median(comp_swing)) < 0.3 * float(np.median(raw_ratio))
 
 
 def test_inputs_do_not_reveal_the_kind(pop: Population) -> None:

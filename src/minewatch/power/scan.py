@@ -7,6 +7,7 @@ batched through one kernel call, so a file of 10,000 meters costs a handful of N
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,7 @@ def transformer_residuals(series: list[MeterSeries], meta: dict[str, MeterMeta])
             continue
         h, st, _ = hourly(tx.kw, tx.start_s, tx.interval_s)
         resid = h.copy()
+        load = np.zeros(h.size)
         for k in kids:
             kh, ks, kint = hourly(k.kw, k.start_s, k.interval_s)
             if kint != 3600:
@@ -123,8 +125,35 @@ def transformer_residuals(series: list[MeterSeries], meta: dict[str, MeterMeta])
             if hi > lo:
                 aligned[lo:hi] = kh[lo - off : hi - off]
             resid = resid - aligned
-        out.append(MeterSeries(f"{tx.meter_id}:unaccounted", st, 3600, resid, tx.source, "kw"))
+            load = load + aligned
+        out.append(MeterSeries(f"{tx.meter_id}:unaccounted", st, 3600, _loss_compensated(resid, load), tx.source, "kw"))
     return out
+
+
+def _loss_compensated(resid: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """The residual without the losses that move with the customers' load.
+
+    Why: copper and line losses grow with the square of the load, so a newly connected (metered)
+    customer raises the residual with no theft; a rig adds the same kW every hour. Fitting
+    a*L + b*L^2 on within-day deviations (each day's mean removed) learns the losses from the daily
+    load swing without absorbing a rig's step, which moves day means only. Fewer than 28 complete
+    days: left as it is."""
+    n = resid.size // 24 * 24
+    ok = ~np.isnan(resid[:n]) & ~np.isnan(load[:n])
+
+    def dev(a: np.ndarray) -> np.ndarray:
+        d = np.where(ok, a[:n], np.nan).reshape(-1, 24)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days stay NaN
+            return (d - np.nanmean(d, axis=1, keepdims=True)).ravel()
+
+    a = np.column_stack([dev(load), dev(load**2)])
+    y = dev(resid)
+    good = ~np.isnan(y) & ~np.isnan(a).any(axis=1)
+    if good.sum() < 24 * 28:
+        return resid
+    coef, *_ = np.linalg.lstsq(a[good], y[good], rcond=None)
+    return resid - (coef[0] * (load - np.nanmean(load)) + coef[1] * (load**2 - np.nanmean(load**2)))
 
 
 def scan_series(
@@ -163,6 +192,11 @@ def scan_series(
         if any(t is not None for t in temps):
             td = np.vstack([t if t is not None else np.full(days, np.nan) for t in temps])
         b = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td)
+        for i, (s, _, _) in enumerate(items):
+            if s.meter_id.endswith(":unaccounted"):
+                # unbilled load is theft for as long as it ran: a rig that later failed or was switched
+                # off is not a customer's own wander, so the persistence discount does not apply
+                b.persist[i] = np.nan
         blocks.append((b, [s for s, _, _ in items], day0, S))
     # peers across all blocks
     ids = [s.meter_id for _, ss, _, _ in blocks for s in ss]
