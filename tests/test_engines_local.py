@@ -161,3 +161,24 @@ def test_meter_sample_is_regular():
     assert t.num_rows == 3 * 100 * 24 and set(meta) == {"M00000", "M00001", "M00002"}
     ts = t.column("ts").cast(pa.int64()).to_numpy()
     assert np.all(np.diff(ts[:2400]) == 3_600_000_000)
+
+
+def test_not_yet_connected_meter_is_read_the_same_by_the_engine_and_the_scan(tmp_path):
+    """Weeks of exact zeros before the first load are masked in the engine kernel as in `power scan`."""
+    t, _ = meter_table(3, 150, seed=5)
+    kwh = t.column("kwh").to_numpy(zero_copy_only=False).copy()
+    mids = t.column("meter_id").to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(mids == "M00000")[: 40 * 24]
+    kwh[first] = 0.0  # installed 40 days before its customer was connected
+    t = t.set_column(t.schema.get_field_index("kwh"), "kwh", pa.array(kwh))
+    p = tmp_path / "m.parquet"
+    pq.write_table(t, p)
+    res = run_power(p)
+    rr = read_file(p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = scan_series(rr.series, temperature=rr.temperature, with_impact=False)
+    assert res.tally["issue:not yet connected"] == 1
+    assert any("M00000: reads exactly 0 until" in n for n in ref.notes)
+    mine = {f.meter_id: f for f in res.findings()}
+    assert {s.meter_id: s.finding.to_json() for s in ref.scores} == {m: f.to_json() for m, f in mine.items()}

@@ -7,8 +7,11 @@ import warnings
 
 import numpy as np
 
+from minewatch.power.features import mask_unconnected
 from minewatch.power.readers import MeterSeries
-from minewatch.power.scan import MIN_UNCONNECTED_H, _connection_hour, scan_series
+from minewatch.power.scan import scan_series
+
+DAY_H = 14 * 24  # MIN_UNCONNECTED_DAYS in hours
 
 T0 = 1_704_067_200  # 2024-01-01
 
@@ -26,12 +29,17 @@ def _scan(series: list[MeterSeries]):
         return scan_series(series, with_impact=False)
 
 
-def test_connection_hour_needs_weeks_of_exact_zeros() -> None:
-    x = np.r_[np.zeros(MIN_UNCONNECTED_H), [np.nan] * 5, np.zeros(3), np.ones(100)]
-    assert _connection_hour(x) == MIN_UNCONNECTED_H + 8  # missing hours inside the run do not end it
-    assert _connection_hour(np.r_[np.zeros(MIN_UNCONNECTED_H - 1), np.ones(100)]) == 0  # too short
-    assert _connection_hour(np.r_[np.full(500, 0.01), np.zeros(400), np.ones(5)]) == 0  # not leading
-    assert _connection_hour(np.zeros(1000)) == 0
+def test_connection_needs_weeks_of_exact_zeros() -> None:
+    x = np.r_[np.zeros(DAY_H), [np.nan] * 5, np.zeros(3), np.ones(100)]
+    masked, at = mask_unconnected(x, 3600)
+    assert at == DAY_H + 8  # missing hours inside the run do not end it
+    assert np.isnan(masked[:at]).all() and (masked[at:] == 1).all() and (x[:DAY_H] == 0).all()  # a copy
+    assert mask_unconnected(np.r_[np.zeros(DAY_H - 1), np.ones(100)], 3600)[1] == 0  # too short
+    assert mask_unconnected(np.r_[np.full(500, 0.01), np.zeros(400), np.ones(5)], 3600)[1] == 0  # not leading
+    assert mask_unconnected(np.zeros(1000), 3600)[1] == 0
+    # the run is measured in days, not slots: 14 daily readings are two weeks, 14 hourly ones are not
+    assert mask_unconnected(np.r_[np.zeros(14), np.ones(30)], 86400)[1] == 14
+    assert mask_unconnected(np.r_[np.zeros(14), np.ones(30)], 3600)[1] == 0
 
 
 def test_new_customer_is_not_a_switch_on_but_a_rig_after_connection_still_is() -> None:

@@ -155,7 +155,7 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     turns readings into a grid for `minewatch power scan` too, with the same rules for duplicates,
     gaps, registers and negative values.
     """
-    from minewatch.power.features import analyse_block, hourly, to_day_grid
+    from minewatch.power.features import analyse_block, hourly, mask_unconnected, to_day_grid
     from minewatch.power.readers import ReadResult, regularise
     from minewatch.power.scan import _daily_temp
 
@@ -190,6 +190,9 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
         if kw.size == 0 or np.all(np.isnan(kw)):
             tally["meters without valid readings"] += 1
             continue
+        kw, connected = mask_unconnected(kw, step)
+        if connected:
+            tally["issue:not yet connected"] += 1
         row, S, day0, wd = to_day_grid(kw, st, step)
         end_s = s.start_s + s.kw.size * s.interval_s
         tv = None if temps is None else (secs[a:b], temps[a:b])

@@ -471,6 +471,28 @@ def to_day_grid(
     return row, S, int(day0), weekday0
 
 
+#: weeks of exact zeros before the first load: a meter waiting for its customer, not a load switching on
+MIN_UNCONNECTED_DAYS = 14
+
+
+def mask_unconnected(kw: np.ndarray, step_s: int) -> tuple[np.ndarray, int]:
+    """(readings with a not-yet-connected start made unknown, index of the connection slot or 0).
+
+    Why: a meter installed before its customer is connected reads exact zeros for weeks; the first
+    load after them is the customer starting, not a rig's step, so those slots are unknown rather than
+    a zero floor. Missing slots inside the zero run do not end it; a shorter run is left as read.
+    """
+    nz = np.flatnonzero(~np.isnan(kw) & (kw != 0.0))
+    if nz.size == 0:
+        return kw, 0
+    first = int(nz[0])
+    if np.count_nonzero(kw[:first] == 0.0) * step_s < MIN_UNCONNECTED_DAYS * 86400:
+        return kw, 0
+    out = kw.copy()
+    out[:first] = np.nan
+    return out, first
+
+
 def hourly(kw: np.ndarray, start_s: int, interval_s: int) -> tuple[np.ndarray, int, int]:
     """Sub-hourly grids averaged to hours (an hour with no valid slot stays NaN); others unchanged."""
     if interval_s >= 3600 or 3600 % interval_s:

@@ -26,7 +26,7 @@ from minewatch.power.detect import (
     subscores_block,
     total_score,
 )
-from minewatch.power.features import Block, analyse_block, hourly, to_day_grid
+from minewatch.power.features import Block, analyse_block, hourly, mask_unconnected, to_day_grid
 from minewatch.power.readers import MeterMeta, MeterSeries
 
 
@@ -131,21 +131,6 @@ def transformer_residuals(series: list[MeterSeries], meta: dict[str, MeterMeta])
     return out
 
 
-#: a leading run of exact zeros at least this long (and 1 % of the series) is read as "not yet connected"
-MIN_UNCONNECTED_H = 14 * 24
-
-
-def _connection_hour(kw: np.ndarray) -> int:
-    """Index of the first non-zero reading after a leading run of exact zeros long enough to be a
-    meter waiting for its customer, else 0. Missing hours inside the run do not end it."""
-    nz = np.flatnonzero(~np.isnan(kw) & (kw != 0.0))
-    if nz.size == 0:
-        return 0
-    first = int(nz[0])
-    zeros = int(np.count_nonzero(kw[:first] == 0.0))
-    return first if zeros >= MIN_UNCONNECTED_H else 0
-
-
 def _loss_compensated(resid: np.ndarray, load: np.ndarray) -> np.ndarray:
     """The residual without the losses that move with the customers' load.
 
@@ -194,12 +179,8 @@ def scan_series(
         if kw.size == 0 or np.all(np.isnan(kw)):
             res.notes.append(f"meter {s.meter_id}: no valid readings")
             continue
-        connected = _connection_hour(kw)
+        kw, connected = mask_unconnected(kw, step)
         if connected:
-            # weeks of exact zeros and then a load: a meter installed before its customer was connected;
-            # the zeros are not a load that switched on (a rig's step), they are "not yet a customer"
-            kw = kw.copy()
-            kw[:connected] = np.nan
             day = datetime.fromtimestamp(st + connected * step, tz=UTC).date().isoformat()
             res.notes.append(tr(f"meter {s.meter_id}: reads exactly 0 until {day}; judged from its connection on",
                                 f"电表 {s.meter_id}：{day} 之前读数恒为 0；从接电之日起判定"))
