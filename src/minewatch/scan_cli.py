@@ -387,10 +387,10 @@ def scan(
             scanner.stats.rejects.merge(logs.rejects)
         if store is not None and stored:
             # New findings join the sites whose ranges they fall in, and those sites' open cases.
-            from minewatch.store.backend import DuckDb, PgStore
+            from minewatch.store.backend import as_db
             from minewatch.store.cases import attach_new
 
-            attach_new(store.db if isinstance(store, PgStore) else DuckDb(store))
+            attach_new(as_db(store))
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group)
@@ -421,6 +421,7 @@ def _capture_window(paths: list[Path], since: datetime | None, until: datetime |
 
     import numpy as np
 
+    from minewatch.errors import InputError
     from minewatch.sources.pcap import open_capture
     from minewatch.sources.zeek import sniff_format
 
@@ -435,7 +436,7 @@ def _capture_window(paths: list[Path], since: datetime | None, until: datetime |
                     if ok.size:
                         firsts.append(float(ok[0]))
                         break
-        except Exception:  # a broken capture is reported by the scan itself
+        except (InputError, OSError):  # a broken capture is reported by the scan itself
             continue
     start = since.timestamp() if since is not None else (min(firsts) if firsts else None)
     if start is None or not math.isfinite(start):

@@ -637,7 +637,7 @@ class FindingSink:
             return
         import duckdb
 
-        from minewatch.store.backend import DuckDb, PgStore, open_store
+        from minewatch.store.backend import as_db, open_store
         from minewatch.store.cases import attach_new
 
         busy: tuple[type[BaseException], ...] = (duckdb.Error, OSError)
@@ -652,7 +652,7 @@ class FindingSink:
                 new = st.add_findings(pending)
                 self.stored_new += new
                 if new:  # new findings join the sites whose ranges they fall in, and their open cases
-                    attach_new(st.db if isinstance(st, PgStore) else DuckDb(st))
+                    attach_new(as_db(st))
             self.written += len(pending)
             self._pending = None
         except busy as e:  # duckdb.IOException when another process holds the file; a server that is down

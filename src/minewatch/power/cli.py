@@ -126,13 +126,13 @@ def scan(
                 plot_suspect(by_id[fd.meter_id], fd, plot)
     stored = 0
     if not no_store and suspects:
-        from minewatch.store.backend import DuckDb, PgStore, open_store
+        from minewatch.store.backend import as_db, open_store
         from minewatch.store.cases import attach_new
 
         with open_store(db) as st:
             stored = st.add_findings(suspects)
             if stored:  # new suspects join the sites that list their meters, and those sites' open cases
-                attach_new(st.db if isinstance(st, PgStore) else DuckDb(st))
+                attach_new(as_db(st))
     # closing summary: every data problem, with meter and time
     kinds = Counter()
     for i in total.issues:

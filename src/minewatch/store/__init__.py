@@ -309,11 +309,8 @@ class Store:
 
     def findings_of_import(self, sha256: str) -> list[Finding]:
         """Findings stored by one import (to show them again when the same file is scanned twice)."""
-        rows = self.con.execute(
-            f"SELECT {', '.join(self._COLUMNS)} FROM findings WHERE import_sha256 = ? ORDER BY score DESC",
-            [sha256],
-        ).fetchall()
-        return [self._row_to_finding(r) for r in rows]
+        sql, params = findings_sql(self._COLUMNS, import_sha256=sha256)
+        return [self._row_to_finding(r) for r in self.con.execute(sql, params).fetchall()]
 
     def get(self, finding_id: str) -> Finding | None:
         row = self.con.execute(
@@ -328,17 +325,9 @@ class Store:
         )
 
     def _row_to_finding(self, row: Sequence[Any]) -> Finding:
-        d = dict(zip(self._COLUMNS, row, strict=True))
-        for c in _JSON_COLS:
-            if d[c] is not None:
-                d[c] = json.loads(d[c])
-        for c in _TS_COLS:
-            v = d[c]
-            if isinstance(v, datetime):
-                d[c] = v.astimezone(UTC)
-        d["extra"] = d["extra"] or {}
-        return Finding.from_record(d)
+        from minewatch.store.backend import finding_from_row
 
+        return finding_from_row(row)
 
 def findings_sql(
     columns: Sequence[str],
@@ -349,10 +338,14 @@ def findings_sql(
     min_score: float | None = None,
     limit: int | None = None,
     offset: int = 0,
+    import_sha256: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The stored-findings listing as SQL with `?` parameters, shared by the DuckDB and PostgreSQL stores."""
     where: list[str] = []
     params: list[Any] = []
+    if import_sha256 is not None:
+        where.append("import_sha256 = ?")
+        params.append(import_sha256)
     if kind:
         where.append("kind = ?")
         params.append(kind)

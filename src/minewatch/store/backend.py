@@ -265,6 +265,11 @@ class _StoreLike:
         self.con = con
 
 
+def as_db(store: Any) -> Db:
+    """The `Db` behind a store `open_store` gave (for `store.cases`, which is written against `Db`)."""
+    return store.db if isinstance(store, PgStore) else DuckDb(store)
+
+
 def store_like(db: Db) -> Any:
     """An object with `.con` for `minewatch.store.intel_tables` functions, on either backend."""
     if isinstance(db, DuckDb):
@@ -330,12 +335,7 @@ class PgStore:
         return [finding_from_row(r) for r in self.db.execute(sql, params)]
 
     def findings_of_import(self, sha256: str) -> list[Finding]:
-        from minewatch.store import Store
-
-        rows = self.db.execute(
-            f"SELECT {', '.join(Store._COLUMNS)} FROM findings WHERE import_sha256 = ? ORDER BY score DESC", [sha256]
-        )
-        return [finding_from_row(r) for r in rows]
+        return self.findings(import_sha256=sha256)
 
     def close(self) -> None:
         self.db.close()
