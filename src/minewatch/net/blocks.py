@@ -219,11 +219,12 @@ class NodeRPC:
         return np.sort(np.asarray(self._times(max(0, tip - count + 1), tip), dtype=float))
 
 
-def rpc_feed(specs: list[str], t0: float, t1: float) -> dict[str, np.ndarray]:
-    """Block times per coin from local nodes for [t0, t1], merged per coin, in the form the kernels take."""
+def rpc_feed(nodes: list[str] | list[NodeRPC], t0: float, t1: float) -> dict[str, np.ndarray]:
+    """Block times per coin from local nodes (specs or clients) for [t0, t1], merged per coin, in the
+    form the kernels take."""
     out: dict[str, list[np.ndarray]] = defaultdict(list)
-    for spec in specs:
-        node = NodeRPC.from_spec(spec)
+    for n in nodes:
+        node = NodeRPC.from_spec(n) if isinstance(n, str) else n
         out[node.coin].append(node.block_times_between(t0, t1))
     return {c: np.unique(np.concatenate(v)) for c, v in out.items()}
 
@@ -263,10 +264,8 @@ class LiveBlockFeed:
             return False
         self._last_try = now
         t0 = (self._asked_until - HEADER_SLACK_S) if self._asked_until is not None else now - self.first_window_s
-        got: dict[str, np.ndarray] = {}
         try:
-            for node in self.nodes:
-                got[node.coin] = np.concatenate([got.get(node.coin, np.empty(0)), node.block_times_between(t0, now)])
+            got = rpc_feed(self.nodes, t0, now)
         except InputError as e:
             self.failures += 1
             self.last_error = str(e)
