@@ -206,6 +206,25 @@ def _f(x: Any) -> float | None:
     return None if np.isnan(v) else v
 
 
+#: the shape facts of an increase, one evidence line each when known:
+#: (code, Block field, data key, English and Chinese text with {v} the value and {pct} it in %)
+_SHAPE_EVIDENCE: tuple[tuple[str, str, str, str, str], ...] = (
+    ("power.uniform_shift", "uniform", "uniform",
+     "the increase is the same in {pct:.0f} % of the hours of the day", "一天中 {pct:.0f}% 的时段增量相同"),
+    ("power.steady", "rough_added", "rough_added_kw",
+     "the added load changed hour-to-hour variation by {v:+.2f} kW", "新增负荷使逐时波动变化 {v:+.2f} kW"),
+    ("power.temperature", "temp_frac", "temp_frac",
+     "temperature explains a swing of {pct:.0f} % of the added load", "温度可解释新增负荷 {pct:.0f}% 的波动"),
+    ("power.season", "drift", "drift",
+     "the floor later fell back by {pct:.0f} % of the added load", "最低负荷随后回落了新增负荷的 {pct:.0f}%"),
+    ("power.persist", "persist", "persist",
+     "the floor stayed above half the step on {pct:.0f} % of the days since", "此后 {pct:.0f}% 的日子最低负荷仍高于阶跃的一半"),
+    ("power.added_spread", "added_spread", "added_spread",
+     "scatter around the daily profile changed by {pct:+.0f} % of the added load (a rig adds none)",
+     "围绕日负荷曲线的离散度变化为新增负荷的 {pct:+.0f}%（矿机不增加离散度）"),
+)  # fmt: skip
+
+
 def build_finding(
     b: Block,
     i: int,
@@ -254,41 +273,10 @@ def build_finding(
             data={"kw": kw, "gain_t": _f(b.gain_t[i]), "pre_kw": _f(b.pre_kw[i]), "post_kw": _f(b.post_kw[i]),
                   "machines": machines, "unit_kw": unit.kw if unit else None},
         ))
-        u = _f(b.uniform[i])
-        if u is not None:
-            ev.append(Evidence(
-                "power.uniform_shift",
-                f"the increase is the same in {u * 100:.0f} % of the hours of the day",
-                f"一天中 {u * 100:.0f}% 的时段增量相同", data={"uniform": u}))
-        r = _f(b.rough_added[i])
-        if r is not None:
-            ev.append(Evidence(
-                "power.steady", f"the added load changed hour-to-hour variation by {r:+.2f} kW",
-                f"新增负荷使逐时波动变化 {r:+.2f} kW", data={"rough_added_kw": r}))
-        t = _f(b.temp_frac[i])
-        if t is not None:
-            ev.append(Evidence(
-                "power.temperature",
-                f"temperature explains a swing of {t * 100:.0f} % of the added load",
-                f"温度可解释新增负荷 {t * 100:.0f}% 的波动", data={"temp_frac": t}))
-        d = _f(b.drift[i])
-        if d is not None:
-            ev.append(Evidence(
-                "power.season", f"the floor later fell back by {d * 100:.0f} % of the added load",
-                f"最低负荷随后回落了新增负荷的 {d * 100:.0f}%", data={"drift": d}))
-        p = _f(b.persist[i])
-        if p is not None:
-            ev.append(Evidence(
-                "power.persist", f"the floor stayed above half the step on {p * 100:.0f} % of the days since",
-                f"此后 {p * 100:.0f}% 的日子最低负荷仍高于阶跃的一半", data={"persist": p}))
-        sp = _f(b.added_spread[i])
-        if sp is not None:
-            ev.append(Evidence(
-                "power.added_spread",
-                f"scatter around the daily profile changed by {sp * 100:+.0f} % of the added load "
-                "(a rig adds none)",
-                f"围绕日负荷曲线的离散度变化为新增负荷的 {sp * 100:+.0f}%（矿机不增加离散度）",
-                data={"added_spread": sp}))
+        for code, attr, key, en, zh in _SHAPE_EVIDENCE:
+            v = _f(getattr(b, attr)[i])
+            if v is not None:
+                ev.append(Evidence(code, en.format(v=v, pct=v * 100), zh.format(v=v, pct=v * 100), data={key: v}))
         c = _f(b.curtailed_frac[i])
         if c is not None and c > 0.02:
             ev.append(Evidence(
