@@ -116,3 +116,32 @@ def test_migrations_upgrade_an_old_store_in_place(tmp_path):
 )
 def test_language_detection(argv, env, want):
     assert detect_lang(argv, env) == want
+
+
+def test_threads_opening_and_closing_one_store_file_do_not_collide(tmp_path) -> None:
+    """The web server opens the store per request while its scan job opens it too: DuckDB's per-file
+    instance must not be torn down by one thread while another attaches it ("Unique file handle
+    conflict"; without the store's open/close lock this loop fails within a second here)."""
+    import threading
+
+    from minewatch.store import Store
+
+    path = tmp_path / "web.duckdb"
+    Store(path).close()
+    errors: list[str] = []
+
+    def worker() -> None:
+        for _ in range(400):
+            try:
+                s = Store(path)
+                s.con.execute("SELECT count(*) FROM findings").fetchall()
+                s.close()
+            except Exception as e:  # any failure is what the test counts
+                errors.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

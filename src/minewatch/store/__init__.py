@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,6 +198,12 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: DuckDB shares one database instance per file within a process; a connect racing the close of the
+#: file's last connection in another thread fails with "Unique file handle conflict" (seen with the web
+#: server's request threads and its scan job). Opening and closing are serialised; queries are not.
+_OPEN_CLOSE = threading.Lock()
+
+
 class Store:
     """A DuckDB catalog of findings and imports. One writer process at a time (DuckDB's rule)."""
 
@@ -208,7 +215,8 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(self.path, read_only=read_only)
+        with _OPEN_CLOSE:
+            self.con = duckdb.connect(self.path, read_only=read_only)
         if not read_only:
             self._migrate()
 
@@ -230,7 +238,8 @@ class Store:
         return int(row[0] or 0) if row else 0
 
     def close(self) -> None:
-        self.con.close()
+        with _OPEN_CLOSE:
+            self.con.close()
 
     def __enter__(self) -> Store:
         return self
