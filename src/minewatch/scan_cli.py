@@ -273,8 +273,9 @@ def scan(
         "从本地节点获取输入时间范围内的出块时间：KIND[:COIN]=URL，如 bitcoind=http://user:pass@127.0.0.1:8332、"
         "bitcoind:LTC=http://127.0.0.1:9332、monerod=http://127.0.0.1:18081。")),
     suspects: bool = typer.Option(False, "--suspects", help=tr(
-        "Also report flow-log connections whose timing alone looks like a pool session.",
-        "同时报告仅凭时序特征看似矿池会话的流日志连接。")),
+        "Also report flow-log connections whose totals alone look like a pool session (slice verdicts are "
+        "always reported).",
+        "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告）。")),
 ) -> None:
     """Scan packet captures for mining sessions and blockchain node traffic.
 
@@ -397,9 +398,9 @@ def scan(
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(
-                f"{n} long-lived connection(s) in the flow logs have a pool-like rhythm but no pool name or "
+                f"{n} long-lived connection(s) in the flow logs have pool-like totals but no pool name or "
                 "IDS alert behind them; they are not reported (use --suspects to list them, `minewatch probe` to check).",
-                f"流日志中有 {n} 条长连接具有类似矿池的节奏，但没有矿池域名或入侵检测告警佐证，未作报告"
+                f"流日志中有 {n} 条长连接的总量类似矿池会话，但没有矿池域名或入侵检测告警佐证，未作报告"
                 "（使用 --suspects 列出，使用 `minewatch probe` 核实）。"))
         _print_summary(scanner.stats, stored, len(hidden), skipped)
     finally:

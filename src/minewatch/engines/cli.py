@@ -137,8 +137,9 @@ def flows(
     intel: bool = typer.Option(True, "--intel/--no-intel", help=tr(
         "Check server names and addresses against the built-in pool list.", "用内置矿池列表核对服务器名称和地址。")),
     timing_only: bool = typer.Option(False, "--include-timing-only", help=tr(
-        "Flag connections whose only evidence is timing (more false alarms).",
-        "仅凭时序证据的连接也标记（误报更多）。")),
+        "Also flag connections whose only evidence is the timing of their totals (slice verdicts are always "
+        "flagged; totals give more false alarms).",
+        "仅凭连接总量时序证据的连接也标记（时间片判定总是标记；总量误报更多）。")),
     all_rows: bool = _ALL,
     conf: list[str] | None = _CONF,
 ) -> None:

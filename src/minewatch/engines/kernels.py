@@ -50,7 +50,7 @@ FINDING_ROWS = pa.schema(
 )
 
 _BLOCK_FIELDS = [f.name for f in fields(Block)]
-_BLOCK_INT = ("n_valid", "n_days", "split_day", "onset_day", "onset_slot")
+_BLOCK_INT = ("n_valid", "n_days", "split_day", "onset_day", "onset_slot", "fest_day")
 
 #: Per-meter features: everything the scoring step needs, so it can run on any row subset.
 POWER_FEATURES = pa.schema(
@@ -423,10 +423,11 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
     Behaviour (`net.behavior.findings_from_flow_table`): sliced rows scored per connection, totals
     per row. Names (`net.intel`, when `cfg.intel`): a pool-list hit on a mining-shaped connection.
     When both speak for one connection they merge into one finding (`net.findings.merge_findings`);
-    a timing-only verdict is marked `extra.timing_only` because, without a name behind it, it is a
-    suspect rather than a finding (the same rule as `net.logscan`; measured rates in docs/behavior.md).
+    a timing-only verdict is marked `extra.timing_only`; from connection totals, without a name behind
+    it, it is a suspect rather than a finding (`net.behavior.reported_alone`, the same rule as
+    `net.logscan`; measured rates in docs/behavior.md).
     """
-    from minewatch.net.behavior import findings_from_flow_table
+    from minewatch.net.behavior import findings_from_flow_table, reported_alone
     from minewatch.net.findings import merge_findings
 
     t = to_flow_table(table, cfg)
@@ -455,7 +456,8 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
         else:
             g.extra["timing_only"] = True
             by_key[k] = g
-    items = [(f, _subject(f), float(f.score), cfg.include_timing_only or not f.extra.get("timing_only"))
+    items = [(f, _subject(f), float(f.score),
+              cfg.include_timing_only or not f.extra.get("timing_only") or reported_alone(f))
              for f in by_key.values()]
     return finding_rows(items)
 

@@ -111,12 +111,21 @@ def _same_key_as_last(t: pa.Table, keys: tuple[str, ...]) -> pa.Array:
     return mask
 
 
+#: One-way NetFlow records of both directions of a connection share this key (the two endpoints in a
+#: fixed order), so a group holds both halves for `net.behavior.pair_one_way`.
+ENDPOINT_KEYS: dict[str, str] = {
+    "_end_lo": "least(concat(src_ip, '|', src_port), concat(dst_ip, '|', dst_port))",
+    "_end_hi": "greatest(concat(src_ip, '|', src_port), concat(dst_ip, '|', dst_port))",
+}
+
+
 def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], order: list[str],
-                batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
-    """Tables of whole groups (rows sorted by `order`, which starts with `keys`), about `batch_rows` each."""
+                batch_rows: int = BATCH_ROWS, computed: dict[str, str] | None = None) -> Iterator[pa.Table]:
+    """Tables of whole groups (rows sorted by `order`, which starts with `keys`), about `batch_rows` each.
+    `computed` adds SQL expressions as named columns (keys may use them)."""
     glob = parquet_glob(path)
     con = _connect()
-    cols = ", ".join(f'"{c}"' for c in columns)
+    cols = ", ".join([f'"{c}"' for c in columns] + [f'{e} AS "{n}"' for n, e in (computed or {}).items()])
     by = ", ".join(f'"{c}"' for c in order)
     try:
         rel = con.sql(f"SELECT {cols} FROM {_scan_sql(glob)} ORDER BY {by}")
@@ -239,7 +248,8 @@ def flow_columns(path: str | Path, columns: list[str] | None = None) -> tuple[li
     """(columns to read, group key) of a flow input: collector NetFlow or FLOW_SCHEMA Parquet."""
     cols = columns if columns is not None else input_columns(path)
     if is_netflow(cols):
-        return list(NETFLOW_COLUMNS), tuple(k for k in FLOW_KEY if k != "source")
+        # one-way records: both directions of a connection in one group (ENDPOINT_KEYS)
+        return list(NETFLOW_COLUMNS), ("_end_lo", "_end_hi", "transport")
     have = [f.name for f in FLOW_SCHEMA if f.name in cols]
     missing = {"src_ip", "dst_ip", "src_port", "dst_port"} - set(have)
     if missing:
@@ -260,7 +270,8 @@ def run_flows(path: str | Path, cfg: FlowConfig | None = None, *, out: str | Pat
     order = list(keys) + [c for c in ("slice_start", "start") if c in cols]
     parts: list[pa.Table] = []
     tally: Counter[str] = Counter()
-    for t in iter_groups(path, cols, keys, order, batch_rows):
+    computed = ENDPOINT_KEYS if keys[0] == "_end_lo" else None
+    for t in iter_groups(path, cols, keys, order, batch_rows, computed=computed):
         tally["rows"] += t.num_rows
         parts.append(flow_findings(t, cfg))
     rows = _sorted(pa.concat_tables(parts) if parts else pa.table({f.name: [] for f in FINDING_ROWS}, FINDING_ROWS))

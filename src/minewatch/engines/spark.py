@@ -242,7 +242,12 @@ def run_flows(spark: Any, path: str | Path, cfg: FlowConfig | None = None, *, ou
         for b in batches:
             yield from flow_findings(pa.Table.from_batches([b]), cfg).to_batches()
 
-    key_hash = F.xxhash64(*[F.col(k).cast("string") for k in keys])
+    if keys[0] == "_end_lo":  # one-way NetFlow records: both directions of a connection in one bucket
+        a = F.concat_ws("|", F.col("src_ip").cast("string"), F.col("src_port").cast("string"))
+        b = F.concat_ws("|", F.col("dst_ip").cast("string"), F.col("dst_port").cast("string"))
+        key_hash = F.xxhash64(F.least(a, b), F.greatest(a, b), F.col("transport").cast("string"))
+    else:
+        key_hash = F.xxhash64(*[F.col(k).cast("string") for k in keys])
     bucketed = sliced.withColumn("_bucket", F.pmod(key_hash, F.lit(nb)))
     rows_df = _grouped(bucketed.groupBy("_bucket"), grouped, FINDING_ROWS).unionByName(
         single.mapInArrow(mapped, _struct(FINDING_ROWS))

@@ -407,6 +407,53 @@ def slice_view(t: np.ndarray, d: np.ndarray, ln: np.ndarray, t0: float, width: f
             "bytes_fwd": bf[keep], "bytes_rev": br[keep]}  # fmt: skip
 
 
+#: A router's flow cache: a record ends after this long (active timeout) or this long without a packet.
+ACTIVE_TIMEOUT_S = 60.0
+INACTIVE_TIMEOUT_S = 15.0
+
+
+def oneway_records(
+    t: np.ndarray, d: np.ndarray, ln: np.ndarray, active: float = ACTIVE_TIMEOUT_S, inactive: float = INACTIVE_TIMEOUT_S
+) -> list[dict[str, Any]]:
+    """NetFlow v5/v9-style one-way records of one connection: each direction cut by its own cache's
+    active and inactive timeouts (so the two directions' records are not aligned), IP bytes counted.
+    Rows in the shape `net.behavior.pair_one_way` reads."""
+    from datetime import UTC, datetime
+
+    out: list[dict[str, Any]] = []
+    for direction, (src, dst) in ((0, (("10.0.0.2", 50000), ("192.0.2.1", 443))),
+                                  (1, (("192.0.2.1", 443), ("10.0.0.2", 50000)))):
+        sel = d == direction
+        tt, ll = t[sel], ln[sel] + HDR_BYTES
+        i = 0
+        while i < tt.size:
+            j = i + 1
+            while j < tt.size and tt[j] - tt[i] < active and tt[j] - tt[j - 1] < inactive:
+                j += 1
+            out.append({
+                "src_ip": src[0], "src_port": src[1], "dst_ip": dst[0], "dst_port": dst[1], "transport": "tcp",
+                "source": None,
+                "slice_start": datetime.fromtimestamp(float(tt[i]), tz=UTC),
+                "slice_end": datetime.fromtimestamp(float(tt[j - 1]), tz=UTC),
+                "packets_fwd": int(j - i), "bytes_fwd": int(ll[i:j].sum()), "packets_rev": None, "bytes_rev": None,
+            })
+            i = j
+    return out
+
+
+def netflow_view(t: np.ndarray, d: np.ndarray, ln: np.ndarray) -> behavior.BehaviorScore | None:
+    """The slice kernel on one-way records paired back into two-way slices, as `minewatch scan` reads
+    a collector's NetFlow output."""
+    rows = behavior.one_way_slices(oneway_records(t, d, ln))
+    if not rows:
+        return None
+    return behavior.score_slices(
+        np.array([r["slice_start"].timestamp() for r in rows]), np.array([r["slice_end"].timestamp() for r in rows]),
+        np.array([r["packets_fwd"] for r in rows]), np.array([r["packets_rev"] for r in rows]),
+        np.array([r["bytes_fwd"] for r in rows]), np.array([r["bytes_rev"] for r in rows]), aligned=False,
+    )
+
+
 def conn_view(t: np.ndarray, d: np.ndarray, ln: np.ndarray) -> dict[str, float]:
     fwd = d == 0
     return {
@@ -431,7 +478,7 @@ def score_views(
     )  # fmt: skip
     cv = conn_view(t, d, ln)
     cn = behavior.score_conn(cv["duration_s"], cv["packets_fwd"], cv["packets_rev"], cv["payload_fwd"], cv["payload_rev"])
-    return {"timeline": tl, "slices": sl, "conn": cn}
+    return {"timeline": tl, "slices": sl, "conn": cn, "netflow": netflow_view(t, d, ln)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,7 +572,7 @@ def evaluate_scripts(
     slice and conn kernels compute (`information_ceiling`), to tell a weak rule set from a weak view.
     """
     rng = np.random.default_rng(seed + 1)
-    views = ("timeline", "slices", "conn")
+    views = ("timeline", "slices", "conn", "netflow")
     labels = np.array([s.label == 1 for s in scripts])
     pred = {v: np.zeros(len(scripts), dtype=bool) for v in views}
     scores = {v: np.zeros(len(scripts)) for v in views}
