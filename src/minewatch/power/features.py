@@ -61,6 +61,10 @@ class Block:
     dow_amp: np.ndarray  # (highest - lowest weekday mean) / mean, same window
     added_spread: np.ndarray  # growth of the scatter around the hour-of-day profile / added load
     persist: np.ndarray  # share of the days after the step whose floor stays above half of it
+    fest_day: np.ndarray  # first core Spring Festival day in the data (int, -1 = none; calendar.py)
+    fest_floor: np.ndarray  # median daily floor over the core festival days (>= 3 valid)
+    fest_before: np.ndarray  # median daily floor of the 5th to 2nd week before the festival
+    fest_scale: np.ndarray  # the meter's usual change of a one-week mean floor (MAD), the festival test's unit
 
 
 def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
@@ -186,11 +190,13 @@ def _analyse_block(
     *,
     first_weekday: int = 0,
     temp_daily: np.ndarray | None = None,
+    festival: np.ndarray | None = None,
 ) -> Block:
     """Features of m meters whose readings x (m, days*steps_per_day) start at local midnight.
 
     `first_weekday` is the weekday of day 0 (Monday = 0); `temp_daily` (m, days) is the day's mean
-    temperature in °C or None. Pure: no I/O, no state.
+    temperature in °C or None; `festival` (days,) marks the core Spring Festival days
+    (`calendar.festival_mask`) or is None. Pure: no I/O, no state.
     """
     m, n = x.shape
     S = steps_per_day
@@ -327,6 +333,25 @@ def _analyse_block(
         cnt_post = np.sum(~np.isnan(post_x), axis=(1, 2))
         curtailed_frac = np.where(cnt_post > 0, np.sum(low & ~np.isnan(post_x), axis=(1, 2)) / cnt_post, np.nan)
 
+    # Spring Festival: most businesses close, a rig keeps hashing (calendar.py). The floor over the
+    # core days and before them; detect.py compares them with the step and with the meter's peers.
+    fest_day = np.full(m, -1, dtype=np.int64)
+    fest_floor = np.full(m, np.nan)
+    fest_before = np.full(m, np.nan)
+    fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
+    if fd.size == D and fd.sum() >= 3 and D:
+        f0 = int(np.argmax(fd))
+        on = floor[:, fd]
+        with np.errstate(invalid="ignore"):
+            fest_floor = np.where(np.sum(~np.isnan(on), axis=1) >= 3, np.nanmedian(on, axis=1), np.nan)
+            ref = _window(floor, np.full(m, f0 - 35), 28)
+            fest_before = np.where(np.sum(~np.isnan(ref), axis=1) >= 14, np.nanmedian(ref, axis=1), np.nan)
+        fest_day[:] = f0
+    s7 = _scan(floor, 7, 0) if D else np.full((m, 0), np.nan)
+    with np.errstate(invalid="ignore"):
+        fest_scale = 1.4826 * np.nanmedian(np.abs(s7 - np.nanmedian(s7, axis=1, keepdims=True)), axis=1)
+    fest_scale = np.fmax(fest_scale, 0.01 * np.abs(np.nanmedian(floor, axis=1)) + 1e-3)
+
     nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
     return Block(
         n_valid=n_valid,
@@ -356,6 +381,10 @@ def _analyse_block(
         dow_amp=dow_amp,
         added_spread=nan_if(added_spread),
         persist=nan_if(persist),
+        fest_day=fest_day,
+        fest_floor=fest_floor,
+        fest_before=fest_before,
+        fest_scale=fest_scale,
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minewatch.power.calendar import factory_closure
 from minewatch.power.readers import MeterMeta, MeterSeries, read_file
 
 DAY = 86400
@@ -155,6 +156,17 @@ def mining_load(
     return load * (1 + rng.normal(0, 0.005, n))
 
 
+def _festival_closure(days: np.ndarray) -> np.ndarray:
+    """Hours (given as their datetime64[D] days) inside a plant's Spring Festival closure."""
+    out = np.zeros(days.shape, dtype=bool)
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    for y in np.unique(years):
+        span = factory_closure(int(y))
+        if span is not None:
+            out |= (days >= np.datetime64(span[0])) & (days < np.datetime64(span[1]))
+    return out
+
+
 def confounder_load(
     rng: np.random.Generator, kind: str, n: int, start_s: int, temp: np.ndarray, base_mean: float
 ) -> tuple[np.ndarray, str | None]:
@@ -162,7 +174,10 @@ def confounder_load(
     hours = np.arange(n)
     hod = ((start_s + hours * 3600) % DAY) // 3600
     dow = ((start_s // DAY + hours // 24 + 3) % 7)
-    doy = (((start_s + hours * 3600) // DAY) % 365)
+    # calendar day of the year (0 = 1 January): the dates below (Spring Festival, heating season) are
+    # calendar dates, so leap days must count (epoch days modulo 365 drift by a day every leap year)
+    days = ((start_s + hours * 3600) // DAY).astype("datetime64[D]")
+    doy = (days - days.astype("datetime64[Y]")).astype(np.int64)
     onset = np.ones(n, bool)
     if rng.random() < 0.5:
         onset = hours >= int(rng.integers(45 * 24, n - 60 * 24))
@@ -185,7 +200,7 @@ def confounder_load(
         f = 1 + _ar(rng, n, 0.7, 0.08)
         f[np.isin(hod, (0, 8, 16))] *= 0.85  # shift changes
         f[(dow == 6) & (hod >= 8) & (hod < 16)] *= 0.3  # weekly maintenance
-        f[(doy >= 40) & (doy < 47)] *= 0.1  # Spring Festival shutdown
+        f[_festival_closure(days)] *= 0.1  # Spring Festival shutdown (calendar.factory_closure)
         return p * np.clip(f, 0, None) * onset, "manufacturing"
     if kind == "greenhouse":
         p = base_mean * rng.uniform(0.5, 2.0)

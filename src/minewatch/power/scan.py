@@ -18,6 +18,7 @@ import numpy as np
 
 from minewatch.i18n import tr
 from minewatch.model import Finding
+from minewatch.power.calendar import festival_mask
 from minewatch.power.detect import (
     REPORT_THRESHOLD,
     MachineUnit,
@@ -197,12 +198,15 @@ def scan_series(
         td = None
         if any(t is not None for t in temps):
             td = np.vstack([t if t is not None else np.full(days, np.nan) for t in temps])
-        b = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td)
+        fest = festival_mask(datetime.fromtimestamp(day0, tz=UTC).date(), days)
+        b = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td, festival=fest)
         for i, (s, _, _) in enumerate(items):
             if s.meter_id.endswith(":unaccounted"):
                 # unbilled load is theft for as long as it ran: a rig that later failed or was switched
                 # off is not a customer's own wander, so the persistence discount does not apply
                 b.persist[i] = np.nan
+                # nor does the festival test: unbilled load is theft whether or not it stops for the holiday
+                b.fest_day[i] = -1
         blocks.append((b, [s for s, _, _ in items], day0, S))
     # peers across all blocks
     ids = [s.meter_id for _, ss, _, _ in blocks for s in ss]
