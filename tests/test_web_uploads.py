@@ -202,3 +202,23 @@ def test_log_progress_is_reported_by_bytes(env, tmp_path, monkeypatch):
     assert [d for _, _, d in first + second] == sorted(d for _, _, d in first + second)  # never goes back
     assert second[-1][2] == a + b
     assert job.done_bytes == a + b and job.findings == 1
+
+
+def test_collector_parquet_upload_reports_timing_from_one_way_slices(env, tmp_path):
+    """A file of `minewatch collect` (one-way NetFlow records sliced by a 60 s active timeout)."""
+    from test_flows_oneway import _collector_dir, _oneway_sessions
+
+    sessions = list(_oneway_sessions(3, 3, seed=3))
+    parts = sorted(_collector_dir(tmp_path, sessions).glob("date=*/hour=*/*.parquet"))
+    assert 1 < len(parts) <= 20  # hourly partitions: a connection may span two files, read together
+    an = env.api("analyst")
+    files = [("file", (f"flows-{i}.parquet", p.read_bytes(), "application/octet-stream")) for i, p in enumerate(parts)]
+    r = an.post("/api/v1/uploads", files=files)
+    assert r.status_code == 202, r.text
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert job.state == "done", job.error
+    assert job.kind == "netflow-parquet"
+    mining = {f"10.0.1.{i + 2}" for i, (sc, _) in enumerate(sessions) if sc.label}
+    items = an.get("/api/v1/findings", params={"limit": 50}).json()["items"]
+    assert items and {f["src_ip"] for f in items} <= mining
+    assert all(f["detector"] == "net.behavior" and f["source"].startswith("flows-") for f in items)
