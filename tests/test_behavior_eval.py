@@ -50,6 +50,13 @@ def test_conn_view_meets_target_on_this_seed(result):
 
 
 @pytest.mark.slow
+def test_one_way_netflow_records_meet_target_on_this_seed(result):
+    # each direction cut by its own cache (60 s active, 15 s inactive timeout), laid on one grid again
+    m = result["netflow"]
+    assert m["recall"] >= 0.95 and m["fpr"] <= 0.001, m
+
+
+@pytest.mark.slow
 def test_every_mining_kind_is_found_in_captures(result):
     for kind in E.MINING_KINDS:
         k = result["timeline"]["per_kind"][kind]

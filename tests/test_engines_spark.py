@@ -80,6 +80,19 @@ def test_flows_on_spark_equal_local(spark, samples, tmp_path):
     assert len(local.read_findings(tmp_path / "f")) == ref.rows.num_rows
 
 
+def test_one_way_netflow_on_spark_equals_local(spark, tmp_path):
+    """Collector output: both directions of a connection must meet in one kernel call on Spark too."""
+    from minewatch.engines.spark import run_flows
+    from test_flows_oneway import _collector_dir, _oneway_sessions
+
+    out = _collector_dir(tmp_path, list(_oneway_sessions(4, 4, seed=3)))
+    ref = local.run_flows(out, FlowConfig(intel=False), keep_all=True)
+    got = run_flows(spark, out, FlowConfig(intel=False), keep_all=True, flows_per_bucket=50)
+    assert got.tally["buckets"] >= 3
+    _same(got.rows, ref.rows)
+    assert ref.flagged >= 3  # slice verdicts of the mining sessions, reported on their own
+
+
 def test_cli_spark_flows(spark, samples, tmp_path):
     """Last in the file: the command stops the (shared) session when it is done."""
     from typer.testing import CliRunner

@@ -925,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
     res["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"simulated: {res['mining']} mining, {res['benign']} benign long-lived TLS flows, seed {a.seed}, "
           f"{res['seconds']} s")  # fmt: skip
-    for v in ("timeline", "slices", "conn"):
+    for v in ("timeline", "slices", "conn", "netflow"):
         print(f"  {v:9s} {_fmt(res[v])}")
         missed = {k: f"{x['flagged']}/{x['n']}" for k, x in res[v]["per_kind"].items() if x["flagged"]}
         print(f"            flagged per kind: {missed}")
