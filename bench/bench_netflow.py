@@ -19,6 +19,11 @@ softflowd uses (addresses, ports, proto, packets, bytes, uptimes), templates re-
 
     .venv/bin/python bench/bench_netflow.py --datagrams 20000 --rates 1000,2500,5000 --version 9
     .venv/bin/python bench/bench_netflow.py --skip-decode --receiver recvfrom   # the portable path, A/B
+    .venv/bin/python bench/bench_netflow.py --skip-decode --rounds 3 --baseline-src /tmp/old/src  # old vs new
+
+`--baseline-src DIR` also runs the minewatch found in DIR (a copy of an older `src/`, put first on
+PYTHONPATH) right before the current one, for every round: interleaved runs on this noisy VM are
+the only fair before/after comparison.
 """
 
 from __future__ import annotations
@@ -156,34 +161,13 @@ def stop_cpu(p: subprocess.Popen[bytes], c0: float) -> float:
 
 
 def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
-         nfcapd: bool = True) -> dict[str, tuple[int, float, float]]:
+         nfcapd: bool = True, baseline_src: str | None = None) -> dict[str, tuple[int, float, float]]:
     """Records that reached each collector's output, its CPU seconds from first datagram to exit, and
     from first datagram until idle after the last."""
     res: dict[str, tuple[int, float, float]] = {}
-    # minewatch
-    out = work / "mw"
-    log = work / "mw.log"
-    with open(log, "w") as err:
-        p = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out",
-                              str(out), "--flush-rows", "100000"], stderr=err,
-                             env={**os.environ, "MINEWATCH_COLLECTOR_RECEIVER": receiver})
-    deadline = time.monotonic() + 60
-    while not (m := re.search(r":(\d+),", log.read_text())) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert m, log.read_text()
-    port = int(m.group(1))
-    time.sleep(0.5)
-    c0 = cpu_s(p.pid)
-    send_paced(port, dgs, rate)
-    running = wait_idle(p.pid) - c0
-    cpu = stop_cpu(p, c0)
-    m = re.search(r"rows written (\d+)", log.read_text())
-    res["minewatch"] = (int(m.group(1)) if m else -1, cpu, running)
-    for st in (out / "_stats").glob("collector-*.json"):
-        s = json.loads(st.read_text())
-        calls = s.get("receive_calls") or 0
-        print(f"minewatch receive path {s.get('receive_path', '?')} ({s.get('receive_fallback') or 'chosen'}), "
-              f"{s['datagrams'] / max(calls, 1):.1f} datagrams per receive call")
+    if baseline_src:
+        res["baseline"] = live_minewatch(dgs, rate, work / "base", receiver, baseline_src)
+    res["minewatch"] = live_minewatch(dgs, rate, work / "new", receiver, None)
     # nfcapd
     nf = shutil.which("nfcapd") if nfcapd else None
     if nf:
@@ -203,6 +187,37 @@ def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
     return res
 
 
+def live_minewatch(dgs: list[bytes], rate: float, work: Path, receiver: str,
+                   src: str | None) -> tuple[int, float, float]:
+    """One `minewatch collect` process (from `src` when given): rows written, CPU to exit, CPU running."""
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "mw"
+    log = work / "mw.log"
+    env = {**os.environ, "MINEWATCH_COLLECTOR_RECEIVER": receiver}
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
+    with open(log, "w") as err:
+        p = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out",
+                              str(out), "--flush-rows", "100000"], stderr=err, env=env)
+    deadline = time.monotonic() + 60
+    while not (m := re.search(r":(\d+),", log.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert m, log.read_text()
+    port = int(m.group(1))
+    time.sleep(0.5)
+    c0 = cpu_s(p.pid)
+    send_paced(port, dgs, rate)
+    running = wait_idle(p.pid) - c0
+    cpu = stop_cpu(p, c0)
+    m = re.search(r"rows written (\d+)", log.read_text())
+    for st in (out / "_stats").glob("collector-*.json"):
+        s = json.loads(st.read_text())
+        calls = s.get("receive_calls") or 0
+        print(f"minewatch{' (' + src + ')' if src else ''} receive path {s.get('receive_path', '?')} "
+              f"({s.get('receive_fallback') or 'chosen'}), {s['datagrams'] / max(calls, 1):.1f} datagrams per receive call")
+    return (int(m.group(1)) if m else -1, cpu, running)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datagrams", type=int, default=20_000)
@@ -213,6 +228,8 @@ def main() -> None:
     ap.add_argument("--receiver", choices=("auto", "recvmmsg", "recvfrom"), default="auto",
                     help="minewatch's receive path (sets MINEWATCH_COLLECTOR_RECEIVER)")
     ap.add_argument("--no-nfcapd", action="store_true", help="minewatch only (A/B runs of its receive paths)")
+    ap.add_argument("--baseline-src", help="also run the minewatch in this src/ directory (before/after A/B)")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every rate this many times, interleaved")
     a = ap.parse_args()
     dgs = make_datagrams(a.datagrams, a.version)
     n = len(dgs) * 30
@@ -222,15 +239,19 @@ def main() -> None:
         print(f"decode-only (minewatch, in-process): {n / dt:,.0f} records/s")
     if a.skip_live:
         return
-    for rate in (float(r) for r in a.rates.split(",")):
+    for rnd, rate in ((r, float(x)) for r in range(a.rounds) for x in a.rates.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            res = live(dgs, rate, Path(tmp), a.receiver, not a.no_nfcapd)
-        print(f"-- {rate:,.0f} datagrams/s offered ({rate * n / len(dgs):,.0f} records/s)")
+            res = live(dgs, rate, Path(tmp), a.receiver, not a.no_nfcapd, a.baseline_src)
+        print(f"-- round {rnd + 1}: {rate:,.0f} datagrams/s offered ({rate * n / len(dgs):,.0f} records/s)")
         for name, (recs, cpu, running) in res.items():
             loss = 1 - recs / n
             print(f"live {name:9s}: {recs} of {n} records (loss {loss:.1%}), {cpu:.2f} CPU-s to exit, "
                   f"{recs / max(cpu, 1e-9):,.0f} records/CPU-s; running {running:.2f} CPU-s, "
                   f"{recs / max(running, 1e-9):,.0f} records/CPU-s")
+        if "baseline" in res and min(res["baseline"][1], res["minewatch"][1], res["baseline"][2]) > 0:
+            b, m = res["baseline"], res["minewatch"]
+            print(f"minewatch now / baseline (records per CPU-second): to exit {(m[0] / m[1]) / (b[0] / b[1]):.2f}x, "
+                  f"running {(m[0] / max(m[2], 1e-9)) / (b[0] / b[2]):.2f}x")
         if "nfcapd" in res and res["nfcapd"][1] > 0 and res["minewatch"][1] > 0:
             mw = res["minewatch"][0] / res["minewatch"][1]
             nf = res["nfcapd"][0] / res["nfcapd"][1]
