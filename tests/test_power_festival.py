@@ -60,3 +60,14 @@ def test_a_line_that_stops_for_the_festival_loses_points_a_rig_does_not():
     # the same line without a calendar year in the table is not judged by it
     early = [MeterSeries("line", START - 15 * 365 * 86400, 3600, line, "t")]
     assert scan_series(early, with_impact=False).scores[0].finding.subscores.get("festival_shutdown", 0.0) == 0.0
+
+
+def test_daily_totals_are_not_judged_by_the_festival():
+    """With one reading a day the floor is the day's mean, which a closing host business loses too."""
+    rng = np.random.default_rng(9)
+    on = H >= 70 * 24
+    line = _office(rng) + 40.0 * on
+    line[_closure_hours()] -= 36.0
+    daily = line.reshape(-1, 24).sum(axis=1)  # kWh per day
+    res = scan_series([MeterSeries("line", START, 86400, daily, "t")], with_impact=False).scores[0]
+    assert res.finding.subscores.get("festival_shutdown", 0.0) == 0.0
