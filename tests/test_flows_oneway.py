@@ -174,29 +174,9 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
             port = int(m.group(1)) if m else None
             time.sleep(0.1)
         assert port, "minewatch collect did not report its port"
-        ctl = tmp_path / "sf.ctl"
-        sf = subprocess.Popen([shutil.which("softflowd"), "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", "9",
-                               "-d", "-a", "-p", str(tmp_path / "sf.pid"), "-c", str(ctl)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            last = -1
-            while time.monotonic() < deadline and sf.poll() is None:
-                if ctl.exists():
-                    st = subprocess.run([shutil.which("softflowctl"), "-c", str(ctl), "statistics"],
-                                        capture_output=True, text=True, timeout=10).stdout
-                    m = re.search(r"Packets processed: (\d+)", st)
-                    n = int(m.group(1)) if m else -1
-                    if n == last and n > 0:
-                        subprocess.run([shutil.which("softflowctl"), "-c", str(ctl), "shutdown"],
-                                       capture_output=True, timeout=10)
-                        break
-                    last = n
-                time.sleep(0.2)
-            sf.wait(timeout=20)
-        finally:
-            if sf.poll() is None:
-                sf.kill()
+        from test_flows_netflow_live import softflowd_replay
+
+        softflowd_replay(pcap, f"127.0.0.1:{port}", "9", tmp_path)
         time.sleep(0.5)
     finally:
         col.send_signal(signal.SIGTERM)
