@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
 
 from minewatch.cli import app
+from minewatch.engines.kernels import FlowConfig, to_flow_table
 from minewatch.evaluate import encrypted as E
 from minewatch.net import behavior as B
 from minewatch.sources.collector import PartitionedWriter
@@ -192,3 +194,20 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
     got = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert {f["src_port"] for f in got} == mining
     assert all(f["extra"]["behavior_view"] == "conn" for f in got)
+
+
+def test_connections_seen_one_way_are_counted_not_judged(tmp_path, tmp_home):
+    sessions = list(_oneway_sessions(2, 0, seed=3))
+    # drop the server's records of the first session: asymmetric routing
+    first = sessions[0][1]
+    client = first[0]["src_ip"] if first[0]["src_port"] >= 40000 else first[0]["dst_ip"]
+    sessions[0] = (sessions[0][0], [r for r in first if r["src_ip"] == client])
+    out = _collector_dir(tmp_path, sessions)
+    tally: dict[str, int] = {}
+    got = B.findings_from_flow_table(to_flow_table(ds.dataset(out, partitioning="hive").to_table(), FlowConfig()),
+                                     tally=tally)
+    assert tally == {"one_direction_only": 1}
+    assert {f.src_port for f in got} <= {40001}
+    r = CliRunner().invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0 and "1 long-lived connection(s) in the NetFlow records were seen in one direction" \
+        in r.output, r.output

@@ -395,6 +395,12 @@ def scan(
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group)
+        if logs.counts.get("one_direction_only"):
+            n1 = logs.counts["one_direction_only"]
+            skipped.append(tr(
+                f"{n1} long-lived connection(s) in the NetFlow records were seen in one direction only (asymmetric "
+                "routing or a one-way tap); their other half is unknown, so their timing was not judged.",
+                f"NetFlow 记录中有 {n1} 条长连接只见到单向流量（非对称路由或单向镜像），另一半未知，未判断其时序。"))
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(

@@ -1431,10 +1431,11 @@ def finding_from_summary(
 
 
 def findings_from_flow_table(
-    table: Any, *, blocks: Mapping[str, np.ndarray] | None = None
+    table: Any, *, blocks: Mapping[str, np.ndarray] | None = None, tally: dict[str, int] | None = None
 ) -> list[Finding]:
     """Findings from `model.FLOW_SCHEMA` rows: sliced rows (slice_start set) grouped per connection,
-    unsliced rows scored from totals. Accepts a pyarrow Table."""
+    unsliced rows scored from totals. Accepts a pyarrow Table. `tally["one_direction_only"]` counts the
+    long-lived connections of one-way records seen in one direction only, which are not judged."""
     rows = table.to_pylist()
     sliced: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     one_way: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -1465,6 +1466,9 @@ def findings_from_flow_table(
     for recs in one_way.values():
         rs = one_way_slices(recs)
         if not rs:
+            span = (max(x["slice_end"] for x in recs) - min(x["slice_start"] for x in recs)).total_seconds()
+            if tally is not None and span >= MIN_DURATION_S:  # long enough to have been judged
+                tally["one_direction_only"] = tally.get("one_direction_only", 0) + 1
             continue
         lengths = [(x["slice_end"] - x["slice_start"]).total_seconds() for x in rs]
         if float(np.quantile(lengths, 0.9)) <= ONE_WAY_MAX_SLICE_S:

@@ -59,7 +59,8 @@ class FlowLogScanner:
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
         self.rejects = Rejects()
-        self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0}
+        self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
+                                       "one_direction_only": 0}
         self.stage_s: dict[str, float] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class FlowLogScanner:
                 pc.is_valid(named["slice_start"]),
             )
             candidates = named.filter(pc.fill_null(long_or_sliced, False))
-            for g in findings_from_flow_table(candidates, blocks=blocks):
+            for g in findings_from_flow_table(candidates, blocks=blocks, tally=self.counts):
                 k = _key(g)
                 if k in out:
                     out[k] = merge_findings(out[k], g)
