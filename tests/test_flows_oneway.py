@@ -211,3 +211,10 @@ def test_connections_seen_one_way_are_counted_not_judged(tmp_path, tmp_home):
     r = CliRunner().invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl"])
     assert r.exit_code == 0 and "1 long-lived connection(s) in the NetFlow records were seen in one direction" \
         in r.output, r.output
+
+
+def test_spread_keeps_every_count_when_the_grid_is_rounded_down():
+    # 150 s of records on a 60 s grid rounded to 2 bins: the tail record still counts in full
+    k, w, src = B._spread(np.array([0.0, 60.0, 120.0]), np.array([60.0, 120.0, 150.0]), 60.0, 2)
+    assert k.max() == 1
+    assert np.allclose(np.bincount(src, weights=w), 1.0)

@@ -765,6 +765,9 @@ def _spread(a: np.ndarray, b: np.ndarray, width: float, nbin: int) -> tuple[np.n
     length = (b - a)[src]
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(length > 0, np.clip(hi - lo, 0.0, None) / length, 1.0)
+        # a record reaching past the last bin (the grid is rounded) keeps all its counts: shares sum to 1
+        total = np.bincount(src, weights=w, minlength=a.size)
+        w = np.where(total[src] > 0, w / total[src], (k == ka[src]).astype(float))
     return k, w, src
 
 
