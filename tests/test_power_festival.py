@@ -71,3 +71,22 @@ def test_daily_totals_are_not_judged_by_the_festival():
     daily = line.reshape(-1, 24).sum(axis=1)  # kWh per day
     res = scan_series([MeterSeries("line", START, 86400, daily, "t")], with_impact=False).scores[0]
     assert res.finding.subscores.get("festival_shutdown", 0.0) == 0.0
+
+
+def test_the_engines_apply_the_festival_test_like_the_scan(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from minewatch.engines.kernels import PowerConfig
+    from minewatch.engines.local import run_power
+
+    rng = np.random.default_rng(8)
+    on = H >= 70 * 24
+    line = _office(rng) + 40.0 * on
+    line[_closure_hours()] -= 36.0
+    ts = pa.array((START + H * 3600) * 1_000_000, pa.timestamp("us", tz="UTC"))
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"meter_id": ["line"] * H.size, "ts": ts, "kwh": line}), p)
+    got = run_power(p, PowerConfig(unit="kw", interval_s=3600)).findings()
+    ref = scan_series([MeterSeries("line", START, 3600, line, "t")], with_impact=False).scores[0].finding
+    assert got[0].subscores["festival_shutdown"] == ref.subscores["festival_shutdown"] <= -20.0

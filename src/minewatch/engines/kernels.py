@@ -155,6 +155,9 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     turns readings into a grid for `minewatch power scan` too, with the same rules for duplicates,
     gaps, registers and negative values.
     """
+    from datetime import UTC, datetime
+
+    from minewatch.power.calendar import festival_mask
     from minewatch.power.features import analyse_block, hourly, mask_unconnected, to_day_grid
     from minewatch.power.readers import ReadResult, regularise
     from minewatch.power.scan import _daily_temp
@@ -210,7 +213,8 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
             tl = [_daily_temp({m: tv}, [m], day0, days) if tv is not None else None for m, _, _, _, tv in items]
             if any(v is not None for v in tl):
                 td = np.vstack([v if v is not None else np.full(days, np.nan) for v in tl])
-        blk = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td)
+        fest = festival_mask(datetime.fromtimestamp(day0, tz=UTC).date(), days)
+        blk = analyse_block(x, S, first_weekday=items[0][2], temp_daily=td, festival=fest)
         ids = [m for m, *_ in items]
         meta = [cfg.meta.get(m) for m in ids]
         cols_out: dict[str, Any] = {
