@@ -15,6 +15,8 @@ Why these points (each sub-score is a fact a visit can check):
 - the resulting shape (load factor near 1, night = day, stable daily kWh) is the flat 24/7 curve;
 - the new level staying to the end of the data (`persist`, weighting every step point): a fleet keeps
   running, a feeder's own week-to-week wander comes back;
+- the load kept through the Spring Festival (`festival_shutdown`, a penalty only): plants close for
+  it, rigs do not stop;
 - context: a flat load is normal for its peers (same tariff class and declared business) or for a
   declared data centre / cold store / 24-h plant, and suspicious on a residential or agricultural
   tariff; a peak that uses up the margin of the contracted capacity (`over_contract`, graded) points
