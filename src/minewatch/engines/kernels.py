@@ -50,7 +50,7 @@ FINDING_ROWS = pa.schema(
 )
 
 _BLOCK_FIELDS = [f.name for f in fields(Block)]
-_BLOCK_INT = ("n_valid", "n_days", "split_day", "onset_day", "onset_slot", "fest_day")
+_BLOCK_INT = ("n_valid", "n_days", "split_day", "onset_day", "onset_slot")
 
 #: Per-meter features: everything the scoring step needs, so it can run on any row subset.
 POWER_FEATURES = pa.schema(

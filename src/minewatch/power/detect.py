@@ -102,41 +102,6 @@ def peer_flatness(
     return lf, nd
 
 
-def festival_keep(b: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keep, drop_t, applies_to_step): the share of the candidate load still drawn over the core Spring
-    Festival days, and the shortfall in units of the meter's usual weekly change.
-
-    The test reads the daily floor (a low quantile of the day's readings), not the mean. An office, a
-    shop or a day-shift workshop that closes for the festival loses its daytime load; its floor is its
-    night-time standby, which a closed business draws too. So the floor over the festival should keep
-    the floor just before it, rig included; what goes away from the floor is load that ran around the
-    clock and stopped: a production line, not a rig. With a step well before the festival the
-    candidate is the step (kept share = 1 - fall of the floor / step); without a step it is the whole
-    floor (kept share = festival floor / floor before).
-    """
-    known = (b.fest_day >= 0) & np.isfinite(b.fest_floor) & np.isfinite(b.fest_before) \
-        & (np.nan_to_num(b.fest_before) > 0)
-    step = b.step_kw
-    stepcase = known & (b.split_day >= 0) & (b.onset_day >= 0) & (b.onset_day <= b.fest_day - 7) \
-        & (np.nan_to_num(step) > 0)
-    nscase = known & (b.split_day < 0)
-    fall = b.fest_before - b.fest_floor
-    with np.errstate(invalid="ignore", divide="ignore"):
-        keep = np.where(stepcase, 1.0 - fall / step, np.where(nscase, b.fest_floor / b.fest_before, np.nan))
-        drop = np.where(stepcase | nscase, fall / b.fest_scale, np.nan)
-    return keep, drop, stepcase
-
-
-class _RowView:
-    """One meter of a Block as length-1 arrays (for the per-finding evidence of a block-wide test)."""
-
-    def __init__(self, b: Block, i: int) -> None:
-        self._b, self._i = b, i
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        return np.asarray(getattr(self._b, name))[self._i : self._i + 1]
-
-
 def subscores_block(
     b: Block,
     *,
@@ -188,10 +153,9 @@ def subscores_block(
     # (calendar.py). Graded by how much of the candidate load went (half or less kept, all of it at a
     # fifth) and by how clear the drop is against the meter's usual weekly change (2-4 units), and
     # weighted like the other shape points by how much there is to take back.
-    keep, drop, stepcase = festival_keep(b)
-    sev = _clip01((FEST_KEEP - keep) / (FEST_KEEP - 0.2)) * _clip01((drop - 2.0) / 2.0)
+    sev = _clip01((FEST_KEEP - b.fest_keep) / (FEST_KEEP - 0.2)) * _clip01((b.fest_drop - 2.0) / 2.0)
     always_w = _clip01((b.floor_share - 0.6) / 0.35) * big_load
-    s["festival_shutdown"] = -FEST_PTS * sev * np.where(stepcase, g, always_w)
+    s["festival_shutdown"] = -FEST_PTS * sev * np.where(has, g, always_w)
     # context
     ctx_flat = np.zeros(m)
     ctx_tariff = np.zeros(m)
@@ -343,9 +307,7 @@ def build_finding(
             data={"load_factor": lf, "night_day": nd}))
     fest = subs.get("festival_shutdown", 0.0)
     if fest:
-        one = _RowView(b, i)
-        keep, _drop, _step = festival_keep(one)  # type: ignore[arg-type]
-        k = _f(keep[0])
+        k = _f(b.fest_keep[i])
         ktxt = f"{k * 100:.0f} %" if k is not None else "little"
         ev.append(Evidence(
             "power.festival",

@@ -61,10 +61,8 @@ class Block:
     dow_amp: np.ndarray  # (highest - lowest weekday mean) / mean, same window
     added_spread: np.ndarray  # growth of the scatter around the hour-of-day profile / added load
     persist: np.ndarray  # share of the days after the step whose floor stays above half of it
-    fest_day: np.ndarray  # first core Spring Festival day in the data (int, -1 = none; calendar.py)
-    fest_floor: np.ndarray  # median daily floor over the core festival days (>= 3 valid)
-    fest_before: np.ndarray  # median daily floor of the 5th to 2nd week before the festival
-    fest_scale: np.ndarray  # the meter's usual change of a one-week mean floor (MAD), the festival test's unit
+    fest_keep: np.ndarray  # share of the candidate load kept over the Spring Festival (festival_keep)
+    fest_drop: np.ndarray  # its fall in units of the meter's usual weekly change of the floor
 
 
 def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
@@ -333,26 +331,12 @@ def _analyse_block(
         cnt_post = np.sum(~np.isnan(post_x), axis=(1, 2))
         curtailed_frac = np.where(cnt_post > 0, np.sum(low & ~np.isnan(post_x), axis=(1, 2)) / cnt_post, np.nan)
 
-    # Spring Festival: most businesses close, a rig keeps hashing (calendar.py). The floor over the
-    # core days and before them; detect.py compares them with the step and with the meter's peers.
-    fest_day = np.full(m, -1, dtype=np.int64)
-    fest_floor = np.full(m, np.nan)
-    fest_before = np.full(m, np.nan)
+    # Spring Festival (calendar.py), only with readings within the day: a daily total's "floor" is the
+    # day's mean, which an office that closes for the holiday loses too
+    fest_keep = fest_drop = np.full(m, np.nan)
     fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
-    # only with readings within the day: a daily total's "floor" is the day's mean, which an office that
-    # closes for the holiday loses too, so the test would blame a rig for its host's holiday
-    if S > 1 and fd.size == D and fd.sum() >= 3 and D:
-        f0 = int(np.argmax(fd))
-        on = floor[:, fd]
-        with np.errstate(invalid="ignore"):
-            fest_floor = np.where(np.sum(~np.isnan(on), axis=1) >= 3, np.nanmedian(on, axis=1), np.nan)
-            ref = _window(floor, np.full(m, f0 - 35), 28)
-            fest_before = np.where(np.sum(~np.isnan(ref), axis=1) >= 14, np.nanmedian(ref, axis=1), np.nan)
-        fest_day[:] = f0
-    s7 = _scan(floor, 7, 0) if D else np.full((m, 0), np.nan)
-    with np.errstate(invalid="ignore"):
-        fest_scale = 1.4826 * np.nanmedian(np.abs(s7 - np.nanmedian(s7, axis=1, keepdims=True)), axis=1)
-    fest_scale = np.fmax(fest_scale, 0.01 * np.abs(np.nanmedian(floor, axis=1)) + 1e-3)
+    if S > 1 and fd.size == D and fd.sum() >= 3:
+        fest_keep, fest_drop = festival_keep(floor, fd, has, onset_day, step)
 
     nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
     return Block(
@@ -383,11 +367,43 @@ def _analyse_block(
         dow_amp=dow_amp,
         added_spread=nan_if(added_spread),
         persist=nan_if(persist),
-        fest_day=fest_day,
-        fest_floor=fest_floor,
-        fest_before=fest_before,
-        fest_scale=fest_scale,
+        fest_keep=fest_keep,
+        fest_drop=fest_drop,
     )
+
+
+def festival_keep(
+    floor: np.ndarray, fd: np.ndarray, has: np.ndarray, onset_day: np.ndarray, step: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, drop): the share of the candidate load still drawn over the core Spring Festival days
+    `fd`, and its fall in units of the meter's usual weekly change of the floor (NaN: not judged).
+
+    Most businesses close for the festival, a rig keeps hashing. The test reads the daily floor (a low
+    quantile of the day's readings), not the mean: an office, a shop or a day-shift workshop that
+    closes loses its daytime load, but its floor is its night-time standby, which a closed business
+    draws too. So the floor over the festival should keep the floor of the 5th to 2nd week before it,
+    rig included; what leaves the floor is load that ran around the clock and stopped: a production
+    line, not a rig. With a step at least a week before the festival the candidate is the step
+    (kept share = 1 - fall of the floor / step); without a step it is the whole floor (festival floor /
+    floor before). A step after the festival leaves the meter unjudged.
+    """
+    m = floor.shape[0]
+    f0 = int(np.argmax(fd))
+    on = floor[:, fd]
+    ref = _window(floor, np.full(m, f0 - 35), 28)
+    s7 = _scan(floor, 7, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fest = np.where(np.sum(~np.isnan(on), axis=1) >= 3, np.nanmedian(on, axis=1), np.nan)
+        before = np.where(np.sum(~np.isnan(ref), axis=1) >= 14, np.nanmedian(ref, axis=1), np.nan)
+        scale = 1.4826 * np.nanmedian(np.abs(s7 - np.nanmedian(s7, axis=1, keepdims=True)), axis=1)
+        scale = np.fmax(scale, 0.01 * np.abs(np.nanmedian(floor, axis=1)) + 1e-3)
+        known = np.isfinite(fest) & (np.nan_to_num(before) > 0)
+        stepcase = known & has & (onset_day >= 0) & (onset_day <= f0 - 7) & (np.nan_to_num(step) > 0)
+        nscase = known & ~has
+        fall = before - fest
+        keep = np.where(stepcase, 1.0 - fall / step, np.where(nscase, fest / before, np.nan))
+        drop = np.where(stepcase | nscase, fall / scale, np.nan)
+    return keep, drop
 
 
 def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

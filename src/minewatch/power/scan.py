@@ -206,7 +206,7 @@ def scan_series(
                 # off is not a customer's own wander, so the persistence discount does not apply
                 b.persist[i] = np.nan
                 # nor does the festival test: unbilled load is theft whether or not it stops for the holiday
-                b.fest_day[i] = -1
+                b.fest_keep[i] = np.nan
         blocks.append((b, [s for s, _, _ in items], day0, S))
     # peers across all blocks
     ids = [s.meter_id for _, ss, _, _ in blocks for s in ss]
