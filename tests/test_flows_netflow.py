@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import signal
 import socket
 import struct
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -17,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector_proc import CollectorProcess
 from minewatch.sources.collector import Collector, parse_listen
 from minewatch.sources.netflow import TemplateCache, decode_datagram, netflow_to_flows, records_to_batch
 
@@ -271,24 +268,13 @@ def test_collector_in_process_flushes_by_rows_and_on_stop(tmp_path):
 
 def test_collect_cli_sigterm_writes_everything(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out", str(out)],
-        stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        line = proc.stderr.readline()
-        m = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert m, line
+    with CollectorProcess(out) as col:
         dgs, pk, by = _stream(30)
         garbage = [b"\x00\x09junk", b"\x01"]
-        _send(int(m.group(1)), dgs + garbage)
+        _send(col.port, dgs + garbage)
         time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+        rc, err = col.stop()
+    assert rc == 0, err
     t = ds.dataset(out, format="parquet", partitioning="hive").to_table()
     assert t.num_rows == 600 and pc.sum(t["bytes"]).as_py() == by and pc.sum(t["packets"]).as_py() == pk
     assert "datagrams 33" in err and "rejects 2" in err and "records 600" in err

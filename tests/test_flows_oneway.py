@@ -8,11 +8,7 @@ collector's output, as an operator would.
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +19,7 @@ import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
 
+from collector_proc import CollectorProcess
 from minewatch.cli import app
 from minewatch.engines.kernels import FlowConfig, to_flow_table
 from minewatch.evaluate import encrypted as E
@@ -164,26 +161,13 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
             w.write(int(tt * 1e9), link.frame(ipv4_packet(a, b, 6, tcp_header(a, b, pa_, pb, sq, ack, fl, bytes(ll),
                                                                                options=ts_opt))))
     out = tmp_path / "nf"
-    log = open(tmp_path / "collect.log", "w+")  # noqa: SIM115 - closed below
-    col = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out",
-                            str(out)], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        port = None
-        deadline = time.monotonic() + 30
-        while port is None and time.monotonic() < deadline:
-            log.seek(0)
-            m = re.search(r"127\.0\.0\.1:(\d+)", log.read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.1)
-        assert port, "minewatch collect did not report its port"
-        from test_flows_netflow_live import softflowd_replay
+    from test_flows_netflow_live import softflowd_replay
 
-        softflowd_replay(pcap, f"127.0.0.1:{port}", "9", tmp_path)
+    with CollectorProcess(out) as col:
+        softflowd_replay(pcap, f"127.0.0.1:{col.port}", "9", tmp_path)
         time.sleep(0.5)
-    finally:
-        col.send_signal(signal.SIGTERM)
-        col.wait(timeout=30)
-        log.close()
+        rc, err = col.stop()
+    assert rc == 0, err
     runner = CliRunner()
     plain = runner.invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl"])
     assert plain.exit_code == 0, plain.output

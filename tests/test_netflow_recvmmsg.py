@@ -9,12 +9,9 @@ reported when recvmmsg is missing, and raw sockaddrs are named as Python's own r
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import minewatch.sources.collector as collector_mod
+from collector_proc import CollectorProcess
 from minewatch.errors import InputError
 from minewatch.sources.collector import Collector, sockaddr_name
 
@@ -187,25 +185,13 @@ def test_sockaddr_names_match_python() -> None:
 @pytest.mark.parametrize("receiver", ["recvmmsg", "recvfrom"])
 def test_sigterm_loses_nothing_on_either_path(tmp_path: Path, receiver: str) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minewatch.cli", "collect", "--listen", "127.0.0.1:0", "--out", str(out)],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "MINEWATCH_COLLECTOR_RECEIVER": receiver},
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        m = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert m, line
+    with CollectorProcess(out, env={"MINEWATCH_COLLECTOR_RECEIVER": receiver}) as col:
         dgs = [_v5(k) for k in range(300)]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for d in dgs:
-                s.sendto(d, ("127.0.0.1", int(m.group(1))))
-        proc.send_signal(signal.SIGTERM)  # at once: some datagrams are likely still in the kernel queue
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+                s.sendto(d, ("127.0.0.1", col.port))
+        rc, err = col.stop()  # at once: some datagrams are likely still in the kernel queue
+    assert rc == 0, err
     t = ds.dataset(out, format="parquet", partitioning="hive").to_table()
     assert t.num_rows == 900 and "datagrams 300" in err
     stats = json.loads(next((out / "_stats").glob("*.json")).read_text())
