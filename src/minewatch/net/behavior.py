@@ -54,6 +54,10 @@ DETECTOR = "net.behavior"
 THRESHOLD = 60.0
 #: Sessions shorter than this are not judged: too few shares and jobs to say anything.
 MIN_DURATION_S = 300.0
+
+#: Header bytes assumed per packet when a flow record counts IP bytes only: IPv4 20 + TCP 20 + the
+#: timestamps option 12 (what Linux and most stacks send). IPv6 would be 20 more.
+HEADER_BYTES = 52.0
 #: Same-direction packets closer than this are one application message (a TLS record split in segments).
 MERGE_GAP_S = 0.01
 #: A server message this soon after a client message can be its reply.
@@ -682,7 +686,7 @@ def score_slices(
     bytes_rev: np.ndarray,
     *,
     blocks: Mapping[str, np.ndarray] | None = None,
-    header_bytes: float = 52.0,
+    header_bytes: float = HEADER_BYTES,
     aligned: bool = True,
 ) -> BehaviorScore | None:
     """Score one connection from its NetFlow/IPFIX slices (epoch seconds, wire bytes per direction).
@@ -694,7 +698,7 @@ def score_slices(
     `ONE_WAY_MIN_WIDTH_S` wide (short records there end by the inactive timeout, not the active one),
     and `lockstep` is not read (unknown, no points either way): the two directions' records are cut at
     different times, so their per-slice counts do not share a window. Measured on the tuning seeds,
-    reading it over 3-slice sums lost 3 % of the miners and rejected no benign flow.
+    reading it over 3-slice sums gave recall 0.958 instead of 0.985 and rejected no further benign flow.
     """
     s0 = np.asarray(slice_start, dtype=float)
     if s0.size == 0:
@@ -1508,7 +1512,7 @@ def findings_from_flow_table(
 ONE_WAY_MAX_SLICE_S = 600.0
 
 
-def _one_way_totals(rs: Sequence[Mapping[str, Any]], header_bytes: float = 52.0) -> BehaviorScore | None:
+def _one_way_totals(rs: Sequence[Mapping[str, Any]], header_bytes: float = HEADER_BYTES) -> BehaviorScore | None:
     """The conn kernel on one-way records summed per direction (payload estimated from IP bytes)."""
     t0 = min(x["slice_start"] for x in rs)
     t1 = max(x["slice_end"] for x in rs)
