@@ -650,29 +650,42 @@ class _BenignTLSServer:
             self.threads.append(th)
 
     def _serve(self, raw: socket.socket) -> None:
+        """One thread per connection, and only this thread touches its TLS object.
+
+        OpenSSL forbids concurrent use of one SSL object; a separate pusher thread sending while
+        this one reads corrupted records now and then under load, and the session died early.
+        """
         try:
             s = self.ctx.wrap_socket(raw, server_side=True)
             name = _recv_exact(s, 16).decode().strip()
             sc = self.scripts[name]
             t0 = time.monotonic()
-            lock = threading.Lock()
+            pushes = list(sc.pushes)
+            buf = b""
 
-            def pusher() -> None:
-                for tp, size, _tag in sc.pushes:
-                    _sleep_until(t0 + tp / self.k, self.stop)
-                    if self.stop.is_set():
-                        return
-                    with lock:
-                        s.sendall(os.urandom(size))
+            def send(data: bytes) -> None:
+                s.settimeout(5.0)  # a send is never cut short by the short read timeout
+                s.sendall(data)
 
-            threading.Thread(target=pusher, daemon=True).start()
             while not self.stop.is_set():
-                hdr = _recv_exact(s, 12)
-                size, reply = int(hdr[:6]), int(hdr[6:])
-                _recv_exact(s, size - 12)
-                if reply:
-                    with lock:
-                        s.sendall(os.urandom(reply))
+                while pushes and t0 + pushes[0][0] / self.k <= time.monotonic():
+                    send(os.urandom(pushes.pop(0)[1]))
+                wait = 0.05 if not pushes else t0 + pushes[0][0] / self.k - time.monotonic()
+                s.settimeout(min(max(wait, 0.001), 0.05))
+                try:
+                    chunk = s.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+                while len(buf) >= 12:
+                    size, reply = int(buf[:6]), int(buf[6:12])
+                    if len(buf) < size:
+                        break
+                    buf = buf[size:]
+                    if reply:
+                        send(os.urandom(reply))
         except (OSError, ValueError, ssl.SSLError, KeyError):
             pass
 
@@ -685,6 +698,31 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
             raise OSError("closed")
         buf += chunk
     return buf
+
+
+def _read_until(s: socket.socket, deadline: float, stop: threading.Event) -> None:
+    """Wait for a deadline while reading (and discarding) what the server sends, in this thread.
+
+    Clients read and write their TLS socket from one thread only: OpenSSL does not allow an SSL
+    object to be used by two threads at once (a reader thread beside the writer broke sessions).
+    """
+    try:
+        while not stop.is_set():
+            dt = deadline - time.monotonic()
+            if dt <= 0:
+                return
+            s.settimeout(min(dt, 0.05))
+            try:
+                if not s.recv(65536):
+                    _sleep_until(deadline, stop)
+                    return
+            except TimeoutError:
+                continue
+            except (OSError, ssl.SSLError, ValueError):
+                _sleep_until(deadline, stop)
+                return
+    finally:
+        s.settimeout(None)  # the caller's sends block as usual
 
 
 def _sleep_until(deadline: float, stop: threading.Event) -> None:
@@ -707,21 +745,12 @@ def _run_benign_client(port: int, sc: Script, k: float, stop: threading.Event, p
     with socket.create_connection(("127.0.0.1", port)) as raw, _client_ctx().wrap_socket(raw) as s:
         ports[s.getsockname()[1]] = sc.name
         s.sendall(sc.name.ljust(16).encode())
-        threading.Thread(target=_drain, args=(s, stop), daemon=True).start()
         t0 = time.monotonic()
         for tc, size, reply, _tag in sc.client:
-            _sleep_until(t0 + tc / k, stop)
+            _read_until(s, t0 + tc / k, stop)
             size = max(size, 12)
             s.sendall(f"{size:06d}{reply:06d}".encode() + os.urandom(size - 12))
-        _sleep_until(t0 + sc.duration / k, stop)
-
-
-def _drain(s: socket.socket, stop: threading.Event) -> None:
-    try:
-        while not stop.is_set() and s.recv(65536):
-            pass
-    except (OSError, ssl.SSLError, ValueError):
-        pass
+        _read_until(s, t0 + sc.duration / k, stop)
 
 
 def _run_miner_client(port: int, sc: Script, k: float, stop: threading.Event, ports: dict[int, str]) -> None:
@@ -729,26 +758,25 @@ def _run_miner_client(port: int, sc: Script, k: float, stop: threading.Event, po
     xmr = MINING_KINDS[sc.kind]["dialect"] == "xmrig"
     with socket.create_connection(("127.0.0.1", port)) as raw, _client_ctx().wrap_socket(raw) as s:
         ports[s.getsockname()[1]] = sc.name
-        threading.Thread(target=_drain, args=(s, stop), daemon=True).start()
         t0 = time.monotonic()
         if xmr:
             s.sendall(pe.xmrig_login(sc.name))
         else:
             s.sendall(pe.stratum_subscribe())
-            time.sleep(0.01)
+            _read_until(s, time.monotonic() + 0.01, stop)
             s.sendall(pe.stratum_authorize(sc.meta.get("worker", sc.name)))
         rpc = "0123456789abcdef"
         for i, (tc, _size, _reply, tag) in enumerate(sc.client, start=3):
             if tag not in ("share", "keepalive"):
                 continue
-            _sleep_until(t0 + tc / k, stop)
+            _read_until(s, t0 + tc / k, stop)
             if tag == "keepalive":
                 s.sendall(pe.xmrig_keepalived(i, rpc))
             elif xmr:
                 s.sendall(pe.xmrig_submit(i, rpc, "j12"))
             else:
                 s.sendall(pe.stratum_submit(sc.meta.get("worker", sc.name), "1a2b", i))
-        _sleep_until(t0 + sc.duration / k, stop)
+        _read_until(s, t0 + sc.duration / k, stop)
 
 
 def real_capture(scripts: list[Script], out_dir: Path, compression: float = COMPRESSION) -> tuple[Path, set[int], dict[int, str]]:
