@@ -109,6 +109,7 @@ def test_scan_series_builds_bilingual_finding():
     assert f.score == pytest.approx(sum(f.subscores.values()), abs=0.5) or f.score == 100
     assert f.onset is not None and abs((f.onset.timestamp() - (START + 120 * 86400)) / 86400) <= 1
     assert f.machines_est is not None and 6 <= f.machines_est <= 10
+    assert f.machines_est == int(f.machines_est)  # a count of machines, not 7.6 of them
     step = f.evidence[0]
     assert "stepped up" in step.text and step.text_zh and "阶跃" in step.text_zh
 
@@ -158,3 +159,15 @@ def test_step_scan_is_self_normalised():
     _step, z = step_scan(y)
     assert np.nanargmax(z[0]) in range(93, 101)
     assert np.nanmax(z[0]) > 5 * np.nanmax(z[1, 93:101])
+
+
+def test_one_small_machine_is_counted_as_one_not_a_fraction():
+    """A single GPU rig of ~1.2 kW is below one catalog ASIC; the count is still one machine."""
+    rng = np.random.default_rng(8)
+    x = np.full(365 * 24, 0.4) + rng.normal(0, 0.02, 365 * 24)
+    x[150 * 24 :] += 1.2
+    s = MeterSeries("G1", START, 3600, x, "t.csv", "kw")
+    res = scan_series([s], with_impact=False)
+    f = res.scores[0].finding
+    assert f.kw_mining is not None and 1.0 <= f.kw_mining <= 1.4
+    assert f.machines_est == 1.0

@@ -266,7 +266,9 @@ def build_finding(
         kw = None
     if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
         kw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
-    machines = round(kw / unit.kw, 1) if (kw is not None and unit is not None and unit.kw > 0) else None
+    # machines come whole: the count is the nearest integer (at least one) of kW / one unit's kW. A
+    # fraction ("2.8 machines") is not a count a visit can check; the kW and the unit stay in the evidence.
+    machines = float(max(1, round(kw / unit.kw))) if (kw is not None and unit is not None and unit.kw > 0) else None
     ev: list[Evidence] = []
     day = onset.date().isoformat() if onset else None
     lf = _f(b.load_factor[i])
