@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,19 +127,10 @@ def test_scan_reports_timing_found_in_a_collectors_sliced_records(tmp_path, tmp_
     assert all(f["extra"]["behavior_view"] == "slices" and f["dst_port"] == 443 for f in got)
 
 
-TOOLS = ("softflowd", "softflowctl")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="Debian's softflowd is not installed")
-def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_home):
-    """A capture of 3 mining and 3 benign TLS-sized sessions of one hour, replayed by softflowd (which,
-    reading a file, exports records of ~15 min per direction, no 60 s slices) into `minewatch collect`:
-    the scan judges the connections from their totals, so mining is a suspect until asked for."""
+def _sessions_pcap(tmp_path: Path, scripts: list[E.Script], rng: np.random.Generator) -> Path:
+    """A capture of the scripts' simulated TLS sessions, one client address each, server port 443."""
     from minewatch.synth.pcapwriter import LinkSpec, PcapWriter, ipv4_packet, tcp_header
 
-    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
-    rng = np.random.default_rng(22)
     packets = []
     for i, sc in enumerate(scripts):
         mt, md, ml = E.script_messages(sc, rng)
@@ -160,6 +153,20 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
         for tt, a, b, pa_, pb, sq, ack, fl, ll in packets:
             w.write(int(tt * 1e9), link.frame(ipv4_packet(a, b, 6, tcp_header(a, b, pa_, pb, sq, ack, fl, bytes(ll),
                                                                                options=ts_opt))))
+    return pcap
+
+
+TOOLS = ("softflowd", "softflowctl")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="Debian's softflowd is not installed")
+def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_home):
+    """A capture of 3 mining and 3 benign TLS-sized sessions of one hour, replayed by softflowd (which,
+    reading a file, does not cut connections at an active timeout: long records per direction) into `minewatch collect`:
+    the scan judges the connections from their totals, so mining is a suspect until asked for."""
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
     out = tmp_path / "nf"
     from test_flows_netflow_live import softflowd_replay
 
@@ -178,6 +185,45 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
     got = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert {f["src_port"] for f in got} == mining
     assert all(f["extra"]["behavior_view"] == "conn" for f in got)
+
+
+NFDUMP_TOOLS = ("nfpcapd", "nfreplay")
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+@pytest.mark.skipif(any(shutil.which(t) is None for t in NFDUMP_TOOLS), reason="Debian's nfdump is not installed")
+@pytest.mark.parametrize("version", ["9", "5"])
+def test_nfpcapd_60s_records_replayed_as_netflow_are_judged_from_slices(tmp_path, tmp_home, version):
+    """The sliced path with real tools: nfdump's own flow cache (nfpcapd, 60 s active and 15 s inactive
+    timeout, one record per direction) cuts the capture, nfreplay exports the records as NetFlow to
+    `minewatch collect`, and the scan reports the mining connections from their slices, by default."""
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
+    flows = tmp_path / "nfcapd"
+    flows.mkdir()
+    subprocess.run([shutil.which("nfpcapd"), "-r", str(pcap), "-e", "60,15", "-w", str(flows)],  # type: ignore[list-item]
+                   check=True, capture_output=True, timeout=120)
+    files = sorted(flows.glob("nfcapd.*"))
+    assert files
+    out = tmp_path / "nf"
+    with CollectorProcess(out) as col:
+        for f in files:
+            subprocess.run([shutil.which("nfreplay"), "-r", str(f), "-H", "127.0.0.1", "-p", str(col.port),  # type: ignore[list-item]
+                            "-v", version], check=True, capture_output=True, timeout=60)
+        time.sleep(0.5)
+        rc, err = col.stop()
+    assert rc == 0, err
+    recs = ds.dataset(out, partitioning="hive").to_table()
+    # the exporter sliced: an hour-long connection arrives as dozens of records per direction
+    per_conn = Counter(zip(recs.column("src_port").to_pylist(), recs.column("dst_port").to_pylist(), strict=True))
+    assert min(per_conn.values()) >= 30, per_conn
+    r = CliRunner().invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl", "-q"])
+    assert r.exit_code == 0, r.output
+    got = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    mining = {40000 + i for i, sc in enumerate(scripts) if sc.label}
+    assert {f["src_port"] for f in got} == mining
+    assert all(f["extra"]["behavior_view"] == "slices" and f["dst_port"] == 443 for f in got)
 
 
 def test_connections_seen_one_way_are_counted_not_judged(tmp_path, tmp_home):

@@ -95,6 +95,17 @@ def test_bad_files_are_reported_and_the_rest_scanned(demo, tmp_path, tmp_home):
     assert any(x["kind"] == "mining" for x in jsonl(r.stdout))
 
 
+def test_a_directory_that_is_not_collector_output_is_an_input_error(demo, tmp_path, tmp_home):
+    path, _ = demo
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("not flows")
+    r = run("scan", str(stray), str(path), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0, r.output  # the capture given beside it is still scanned
+    assert f"{stray}: a directory without collector Parquet files" in r.stderr
+    assert any(x["kind"] == "mining" for x in jsonl(r.stdout))
+
+
 def test_store_then_findings_command_and_allow_list(demo, tmp_path, tmp_home):
     path, _ = demo
     db = tmp_path / "s.duckdb"

@@ -337,6 +337,8 @@ def scan(
                         logs.add_file(p, fmt, start_line=start, flows=action != "skip")
                     except InputError as e:
                         scanner.stats.errors.append(str(e))
+                    scanner.stats.files += 1  # logs and collector output count as inputs like captures
+                    scanner.stats.bytes += size
                     if sha:
                         log_shas.append(sha)
                         store.record_import(sha, p, size, fmt, {})
@@ -344,6 +346,13 @@ def scan(
                         ledger.record(p, plan, fmt)
                     done_before += size
                     progress.update(task, completed=done_before)
+                    continue
+                if p.is_dir():  # not collector output: nothing in it that scan reads
+                    scanner.stats.errors.append(tr(
+                        f"{p}: a directory without collector Parquet files (minewatch collect --out); "
+                        "give capture or log files by name",
+                        f"{p}：该目录中没有采集器 Parquet 文件（minewatch collect --out）；请逐个指定抓包或日志文件"))
+                    done_before += size
                     continue
                 prior = store.already_imported(sha) if store is not None and sha else None
                 if prior and not rescan:
