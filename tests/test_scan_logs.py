@@ -105,3 +105,25 @@ def test_grown_log_is_read_from_where_the_last_import_stopped(tmp_path, tmp_home
     assert "from line 5" in r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     assert [x["src_port"] for x in rows if x["kind"] == "mining"] == [40009]  # only the new connection
+
+
+def test_tls_handshake_facts_are_evidence_on_the_finding_without_points(tmp_path, tmp_home):
+    """ssl.log's certificate and version reach the finding as a bilingual `tls.context` line; the score
+    is the same as without them (no weight is given to facts the benchmark cannot measure)."""
+    dns, ssl, cn = write_logs(tmp_path)
+    runner = CliRunner()
+    plain = runner.invoke(app, ["scan", str(cn), str(ssl), str(dns), "--format", "jsonl", "--no-store", "-q"])
+    rows = [json.loads(x) for x in ssl.read_text().splitlines()]
+    rows[0].update(subject="CN=xmrig-proxy", issuer="CN=xmrig-proxy", ja3="e7d705a3286e19ea42f587b344ee6865")
+    zeek_json(ssl, rows)
+    r = runner.invoke(app, ["scan", str(cn), str(ssl), str(dns), "--format", "jsonl", "--no-store", "-q"])
+    assert r.exit_code == 0, r.output
+    got = {x["src_port"]: x for x in map(json.loads, (y for y in r.stdout.splitlines() if y.startswith("{")))}
+    before = {x["src_port"]: x for x in map(json.loads, (y for y in plain.stdout.splitlines() if y.startswith("{")))}
+    ctx = [e for e in got[40002]["evidence"] if e["code"] == "tls.context"]
+    assert len(ctx) == 1
+    assert ctx[0]["data"]["self_signed"] is True and ctx[0]["data"]["version"] == "TLSv13"
+    assert "self-signed" in ctx[0]["text"] and "自签名" in ctx[0]["text_zh"] and "xmr-eu1.nanopool.org" in ctx[0]["text"]
+    assert got[40002]["score"] == before[40002]["score"]
+    # a connection without an ssl.log line gets no such line
+    assert not [e for e in got[40001]["evidence"] if e["code"] == "tls.context"]

@@ -56,6 +56,7 @@ class FlowLogScanner:
         self.since, self.until = since, until
         self.names = NameCache(max_ips=1_000_000)
         self.sni_by_conn: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
+        self.tls_by_conn: dict[tuple[str | None, int | None, str | None, int | None], dict[str, Any]] = {}
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
         self.rejects = Rejects()
@@ -121,11 +122,15 @@ class FlowLogScanner:
                     self.names.add(a, r["query"], ts, r["ttl_s"] or 300.0)
                 self.counts["dns_answers"] += 1
         elif log_type == "ssl":
-            for r in table.select(["client_ip", "client_port", "server_ip", "server_port", "server_name"]).to_pylist():
-                if r["server_name"]:
-                    key = (r["client_ip"], r["client_port"], r["server_ip"], r["server_port"])
+            cols = [c for c in TLS_CONTEXT_FIELDS if c in table.schema.names]
+            for r in table.select(["client_ip", "client_port", "server_ip", "server_port", *cols]).to_pylist():
+                key = (r["client_ip"], r["client_port"], r["server_ip"], r["server_port"])
+                if r.get("server_name"):
                     self.sni_by_conn[key] = r["server_name"]
                     self.counts["tls_records"] += 1
+                known = {c: r[c] for c in cols if r.get(c) is not None}
+                if known:
+                    self.tls_by_conn[key] = known
         elif log_type == "alert":
             for r in table.to_pylist():
                 if _is_mining_alert(r.get("signature"), r.get("category")):
@@ -190,8 +195,22 @@ class FlowLogScanner:
                     # verdict without a pool name or an IDS alert behind it is counted as a suspect
                     # (`--suspects` shows them), not reported.
                     self.suspects.append(g)
+        if self.tls_by_conn:
+            for f in [*out.values(), *self.suspects]:
+                self._add_tls_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0
         return list(out.values())
+
+    def _add_tls_context(self, f: Finding) -> None:
+        """What the handshake said, as evidence for the person who confirms the finding; no points.
+
+        Why no points: the encrypted benchmark has no handshake facts for either class, so any weight
+        for a self-signed certificate or a missing server name would be unmeasured (docs/behavior.md).
+        """
+        tls = self.tls_by_conn.get((f.src_ip, f.src_port, f.dst_ip, f.dst_port))
+        if not tls or any(e.code == "tls.context" for e in f.evidence):
+            return
+        f.evidence.append(tls_context_evidence(tls))
 
     def _window(self, table: pa.Table) -> pa.Table:
         if self.since is not None:
@@ -199,6 +218,38 @@ class FlowLogScanner:
         if self.until is not None:
             table = table.filter(pc.fill_null(pc.less_equal(table["first_seen"], pa.scalar(self.until)), True))
         return table
+
+
+#: ssl.log / EVE tls fields carried into a finding's `tls.context` evidence
+TLS_CONTEXT_FIELDS = ("server_name", "version", "cipher", "ja3", "ja3s", "established", "cert_subject", "cert_issuer")
+
+
+def tls_context_evidence(tls: dict[str, Any]) -> Evidence:
+    """Bilingual evidence line from the handshake facts of one connection (unknown facts left out)."""
+    en: list[str] = []
+    zh: list[str] = []
+    name = tls.get("server_name")
+    en.append(f"server name {name}" if name else "no server name (SNI) sent")
+    zh.append(f"服务器名 {name}" if name else "未发送服务器名（SNI）")
+    if tls.get("version"):
+        en.append(str(tls["version"]))
+        zh.append(str(tls["version"]))
+    subj, iss = tls.get("cert_subject"), tls.get("cert_issuer")
+    self_signed = bool(subj) and subj == iss
+    if subj:
+        en.append(f"certificate {subj}" + (" (self-signed)" if self_signed else f" issued by {iss}" if iss else ""))
+        zh.append(f"证书 {subj}" + ("（自签名）" if self_signed else f"，签发者 {iss}" if iss else ""))
+    if tls.get("ja3"):
+        en.append(f"JA3 {tls['ja3']}")
+        zh.append(f"JA3 {tls['ja3']}")
+    if tls.get("established") is False:
+        en.append("handshake not completed")
+        zh.append("握手未完成")
+    data = dict(tls)
+    if subj:
+        data["self_signed"] = self_signed
+    return Evidence(code="tls.context", text="TLS handshake: " + "; ".join(en),
+                    text_zh="TLS 握手：" + "；".join(zh), data=data)
 
 
 class _NameFacts:
