@@ -607,9 +607,11 @@ def _pushes(
         _ev(
             "coin_block_time",
             f"server pushes arrive like new blocks: {n_events} block-like gaps with mean {mean_block:.0f} s, "
-            f"close to the {names} block time {table[coin]:.0f} s (confidence {conf:.2f})",
+            f"close to the {names} block time {table[coin]:.0f} s (fit {conf:.2f}; the coin is a guess "
+            "without --blocks: job updates between blocks and a proxy's per-miner pushes shorten the gaps)",
             f"服务器推送如同新区块到达：{n_events} 个区块间隔，均值 {mean_block:.0f} 秒，"
-            f"接近 {names} 的出块时间 {table[coin]:.0f} 秒（置信度 {conf:.2f}）",
+            f"接近 {names} 的出块时间 {table[coin]:.0f} 秒（吻合度 {conf:.2f}；未提供 --blocks 时币种仅为推测："
+            "区块之间的作业更新和代理为每台矿机的推送会缩短间隔）",
             mean_gap_s=mean_block,
             events=n_events,
             coin=coin,
