@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -171,3 +172,20 @@ def test_one_small_machine_is_counted_as_one_not_a_fraction():
     f = res.scores[0].finding
     assert f.kw_mining is not None and 1.0 <= f.kw_mining <= 1.4
     assert f.machines_est == 1.0
+
+
+def test_data_from_before_asics_still_counts_machines_and_says_which_unit():
+    """A public data set from 2012 (the UCI load curves are 2011-2014): no SHA-256 ASIC was on sale at
+    the onset, so the count uses today's typical model, as the impact assessment does, and says so."""
+    rng = np.random.default_rng(9)
+    x = office(rng)
+    x[120 * 24 :] += 10 * 3.0
+    start_2012 = int(datetime(2012, 1, 2, tzinfo=UTC).timestamp())
+    res = scan_series([MeterSeries("U1", start_2012, 3600, x, "t.csv", "kw")], with_impact=False)
+    f = res.scores[0].finding
+    assert f.onset is not None and f.onset.year == 2012
+    assert f.machines_est is not None and 8 <= f.machines_est <= 12
+    assert "a current model" in f.evidence[0].text and "当前机型" in f.evidence[0].text_zh
+    # a 2024 onset has dated models: no such remark
+    res24 = scan_series([MeterSeries("U2", START, 3600, x, "t.csv", "kw")], with_impact=False)
+    assert "a current model" not in res24.scores[0].finding.evidence[0].text

@@ -210,6 +210,9 @@ class MachineUnit:
     model: str
     kw: float
     kind: str = "ASIC"
+    #: the date the catalog was asked for had no model yet (data from before SHA-256 ASICs, or an
+    #: anonymised calendar): the unit is today's typical model, and the evidence says so
+    undated: bool = False
 
 
 def _f(x: Any) -> float | None:
@@ -276,6 +279,9 @@ def build_finding(
     if has and kw is not None:
         mtxt = f" ≈ {machines:g} machines of {unit.kw:.2f} kW ({unit.model})" if machines and unit else ""
         mzh = f"，约合 {machines:g} 台 {unit.kw:.2f} kW 矿机（{unit.model}）" if machines and unit else ""
+        if machines and unit and unit.undated:
+            mtxt += ", a current model: the catalog has none released by then"
+            mzh += "，按当前机型计：目录中没有当时已发布的机型"
         tail = f"; load factor {lf:.2f} since then" if lf is not None else ""
         tail_zh = f"；此后负荷率 {lf:.2f}" if lf is not None else ""
         if nd is not None:

@@ -56,11 +56,19 @@ def machine_unit(day: str | None) -> MachineUnit | None:
         from minewatch.assess.hardware import load_catalog
 
         at = datetime.fromisoformat(day).date() if day else None
-        m = load_catalog().typical(algorithm="sha256d", at=at)
+        cat = load_catalog()
+        undated = False
+        try:
+            m = cat.typical(algorithm="sha256d", at=at)
+        except KeyError:
+            # no model released by that date (data from before ASICs, or a shifted calendar): the impact
+            # module then assesses with current models too, so the count uses the same unit
+            m = cat.typical(algorithm="sha256d", at=None)
+            undated = at is not None
     except (ImportError, KeyError, OSError):
         return None
     name = getattr(m, "model", None) or getattr(m, "name", "?")
-    return MachineUnit(str(name), float(m.power_w) / 1000.0)
+    return MachineUnit(str(name), float(m.power_w) / 1000.0, undated=undated)
 
 
 def assess_impact(
