@@ -127,3 +127,26 @@ def test_tls_handshake_facts_are_evidence_on_the_finding_without_points(tmp_path
     assert got[40002]["score"] == before[40002]["score"]
     # a connection without an ssl.log line gets no such line
     assert not [e for e in got[40001]["evidence"] if e["code"] == "tls.context"]
+
+
+def test_eve_tls_certificate_reaches_the_finding(tmp_path, tmp_home):
+    eve = tmp_path / "eve.json"
+    flow_key = {"src_ip": "10.0.0.7", "src_port": 50001, "dest_ip": "45.77.2.3", "dest_port": 443, "proto": "TCP",
+                "flow_id": 12}
+    lines = [
+        {"timestamp": "2024-05-29T16:00:01.000000+0000", "event_type": "tls", **flow_key,
+         "tls": {"sni": "xmr-eu1.nanopool.org", "version": "TLS 1.2", "subject": "CN=pool", "issuerdn": "CN=Some CA",
+                 "ja3": {"hash": "0123456789abcdef0123456789abcdef"}}},
+        {"timestamp": "2024-05-29T17:00:00.000000+0000", "event_type": "flow", **flow_key,
+         "flow": {"pkts_toserver": 4000, "pkts_toclient": 4200, "bytes_toserver": 600000, "bytes_toclient": 900000,
+                  "start": "2024-05-29T16:00:00.000000+0000", "end": "2024-05-29T17:00:00.000000+0000",
+                  "state": "closed"}},
+    ]
+    eve.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = CliRunner().invoke(app, ["scan", str(eve), "--format", "jsonl", "--no-store", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert len(rows) == 1 and rows[0]["sni"] == "xmr-eu1.nanopool.org"
+    ctx = [e for e in rows[0]["evidence"] if e["code"] == "tls.context"]
+    assert len(ctx) == 1 and ctx[0]["data"]["self_signed"] is False
+    assert "issued by CN=Some CA" in ctx[0]["text"] and "JA3 0123456789abcdef" in ctx[0]["text"]
