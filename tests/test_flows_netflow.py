@@ -170,6 +170,32 @@ def test_ipfix_variable_length_enterprise_and_system_init():
     assert recs == [] and kinds(ev) == {"held": 1}
 
 
+def test_flow_ending_in_the_export_second_is_not_put_49_days_back():
+    """IPFIX (and v9) headers give the export time in whole seconds, so a flow that ended in that same
+    second has an uptime up to 999 ms past the header's instant. Taken modulo 2^32 naively it lands
+    49.7 days before the export (softflowd's last flows of a file did this); it belongs 0.5 s after it.
+    Both decoders: the per-record one and the collector's column path."""
+    from minewatch.sources.netflow import ColumnBuffer, decode_into
+
+    opt_t = struct.pack(">HHH", 256, 2, 1) + struct.pack(">HHHH", 149, 4, 160, 8)
+    init_ms = EXPORT_S * 1000 - 3_600_000
+    dt = struct.pack(">HH", 257, 3) + struct.pack(">HHHHHH", 8, 4, 22, 4, 21, 4)
+    msg = ipfix([(3, opt_t), (2, dt), (256, struct.pack(">IQ", 3, init_ms)),
+                 (257, ip4("10.0.0.1") + struct.pack(">II", 3_000_000, 3_600_500))], seq=0)
+    (r,), _ = decode_datagram(msg, "e:1", TemplateCache())
+    assert r["end"] == (EXPORT_S * 1000 + 500) * 1000 and r["start"] == (init_ms + 3_000_000) * 1000
+    buf = ColumnBuffer()
+    decode_into(msg, "e:1", TemplateCache(), buf, 0.0)
+    t = buf.take()
+    assert us(t.column("end")[0].as_py()) == (EXPORT_S * 1000 + 500) * 1000
+    assert us(t.column("start")[0].as_py()) == (init_ms + 3_000_000) * 1000
+    # v9: the same with the header's uptime
+    v9_t = struct.pack(">HH", 256, 3) + struct.pack(">HHHHHH", 8, 4, 22, 4, 21, 4)
+    dg = v9([(0, v9_t), (256, ip4("10.0.0.1") + struct.pack(">II", UPTIME - 10_000, UPTIME + 400))], seq=0)
+    (r9,), _ = decode_datagram(dg, "e:2", TemplateCache())
+    assert r9["end"] == (EXPORT_S * 1000 + 400) * 1000
+
+
 def test_ipfix_uptime_without_system_init_stays_null():
     fields = struct.pack(">HH", 256, 3) + struct.pack(">HHHHHH", 8, 4, 22, 4, 21, 4)
     msg = ipfix([(2, fields), (256, ip4("10.0.0.1") + struct.pack(">II", 1, 2))], seq=0)

@@ -135,6 +135,22 @@ _PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 47: "
 _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 _U32 = 1 << 32
 _M32 = _U32 - 1
+#: how far an uptime may lie *after* the export time and still be read as such, not as 49.7 days
+#: earlier: v9/IPFIX headers give the export time in whole seconds, so a flow that ended in the
+#: export's own second reads up to 999 ms "late" (softflowd's last flows of a file did this)
+_AHEAD_MS = 300_000
+
+
+def _since_ms(d: int) -> int:
+    """Milliseconds from an uptime back to the export, taken modulo 2^32 into [-_AHEAD_MS, 2^32 - _AHEAD_MS)."""
+    d %= _U32
+    return d - _U32 if d >= _U32 - _AHEAD_MS else d
+
+
+def _since_ms_vec(d: np.ndarray) -> np.ndarray:
+    """`_since_ms` over an int64 array (x & 0xFFFFFFFF is x mod 2^32 in two's complement, ~30x cheaper)."""
+    d = d & _M32
+    return np.where(d >= _U32 - _AHEAD_MS, d - _U32, d)
 _VARLEN = 0xFFFF
 
 #: Output schema of the collector (one row per exported flow record: a time slice of a flow).
@@ -326,12 +342,13 @@ def _time_us(ie: int | None, v: Any, ctx: _Ctx, init_ms: int | None) -> int | No
         return v
     # uptime (21/22): v5/v9 carry the header's uptime; IPFIX needs systemInitTimeMilliseconds.
     if ctx.uptime_ms is not None:
-        return (ctx.export_ms - ((ctx.uptime_ms - v) % _U32)) * 1000
+        return (ctx.export_ms - _since_ms(ctx.uptime_ms - v)) * 1000
     if init_ms is not None:
         # Relative to the export time, modulo 2^32: uptime counters wrap every 49.7 days, and a
-        # flow must lie before its export, so this is right across a wrap where init + v is not.
+        # flow lies before its export (give or take the header's whole second), so this is right
+        # across a wrap where init + v is not.
         up_now = ctx.export_ms - init_ms
-        return (ctx.export_ms - ((up_now - v) % _U32)) * 1000
+        return (ctx.export_ms - _since_ms(up_now - v)) * 1000
     return None
 
 
@@ -646,7 +663,7 @@ def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_re
     v = (u & np.uint64(0xFFFFFFFF)).astype(np.int64)
     export = ctx["export_ms"]
     up = ctx["uptime_ms"]
-    out = (export - ((up - v) & _M32)) * 1000
+    out = (export - _since_ms_vec(up - v)) * 1000
     null = ~ctx["has_uptime"]
     if null.any():
         if init_rec is not None:  # systemInitTimeMilliseconds in the data record itself
@@ -654,7 +671,7 @@ def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_re
             has_init = np.ones(n, bool)
         else:
             up_now, has_init = ctx["up_now"], ctx["has_init"]
-        by_init = (export - ((up_now - v) & _M32)) * 1000
+        by_init = (export - _since_ms_vec(up_now - v)) * 1000
         out = np.where(null, by_init, out)
         null = null & ~has_init
     return out, null
