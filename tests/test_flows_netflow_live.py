@@ -41,12 +41,14 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def softflowd_replay(pcap: Path, dest: str, version: str, work: Path, timeout: float = 60) -> str:
-    """Replay `pcap` through softflowd to `dest` and wait until it has exported everything and exited."""
+def softflowd_replay(pcap: Path, dest: str, version: str, work: Path, timeout: float = 60,
+                     extra: tuple[str, ...] = ()) -> str:
+    """Replay `pcap` through softflowd to `dest` and wait until it has exported everything and exited.
+    `extra` adds softflowd options (e.g. "-b": RFC 5103 biflow records, with -v 10)."""
     ctl = work / f"sf-{version}.ctl"
     proc = subprocess.Popen(
         [_tool("softflowd"), "-r", str(pcap), "-n", dest, "-v", version, "-d", "-a",
-         "-p", str(work / "sf.pid"), "-c", str(ctl)],
+         "-p", str(work / "sf.pid"), "-c", str(ctl), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -187,6 +187,38 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
     assert all(f["extra"]["behavior_view"] == "conn" for f in got)
 
 
+@pytest.mark.slow
+@pytest.mark.tools
+@pytest.mark.skipif(any(shutil.which(t) is None for t in (*TOOLS, "nfcapd", "nfdump")),
+                    reason="Debian's softflowd and nfdump are not installed")
+def test_softflowd_biflow_ipfix_reverse_counts_agree_with_nfdump_and_are_judged(tmp_path, tmp_home):
+    """softflowd -b exports RFC 5103 biflow IPFIX (the reverse direction's counters under enterprise
+    29305). The collector keeps them as packets_rev/bytes_rev, equal to what nfdump decodes from the
+    same export, and the scan judges each connection from its two-way totals (no pairing needed)."""
+    from test_flows_netflow_live import Receivers, softflowd_replay
+
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
+    rx = Receivers(tmp_path)
+    try:
+        for port in (rx.nf_port, rx.mw_port):
+            softflowd_replay(pcap, f"127.0.0.1:{port}", "10", tmp_path, extra=("-b",))
+    finally:
+        log = rx.stop()
+    assert "rejects 0" in log, log
+    ref = subprocess.run([shutil.which("nfdump"), "-R", str(rx.nf_dir), "-q", "-o",  # type: ignore[list-item]
+                          "fmt:%sp %ipkt %opkt %ibyt %obyt"], capture_output=True, text=True, timeout=60).stdout
+    want = {int(a): tuple(map(int, rest)) for a, *rest in (ln.split() for ln in ref.splitlines() if ln.strip())}
+    t = ds.dataset(rx.out, partitioning="hive").to_table()
+    got = {r["src_port"]: (r["packets"], r["packets_rev"], r["bytes"], r["bytes_rev"]) for r in t.to_pylist()}
+    assert len(want) == 6 and got == want
+    r = CliRunner().invoke(app, ["scan", str(rx.out), "--no-store", "--format", "jsonl", "--suspects", "-q"])
+    assert r.exit_code == 0, r.output
+    found = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert {f["src_port"] for f in found} == {40000 + i for i, sc in enumerate(scripts) if sc.label}
+    assert all(f["extra"]["behavior_view"] == "conn" for f in found)
+
+
 NFDUMP_TOOLS = ("nfpcapd", "nfreplay")
 
 

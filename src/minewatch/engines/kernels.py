@@ -315,6 +315,8 @@ FLOW_KEY = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "source")
 #: Columns of the collector's NetFlow/IPFIX Parquet that `netflow_to_flows` reads.
 NETFLOW_COLUMNS = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "packets", "bytes", "tcp_flags",
                    "start", "end")
+#: ... and the RFC 5103 reverse counters, which Parquet from before they existed does not have
+NETFLOW_REVERSE_COLUMNS = ("packets_rev", "bytes_rev", "tcp_flags_rev")
 
 
 @dataclass(slots=True)
@@ -338,7 +340,7 @@ def to_flow_table(batch: pa.Table | pa.RecordBatch, cfg: FlowConfig) -> pa.Table
 
     t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     if is_netflow(t.column_names):
-        cols = {c: t.column(c) for c in NETFLOW_COLUMNS}
+        cols = {c: t.column(c) for c in (*NETFLOW_COLUMNS, *NETFLOW_REVERSE_COLUMNS) if c in t.column_names}
         cols["start"], cols["end"] = utc_ts(cols["start"]), utc_ts(cols["end"])
         t = pa.Table.from_batches([netflow_to_flows(pa.table(cols), cfg.source)])
     arrays = []

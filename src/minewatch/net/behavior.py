@@ -1471,7 +1471,9 @@ def findings_from_flow_table(
         f = to_finding(res, _meta_from_row(r))
         if f is not None:
             out.append(f)
-    groups = [(rs, True) for rs in sliced.values()]
+    groups: list[tuple[list[dict[str, Any]], bool]] = []
+    # two-way slices (Zeek/EVE slices, IPFIX biflow records), then one-way records paired per connection
+    pending = [(rs, True) for rs in sliced.values()]
     for recs in one_way.values():
         rs = one_way_slices(recs)
         if not rs:
@@ -1479,13 +1481,16 @@ def findings_from_flow_table(
             if tally is not None and span >= MIN_DURATION_S:  # long enough to have been judged
                 tally["one_direction_only"] = tally.get("one_direction_only", 0) + 1
             continue
+        pending.append((rs, False))
+    for rs, aligned in pending:
         lengths = [(x["slice_end"] - x["slice_start"]).total_seconds() for x in rs]
-        if float(np.quantile(lengths, 0.9)) <= ONE_WAY_MAX_SLICE_S:
-            groups.append((rs, False))
+        if float(np.quantile(lengths, 0.9)) <= LONG_RECORD_S:
+            groups.append((rs, aligned))
             continue
         # records as long as the connection: an exporter without an active timeout (softflowd reading a
-        # file, a cache set to 30 min). That is a connection total; payload = IP bytes - 52 B per packet.
-        f = to_finding(_one_way_totals(rs), _meta_from_row(rs[0]))
+        # file, a cache set to 30 min). That is a connection total; payload = IP bytes - 52 B per packet
+        # unless the records count payload.
+        f = to_finding(_records_totals(rs), _meta_from_row(rs[0]))
         if f is not None:
             f.first_seen = min(x["slice_start"] for x in rs)
             f.last_seen = max(x["slice_end"] for x in rs)
@@ -1510,16 +1515,20 @@ def findings_from_flow_table(
     return out
 
 
-#: One-way records mostly longer than this are not slices (no active timeout cut them): totals.
-ONE_WAY_MAX_SLICE_S = 600.0
+#: Records (one- or two-way) mostly longer than this are not slices (no active timeout cut them): totals.
+LONG_RECORD_S = 600.0
 
 
-def _one_way_totals(rs: Sequence[Mapping[str, Any]], header_bytes: float = HEADER_BYTES) -> BehaviorScore | None:
-    """The conn kernel on one-way records summed per direction (payload estimated from IP bytes)."""
+def _records_totals(rs: Sequence[Mapping[str, Any]], header_bytes: float = HEADER_BYTES) -> BehaviorScore | None:
+    """The conn kernel on a connection's records summed per direction. Payload is the records' own
+    payload counts when every record has them, else estimated from IP bytes (NetFlow/IPFIX)."""
     t0 = min(x["slice_start"] for x in rs)
     t1 = max(x["slice_end"] for x in rs)
     pf = sum(x.get("packets_fwd") or 0 for x in rs)
     pr = sum(x.get("packets_rev") or 0 for x in rs)
+    if all(x.get("payload_bytes_fwd") is not None and x.get("payload_bytes_rev") is not None for x in rs):
+        return score_conn((t1 - t0).total_seconds(), pf, pr, sum(x["payload_bytes_fwd"] for x in rs),
+                          sum(x["payload_bytes_rev"] for x in rs))
     bf = sum(x.get("bytes_fwd") or 0 for x in rs)
     br = sum(x.get("bytes_rev") or 0 for x in rs)
     return score_conn((t1 - t0).total_seconds(), pf, pr, max(bf - header_bytes * pf, 0.0),

@@ -117,6 +117,15 @@ IE: dict[int, tuple[str, str]] = {
     305: ("samplingPacketInterval", "u"),
 }
 
+#: RFC 5103 bidirectional flows: the reverse direction's counter is the same element under the reverse
+#: enterprise number (YAF, softflowd -b, some routers). Those few are decoded as if they were IANA
+#: elements with an id of their own (`_REV | ie`) so the fast column path treats them like any counter.
+REVERSE_PEN = 29305
+_REV = 1 << 16
+_REVERSE_IES = {1: "reverseOctetDeltaCount", 2: "reversePacketDeltaCount", 6: "reverseTcpControlBits",
+                85: "reverseOctetTotalCount", 86: "reversePacketTotalCount"}
+IE.update({_REV | ie: (name, "u") for ie, name in _REVERSE_IES.items()})
+
 #: Which IE fills which output column, in order of preference (first present wins).
 _SRC_IP = (8, 27)
 _DST_IP = (12, 28)
@@ -127,8 +136,12 @@ _PACKETS = (2, 86)
 _START = (152, 150, 154, 156, 22)
 _END = (153, 151, 155, 157, 21)
 _SAMPLING = (34, 50, 305)
+_REV_BYTES = (_REV | 1, _REV | 85)
+_REV_PACKETS = (_REV | 2, _REV | 86)
+_REV_FLAGS = _REV | 6
 _CORE_IES = frozenset(
-    (*_SRC_IP, *_DST_IP, *_SRC_PORT, *_DST_PORT, *_BYTES, *_PACKETS, *_START, *_END, 4, 6)
+    (*_SRC_IP, *_DST_IP, *_SRC_PORT, *_DST_PORT, *_BYTES, *_PACKETS, *_START, *_END, 4, 6,
+     *_REV_BYTES, *_REV_PACKETS, _REV_FLAGS)
 )
 
 _PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 47: "gre", 50: "esp"}
@@ -174,6 +187,10 @@ NETFLOW_SCHEMA = pa.schema(
         ("sequence", pa.int64()),
         ("template_id", pa.int32()),
         ("extra", pa.map_(pa.string(), pa.string())),
+        # RFC 5103 biflow records only; null (unknown, not 0) for one-way records
+        ("packets_rev", pa.int64()),
+        ("bytes_rev", pa.int64()),
+        ("tcp_flags_rev", pa.int32()),
     ]
 )
 
@@ -362,6 +379,9 @@ def _build_record(
     _, dport = _first(vals, _DST_PORT)
     _, nbytes = _first(vals, _BYTES)
     _, npk = _first(vals, _PACKETS)
+    _, rbytes = _first(vals, _REV_BYTES)
+    _, rpk = _first(vals, _REV_PACKETS)
+    rflags = vals.get(_REV_FLAGS)
     proto = vals.get(4)
     init = cache.system_init_ms.get(dkey)
     s_ie, s_v = _first(vals, _START)
@@ -385,6 +405,9 @@ def _build_record(
         "sequence": ctx.sequence,
         "template_id": tid,
         "extra": extra or None,
+        "packets_rev": rpk if isinstance(rpk, int) and rpk < 1 << 63 else None,
+        "bytes_rev": rbytes if isinstance(rbytes, int) and rbytes < 1 << 63 else None,
+        "tcp_flags_rev": rflags if isinstance(rflags, int) and rflags < 1 << 31 else None,
     }
 
 
@@ -745,6 +768,9 @@ def _group_batch(g: _Group) -> pa.RecordBatch:
         pa.array(rep(seq)),
         pa.array(np.full(n, g.template_id, np.int32)),
         _extra(rec, lay, n),
+        _arr(_nums(rec, _pick(lay, _REV_PACKETS), _I64_MAX, n), pa.int64(), n),
+        _arr(_nums(rec, _pick(lay, _REV_BYTES), _I64_MAX, n), pa.int64(), n),
+        _arr(_nums(rec, lay.known.get(_REV_FLAGS), _I32_MAX, n), pa.int32(), n),
     ]
     return pa.RecordBatch.from_arrays(cols, schema=NETFLOW_SCHEMA)
 
@@ -1034,6 +1060,8 @@ def _parse_templates(
                     (pen,) = struct.unpack_from(">I", body, pos)
                     pos += 4
                     ie &= 0x7FFF
+                    if pen == REVERSE_PEN and ie in _REVERSE_IES:
+                        ie, pen = _REV | ie, 0
                 specs.append((ie, ln, pen))
         if tid < 256:
             events.append(Event("reject", f"template id {tid} below 256"))
@@ -1237,11 +1265,17 @@ def records_to_batch(records: list[Record]) -> pa.RecordBatch:
 def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None) -> pa.RecordBatch:
     """Flow slices (unidirectional, as exporters send them) in the project's FLOW_SCHEMA.
 
-    NetFlow records are one-way, so the reverse counters are null (unknown), not 0; payload byte
-    counts are unknown too (exporters count IP bytes).
+    NetFlow records are one-way, so the reverse counters are null (unknown), not 0, unless the
+    exporter sent RFC 5103 biflow records (then they are the reverse direction's own counts); payload
+    byte counts are unknown either way (exporters count IP bytes). Parquet written before the reverse
+    columns existed simply has none: they read as null.
     """
     t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     n = t.num_rows
+
+    def opt(name: str, typ: pa.DataType) -> Any:
+        return t.column(name) if name in t.column_names else pa.nulls(n, typ)
+
     start, end = t.column("start"), t.column("end")
     import pyarrow.compute as pc
 
@@ -1258,13 +1292,13 @@ def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None
         "last_seen": end,
         "duration_ms": dur,
         "packets_fwd": t.column("packets"),
-        "packets_rev": nulls_i64,
+        "packets_rev": opt("packets_rev", pa.int64()),
         "bytes_fwd": t.column("bytes"),
-        "bytes_rev": nulls_i64,
+        "bytes_rev": opt("bytes_rev", pa.int64()),
         "payload_bytes_fwd": nulls_i64,
         "payload_bytes_rev": nulls_i64,
         "tcp_flags_fwd": t.column("tcp_flags"),
-        "tcp_flags_rev": pa.nulls(n, pa.int32()),
+        "tcp_flags_rev": opt("tcp_flags_rev", pa.int32()),
         "sni": nulls_s,
         "dns_name": nulls_s,
         "application": nulls_s,
