@@ -56,6 +56,7 @@ def test_zeek_logs_in_any_order_find_pool_sessions(tmp_path, tmp_home):
     assert by_port[40001]["pool_host"] == "btc.f2pool.com"
     assert "pool_domain" in by_port[40001]["subscores"]
     assert by_port[40002]["sni"] == "xmr-eu1.nanopool.org" and by_port[40002]["encrypted"] is True
+    assert "4 flows (4 TCP, 0 UDP)" in r.stderr  # log connections are counted like a capture's flows
 
 
 def test_eve_coinminer_alert_flags_its_flow(tmp_path, tmp_home):

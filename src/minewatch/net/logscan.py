@@ -140,6 +140,10 @@ class FlowLogScanner:
         elif log_type == "conn":
             self.flow_tables.append(table)
             self.counts["flows"] += table.num_rows
+            if "transport" in table.column_names:
+                proto = pc.utf8_lower(table.column("transport"))
+                self.counts["tcp_flows"] = self.counts.get("tcp_flows", 0) + (pc.sum(pc.equal(proto, "tcp")).as_py() or 0)
+                self.counts["udp_flows"] = self.counts.get("udp_flows", 0) + (pc.sum(pc.equal(proto, "udp")).as_py() or 0)
 
     # -- scoring -----------------------------------------------------------------------------
     def findings(self, blocks: Any = None) -> list[Finding]:
