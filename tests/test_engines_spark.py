@@ -93,6 +93,18 @@ def test_one_way_netflow_on_spark_equals_local(spark, tmp_path):
     assert ref.flagged >= 3  # slice verdicts of the mining sessions, reported on their own
 
 
+def test_biflow_netflow_on_spark_equals_local(spark, tmp_path):
+    """IPFIX biflow records (reverse counters present): scored as two-way slices on both engines."""
+    from minewatch.engines.spark import run_flows
+    from test_flows_biflow import biflow_dir
+
+    out, _scripts, _ = biflow_dir(tmp_path, 3, 3, seed=41)
+    ref = local.run_flows(out, FlowConfig(intel=False), keep_all=True)
+    got = run_flows(spark, out, FlowConfig(intel=False), keep_all=True, flows_per_bucket=2)
+    _same(got.rows, ref.rows)
+    assert ref.flagged >= 2
+
+
 def test_cli_spark_flows(spark, samples, tmp_path):
     """Last in the file: the command stops the (shared) session when it is done."""
     from typer.testing import CliRunner

@@ -7,6 +7,8 @@ import json
 import socket
 import struct
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.dataset as ds
@@ -61,9 +63,10 @@ def test_reverse_counters_decoded_by_both_decoders_and_mapped_to_flows():
     assert one_way.column("packets_rev").null_count == 1
 
 
-def test_biflow_60s_slices_through_the_collector_are_judged_from_aligned_slices(tmp_path, tmp_home):
-    scripts = E.make_scripts(4, 4, 31, dur=(1800.0, 2400.0))
-    rng = np.random.default_rng(32)
+def biflow_dir(tmp_path: Path, n_mining: int = 4, n_benign: int = 4, seed: int = 31) -> tuple[Path, list, Any]:
+    """Simulated sessions as biflow IPFIX 60 s slices, through an in-process collector into Parquet."""
+    scripts = E.make_scripts(n_mining, n_benign, seed, dur=(1800.0, 2400.0))
+    rng = np.random.default_rng(seed + 1)
     out = tmp_path / "nf"
     col = Collector("127.0.0.1:0", out)
     seq = 0
@@ -80,7 +83,11 @@ def test_biflow_60s_slices_through_the_collector_are_judged_from_aligned_slices(
             part = recs[j : j + 20]
             col.handle(message(part, seq, export=int(v["slice_end"].max()) + 1), "e:1", 0.0)
             seq += len(part)
-    c = col.close()
+    return out, scripts, col.close()
+
+
+def test_biflow_60s_slices_through_the_collector_are_judged_from_aligned_slices(tmp_path, tmp_home):
+    out, scripts, c = biflow_dir(tmp_path)
     assert c.rejects.total == 0 and c.seq_gaps == 0
     table = ds.dataset(out, partitioning="hive").to_table()
     assert table.column("packets_rev").null_count == 0
