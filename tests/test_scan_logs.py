@@ -151,3 +151,42 @@ def test_eve_tls_certificate_reaches_the_finding(tmp_path, tmp_home):
     ctx = [e for e in rows[0]["evidence"] if e["code"] == "tls.context"]
     assert len(ctx) == 1 and ctx[0]["data"]["self_signed"] is False
     assert "issued by CN=Some CA" in ctx[0]["text"] and "JA3 0123456789abcdef" in ctx[0]["text"]
+
+
+def test_eve_netflow_events_are_paired_per_connection_and_judged(tmp_path, tmp_home):
+    """Suricata's `netflow` events describe one direction each; the two of a connection are paired like
+    NetFlow records and judged from their totals (a suspect: totals alone are not reported by default)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from minewatch.evaluate import encrypted as E
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+
+    scripts = E.make_scripts(2, 2, 21, dur=(3600.0, 3600.0))
+    rng = np.random.default_rng(22)
+    lines = []
+    for i, sc in enumerate(scripts):
+        mt, md, ml = E.script_messages(sc, rng)
+        t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
+        t = t + T0
+        client, server = (f"10.3.0.{i + 2}", 40000 + i), ("198.51.100.20", 443)
+        for direction, (a, b) in ((0, (client, server)), (1, (server, client))):
+            m = d == direction
+            lines.append({"timestamp": iso(float(t[m].max())), "event_type": "netflow", "flow_id": 100 + i,
+                          "src_ip": a[0], "src_port": a[1], "dest_ip": b[0], "dest_port": b[1], "proto": "TCP",
+                          "netflow": {"pkts": int(m.sum()), "bytes": int(ln[m].sum() + 52 * m.sum()),
+                                      "start": iso(float(t[m].min())), "end": iso(float(t[m].max())), "age": 3600}})
+    eve = tmp_path / "eve.json"
+    eve.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    runner = CliRunner()
+    plain = runner.invoke(app, ["scan", str(eve), "--format", "jsonl", "--no-store", "-q"])
+    assert plain.exit_code == 0, plain.output
+    assert not [x for x in plain.stdout.splitlines() if x.startswith("{")]
+    r = runner.invoke(app, ["scan", str(eve), "--format", "jsonl", "--no-store", "-q", "--suspects"])
+    got = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert {f["src_port"] for f in got} == {40000 + i for i, sc in enumerate(scripts) if sc.label}
+    assert all(f["src_ip"].startswith("10.3.0.") and f["extra"]["behavior_view"] == "conn" for f in got)
+    assert "8 flows" in r.stderr and "Rejected" not in r.stderr

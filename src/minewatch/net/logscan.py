@@ -89,14 +89,14 @@ class FlowLogScanner:
 
             by_type: dict[str, list[pa.RecordBatch]] = {}
             for event_type, batch in iter_eve(path, rejects=self.rejects, progress=progress):
-                if event_type != "flow" or (flows and not start_line):
+                if event_type not in ("flow", "netflow") or (flows and not start_line):
                     by_type.setdefault(event_type, []).append(batch)
             if flows and start_line:
                 for event_type, batch in iter_eve(path, rejects=Rejects(), start_line=start_line):
-                    if event_type == "flow":
+                    if event_type in ("flow", "netflow"):
                         by_type.setdefault(event_type, []).append(batch)
             for event_type, batches in by_type.items():
-                self._take({"flow": "conn", "tls": "ssl"}.get(event_type, event_type), batches)
+                self._take({"flow": "conn", "netflow": "conn", "tls": "ssl"}.get(event_type, event_type), batches)
         elif fmt == "netflow-parquet":
             import pyarrow.dataset as ds
 

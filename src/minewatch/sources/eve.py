@@ -43,7 +43,8 @@ ALERT_SCHEMA = pa.schema(
     ]
 )
 
-EVE_SCHEMAS = {"flow": FLOW_SCHEMA, "dns": DNS_SCHEMA, "tls": TLS_SCHEMA, "alert": ALERT_SCHEMA}
+EVE_SCHEMAS = {"flow": FLOW_SCHEMA, "netflow": FLOW_SCHEMA, "dns": DNS_SCHEMA, "tls": TLS_SCHEMA,
+               "alert": ALERT_SCHEMA}
 _DNS_PORTS = {53, 5353, 853}
 
 
@@ -103,6 +104,40 @@ def flow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
         "source": source,
         "slice_start": None,
         "slice_end": None,
+    }
+
+
+def netflow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """EVE `netflow` events: one direction of a flow each (src/dest are that direction's), like a
+    NetFlow record. The reverse side is unknown here (null, not 0); the two events of a connection
+    are paired later as one-way records (`behavior.one_way_slices`), so they carry slice times."""
+    nf = _obj(d, "netflow")
+    tcp = _obj(d, "tcp")
+    first, last = parse_time_us(nf.get("start")), parse_time_us(nf.get("end"))
+    return {
+        "src_ip": _s(d.get("src_ip")),
+        "src_port": _i(d.get("src_port")),
+        "dst_ip": _s(d.get("dest_ip")),
+        "dst_port": _i(d.get("dest_port")),
+        "transport": _s(d.get("proto")).lower() if d.get("proto") is not None else None,
+        "first_seen": first,
+        "last_seen": last,
+        "duration_ms": None if first is None or last is None else (last - first) / 1000.0,
+        "packets_fwd": _i(nf.get("pkts")),
+        "packets_rev": None,
+        "bytes_fwd": _i(nf.get("bytes")),
+        "bytes_rev": None,
+        "payload_bytes_fwd": None,
+        "payload_bytes_rev": None,
+        "tcp_flags_fwd": _flags(tcp.get("tcp_flags")),
+        "tcp_flags_rev": None,
+        "sni": None,
+        "dns_name": None,
+        "application": _s(d.get("app_proto")),
+        "community_id": _s(d.get("community_id")),
+        "source": source,
+        "slice_start": first,
+        "slice_end": last,
     }
 
 
@@ -205,7 +240,7 @@ def alert_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     }
 
 
-_ROW = {"flow": flow_row, "dns": dns_row, "tls": tls_row, "alert": alert_row}
+_ROW = {"flow": flow_row, "netflow": netflow_row, "dns": dns_row, "tls": tls_row, "alert": alert_row}
 
 
 def iter_eve(
@@ -217,7 +252,7 @@ def iter_eve(
     start_line: int = 0,
     skipped: dict[str, int] | None = None,
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """Stream (event_type, batch) pairs; event types other than flow/dns/tls/alert are counted in
+    """Stream (event_type, batch) pairs; event types other than flow/netflow/dns/tls/alert are counted in
     `skipped` (not rejected: they are valid, just not used)."""
     p = Path(path)
     rejects = rejects if rejects is not None else Rejects()
