@@ -76,10 +76,12 @@ def _flags(v: Any) -> int | None:
     return int(v, 16) if isinstance(v, str) else int(v)
 
 
-def flow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
-    f = _obj(d, "flow")
-    tcp = _obj(d, "tcp")
-    first, last = parse_time_us(f.get("start")), parse_time_us(f.get("end"))
+def _flow_dict(d: dict[str, Any], source: str | None, times: tuple[int | None, int | None],
+               counts: tuple[int | None, int | None, int | None, int | None],
+               flags: tuple[int | None, int | None], sliced: bool) -> dict[str, Any]:
+    """One FLOW_SCHEMA row from an EVE event's endpoints and the given times, counters and flags.
+    `sliced`: the row is one direction's record (netflow events), paired later by its slice times."""
+    first, last = times
     return {
         "src_ip": _s(d.get("src_ip")),
         "src_port": _i(d.get("src_port")),
@@ -89,22 +91,32 @@ def flow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
         "first_seen": first,
         "last_seen": last,
         "duration_ms": None if first is None or last is None else (last - first) / 1000.0,
-        "packets_fwd": _i(f.get("pkts_toserver")),
-        "packets_rev": _i(f.get("pkts_toclient")),
-        "bytes_fwd": _i(f.get("bytes_toserver")),
-        "bytes_rev": _i(f.get("bytes_toclient")),
+        "packets_fwd": counts[0],
+        "packets_rev": counts[1],
+        "bytes_fwd": counts[2],
+        "bytes_rev": counts[3],
         "payload_bytes_fwd": None,
         "payload_bytes_rev": None,
-        "tcp_flags_fwd": _flags(tcp.get("tcp_flags_ts")),
-        "tcp_flags_rev": _flags(tcp.get("tcp_flags_tc")),
+        "tcp_flags_fwd": flags[0],
+        "tcp_flags_rev": flags[1],
         "sni": None,
         "dns_name": None,
         "application": _s(d.get("app_proto")),
         "community_id": _s(d.get("community_id")),
         "source": source,
-        "slice_start": None,
-        "slice_end": None,
+        "slice_start": first if sliced else None,
+        "slice_end": last if sliced else None,
     }
+
+
+def flow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    f = _obj(d, "flow")
+    tcp = _obj(d, "tcp")
+    times = (parse_time_us(f.get("start")), parse_time_us(f.get("end")))
+    counts = (_i(f.get("pkts_toserver")), _i(f.get("pkts_toclient")), _i(f.get("bytes_toserver")),
+              _i(f.get("bytes_toclient")))
+    return _flow_dict(d, source, times, counts, (_flags(tcp.get("tcp_flags_ts")), _flags(tcp.get("tcp_flags_tc"))),
+                      sliced=False)
 
 
 def netflow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
@@ -113,32 +125,9 @@ def netflow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     are paired later as one-way records (`behavior.one_way_slices`), so they carry slice times."""
     nf = _obj(d, "netflow")
     tcp = _obj(d, "tcp")
-    first, last = parse_time_us(nf.get("start")), parse_time_us(nf.get("end"))
-    return {
-        "src_ip": _s(d.get("src_ip")),
-        "src_port": _i(d.get("src_port")),
-        "dst_ip": _s(d.get("dest_ip")),
-        "dst_port": _i(d.get("dest_port")),
-        "transport": _s(d.get("proto")).lower() if d.get("proto") is not None else None,
-        "first_seen": first,
-        "last_seen": last,
-        "duration_ms": None if first is None or last is None else (last - first) / 1000.0,
-        "packets_fwd": _i(nf.get("pkts")),
-        "packets_rev": None,
-        "bytes_fwd": _i(nf.get("bytes")),
-        "bytes_rev": None,
-        "payload_bytes_fwd": None,
-        "payload_bytes_rev": None,
-        "tcp_flags_fwd": _flags(tcp.get("tcp_flags")),
-        "tcp_flags_rev": None,
-        "sni": None,
-        "dns_name": None,
-        "application": _s(d.get("app_proto")),
-        "community_id": _s(d.get("community_id")),
-        "source": source,
-        "slice_start": first,
-        "slice_end": last,
-    }
+    times = (parse_time_us(nf.get("start")), parse_time_us(nf.get("end")))
+    counts = (_i(nf.get("pkts")), None, _i(nf.get("bytes")), None)
+    return _flow_dict(d, source, times, counts, (_flags(tcp.get("tcp_flags")), None), sliced=True)
 
 
 def _answers(dns: dict[str, Any]) -> tuple[list[str] | None, float | None]:
