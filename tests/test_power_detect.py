@@ -189,3 +189,45 @@ def test_data_from_before_asics_still_counts_machines_and_says_which_unit():
     # a 2024 onset has dated models: no such remark
     res24 = scan_series([MeterSeries("U2", START, 3600, x, "t.csv", "kw")], with_impact=False)
     assert "a current model" not in res24.scores[0].finding.evidence[0].text
+
+
+def _lab(rng, level=30.0):
+    """A machine room's GPU servers: busy 09-21 h on weekdays, idle (a quarter of the draw) otherwise."""
+    day = ((HOD >= 9) & (HOD < 21)).astype(float)
+    weekday = ((H // 24) % 7) < 5
+    return level * (0.25 + 0.75 * day * weekday) * (1 + 0.04 * rng.standard_normal(H.size))
+
+
+def test_gpu_servers_mining_in_their_idle_hours_are_reported_with_their_mean_load():
+    """Mining fills exactly the hours that were idle: the shift is the mirror of the old profile, not a
+    constant, so the rig tests give few points; `idle_fill` names it, the kW is the mean added load."""
+    rng = np.random.default_rng(5)
+    x = _lab(rng)
+    after = H >= 100 * 24
+    full = 30.0 * (1 + 0.02 * rng.standard_normal(H.size))
+    x[after] = np.maximum(x[after], full[after])
+    res = scan_series([MeterSeries("LAB1", START, 3600, x, "t.csv", "kw")], with_impact=False)
+    f = res.scores[0].finding
+    assert f.score >= 50 and f.subscores["idle_fill"] > 10
+    # idle 09-21 h on weekdays is 12 h x 5 + 24 h x 2 = 108 of 168 hours at +22.5 kW: 14.5 kW on average
+    assert f.kw_mining == pytest.approx(14.5, rel=0.1)
+    assert f.machines_est is not None and 6 <= f.machines_est <= 8  # 22.5 kW drawn while mining
+    ev = next(e for e in f.evidence if e.code == "power.idle_fill")
+    assert "idle" in ev.text and "空闲" in ev.text_zh
+    assert not any(e.code == "power.curtailment" for e in f.evidence)  # pausing by day is the pattern
+
+
+def test_a_rough_night_shift_and_a_constant_rig_get_no_idle_fill_points():
+    rng = np.random.default_rng(6)
+    shift = _lab(rng)
+    after = H >= 100 * 24
+    # a production line filling the nights: same level on average, but machines cycling hour to hour
+    line = 30.0 * (1 + 0.25 * rng.standard_normal(H.size))
+    shift[after] = np.maximum(shift[after], line[after])
+    rig = _lab(rng)
+    rig[after] += 6 * 3.3
+    b = analyse_block(np.vstack([shift, rig]), 24, first_weekday=0)
+    sub = subscores_block(b)
+    assert sub["idle_fill"][0] < 2.0
+    assert sub["idle_fill"][1] == 0.0
+    assert total_score(sub)[1] >= 50  # the additive rig is still found by the rig tests

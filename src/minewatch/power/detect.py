@@ -46,6 +46,8 @@ REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
 STEP_PTS = 20.0
 FLAT_PTS = 5.0
 ALWAYS_PTS = 15.0
+#: the added load fills exactly the hours that were idle, leaving a machine-flat load (idle_fill)
+IDLE_FILL_PTS = 20.0
 #: Contracted capacity is sized with a margin over the load the customer declared (grid practice; the
 #: evaluation generator assumes 1.3-2x the declared peak). Undeclared load eats the margin: points
 #: grow from USE_LO of the contract to CONTRACT_USE_PTS at 100 %, CONTRACT_OVER_PTS above it.
@@ -149,6 +151,14 @@ def subscores_block(
     # peaks that pull the load factor down, and to failures/curtailment in < 10 % of the hours)
     s["always_on"] = ALWAYS_PTS * _clip01((b.floor_share - 0.6) / 0.35) * big_load
     s["stable_daily_energy"] = 10 * _clip01((0.2 - b.daily_cv) / 0.15) * big_load
+    # idle capacity put to mining (GPU servers that mine whenever their owners do not compute): the
+    # added load is the mirror of the old profile (fill_corr near -1), the old profile was day-peaked,
+    # and what is left is flat around the clock and as smooth as machines. An additive rig does not
+    # score here (its shift is uncorrelated with the profile); a night shift of a factory is rough.
+    mirror = _clip01((-b.fill_corr - 0.5) / 0.3) * _clip01((0.8 - b.pre_night_day) / 0.2)
+    level = _clip01((lf - 0.75) / 0.1) * np.where(np.isnan(nd), 0.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.15))
+    smooth = _clip01((0.08 - b.hourly_rough) / 0.05)
+    s["idle_fill"] = np.where(pos, IDLE_FILL_PTS * mirror * level * smooth * keep, 0.0)
     # Spring Festival: a load that stops while most businesses close is a production line, not a rig
     # (calendar.py). Graded by how much of the candidate load went (half or less kept, all of it at a
     # fifth) and by how clear the drop is against the meter's usual weekly change (2-4 units), and
@@ -265,13 +275,20 @@ def build_finding(
         local = day0_s + int(b.onset_day[i]) * 86400 + max(int(b.onset_slot[i]), 0) * slot_s
         onset = datetime.fromtimestamp(local - tz_offset_h * 3600, tz=UTC)
     kw = _f(b.shift_kw[i]) if has else None
+    idle = subs.get("idle_fill", 0.0) > 0
+    draw = kw  # what the machines draw while they run
+    if idle:
+        # spare capacity mining runs only in the idle hours: energy comes from the mean added load, the
+        # machines from the floor's step (their full draw, reached every night)
+        kw, draw = _f(b.shift_mean_kw[i]), _f(b.step_kw[i])
     if kw is not None and kw <= 0:
         kw = None
     if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
-        kw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
+        kw = draw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
     # machines come whole: the count is the nearest integer (at least one) of kW / one unit's kW. A
     # fraction ("2.8 machines") is not a count a visit can check; the kW and the unit stay in the evidence.
-    machines = float(max(1, round(kw / unit.kw))) if (kw is not None and unit is not None and unit.kw > 0) else None
+    ok = kw is not None and draw is not None and draw > 0 and unit is not None and unit.kw > 0
+    machines = float(max(1, round(draw / unit.kw))) if ok else None  # type: ignore[operator]
     ev: list[Evidence] = []
     day = onset.date().isoformat() if onset else None
     lf = _f(b.load_factor[i])
@@ -287,10 +304,12 @@ def build_finding(
         if nd is not None:
             tail += f"; night/day ratio {nd:.2f}"
             tail_zh += f"；夜/日负荷比 {nd:.2f}"
+        size = f"{kw:.1f} kW" if not idle else f"{kw:.1f} kW on average ({draw:.1f} kW in the idle hours)"
+        size_zh = f"{kw:.1f} kW" if not idle else f"平均 {kw:.1f} kW（空闲时段 {draw:.1f} kW）"
         ev.append(Evidence(
             "power.step",
-            f"meter {meter_id}: load stepped up by {kw:.1f} kW on {day}{mtxt}{tail}",
-            f"电表 {meter_id}：{day} 起负荷阶跃上升 {kw:.1f} kW{mzh}{tail_zh}",
+            f"meter {meter_id}: load stepped up by {size} on {day}{mtxt}{tail}",
+            f"电表 {meter_id}：{day} 起负荷阶跃上升 {size_zh}{mzh}{tail_zh}",
             ts=onset,
             data={"kw": kw, "gain_t": _f(b.gain_t[i]), "pre_kw": _f(b.pre_kw[i]), "post_kw": _f(b.post_kw[i]),
                   "machines": machines, "unit_kw": unit.kw if unit else None},
@@ -300,7 +319,7 @@ def build_finding(
             if v is not None:
                 ev.append(Evidence(code, en.format(v=v, pct=v * 100), zh.format(v=v, pct=v * 100), data={key: v}))
         c = _f(b.curtailed_frac[i])
-        if c is not None and c > 0.02:
+        if c is not None and c > 0.02 and not idle:  # idle-hours mining pauses by design, not by curtailment
             ev.append(Evidence(
                 "power.curtailment",
                 f"{c * 100:.0f} % of the hours since the onset lost more than half of the added load "
@@ -323,6 +342,16 @@ def build_finding(
             f"businesses close, not a rig ({fest:+.1f} points)",
             f"春节期间仅保留候选负荷的 {ktxt}：随企业停工而停止的生产线，不是矿机（{fest:+.1f} 分）",
             data={"festival_keep": k}))
+    idle = subs.get("idle_fill", 0.0)
+    if idle:
+        ev.append(Evidence(
+            "power.idle_fill",
+            f"the added load fills the hours that were idle before (correlation {_f(b.fill_corr[i]):+.2f} with the "
+            f"old hour profile), leaving a flat load around the clock: spare capacity put to mining, such as GPU "
+            f"servers at night ({idle:+.1f} points)",
+            f"新增负荷恰好填满原先空闲的时段（与原日内曲线相关系数 {_f(b.fill_corr[i]):+.2f}），使负荷全天持平："
+            f"闲置算力被用于挖矿，例如夜间的 GPU 服务器（{idle:+.1f} 分）",
+            data={"fill_corr": _f(b.fill_corr[i]), "pre_night_day": _f(b.pre_night_day[i])}))
     cv = _f(b.daily_cv[i])
     if cv is not None:
         ev.append(Evidence(

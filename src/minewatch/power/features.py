@@ -44,6 +44,7 @@ class Block:
     gain_t: np.ndarray  # step of the floor / the meter's usual week-to-week change (step_scan)
     step_kw: np.ndarray  # floor after minus floor before
     shift_kw: np.ndarray  # median hour-of-day shift: the added constant load
+    shift_mean_kw: np.ndarray  # mean load of the plateau minus the mean before (all hours, weekends too)
     uniform: np.ndarray  # fraction of hours shifted like the median hour
     rough_added: np.ndarray  # extra slot-to-slot roughness after the onset, in kW
     temp_frac: np.ndarray  # added load's temperature-driven swing / added load
@@ -63,6 +64,8 @@ class Block:
     persist: np.ndarray  # share of the days after the step whose floor stays above half of it
     fest_keep: np.ndarray  # share of the candidate load kept over the Spring Festival (festival_keep)
     fest_drop: np.ndarray  # its fall in units of the meter's usual weekly change of the floor
+    fill_corr: np.ndarray  # correlation over the hours of the day of the added load with the old profile
+    pre_night_day: np.ndarray  # 00-05 h / 10-17 h of the hour profile before the step
 
 
 def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
@@ -239,7 +242,8 @@ def _analyse_block(
     onset_day = np.where(has, kk - look + last_not, -1)
     onset_day = np.where(has, np.clip(onset_day, 0, D - 1), -1)
     # slot within the onset day: first slot above the pre-onset profile by half the threshold
-    prof_pre = np.nanmedian(_window(x, kk - PRE_DAYS, PRE_DAYS), axis=1) if D else np.full((m, S), np.nan)
+    pre_x = _window(x, kk - PRE_DAYS, PRE_DAYS)  # the customer's own load before the step
+    prof_pre = np.nanmedian(pre_x, axis=1) if D else np.full((m, S), np.nan)
     od = np.clip(onset_day, 0, max(D - 1, 0))
     day_x = x[rows, od, :] if D else np.full((m, S), np.nan)
     exc = (day_x - prof_pre) > (0.5 * thr)
@@ -250,12 +254,23 @@ def _analyse_block(
     prof_post = np.nanmedian(post_x, axis=1)
     shift = prof_post - prof_pre
     shift_kw = np.nanmedian(shift, axis=1)
+    # the added energy per hour when the added load is not constant (idle-hours mining): every hour and
+    # every weekday counts, which the median hour profiles above do not
+    shift_mean_kw = np.nanmean(post_x.reshape(m, -1), axis=1) - np.nanmean(pre_x.reshape(m, -1), axis=1)
     tol = 0.25 * np.abs(shift_kw)[:, None] + 2 * noise[:, None]
     uniform = np.mean(np.abs(shift - shift_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
 
+    # idle capacity put to work: does the added load fill exactly the hours that were low before (GPU
+    # servers mining when their owners do not use them)? Then it is anti-correlated with the old profile.
+    if S >= 24:
+        hh = np.arange(S) * 24 // S
+        pre_night_day = np.nanmean(prof_pre[:, hh < 5], axis=1) / np.nanmean(prof_pre[:, (hh >= 10) & (hh < 17)], axis=1)
+        fill_corr = _row_corr(shift, prof_pre)
+    else:
+        pre_night_day = fill_corr = np.full(m, np.nan)
+
     # roughness: median over days of the mean absolute slot-to-slot change
     if S > 1:
-        pre_x = _window(x, kk - PRE_DAYS, PRE_DAYS)
         r_pre = np.nanmedian(np.nanmean(np.abs(np.diff(pre_x, axis=2)), axis=2), axis=1)
         r_post = np.nanmedian(np.nanmean(np.abs(np.diff(post_x, axis=2)), axis=2), axis=1)
         rough_added = r_post - r_pre
@@ -350,6 +365,7 @@ def _analyse_block(
         gain_t=gain_t,
         step_kw=nan_if(step),
         shift_kw=nan_if(shift_kw),
+        shift_mean_kw=nan_if(shift_mean_kw),
         uniform=nan_if(uniform),
         rough_added=nan_if(rough_added),
         temp_frac=nan_if(temp_frac),
@@ -369,6 +385,8 @@ def _analyse_block(
         persist=nan_if(persist),
         fest_keep=fest_keep,
         fest_drop=fest_drop,
+        fill_corr=nan_if(fill_corr),
+        pre_night_day=nan_if(pre_night_day),
     )
 
 
@@ -461,6 +479,19 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     kl, _g = best_split(loc, min_seg=7)
     refined = np.where(has & (kl > 0), c0 + kl, best_k)
     return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p
+
+
+def _row_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of a with the same row of b over the columns both have (NaN-aware)."""
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = np.where(ok, a, 0).sum(axis=1) / n
+        mb = np.where(ok, b, 0).sum(axis=1) / n
+        da = np.where(ok, a - ma[:, None], 0.0)
+        db = np.where(ok, b - mb[:, None], 0.0)
+        r = (da * db).sum(axis=1) / np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+    return np.where(n >= 6, r, np.nan)
 
 
 def _robust_sd(a: np.ndarray) -> np.ndarray:
