@@ -348,9 +348,11 @@ def build_finding(
             "power.idle_fill",
             f"the added load fills the hours that were idle before (correlation {_f(b.fill_corr[i]):+.2f} with the "
             f"old hour profile), leaving a flat load around the clock: spare capacity put to mining, such as GPU "
-            f"servers at night ({idle:+.1f} points)",
+            f"servers at night, or honest round-the-clock computing; the network view or a visit tells which "
+            f"({idle:+.1f} points)",
             f"新增负荷恰好填满原先空闲的时段（与原日内曲线相关系数 {_f(b.fill_corr[i]):+.2f}），使负荷全天持平："
-            f"闲置算力被用于挖矿，例如夜间的 GPU 服务器（{idle:+.1f} 分）",
+            f"闲置算力被用于挖矿（例如夜间的 GPU 服务器），也可能是正常的全天计算任务；需结合网络侧检测或现场核查"
+            f"（{idle:+.1f} 分）",
             data={"fill_corr": _f(b.fill_corr[i]), "pre_night_day": _f(b.pre_night_day[i])}))
     cv = _f(b.daily_cv[i])
     if cv is not None:
