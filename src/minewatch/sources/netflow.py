@@ -164,6 +164,8 @@ def _since_ms_vec(d: np.ndarray) -> np.ndarray:
     """`_since_ms` over an int64 array (x & 0xFFFFFFFF is x mod 2^32 in two's complement, ~30x cheaper)."""
     d = d & _M32
     return np.where(d >= _U32 - _AHEAD_MS, d - _U32, d)
+
+
 _VARLEN = 0xFFFF
 
 #: Output schema of the collector (one row per exported flow record: a time slice of a flow).
