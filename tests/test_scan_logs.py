@@ -190,3 +190,38 @@ def test_eve_netflow_events_are_paired_per_connection_and_judged(tmp_path, tmp_h
     assert {f["src_port"] for f in got} == {40000 + i for i, sc in enumerate(scripts) if sc.label}
     assert all(f["src_ip"].startswith("10.3.0.") and f["extra"]["behavior_view"] == "conn" for f in got)
     assert "8 flows" in r.stderr and "Rejected" not in r.stderr
+
+
+def test_a_suspect_to_an_address_no_dns_answer_resolved_says_so(tmp_path, tmp_home):
+    """With a DNS log read, a flagged connection to an address that no answer resolved gets a
+    `dns.unresolved` line (evidence only); one whose address was resolved does not."""
+    import numpy as np
+
+    from minewatch.evaluate import encrypted as E
+
+    sc = next(s for s in E.make_scripts(4, 0, 21, dur=(3600.0, 3600.0)) if s.kind.startswith("stratum"))
+    mt, md, ml = E.script_messages(sc, np.random.default_rng(3))
+    cv = E.conn_view(*E.wire_packets(mt, md, ml, sc.rtt))
+    assert E.behavior.score_conn(cv["duration_s"], cv["packets_fwd"], cv["packets_rev"], cv["payload_fwd"],
+                                 cv["payload_rev"]).is_mining  # the totals of this session look like a pool
+
+    def totals(uid: str, oport: int, resp: str) -> dict:
+        return conn(uid, "10.0.0.5", oport, resp, 443, T0 + 10, cv["duration_s"], int(cv["payload_fwd"]),
+                    int(cv["payload_rev"]), int(cv["packets_fwd"]), int(cv["packets_rev"]), "ssl")
+
+    dns = zeek_json(tmp_path / "dns.log", [
+        {"ts": T0, "uid": "D1", "id.orig_h": "10.0.0.5", "id.orig_p": 5353, "id.resp_h": "10.0.0.53", "id.resp_p": 53,
+         "proto": "udp", "query": "chat.example.net", "qtype_name": "A", "rcode_name": "NOERROR",
+         "answers": ["198.51.100.80"], "TTLs": [600.0]}])
+    cn = zeek_json(tmp_path / "conn.log", [totals("B1", 41001, "203.0.113.77"), totals("B2", 41002, "198.51.100.80")])
+    r = CliRunner().invoke(app, ["scan", str(cn), str(dns), "--format", "jsonl", "--no-store", "-q", "--suspects"])
+    assert r.exit_code == 0, r.output
+    got = {x["src_port"]: x for x in map(json.loads, (y for y in r.stdout.splitlines() if y.startswith("{")))}
+    assert set(got) == {41001, 41002}
+    bare = [e for e in got[41001]["evidence"] if e["code"] == "dns.unresolved"]
+    assert len(bare) == 1 and "203.0.113.77" in bare[0]["text"] and bare[0]["text_zh"]
+    assert not [e for e in got[41002]["evidence"] if e["code"] == "dns.unresolved"]
+    # without a DNS log there is nothing to say
+    r2 = CliRunner().invoke(app, ["scan", str(cn), "--format", "jsonl", "--no-store", "-q", "--suspects"])
+    assert all(e["code"] != "dns.unresolved" for x in r2.stdout.splitlines() if x.startswith("{")
+               for e in json.loads(x)["evidence"])

@@ -318,6 +318,11 @@ class NameCache:
         live = [(not asked, -exp, n) for n, (exp, asked) in names.items() if exp >= ts]
         return [n for _, _, n in sorted(live)]
 
+    def known(self, ip: str) -> bool:
+        """Whether any name was ever seen for `ip` (expired or not): was it resolved at all?"""
+        key = _norm_ip(ip)
+        return key is not None and key in self._map
+
     def expire(self, ts: float) -> int:
         """Drop every name that expired before `ts`; returns how many IPs were emptied and removed."""
         gone = 0

@@ -199,22 +199,33 @@ class FlowLogScanner:
                     # verdict without a pool name or an IDS alert behind it is counted as a suspect
                     # (`--suspects` shows them), not reported.
                     self.suspects.append(g)
-        if self.tls_by_conn:
-            for f in [*out.values(), *self.suspects]:
-                self._add_tls_context(f)
+        for f in [*out.values(), *self.suspects]:
+            self._add_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0
         return list(out.values())
 
-    def _add_tls_context(self, f: Finding) -> None:
-        """What the handshake said, as evidence for the person who confirms the finding; no points.
+    def _add_context(self, f: Finding) -> None:
+        """What the handshake and the DNS log say, as evidence for the person who confirms the finding;
+        no points.
 
-        Why no points: the encrypted benchmark has no handshake facts for either class, so any weight
-        for a self-signed certificate or a missing server name would be unmeasured (docs/behavior.md).
+        Why no points: the encrypted benchmark has no handshake or DNS facts for either class, so any
+        weight for a self-signed certificate, a missing server name or a bare address would be
+        unmeasured (docs/behavior.md).
         """
+        codes = {e.code for e in f.evidence}
         tls = self.tls_by_conn.get((f.src_ip, f.src_port, f.dst_ip, f.dst_port))
-        if not tls or any(e.code == "tls.context" for e in f.evidence):
-            return
-        f.evidence.append(tls_context_evidence(tls))
+        if tls and "tls.context" not in codes:
+            f.evidence.append(tls_context_evidence(tls))
+        # only when DNS logs were read: without them "not resolved" would say nothing
+        if (self.counts["dns_answers"] and f.dst_ip and not f.pool_host and not f.sni
+                and not self.names.known(f.dst_ip) and "dns.unresolved" not in codes):
+            f.evidence.append(Evidence(
+                code="dns.unresolved",
+                text=f"no DNS answer in these logs resolved {f.dst_ip}: the client connected to a bare address "
+                     "(pools and private proxies are often configured by IP), or resolved it before the logs begin",
+                text_zh=f"这些日志中没有任何 DNS 应答解析到 {f.dst_ip}：客户端直接连接了 IP 地址（矿池和私有代理常按 IP 配置），"
+                        "或在日志开始之前已完成解析",
+                data={"dst_ip": f.dst_ip}))
 
     def _window(self, table: pa.Table) -> pa.Table:
         if self.since is not None:
