@@ -387,8 +387,8 @@ def scan(
             findings.extend(got)
             scanner.stats.mining_sessions += sum(1 for f in got if f.kind == "mining")
             scanner.stats.flows += logs.counts["flows"]
-            scanner.stats.tcp_flows += logs.counts.get("tcp_flows", 0)
-            scanner.stats.udp_flows += logs.counts.get("udp_flows", 0)
+            scanner.stats.tcp_flows += logs.counts["tcp_flows"]
+            scanner.stats.udp_flows += logs.counts["udp_flows"]
             scanner.stats.dns_answers += logs.counts["dns_answers"]
             scanner.stats.rejects.merge(logs.rejects)
             for k, v in logs.stage_s.items():

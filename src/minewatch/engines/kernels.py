@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -319,6 +320,12 @@ NETFLOW_COLUMNS = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "pac
 NETFLOW_REVERSE_COLUMNS = ("packets_rev", "bytes_rev", "tcp_flags_rev")
 
 
+def netflow_columns(available: Sequence[str]) -> list[str]:
+    """The collector columns to read from an input that has `available`: the reverse counters only
+    when present (Parquet written before they existed lacks them; they read as null then)."""
+    return [*NETFLOW_COLUMNS, *(c for c in NETFLOW_REVERSE_COLUMNS if c in available)]
+
+
 @dataclass(slots=True)
 class FlowConfig:
     """How flow rows are scored. `source` names the input for collector Parquet (which has none);
@@ -340,7 +347,7 @@ def to_flow_table(batch: pa.Table | pa.RecordBatch, cfg: FlowConfig) -> pa.Table
 
     t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     if is_netflow(t.column_names):
-        cols = {c: t.column(c) for c in (*NETFLOW_COLUMNS, *NETFLOW_REVERSE_COLUMNS) if c in t.column_names}
+        cols = {c: t.column(c) for c in netflow_columns(t.column_names)}
         cols["start"], cols["end"] = utc_ts(cols["start"]), utc_ts(cols["end"])
         t = pa.Table.from_batches([netflow_to_flows(pa.table(cols), cfg.source)])
     arrays = []

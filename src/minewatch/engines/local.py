@@ -23,13 +23,12 @@ import pyarrow.compute as pc
 from minewatch.engines.kernels import (
     FINDING_ROWS,
     FLOW_KEY,
-    NETFLOW_COLUMNS,
-    NETFLOW_REVERSE_COLUMNS,
     POWER_FEATURES,
     FlowConfig,
     PowerConfig,
     flow_findings,
     is_netflow,
+    netflow_columns,
     power_features,
     power_peers,
     power_score,
@@ -250,7 +249,7 @@ def flow_columns(path: str | Path, columns: list[str] | None = None) -> tuple[li
     cols = columns if columns is not None else input_columns(path)
     if is_netflow(cols):
         # one-way records: both directions of a connection in one group (ENDPOINT_KEYS)
-        return [*NETFLOW_COLUMNS, *(c for c in NETFLOW_REVERSE_COLUMNS if c in cols)], ("_end_lo", "_end_hi", "transport")
+        return netflow_columns(cols), ("_end_lo", "_end_hi", "transport")
     have = [f.name for f in FLOW_SCHEMA if f.name in cols]
     missing = {"src_ip", "dst_ip", "src_port", "dst_port"} - set(have)
     if missing:

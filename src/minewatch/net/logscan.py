@@ -55,13 +55,13 @@ class FlowLogScanner:
         self.intel = intel
         self.since, self.until = since, until
         self.names = NameCache(max_ips=1_000_000)
-        self.sni_by_conn: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
+        #: handshake facts per connection (server name, version, certificate ...; `TLS_CONTEXT_FIELDS`)
         self.tls_by_conn: dict[tuple[str | None, int | None, str | None, int | None], dict[str, Any]] = {}
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
-                                       "one_direction_only": 0}
+                                       "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0}
         self.stage_s: dict[str, float] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -126,7 +126,6 @@ class FlowLogScanner:
             for r in table.select(["client_ip", "client_port", "server_ip", "server_port", *cols]).to_pylist():
                 key = (r["client_ip"], r["client_port"], r["server_ip"], r["server_port"])
                 if r.get("server_name"):
-                    self.sni_by_conn[key] = r["server_name"]
                     self.counts["tls_records"] += 1
                 known = {c: r[c] for c in cols if r.get(c) is not None}
                 if known:
@@ -142,8 +141,8 @@ class FlowLogScanner:
             self.counts["flows"] += table.num_rows
             if "transport" in table.column_names:
                 proto = pc.utf8_lower(table.column("transport"))
-                self.counts["tcp_flows"] = self.counts.get("tcp_flows", 0) + (pc.sum(pc.equal(proto, "tcp")).as_py() or 0)
-                self.counts["udp_flows"] = self.counts.get("udp_flows", 0) + (pc.sum(pc.equal(proto, "udp")).as_py() or 0)
+                self.counts["tcp_flows"] += pc.sum(pc.equal(proto, "tcp")).as_py() or 0
+                self.counts["udp_flows"] += pc.sum(pc.equal(proto, "udp")).as_py() or 0
 
     # -- scoring -----------------------------------------------------------------------------
     def findings(self, blocks: Any = None) -> list[Finding]:
@@ -158,7 +157,7 @@ class FlowLogScanner:
             names = []
             for r in rows:
                 key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])
-                sni = r.get("sni") or self.sni_by_conn.get(key)
+                sni = r.get("sni") or self.tls_by_conn.get(key, {}).get("server_name")
                 first = r["first_seen"].timestamp() if r.get("first_seen") else None
                 dns = r.get("dns_name")
                 if dns is None and first is not None and r["dst_ip"]:
