@@ -275,7 +275,8 @@ def build_finding(
         local = day0_s + int(b.onset_day[i]) * 86400 + max(int(b.onset_slot[i]), 0) * slot_s
         onset = datetime.fromtimestamp(local - tz_offset_h * 3600, tz=UTC)
     kw = _f(b.shift_kw[i]) if has else None
-    idle = subs.get("idle_fill", 0.0) > 0
+    idle_pts = subs.get("idle_fill", 0.0)
+    idle = idle_pts > 0
     draw = kw  # what the machines draw while they run
     if idle:
         # spare capacity mining runs only in the idle hours: energy comes from the mean added load, the
@@ -287,8 +288,9 @@ def build_finding(
         kw = draw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
     # machines come whole: the count is the nearest integer (at least one) of kW / one unit's kW. A
     # fraction ("2.8 machines") is not a count a visit can check; the kW and the unit stay in the evidence.
-    ok = kw is not None and draw is not None and draw > 0 and unit is not None and unit.kw > 0
-    machines = float(max(1, round(draw / unit.kw))) if ok else None  # type: ignore[operator]
+    machines = None
+    if kw is not None and draw is not None and draw > 0 and unit is not None and unit.kw > 0:
+        machines = float(max(1, round(draw / unit.kw)))
     ev: list[Evidence] = []
     day = onset.date().isoformat() if onset else None
     lf = _f(b.load_factor[i])
@@ -342,17 +344,16 @@ def build_finding(
             f"businesses close, not a rig ({fest:+.1f} points)",
             f"春节期间仅保留候选负荷的 {ktxt}：随企业停工而停止的生产线，不是矿机（{fest:+.1f} 分）",
             data={"festival_keep": k}))
-    idle = subs.get("idle_fill", 0.0)
     if idle:
         ev.append(Evidence(
             "power.idle_fill",
             f"the added load fills the hours that were idle before (correlation {_f(b.fill_corr[i]):+.2f} with the "
             f"old hour profile), leaving a flat load around the clock: spare capacity put to mining, such as GPU "
             f"servers at night, or honest round-the-clock computing; the network view or a visit tells which "
-            f"({idle:+.1f} points)",
+            f"({idle_pts:+.1f} points)",
             f"新增负荷恰好填满原先空闲的时段（与原日内曲线相关系数 {_f(b.fill_corr[i]):+.2f}），使负荷全天持平："
             f"闲置算力被用于挖矿（例如夜间的 GPU 服务器），也可能是正常的全天计算任务；需结合网络侧检测或现场核查"
-            f"（{idle:+.1f} 分）",
+            f"（{idle_pts:+.1f} 分）",
             data={"fill_corr": _f(b.fill_corr[i]), "pre_night_day": _f(b.pre_night_day[i])}))
     cv = _f(b.daily_cv[i])
     if cv is not None:
