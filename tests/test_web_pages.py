@@ -225,3 +225,23 @@ def test_busy_store_page_retries_by_itself_and_the_api_says_503(env, monkeypatch
     assert r.status_code == 503 and r.headers["retry-after"] == "5" and "in use" in r.json()["detail"]
     monkeypatch.undo()
     assert page.get("/findings").status_code == 200  # and the next refresh gets the page
+
+
+def test_finding_page_says_when_the_parts_exceed_the_capped_score(tmp_path):
+    capped = finding(1, score=100.0)
+    capped.subscores = {"protocol": 60.0, "pool_domain": 40.0, "wallet": 10.0}
+    capped.encrypted = False
+    exact = finding(2, src="10.1.2.9", score=70.0)
+    exact.subscores = {"protocol": 60.0, "wallet": 10.0}
+    env = make_env(tmp_path, [capped, exact])
+    c = env.login("viewer")
+    fids = set(re.findall(r'href="/findings/([0-9a-f]+)"', c.get("/findings").text))
+    pages = {re.search(r"<h1>[^:]*: (10\.1\.2\.\d+)", p.text).group(1): p for p in (c.get(f"/findings/{i}") for i in fids)}
+    assert set(pages) == {"10.1.2.3", "10.1.2.9"}
+    row = re.search(r'id="score-parts">(.*?)</td>', pages["10.1.2.3"].text, re.S).group(1)
+    assert "<b>100</b> ←" in row and "add up to 110" in row
+    assert "<th>Encrypted</th><td class=\"mono\">no</td>" in pages["10.1.2.3"].text
+    row = re.search(r'id="score-parts">(.*?)</td>', pages["10.1.2.9"].text, re.S).group(1)
+    assert "<b>70</b> =" in row and "add up to" not in row
+    zh = c.get(pages["10.1.2.3"].url, params={"lang": "zh"}).text
+    assert "各项合计 110" in zh and "<td class=\"mono\">否</td>" in zh
