@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -44,6 +45,9 @@ def test_html_report_holds_the_facts_in_both_languages(bundle):
         assert text in html, text
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold" in html  # notes are escaped
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    # times for a reader: whole seconds in UTC (the store keeps microseconds; JSON exports keep them too)
+    assert "2024-06-10 06:00:00 UTC" in html and "First seen" in html
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", html) and not re.search(r"T\d{2}:\d{2}:\d{2}", html)
     zh = case_report_html(bundle, lang="zh")
     assert "案件报告" in zh and "Case report" not in zh
 

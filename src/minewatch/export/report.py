@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from minewatch import __version__
-from minewatch.model import Finding, iso
+from minewatch.model import Finding
 
 MAX_FINDINGS_IN_REPORT = 50
 
@@ -30,6 +30,15 @@ def _t(lang: str) -> Callable[[str, str], str]:
         return f"{en} / {zh}" if en != zh else en
 
     return t
+
+
+def iso(ts: datetime | None) -> str | None:
+    """Whole seconds in UTC for a reader ("2024-06-10 06:13:28 UTC"); JSON exports keep full precision."""
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _e(v: Any) -> str:

@@ -8,14 +8,20 @@ All text placed in the SVG is XML-escaped (it can come from captures an attacker
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 
-from minewatch.model import Finding
+from minewatch.model import Evidence, Finding
+
+MARK_GAP_PX = 12  #: timeline marks closer than this are drawn as one, labelled with the range
 
 
 def _e(s: object) -> str:
     return escape(str(s), quote=True)
+
+
+def _when(ts: datetime) -> str:
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def trend_bars(points: Sequence[tuple[str, int]], *, width: int = 720, height: int = 160, label: str = "") -> str:
@@ -62,11 +68,22 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
     out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
            f'width="100%" xmlns="http://www.w3.org/2000/svg">',
            f'<line x1="{x0}" y1="40" x2="{x1}" y2="40" class="flow"/>']  # fmt: skip
+    # Items closer than MARK_GAP_PX share one mark labelled "first–last": numbers drawn on top of each
+    # other cannot be read, and evidence often comes in bursts (a login, its answer, the first job).
+    groups: list[list[tuple[int, Evidence]]] = []
     for i, e in enumerate(ev for ev in f.evidence if ev.ts is not None):
-        y = 40 - 14 if i % 2 else 40 + 14
-        out.append(f'<circle cx="{x(e.ts):.1f}" cy="40" r="5" class="mark"><title>{_e(e.ts.isoformat())} '  # type: ignore[arg-type]
-                   f'{_e(e.code)}</title></circle>')  # fmt: skip
-        out.append(f'<text x="{x(e.ts):.1f}" y="{y + 4}" text-anchor="middle" class="tick">{i + 1}</text>')  # type: ignore[arg-type]
+        if groups and x(e.ts) - x(groups[-1][0][1].ts) < MARK_GAP_PX:  # type: ignore[arg-type]
+            groups[-1].append((i, e))
+        else:
+            groups.append([(i, e)])
+    for g, members in enumerate(groups):
+        y = 40 - 14 if g % 2 else 40 + 14
+        cx = x(members[0][1].ts)  # type: ignore[arg-type]
+        title = "; ".join(f"{i + 1}: {_when(e.ts)} {e.code}" for i, e in members)  # type: ignore[arg-type]
+        first, last = members[0][0] + 1, members[-1][0] + 1
+        out.append(f'<circle cx="{cx:.1f}" cy="40" r="5" class="mark"><title>{_e(title)}</title></circle>')
+        out.append(f'<text x="{cx:.1f}" y="{y + 4}" text-anchor="middle" class="tick">'
+                   f'{first if first == last else f"{first}–{last}"}</text>')  # fmt: skip
     out.append(f'<text x="{x0}" y="{height - 4}" class="tick">{_e(t0.strftime("%Y-%m-%d %H:%M:%S"))}</text>')
     out.append(f'<text x="{x1}" y="{height - 4}" text-anchor="end" class="tick">{_e(t1.strftime("%H:%M:%S"))} '
                f'({span:,.0f} s)</text>')  # fmt: skip
