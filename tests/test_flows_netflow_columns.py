@@ -98,6 +98,113 @@ def test_values_that_do_not_fit_become_null_not_errors():
     assert r["proto"] is None and r["transport"] == "300" and r["tcp_flags"] is None
 
 
+def test_per_record_path_values_that_do_not_fit_become_null_and_are_counted():
+    """Review #1: on the variable-length (per-record) path an 8-byte port of 2^40, 8-byte start/end
+    seconds beyond year 9999 and a sampling interval of 2^64-1 from an options record each made
+    `take()` raise, losing every buffered record of every exporter. Now each value is null, the
+    records (and the fixed-template records buffered with them) are kept, and the nulls are counted."""
+    cache, buf = TemplateCache(), ColumnBuffer()
+    good = [(8, 4), (12, 4), (7, 2), (2, 4)]
+    var = [(8, 4), (7, 8), (11, 2), (82, 0xFFFF), (150, 8), (151, 8), (2, 8)]
+    opt_t = struct.pack(">HHH", 256, 2, 1) + struct.pack(">HHHH", 149, 4, 34, 8)  # 8-byte interval
+    far_s = 10**12  # seconds: year ~33658
+    bad = (ip4("10.0.0.6") + struct.pack(">QH", 1 << 40, 3333) + b"\x03eth"
+           + struct.pack(">QQQ", far_s, far_s + 60, 5))
+    msgs = [
+        ipfix([(2, tmpl(300, good)), (300, ip4("10.0.0.1") + ip4("10.0.0.2") + struct.pack(">HI", 80, 7))], seq=0),
+        ipfix([(3, opt_t), (256, struct.pack(">IQ", 3, (1 << 64) - 1)), (2, tmpl(301, var)), (301, bad)], seq=1),
+    ]
+    for m in msgs:
+        assert [e for e in decode_into(m, "e:1", cache, buf) if e.kind == "reject"] == []
+    rows = {r["src_ip"]: r for r in table_to_records(buf.take())}
+    assert rows["10.0.0.1"]["packets"] == 7 and rows["10.0.0.1"]["src_port"] == 80
+    r = rows["10.0.0.6"]
+    assert (r["src_port"], r["dst_port"], r["packets"], r["extra"]) == (None, 3333, 5, {"interfaceName": "eth"})
+    assert r["start"] is None and r["end"] is None and r["sampling_interval"] is None
+    nulled, failed = buf.take_notes()
+    assert nulled == {"src_port": 1, "start": 1, "end": 1, "sampling_interval": 1} and not failed
+    assert buf.take_notes() == (Counter(), Counter())  # read once
+
+
+def test_times_outside_1970_to_9999_become_null_on_both_paths():
+    """Review #3: an 8-byte flowStartSeconds of 10^12 (year ~33658) fits int64 microseconds, so the
+    fixed-template path wrote it and every later `scan` of the output directory failed converting it
+    to a datetime. Times must lie in 1970-01-01 .. 9999-12-31 on the fixed and the per-record path;
+    outside they are null and counted (an NTP time of 0 is 1900; the last representable instant stays)."""
+    last_s = 253_402_300_799  # 9999-12-31T23:59:59Z, still representable
+    fields = [(8, 4), (150, 8), (153, 8), (154, 8)]
+    rows = [("10.0.0.1", 10**12, (last_s + 1) * 1000, 0),  # start, end too late; NTP 0 = 1900
+            ("10.0.0.2", last_s, EXPORT_S * 1000, (EXPORT_S + NTP_OFFSET) << 32)]
+    body = b"".join(ip4(a) + struct.pack(">QQQ", s, e, ntp) for a, s, e, ntp in rows)
+    for extra_field in ([], [(82, 0xFFFF)]):  # fixed template (column path), then variable-length
+        suffix = b"\x00" if extra_field else b""
+        rec = b"".join(body[i * 28:(i + 1) * 28] + suffix for i in range(2))
+        cache, buf = TemplateCache(), ColumnBuffer()
+        decode_into(ipfix([(2, tmpl(300, fields + extra_field)), (300, rec)], seq=0), "e:1", cache, buf)
+        table = buf.take()
+        got = {r["src_ip"]: (r["start"], r["end"]) for r in table_to_records(table)}
+        assert got == {"10.0.0.1": (None, None), "10.0.0.2": (last_s * 1_000_000, EXPORT_S * 1_000_000)}
+        table.to_pylist()  # every time converts to a datetime
+        assert buf.take_notes()[0] == {"start": 1, "end": 1}
+    # NTP start (the column used when no seconds/milliseconds start is present) before 1970
+    fields = [(8, 4), (154, 8), (155, 8)]
+    rec = ip4("10.0.0.3") + struct.pack(">QQ", 5 << 32, (EXPORT_S + NTP_OFFSET) << 32)
+    buf = ColumnBuffer()
+    decode_into(ipfix([(2, tmpl(300, fields)), (300, rec)], seq=0), "e:1", TemplateCache(), buf)
+    (r,) = table_to_records(buf.take())
+    assert r["start"] is None and r["end"] == EXPORT_S * 1_000_000
+    assert buf.take_notes()[0] == {"start": 1}
+    # v5 uptimes with a zeroed export time would land before 1970
+    buf = ColumnBuffer()
+    dg = v5([("10.0.0.4", "10.0.0.5", 1, 2, 3, 4)], seq=0)
+    dg = dg[:8] + struct.pack(">I", 0) + dg[12:]  # unix_secs = 0
+    decode_into(dg, "e:5", TemplateCache(), buf)
+    (r,) = table_to_records(buf.take())
+    assert r["start"] is None and r["end"] is None and buf.take_notes()[0] == {"start": 1, "end": 1}
+
+
+def test_a_record_that_cannot_be_converted_costs_only_itself(monkeypatch):
+    """Review #1, last line of defence: should a record still fail to convert (a bug nothing
+    foresaw), `take()` halves the batch until only that record is left out, and names it by
+    exporter, domain, template and message sequence; every other record, of its own data set, its
+    own template and other exporters, is in the table."""
+    import minewatch.sources.netflow as nf
+
+    real = nf._group_batch
+    poison = ip4("10.66.6.6")
+
+    def fragile(g, *args):
+        if any(poison in b for b in g.bodies):
+            raise OverflowError("simulated conversion bug")
+        return real(g, *args)
+
+    monkeypatch.setattr(nf, "_group_batch", fragile)
+    cache, buf = TemplateCache(), ColumnBuffer()
+    fields = [(8, 4), (7, 2)]
+    sets = [b"".join(ip4(f"10.1.{k}.{j}") + struct.pack(">H", 1 << 15 | j) for j in range(8)) for k in range(5)]
+    sets[3] = sets[3][:18] + poison + sets[3][22:]  # record 3 of data set 3 (its port is 2^15 + 3)
+    decode_into(ipfix([(2, tmpl(300, fields))], seq=0), "e:1", cache, buf)
+    for k, body in enumerate(sets):
+        decode_into(ipfix([(300, body)], seq=100 + k), "e:1", cache, buf)
+    decode_into(v5([("10.5.0.1", "10.5.0.2", 1, 2, 3, 4)], seq=0), "e:5", cache, buf)
+    # and a per-record row that cannot convert, among good ones from the variable-length path
+    buf.slow.append({"src_ip": "10.77.0.1", "src_port": 1 << 40, "exporter": "e:7", "observation_domain": 3,
+                     "template_id": 400, "sequence": 9})
+    buf.slow.append({"src_ip": "10.77.0.2", "src_port": 7, "exporter": "e:7"})
+    table = buf.take()
+    ips = set(table.column("src_ip").to_pylist())
+    assert len(ips) == table.num_rows == 5 * 8 - 1 + 1 + 1
+    assert "10.66.6.6" not in ips and "10.77.0.1" not in ips and {"10.1.3.2", "10.1.3.4", "10.77.0.2"} <= ips
+    _, failed = buf.take_notes()
+    assert failed == {
+        ("decoder error: OverflowError converting a record", "e:1 domain 3 template 300 sequence 103"): 1,
+        ("decoder error: ArrowInvalid converting a record", "e:7 domain 3 template 400 sequence 9"): 1,
+    }
+    # `decode_datagram` reports it as a reject instead of returning nothing
+    recs, ev = decode_datagram(ipfix([(300, sets[3])], seq=104 + 8), "e:1", cache)  # in sequence
+    assert len(recs) == 7 and [(e.kind, e.count) for e in ev] == [("reject", 1)]
+
+
 def test_system_init_inside_data_records_dates_each_record():
     fields = [(8, 4), (160, 8), (22, 4), (21, 4)]
     init_a, init_b = EXPORT_S * 1000 - 7_200_000, EXPORT_S * 1000 - 60_000

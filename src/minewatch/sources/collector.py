@@ -57,12 +57,25 @@ _MIN_S, _MAX_S = -62_135_596_800, 253_402_300_799  # what datetime can represent
 
 @dataclass
 class Counters:
-    """What the collector saw; printed at the end and written to `_stats/` beside the Parquet."""
+    """What the collector saw; printed at the end and written to `_stats/` beside the Parquet.
+
+    Units, because a total of mixed things misleads: `records` counts flow records decoded (held
+    ones when released), and after shutdown `records == rows_written + records_rejected`. `rejects`
+    counts what was thrown away, by reason, one per thing the reason names: a datagram for header
+    and length problems, a data set for held data ("no template and hold buffer full", "held data
+    expired without its template", "held data without template at shutdown": a set without its
+    template cannot be split into records), a template record for template problems, and a record
+    for "truncated variable-length record" and "decoder error: ... converting a record" (those also
+    in `records_rejected`). `values_nulled` counts values, by column, written as null because the
+    column cannot hold them (a port above 2^31, a time outside 1970-9999); their records are kept.
+    `held`, `held_expired` and `held_dropped_at_shutdown` count data sets.
+    """
 
     datagrams: int = 0
     datagram_bytes: int = 0
     records: int = 0
     rows_written: int = 0
+    records_rejected: int = 0
     files_written: int = 0
     seq_gaps: int = 0
     seq_lost: int = 0
@@ -80,11 +93,19 @@ class Counters:
     #: System calls that returned data: datagrams / receive_calls is the mean batch size.
     receive_calls: int = 0
     by_version: Counter[int] = field(default_factory=Counter)
+    values_nulled: Counter[str] = field(default_factory=Counter)
     rejects: Rejects = field(default_factory=Rejects)
 
+    def reject(self, reason: str, where: str | None, n: int = 1) -> None:
+        """Count `n` rejected things of one reason, keeping `where` as an example."""
+        if n > 0:
+            self.rejects.add(reason, where)
+            self.rejects.counts[reason] += n - 1
+
     def as_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "by_version")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "by_version", "values_nulled")}
         d["by_version"] = {str(k): v for k, v in sorted(self.by_version.items())}
+        d["values_nulled"] = dict(sorted(self.values_nulled.items()))
         d["rejects"] = self.rejects.as_dict()
         d["reject_examples"] = list(self.rejects.examples)
         return d
@@ -540,13 +561,25 @@ class Collector:
         return self._drain(1) == 1
 
     def _take(self, now: float) -> None:
-        """Turn pending decoded data into an Arrow table and hand it to the writer."""
+        """Turn pending decoded data into an Arrow table and hand it to the writer.
+
+        `take()` leaves out only records it cannot convert (named by exporter, domain, template and
+        message sequence in the reject examples) and notes values it wrote as null; both are counted
+        here. Should the whole conversion still fail, the batch is counted as rejected records.
+        """
+        c = self.counters
         pending = self.buf.rows
         try:
             table = self.buf.take()
         except Exception as exc:  # a conversion bug costs this batch, counted, not the collector
-            self.counters.rejects.counts[f"decoder error: {type(exc).__name__}"] += max(pending, 1)
+            c.reject(f"decoder error: {type(exc).__name__}", f"batch of {pending} records", pending)
+            c.records_rejected += pending
             table = None
+        nulled, failed = self.buf.take_notes()
+        c.values_nulled.update(nulled)
+        for (reason, where), n in failed.items():
+            c.reject(reason, where, n)
+            c.records_rejected += n
         self._pending_since = None
         if table is not None:
             self.writer.add(table, int(time.time() * 1e6), now)
@@ -564,9 +597,9 @@ class Collector:
         if now - self._last_expire > 60:
             self._last_expire = now
             n = self.cache.expire_held(time.monotonic())
-            if n:
+            if n:  # n data sets: counted in the same unit as `held` and the shutdown drop
                 self.counters.held_expired += n
-                self.counters.rejects.add("held data expired without its template", None)
+                self.counters.reject("held data expired without its template", None, n)
 
     def serve(self, max_seconds: float | None = None) -> Counters:
         """Run until `request_stop()` (or `max_seconds`), then drain, flush and write the counters."""
@@ -594,7 +627,7 @@ class Collector:
         dropped = self.cache.drain_held()
         if dropped:
             c.held_dropped_at_shutdown += dropped
-            c.rejects.counts["held data without template at shutdown"] += dropped
+            c.reject("held data without template at shutdown", None, dropped)
         stats = self.out / "_stats"
         stats.mkdir(parents=True, exist_ok=True)
         name = f"collector-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"

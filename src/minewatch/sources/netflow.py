@@ -26,9 +26,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -167,6 +168,16 @@ def _since_ms_vec(d: np.ndarray) -> np.ndarray:
 
 
 _VARLEN = 0xFFFF
+
+#: What an output column can hold. A value outside becomes null (and is counted in
+#: `ColumnBuffer.nulled`) on both decoding paths, never an exception: one exporter's bad record must
+#: not cost a batch. Times are kept within 1970-01-01 .. 9999-12-31T23:59:59.999999Z because that is
+#: what the Parquet partitioning and every reader's `datetime` conversion can take (a year-33658
+#: `start` made a whole output directory unscannable), and no flow record predates 1970.
+_I64_MAX = (1 << 63) - 1
+_I32_MAX = (1 << 31) - 1
+_TS_MIN_US = 0  # 1970-01-01T00:00:00Z
+_TS_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 #: Output schema of the collector (one row per exported flow record: a time slice of a flow).
 NETFLOW_SCHEMA = pa.schema(
@@ -371,9 +382,31 @@ def _time_us(ie: int | None, v: Any, ctx: _Ctx, init_ms: int | None) -> int | No
     return None
 
 
+def _fit(v: Any, hi: int, col: str, nulled: Counter[str], lo: int = 0) -> int | None:
+    """`v` when it is an integer the column `col` can hold (lo..hi), else None.
+
+    A non-integer is an element of the wrong size (kept as hex): unknown, not counted. An integer out
+    of range is what the exporter really sent, so it is counted in `nulled` by column: the operator
+    can see that an exporter sends values no column can hold, while the record itself is kept.
+    """
+    if not isinstance(v, int):
+        return None
+    if lo <= v <= hi:
+        return v
+    nulled[col] += 1
+    return None
+
+
 def _build_record(
-    vals: dict[int, Any], extra: dict[str, str], exporter: str, ctx: _Ctx, tid: int, cache: TemplateCache
+    vals: dict[int, Any], extra: dict[str, str], exporter: str, ctx: _Ctx, tid: int, cache: TemplateCache,
+    nulled: Counter[str],
 ) -> Record:
+    """One row of the per-record path, every value checked against its column as `_group_batch` does.
+
+    Why every column is checked here: `records_to_batch` converts all pending per-record rows at once,
+    so one unchecked value (an 8-byte port, an 8-byte "seconds" time, a sampling interval of 2^64-1)
+    used to make the whole batch, every exporter's records, fail to convert.
+    """
     dkey = (exporter, ctx.domain)
     _, src = _first(vals, _SRC_IP)
     _, dst = _first(vals, _DST_IP)
@@ -390,26 +423,26 @@ def _build_record(
     e_ie, e_v = _first(vals, _END)
     return {
         "src_ip": src if isinstance(src, str) else None,
-        "src_port": sport if isinstance(sport, int) else None,
+        "src_port": _fit(sport, _I32_MAX, "src_port", nulled),
         "dst_ip": dst if isinstance(dst, str) else None,
-        "dst_port": dport if isinstance(dport, int) else None,
-        "proto": proto if isinstance(proto, int) and proto < 256 else None,
+        "dst_port": _fit(dport, _I32_MAX, "dst_port", nulled),
+        "proto": _fit(proto, 255, "proto", nulled),
         "transport": _PROTO_NAMES.get(proto, str(proto)) if isinstance(proto, int) else None,
-        "packets": npk if isinstance(npk, int) and npk < 1 << 63 else None,
-        "bytes": nbytes if isinstance(nbytes, int) and nbytes < 1 << 63 else None,
-        "tcp_flags": vals.get(6) if isinstance(vals.get(6), int) else None,
-        "start": _time_us(s_ie, s_v, ctx, init),
-        "end": _time_us(e_ie, e_v, ctx, init),
-        "sampling_interval": cache.sampling.get(dkey),
+        "packets": _fit(npk, _I64_MAX, "packets", nulled),
+        "bytes": _fit(nbytes, _I64_MAX, "bytes", nulled),
+        "tcp_flags": _fit(vals.get(6), _I32_MAX, "tcp_flags", nulled),
+        "start": _fit(_time_us(s_ie, s_v, ctx, init), _TS_MAX_US, "start", nulled, _TS_MIN_US),
+        "end": _fit(_time_us(e_ie, e_v, ctx, init), _TS_MAX_US, "end", nulled, _TS_MIN_US),
+        "sampling_interval": _fit(cache.sampling.get(dkey), _I64_MAX, "sampling_interval", nulled),
         "exporter": exporter,
         "observation_domain": ctx.domain,
         "version": ctx.version,
         "sequence": ctx.sequence,
         "template_id": tid,
         "extra": extra or None,
-        "packets_rev": rpk if isinstance(rpk, int) and rpk < 1 << 63 else None,
-        "bytes_rev": rbytes if isinstance(rbytes, int) and rbytes < 1 << 63 else None,
-        "tcp_flags_rev": rflags if isinstance(rflags, int) and rflags < 1 << 31 else None,
+        "packets_rev": _fit(rpk, _I64_MAX, "packets_rev", nulled),
+        "bytes_rev": _fit(rbytes, _I64_MAX, "bytes_rev", nulled),
+        "tcp_flags_rev": _fit(rflags, _I32_MAX, "tcp_flags_rev", nulled),
     }
 
 
@@ -459,10 +492,6 @@ def _rows_slow(body: bytes, t: Template, events: list[Event]) -> list[tuple[dict
 
 #: How a fixed-length field is read: "int" unsigned big-endian 1-8 bytes, "ntp" 64-bit NTP time,
 #: "ip4" IPv4 address, "other" anything else (converted per distinct value with `_value`).
-_I64_MAX = (1 << 63) - 1
-_I32_MAX = (1 << 31) - 1
-_TS_MIN_US = -62_135_596_800 * 1_000_000  # 0001-01-01: beyond these a time cannot be partitioned
-_TS_MAX_US = 253_402_300_799 * 1_000_000  # 9999-12-31
 _MAP = pa.map_(pa.string(), pa.string())
 _TRANSPORT = pa.array([_PROTO_NAMES.get(i, str(i)) for i in range(256)], pa.string())
 
@@ -668,19 +697,26 @@ def _pick(lay: _Layout, ids: tuple[int, ...]) -> _Field | None:
 
 
 def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_rec: np.ndarray | None,
-          n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Start or end in epoch us with the same rules as `_time_us`, for a whole column."""
+          n: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Start or end in epoch us with the same rules as `_time_us`, for a whole column.
+
+    Returns (values, null mask, how many were nulled for lying outside _TS_MIN_US.._TS_MAX_US). Unknown
+    times (no uptime and no init time) are null but not counted: nothing was wrong with them.
+    """
     if f is None:
         return None
     if f.vk == "ntp" and f.ie in (154, 155, 156, 157):
-        return _ntp(rec, f), np.zeros(n, bool)
+        out = _ntp(rec, f)  # NTP era 0 ends in 2036; only before 1970 is out of range
+        bad = out < _TS_MIN_US
+        return out, bad, int(bad.sum()) if bad.any() else 0
     if f.vk != "int":
         return None
     u = _col_uint(rec, f)
-    if f.ie in (150, 151):
-        return u.astype(np.int64) * 1_000_000, u > np.uint64(_I64_MAX // 1_000_000)
-    if f.ie in (152, 153):
-        return u.astype(np.int64) * 1000, u > np.uint64(_I64_MAX // 1000)
+    if f.ie in (150, 151, 152, 153):
+        # compared before multiplying: a uint64 of seconds times 10^6 wraps silently in int64
+        scale = 1_000_000 if f.ie in (150, 151) else 1000
+        bad = u > np.uint64(_TS_MAX_US // scale)
+        return u.astype(np.int64) * scale, bad, int(bad.sum()) if bad.any() else 0
     if f.ie not in (21, 22):
         return None
     # uptime: relative to the export time modulo 2^32, so a flow stays before its export across a wrap
@@ -699,7 +735,11 @@ def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_re
         by_init = (export - _since_ms_vec(up_now - v)) * 1000
         out = np.where(null, by_init, out)
         null = null & ~has_init
-    return out, null
+    # an export time near 1970 (a zeroed header) minus the uptime lands before it
+    bad = (out < _TS_MIN_US) & ~null
+    if bad.any():
+        return out, null | bad, int(bad.sum())
+    return out, null, 0
 
 
 @dataclass(slots=True, eq=False)
@@ -715,7 +755,8 @@ class _Group:
     ctx: list[tuple[int, int, int, int | None, int, int | None, int | None]] = field(default_factory=list)
 
 
-def _group_batch(g: _Group) -> pa.RecordBatch:
+def _group_batch(g: _Group, nulled: Counter[str]) -> pa.RecordBatch:
+    """All data sets of one compiled template as one batch; values that do not fit are counted in `nulled`."""
     lay = g.layout
     rec = np.frombuffer(b"".join(g.bodies), dtype=lay.dtype)
     n = rec.shape[0]
@@ -750,19 +791,38 @@ def _group_batch(g: _Group) -> pa.RecordBatch:
             transport = pc.if_else(pa.array(small), transport, pa.array(p.astype(np.uint64)).cast(pa.string()))
     ok_samp = [s if s is not None and s <= _I64_MAX else None for s in samp]
     has_samp = rep([s is not None for s in ok_samp], bool)
+    if ok_samp.count(None) != samp.count(None):
+        nulled["sampling_interval"] += sum(c for s, c in zip(samp, g.counts, strict=True)
+                                           if s is not None and s > _I64_MAX)
     exporter = _repeat_text([g.exporter], n)
+
+    def num(f: _Field | None, limit: int, typ: pa.DataType, col: str,
+            v: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
+        v = _nums(rec, f, limit, n) if v is None else v
+        if v is not None and v[1].any():  # the mask is exactly the values above `limit`
+            nulled[col] += int(v[1].sum())
+        return _arr(v, typ, n)
+
+    def when(f: _Field | None, col: str) -> pa.Array:
+        t = _time(rec, f, ctx, init_rec, n)
+        if t is None:
+            return pa.nulls(n, TS)
+        if t[2]:
+            nulled[col] += t[2]
+        return _arr(t[:2], TS, n)
+
     cols = [
         _ip_text(rec, src, n),
-        _arr(_nums(rec, _pick(lay, _SRC_PORT), _I32_MAX, n), pa.int32(), n),
+        num(_pick(lay, _SRC_PORT), _I32_MAX, pa.int32(), "src_port"),
         _ip_text(rec, dst, n),
-        _arr(_nums(rec, _pick(lay, _DST_PORT), _I32_MAX, n), pa.int32(), n),
-        _arr(proto, pa.int16(), n),
+        num(_pick(lay, _DST_PORT), _I32_MAX, pa.int32(), "dst_port"),
+        num(None, 255, pa.int16(), "proto", proto),
         transport,
-        _arr(_nums(rec, _pick(lay, _PACKETS), _I64_MAX, n), pa.int64(), n),
-        _arr(_nums(rec, _pick(lay, _BYTES), _I64_MAX, n), pa.int64(), n),
-        _arr(_nums(rec, lay.known.get(6), _I32_MAX, n), pa.int32(), n),
-        _arr(_time(rec, _pick(lay, _START), ctx, init_rec, n), TS, n),
-        _arr(_time(rec, _pick(lay, _END), ctx, init_rec, n), TS, n),
+        num(_pick(lay, _PACKETS), _I64_MAX, pa.int64(), "packets"),
+        num(_pick(lay, _BYTES), _I64_MAX, pa.int64(), "bytes"),
+        num(lay.known.get(6), _I32_MAX, pa.int32(), "tcp_flags"),
+        when(_pick(lay, _START), "start"),
+        when(_pick(lay, _END), "end"),
         _arr((rep([s or 0 for s in ok_samp]), ~has_samp), pa.int64(), n),
         exporter,
         pa.array(rep(domain)),
@@ -770,9 +830,9 @@ def _group_batch(g: _Group) -> pa.RecordBatch:
         pa.array(rep(seq)),
         pa.array(np.full(n, g.template_id, np.int32)),
         _extra(rec, lay, n),
-        _arr(_nums(rec, _pick(lay, _REV_PACKETS), _I64_MAX, n), pa.int64(), n),
-        _arr(_nums(rec, _pick(lay, _REV_BYTES), _I64_MAX, n), pa.int64(), n),
-        _arr(_nums(rec, lay.known.get(_REV_FLAGS), _I32_MAX, n), pa.int32(), n),
+        num(_pick(lay, _REV_PACKETS), _I64_MAX, pa.int64(), "packets_rev"),
+        num(_pick(lay, _REV_BYTES), _I64_MAX, pa.int64(), "bytes_rev"),
+        num(lay.known.get(_REV_FLAGS), _I32_MAX, pa.int32(), "tcp_flags_rev"),
     ]
     return pa.RecordBatch.from_arrays(cols, schema=NETFLOW_SCHEMA)
 
@@ -828,20 +888,69 @@ def _extra(rec: np.ndarray, lay: _Layout, n: int) -> pa.Array:
     return pa.MapArray.from_arrays(offsets, keys, values)
 
 
+_T = TypeVar("_T")
+
+
+def _convert_or_split(item: _T, convert: Callable[[_T], pa.RecordBatch], split: Callable[[_T], list[_T] | None],
+                      bad: Callable[[_T, Exception], None], out: list[pa.RecordBatch]) -> None:
+    """Convert `item`; when that raises, convert its halves (`split`) until only the bad records are left.
+
+    The last line of defence behind the range checks: a value nothing foresaw costs its own record
+    (reported to `bad`), not every exporter's records converted with it. A good batch converts in one
+    call as before; each bad record costs about log2(batch) extra conversions.
+    """
+    try:
+        out.append(convert(item))
+    except Exception as exc:
+        parts = split(item)
+        if parts is None:
+            bad(item, exc)
+            return
+        for part in parts:
+            _convert_or_split(part, convert, split, bad, out)
+
+
+def _split_group(g: _Group) -> list[_Group] | None:
+    """Halves of a group: by data sets, then a single set by its records; None for one record."""
+    if len(g.bodies) > 1:
+        h = len(g.bodies) // 2
+        return [_Group(g.layout, g.exporter, g.template_id, g.bodies[a:b], g.counts[a:b], g.ctx[a:b])
+                for a, b in ((0, h), (h, len(g.bodies)))]
+    n = g.counts[0]
+    if n <= 1:
+        return None
+    h, size = n // 2, g.layout.size
+    body = g.bodies[0]
+    return [_Group(g.layout, g.exporter, g.template_id, [body[:h * size]], [h], g.ctx[:1]),
+            _Group(g.layout, g.exporter, g.template_id, [body[h * size:n * size]], [n - h], g.ctx[:1])]
+
+
+def _split_rows(rows: list[Record]) -> list[list[Record]] | None:
+    h = len(rows) // 2
+    return [rows[:h], rows[h:]] if h else None
+
+
 class ColumnBuffer:
     """Decoded flow slices waiting to become one Arrow table; what `decode_into` writes to.
 
     Fixed-template data sets are kept as raw bytes per template (`add`), so the per-datagram cost is
     a few list appends; `take()` does the numpy/Arrow work once for many datagrams. Row order in the
     table is by template, then arrival; nothing downstream depends on arrival order.
+
+    Besides the rows, the buffer notes what its consumer should count (`take_notes()`): `nulled`,
+    values set to null because their column cannot hold them, by column (the record is kept); and
+    `failed`, records that could still not be converted, by (reason, "exporter domain template
+    sequence"), which are left out of the table instead of failing it.
     """
 
-    __slots__ = ("groups", "rows", "slow")
+    __slots__ = ("failed", "groups", "nulled", "rows", "slow")
 
     def __init__(self) -> None:
         self.groups: dict[tuple[_Layout, str, int], _Group] = {}
         self.slow: list[Record] = []
         self.rows = 0
+        self.nulled: Counter[str] = Counter()
+        self.failed: Counter[tuple[str, str]] = Counter()
 
     def add(self, lay: _Layout, exporter: str, tid: int, body: bytes, n: int,
             ctx: tuple[int, int, int, int | None, int, int | None, int | None]) -> None:
@@ -855,15 +964,48 @@ class ColumnBuffer:
         self.rows += n
 
     def take(self) -> pa.Table | None:
-        """Everything buffered as a NETFLOW_SCHEMA table (None when empty); the buffer is emptied."""
+        """Everything buffered as a NETFLOW_SCHEMA table (None when empty); the buffer is emptied.
+
+        Each template's group and the per-record rows convert on their own, and a part that fails is
+        halved until only its bad records are left out (noted in `failed`): one record nothing
+        foresaw must not cost the other records of the batch, as it once cost ~50 000 of them.
+        """
         groups, slow = self.groups, self.slow
         self.groups = {}  # emptied first: a conversion bug must not wedge every later batch
         self.slow = []
         self.rows = 0
-        batches = [_group_batch(g) for g in groups.values()]
+        batches: list[pa.RecordBatch] = []
+        for g in groups.values():
+            _convert_or_split(g, self._convert_group, _split_group, self._bad_group, batches)
         if slow:
-            batches.append(records_to_batch(slow))
+            _convert_or_split(slow, records_to_batch, _split_rows, self._bad_rows, batches)
         return pa.Table.from_batches(batches, schema=NETFLOW_SCHEMA) if batches else None
+
+    def take_notes(self) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+        """(`nulled`, `failed`) gathered since the last call, and start them again from zero."""
+        notes = self.nulled, self.failed
+        self.nulled, self.failed = Counter(), Counter()
+        return notes
+
+    def _convert_group(self, g: _Group) -> pa.RecordBatch:
+        nulled: Counter[str] = Counter()
+        batch = _group_batch(g, nulled)
+        self.nulled.update(nulled)  # only once it converted: a retried half must not count twice
+        return batch
+
+    def _bad_group(self, g: _Group, exc: Exception) -> None:
+        _, domain, _, _, seq, _, _ = g.ctx[0]
+        self.failed[(_convert_reason(exc), f"{g.exporter} domain {domain} template {g.template_id} "
+                     f"sequence {seq}")] += sum(g.counts)
+
+    def _bad_rows(self, rows: list[Record], exc: Exception) -> None:
+        for r in rows:
+            self.failed[(_convert_reason(exc), f"{r.get('exporter')} domain {r.get('observation_domain')} "
+                         f"template {r.get('template_id')} sequence {r.get('sequence')}")] += 1
+
+
+def _convert_reason(exc: Exception) -> str:
+    return f"decoder error: {type(exc).__name__} converting a record"
 
 
 def table_to_records(table: pa.Table | pa.RecordBatch | None) -> list[Record]:
@@ -905,7 +1047,7 @@ def _data_set(
             init = vals.get(160)  # some exporters put the init time in every data record
             if isinstance(init, int):
                 cache.system_init_ms[dkey] = init
-            buf.slow.append(_build_record(vals, extra, exporter, ctx, t.template_id, cache))
+            buf.slow.append(_build_record(vals, extra, exporter, ctx, t.template_id, cache, buf.nulled))
         buf.rows += len(rows)
         return len(rows), len(rows)
     size = lay.size
@@ -1034,6 +1176,20 @@ def _parse_templates(
         else:
             tid, count = struct.unpack_from(">HH", body, pos)
             pos += 4
+            if count == 0 and version == 10:
+                # RFC 7011 8.1: a withdrawal is (template id, field count 0) in either set, with no
+                # scope count even in an options template set. Id 2 in a template set withdraws all
+                # data templates, id 3 in an options template set all options templates (only those:
+                # the options records date uptime fields and give the sampling interval).
+                if tid == set_id:
+                    removed = [k for k, old in cache.templates.items()
+                               if k[:2] == (exporter, domain) and old.options == options]
+                else:
+                    removed = [(exporter, domain, tid)] if (exporter, domain, tid) in cache.templates else []
+                for k in removed:
+                    del cache.templates[k]
+                events.append(Event("template_withdrawn", f"{exporter} domain {domain} id {tid}", len(removed)))
+                continue
             scope = 0
             if set_id == 3:
                 if n - pos < 2:
@@ -1041,12 +1197,6 @@ def _parse_templates(
                     return learned
                 (scope,) = struct.unpack_from(">H", body, pos)
                 pos += 2
-            if count == 0 and version == 10:
-                removed = [k for k in cache.templates if k[:2] == (exporter, domain) and (tid in (2, 3) or k[2] == tid)]
-                for k in removed:
-                    del cache.templates[k]
-                events.append(Event("template_withdrawn", f"{exporter} domain {domain} id {tid}", len(removed)))
-                continue
             specs = []
             for _ in range(count):
                 if n - pos < 4:
@@ -1114,9 +1264,11 @@ def decode_datagram(
     buf = ColumnBuffer()
     events = decode_into(data, exporter, templates, buf, now)
     try:
-        return table_to_records(buf.take()), events
+        rows = table_to_records(buf.take())
     except Exception as exc:
         return [], [*events, Event("reject", f"decoder error: {type(exc).__name__}")]
+    _, failed = buf.take_notes()
+    return rows, [*events, *(Event("reject", reason, n) for (reason, _), n in failed.items())]
 
 
 def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer, now: float) -> list[Event]:
@@ -1230,7 +1382,11 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
             if not q:
                 continue
             cache.held_count -= len(q)
-            t = cache.templates[key]
+            t = cache.templates.get(key)
+            if t is None:  # learned and withdrawn again in this message: the data waits on
+                cache.held[key] = q
+                cache.held_count += len(q)
+                continue
             for body, hctx in q:
                 _data_set(body, 0, len(body), t, exporter, hctx, cache, buf, events)
             events.append(Event("released", f"{key[0]} domain {key[1]} id {key[2]}", len(q)))
