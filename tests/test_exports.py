@@ -175,3 +175,240 @@ def test_csv_and_jsonl_keep_nulls():
     assert len(rows) == len(FINDINGS) and rows[0]["wallet"] == ""
     recs = [json.loads(x) for x in EXPORTERS["jsonl"](FINDINGS).splitlines()]
     assert recs[0]["wallet"] is None and recs[0]["kind"] == "mining"
+
+
+# -- review 3 fixes ---------------------------------------------------------------------------------
+DUAL = [  # one miner on a public IPv4 pool, one on a public IPv6 pool (2a01:4f8::/32 is global)
+    F(src_ip="10.1.2.7", dst_ip="8.210.1.10", dst_port=3333, pool_host="btc.f2pool.com"),
+    F(src_ip="10.1.2.8", dst_ip="2a01:4f8:1:2::21", dst_port=3333, pool_host="pool.supportxmr.com"),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTERS))
+def test_every_export_handles_ipv4_and_ipv6_pools_together(kind):
+    """#1: sorting IPv4Address with IPv6Address raised TypeError in `export suricata`."""
+    text = EXPORTERS[kind](DUAL)
+    if kind in ("nft", "ipset", "suricata", "sigma", "stix"):
+        assert "8.210.1.10" in text and "2a01:4f8:1:2::21" in text
+    if kind == "suricata":
+        eps = [ln for ln in text.splitlines() if ln.startswith("alert tcp")]
+        assert [ln.split(" -> ")[1].split()[0] for ln in eps] == ["8.210.1.10", "2a01:4f8:1:2::21"]
+
+
+def test_firewall_exports_block_only_pools_unless_quarantine_is_asked_for():
+    """#2: the default nft/ipset files must not cut off internal hosts (README: pools only)."""
+    for kind in ("nft", "ipset"):
+        text = EXPORTERS[kind](FINDINGS)
+        assert "10.1.2.7" not in text and "miner" not in text and "45.77.10.20" in text
+        q = EXPORTERS[kind](FINDINGS, quarantine_hosts=True)
+        assert "10.1.2.7" in q and "miner" in q
+    nft = EXPORTERS["nft"](FINDINGS)
+    assert "saddr" not in nft and "quarantined" not in nft
+    assert 'ip saddr @miner_v4 counter drop comment "quarantined miner host"' in EXPORTERS["nft"](
+        FINDINGS, quarantine_hosts=True)
+
+
+def _nft_check(text: str, tmp_path: Path) -> None:
+    p = tmp_path / "c.nft"
+    p.write_text(text)
+    r = subprocess.run(["nft", "-c", "-f", str(p)], capture_output=True, text=True)
+    if r.returncode != 0 and "Operation not permitted" in r.stderr:
+        pytest.skip("nft -c needs CAP_NET_ADMIN")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="Debian nftables (nft) not installed")
+def test_nft_quarantine_file_passes_nft_check(tmp_path):
+    _nft_check(EXPORTERS["nft"](FINDINGS + DUAL, quarantine_hosts=True), tmp_path)
+
+
+class _NetNs:
+    """A throw-away network namespace (root only), so loading firewall files touches nothing real."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        if shutil.which("ip") is None:
+            pytest.skip("iproute2 missing")
+        self.name = f"mwx{abs(hash(str(tmp_path))) % 1000000}"
+        if subprocess.run(["ip", "netns", "add", self.name], capture_output=True).returncode != 0:
+            pytest.skip("cannot create a network namespace here")
+
+    def run(self, *cmd: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], input=stdin, capture_output=True, text=True)
+
+    def close(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+class AllowIp:
+    def __init__(self, ip: str) -> None:
+        self.ip = ip
+
+    def is_allowed(self, ip=None, host=None):
+        return "rule" if ip == self.ip else None
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="Debian nftables (nft) not installed")
+def test_reloading_the_nft_export_replaces_the_previous_one(tmp_path):
+    """#3: a second load used to keep removed addresses and append the drop rules again."""
+    ns = _NetNs(tmp_path)
+    try:
+        first = EXPORTERS["nft"](FINDINGS + DUAL)
+        r = ns.run("nft", "-c", "-f", "-", stdin=first)  # first load, table absent: the delete must not fail
+        if r.returncode != 0 and ("Operation not permitted" in r.stderr or "Protocol not supported" in r.stderr):
+            pytest.skip(f"no nftables here: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert ns.run("nft", "-f", "-", stdin=first).returncode == 0
+        assert "8.210.1.10" in ns.run("nft", "list", "set", "inet", "minewatch", "pool_v4").stdout
+        second = EXPORTERS["nft"](FINDINGS + DUAL, allow=AllowIp("8.210.1.10"))
+        r = ns.run("nft", "-f", "-", stdin=second)
+        assert r.returncode == 0, r.stderr
+        listed = ns.run("nft", "list", "set", "inet", "minewatch", "pool_v4").stdout
+        assert "8.210.1.10" not in listed and "45.77.10.20" in listed
+        chain = ns.run("nft", "list", "chain", "inet", "minewatch", "forward").stdout
+        assert chain.count("drop") == 2  # not appended again on every load
+        # and quarantine lifted by a later export without it
+        assert ns.run("nft", "-f", "-", stdin=EXPORTERS["nft"](FINDINGS, quarantine_hosts=True)).returncode == 0
+        assert ns.run("nft", "-f", "-", stdin=EXPORTERS["nft"](FINDINGS)).returncode == 0
+        assert "miner" not in ns.run("nft", "list", "table", "inet", "minewatch").stdout
+    finally:
+        ns.close()
+
+
+@pytest.mark.skipif(shutil.which("ipset") is None, reason="ipset missing")
+def test_reloading_the_ipset_export_replaces_the_previous_sets(tmp_path):
+    """#3: `create -exist` + `add` never removed an address that was allow-listed since."""
+    ns = _NetNs(tmp_path)
+    try:
+        r = ns.run("ipset", "restore", stdin=EXPORTERS["ipset"](FINDINGS + DUAL))
+        if r.returncode != 0 and ("Kernel error" in r.stderr or "not supported" in r.stderr):
+            pytest.skip(f"kernel lacks ip_set: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert ns.run("ipset", "test", "minewatch-pool4", "8.210.1.10").returncode == 0
+        second = EXPORTERS["ipset"](FINDINGS + DUAL, allow=AllowIp("8.210.1.10"))
+        for _ in range(2):  # and the same file twice
+            r = ns.run("ipset", "restore", stdin=second)
+            assert r.returncode == 0, r.stderr
+        assert ns.run("ipset", "test", "minewatch-pool4", "8.210.1.10").returncode != 0
+        assert ns.run("ipset", "test", "minewatch-pool4", "45.77.10.20").returncode == 0
+        assert ns.run("ipset", "test", "minewatch-pool6", "2a01:4f8:1:2::21").returncode == 0
+        names = ns.run("ipset", "list", "-n").stdout.split()
+        assert sorted(names) == ["minewatch-pool4", "minewatch-pool6"]  # no -tmp left, no miner sets
+    finally:
+        ns.run("ipset", "destroy")
+        ns.close()
+
+
+def test_suricata_sids_are_unique_for_many_indicators():
+    """#5: crc32 % 1e6 collides (these two names both got sid 1528116); no SID may appear twice."""
+    import zlib
+
+    from minewatch.export import assign_sids
+
+    pair = ["dns:pool621.example.com", "dns:pool896.example.com"]
+    assert len({zlib.crc32(k.encode()) % 1_000_000 for k in pair}) == 1  # the collision is real
+    fs = [F(src_ip="10.1.2.7", dst_ip=f"45.{i // 250}.{i % 250}.9", dst_port=3333 + i % 7,
+            pool_host=f"pool{i}.example.com") for i in range(3000)]
+    text = EXPORTERS["suricata"](fs)
+    rules = [ln for ln in text.splitlines() if ln.startswith("alert")]
+    sids = [int(ln.split("sid:")[1].split(";")[0]) for ln in rules]
+    assert len(rules) == 9000 and len(set(sids)) == len(sids)
+    assert all(1_000_000 <= s < 2_000_000 for s in sids)
+    again = EXPORTERS["suricata"](list(reversed(fs))).splitlines()[1:]  # stable across exports
+    assert [ln.split("sid:")[1] for ln in again] == [ln.split("sid:")[1] for ln in text.splitlines()[1:]]
+    # the key that sorts first keeps its first-choice SID; alone, each keeps it
+    got = assign_sids(pair)
+    assert got[pair[0]] == 1_000_000 + zlib.crc32(pair[0].encode()) % 1_000_000 != got[pair[1]]
+    assert assign_sids(pair[1:])[pair[1]] == got[pair[0]]
+
+
+def test_rpz_serial_increases_on_every_export():
+    """#10: the hourly serial stayed the same within an hour, so secondaries never refetched."""
+    from minewatch.export import rpz_serial, rpz_serial_of
+
+    t = datetime(2026, 11, 22, 1, 30, 5, tzinfo=UTC)
+    s1 = rpz_serial(t)
+    assert s1 == int(t.timestamp())
+    assert rpz_serial(t.replace(second=6), previous=s1) == s1 + 1  # next second
+    assert rpz_serial(t, previous=s1) == s1 + 1  # same second: previous + 1
+    assert rpz_serial(t, previous=2026112201) == 2026112202  # after an old hour serial (YYYYMMDDHH)
+    assert rpz_serial(t, previous=s1 + 10) == s1 + 11  # a later serial (a clock set back) is kept ahead of
+    assert rpz_serial(datetime.fromtimestamp(2**32 - 1, UTC), previous=2**32 - 1) == 0  # RFC 1982 wrap
+    z1 = EXPORTERS["rpz"](FINDINGS)
+    z2 = EXPORTERS["rpz"](FINDINGS, previous_serial=rpz_serial_of(z1))
+    assert 0 < rpz_serial_of(z2) - rpz_serial_of(z1) < 60
+
+
+def test_stix_ids_are_the_same_on_every_export_and_strictly_valid():
+    """#11: random ids made every re-import into a TIP add a new identity and duplicate indicators."""
+    validator = pytest.importorskip("stix2validator")
+    a, b = EXPORTERS["stix"](FINDINGS + DUAL), EXPORTERS["stix"](list(reversed(FINDINGS + DUAL)))
+    assert a == b
+    objs = json.loads(a)["objects"]
+    assert objs[0]["type"] == "identity" and all(o.get("created_by_ref", objs[0]["id"]) == objs[0]["id"] for o in objs)
+    assert len({o["id"] for o in objs}) == len(objs)
+    ind = next(o for o in objs if o.get("pattern") == "[ipv4-addr:value = '45.77.10.20']")
+    assert ind["created"].startswith("2024-03-01T10:04:03") and ind["valid_from"].startswith("2024-03-01T10:04:03")
+    # the id depends on the pattern only, not on what else is in the bundle
+    alone = json.loads(EXPORTERS["stix"](FINDINGS[:1]))["objects"]
+    assert ind["id"] in {o["id"] for o in alone}
+    res = validator.validate_string(a, validator.ValidationOptions(strict=True))
+    assert res.is_valid, res.as_dict()
+    assert "sighting" not in a
+
+
+def test_ecs_keeps_power_fields_and_a_language_fallback_message():
+    """#12: power findings lost meter, kW, machines and onset; the fallback message was English only."""
+    onset = datetime(2024, 4, 1, tzinfo=UTC)
+    p = F(detector="power.loadshape", src_ip=None, src_port=None, dst_ip=None, dst_port=None, transport=None,
+          pool_host=None, evidence=[], meter_id="电表-3", kw_mining=31.5, machines_est=9.0, onset=onset,
+          first_seen=None, last_seen=None)
+    d = json.loads(EXPORTERS["ecs"]([p], lang="zh"))
+    assert d["minewatch"]["meter_id"] == "电表-3" and d["minewatch"]["kw_mining"] == 31.5
+    assert d["minewatch"]["machines_est"] == 9.0 and d["minewatch"]["onset"] == "2024-04-01T00:00:00Z"
+    assert d["@timestamp"] == "2024-04-01T00:00:00Z" and "电表-3" in d["message"] and "挖矿" in d["message"]
+    net = F(evidence=[])
+    assert json.loads(EXPORTERS["ecs"]([net], lang="zh"))["message"] == "挖矿检测结果"
+    assert json.loads(EXPORTERS["ecs"]([net], lang="en"))["message"] == "mining finding"
+    assert "meter_id" not in json.loads(EXPORTERS["ecs"]([net]))["minewatch"]
+
+
+def test_unicode_names_become_punycode_and_unusable_names_are_counted():
+    """#15: Unicode names never matched on the wire; a 253-character name broke the whole RPZ zone."""
+    long_name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253: valid, but not under the RPZ origin
+    fs = [
+        F(pool_host="Bücher.Example.", sni="矿池.中国"),
+        F(src_ip="10.1.2.9", dst_ip="45.77.10.22", pool_host=long_name),
+        F(src_ip="10.1.2.10", dst_ip="45.77.10.23", pool_host="pool.example.com:3333"),
+        F(src_ip="10.1.2.11", dst_ip="45.77.10.24", pool_host="45.77.10.24"),  # an address: not counted
+    ]
+    skipped: dict[str, set[str]] = {}
+    zone = EXPORTERS["rpz"](fs, serial=1, skipped=skipped)
+    assert "*.xn--bcher-kva.example CNAME ." in zone and "*.xn--btwv1w.xn--fiqs8s CNAME ." in zone
+    assert zone.split("$ORIGIN")[1].isascii()
+    assert skipped == {"too_long": {long_name}, "invalid": {"pool.example.com:3333"}}
+    for kind in ("suricata", "sigma", "stix", "suricata-dataset"):
+        text = EXPORTERS[kind](fs)
+        assert "bücher" not in text and "矿池" not in text and long_name not in text
+    assert "xn--bcher-kva|2e|example" in EXPORTERS["suricata"](fs)
+    if shutil.which("named-checkzone"):
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".zone") as z:
+            z.write(zone)
+            z.flush()
+            r = subprocess.run(["named-checkzone", "rpz.minewatch", z.name], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_idn_allow_rule_still_matches_after_punycode_conversion():
+    """#15: allow rules hold IDNA 2003 A-labels (ß -> ss); the export's IDNA 2008 form differs, and an
+    allowed name must not become a blocked one."""
+    from minewatch.net.intel import normalise_host
+
+    class AllowIdn:
+        def is_allowed(self, ip=None, host=None):
+            return "rule" if host and normalise_host(host) == "strasse.de" else None
+
+    fs = [F(pool_host="straße.de"), F(src_ip="10.1.2.9", pool_host="bücher.example")]
+    assert collect_indicators(fs, allow=AllowIdn()).domains() == ["xn--bcher-kva.example"]
+    assert collect_indicators(fs).domains() == ["xn--bcher-kva.example", "xn--strae-oqa.de"]

@@ -2,9 +2,15 @@
 
 Every exporter reads findings only (never the raw data) and goes through `collect_indicators`, so
 all formats block the same things: the public pool addresses and domains of mining findings with a
-high enough score, minus the allow-list. Internal miner hosts are exported separately, because
-"cut the network" for a site (quarantine the host) and "block the pool" for everyone are different
-decisions an operator makes on purpose. Node findings are never exported as indicators.
+high enough score, minus the allow-list. Internal miner hosts are left out unless asked for
+(`quarantine_hosts=True`, `minewatch export nft|ipset --quarantine-hosts`), because "cut the network"
+for a site (quarantine the host) and "block the pool" for everyone are different decisions an
+operator makes on purpose: a false positive at the score threshold must not take a server off the
+network. Node findings are never exported as indicators.
+
+Firewall files replace what an earlier export loaded (nft deletes and re-creates its table in one
+transaction, ipset swaps freshly filled sets in), so a finding that was allow-listed since, or that
+fell out of the `--since` window, is unblocked by loading the next export.
 
 The registry `EXPORTERS` maps a name to a function (pySigma-style), so `minewatch export KIND` and
 the web page offer exactly the same formats.
@@ -14,9 +20,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import ipaddress
 import json
+import re
+import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,11 +35,29 @@ from typing import Any
 import yaml
 
 from minewatch import __version__
+from minewatch.i18n import tr
 from minewatch.model import STABLE_KEYS, Finding, iso
 from minewatch.net.findings import is_public
 
 #: Findings under this score are not turned into blocking indicators by default.
 DEFAULT_MIN_SCORE = 70.0
+
+#: Origin of the RPZ zone unless `zone=` says otherwise; it also bounds how long a pool name may be.
+DEFAULT_RPZ_ORIGIN = "rpz.minewatch."
+
+#: Namespace of the name-based ids (Sigma rule ids, STIX ids): the same input gives the same id.
+_NS = uuid.UUID("6f1e4a53-4d55-4f6b-9d0c-6d696e657761")
+
+#: Reasons a pool name is left out of every format (keys of `Indicators.skipped`).
+SKIP_INVALID = "invalid"
+SKIP_TOO_LONG = "too_long"
+
+
+def _ip_key(ip: str) -> tuple[int, int]:
+    """Sort key for addresses of both families: IPv4Address and IPv6Address do not compare with each
+    other, so a mixed list sorted by the address alone raises TypeError (v4 first, then v6)."""
+    a = ipaddress.ip_address(ip)
+    return (a.version, int(a))
 
 
 @dataclass
@@ -42,43 +69,99 @@ class Indicators:
     pool_endpoints: dict[tuple[str, int], set[str]] = field(default_factory=dict)
     miner_hosts: dict[str, set[str]] = field(default_factory=dict)
     coins: dict[str, set[str]] = field(default_factory=dict)  # indicator -> coins
+    skipped: dict[str, set[str]] = field(default_factory=dict)  # SKIP_* reason -> names left out
 
     def ips(self, version: int) -> list[str]:
-        return sorted(
-            (i for i in self.pool_ips if ipaddress.ip_address(i).version == version),
-            key=lambda s: ipaddress.ip_address(s),
-        )
+        return sorted((i for i in self.pool_ips if ipaddress.ip_address(i).version == version), key=_ip_key)
 
     def hosts(self, version: int) -> list[str]:
-        return sorted(
-            (i for i in self.miner_hosts if ipaddress.ip_address(i).version == version),
-            key=lambda s: ipaddress.ip_address(s),
-        )
+        return sorted((i for i in self.miner_hosts if ipaddress.ip_address(i).version == version), key=_ip_key)
 
     def domains(self) -> list[str]:
         return sorted(self.pool_domains)
 
+    def endpoints(self) -> list[tuple[str, int]]:
+        return sorted(self.pool_endpoints, key=lambda e: (*_ip_key(e[0]), e[1]))
 
-def _valid_domain(name: str) -> str | None:
-    n = name.strip().rstrip(".").lower()
-    if not n or len(n) > 253 or "." not in n:
-        return None
-    labels = n.split(".")
-    for lab in labels:
-        if not lab or len(lab) > 63 or lab.startswith("-") or lab.endswith("-"):
-            return None
-        if not all(c.isalnum() or c in "-_" for c in lab):
+
+def max_domain_len(origin: str = DEFAULT_RPZ_ORIGIN) -> int:
+    """Longest pool name (in characters, A-labels) whose RPZ owner `*.NAME.ORIGIN` fits 255 octets.
+
+    Wire length of a name is its text length plus 2 (first length octet and the root label); one name
+    too long makes named reject the whole zone, so such names are left out of every format.
+    """
+    o = origin.rstrip(".")
+    return min(253, 255 - 2 - len("*.") - (len(o) + 1 if o else 0))
+
+
+#: Full stops that IDNA (UTS #46) treats as label separators besides ".".
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def _a_label(label: str) -> str | None:
+    """A Unicode label as its IDNA A-label (`xn--...`), the form DNS queries and SNI carry on the wire.
+
+    The `idna` package (IDNA 2008 with UTS #46 mapping) is used when installed (it comes with httpx and
+    anyio); Python's own codec (IDNA 2003) otherwise.
+    """
+    try:
+        import idna
+    except ImportError:
+        try:
+            return label.encode("idna").decode("ascii").lower()
+        except UnicodeError:
             return None
     try:
-        ipaddress.ip_address(n)
+        return str(idna.encode(label, uts46=True).decode("ascii"))
+    except (idna.IDNAError, UnicodeError):
         return None
+
+
+_LDH_ = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+
+
+def normalise_domain(name: str, max_len: int = 253) -> tuple[str | None, str | None]:
+    """`(name, None)` with `name` lower-case ASCII (Unicode labels as A-labels), `(None, reason)` when
+    it cannot be used, `(None, None)` when it is an address and not a name at all.
+
+    Why convert: a Unicode name in an RPZ owner, a Suricata `content` or a Sigma list never matches,
+    because resolvers, DNS queries and TLS SNI carry the punycode form.
+    """
+    n = name.strip().translate(_DOTS).rstrip(".")
+    try:
+        ipaddress.ip_address(n)
+        return None, None
     except ValueError:
-        return n
+        pass
+    if not n or "." not in n:
+        return None, SKIP_INVALID
+    labels: list[str] = []
+    for lab in n.split("."):
+        a = lab.lower() if lab.isascii() else _a_label(lab)
+        if not a or len(a) > 63 or not _LDH_.match(a):
+            return None, SKIP_INVALID
+        labels.append(a)
+    out = ".".join(labels)
+    if len(out) > 253:
+        return None, SKIP_INVALID
+    if len(out) > max_len:
+        return None, SKIP_TOO_LONG
+    return out, None
 
 
 def collect_indicators(
-    findings: Iterable[Finding], *, min_score: float = DEFAULT_MIN_SCORE, allow: Any = None
+    findings: Iterable[Finding],
+    *,
+    min_score: float = DEFAULT_MIN_SCORE,
+    allow: Any = None,
+    max_name_len: int | None = None,
 ) -> Indicators:
+    """Indicators of the mining findings scored at least `min_score`, minus the allow-list.
+
+    `max_name_len` defaults to what fits an owner name under the default RPZ origin, so every format
+    blocks the same names; names left out are listed in `Indicators.skipped` by reason.
+    """
+    limit = max_domain_len() if max_name_len is None else max_name_len
     ind = Indicators()
     for f in findings:
         if f.kind != "mining" or f.score < min_score:
@@ -91,8 +174,14 @@ def collect_indicators(
             if f.coin:
                 ind.coins.setdefault(f.dst_ip, set()).add(f.coin)
         for name in (f.pool_host, f.sni):
-            d = _valid_domain(name) if name else None
-            if d and not (allow and allow.is_allowed(host=d)):
+            if not name:
+                continue
+            d, why = normalise_domain(name, limit)
+            if why:
+                ind.skipped.setdefault(why, set()).add(name)
+            # the name as found is asked too: allow rules hold IDNA 2003 A-labels, which differ from
+            # IDNA 2008 for a few letters (ß, ς), and an allowed name must never end up blocked
+            if d and not (allow and (allow.is_allowed(host=d) or (name != d and allow.is_allowed(host=name)))):
                 ind.pool_domains.setdefault(d, set()).add(fid)
                 if f.coin:
                     ind.coins.setdefault(d, set()).add(f.coin)
@@ -105,64 +194,133 @@ def collect_indicators(
     return ind
 
 
+def _collect(findings: Iterable[Finding], opts: dict[str, Any]) -> Indicators:
+    """`collect_indicators` with an exporter's options; names it leaves out are added to the
+    `opts["skipped"]` dict (reason -> names) when the caller passed one, so the CLI can warn."""
+    ind = collect_indicators(
+        findings,
+        min_score=opts.get("min_score", DEFAULT_MIN_SCORE),
+        allow=opts.get("allow"),
+        max_name_len=max_domain_len(opts.get("zone", DEFAULT_RPZ_ORIGIN)),
+    )
+    sink = opts.get("skipped")
+    if sink is not None:
+        for why, names in ind.skipped.items():
+            sink.setdefault(why, set()).update(names)
+    return ind
+
+
 def _header(comment: str) -> str:
     return f"{comment} generated by minewatch {__version__} at {iso(datetime.now(UTC))}\n"
 
 
 # -- firewall ------------------------------------------------------------------------------------
 def export_nft(findings: Iterable[Finding], **opts: Any) -> str:
-    """An nftables table with interval sets of pool and miner addresses and drop rules.
+    """An nftables table `inet minewatch` with interval sets of pool addresses and drop rules.
 
-    Loaded with `nft -f`; the table is self-contained (`inet minewatch`) so it can be replaced
-    atomically with `nft delete table inet minewatch` + `nft -f` without touching other rules.
+    Loaded with `nft -f`. The file declares the table, deletes it and defines it again: `nft -f` runs
+    the whole file as one transaction, so each load replaces the previous export atomically (nothing
+    left behind from an earlier load, no window without rules) and the first load works as well,
+    without touching other tables. Internal miner hosts get sets and drop rules only with
+    `quarantine_hosts=True` (see the module docstring).
     """
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
+    ind = _collect(findings, opts)
+    quarantine = bool(opts.get("quarantine_hosts", False))
 
     def elems(xs: list[str]) -> str:
         return f"\t\telements = {{ {', '.join(xs)} }}\n" if xs else ""
 
-    out = [_header("#"), "table inet minewatch {\n"]
-    for name, typ, xs in (
-        ("pool_v4", "ipv4_addr", ind.ips(4)),
-        ("pool_v6", "ipv6_addr", ind.ips(6)),
-        ("miner_v4", "ipv4_addr", ind.hosts(4)),
-        ("miner_v6", "ipv6_addr", ind.hosts(6)),
-    ):
+    sets = [("pool_v4", "ipv4_addr", ind.ips(4)), ("pool_v6", "ipv6_addr", ind.ips(6))]
+    if quarantine:
+        sets += [("miner_v4", "ipv4_addr", ind.hosts(4)), ("miner_v6", "ipv6_addr", ind.hosts(6))]
+    out = [
+        _header("#"),
+        "# Replaces the table of an earlier export: declared (so the delete also works on the first load),\n"
+        "# deleted, then defined again, all in the one transaction of `nft -f`.\n",
+        "table inet minewatch {}\ndelete table inet minewatch\n",
+        "table inet minewatch {\n",
+    ]
+    for name, typ, xs in sets:
         out.append(f"\tset {name} {{\n\t\ttype {typ}\n\t\tflags interval\n{elems(xs)}\t}}\n")
     out.append(
         "\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n"
         '\t\tip daddr @pool_v4 counter drop comment "mining pool"\n'
         '\t\tip6 daddr @pool_v6 counter drop comment "mining pool"\n'
-        '\t\tip saddr @miner_v4 counter drop comment "quarantined miner host"\n'
-        '\t\tip6 saddr @miner_v6 counter drop comment "quarantined miner host"\n\t}\n'
+    )
+    if quarantine:
+        out.append(
+            '\t\tip saddr @miner_v4 counter drop comment "quarantined miner host"\n'
+            '\t\tip6 saddr @miner_v6 counter drop comment "quarantined miner host"\n'
+        )
+    out.append(
+        "\t}\n"
         "\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n"
         "\t\tip daddr @pool_v4 counter drop\n\t\tip6 daddr @pool_v6 counter drop\n\t}\n"
+        "}\n"
     )
-    out.append("}\n")
     return "".join(out)
 
 
 def export_ipset(findings: Iterable[Finding], **opts: Any) -> str:
-    """`ipset restore` input: hash:ip sets for pool addresses and miner hosts, per address family."""
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
+    """`ipset restore` input: hash:ip sets of pool addresses per address family.
+
+    Each set is filled as `NAME-tmp` and swapped in (`ipset swap` exchanges the sets atomically, and
+    iptables rules that reference NAME see the new content), so a restore replaces what an earlier
+    export put there: addresses allow-listed since are unblocked. Re-running the file is safe, also
+    after an interrupted run. `quarantine_hosts=True` adds the miner host sets `minewatch-miner4/6`
+    (see the module docstring); without it the file does not touch them.
+    """
+    ind = _collect(findings, opts)
+    sets = [("minewatch-pool4", "inet", ind.ips(4)), ("minewatch-pool6", "inet6", ind.ips(6))]
+    if opts.get("quarantine_hosts", False):
+        sets += [("minewatch-miner4", "inet", ind.hosts(4)), ("minewatch-miner6", "inet6", ind.hosts(6))]
     lines = [_header("#").rstrip("\n")]
-    for name, fam, xs in (
-        ("minewatch-pool4", "inet", ind.ips(4)),
-        ("minewatch-pool6", "inet6", ind.ips(6)),
-        ("minewatch-miner4", "inet", ind.hosts(4)),
-        ("minewatch-miner6", "inet6", ind.hosts(6)),
-    ):
+    for name, fam, xs in sets:
+        tmp = f"{name}-tmp"
         lines.append(f"create {name} hash:ip family {fam} -exist")
-        lines.extend(f"add {name} {x} -exist" for x in xs)
+        lines.append(f"create {tmp} hash:ip family {fam} -exist")
+        lines.append(f"flush {tmp}")
+        lines.extend(f"add {tmp} {x} -exist" for x in xs)
+        lines.append(f"swap {tmp} {name}")
+        lines.append(f"destroy {tmp}")
     return "\n".join(lines) + "\n"
 
 
 # -- DNS ----------------------------------------------------------------------------------------------
+_SERIAL_MOD = 1 << 32
+_SOA_SERIAL = re.compile(r"\bIN\s+SOA\s+\S+\s+\S+\s+\(\s*(\d+)")
+
+
+def rpz_serial_of(text: str) -> int | None:
+    """The SOA serial of an RPZ file written earlier (`None` if there is none to read)."""
+    m = _SOA_SERIAL.search(text)
+    return int(m.group(1)) % _SERIAL_MOD if m else None
+
+
+def rpz_serial(now: datetime | None = None, previous: int | None = None) -> int:
+    """SOA serial for a new export: Unix time in seconds, or `previous + 1` when that is not later.
+
+    Why seconds: secondaries fetch the zone only when the serial increases (RFC 1982 serial
+    arithmetic), so two exports in the same hour or minute must still differ. `previous` (the serial
+    of the file being replaced) keeps the serial increasing for two exports within one second and
+    after older minewatch versions, which wrote hour serials (YYYYMMDDHH, larger than Unix time
+    until 2034). The value wraps modulo 2**32, which serial arithmetic allows.
+    """
+    cand = int((now or datetime.now(UTC)).timestamp()) % _SERIAL_MOD
+    if previous is not None and not 0 < (cand - previous) % _SERIAL_MOD < (1 << 31):
+        cand = (previous + 1) % _SERIAL_MOD
+    return cand
+
+
 def export_rpz(findings: Iterable[Finding], **opts: Any) -> str:
-    """A DNS Response Policy Zone answering NXDOMAIN for pool names and all their subdomains."""
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
-    origin = opts.get("zone", "rpz.minewatch.")
-    serial = int(datetime.now(UTC).strftime("%Y%m%d%H")) if "serial" not in opts else int(opts["serial"])
+    """A DNS Response Policy Zone answering NXDOMAIN for pool names and all their subdomains.
+
+    Options: `zone` (origin), `serial` (forced), `previous_serial` (serial of the zone being replaced;
+    see `rpz_serial`).
+    """
+    ind = _collect(findings, opts)
+    origin = opts.get("zone", DEFAULT_RPZ_ORIGIN)
+    serial = int(opts["serial"]) if opts.get("serial") is not None else rpz_serial(previous=opts.get("previous_serial"))
     out = [
         _header(";"),
         f"$ORIGIN {origin}\n$TTL 300\n",
@@ -176,9 +334,48 @@ def export_rpz(findings: Iterable[Finding], **opts: Any) -> str:
 
 
 # -- IDS ------------------------------------------------------------------------------------------
-def _sid(text: str) -> int:
-    """Stable SID in the local range 1 000 000–1 999 999, derived from the indicator itself."""
-    return 1_000_000 + zlib.crc32(text.encode()) % 1_000_000
+SID_BASE = 1_000_000
+SID_SPAN = 1_000_000  # the local range 1 000 000–1 999 999
+
+
+def _sid_candidate(text: str, attempt: int) -> int:
+    """The `attempt`-th SID an indicator asks for: CRC-32 first (the SIDs of earlier versions), then
+    SHA-256-derived probes of its own, so a moved rule does not push a third one out of its place."""
+    if attempt == 0:
+        h = zlib.crc32(text.encode())
+    else:
+        h = int.from_bytes(hashlib.sha256(f"{attempt}\0{text}".encode()).digest()[:8], "big")
+    return SID_BASE + h % SID_SPAN
+
+
+def assign_sids(keys: Iterable[str]) -> dict[str, int]:
+    """A unique SID for every rule key, derived from the key itself.
+
+    Why: a SID derived from the indicator stays the same across exports, so suppressions and
+    thresholds written against it keep working; but 1 000 000 hash values collide (about 12 % for 500
+    rules), and Suricata rejects a duplicate SID, which would silently drop one pool's rule. Keys
+    claim their candidates in rounds: every key's first candidate before anyone's second, and on a
+    tie the key that sorts first wins. So a key keeps its first-choice SID unless another key of the
+    same export wants the same one and sorts before it; the result depends only on the set of keys.
+    """
+    pending = sorted(set(keys))
+    if len(pending) > SID_SPAN:
+        raise ValueError(f"{len(pending)} rules do not fit the {SID_SPAN} local SIDs")
+    sids: dict[str, int] = {}
+    taken: set[int] = set()
+    attempt = 0
+    while pending:
+        losers: list[str] = []
+        for k in pending:
+            s = _sid_candidate(k, attempt)
+            if s in taken:
+                losers.append(k)
+            else:
+                taken.add(s)
+                sids[k] = s
+        pending = losers
+        attempt += 1
+    return sids
 
 
 def _defang(domain: str) -> str:
@@ -193,35 +390,40 @@ def _escape_dots(domain: str) -> str:
 def export_suricata(findings: Iterable[Finding], **opts: Any) -> str:
     """Suricata rules: DNS queries and TLS SNI of pool names, and connections to pool endpoints.
 
-    SIDs are derived from the indicator so the same indicator keeps its SID across exports and
-    suppressions written against it keep working. Metadata follows the ET conventions that
-    suricata-check expects, so the rules drop into an existing ruleset without style warnings.
+    SIDs are derived from the indicator (`assign_sids`) so the same indicator keeps its SID across
+    exports and suppressions written against it keep working, and no SID appears twice in a file.
+    Metadata follows the ET conventions that suricata-check expects, so the rules drop into an
+    existing ruleset without style warnings.
     """
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
+    ind = _collect(findings, opts)
     created = datetime.now(UTC).strftime("%Y_%m_%d")
     meta = (
         f"metadata:attack_target Client_Endpoint, created_at {created}, deployment Perimeter, "
         "signature_severity Major, performance_impact Low;"
     )
+    domains = [d.replace('"', "") for d in ind.domains()]
+    endpoints = ind.endpoints()
+    sid = assign_sids(
+        [f"{p}:{d}" for d in domains for p in ("dns", "sni")] + [f"ep:{ip}:{port}" for ip, port in endpoints]
+    )
     rules = [_header("#").rstrip("\n")]
-    for d in ind.domains():
-        dom = d.replace('"', "")
+    for dom in domains:
         rules.append(
             f'alert dns $HOME_NET any -> any any (msg:"MINEWATCH COINMINER Mining Pool Domain in DNS Lookup ({_defang(dom)})"; '
             f'dns.query; dotprefix; content:"|2e|{_escape_dots(dom)}"; nocase; endswith; '
-            f"classtype:coin-mining; sid:{_sid('dns:' + dom)}; rev:1; {meta})"
+            f"classtype:coin-mining; sid:{sid['dns:' + dom]}; rev:1; {meta})"
         )
         rules.append(
             f"alert tls $HOME_NET any -> $EXTERNAL_NET any (msg:\"MINEWATCH COINMINER Mining Pool Domain in TLS SNI "
             f'({_defang(dom)})"; flow:established,to_server; tls.sni; dotprefix; content:"|2e|{_escape_dots(dom)}"; nocase; '
-            f"endswith; classtype:coin-mining; sid:{_sid('sni:' + dom)}; rev:1; {meta})"
+            f"endswith; classtype:coin-mining; sid:{sid['sni:' + dom]}; rev:1; {meta})"
         )
-    for (ip, port) in sorted(ind.pool_endpoints, key=lambda e: (ipaddress.ip_address(e[0]), e[1])):
+    for ip, port in endpoints:
         rules.append(
             f'alert tcp $HOME_NET any -> {ip} {port} (msg:"MINEWATCH COINMINER Connection to Mining Pool Endpoint '
             f'({ip} port {port})"; flow:to_server; flags:S; target:dest_ip; '
             f"threshold:type limit, track by_src, count 1, seconds 3600; "
-            f"classtype:coin-mining; sid:{_sid(f'ep:{ip}:{port}')}; rev:1; {meta})"
+            f"classtype:coin-mining; sid:{sid[f'ep:{ip}:{port}']}; rev:1; {meta})"
         )
     return "\n".join(rules) + "\n"
 
@@ -231,24 +433,21 @@ def export_suricata_dataset(findings: Iterable[Finding], **opts: Any) -> str:
 
     Use with: `dns.query; dataset:isset,minewatch-pools,type string,load minewatch-pools.lst;`.
     """
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
+    ind = _collect(findings, opts)
     return "".join(base64.b64encode(d.encode()).decode() + "\n" for d in ind.domains())
 
 
 # -- Sigma -------------------------------------------------------------------------------------------
 def export_sigma(findings: Iterable[Finding], **opts: Any) -> str:
     """Sigma rules (multi-document YAML) for Zeek dns and conn logs."""
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
+    ind = _collect(findings, opts)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     docs: list[dict[str, Any]] = []
-    import uuid
-
-    ns = uuid.UUID("6f1e4a53-4d55-4f6b-9d0c-6d696e657761")
     if ind.domains():
         docs.append(
             {
                 "title": "Mining pool domain lookup (minewatch)",
-                "id": str(uuid.uuid5(ns, "dns|" + "|".join(ind.domains()))),
+                "id": str(uuid.uuid5(_NS, "dns|" + "|".join(ind.domains()))),
                 "status": "experimental",
                 "description": "DNS query for a mining pool found by minewatch.",
                 "author": "minewatch",
@@ -265,7 +464,7 @@ def export_sigma(findings: Iterable[Finding], **opts: Any) -> str:
         docs.append(
             {
                 "title": "Connection to mining pool address (minewatch)",
-                "id": str(uuid.uuid5(ns, "conn|" + "|".join(ips))),
+                "id": str(uuid.uuid5(_NS, "conn|" + "|".join(ips))),
                 "status": "experimental",
                 "description": "Connection to a mining pool address found by minewatch.",
                 "author": "minewatch",
@@ -281,56 +480,106 @@ def export_sigma(findings: Iterable[Finding], **opts: Any) -> str:
 
 
 # -- STIX ----------------------------------------------------------------------------------------------
+#: `created`/`modified` of the minewatch identity: fixed, so every export carries the same object.
+_IDENTITY_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def stix_id(kind: str, name: str) -> str:
+    """A STIX id that is the same for the same name on every export: a UUID with the version 4 layout
+    whose bits come from SHA-256 over minewatch's namespace and `name`.
+
+    Why not uuid5: STIX 2.1 says domain objects and bundles SHOULD use UUIDv4 (uuid5 is for cyber
+    observables), and stix2-validator --strict rejects uuid5 there. Deterministic ids let a threat-
+    intel platform update an indicator on re-import instead of adding a duplicate.
+    """
+    h = hashlib.sha256(_NS.bytes + f"{kind}|{name}".encode()).digest()
+    return f"{kind}--{uuid.UUID(bytes=h[:16], version=4)}"
+
+
 def export_stix(findings: Iterable[Finding], **opts: Any) -> str:
-    """A STIX 2.1 bundle: an identity, one indicator per pool name/address, and sightings by host."""
+    """A STIX 2.1 bundle: the minewatch identity and one indicator per pool name and address.
+
+    Ids are deterministic (`stix_id`: the identity by name, an indicator by its pattern) and so are
+    the times (`created` = `valid_from` = first sighting, `modified` = last sighting of the findings
+    behind it), so exporting the same findings twice gives the same objects and a platform updates
+    rather than duplicates them. Sightings by internal host are deliberately not included: the bundle
+    is meant to be shared, and which internal hosts mined is not for outside parties.
+    """
     import stix2
 
     findings = list(findings)
-    ind = collect_indicators(findings, min_score=opts.get("min_score", DEFAULT_MIN_SCORE), allow=opts.get("allow"))
-    ident = stix2.Identity(name="minewatch", identity_class="system")
+    ind = _collect(findings, opts)
+    ident = stix2.Identity(
+        id=stix_id("identity", "minewatch"),
+        created=_IDENTITY_TIME,
+        modified=_IDENTITY_TIME,
+        name="minewatch",
+        identity_class="system",
+    )
     objs: list[Any] = [ident]
-    created = datetime.now(UTC)
-    first_by_id = {f.finding_id: f for f in findings}
+    now = datetime.now(UTC)
+    by_id = {f.finding_id: f for f in findings}
 
-    def first_seen(ids: set[str]) -> datetime:
-        times = [first_by_id[i].first_seen for i in ids if i in first_by_id and first_by_id[i].first_seen]
-        return min(times) if times else created
+    def seen(ids: set[str]) -> tuple[datetime, datetime]:
+        fs = [by_id[i] for i in ids if i in by_id]
+        first = [f.first_seen for f in fs if f.first_seen]
+        last = [t for f in fs for t in (f.last_seen, f.first_seen) if t]
+        t0 = min(first) if first else now
+        return t0, max([t0, *last])
+
+    def indicator(name: str, pattern: str, ids: set[str], key: str) -> Any:
+        t0, t1 = seen(ids)
+        return stix2.Indicator(
+            id=stix_id("indicator", pattern),
+            created=t0,
+            modified=t1,
+            name=name,
+            pattern=pattern,
+            pattern_type="stix",
+            valid_from=t0,
+            indicator_types=["malicious-activity"],
+            created_by_ref=ident.id,
+            labels=["coin-mining", *sorted(ind.coins.get(key, ()))],
+            description="Found by minewatch in findings " + ", ".join(sorted(ids)),
+        )
 
     for d in ind.domains():
-        objs.append(
-            stix2.Indicator(
-                name=f"Mining pool domain {d}",
-                pattern=f"[domain-name:value = '{d}']",
-                pattern_type="stix",
-                valid_from=first_seen(ind.pool_domains[d]),
-                indicator_types=["malicious-activity"],
-                created_by_ref=ident.id,
-                labels=["coin-mining", *sorted(ind.coins.get(d, ()))],
-                description="Found by minewatch in findings " + ", ".join(sorted(ind.pool_domains[d])),
-            )
-        )
+        objs.append(indicator(f"Mining pool domain {d}", f"[domain-name:value = '{d}']", ind.pool_domains[d], d))
     for ip in ind.ips(4) + ind.ips(6):
         typ = "ipv4-addr" if ipaddress.ip_address(ip).version == 4 else "ipv6-addr"
-        objs.append(
-            stix2.Indicator(
-                name=f"Mining pool address {ip}",
-                pattern=f"[{typ}:value = '{ip}']",
-                pattern_type="stix",
-                valid_from=first_seen(ind.pool_ips[ip]),
-                indicator_types=["malicious-activity"],
-                created_by_ref=ident.id,
-                labels=["coin-mining", *sorted(ind.coins.get(ip, ()))],
-                description="Found by minewatch in findings " + ", ".join(sorted(ind.pool_ips[ip])),
-            )
-        )
-    return stix2.Bundle(objects=objs, allow_custom=False).serialize(pretty=True)
+        objs.append(indicator(f"Mining pool address {ip}", f"[{typ}:value = '{ip}']", ind.pool_ips[ip], ip))
+    content = "|".join(f"{o.id}@{o.modified}" for o in objs)
+    return stix2.Bundle(objects=objs, id=stix_id("bundle", content), allow_custom=False).serialize(pretty=True)
 
 
 # -- SIEM -------------------------------------------------------------------------------------------
+def _fallback_message(f: Finding, lang: str) -> str:
+    """Message of a finding without evidence, in the export's language."""
+    if f.kind == "node":
+        return tr("blockchain node finding", "区块链节点检测结果", lang)
+    if f.meter_id:
+        return tr(f"mining load on meter {f.meter_id}", f"电表 {f.meter_id} 上的挖矿负荷", lang)
+    return tr("mining finding", "挖矿检测结果", lang)
+
+
 def _ecs(f: Finding, lang: str) -> dict[str, Any]:
+    """One ECS alert document. Fields ECS has no place for sit under `minewatch.*` (keys stay
+    English in every language): `subscores`, `wallet`, `agent`, `hashrate_hs`, and for power
+    findings `meter_id`, `kw_mining`, `machines_est`, `onset` (ISO 8601 UTC) and `site`, so a SIEM
+    can filter and aggregate by meter."""
+    mw: dict[str, Any] = {"subscores": f.subscores, "wallet": f.wallet, "agent": f.agent, "hashrate_hs": f.hashrate_hs}
+    power = {
+        "meter_id": f.meter_id,
+        "kw_mining": f.kw_mining,
+        "machines_est": f.machines_est,
+        "onset": iso(f.onset),
+        "site": f.site,
+    }
+    if any(v is not None for v in power.values()):
+        mw.update(power)
     doc: dict[str, Any] = {
         "@timestamp": iso(f.first_seen or f.onset),
-        "message": f.evidence[0].render(lang) if f.evidence else f"{f.kind} finding",
+        "message": f.evidence[0].render(lang) if f.evidence else _fallback_message(f, lang),
         "event": {
             "kind": "alert",
             "category": ["network"] if f.src_ip else ["host"],
@@ -346,7 +595,7 @@ def _ecs(f: Finding, lang: str) -> dict[str, Any]:
         "rule": {"name": f.detector, "category": f.kind},
         "observer": {"product": "minewatch", "version": __version__},
         "labels": {k: v for k, v in {"coin": f.coin, "variant": f.variant, "worker": f.worker}.items() if v},
-        "minewatch": {"subscores": f.subscores, "wallet": f.wallet, "agent": f.agent, "hashrate_hs": f.hashrate_hs},
+        "minewatch": mw,
     }
     if f.src_ip:
         doc["source"] = {"ip": f.src_ip, "port": f.src_port}

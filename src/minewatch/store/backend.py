@@ -28,6 +28,36 @@ class StoreBusy(MinewatchError):
     """The DuckDB file is held by another process (a running scan); retry later or use PostgreSQL."""
 
 
+class StoreMissing(MinewatchError):
+    """A command that only reads the store was pointed at a DuckDB file that does not exist.
+
+    Why an error and not a new empty store: `export` and `findings` on a mistyped `--db` would otherwise
+    create the file (and its directories) and answer "nothing found"; an empty blocklist loaded with
+    exit status 0 silently lifts every block.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from minewatch.i18n import tr
+
+        self.path = str(path)
+        super().__init__(tr(
+            f"no store at {self.path} (the file does not exist); check --db or MINEWATCH_DB, "
+            "or run `minewatch scan` first to create it",
+            f"存储 {self.path} 不存在（没有这个文件）；请检查 --db 或 MINEWATCH_DB，或先运行 `minewatch scan` 创建存储"))
+
+
+def _require_store_file(target: str | Path | None) -> None:
+    """Raise `StoreMissing` unless the DuckDB file `target` (default: the per-user store) exists."""
+    if target is not None and str(target) == ":memory:":
+        return
+    if target is None:
+        from minewatch.paths import default_db
+
+        target = default_db()
+    if not Path(target).is_file():
+        raise StoreMissing(target)
+
+
 class Db(Protocol):
     dialect: str
 
@@ -211,13 +241,19 @@ def is_postgres_url(target: str | Path | None) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
-def connect(target: str | Path | None = None, *, read_only: bool = False, wait_s: float = 3.0) -> Db:
+def connect(
+    target: str | Path | None = None, *, read_only: bool = False, wait_s: float = 3.0, must_exist: bool = False
+) -> Db:
     """Open the store named by `target`: a PostgreSQL URL, a DuckDB file, or the default file.
 
-    A DuckDB file held by another process is retried for `wait_s` seconds, then `StoreBusy`.
+    A DuckDB file held by another process is retried for `wait_s` seconds, then `StoreBusy`. With
+    `must_exist` (commands that only read) a missing DuckDB file is `StoreMissing` instead of being
+    created; commands that write create it on first use.
     """
     if is_postgres_url(target):
         return PgDb(str(target))
+    if must_exist:
+        _require_store_file(target)
     import duckdb
 
     from minewatch.store import Store
@@ -341,9 +377,13 @@ class PgStore:
         self.db.close()
 
 
-def open_store(target: str | Path | None) -> Any:
+def open_store(target: str | Path | None, *, must_exist: bool = False) -> Any:
     """The store a scan writes to: `Store` on a DuckDB file (default: the per-user one) or `PgStore` on a
-    postgresql:// URL; `MINEWATCH_DB` names it when the command line does not."""
+    postgresql:// URL; `MINEWATCH_DB` names it when the command line does not.
+
+    `must_exist=True` is for commands that only read (`export`, `findings`): a DuckDB file that is not
+    there raises `StoreMissing` naming the path, instead of a new empty store being created.
+    """
     import os
 
     from minewatch.store import Store
@@ -351,4 +391,6 @@ def open_store(target: str | Path | None) -> Any:
     target = target or os.environ.get("MINEWATCH_DB") or None
     if target is not None and is_postgres_url(str(target)):
         return PgStore(str(target))
+    if must_exist:
+        _require_store_file(target)
     return Store(Path(target) if target is not None else None)
