@@ -90,9 +90,14 @@ def test_bad_files_are_reported_and_the_rest_scanned(demo, tmp_path, tmp_home):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"this is not a capture at all" * 10)
     r = run("scan", str(empty), str(junk), str(path), "--no-store", "-q", "--format", "jsonl")
-    assert r.exit_code == 0, r.output
-    assert str(empty) in r.stderr and str(junk) in r.stderr
+    assert r.exit_code == 4, r.output  # an unreadable input is not "nothing found" (README: exit status)
+    assert f"{empty}: empty file, nothing to read" in r.stderr and str(junk) in r.stderr
+    assert "3 file(s) (1 could not be read)" in r.stderr
     assert any(x["kind"] == "mining" for x in jsonl(r.stdout))
+    # an empty file alone is not an error: a log rotated before anything was written to it
+    assert run("scan", str(empty), "--no-store", "-q").exit_code == 0
+    # mining found with --fail-on-detect (3) wins over an unreadable input (4)
+    assert run("scan", str(junk), str(path), "--no-store", "-q", "--fail-on-detect").exit_code == 3
 
 
 def test_a_directory_that_is_not_collector_output_is_an_input_error(demo, tmp_path, tmp_home):
@@ -101,7 +106,7 @@ def test_a_directory_that_is_not_collector_output_is_an_input_error(demo, tmp_pa
     stray.mkdir()
     (stray / "notes.txt").write_text("not flows")
     r = run("scan", str(stray), str(path), "--no-store", "-q", "--format", "jsonl")
-    assert r.exit_code == 0, r.output  # the capture given beside it is still scanned
+    assert r.exit_code == 4, r.output  # the capture given beside it is still scanned; the dir was unreadable
     assert f"{stray}: a directory without collector Parquet files" in r.stderr
     assert any(x["kind"] == "mining" for x in jsonl(r.stdout))
 
@@ -127,3 +132,10 @@ def test_chinese_table(demo, tmp_home):
     r = run("--lang", "zh", "scan", str(path), "--no-store", "-q")
     assert r.exit_code == 0
     assert "矿池" in r.stdout and "汇总" in r.stderr
+
+
+def test_findings_on_a_store_that_does_not_exist_fails_and_creates_nothing(tmp_path, tmp_home):
+    missing = tmp_path / "no" / "such.duckdb"
+    r = run("findings", "--db", str(missing))
+    assert r.exit_code == 2 and str(missing) in r.stderr
+    assert not missing.parent.exists()

@@ -202,17 +202,24 @@ def _first_words(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
+#: rejected lines named in the closing summary (the web job page and `--format jsonl` runs see the same)
+MAX_REJECT_EXAMPLES = 5
+
+
 def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str]) -> None:
     d = stats.as_dict()
     mb = d["bytes"] / 1e6
+    n_unread = d.get("files_unread", 0)
+    unread_en = f" ({n_unread} could not be read)" if n_unread else ""
+    unread_zh = f"（其中 {n_unread} 个无法读取）" if n_unread else ""
     err.print(
         tr(
-            f"[bold]Summary[/bold]: {d['files']} file(s), {mb:.1f} MB, {d['packets']:,} packets, "
+            f"[bold]Summary[/bold]: {d['files']} file(s){unread_en}, {mb:.1f} MB, {d['packets']:,} packets, "
             f"{d['flows']:,} flows ({d['tcp_flows']:,} TCP, {d['udp_flows']:,} UDP), "
             f"{d['mining_sessions']:,} mining and {d['node_sessions']:,} node sessions, "
             f"{d['tls_flows']:,} TLS flows with a server name, {d['dns_answers']:,} DNS answers, "
             f"{d['ip_fragments']:,} IP fragments counted.",
-            f"[bold]汇总[/bold]：{d['files']} 个文件，{mb:.1f} MB，{d['packets']:,} 个数据包，"
+            f"[bold]汇总[/bold]：{d['files']} 个文件{unread_zh}，{mb:.1f} MB，{d['packets']:,} 个数据包，"
             f"{d['flows']:,} 条流（TCP {d['tcp_flows']:,}，UDP {d['udp_flows']:,}），"
             f"挖矿会话 {d['mining_sessions']:,} 个，节点会话 {d['node_sessions']:,} 个，"
             f"带服务器名的 TLS 流 {d['tls_flows']:,} 条，DNS 应答 {d['dns_answers']:,} 个，IP 分片 {d['ip_fragments']:,} 个。",
@@ -224,6 +231,11 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
     if d["rejected"]:
         parts = ", ".join(f"{k}: {v:,}" for k, v in sorted(d["rejected"].items()))
         err.print(tr(f"Rejected: {parts}", f"拒绝：{parts}"))
+        examples = stats.rejects.examples[:MAX_REJECT_EXAMPLES]
+        if examples:
+            err.print(tr("First rejected (file:line or byte):", "最先被拒绝的记录（文件:行号或字节）："))
+            for ex in examples:
+                err.print(f"  {ex}", markup=False, highlight=False)
     for e in d["errors"]:
         err.print(f"[yellow]{tr('Input error', '输入错误')}:[/yellow] {e}")
     if d["undecided_flows_dropped"]:
@@ -321,6 +333,10 @@ def scan(
             done_before = 0
             for p in paths:
                 size = _size(p)
+                if p.is_file() and size == 0:  # e.g. a log rotated before anything was written to it
+                    scanner.stats.files += 1
+                    skipped.append(tr(f"{p}: empty file, nothing to read.", f"{p}：空文件，没有可读取的内容。"))
+                    continue
                 sha = _content_sha(p) if store is not None else None
                 fmt = sniff_format(p) if p.is_file() or p.is_dir() else None
                 if fmt in FLOW_LOG_FORMATS:
@@ -333,16 +349,20 @@ def scan(
                     elif action == "skip":
                         skipped.append(tr(f"{p}: already imported; its names are used, its connections not read again.",
                                           f"{p}：已导入过；仅使用其中的域名信息，不再重复读取连接记录。"))
+                    complete = True
                     try:
                         logs.add_file(p, fmt, start_line=start, flows=action != "skip")
                     except InputError as e:
+                        # what came before the damage was read; the file is not recorded as imported,
+                        # so the next scan reads it again rather than skipping connections never seen
                         scanner.stats.errors.append(str(e))
+                        complete = False
                     scanner.stats.files += 1  # logs and collector output count as inputs like captures
                     scanner.stats.bytes += size
-                    if sha:
+                    if sha and complete:
                         log_shas.append(sha)
                         store.record_import(sha, p, size, fmt, {})
-                    if plan is not None:
+                    if plan is not None and complete:
                         ledger.record(p, plan, fmt)
                     done_before += size
                     progress.update(task, completed=done_before)
@@ -352,6 +372,7 @@ def scan(
                         f"{p}: a directory without collector Parquet files (minewatch collect --out); "
                         "give capture or log files by name",
                         f"{p}：该目录中没有采集器 Parquet 文件（minewatch collect --out）；请逐个指定抓包或日志文件"))
+                    scanner.stats.files_unread += 1
                     done_before += size
                     continue
                 prior = store.already_imported(sha) if store is not None and sha else None
@@ -372,12 +393,17 @@ def scan(
                     got = scanner.scan_file(p, progress=lambda n, base=base: progress.update(task, completed=base + n))
                 except InputError as e:
                     scanner.stats.errors.append(str(e))
+                    scanner.stats.files += 1
+                    scanner.stats.files_unread += 1
                     got = []
                 findings.extend(got)
                 done_before += size
                 if store is not None and sha:
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
                     store.record_import(sha, p, size, "capture", {"findings": len(got)})
+        # names read from logs count whether or not any connection records came with them
+        scanner.stats.dns_answers += logs.counts["dns_answers"]
+        scanner.stats.tls_flows += logs.counts["tls_records"]
         if logs.flow_tables:
             if blocks_rpc:
                 window = _log_window(logs.flow_tables, t_since, t_until)
@@ -389,7 +415,6 @@ def scan(
             scanner.stats.flows += logs.counts["flows"]
             scanner.stats.tcp_flows += logs.counts["tcp_flows"]
             scanner.stats.udp_flows += logs.counts["udp_flows"]
-            scanner.stats.dns_answers += logs.counts["dns_answers"]
             scanner.stats.rejects.merge(logs.rejects)
             for k, v in logs.stage_s.items():
                 scanner.stats.add_time(f"logs:{k}", v)
@@ -425,7 +450,14 @@ def scan(
             store.close()
     if fail_on_detect and any(f.kind == "mining" for f in shown):
         raise typer.Exit(3)
+    if scanner.stats.files_unread:
+        # a pipeline must not mistake "could not read it" for "nothing found" (README: exit codes)
+        raise typer.Exit(EXIT_UNREAD)
 
+
+#: exit status when at least one input could not be read at all (unrecognised, empty, unreadable);
+#: 3 (mining found, --fail-on-detect) takes precedence
+EXIT_UNREAD = 4
 
 #: how far past a capture's first packet the node is asked for blocks (captures rarely span more)
 RPC_SPAN_S = 31 * 86400.0
@@ -549,11 +581,17 @@ def findings(
 
     列出已存储的结果（应用当前白名单）。
     """
+    from minewatch.errors import MinewatchError
     from minewatch.store.backend import open_store
 
-    with open_store(db) as store:
-        rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
-        shown, hidden = apply_allowlist(rows, _allowlist(store))
+    try:
+        # only reads: a mistyped --db must not create an empty store and report "nothing found"
+        with open_store(db, must_exist=True) as store:
+            rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
+            shown, hidden = apply_allowlist(rows, _allowlist(store))
+    except MinewatchError as e:
+        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        raise typer.Exit(2) from None
     emit(shown, fmt, group)
     if hidden:
         err.print(tr(f"{len(hidden)} finding(s) hidden by the allow-list.", f"{len(hidden)} 条结果被白名单隐藏。"))

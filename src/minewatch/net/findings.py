@@ -31,8 +31,8 @@ class FlowView:
     dst_ip: str
     dst_port: int | None
     transport: str
-    first_ts: float
-    last_ts: float
+    first_ts: float | None  # None: the log did not say (a flow record without times); never 0
+    last_ts: float | None
     direction_certain: bool
     packets_fwd: int = 0
     packets_rev: int = 0
@@ -102,21 +102,22 @@ def session_finding(
             return None
         kind = "mining"
         subscores["pool_session_shape"] = 15.0
-        dur = flow.last_ts - flow.first_ts
+        dur = _duration_s(flow)
+        length, length_zh = (f"{dur:.0f} s ", f"{dur:.0f} 秒的") if dur is not None else ("", "时长未知的")
         evidence.append(
             Evidence(
                 code="net.pool_session_shape",
                 text=(
-                    f"{flow.src_ip} kept a {dur:.0f} s {'TLS ' if getattr(facts, 'sni', None) else ''}connection to "
+                    f"{flow.src_ip} kept a {length}{'TLS ' if getattr(facts, 'sni', None) else ''}connection to "
                     f"{flow.dst_ip}:{flow.dst_port}, a mining port of that pool, carrying "
                     f"{flow.payload_bytes_fwd + flow.payload_bytes_rev:,} payload bytes"
                 ),
                 text_zh=(
-                    f"{flow.src_ip} 与该矿池的挖矿端口 {flow.dst_ip}:{flow.dst_port} 保持了 {dur:.0f} 秒的连接，"
+                    f"{flow.src_ip} 与该矿池的挖矿端口 {flow.dst_ip}:{flow.dst_port} 保持了{length_zh}连接，"
                     f"载荷 {flow.payload_bytes_fwd + flow.payload_bytes_rev:,} 字节"
                 ),
                 ts=utc_from_epoch(flow.first_ts),
-                data={"duration_s": round(dur, 3), "dst_port": flow.dst_port},
+                data={"duration_s": None if dur is None else round(dur, 3), "dst_port": flow.dst_port},
             )
         )
     if kind == "mining":
@@ -176,10 +177,16 @@ def _pool_shaped(flow: FlowView, facts: Any) -> bool:
     if flow.dst_port in (80, 443) and (getattr(facts, "variant", None) in (None, "tls")):
         # A pool's web site and its stratum-over-TLS port differ by port for nearly every pool;
         # on 443 demand the long, low-volume shape of a mining session before trusting the name.
-        duration = flow.last_ts - flow.first_ts
+        duration = _duration_s(flow)
+        if duration is None:  # a log without times cannot show the shape
+            return False
         total = flow.payload_bytes_fwd + flow.payload_bytes_rev
         return duration >= 300 and total / max(duration, 1.0) < 2000
     return True
+
+
+def _duration_s(flow: FlowView) -> float | None:
+    return None if flow.first_ts is None or flow.last_ts is None else flow.last_ts - flow.first_ts
 
 
 def merge_findings(a: Finding, b: Finding) -> Finding:
@@ -243,6 +250,7 @@ def endpoint_findings(
             win is None
             or flow.payload_bytes_fwd + flow.payload_bytes_rev > 0
             or not is_public(flow.dst_ip)
+            or flow.first_ts is None
             or not (win[0] - 60 <= flow.first_ts <= win[1] + 60)
         ):
             continue

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from minewatch.errors import Rejects
+from minewatch.errors import InputError, Rejects
 from minewatch.model import Evidence, Finding, combine_subscores
 from minewatch.net.findings import FlowView, flow_finding, merge_findings, session_finding
 
@@ -57,6 +57,9 @@ class FlowLogScanner:
         self.names = NameCache(max_ips=1_000_000)
         #: handshake facts per connection (server name, version, certificate ...; `TLS_CONTEXT_FIELDS`)
         self.tls_by_conn: dict[tuple[str | None, int | None, str | None, int | None], dict[str, Any]] = {}
+        #: x509.log certificates by fingerprint / file id: Zeek >= 5 keeps only the chain's keys in ssl.log
+        self.x509: dict[str, tuple[str | None, str | None]] = {}
+        self._cert_keys: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
         self.rejects = Rejects()
@@ -72,14 +75,27 @@ class FlowLogScanner:
         that grew since its last import) or not at all (`flows=False`: already imported).
         `progress(bytes_read, file_size)` follows the main pass over the file (gzip: compressed bytes)."""
         t0 = time.perf_counter()
+        try:
+            self._read(Path(path), fmt, start_line=start_line, flows=flows, progress=progress)
+        finally:
+            self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0
+
+    def _read(self, path: Path, fmt: str, *, start_line: int, flows: bool,
+              progress: Callable[[int, int], None] | None) -> None:
+        """The body of `add_file`. A file damaged part-way (a gzip cut short) raises InputError *after*
+        what was read before the damage has been taken: those records are good, and dropping them
+        would hide every connection of a log that lost only its tail."""
+        damage: InputError | None = None
         if fmt in ("zeek-tsv", "zeek-json"):
             from minewatch.sources.zeek import read_zeek
 
-            reader = read_zeek(path, rejects=self.rejects, progress=progress)
-            batches = list(reader)
-            if reader.log_type == "conn":
+            reader = read_zeek(path, rejects=self.rejects, progress=progress, x509=self.x509 or None)
+            batches, damage = _drain(reader)
+            if reader.log_type == "x509":
+                self._take_x509(batches)
+            elif reader.log_type == "conn":
                 if flows and start_line:
-                    batches = list(read_zeek(path, rejects=Rejects(), start_line=start_line))
+                    batches, _ = _drain(read_zeek(path, rejects=Rejects(), start_line=start_line))
                 if flows:
                     self._take("conn", batches)
             else:
@@ -88,11 +104,13 @@ class FlowLogScanner:
             from minewatch.sources.eve import iter_eve
 
             by_type: dict[str, list[pa.RecordBatch]] = {}
-            for event_type, batch in iter_eve(path, rejects=self.rejects, progress=progress):
+            pairs, damage = _drain(iter_eve(path, rejects=self.rejects, progress=progress))
+            for event_type, batch in pairs:
                 if event_type not in ("flow", "netflow") or (flows and not start_line):
                     by_type.setdefault(event_type, []).append(batch)
             if flows and start_line:
-                for event_type, batch in iter_eve(path, rejects=Rejects(), start_line=start_line):
+                pairs, _ = _drain(iter_eve(path, rejects=Rejects(), start_line=start_line))
+                for event_type, batch in pairs:
                     if event_type in ("flow", "netflow"):
                         by_type.setdefault(event_type, []).append(batch)
             for event_type, batches in by_type.items():
@@ -107,7 +125,15 @@ class FlowLogScanner:
                 self._take("conn", [netflow_to_flows(table, str(path))])
         else:
             raise ValueError(f"not a flow log format: {fmt}")
-        self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0
+        if damage is not None:
+            raise damage
+
+    def _take_x509(self, batches: list[pa.RecordBatch]) -> None:
+        for b in batches:
+            for k, subj, iss in zip(b.column("cert_key").to_pylist(), b.column("subject").to_pylist(),
+                                    b.column("issuer").to_pylist(), strict=True):
+                if k:
+                    self.x509[k] = (subj, iss)
 
     def _take(self, log_type: str | None, batches: list[pa.RecordBatch]) -> None:
         if not batches:
@@ -137,6 +163,7 @@ class FlowLogScanner:
                     self.alerts.setdefault(key, []).append(r)
                     self.counts["alerts"] += 1
         elif log_type == "conn":
+            table = _null_unrepresentable_times(table, self.rejects)
             self.flow_tables.append(table)
             self.counts["flows"] += table.num_rows
             if "transport" in table.column_names:
@@ -213,6 +240,9 @@ class FlowLogScanner:
         """
         codes = {e.code for e in f.evidence}
         tls = self.tls_by_conn.get((f.src_ip, f.src_port, f.dst_ip, f.dst_port))
+        if tls and not tls.get("cert_subject") and tls.get("cert_key") in self.x509:
+            subject, issuer = self.x509[tls["cert_key"]]
+            tls = {**tls, **{k: v for k, v in (("cert_subject", subject), ("cert_issuer", issuer)) if v is not None}}
         if tls and "tls.context" not in codes:
             f.evidence.append(tls_context_evidence(tls))
         # only when DNS logs were read: without them "not resolved" would say nothing
@@ -235,7 +265,8 @@ class FlowLogScanner:
 
 
 #: ssl.log / EVE tls fields carried into a finding's `tls.context` evidence
-TLS_CONTEXT_FIELDS = ("server_name", "version", "cipher", "ja3", "ja3s", "established", "cert_subject", "cert_issuer")
+TLS_CONTEXT_FIELDS = ("server_name", "version", "cipher", "ja3", "ja3s", "established", "cert_subject", "cert_issuer",
+                      "cert_key")
 
 
 def tls_context_evidence(tls: dict[str, Any]) -> Evidence:
@@ -280,8 +311,39 @@ class _NameFacts:
         self.encrypted = True
 
 
+def _null_unrepresentable_times(table: pa.Table, rejects: Rejects) -> pa.Table:
+    """Times outside 1970..9999 set to null and counted. The readers refuse them today, but Parquet
+    written by an older collector may hold one, and a single such value would stop every later scan
+    of that folder (Python datetimes end at year 9999)."""
+    from minewatch.sources.zeek import TIME_MAX_US, TIME_MIN_US
+
+    for name in ("first_seen", "last_seen", "slice_start", "slice_end"):
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        us = pc.cast(col.cast(pa.timestamp("us", tz="UTC")), pa.int64())
+        bad = pc.fill_null(pc.or_(pc.less(us, TIME_MIN_US), pc.greater(us, TIME_MAX_US)), False)
+        n = pc.sum(bad).as_py() or 0
+        if n:
+            rejects.counts[f"{name} out of range (before 1970 or after 9999): set to null"] += n
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     pc.if_else(bad, pa.scalar(None, col.type), col))
+    return table
+
+
+def _drain(it: Iterable[Any]) -> tuple[list[Any], InputError | None]:
+    """Everything an iterator yields up to a damage it reports, and that damage (or None)."""
+    out: list[Any] = []
+    try:
+        for x in it:
+            out.append(x)
+    except InputError as exc:
+        return out, exc
+    return out, None
+
+
 def _view(r: dict[str, Any]) -> FlowView:
-    first = r["first_seen"].timestamp() if r.get("first_seen") else 0.0
+    first = r["first_seen"].timestamp() if r.get("first_seen") else None
     last = r["last_seen"].timestamp() if r.get("last_seen") else first
     return FlowView(
         src_ip=r["src_ip"],
@@ -294,13 +356,20 @@ def _view(r: dict[str, Any]) -> FlowView:
         direction_certain=True,
         packets_fwd=r.get("packets_fwd") or 0,
         packets_rev=r.get("packets_rev") or 0,
-        payload_bytes_fwd=r.get("payload_bytes_fwd") or r.get("bytes_fwd") or 0,
-        payload_bytes_rev=r.get("payload_bytes_rev") or r.get("bytes_rev") or 0,
+        # payload when the log has it (a real 0 stays 0), else IP bytes (NetFlow), an upper bound
+        payload_bytes_fwd=_first_known(r.get("payload_bytes_fwd"), r.get("bytes_fwd")),
+        payload_bytes_rev=_first_known(r.get("payload_bytes_rev"), r.get("bytes_rev")),
         syn_seen=bool((r.get("tcp_flags_fwd") or 0) & 0x02),
         tcp_flags_fwd=r.get("tcp_flags_fwd"),
         community_id=r.get("community_id"),
         source=r.get("source"),
     )
+
+
+def _first_known(*values: int | None) -> int:
+    """The first value the log gave. FlowView counters are plain ints for the shape tests, which treat
+    an unknown count like an empty one; times, which findings show, stay None instead."""
+    return next((v for v in values if v is not None), 0)
 
 
 def _key(f: Finding) -> tuple[Any, ...]:

@@ -31,6 +31,7 @@ class ScanStats:
     """The closing summary of a scan: what was read, what was found, what was rejected and why."""
 
     files: int = 0
+    files_unread: int = 0  #: inputs that yielded nothing because they could not be read (not a damaged tail)
     bytes: int = 0
     packets: int = 0
     flows: int = 0
@@ -52,6 +53,7 @@ class ScanStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
+            "files_unread": self.files_unread,
             "bytes": self.bytes,
             "packets": self.packets,
             "flows": self.flows,

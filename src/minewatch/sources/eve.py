@@ -19,9 +19,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from minewatch.errors import Rejects
+from minewatch.errors import InputError, Rejects
 from minewatch.model import DNS_SCHEMA, FLOW_SCHEMA, TS
-from minewatch.sources.zeek import TLS_SCHEMA, Progress, open_text_lines, parse_time_us
+from minewatch.sources.zeek import (
+    COUNT_MAX,
+    TLS_SCHEMA,
+    Progress,
+    _int,
+    open_text_lines,
+    parse_time_us,
+    rows_to_batch,
+)
 
 #: An IDS alert, kept with what an analyst triages by.
 ALERT_SCHEMA = pa.schema(
@@ -48,12 +56,15 @@ EVE_SCHEMAS = {"flow": FLOW_SCHEMA, "netflow": FLOW_SCHEMA, "dns": DNS_SCHEMA, "
 _DNS_PORTS = {53, 5353, 853}
 
 
-def _i(v: Any) -> int | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float | str):
+def _i(v: Any, lo: int = 0, hi: int = COUNT_MAX) -> int | None:
+    """A whole number in [lo, hi] (counts by default), or ValueError: the line is rejected, naming it."""
+    if (v is not None and not isinstance(v, int | float | str)) or isinstance(v, bool):
         raise ValueError(f"not an integer: {v!r}")
-    return int(v)
+    return _int(v, lo, hi)
+
+
+def _port(v: Any) -> int | None:
+    return _i(v, 0, 65_535)
 
 
 def _s(v: Any) -> str | None:
@@ -73,7 +84,10 @@ def _flags(v: Any) -> int | None:
     """EVE writes TCP flags as hex strings ("1b")."""
     if v is None:
         return None
-    return int(v, 16) if isinstance(v, str) else int(v)
+    n = int(v, 16) if isinstance(v, str) else _i(v)
+    if n is not None and not 0 <= n <= 0xFFFF:
+        raise ValueError(f"TCP flags out of range: {v!r}")
+    return n
 
 
 def _flow_dict(d: dict[str, Any], source: str | None, times: tuple[int | None, int | None],
@@ -84,9 +98,9 @@ def _flow_dict(d: dict[str, Any], source: str | None, times: tuple[int | None, i
     first, last = times
     return {
         "src_ip": _s(d.get("src_ip")),
-        "src_port": _i(d.get("src_port")),
+        "src_port": _port(d.get("src_port")),
         "dst_ip": _s(d.get("dest_ip")),
-        "dst_port": _i(d.get("dest_port")),
+        "dst_port": _port(d.get("dest_port")),
         "transport": _s(d.get("proto")).lower() if d.get("proto") is not None else None,
         "first_seen": first,
         "last_seen": last,
@@ -193,9 +207,9 @@ def tls_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     return {
         "ts": parse_time_us(d.get("timestamp")),
         "client_ip": _s(d.get("src_ip")),
-        "client_port": _i(d.get("src_port")),
+        "client_port": _port(d.get("src_port")),
         "server_ip": _s(d.get("dest_ip")),
-        "server_port": _i(d.get("dest_port")),
+        "server_port": _port(d.get("dest_port")),
         "server_name": _s(t.get("sni")),
         "ja3": _s(ja3.get("hash")),
         "ja3s": _s(ja3s.get("hash")),
@@ -214,14 +228,14 @@ def alert_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     return {
         "ts": parse_time_us(d.get("timestamp")),
         "src_ip": _s(d.get("src_ip")),
-        "src_port": _i(d.get("src_port")),
+        "src_port": _port(d.get("src_port")),
         "dst_ip": _s(d.get("dest_ip")),
-        "dst_port": _i(d.get("dest_port")),
+        "dst_port": _port(d.get("dest_port")),
         "transport": _s(d.get("proto")).lower() if d.get("proto") is not None else None,
         "signature": _s(a.get("signature")),
-        "signature_id": _i(a.get("signature_id")),
+        "signature_id": _i(a.get("signature_id"), 0, COUNT_MAX),
         "category": _s(a.get("category")),
-        "severity": _i(a.get("severity")),
+        "severity": _i(a.get("severity"), -(2**31), 2**31 - 1),
         "action": _s(a.get("action")),
         "app_proto": _s(d.get("app_proto")),
         "flow_id": _s(d.get("flow_id")),
@@ -247,38 +261,55 @@ def iter_eve(
     rejects = rejects if rejects is not None else Rejects()
     lines, counter, size = open_text_lines(p)
     bufs: dict[str, list[dict[str, Any]]] = {k: [] for k in _ROW}
+    lines_of: dict[str, list[int]] = {k: [] for k in _ROW}
     src = str(p)
-    for lineno, line in enumerate(lines, start=1):
-        if lineno <= start_line or not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            if not isinstance(d, dict):
-                raise ValueError("line is not a JSON object")
-            et = d.get("event_type")
-            if not isinstance(et, str):
-                raise ValueError("no event_type")
-            fn = _ROW.get(et)
-            if fn is None:
-                if skipped is not None:
-                    skipped[et] = skipped.get(et, 0) + 1
+
+    def flush(et: str) -> Iterator[tuple[str, pa.RecordBatch]]:
+        if not bufs[et]:
+            return
+        batch = rows_to_batch(bufs[et], lines_of[et], EVE_SCHEMAS[et], rejects, src, f"malformed EVE {et} event")
+        bufs[et], lines_of[et] = [], []
+        if batch is not None:
+            yield et, batch
+
+    try:
+        for lineno, line in enumerate(lines, start=1):
+            if lineno <= start_line or not line.strip():
                 continue
-            row = fn(d, src)
-        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-            rejects.add(f"malformed EVE line: {exc}"[:160], f"{src}:{lineno}")
-            continue
-        if row is None:
-            continue
-        buf = bufs[et]
-        buf.append(row)
-        if len(buf) >= batch_rows:
-            yield et, pa.RecordBatch.from_pylist(buf, schema=EVE_SCHEMAS[et])
-            bufs[et] = []
-            if progress:
-                progress(counter.pos, size)
-    for et, buf in bufs.items():
-        if buf:
-            yield et, pa.RecordBatch.from_pylist(buf, schema=EVE_SCHEMAS[et])
+            try:
+                d = json.loads(line)
+                if not isinstance(d, dict):
+                    raise ValueError("line is not a JSON object")
+                et = d.get("event_type")
+                if not isinstance(et, str):
+                    raise ValueError("no event_type")
+                fn = _ROW.get(et)
+                if fn is None:
+                    if skipped is not None:
+                        skipped[et] = skipped.get(et, 0) + 1
+                    continue
+                row = fn(d, src)
+            except json.JSONDecodeError as exc:
+                rejects.add("malformed EVE line: not valid JSON", f"{src}:{lineno}: {exc}")
+                continue
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                rejects.add(f"malformed EVE line: {exc}"[:160], f"{src}:{lineno}")
+                continue
+            if row is None:
+                continue
+            bufs[et].append(row)
+            lines_of[et].append(lineno)
+            if len(bufs[et]) >= batch_rows:
+                yield from flush(et)
+                if progress:
+                    progress(counter.pos, size)
+    except InputError:
+        # a damaged file (a gzip cut short): the events read before the damage are still good
+        for et in list(bufs):
+            yield from flush(et)
+        raise
+    for et in list(bufs):
+        yield from flush(et)
     if progress:
         progress(counter.pos, size)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +48,9 @@ TLS_SCHEMA = pa.schema(
         ("cert_issuer", pa.string()),
         ("flow_key", pa.string()),
         ("source", pa.string()),
+        # the server certificate's key in x509.log (fingerprint or file id): Zeek >= 5 writes only the
+        # chain's keys in ssl.log, so subject and issuer are joined from x509.log, which may come later
+        ("cert_key", pa.string()),
     ]
 )
 
@@ -126,13 +130,27 @@ def parse_time_us(v: Any) -> int | None:
         except ValueError:
             dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
             if dt.tzinfo is None:
-                from datetime import UTC
-
                 dt = dt.replace(tzinfo=UTC)
-            return int(dt.timestamp() * 1_000_000) + 0
+            # integer arithmetic: the float product `timestamp() * 1e6` is off by 1 µs for some times
+            return _in_time_range((dt - _EPOCH) // timedelta(microseconds=1))
+    if not math.isfinite(x):
+        raise ValueError(f"not a time: {v!r}")
     if abs(x) > 1e11:  # JSON::TS_MILLIS (no epoch-seconds time is that large before year 5138)
-        return round(x * 1000)
-    return round(x * 1_000_000)
+        return _in_time_range(round(x * 1000))
+    return _in_time_range(round(x * 1_000_000))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Times a row may carry: from the epoch to the end of year 9999, the range every later step (Python
+#: datetimes, Parquet readers, the store) can represent. A log time outside it is a broken line.
+TIME_MIN_US = 0
+TIME_MAX_US = 253_402_300_799_999_999
+
+
+def _in_time_range(us: int) -> int:
+    if not TIME_MIN_US <= us <= TIME_MAX_US:
+        raise ValueError("time out of range (before 1970 or after 9999)")
+    return us
 
 
 def log_type_from_name(path: Path) -> str | None:
@@ -161,18 +179,36 @@ def _get(d: dict[str, Any], key: str) -> Any:
     return None
 
 
-def _int(v: Any) -> int | None:
+#: Largest count a row column holds (int64): a bigger value is a broken line, not a number to wrap.
+COUNT_MAX = 2**63 - 1
+
+
+def _int(v: Any, lo: int = -COUNT_MAX - 1, hi: int = COUNT_MAX) -> int | None:
+    """An integer in [lo, hi], or ValueError (the caller rejects the line, naming it)."""
     if v is None:
         return None
     if isinstance(v, bool):
         raise ValueError("boolean where a count was expected")
-    if isinstance(v, int):
-        return v
     if isinstance(v, float):
-        if v != int(v):
+        if not math.isfinite(v) or v != int(v):
             raise ValueError(f"not an integer: {v}")
-        return int(v)
-    return int(str(v))
+        n = int(v)
+    elif isinstance(v, int):
+        n = v
+    else:
+        n = int(str(v))
+    if not lo <= n <= hi:
+        raise ValueError(f"number out of range: {n} (allowed {lo}..{hi})")
+    return n
+
+
+def _count(v: Any) -> int | None:
+    """Packets and bytes: never negative."""
+    return _int(v, 0)
+
+
+def _port(v: Any) -> int | None:
+    return _int(v, 0, 65_535)
 
 
 def _float(v: Any) -> float | None:
@@ -217,22 +253,24 @@ def _list(v: Any) -> list[str] | None:
 def conn_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     first = parse_time_us(_get(d, "ts"))
     dur = _float(_get(d, "duration"))
-    last = None if first is None or dur is None else first + round(dur * 1_000_000)
+    if dur is not None and not (math.isfinite(dur) and dur >= 0):
+        raise ValueError(f"duration is not a non-negative number: {dur}")
+    last = None if first is None or dur is None else _in_time_range(first + round(dur * 1_000_000))
     return {
         "src_ip": _str(_get(d, "id.orig_h")),
-        "src_port": _int(_get(d, "id.orig_p")),
+        "src_port": _port(_get(d, "id.orig_p")),
         "dst_ip": _str(_get(d, "id.resp_h")),
-        "dst_port": _int(_get(d, "id.resp_p")),
+        "dst_port": _port(_get(d, "id.resp_p")),
         "transport": _str(_get(d, "proto")),
         "first_seen": first,
         "last_seen": last,
         "duration_ms": None if dur is None else dur * 1000.0,
-        "packets_fwd": _int(_get(d, "orig_pkts")),
-        "packets_rev": _int(_get(d, "resp_pkts")),
-        "bytes_fwd": _int(_get(d, "orig_ip_bytes")),
-        "bytes_rev": _int(_get(d, "resp_ip_bytes")),
-        "payload_bytes_fwd": _int(_get(d, "orig_bytes")),
-        "payload_bytes_rev": _int(_get(d, "resp_bytes")),
+        "packets_fwd": _count(_get(d, "orig_pkts")),
+        "packets_rev": _count(_get(d, "resp_pkts")),
+        "bytes_fwd": _count(_get(d, "orig_ip_bytes")),
+        "bytes_rev": _count(_get(d, "resp_ip_bytes")),
+        "payload_bytes_fwd": _count(_get(d, "orig_bytes")),
+        "payload_bytes_rev": _count(_get(d, "resp_bytes")),
         "tcp_flags_fwd": None,
         "tcp_flags_rev": None,
         "sni": None,
@@ -266,18 +304,17 @@ def dns_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
 
 def ssl_row(d: dict[str, Any], source: str | None, x509: dict[str, tuple[str | None, str | None]] | None) -> dict[str, Any]:
     subject, issuer = _str(_get(d, "subject")), _str(_get(d, "issuer"))
-    if x509 and subject is None:
-        chain = _get(d, "cert_chain_fps") or _get(d, "cert_chain_fuids")
-        if isinstance(chain, list) and chain:
-            subject, issuer = x509.get(str(chain[0]), (None, None))
-        elif isinstance(chain, str) and chain:
-            subject, issuer = x509.get(chain.split(",")[0], (None, None))
+    chain = _get(d, "cert_chain_fps") or _get(d, "cert_chain_fuids")
+    cert_key = str(chain[0]) if isinstance(chain, list) and chain else chain.split(",")[0] if isinstance(
+        chain, str) and chain else None
+    if x509 and subject is None and cert_key is not None:
+        subject, issuer = x509.get(cert_key, (None, None))
     return {
         "ts": parse_time_us(_get(d, "ts")),
         "client_ip": _str(_get(d, "id.orig_h")),
-        "client_port": _int(_get(d, "id.orig_p")),
+        "client_port": _port(_get(d, "id.orig_p")),
         "server_ip": _str(_get(d, "id.resp_h")),
-        "server_port": _int(_get(d, "id.resp_p")),
+        "server_port": _port(_get(d, "id.resp_p")),
         "server_name": _str(_get(d, "server_name")),
         "ja3": _str(_get(d, "ja3")),
         "ja3s": _str(_get(d, "ja3s")),
@@ -288,6 +325,7 @@ def ssl_row(d: dict[str, Any], source: str | None, x509: dict[str, tuple[str | N
         "cert_issuer": issuer,
         "flow_key": _str(_get(d, "uid")),
         "source": source,
+        "cert_key": cert_key,
     }
 
 
@@ -333,8 +371,16 @@ def _tsv_value(raw: str, ztype: str, unset: str, empty: str, set_sep: str) -> An
     return _unescape(raw)
 
 
+_HEX_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
 def _unescape(s: str) -> str:
-    return s.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\x" in s else s
+    """Zeek writes each non-printable byte as `\\xNN`; the bytes together are UTF-8 (a name like
+    中.pool.cn arrives as six escapes), so they are decoded as bytes, not one character each."""
+    if "\\x" not in s:
+        return s
+    raw = _HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), s.encode("utf-8", "surrogateescape"))
+    return raw.decode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -381,7 +427,10 @@ class ZeekReader:
                 if i > 200:
                     break
                 if line.startswith(b"#path"):
-                    return line.split(maxsplit=1)[1].decode("utf-8", "replace").strip()
+                    value = line[len(b"#path"):].decode("utf-8", "replace").strip()
+                    if value:
+                        return value
+                    continue  # a bare `#path`: the name or the fields decide
                 if line.startswith(b"{"):
                     try:
                         d = json.loads(line)
@@ -409,11 +458,6 @@ class ZeekReader:
             return x509_row(d, src)
         return {k: (json.dumps(v) if isinstance(v, list | dict) else _str(v)) for k, v in d.items()}
 
-    def _batch(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
-        if self.schema is not None:
-            return pa.RecordBatch.from_pylist(rows, schema=self.schema)
-        return pa.RecordBatch.from_pylist(rows)
-
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         lines, counter, size = open_text_lines(self.path)
         where = str(self.path)
@@ -421,64 +465,115 @@ class ZeekReader:
         fields: list[str] | None = None
         types: list[str] | None = None
         rows: list[dict[str, Any]] = []
-        for lineno, line in enumerate(lines, start=1):
-            self.lines_read = lineno
-            if not line:
-                continue
-            if line.startswith(b"#"):
-                text = line.decode("utf-8", "replace")
-                if text.startswith("#separator"):
-                    val = text.split(None, 1)[1] if " " in text or "\t" in text else "\\x09"
-                    sep = val.encode().decode("unicode_escape")
+        linenos: list[int] = []
+        other_path: str | None = None  # a later header block of another log type (`cat conn.log dns.log`)
+        try:
+            for lineno, line in enumerate(lines, start=1):
+                self.lines_read = lineno
+                if not line:
                     continue
-                key, _, val = text[1:].partition(sep)
-                if key == "set_separator":
-                    set_sep = val
-                elif key == "empty_field":
-                    empty = val
-                elif key == "unset_field":
-                    unset = val
-                elif key == "fields":
-                    fields, types = val.split(sep), None
-                elif key == "types":
-                    types = val.split(sep)
-                continue
-            if lineno <= self.start_line:
-                continue
-            try:
-                if self.format == "zeek-json":
-                    d = json.loads(line)
-                    if not isinstance(d, dict):
-                        raise ValueError("JSON line is not an object")
-                else:
+                if line.startswith(b"#"):
                     text = line.decode("utf-8", "replace")
-                    if fields is None:  # headerless TSV (`tsv=T`): first line names the columns
-                        fields = text.split(sep)
+                    if text.startswith("#separator"):
+                        val = text[len("#separator"):].strip()
+                        if not val:
+                            self.rejects.add("Zeek header #separator without a value (tab kept)", f"{where}:{lineno}")
+                            continue
+                        sep = val.encode().decode("unicode_escape")
                         continue
-                    cells = text.split(sep)
-                    if len(cells) != len(fields):
-                        raise ValueError(f"{len(cells)} fields where the header has {len(fields)}")
-                    if types is not None:
-                        d = {f: _tsv_value(c, ty, unset, empty, set_sep) for f, c, ty in zip(fields, cells, types, strict=True)}
+                    key, _, val = text[1:].partition(sep)
+                    if key == "set_separator":
+                        set_sep = val
+                    elif key == "empty_field":
+                        empty = val
+                    elif key == "unset_field":
+                        unset = val
+                    elif key == "fields":
+                        fields, types = val.split(sep), None
+                    elif key == "types":
+                        types = val.split(sep)
+                    elif key == "path":
+                        path_type = val.strip() or None
+                        other_path = path_type if path_type not in (None, self.log_type) else None
+                    continue
+                if lineno <= self.start_line:
+                    continue
+                if other_path is not None:
+                    self.rejects.add(f"{other_path} lines inside a {self.log_type} log (give each log its own file)",
+                                     f"{where}:{lineno}")
+                    continue
+                try:
+                    if self.format == "zeek-json":
+                        d = json.loads(line)
+                        if not isinstance(d, dict):
+                            raise ValueError("JSON line is not an object")
                     else:
-                        d = {f: (None if c == unset else "" if c == empty else c) for f, c in zip(fields, cells, strict=True)}
-                rows.append(self._row(d))
-            except (ValueError, TypeError, OverflowError) as exc:
-                self.rejects.add(f"malformed {self.log_type} line: {exc}"[:160], f"{where}:{lineno}")
-                continue
-            if len(rows) >= self.batch_rows:
-                yield self._emit(rows)
-                rows = []
-                if self.progress:
-                    self.progress(counter.pos, size)
+                        text = line.decode("utf-8", "replace")
+                        if fields is None:  # headerless TSV (`tsv=T`): first line names the columns
+                            fields = text.split(sep)
+                            continue
+                        cells = text.split(sep)
+                        if len(cells) != len(fields):
+                            raise ValueError(f"{len(cells)} fields where the header has {len(fields)}")
+                        if types is not None:
+                            d = {f: _tsv_value(c, ty, unset, empty, set_sep)
+                                 for f, c, ty in zip(fields, cells, types, strict=True)}
+                        else:
+                            d = {f: (None if c == unset else "" if c == empty else c)
+                                 for f, c in zip(fields, cells, strict=True)}
+                    rows.append(self._row(d))
+                    linenos.append(lineno)
+                except json.JSONDecodeError as exc:
+                    self.rejects.add(f"malformed {self.log_type} line: not valid JSON", f"{where}:{lineno}: {exc}")
+                    continue
+                except (ValueError, TypeError, OverflowError) as exc:
+                    self.rejects.add(f"malformed {self.log_type} line: {exc}"[:160], f"{where}:{lineno}")
+                    continue
+                if len(rows) >= self.batch_rows:
+                    yield from self._emit(rows, linenos)
+                    rows, linenos = [], []
+                    if self.progress:
+                        self.progress(counter.pos, size)
+        except InputError:
+            # a damaged file (a gzip cut short): what was read before the damage is still good
+            if rows:
+                yield from self._emit(rows, linenos)
+            raise
         if rows:
-            yield self._emit(rows)
+            yield from self._emit(rows, linenos)
         if self.progress:
             self.progress(counter.pos, size)
 
-    def _emit(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
-        self.rows += len(rows)
-        return self._batch(rows)
+    def _emit(self, rows: list[dict[str, Any]], linenos: list[int]) -> Iterator[pa.RecordBatch]:
+        batch = rows_to_batch(rows, linenos, self.schema, self.rejects, str(self.path), f"malformed {self.log_type} line")
+        if batch is not None:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def rows_to_batch(
+    rows: list[dict[str, Any]], linenos: list[int], schema: pa.Schema | None, rejects: Rejects, where: str, reason: str
+) -> pa.RecordBatch | None:
+    """Rows as one Arrow batch; a row whose value does not fit its column is rejected with its line.
+
+    Why a second, per-row pass: the readers check ranges line by line, but any value they let through
+    that Arrow still refuses must cost that one line, not the 65,536 good lines converted with it.
+    """
+    try:
+        return pa.RecordBatch.from_pylist(rows, schema=schema) if schema is not None else pa.RecordBatch.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        pass
+    good: list[dict[str, Any]] = []
+    for row, lineno in zip(rows, linenos, strict=True):
+        try:
+            if schema is not None:
+                pa.RecordBatch.from_pylist([row], schema=schema)
+            good.append(row)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
+            rejects.add(f"{reason}: value does not fit its column", f"{where}:{lineno}: {str(exc)[:120]}")
+    if not good:
+        return None
+    return pa.RecordBatch.from_pylist(good, schema=schema) if schema is not None else pa.RecordBatch.from_pylist(good)
 
 
 def _type_from_keys(d: dict[str, Any]) -> str | None:
@@ -545,30 +640,43 @@ def sniff_format(path: str | Path) -> str | None:
                 names = set(pq.read_schema(p).names)
                 return "netflow-parquet" if {"exporter", "observation_domain"} <= names else None
             stream: IO[bytes] = gzip.GzipFile(fileobj=f) if head[:2] == b"\x1f\x8b" else f
-            text = stream.read(16_384)
+            first_lines: list[bytes] = []
+            budget = SNIFF_MAX_BYTES
+            while len(first_lines) < SNIFF_LINES and budget > 0:
+                raw = stream.readline(min(budget, SNIFF_MAX_LINE))
+                if not raw:
+                    break
+                budget -= len(raw)
+                if raw.strip():
+                    first_lines.append(raw)
     except (OSError, EOFError):
         return None
-    for raw in text.split(b"\n")[:20]:
+    for raw in first_lines:
         line = raw.strip()
-        if not line:
-            continue
         if line.startswith((b"#separator", b"#fields", b"#path")):
             return "zeek-tsv"
         if line.startswith(b"{"):
             try:
                 d = json.loads(line)
             except ValueError:
-                continue  # possibly cut at the 16 kB boundary; try the next line
-            if not isinstance(d, dict):
-                return None
+                continue  # a line cut at the sniffing limit, or one bad line: the next ones decide
             if "event_type" in d:
                 return "eve"
             if "_path" in d or _type_from_keys(d) or "uid" in d or "id.orig_h" in d or "id_orig_h" in d:
                 return "zeek-json"
-            return None
+            continue  # an object of neither kind (a log's own metadata line): look further
+        if line.startswith(b"["):
+            continue  # a JSON array line is not a log record, but one such line does not decide the file
         if b"\t" in line:
             cols = line.decode("utf-8", "replace").split("\t")
             if "ts" in cols and ("uid" in cols or "id.orig_h" in cols):
                 return "zeek-tsv"
         return None
     return None
+
+
+#: Sniffing reads up to SNIFF_LINES non-empty lines, each cut at SNIFF_MAX_LINE, SNIFF_MAX_BYTES in all:
+#: Suricata's first event is often a `stats` record of tens of kB, so a few kB would not reach a decision.
+SNIFF_LINES = 20
+SNIFF_MAX_LINE = 1 << 20
+SNIFF_MAX_BYTES = 4 << 20
