@@ -139,3 +139,15 @@ def test_findings_on_a_store_that_does_not_exist_fails_and_creates_nothing(tmp_p
     r = run("findings", "--db", str(missing))
     assert r.exit_code == 2 and str(missing) in r.stderr
     assert not missing.parent.exists()
+
+
+def test_every_finding_carries_evidence_in_both_languages(demo, tmp_home):
+    """README: every finding has evidence a colleague can check, also the encrypted Stratum V2 session
+    (judged from its Noise handshake sizes) and node traffic (protocol names translated, not left in English)."""
+    path, _ = demo
+    rows = jsonl(run("scan", str(path), "--no-store", "-q", "--format", "jsonl").stdout)
+    assert rows and all(x["evidence"] for x in rows)
+    sv2 = [x for x in rows if x["variant"] == "stratum-v2"]
+    assert sv2 and {"net.sv2.noise_act1", "net.sv2.noise_act2"} <= {e["code"] for e in sv2[0]["evidence"]}
+    node_zh = [e["text_zh"] for x in rows if x["kind"] == "node" for e in x["evidence"] if e["code"].startswith("net.node.")]
+    assert node_zh and not any("message" in t or "command" in t for t in node_zh)

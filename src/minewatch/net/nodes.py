@@ -49,6 +49,7 @@ class NodeHit:
     detail: str
     strength: float  # points for the `protocol` sub-score
     offset: int = 0
+    detail_zh: str = ""  #: the same in Chinese (protocol names and message names stay as written)
 
 
 def find_bitcoin_message(data: bytes, limit: int = 4096) -> NodeHit | None:
@@ -75,7 +76,8 @@ def find_bitcoin_message(data: bytes, limit: int = 4096) -> NodeHit | None:
                 if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
                     continue
                 strength = 85.0
-            return NodeHit("bitcoin-p2p", f"{net} '{name.decode()}' message", strength, i)
+            return NodeHit("bitcoin-p2p", f"{net} '{name.decode()}' message", strength, i,
+                           f"{net} 的 '{name.decode()}' 消息")
     return None
 
 
@@ -92,7 +94,7 @@ def find_levin_message(data: bytes, limit: int = 4096) -> NodeHit | None:
         command = int.from_bytes(window[i + 17 : i + 21], "little")
         if cb > 100 * 1024 * 1024 or command not in LEVIN_COMMANDS:
             continue
-        return NodeHit("monero-p2p", f"Monero Levin command {command}", 80.0, i)
+        return NodeHit("monero-p2p", f"Monero Levin command {command}", 80.0, i, f"Monero Levin 命令 {command}")
 
 
 def rlpx_handshake_shape(first_msg: bytes, size: int) -> str | None:
@@ -117,7 +119,7 @@ def discovery_v4_packet(payload: bytes) -> NodeHit | None:
     if keccak256(payload[32:]) != payload[:32]:
         return None
     names = {1: "ping", 2: "pong", 3: "findnode", 4: "neighbors", 5: "enrrequest", 6: "enrresponse"}
-    return NodeHit("devp2p", f"Ethereum discovery v4 {names[ptype]}", 80.0)
+    return NodeHit("devp2p", f"Ethereum discovery v4 {names[ptype]}", 80.0, 0, f"以太坊节点发现 v4 {names[ptype]} 消息")
 
 
 #: Node JSON-RPC methods: a node or wallet asks a node about the chain. Seeing these is "node".

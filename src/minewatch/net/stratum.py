@@ -1350,7 +1350,7 @@ class SessionAnalyzer:
             ts,
             direction,
             f"{hit.detail} (blockchain node traffic, not mining)",
-            f"{hit.detail}（区块链节点流量，不是挖矿）",
+            f" {hit.detail_zh or hit.detail}（区块链节点流量，不是挖矿）",
             {"hex": raw[:64].hex()},
             sent=True,
         )
@@ -1378,6 +1378,11 @@ class SessionAnalyzer:
         if size0 == 64 and len(set(head0)) >= 40:
             self._flags.add("sv2-noise")
             self._points("stratum-v2", _P_SV2_NOISE)
+            self._evidence(
+                "net.sv2.noise_act1", self._f.first_ts or 0.0, 0,
+                "a 64-byte random first message, the size of a Stratum V2 Noise handshake (act 1)",
+                " 64 字节的随机首条消息，与 Stratum V2 Noise 握手（第一步）的长度一致",
+                {"size_bytes": size0})
 
     # ------------------------------------------------------------------ Stratum V2 plaintext
     def _sv2_setup(self, direction: int, ts: float, data: bytes) -> bool:
@@ -1598,8 +1603,19 @@ class SessionAnalyzer:
                 t = self._turns
                 if len(t) > 1 and t[1][0] == 1 and t[1][1] in (234, 170):
                     sub["sv2_reply"] = 15.0
+                    self._evidence(
+                        "net.sv2.noise_act2", 0.0, 1,
+                        f"a {t[1][1]}-byte answer, the size of a Stratum V2 Noise act 2 (ephemeral key, "
+                        "certificate, MACs)",
+                        f" {t[1][1]} 字节的应答，与 Stratum V2 Noise 握手第二步（临时公钥、证书、MAC）的长度一致",
+                        {"size_bytes": t[1][1]})
                     if len(t) >= 4:
                         sub["sv2_frames"] = 5.0
+                        self._evidence(
+                            "net.sv2.frames", 0.0, 0,
+                            "encrypted frames after the handshake",
+                            "握手之后持续的加密帧（与挖矿通道一致）",
+                            {"turns": len(t)})
                 f.encrypted = True
             elif f.encrypted is None:
                 f.encrypted = False
