@@ -13,7 +13,7 @@ import sys
 import typer
 
 from minewatch import __version__
-from minewatch.i18n import set_lang, tr
+from minewatch.i18n import pick, set_lang, tr
 
 app = typer.Typer(
     name="minewatch",
@@ -72,17 +72,31 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+def _one_language(sub: typer.Typer) -> None:
+    """Help of a group's commands in the active language only (docstrings carry both)."""
+    if sub.info.help:
+        sub.info.help = pick(sub.info.help)
+    for cmd in sub.registered_commands:
+        doc = cmd.help or (cmd.callback.__doc__ if cmd.callback else None)
+        if doc:
+            cmd.help = pick(doc)
+    for group in sub.registered_groups:
+        if group.typer_instance is not None:
+            _one_language(group.typer_instance)
+
+
 def _register() -> None:
     for name, module, attr in SUBAPPS:
         if _module_exists(module):
             sub = getattr(importlib.import_module(module), attr, None)
             if sub is not None:
+                _one_language(sub)
                 app.add_typer(sub, name=name)
     for name, module, attr in COMMANDS:
         if _module_exists(module):
             fn = getattr(importlib.import_module(module), attr, None)
             if fn is not None:
-                app.command(name)(fn)
+                app.command(name, help=pick(fn.__doc__))(fn)
 
 
 _register()

@@ -7,7 +7,9 @@ language must be known before Typer sees the arguments. `--lang` on the command 
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 
 SUPPORTED = ("en", "zh")
@@ -48,3 +50,30 @@ def set_lang(lang: str) -> None:
 def tr(en: str, zh: str, lang: str | None = None) -> str:
     """Pick the text for the active language; both texts sit side by side at the call site."""
     return zh if (lang or _current) == "zh" else en
+
+
+_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+_SENTENCE_END = re.compile(r"[.!?:)]\s+")
+
+
+def pick(doc: str | None, lang: str | None = None) -> str | None:
+    """The active language's part of a bilingual docstring (help text of a command).
+
+    Commands keep both languages in their docstring, English paragraphs first, then Chinese ones
+    (or one line "English sentence. 中文句子。"), so the code reads the same to everyone; the help
+    screen shows one language. Paragraphs with Chinese characters are the Chinese part; a one-line
+    mixture is cut at the last sentence end before the first Chinese character.
+    """
+    if not doc:
+        return doc
+    text = inspect.cleandoc(doc)
+    paras = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    zh = [p for p in paras if _CJK.search(p)]
+    en = [p for p in paras if not _CJK.search(p)]
+    if not en and len(zh) == 1:  # "English. 中文。" on one line
+        m = _CJK.search(zh[0])
+        cut = [e.end() for e in _SENTENCE_END.finditer(zh[0], 0, m.start() if m else 0)]
+        if cut:
+            en, zh = [zh[0][: cut[-1]].strip()], [zh[0][cut[-1] :].strip()]
+    chosen = zh if (lang or _current) == "zh" else en
+    return "\n\n".join(chosen) if chosen else text

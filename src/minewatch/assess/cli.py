@@ -170,7 +170,10 @@ def site(
     hardware: Path = _OPT_HW,
     as_json: bool = _OPT_JSON,
 ) -> None:
-    """Assess a mining site from its power (kW) or hashrate."""
+    """Assess a mining site from its power (kW) or hashrate.
+
+    按功率（kW）或算力评估一个矿场。
+    """
     if (kw is None) == (hashrate is None):
         _fail(ValueError(tr("give exactly one of --kw and --hashrate", "请只给出 --kw 或 --hashrate 之一")))
     try:
@@ -205,7 +208,10 @@ def finding(
     factors: Path = _OPT_FACTORS,
     as_json: bool = _OPT_JSON,
 ) -> None:
-    """Assess a stored finding (from kw_mining or hashrate_hs) and attach the result to it."""
+    """Assess a stored finding (from kw_mining or hashrate_hs) and attach the result to it.
+
+    评估一条已存储的检测结果（依据 kw_mining 或 hashrate_hs），并把评估结果附在其上。
+    """
     from minewatch.store import Store
 
     with Store(db) as store:
@@ -253,7 +259,10 @@ def network(
     countries_out: Path = typer.Option(None, "--countries-out", help=tr("Write the country split CSV here.", "输出分国家 CSV。")),
     on: str = typer.Option(None, "--date", help=tr("Day to print (default: last).", "要显示的日期（默认最后一天）。")),
 ) -> None:
-    """Network-wide electricity (CBECI-compatible lower / best guess / upper) and a top-down comparison."""
+    """Network-wide electricity (CBECI-compatible lower / best guess / upper) and a top-down comparison.
+
+    全网耗电量（与 CBECI 一致的下限 / 最佳估计 / 上限）及自上而下的对比。
+    """
     rejects = Rejects()
     try:
         path = metrics or netmod.default_metrics_path()
@@ -319,7 +328,10 @@ def models(
     algorithm: str = typer.Option(None, "--algorithm", help=tr("Only this algorithm.", "仅此算法。")),
     hardware: Path = _OPT_HW,
 ) -> None:
-    """List the hardware catalog."""
+    """List the hardware catalog.
+
+    列出矿机型号目录。
+    """
     cat = load_catalog(hardware)
     ms = cat.by_algorithm(algorithm) if algorithm else cat.models
     for m in sorted(ms, key=lambda m: (m.algorithm, m.release or date.min, m.model)):
@@ -334,7 +346,10 @@ def models(
 def update(
     start: str = typer.Option(None, "--start", help=tr("First day to fetch (default: after the cache).", "起始日期（默认接续缓存）。")),
 ) -> None:
-    """Fetch fresh daily BTC metrics from the Coin Metrics community API into the local cache."""
+    """Fetch fresh daily BTC metrics from the Coin Metrics community API into the local cache.
+
+    从 Coin Metrics 社区 API 获取最新的比特币每日指标，存入本地缓存。
+    """
     res = netmod.update(start=date.fromisoformat(start) if start else None)
     typer.echo(tr(res.message, res.message_zh))
     if not res.online and res.path is None:
@@ -343,7 +358,10 @@ def update(
 
 @data_app.command("status")
 def status() -> None:
-    """Which network data the assessments will use, and how fresh it is."""
+    """Which network data the assessments will use, and how fresh it is.
+
+    评估将使用哪份网络数据，以及它有多新。
+    """
     p = netmod.default_metrics_path()
     if p is None:
         typer.echo(tr("No metrics file; the built-in fallback snapshot is used.", "没有网络数据文件；使用内置备用快照。"))

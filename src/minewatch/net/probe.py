@@ -237,7 +237,10 @@ def probe(
     tls: bool = typer.Option(False, "--tls", help=tr("Speak TLS first (stratum+ssl)", "先建立 TLS（stratum+ssl）")),
     timeout_s: float = typer.Option(5.0, "--timeout", help=tr("Seconds to wait per step", "每一步等待的秒数")),
 ) -> None:
-    """Ask one endpoint, on request only, whether it answers as a mining pool (Stratum v1 / XMRig)."""
+    """Ask one endpoint, on request only, whether it answers as a mining pool (Stratum v1 / XMRig).
+
+    仅在请求时询问一个端点，看它是否以矿池身份应答（Stratum v1 / XMRig）。
+    """
     from rich.console import Console
     from rich.table import Table
 
