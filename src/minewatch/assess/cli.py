@@ -49,6 +49,9 @@ def _hr(hs: float, algo: str) -> str:
     return f"{_n(hs / HASH_UNITS[unit], 1)} {unit}"
 
 
+_CLASS_ZH = {"chosen": "选定", "efficient": "高效", "typical": "典型", "legacy": "老旧"}
+
+
 def render_assessment(a: Assessment) -> list[str]:
     """Human-readable lines in the current language; every figure has its unit."""
     cur = a.currency
@@ -71,7 +74,7 @@ def render_assessment(a: Assessment) -> list[str]:
     ]
     for m in a.by_model:
         lines.append(
-            f"    {m.model_class:<9} {m.model:<32} {_n(m.machines):>8} "
+            f"    {tr(m.model_class, _CLASS_ZH.get(m.model_class, m.model_class)):<9} {m.model:<32} {_n(m.machines):>8} "
             + tr("machines", "台")
             + f"  {_n(m.kw, 1):>10} kW  {_hr(m.hashrate_hs, a.algorithm):>16}  {m.efficiency:.4g} {m.efficiency_unit}"
             + tr("  break-even ", "  盈亏平衡电价 ")
@@ -116,8 +119,43 @@ def render_assessment(a: Assessment) -> list[str]:
     for x in a.assumptions:
         val = x["value"] if not isinstance(x["value"], float) else f"{x['value']:.6g}"
         as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
-        lines.append(f"  - {x['name']} = {val} {x.get('unit') or ''}{as_of}: {x['source']}")
+        label = tr(x["name"], f"{_assumption_zh(x['name'])}（{x['name']}）")
+        lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {tr(x['source'], _source_zh(x['source']))}")
     return lines
+
+
+#: Chinese names of the assumptions an assessment prints; the English key stays beside it (it is
+#: what `--factors` files and JSON use). Prefixes cover the per-model, per-country and per-convention keys.
+_ASSUMPTION_ZH = {
+    "pue": "电能利用效率 PUE", "uptime": "运行时间占比", "hashprice": "单位算力收益", "btc_price": "比特币价格",
+    "network_hashrate": "全网算力", "tariff": "电价", "model_chosen": "选定机型", "model_efficient": "高效机型",
+    "model_typical": "典型机型", "model_legacy": "老旧机型", "coal_factor": "标准煤折算系数",
+    "co2_factor": "二氧化碳排放因子", "fx": "汇率",
+}  # fmt: skip
+#: Fixed English source notes (factors.yaml and assess/) and their Chinese; citations of data sets stay as
+#: written (names of publishers, files and licences are not translated).
+_SOURCE_ZH = {
+    "given by the user": "由用户给定",
+    "assumed site overhead (fans, transformers, cooling) on top of the machines' rated power for an "
+    "air-cooled farm": "假定风冷矿场在矿机额定功率之外的场地开销（风扇、变压器、散热）",
+    "assumed 24/7 operation (mining sites run continuously)": "假定全天候运行（矿场连续运转）",
+    "network revenue / hashrate": "全网收入 / 全网算力",
+}
+
+
+def _assumption_zh(name: str) -> str:
+    if name in _ASSUMPTION_ZH:
+        return _ASSUMPTION_ZH[name]
+    for key, zh in _ASSUMPTION_ZH.items():
+        if name.startswith(key + "_"):
+            return f"{zh} {name[len(key) + 1:]}"
+    return name
+
+
+def _source_zh(source: str) -> str:
+    for en, zh in _SOURCE_ZH.items():
+        source = source.replace(en, zh)
+    return source
 
 
 def _fail(e: Exception) -> None:
