@@ -90,6 +90,20 @@ def test_filter_findings_applies_at_show_time():
     assert [(f.src_ip, r.reason) for f, r in hidden] == [("10.9.0.5", "mining lab"), ("192.168.1.5", "c")]
 
 
+
+def test_an_excepted_name_is_not_hidden_by_the_connections_other_name():
+    """'allow example.com except pool': a pool host under the exception stays visible even when the
+    TLS name of the same connection is an allowed CDN name, and an allowed source range does not hide
+    it either (the operator said that name is not to be trusted)."""
+    allow = AllowList([AllowRule.domain("example.com", "corp", ["pool"]), AllowRule.cidr("10.0.0.0/8", "lan")])
+    hidden_by_sni = _finding(src_ip="10.1.1.1", dst_ip="198.51.100.3", pool_host="pool.example.com",
+                             sni="cdn.example.com")  # fmt: skip
+    plain = _finding(src_ip="10.1.1.2", dst_ip="198.51.100.4", sni="cdn.example.com")
+    shown, hidden = allow.filter([hidden_by_sni, plain])
+    assert shown == [hidden_by_sni]
+    assert [(f.src_ip, r.reason) for f, r in hidden] == [("10.1.1.2", "corp")]
+
+
 # --- store ---------------------------------------------------------------------------------------
 def test_migration_is_registered():
     assert tables.intel_migration() in MIGRATIONS

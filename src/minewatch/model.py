@@ -210,6 +210,13 @@ def parse_iso(s: str | datetime | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def endpoint(host: str | None, port: int | None) -> str:
+    """host:port for people; an IPv6 address in brackets ([2001:db8::1]:3333), or the port would read
+    as part of the address."""
+    h = "?" if host is None else f"[{host}]" if ":" in host else host
+    return h if port is None else f"{h}:{port}"
+
+
 def utc_from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 

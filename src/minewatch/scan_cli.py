@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from minewatch.i18n import current, tr
-from minewatch.model import STABLE_KEYS, Finding, iso
+from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
 from minewatch.net.findings import rollup_by_host
 
 err = Console(stderr=True, soft_wrap=True)
@@ -163,8 +163,8 @@ def _print_tables(findings: list[Finding]) -> None:
     shown = sorted(findings, key=lambda f: (f.kind != "mining", -f.score, f.first_seen or datetime.min.replace(tzinfo=UTC)))
     for f in shown[:40]:
         s.add_row(
-            f"{f.src_ip}:{f.src_port}",
-            f"{f.pool_host or f.dst_ip}:{f.dst_port}",
+            endpoint(f.src_ip, f.src_port),
+            endpoint(f.pool_host or f.dst_ip, f.dst_port),
             (f.variant or "—") + (" 🔒" if f.encrypted else ""),
             f.coin or "—",
             f.worker or "—",

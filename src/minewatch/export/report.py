@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from minewatch import __version__
-from minewatch.model import Finding
+from minewatch.model import Finding, endpoint
 
 MAX_FINDINGS_IN_REPORT = 50
 
@@ -186,7 +186,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
     if len(fs) > len(shown):
         h.append(f"<p>{_e(t(f'The {len(shown)} strongest of {len(fs)} findings are shown.', f'共 {len(fs)} 条，显示评分最高的 {len(shown)} 条。'))}</p>")
     for f in shown:
-        where = f"{f.src_ip}:{f.src_port} → {f.pool_host or f.dst_ip}:{f.dst_port}" if f.src_ip else f"{t('meter', '电表')} {f.meter_id}"
+        where = f"{endpoint(f.src_ip, f.src_port)} → {endpoint(f.pool_host or f.dst_ip, f.dst_port)}" if f.src_ip else f"{t('meter', '电表')} {f.meter_id}"
         h.append(f"<h3>{_e(where)} — {_e(t('score', '评分'))} {_num(f.score, 0)}</h3>")
         h.append(f"<p class=\"small\">{_e(f.finding_id)} · {_e(f.detector)} · {_e(f.coin or '')} {_e(f.variant or '')} · "
                  f"{_e(iso(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "

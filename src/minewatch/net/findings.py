@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
+from minewatch.model import Evidence, Finding, combine_subscores, endpoint, utc_from_epoch
 
 #: A mining finding below this score is dropped (kept in the flow table, not shown as mining).
 REPORT_THRESHOLD = 50.0
@@ -109,11 +109,11 @@ def session_finding(
                 code="net.pool_session_shape",
                 text=(
                     f"{flow.src_ip} kept a {length}{'TLS ' if getattr(facts, 'sni', None) else ''}connection to "
-                    f"{flow.dst_ip}:{flow.dst_port}, a mining port of that pool, carrying "
+                    f"{endpoint(flow.dst_ip, flow.dst_port)}, a mining port of that pool, carrying "
                     f"{flow.payload_bytes_fwd + flow.payload_bytes_rev:,} payload bytes"
                 ),
                 text_zh=(
-                    f"{flow.src_ip} 与该矿池的挖矿端口 {flow.dst_ip}:{flow.dst_port} 保持了{length_zh}连接，"
+                    f"{flow.src_ip} 与该矿池的挖矿端口 {endpoint(flow.dst_ip, flow.dst_port)} 保持了{length_zh}连接，"
                     f"载荷 {flow.payload_bytes_fwd + flow.payload_bytes_rev:,} 字节"
                 ),
                 ts=utc_from_epoch(flow.first_ts),
@@ -150,7 +150,7 @@ def session_finding(
         f.pool_host = flow.dns_names[0]
     if f.pool_host and f.pool_host != f.dst_ip and f.dst_ip:
         # Name the pool the way a colleague knows it, keeping the address beside it.
-        ep, named = f"{f.dst_ip}:{f.dst_port}", f"{f.pool_host}:{f.dst_port} ({f.dst_ip})"
+        ep, named = endpoint(f.dst_ip, f.dst_port), f"{f.pool_host}:{f.dst_port} ({f.dst_ip})"
         for ev in f.evidence:
             if ep in ev.text and named not in ev.text:
                 ev.text = ev.text.replace(ep, named, 1)
@@ -297,15 +297,15 @@ def _endpoint_finding(flow: FlowView, ref: Finding) -> Finding:
     ev = Evidence(
         code="net.pool_endpoint",
         text=(
-            f"{flow.src_ip} connected to {flow.dst_ip}:{flow.dst_port} ({what}), an endpoint where "
+            f"{flow.src_ip} connected to {endpoint(flow.dst_ip, flow.dst_port)} ({what}), an endpoint where "
             f"{ref.src_ip} ran a {ref.variant or 'mining'} session at {ref.first_seen:%Y-%m-%d %H:%M:%S} UTC"
         ),
         text_zh=(
-            f"{flow.src_ip} 连接了 {flow.dst_ip}:{flow.dst_port}（{what_zh}），"
+            f"{flow.src_ip} 连接了 {endpoint(flow.dst_ip, flow.dst_port)}（{what_zh}），"
             f"该端点在同一抓包中与 {ref.src_ip} 有 {ref.variant or '挖矿'} 会话"
         ),
         ts=ts,
-        data={"endpoint": f"{flow.dst_ip}:{flow.dst_port}", "confirmed_finding": ref.finding_id},
+        data={"endpoint": endpoint(flow.dst_ip, flow.dst_port), "confirmed_finding": ref.finding_id},
     )
     return _tied_finding(flow, ref, {"pool_endpoint": 55.0}, ev, same_endpoint=True)
 
@@ -317,11 +317,11 @@ def _failover_finding(flow: FlowView, ref: Finding, *, also_tried: bool) -> Find
     ev = Evidence(
         code="net.miner_failover",
         text=(
-            f"{flow.src_ip}, mining since {ref.first_seen:%H:%M:%S} UTC, tried {flow.dst_ip}:{flow.dst_port} "
+            f"{flow.src_ip}, mining since {ref.first_seen:%H:%M:%S} UTC, tried {endpoint(flow.dst_ip, flow.dst_port)} "
             f"and got no data back{extra}: a miner walking its pool failover list"
         ),
         text_zh=(
-            f"{flow.src_ip} 在挖矿期间尝试连接 {flow.dst_ip}:{flow.dst_port} 但未收到数据{extra_zh}："
+            f"{flow.src_ip} 在挖矿期间尝试连接 {endpoint(flow.dst_ip, flow.dst_port)} 但未收到数据{extra_zh}："
             "矿机在轮询备用矿池列表"
         ),
         ts=ts,
@@ -417,7 +417,7 @@ def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
         if r is None:
             r = acc[key] = HostRollup(host=f.src_ip, kind=f.kind)
         r.sessions += 1
-        pool = f.pool_host or (f"{f.dst_ip}:{f.dst_port}" if f.dst_ip else None)
+        pool = f.pool_host or (endpoint(f.dst_ip, f.dst_port) if f.dst_ip else None)
         if pool:
             r.pools.add(pool)
         for attr, bucket in (("coin", r.coins), ("worker", r.workers), ("wallet", r.wallets), ("agent", r.agents)):

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from minewatch.errors import InputError, Rejects
-from minewatch.model import Evidence, Finding
+from minewatch.model import Evidence, Finding, endpoint
 
 ListFormat = Literal["auto", "hosts", "domains", "maltrail", "ndpi", "ips"]
 FORMATS: tuple[str, ...] = ("auto", "hosts", "domains", "maltrail", "ndpi", "ips")
@@ -713,8 +713,8 @@ def intel_subscores(
         ev.append(
             Evidence(
                 code="intel.pool_ip",
-                text=f"{ip}{where} matches {ipm.entry} in imported list {ipm.source!r}",
-                text_zh=f"{ip}{where} 与导入列表“{ipm.source}”中的 {ipm.entry} 相符",
+                text=f"{endpoint(ip, port)} matches {ipm.entry} in imported list {ipm.source!r}",
+                text_zh=f"{endpoint(ip, port)} 与导入列表“{ipm.source}”中的 {ipm.entry} 相符",
                 data={
                     "ip": ip,
                     "port": port,
@@ -864,10 +864,22 @@ class AllowList:
                 return max(hits, key=AllowRule.specificity)
         return None
 
+    def excepted(self, host: str) -> bool:
+        """Whether a domain rule covers this host but names it among its exceptions."""
+        n = normalise_host(host)
+        return n is not None and any(
+            r.kind == "domain" and any(n == e or n.endswith("." + e) for e in r.exceptions) for r in self.rules
+        )
+
     def finding_rule(self, f: Finding) -> AllowRule | None:
         """Which rule, if any, hides this finding: its pool host or SNI, then its destination, then its
         source (an allowed lab subnet)."""
-        for host in (f.pool_host, f.sni):
+        names = [h for h in (f.pool_host, f.sni) if h]
+        if any(self.excepted(h) for h in names):
+            # a name the operator carved out of a rule ("allow example.com except pool") keeps the finding,
+            # whatever the connection's other name is: a pool behind a CDN-looking SNI must not hide it
+            return None
+        for host in names:
             r = self.is_allowed(host=host)
             if r is not None:
                 return r

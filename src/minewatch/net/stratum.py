@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from minewatch.model import Evidence, combine_subscores, utc_from_epoch
+from minewatch.model import Evidence, combine_subscores, endpoint, utc_from_epoch
 from minewatch.net import nodes, tls
 from minewatch.net.coins import AGENT_HINTS, infer_coin
 from minewatch.net.hashrate import (
@@ -1509,8 +1509,8 @@ class SessionAnalyzer:
     # ------------------------------------------------------------------ evidence
     def _endpoints(self, direction: int) -> tuple[str, str]:
         if direction == 0:
-            return self.src_ip, f"{self.dst_ip}:{self.dst_port}"
-        return self.dst_ip, f"{self.src_ip}:{self.src_port}"
+            return self.src_ip, endpoint(self.dst_ip, self.dst_port)
+        return self.dst_ip, endpoint(self.src_ip, self.src_port)
 
     def _evidence(
         self,

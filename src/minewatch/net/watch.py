@@ -53,7 +53,7 @@ import numpy as np
 import typer
 
 from minewatch.i18n import tr
-from minewatch.model import STABLE_KEYS, Finding, iso
+from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
 from minewatch.net.findings import FlowView, endpoint_findings, session_finding
 from minewatch.net.pipeline import CaptureScanner
 from minewatch.scan_cli import Format, apply_allowlist
@@ -690,8 +690,8 @@ def _human_line(f: Finding) -> str:
     what = tr("mining", "挖矿") if f.kind == "mining" else tr("node", "节点")
     status = (tr(" (session open)", "（会话进行中）") if state == "open"
               else tr(" (withdrawn at session end)", "（会话结束时撤回）") if state == "withdrawn" else "")
-    pool = f"{f.pool_host or f.dst_ip}:{f.dst_port}"
-    parts = [f"{iso(f.first_seen) or '—'}", f"{what}{status}", f"{f.src_ip}:{f.src_port} → {pool}"]
+    pool = endpoint(f.pool_host or f.dst_ip, f.dst_port)
+    parts = [f"{iso(f.first_seen) or '—'}", f"{what}{status}", f"{endpoint(f.src_ip, f.src_port)} → {pool}"]
     for label_en, label_zh, v in (
         ("variant", "协议", f.variant), ("coin", "币种", f.coin), ("worker", "矿工名", f.worker),
         ("wallet", "钱包", f.wallet), ("score", "评分", f"{f.score:.0f}"),
