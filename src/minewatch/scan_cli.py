@@ -202,6 +202,8 @@ def _first_words(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
+_STAGE_ZH = {"read+dissect": "读取与解析", "findings": "生成结果", "logs:read": "读取日志", "logs:score": "日志评分"}
+
 #: rejected lines named in the closing summary (the web job page and `--format jsonl` runs see the same)
 MAX_REJECT_EXAMPLES = 5
 
@@ -227,7 +229,8 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
     )
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in d["stage_seconds"].items())
     if stages:
-        err.print(tr(f"Time per stage: {stages}", f"各阶段耗时：{stages}"))
+        stages_zh = "，".join(f"{_STAGE_ZH.get(k, k)} {v:.2f} 秒" for k, v in d["stage_seconds"].items())
+        err.print(tr(f"Time per stage: {stages}", f"各阶段耗时：{stages_zh}"))
     if d["rejected"]:
         parts = ", ".join(f"{k}: {v:,}" for k, v in sorted(d["rejected"].items()))
         err.print(tr(f"Rejected: {parts}", f"拒绝：{parts}"))
