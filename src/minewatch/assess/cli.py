@@ -159,7 +159,9 @@ def _source_zh(source: str) -> str:
 
 
 def _fail(e: Exception) -> None:
-    typer.echo(tr(f"error: {e}", f"错误：{e}"), err=True)
+    # a KeyError's str() is its repr ("'no finding x'"): show the message itself
+    msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+    typer.echo(tr(f"error: {msg}", f"错误：{msg}"), err=True)
     raise typer.Exit(2)
 
 
