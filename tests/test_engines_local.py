@@ -187,3 +187,16 @@ def test_not_yet_connected_meter_is_read_the_same_by_the_engine_and_the_scan(tmp
     assert any("M00000: reads exactly 0 until" in n for n in ref.notes)
     mine = {f.meter_id: f for f in res.findings()}
     assert {s.meter_id: s.finding.to_json() for s in ref.scores} == {m: f.to_json() for m, f in mine.items()}
+
+
+def test_a_meter_with_one_day_is_counted_not_judged_as_in_the_scan(tmp_path):
+    t, _ = meter_table(3, 120, seed=5)
+    short = pa.table({"meter_id": pa.array(["SHORT"] * 24, pa.string()),
+                      "ts": pa.array([datetime(2023, 3, 1, h, tzinfo=UTC) for h in range(24)],
+                                     pa.timestamp("us", tz="UTC")),
+                      "kwh": [1.0] * 24, "temp_c": [5.0] * 24})  # fmt: skip
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.concat_tables([t, short.cast(t.schema)]), p)
+    res = run_power(p)
+    assert res.tally["meters too short to judge"] == 1
+    assert res.rows.num_rows == 3 and "SHORT" not in res.rows.column("subject").to_pylist()

@@ -63,3 +63,130 @@ def test_power_scan_table_in_chinese_and_bad_file(tmp_path, tmp_home):
     assert r.exit_code == 0
     assert "疑似挖矿负荷" in r.stdout
     assert "bad.csv" in r.stderr
+
+
+# review 2: monthly files, short meters, true counts, files that cannot be read -------------------------
+
+
+def _err(r) -> str:
+    """stderr with the console's line wrapping undone."""
+    return " ".join(r.stderr.split())
+
+
+def _split_by_month(data, tmp_path):
+    lines = data.read_text().splitlines()
+    months: dict[str, list[str]] = {}
+    for ln in lines[1:]:
+        months.setdefault(ln.split(",")[1][:7], []).append(ln)
+    out = []
+    for m, rows in sorted(months.items()):
+        p = tmp_path / f"export_{m}.csv"
+        p.write_text("\n".join([lines[0], *rows]) + "\n")
+        out.append(str(p))
+    return out
+
+
+def test_monthly_exports_are_joined_per_meter(tmp_path, tmp_home, monkeypatch):
+    data, meta = _write(tmp_path)
+    parts = _split_by_month(data, tmp_path)
+    assert len(parts) >= 6
+    drawn: dict[str, int] = {}
+    import minewatch.power.plot as plot_mod
+
+    monkeypatch.setattr(plot_mod, "plot_suspect", lambda s, f, out, **kw: drawn.__setitem__(s.meter_id, s.kw.size))
+    r = CliRunner().invoke(app, ["power", "scan", *parts, "--meta", str(meta), "--format", "jsonl", "--no-store",
+                                 "--plot", str(tmp_path / "png")])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert [x["meter_id"] for x in recs] == ["RIG1", "SHOP1"]
+    assert recs[0]["score"] >= 50 and recs[0]["onset"].startswith("2024-04-")
+    assert "2 meters" in _err(r)
+    assert drawn == {"RIG1": 200 * 24}  # the whole meter, not the last month
+
+
+def test_short_meter_is_named_and_skipped_the_others_still_scanned(tmp_path, tmp_home):
+    data, _meta = _write(tmp_path)
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("meter_id,ts,kwh\nTINY,2024-01-01 00:00,0.1\nTINY,2024-01-01 01:00,0.2\nTINY,2024-01-01 02:00,0.3\n")
+    r = CliRunner().invoke(app, ["power", "scan", str(data), str(tiny), "--format", "csv", "--no-store"])
+    assert r.exit_code == 0, r.output
+    assert "RIG1" in r.stdout and "TINY" not in r.stdout
+    assert "3 meters (1 skipped)" in _err(r) and "meters skipped: 1" in _err(r)
+    assert "meter TINY: 3 readings" in _err(r) and "too little data" in _err(r)
+
+
+def test_summary_counts_every_rejected_row_and_used_readings(tmp_path, tmp_home):
+    lines = ["meter_id,ts,kwh"]
+    import datetime as dt
+
+    t0 = dt.datetime(2024, 1, 1)
+    for h in range(24 * 60):
+        v = "n/a" if 10 <= h < 210 else "1.0"
+        ts = "31.01.2024 10:00" if 300 <= h < 350 else (t0 + dt.timedelta(hours=h)).isoformat(sep=" ")
+        lines.append(f"G,{ts},{v}")
+    lines += [f"G,{(t0 + dt.timedelta(hours=h, minutes=30)).isoformat(sep=' ')},1.0" for h in range(400, 430)]
+    p = tmp_path / "g.csv"
+    p.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(app, ["power", "scan", str(p), "--no-store", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert "unparsable rows: 250" in _err(r)
+    assert "off-grid timestamps: 30" in _err(r)
+    assert "rejected readings: 280" in _err(r)
+    n_read = 24 * 60 - 50 + 30
+    assert f"{24 * 60 - 250} of {n_read} readings used" in _err(r)
+
+
+def test_empty_file_is_an_error_and_the_other_files_are_scanned(tmp_path, tmp_home):
+    data, _meta = _write(tmp_path)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    r = CliRunner().invoke(app, ["power", "scan", str(empty), str(data), "--format", "csv", "--no-store"])
+    assert r.exit_code == 0, r.output
+    assert "empty.csv: empty file" in _err(r) and "1 file(s) failed" in _err(r) and "RIG1" in r.stdout
+    r = CliRunner().invoke(app, ["power", "scan", str(empty), "--no-store"])
+    assert r.exit_code == 2 and "empty file" in _err(r)
+
+
+def test_meta_missing_gbk_duplicated_and_unmatched(tmp_path, tmp_home):
+    data, _meta = _write(tmp_path)
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(tmp_path / "nope.csv"), "--no-store"])
+    assert r.exit_code == 2 and "nope.csv" in _err(r) and "Traceback" not in r.output
+    meta = tmp_path / "meta_gbk.csv"
+    meta.write_bytes("meter_id,tariff_class,business,contracted_kw\nRIG1,商业,零售,40\nRIG1,商业,零售,400\n"
+                     "GHOST,居民,家庭,5\n".encode("gbk"))
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(meta), "--no-store", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert "duplicate metadata rows: 1" in _err(r) and "lines 2, 3" in _err(r) and "line 2 used" in _err(r)
+    assert "metadata rows for meters not in the data: 1 (GHOST)" in _err(r)
+
+
+def test_top_must_be_positive(tmp_path, tmp_home):
+    data, _meta = _write(tmp_path)
+    for bad in ("0", "-1"):
+        r = CliRunner().invoke(app, ["power", "scan", str(data), "--no-store", "--format", "csv", f"--top={bad}"])
+        assert r.exit_code == 2
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--no-store", "--format", "csv", "--top=1"])
+    assert r.exit_code == 0 and len(r.stdout.strip().splitlines()) == 2
+
+
+def test_plot_draws_the_onset_on_the_local_day_axis(tmp_path, monkeypatch):
+    """The finding's onset is UTC; the plot's axis is the meter's wall clock: with --tz-offset 8 the line
+    must sit at the local time of the step, not 8 h before it."""
+    import datetime as dt
+
+    import matplotlib.axes
+
+    from minewatch.model import Finding
+    from minewatch.power.plot import plot_suspect
+    from minewatch.power.readers import MeterSeries
+
+    start = int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp())
+    s = MeterSeries("P", start, 3600, np.ones(24 * 30), "x", "kw")
+    local_step = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
+    f = Finding(kind="mining", detector="power.load", score=80.0, subscores={}, evidence=[], meter_id="P",
+                onset=local_step - dt.timedelta(hours=8))
+    seen = []
+    real = matplotlib.axes.Axes.axvline
+    monkeypatch.setattr(matplotlib.axes.Axes, "axvline", lambda self, x=0, *a, **k: (seen.append(x), real(self, x, *a, **k))[1])
+    plot_suspect(s, f, tmp_path, tz_offset_h=8)
+    assert seen == [np.datetime64(int(local_step.timestamp()), "s")]

@@ -233,3 +233,62 @@ def test_a_rough_night_shift_and_a_constant_rig_get_no_idle_fill_points():
     assert sub["idle_fill"][0] < 2.0
     assert sub["idle_fill"][1] == 0.0
     assert total_score(sub)[1] >= 50  # the additive rig is still found by the rig tests
+
+
+# review 2: short meters, the onset's day and hour, and steps that are no steps ------------------------
+
+
+def test_one_day_meter_is_skipped_with_a_reason_and_the_others_still_scanned():
+    rng = np.random.default_rng(31)
+    x = office(rng)
+    x[120 * 24 :] += 10 * 3.25
+    tiny = MeterSeries("TINY", START, 3600, np.array([0.1, 0.2, 0.3]), "t.csv", "kwh")
+    res = scan_series([MeterSeries("RIG", START, 3600, x, "t.csv", "kw"), tiny], with_impact=False)
+    assert [m.meter_id for m in res.scores] == ["RIG"] and res.scores[0].score >= 50
+    assert "TINY" in res.skipped and "too little data" in res.skipped["TINY"]
+    assert any("TINY" in n for n in res.notes)
+
+
+def test_kernels_do_not_crash_on_a_single_day():
+    k, g = best_split(np.array([[1.0]]))
+    assert int(k[0]) == -1 and np.isnan(g[0])
+    b = analyse_block(np.full((2, 24), 1.0), 24, first_weekday=0)
+    assert (b.split_day == -1).all()
+
+
+def _household(rng, days=DAYS):
+    h = np.arange(days * 24) % 24
+    base = 0.3 + 0.5 * np.exp(-((h - 19) ** 2) / 6)
+    return base * (1 + 0.1 * rng.standard_normal(days * 24)).clip(0.5)
+
+
+@pytest.mark.parametrize("hour", [0, 2, 4, 6, 10, 15, 22])
+def test_onset_is_the_day_and_hour_the_rig_was_switched_on(hour):
+    """The walk-back took the last day that was not up without the + 1: rigs switched on before about
+    05:00 (which lift that day's floor) were dated a day early at 00:00."""
+    rng = np.random.default_rng(40 + hour)
+    x = _household(rng)
+    x[120 * 24 + hour :] += 3.2
+    res = scan_series([MeterSeries("R", START, 3600, x, "t.csv", "kw")], with_impact=False)
+    f = res.scores[0].finding
+    want = datetime.fromtimestamp(START + 120 * 86400 + hour * 3600, tz=UTC)
+    assert f.onset is not None and abs((f.onset - want).total_seconds()) <= 3600, (f.onset, want)
+
+
+def test_onset_in_daily_data_is_the_day_the_rig_was_switched_on():
+    rng = np.random.default_rng(41)
+    d = 10 + rng.normal(0, 0.5, DAYS)
+    d[120:] += 3.2 * 24  # kWh per day, as a daily table gives them
+    res = scan_series([MeterSeries("D", START, 86400, d / 24, "t.csv", "kwh")], with_impact=False)
+    f = res.scores[0].finding
+    assert f.onset == datetime.fromtimestamp(START + 120 * 86400, tz=UTC)
+    assert "hour" in f.extra["onset_assumption"]
+
+
+def test_practically_zero_step_has_no_kw_and_no_machine():
+    rng = np.random.default_rng(42)
+    x = _household(rng)
+    x[120 * 24 :] += 0.01
+    f = scan_series([MeterSeries("Z", START, 3600, x, "t.csv", "kw")], with_impact=False).scores[0].finding
+    assert f.kw_mining is None and f.machines_est is None
+    assert not any(e.code == "power.step" for e in f.evidence)

@@ -161,7 +161,7 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     from minewatch.power.calendar import festival_mask
     from minewatch.power.features import analyse_block, hourly, mask_unconnected, to_day_grid
     from minewatch.power.readers import ReadResult, regularise
-    from minewatch.power.scan import _daily_temp
+    from minewatch.power.scan import MIN_JUDGE_DAYS, _daily_temp
 
     tally: dict[str, int] = defaultdict(int)
     mid_all = pc.cast(table.column(cfg.meter_col), pa.string())
@@ -198,6 +198,10 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
         if connected:
             tally["issue:not yet connected"] += 1
         row, S, day0, wd = to_day_grid(kw, st, step)
+        n_days = int(np.count_nonzero(np.sum(~np.isnan(row.reshape(-1, S)), axis=1) >= 0.5 * S))
+        if n_days < MIN_JUDGE_DAYS:  # the same rule as `power scan`: too little data to judge, counted
+            tally["meters too short to judge"] += 1
+            continue
         end_s = s.start_s + s.kw.size * s.interval_s
         tv = None if temps is None else (secs[a:b], temps[a:b])
         groups[(day0, S, row.size)].append((mid, row, wd, end_s, tv))

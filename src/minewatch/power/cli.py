@@ -16,7 +16,7 @@ from rich.table import Table
 from minewatch.errors import InputError
 from minewatch.i18n import tr
 from minewatch.power.detect import REPORT_THRESHOLD
-from minewatch.power.readers import ReadResult, read_file, read_meta, read_temperature
+from minewatch.power.readers import DataIssue, read_files, read_meta, read_temperature, used_readings
 
 app = typer.Typer(
     help=tr("Find mining loads in electricity meter data.", "在电表数据中发现挖矿负荷。"),
@@ -61,30 +61,35 @@ def scan(
     threshold: float = typer.Option(REPORT_THRESHOLD, "--threshold", help=tr("Suspect score threshold.", "嫌疑得分阈值。")),
     no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入数据库。")),
 ) -> None:
-    """Scan meter files and list suspected mining loads with evidence."""
+    """Scan meter files and list suspected mining loads with evidence.
+
+    扫描电表数据文件，列出疑似挖矿负荷及其证据。
+    """
     if fmt not in ("table", "jsonl", "csv"):
         raise typer.BadParameter("--format table|jsonl|csv")
     if unit is not None and unit not in ("kwh", "kw"):
         raise typer.BadParameter("--unit kwh|kw")
+    if top is not None and top < 1:
+        raise typer.BadParameter(tr("--top must be at least 1", "--top 至少为 1"), param_hint="--top")
     err = Console(stderr=True)
     out = Console()
-    total = ReadResult()
     step = _interval(interval)
+    meta_issues: list[DataIssue] = []
     try:
-        meta_d = read_meta(meta) if meta else {}
+        meta_d = read_meta(meta, meta_issues) if meta else {}
         temps = read_temperature(temperature) if temperature else {}
     except InputError as e:
         err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
         raise typer.Exit(2) from e
-    failed = 0
-    for f in files:
-        try:
-            r = read_file(f, interval_s=step, unit=unit)
-        except InputError as e:
-            err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
-            failed += 1
-            continue
-        total.merge(r)
+    # every file first, then each meter's readings joined across files (monthly exports) onto one grid
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        total, errors = read_files(files, interval_s=step, unit=unit)
+    for e in errors:
+        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+    failed = len(errors)
+    if failed and failed == len(files):
+        raise typer.Exit(2)
     total.temperature.update(temps)
     from minewatch.power.scan import scan_series
 
@@ -123,7 +128,7 @@ def scan(
         by_id = {s.meter_id: s for s in total.series}
         for fd in suspects:
             if fd.meter_id in by_id:
-                plot_suspect(by_id[fd.meter_id], fd, plot)
+                plot_suspect(by_id[fd.meter_id], fd, plot, tz_offset_h=tz_offset)
     stored = 0
     if not no_store and suspects:
         from minewatch.store.backend import as_db, open_store
@@ -133,28 +138,57 @@ def scan(
             stored = st.add_findings(suspects)
             if stored:  # new suspects join the sites that list their meters, and those sites' open cases
                 attach_new(as_db(st))
-    # closing summary: every data problem, with meter and time
-    kinds = Counter()
-    for i in total.issues:
+    # closing summary: every data problem, with meter and time; counts are the true numbers (each
+    # issue carries how many readings it stands for), only the examples are capped
+    issues = total.issues + meta_issues
+    kinds: Counter[str] = Counter()
+    for i in issues:
         kinds[i.kind] += i.count
+    judged = [s for s in total.series if s.meter_id not in res.skipped]
+    used = sum(used_readings(s) for s in judged)
+    n_skip = sum(1 for s in total.series if s.meter_id in res.skipped)
     err.print(tr(
-        f"{len(total.series)} meters, {total.readings} readings, {len(suspects)} suspects "
-        f"(score ≥ {threshold:g}), {stored} new in store, {failed} file(s) failed",
-        f"{len(total.series)} 块电表，{total.readings} 条读数，{len(suspects)} 个嫌疑（得分 ≥ {threshold:g}），"
-        f"新入库 {stored} 条，{failed} 个文件失败"))
-    names = {"gap": ("missing slots (gaps)", "缺失时段（缺数）"), "duplicate": ("duplicates", "重复"), "dst_jump": ("DST jumps", "夏令时跳变"),
-             "meter_reset": ("meter resets", "表码回零"), "negative": ("negative readings", "负值读数"),
-             "unparsable": ("unparsable rows", "无法解析的行"), "unit_assumed": ("unit assumptions", "单位假定"),
-             "off_grid": ("off-grid timestamps", "不在采集网格上的时间戳")}
-    for k in ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed"):
+        f"{len(total.series)} meters ({n_skip} skipped), {used} of {total.readings} readings used, "
+        f"{len(suspects)} suspects (score ≥ {threshold:g}), {stored} new in store, {failed} file(s) failed",
+        f"{len(total.series)} 块电表（跳过 {n_skip} 块），使用 {used} / {total.readings} 条读数，"
+        f"{len(suspects)} 个嫌疑（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
+    names = {"gap": ("missing slots (gaps)", "缺失时段（缺数）"), "duplicate": ("duplicates", "重复"),
+             "dst_jump": ("DST jumps", "夏令时跳变"), "meter_reset": ("meter resets", "表码回零"),
+             "negative": ("negative readings", "负值读数"), "unparsable": ("unparsable rows", "无法解析的行"),
+             "unit_assumed": ("unit assumptions", "单位假定"),
+             "off_grid": ("off-grid timestamps", "不在采集网格上的时间戳"),
+             "far_timestamp": ("timestamps far outside the meter's readings", "远离该表其余读数的时间戳"),
+             "resolution_change": ("changes of reading interval", "采集间隔变化"),
+             "register_suspect": ("meters that look like cumulative registers", "疑似累计表码的电表"),
+             "meta_duplicate": ("duplicate metadata rows", "重复的档案行")}
+    always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
+    for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate"):
+        items = [i for i in issues if i.kind == k]
+        if k not in always and not items:
+            continue
         en, zh = names[k]
-        items = [i for i in total.issues if i.kind == k]
         err.print(f"  {tr(en, zh)}: {kinds.get(k, 0)}")
         for i in items[:5]:
-            err.print(f"    {i.meter_id or ''} {i.ts.isoformat() if i.ts else ''} {i.detail}")
+            err.print("    " + " ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, i.detail) if x))
         if len(items) > 5:
             err.print(tr(f"    … and {len(items) - 5} more", f"    …… 另有 {len(items) - 5} 条"))
-    for n in res.notes[:10]:
+    if total.rejects.total:
+        parts = ", ".join(f"{r} {n}" for r, n in sorted(total.rejects.counts.items()))
+        err.print(tr(f"  rejected readings: {total.rejects.total} ({parts})",
+                     f"  被拒读数：{total.rejects.total}（{parts}）"))
+    if meta:
+        ids = {s.meter_id for s in total.series}
+        ghost = sorted(m for m in meta_d if m not in ids)
+        if ghost:
+            names_g = ", ".join(ghost[:5]) + (", …" if len(ghost) > 5 else "")
+            err.print(tr(f"  metadata rows for meters not in the data: {len(ghost)} ({names_g})",
+                         f"  数据中没有的电表的档案行：{len(ghost)}（{names_g}）"))
+    if res.skipped:
+        err.print(tr(f"  meters skipped: {len(res.skipped)}", f"  跳过的电表：{len(res.skipped)}"))
+    notes = list(res.skipped.values()) + [n for n in res.notes if n not in res.skipped.values()]
+    for n in notes[:10]:
         err.print(f"  {n}")
+    if len(notes) > 10:
+        err.print(tr(f"  … and {len(notes) - 10} more notes", f"  …… 另有 {len(notes) - 10} 条说明"))
     if failed and failed == len(files):
         raise typer.Exit(2)

@@ -44,6 +44,11 @@ REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
 #: honest 24-h loads, so it weighs less than the part of the load that never switches off (`always_on`);
 #: the step's size alone fires as much for a new cold room as for a rig, so it weighs less than before.
 STEP_PTS = 20.0
+#: smallest added load stated as kW (below any mining hardware) and smallest step, in units of the
+#: meter's own usual weekly change (`gain_t`), for which it is stated at all: 2 is where the `step`
+#: sub-score starts giving points, so a step the detector calls no step has no kW and no machines
+MIN_KW = 0.1
+MIN_GAIN_T = 2.0
 FLAT_PTS = 5.0
 ALWAYS_PTS = 15.0
 #: the added load fills exactly the hours that were idle, leaving a machine-flat load (idle_fill)
@@ -282,7 +287,12 @@ def build_finding(
         # spare capacity mining runs only in the idle hours: energy comes from the mean added load, the
         # machines from the floor's step (their full draw, reached every night)
         kw, draw = _f(b.shift_mean_kw[i]), _f(b.step_kw[i])
-    if kw is not None and kw <= 0:
+    # an added load is only stated when it is one: positive, at least MIN_KW and a step twice the size
+    # of the meter's own usual weekly change (gain_t >= MIN_GAIN_T). A 0.01 kW "step" is noise, and stating
+    # it as "0.0 kW ≈ 1 machine" for every honest meter makes a sum over the list count machines that
+    # are not there.
+    gain = _f(b.gain_t[i])
+    if kw is not None and (kw < MIN_KW or gain is None or gain < MIN_GAIN_T):
         kw = None
     if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
         kw = draw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
@@ -386,6 +396,13 @@ def build_finding(
         algorithm="sha256d" if unit is not None and unit.kind == "ASIC" else None,
         impact=impact,
         extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
-               "onset_assumption": tr("first of two days whose floor is 3 noise units above the old floor",
-                                      "首个连续两日最低负荷高出原水平 3 倍噪声的日期")},
+               "onset_assumption": tr(
+                   "walking back from the step (up to 21 days): the first day of the run of days whose daily "
+                   "floor and the next day's are both above the old floor by max(3 noise units, 10 % of the "
+                   "step); the onset is the first hour of that day above the old hour-of-day profile by half "
+                   "that margin, or, when the day before ends in such hours (a rig switched on after the night "
+                   "hours that set the floor), the start of those hours",
+                   "自阶跃日向前回溯（最多 21 天）：连续若干天中当日与次日最低负荷均高出原水平 max(3 倍噪声, 阶跃的 "
+                   "10%) 的第一天；起始时刻为该日首个高出原分时曲线一半阈值的时段；若前一天末尾各时段已高出"
+                   "（矿机在决定最低负荷的夜间时段之后开机），则取这些时段的开始")},
     )

@@ -96,6 +96,9 @@ def best_split(y: np.ndarray, min_seg: int = MIN_SEG) -> tuple[np.ndarray, np.nd
     Returns (k, gain): k = first index of the right segment (-1 if no valid split), gain = reduction
     of the sum of squares. Same objective as ruptures' Binseg with the l2 cost for one break.
     """
+    m = y.shape[0]
+    if y.ndim != 2 or y.shape[1] < 2:  # one day (or none): nothing to split, and no argmax of nothing
+        return np.full(m, -1, dtype=np.int64), np.full(m, np.nan)
     w = (~np.isnan(y)).astype(np.float64)
     x = np.where(w > 0, y, 0.0)
     cw = np.cumsum(w, axis=1)
@@ -229,25 +232,35 @@ def _analyse_block(
     noise = np.maximum(noise, 0.01 * np.abs(pre_lvl) + 1e-3)
     gain_t = np.where(has, zbest, np.nan)
 
-    # onset: walk back from the split to the first of two consecutive days clearly above the old floor
+    # onset: walk back from the split over the run of days that are "up" (the day's floor and the next
+    # day's both above the old floor by the threshold); the run must reach the split
     look = 21
     back = _window(floor, kk - look, look + 1)
     nxt = _window(floor, kk - look + 1, look + 1)
     thr = np.maximum(3 * noise, 0.1 * np.abs(step))[:, None]
     up = ((back - pre_lvl[:, None]) > thr) & ((nxt - pre_lvl[:, None]) > thr)
-    # the run of "up" days must reach the split: take the last day that is not up, plus one
+    # first up day of that run = the last day that is not up, plus one (the split day itself counts as up)
     notup = ~up
     notup[:, -1] = False
-    last_not = np.where(notup.any(axis=1), look - np.argmax(notup[:, ::-1], axis=1), 0)
-    onset_day = np.where(has, kk - look + last_not, -1)
-    onset_day = np.where(has, np.clip(onset_day, 0, D - 1), -1)
-    # slot within the onset day: first slot above the pre-onset profile by half the threshold
+    last_not = np.where(notup.any(axis=1), np.minimum(look - np.argmax(notup[:, ::-1], axis=1) + 1, look), 0)
+    first_up = np.where(has, np.clip(kk - look + last_not, 0, max(D - 1, 0)), -1)
+    # the hour: a rig switched on after ~05:00 does not yet lift that day's floor (a low quantile of
+    # its hours), so its first up day is the next one. When the day before the first up day ends in a
+    # run of hours above the old hour profile (at least 2 slots, 80 % of them above, the first and the
+    # last too), the onset is the start of that run; otherwise it is the first hour of the first up day
+    # above the old profile. Both by half the threshold.
     pre_x = _window(x, kk - PRE_DAYS, PRE_DAYS)  # the customer's own load before the step
     prof_pre = np.nanmedian(pre_x, axis=1) if D else np.full((m, S), np.nan)
-    od = np.clip(onset_day, 0, max(D - 1, 0))
-    day_x = x[rows, od, :] if D else np.full((m, S), np.nan)
+    fu = np.clip(first_up, 0, max(D - 1, 0))
+    day_x = x[rows, fu, :] if D else np.full((m, S), np.nan)
     exc = (day_x - prof_pre) > (0.5 * thr)
-    onset_slot = np.where(exc.any(axis=1), np.argmax(exc, axis=1), 0)
+    slot_up = np.where(exc.any(axis=1), np.argmax(exc, axis=1), 0)
+    prev = np.clip(fu - 1, 0, max(D - 1, 0))
+    prev_x = x[rows, prev, :] if D else np.full((m, S), np.nan)
+    tail_slot = _tail_run(prev_x - prof_pre, 0.5 * thr) if S > 1 else np.full(m, -1)
+    use_prev = has & (fu >= 1) & (tail_slot >= 0)
+    onset_day = np.where(use_prev, fu - 1, first_up)
+    onset_slot = np.where(use_prev, tail_slot, slot_up)
 
     # hour-of-day shift between the pre window and the plateau
     post_x = _window(x, kk + POST_GAP, POST_DAYS)
@@ -479,6 +492,25 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     kl, _g = best_split(loc, min_seg=7)
     refined = np.where(has & (kl > 0), c0 + kl, best_k)
     return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p
+
+
+def _tail_run(excess: np.ndarray, thr: np.ndarray, share: float = 0.8, min_slots: int = 2) -> np.ndarray:
+    """Per row, the first slot from which the rest of the day stays above `thr` (rows of slots;
+    -1: none). "Stays": the slot itself is above, and at least `share` of the valid slots from it to
+    the end of the day (at least `min_slots` of them) are. The earliest such slot is the start of
+    the load that runs into the next day, i.e. a rig switched on that day."""
+    m, S = excess.shape
+    above = (excess > thr) & ~np.isnan(excess)
+    valid = ~np.isnan(excess)
+    n_above = np.cumsum(above[:, ::-1], axis=1)[:, ::-1]  # above from slot s to the end
+    n_valid = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = above & (n_valid >= min_slots) & (n_above >= share * n_valid)
+    # the run must reach the end of the day: the last valid slot is above too
+    last_valid = S - 1 - np.argmax(valid[:, ::-1], axis=1)
+    ends_up = above[np.arange(m), last_valid]
+    first = np.argmax(ok, axis=1)
+    return np.where(ok.any(axis=1) & ends_up, first, -1)
 
 
 def _row_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

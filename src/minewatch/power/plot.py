@@ -7,21 +7,50 @@ suspect needs the daily floor, mean and peak, the day it changed and the old and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from minewatch.i18n import tr
 from minewatch.model import Finding
 from minewatch.power.features import hourly, to_day_grid
 from minewatch.power.readers import MeterSeries
 
+#: CJK fonts tried for Chinese meter names and labels: the one `make` installs (fonts-wqy-microhei), then
+#: common alternatives. matplotlib's own font scan skips .ttc collections, so they are added by path.
+CJK_FONTS = (
+    ("WenQuanYi Micro Hei", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    ("Noto Sans CJK SC", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+)
 
-def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path) -> Path:
+
+def _cjk_fallback(matplotlib: Any) -> None:
+    """DejaVu first, then a CJK font glyph by glyph (matplotlib >= 3.6 falls back through the list)."""
+    from matplotlib import font_manager
+
+    family = ["DejaVu Sans"]
+    for name, path in CJK_FONTS:
+        if Path(path).exists():
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):
+                continue
+            family.append(name)
+    matplotlib.rcParams["font.family"] = family
+
+
+def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path, *, tz_offset_h: float = 0.0) -> Path:
+    """Write `power_<meter>.png` and return its path.
+
+    The day axis is the meter's wall clock (local), while `finding.onset` is UTC (the scan moved it by
+    `tz_offset_h`); the onset line is moved back by the same offset so it sits on the step."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    _cjk_fallback(matplotlib)
     kw, st, step = hourly(series.kw, series.start_s, series.interval_s)
     row, S, day0, _ = to_day_grid(kw, st, step)
     d = row.reshape(-1, S)
@@ -33,20 +62,23 @@ def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path) -> 
             lo, mean, hi = np.nanmin(d, axis=1), np.nanmean(d, axis=1), np.nanmax(d, axis=1)
     days = (day0 + np.arange(d.shape[0]) * 86400).astype("datetime64[s]")
     fig, ax = plt.subplots(figsize=(11, 4))
-    ax.fill_between(days, lo, hi, color="#c6dbef", label="daily min–max", step="mid")
-    ax.plot(days, mean, color="#08519c", lw=1, label="daily mean")
+    ax.fill_between(days, lo, hi, color="#c6dbef", label=tr("daily min–max", "每日最小–最大"), step="mid")
+    ax.plot(days, mean, color="#08519c", lw=1, label=tr("daily mean", "每日平均"))
     ax.plot(days, lo, color="#6baed6", lw=0.6)
     step_ev = next((e for e in finding.evidence if e.code == "power.step"), None)
     if finding.onset is not None:
-        on = np.datetime64(int(finding.onset.timestamp()), "s")
-        ax.axvline(on, color="#cb181d", lw=1.5, label=f"onset {finding.onset.date()}")
+        on = np.datetime64(int(finding.onset.timestamp() + tz_offset_h * 3600), "s")
+        ax.axvline(on, color="#cb181d", lw=1.5, label=tr(f"onset {finding.onset.date()}", f"开始 {finding.onset.date()}"))
         if step_ev and step_ev.data.get("pre_kw") is not None:
-            ax.hlines(step_ev.data["pre_kw"], days[0], on, colors="#636363", linestyles="--", label="floor before")
+            ax.hlines(step_ev.data["pre_kw"], days[0], on, colors="#636363", linestyles="--", label=tr("floor before", "之前的基底负荷"))
             ax.hlines(step_ev.data["post_kw"], on, days[-1], colors="#cb181d", linestyles="--",
-                      label=f"floor after (+{finding.kw_mining or 0:.1f} kW)")
+                      label=tr(f"floor after (+{finding.kw_mining or 0:.1f} kW)",
+                                                                            f"之后的基底负荷（+{finding.kw_mining or 0:.1f} kW）"))
     ax.set_ylabel("kW")
-    ax.set_title(f"meter {finding.meter_id} — score {finding.score:.0f}"
-                 + (f", ≈{finding.machines_est:g} machines" if finding.machines_est else ""))
+    machines = finding.machines_est
+    ax.set_title(tr(f"meter {finding.meter_id} — score {finding.score:.0f}"
+                    + (f", ≈{machines:g} machines" if machines else ""),
+                    f"电表 {finding.meter_id} — 评分 {finding.score:.0f}" + (f"，约 {machines:g} 台矿机" if machines else "")))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()

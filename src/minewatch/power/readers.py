@@ -5,9 +5,16 @@ Why one reader for three layouts: inspection teams get long exports from the acq
 tables (one row per customer, one column per day, as in the State Grid theft set). They all end
 up as one regular grid per meter (`MeterSeries`), so the detector never sees the layout.
 
+Why the readings of a meter are joined before its grid is built: acquisition systems export a
+month per file, so one meter arrives in twelve pieces. Judged piece by piece, a rig is a step in one
+month at best; joined, it is a step in a year. `read_files` collects every file's readings per meter
+id and builds each meter's grid once (`ReadResult.build`); readings of one slot in two files are
+duplicates like any other.
+
 Why report and never fill: a gap filled with zeros looks like curtailment and a gap filled with the
 previous value looks like a flat miner. Missing slots stay NaN (null) and every gap, duplicate,
-daylight-saving jump, meter reset and negative value is listed with the meter and time.
+daylight-saving jump, meter reset, negative value, off-grid or far-off timestamp and unparsable cell is
+counted (`DataIssue.count` is the true number; the detail names the first few with file and line).
 
 Timestamps are taken as wall-clock local time of the meter (they label the interval as the file
 does; nothing is shifted). Hour-of-day features need local time; `tz_offset_h` only moves the
@@ -21,7 +28,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +43,32 @@ TEMP_COLS = ("temp_c", "temperature", "temp", "ot", "t_ambient")
 
 Layout = str  # "long" | "wide" | "daily"
 
+#: A timestamp within this share of the interval of a whole slot is that slot (AMI clocks drift by
+#: seconds; a reading 6 minutes off an hourly grid is still that hour's reading). Farther: off-grid.
+SNAP_TOL = 0.1
+#: Readings separated from the rest of their meter by more than this (and by more than the span of
+#: the rest) are taken as mistyped timestamps and rejected: one "2203-01-06" among 2023 readings
+#: must not build a 180-year grid.
+FAR_GAP_S = 92 * 86400
+#: ... when they are at most this share of the meter's readings (a real second season of data is not).
+FAR_SHARE = 0.01
+#: A change of reading interval counts as a change of resolution when each interval runs unbroken
+#: for at least this long (and 24 readings): a 15-min meter that lost readings is not an hourly one.
+RES_RUN_S = 2 * 86400
+#: Intervals readings are snapped to when their spacing is within SNAP_TOL of one (seconds).
+_NICE = np.array([1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200, 10800,
+                  14400, 21600, 43200, 86400], dtype=np.int64)  # fmt: skip
+#: How many examples (file and line) an issue's text names; its count is always the true number.
+EXAMPLES = 5
+
 
 @dataclass(slots=True)
 class DataIssue:
-    """One data problem a person can look up: which meter, when, what."""
+    """One data problem a person can look up: which meter, when, what, and how many readings."""
 
-    kind: str  # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed
+    # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed | off_grid |
+    # far_timestamp | resolution_change | register_suspect | meta_duplicate
+    kind: str
     meter_id: str | None
     ts: datetime | None
     detail: str
@@ -61,6 +88,9 @@ class MeterSeries:
     kw: np.ndarray
     source: str = ""
     unit_in: str = "kwh"
+    #: readings behind the valid slots (more than the slots when finer readings were averaged into a
+    #: coarser grid after a change of resolution); -1: not counted (series not built by `regularise`)
+    readings_used: int = -1
 
     @property
     def n_valid(self) -> int:
@@ -70,25 +100,116 @@ class MeterSeries:
         return self.start_s + np.arange(self.kw.size, dtype=np.int64) * self.interval_s
 
 
+@dataclass(slots=True)
+class _Piece:
+    """One file's readings of one meter, before any grid: joined with the meter's other pieces first."""
+
+    t: np.ndarray  # wall-clock seconds
+    v: np.ndarray  # value as read (kWh per interval or kW)
+    line: np.ndarray  # line (CSV) or row (Parquet) of each reading in its file
+    path: Path
+    unit: str
+    interval_s: int | None
+    temp: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class Origin:
+    """Where each reading of a meter came from, so a problem can be named by file and line."""
+
+    files: list[Path]
+    file_idx: np.ndarray
+    line: np.ndarray
+
+    @staticmethod
+    def unknown(p: Path, n: int) -> Origin:
+        return Origin([p], np.zeros(n, np.int64), np.zeros(n, np.int64))
+
+    def take(self, idx: np.ndarray) -> Origin:
+        return Origin(self.files, self.file_idx[idx], self.line[idx])
+
+    def where(self, i: int) -> str:
+        p = self.files[int(self.file_idx[i])]
+        ln = int(self.line[i])
+        if ln <= 0:
+            return p.name
+        return f"{p.name} {'row' if _is_parquet(p) else 'line'} {ln}"
+
+    def label(self) -> str:
+        names = list(dict.fromkeys(str(p) for p in self.files))
+        if len(names) <= 2:
+            return ", ".join(names)
+        return f"{names[0]} … {names[-1]} ({len(names)} files)"
+
+
 @dataclass
 class ReadResult:
     series: list[MeterSeries] = field(default_factory=list)
     temperature: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # key -> (ts_s, °C)
     issues: list[DataIssue] = field(default_factory=list)
     rejects: Rejects = field(default_factory=Rejects)
-    readings: int = 0
+    readings: int = 0  #: readings read: data rows (long) or non-empty cells (wide, daily) that name a meter
     layout: str = ""
+    pieces: dict[str, list[_Piece]] = field(default_factory=dict)  #: readings per meter not yet on a grid
+
+    @property
+    def readings_used(self) -> int:
+        """Readings behind the meters' valid slots: what is left after duplicates, off-grid, far-off and
+        unparsable readings, negatives and register differencing."""
+        return sum(used_readings(s) for s in self.series)
 
     def merge(self, other: ReadResult) -> None:
         self.series.extend(other.series)
-        self.temperature.update(other.temperature)
+        for k, (t, v) in other.temperature.items():
+            if k in self.temperature:
+                t0, v0 = self.temperature[k]
+                tt, vv = np.concatenate([t0, t]), np.concatenate([v0, v])
+                o = np.argsort(tt, kind="stable")
+                self.temperature[k] = (tt[o], vv[o])
+            else:
+                self.temperature[k] = (t, v)
         self.issues.extend(other.issues)
         self.rejects.merge(other.rejects)
         self.readings += other.readings
+        for mid, ps in other.pieces.items():
+            self.pieces.setdefault(mid, []).extend(ps)
+
+    def build(self) -> None:
+        """Join each meter's pieces (from every file read so far) and put the meter on its grid."""
+        for mid, ps in self.pieces.items():
+            files = list(dict.fromkeys(p.path for p in ps))
+            fidx = {p: i for i, p in enumerate(files)}
+            t = np.concatenate([p.t for p in ps])
+            v = np.concatenate([p.v for p in ps])
+            kwh = np.concatenate([np.full(p.t.size, p.unit == "kwh") for p in ps])
+            origin = Origin(files, np.concatenate([np.full(p.t.size, fidx[p.path], np.int64) for p in ps]),
+                            np.concatenate([p.line for p in ps]))
+            forced = {p.interval_s for p in ps}
+            step = forced.pop() if len(forced) == 1 else None
+            units = {p.unit for p in ps}
+            unit = units.pop() if len(units) == 1 else "mixed"
+            self.series.append(regularise(mid, t, v, files[0], self, interval_s=step, unit=unit,
+                                          origin=origin, kwh=kwh))
+            temps = [(p.t, p.temp) for p in ps if p.temp is not None]
+            if temps:
+                tt = np.concatenate([a for a, _ in temps])
+                vv = np.concatenate([b for _, b in temps])
+                o = np.argsort(tt, kind="stable")
+                self.temperature[mid] = (tt[o], vv[o])
+        self.pieces = {}
+
+
+def used_readings(s: MeterSeries) -> int:
+    """Readings a series stands on (its valid slots when it was not built from readings)."""
+    return s.readings_used if s.readings_used >= 0 else s.n_valid
 
 
 def _dt(seconds: int | float) -> datetime:
     return datetime.fromtimestamp(int(seconds), tz=UTC).replace(tzinfo=None)
+
+
+def _is_parquet(p: Path) -> bool:
+    return p.suffix.lower() in (".parquet", ".pq")
 
 
 def _find(cols: list[str], names: tuple[str, ...]) -> str | None:
@@ -102,10 +223,25 @@ def _find(cols: list[str], names: tuple[str, ...]) -> str | None:
 _DATE_RE = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 
 
+def _decode(raw: bytes) -> tuple[str, str] | None:
+    """Text and encoding name: UTF-8 (with or without BOM), else GB18030 (a superset of GBK, which
+    Chinese grid systems export), else None."""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def _sniff(path: Path) -> tuple[str, bool]:
     """Delimiter and whether decimals use commas (UCI writes `;` and `0,5`)."""
     with open(path, "rb") as f:
         head = f.read(65536).decode("utf-8", errors="replace")
+    return _sniff_text(head)
+
+
+def _sniff_text(head: str) -> tuple[str, bool]:
     first = head.splitlines()[0] if head else ""
     delim = max([",", ";", "\t"], key=first.count)
     comma_dec = delim != "," and bool(re.search(r"\d,\d", head))
@@ -113,27 +249,38 @@ def _sniff(path: Path) -> tuple[str, bool]:
 
 
 def load_table(path: str | Path) -> pl.DataFrame:
-    """CSV or Parquet into a DataFrame of strings/numbers; parse errors name the file and line."""
+    """CSV or Parquet into a DataFrame of strings/numbers; parse errors name the file and line.
+
+    A CSV that is not UTF-8 is tried as GB18030 (GBK exports are common in Chinese grid data)."""
     p = Path(path)
     if not p.exists():
         raise InputError("file not found", path=str(p))
-    if p.suffix.lower() in (".parquet", ".pq"):
+    if _is_parquet(p):
         try:
             return pl.read_parquet(p)
         except Exception as e:  # pyarrow/polars raise many types for a broken file
             raise InputError(f"not a readable Parquet file ({e})", path=str(p), offset=0) from e
+    if p.stat().st_size == 0:
+        raise InputError("empty file", path=str(p))
     delim, comma_dec = _sniff(p)
+    src: Path | io.BytesIO = p
     try:
-        df = pl.read_csv(p, separator=delim, infer_schema=False)  # strings: bad cells are counted, not fatal
-        if comma_dec:
-            df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
-        return df.with_columns(pl.all().str.strip_chars())
+        df = pl.read_csv(src, separator=delim, infer_schema=False)  # strings: bad cells are counted, not fatal
+    except pl.exceptions.NoDataError as e:
+        raise InputError("empty file", path=str(p)) from e
     except pl.exceptions.ComputeError as e:
-        line = None
-        m = re.search(r"line (\d+)", str(e))
-        if m:
-            line = int(m.group(1))
-        raise InputError(f"malformed CSV ({str(e).splitlines()[0]})", path=str(p), line=line) from e
+        text = _decode(p.read_bytes()) if "utf-8" in str(e).lower() or "utf8" in str(e).lower() else None
+        if text is None or text[1] == "utf-8-sig":
+            line = None
+            m = re.search(r"line (\d+)", str(e))
+            if m:
+                line = int(m.group(1))
+            raise InputError(f"malformed CSV ({str(e).splitlines()[0]})", path=str(p), line=line) from e
+        delim, comma_dec = _sniff_text(text[0][:65536])
+        df = pl.read_csv(io.BytesIO(text[0].encode("utf-8")), separator=delim, infer_schema=False)
+    if comma_dec:
+        df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
+    return df.with_columns(pl.all().str.strip_chars())
 
 
 def detect_layout(df: pl.DataFrame) -> Layout:
@@ -163,18 +310,34 @@ def _parse_ts(s: pl.Series) -> pl.Series:
 
 
 def _to_float(s: pl.Series) -> pl.Series:
+    """Numbers; text that is no number and non-finite values (inf, 1e400) become null, so they are
+    counted as unparsable instead of entering the grid as infinite kW."""
     if s.dtype in (pl.Float64, pl.Float32, pl.Int64, pl.Int32):
-        return s.cast(pl.Float64)
-    return s.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+        f = s.cast(pl.Float64)
+    else:
+        f = s.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.select(pl.when(f.is_infinite()).then(None).otherwise(f)).to_series().alias(s.name)
+
+
+def _bad_cells(raw: pl.Series, val: pl.Series) -> np.ndarray:
+    """Cells that hold something (not empty) that is no finite number."""
+    r = raw.cast(pl.Utf8)
+    return (val.is_null() & r.is_not_null() & (r.str.strip_chars().str.len_chars() > 0)).to_numpy()
+
+
+def _filled(raw: pl.Series) -> np.ndarray:
+    r = raw.cast(pl.Utf8)
+    return (r.is_not_null() & (r.str.strip_chars().str.len_chars() > 0)).to_numpy()
 
 
 def _unit_from_name(name: str, declared: str | None) -> str | None:
+    """kWh or kW from a column name: `kWh`, `energy_kwh`, `Power (kW)`, `load [kW]`, `kW` ..."""
     if declared:
         return declared
     n = name.lower()
-    if "kwh" in n:
+    if re.search(r"(?<![a-z])kwh(?![a-z])", n) or "kwh" in n:
         return "kwh"
-    if re.search(r"(^|_)kw($|_)", n) or n in ("kw", "power_kw"):
+    if re.search(r"(?<![a-z])kw(?![a-z])", n):
         return "kw"
     return None
 
@@ -187,7 +350,38 @@ def read_file(
     layout: Layout | None = None,
 ) -> ReadResult:
     """Read one file of meter data in any supported layout into regular per-meter grids."""
-    p = Path(path)
+    res = _read_pieces(Path(path), interval_s=interval_s, unit=unit, layout=layout)
+    res.build()
+    return res
+
+
+def read_files(
+    paths: list[str | Path] | list[Path],
+    *,
+    interval_s: int | None = None,
+    unit: str | None = None,
+    layout: Layout | None = None,
+) -> tuple[ReadResult, list[InputError]]:
+    """Read several files and join each meter's readings across them before its grid is built.
+
+    Returns the result and the errors of the files that could not be read (each names its file);
+    the other files are read regardless. Memory follows the readings of all files (a meter's
+    grid needs all of its readings), not the largest file."""
+    total = ReadResult()
+    errors: list[InputError] = []
+    for p in paths:
+        try:
+            r = _read_pieces(Path(p), interval_s=interval_s, unit=unit, layout=layout)
+        except InputError as e:
+            errors.append(e if e.path else InputError(e.message, path=str(p), line=e.line, offset=e.offset))
+            continue
+        total.layout = total.layout or r.layout
+        total.merge(r)
+    total.build()
+    return total, errors
+
+
+def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None) -> ReadResult:
     df = load_table(p)
     try:
         lay = layout or detect_layout(df)
@@ -205,11 +399,36 @@ def read_file(
     return res
 
 
-def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, header_lines: int = 1) -> None:
-    for i in np.flatnonzero(mask)[:5]:
-        res.issues.append(DataIssue("unparsable", None, None, f"{p.name} line {int(i) + 1 + header_lines}: {what}"))
-    for i in np.flatnonzero(mask):
-        res.rejects.add(f"unparsable {what}", f"{p} line {int(i) + 1 + header_lines}")
+def _reject(res: ReadResult, reason: str, where: Iterator[str] | list[str], n: int) -> None:
+    """Count n rejected readings under `reason` (the true number) and keep examples while there is room;
+    the example texts are only built for the ones kept (a file can hold millions of bad rows)."""
+    res.rejects.counts[reason] += n
+    it = iter(where)
+    while len(res.rejects.examples) < res.rejects.max_examples:
+        w = next(it, None)
+        if w is None:
+            break
+        res.rejects.examples.append(f"{w}: {reason}")
+
+
+def _line0(p: Path) -> int:
+    """Line (CSV, header on line 1) or row (Parquet) number of data row 0."""
+    return 1 if _is_parquet(p) else 2
+
+
+def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str | None = None,
+              meter_id: str | None = None) -> None:
+    """Count every bad row (rejects and one issue whose count is the true number, naming the first lines)."""
+    bad = np.flatnonzero(mask)
+    if bad.size == 0:
+        return
+    word = "row" if _is_parquet(p) else "line"
+    lines = [int(i) + _line0(p) for i in bad]
+    col = f" in column {column!r}" if column is not None else ""
+    shown = ", ".join(str(x) for x in lines[:EXAMPLES]) + (", …" if len(lines) > EXAMPLES else "")
+    res.issues.append(DataIssue("unparsable", meter_id, None, f"{p.name}: unparsable {what}{col} in {len(lines)} "
+                                f"{word}(s): {shown}", len(lines)))
+    _reject(res, f"unparsable {what}", (f"{p} {word} {ln}" for ln in lines), len(lines))
 
 
 def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None) -> None:
@@ -223,25 +442,28 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
         res.issues.append(DataIssue("unit_assumed", None, None, f"{p.name}: column {vcol!r} taken as kWh per interval"))
     ts = _parse_ts(df[tcol])
     val = _to_float(df[vcol])
-    raw_v = df[vcol].cast(pl.Utf8)
+    mid_s = df[mcol].cast(pl.Utf8).str.strip_chars()
     bad_ts = ts.is_null().to_numpy()
     _bad_rows(bad_ts, p, "timestamp", res)
-    bad_v = (val.is_null() & raw_v.is_not_null() & (raw_v.str.len_chars() > 0)).to_numpy()
-    _bad_rows(bad_v & ~bad_ts, p, "value", res)
+    # a row without a meter id belongs to no meter: it is counted, not scanned as a meter called "None"
+    bad_m = (mid_s.is_null() | (mid_s.str.len_chars() == 0)).to_numpy() & ~bad_ts
+    _bad_rows(bad_m, p, "meter id", res)
+    bad_v = _bad_cells(df[vcol], val) & ~bad_ts & ~bad_m
+    _bad_rows(bad_v, p, "value", res)
+    keep = ~bad_ts & ~bad_m
     tcol_name = _find(cols, TEMP_COLS)
-    frame = pl.DataFrame(
-        {"m": df[mcol].cast(pl.Utf8), "t": ts.dt.epoch("s"), "v": val, "row": np.arange(df.height)}
-    ).filter(~pl.Series(bad_ts))
+    cols_d: dict[str, object] = {"m": mid_s, "t": ts.dt.epoch("s"), "v": val, "row": np.arange(df.height)}
     if tcol_name:
-        frame = frame.with_columns(temp=_to_float(df[tcol_name]).filter(~pl.Series(bad_ts)))
+        cols_d["temp"] = _to_float(df[tcol_name])
+    frame = pl.DataFrame(cols_d).filter(pl.Series(keep))
     res.readings += frame.height
+    l0 = _line0(p)
     for (mid,), g in frame.group_by(["m"], maintain_order=True):
-        g = g.sort("t", maintain_order=True)
-        t = g["t"].to_numpy().astype(np.int64)
-        v = g["v"].to_numpy().astype(np.float64)
-        res.series.append(regularise(str(mid), t, v, p, res, interval_s=interval_s, unit=u))
-        if tcol_name:
-            res.temperature[str(mid)] = (t, g["temp"].to_numpy().astype(np.float64))
+        res.pieces.setdefault(str(mid), []).append(_Piece(
+            g["t"].to_numpy().astype(np.int64), g["v"].to_numpy().astype(np.float64),
+            g["row"].to_numpy().astype(np.int64) + l0, p, u, interval_s,
+            g["temp"].to_numpy().astype(np.float64) if tcol_name else None,
+        ))
 
 
 def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None) -> None:
@@ -251,23 +473,25 @@ def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     bad_ts = ts.is_null().to_numpy()
     _bad_rows(bad_ts, p, "timestamp", res)
     t = ts.dt.epoch("s").to_numpy()[~bad_ts].astype(np.int64)
-    order = np.argsort(t, kind="stable")
-    t = t[order]
+    rows = np.flatnonzero(~bad_ts)
     temp_col = _find([c for c in cols if c != tcol], TEMP_COLS)
     for c in cols:
         if c == tcol:
             continue
-        v = _to_float(df[c]).to_numpy()[~bad_ts].astype(np.float64)[order]
+        f = _to_float(df[c])
+        v = f.to_numpy().astype(np.float64)[~bad_ts]
         if c == temp_col:
-            res.temperature["*"] = (t, v)
+            o = np.argsort(t, kind="stable")
+            res.temperature["*"] = (t[o], v[o])
             continue
+        _bad_rows(_bad_cells(df[c], f) & ~bad_ts, p, "value", res, column=c, meter_id=str(c))
         u = _unit_from_name(c, unit)
         if u is None:
             u = "kw"  # wide exports (UCI, ETT) carry power per slot
             if not any(i.kind == "unit_assumed" and p.name in i.detail for i in res.issues):
                 res.issues.append(DataIssue("unit_assumed", None, None, f"{p.name}: wide columns taken as kW"))
-        res.readings += int(np.count_nonzero(~np.isnan(v)))
-        res.series.append(regularise(str(c), t, v, p, res, interval_s=interval_s, unit=u))
+        res.readings += int(np.count_nonzero(_filled(df[c])[~bad_ts]))
+        res.pieces.setdefault(str(c), []).append(_Piece(t, v, rows + _line0(p), p, u, interval_s))
 
 
 def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) -> None:
@@ -278,34 +502,184 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
     if days.null_count():
         raise InputError("daily table has unparsable date columns", path=str(p), line=1)
     t = days.dt.epoch("s").to_numpy().astype(np.int64)
-    order = np.argsort(t, kind="stable")
-    t = t[order]
-    ids = df[idcol].cast(pl.Utf8).to_list()
-    mat = np.column_stack([_to_float(df[c]).to_numpy().astype(np.float64) for c in dcols])[:, order]
+    ids = df[idcol].cast(pl.Utf8).str.strip_chars().to_list()
+    bad_m = np.array([not m for m in ids], dtype=bool)
+    _bad_rows(bad_m, p, "meter id", res)
+    floats = [_to_float(df[c]) for c in dcols]
+    mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
+    filled = np.column_stack([_filled(df[c]) for c in dcols])
+    bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(dcols, floats, strict=True)]) & ~bad_m[:, None]
+    if bad.any():  # one issue for the table (it has a column per day), every cell counted
+        r, c = np.nonzero(bad)
+
+        def cells() -> Iterator[str]:
+            for i, j in zip(r.tolist(), c.tolist(), strict=True):
+                yield f"line {i + _line0(p)} column {dcols[j]!r}"
+
+        shown = [w for w, _ in zip(cells(), range(EXAMPLES), strict=False)]
+        res.issues.append(DataIssue("unparsable", None, None, f"{p.name}: unparsable value in {r.size} cell(s): "
+                                    + ", ".join(shown) + (", …" if r.size > EXAMPLES else ""), int(r.size)))
+        _reject(res, "unparsable value", (f"{p} {w}" for w in cells()), int(r.size))
     u = unit or "kwh"
     for i, mid in enumerate(ids):
-        v = mat[i]
-        res.readings += int(np.count_nonzero(~np.isnan(v)))
-        res.series.append(regularise(str(mid), t, v, p, res, interval_s=86400, unit=u))
+        if bad_m[i]:
+            continue
+        res.readings += int(np.count_nonzero(filled[i]))
+        res.pieces.setdefault(str(mid), []).append(
+            _Piece(t, mat[i], np.full(t.size, i + _line0(p), np.int64), p, u, 86400))
+
+
+def _nice(d: np.ndarray) -> np.ndarray:
+    """Each spacing snapped to the standard interval it is within SNAP_TOL of, else 0."""
+    j = np.clip(np.searchsorted(_NICE, d), 1, _NICE.size - 1)
+    lo, hi = _NICE[j - 1], _NICE[j]
+    near = np.where(np.abs(d - lo) <= np.abs(hi - d), lo, hi)
+    return np.where(np.abs(d - near) <= SNAP_TOL * near, near, 0)
 
 
 def infer_interval(t: np.ndarray) -> int | None:
-    d = np.diff(t)
+    """The meter's reading interval: the most common spacing, snapped to a standard interval so that
+    a few seconds of clock jitter (3596 … 3604 s) still give 3600 s."""
+    t = np.asarray(t, np.int64)
+    d = np.diff(t if t.size < 2 or np.all(t[1:] >= t[:-1]) else np.sort(t))
     d = d[d > 0]
     if d.size == 0:
         return None
+    mid = int(np.partition(d, d.size // 2)[d.size // 2])
+    if int(_nice(np.array([mid]))[0]) == mid and np.count_nonzero(d == mid) * 2 > d.size:
+        return mid  # most spacings are exactly one standard interval: that is the mode (the usual case)
     vals, counts = np.unique(d, return_counts=True)
-    return int(vals[np.argmax(counts)])
+    raw, raw_n = int(vals[np.argmax(counts)]), int(counts.max())
+    nice = _nice(vals)  # per distinct spacing (few), weighted by how often it occurs
+    ok = nice > 0
+    if ok.any():
+        nv, inv = np.unique(nice[ok], return_inverse=True)
+        nc = np.bincount(inv, weights=counts[ok])
+        if int(nc.max()) >= raw_n:
+            return int(nv[np.argmax(nc)])
+    return raw
 
 
 def _looks_cumulative(v: np.ndarray) -> bool:
-    """A register (running kWh total) rather than interval energy: almost never decreases and
-    climbs far beyond a typical reading. Interval energy of a real load is not monotone."""
-    ok = v[~np.isnan(v)]
+    """A register (running kWh total) rather than interval energy.
+
+    A register never decreases except at a reset, but at a coarse resolution (0.1 kWh per 15 min,
+    whole kWh per hour) many of its increments are 0, so the test is the share of steps that do not
+    decrease (not of steps that rise). Plausibility, so that a flat load read at a coarse resolution
+    (a constant 0.8 kWh every slot) or a vacant meter (0, 0, 0.1, 0, ...) is not differenced away:
+    the register must rise often (at least 2 % of the steps and 10 in all), fall far less often than
+    it rises, and its level must be far above one step's increment (a total, not a per-slot energy).
+    """
+    ok = v[np.isfinite(v)]
     if ok.size < 48:
         return False
     d = np.diff(ok)
-    return float(np.mean(d > 0)) > 0.9 and float(np.mean(d < 0)) < 0.02
+    n_up = int(np.count_nonzero(d > 0))
+    n_down = int(np.count_nonzero(d < 0))
+    if float(np.mean(d >= 0)) <= 0.98 or n_up < max(10, 0.02 * d.size) or n_down > 0.1 * n_up:
+        return False
+    return bool(np.median(np.abs(ok)) >= 20 * np.median(d[d > 0]))
+
+
+def _looks_like_register(v: np.ndarray) -> tuple[float, float] | None:
+    """(share of rising steps, share of falling steps) when interval values climb like a running total
+    without passing `_looks_cumulative` (a noisy register or one with many resets); else None.
+
+    Real interval energy rises and falls about equally often (a load goes up and comes back down),
+    so a series that rises five times as often as it falls, and falls in under 10 % of steps, is
+    worth a warning that names the meter."""
+    ok = v[np.isfinite(v)]
+    if ok.size < 48:
+        return None
+    d = np.diff(ok)
+    up, down = float(np.mean(d > 0)), float(np.mean(d < 0))
+    if down < 0.1 and up >= 5 * down and up >= 0.3:
+        return up, down
+    return None
+
+
+def _far_outliers(t: np.ndarray) -> np.ndarray:
+    """Mask of readings (t sorted) far from the rest of the meter: a mistyped year or day.
+
+    Clusters are split at gaps over FAR_GAP_S; the largest is the meter's data; a small cluster
+    (≤ FAR_SHARE of the readings, or one reading) farther from it than both FAR_GAP_S and the
+    largest cluster's span is rejected."""
+    far = np.zeros(t.size, dtype=bool)
+    if t.size < 3:
+        return far
+    br = np.flatnonzero(np.diff(t) > FAR_GAP_S) + 1
+    if br.size == 0:
+        return far
+    starts = np.r_[0, br]
+    ends = np.r_[br, t.size]
+    sizes = ends - starts
+    k = int(np.argmax(sizes))
+    lo, hi = int(t[starts[k]]), int(t[ends[k] - 1])
+    span = hi - lo
+    for a, b, n in zip(starts.tolist(), ends.tolist(), sizes.tolist(), strict=True):
+        if a == starts[k]:
+            continue
+        dist = lo - int(t[b - 1]) if b <= starts[k] else int(t[a]) - hi
+        if n <= max(1.0, FAR_SHARE * t.size) and dist > max(FAR_GAP_S, span):
+            far[a:b] = True
+    return far
+
+
+def _own_spacing(t: np.ndarray, step: int) -> tuple[np.ndarray, list[int]]:
+    """The interval each reading covers, and the reading indices where the resolution changes.
+
+    One interval per meter (the mode) is the normal case. An export that switches from 15-min to
+    hourly values shows as two long unbroken runs of different spacings; then each reading covers
+    the spacing of the run it belongs to (a reading labels the interval it starts, as the grid
+    does), and kWh are converted by that, not by the meter's mode (which would scale the hourly half
+    by 4)."""
+    n = t.size
+    same = np.full(n, step, dtype=np.int64)
+    if n < 48:
+        return same, []
+    d = np.diff(t)
+    if np.count_nonzero(np.abs(d - step) > SNAP_TOL * step) < 24:  # no room for a run of another interval
+        return same, []
+    cls = _nice(d)
+    br = np.flatnonzero(np.diff(cls) != 0) + 1
+    starts = np.r_[0, br]
+    ends = np.r_[br, cls.size]
+    c = cls[starts]
+    long = (c > 0) & ((ends - starts) * c >= RES_RUN_S) & ((ends - starts) >= 24)
+    if np.unique(c[long]).size <= 1:
+        return same, []
+    run = np.zeros(cls.size, dtype=np.int64)
+    for a, b, cc in zip(starts[long].tolist(), ends[long].tolist(), c[long].tolist(), strict=True):
+        run[a:b] = cc
+    # readings between the long runs (gaps, short bursts) take the run before them, or the first run
+    pos = np.where(run > 0, np.arange(run.size), -1)
+    pos = np.maximum.accumulate(pos)
+    first = int(np.flatnonzero(run > 0)[0])
+    run = np.where(pos >= 0, run[np.maximum(pos, 0)], run[first])
+    own = np.r_[run, run[-1]]
+    return own, (np.flatnonzero(np.diff(own) != 0) + 1).tolist()
+
+
+def _phase(t: np.ndarray, step: int) -> int:
+    """Offset of the meter's slots from whole multiples of the interval since midnight.
+
+    0 (slots at :00, :15, …, whole days at midnight) when most readings sit within SNAP_TOL of
+    such a slot; otherwise the most common offset, in whole minutes (a meter that labels its hours
+    at :30 keeps its own grid instead of losing every reading)."""
+    tf = t.astype(np.float64)  # exact for seconds since 1970; float division is several times faster
+    o = tf - np.floor(tf / step) * step
+    dist = np.minimum(o, step - o)
+    if np.mean(dist <= SNAP_TOL * step) >= 0.5:
+        return 0
+    r = 60 if step >= 600 else 1
+    rounded = np.mod(np.round(o / r).astype(np.int64) * r, step)
+    vals, counts = np.unique(rounded, return_counts=True)
+    return int(vals[np.argmax(counts)])
+
+
+def _examples(idx: np.ndarray, t: np.ndarray, origin: Origin) -> str:
+    shown = [f"{_dt(int(t[i])).isoformat(sep=' ')} ({origin.where(int(i))})" for i in idx[:3]]
+    return "; ".join(shown) + ("; …" if idx.size > 3 else "")
 
 
 def regularise(
@@ -317,73 +691,157 @@ def regularise(
     *,
     interval_s: int | None,
     unit: str,
+    origin: Origin | None = None,
+    kwh: np.ndarray | None = None,
 ) -> MeterSeries:
-    """Put one meter's sorted readings on its grid, recording every problem on the way."""
-    step = interval_s or infer_interval(t) or 3600
+    """Put one meter's readings on its grid, recording every problem on the way.
+
+    The grid is anchored on whole slots (multiples of the interval since midnight, see `_phase`),
+    and each reading is snapped to the nearest slot when it is within SNAP_TOL of it, so clock
+    jitter of seconds or one odd first row no longer shifts the grid under every other reading.
+    `kwh` (per reading; default from `unit`) says which readings are energy per interval; `origin`
+    names each reading's file and line for the report.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    v = np.asarray(v, dtype=np.float64)
+    if kwh is None:
+        kwh = np.full(t.size, unit == "kwh")
+    if origin is None:
+        origin = Origin.unknown(Path(p), t.size)
+    src = origin.label()
     if t.size == 0:
-        return MeterSeries(meter_id, 0, step, np.empty(0), str(p), unit)
-    # duplicates: same timestamp twice. A repeated local hour in autumn is a DST fall-back.
-    dup = np.flatnonzero(np.diff(t) == 0)
-    if dup.size:
-        runs = _runs(dup)
-        for a, b in runs:
-            t0 = int(t[a])
-            kind = "dst_jump" if _dst_window(t0, fall=True) and (b - a + 1) * step >= 3600 * 0.5 else "duplicate"
-            conflict = np.any(v[a + 1 : b + 2] != v[a : b + 1])
-            res.issues.append(
-                DataIssue(
-                    kind,
-                    meter_id,
-                    _dt(t0),
-                    f"{b - a + 1} repeated timestamp(s){' with different values' if conflict else ''}; "
-                    "first kept, others dropped",
-                    b - a + 1,
-                )
-            )
-        keep = np.ones(t.size, bool)
-        keep[dup + 1] = False
-        t, v = t[keep], v[keep]
-    off = t - t[0]
-    misaligned = off % step != 0
-    if misaligned.any():
-        for i in np.flatnonzero(misaligned)[:3]:
-            res.issues.append(DataIssue("off_grid", meter_id, _dt(int(t[i])), f"not on the {step}s grid; dropped"))
-        res.rejects.add("off-grid timestamp", f"{p} meter {meter_id}")
-        t, v = t[~misaligned], v[~misaligned]
-    idx = ((t - t[0]) // step).astype(np.int64)
-    grid = np.full(int(idx[-1]) + 1, np.nan)
-    grid[idx] = v
-    # gaps: missing slots between readings (and NaN cells in the file)
-    missing = np.isnan(grid)
-    if missing.any():
-        for a, b in _runs(np.flatnonzero(missing)):
-            t0 = int(t[0]) + a * step
-            n = b - a + 1
-            kind = "dst_jump" if n * step == 3600 and _dst_window(t0, fall=False) else "gap"
-            res.issues.append(DataIssue(kind, meter_id, _dt(t0), f"{n} slot(s) missing ({n * step / 3600:g} h)", n))
-    if unit == "kwh" and step < 86400 and _looks_cumulative(grid):
-        d = np.diff(grid, prepend=np.nan)
-        for i in np.flatnonzero(d < 0):
-            res.issues.append(
-                DataIssue("meter_reset", meter_id, _dt(int(t[0]) + int(i) * step), f"register fell by {-d[i]:.3f} kWh")
-            )
-        d[d < 0] = np.nan
-        grid = d
-    neg = grid < 0
+        return MeterSeries(meter_id, 0, interval_s or 3600, np.empty(0), src, unit)
+    if t.size > 1 and np.any(t[1:] < t[:-1]):
+        order = np.argsort(t, kind="stable")  # ties keep file order: the first file's reading is "first"
+        t, v, kwh, origin = t[order], v[order], kwh[order], origin.take(order)
+
+    far = _far_outliers(t)
+    if far.any():
+        bad = np.flatnonzero(far)
+        res.issues.append(DataIssue(
+            "far_timestamp", meter_id, _dt(int(t[bad[0]])),
+            f"{bad.size} reading(s) far outside the meter's other readings "
+            f"({_dt(int(t[~far][0])).date()} … {_dt(int(t[~far][-1])).date()}), dropped: {_examples(bad, t, origin)}",
+            int(bad.size)))
+        _reject(res, "timestamp far outside the meter's readings", (origin.where(int(i)) for i in bad), int(bad.size))
+        t, v, kwh, origin = t[~far], v[~far], kwh[~far], origin.take(np.flatnonzero(~far))
+
+    step = int(interval_s or infer_interval(t) or 3600)
+    if interval_s:
+        own, changes = np.full(t.size, step, dtype=np.int64), []
+    else:
+        own, changes = _own_spacing(t, step)
+    for j in changes:
+        res.issues.append(DataIssue(
+            "resolution_change", meter_id, _dt(int(t[j])),
+            f"reading interval changes from {int(own[j - 1])} s to {int(own[j])} s ({origin.where(j)}); "
+            f"each reading converted by its own interval, series on the {int(own.max())} s grid"))
+    phase = _phase(t, int(own.min()))
+    q = np.floor((t - phase).astype(np.float64) / own + 0.5)  # nearest slot (float: exact at these sizes)
+    snapped = phase + q.astype(np.int64) * own
+    off = np.abs(t - snapped) > SNAP_TOL * own
+    if off.any():
+        bad = np.flatnonzero(off)
+        res.issues.append(DataIssue(
+            "off_grid", meter_id, _dt(int(t[bad[0]])),
+            f"{bad.size} reading(s) more than {SNAP_TOL:.0%} of the interval off the {int(own.min())} s grid, "
+            f"dropped: {_examples(bad, t, origin)}", int(bad.size)))
+        _reject(res, "off-grid timestamp", (f"{origin.where(int(i))} meter {meter_id}" for i in bad), int(bad.size))
+        keep = ~off
+        t, v, kwh, own, snapped = t[keep], v[keep], kwh[keep], own[keep], snapped[keep]
+        origin = origin.take(np.flatnonzero(keep))
+    if t.size == 0:
+        return MeterSeries(meter_id, 0, step, np.empty(0), src, unit)
+
+    # duplicates: two readings of one slot (jittered ones included). A valid value is preferred to an
+    # empty cell, then file order; a repeated local hour in autumn is a DST fall-back.
+    if np.any(snapped[1:] <= snapped[:-1]):
+        o = np.lexsort((origin.file_idx * (1 << 40) + origin.line, np.isnan(v), snapped))  # file, then line
+        t, v, kwh, own, snapped = t[o], v[o], kwh[o], own[o], snapped[o]
+        origin = origin.take(o)
+        rep = np.r_[False, snapped[1:] == snapped[:-1]]
+    else:
+        rep = np.zeros(t.size, dtype=bool)
+    if rep.any():
+        first_of = np.maximum.accumulate(np.where(~rep, np.arange(t.size), 0))
+        members_all = np.flatnonzero(rep)
+        dslots = np.unique(snapped[members_all])
+        gid = np.r_[0, np.cumsum(np.diff(dslots) != step)]  # runs of consecutive repeated slots
+        mgid = gid[np.searchsorted(dslots, snapped[members_all])]
+        mstart = np.r_[0, np.flatnonzero(np.diff(mgid)) + 1]
+        for a, b in zip(mstart.tolist(), np.r_[mstart[1:], members_all.size].tolist(), strict=True):
+            members = members_all[a:b]
+            grp = np.unique(snapped[members])
+            kept = first_of[members]
+            conflict = bool(np.any((v[members] != v[kept]) & ~np.isnan(v[members])))
+            t0 = int(grp[0])
+            kind = "dst_jump" if _dst_window(t0, fall=True) and 1800 <= grp.size * step <= 3600 else "duplicate"
+            res.issues.append(DataIssue(
+                kind, meter_id, _dt(t0),
+                f"{members.size} repeated timestamp(s){' with different values' if conflict else ''}; first kept "
+                f"({origin.where(int(kept[0]))}), others dropped ({origin.where(int(members[0]))}"
+                f"{', …' if members.size > 1 else ''})", int(members.size)))
+        keep = ~rep
+        t, v, kwh, own, snapped = t[keep], v[keep], kwh[keep], own[keep], snapped[keep]
+        origin = origin.take(np.flatnonzero(keep))
+
+    kw = np.where(kwh, v * (3600.0 / own), v)
+    valid = ~np.isnan(v)  # read with a value: a slot whose energy a reset or a negative makes unknown is no gap
+    if kwh.all() and step < 86400 and _looks_cumulative(v):
+        # a register: energy of a slot is the rise since the reading before; a fall is a reset (reported,
+        # and that slot is unknown); the rise across a gap is known only in total, so it is not spread
+        vi = np.flatnonzero(valid)
+        d = np.diff(v[vi])
+        dt = np.diff(snapped[vi])
+        kw = np.full(v.size, np.nan)
+        span = (dt == own[vi[1:]]) | (dt == own[vi[:-1]])
+        kw[vi[1:]] = np.where(span & (d >= 0), d * 3600.0 / np.maximum(dt, 1), np.nan)
+        fell = np.flatnonzero(d < 0)
+        for i in fell[:EXAMPLES]:
+            j = int(vi[i + 1])
+            res.issues.append(DataIssue("meter_reset", meter_id, _dt(int(snapped[j])),
+                                        f"register fell by {-d[i]:.3f} kWh ({origin.where(j)})"))
+        if fell.size > EXAMPLES:
+            res.issues.append(DataIssue("meter_reset", meter_id, _dt(int(snapped[int(vi[fell[EXAMPLES] + 1])])),
+                                        f"{fell.size - EXAMPLES} more register reset(s)", int(fell.size - EXAMPLES)))
+    elif kwh.any():
+        climb = _looks_like_register(v[kwh])
+        if climb is not None:
+            res.issues.append(DataIssue(
+                "register_suspect", meter_id, None,
+                f"values rise in {climb[0]:.0%} and fall in {climb[1]:.0%} of the steps, like a running total "
+                "(cumulative register) rather than energy per interval; taken as energy per interval: check the export"))
+    neg = kw < 0
     if neg.any():
         for a, b in _runs(np.flatnonzero(neg)):
-            res.issues.append(
-                DataIssue(
-                    "negative",
-                    meter_id,
-                    _dt(int(t[0]) + a * step),
-                    f"{b - a + 1} negative reading(s), min {np.nanmin(grid[a : b + 1]):.3f}; set to null",
-                    b - a + 1,
-                )
-            )
-        grid = np.where(neg, np.nan, grid)
-    kw = grid * (3600.0 / step) if unit == "kwh" else grid
-    return MeterSeries(meter_id, int(t[0]), int(step), kw, str(p), unit)
+            res.issues.append(DataIssue(
+                "negative", meter_id, _dt(int(snapped[a])),
+                f"{b - a + 1} negative reading(s), min {np.nanmin(v[a : b + 1]):.3f} ({origin.where(a)}); set to null",
+                b - a + 1))
+        kw = np.where(neg, np.nan, kw)
+
+    coarse = int(own.max())
+    idx = np.floor((snapped - phase).astype(np.float64) / coarse).astype(np.int64)
+    base = int(idx.min())
+    idx = idx - base
+    n = int(idx.max()) + 1
+    ok = ~np.isnan(kw)
+    cnt = np.bincount(idx[ok], minlength=n)
+    tot = np.bincount(idx[ok], weights=kw[ok], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grid = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    start = phase + base * coarse
+    # gaps: missing slots between readings (and empty cells in the file); slots nulled for a reason of
+    # their own (register reset, negative value) are reported as that, the first slot of a register too
+    missing = np.bincount(idx[valid], minlength=n) == 0
+    if missing.any():
+        for a, b in _runs(np.flatnonzero(missing)):
+            t0 = start + a * coarse
+            k = b - a + 1
+            kind = "dst_jump" if k * coarse == 3600 and _dst_window(t0, fall=False) else "gap"
+            res.issues.append(DataIssue(kind, meter_id, _dt(t0), f"{k} slot(s) missing ({k * coarse / 3600:g} h)", k))
+    u = unit if unit in ("kwh", "kw") else ("kwh" if kwh.all() else "kw" if not kwh.any() else "mixed")
+    return MeterSeries(meter_id, int(start), coarse, grid, src, u, int(np.count_nonzero(ok)))
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
@@ -395,12 +853,30 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
+def _nth_sunday(year: int, month: int, n: int) -> int:
+    """Day of the month of its n-th Sunday (n = -1: the last)."""
+    if n > 0:
+        d = date(year, month, 1)
+        return 1 + (6 - d.weekday()) % 7 + 7 * (n - 1)
+    nxt = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+    return nxt.day - (nxt.weekday() + 1) % 7
+
+
+#: (month, n-th Sunday) of the usual rules: the hour that is skipped in spring / repeated in autumn.
+#: EU (last Sunday of March / October), US and Canada (2nd Sunday of March / 1st of November),
+#: Australia (1st Sunday of October / April), New Zealand (last Sunday of September / 1st of April).
+_DST_SPRING = ((3, -1), (3, 2), (10, 1), (9, -1))
+_DST_FALL = ((10, -1), (11, 1), (4, 1))
+
+
 def _dst_window(t0: int, *, fall: bool) -> bool:
-    """A local-time hour that daylight saving skips (spring) or repeats (autumn): a Sunday night,
-    01:00-03:59, in March/April/October/November (north or south). Heuristic, said as such."""
+    """A local-time hour that daylight saving skips (spring) or repeats (autumn): 01:00-03:59 on the
+    Sunday one of the common rules (EU, US/Canada, Australia, New Zealand) changes the clock. Other
+    Sunday nights are gaps, not DST jumps. A heuristic, said as such: the file does not name its zone."""
     d = _dt(t0)
-    months = (3, 4, 10, 11)
-    return d.weekday() == 6 and 1 <= d.hour <= 3 and d.month in months
+    if d.weekday() != 6 or not 1 <= d.hour <= 3:
+        return False
+    return any(d.month == m and d.day == _nth_sunday(d.year, m, n) for m, n in (_DST_FALL if fall else _DST_SPRING))
 
 
 def read_temperature(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -436,12 +912,26 @@ class MeterMeta:
     site: str | None = None
 
 
-def read_meta(path: str | Path) -> dict[str, MeterMeta]:
+def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[str, MeterMeta]:
     """Customer metadata CSV: meter_id plus any of tariff_class, business, contracted_kw,
-    transformer, role, site. Unknown columns are ignored; empty cells stay None."""
+    transformer, role, site. Unknown columns are ignored; empty cells stay None.
+
+    UTF-8 or GB18030/GBK text (customer files from Chinese grid systems are often GBK), `,` `;` or tab
+    separated. A meter id listed twice: the **first** row is used, as the data reader keeps the first
+    of two readings, so the result does not depend on which copy a later export appended; each such
+    id is reported in `issues` (when given) with its line numbers and whether the rows differ."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8-sig")
-    rdr = csv.DictReader(io.StringIO(text))
+    if not p.exists():
+        raise InputError("metadata file not found", path=str(p))
+    if p.is_dir():
+        raise InputError("metadata path is a directory", path=str(p))
+    dec = _decode(p.read_bytes())
+    if dec is None:
+        raise InputError("metadata is neither UTF-8 nor GB18030/GBK text", path=str(p))
+    text = dec[0]
+    first = text.splitlines()[0] if text else ""
+    delim = max([",", ";", "\t"], key=first.count)
+    rdr = csv.DictReader(io.StringIO(text), delimiter=delim)
     if not rdr.fieldnames:
         raise InputError("empty metadata file", path=str(p), line=1)
     low = {c.lower().strip(): c for c in rdr.fieldnames}
@@ -456,6 +946,8 @@ def read_meta(path: str | Path) -> dict[str, MeterMeta]:
         return None
 
     out: dict[str, MeterMeta] = {}
+    lines: dict[str, list[int]] = {}
+    differs: set[str] = set()
     for lineno, row in enumerate(rdr, start=2):
         mid = (row.get(idc) or "").strip()
         if not mid:
@@ -465,7 +957,7 @@ def read_meta(path: str | Path) -> dict[str, MeterMeta]:
             capf = float(cap) if cap is not None else None
         except ValueError as e:
             raise InputError(f"contracted_kw {cap!r} is not a number", path=str(p), line=lineno) from e
-        out[mid] = MeterMeta(
+        mm = MeterMeta(
             mid,
             tariff_class=g(row, "tariff_class", "tariff", "class"),
             business=g(row, "business", "declared_business", "industry"),
@@ -474,10 +966,24 @@ def read_meta(path: str | Path) -> dict[str, MeterMeta]:
             role=g(row, "role", "type"),
             site=g(row, "site", "station", "region"),
         )
+        lines.setdefault(mid, []).append(lineno)
+        if mid in out:
+            if out[mid] != mm:
+                differs.add(mid)
+            continue
+        out[mid] = mm
+    if issues is not None:
+        for mid, ls in lines.items():
+            if len(ls) > 1:
+                issues.append(DataIssue(
+                    "meta_duplicate", mid, None,
+                    f"{p.name}: meter listed {len(ls)} times, lines {', '.join(map(str, ls))}"
+                    f"{' with different values' if mid in differs else ''}; line {ls[0]} used", len(ls) - 1))
     return out
 
 
 def iter_files(paths: list[str | Path], **kw: object) -> Iterator[tuple[Path, ReadResult]]:
-    """Read files one by one so memory follows the largest file, not the sum."""
+    """Read files one by one so memory follows the largest file, not the sum (each file's meters on
+    their own grids; `read_files` joins a meter's files instead)."""
     for path in paths:
         yield Path(path), read_file(path, **kw)  # type: ignore[arg-type]

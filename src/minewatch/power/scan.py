@@ -38,11 +38,18 @@ class MeterScore:
     finding: Finding
 
 
+#: fewest days with at least half their readings a meter needs to be judged (features.MIN_SEG, the fewest
+#: valid days on each side of a split): with less there is no weekly cycle, no usual change of the floor
+#: to measure a step against and no load shape, and a one-day meter used to crash the kernel
+MIN_JUDGE_DAYS = 14
+
+
 @dataclass
 class ScanResult:
     scores: list[MeterScore] = field(default_factory=list)
     meters: int = 0
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  #: meter id -> why it was not judged
 
     def suspects(self, threshold: float = REPORT_THRESHOLD, top: int | None = None) -> list[Finding]:
         s = sorted((m for m in self.scores if m.score >= threshold), key=lambda m: (-m.score, m.meter_id))
@@ -186,7 +193,9 @@ def scan_series(
     for s in all_series:
         kw, st, step = hourly(s.kw, s.start_s, s.interval_s)
         if kw.size == 0 or np.all(np.isnan(kw)):
-            res.notes.append(f"meter {s.meter_id}: no valid readings")
+            why = tr(f"meter {s.meter_id}: no valid readings; skipped", f"电表 {s.meter_id}：无有效读数；跳过")
+            res.notes.append(why)
+            res.skipped[s.meter_id] = why
             continue
         kw, connected = mask_unconnected(kw, step)
         if connected:
@@ -194,6 +203,17 @@ def scan_series(
             res.notes.append(tr(f"meter {s.meter_id}: reads exactly 0 until {day}; judged from its connection on",
                                 f"电表 {s.meter_id}：{day} 之前读数恒为 0；从接电之日起判定"))
         row, S, day0, wd = to_day_grid(kw, st, step)
+        n_days = int(np.count_nonzero(np.sum(~np.isnan(row.reshape(-1, S)), axis=1) >= 0.5 * S))
+        if n_days < MIN_JUDGE_DAYS:
+            # one short meter must not stop the scan of the others, nor get a score it cannot earn
+            n_ok = int(np.count_nonzero(~np.isnan(s.kw)))
+            why = tr(f"meter {s.meter_id}: {n_ok} readings, {n_days} day(s) with at least half their readings; "
+                     f"too little data to judge (needs {MIN_JUDGE_DAYS} days); skipped",
+                     f"电表 {s.meter_id}：{n_ok} 条读数，{n_days} 天读数过半；数据太少无法判定"
+                     f"（至少需要 {MIN_JUDGE_DAYS} 天）；跳过")
+            res.notes.append(why)
+            res.skipped[s.meter_id] = why
+            continue
         groups[(day0, S, row.size)].append((s, row, wd))
     blocks: list[tuple[Block, list[MeterSeries], int, int]] = []
     for (day0, S, _n), items in groups.items():
