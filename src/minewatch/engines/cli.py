@@ -51,7 +51,7 @@ def _finish(res: Any, out: Path, what: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     summary = res.summary()
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # paths and meter ids in messages are never broken
     n_in = res.tally.get("meters" if what == "meters" else "rows", 0)
     unit_en, unit_zh = ("meters", "块电表") if what == "meters" else ("flow rows", "条流记录")
     err.print(tr(
@@ -66,7 +66,7 @@ def _finish(res: Any, out: Path, what: str) -> None:
 
 
 def _fail(e: Exception) -> typer.Exit:
-    Console(stderr=True).print(f"[red]{tr('error', '错误')}:[/red] {e}")
+    Console(stderr=True, soft_wrap=True).print(f"[red]{tr('error', '错误')}:[/red] {e}")
     return typer.Exit(2)
 
 
@@ -183,7 +183,7 @@ def load(
         raise _fail(e) from e
     with Store(db) as st:
         new = st.add_findings(found)
-    Console(stderr=True).print(tr(f"{len(found)} findings read, {new} new in store",
+    Console(stderr=True, soft_wrap=True).print(tr(f"{len(found)} findings read, {new} new in store",
                                   f"读取 {len(found)} 条结果，新入库 {new} 条"))
 
 
@@ -198,4 +198,4 @@ def sample(
 
     paths = write_samples(out, n_meters=meters, days=days)
     for k, p in paths.items():
-        Console(stderr=True).print(f"{k}: {p}")
+        Console(stderr=True, soft_wrap=True).print(f"{k}: {p}")

@@ -71,7 +71,7 @@ def scan(
         raise typer.BadParameter("--unit kwh|kw")
     if top is not None and top < 1:
         raise typer.BadParameter(tr("--top must be at least 1", "--top 至少为 1"), param_hint="--top")
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # paths and meter ids in messages are never broken
     out = Console()
     step = _interval(interval)
     meta_issues: list[DataIssue] = []
