@@ -99,3 +99,13 @@ def test_a_chinese_meter_name_is_drawn_in_a_chinese_plot(tmp_path):
         i18n.set_lang(old)
     assert path.stat().st_size > 5000
     assert not [w for w in caught if "Glyph" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_help_panels_and_marks_follow_the_language():
+    env = {"COLUMNS": "200", "PATH": ""}
+    zh = subprocess.run([sys.executable, "-m", "minewatch.cli", "--lang", "zh", "scan", "--help"], capture_output=True,
+                        text=True, env=env, check=True).stdout
+    en = subprocess.run([sys.executable, "-m", "minewatch.cli", "--lang", "en", "scan", "--help"], capture_output=True,
+                        text=True, env=env, check=True).stdout
+    assert "─ 选项 ─" in zh and "[默认：" in zh and "Options" not in zh and "[default:" not in zh
+    assert "─ Options ─" in en and "[default:" in en

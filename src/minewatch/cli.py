@@ -13,7 +13,29 @@ import sys
 import typer
 
 from minewatch import __version__
-from minewatch.i18n import pick, set_lang, tr
+from minewatch.i18n import current, pick, set_lang, tr
+
+#: The CLI framework's own words that Typer lets us set (panel titles, default/required marks, the help
+#: hint) in Chinese under `--lang zh`. Typer's vendored Click writes "Usage:", "--help"'s own text and its
+#: error messages as fixed English strings, which stay as they are.
+_TYPER_ZH = {
+    "OPTIONS_PANEL_TITLE": "选项", "COMMANDS_PANEL_TITLE": "命令", "ARGUMENTS_PANEL_TITLE": "参数",
+    "ERRORS_PANEL_TITLE": "错误", "DEFAULT_STRING": "[默认：{}]", "REQUIRED_LONG_STRING": "[必填]",
+    "ENVVAR_STRING": "[环境变量：{}]", "ABORTED_TEXT": "已中止。",
+    "RICH_HELP": "运行 [blue]'{command_path} {help_option}'[/] 查看帮助。",
+}  # fmt: skip
+
+
+def _framework_in_chinese() -> None:
+    import typer.rich_utils
+
+    for name, text in _TYPER_ZH.items():
+        if hasattr(typer.rich_utils, name):
+            setattr(typer.rich_utils, name, text)
+
+
+if current() == "zh":
+    _framework_in_chinese()
 
 app = typer.Typer(
     name="minewatch",
