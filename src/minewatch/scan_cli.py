@@ -206,6 +206,8 @@ _STAGE_ZH = {"read+dissect": "读取与解析", "findings": "生成结果", "log
 
 #: rejected lines named in the closing summary (the web job page and `--format jsonl` runs see the same)
 MAX_REJECT_EXAMPLES = 5
+#: share of packets with a snaplen-cut payload above which the summary warns that content was lost
+SNAPLEN_WARN_SHARE = 0.01
 
 
 def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str]) -> None:
@@ -239,6 +241,17 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
             err.print(tr("First rejected (file:line or byte):", "最先被拒绝的记录（文件:行号或字节）："))
             for ex in examples:
                 err.print(f"  {ex}", markup=False, highlight=False)
+    cut = d.get("payload_cut_by_snaplen", 0)
+    if cut and cut >= SNAPLEN_WARN_SHARE * max(1, d["packets"]):
+        # A capture taken with a small snaplen (tcpdump -s 96) keeps headers and drops the JSON a
+        # dissector reads: "nothing found" then means "not looked at", and the user must know.
+        err.print(
+            tr(
+                f"[yellow]{cut:,} packets had payload cut by the capture's snaplen; content detection may miss "
+                "sessions.[/yellow]",
+                f"[yellow]{cut:,} 个数据包的载荷被抓包的 snaplen 截断；基于内容的检测可能漏掉会话。[/yellow]",
+            )
+        )
     for e in d["errors"]:
         err.print(f"[yellow]{tr('Input error', '输入错误')}:[/yellow] {e}")
     if d["undecided_flows_dropped"]:

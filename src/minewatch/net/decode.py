@@ -21,6 +21,24 @@ from numba import njit
 
 from minewatch.sources.pcap import PacketBatch
 
+#: Link types `_decode` can find an IP header in. Packets of any other link type are never decoded:
+#: the engine counts them as rejects, so a capture of one cannot pass for a clean one.
+SUPPORTED_LINKTYPES = frozenset({1, 113, 276, 101, 12, 14, 228, 229, 0, 108, 9, 50, 104})
+#: Names of link types met in practice that are not decoded (for messages; tcpdump.org/linktypes).
+LINKTYPE_NAMES = {
+    6: "IEEE 802.5 Token Ring", 10: "FDDI", 105: "IEEE 802.11", 119: "IEEE 802.11 Prism",
+    127: "IEEE 802.11 radiotap", 163: "IEEE 802.11 AVS", 187: "Bluetooth HCI H4", 189: "USB Linux",
+    192: "PPI", 195: "IEEE 802.15.4", 201: "Bluetooth HCI H4 with pseudo-header", 220: "USB Linux mmapped",
+    227: "SocketCAN", 235: "DVB-CI", 249: "USBPcap",
+}  # fmt: skip
+
+
+def linktype_label(lt: int) -> str:
+    """'105 (IEEE 802.11)' or '147' for messages."""
+    name = LINKTYPE_NAMES.get(lt)
+    return f"{lt} ({name})" if name else str(lt)
+
+
 #: `ver` values besides 4 and 6.
 VER_NON_IP = 0
 VER_MALFORMED = -1  # an IP header whose fields contradict themselves

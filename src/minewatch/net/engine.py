@@ -38,11 +38,21 @@ from numba import njit
 
 from minewatch.errors import Rejects
 from minewatch.model import FLOW_SCHEMA
-from minewatch.net.decode import FRAG_LATER, VER_CUT, VER_MALFORMED, Decoded, decode_batch
+from minewatch.net.decode import (
+    FRAG_LATER,
+    SUPPORTED_LINKTYPES,
+    VER_CUT,
+    VER_MALFORMED,
+    Decoded,
+    decode_batch,
+    linktype_label,
+)
 from minewatch.net.reassembly import TcpReassembler
 from minewatch.sources.pcap import CaptureReader
 
 FIN_LINGER_S = 10.0
+#: Reject reason of packets whose payload the capture's snaplen cut short.
+SNAPLEN_REJECT = "payload cut by the capture's snaplen"
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp", 47: "gre", 50: "esp", 51: "ah",
                 2: "igmp", 41: "ipv6", 4: "ipip", 89: "ospf", 103: "pim", 112: "vrrp", 136: "udplite"}
 
@@ -119,10 +129,11 @@ class EngineStats:
     icmp: int = 0
     other: int = 0
     fragments: int = 0
-    non_ip: int = 0
+    non_ip: int = 0  #: packets of a decoded link type that carry no IP (ARP, LLDP, STP, ...)
+    unsupported_link: int = 0  #: packets of a link type the decoder does not read (also rejects)
     malformed: int = 0
     cut_headers: int = 0
-    snaplen_cut: int = 0
+    snaplen_cut: int = 0  #: IP packets whose payload the capture's snaplen cut short (also rejects)
     flows: int = 0
     tcp_flows: int = 0
     udp_flows: int = 0
@@ -504,6 +515,8 @@ class FlowEngine:
         self.stats = EngineStats()
         self.rejects = Rejects()
         self.source: str | None = None
+        self._offset_note = ""  # " (decompressed)" when batch offsets count a gzip stream's bytes
+        self._linktypes_named: set[int] = set()
         self._now = -math.inf
         self._alloc(initial_slots)
         self._flows: dict[int, _PyFlow] = {}
@@ -551,6 +564,7 @@ class FlowEngine:
         """Consume the whole capture. Reader errors stay in `reader.errors`; flows stay open until
         `finish()` (so several files can be chained)."""
         self.source = reader.path
+        self._offset_note = " (decompressed)" if getattr(reader, "compressed", False) else ""
         for batch in reader:
             self.process_batch(batch)
             if progress is not None:
@@ -603,7 +617,10 @@ class FlowEngine:
         ip = (ver == 4) | (ver == 6)
         st.ipv4 += int(np.count_nonzero(ver == 4))
         st.ipv6 += int(np.count_nonzero(ver == 6))
-        st.non_ip += int(np.count_nonzero(ver == 0))
+        non_ip = int(np.count_nonzero(ver == 0))
+        if non_ip:
+            non_ip -= self._count_unsupported_links(batch)
+        st.non_ip += non_ip
         mal = int(np.count_nonzero(ver == VER_MALFORMED))
         cut = int(np.count_nonzero(ver == VER_CUT))
         st.malformed += mal
@@ -619,7 +636,43 @@ class FlowEngine:
         st.icmp += icmp
         st.fragments += int(np.count_nonzero(dec.frag[ip] != 0))
         st.other += len(pr) - int(np.count_nonzero((pr == 6) | (pr == 17))) - icmp
-        st.snaplen_cut += int(np.count_nonzero(dec.pay_cap[ip] < dec.pay_len[ip]))
+        snap = int(np.count_nonzero(dec.pay_cap[ip] < dec.pay_len[ip]))
+        if snap:
+            # Still read (reassembly marks the missing bytes as a gap), but the content dissectors
+            # see only what the snaplen kept: counted so the summary can say detection is blunted.
+            st.snaplen_cut += snap
+            self.rejects.counts[SNAPLEN_REJECT] += snap
+
+    def _count_unsupported_links(self, batch: object) -> int:
+        """Count packets of link types the decoder cannot read as rejects; returns how many.
+
+        Why: `_decode` leaves such packets as non-IP, and a whole 802.11 or USB capture would
+        otherwise read as "no traffic, nothing found". The first packet of each link type is named
+        with its byte offset (of the decompressed stream for gzip input).
+        """
+        lt: np.ndarray = batch.linktype  # type: ignore[attr-defined]
+        lo, hi = int(lt.min()), int(lt.max())
+        if lo == hi:
+            if lo in SUPPORTED_LINKTYPES:
+                return 0
+            bad = np.ones(len(lt), np.bool_)
+        else:
+            bad = ~np.isin(lt, np.fromiter(SUPPORTED_LINKTYPES, np.int64))
+        n = int(np.count_nonzero(bad))
+        if not n:
+            return 0
+        self.stats.unsupported_link += n
+        idx = np.flatnonzero(bad)
+        types, first, counts = np.unique(lt[idx], return_index=True, return_counts=True)
+        for t, i, c in zip(types.tolist(), first.tolist(), counts.tolist(), strict=True):
+            reason = f"packet of unsupported link type {linktype_label(t)}"
+            if t not in self._linktypes_named:
+                self._linktypes_named.add(t)
+                off = int(batch.base_offset) + int(batch.data_off[idx[i]])  # type: ignore[attr-defined]
+                self.rejects.add(reason, f"{self.source or 'capture'}@{off}{self._offset_note}")
+                c -= 1
+            self.rejects.counts[reason] += c
+        return n
 
     def _open_flows(self, new_slots: np.ndarray, dec: Decoded) -> None:
         if not len(new_slots):

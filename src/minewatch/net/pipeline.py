@@ -38,6 +38,8 @@ class ScanStats:
     tcp_flows: int = 0
     udp_flows: int = 0
     fragments: int = 0
+    snaplen_cut: int = 0  #: packets whose payload the capture's snaplen cut (content may be missed)
+    unsupported_link: int = 0  #: packets of a link type that is not decoded
     mining_sessions: int = 0
     node_sessions: int = 0
     tls_flows: int = 0
@@ -60,6 +62,8 @@ class ScanStats:
             "tcp_flows": self.tcp_flows,
             "udp_flows": self.udp_flows,
             "ip_fragments": self.fragments,
+            "payload_cut_by_snaplen": self.snaplen_cut,
+            "unsupported_link_packets": self.unsupported_link,
             "mining_sessions": self.mining_sessions,
             "node_sessions": self.node_sessions,
             "tls_flows": self.tls_flows,
@@ -283,11 +287,15 @@ class CaptureScanner:
             gc.unfreeze()
         t1 = time.perf_counter()
         self.stats.add_time("read+dissect", t1 - t0)
+        es = engine.stats
+        if es.unsupported_link and not (es.ipv4 or es.ipv6):
+            self._unsupported_only(path, reader, engine)
         self.stats.files += 1
         self.stats.bytes += reader.size_bytes
-        es = engine.stats
         self.stats.packets += getattr(es, "packets", 0)
         self.stats.fragments += getattr(es, "fragments", 0)
+        self.stats.snaplen_cut += getattr(es, "snaplen_cut", 0)
+        self.stats.unsupported_link += getattr(es, "unsupported_link", 0)
         self.stats.rejects.merge(reader.rejects)
         if hasattr(engine, "rejects"):
             self.stats.rejects.merge(engine.rejects)
@@ -298,3 +306,26 @@ class CaptureScanner:
         out = self._findings + extra
         self._undecided = []
         return out
+
+    def _unsupported_only(self, path: str | Path, reader: Any, engine: Any) -> None:
+        """A capture whose packets are all of link types the decoder cannot read was not read at all.
+
+        Why an error and not an empty result: an 802.11 or USB capture would otherwise end as "no
+        mining found", and a pipeline would take that for a clean network. The rejects are kept for
+        the summary; the caller counts the file as unread (`scan` exits 4) as for any unreadable file.
+        """
+        from minewatch.errors import InputError
+
+        self.stats.rejects.merge(engine.rejects)
+        self.stats.rejects.merge(reader.rejects)
+        self.stats.unsupported_link += engine.stats.unsupported_link
+        self.stats.packets += engine.stats.packets
+        self._undecided = []
+        prefix = "packet of unsupported link type "
+        names = sorted(k.removeprefix(prefix) for k in engine.rejects.counts if k.startswith(prefix))
+        what = f"link type {names[0]} is" if len(names) == 1 else f"link types {', '.join(names)} are"
+        raise InputError(
+            f"{what} not supported: none of the {engine.stats.packets:,} packets could be decoded "
+            "(supported: Ethernet, Linux cooked SLL/SLL2, raw IP, BSD loopback, PPP, Cisco HDLC)",
+            path=str(path),
+        )

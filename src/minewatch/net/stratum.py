@@ -24,6 +24,14 @@ Confidence is a set of named sub-scores (points, summed and capped by `model.com
 
 Node traffic gets ``protocol`` (from `minewatch.net.nodes`) and ``both_directions`` only.
 
+Look-alikes are kept under the report threshold by the ``protocol`` points themselves, so the reason
+stays readable in the sub-scores: only documented Stratum method names score (`STRATUM_KNOWN`; a
+``mining.`` prefix is also a data-mining API's namespace); a CryptoNote ``login`` with nothing specific
+to mining (no miner agent, valid wallet or XMRig algorithm list) gets 30, which ``both_directions``
+lifts to 45, and a real job (`_cn_job`: hex blob of header size, 4- or 8-byte hex target) or an
+XMRig-shaped submit is needed on top; a bare ``getblocktemplate`` poll is node RPC (see `_build`).
+getwork fetches (no params) are tracked apart from getwork submits, so only submits count as shares.
+
 Memory is bounded per flow: line buffers are capped at `MAX_LINE` (longer lines are dropped and the
 parser resyncs at the next newline, counted in `SessionFacts.lines_overflow`), per-share events at
 `MAX_EVENTS` (totals keep counting), pending request ids at `MAX_PENDING`.
@@ -36,14 +44,15 @@ import json
 import math
 import re
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from minewatch.model import Evidence, combine_subscores, endpoint, utc_from_epoch
 from minewatch.net import nodes, tls
-from minewatch.net.coins import AGENT_HINTS, infer_coin
+from minewatch.net.coins import AGENT_HINTS, ALGORITHMS, infer_coin
+from minewatch.net.findings import REPORT_THRESHOLD
 from minewatch.net.hashrate import (
     HASHES_PER_DIFF1,
     HashrateEstimate,
@@ -57,6 +66,9 @@ from minewatch.net.wallets import LoginParts, split_login, validate_address, wor
 MAX_LINE = 64 * 1024
 MAX_EVENTS = 5000
 MAX_PENDING = 1024
+#: Seconds after which a request still unanswered, with a newer one under the same id, is given up
+#: (XMRig gives up on a reply after 20 s, pools answer within a second or two).
+PENDING_STALE_S = 60.0
 MAX_EVIDENCE = 40
 #: Bytes per flow with nothing recognised after which the flow is no longer followed.
 GIVE_UP_BYTES = 64 * 1024
@@ -66,16 +78,17 @@ RAW_CHARS = 300
 _P_STRATUM_CORE = (
     60.0  # mining.subscribe/authorize/submit/notify/set_difficulty/set_target/configure/hello/set
 )
-_P_STRATUM_OTHER = 45.0  # other mining.* methods (extranonce.subscribe, suggest_difficulty, ...)
+_P_STRATUM_OTHER = 45.0  # other known Stratum methods (extranonce.subscribe, suggest_difficulty, ...)
 _P_ETH_LOGIN = 60.0  # eth_submitLogin
 _P_ETH_WORK = 50.0  # eth_getWork / eth_submitWork / eth_submitHashrate
 _P_ETH_PUSH = 30.0  # a work package reply (3 x 0x-hex) with nothing else
 _P_GETWORK_HTTP = 50.0
 _P_GBT_MINING = 55.0  # getblocktemplate with mining context (coinbasetxn, X-Mining, submitblock, miner UA)
-_P_GBT_BARE = 35.0  # getblocktemplate alone: pool software and nodes both send it
+_P_GBT_BARE = 35.0  # getblocktemplate alone: pool software polls its node so; reported as node
 _P_SUBMITBLOCK = 45.0
-_P_CN_LOGIN_AGENT = 50.0
-_P_CN_LOGIN = 40.0
+_P_CN_LOGIN_AGENT = 50.0  # CryptoNote login naming an agent, with a miner agent, wallet or algorithm list
+_P_CN_LOGIN = 40.0  # ... without an agent, with a wallet or an algorithm list
+_P_CN_LOGIN_SHAPE = 30.0  # {login, pass, ...} and nothing specific to mining (a web app log-in looks so)
 _P_CN_JOB = 55.0
 _P_CN_SUBMIT = 50.0
 _P_XMR_DAEMON_GBT = 50.0  # monerod get_block_template with a wallet_address (solo mining / pool)
@@ -93,16 +106,23 @@ STRATUM_CLIENT = frozenset(
     {
         "mining.subscribe", "mining.authorize", "mining.configure", "mining.submit", "mining.hello",
         "mining.extranonce.subscribe", "mining.suggest_difficulty", "mining.suggest_target",
-        "mining.get_transactions", "mining.multi_version", "mining.noop", "mining.hashrate",
+        "mining.get_transactions", "mining.multi_version", "mining.noop", "mining.hashrate", "mining.bye",
+        "mining.capabilities",
     }
 )  # fmt: skip
 STRATUM_SERVER = frozenset(
     {
         "mining.notify", "mining.set_difficulty", "mining.set_target", "mining.set_extranonce", "mining.set",
-        "mining.reconnect", "mining.set_version_mask", "client.reconnect", "client.get_version",
-        "client.show_message",
+        "mining.reconnect", "mining.set_version_mask", "mining.set_goal", "mining.ping", "client.reconnect",
+        "client.get_version", "client.show_message",
     }
 )  # fmt: skip
+#: Every Stratum method name with a published meaning: Stratum v1 (slush's documentation), BIP 310
+#: (configure, set_version_mask), NiceHash (extranonce.subscribe, set_extranonce), ASICBoost
+#: (multi_version), ZIP 301 (set_target, suggest_target), EthereumStratum/1.0.0 and 2.0.0 (EIP-1571:
+#: hello, bye, noop, set, hashrate), the cpuminer server ping. Only these score: "mining." is also
+#: the namespace of data-mining and process-mining APIs.
+STRATUM_KNOWN = STRATUM_CORE | STRATUM_CLIENT | STRATUM_SERVER
 ETH_CLIENT = frozenset(
     {"eth_submitLogin", "eth_login", "eth_getWork", "eth_submitWork", "eth_submitHashrate"}
 )
@@ -118,6 +138,19 @@ _HTTP_REQ_RE = re.compile(rb"^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH) (\S+) HTT
 _HTTP_RESP_RE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: .*)?$")
 _HEX64_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _HEX_RE = re.compile(r"^(0x)?[0-9a-fA-F]+$")
+#: CryptoNote block hashing blob: at least a block header (two version bytes, a timestamp varint, the
+#: 32-byte previous-block hash and the 4-byte nonce = 39 bytes; Monero's blob is 76 bytes), and far
+#: less than a whole block template.
+_CN_BLOB_RE = re.compile(r"^[0-9a-fA-F]{78,2048}$")
+#: CryptoNote share target: 4 bytes (compact) or 8 bytes (64-bit) of little-endian hex.
+_CN_TARGET_RE = re.compile(r"^(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{16})$")
+#: XMRig submit: a 4-byte nonce (8 hex digits; 16 for 64-bit nonces) and a 32-byte result hash.
+_CN_NONCE_RE = re.compile(r"^(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{16})$")
+_CN_RESULT_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+#: Algorithm families in XMRig's naming ("rx/0", "cn-heavy/xhv", "argon2/chukwa").
+_CN_ALGO_PREFIXES = frozenset(
+    {"rx", "cn", "cn-lite", "cn-heavy", "cn-pico", "cn-femto", "argon2", "astrobwt", "ghostrider", "kawpow"}
+)
 
 
 @dataclass(slots=True)
@@ -222,7 +255,11 @@ class SessionAnalyzer:
         self._node_pts = 0.0
         self._node_variant: str | None = None
         self._votes = [[0, 0], [0, 0]]  # [direction][0=client role, 1=server role]
-        self._pending: dict[tuple[int, Any], tuple[str, int]] = {}
+        # (direction, id) -> FIFO of (method, share event, request time): miners that reuse an id
+        # (ethminer submits with 40 + GPU index) pipeline requests whose replies come back in order.
+        self._pending: dict[tuple[int, Any], deque[tuple[str, int, float]]] = {}
+        self._n_pending = 0
+        self._msg_ts = 0.0  # time of the JSON message being handled
         self._replied_roles = 0
         self._jobs = 0
         self._json_msgs = 0
@@ -232,7 +269,9 @@ class SessionAnalyzer:
         self._login: LoginParts | None = None
         self._agent_known = False
         self._algo_field: str | None = None
-        self._hosts: list[str] = []
+        # (name, from an HTTP Host header): a Host header only names the web server asked, so it is
+        # context for a flow already decided to be mining, never a pool name of its own.
+        self._hosts: list[tuple[str, bool]] = []
         self._stratum_diff: float | None = None  # last set_difficulty (family units)
         self._target_hashes: float | None = None  # last target as expected hashes per share
         self._cn_jobs: dict[str, float] = {}  # job_id -> CryptoNote difficulty
@@ -443,7 +482,7 @@ class SessionAnalyzer:
         self._f.ja3 = hello.ja3
         self._votes[direction][0] += 1
         if hello.sni:
-            self._hosts.append(hello.sni)
+            self._add_host(hello.sni)
         self._evidence(
             "net.tls.client_hello",
             ts,
@@ -608,7 +647,7 @@ class SessionAnalyzer:
             host = hdr.get("host", "").strip()
             hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
             if hostname and not _is_ip_literal(hostname):
-                self._hosts.append(hostname.lower())
+                self._add_host(hostname.lower(), http=True)
             ua = hdr.get("user-agent")
             if ua and self._f.agent is None and _miner_agent(ua):
                 self._set_agent(ua)
@@ -652,7 +691,7 @@ class SessionAnalyzer:
                 except ValueError:
                     host = None
                 if host and not _is_ip_literal(host):
-                    self._hosts.append(host)
+                    self._add_host(host)
 
     def _http_done(self, direction: int, ts: float) -> None:
         d = self._dirs[direction]
@@ -745,6 +784,7 @@ class SessionAnalyzer:
                 self._f.lines_bad += 1
                 continue
             self._json_msgs += 1
+            self._msg_ts = ts
             if self._f.first_ts is None:
                 self._f.first_ts = ts
             self._f.last_ts = ts if self._f.last_ts is None else max(self._f.last_ts, ts)
@@ -759,14 +799,53 @@ class SessionAnalyzer:
                 self._other_json += 1
 
     def _track(self, direction: int, msg: dict[str, Any], method: str, event: int = -1) -> None:
-        """Remember a request id so the other side's reply can be tied to it (bounded FIFO)."""
+        """Remember a request id so the other side's reply can be tied to it.
+
+        Requests that share an id queue up (first in, first out): JSON-RPC peers answer a pipelined
+        stream in order, and miners that use one id per GPU or per method send several before the
+        first reply. `id: null` is a JSON-RPC 1.0 notification, owed no reply: only the latest is
+        kept. At most `MAX_PENDING` requests are held; the oldest id's queue loses its head first.
+        """
         if "id" not in msg:
             return
         rid = msg.get("id")
-        if isinstance(rid, (int, str, float, type(None))):
-            if len(self._pending) >= MAX_PENDING:
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[(direction, rid)] = (method, event)
+        if not isinstance(rid, (int, str, float, type(None))):
+            return
+        key = (direction, rid)
+        q = self._pending.get(key)
+        if q is None:
+            q = self._pending[key] = deque()
+        elif rid is None:
+            self._n_pending -= len(q)
+            q.clear()
+        q.append((method, event, self._msg_ts))
+        self._n_pending += 1
+        while self._n_pending > MAX_PENDING:
+            oldest = next(iter(self._pending))
+            oq = self._pending[oldest]
+            oq.popleft()
+            self._n_pending -= 1
+            if not oq:
+                del self._pending[oldest]
+
+    def _take_pending(self, key: tuple[int, Any], ts: float) -> tuple[str, int] | None:
+        """The request a reply answers: the oldest one queued under its id.
+
+        A queued request older than `PENDING_STALE_S` with a newer one behind it was never answered
+        (a lost packet, a pool that ignores a method): it is dropped rather than let it take the
+        reply meant for the newer request and shift every later match.
+        """
+        q = self._pending.get(key)
+        if not q:
+            return None
+        while len(q) > 1 and q[0][2] < ts - PENDING_STALE_S:
+            q.popleft()
+            self._n_pending -= 1
+        method, event, _ = q.popleft()
+        self._n_pending -= 1
+        if not q:
+            del self._pending[key]
+        return method, event
 
     def _role(self, direction: int, role: int) -> None:
         self._votes[direction][role] += 1
@@ -780,9 +859,7 @@ class SessionAnalyzer:
     ) -> None:
         params = msg.get("params")
         over_http = http is not None
-        if m.startswith(("mining.", "client.")) and (
-            m in STRATUM_CLIENT or m in STRATUM_SERVER or m.startswith("mining.")
-        ):
+        if m in STRATUM_KNOWN:
             self._stratum_method(direction, ts, m, msg, params, raw)
             return
         if m in ETH_CLIENT:
@@ -798,11 +875,12 @@ class SessionAnalyzer:
             self._flags.add("getwork-http")
             self._points("getwork-http", _P_GETWORK_HTTP)
             if isinstance(params, list) and params:
-                self._share(
-                    direction, ts, msg, "getwork", self._current_work()
-                )  # getwork with data = a share
+                # getwork with the solved block header as its one parameter submits a share
+                self._share(direction, ts, msg, "getwork", self._current_work())
             else:
-                self._track(direction, msg, "getwork")
+                # getwork without parameters fetches work: its reply carries data and target, and
+                # says nothing about any share (tracked apart so it is not counted as accepted)
+                self._track(direction, msg, "getwork-fetch")
             self._evidence_msg(direction, ts, m, raw, "")
             return
         if m in (
@@ -864,7 +942,7 @@ class SessionAnalyzer:
             if any(isinstance(p, str) and p.startswith("EthereumStratum/2") for p in plist):
                 self._flags.add("ethstratum-2")
             if len(plist) >= 3 and isinstance(plist[2], str) and _hostname(plist[2]):
-                self._hosts.append(plist[2].lower())
+                self._add_host(plist[2].lower())
             if isinstance(params, dict):  # EthereumStratum/2.0.0 draft form
                 self._flags.add("ethstratum-2")
                 self._hello_params(params)
@@ -937,7 +1015,7 @@ class SessionAnalyzer:
             self._set_agent(agent)
         host = params.get("host")
         if isinstance(host, str) and _hostname(host):
-            self._hosts.append(host.lower())
+            self._add_host(host.lower())
 
     # -- eth-proxy (and eth getwork over HTTP)
     def _eth_method(
@@ -1005,10 +1083,20 @@ class SessionAnalyzer:
             algo = params.get("algo")
             if isinstance(algo, list) and algo and isinstance(algo[0], str) and self._algo_field is None:
                 self._algo_field = algo[0]
-            self._points(
-                "cryptonote-login", _P_CN_LOGIN_AGENT if isinstance(agent, str) and agent else _P_CN_LOGIN
-            )
+            basis = _cn_login_basis(agent, split_login(login).wallet, algo)
+            if basis is None:
+                # The shape {login, pass} is every web app's log-in too: on its own it stays under the
+                # report threshold (30 + both_directions 15) until a job, a submit or a wallet shows up.
+                self._points("cryptonote-login", _P_CN_LOGIN_SHAPE)
+            else:
+                self._points(
+                    "cryptonote-login",
+                    _P_CN_LOGIN_AGENT if isinstance(agent, str) and agent.strip() else _P_CN_LOGIN,
+                )
             detail_en, detail_zh = _login_detail(self._login)
+            if basis is None:
+                detail_en += " (nothing in it is specific to mining: no miner agent, wallet or algorithm)"
+                detail_zh += "（其中没有挖矿特有的内容：无矿机程序、钱包地址或算法）"
         elif m == "job":
             if not self._cn_job(params):
                 return False
@@ -1016,7 +1104,7 @@ class SessionAnalyzer:
             self._jobs += 1
             self._points("cryptonote-login", _P_CN_JOB)
         elif m == "submit":
-            if not ({"job_id", "nonce"} <= params.keys() and ("result" in params or "id" in params)):
+            if not _cn_submit_shape(params):
                 return False
             self._role(direction, 0)
             job = params.get("job_id")
@@ -1035,13 +1123,18 @@ class SessionAnalyzer:
         return True
 
     def _cn_job(self, job: Any) -> bool:
-        """Record a CryptoNote job (blob + job_id + target); False when the shape does not fit."""
+        """Record a CryptoNote job (blob + job_id + target); False when the shape does not fit.
+
+        XMRig's protocol (xmrig-proxy doc/STRATUM.md) sends the block hashing blob as hex and the
+        share target as 4 or 8 little-endian bytes of hex. A game's or a job queue's `job` with a
+        short token as blob or a word as target is not a mining job.
+        """
         if not isinstance(job, dict):
             return False
         blob, jid, target = job.get("blob"), job.get("job_id"), job.get("target")
-        if not (
-            isinstance(blob, str) and _HEX_RE.match(blob) and jid is not None and isinstance(target, str)
-        ):
+        if not (isinstance(blob, str) and _CN_BLOB_RE.match(blob) and len(blob) % 2 == 0 and jid is not None):
+            return False
+        if not (isinstance(target, str) and _CN_TARGET_RE.match(target)):
             return False
         diff = cryptonote_target_difficulty(target)
         if diff:
@@ -1068,6 +1161,8 @@ class SessionAnalyzer:
         self._role(direction, 0)
         self._mining_msgs += 1
         self._track(direction, msg, m)
+        # names the node variant should the flow turn out to be a bare template poll (see `_build`)
+        self._flags.add("node-rpc-http" if http is not None else "node-rpc")
         if m in ("submitblock", "submit_block"):
             self._gbt_context = True
             self._points("getblocktemplate-http", _P_SUBMITBLOCK)
@@ -1098,7 +1193,7 @@ class SessionAnalyzer:
     ) -> None:
         rid = msg.get("id")
         key = (1 - direction, rid) if isinstance(rid, (int, str, float, type(None))) else None
-        pending = self._pending.pop(key, None) if key is not None else None
+        pending = self._take_pending(key, ts) if key is not None else None
         result = msg.get("result")
         error = msg.get("error")
         if pending is not None:
@@ -1188,7 +1283,7 @@ class SessionAnalyzer:
             self._evidence_msg(
                 direction, ts, f"mining.authorize {en}", raw, "", "", zh_name=f"mining.authorize {zh}"
             )
-        elif method == "getwork":
+        elif method == "getwork-fetch":
             if isinstance(result, dict) and isinstance(result.get("target"), str):
                 t = result["target"]
                 # getwork targets are 256-bit little-endian hex.
@@ -1296,6 +1391,10 @@ class SessionAnalyzer:
                 {"login": _clip(login, RAW_CHARS), "source": source},
                 sent=True,
             )
+
+    def _add_host(self, name: str | None, http: bool = False) -> None:
+        if name and len(self._hosts) < 64:
+            self._hosts.append((name, http))
 
     def _set_agent(self, agent: str) -> None:
         agent = agent.strip()[:100]
@@ -1446,7 +1545,7 @@ class SessionAnalyzer:
                     self._flags.add("sv2-plain")
                     self._points("stratum-v2", _P_SV2_PLAIN)
                 if host and _hostname(host):
-                    self._hosts.append(host.lower())
+                    self._add_host(host.lower())
                 if vendor:
                     self._set_agent(f"{vendor} {fw}".strip())
                 detail_en = f" (protocol {protocol}, vendor '{vendor}', endpoint '{host}')"
@@ -1579,7 +1678,16 @@ class SessionAnalyzer:
         variant = self._mining_variant()
         mining_pts = max(self._protocol_pts.values(), default=0.0)
         sub: dict[str, float] = {}
-        if variant is not None and not (self._node_msgs and mining_pts < 50 and not self._gbt_context):
+        # getblocktemplate with nothing of a miner around it (no coinbasetxn/workid/longpoll
+        # capabilities, no X-Mining-Extensions, no miner User-Agent, no submitblock, no coinbasetxn in
+        # the reply) is how pool software and block explorers poll their own node: node RPC, like
+        # the same call next to getblockchaininfo.
+        bare_gbt = variant == "getblocktemplate-http" and not self._gbt_context
+        if (
+            variant is not None
+            and not bare_gbt
+            and not (self._node_msgs and mining_pts < 50 and not self._gbt_context)
+        ):
             f.kind = "mining"
             f.variant = variant
             pts = mining_pts
@@ -1619,7 +1727,7 @@ class SessionAnalyzer:
                 f.encrypted = True
             elif f.encrypted is None:
                 f.encrypted = False
-        elif self._node_variant is not None or self._node_msgs:
+        elif self._node_variant is not None or self._node_msgs or bare_gbt:
             f.kind = "node"
             if self._node_variant is not None:
                 f.variant = self._node_variant
@@ -1639,8 +1747,12 @@ class SessionAnalyzer:
             f.variant = None
         f.subscores = sub
         f.client_is_src = self._client_is_src()
-        # pool host: SNI first (what the client asked for on the wire), then protocol-named hosts
-        f.pool_host = f.sni or next((h for h in self._hosts if h), None)
+        # pool host: SNI first (what the client asked for on the wire), then protocol-named hosts;
+        # an HTTP Host header only for a flow reported as mining on its own evidence (on a web app's
+        # log-in it names the web app, and must not be looked up as a pool or shown as one).
+        reported = f.kind == "mining" and combine_subscores(sub) >= REPORT_THRESHOLD
+        hosts = [h for h, from_http in self._hosts if h and (reported or not from_http)]
+        f.pool_host = f.sni or next(iter(hosts), None)
         if f.kind is None:
             # Nothing mining-like was seen: no coin to infer, no shares to count. Most flows of a
             # capture end here, so this is kept cheap.
@@ -1650,7 +1762,7 @@ class SessionAnalyzer:
         guess = infer_coin(
             wallet_coin=_wallet_coin(f.wallet_type),
             algo=self._algo_field,
-            hosts=(f.sni, *self._hosts),
+            hosts=(f.sni, *hosts),
             agent=f.agent,
             variant=f.variant,
         )
@@ -1824,6 +1936,38 @@ def _miner_agent(agent: str) -> bool:
     return "miner" in a or a.startswith(
         ("nicehash", "teamredminer", "lolminer", "gminer", "nbminer", "t-rex", "bzminer")
     )
+
+
+def _cn_login_basis(agent: Any, wallet: str | None, algo: Any) -> str | None:
+    """What makes a CryptoNote `login` mining-specific, or None when only its shape fits.
+
+    XMRig and its kin log in with a payout address (checksum-validated) as `login`, name themselves in
+    `agent` and list the algorithms they can hash in `algo`; a web app's or a job queue's log-in has
+    none of these.
+    """
+    if isinstance(agent, str) and _miner_agent(agent):
+        return "agent"
+    if wallet:
+        return "wallet"
+    if isinstance(algo, list) and any(isinstance(a, str) and _mining_algo(a) for a in algo[:64]):
+        return "algo"
+    return None
+
+
+def _mining_algo(name: str) -> bool:
+    n = name.strip().lower()
+    return n in ALGORITHMS or ("/" in n and n.split("/", 1)[0] in _CN_ALGO_PREFIXES)
+
+
+def _cn_submit_shape(params: dict[str, Any]) -> bool:
+    """An XMRig `submit`: job_id, a hex nonce of 4 (or 8) bytes and, when present, a 32-byte hex result."""
+    nonce = params.get("nonce")
+    if "job_id" not in params or not (isinstance(nonce, str) and _CN_NONCE_RE.match(nonce)):
+        return False
+    if "result" in params:
+        result = params["result"]
+        return isinstance(result, str) and bool(_CN_RESULT_RE.match(result))
+    return "id" in params
 
 
 def _login_detail(login: LoginParts | None) -> tuple[str, str]:

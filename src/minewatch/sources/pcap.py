@@ -10,7 +10,9 @@ Bad input policy: what cannot be read is an `InputError` naming the file and the
 problem in the header stops `open_capture`; a problem later (truncated tail, absurd length, broken
 gzip stream) ends reading at that point, is appended to `reader.errors` and tallied in
 `reader.rejects`, and every packet before it has already been delivered. Offsets inside gzip files
-are offsets in the decompressed stream.
+are offsets in the decompressed stream, and the messages say so ("byte N of the decompressed
+stream"): a gzip member has no record boundaries to point at, and a decompressed offset can lie far
+past the end of the file on disk.
 """
 
 from __future__ import annotations
@@ -49,6 +51,29 @@ _ST_NEED = 1  # the chunk ends inside a record
 _ST_BAD = 2  # absurd or inconsistent length
 _ST_SHB = 3  # pcapng: a section header block, Python handles it
 _ST_IDB = 4  # pcapng: an interface description block, Python handles it
+
+
+class DecompressedInputError(InputError):
+    """An `InputError` in a gzip-compressed capture: `offset` counts bytes of the decompressed stream.
+
+    Why its own wording: "file.pcap.gz, byte 2590" on a 796-byte file reads as nonsense; the message
+    names the stream the offset belongs to, and where known how far the compressed file was read.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, offset: int | None = None, compressed_at: int | None = None
+    ) -> None:
+        self.compressed_at = compressed_at
+        super().__init__(message, path=path, offset=offset)
+
+    def __str__(self) -> str:
+        where = [str(self.path)] if self.path else []
+        if self.offset is not None:
+            at = f"byte {self.offset} of the decompressed stream"
+            if self.compressed_at is not None:
+                at += f" (compressed file read up to byte {self.compressed_at})"
+            where.append(at)
+        return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
 @dataclass(slots=True)
@@ -286,7 +311,9 @@ class CaptureReader:
                 self._eof = True
                 self._broken = True
                 off = self._pos + len(self._data) + got
-                self._fail(f"compressed stream is broken or truncated ({e})", off, "broken gzip stream")
+                self._fail(
+                    f"compressed stream is broken or truncated ({e})", off, "broken gzip stream", stream_broke=True
+                )
                 break
             if not piece:
                 self._eof = True
@@ -296,10 +323,29 @@ class CaptureReader:
         self._data = b"".join(parts)
         return got > 0
 
-    def _fail(self, message: str, offset: int, reason: str) -> None:
-        err = InputError(message, path=self.path, offset=offset)
-        self.errors.append(err)
-        self.rejects.add(reason, f"{self.path}@{offset}")
+    def _error(self, message: str, offset: int | None, stream_broke: bool = False) -> InputError:
+        """An `InputError` at `offset`, worded for the decompressed stream when the file is gzip.
+
+        When the gzip stream itself broke, how far the compressed file had been read is added: that
+        is where the damage is on disk (give or take the decompressor's read-ahead).
+        """
+        if not self.compressed:
+            return InputError(message, path=self.path, offset=offset)
+        at: int | None = None
+        if stream_broke:
+            try:
+                at = self._raw_fh.tell()
+            except (OSError, ValueError):
+                at = None
+        return DecompressedInputError(message, path=self.path, offset=offset, compressed_at=at)
+
+    def _where(self, offset: int | None) -> str:
+        """Position of a rejected record for the summary's examples."""
+        return f"{self.path}@{offset}" + (" (decompressed)" if self.compressed else "")
+
+    def _fail(self, message: str, offset: int, reason: str, stream_broke: bool = False) -> None:
+        self.errors.append(self._error(message, offset, stream_broke))
+        self.rejects.add(reason, self._where(offset))
 
     def _need(self, n: int, what: str) -> None:
         while len(self._data) < n and self._read_more(n - len(self._data)):
@@ -307,10 +353,8 @@ class CaptureReader:
         if len(self._data) < n:
             if self.errors:
                 raise self.errors[-1]
-            raise InputError(
-                f"truncated {what}: need {n} bytes, file has {len(self._data)}",
-                path=self.path,
-                offset=self._pos + len(self._data),
+            raise self._error(
+                f"truncated {what}: need {n} bytes, file has {len(self._data)}", self._pos + len(self._data)
             )
 
     def _read_header(self) -> None:
@@ -331,9 +375,7 @@ class CaptureReader:
             self._big = True
             magic = magic_be
         else:
-            raise InputError(
-                f"not a pcap/pcapng capture (magic 0x{magic_be:08x})", path=self.path, offset=0
-            )
+            raise self._error(f"not a pcap/pcapng capture (magic 0x{magic_be:08x})", 0)
         self._need(24, "pcap file header")
         e = ">" if self._big else "<"
         _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack_from(e + "HHiIII", self._data, 4)
@@ -353,13 +395,11 @@ class CaptureReader:
         elif bom == b"\x1a\x2b\x3c\x4d":
             self._big = True
         else:
-            raise InputError(
-                "pcapng section header has no valid byte-order magic", path=self.path, offset=self._pos + at + 8
-            )
+            raise self._error("pcapng section header has no valid byte-order magic", self._pos + at + 8)
         blen = struct.unpack_from(">I" if self._big else "<I", self._data, at + 4)[0]
         if blen < 28 or blen % 4 or blen > HARD_MAX_CAPLEN:
-            raise InputError(
-                f"pcapng section header has impossible length {blen}", path=self.path, offset=self._pos + at + 4
+            raise self._error(
+                f"pcapng section header has impossible length {blen}", self._pos + at + 4
             )
         self._need(at + blen, "pcapng section header")
         self._ifaces = []
@@ -487,7 +527,7 @@ class CaptureReader:
                     pos = self._parse_shb(0)
                 except InputError as e:
                     self.errors.append(e)
-                    self.rejects.add("bad pcapng section header", f"{self.path}@{e.offset}")
+                    self.rejects.add("bad pcapng section header", self._where(e.offset))
                     return
                 continue
             if status == _ST_IDB:
@@ -533,7 +573,9 @@ class CaptureReader:
         bad = iface >= nif
         if bad.any():
             first_bad = int(np.argmax(bad))
-            self.rejects.add("packet for undeclared pcapng interface", f"{self.path}@{self._pos + o_off[first_bad]}")
+            self.rejects.add(
+                "packet for undeclared pcapng interface", self._where(self._pos + int(o_off[first_bad]))
+            )
             n_bad = int(bad.sum())
             if n_bad > 1:
                 self.rejects.counts["packet for undeclared pcapng interface"] += n_bad - 1
