@@ -70,3 +70,65 @@ def test_cli_exit_codes():
         silent = runner.invoke(app, ["probe", f"127.0.0.1:{port}", "--timeout", "0.5"])
     assert silent.exit_code == 3
     assert runner.invoke(app, ["probe", "nonsense"]).exit_code == 2
+
+
+class _OneReply:
+    """A local server that answers every connection with fixed bytes (what a hostile endpoint might send)."""
+
+    def __init__(self, payload: bytes) -> None:
+        import threading
+
+        self.payload = payload
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(4096)
+                    conn.sendall(self.payload)
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.srv.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[/oops] hello [bold]\n", b"[" * 5000 + b"\n", b'{"id":1,"result":null,"error":{"message":123}}\n',
+     b"\x1b[2J\x1b[31mCLEARED\x1b]0;pwned\x07\n"],
+    ids=["rich-markup", "deep-nesting", "non-string-error", "terminal-escapes"],
+)
+def test_hostile_answers_are_shown_not_obeyed(payload):
+    app = typer.Typer()
+    app.command()(probe)
+    app.command("noop")(lambda: None)
+    with _OneReply(payload) as srv:
+        r = CliRunner().invoke(app, ["probe", f"127.0.0.1:{srv.port}", "--timeout", "1"])
+    assert r.exit_code == 3, r.output  # answered, not a pool; never a crash
+    assert "\x1b" not in r.output and "\x07" not in r.output
+
+
+def test_a_stratum_ssl_url_is_probed_over_tls_and_a_failed_handshake_is_named():
+    app = typer.Typer()
+    app.command()(probe)
+    app.command("noop")(lambda: None)
+    runner = CliRunner()
+    with PoolEmulator(protocol="xmrig", tls=True) as pool:
+        r = runner.invoke(app, ["probe", f"stratum+ssl://127.0.0.1:{pool.port}", "--timeout", "3"])
+    assert r.exit_code == 0 and "xmrig" in r.output
+    with PoolEmulator(protocol="stratum") as plain:
+        res = probe_endpoint("127.0.0.1", plain.port, tls=True, timeout_s=1)
+    assert res.verdict == "tls-failed" and not res.is_pool and res.error
+    assert runner.invoke(app, ["probe", "127.0.0.1:3333", "--timeout", "-1"]).exit_code == 2

@@ -8,13 +8,15 @@ subscribe and a login with the obviously fake worker name below (no hashing, no 
 
 Verdicts: `stratum-v1` (subscribe answered with a subscription tuple), `xmrig` (login answered
 with a job or a JSON-RPC error naming the login), `json-rpc` (some JSON-RPC answer, not a pool
-handshake), `not-a-pool` (answered otherwise), `silent` (connected, said nothing), `unreachable`.
+handshake), `not-a-pool` (answered otherwise), `silent` (connected, said nothing), `tls-failed` (connected,
+but no TLS handshake), `unreachable`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import socket
 import ssl
 import time
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from minewatch.errors import InputError
 from minewatch.i18n import tr
@@ -58,12 +61,24 @@ class ProbeResult:
         return d
 
 
+#: URL schemes of a pool address as miners configure it, and whether each one means TLS
+TARGET_SCHEMES = {"stratum+tcp://": False, "stratum+ssl://": True, "stratum+tls://": True, "stratum://": False,
+                  "tcp://": False, "ssl://": True, "tls://": True}  # fmt: skip
+
+
+def target_wants_tls(target: str) -> bool:
+    """A pool URL copied from a miner's config says whether the pool speaks TLS (stratum+ssl://)."""
+    t = target.strip().lower()
+    return any(t.startswith(k) and v for k, v in TARGET_SCHEMES.items())
+
+
 def parse_target(target: str) -> tuple[str, int]:
-    """HOST:PORT, [v6]:PORT or a stratum+tcp:// / stratum+ssl:// URL."""
+    """HOST:PORT, [v6]:PORT or a stratum+tcp:// / stratum+ssl:// URL (see `target_wants_tls`)."""
     t = target.strip()
-    for scheme in ("stratum+tcp://", "stratum+ssl://", "stratum+tls://", "stratum://", "tcp://", "ssl://"):
+    for scheme in TARGET_SCHEMES:
         if t.lower().startswith(scheme):
             t = t[len(scheme) :]
+            break
     t = t.rstrip("/")
     if t.startswith("["):
         host, _, rest = t[1:].partition("]")
@@ -75,6 +90,10 @@ def parse_target(target: str) -> tuple[str, int]:
     return host, int(port_s)
 
 
+class TlsFailed(Exception):
+    """TCP connected but the TLS handshake did not complete: the endpoint is reachable, just not TLS."""
+
+
 def _connect(host: str, port: int, tls: bool, timeout_s: float, res: ProbeResult) -> socket.socket:
     raw = socket.create_connection((host, port), timeout=timeout_s)
     if not tls:
@@ -83,7 +102,11 @@ def _connect(host: str, port: int, tls: bool, timeout_s: float, res: ProbeResult
     # a pool's certificate is usually self-signed; the probe records it instead of trusting it
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    s = ctx.wrap_socket(raw, server_hostname=host if not host.replace(".", "").isdigit() else None)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=host if not host.replace(".", "").isdigit() else None)
+    except (OSError, ssl.SSLError) as e:
+        raw.close()
+        raise TlsFailed(f"{type(e).__name__}: {e}") from e
     res.tls_version = s.version()
     c = s.cipher()
     res.tls_cipher = c[0] if c else None
@@ -119,7 +142,7 @@ def _exchange(sock: socket.socket, payload: bytes, timeout_s: float) -> list[dic
                 continue
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # a hostile server can nest "[" thousands deep
                 out.append(text[:200])
                 done = True
                 continue
@@ -147,6 +170,11 @@ def probe_endpoint(host: str, port: int, *, tls: bool = False, timeout_s: float 
     t0 = time.monotonic()
     try:
         sock = _connect(host, port, tls, timeout_s, res)
+    except TlsFailed as e:
+        res.verdict = "tls-failed"
+        res.error = str(e)
+        res.elapsed_s = round(time.monotonic() - t0, 3)
+        return res
     except (OSError, ssl.SSLError) as e:
         res.error = f"{type(e).__name__}: {e}"
         res.elapsed_s = round(time.monotonic() - t0, 3)
@@ -174,11 +202,17 @@ def probe_endpoint(host: str, port: int, *, tls: bool = False, timeout_s: float 
                     verdict = v
                 elif replies and verdict == "silent":
                     verdict = "not-a-pool"
-        except (OSError, ssl.SSLError) as e:
+        except (OSError, ssl.SSLError, TlsFailed) as e:
             res.error = res.error or f"{type(e).__name__}: {e}"
     res.verdict = verdict
     res.elapsed_s = round(time.monotonic() - t0, 3)
     return res
+
+
+def _safe(text: str) -> Text:
+    """Server text for the terminal: control characters (ESC, BEL, ...) shown as escapes, no markup."""
+    cleaned = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return Text(cleaned)
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -222,7 +256,7 @@ def _judge_login(replies: list[dict[str, Any] | str], res: ProbeResult) -> str |
                 res.details["extensions"] = result["extensions"]
             return "xmrig"
         err = r.get("error")
-        msg = err.get("message", "") if isinstance(err, dict) else str(err or "")
+        msg = str(err.get("message", "")) if isinstance(err, dict) else str(err or "")
         # a CryptoNote pool rejects the fake wallet but says so in pool words
         if any(w in msg.lower() for w in ("address", "wallet", "login", "miner", "worker")):
             res.details["login_error"] = msg[:200]
@@ -247,9 +281,12 @@ def probe(
     console = Console()
     try:
         host, port = parse_target(target)
+        if not (timeout_s > 0 and math.isfinite(timeout_s)):
+            raise InputError(f"--timeout must be a positive number of seconds, got {timeout_s}")
     except InputError as e:
-        console.print(f"[red]{tr('Bad target', '目标无效')}: {e}[/red]")
+        console.print(f"[red]{tr('Bad target', '目标无效')}:[/red] {e}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    tls = tls or target_wants_tls(target)
     res = probe_endpoint(host, port, tls=tls, timeout_s=timeout_s)
     verdict_text = {
         "stratum-v1": tr("a Stratum v1 mining pool answered", "Stratum v1 矿池作出了应答"),
@@ -258,18 +295,21 @@ def probe(
         "not-a-pool": tr("something answered, not a mining pool", "有应答，但不是矿池"),
         "silent": tr("connected, but nothing answered", "已连接，但没有应答"),
         "unreachable": tr("could not connect", "无法连接"),
+        "tls-failed": tr("connected, but the TLS handshake failed (try without --tls / stratum+tcp://)",
+                         "已连接，但 TLS 握手失败（可去掉 --tls 或改用 stratum+tcp:// 重试）"),
     }[res.verdict]
     table = Table(title=tr(f"Probe of {host}:{port}", f"探测 {host}:{port}"), show_header=False)
     table.add_row(tr("Verdict", "结论"), f"{res.verdict}: {verdict_text}")
     if tls:
         table.add_row("TLS", f"{res.tls_version or '-'} {res.tls_cipher or ''}")
         table.add_row(tr("Certificate SHA-256", "证书 SHA-256"), res.cert_sha256 or "-")
+    # what the server sent is shown, never interpreted: no Rich markup, no terminal escape sequences
     for k, v in res.details.items():
-        table.add_row(k, str(v)[:120])
+        table.add_row(_safe(k), _safe(str(v)[:120]))
     for a in res.answers[:4]:
-        table.add_row(tr("Answer", "应答"), a[:160])
+        table.add_row(tr("Answer", "应答"), _safe(a[:160]))
     if res.error:
-        table.add_row(tr("Error", "错误"), res.error)
+        table.add_row(tr("Error", "错误"), _safe(res.error))
     table.add_row(tr("Time", "耗时"), f"{res.elapsed_s} s")
     console.print(table)
     raise typer.Exit(0 if res.is_pool else 3)
