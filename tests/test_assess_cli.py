@@ -64,6 +64,16 @@ def test_site_argument_errors(metrics):
     assert r.exit_code == 2 and "exactly one" in r.output
     r = runner.invoke(app, ["assess", "site", "--kw", "100", "--province", "atlantis", "--metrics", str(metrics)])
     assert r.exit_code == 2 and "atlantis" in r.output
+    for bad in (["--kw", "nan"], ["--kw", "inf"], ["--kw", "100", "--pue", "0"], ["--kw", "100", "--pue", "-1"],
+                ["--kw", "100", "--tariff", "-1"], ["--kw", "100", "--fx", "0"], ["--hashrate", "nan"]):
+        r = runner.invoke(app, ["assess", "site", *bad, "--json", "--metrics", str(metrics)])
+        assert r.exit_code == 2 and "error" in r.output and "NaN" not in r.output, (bad, r.output)
+
+
+def test_models_list_their_release_dates():
+    r = runner.invoke(app, ["assess", "models", "--algorithm", "sha256d"])
+    assert r.exit_code == 0 and "<10" not in r.output
+    assert any(len(c) == 10 and c[4] == "-" for line in r.output.splitlines() for c in line.split()), r.output
 
 
 def test_assess_finding_stores_impact(metrics, tmp_path):

@@ -77,7 +77,10 @@ def user_token(username: str, db: str = typer.Option(None, "--db", help=DB_HELP)
 
 
 @user_app.command("role")
-def user_role(username: str, role: str, disable: bool = typer.Option(False, "--disable"),
+def user_role(username: str, role: str,
+              disable: bool | None = typer.Option(None, "--disable/--enable", help=tr(
+                  "Disable or re-enable the account; without either, it stays as it is.",
+                  "停用或重新启用账号；两者都不给时保持原状。")),
               db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
     """Change a user's role (or disable the account). 修改角色或停用账号。"""
     from minewatch.errors import MinewatchError
@@ -195,10 +198,16 @@ def case_report(case_id: int, out: Path = typer.Option(..., "--out", "-o", help=
                 lang: str = typer.Option("both", "--report-lang", help="en, zh, both"),
                 db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
     """Write the case report (HTML or PDF, bilingual). 生成案件报告。"""
-    from minewatch.errors import MinewatchError
+    from minewatch.errors import InputError, MinewatchError
     from minewatch.export.report import case_report_html, case_report_pdf
     from minewatch.web.service import case_bundle
 
+    if lang not in ("en", "zh", "both"):
+        _fail(InputError(f"--report-lang must be en, zh or both, not {lang!r}"))
+    if out.suffix.lower() not in (".html", ".htm", ".pdf"):
+        _fail(InputError(f"{out}: the report is written as .html or .pdf; give one of those names"))
+    if not out.parent.is_dir():
+        _fail(InputError(f"{out}: the directory {out.parent} does not exist"))
     d = _db(db)
     try:
         text = case_report_html(case_bundle(d, case_id), lang=lang)
@@ -207,10 +216,13 @@ def case_report(case_id: int, out: Path = typer.Option(..., "--out", "-o", help=
         return
     finally:
         d.close()
-    if out.suffix.lower() == ".pdf":
-        out.write_bytes(case_report_pdf(text))
-    else:
-        out.write_text(text, encoding="utf-8")
+    try:
+        if out.suffix.lower() == ".pdf":
+            out.write_bytes(case_report_pdf(text))
+        else:
+            out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(InputError(f"{out}: cannot write the report: {e.strerror or e}"))
     typer.echo(tr(f"wrote {out}", f"已写入 {out}"), err=True)
 
 

@@ -378,7 +378,8 @@ def models(
         unit = ALGO_UNIT.get(m.algorithm, "H/s")
         typer.echo(
             f"{m.algorithm:<10} {m.model:<34} {m.hashrate:>9g} {m.hashrate_unit:<6} {m.power_w:>6g} W "
-            f"{m.j_per_hash * HASH_UNITS[unit]:>8.4g} J/{unit.split('/')[0]:<4} {m.release or '':<10} {m.cooling}"
+            f"{m.j_per_hash * HASH_UNITS[unit]:>8.4g} J/{unit.split('/')[0]:<4} {m.release.isoformat() if m.release else '':<10} "
+            f"{m.cooling}"
         )
 
 

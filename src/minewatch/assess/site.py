@@ -9,6 +9,7 @@ listed in `assumptions` with unit, source and date, so a printed figure can be d
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -167,6 +168,8 @@ def _assess(
     hashprice_usd: float | None,
     metrics: str | Path | None,
 ) -> Assessment:
+    _check_inputs(kw=kw, hashrate_hs=hashrate_hs, tariff=tariff, co2=co2, fx=fx, pue=pue, uptime=uptime,
+                  hashprice_usd=hashprice_usd, coal=coal)  # fmt: skip
     algo = normalise_algorithm(algorithm)
     fac = factors if isinstance(factors, dict) else load_factors(factors)
     cat = catalog or load_catalog()
@@ -332,14 +335,33 @@ def assess_from_power(
     metrics: str | Path | None = None,
 ) -> Assessment:
     """Assess a site from its mining load (kW at the meter, e.g. a load curve's plateau above base load)."""
-    if not kw or kw <= 0:
-        raise ValueError("kw must be > 0")
+    if not kw or not math.isfinite(kw) or kw <= 0:
+        raise ValueError("kw must be a finite number > 0")
     return _assess(
         basis="power", kw=float(kw), hashrate_hs=None, onset=onset, until=until, tariff=tariff,
         currency=currency, model=model, algorithm=algorithm, province=province, country=country,
         network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
         uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
     )  # fmt: skip
+
+
+def _check_inputs(**values: Any) -> None:
+    """Numbers a person typed: finite, and in the range the quantity can have. NaN or a negative PUE
+    would flow through every figure (and `NaN` is not valid JSON), so they are refused up front."""
+    for name, v in values.items():
+        if v is None or isinstance(v, str):
+            continue
+        x = float(v)
+        if not math.isfinite(x):
+            raise ValueError(f"{name} must be a finite number, got {v}")
+        if name in ("kw", "hashrate_hs", "pue", "fx", "uptime") and x <= 0:
+            raise ValueError(f"{name} must be > 0, got {v}")
+        if name in ("tariff", "co2", "hashprice_usd", "coal") and x < 0:
+            raise ValueError(f"{name} must not be negative, got {v}")
+        if name == "pue" and x < 1:
+            raise ValueError(f"pue is total site power / IT power, at least 1, got {v}")
+        if name == "uptime" and x > 1:
+            raise ValueError(f"uptime is a share of the time, at most 1, got {v}")
 
 
 def assess_from_hashrate(
@@ -365,8 +387,8 @@ def assess_from_hashrate(
     metrics: str | Path | None = None,
 ) -> Assessment:
     """Assess a site from its hashrate (H/s, e.g. estimated from accepted shares x difficulty)."""
-    if not hashrate_hs or hashrate_hs <= 0:
-        raise ValueError("hashrate must be > 0")
+    if not hashrate_hs or not math.isfinite(hashrate_hs) or hashrate_hs <= 0:
+        raise ValueError("hashrate must be a finite number > 0")
     return _assess(
         basis="hashrate", kw=None, hashrate_hs=float(hashrate_hs), onset=onset, until=until, tariff=tariff,
         currency=currency, model=model, algorithm=algorithm, province=province, country=country,
