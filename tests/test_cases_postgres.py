@@ -122,3 +122,54 @@ def test_web_app_on_postgres(pg_url, pdb, tmp_path):
     assert r.status_code == 201, r.text
     assert c.get("/api/v1/allow").json()["rules"][0]["value"] == "10.1.2.3/32"
     assert c.get("/api/v1/overview").json()["findings_total"] == 5
+
+
+def test_review_fixes_hold_on_postgres(pdb, pg_url):
+    """Re-stored findings keep their impact, final cases take no findings, parallel notes and
+    transitions keep one audit chain and end in the case rules (never a database error), and a
+    revoked session is known: the same as on DuckDB (tests/test_store_concurrency.py)."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from minewatch.store import cases as C
+    from minewatch.store.backend import connect
+    from web_helpers import finding
+
+    f = finding(1)
+    pdb.add_findings([f])
+    pdb.execute("UPDATE findings SET impact = ? WHERE finding_id = ?", ['{"kwh_per_year": 622.77}', f.finding_id])
+    assert pdb.add_findings([finding(1)]) == 0
+    assert pdb.one("SELECT impact FROM findings WHERE finding_id = ?", [f.finding_id])[0] == {"kwh_per_year": 622.77}
+
+    case = C.open_case(pdb, "race", actor="ana")
+    results: list[str] = []
+
+    def work(i: int) -> None:
+        db = connect(pg_url)
+        try:
+            if i < 8:
+                C.add_note(db, case.case_id, f"note {i}", actor="ana")
+            else:
+                state, reason = ("investigating", None) if i % 2 else ("dismissed", "lab test")
+                C.transition(db, case.case_id, state, actor="ana", reason=reason)
+            results.append("ok")
+        except C.CaseError:
+            results.append("refused")
+        except Exception as e:
+            results.append(repr(e))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(results) <= {"ok", "refused"}, results
+    assert C.verify_audit(pdb) is None
+    closed = C.open_case(pdb, "false alarm", actor="ana")
+    C.transition(pdb, closed.case_id, "dismissed", actor="ana", reason="lab test")
+    with pytest.raises(C.TransitionError):
+        C.link_findings(pdb, closed.case_id, [f.finding_id], actor="ana")
+    C.revoke_session(pdb, "sid-1", 1, datetime.now(UTC) + timedelta(hours=1), actor="ana")
+    assert C.session_revoked(pdb, "sid-1") and not C.session_revoked(pdb, "sid-2")

@@ -233,3 +233,34 @@ def test_sink_writes_store_and_jsonl(tmp_path: Any, intel: Any) -> None:
     with Store(db, read_only=True) as st:
         rows = st.findings()
     assert len(rows) == 1 and rows[0].worker == sess.worker and rows[0].extra.get("live_state") == "closed"
+
+
+def test_a_held_store_does_not_stall_the_capture_thread(tmp_path: Any, intel: Any, monkeypatch: Any) -> None:
+    """docs/watch.md: findings are kept and written on the next try while capture carries on. The
+    sink must not wait for the store (open_store's default wait is for commands, not the capture loop)."""
+    import subprocess
+    import sys
+    import time
+
+    from minewatch.store import Store
+
+    monkeypatch.setenv("MINEWATCH_DB_WAIT", "30")
+    db = tmp_path / "w.duckdb"
+    Store(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('held', flush=True); time.sleep(20)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        out = io.StringIO()
+        sink = FindingSink(db, Format.jsonl, out)
+        sc = LiveScanner(intel, sink, idle_timeout_s=30, tick_every_s=0.0)
+        pk, _ = _stratum(("10.1.0.5", 40011), ("10.2.0.9", 3333), T0, seed=11, duration=60)
+        t0 = time.monotonic()
+        sc.process(Feed().batch(pk), wall=0.0)
+        sc.finish()
+        took = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert took < 10, f"the capture thread waited {took:.1f} s for the store"
+    assert sink.store_errors >= 1 and out.getvalue()  # kept for the next write, still announced

@@ -117,8 +117,13 @@ def test_zeek_conn_and_ssl_uploaded_together_find_the_pool_session(env, tmp_path
     f = found["items"][0]
     assert f["kind"] == "mining" and f["sni"] == POOL_SNI and f["source"] == "conn.log"
     assert an.get("/api/v1/findings", params={"ip": "172.16.5.22"}).json()["total"] == 0  # the web visit is not mining
-    # the same conn.log alone has no names: nothing to call mining, and the job says what it read
-    r = an.post("/api/v1/uploads", files={"file": ("only-conn.log", conn.read_bytes())})
+    # the same conn.log uploaded again is recognised by the import ledger, not scanned a second time
+    r = an.post("/api/v1/uploads", files={"file": ("again-conn.log", conn.read_bytes())})
+    again = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert again.state == "done" and again.new_findings == 0 and any("already imported" in n for n in again.notes)
+    # a conn.log alone (new content) has no names: nothing to call mining, and the job says what it read
+    alone = conn.read_bytes().replace(b"#open\t2023-11-14-22-13-20", b"#open\t2023-11-14-22-13-21")
+    r = an.post("/api/v1/uploads", files={"file": ("only-conn.log", alone)})
     job2 = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
     assert job2.state == "done" and job2.findings == 0, (job2.error, job2.notes)
 

@@ -86,10 +86,9 @@ def apply_allowlist(findings: list[Finding], allow: Any) -> tuple[list[Finding],
 
 
 def _record_for_csv(rec: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in rec.items():
-        out[k] = json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-    return out
+    from minewatch.export import csv_record  # text a spreadsheet would evaluate is quoted (OWASP)
+
+    return csv_record(rec)
 
 
 def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) -> None:
@@ -313,9 +312,9 @@ def scan(
     from minewatch.net.logscan import FLOW_LOG_FORMATS, FlowLogScanner
     from minewatch.net.pipeline import CaptureScanner
     from minewatch.sources.zeek import sniff_format
-    from minewatch.store.backend import open_store
+    from minewatch.store.backend import open_store_for_cli
 
-    store = None if no_store else open_store(db)
+    store = None if no_store else open_store_for_cli(db)
     shown: list[Finding] = []
     try:
         intel = _load_intel(store, intel_files)

@@ -616,6 +616,36 @@ def export_ecs(findings: Iterable[Finding], **opts: Any) -> str:
     return "".join(json.dumps(_ecs(f, lang), ensure_ascii=False) + "\n" for f in findings)
 
 
+#: first characters that make a spreadsheet take a cell for a formula (OWASP, "CSV Injection"); a
+#: line feed is included because carriage returns are turned into line feeds first (see `csv_cell`)
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell a person can open safely: text that a spreadsheet would evaluate (it
+    starts with = + - @, a tab or a carriage return) gets a leading single quote, as OWASP advises.
+
+    Why: worker names, user agents, pool and server names come from the traffic, that is from whoever
+    runs the miner; `=cmd|' /C calc'!A0` as an agent string would otherwise run when an analyst opens
+    the export in Excel or LibreOffice. Carriage returns inside text become line feeds: our files end
+    lines with a line feed, so Python's writer quotes a cell holding one, while a bare carriage return
+    went out unquoted and started a new row for many readers (a way to smuggle a formula into the
+    first cell of a row of its own). Numbers stay numbers (a negative number is not text), and JSON
+    exports are left as they are (no program evaluates them).
+    """
+    if not isinstance(value, str):
+        return value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(CSV_FORMULA_START) else value
+
+
+def csv_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """One `Finding.to_record()` row for a CSV file: nested values as JSON text, every cell through
+    `csv_cell`. Shared by `export_csv` and `minewatch scan|findings --format csv`."""
+    return {k: csv_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v) for k, v in rec.items()}
+
+
 def export_csv(findings: Iterable[Finding], **opts: Any) -> str:
     buf = io.StringIO()
     recs = [f.to_record() for f in findings]
@@ -623,7 +653,7 @@ def export_csv(findings: Iterable[Finding], **opts: Any) -> str:
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in recs:
-        w.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in r.items()})
+        w.writerow(csv_record(r))
     return buf.getvalue()
 
 

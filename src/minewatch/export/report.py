@@ -10,7 +10,7 @@ listed, so a reader can check how each number was reached.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -49,6 +49,72 @@ def _num(v: Any, digits: int = 1, unknown: str = "—") -> str:
     if not isinstance(v, int | float):
         return unknown
     return f"{v:,.{digits}f}"
+
+
+def host_of(f: Finding) -> str:
+    """The machine or meter a finding is about: one miner's reconnects are several findings."""
+    return f.meter_id or f.src_ip or f.finding_id
+
+
+def _when(v: Any) -> datetime:
+    from minewatch.model import parse_iso
+
+    if isinstance(v, datetime):
+        ts = v
+    else:
+        try:
+            ts = parse_iso(v) if isinstance(v, str) and v else None
+        except ValueError:
+            ts = None
+    if ts is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def latest_per_host(rows: Iterable[tuple[str, dict[str, Any], Any]]) -> dict[str, dict[str, Any]]:
+    """host -> its latest impact assessment, from (host, impact, when the finding was last seen).
+
+    Why one per host: an assessment turns one miner's power into kWh, coal and CO2 a year; the same
+    rig seen in several sessions (reconnects, two detectors, a re-scan under another name) carries
+    several assessments of the same machines, and adding them up counted its power several times.
+    The latest is the one made last (`assessed_at`), then the one for the latest session.
+    """
+    best: dict[str, tuple[tuple[datetime, datetime], dict[str, Any]]] = {}
+    for host, impact, seen in rows:
+        if not isinstance(impact, dict):
+            continue
+        key = (_when(impact.get("assessed_at")), _when(seen))
+        if host not in best or key >= best[host][0]:
+            best[host] = (key, impact)
+    return {h: imp for h, (_, imp) in best.items()}
+
+
+def hashrate_by_algorithm(findings: Iterable[Finding]) -> dict[str, float]:
+    """algorithm -> H/s seen, each host counted once per algorithm (its latest session).
+
+    Why not one sum: hashes of SHA-256, RandomX and Ethash are different units of work (a SHA-256
+    miner does 10^14 H/s, a RandomX one 10^4), so their sum means nothing; and one miner's reconnects
+    would be counted once per session."""
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    for f in findings:
+        if f.kind != "mining" or not f.hashrate_hs:
+            continue
+        algo = f.algorithm or f.coin or "unknown"
+        key = (algo, host_of(f))
+        seen = _when(f.last_seen or f.first_seen or f.onset)
+        if key not in latest or seen >= latest[key][0]:
+            latest[key] = (seen, float(f.hashrate_hs))
+    out: dict[str, float] = {}
+    for (algo, _host), (_, rate) in sorted(latest.items()):
+        out[algo] = out.get(algo, 0.0) + rate
+    return out
+
+
+def _rate(h: float) -> str:
+    for unit, scale in (("EH/s", 1e18), ("PH/s", 1e15), ("TH/s", 1e12), ("GH/s", 1e9), ("MH/s", 1e6), ("kH/s", 1e3)):
+        if h >= scale:
+            return f"{h / scale:,.2f} {unit}"
+    return f"{h:,.0f} H/s"
 
 
 _CSS = """
@@ -136,7 +202,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
     hosts = sorted({f.src_ip or f.meter_id or "?" for f in mining})
     pools = sorted({f.pool_host or f.dst_ip or "" for f in mining if (f.pool_host or f.dst_ip)})
     coins = sorted({f.coin for f in fs if f.coin})
-    rate = sum(f.hashrate_hs for f in mining if f.hashrate_hs) or None
+    rates = hashrate_by_algorithm(mining)
     h.append(f"<h2>{_e(t('What was found', '发现情况'))}</h2><table>")
     for k, v in (
         (t("Findings", "发现条目"), f"{len(fs)} ({len(mining)} {t('mining', '挖矿')}, {len(fs) - len(mining)} {t('node', '节点')})"),
@@ -144,7 +210,8 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         (t("Pools", "矿池"), ", ".join(pools[:20]) + (" …" if len(pools) > 20 else "") or "—"),
         (t("Coins", "币种"), ", ".join(coins) or t("unknown", "未知")),
         (t("Highest score", "最高评分"), _num(fs[0].score, 0) if fs else "—"),
-        (t("Hashrate seen (sum)", "观测算力（合计）"), _num(rate, 0, t("unknown", "未知")) + (" H/s" if rate else "")),
+        (t("Hashrate seen (per algorithm; latest session of each host)", "观测算力（按算法；每台主机取最近一次会话）"),
+         "; ".join(f"{a}: {_rate(r)}" for a, r in rates.items()) or t("unknown", "未知")),
         (t("First seen", "首次发现"), iso(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
         (t("Last seen", "最后发现"), iso(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
     ):  # fmt: skip
@@ -154,11 +221,14 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
     h.append(f"<h2>{_e(t('Energy and emissions', '能耗与排放'))}</h2>")
     assessed = [f for f in fs if isinstance(f.impact, dict)]
     if assessed:
+        # one assessment per host or meter (its latest), as the overview counts them
+        per_host = latest_per_host((host_of(f), f.impact or {}, f.last_seen or f.first_seen or f.onset) for f in assessed)
+        counted = list(per_host.values())
         tot: dict[str, float | None] = {}
         for key in ("kw", "kwh_per_year", "coal_t_per_year", "co2_t_per_year", "cost_per_year", "machines"):
-            vals = [f.impact.get(key) for f in assessed if isinstance(f.impact.get(key), int | float)]  # type: ignore[union-attr]
+            vals = [imp.get(key) for imp in counted if isinstance(imp.get(key), int | float)]
             tot[key] = sum(vals) if vals else None
-        cur = next((f.impact.get("currency") for f in assessed if f.impact.get("currency")), "")  # type: ignore[union-attr]
+        cur = next((imp.get("currency") for imp in counted if imp.get("currency")), "")
         unknown = t("unknown", "未知")
         h.append("<table>")
         for k, v in (
@@ -178,7 +248,8 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
                 if isinstance(a, dict):
                     h.append(f"<li>{_e(a.get('name'))} = {_e(a.get('value'))} {_e(a.get('unit'))} ({_e(a.get('source'))})</li>")
             h.append("</ul>")
-        h.append(f"<p class=\"small\">{_e(t(f'{len(assessed)} of {len(fs)} findings carry an assessment; the others are not counted.', f'{len(fs)} 条中有 {len(assessed)} 条带评估；其余未计入。'))}</p>")
+        n_hosts = len(per_host)
+        h.append(f"<p class=\"small\" id=\"impact-basis\">{_e(t(f'{len(assessed)} of {len(fs)} findings carry an assessment; the latest of each of their {n_hosts} host(s) or meter(s) is counted, the others are not.', f'{len(fs)} 条中有 {len(assessed)} 条带评估；按其涉及的 {n_hosts} 台主机或电表各计最近一次评估，其余未计入。'))}</p>")
     else:
         h.append(f"<p>{_e(t('No finding of this case has an impact assessment yet (run minewatch assess).', '本案的发现尚无影响评估（请运行 minewatch assess）。'))}</p>")
     # evidence

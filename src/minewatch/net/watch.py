@@ -637,10 +637,10 @@ class FindingSink:
             return
         import duckdb
 
-        from minewatch.store.backend import as_db, open_store
+        from minewatch.store.backend import StoreBusy, as_db, open_store
         from minewatch.store.cases import attach_new
 
-        busy: tuple[type[BaseException], ...] = (duckdb.Error, OSError)
+        busy: tuple[type[BaseException], ...] = (duckdb.Error, OSError, StoreBusy)
         try:
             import psycopg
 
@@ -648,7 +648,8 @@ class FindingSink:
         except ImportError:  # pragma: no cover - psycopg is a dependency; only the DuckDB path then
             pass
         try:
-            with open_store(self.db) as st:
+            # no waiting: this runs on the capture thread, and the sink keeps findings for the next try
+            with open_store(self.db, wait_s=0) as st:
                 new = st.add_findings(pending)
                 self.stored_new += new
                 if new:  # new findings join the sites whose ranges they fall in, and their open cases

@@ -103,12 +103,14 @@ def scan(
         for fd in shown:
             sys.stdout.write(fd.to_json() + "\n")
     elif fmt == "csv":
+        from minewatch.export import csv_cell  # meter ids come from customers' files: no formulas
+
         w = csv.writer(sys.stdout)
         w.writerow(["meter_id", "score", "onset", "kw_mining", "machines_est", "subscores", "evidence"])
         for fd in shown:
             rec = fd.to_record()
-            w.writerow([fd.meter_id, fd.score, rec["onset"], fd.kw_mining, fd.machines_est,
-                        json.dumps(fd.subscores), " | ".join(e.render() for e in fd.evidence[:1])])
+            w.writerow([csv_cell(x) for x in (fd.meter_id, fd.score, rec["onset"], fd.kw_mining, fd.machines_est,
+                                              json.dumps(fd.subscores), " | ".join(e.render() for e in fd.evidence[:1]))])
     else:
         from minewatch.i18n import current
 
@@ -131,10 +133,10 @@ def scan(
                 plot_suspect(by_id[fd.meter_id], fd, plot, tz_offset_h=tz_offset)
     stored = 0
     if not no_store and suspects:
-        from minewatch.store.backend import as_db, open_store
+        from minewatch.store.backend import as_db, open_store_for_cli
         from minewatch.store.cases import attach_new
 
-        with open_store(db) as st:
+        with open_store_for_cli(db) as st:
             stored = st.add_findings(suspects)
             if stored:  # new suspects join the sites that list their meters, and those sites' open cases
                 attach_new(as_db(st))

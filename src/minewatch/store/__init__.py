@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,10 +185,40 @@ MIGRATIONS: list[str] = [
         stored_at TIMESTAMPTZ
     );
     """,
+    # 4: web sessions ended by log-out (minewatch.store.cases.revoke_session). A session cookie is signed,
+    # so without this a copied cookie would stay valid until it expires even after its owner logged out.
+    """
+    CREATE TABLE IF NOT EXISTS revoked_sessions (
+        session_sha256 VARCHAR PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        revoked_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 _JSON_COLS = ("subscores", "evidence", "impact", "extra")
 _TS_COLS = ("first_seen", "last_seen", "onset")
+
+#: The columns `Finding.natural_id` is made of: equal for every row a given id can have, so an upsert
+#: leaves them alone (and DuckDB need not touch the indexes on `first_seen` and `src_ip`).
+_IDENTITY_COLS = ("finding_id", "detector", "kind", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
+                  "first_seen", "meter_id", "source")  # fmt: skip
+
+#: Columns an analyst sets after the scan (`minewatch assess` writes `impact`). A scanner never knows
+#: them, so storing the same finding again (a re-upload, `scan --rescan`, a live watch updating its
+#: session) keeps what is stored; only a row that has none takes the incoming value.
+_ANALYST_COLS = ("impact",)
+
+
+def upsert_set_clause() -> str:
+    """`SET ...` of the findings upsert, for DuckDB and PostgreSQL alike (`EXCLUDED` is the incoming
+    row): scanner facts are refreshed, analyst columns and the first `stored_at` are kept, and the
+    import a row came from is kept when the incoming row names none."""
+    sets = [f"{c} = EXCLUDED.{c}" for c in Store._COLUMNS if c not in _IDENTITY_COLS and c not in _ANALYST_COLS]
+    sets += [f"{c} = coalesce(findings.{c}, EXCLUDED.{c})" for c in _ANALYST_COLS]
+    sets.append("import_sha256 = coalesce(EXCLUDED.import_sha256, findings.import_sha256)")
+    return ", ".join(sets)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -203,11 +234,102 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 #: server's request threads and its scan job). Opening and closing are serialised; queries are not.
 _OPEN_CLOSE = threading.Lock()
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(path: str) -> threading.RLock:
+    """The lock every write transaction on the DuckDB file `path` holds in this process, from before
+    its BEGIN to after its COMMIT.
+
+    Why: DuckDB allows one writing process, but within it the web server's request threads each have
+    their own connection and transaction. Two of them appending to the audit log would each read the
+    same last entry and both link to it (a forked hash chain that `verify_audit` reports as tampering),
+    and two changing one case would fail with "Conflict on update". Taken before BEGIN, so the
+    transaction's snapshot already holds everything the previous writer committed. PostgreSQL needs
+    no such lock (several processes write there; `cases.audit` locks the audit table instead).
+    A private in-memory database is its own store, so it gets a lock of its own.
+    """
+    if path == ":memory:":
+        return threading.RLock()
+    key = str(Path(path).resolve())
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
+
+#: how long a command waits for a DuckDB file another process holds, unless told (`MINEWATCH_DB_WAIT`)
+DEFAULT_WAIT_S = 30.0
+
+
+def default_wait_s() -> float:
+    """`MINEWATCH_DB_WAIT` (seconds) or `DEFAULT_WAIT_S`."""
+    import os
+
+    raw = os.environ.get("MINEWATCH_DB_WAIT")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_WAIT_S
+    except ValueError:
+        return DEFAULT_WAIT_S
+
+
+def _lock_holder(message: str) -> str | None:
+    """"python3.11, PID 4711: minewatch serve --db x.duckdb" from DuckDB's lock error, when it names
+    the process; the command line comes from /proc where the system shows it."""
+    import re
+
+    m = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if not m:
+        return None
+    exe, pid = m.group(1), m.group(2)
+    holder = f"{Path(exe).name}, PID {pid}"
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cmd = " ".join(" ".join(a.decode(errors="replace") for a in argv if a).split())  # one line
+    except OSError:
+        cmd = ""
+    if cmd:
+        holder += ": " + (cmd if len(cmd) <= 120 else cmd[:117] + "...")
+    return holder
+
+
+def open_duckdb(path: str, *, read_only: bool = False, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the DuckDB file, waiting up to `wait_s` seconds (default `default_wait_s()`)
+    while another process holds it, with a growing pause between tries (50 ms up to 1 s).
+
+    Why wait: the dashboard opens the store for each request and a scan holds it while it stores its
+    findings, so each side usually needs the other to let go for well under a second; failing at
+    once made `minewatch scan` crash beside a busy dashboard. Why bounded: a process that keeps the
+    file (another long scan, a forgotten `duckdb` shell) must end in a clear `StoreBusy` that names
+    the file and the holder, not in a hang.
+    """
+    from minewatch.store.backend import StoreBusy
+
+    wait = default_wait_s() if wait_s is None else max(0.0, float(wait_s))
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            with _OPEN_CLOSE:
+                return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreBusy(path, holder=_lock_holder(str(e)), waited_s=wait) from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
 
 class Store:
     """A DuckDB catalog of findings and imports. One writer process at a time (DuckDB's rule)."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 wait_s: float | None = None) -> None:  # fmt: skip
+        """Open (and migrate) the store; a file another process holds is waited for (`open_duckdb`)."""
         if path is None:
             from minewatch.paths import default_db
 
@@ -215,22 +337,23 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with _OPEN_CLOSE:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+        self.write_lock = write_lock(self.path)
+        self.con = open_duckdb(self.path, read_only=read_only, wait_s=wait_s)
         if not read_only:
             self._migrate()
 
     def _migrate(self) -> None:
-        self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-        have = row[0] or 0 if row else 0
-        for number, sql in enumerate(MIGRATIONS, start=1):
-            if number <= have:
-                continue
-            self.con.execute("BEGIN")
-            self.con.execute(sql)
-            self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC)])
-            self.con.execute("COMMIT")
+        with self.write_lock:
+            self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
+            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+            have = row[0] or 0 if row else 0
+            for number, sql in enumerate(MIGRATIONS, start=1):
+                if number <= have:
+                    continue
+                self.con.execute("BEGIN")
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC)])
+                self.con.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -274,7 +397,8 @@ class Store:
     )  # fmt: skip
 
     def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
-        """Upsert findings; returns how many rows were new."""
+        """Upsert findings; returns how many rows were new. A finding stored before keeps its impact
+        assessment and the time it was first stored (`upsert_set_clause`)."""
         rows = []
         for f in findings:
             rec = f.to_record()
@@ -290,13 +414,19 @@ class Store:
             rows.append(row)
         if not rows:
             return 0
-        before = self.count()
         cols = ", ".join([*self._COLUMNS, "import_sha256", "stored_at"])
         marks = ", ".join(["?"] * (len(self._COLUMNS) + 2))
-        self.con.execute("BEGIN")
-        self.con.executemany(f"INSERT OR REPLACE INTO findings ({cols}) VALUES ({marks})", rows)
-        self.con.execute("COMMIT")
-        return self.count() - before
+        sql = f"INSERT INTO findings ({cols}) VALUES ({marks}) ON CONFLICT (finding_id) DO UPDATE SET {upsert_set_clause()}"
+        with self.write_lock:
+            before = self.count()
+            self.con.execute("BEGIN")
+            try:
+                self.con.executemany(sql, rows)
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+            return self.count() - before
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM findings").fetchone()

@@ -13,19 +13,44 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
+
 from minewatch.errors import MinewatchError
 from minewatch.model import Finding, parse_iso
 
 
-class StoreBusy(MinewatchError):
-    """The DuckDB file is held by another process (a running scan); retry later or use PostgreSQL."""
+class StoreBusy(MinewatchError, duckdb.IOException):
+    """The DuckDB file is held by another process (a running scan, the dashboard) for longer than we
+    waited; retry later or use PostgreSQL.
+
+    The message is one line that names the file and, when DuckDB says, the process holding it, so a
+    command line user sees what to wait for. It is for the operator: the web server answers its
+    clients with a generic text instead (a file path and a process id are nothing a client needs).
+    It is also a `duckdb.IOException` (DuckDB's lock error, after waiting), so code that catches
+    DuckDB's errors to try again later (the live watch keeps its findings for the next write) still does.
+    """
+
+    def __init__(self, target: str | Path, *, holder: str | None = None, waited_s: float | None = None) -> None:
+        from minewatch.i18n import tr
+
+        self.path = str(target)
+        self.holder = holder
+        self.waited_s = waited_s
+        who = holder or tr("holder unknown", "占用者未知")
+        waited = "" if waited_s is None else tr(f"; waited {waited_s:g} s", f"；已等待 {waited_s:g} 秒")
+        super().__init__(tr(
+            f"the store {self.path} is in use by another process ({who}){waited}. Try again when it has "
+            "finished, wait longer with MINEWATCH_DB_WAIT=SECONDS, or use a PostgreSQL store for several "
+            "processes at once",
+            f"存储 {self.path} 正被另一个进程占用（{who}）{waited}。请待其结束后重试，或用 MINEWATCH_DB_WAIT=秒数 "
+            "延长等待，多个进程同时使用时请改用 PostgreSQL 存储"))
 
 
 class StoreMissing(MinewatchError):
@@ -100,6 +125,7 @@ class DuckDb:
         self.store = store
         self.con = store.con
         self._depth = 0
+        self._lock: Any = getattr(store, "write_lock", None) or threading.RLock()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self.con.execute(sql, list(params))
@@ -113,6 +139,10 @@ class DuckDb:
 
     @contextmanager
     def tx(self) -> Iterator[None]:
+        """One transaction; nested calls join the outer one. The outermost holds the store's write
+        lock (`minewatch.store.write_lock`) from before BEGIN to after COMMIT, so the writers of one
+        process take turns: the audit chain gets one end, and a case read and changed in here is
+        not changed by another request in between."""
         if self._depth:
             self._depth += 1
             try:
@@ -120,17 +150,18 @@ class DuckDb:
             finally:
                 self._depth -= 1
             return
-        self._depth = 1
-        self.con.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
-            self.con.execute("COMMIT")
-        finally:
-            self._depth = 0
+        with self._lock:
+            self._depth = 1
+            self.con.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self.con.execute("COMMIT")
+            finally:
+                self._depth = 0
 
     def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
         return int(self.store.add_findings(findings, import_sha256=import_sha256))
@@ -199,7 +230,8 @@ class PgDb:
         return int(row[0] or 0) if row else 0
 
     def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
-        from minewatch.store import _JSON_COLS, _TS_COLS, Store
+        """Upsert, as `Store.add_findings` does (analyst columns and the first `stored_at` kept)."""
+        from minewatch.store import _JSON_COLS, _TS_COLS, Store, upsert_set_clause
 
         cols = [*Store._COLUMNS, "import_sha256", "stored_at"]
         rows = []
@@ -216,10 +248,9 @@ class PgDb:
             rows.append([*row, import_sha256, datetime.now(UTC)])
         if not rows:
             return 0
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "finding_id")
         sql = (
             f"INSERT INTO findings ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-            f"ON CONFLICT (finding_id) DO UPDATE SET {sets} RETURNING (xmax = 0)"
+            f"ON CONFLICT (finding_id) DO UPDATE SET {upsert_set_clause()} RETURNING (xmax = 0)"
         )
         new = 0
         with self.con.transaction(), self.con.cursor() as cur:
@@ -242,32 +273,42 @@ def is_postgres_url(target: str | Path | None) -> bool:
 
 
 def connect(
-    target: str | Path | None = None, *, read_only: bool = False, wait_s: float = 3.0, must_exist: bool = False
+    target: str | Path | None = None, *, read_only: bool = False, wait_s: float | None = None, must_exist: bool = False
 ) -> Db:
     """Open the store named by `target`: a PostgreSQL URL, a DuckDB file, or the default file.
 
-    A DuckDB file held by another process is retried for `wait_s` seconds, then `StoreBusy`. With
-    `must_exist` (commands that only read) a missing DuckDB file is `StoreMissing` instead of being
-    created; commands that write create it on first use.
+    A DuckDB file held by another process is retried for `wait_s` seconds (default `MINEWATCH_DB_WAIT`,
+    else 30 s: a command waits for the dashboard or a scan to let go), then `StoreBusy`. The web
+    server passes a short wait per request and answers 503 when it runs out. With `must_exist`
+    (commands that only read) a missing DuckDB file is `StoreMissing` instead of being created;
+    commands that write create it on first use.
     """
     if is_postgres_url(target):
         return PgDb(str(target))
     if must_exist:
         _require_store_file(target)
-    import duckdb
-
     from minewatch.store import Store
 
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return DuckDb(Store(target, read_only=read_only))
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or time.monotonic() > deadline:
-                if "lock" in str(e).lower():
-                    raise StoreBusy(f"{target}: the store is in use by another process ({e})") from e
-                raise
-            time.sleep(0.1)
+    return DuckDb(Store(target, read_only=read_only, wait_s=wait_s))
+
+
+def imported(db: Db, sha256: str) -> dict[str, Any] | None:
+    """The import ledger's entry for content `sha256` (path it came from, when, summary), or None; on
+    either backend (the web upload job checks it before it scans, as `minewatch scan` does)."""
+    row = db.one("SELECT path, imported_at, summary FROM imports WHERE content_sha256 = ?", [sha256])
+    if not row:
+        return None
+    return {"path": row[0], "imported_at": utc(row[1]), "summary": jload(row[2])}
+
+
+def record_import(db: Db, sha256: str, path: str | Path, size: int, kind: str, summary: dict[str, Any]) -> None:
+    """Enter content `sha256` in the import ledger (replacing an older entry), on either backend."""
+    db.execute(
+        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (content_sha256) DO UPDATE SET "
+        "path = EXCLUDED.path, size_bytes = EXCLUDED.size_bytes, kind = EXCLUDED.kind, "
+        "imported_at = EXCLUDED.imported_at, summary = EXCLUDED.summary",
+        [sha256, str(path), size, kind, datetime.now(UTC), jdump(summary)],
+    )
 
 
 class _PgCursor:
@@ -377,12 +418,16 @@ class PgStore:
         self.db.close()
 
 
-def open_store(target: str | Path | None, *, must_exist: bool = False) -> Any:
+def open_store(target: str | Path | None, *, must_exist: bool = False, wait_s: float | None = None) -> Any:
     """The store a scan writes to: `Store` on a DuckDB file (default: the per-user one) or `PgStore` on a
     postgresql:// URL; `MINEWATCH_DB` names it when the command line does not.
 
     `must_exist=True` is for commands that only read (`export`, `findings`): a DuckDB file that is not
     there raises `StoreMissing` naming the path, instead of a new empty store being created.
+
+    A DuckDB file another process holds (the dashboard between two requests, another scan) is waited
+    for, up to `wait_s` seconds (default `MINEWATCH_DB_WAIT`, else 30 s), then `StoreBusy`: one line
+    naming the file and the holder.
     """
     import os
 
@@ -393,4 +438,19 @@ def open_store(target: str | Path | None, *, must_exist: bool = False) -> Any:
         return PgStore(str(target))
     if must_exist:
         _require_store_file(target)
-    return Store(Path(target) if target is not None else None)
+    return Store(Path(target) if target is not None else None, wait_s=wait_s)
+
+
+def open_store_for_cli(target: str | Path | None, *, must_exist: bool = False, wait_s: float | None = None) -> Any:
+    """`open_store` for a command: a store that stays busy, or is missing when it must exist, ends the
+    command with one line on stderr (`error: the store X is in use by another process (python3.11,
+    PID 4711: minewatch serve ...)...`) and exit status 2, instead of a traceback."""
+    import sys
+
+    from minewatch.i18n import tr
+
+    try:
+        return open_store(target, must_exist=must_exist, wait_s=wait_s)
+    except (StoreBusy, StoreMissing) as e:
+        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -208,6 +208,9 @@ def _next(db: Db, seq: str) -> int:
 # -- audit log ------------------------------------------------------------------------------------
 _GENESIS = "0" * 64
 
+#: largest row offset a listing passes to the database (far past any real table, well inside int64)
+MAX_OFFSET = 10**15
+
 
 def _entry_hash(prev: str, audit_id: int, at: datetime, actor: str, action: str, otype: str,
                 oid: str | None, before: Any, after: Any) -> str:  # fmt: skip
@@ -221,12 +224,18 @@ def _entry_hash(prev: str, audit_id: int, at: datetime, actor: str, action: str,
 def audit(db: Db, actor: str, action: str, object_type: str, object_id: Any, before: Any = None,
           after: Any = None) -> int:  # fmt: skip
     """Append one entry; returns its id. Call inside the caller's transaction so the change and its
-    record commit together."""
+    record commit together.
+
+    Writers take turns at the chain's end, or two of them would read the same last entry and both link
+    to it (a fork that `verify_audit` reports as tampering). On PostgreSQL (several processes) the
+    table is locked here until the transaction ends; on DuckDB (one writing process, many request
+    threads) the transaction holds the store's write lock from before its BEGIN (`DuckDb.tx`), so the
+    last entry read here is the last one committed and stays the last until this one is.
+    """
     before = json.loads(jdump(before) or "null") if before is not None else None
     after = json.loads(jdump(after) or "null") if after is not None else None
     with db.tx():  # joins the caller's transaction when there is one
         if db.dialect == "postgres":
-            # Writers take turns at the chain's end: two servers must not both link to the same entry.
             db.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
         row = db.one("SELECT entry_hash FROM audit_log ORDER BY audit_id DESC LIMIT 1")
         prev = row[0] if row else _GENESIS
@@ -250,7 +259,9 @@ _AUDIT_COLS = "audit_id, changed_at, actor, action, object_type, object_id, befo
 
 def audit_log(db: Db, *, object_type: str | None = None, object_id: Any = None, limit: int = 200,
               offset: int = 0) -> tuple[int, list[AuditEntry]]:  # fmt: skip
-    """(total, newest first page) of the log, optionally for one object."""
+    """(total, newest first page) of the log, optionally for one object. The offset is clamped to what
+    the database's 64-bit OFFSET holds (a page number typed into the address bar can be any size)."""
+    offset = max(0, min(int(offset), MAX_OFFSET))
     where, params = [], []
     if object_type:
         where.append("object_type = ?")
@@ -403,6 +414,27 @@ def user_for_token(db: Db, token: str) -> User | None:
     r = db.one(f"SELECT {_USER_COLS} FROM users WHERE token_sha256 = ?", [hashlib.sha256(token.encode()).hexdigest()])
     u = _user(r) if r else None
     return u if u and not u.disabled else None
+
+
+# -- web sessions ---------------------------------------------------------------------------------------
+def _session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def revoke_session(db: Db, session_id: str, user_id: int, expires_at: datetime, *, actor: str) -> None:
+    """End one web session for good (log-out) and audit it. The session cookie is signed and carries
+    its own expiry, so deleting it in the browser is not enough: a copy of it would keep working. Only
+    the hash of the session id is kept, until the cookie would have expired anyway."""
+    now = _now()
+    with db.tx():
+        db.execute("DELETE FROM revoked_sessions WHERE expires_at < ?", [now])
+        db.execute("INSERT INTO revoked_sessions VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   [_session_key(session_id), user_id, now, expires_at])  # fmt: skip
+        audit(db, actor, "logout", "user", user_id)
+
+
+def session_revoked(db: Db, session_id: str) -> bool:
+    return db.one("SELECT 1 FROM revoked_sessions WHERE session_sha256 = ?", [_session_key(session_id)]) is not None
 
 
 # -- sites --------------------------------------------------------------------------------------------
@@ -627,29 +659,44 @@ def list_cases(db: Db, *, state: str | None = None, site_id: int | None = None) 
 
 
 def transition(db: Db, case_id: int, new_state: str, *, actor: str, reason: str | None = None) -> Case:
-    """Move a case along `TRANSITIONS`; a dismissal needs the reason it was a false alarm."""
+    """Move a case along `TRANSITIONS`; a dismissal needs the reason it was a false alarm.
+
+    The state is read and changed in one transaction, and the change only applies while the case is
+    still in the state that was read: of two analysts moving a case at the same moment, the second
+    is judged against the first one's result (refused with `TransitionError` when the rules say so),
+    never silently overwritten and never a raw database conflict.
+    """
     if new_state not in STATES:
         raise TransitionError(f"unknown state {new_state!r}; states: {', '.join(STATES)}")
-    old = get_case(db, case_id)
-    if new_state not in TRANSITIONS[old.state]:
-        allowed = ", ".join(TRANSITIONS[old.state]) or "none (final state)"
-        raise TransitionError(f"case {case_id}: {old.state} -> {new_state} is not allowed; next: {allowed}")
     reason = (reason or "").strip() or None
     if new_state == "dismissed" and not reason:
         raise TransitionError("a dismissal needs the reason it was a false alarm")
     with db.tx():
-        db.execute("UPDATE cases SET state = ?, reason = ?, updated_at = ? WHERE case_id = ?",
-                   [new_state, reason if reason else old.reason, _now(), case_id])  # fmt: skip
+        old = get_case(db, case_id)
+        if new_state not in TRANSITIONS[old.state]:
+            allowed = ", ".join(TRANSITIONS[old.state]) or "none (final state)"
+            raise TransitionError(f"case {case_id}: {old.state} -> {new_state} is not allowed; next: {allowed}")
+        done = db.execute("UPDATE cases SET state = ?, reason = ?, updated_at = ? WHERE case_id = ? AND state = ? "
+                          "RETURNING case_id",
+                          [new_state, reason if reason else old.reason, _now(), case_id, old.state])  # fmt: skip
+        if not done:  # PostgreSQL: another server moved it after our read
+            raise TransitionError(f"case {case_id} was changed by someone else meanwhile; reload it and try again")
         audit(db, actor, "case.state", "case", case_id, {"state": old.state},
               {"state": new_state, "reason": reason})  # fmt: skip
     return get_case(db, case_id)
 
 
 def link_findings(db: Db, case_id: int, finding_ids: Iterable[str], *, actor: str) -> int:
-    get_case(db, case_id)
+    """Add findings to a case that is still open. Closed and dismissed are final (`TRANSITIONS`): new
+    evidence opens a new case, so linking to them is refused with `TransitionError`; checked inside
+    the transaction, so a case closed a moment ago is not added to either."""
     added = []
     now = _now()
     with db.tx():
+        case = get_case(db, case_id)
+        if case.state not in ACTIVE_STATES:
+            raise TransitionError(f"case {case_id} is {case.state} (a final state): findings cannot be added to it; "
+                                  "new evidence opens a new case")  # fmt: skip
         for fid in dict.fromkeys(finding_ids):
             if not db.one("SELECT 1 FROM findings WHERE finding_id = ?", [fid]):
                 raise NotFound(f"no finding {fid}")

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as FPath
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -319,6 +319,7 @@ def api_case_report(case_id: PathId, format: Literal["html", "pdf"] = "html",
     except C.CaseError as e:
         raise _bad(e) from e
     text = case_report_html(b, lang=lang)
+    C.audit(db, user.username, "case.report", "case", case_id, None, {"format": format, "via": "api"})
     if format == "html":
         return Response(text, media_type="text/html; charset=utf-8")
     return Response(case_report_pdf(text), media_type="application/pdf")
@@ -364,8 +365,7 @@ def api_export(
 ) -> Response:
     r = export(db, kind, FindingFilter(site_id=site_id, case_id=case_id, since=since), min_score=min_score, lang=lang)
     C.audit(db, user.username, "export", "export", kind, None, {"findings": r.used, "min_score": min_score, "via": "api"})
-    return Response(r.text, media_type=r.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{r.filename}"', "X-Findings-Matched": str(r.matched)})  # fmt: skip
+    return Response(r.text, media_type=r.media_type, headers=r.headers())
 
 
 @router.post("/uploads", status_code=202, responses=ERR)
@@ -373,11 +373,14 @@ async def api_upload(request: Request, file: list[UploadFile] = File(..., descri
         "One or more files scanned together: a capture (pcap, pcapng, gzip), meter readings (CSV), or flow "
         "logs (Zeek conn/dns/ssl in TSV or JSON, Suricata EVE, NetFlow Parquet from `minewatch collect`). "
         "Logs of one upload are read together, so a conn.log is named by the dns.log and ssl.log beside it.")),
+        rescan: bool = Form(False, description=(
+            "Scan files again even if the store's import ledger knows their content (by default their stored "
+            "findings are shown), e.g. after importing a pool list; as `minewatch scan --rescan`.")),
         user: C.User = Depends(analyst)) -> dict[str, Any]:  # fmt: skip
     from minewatch.web.pages import submit_uploads
 
     try:
-        job = await submit_uploads(request, file, user.username)
+        job = await submit_uploads(request, file, user.username, rescan=rescan)
     except InputError as e:
         raise HTTPException(400, str(e)) from e
     return job.to_dict()
@@ -401,7 +404,8 @@ def api_audit(
     db: Db = Depends(get_db),
 ) -> dict[str, Any]:
     total, rows = C.audit_log(db, object_type=object_type, object_id=object_id, limit=limit, offset=offset)
-    return {"total": total, "items": [r.to_dict() for r in rows], "chain_broken_at": C.verify_audit(db)}
+    return {"total": total, "offset": offset, "limit": limit, "items": [r.to_dict() for r in rows],
+            "chain_broken_at": C.verify_audit(db)}  # fmt: skip
 
 
 @router.get("/users", responses=ERR)

@@ -2,8 +2,9 @@
 
 Security choices, and why:
 - Log-in for everything but the log-in page; sessions are signed cookies (HttpOnly, SameSite=Strict,
-  Secure unless turned off for plain-HTTP testing) that carry only the user id and a CSRF token, and
-  the user is re-read on every request so a disabled account loses access at once.
+  Secure unless turned off for plain-HTTP testing) that carry only the user id, a session id and a
+  CSRF token, and the user is re-read on every request so a disabled account loses access at once.
+  Log-out revokes the session id in the store, so a copy of the cookie stops working too.
 - Failed log-ins are counted per account and per client address (`web.ratelimit`): past the limit
   the form answers 429 with Retry-After, for real and unknown names alike, without running the KDF.
 - Every state-changing form carries the session's CSRF token; the log-in form a double-submit one.
@@ -18,6 +19,7 @@ Security choices, and why:
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tempfile
@@ -29,11 +31,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import duckdb
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from minewatch import __version__
 from minewatch.errors import InputError
@@ -44,6 +49,7 @@ from minewatch.web.jobs import JobManager
 from minewatch.web.ratelimit import LoginLimiter
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("minewatch.web")
 SESSION_COOKIE = "mw_session"
 LOGIN_CSRF_COOKIE = "mw_login_csrf"
 LANG_COOKIE = "mw_lang"
@@ -112,18 +118,27 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        over = False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
+                    over = True
                     raise _TooBig()
             return msg
 
         async def watch(msg: dict[str, Any]) -> None:
+            # A multipart parser catches our _TooBig and answers "400 error parsing the body" itself;
+            # once the limit was passed, that answer is replaced by the documented 413.
             nonlocal started
+            if over:
+                if not started:
+                    started = True
+                    await _too_big(send, limit)
+                return
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)
@@ -155,15 +170,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.jobs.shutdown()
 
+    # FastAPI's own /docs page loads Swagger UI from a CDN and runs inline scripts, which our
+    # Content-Security-Policy (and "no resource from the internet") forbids: it stayed blank. The
+    # document and a server-rendered page of it are served by `pages.api_docs`/`pages.openapi_json`
+    # instead, behind a log-in like everything else.
     app = FastAPI(
         lifespan=lifespan,
         title="minewatch",
         version=__version__,
         description="Findings, sites, cases and exports of minewatch. Authenticate with `Authorization: Bearer <token>`"
         " (create one with `minewatch user token NAME`).",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.settings = s
     app.state.jobs = JobManager(s.db, Path(s.data_dir))
@@ -196,8 +215,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StoreBusy)
     async def _busy(request: Request, exc: StoreBusy) -> Response:
+        # The store's path and the holder's process id are for the operator (the server log), not
+        # for clients, who may not even have logged in yet (the store is opened before the check).
+        log.warning("%s", exc)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+            return JSONResponse({"detail": "the store is in use by another process (a scan is writing); try again"},
+                                status_code=503, headers={"Retry-After": "5"})  # fmt: skip
         # A page (a job page that refreshes itself, a list) asks again by itself: with a DuckDB file a
         # scan holds the store for a moment, and a page that stopped refreshing would look finished.
         from html import escape
@@ -207,6 +230,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = (f'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">'
                 f"<title>503</title></head><body><p id=\"store-busy\">{msg}</p></body></html>")  # fmt: skip
         return HTMLResponse(body, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API and static files answer JSON as before; a page (a form post refused for its role or
+        CSRF token, an upload too large, an unknown address) answers with the error page, in the
+        reader's language, instead of a bare JSON body."""
+        if request.url.path.startswith(("/api/", "/static/")):
+            return await http_exception_handler(request, exc)
+        from minewatch.web.pages import fail
+
+        resp = fail(request, HTTPError(str(exc.detail)), exc.status_code)
+        for k, v in (exc.headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    @app.exception_handler(duckdb.TransactionException)
+    async def _conflict(request: Request, exc: Exception) -> Response:
+        """A write that met another one at the same row ("Conflict on update"): 409, never a 500.
+        Writers of one process take turns (`minewatch.store.write_lock`), so this is a last resort."""
+        msg = tr("a simultaneous change conflicted with this one; reload and try again",
+                 "与同时进行的另一项修改冲突；请刷新后重试", lang_of(request))  # fmt: skip
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": msg}, status_code=409)
+        from minewatch.web.pages import fail
+
+        return fail(request, HTTPError(msg), 409)
 
     from minewatch.web.api import router as api_router
     from minewatch.web.pages import router as page_router
@@ -222,8 +271,12 @@ def _safe_next(path: str) -> str:
 
 
 # -- shared dependencies ------------------------------------------------------------------------------
+#: how long a request waits for a scan that holds the DuckDB file before it answers 503
+REQUEST_WAIT_S = 3.0
+
+
 def get_db(request: Request) -> Iterator[Db]:
-    db = connect(request.app.state.settings.db)
+    db = connect(request.app.state.settings.db, wait_s=REQUEST_WAIT_S)
     try:
         yield db
     finally:
@@ -252,6 +305,12 @@ def read_session(request: Request) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "u" in data and "c" in data else None
 
 
+def session_id(sess: dict[str, Any]) -> str:
+    """The id a log-out revokes: `s`, or for a cookie made before sessions had one its CSRF token
+    (random per session as well)."""
+    return str(sess.get("s") or sess["c"])
+
+
 def session_user(request: Request, db: Db = Depends(get_db)) -> C.User:
     sess = read_session(request)
     if sess is None:
@@ -260,11 +319,16 @@ def session_user(request: Request, db: Db = Depends(get_db)) -> C.User:
         user = C.get_user(db, int(sess["u"]))
     except (C.NotFound, ValueError, TypeError):
         raise LoginRequired() from None
-    if user.disabled:
+    if user.disabled or C.session_revoked(db, session_id(sess)):
         raise LoginRequired()
+    request.state.session = sess
     request.state.csrf = sess["c"]
     request.state.user = user
     return user
+
+
+class HTTPError(Exception):
+    """A message already worded for the reader (the error page shows it as it is)."""
 
 
 def require(user: C.User, role: str, lang: str = "en") -> None:
@@ -275,12 +339,13 @@ def require(user: C.User, role: str, lang: str = "en") -> None:
 def check_csrf(request: Request, token: str | None) -> None:
     want = getattr(request.state, "csrf", None)
     if not want or not token or not secrets.compare_digest(str(want), str(token)):
-        raise HTTPException(403, "CSRF token missing or wrong; reload the page and try again")
+        raise HTTPException(403, tr("CSRF token missing or wrong; reload the page and try again",
+                                    "CSRF 令牌缺失或错误；请刷新页面后重试", lang_of(request)))  # fmt: skip
 
 
 def new_session_cookie(request: Request, resp: Response, user_id: int) -> None:
     s: Settings = request.app.state.settings
-    value = request.app.state.signer.dumps({"u": user_id, "c": secrets.token_urlsafe(24)})
+    value = request.app.state.signer.dumps({"u": user_id, "s": secrets.token_urlsafe(18), "c": secrets.token_urlsafe(24)})
     resp.set_cookie(SESSION_COOKIE, value, max_age=s.session_seconds, httponly=True, secure=s.secure_cookies,
                     samesite="strict", path="/")  # fmt: skip
 

@@ -3,25 +3,31 @@
 Why one worker thread: the machine doing the web pages is small, and two multi-GB scans at once only
 make both slow. Why the store is opened only after the scan: with a DuckDB file, an open connection
 locks other processes out, and a scan can take minutes; the findings are written in one short step.
-Uploads are kept under their content hash, so the same file uploaded twice is recognised (the store's
-import ledger) and a crafted file name cannot choose where the bytes land.
+Uploads are kept under their content hash, so a crafted file name cannot choose where the bytes land,
+and the store's import ledger (keyed by content, as `minewatch scan` uses it) is consulted before a
+file is scanned: the same capture uploaded again, or scanned by the CLI before, is not scanned again
+(its stored findings are shown), so nothing is duplicated and nothing an analyst added (an impact
+assessment) is rewritten. Findings are named after the uploaded file's name, not the server's copy
+(`Finding.natural_id` includes the source), so a capture the CLI scanned as `NAME` and one uploaded
+as `NAME` give the same finding ids.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import threading
 import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from minewatch.errors import InputError
-from minewatch.store.backend import DuckDb, connect
+from minewatch.store.backend import connect, imported, record_import
 
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
@@ -108,6 +114,8 @@ class Job:
     created: float = field(default_factory=time.time)
     finished: float | None = None
     files: list[JobFile] = field(default_factory=list)
+    #: scan even the files the import ledger knows (`minewatch scan --rescan`), e.g. after a pool list import
+    rescan: bool = False
 
     @property
     def percent(self) -> float:
@@ -130,7 +138,7 @@ class Job:
             "size_bytes": self.size_bytes, "state": self.state, "kind": self.kind, "done_bytes": self.done_bytes,
             "percent": self.percent, "findings": self.findings, "new_findings": self.new_findings,
             "attached": self.attached, "error": self.error, "notes": self.notes, "notes_zh": self.notes_zh,
-            "rejected": self.rejected, "files": [f.to_dict() for f in self.files],
+            "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan,
         }  # fmt: skip
 
 
@@ -156,13 +164,14 @@ class JobManager:
             tmp.replace(dest)
         return JobFile(filename, dest, sha, dest.stat().st_size)
 
-    def submit_file(self, tmp: Path, filename: str, owner: str) -> Job:
+    def submit_file(self, tmp: Path, filename: str, owner: str, *, rescan: bool = False) -> Job:
         """Take over a finished upload (already size-checked), keep it under its hash, queue the scan."""
-        return self.submit_files([(tmp, filename)], owner)
+        return self.submit_files([(tmp, filename)], owner, rescan=rescan)
 
-    def submit_files(self, uploads: list[tuple[Path, str]], owner: str) -> Job:
+    def submit_files(self, uploads: list[tuple[Path, str]], owner: str, *, rescan: bool = False) -> Job:
         """One job for several files of one upload: flow logs are read together (a conn.log needs the
-        dns.log and ssl.log beside it to name its servers), captures and meter files one by one."""
+        dns.log and ssl.log beside it to name its servers), captures and meter files one by one. With
+        `rescan`, files the import ledger knows are scanned again (as `minewatch scan --rescan`)."""
         if not uploads:
             raise InputError("no file in the upload")
         if len(uploads) > MAX_FILES_PER_JOB:
@@ -177,7 +186,7 @@ class JobManager:
         first = files[0]
         name = first.filename if len(files) == 1 else f"{first.filename} (+{len(files) - 1})"
         job = Job(uuid.uuid4().hex, name, owner, first.path, first.sha256, sum(f.size_bytes for f in files),
-                  files=files)  # fmt: skip
+                  files=files, rescan=rescan)  # fmt: skip
         with self._lock:
             self.jobs[job.job_id] = job
         self._pool.submit(self._run, job)
@@ -210,32 +219,43 @@ class JobManager:
                     raise InputError(e.message, path=f.filename, offset=e.offset, line=e.line) from e
             kinds = {f.kind for f in files}
             job.kind = kinds.pop() if len(kinds) == 1 else "mixed"
+            prior = {} if job.rescan else self._ledger(files)
+            for f in files:
+                if f.sha256 in prior:
+                    _note_prior(job, f, prior[f.sha256])
             batches: list[tuple[JobFile, list[Any]]] = []  # (file whose sha the findings are stored under, findings)
             logs = [f for f in files if f.kind in LOG_KINDS]
             base = 0
             for f in files:
                 if f.kind in LOG_KINDS:
                     continue
-                got = self._scan_capture(job, f, base) if f.kind == "capture" else self._scan_meter(job, f)
-                batches.append((f, got))
+                if f.sha256 not in prior:
+                    got = self._scan_capture(job, f, base) if f.kind == "capture" else self._scan_meter(job, f)
+                    batches.append((f, got))
                 base += f.size_bytes
                 job.done_bytes = base
-            if logs:
-                batches.append((logs[0], self._scan_logs(job, logs, base)))
-            job.findings = sum(len(b) for _, b in batches)
+            if logs and not all(f.sha256 in prior for f in logs):
+                # names of every log are read (later connections need them), connections of new logs only
+                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior))))
             db = connect(self.db_target, wait_s=30.0)
             try:
                 for f, found in batches:
                     job.new_findings += db.add_findings(found, import_sha256=f.sha256)
-                if isinstance(db, DuckDb):
-                    for f in files:
-                        db.store.record_import(f.sha256, f.filename, f.size_bytes, f.kind or "?",
-                                               {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"})  # fmt: skip
+                for f in files:
+                    if f.sha256 not in prior:
+                        record_import(db, f.sha256, f.filename, f.size_bytes, f.kind or "?",
+                                      {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"})  # fmt: skip
+                stored_before = [sha for sha in prior if all(g.sha256 != sha for g, _ in batches)]
+                if stored_before:
+                    marks = ", ".join("?" for _ in stored_before)
+                    row = db.one(f"SELECT count(*) FROM findings WHERE import_sha256 IN ({marks})", stored_before)
+                    job.findings += int(row[0]) if row else 0
                 from minewatch.store.cases import attach_new
 
                 job.attached = attach_new(db)
             finally:
                 db.close()
+            job.findings += sum(len(b) for _, b in batches)
             job.state = "done"
         except Exception as e:  # a bad upload must not kill the worker; the job page shows why
             job.error = str(e) or type(e).__name__
@@ -243,6 +263,15 @@ class JobManager:
         finally:
             job.done_bytes = job.size_bytes if job.state == "done" else job.done_bytes
             job.finished = time.time()
+
+    def _ledger(self, files: list[JobFile]) -> dict[str, dict[str, Any]]:
+        """The import ledger's entries for the job's files that were stored before (by content)."""
+        db = connect(self.db_target, wait_s=30.0)
+        try:
+            found = {f.sha256: imported(db, f.sha256) for f in files}
+        finally:
+            db.close()
+        return {sha: entry for sha, entry in found.items() if entry is not None}
 
     def _intel(self) -> Any:
         """Built-in pools plus the lists imported into the store, on either backend."""
@@ -255,8 +284,9 @@ class JobManager:
         finally:
             db.close()
 
-    def _scan_logs(self, job: Job, files: list[JobFile], base: int) -> list[Any]:
-        """The CLI's flow-log scan (`FlowLogScanner`) over the job's logs, names read before flows."""
+    def _scan_logs(self, job: Job, files: list[JobFile], base: int, known: set[str] | None = None) -> list[Any]:
+        """The CLI's flow-log scan (`FlowLogScanner`) over the job's logs, names read before flows; the
+        connections of logs in `known` (content hashes stored before) are not read again."""
         from minewatch.net.logscan import FlowLogScanner
 
         scanner = FlowLogScanner(self._intel())
@@ -266,14 +296,13 @@ class JobManager:
                 job.done_bytes = min(start + int(pos), job.size_bytes)
 
             try:
-                scanner.add_file(f.path, f.kind or "", progress=progress)
+                scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()))
             except InputError as e:
                 job.note(_named(str(e), by_path))
             base += f.size_bytes
             job.done_bytes = base
         found = scanner.findings() if scanner.flow_tables else []
-        for x in found:
-            x.source = by_path.get(str(x.source), files[0].filename)
+        _name_sources(found, lambda x: by_path.get(str(x.source), files[0].filename))
         if not scanner.flow_tables:
             job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: "
                      "names and alerts were read, but there is nothing to score",
@@ -305,8 +334,7 @@ class JobManager:
             job.done_bytes = min(base + int(n), job.size_bytes)
 
         found = scanner.scan_file(f.path, progress=progress)
-        for x in found:
-            x.source = f.filename
+        _name_sources(found, lambda _x: f.filename)
         stats = scanner.stats.as_dict()
         by_path = {str(f.path): f.filename}
         if stats.get("errors"):
@@ -331,9 +359,9 @@ class JobManager:
             warnings.simplefilter("ignore", RuntimeWarning)
             out = scan_series(res.series, temperature=res.temperature)
         suspects = out.suspects()
+        _name_sources(suspects, lambda _x: jf.filename)
         by_id = {s.meter_id: s for s in res.series}
         for f in suspects:
-            f.source = jf.filename
             s = by_id.get(f.meter_id or "")
             if s is None:
                 continue
@@ -352,6 +380,60 @@ class JobManager:
             n = sum(i.count for i in res.issues)
             job.note(f"{jf.filename}: {n} data issue(s) in the meter file", f"{jf.filename}：电表文件中有 {n} 处数据问题")
         return suspects
+
+
+def _name_sources(found: list[Any], name_of: Any) -> None:
+    """Give each finding the uploaded file's name as its source, and the id that goes with it.
+
+    Why the id too: `Finding.natural_id` includes the source, and the scanners made it from the
+    server's copy (a path under the data directory), so the same session uploaded again, or scanned
+    by `minewatch scan NAME` before, got a second row. The id is made as the scanner made it, at the
+    finding's creation: a finding two detectors spoke about keeps the id of the first one
+    (`net.findings.merge_findings` appends `+other` to its detector), so the detector it was created
+    with is found among the prefixes of the current one by the id itself. References between
+    findings of this scan (evidence naming the confirmed pool session) follow the new ids.
+    """
+    renamed: dict[str, str] = {}
+    for x in found:
+        old_source, new_source = x.source, name_of(x)
+        new = _id_as_created(x, old_source, new_source)
+        x.source = new_source
+        if new != x.finding_id:
+            renamed[x.finding_id] = new
+            x.finding_id = new
+    if not renamed:
+        return
+    for x in found:
+        for ev in x.evidence:
+            if isinstance(ev.data, dict):
+                for k, v in ev.data.items():
+                    if isinstance(v, str) and v in renamed:
+                        ev.data[k] = renamed[v]
+        for k, v in list(x.extra.items()):
+            if isinstance(v, str) and v in renamed:
+                x.extra[k] = renamed[v]
+
+
+def _id_as_created(x: Any, old_source: str | None, new_source: str) -> str:
+    """The id `x` would have had if the scanner had read it from a file called `new_source`."""
+    parts = x.detector.split("+")
+    for k in range(len(parts), 0, -1):
+        detector = "+".join(parts[:k])
+        if replace(x, detector=detector, source=old_source, finding_id="").finding_id == x.finding_id:
+            return str(replace(x, detector=detector, source=new_source, finding_id="").finding_id)
+    return str(replace(x, source=new_source, finding_id="").finding_id)  # made some other way: the plain natural id
+
+
+def _note_prior(job: Job, f: JobFile, entry: dict[str, Any]) -> None:
+    """A line for a file the ledger knows: when, and under which name (the name only: a CLI import
+    records the path on the server, which is not for the web page)."""
+    when = entry.get("imported_at")
+    at = f"{when:%Y-%m-%d %H:%M} UTC" if when is not None else "?"
+    name = re.split(r"[\\/]", str(entry.get("path") or "?"))[-1]
+    job.note(f"{f.filename}: already imported on {at} (as {name}); its stored findings are shown, "
+             "it is not scanned again (upload it with \"scan again\" after importing a pool list)",
+             f"{f.filename}：已于 {at} 导入（当时名为 {name}）；显示已存的发现，不再重复扫描"
+             "（导入矿池列表后如需重新扫描，请勾选“重新扫描”后上传）")  # fmt: skip
 
 
 def _named(text: str, by_path: dict[str, str]) -> str:

@@ -12,17 +12,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from minewatch.errors import InputError
 from minewatch.i18n import tr
 from minewatch.store import cases as C
 from minewatch.store.backend import Db
 from minewatch.web import svg
+from minewatch.web.api import bearer
 from minewatch.web.app import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    LoginRequired,
     _safe_next,
     check_csrf,
     fmt_num,
@@ -32,18 +35,24 @@ from minewatch.web.app import (
     new_session_cookie,
     read_session,
     require,
+    session_id,
     session_user,
 )
 from minewatch.web.jobs import KIND_NAMES, MAX_FILES_PER_JOB
+from minewatch.web.messages import localise
 from minewatch.web.queries import SORTS, FindingFilter, coins, get_finding, overview, query_findings
+from minewatch.web.ratelimit import Lockout
 from minewatch.web.service import (
+    BLOCKING_KINDS,
     EXPORT_EXT,
+    LISTING_KINDS,
     allow_candidates,
     allow_from_finding,
     allow_state,
     allowlist,
     case_bundle,
     export,
+    export_params,
     remove_allow,
 )
 
@@ -73,8 +82,14 @@ def back(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def fail(request: Request, e: Exception, status: int = 400) -> Response:
-    return render(request, "error.html", {"message": str(e), "status": status}, status=status)
+def fail(request: Request, e: Exception, status: int | None = None) -> Response:
+    """The error page, in the reader's language (`web.messages` words the store's English errors in
+    Chinese). Without a status: 404 for something that does not exist, 409 for what the case rules
+    refuse (as the API answers), else 400."""
+    if status is None:
+        status = 404 if isinstance(e, C.NotFound) else 409 if isinstance(e, C.TransitionError) else 400
+    message = localise(str(e), lang_of(request))
+    return render(request, "error.html", {"message": message, "status": status}, status=status)
 
 
 def _int(v: str | None) -> int | None:
@@ -92,6 +107,15 @@ def _float(v: str | None) -> float | None:
 
 
 _WINDOWS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90, "365d": 365}
+
+#: (en, zh) label per sort key of the findings list
+SORT_NAMES: dict[str, tuple[str, str]] = {
+    "score": ("highest score", "评分最高"), "newest": ("newest first", "最新在前"), "oldest": ("oldest first", "最早在前"),
+}  # fmt: skip
+
+#: page numbers are clamped to this: a page number from the address bar (99999999999999999999) must
+#: give an empty page, not an offset the database cannot hold
+MAX_PAGE_NUMBER = 10**9
 
 
 def filter_from(q: Any) -> tuple[FindingFilter, list[str]]:
@@ -154,19 +178,20 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         raise HTTPException(403, "CSRF token missing or wrong; reload the log-in page")
     limiter = request.app.state.login_limiter
     address = request.client.host if request.client else None
-    locked = limiter.check(username, address)
-    if locked is not None:
-        return _login_refused(request, next, locked.retry_after_s)
+    # The attempt is counted before the password hash runs, so parallel guesses cannot all pass the check.
+    attempt = limiter.reserve(username, address)
+    if isinstance(attempt, Lockout):
+        return _login_refused(request, next, attempt.retry_after_s)
     user = C.authenticate(db, username, password)
     if user is None:
         actor = username[:64] or "?"
         C.audit(db, actor, "login.fail", "user", None, None, {"address": address})
-        for lock in limiter.failure(username, address):
+        for lock in attempt.failed():
             # Audited once, when the lock starts: the refused attempts after it cost no KDF and no log line.
             C.audit(db, actor, "login.lockout", "user", None, None,
                     {"scope": lock.scope, "address": address, "retry_after_s": lock.retry_after_s})  # fmt: skip
         return back("/login?" + urlencode({"next": _safe_next(next), "error": "1"}))
-    limiter.success(username)
+    attempt.succeeded()
     C.audit(db, user.username, "login", "user", user.user_id)
     resp = back(_safe_next(next))
     new_session_cookie(request, resp, user.user_id)
@@ -187,8 +212,13 @@ def _login_refused(request: Request, next: str, retry_after_s: int) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(""), user: C.User = Depends(session_user)) -> Response:
+def logout(request: Request, csrf: str = Form(""), user: C.User = Depends(session_user),
+           db: Db = Depends(get_db)) -> Response:  # fmt: skip
+    """End the session on the server too (revoked in the store, audited), not only in this browser."""
     check_csrf(request, csrf)
+    sess = request.state.session
+    expires = datetime.now(UTC) + timedelta(seconds=request.app.state.settings.session_seconds)
+    C.revoke_session(db, session_id(sess), user.user_id, expires, actor=user.username)
     resp = back("/login")
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -210,7 +240,7 @@ def findings_page(request: Request, page: int = 1, per_page: int = 0, user: C.Us
                   db: Db = Depends(get_db)) -> Response:  # fmt: skip
     flt, problems = filter_from(request.query_params)
     size = per_page if 1 <= per_page <= 500 else request.app.state.settings.page_size
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE_NUMBER)
     total, rows = query_findings(db, flt, limit=size, offset=(page - 1) * size)
     allow = allowlist(db)
     allowed = {f.finding_id: allow.finding_rule(f) for f in rows}
@@ -219,7 +249,8 @@ def findings_page(request: Request, page: int = 1, per_page: int = 0, user: C.Us
     return render(request, "findings.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "size": size, "q": q, "problems": problems,
         "first": (page - 1) * size + 1 if rows else 0, "last": (page - 1) * size + len(rows), "allowed": allowed,
-        "coins": coins(db), "sites": C.list_sites(db), "sorts": list(SORTS), "windows": list(_WINDOWS),
+        "coins": coins(db), "sites": C.list_sites(db), "sorts": list(SORTS), "sort_names": SORT_NAMES,
+        "windows": list(_WINDOWS),
         "page_link": lambda p: "/findings?" + urlencode({**q, "page": p}),
     })  # fmt: skip
 
@@ -459,19 +490,20 @@ async def save_upload(request: Request, file: UploadFile) -> Path:
 
 
 @router.post("/upload")
-async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] = File(...),
+async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] = File(...), rescan: str = Form(""),
                  user: C.User = Depends(session_user)) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     require(user, "analyst", lang_of(request))
     try:
-        job = await submit_uploads(request, file, user.username)
+        job = await submit_uploads(request, file, user.username, rescan=bool(rescan))
     except InputError as e:
         return fail(request, e)
     return back(f"/jobs/{job.job_id}")
 
 
-async def submit_uploads(request: Request, files: list[UploadFile], owner: str) -> Any:
-    """Save every file of the upload, then queue one job for them (pages and API alike)."""
+async def submit_uploads(request: Request, files: list[UploadFile], owner: str, *, rescan: bool = False) -> Any:
+    """Save every file of the upload, then queue one job for them (pages and API alike). Files the
+    import ledger knows are not scanned again unless `rescan` (their stored findings are shown)."""
     if len(files) > MAX_FILES_PER_JOB:
         raise InputError(f"at most {MAX_FILES_PER_JOB} files in one upload")
     saved: list[tuple[Path, str]] = []
@@ -482,7 +514,7 @@ async def submit_uploads(request: Request, files: list[UploadFile], owner: str) 
         for tmp, _ in saved:
             tmp.unlink(missing_ok=True)
         raise
-    return request.app.state.jobs.submit_files(saved, owner)
+    return request.app.state.jobs.submit_files(saved, owner, rescan=rescan)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -507,23 +539,69 @@ def _job_filter(db: Db, shas: list[str]) -> FindingFilter:
 @router.get("/exports", response_class=HTMLResponse)
 def exports_page(request: Request, user: C.User = Depends(session_user), db: Db = Depends(get_db)) -> Response:
     return render(request, "exports.html", {"kinds": list(EXPORT_EXT), "sites": C.list_sites(db),
-                                            "cases": C.list_cases(db)})  # fmt: skip
+                                            "cases": C.list_cases(db), "blocking": BLOCKING_KINDS,
+                                            "listing": LISTING_KINDS})  # fmt: skip
+
+
+@router.get("/exports/download")
+def export_form(request: Request, kind: str = "", user: C.User = Depends(session_user),
+                db: Db = Depends(get_db)) -> Response:  # fmt: skip
+    """The exports page's form: the format is one of its fields, so the other fields apply to every format."""
+    return _export(request, kind, user, db)
 
 
 @router.get("/exports/{kind}")
-def export_get(request: Request, kind: str, min_score: float = 70.0, user: C.User = Depends(session_user),
-               db: Db = Depends(get_db)) -> Response:  # fmt: skip
-    flt, problems = filter_from(request.query_params)
-    if problems:
-        return fail(request, InputError("bad filter: " + ", ".join(problems)))
+def export_get(request: Request, kind: str, user: C.User = Depends(session_user), db: Db = Depends(get_db)) -> Response:
+    return _export(request, kind, user, db)
+
+
+def _export(request: Request, kind: str, user: C.User, db: Db) -> Response:
+    """The same parameters as `GET /api/v1/exports/{kind}` (`min_score`, `site_id`, `case_id`, `since`)
+    with the same meaning, so the page, the API and `minewatch export` give the same file. `min_score`
+    is the blocking threshold only; it does not narrow which findings the listing formats hold."""
+    q = request.query_params
     try:
+        flt, min_score = export_params(q.get("min_score"), q.get("site_id"), q.get("case_id"), q.get("since"))
         r = export(db, kind, flt, min_score=min_score, lang=lang_of(request))
+    except InputError as e:
+        return fail(request, e)
     except C.NotFound as e:
         return fail(request, e, 404)
     C.audit(db, user.username, "export", "export", kind, None, {"findings": r.used, "min_score": min_score})
-    return Response(r.text, media_type=r.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{r.filename}"', "X-Findings-Matched": str(r.matched),
-        "X-Findings-Used": str(r.used)})  # fmt: skip
+    return Response(r.text, media_type=r.media_type, headers=r.headers())
+
+
+# -- API documentation ---------------------------------------------------------------------------------------
+@router.get("/api/openapi.json")
+def openapi_json(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer),
+                 db: Db = Depends(get_db)) -> Response:  # fmt: skip
+    """The OpenAPI document, for an API token or a logged-in browser (like every route but the log-in)."""
+    user = C.user_for_token(db, cred.credentials) if cred else None
+    if user is None:
+        try:
+            user = session_user(request, db)
+        except LoginRequired:
+            raise HTTPException(401, "log in or send an API token (Authorization: Bearer ...)",
+                                headers={"WWW-Authenticate": "Bearer"}) from None  # fmt: skip
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request, user: C.User = Depends(session_user)) -> Response:
+    """The API described from its OpenAPI document as a plain page: Swagger UI would need scripts
+    (forbidden by our Content-Security-Policy) and, by default, a CDN."""
+    spec = request.app.openapi()
+    ops = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {})
+            ops.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary") or op.get("operationId", ""),
+                "params": [{"name": x.get("name"), "where": x.get("in"), "required": x.get("required", False)}
+                           for x in op.get("parameters", [])],
+                "body": ", ".join(body), "codes": sorted(op.get("responses", {})),
+            })  # fmt: skip
+    return render(request, "apidocs.html", {"ops": ops, "info": spec.get("info", {})})
 
 
 # -- users and audit ---------------------------------------------------------------------------------------------
@@ -575,7 +653,7 @@ def users_token(request: Request, user_id: int, csrf: str = Form(""), user: C.Us
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, page: int = 1, user: C.User = Depends(session_user), db: Db = Depends(get_db)) -> Response:
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE_NUMBER)
     total, rows = C.audit_log(db, limit=100, offset=(page - 1) * 100)
     return render(request, "audit.html", {"rows": rows, "total": total, "page": page,
                                           "pages": max(1, (total + 99) // 100), "broken": C.verify_audit(db)})  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 from minewatch.model import Finding
 from minewatch.store import Store
 from minewatch.store.backend import Db, finding_from_row, jload, utc
+from minewatch.store.cases import MAX_OFFSET
 
 MAX_PAGE = 500
 
@@ -113,7 +114,7 @@ def query_findings(db: Db, flt: FindingFilter, *, limit: int = 50, offset: int =
     its total and page come from one query (a window count beside the page). Other filters are
     counted on their own narrow columns first, and the page is then found by `page_ids`."""
     limit = max(1, min(int(limit), MAX_PAGE))
-    offset = max(0, int(offset))
+    offset = max(0, min(int(offset), MAX_OFFSET))  # a huge page number is an empty page, not an int64 overflow
     where, params = flt.where(db)
     if flt.site_id is not None or flt.case_id is not None or flt.ids is not None:
         order = SORTS.get(flt.sort, SORTS["score"])
@@ -255,12 +256,17 @@ def fetch_findings(db: Db, ids: list[str]) -> list[Finding]:
     return [row_to_finding(by_id[i]) for i in ids if i in by_id]
 
 
+#: the order of `minewatch export` (`store.findings_sql`), so the page, the API and the CLI write
+#: their files row for row alike, ties in the score included
+EXPORT_ORDER = "score DESC, first_seen NULLS LAST, finding_id"
+
+
 def all_findings(db: Db, flt: FindingFilter, cap: int = 200_000) -> tuple[int, list[Finding]]:
     """Every match up to `cap` (exports); the total tells the caller when the cap cut the list."""
     where, params = flt.where(db)
     total_row = db.one(f"SELECT count(*) FROM findings{where}", params)
     rows = db.execute(
-        f"SELECT {', '.join(Store._COLUMNS)} FROM findings{where} ORDER BY {SORTS['score']} LIMIT ?",
+        f"SELECT {', '.join(Store._COLUMNS)} FROM findings{where} ORDER BY {EXPORT_ORDER} LIMIT ?",
         [*params, cap],
     )
     return int(total_row[0]) if total_row else 0, [row_to_finding(r) for r in rows]
@@ -286,7 +292,7 @@ class Overview:
     kwh_per_year: float | None  # None: no finding carries an impact assessment
     co2_t_per_year: float | None
     coal_t_per_year: float | None
-    assessed: int
+    assessed: int  # hosts/meters whose (latest) assessment is counted in the totals
     trend: list[tuple[str, int]]  # (day, findings first seen that day), oldest first
     new_days: int = 7
 
@@ -313,14 +319,19 @@ def overview(db: Db, *, new_days: int = 7, trend_days: int = 30) -> Overview:
         one(f"SELECT count(DISTINCT site_id) FROM cases WHERE site_id IS NOT NULL AND state IN ({marks})",
             list(ACTIVE_STATES)) or 0
     )  # fmt: skip
-    # Impact per site is counted once per meter/host: the latest assessment of each, summed.
+    # Impact is counted once per meter/host: the latest assessment of each, summed (one rig seen in
+    # several sessions carries several assessments of the same machines).
+    from minewatch.export.report import latest_per_host
+
     kwh = co2 = coal = None
-    n = 0
-    for (imp,) in db.execute("SELECT impact FROM findings WHERE impact IS NOT NULL AND kind = 'mining'"):
-        d = jload(imp) or {}
-        if not isinstance(d, dict):
-            continue
-        n += 1
+    per_host = latest_per_host(
+        (str(host), jload(imp) or {}, utc(seen))
+        for host, imp, seen in db.execute(
+            "SELECT coalesce(meter_id, src_ip, finding_id), impact, coalesce(last_seen, first_seen, onset) "
+            "FROM findings WHERE impact IS NOT NULL AND kind = 'mining'")
+    )  # fmt: skip
+    n = len(per_host)
+    for d in per_host.values():
         for key in ("kwh_per_year", "co2_t_per_year", "coal_t_per_year"):
             v = d.get(key)
             if isinstance(v, int | float):

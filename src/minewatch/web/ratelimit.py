@@ -7,6 +7,12 @@ an attacker which names are real. Why the check comes before the password hash: 
 not cost the server a scrypt run (that would turn the log-in into a CPU denial of service).
 Why a success resets only its account: if it also cleared the address, an attacker holding one
 account could wipe their address's count between guesses at the others.
+Why an attempt is reserved before the password hash (`reserve`), not counted after it: the hash
+takes 100 ms or more, and many parallel requests that were all checked before any of them had failed
+would all get through (38 of 100 parallel guesses passed a limit of 5). A reservation is counted as a
+failure at once, under the lock; a successful log-in gives it back (`Attempt.succeeded`).
+Why a lock-out is reported once: the attempts refused after it run no hash and write no log line;
+only the failure that fills a key's window starts a lock (`Attempt.failed` returns it).
 Why bounded: keys come from anyone who can reach the form, so the table is an LRU of at most
 `max_keys` entries, each holding at most the last `limit` failure times (memory is O(max_keys * limit)).
 The state is per server process and is lost on restart; that is acceptable for a throttle (the
@@ -15,6 +21,7 @@ audit log keeps the record).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -29,6 +36,29 @@ class Lockout:
 
     scope: str
     retry_after_s: int
+
+
+@dataclass
+class Attempt:
+    """A log-in attempt that holds its place in the failure counts while the password is checked.
+    Report the outcome with `failed()` or `succeeded()` (once)."""
+
+    limiter: LoginLimiter
+    username: str
+    address: str | None
+    at: float
+    #: keys whose window this attempt filled (a lock starts if it turns out to be a failure)
+    filled: list[tuple[str, str]]
+    done: bool = False
+
+    def failed(self) -> list[Lockout]:
+        """The attempt was a failure (it stays counted); returns the lock-outs it started."""
+        return self.limiter._settle(self, failed=True)
+
+    def succeeded(self) -> None:
+        """The password was right: the account's count is cleared and this attempt no longer counts
+        against the address (the address's other failures stay)."""
+        self.limiter._settle(self, failed=False)
 
 
 class LoginLimiter:
@@ -72,32 +102,71 @@ class LoginLimiter:
     def check(self, username: str, address: str | None) -> Lockout | None:
         """The lock-out that refuses this attempt, or None when it may go ahead."""
         now = self.clock()
-        worst: Lockout | None = None
         with self._lock:
-            for key in (self._account(username), self._address(address)):
-                q = self._recent(key, now)
-                if q is not None and len(q) >= self._limit(key):
-                    wait = max(1, math.ceil(q[-self._limit(key)] + self.window_s - now))
-                    if worst is None or wait > worst.retry_after_s:
-                        worst = Lockout(key[0], wait)
+            return self._locked((self._account(username), self._address(address)), now)
+
+    def _locked(self, keys: tuple[tuple[str, str], ...], now: float) -> Lockout | None:
+        worst: Lockout | None = None
+        for key in keys:
+            q = self._recent(key, now)
+            if q is not None and len(q) >= self._limit(key):
+                wait = max(1, math.ceil(q[-self._limit(key)] + self.window_s - now))
+                if worst is None or wait > worst.retry_after_s:
+                    worst = Lockout(key[0], wait)
         return worst
 
-    def failure(self, username: str, address: str | None) -> list[Lockout]:
-        """Count a failed attempt; returns the lock-outs this failure started (for the audit log)."""
+    def reserve(self, username: str, address: str | None) -> Attempt | Lockout:
+        """Before the password is checked: the `Lockout` that refuses this attempt, or an `Attempt`
+        already counted as a failure on both keys (checked and counted in one step under the lock, so
+        parallel requests cannot all pass the check first)."""
         now = self.clock()
-        started: list[Lockout] = []
+        keys = (self._account(username), self._address(address))
         with self._lock:
-            for key in (self._account(username), self._address(address)):
+            locked = self._locked(keys, now)
+            if locked is not None:
+                return locked
+            filled = []
+            for key in keys:
                 q = self._recent(key, now)
                 if q is None:
                     q = self._fails[key] = deque(maxlen=self._limit(key))
                 q.append(now)
                 self._fails.move_to_end(key)
                 if len(q) == self._limit(key):
-                    started.append(Lockout(key[0], max(1, math.ceil(q[0] + self.window_s - now))))
+                    filled.append(key)
             while len(self._fails) > self.max_keys:
                 self._fails.popitem(last=False)
-        return started
+        return Attempt(self, username, address, now, filled)
+
+    def _settle(self, attempt: Attempt, *, failed: bool) -> list[Lockout]:
+        if attempt.done:
+            return []
+        attempt.done = True
+        now = self.clock()
+        account, address = self._account(attempt.username), self._address(attempt.address)
+        with self._lock:
+            if failed:
+                started = []
+                for key in attempt.filled:
+                    q = self._recent(key, now)
+                    # still full with this attempt in it (a success in between may have freed a place)
+                    if q is not None and len(q) >= self._limit(key) and attempt.at in q:
+                        started.append(Lockout(key[0], max(1, math.ceil(q[0] + self.window_s - now))))
+                return started
+            self._fails.pop(account, None)
+            q = self._fails.get(address)
+            if q is not None:
+                with contextlib.suppress(ValueError):
+                    q.remove(attempt.at)
+                if not q:
+                    del self._fails[address]
+        return []
+
+    def failure(self, username: str, address: str | None) -> list[Lockout]:
+        """Count a failed attempt that was not reserved; returns the lock-outs this failure started
+        (for the audit log): only the failure that fills a window, not every one after it."""
+        got = self.reserve(username, address)
+        return [] if isinstance(got, Lockout) else got.failed()
 
     def success(self, username: str) -> None:
         with self._lock:
@@ -107,4 +176,4 @@ class LoginLimiter:
         return len(self._fails)
 
 
-__all__ = ["Lockout", "LoginLimiter"]
+__all__ = ["Attempt", "Lockout", "LoginLimiter"]

@@ -72,6 +72,42 @@ def allowlist(db: Db) -> Any:
     return load_allowlist(store_like(db))
 
 
+#: formats made of blocking indicators: the pools of mining findings scored at least `min_score`
+BLOCKING_KINDS: tuple[str, ...] = ("nft", "ipset", "rpz", "suricata", "suricata-dataset", "sigma", "stix")
+#: formats that list every selected finding, whatever its score
+LISTING_KINDS: tuple[str, ...] = ("ecs", "csv", "jsonl")
+assert set(BLOCKING_KINDS) | set(LISTING_KINDS) == set(EXPORT_EXT)
+
+#: the blocking threshold when none is given (the API's and `minewatch export`'s default too)
+DEFAULT_EXPORT_MIN_SCORE = 70.0
+
+
+def export_params(min_score: str | None, site_id: str | None, case_id: str | None,
+                  since: str | None) -> tuple[FindingFilter, float]:  # fmt: skip
+    """(selection, blocking threshold) from the export parameters as text (the page's query string):
+    the parameters `GET /api/v1/exports/{kind}` takes, with the same meaning, so the page gives the
+    same file as the API for the same address. A value that does not parse is an `InputError`."""
+    from datetime import UTC, datetime
+
+    def num(name: str, v: str | None, cast: Any) -> Any:
+        try:
+            return cast(v) if v not in (None, "") else None
+        except ValueError:
+            raise InputError(f"bad export parameter {name}={v!r}") from None
+
+    score = num("min_score", min_score, float)
+    if score is not None and not 0 <= score <= 100:
+        raise InputError(f"bad export parameter min_score={min_score!r}: 0 to 100")
+    flt = FindingFilter(site_id=num("site_id", site_id, int), case_id=num("case_id", case_id, int))
+    if since:
+        try:
+            dt = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"bad export parameter since={since!r}: use ISO 8601, e.g. 2024-06-01T00:00") from None
+        flt.since = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return flt, DEFAULT_EXPORT_MIN_SCORE if score is None else score
+
+
 @dataclass
 class ExportResult:
     text: str
@@ -80,8 +116,16 @@ class ExportResult:
     matched: int
     used: int
 
+    def headers(self) -> dict[str, str]:
+        """Download name and counts: `X-Findings-Matched` selected, `X-Findings-Used` of them given to
+        the exporter (the allow-listed ones are not)."""
+        return {"Content-Disposition": f'attachment; filename="{self.filename}"',
+                "X-Findings-Matched": str(self.matched), "X-Findings-Used": str(self.used)}  # fmt: skip
+
 
 def export(db: Db, kind: str, flt: FindingFilter, *, min_score: float, lang: str) -> ExportResult:
+    """One export file, for the page and the API alike. `used` counts the findings left after the
+    allow-list (the ones the file can hold), not every one selected."""
     from minewatch.export import EXPORTERS
 
     if kind not in EXPORTERS:
@@ -91,7 +135,7 @@ def export(db: Db, kind: str, flt: FindingFilter, *, min_score: float, lang: str
     shown, _hidden = allow.filter(rows)
     text = EXPORTERS[kind](shown, min_score=min_score, allow=allow, lang=lang)
     media = {"json": "application/json", "csv": "text/csv"}.get(EXPORT_EXT[kind], "text/plain")
-    return ExportResult(text, f"minewatch-{kind}.{EXPORT_EXT[kind]}", f"{media}; charset=utf-8", total, len(rows))
+    return ExportResult(text, f"minewatch-{kind}.{EXPORT_EXT[kind]}", f"{media}; charset=utf-8", total, len(shown))
 
 
 @dataclass
