@@ -137,8 +137,10 @@ def test_unknown_and_real_accounts_are_refused_alike(env):
     assert [r.status_code for r in real_first] == [r.status_code for r in ghost_first] == [303] * 5
     assert [r.headers["location"] for r in real_first] == [r.headers["location"] for r in ghost_first]
     assert real.status_code == ghost.status_code == 429
-    # the same lockout; the second may tick between the two runs on a loaded machine
-    assert abs(int(real.headers["retry-after"]) - int(ghost.headers["retry-after"])) <= 1
+    # the same lockout (15 min); the countdown starts at each run's own 5th failure, and on a loaded
+    # 2-core machine the password hashes of a run can take a few seconds, so allow that much drift
+    assert abs(int(real.headers["retry-after"]) - int(ghost.headers["retry-after"])) <= 5
+    assert int(real.headers["retry-after"]) > 600
 
     def norm(text: str) -> str:
         return re.sub(r'value="[^"]+"', 'value=""', text)
