@@ -23,3 +23,13 @@ def test_stratum_evidence_names_an_ipv6_pool_with_brackets():
     a.feed(0, 1_700_000_000.0, (json.dumps(login) + "\n").encode())
     texts = [e.text for e in a.facts().evidence]
     assert texts and "to [2a01:4f8:1:2::21]:3333" in texts[0]
+
+
+def test_a_timing_finding_is_encrypted_only_when_a_handshake_or_name_says_so():
+    from minewatch.net.behavior import BehaviorScore, FlowMeta, to_finding
+
+    res = BehaviorScore("conn", {"long_lived": 40.0, "low_rate": 40.0}, [])
+    bare = to_finding(res, FlowMeta(src_ip="10.0.0.5", dst_ip="203.0.113.9", dst_port=3333))
+    tls = to_finding(res, FlowMeta(src_ip="10.0.0.5", dst_ip="203.0.113.9", dst_port=443, sni="x.example"))
+    assert bare is not None and bare.encrypted is None and bare.variant == "unknown"
+    assert tls is not None and tls.encrypted is True and tls.variant == "tls"

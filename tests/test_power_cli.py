@@ -42,8 +42,13 @@ def test_power_scan_jsonl_store_and_plot(tmp_path, tmp_home):
                                  "--db", str(db), "--plot", str(tmp_path / "png")])
     assert r.exit_code == 0, r.output
     recs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    assert recs[0]["meter_id"] == "RIG1"
-    assert recs[0]["score"] >= 50 > recs[1]["score"]
+    assert [x["meter_id"] for x in recs] == ["RIG1"]  # suspects only, as the table and the store
+    every = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(meta), "--format", "jsonl",
+                                     "--no-store", "--all"])
+    ranked = [json.loads(line) for line in every.stdout.splitlines() if line.startswith("{")]
+    assert [x["meter_id"] for x in ranked] == ["RIG1", "SHOP1"]
+    assert ranked[0]["score"] >= 50 > ranked[1]["score"]
+    assert [x["extra"]["suspect"] for x in ranked] == [True, False]
     assert 5 <= recs[0]["machines_est"] <= 8
     assert recs[0]["onset"].startswith("2024-04-")
     assert (tmp_path / "png" / "power_RIG1.png").stat().st_size > 5000
@@ -95,7 +100,7 @@ def test_monthly_exports_are_joined_per_meter(tmp_path, tmp_home, monkeypatch):
 
     monkeypatch.setattr(plot_mod, "plot_suspect", lambda s, f, out, **kw: drawn.__setitem__(s.meter_id, s.kw.size))
     r = CliRunner().invoke(app, ["power", "scan", *parts, "--meta", str(meta), "--format", "jsonl", "--no-store",
-                                 "--plot", str(tmp_path / "png")])
+                                 "--plot", str(tmp_path / "png"), "--all"])
     assert r.exit_code == 0, r.output
     recs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert [x["meter_id"] for x in recs] == ["RIG1", "SHOP1"]

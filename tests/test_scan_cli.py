@@ -151,3 +151,29 @@ def test_every_finding_carries_evidence_in_both_languages(demo, tmp_home):
     assert sv2 and {"net.sv2.noise_act1", "net.sv2.noise_act2"} <= {e["code"] for e in sv2[0]["evidence"]}
     node_zh = [e["text_zh"] for x in rows if x["kind"] == "node" for e in x["evidence"] if e["code"].startswith("net.node.")]
     assert node_zh and not any("message" in t or "command" in t for t in node_zh)
+
+
+def test_a_stored_capture_is_shown_with_the_window_and_counted(demo, tmp_path, tmp_home):
+    path, _ = demo
+    db = str(tmp_path / "w.duckdb")
+    assert run("scan", str(path), "--db", db, "-q").exit_code == 0
+    later = run("scan", str(path), "--db", db, "-q", "--format", "jsonl", "--since", "2030-01-01T00:00",
+                "--fail-on-detect")
+    assert later.exit_code == 0 and not jsonl(later.stdout)  # the stored sessions all lie before the window
+    again = run("scan", str(path), "--db", db, "-q", "--format", "jsonl")
+    n_mining = sum(1 for x in jsonl(again.stdout) if x["kind"] == "mining")
+    assert n_mining and f"{n_mining:,} mining" in again.stderr and "1 file(s)" in again.stderr
+
+
+def test_version_alone_and_a_bad_kind(tmp_home):
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.startswith("minewatch ")
+    assert run("findings", "--kind", "bogus").exit_code == 2
+
+
+def test_a_malformed_block_feed_is_a_clean_error(demo, tmp_path, tmp_home):
+    path, _ = demo
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    r = run("scan", str(path), "--no-store", "-q", "--blocks", str(bad))
+    assert r.exit_code == 2 and "bad.csv" in r.stderr and "Traceback" not in r.stderr

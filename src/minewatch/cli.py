@@ -73,18 +73,23 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+def _show_version(value: bool) -> None:
+    """`minewatch --version` alone: eager, so it answers before a command is asked for."""
+    if value:
+        typer.echo(f"minewatch {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     lang: str = typer.Option(
         None, "--lang", help=tr("Language: en or zh (default from locale).", "语言：en 或 zh（默认取自系统区域设置）。")
     ),
-    version: bool = typer.Option(False, "--version", help=tr("Show the version.", "显示版本。")),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help=tr("Show the version.", "显示版本。")),
 ) -> None:
     if lang:
         set_lang(lang)
-    if version:
-        typer.echo(f"minewatch {__version__}")
-        raise typer.Exit()
 
 
 def _module_exists(name: str) -> bool:

@@ -323,7 +323,11 @@ def scan(
         if blocks_file is not None:
             from minewatch.net.blocks import read_blocks_csv
 
-            blocks = read_blocks_csv(blocks_file)
+            try:
+                blocks = read_blocks_csv(blocks_file)
+            except InputError as e:
+                err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+                raise typer.Exit(2) from None
         if blocks_rpc:
             window = _capture_window(paths, t_since, t_until)
             if window is not None:
@@ -392,7 +396,12 @@ def scan(
                     continue
                 prior = store.already_imported(sha) if store is not None and sha else None
                 if prior and not rescan:
-                    findings.extend(store.findings_of_import(sha))
+                    # stored sessions, with the same window a fresh scan applies: overlapping sessions only
+                    stored_here = [f for f in store.findings_of_import(sha) if _overlaps(f, t_since, t_until)]
+                    findings.extend(stored_here)
+                    scanner.stats.files += 1
+                    scanner.stats.mining_sessions += sum(1 for f in stored_here if f.kind == "mining")
+                    scanner.stats.node_sessions += sum(1 for f in stored_here if f.kind == "node")
                     skipped.append(
                         tr(
                             f"{p}: already imported on {prior['imported_at']:%Y-%m-%d %H:%M} UTC; showing stored "
@@ -468,6 +477,15 @@ def scan(
     if scanner.stats.files_unread:
         # a pipeline must not mistake "could not read it" for "nothing found" (README: exit codes)
         raise typer.Exit(EXIT_UNREAD)
+
+
+def _overlaps(f: Finding, since: datetime | None, until: datetime | None) -> bool:
+    """Whether a stored session overlaps the window, the rule a fresh scan keeps sessions by (unknown
+    times pass: nothing says the session lies outside)."""
+    first, last = f.first_seen or f.onset, f.last_seen or f.first_seen or f.onset
+    if since is not None and last is not None and last < since:
+        return False
+    return not (until is not None and first is not None and first > until)
 
 
 #: exit status when at least one input could not be read at all (unrecognised, empty, unreadable);
@@ -599,6 +617,9 @@ def findings(
     from minewatch.errors import MinewatchError
     from minewatch.store.backend import open_store
 
+    if kind is not None and kind not in ("mining", "node"):
+        err.print(f"[red]{tr('error', '错误')}:[/red] --kind must be mining or node, not {kind!r}")
+        raise typer.Exit(2)
     try:
         # only reads: a mistyped --db must not create an empty store and report "nothing found"
         with open_store(db, must_exist=True) as store:

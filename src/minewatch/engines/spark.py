@@ -81,6 +81,10 @@ def session(master: str = "local[2]", app: str = "minewatch", conf: dict[str, st
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if master.startswith("local"):
+        # the JVM picks its "local" address before reading the conf below (and would take eth0's when the
+        # host name resolves to loopback): a local session stays on loopback from the first socket on
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     b = SparkSession.builder.appName(app).master(master)
     settings = {
         "spark.sql.session.timeZone": "UTC",

@@ -1404,7 +1404,8 @@ def to_finding(result: BehaviorScore | None, meta: FlowMeta, *, threshold: float
         # close): only a block-feed correlation is stated as the coin; candidates stay in `extra`.
         coin=coin_by_symbol(result.coin) if "block_correlation" in result.subscores else None,
         variant="tls" if meta.tls or meta.sni else "unknown",
-        encrypted=True,
+        # encrypted only when a handshake or a server name says so: a flow log's totals do not
+        encrypted=True if meta.tls or meta.sni else None,
         pool_host=meta.sni or meta.dns_name,
         sni=meta.sni,
         community_id=meta.community_id,

@@ -60,6 +60,10 @@ def scan(
         "电表时钟相对 UTC 的时差（中国为 8）；仅用于换算起始时间。")),
     threshold: float = typer.Option(REPORT_THRESHOLD, "--threshold", help=tr("Suspect score threshold.", "嫌疑得分阈值。")),
     no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入数据库。")),
+    all_meters: bool = typer.Option(False, "--all", help=tr(
+        "jsonl/csv: list every meter ranked by score (extra.suspect says which reach the threshold), "
+        "not only the suspects.",
+        "jsonl/csv：按得分列出全部电表（extra.suspect 标明是否达到阈值），而不只是嫌疑用户。")),
 ) -> None:
     """Scan meter files and list suspected mining loads with evidence.
 
@@ -98,7 +102,12 @@ def scan(
         res = scan_series(total.series, meta=meta_d, temperature=total.temperature, tz_offset_h=tz_offset)
     suspects = res.suspects(threshold, top)
     ranked = sorted(res.scores, key=lambda m: (-m.score, m.meter_id))
-    shown = [m.finding for m in (ranked[:top] if top else ranked)] if fmt != "table" else suspects
+    if all_meters and fmt != "table":
+        shown = [m.finding for m in (ranked[:top] if top else ranked)]
+        for fd in shown:  # every meter is listed; only those at the threshold are suspects
+            fd.extra["suspect"] = fd.score >= threshold
+    else:
+        shown = suspects
     if fmt == "jsonl":
         for fd in shown:
             sys.stdout.write(fd.to_json() + "\n")
