@@ -305,8 +305,11 @@ def dns_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
 def ssl_row(d: dict[str, Any], source: str | None, x509: dict[str, tuple[str | None, str | None]] | None) -> dict[str, Any]:
     subject, issuer = _str(_get(d, "subject")), _str(_get(d, "issuer"))
     chain = _get(d, "cert_chain_fps") or _get(d, "cert_chain_fuids")
-    cert_key = str(chain[0]) if isinstance(chain, list) and chain else chain.split(",")[0] if isinstance(
-        chain, str) and chain else None
+    cert_key: str | None = None  # the server's own certificate: the first of the chain
+    if isinstance(chain, list) and chain:
+        cert_key = str(chain[0])
+    elif isinstance(chain, str) and chain:
+        cert_key = chain.split(",")[0]
     if x509 and subject is None and cert_key is not None:
         subject, issuer = x509.get(cert_key, (None, None))
     return {
