@@ -278,8 +278,11 @@ def scan(
     group: Group = typer.Option(Group.session, "--group", help=tr(
         "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
     since: str = typer.Option(None, "--since", help=tr(
-        "Only traffic after this time (ISO-8601 UTC, or 24h / 7d ago).", "只看此时间之后的流量（ISO-8601 UTC，或 24h / 7d 之前）。")),
-    until: str = typer.Option(None, "--until", help=tr("Only traffic before this time.", "只看此时间之前的流量。")),
+        "Only sessions still active after this time (ISO-8601 UTC, or 24h / 7d ago); a session that overlaps "
+        "the window is reported whole.",
+        "只报告在此时间之后仍在进行的会话（ISO-8601 UTC，或 24h / 7d 之前）；与时间窗重叠的会话整体报告。")),
+    until: str = typer.Option(None, "--until", help=tr(
+        "Only sessions that began before this time.", "只报告在此时间之前开始的会话。")),
     db: str = typer.Option(None, "--db", help=tr(
         "Store: a DuckDB file (default: in the user data directory) or a postgresql:// URL (env MINEWATCH_DB).",
         "存储：DuckDB 文件（默认在用户数据目录）或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
