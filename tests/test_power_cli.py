@@ -195,3 +195,19 @@ def test_plot_draws_the_onset_on_the_local_day_axis(tmp_path, monkeypatch):
     monkeypatch.setattr(matplotlib.axes.Axes, "axvline", lambda self, x=0, *a, **k: (seen.append(x), real(self, x, *a, **k))[1])
     plot_suspect(s, f, tmp_path, tz_offset_h=8)
     assert seen == [np.datetime64(int(local_step.timestamp()), "s")]
+
+
+def test_a_power_finding_ends_where_the_data_ends_and_is_assessed_to_there(tmp_path, tmp_home):
+    """200 days of hourly data from 2024-01-01: last_seen is 2024-07-19 00:00 (the end of the last
+    hour), so `assess finding` run today charges energy from the onset to then, not to today."""
+    data, meta = _write(tmp_path)
+    db = tmp_path / "f.duckdb"
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(meta), "--format", "jsonl", "--db", str(db)])
+    rec = next(json.loads(x) for x in r.stdout.splitlines() if x.startswith("{"))
+    assert rec["meter_id"] == "RIG1" and rec["last_seen"] == "2024-07-19T00:00:00Z"
+    a = CliRunner().invoke(app, ["assess", "finding", rec["finding_id"], "--db", str(db), "--json"])
+    assert a.exit_code == 0, a.output
+    impact = json.loads(a.stdout[a.stdout.index("{"): a.stdout.rindex("}") + 1])
+    onset = np.datetime64(rec["onset"].rstrip("Z"))
+    hours = (np.datetime64("2024-07-19T00:00") - onset) / np.timedelta64(1, "h")
+    assert abs(impact["kwh_since_onset"] - impact["kw"] * hours) / (impact["kw"] * hours) < 0.02

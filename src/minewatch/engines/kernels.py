@@ -300,7 +300,7 @@ def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
         end_day = datetime.fromtimestamp(ends[i], tz=UTC)
         unit = machine_unit(onset_day or end_day.date().isoformat())
         f = build_finding(blk, i, sub, meter_id=mid, day0_s=day0s[i], steps_per_day=spds[i], unit=unit,
-                          source=sources[i] or "", tz_offset_h=cfg.tz_offset_h)
+                          source=sources[i] or "", tz_offset_h=cfg.tz_offset_h, end_s=ends[i])
         if cfg.with_impact and flagged:
             f.impact, why = assess_impact(f.kw_mining, f.onset, end_day, unit)
             if why:

@@ -269,8 +269,12 @@ def build_finding(
     source: str | None,
     tz_offset_h: float = 0.0,
     impact: dict[str, Any] | None = None,
+    end_s: int | None = None,
 ) -> Finding:
-    """The Finding for meter row i of a block, with bilingual evidence for every sub-score."""
+    """The Finding for meter row i of a block, with bilingual evidence for every sub-score.
+
+    `end_s` (meter wall clock, like `day0_s`) is where the data stops: it becomes `last_seen`, so an
+    assessment made later (`minewatch assess finding`) counts energy up to the data, not up to today."""
     subs = {k: round(float(v[i]), 1) for k, v in sub.items()}
     score = combine_subscores(subs)
     has = int(b.split_day[i]) >= 0
@@ -389,6 +393,7 @@ def build_finding(
         evidence=ev,
         source=source,
         first_seen=onset,
+        last_seen=datetime.fromtimestamp(end_s - tz_offset_h * 3600, tz=UTC) if end_s is not None else None,
         meter_id=meter_id,
         onset=onset,
         kw_mining=round(kw, 2) if kw is not None else None,

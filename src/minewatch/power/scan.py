@@ -270,7 +270,7 @@ def scan_series(
             unit = machine_unit(onset_day or end_day.date().isoformat())
             f = build_finding(
                 b, i, sub, meter_id=s.meter_id, day0_s=day0, steps_per_day=S, unit=unit, source=s.source,
-                tz_offset_h=tz_offset_h,
+                tz_offset_h=tz_offset_h, end_s=s.start_s + s.kw.size * s.interval_s,
             )
             if s.meter_id.endswith(":unaccounted"):
                 f.variant = "transformer_balance"
