@@ -146,6 +146,8 @@ def test_sniffing_looks_past_a_long_first_event_and_a_non_object_line(tmp_path):
     b = write_json_lines(tmp_path / "b.json", ["[]", tls])
     c = write_json_lines(tmp_path / "c.json", [{"note": "metadata"}, conn_json(1)])
     assert sniff_format(a) == "eve" and sniff_format(b) == "eve" and sniff_format(c) == "zeek-json"
+    huge = write_json_lines(tmp_path / "d.json", [{**stats, "stats": {"x": "y" * 1_500_000}}, tls])  # > 1 MB line
+    assert sniff_format(huge) == "eve"
 
 
 def test_bare_zeek_header_lines_do_not_crash(tmp_path):

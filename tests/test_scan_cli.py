@@ -149,6 +149,8 @@ def test_every_finding_carries_evidence_in_both_languages(demo, tmp_home):
     assert rows and all(x["evidence"] for x in rows)
     sv2 = [x for x in rows if x["variant"] == "stratum-v2"]
     assert sv2 and {"net.sv2.noise_act1", "net.sv2.noise_act2"} <= {e["code"] for e in sv2[0]["evidence"]}
+    # dated by the turns they describe, within the session (not 1970)
+    assert all(sv2[0]["first_seen"][:10] == e["ts"][:10] for e in sv2[0]["evidence"]), sv2[0]["evidence"]
     node_zh = [e["text_zh"] for x in rows if x["kind"] == "node" for e in x["evidence"] if e["code"].startswith("net.node.")]
     assert node_zh and not any("message" in t or "command" in t for t in node_zh)
 

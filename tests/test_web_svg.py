@@ -33,3 +33,11 @@ def test_items_far_apart_keep_their_own_marks():
     f.first_seen, f.last_seen = T0, T0 + timedelta(minutes=4)
     f.evidence = [Evidence(f"c{i}", "x", "x", ts=T0 + timedelta(minutes=i)) for i in range(5)]
     assert [lab for _, lab in _marks(flow_timeline(f))] == ["1", "2", "3", "4", "5"]
+
+
+def test_evidence_out_of_time_order_is_placed_by_its_time():
+    f = finding(0)
+    f.first_seen, f.last_seen = T0, T0 + timedelta(minutes=15)
+    f.evidence = [Evidence("late", "x", "x", ts=T0 + timedelta(minutes=14)), Evidence("early", "x", "x", ts=T0),
+                  Evidence("mid", "x", "x", ts=T0 + timedelta(minutes=7))]  # fmt: skip
+    assert [lab for _, lab in _marks(flow_timeline(f))] == ["2", "3", "1"]  # left to right, numbers kept

@@ -243,7 +243,7 @@ class SessionAnalyzer:
         self._dirs = (_Dir(), _Dir())
         self._closed = False
         self._stopped = False
-        self._turns: list[list[Any]] = []  # [direction, size, head bytes] of the first turns
+        self._turns: list[list[Any]] = []  # [direction, size, head bytes, first ts] of the first turns
         self._flow_start_clean = True
         self._datagrams = 0
         # facts being built
@@ -394,7 +394,7 @@ class SessionAnalyzer:
                 if len(t[2]) < 64:
                     t[2] += data[: 64 - len(t[2])]
             else:
-                self._turns.append([direction, len(data), bytearray(data[:64])])
+                self._turns.append([direction, len(data), bytearray(data[:64]), ts])
         d.total += len(data)
         if len(d.head) < 4096:
             d.head += data[: 4096 - len(d.head)]
@@ -1478,7 +1478,7 @@ class SessionAnalyzer:
             self._flags.add("sv2-noise")
             self._points("stratum-v2", _P_SV2_NOISE)
             self._evidence(
-                "net.sv2.noise_act1", self._f.first_ts or 0.0, 0,
+                "net.sv2.noise_act1", t[0][3], 0,
                 "a 64-byte random first message, the size of a Stratum V2 Noise handshake (act 1)",
                 " 64 字节的随机首条消息，与 Stratum V2 Noise 握手（第一步）的长度一致",
                 {"size_bytes": size0})
@@ -1635,7 +1635,7 @@ class SessionAnalyzer:
                 code=code,
                 text=f"{who} sent {what_en} to {peer}{at_en}",
                 text_zh=f"{who} 向 {peer} 发送了{what_zh}{at_zh}",
-                ts=utc_from_epoch(ts),
+                ts=when,
                 data=data,
             )
         )
@@ -1712,7 +1712,7 @@ class SessionAnalyzer:
                 if len(t) > 1 and t[1][0] == 1 and t[1][1] in (234, 170):
                     sub["sv2_reply"] = 15.0
                     self._evidence(
-                        "net.sv2.noise_act2", 0.0, 1,
+                        "net.sv2.noise_act2", t[1][3], 1,
                         f"a {t[1][1]}-byte answer, the size of a Stratum V2 Noise act 2 (ephemeral key, "
                         "certificate, MACs)",
                         f" {t[1][1]} 字节的应答，与 Stratum V2 Noise 握手第二步（临时公钥、证书、MAC）的长度一致",
@@ -1720,7 +1720,7 @@ class SessionAnalyzer:
                     if len(t) >= 4:
                         sub["sv2_frames"] = 5.0
                         self._evidence(
-                            "net.sv2.frames", 0.0, 0,
+                            "net.sv2.frames", t[2][3], 0,
                             "encrypted frames after the handshake",
                             "握手之后持续的加密帧（与挖矿通道一致）",
                             {"turns": len(t)})

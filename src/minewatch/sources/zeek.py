@@ -650,6 +650,13 @@ def sniff_format(path: str | Path) -> str | None:
                 if not raw:
                     break
                 budget -= len(raw)
+                if not raw.endswith(b"\n"):  # longer than a line we parse: skip the rest of it
+                    while budget > 0:
+                        rest = stream.readline(min(budget, SNIFF_MAX_LINE))
+                        budget -= len(rest)
+                        if not rest or rest.endswith(b"\n"):
+                            break
+                    continue
                 if raw.strip():
                     first_lines.append(raw)
     except (OSError, EOFError):
@@ -678,7 +685,8 @@ def sniff_format(path: str | Path) -> str | None:
     return None
 
 
-#: Sniffing reads up to SNIFF_LINES non-empty lines, each cut at SNIFF_MAX_LINE, SNIFF_MAX_BYTES in all:
+#: Sniffing reads up to SNIFF_LINES non-empty lines of at most SNIFF_MAX_LINE (longer ones are skipped),
+#: SNIFF_MAX_BYTES in all:
 #: Suricata's first event is often a `stats` record of tens of kB, so a few kB would not reach a decision.
 SNIFF_LINES = 20
 SNIFF_MAX_LINE = 1 << 20

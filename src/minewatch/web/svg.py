@@ -70,8 +70,10 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
            f'<line x1="{x0}" y1="40" x2="{x1}" y2="40" class="flow"/>']  # fmt: skip
     # Items closer than MARK_GAP_PX share one mark labelled "first–last": numbers drawn on top of each
     # other cannot be read, and evidence often comes in bursts (a login, its answer, the first job).
+    # in time order (a second detector's evidence is appended after the first's), keeping each item's number
+    dated = sorted(enumerate(ev for ev in f.evidence if ev.ts is not None), key=lambda p: p[1].ts)  # type: ignore[arg-type,return-value]
     groups: list[list[tuple[int, Evidence]]] = []
-    for i, e in enumerate(ev for ev in f.evidence if ev.ts is not None):
+    for i, e in dated:
         if groups and x(e.ts) - x(groups[-1][0][1].ts) < MARK_GAP_PX:  # type: ignore[arg-type]
             groups[-1].append((i, e))
         else:
@@ -80,10 +82,11 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
         y = 40 - 14 if g % 2 else 40 + 14
         cx = x(members[0][1].ts)  # type: ignore[arg-type]
         title = "; ".join(f"{i + 1}: {_when(e.ts)} {e.code}" for i, e in members)  # type: ignore[arg-type]
-        first, last = members[0][0] + 1, members[-1][0] + 1
+        nums = sorted(i + 1 for i, _ in members)
+        label = str(nums[0]) if len(nums) == 1 else (f"{nums[0]}–{nums[-1]}" if nums[-1] - nums[0] == len(nums) - 1
+                                                      else ",".join(map(str, nums)))
         out.append(f'<circle cx="{cx:.1f}" cy="40" r="5" class="mark"><title>{_e(title)}</title></circle>')
-        out.append(f'<text x="{cx:.1f}" y="{y + 4}" text-anchor="middle" class="tick">'
-                   f'{first if first == last else f"{first}–{last}"}</text>')  # fmt: skip
+        out.append(f'<text x="{cx:.1f}" y="{y + 4}" text-anchor="middle" class="tick">{label}</text>')
     out.append(f'<text x="{x0}" y="{height - 4}" class="tick">{_e(t0.strftime("%Y-%m-%d %H:%M:%S"))}</text>')
     out.append(f'<text x="{x1}" y="{height - 4}" text-anchor="end" class="tick">{_e(t1.strftime("%H:%M:%S"))} '
                f'({span:,.0f} s)</text>')  # fmt: skip
