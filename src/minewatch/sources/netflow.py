@@ -891,23 +891,33 @@ def _extra(rec: np.ndarray, lay: _Layout, n: int) -> pa.Array:
 _T = TypeVar("_T")
 
 
+#: Conversions one failing batch may spend looking for its bad records (about 2 log2(n) each, so dozens of
+#: bad records are isolated), while a failure that hits every record (a bug, not a value) is not bisected
+#: down to 2n single-record conversions on the receive thread; what is left when the budget runs out is
+#: rejected whole (and counted).
+SPLIT_BUDGET = 1024
+
+
 def _convert_or_split(item: _T, convert: Callable[[_T], pa.RecordBatch], split: Callable[[_T], list[_T] | None],
-                      bad: Callable[[_T, Exception], None], out: list[pa.RecordBatch]) -> None:
+                      bad: Callable[[_T, Exception], None], out: list[pa.RecordBatch],
+                      budget: list[int] | None = None) -> None:
     """Convert `item`; when that raises, convert its halves (`split`) until only the bad records are left.
 
     The last line of defence behind the range checks: a value nothing foresaw costs its own record
     (reported to `bad`), not every exporter's records converted with it. A good batch converts in one
-    call as before; each bad record costs about log2(batch) extra conversions.
+    call as before; each bad record costs about log2(batch) extra conversions, `SPLIT_BUDGET` in all.
     """
+    budget = [SPLIT_BUDGET] if budget is None else budget
     try:
         out.append(convert(item))
     except Exception as exc:
-        parts = split(item)
+        parts = split(item) if budget[0] > 0 else None
         if parts is None:
             bad(item, exc)
             return
+        budget[0] -= len(parts)
         for part in parts:
-            _convert_or_split(part, convert, split, bad, out)
+            _convert_or_split(part, convert, split, bad, out, budget)
 
 
 def _split_group(g: _Group) -> list[_Group] | None:
