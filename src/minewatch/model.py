@@ -210,6 +210,13 @@ def parse_iso(s: str | datetime | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def reader_time(ts: datetime | None) -> str | None:
+    """Whole seconds in UTC for a person ("2024-06-10 06:13:28 UTC"): reports, pictures. JSON keeps `iso`."""
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def endpoint(host: str | None, port: int | None) -> str:
     """host:port for people; an IPv6 address in brackets ([2001:db8::1]:3333), or the port would read
     as part of the address."""

@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from minewatch import __version__
-from minewatch.model import Finding, endpoint
+from minewatch.model import Finding, endpoint, reader_time
 
 MAX_FINDINGS_IN_REPORT = 50
 
@@ -30,15 +30,6 @@ def _t(lang: str) -> Callable[[str, str], str]:
         return f"{en} / {zh}" if en != zh else en
 
     return t
-
-
-def iso(ts: datetime | None) -> str | None:
-    """Whole seconds in UTC for a reader ("2024-06-10 06:13:28 UTC"); JSON exports keep full precision."""
-    if ts is None:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _e(v: Any) -> str:
@@ -181,9 +172,9 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         f"<h1>{_e(t('Case report', '案件报告'))} #{case.case_id}: {_e(case.title)}</h1>",
         f"<p class=\"meta\">{_e(t('State', '状态'))}: <span class=\"state\">{_e(sname(case.state))}</span>"
         + (f" — {_e(t('reason', '原因'))}: {_e(case.reason)}" if case.reason else "")
-        + f"<br>{_e(t('Opened', '立案时间'))}: {_e(iso(case.created_at))} {_e(t('by', '立案人'))} {_e(case.created_by)}"
-        f"; {_e(t('last change', '最近变更'))}: {_e(iso(case.updated_at))}"
-        f"<br>{_e(t('Report made', '报告生成时间'))}: {_e(iso(datetime.now(UTC)))}, minewatch {_e(__version__)}</p>",
+        + f"<br>{_e(t('Opened', '立案时间'))}: {_e(reader_time(case.created_at))} {_e(t('by', '立案人'))} {_e(case.created_by)}"
+        f"; {_e(t('last change', '最近变更'))}: {_e(reader_time(case.updated_at))}"
+        f"<br>{_e(t('Report made', '报告生成时间'))}: {_e(reader_time(datetime.now(UTC)))}, minewatch {_e(__version__)}</p>",
     ]
     # site
     h.append(f"<h2>{_e(t('Site', '场所'))}</h2>")
@@ -212,8 +203,8 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         (t("Highest score", "最高评分"), _num(fs[0].score, 0) if fs else "—"),
         (t("Hashrate seen (per algorithm; latest session of each host)", "观测算力（按算法；每台主机取最近一次会话）"),
          "; ".join(f"{a}: {_rate(r)}" for a, r in rates.items()) or t("unknown", "未知")),
-        (t("First seen", "首次发现"), iso(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
-        (t("Last seen", "最后发现"), iso(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
+        (t("First seen", "首次发现"), reader_time(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
+        (t("Last seen", "最后发现"), reader_time(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
     ):  # fmt: skip
         h.append(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>")
     h.append("</table>")
@@ -260,7 +251,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         where = f"{endpoint(f.src_ip, f.src_port)} → {endpoint(f.pool_host or f.dst_ip, f.dst_port)}" if f.src_ip else f"{t('meter', '电表')} {f.meter_id}"
         h.append(f"<h3>{_e(where)} — {_e(t('score', '评分'))} {_num(f.score, 0)}</h3>")
         h.append(f"<p class=\"small\">{_e(f.finding_id)} · {_e(f.detector)} · {_e(f.coin or '')} {_e(f.variant or '')} · "
-                 f"{_e(iso(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "
+                 f"{_e(reader_time(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "
                  f"{_e(', '.join(f'{k} {v:g}' for k, v in f.subscores.items()))}</p>")  # fmt: skip
         pic = svg.flow_timeline(f) if f.src_ip else svg.load_curve(f)
         if pic:
@@ -270,7 +261,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
             txt = ev.text if lang == "en" else (ev.text_zh or ev.text) if lang == "zh" else (
                 ev.text + (f" / {ev.text_zh}" if ev.text_zh else ""))  # fmt: skip
             raw = ev.data.get("raw") if isinstance(ev.data, dict) else None
-            h.append(f"<li>{_e(iso(ev.ts) or '')} {_e(txt)}"
+            h.append(f"<li>{_e(reader_time(ev.ts) or '')} {_e(txt)}"
                      + (f"<div class=\"mono\">{_e(str(raw)[:400])}</div>" if raw else "") + "</li>")  # fmt: skip
         h.append("</ol>")
     # actions, history, notes
@@ -287,7 +278,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
                 what += f" ({e.after['reason']})"
         elif e.action == "case.note" and isinstance(e.after, dict):
             what = t("note: ", "备注：") + str(e.after.get("body", ""))[:300]
-        h.append(f"<tr><td>{_e(iso(e.changed_at))}</td><td>{_e(e.actor)}</td><td>{_e(what)}</td></tr>")
+        h.append(f"<tr><td>{_e(reader_time(e.changed_at))}</td><td>{_e(e.actor)}</td><td>{_e(what)}</td></tr>")
     h.append("</table>")
     if b.attachments:
         h.append(f"<h2>{_e(t('Attachments', '附件'))}</h2><ul>")

@@ -8,20 +8,16 @@ All text placed in the SVG is XML-escaped (it can come from captures an attacker
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
-from minewatch.model import Evidence, Finding
+from minewatch.model import Evidence, Finding, reader_time
 
 MARK_GAP_PX = 12  #: timeline marks closer than this are drawn as one, labelled with the range
 
 
 def _e(s: object) -> str:
     return escape(str(s), quote=True)
-
-
-def _when(ts: datetime) -> str:
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def trend_bars(points: Sequence[tuple[str, int]], *, width: int = 720, height: int = 160, label: str = "") -> str:
@@ -81,7 +77,7 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
     for g, members in enumerate(groups):
         y = 40 - 14 if g % 2 else 40 + 14
         cx = x(members[0][1].ts)  # type: ignore[arg-type]
-        title = "; ".join(f"{i + 1}: {_when(e.ts)} {e.code}" for i, e in members)  # type: ignore[arg-type]
+        title = "; ".join(f"{i + 1}: {reader_time(e.ts)} {e.code}" for i, e in members)  # type: ignore[arg-type]
         nums = sorted(i + 1 for i, _ in members)
         label = str(nums[0]) if len(nums) == 1 else (f"{nums[0]}–{nums[-1]}" if nums[-1] - nums[0] == len(nums) - 1
                                                       else ",".join(map(str, nums)))
