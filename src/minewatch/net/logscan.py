@@ -89,10 +89,13 @@ class FlowLogScanner:
         if fmt in ("zeek-tsv", "zeek-json"):
             from minewatch.sources.zeek import read_zeek
 
-            reader = read_zeek(path, rejects=self.rejects, progress=progress, x509=self.x509 or None)
+            # certificates are joined once, when findings are made (`_add_context`): x509.log may come later
+            reader = read_zeek(path, rejects=self.rejects, progress=progress)
             batches, damage = _drain(reader)
             if reader.log_type == "x509":
-                self._take_x509(batches)
+                from minewatch.sources.zeek import x509_from_batches
+
+                self.x509.update(x509_from_batches(batches))
             elif reader.log_type == "conn":
                 if flows and start_line:
                     batches, _ = _drain(read_zeek(path, rejects=Rejects(), start_line=start_line))
@@ -127,13 +130,6 @@ class FlowLogScanner:
             raise ValueError(f"not a flow log format: {fmt}")
         if damage is not None:
             raise damage
-
-    def _take_x509(self, batches: list[pa.RecordBatch]) -> None:
-        for b in batches:
-            for k, subj, iss in zip(b.column("cert_key").to_pylist(), b.column("subject").to_pylist(),
-                                    b.column("issuer").to_pylist(), strict=True):
-                if k:
-                    self.x509[k] = (subj, iss)
 
     def _take(self, log_type: str | None, batches: list[pa.RecordBatch]) -> None:
         if not batches:

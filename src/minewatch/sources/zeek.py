@@ -18,7 +18,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -603,8 +603,13 @@ def read_zeek(path: str | Path, **kwargs: Any) -> ZeekReader:
 
 def x509_index(path: str | Path, rejects: Rejects | None = None) -> dict[str, tuple[str | None, str | None]]:
     """cert key (fuid or fingerprint) -> (subject, issuer), to join into ssl rows via `x509=`."""
+    return x509_from_batches(read_zeek(path, rejects=rejects, log_type="x509"))
+
+
+def x509_from_batches(batches: Iterable[pa.RecordBatch]) -> dict[str, tuple[str | None, str | None]]:
+    """cert key -> (subject, issuer) from X509_SCHEMA batches (later certificates win)."""
     out: dict[str, tuple[str | None, str | None]] = {}
-    for b in read_zeek(path, rejects=rejects, log_type="x509"):
+    for b in batches:
         for k, s, i in zip(b.column("cert_key").to_pylist(), b.column("subject").to_pylist(),
                            b.column("issuer").to_pylist(), strict=True):
             if k:
