@@ -491,8 +491,8 @@ def _overlaps(f: Finding, since: datetime | None, until: datetime | None) -> boo
     return not (until is not None and first is not None and first > until)
 
 
-#: exit status when at least one input could not be read at all (unrecognised, empty, unreadable);
-#: 3 (mining found, --fail-on-detect) takes precedence
+#: exit status when at least one input could not be read at all (unrecognised or unreadable; an empty file is
+#: "nothing to read", not 4); 3 (mining found, --fail-on-detect) takes precedence
 EXIT_UNREAD = 4
 
 #: how far past a capture's first packet the node is asked for blocks (captures rarely span more)

@@ -50,6 +50,9 @@ from minewatch.net.decode import (
 from minewatch.net.reassembly import TcpReassembler
 from minewatch.sources.pcap import CaptureReader
 
+#: link types the decoder reads, as an array for the per-batch check of mixed captures
+_SUPPORTED_LINKTYPES_ARR = np.fromiter(SUPPORTED_LINKTYPES, np.int64)
+
 FIN_LINGER_S = 10.0
 #: Reject reason of packets whose payload the capture's snaplen cut short.
 SNAPLEN_REJECT = "payload cut by the capture's snaplen"
@@ -657,7 +660,7 @@ class FlowEngine:
                 return 0
             bad = np.ones(len(lt), np.bool_)
         else:
-            bad = ~np.isin(lt, np.fromiter(SUPPORTED_LINKTYPES, np.int64))
+            bad = ~np.isin(lt, _SUPPORTED_LINKTYPES_ARR)
         n = int(np.count_nonzero(bad))
         if not n:
             return 0

@@ -196,7 +196,8 @@ def scan(
                          f"  数据中没有的电表的档案行：{len(ghost)}（{names_g}）"))
     if res.skipped:
         err.print(tr(f"  meters skipped: {len(res.skipped)}", f"  跳过的电表：{len(res.skipped)}"))
-    notes = list(res.skipped.values()) + [n for n in res.notes if n not in res.skipped.values()]
+    skipped_notes = set(res.skipped.values())
+    notes = list(res.skipped.values()) + [n for n in res.notes if n not in skipped_notes]
     for n in notes[:10]:
         err.print(f"  {n}")
     if len(notes) > 10:

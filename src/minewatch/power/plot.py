@@ -6,6 +6,7 @@ suspect needs the daily floor, mean and peak, the day it changed and the old and
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ CJK_FONTS = (
 )
 
 
+@functools.cache
 def _cjk_fallback(matplotlib: Any) -> None:
     """DejaVu first, then a CJK font glyph by glyph (matplotlib >= 3.6 falls back through the list)."""
     from matplotlib import font_manager
