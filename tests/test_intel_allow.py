@@ -223,3 +223,51 @@ def test_cli_speaks_chinese(tmp_path):
         assert "白名单" in r.output
     finally:
         set_lang(before)
+
+
+def test_parallel_allow_rules_on_one_file_all_succeed_with_distinct_ids(tmp_path):
+    """The web server's request threads each have a connection: the max()+1 ids are taken under the
+    store's write lock (`Store.transaction`), so none is taken twice."""
+    import threading
+
+    path = tmp_path / "a.duckdb"
+    Store(path).close()
+    got: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(8)
+
+    def run(i: int) -> None:
+        s = Store(path)
+        try:
+            gate.wait()
+            got.append(tables.add_allow_rule(s, AllowRule.cidr(f"10.0.0.{i}", "r")))
+        except BaseException as e:  # reported below
+            errors.append(e)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r for r, _v in got) == list(range(1, 9)) and sorted(v for _r, v in got) == list(range(1, 9))
+    with Store(path) as s:
+        assert len(tables.load_allowlist(s).rules) == 8 and tables.current_allow_version(s) == 8
+
+
+def test_allow_rule_inside_a_case_transaction_joins_it(tmp_path):
+    from minewatch.store.backend import DuckDb, store_like
+
+    db = DuckDb(Store(tmp_path / "s.duckdb"))
+    try:
+        with db.tx():  # nested: the rule joins the outer transaction (same thread, re-entrant lock)
+            rule_id, _v = tables.add_allow_rule(store_like(db), AllowRule.cidr("10.9.0.0/16", "lab"))
+        assert [r.rule_id for r in tables.load_allowlist(store_like(db)).rules] == [rule_id]
+        with pytest.raises(RuntimeError), db.tx():
+            tables.add_allow_rule(store_like(db), AllowRule.cidr("10.8.0.0/16", "lab"))
+            raise RuntimeError("rolled back")
+        assert [r.rule_id for r in tables.load_allowlist(store_like(db)).rules] == [rule_id]
+    finally:
+        db.close()

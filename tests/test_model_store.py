@@ -145,3 +145,36 @@ def test_threads_opening_and_closing_one_store_file_do_not_collide(tmp_path) -> 
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_opening_an_up_to_date_store_does_not_wait_for_a_running_write(tmp_path) -> None:
+    """Every web request opens the store: with no migration due, opening must not queue behind a
+    write transaction another thread holds (the version is read without the write lock)."""
+    import threading
+
+    from minewatch.store import write_lock
+
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with write_lock(str(db)):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert held.wait(5)
+        opened = threading.Event()
+
+        def reader() -> None:
+            Store(db).close()
+            opened.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        assert opened.wait(5), "opening the store waited for the write lock"
+    finally:
+        release.set()
+        t.join()

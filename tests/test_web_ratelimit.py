@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from minewatch.store import cases as C
 from minewatch.store.backend import connect
-from minewatch.web.ratelimit import LoginLimiter
+from minewatch.web.ratelimit import Attempt, LoginLimiter
 from web_helpers import PASSWORD, csrf_of, make_env
 
 
@@ -178,3 +178,35 @@ def test_locked_form_still_needs_its_csrf_token(env):
         _attempt(c, "analyst", "wrong password!")
     c.get("/login")
     assert c.post("/login", data={"username": "analyst", "password": PASSWORD, "csrf": "forged"}).status_code == 403
+
+
+def test_release_gives_back_only_that_attempt():
+    clock = Clock()
+    lim = LoginLimiter(per_account=3, per_address=100, window_s=60, clock=clock)
+    lim.failure("alice", "1.2.3.4")
+    clock.t += 1
+    got = lim.reserve("alice", "1.2.3.4")
+    assert isinstance(got, Attempt)
+    got.release()
+    got.release()  # once only
+    assert [len(q) for q in lim._fails.values()] == [1, 1]  # the earlier failure stays on both keys
+    lim.failure("alice", "1.2.3.4")
+    assert lim.check("alice", "1.2.3.4") is None  # 2 < 3: the released attempt did not count
+
+
+def test_an_error_while_checking_the_password_does_not_count_towards_a_lockout(env, monkeypatch):
+    c = TestClient(env.app, base_url="https://testserver", follow_redirects=False, client=("192.0.2.60", 40000),
+                   raise_server_exceptions=False)  # fmt: skip
+    real = C.authenticate
+
+    def broken(*a, **k):
+        raise RuntimeError("store unavailable")
+
+    monkeypatch.setattr(C, "authenticate", broken)
+    for _ in range(3):
+        assert _attempt(c, "analyst", PASSWORD).status_code == 500
+    monkeypatch.setattr(C, "authenticate", real)
+    for _ in range(5):  # the limit is 5: the three errors left no reservation behind
+        r = _attempt(c, "analyst", "wrong password!")
+        assert r.status_code == 303 and "error=1" in r.headers["location"]
+    assert _attempt(c, "analyst", PASSWORD).status_code == 429

@@ -214,7 +214,7 @@ def test_huge_page_numbers_give_an_empty_page_not_500(env):
     for path, params in (("/audit", {}), ("/findings", {}), ("/findings", {"site_id": site["site_id"]}),
                          ("/findings", {"case_id": case["case_id"]})):  # fmt: skip
         r = c.get(path, params={**params, "page": huge})
-        assert r.status_code in (200, 400), (path, params, r.status_code)
+        assert r.status_code == 200, (path, params, r.status_code)
     assert c.get("/findings", params={"site_id": site["site_id"], "page": huge}).text.count('class="finding-link"') == 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from minewatch.export import DEFAULT_MIN_SCORE
 from minewatch.i18n import current, tr
 
 
@@ -45,7 +46,7 @@ def export(
     db: str = typer.Option(None, "--db", help=tr(
         "Store: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB); it must exist.",
         "存储：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB）；必须已存在。")),
-    min_score: float = typer.Option(70.0, "--min-score", help=tr(
+    min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score", help=tr(
         "Lowest score turned into a blocking indicator.", "转为封堵指标的最低评分。")),
     since: str = typer.Option(None, "--since", help=tr("Only findings after this time.", "只导出此时间之后的结果。")),
     quarantine_hosts: bool = typer.Option(False, "--quarantine-hosts", help=tr(

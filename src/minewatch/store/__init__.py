@@ -15,7 +15,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -338,22 +339,59 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.write_lock = write_lock(self.path)
+        self._tx_depth = 0
         self.con = open_duckdb(self.path, read_only=read_only, wait_s=wait_s)
         if not read_only:
             self._migrate()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction holding the store's write lock (`write_lock`) from before BEGIN to
+        after COMMIT or ROLLBACK, so the writers of one process take turns (ids taken as max()+1, the
+        audit chain's last entry). A nested call (same thread, same store) joins the outer transaction;
+        the lock is re-entrant, so a transaction opened inside another one never waits on itself."""
+        with self.write_lock:
+            if self._tx_depth:
+                self._tx_depth += 1
+                try:
+                    yield
+                finally:
+                    self._tx_depth -= 1
+                return
+            self._tx_depth = 1
+            self.con.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self.con.execute("COMMIT")
+            finally:
+                self._tx_depth = 0
+
+    def _stored_version(self) -> int:
+        try:
+            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        except duckdb.CatalogException:  # a new file: no schema_version table yet
+            return 0
+        return int(row[0] or 0) if row else 0
+
     def _migrate(self) -> None:
+        """Apply the migrations the file lacks. The version is read without the write lock, so opening
+        an up-to-date store (every web request does) never waits behind a running write; the lock is
+        taken only when a migration is due, and the version read again under it."""
+        if self._stored_version() >= len(MIGRATIONS):
+            return
         with self.write_lock:
             self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
-            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-            have = row[0] or 0 if row else 0
+            have = self._stored_version()
             for number, sql in enumerate(MIGRATIONS, start=1):
                 if number <= have:
                     continue
-                self.con.execute("BEGIN")
-                self.con.execute(sql)
-                self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC)])
-                self.con.execute("COMMIT")
+                with self.transaction():
+                    self.con.execute(sql)
+                    self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, datetime.now(UTC)])
 
     @property
     def schema_version(self) -> int:
@@ -417,15 +455,9 @@ class Store:
         cols = ", ".join([*self._COLUMNS, "import_sha256", "stored_at"])
         marks = ", ".join(["?"] * (len(self._COLUMNS) + 2))
         sql = f"INSERT INTO findings ({cols}) VALUES ({marks}) ON CONFLICT (finding_id) DO UPDATE SET {upsert_set_clause()}"
-        with self.write_lock:
+        with self.transaction():
             before = self.count()
-            self.con.execute("BEGIN")
-            try:
-                self.con.executemany(sql, rows)
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            self.con.execute("COMMIT")
+            self.con.executemany(sql, rows)
             return self.count() - before
 
     def count(self) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -124,8 +123,6 @@ class DuckDb:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.con = store.con
-        self._depth = 0
-        self._lock: Any = getattr(store, "write_lock", None) or threading.RLock()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self.con.execute(sql, list(params))
@@ -139,29 +136,12 @@ class DuckDb:
 
     @contextmanager
     def tx(self) -> Iterator[None]:
-        """One transaction; nested calls join the outer one. The outermost holds the store's write
-        lock (`minewatch.store.write_lock`) from before BEGIN to after COMMIT, so the writers of one
-        process take turns: the audit chain gets one end, and a case read and changed in here is
-        not changed by another request in between."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        with self._lock:
-            self._depth = 1
-            self.con.execute("BEGIN")
-            try:
-                yield
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            else:
-                self.con.execute("COMMIT")
-            finally:
-                self._depth = 0
+        """One transaction (`Store.transaction`): nested calls join the outer one, and the outermost
+        holds the store's write lock (`minewatch.store.write_lock`) from before BEGIN to after COMMIT,
+        so the writers of one process take turns: the audit chain gets one end, and a case read and
+        changed in here is not changed by another request in between."""
+        with self.store.transaction():
+            yield
 
     def add_findings(self, findings: Iterable[Finding], import_sha256: str | None = None) -> int:
         return int(self.store.add_findings(findings, import_sha256=import_sha256))
@@ -338,8 +318,13 @@ class _PgCon:
 
 
 class _StoreLike:
-    def __init__(self, con: Any) -> None:
+    def __init__(self, con: Any, db: Any) -> None:
         self.con = con
+        self._db = db
+
+    def transaction(self) -> Any:
+        """The `Store.transaction` of `minewatch.store.intel_tables`: the server's transaction."""
+        return self._db.tx()
 
 
 def as_db(store: Any) -> Db:
@@ -351,7 +336,7 @@ def store_like(db: Db) -> Any:
     """An object with `.con` for `minewatch.store.intel_tables` functions, on either backend."""
     if isinstance(db, DuckDb):
         return db.store
-    return _StoreLike(_PgCon(db.con))  # type: ignore[attr-defined]
+    return _StoreLike(_PgCon(db.con), db)  # type: ignore[attr-defined]
 
 
 def finding_from_row(row: Sequence[Any]) -> Finding:
@@ -380,6 +365,10 @@ class PgStore:
         self.url = url
         self.db = PgDb(url)
         self.con = _PgCon(self.db.con)
+
+    def transaction(self) -> Any:
+        """A transaction on the server, as `Store.transaction` gives on DuckDB (for `intel_tables`)."""
+        return self.db.tx()
 
     def __enter__(self) -> PgStore:
         return self

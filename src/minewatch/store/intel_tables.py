@@ -88,15 +88,15 @@ def save_list(store: Store, res: ImportResult, content_sha256: str | None = None
     a list with the same name and new content replaces the old one (a refreshed feed)."""
     ensure_tables(store)
     con = store.con
-    if content_sha256 is not None:
-        row = con.execute(
-            "SELECT list_id FROM intel_lists WHERE content_sha256 = ? AND name = ?",
-            [content_sha256, res.name],
-        ).fetchone()
-        if row:
-            return int(row[0]), False
-    con.execute("BEGIN")
-    try:
+    # The same-content check runs inside the transaction too, so two imports of one file at once store it once.
+    with store.transaction():
+        if content_sha256 is not None:
+            row = con.execute(
+                "SELECT list_id FROM intel_lists WHERE content_sha256 = ? AND name = ?",
+                [content_sha256, res.name],
+            ).fetchone()
+            if row:
+                return int(row[0]), False
         old = con.execute("SELECT list_id FROM intel_lists WHERE name = ?", [res.name]).fetchall()
         for (lid,) in old:
             con.execute("DELETE FROM intel_entries WHERE list_id = ?", [lid])
@@ -130,10 +130,6 @@ def save_list(store: Store, res: ImportResult, content_sha256: str | None = None
             else:  # PostgreSQL through the backend's adapter
                 con.executemany("INSERT INTO intel_entries VALUES (?, ?, ?, ?, ?, ?)", [
                     [list_id, e.kind, e.value, e.port, e.line, e.reference] for e in res.entries])  # fmt: skip
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return list_id, True
 
 
@@ -208,20 +204,14 @@ def _new_version(store: Store, action: str, rule_id: int, summary: str) -> int:
 def add_allow_rule(store: Store, rule: AllowRule) -> tuple[int, int]:
     """Store a rule as a new allow-list version; returns (rule_id, version)."""
     ensure_tables(store)
-    con = store.con
-    con.execute("BEGIN")
-    try:
+    with store.transaction():  # holds the store's write lock: the max()+1 ids are not taken twice
         rule_id = _next_id(store, "allow_rules", "rule_id")
         version = _new_version(store, "add", rule_id, f"{rule.kind} {rule.describe()}: {rule.reason}")
-        con.execute(
+        store.con.execute(
             "INSERT INTO allow_rules VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
             [rule_id, rule.kind, rule.value, json.dumps(list(rule.exceptions)), rule.subdomains, rule.reason,
              version, datetime.now(UTC)],
         )  # fmt: skip
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return rule_id, version
 
 
@@ -229,19 +219,14 @@ def remove_allow_rule(store: Store, rule_id: int) -> int:
     """Retire a rule (kept for older versions); returns the new version. InputError if not active."""
     ensure_tables(store)
     con = store.con
-    row = con.execute(
-        "SELECT kind, value FROM allow_rules WHERE rule_id = ? AND removed_version IS NULL", [rule_id]
-    ).fetchone()
-    if not row:
-        raise InputError(f"no active allow rule with id {rule_id}")
-    con.execute("BEGIN")
-    try:
+    with store.transaction():  # checked and retired in one turn: a rule removed twice at once gets one version
+        row = con.execute(
+            "SELECT kind, value FROM allow_rules WHERE rule_id = ? AND removed_version IS NULL", [rule_id]
+        ).fetchone()
+        if not row:
+            raise InputError(f"no active allow rule with id {rule_id}")
         version = _new_version(store, "remove", rule_id, f"{row[0]} {row[1]}")
         con.execute("UPDATE allow_rules SET removed_version = ? WHERE rule_id = ?", [version, rule_id])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return version
 
 

@@ -113,11 +113,6 @@ SORT_NAMES: dict[str, tuple[str, str]] = {
     "score": ("highest score", "评分最高"), "newest": ("newest first", "最新在前"), "oldest": ("oldest first", "最早在前"),
 }  # fmt: skip
 
-#: page numbers are clamped to this: a page number from the address bar (99999999999999999999) must
-#: give an empty page, not an offset the database cannot hold
-MAX_PAGE_NUMBER = 10**9
-
-
 def filter_from(q: Any) -> tuple[FindingFilter, list[str]]:
     """A filter from query parameters; a value that does not parse is reported, not ignored."""
     problems: list[str] = []
@@ -182,11 +177,17 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     attempt = limiter.reserve(username, address)
     if isinstance(attempt, Lockout):
         return _login_refused(request, next, attempt.retry_after_s)
-    user = C.authenticate(db, username, password)
+    try:
+        user = C.authenticate(db, username, password)
+    except BaseException:
+        attempt.release()  # no outcome (a store error): the reservation must not count against the user
+        raise
     if user is None:
+        # Settled before the audit writes: a wrong password counts even if writing its log line fails.
+        locks = attempt.failed()
         actor = username[:64] or "?"
         C.audit(db, actor, "login.fail", "user", None, None, {"address": address})
-        for lock in attempt.failed():
+        for lock in locks:
             # Audited once, when the lock starts: the refused attempts after it cost no KDF and no log line.
             C.audit(db, actor, "login.lockout", "user", None, None,
                     {"scope": lock.scope, "address": address, "retry_after_s": lock.retry_after_s})  # fmt: skip
@@ -240,7 +241,7 @@ def findings_page(request: Request, page: int = 1, per_page: int = 0, user: C.Us
                   db: Db = Depends(get_db)) -> Response:  # fmt: skip
     flt, problems = filter_from(request.query_params)
     size = per_page if 1 <= per_page <= 500 else request.app.state.settings.page_size
-    page = min(max(1, page), MAX_PAGE_NUMBER)
+    page = max(1, page)  # a huge number is an empty page: the query clamps the offset (MAX_OFFSET)
     total, rows = query_findings(db, flt, limit=size, offset=(page - 1) * size)
     allow = allowlist(db)
     allowed = {f.finding_id: allow.finding_rule(f) for f in rows}
@@ -653,7 +654,7 @@ def users_token(request: Request, user_id: int, csrf: str = Form(""), user: C.Us
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, page: int = 1, user: C.User = Depends(session_user), db: Db = Depends(get_db)) -> Response:
-    page = min(max(1, page), MAX_PAGE_NUMBER)
+    page = max(1, page)  # a huge number is an empty page: the query clamps the offset (MAX_OFFSET)
     total, rows = C.audit_log(db, limit=100, offset=(page - 1) * 100)
     return render(request, "audit.html", {"rows": rows, "total": total, "page": page,
                                           "pages": max(1, (total + 99) // 100), "broken": C.verify_audit(db)})  # fmt: skip

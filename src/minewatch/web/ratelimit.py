@@ -41,7 +41,8 @@ class Lockout:
 @dataclass
 class Attempt:
     """A log-in attempt that holds its place in the failure counts while the password is checked.
-    Report the outcome with `failed()` or `succeeded()` (once)."""
+    Report the outcome with `failed()` or `succeeded()` (once), or `release()` it when there is none
+    (an error while checking)."""
 
     limiter: LoginLimiter
     username: str
@@ -59,6 +60,12 @@ class Attempt:
         """The password was right: the account's count is cleared and this attempt no longer counts
         against the address (the address's other failures stay)."""
         self.limiter._settle(self, failed=False)
+
+    def release(self) -> None:
+        """The attempt had no outcome (the password check or its audit write raised): it stops
+        counting against both keys, and nothing else is cleared. Why: a few server errors must not
+        lock a real user out."""
+        self.limiter._release(self)
 
 
 class LoginLimiter:
@@ -161,6 +168,20 @@ class LoginLimiter:
                 if not q:
                     del self._fails[address]
         return []
+
+    def _release(self, attempt: Attempt) -> None:
+        if attempt.done:
+            return
+        attempt.done = True
+        with self._lock:
+            for key in (self._account(attempt.username), self._address(attempt.address)):
+                q = self._fails.get(key)
+                if q is None:
+                    continue
+                with contextlib.suppress(ValueError):
+                    q.remove(attempt.at)
+                if not q:
+                    del self._fails[key]
 
     def failure(self, username: str, address: str | None) -> list[Lockout]:
         """Count a failed attempt that was not reserved; returns the lock-outs this failure started

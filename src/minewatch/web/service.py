@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minewatch.errors import InputError
+from minewatch.export import DEFAULT_MIN_SCORE
 from minewatch.model import Finding
 from minewatch.store import cases as C
 from minewatch.store.backend import Db, store_like
@@ -78,9 +79,6 @@ BLOCKING_KINDS: tuple[str, ...] = ("nft", "ipset", "rpz", "suricata", "suricata-
 LISTING_KINDS: tuple[str, ...] = ("ecs", "csv", "jsonl")
 assert set(BLOCKING_KINDS) | set(LISTING_KINDS) == set(EXPORT_EXT)
 
-#: the blocking threshold when none is given (the API's and `minewatch export`'s default too)
-DEFAULT_EXPORT_MIN_SCORE = 70.0
-
 
 def export_params(min_score: str | None, site_id: str | None, case_id: str | None,
                   since: str | None) -> tuple[FindingFilter, float]:  # fmt: skip
@@ -105,7 +103,7 @@ def export_params(min_score: str | None, site_id: str | None, case_id: str | Non
         except ValueError:
             raise InputError(f"bad export parameter since={since!r}: use ISO 8601, e.g. 2024-06-01T00:00") from None
         flt.since = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return flt, DEFAULT_EXPORT_MIN_SCORE if score is None else score
+    return flt, DEFAULT_MIN_SCORE if score is None else score  # the API's and `minewatch export`'s default
 
 
 @dataclass
