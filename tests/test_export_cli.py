@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from minewatch.cli import app
-from minewatch.model import Evidence, Finding
+from test_exports import F  # the same finding the format tests use
 
 
 def run(*args: str):
     return CliRunner().invoke(app, [*args])
 
-
-def F(**kw) -> Finding:
-    base = dict(
-        kind="mining", detector="net.stratum", score=90.0, subscores={"protocol": 90.0},
-        evidence=[Evidence("x", "10.1.2.7 sent mining.authorize", "10.1.2.7 发送了 mining.authorize")],
-        first_seen=datetime(2024, 3, 1, 10, 4, 3, tzinfo=UTC), last_seen=datetime(2024, 3, 1, 12, tzinfo=UTC),
-        src_ip="10.1.2.7", src_port=50123, dst_ip="45.77.10.20", dst_port=3333, transport="tcp",
-        pool_host="btc.pool-example.net", coin="bitcoin",
-    )
-    base.update(kw)
-    return Finding(**base)
 
 
 @pytest.fixture

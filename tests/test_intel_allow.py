@@ -228,29 +228,21 @@ def test_cli_speaks_chinese(tmp_path):
 def test_parallel_allow_rules_on_one_file_all_succeed_with_distinct_ids(tmp_path):
     """The web server's request threads each have a connection: the max()+1 ids are taken under the
     store's write lock (`Store.transaction`), so none is taken twice."""
-    import threading
+    from parallel import raised, run_together
 
     path = tmp_path / "a.duckdb"
     Store(path).close()
-    got: list[tuple[int, int]] = []
-    errors: list[BaseException] = []
-    gate = threading.Barrier(8)
 
-    def run(i: int) -> None:
+    def add(i: int) -> tuple[int, int]:
         s = Store(path)
         try:
-            gate.wait()
-            got.append(tables.add_allow_rule(s, AllowRule.cidr(f"10.0.0.{i}", "r")))
-        except BaseException as e:  # reported below
-            errors.append(e)
+            return tables.add_allow_rule(s, AllowRule.cidr(f"10.0.0.{i}", "r"))
         finally:
             s.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_together(8, add)
+    errors = raised(results)
+    got = [r for r in results if not isinstance(r, BaseException)]
     assert errors == []
     assert sorted(r for r, _v in got) == list(range(1, 9)) and sorted(v for _r, v in got) == list(range(1, 9))
     with Store(path) as s:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from minewatch.model import Evidence, Finding
 from minewatch.store import Store
 from minewatch.store import cases as C
 from minewatch.store.backend import StoreBusy, connect, open_store
+from parallel import raised, run_together
 
 T0 = datetime(2024, 6, 10, 6, 0, tzinfo=UTC)
 
@@ -31,22 +31,7 @@ def mk(n: int = 0, *, src: str = "10.1.2.3") -> Finding:
 
 def _parallel(n: int, work) -> list[BaseException]:
     """Run `work(i)` in `n` threads released at the same moment; returns what they raised."""
-    gate = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            gate.wait()
-            work(i)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return errors
+    return raised(run_together(n, work, timeout_s=60))
 
 
 def test_parallel_notes_keep_one_unbroken_audit_chain(tmp_path):

@@ -5,7 +5,6 @@ documented API shapes."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from minewatch.store import cases as C
 from minewatch.store.backend import connect
+from parallel import run_together
 from web_helpers import csrf_of, finding, make_env
 
 
@@ -23,22 +23,7 @@ def env(tmp_path):
 
 
 def _parallel(n: int, work) -> list[object]:
-    gate = threading.Barrier(n)
-    out: list[object] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            gate.wait()
-            out[i] = work(i)
-        except BaseException as e:
-            out[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
+    return run_together(n, work)
 
 
 def _audit(env) -> list[C.AuditEntry]:
