@@ -353,7 +353,7 @@ def test_collector_serve_loop_batches_and_writes_everything(tmp_path):
 def test_a_failure_that_hits_every_record_is_not_bisected_to_single_records():
     """A conversion bug that fails every record must not cost ~2n conversions on the receive thread:
     the search stops at SPLIT_BUDGET and the rest is rejected whole; every record is still accounted for."""
-    import minewatch.sources.netflow as nf
+    from minewatch.sources.convert import SPLIT_BUDGET, convert_or_split
 
     calls = 0
     rejected: list[int] = []
@@ -367,5 +367,5 @@ def test_a_failure_that_hits_every_record_is_not_bisected_to_single_records():
         return None if len(item) <= 1 else [item[: len(item) // 2], item[len(item) // 2 :]]
 
     out: list = []
-    nf._convert_or_split(list(range(50_000)), convert, split, lambda it, exc: rejected.append(len(it)), out)
-    assert calls <= nf.SPLIT_BUDGET + 1 and sum(rejected) == 50_000 and not out
+    convert_or_split(list(range(50_000)), convert, split, lambda it, exc: rejected.append(len(it)), out)
+    assert calls <= SPLIT_BUDGET + 1 and sum(rejected) == 50_000 and not out

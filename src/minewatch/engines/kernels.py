@@ -159,7 +159,7 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     from datetime import UTC, datetime
 
     from minewatch.power.calendar import festival_mask
-    from minewatch.power.features import analyse_block, hourly, mask_unconnected, to_day_grid
+    from minewatch.power.features import analyse_block, hourly, judged_days, mask_unconnected, to_day_grid
     from minewatch.power.readers import ReadResult, regularise
     from minewatch.power.scan import MIN_JUDGE_DAYS, _daily_temp
 
@@ -198,7 +198,7 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
         if connected:
             tally["issue:not yet connected"] += 1
         row, S, day0, wd = to_day_grid(kw, st, step)
-        n_days = int(np.count_nonzero(np.sum(~np.isnan(row.reshape(-1, S)), axis=1) >= 0.5 * S))
+        n_days = judged_days(row, S)
         if n_days < MIN_JUDGE_DAYS:  # the same rule as `power scan`: too little data to judge, counted
             tally["meters too short to judge"] += 1
             continue

@@ -202,5 +202,3 @@ def scan(
         err.print(f"  {n}")
     if len(notes) > 10:
         err.print(tr(f"  … and {len(notes) - 10} more notes", f"  …… 另有 {len(notes) - 10} 条说明"))
-    if failed and failed == len(files):
-        raise typer.Exit(2)

@@ -68,6 +68,12 @@ class Block:
     pre_night_day: np.ndarray  # 00-05 h / 10-17 h of the hour profile before the step
 
 
+def judged_days(row: np.ndarray, steps_per_day: int) -> int:
+    """Days with at least half their slots read: what a meter has to be judged on (`MIN_SEG` of them)."""
+    valid = np.sum(~np.isnan(row.reshape(-1, steps_per_day)), axis=1)
+    return int(np.count_nonzero(valid >= 0.5 * steps_per_day))
+
+
 def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     """Quantile ignoring NaN via one sort (NaNs sort last); much faster than np.nanquantile."""
     s = np.sort(x, axis=axis)

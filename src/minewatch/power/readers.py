@@ -335,7 +335,7 @@ def _unit_from_name(name: str, declared: str | None) -> str | None:
     if declared:
         return declared
     n = name.lower()
-    if re.search(r"(?<![a-z])kwh(?![a-z])", n) or "kwh" in n:
+    if "kwh" in n:
         return "kwh"
     if re.search(r"(?<![a-z])kw(?![a-z])", n):
         return "kw"
@@ -929,9 +929,7 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     if dec is None:
         raise InputError("metadata is neither UTF-8 nor GB18030/GBK text", path=str(p))
     text = dec[0]
-    first = text.splitlines()[0] if text else ""
-    delim = max([",", ";", "\t"], key=first.count)
-    rdr = csv.DictReader(io.StringIO(text), delimiter=delim)
+    rdr = csv.DictReader(io.StringIO(text), delimiter=_sniff_text(text)[0])
     if not rdr.fieldnames:
         raise InputError("empty metadata file", path=str(p), line=1)
     low = {c.lower().strip(): c for c in rdr.fieldnames}

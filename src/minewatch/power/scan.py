@@ -27,7 +27,15 @@ from minewatch.power.detect import (
     subscores_block,
     total_score,
 )
-from minewatch.power.features import Block, analyse_block, hourly, mask_unconnected, to_day_grid
+from minewatch.power.features import (
+    MIN_SEG,
+    Block,
+    analyse_block,
+    hourly,
+    judged_days,
+    mask_unconnected,
+    to_day_grid,
+)
 from minewatch.power.readers import MeterMeta, MeterSeries
 
 
@@ -41,7 +49,7 @@ class MeterScore:
 #: fewest days with at least half their readings a meter needs to be judged (features.MIN_SEG, the fewest
 #: valid days on each side of a split): with less there is no weekly cycle, no usual change of the floor
 #: to measure a step against and no load shape, and a one-day meter used to crash the kernel
-MIN_JUDGE_DAYS = 14
+MIN_JUDGE_DAYS = MIN_SEG
 
 
 @dataclass
@@ -203,7 +211,7 @@ def scan_series(
             res.notes.append(tr(f"meter {s.meter_id}: reads exactly 0 until {day}; judged from its connection on",
                                 f"电表 {s.meter_id}：{day} 之前读数恒为 0；从接电之日起判定"))
         row, S, day0, wd = to_day_grid(kw, st, step)
-        n_days = int(np.count_nonzero(np.sum(~np.isnan(row.reshape(-1, S)), axis=1) >= 0.5 * S))
+        n_days = judged_days(row, S)
         if n_days < MIN_JUDGE_DAYS:
             # one short meter must not stop the scan of the others, nor get a score it cannot earn
             n_ok = int(np.count_nonzero(~np.isnan(s.kw)))

@@ -27,15 +27,15 @@ import ipaddress
 import socket
 import struct
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minewatch.model import FLOW_SCHEMA, TS
+from minewatch.sources.convert import convert_or_split, halves
 
 # ---------------------------------------------------------------------------------------------------
 # Field tables
@@ -888,38 +888,6 @@ def _extra(rec: np.ndarray, lay: _Layout, n: int) -> pa.Array:
     return pa.MapArray.from_arrays(offsets, keys, values)
 
 
-_T = TypeVar("_T")
-
-
-#: Conversions one failing batch may spend looking for its bad records (about 2 log2(n) each, so dozens of
-#: bad records are isolated), while a failure that hits every record (a bug, not a value) is not bisected
-#: down to 2n single-record conversions on the receive thread; what is left when the budget runs out is
-#: rejected whole (and counted).
-SPLIT_BUDGET = 1024
-
-
-def _convert_or_split(item: _T, convert: Callable[[_T], pa.RecordBatch], split: Callable[[_T], list[_T] | None],
-                      bad: Callable[[_T, Exception], None], out: list[pa.RecordBatch],
-                      budget: list[int] | None = None) -> None:
-    """Convert `item`; when that raises, convert its halves (`split`) until only the bad records are left.
-
-    The last line of defence behind the range checks: a value nothing foresaw costs its own record
-    (reported to `bad`), not every exporter's records converted with it. A good batch converts in one
-    call as before; each bad record costs about log2(batch) extra conversions, `SPLIT_BUDGET` in all.
-    """
-    budget = [SPLIT_BUDGET] if budget is None else budget
-    try:
-        out.append(convert(item))
-    except Exception as exc:
-        parts = split(item) if budget[0] > 0 else None
-        if parts is None:
-            bad(item, exc)
-            return
-        budget[0] -= len(parts)
-        for part in parts:
-            _convert_or_split(part, convert, split, bad, out, budget)
-
-
 def _split_group(g: _Group) -> list[_Group] | None:
     """Halves of a group: by data sets, then a single set by its records; None for one record."""
     if len(g.bodies) > 1:
@@ -933,11 +901,6 @@ def _split_group(g: _Group) -> list[_Group] | None:
     body = g.bodies[0]
     return [_Group(g.layout, g.exporter, g.template_id, [body[:h * size]], [h], g.ctx[:1]),
             _Group(g.layout, g.exporter, g.template_id, [body[h * size:n * size]], [n - h], g.ctx[:1])]
-
-
-def _split_rows(rows: list[Record]) -> list[list[Record]] | None:
-    h = len(rows) // 2
-    return [rows[:h], rows[h:]] if h else None
 
 
 class ColumnBuffer:
@@ -986,9 +949,9 @@ class ColumnBuffer:
         self.rows = 0
         batches: list[pa.RecordBatch] = []
         for g in groups.values():
-            _convert_or_split(g, self._convert_group, _split_group, self._bad_group, batches)
+            convert_or_split(g, self._convert_group, _split_group, self._bad_group, batches)
         if slow:
-            _convert_or_split(slow, records_to_batch, _split_rows, self._bad_rows, batches)
+            convert_or_split(slow, records_to_batch, halves, self._bad_rows, batches)
         return pa.Table.from_batches(batches, schema=NETFLOW_SCHEMA) if batches else None
 
     def take_notes(self) -> tuple[Counter[str], Counter[tuple[str, str]]]:

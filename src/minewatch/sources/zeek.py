@@ -559,24 +559,21 @@ def rows_to_batch(
 ) -> pa.RecordBatch | None:
     """Rows as one Arrow batch; a row whose value does not fit its column is rejected with its line.
 
-    Why a second, per-row pass: the readers check ranges line by line, but any value they let through
-    that Arrow still refuses must cost that one line, not the 65,536 good lines converted with it.
+    Why: the readers check ranges line by line, but any value they let through that Arrow still
+    refuses must cost that one line, not the 65,536 good lines converted with it (`convert_or_split`).
     """
-    try:
-        return pa.RecordBatch.from_pylist(rows, schema=schema) if schema is not None else pa.RecordBatch.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-        pass
-    good: list[dict[str, Any]] = []
-    for row, lineno in zip(rows, linenos, strict=True):
-        try:
-            if schema is not None:
-                pa.RecordBatch.from_pylist([row], schema=schema)
-            good.append(row)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
+    from minewatch.sources.convert import convert_or_split, halves
+
+    def bad(part: list[tuple[dict[str, Any], int]], exc: Exception) -> None:
+        for _row, lineno in part:
             rejects.add(f"{reason}: value does not fit its column", f"{where}:{lineno}: {str(exc)[:120]}")
-    if not good:
+
+    batches: list[pa.RecordBatch] = []
+    convert_or_split(list(zip(rows, linenos, strict=True)),
+                     lambda part: pa.RecordBatch.from_pylist([r for r, _ in part], schema=schema), halves, bad, batches)
+    if not batches:
         return None
-    return pa.RecordBatch.from_pylist(good, schema=schema) if schema is not None else pa.RecordBatch.from_pylist(good)
+    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _type_from_keys(d: dict[str, Any]) -> str | None:
