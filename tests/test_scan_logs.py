@@ -225,3 +225,24 @@ def test_a_suspect_to_an_address_no_dns_answer_resolved_says_so(tmp_path, tmp_ho
     r2 = CliRunner().invoke(app, ["scan", str(cn), "--format", "jsonl", "--no-store", "-q", "--suspects"])
     assert all(e["code"] != "dns.unresolved" for x in r2.stdout.splitlines() if x.startswith("{")
                for e in json.loads(x)["evidence"])
+
+
+def test_a_log_read_under_another_name_gives_its_findings_that_name(tmp_path):
+    """An upload saved under the server's data directory is named as uploaded, in the rows the
+    findings (and their ids) are made from."""
+    from minewatch.net.intel import PoolIntel
+    from minewatch.net.logscan import FlowLogScanner
+
+    dns, ssl, cn = write_logs(tmp_path)
+
+    def scan(conn_source):
+        s = FlowLogScanner(PoolIntel.builtin())
+        for p in (dns, ssl):
+            s.add_file(p, "zeek-json")
+        s.add_file(cn, "zeek-json", source=conn_source)
+        return s.findings()
+
+    plain, named = scan(None), scan("conn.log")
+    assert plain and {f.source for f in plain} == {str(cn)}
+    assert {f.source for f in named} == {"conn.log"}
+    assert {f.finding_id for f in named}.isdisjoint({f.finding_id for f in plain})

@@ -4,6 +4,9 @@ same name gives the same finding ids, not a second row per session."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -60,33 +63,26 @@ def test_uploading_the_same_capture_again_keeps_the_impact_assessment(env, captu
     assert _rows(env) == before
 
 
-def test_findings_are_named_after_the_uploaded_file_with_the_ids_the_cli_makes():
-    """Renaming keeps the ids a scan of a file called NAME makes: ids are made at creation, so a
-    finding two detectors merged keeps its first detector's id; references follow."""
-    from minewatch.model import Evidence, Finding
-    from minewatch.net.findings import merge_findings
-    from minewatch.web.jobs import _name_sources
+def test_findings_are_named_after_the_uploaded_file_with_the_ids_the_cli_makes(capture, tmp_path, monkeypatch):
+    """A copy under the server's upload folder scanned with `source=` its uploaded name gives the ids,
+    sources and cross-references a CLI scan of a file called that name gives (names are set where the
+    findings are made, not rewritten afterwards)."""
+    import shutil
 
-    def scan(source: str) -> list[Finding]:
-        a = Finding(kind="mining", detector="net.intel", score=60.0, subscores={"pool_domain": 40.0}, evidence=[],
-                    src_ip="10.0.0.5", src_port=50000, dst_ip="203.0.113.9", dst_port=3333, transport="tcp",
-                    source=source)  # fmt: skip
-        b = Finding(kind="mining", detector="net.behavior", score=50.0, subscores={"timing": 50.0}, evidence=[],
-                    src_ip="10.0.0.5", src_port=50000, dst_ip="203.0.113.9", dst_port=3333, transport="tcp",
-                    source=source)  # fmt: skip
-        merged = merge_findings(a, b)
-        ref = Finding(kind="mining", detector="net.endpoint", score=55.0, subscores={"pool_endpoint": 55.0},
-                      evidence=[Evidence("x", "t", "t", data={"confirmed_finding": merged.finding_id})],
-                      src_ip="10.0.0.6", src_port=50001, dst_ip="203.0.113.9", dst_port=3333, transport="tcp",
-                      source=source)  # fmt: skip
-        return [merged, ref]
+    from minewatch.net.intel import PoolIntel
+    from minewatch.net.pipeline import CaptureScanner
 
-    cli = scan("demo.pcap")
-    web = scan("/srv/minewatch/uploads/38fc934c")
-    _name_sources(web, lambda _x: "demo.pcap")
-    assert [f.finding_id for f in web] == [f.finding_id for f in cli]
-    assert [f.source for f in web] == ["demo.pcap", "demo.pcap"]
-    assert web[1].evidence[0].data["confirmed_finding"] == cli[0].finding_id
+    upload = tmp_path / "uploads" / "38fc934c"
+    upload.parent.mkdir()
+    shutil.copy(capture, upload)
+    monkeypatch.chdir(capture.parent)
+    intel = PoolIntel.builtin()
+    cli = CaptureScanner(intel).scan_file(Path(capture.name))
+    web = CaptureScanner(intel).scan_file(upload, source=capture.name)
+    assert cli and sorted(f.finding_id for f in web) == sorted(f.finding_id for f in cli)
+    assert {f.source for f in web} == {capture.name}
+    refs = {json.dumps(e.data, sort_keys=True, default=str) for f in web for e in f.evidence}
+    assert refs == {json.dumps(e.data, sort_keys=True, default=str) for f in cli for e in f.evidence}
 
 
 def test_a_capture_scanned_by_the_cli_then_uploaded_gives_no_second_row(env, capture, tmp_path, monkeypatch):

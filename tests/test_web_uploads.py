@@ -183,12 +183,12 @@ def test_log_progress_is_reported_by_bytes(env, tmp_path, monkeypatch):
     seen: list[tuple[str, int, int, int]] = []
     real = logscan.FlowLogScanner.add_file
 
-    def add_file(self, path, fmt, *, start_line=0, flows=True, progress=None):
+    def add_file(self, path, fmt, *, start_line=0, flows=True, progress=None, source=None):
         def spy(pos: int, size: int) -> None:
             progress(pos, size)
             seen.append((Path(path).name, pos, size, next(iter(env.app.state.jobs.jobs.values())).done_bytes))
 
-        return real(self, path, fmt, start_line=start_line, flows=flows, progress=spy)
+        return real(self, path, fmt, start_line=start_line, flows=flows, progress=spy, source=source)
 
     monkeypatch.setattr(logscan.FlowLogScanner, "add_file", add_file)
     conn, ssl = zeek_pair(tmp_path)

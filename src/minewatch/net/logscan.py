@@ -62,6 +62,7 @@ class FlowLogScanner:
         self._cert_keys: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
+        self._source: str | None = None  #: the name `add_file` was given for the file being read
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
                                        "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0}
@@ -69,13 +70,16 @@ class FlowLogScanner:
 
     # -- reading -----------------------------------------------------------------------------
     def add_file(self, path: str | Path, fmt: str, *, start_line: int = 0, flows: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, source: str | None = None) -> None:
         """Read one log. Names (DNS answers, TLS server names, IDS alerts) are always read in full:
         they are the context later connections need. Connections are read from `start_line` (a log
         that grew since its last import) or not at all (`flows=False`: already imported).
-        `progress(bytes_read, file_size)` follows the main pass over the file (gzip: compressed bytes)."""
+        `progress(bytes_read, file_size)` follows the main pass over the file (gzip: compressed bytes).
+        `source` names the file in its connections (and the findings' ids) instead of the path, as
+        `CaptureScanner.scan_file` does for an upload saved under another name."""
         t0 = time.perf_counter()
         try:
+            self._source = source
             self._read(Path(path), fmt, start_line=start_line, flows=flows, progress=progress)
         finally:
             self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0
@@ -160,6 +164,9 @@ class FlowLogScanner:
                     self.counts["alerts"] += 1
         elif log_type == "conn":
             table = _null_unrepresentable_times(table, self.rejects)
+            if self._source is not None and "source" in table.column_names:
+                table = table.set_column(table.schema.get_field_index("source"), "source",
+                                         pa.array([self._source] * table.num_rows, table.schema.field("source").type))
             self.flow_tables.append(table)
             self.counts["flows"] += table.num_rows
             if "transport" in table.column_names:

@@ -262,12 +262,16 @@ class CaptureScanner:
         return (sub, ev) if sub else None
 
     # -- per file -----------------------------------------------------------------------------
-    def scan_file(self, path: str | Path, progress: Callable[[int], None] | None = None) -> list[Finding]:
-        """Scan one capture; errors in the file are recorded in `stats`, findings so far are kept."""
+    def scan_file(self, path: str | Path, progress: Callable[[int], None] | None = None,
+                  source: str | None = None) -> list[Finding]:
+        """Scan one capture; errors in the file are recorded in `stats`, findings so far are kept.
+
+        `source` names the file in the findings (and so in their ids) when the path is not what the user
+        called it: an upload saved under the server's data directory is named as uploaded."""
         from minewatch.net.engine import FlowEngine
         from minewatch.sources.pcap import open_capture
 
-        self._source = str(path)
+        self._source = source or str(path)
         self._analyzers: dict[int, Any] = {}
         self._findings: list[Finding] = []
         self._undecided: list[tuple[FlowView, Any]] = []

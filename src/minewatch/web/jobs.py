@@ -22,7 +22,7 @@ import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -296,13 +296,13 @@ class JobManager:
                 job.done_bytes = min(start + int(pos), job.size_bytes)
 
             try:
-                scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()))
+                scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()),
+                                 source=f.filename)
             except InputError as e:
                 job.note(_named(str(e), by_path))
             base += f.size_bytes
             job.done_bytes = base
         found = scanner.findings() if scanner.flow_tables else []
-        _name_sources(found, lambda x: by_path.get(str(x.source), files[0].filename))
         if not scanner.flow_tables:
             job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: "
                      "names and alerts were read, but there is nothing to score",
@@ -333,8 +333,7 @@ class JobManager:
         def progress(n: int) -> None:
             job.done_bytes = min(base + int(n), job.size_bytes)
 
-        found = scanner.scan_file(f.path, progress=progress)
-        _name_sources(found, lambda _x: f.filename)
+        found = scanner.scan_file(f.path, progress=progress, source=f.filename)
         stats = scanner.stats.as_dict()
         by_path = {str(f.path): f.filename}
         if stats.get("errors"):
@@ -354,12 +353,13 @@ class JobManager:
         from minewatch.power.scan import scan_series
 
         res = read_file(jf.path)
+        for s in res.series:  # findings (and their ids) name the file as uploaded, not the server's copy
+            s.source = jf.filename
         job.done_bytes += jf.size_bytes // 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = scan_series(res.series, temperature=res.temperature)
         suspects = out.suspects()
-        _name_sources(suspects, lambda _x: jf.filename)
         by_id = {s.meter_id: s for s in res.series}
         for f in suspects:
             s = by_id.get(f.meter_id or "")
@@ -380,48 +380,6 @@ class JobManager:
             n = sum(i.count for i in res.issues)
             job.note(f"{jf.filename}: {n} data issue(s) in the meter file", f"{jf.filename}：电表文件中有 {n} 处数据问题")
         return suspects
-
-
-def _name_sources(found: list[Any], name_of: Any) -> None:
-    """Give each finding the uploaded file's name as its source, and the id that goes with it.
-
-    Why the id too: `Finding.natural_id` includes the source, and the scanners made it from the
-    server's copy (a path under the data directory), so the same session uploaded again, or scanned
-    by `minewatch scan NAME` before, got a second row. The id is made as the scanner made it, at the
-    finding's creation: a finding two detectors spoke about keeps the id of the first one
-    (`net.findings.merge_findings` appends `+other` to its detector), so the detector it was created
-    with is found among the prefixes of the current one by the id itself. References between
-    findings of this scan (evidence naming the confirmed pool session) follow the new ids.
-    """
-    renamed: dict[str, str] = {}
-    for x in found:
-        old_source, new_source = x.source, name_of(x)
-        new = _id_as_created(x, old_source, new_source)
-        x.source = new_source
-        if new != x.finding_id:
-            renamed[x.finding_id] = new
-            x.finding_id = new
-    if not renamed:
-        return
-    for x in found:
-        for ev in x.evidence:
-            if isinstance(ev.data, dict):
-                for k, v in ev.data.items():
-                    if isinstance(v, str) and v in renamed:
-                        ev.data[k] = renamed[v]
-        for k, v in list(x.extra.items()):
-            if isinstance(v, str) and v in renamed:
-                x.extra[k] = renamed[v]
-
-
-def _id_as_created(x: Any, old_source: str | None, new_source: str) -> str:
-    """The id `x` would have had if the scanner had read it from a file called `new_source`."""
-    parts = x.detector.split("+")
-    for k in range(len(parts), 0, -1):
-        detector = "+".join(parts[:k])
-        if replace(x, detector=detector, source=old_source, finding_id="").finding_id == x.finding_id:
-            return str(replace(x, detector=detector, source=new_source, finding_id="").finding_id)
-    return str(replace(x, source=new_source, finding_id="").finding_id)  # made some other way: the plain natural id
 
 
 def _note_prior(job: Job, f: JobFile, entry: dict[str, Any]) -> None:
