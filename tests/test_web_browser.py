@@ -67,7 +67,7 @@ def browser(tmp_path):
 
 def _wait_text(drv, element_id: str, text: str, timeout: float = 20) -> None:
     """Wait for a form submission to land (the old page's elements go stale meanwhile)."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
 
     end = time.time() + timeout
@@ -75,7 +75,7 @@ def _wait_text(drv, element_id: str, text: str, timeout: float = 20) -> None:
         try:
             if drv.find_element(By.ID, element_id).text == text:
                 return
-        except (NoSuchElementException, StaleElementReferenceException):
+        except WebDriverException:  # not there yet, stale, or gone mid-read (see _wait_job)
             pass
         time.sleep(0.1)
     raise AssertionError(f"#{element_id} never showed {text!r}")
@@ -83,13 +83,15 @@ def _wait_text(drv, element_id: str, text: str, timeout: float = 20) -> None:
 
 def _wait_job(drv, timeout: float = 120) -> str | None:
     """The job page refreshes itself (no JavaScript) until the scan is over; its final state class."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
 
     deadline = time.time() + timeout
     state = None
     while time.time() < deadline and state not in ("job-done", "job-failed"):
-        with contextlib.suppress(NoSuchElementException, StaleElementReferenceException):
+        # the page may reload between finding the element and reading it: Chromium reports that as a
+        # stale element or, sometimes, as an inspector error ("Node ... does not belong to the document")
+        with contextlib.suppress(WebDriverException):
             state = drv.find_element(By.ID, "job-state").get_attribute("class")
         time.sleep(0.3)
     return state
