@@ -109,3 +109,51 @@ def test_help_panels_and_marks_follow_the_language():
                         text=True, env=env, check=True).stdout
     assert "─ 选项 ─" in zh and "[默认：" in zh and "Options" not in zh and "[default:" not in zh
     assert "─ Options ─" in en and "[default:" in en
+
+
+#: (arguments, a Chinese phrase the error must carry): the framework's own parse errors under --lang zh
+FRAMEWORK_ERRORS = [
+    (["power", "scan", "--top", "x", "f.csv"], "应为整数"),
+    (["findings", "--min-score", "abc"], "应为数字"),
+    (["power", "scan", "--top"], "需要一个取值"),
+    (["scna"], "您是否想用 'scan'"),
+    (["case", "show"], "没有命令 'show'"),
+    (["probe"], "缺少参数 'target'"),
+    (["scan", "--group", "foo", "f.pcap"], "不是 'session', 'host' 之一"),
+    (["scan", "/nonexistent-minewatch-path"], "不存在"),
+    (["scan", "--bogus", "f.pcap"], "没有选项 --bogus"),
+    (["serve", "--port", "99999999"], "应不大于 65535"),
+    (["scan", "a.pcap", "--fail-on-detect=3"], "不接受取值"),
+]
+
+
+def _run(args: list[str], lang: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "minewatch.cli", "--lang", lang, *args], capture_output=True,
+                          text=True, env={"COLUMNS": "200", "PATH": "", "LANG": "C.UTF-8"})
+
+
+def test_framework_parse_errors_are_chinese_under_lang_zh():
+    assert "用法：minewatch probe" in _run(["probe"], "zh").stderr
+    for args, phrase in FRAMEWORK_ERRORS:
+        r = _run(args, "zh")
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Usage:" not in r.stderr and "Try '" not in r.stderr, (args, r.stderr)
+        assert phrase in r.stderr, (args, r.stderr)
+        body = [line for line in r.stderr.splitlines() if line.startswith("│")]
+        # the message itself carries no English words beyond option names, values and paths
+        words = re.findall(r"\b[A-Za-z]{4,}\b", " ".join(body))
+        assert not [w for w in words if w.lower() in {"invalid", "missing", "such", "option", "requires", "input",
+                                                      "should", "does", "exist", "value", "possible"}], (args, body)
+
+
+def test_framework_parse_errors_stay_english_under_lang_en():
+    r = _run(["power", "scan", "--top", "x", "f.csv"], "en")
+    assert r.returncode == 2 and "Usage: minewatch" in r.stderr and "Invalid value for '--top'" in r.stderr
+    assert not CJK.search(r.stderr)
+
+
+def test_help_option_line_is_chinese_under_lang_zh():
+    r = subprocess.run([sys.executable, "-m", "minewatch.cli", "--lang", "zh", "scan", "--help"], capture_output=True,
+                       text=True, env={"COLUMNS": "200", "PATH": ""}, check=True)
+    assert "显示本帮助并退出" in r.stdout and "Show this message" not in r.stdout
+    assert "用法：minewatch scan" in r.stdout

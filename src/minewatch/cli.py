@@ -16,8 +16,8 @@ from minewatch import __version__
 from minewatch.i18n import current, pick, set_lang, tr
 
 #: The CLI framework's own words that Typer lets us set (panel titles, default/required marks, the help
-#: hint) in Chinese under `--lang zh`. Typer's vendored Click writes "Usage:", "--help"'s own text and its
-#: error messages as fixed English strings, which stay as they are.
+#: hint) in Chinese under `--lang zh`; the usage line, `--help`'s own line and parse errors of Typer's
+#: vendored Click are translated where they are shown (`cli_zh.py`).
 _TYPER_ZH = {
     "OPTIONS_PANEL_TITLE": "选项", "COMMANDS_PANEL_TITLE": "命令", "ARGUMENTS_PANEL_TITLE": "参数",
     "ERRORS_PANEL_TITLE": "错误", "DEFAULT_STRING": "[默认：{}]", "REQUIRED_LONG_STRING": "[必填]",
@@ -29,9 +29,12 @@ _TYPER_ZH = {
 def _framework_in_chinese() -> None:
     import typer.rich_utils
 
+    from minewatch import cli_zh
+
     for name, text in _TYPER_ZH.items():
         if hasattr(typer.rich_utils, name):
             setattr(typer.rich_utils, name, text)
+    cli_zh.install()
 
 
 if current() == "zh":

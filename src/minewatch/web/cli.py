@@ -17,11 +17,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help=tr(
         "Address to listen on. Anything but localhost exposes the dashboard to the network: put it behind "
         "HTTPS.", "监听地址。非本机地址会把面板暴露到网络上：请置于 HTTPS 之后。")),
-    port: int = typer.Option(8080, "--port", help=tr("TCP port.", "TCP 端口。")),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help=tr("TCP port.", "TCP 端口。")),
     insecure_cookies: bool = typer.Option(False, "--insecure-cookies", help=tr(
         "Send session cookies over plain HTTP to hosts other than localhost (testing only).",
         "允许通过明文 HTTP 向非本机发送会话 Cookie（仅用于测试）。")),
-    max_upload_mb: int = typer.Option(512, "--max-upload-mb", help=tr("Largest upload (MB).", "最大上传大小 (MB)。")),
+    max_upload_mb: int = typer.Option(512, "--max-upload-mb", min=1, help=tr("Largest upload (MB).", "最大上传大小 (MB)。")),
 ) -> None:
     """Serve the web dashboard and the HTTP API (log-in required; create users with `minewatch user add`).
 
