@@ -102,7 +102,7 @@ def power(
     from minewatch.engines.kernels import PowerConfig, meta_tuples
 
     if engine not in ("spark", "local"):
-        raise typer.BadParameter("--engine spark|local")
+        raise typer.BadParameter(tr("must be spark or local", "应为 spark 或 local"), param_hint="--engine")
     try:
         cfg = PowerConfig(tz_offset_h=tz_offset, threshold=threshold, with_impact=impact, keep_all=all_rows)
         if meta is not None:
@@ -147,7 +147,7 @@ def flows(
     from minewatch.engines.kernels import FlowConfig
 
     if engine not in ("spark", "local"):
-        raise typer.BadParameter("--engine spark|local")
+        raise typer.BadParameter(tr("must be spark or local", "应为 spark 或 local"), param_hint="--engine")
     cfg = FlowConfig(source=None, intel=intel, include_timing_only=timing_only)
     try:
         if engine == "local":

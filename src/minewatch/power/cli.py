@@ -70,9 +70,9 @@ def scan(
     扫描电表数据文件，列出疑似挖矿负荷及其证据。
     """
     if fmt not in ("table", "jsonl", "csv"):
-        raise typer.BadParameter("--format table|jsonl|csv")
+        raise typer.BadParameter(tr("must be table, jsonl or csv", "应为 table、jsonl 或 csv"), param_hint="--format")
     if unit is not None and unit not in ("kwh", "kw"):
-        raise typer.BadParameter("--unit kwh|kw")
+        raise typer.BadParameter(tr("must be kwh or kw", "应为 kwh 或 kw"), param_hint="--unit")
     if top is not None and top < 1:
         raise typer.BadParameter(tr("--top must be at least 1", "--top 至少为 1"), param_hint="--top")
     err = Console(stderr=True, soft_wrap=True)  # paths and meter ids in messages are never broken
