@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime
 
@@ -292,3 +293,22 @@ def test_practically_zero_step_has_no_kw_and_no_machine():
     f = scan_series([MeterSeries("Z", START, 3600, x, "t.csv", "kw")], with_impact=False).scores[0].finding
     assert f.kw_mining is None and f.machines_est is None
     assert not any(e.code == "power.step" for e in f.evidence)
+
+
+def test_stored_onset_rule_does_not_depend_on_the_cli_language():
+    """The detector used to write `extra.onset_assumption` in the CLI's --lang: a finding stored from a
+    Chinese session (or by a Spark executor with a Chinese locale) said it in Chinese to everyone."""
+    from minewatch import i18n
+
+    rng = np.random.default_rng(41)
+    d = 10 + rng.normal(0, 0.5, DAYS)
+    d[120:] += 3.2 * 24
+    before = i18n.current()
+    try:
+        i18n.set_lang("zh")
+        f = scan_series([MeterSeries("D", START, 86400, d / 24, "t.csv", "kwh")], with_impact=False).scores[0].finding
+    finally:
+        i18n.set_lang(before)
+    en, zh = f.extra["onset_assumption"], f.extra["onset_assumption_zh"]
+    assert "hour" in en and not re.search(r"[\u4e00-\u9fff]", en)
+    assert re.search(r"[\u4e00-\u9fff]", zh)

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from minewatch.i18n import tr
 from minewatch.model import Evidence, Finding, combine_subscores
 from minewatch.power.features import Block
 
@@ -80,6 +79,21 @@ FLAT_BUSINESSES = (
 SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
 #: Of those, the household ones, where any always-on load of a machine's size is out of place.
 RESIDENTIAL_TARIFFS = ("resid", "household", "domestic", "居民")
+
+
+#: how the onset is dated (features.py), stated with every power finding in both languages
+ONSET_RULE_EN = (
+    "walking back from the step (up to 21 days): the first day of the run of days whose daily "
+    "floor and the next day's are both above the old floor by max(3 noise units, 10 % of the "
+    "step); the onset is the first hour of that day above the old hour-of-day profile by half "
+    "that margin, or, when the day before ends in such hours (a rig switched on after the night "
+    "hours that set the floor), the start of those hours"
+)
+ONSET_RULE_ZH = (
+    "自阶跃日向前回溯（最多 21 天）：连续若干天中当日与次日最低负荷均高出原水平 max(3 倍噪声, 阶跃的 "
+    "10%) 的第一天；起始时刻为该日首个高出原分时曲线一半阈值的时段；若前一天末尾各时段已高出"
+    "（矿机在决定最低负荷的夜间时段之后开机），则取这些时段的开始"
+)
 
 
 def _clip01(a: np.ndarray) -> np.ndarray:
@@ -401,13 +415,7 @@ def build_finding(
         algorithm="sha256d" if unit is not None and unit.kind == "ASIC" else None,
         impact=impact,
         extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
-               "onset_assumption": tr(
-                   "walking back from the step (up to 21 days): the first day of the run of days whose daily "
-                   "floor and the next day's are both above the old floor by max(3 noise units, 10 % of the "
-                   "step); the onset is the first hour of that day above the old hour-of-day profile by half "
-                   "that margin, or, when the day before ends in such hours (a rig switched on after the night "
-                   "hours that set the floor), the start of those hours",
-                   "自阶跃日向前回溯（最多 21 天）：连续若干天中当日与次日最低负荷均高出原水平 max(3 倍噪声, 阶跃的 "
-                   "10%) 的第一天；起始时刻为该日首个高出原分时曲线一半阈值的时段；若前一天末尾各时段已高出"
-                   "（矿机在决定最低负荷的夜间时段之后开机），则取这些时段的开始")},
+               # both languages, whatever the CLI's --lang: a stored finding is read later, in either
+               # language, and the Spark executors must not write what their own locale says
+               "onset_assumption": ONSET_RULE_EN, "onset_assumption_zh": ONSET_RULE_ZH},
     )
