@@ -211,3 +211,21 @@ def test_a_power_finding_ends_where_the_data_ends_and_is_assessed_to_there(tmp_p
     onset = np.datetime64(rec["onset"].rstrip("Z"))
     hours = (np.datetime64("2024-07-19T00:00") - onset) / np.timedelta64(1, "h")
     assert abs(impact["kwh_since_onset"] - impact["kw"] * hours) / (impact["kw"] * hours) < 0.02
+
+
+def test_top_limits_the_listing_not_the_store(tmp_path, tmp_home):
+    """`--top 1` used to store (and plot) only one suspect: a second rig vanished from the case file
+    because the screen was asked to show one line."""
+    data, meta = _write(tmp_path)
+    text = data.read_text().splitlines()
+    rig2 = [ln.replace("RIG1,", "RIG2,", 1) for ln in text if ln.startswith("RIG1,")]
+    data.write_text("\n".join(text + rig2) + "\n")
+    db = tmp_path / "top.duckdb"
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--format", "jsonl", "--db", str(db), "--top", "1",
+                                 "--plot", str(tmp_path / "png")])
+    assert r.exit_code == 0, r.output
+    listed = [json.loads(line)["meter_id"] for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(listed) == 1 and listed[0] in ("RIG1", "RIG2")
+    assert len(list((tmp_path / "png").glob("*.png"))) == 1
+    with Store(db) as st:
+        assert sorted(f.meter_id for f in st.findings(kind="mining")) == ["RIG1", "RIG2"]

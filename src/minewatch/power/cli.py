@@ -47,7 +47,9 @@ def scan(
     temperature: Path | None = typer.Option(None, "--temperature", help=tr(
         "Temperature CSV (time, temp_c[, meter_id|site]).", "气温 CSV（时间、温度[、电表或站点]）。")),
     fmt: str = typer.Option("table", "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
-    top: int | None = typer.Option(None, "--top", help=tr("Show only the N highest scores.", "仅显示得分最高的 N 个。")),
+    top: int | None = typer.Option(None, "--top", help=tr(
+        "List and plot only the N highest scores (every suspect is still stored).",
+        "仅列出并绘制得分最高的 N 个（全部嫌疑用户仍会入库）。")),
     plot: Path | None = typer.Option(None, "--plot", help=tr("Write one PNG per suspect here.", "为每个嫌疑用户生成 PNG 图。")),
     db: str | None = typer.Option(None, "--db", help=tr(
         "Store findings here: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB).",
@@ -100,14 +102,17 @@ def scan(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = scan_series(total.series, meta=meta_d, temperature=total.temperature, tz_offset_h=tz_offset)
-    suspects = res.suspects(threshold, top)
+    # every suspect is stored (a case must not lose a meter because the screen showed 20); --top only
+    # limits what is listed and plotted
+    suspects = res.suspects(threshold, None)
+    listed = res.suspects(threshold, top)
     ranked = sorted(res.scores, key=lambda m: (-m.score, m.meter_id))
     if all_meters and fmt != "table":
         shown = [m.finding for m in (ranked[:top] if top else ranked)]
         for fd in shown:  # every meter is listed; only those at the threshold are suspects
             fd.extra["suspect"] = fd.score >= threshold
     else:
-        shown = suspects
+        shown = listed
     if fmt == "jsonl":
         for fd in shown:
             sys.stdout.write(fd.to_json() + "\n")
@@ -127,7 +132,7 @@ def scan(
         for c in (tr("meter", "电表"), tr("score", "得分"), tr("onset", "起始"), tr("kW mining", "挖矿功率 kW"),
                   tr("machines", "矿机数"), tr("evidence", "证据")):
             t.add_column(c)
-        for fd in suspects:
+        for fd in listed:
             t.add_row(str(fd.meter_id), f"{fd.score:.0f}", fd.onset.date().isoformat() if fd.onset else "—",
                       f"{fd.kw_mining:.1f}" if fd.kw_mining is not None else "—",
                       f"{fd.machines_est:g}" if fd.machines_est is not None else "—",
@@ -137,7 +142,7 @@ def scan(
         from minewatch.power.plot import plot_suspect
 
         by_id = {s.meter_id: s for s in total.series}
-        for fd in suspects:
+        for fd in listed:
             if fd.meter_id in by_id:
                 plot_suspect(by_id[fd.meter_id], fd, plot, tz_offset_h=tz_offset)
     stored = 0
