@@ -15,8 +15,12 @@ Three rules make the results independent of how an engine cuts the data:
 - outputs are one row per finding with the Finding as JSON (`FINDING_ROWS`), which is what
   `Finding.from_record` and `Store.add_findings` load.
 
-Pure: no file or network I/O here; the hardware catalog and the pool list are package data, read
-once per process and cached.
+Pure by default: no file or network I/O here; the hardware catalog and the pool list are package
+data, read once per process and cached. The exception is `PowerConfig.with_impact` (`--impact`):
+`power_score` then calls `power.scan.assess_impact`, i.e. `minewatch.assess`, which is not pure. It
+reads the factor file, the network-metrics cache (the user data directory, else ../shared/data, else
+a built-in snapshot) and the clock, so on Spark each executor's files decide the impact figures and
+the assessment carries the executor's time. That is why the engines leave it off unless asked.
 """
 
 from __future__ import annotations

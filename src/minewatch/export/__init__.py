@@ -101,8 +101,8 @@ _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 def _a_label(label: str) -> str | None:
     """A Unicode label as its IDNA A-label (`xn--...`), the form DNS queries and SNI carry on the wire.
 
-    The `idna` package (IDNA 2008 with UTS #46 mapping) is used when installed (it comes with httpx and
-    anyio); Python's own codec (IDNA 2003) otherwise.
+    Uses the `idna` package (IDNA 2008 with UTS #46 mapping), a declared dependency; Python's own codec
+    (IDNA 2003) is only a fallback for an installation without it.
     """
     try:
         import idna

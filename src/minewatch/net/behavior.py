@@ -31,8 +31,8 @@ bilingual `Evidence` naming the statistic and its threshold. An optional block-t
 block arrivals, the idea of MineHunter (ACSAC 2021).
 
 Assumptions stated once: the connection initiator is the client; replies to a client request
-arrive within `REPLY_WINDOW_S`; the coin table below gives mean block times (replace it by
-`minewatch.net.coins` once that module exists — see `coin_block_times`).
+arrive within `REPLY_WINDOW_S`; mean block times come from the coin table in `minewatch.net.coins`
+(see `coin_block_times`).
 """
 
 from __future__ import annotations
@@ -71,36 +71,11 @@ MIN_SHARES = 20
 #: XMRig `kKeepAliveTimeout` (60 s); MQTT's common keep-alive is the same value, so it is a weak cue.
 KEEPALIVE_S = 60.0
 
-#: Mean block interval (s) per coin, used when `minewatch.net.coins` is not available.
-_LOCAL_BLOCK_TIMES_S: dict[str, float] = {
-    "BTC": 600.0,
-    "BCH": 600.0,
-    "LTC": 150.0,
-    "XMR": 120.0,
-    "ZEC": 75.0,
-    "DOGE": 60.0,
-    "RVN": 60.0,
-    "ETC": 13.0,
-}
-
-
 def coin_block_times() -> dict[str, float]:
-    """Coin -> mean block time in seconds; from `minewatch.net.coins` when it offers one.
+    """Coin ticker (upper case) -> mean block time in seconds, from `minewatch.net.coins.BLOCK_TIME_S`."""
+    from minewatch.net.coins import BLOCK_TIME_S
 
-    Why a fallback: the coin table lives in another module that may not exist yet; a detector must
-    not fail because of that, and the local table carries the few values the rhythm test needs.
-    """
-    try:
-        from minewatch.net import coins  # type: ignore[attr-defined]
-    except ImportError:
-        return dict(_LOCAL_BLOCK_TIMES_S)
-    for name in ("BLOCK_TIME_S", "BLOCK_TIMES_S", "block_times"):
-        table = getattr(coins, name, None)
-        if callable(table):
-            table = table()
-        if isinstance(table, Mapping) and table:
-            return {str(k).upper(): float(v) for k, v in table.items() if v}
-    return dict(_LOCAL_BLOCK_TIMES_S)
+    return {str(k).upper(): float(v) for k, v in BLOCK_TIME_S.items() if v}
 
 
 @dataclass(slots=True)

@@ -624,8 +624,8 @@ _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"
 def sniff_format(path: str | Path) -> str | None:
     """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | None, from content.
 
-    Reads at most a few kB (decompressing gzip); file names are not trusted, because rotated and
-    renamed logs are the normal case.
+    Reads at most SNIFF_LINES non-empty lines, SNIFF_MAX_BYTES (4 MiB) in all, decompressing gzip; file
+    names are not trusted, because rotated and renamed logs are the normal case.
     """
     p = Path(path)
     if p.is_dir():
