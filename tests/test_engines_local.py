@@ -150,12 +150,21 @@ def test_cli_local_then_load_into_store(samples, tmp_path, tmp_home):
     found = read_findings(out)
     assert len(found) == summary["flagged"] > 0
     db = tmp_path / "s.duckdb"
+    from minewatch.store import Store
+    from minewatch.store.backend import as_db
+    from minewatch.store.cases import case_finding_ids, create_site, open_case, site_finding_ids
+
+    # a site covering the flagged hosts and its open case exist before the engine's findings arrive:
+    # `spark load` used to store them without attaching them, as a local scan does
+    with Store(db) as st:
+        site = create_site(as_db(st), "campus", ip_ranges=["0.0.0.0/0", "::/0"], actor="t")
+        case = open_case(as_db(st), "miners", actor="t", site_id=site.site_id)
     r = CliRunner().invoke(app, ["load", str(out), "--db", str(db)])
     assert r.exit_code == 0, r.output
-    from minewatch.store import Store
-
     with Store(db) as st:
         assert st.count() == len(found)
+        assert len(site_finding_ids(as_db(st), site.site_id)) == len(found)
+        assert len(case_finding_ids(as_db(st), case.case_id)) == len(found)
     (out / "findings" / "part-00000.jsonl").write_text('{"kind": "mining"}\n')
     with pytest.raises(InputError, match="line 1"):
         read_findings(out)

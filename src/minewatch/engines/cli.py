@@ -171,18 +171,25 @@ def flows(
 def load(
     out: Path = typer.Argument(..., help=tr("A folder written by `minewatch spark power|flows`.",
                                             "由 `minewatch spark power|flows` 写出的目录。")),
-    db: Path | None = typer.Option(None, "--db", help=tr("DuckDB store file.", "DuckDB 数据库文件。")),
+    db: str | None = typer.Option(None, "--db", help=tr(
+        "Store: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB).",
+        "数据库：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
 ) -> None:
     """Load the findings an engine wrote into the store."""
     from minewatch.engines.local import read_findings
-    from minewatch.store import Store
+    from minewatch.store.backend import as_db, open_store_for_cli
+    from minewatch.store.cases import attach_new
 
     try:
         found = read_findings(out)
     except InputError as e:
         raise _fail(e) from e
-    with Store(db) as st:
+    # the same store as every other command (a team's PostgreSQL too), and loaded findings join the
+    # sites that list their meters or addresses, and those sites' open cases, as a local scan's do
+    with open_store_for_cli(db) as st:
         new = st.add_findings(found)
+        if new:
+            attach_new(as_db(st))
     Console(stderr=True, soft_wrap=True).print(tr(f"{len(found)} findings read, {new} new in store",
                                   f"读取 {len(found)} 条结果，新入库 {new} 条"))
 
