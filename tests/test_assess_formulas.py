@@ -56,9 +56,11 @@ def test_co2_factors():
     assert co2_factor().value == pytest.approx(0.5366)
     assert co2_tonnes(5.2e9, co2_factor().value) == pytest.approx(2.79e6, rel=0.001)
     assert co2_factor("Sichuan").value == pytest.approx(0.1404)
-    hebei = co2_factor("hebei")
-    assert hebei.value == pytest.approx(0.8843) and "hebei" in hebei.source
-    assert co2_factor("inner mongolia").value == pytest.approx(0.8843)
+    hebei = co2_factor("hebei")  # 2022 provincial factor (MEE/NBS), not the 2012 North grid average 0.8843
+    assert hebei.value == pytest.approx(0.7252) and hebei.name == "co2_factor_hebei"
+    assert co2_factor("inner mongolia").value == pytest.approx(0.6849)
+    shandong = co2_factor("shandong")  # no provincial value on record: the 2022 North China grid average
+    assert shandong.value == pytest.approx(0.6776) and "shandong" in shandong.source
     assert co2_factor(country="US").value < co2_factor(country="KZ").value
     assert co2_factor(value=0.1).value == 0.1
     with pytest.raises(ValueError):

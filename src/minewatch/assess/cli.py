@@ -72,6 +72,10 @@ def render_assessment(a: Assessment) -> list[str]:
         ),
         tr("  By model class:", "  按机型类别："),
     ]
+    if a.warnings:
+        warn = [tr("Warnings:", "警告：")] + [f"  ! {tr(w['message'], w.get('message_zh') or w['message'])}"
+                                             for w in a.warnings]  # fmt: skip
+        lines = lines[:1] + warn + lines[1:]
     for m in a.by_model:
         lines.append(
             f"    {tr(m.model_class, _CLASS_ZH.get(m.model_class, m.model_class)):<9} {m.model:<32} {_n(m.machines):>8} "
@@ -120,7 +124,8 @@ def render_assessment(a: Assessment) -> list[str]:
         val = x["value"] if not isinstance(x["value"], float) else f"{x['value']:.6g}"
         as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
         label = tr(x["name"], f"{_assumption_zh(x['name'])}（{x['name']}）")
-        lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {tr(x['source'], _source_zh(x['source']))}")
+        src = tr(x["source"], x.get("source_zh") or _source_zh(x["source"]))
+        lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {src}")
     return lines
 
 
@@ -171,7 +176,7 @@ _OPT_MODEL = typer.Option(None, "--model", help=tr("Machine model, e.g. S19 (see
 _OPT_PROV = typer.Option(None, "--province", help=tr("Chinese province for the CO2 factor, e.g. sichuan.", "用于碳排放因子的省份，如 sichuan。"))
 _OPT_COUNTRY = typer.Option("CN", "--country", help=tr("Country code for the CO2 factor.", "碳排放因子的国家代码。"))
 _OPT_COAL = typer.Option(None, "--coal", help=tr("Coal convention (equivalent|calorific) or kgce/kWh.", "折标煤方法（equivalent 等价值|calorific 当量值）或 kgce/kWh。"))
-_OPT_CO2 = typer.Option(None, "--co2-factor", help=tr("CO2 factor in kg/kWh (overrides province/country).", "碳排放因子 kg/kWh。"))
+_OPT_CO2 = typer.Option(None, "--co2-factor", help=tr("CO2 factor in kg/kWh, or a named official series such as cn_2021_national (overrides province/country).", "碳排放因子 kg/kWh，或官方系列名称，如 cn_2021_national（优先于省份/国家）。"))
 _OPT_FX = typer.Option(None, "--fx", help=tr("Currency units per USD.", "每美元兑换的货币单位。"))
 _OPT_PUE = typer.Option(None, "--pue", help=tr("Site overhead factor (default from factors file).", "场地能耗系数。"))
 _OPT_METRICS = typer.Option(None, "--metrics", help=tr("Coin Metrics-style CSV (default: cache, then shared data).", "Coin Metrics 格式的 CSV。"))
@@ -202,7 +207,7 @@ def site(
     province: str = _OPT_PROV,
     country: str = _OPT_COUNTRY,
     coal: str = _OPT_COAL,
-    co2_factor: float = _OPT_CO2,
+    co2_factor: str = _OPT_CO2,
     fx: float = _OPT_FX,
     pue: float = _OPT_PUE,
     metrics: Path = _OPT_METRICS,
@@ -242,7 +247,7 @@ def finding(
     province: str = _OPT_PROV,
     country: str = _OPT_COUNTRY,
     coal: str = _OPT_COAL,
-    co2_factor: float = _OPT_CO2,
+    co2_factor: str = _OPT_CO2,
     fx: float = _OPT_FX,
     metrics: Path = _OPT_METRICS,
     factors: Path = _OPT_FACTORS,

@@ -93,6 +93,9 @@ class Assessment:
     onset: datetime | None = None
     until: datetime | None = None
     assumptions: list[dict[str, Any]] = field(default_factory=list)
+    #: What a reader must know before using the figures (fallbacks, stale data, implausible inputs): each
+    #: {"code", "message", "message_zh"}; the text output prints them before the figures.
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def coal_t(self) -> float:
@@ -127,8 +130,16 @@ def _assume(out: list[dict[str, Any]], name: str, value: Any, unit: str, source:
     out.append({"name": name, "value": value, "unit": unit, "source": source, "as_of": as_of})
 
 
-def _factor(out: list[dict[str, Any]], f: Factor) -> None:
+def _factor(out: list[dict[str, Any]], f: Factor, warnings: list[dict[str, str]] | None = None) -> None:
     out.append(f.to_dict())
+    if warnings is not None:
+        for en, zh in f.warnings:
+            _warn(warnings, f.name, en, zh)
+
+
+def _warn(out: list[dict[str, str]], code: str, en: str, zh: str) -> None:
+    """Record a warning in both languages (the JSON keeps both; the text prints the active one)."""
+    out.append({"code": code, "message": en, "message_zh": zh})
 
 
 def _models_for(catalog: Catalog, algorithm: str, model: str | None, at: date | None) -> dict[str, HardwareModel]:
@@ -161,7 +172,7 @@ def _assess(
     catalog: Catalog | None,
     factors: dict[str, Any] | str | Path | None,
     coal: str | float | None,
-    co2: float | None,
+    co2: float | str | None,
     fx: float | None,
     pue: float | None,
     uptime: float | None,
@@ -176,6 +187,7 @@ def _assess(
     onset_dt, until_dt = parse_iso(onset), parse_iso(until)
     at = (until_dt or datetime.now(UTC)).date()
     assumptions: list[dict[str, Any]] = []
+    warnings: list[dict[str, str]] = []
 
     pue_v = float(pue) if pue is not None else float(fac["site"]["pue"]["value"])
     up_v = float(uptime) if uptime is not None else float(fac["site"]["uptime"]["value"])
@@ -269,7 +281,7 @@ def _assess(
     cf = coal_factor(coal, fac)
     _factor(assumptions, cf)
     co2f = co2_factor(province, country, co2, fac)
-    _factor(assumptions, co2f)
+    _factor(assumptions, co2f, warnings)
 
     rev_d = None if hp is None else eco.revenue_per_day(site_h / unit_hs, hp, fx_v)
     cost_d = None if tariff is None else eco.electricity_cost_per_day(site_kw, tariff, up_v)
@@ -309,6 +321,7 @@ def _assess(
         onset=onset_dt,
         until=until_dt,
         assumptions=assumptions,
+        warnings=warnings,
     )
 
 
@@ -327,7 +340,7 @@ def assess_from_power(
     catalog: Catalog | None = None,
     factors: dict[str, Any] | str | Path | None = None,
     coal: str | float | None = None,
-    co2: float | None = None,
+    co2: float | str | None = None,
     fx: float | None = None,
     pue: float | None = None,
     uptime: float | None = None,
@@ -379,7 +392,7 @@ def assess_from_hashrate(
     catalog: Catalog | None = None,
     factors: dict[str, Any] | str | Path | None = None,
     coal: str | float | None = None,
-    co2: float | None = None,
+    co2: float | str | None = None,
     fx: float | None = None,
     pue: float | None = None,
     uptime: float | None = None,
