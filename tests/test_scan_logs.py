@@ -246,3 +246,26 @@ def test_a_log_read_under_another_name_gives_its_findings_that_name(tmp_path):
     assert plain and {f.source for f in plain} == {str(cn)}
     assert {f.source for f in named} == {"conn.log"}
     assert {f.finding_id for f in named}.isdisjoint({f.finding_id for f in plain})
+
+
+def test_findings_of_several_logs_are_filed_under_their_own_log(tmp_path, tmp_home):
+    """Every finding of a multi-log scan used to be stored under the first log's import, so re-scanning
+    the second log alone showed nothing of its own."""
+    from minewatch.store import Store, file_sha256
+
+    dns, ssl, cn = write_logs(tmp_path)
+    other = tmp_path / "b"
+    other.mkdir()
+    cn2 = zeek_json(other / "conn.log", [
+        conn("E1", "10.0.1.5", 41001, "45.77.1.10", 3333, T0 + 9, 7200.0, 900_000, 2_400_000, 9000, 9500),
+    ])
+    db = tmp_path / "s.duckdb"
+    r = CliRunner().invoke(app, ["scan", str(dns), str(cn), str(cn2), "--db", str(db), "--format", "jsonl", "-q"])
+    assert r.exit_code == 0, r.output
+    with Store(db) as st:
+        first = {f.src_ip for f in st.findings_of_import(file_sha256(cn))}
+        second = {f.src_ip for f in st.findings_of_import(file_sha256(cn2))}
+        names = {f.src_ip for f in st.findings_of_import(file_sha256(dns))}
+    assert first == {"10.0.0.5"} and second == {"10.0.1.5"} and names == set()
+    again = CliRunner().invoke(app, ["scan", str(cn2), "--db", str(db), "--format", "jsonl", "-q"])
+    assert [json.loads(x)["src_ip"] for x in again.stdout.splitlines() if x.startswith("{")] == []

@@ -337,7 +337,9 @@ def scan(
                 blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
         logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects)
-        log_shas: list[str] = []
+        # each log's import, by the name its connections carry (`source`): a finding is filed under the
+        # log its connection came from, not under whichever log was named first
+        log_shas: dict[str, str] = {}
         # Grown logs (a live conn.log, eve.json) are read from where the last import stopped.
         from minewatch.sources.ledger import ImportLedger
 
@@ -382,7 +384,7 @@ def scan(
                     scanner.stats.files += 1  # logs and collector output count as inputs like captures
                     scanner.stats.bytes += size
                     if sha and complete:
-                        log_shas.append(sha)
+                        log_shas[str(p)] = sha
                         store.record_import(sha, p, size, fmt, {})
                     if plan is not None and complete:
                         ledger.record(p, plan, fmt)
@@ -446,7 +448,12 @@ def scan(
             for k, v in logs.stage_s.items():
                 scanner.stats.add_time(f"logs:{k}", v)
             if store is not None:
-                stored = (stored or 0) + store.add_findings(got, import_sha256=log_shas[0] if log_shas else None)
+                first = next(iter(log_shas.values()), None)
+                by_import: dict[str | None, list[Finding]] = {}
+                for f in got:
+                    by_import.setdefault(log_shas.get(f.source or "", first), []).append(f)
+                for imp, group in by_import.items():
+                    stored = (stored or 0) + store.add_findings(group, import_sha256=imp)
         elif logs.rejects.total:
             scanner.stats.rejects.merge(logs.rejects)
         if store is not None and stored:
