@@ -168,3 +168,15 @@ def test_ipv6_with_extension_headers_and_fragmented_ipv4(tmp_path):
     workers = {f.worker for f in findings if f.kind == "mining"}
     assert "v6" in workers
     assert stats.fragments > 0  # fragments are counted, not crashed on
+
+
+def test_miner_reported_hashrate_reaches_the_finding_beside_the_estimate(clean_scan):
+    """eth_submitHashrate was parsed but never reached the finding (docs said it was kept): the miner's
+    own figure is shown in `extra`, the estimate from shares stays the estimate."""
+    findings, _, _ = clean_scan
+    f = by_client(findings)
+    eth = next(x for (ip, _p), x in f.items() if ip == "10.1.0.4")
+    assert eth.extra["reported_hashrate_hs"] == pytest.approx(180e6, rel=0.05)
+    assert eth.hashrate_hs is None or eth.hashrate_hs != eth.extra["reported_hashrate_hs"]
+    asic = next(x for (ip, _p), x in f.items() if ip == "10.1.0.1")
+    assert "reported_hashrate_hs" not in asic.extra  # Stratum v1 miners report nothing of themselves

@@ -146,6 +146,11 @@ def session_finding(
             f.hashrate_hs = getattr(hr, "hashrate_hs", None)
             f.extra["hashrate_interval_hs"] = [getattr(hr, "low_hs", None), getattr(hr, "high_hs", None)]
             f.extra["hashrate_formula"] = getattr(hr, "formula", None)
+        # what the miner says of itself (eth_submitHashrate, SV2 nominal_hash_rate): shown beside the
+        # estimate from shares, never mixed into it (a miner's own figure is unverified, and some lie)
+        rep = getattr(facts, "reported_hashrate_hs", None)
+        if rep is not None:
+            f.extra["reported_hashrate_hs"] = rep
     if f.pool_host is None and flow.dns_names:
         f.pool_host = flow.dns_names[0]
     if f.pool_host and f.pool_host != f.dst_ip and f.dst_ip:
