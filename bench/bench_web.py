@@ -4,7 +4,8 @@ Builds the store once with SQL (row generation in DuckDB; going through Finding 
 measure the loader, not the list), then times the page and API requests end to end through the
 ASGI app, store opening per request included. The built store is kept (default under the temporary
 directory, keyed by N) and reused by the next run, because building 1M rows and attaching the sites
-takes minutes on the 2-core machine and says nothing about the list. Median and p95 per query.
+takes minutes on the 2-core machine and says nothing about the list. Median and p95 per query; the
+target line checks both against 300 ms. Offsets and the site counts in the labels follow N.
 
 Run: .venv/bin/python bench/bench_web.py [N] [--store PATH] [--rebuild] [--repeat K]
 """
@@ -49,8 +50,9 @@ def build(path: Path, n: int) -> None:
 
 
 def prepare(path: Path, n: int, rebuild: bool) -> str:
-    """The store (built or reused) and an API token for a viewer. Site 1 is small (256 findings:
-    the id-list path), site 2 large (65,536: the sub-query path); case 1 holds site 1's findings."""
+    """The store (built or reused) and an API token for a viewer. Site 1 is small (256 findings at
+    N >= 512: the id-list path), site 2 large (65,536 at N >= 131,072: the sub-query path); case 1
+    holds site 1's findings."""
     from minewatch.store import cases as C
     from minewatch.store.backend import connect
 
@@ -88,6 +90,13 @@ def prepare(path: Path, n: int, rebuild: bool) -> str:
     return token
 
 
+def linked(n: int, size: int, period: int, k: int) -> int:
+    """How many of the rows 0..n-1 fall in block `k` of `size` rows repeating every `size * period`
+    rows: the findings one of the bench sites links, given build()'s address formula."""
+    full, rem = divmod(n, size * period)
+    return full * size + min(size, max(0, rem - k * size))
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
     fn()  # warm
     xs = []
@@ -123,38 +132,46 @@ def main() -> None:
     assert csrf is not None
     r = page.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": csrf.group(1), "next": "/"})
     assert r.status_code == 303, r.text
+    # offsets scale with N (5 % and 50 % deep; node findings are every 10th row), so labels and totals
+    # agree for a small N too; at the default 1M they are the documented 50,000 and 500,000
+    mid = n // 20 // 50 * 50
+    deep = n // 2 // 50 * 50
     last = max(0, (n - 1) // 50 * 50)
+    small_n = linked(n, 256, 65536, 1)  # 10.0.1.0/24, see build()
+    big_n = linked(n, 65536, 256, 1)  # 10.1.0.0/16
+    big_deep = min(30_000, big_n // 2 // 50 * 50)
     cases: dict[str, tuple[TestClient, str]] = {
         "api first page (score order)": (api, "/api/v1/findings?limit=50"),
-        "api page 1,000 (offset 50,000)": (api, "/api/v1/findings?limit=50&offset=50000"),
-        "api page 10,000 (offset 500,000)": (api, "/api/v1/findings?limit=50&offset=500000"),
-        "api last page": (api, f"/api/v1/findings?limit=50&offset={last}"),
+        f"api offset {mid:,}": (api, f"/api/v1/findings?limit=50&offset={mid}"),
+        f"api offset {deep:,}": (api, f"/api/v1/findings?limit=50&offset={deep}"),
+        f"api last page (offset {last:,})": (api, f"/api/v1/findings?limit=50&offset={last}"),
         "api coin+min_score filter": (api, "/api/v1/findings?coin=XMR&min_score=90&limit=50"),
-        "api kind=node, deep page": (api, "/api/v1/findings?kind=node&limit=50&offset=50000"),
+        f"api kind=node, offset {mid:,}": (api, f"/api/v1/findings?kind=node&limit=50&offset={mid}"),
         "api newest first": (api, "/api/v1/findings?sort=newest&limit=50"),
-        "api newest first, deep page": (api, "/api/v1/findings?sort=newest&limit=50&offset=500000"),
+        f"api newest first, offset {deep:,}": (api, f"/api/v1/findings?sort=newest&limit=50&offset={deep}"),
         "api oldest first": (api, "/api/v1/findings?sort=oldest&limit=50"),
         "api one-day window": (api, "/api/v1/findings?since=2024-03-01T00:00:00Z&until=2024-03-02T00:00:00Z"),
         "api ip filter": (api, "/api/v1/findings?ip=10.0.1.7"),
-        "api site filter (256 linked)": (api, "/api/v1/findings?site_id=1&limit=50"),
-        "api site filter (65,536 linked)": (api, "/api/v1/findings?site_id=2&limit=50"),
-        "api big site, deep page": (api, "/api/v1/findings?site_id=2&limit=50&offset=30000"),
+        f"api site filter ({small_n:,} linked)": (api, "/api/v1/findings?site_id=1&limit=50"),
+        f"api site filter ({big_n:,} linked)": (api, "/api/v1/findings?site_id=2&limit=50"),
+        f"api big site, offset {big_deep:,}": (api, f"/api/v1/findings?site_id=2&limit=50&offset={big_deep}"),
         "api case filter": (api, "/api/v1/findings?case_id=1&limit=50"),
         "page /findings": (page, "/findings"),
-        "page /findings page 10,000": (page, "/findings?page=10000"),
+        f"page /findings page {max(1, deep // 50):,}": (page, f"/findings?page={max(1, deep // 50)}"),
         "page /findings big site": (page, "/findings?site_id=2"),
     }
     ok = True
-    print(f"{'query':34s} {'total':>9s}  {'median':>9s}  {'p95':>9s}  (repeat {args.repeat})")
+    print(f"{'query':38s} {'total':>9s}  {'median':>9s}  {'p95':>9s}  (repeat {args.repeat})")
     for name, (client, url) in cases.items():
         r = client.get(url)
         assert r.status_code == 200, (url, r.status_code, r.text[:300])
-        total = r.json()["total"] if url.startswith("/api") else -1
+        total = f"{r.json()['total']:,}" if url.startswith("/api") else "-"
         med, p95 = timed(lambda client=client, url=url: client.get(url), args.repeat)
-        ok &= med < 300
-        flag = "" if med < 300 else "  OVER"
-        print(f"{name:34s} {total:>9,}  {med:6.1f} ms  {p95:6.1f} ms{flag}")
-    print("target < 300 ms (median):", "met" if ok else "NOT met")
+        good = med < 300 and p95 < 300
+        ok &= good
+        flag = "" if good else "  OVER"
+        print(f"{name:38s} {total:>9s}  {med:6.1f} ms  {p95:6.1f} ms{flag}")
+    print("target < 300 ms (median and p95 of every query):", "met" if ok else "NOT met")
 
 
 if __name__ == "__main__":
