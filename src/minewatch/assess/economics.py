@@ -8,7 +8,8 @@ the same equation solved for efficiency).
 
 from __future__ import annotations
 
-from minewatch.assess.energy import Factor
+from minewatch.assess.energy import Factor, check_factor
+from minewatch.i18n import tr
 
 SECONDS_PER_DAY = 86400
 
@@ -69,12 +70,13 @@ def payback_days(capex: float | None, profit_per_day: float | None) -> float | N
 
 
 def fx_factor(currency: str, factors: dict, rate: float | None = None) -> Factor:
-    """Currency units per USD, from the user or the factors file."""
+    """Currency units per USD, from the user or the factors file (checked alike: finite and > 0)."""
     cur = currency.upper()
     if rate is not None:
-        return Factor(f"fx_{cur}_per_USD", float(rate), f"{cur}/USD", "given by the user")
+        return Factor(f"fx_{cur}_per_USD", check_factor("fx", rate), f"{cur}/USD", "given by the user", "", "由用户给定")
     try:
         f = factors["fx"][cur]
     except KeyError as e:
-        raise ValueError(f"no exchange rate for {cur}; give --fx") from e
-    return Factor(f"fx_{cur}_per_USD", float(f["value"]), f"{cur}/USD", f["source"], str(f["as_of"]))
+        raise ValueError(tr(f"no exchange rate for {cur}; give --fx", f"没有 {cur} 的汇率；请给出 --fx")) from e
+    return Factor(f"fx_{cur}_per_USD", check_factor(f"fx.{cur}.value", f.get("value")), f"{cur}/USD",
+                  str(f.get("source", "")), str(f.get("as_of", "")), str(f.get("source_zh", "")))  # fmt: skip

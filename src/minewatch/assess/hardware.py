@@ -211,14 +211,26 @@ class Catalog:
         if not ms:
             raise KeyError(f"no hardware model for algorithm {algorithm!r}" + (f" before {at}" if at else ""))
         dated = [m for m in ms if m.release is not None]
-        ref = at or (max(m.release for m in dated if m.release) if dated else None)
+        newest = max(m.release for m in dated if m.release) if dated else None
+        # The window ends at `at`, or at the newest release when the catalog stops more than 4 years earlier:
+        # falling back to *all* models would make a 2015 S7 the legacy class of a 2029 site.
+        ref = newest if at is None or (newest is not None and newest < _years_before(at, 4)) else at
         recent = ms
         if ref is not None:
-            cut = date(ref.year - 4, ref.month, min(ref.day, 28))
-            window = [m for m in ms if m.release is None or m.release >= cut]
-            recent = window or ms
+            cut = _years_before(ref, 4)
+            recent = [m for m in ms if m.release is None or m.release >= cut] or ms
         by_eff = sorted(recent, key=lambda m: (m.j_per_hash, m.model))
         return {"efficient": by_eff[0], "typical": by_eff[(len(by_eff) - 1) // 2], "legacy": by_eff[-1]}
+
+
+def _years_before(day: date, years: int) -> date:
+    return date(day.year - years, day.month, min(day.day, 28))
+
+
+def newest_release(catalog: Catalog, algorithm: str, at: date | None = None) -> date | None:
+    """The latest release date among the catalog's models of `algorithm` released by `at`."""
+    dates = [m.release for m in catalog.available(algorithm, at) if m.release is not None]
+    return max(dates) if dates else None
 
 
 def _key(name: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from minewatch.errors import InputError, Rejects
+from minewatch.i18n import tr
 from minewatch.paths import data_dir, shared_data
 
 API_URL = "https://community-api.coinmetrics.io/v4/timeseries/asset-metrics"
@@ -356,25 +357,45 @@ def update(
     )  # fmt: skip
 
 
+def _metrics_file(metrics: str | Path | None) -> Path | None:
+    """The metrics file to use: the one named (which must exist), else the default, else None.
+
+    Why a named file that does not exist is an error and not a quiet fallback: the built-in snapshot is of
+    a fixed day, and a typo in `--metrics` would otherwise price a site at that day's hashprice unnoticed.
+    """
+    if metrics:
+        path = Path(metrics)
+        if not path.is_file():
+            raise InputError(tr("cannot read metrics: no such file", "无法读取网络数据：文件不存在"), path=str(path))
+        return path
+    return default_metrics_path()
+
+
 def snapshot(metrics: str | Path | None = None, at: date | None = None) -> NetworkSnapshot:
     """The network on day `at` (default: the latest complete day on file), or the built-in fallback.
 
     Revenue is averaged over the 7 days up to that day: a single day's block luck swings revenue by
-    +-20 %, which should not swing a penalty figure.
+    +-20 %, which should not swing a penalty figure. A file with no day on or before `at` is an error
+    (a later day's price would be time travel); only when there is no file at all is the built-in
+    snapshot used, and `extra["fallback"]` says so.
     """
-    path = Path(metrics) if metrics else default_metrics_path()
-    if path is not None and path.is_file():
-        days = [d for d in read_metrics(path) if d.revenue_usd is not None and d.hashrate_ths and d.price_usd]
-        if at is not None:
-            days = [d for d in days if d.day <= at]
-        if days:
-            week = days[-7:]
-            last = week[-1]
-            snap = NetworkSnapshot.from_day(last, source=f"{ATTRIBUTION}; file {path}")
-            snap.revenue_usd_per_day = sum(d.revenue_usd or 0.0 for d in week) / len(week)
-            snap.hashrate_ths = sum(d.hashrate_ths or 0.0 for d in week) / len(week)
-            snap.extra["averaged_days"] = len(week)
-            return snap
+    path = _metrics_file(metrics)
+    if path is not None:
+        all_days = [d for d in read_metrics(path) if d.revenue_usd is not None and d.hashrate_ths and d.price_usd]
+        days = [d for d in all_days if at is None or d.day <= at]
+        if not days:
+            span = f"{all_days[0].day}..{all_days[-1].day}" if all_days else tr("no usable day", "没有可用的日期")
+            raise InputError(tr(f"no network data on or before {at}: the metrics cover {span}",
+                                f"{at} 及之前没有网络数据：数据覆盖 {span}"), path=str(path))  # fmt: skip
+        week = days[-7:]
+        last = week[-1]
+        snap = NetworkSnapshot.from_day(last, source=f"{ATTRIBUTION}; file {path}")
+        snap.revenue_usd_per_day = sum(d.revenue_usd or 0.0 for d in week) / len(week)
+        snap.hashrate_ths = sum(d.hashrate_ths or 0.0 for d in week) / len(week)
+        snap.extra["averaged_days"] = len(week)
+        snap.extra["path"] = str(path)
+        snap.extra["first_day"] = all_days[0].day.isoformat()
+        return snap
     from minewatch.assess.energy import load_factors
 
     fb = load_factors()["network_fallback"]
@@ -385,4 +406,19 @@ def snapshot(metrics: str | Path | None = None, at: date | None = None) -> Netwo
         revenue_usd_per_day=float(fb["revenue_usd_per_day"]),
         subsidy_btc=float(fb["subsidy_btc"]),
         source=f"built-in fallback snapshot: {fb['source']}",
+        extra={"fallback": True},
     )
+
+
+def daily_hashprice(path: str | Path) -> dict[date, float]:
+    """USD per TH/s for each day of a metrics file that has revenue and hashrate (that day's own value).
+
+    Why a day's own value and not the 7-day mean: summed over a period the block luck averages out by
+    itself, and a trailing mean would shift the period by three days.
+    """
+    out: dict[date, float] = {}
+    for d in read_metrics(path):
+        hp = d.hashprice_usd
+        if hp is not None:
+            out[d.day] = hp
+    return out

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from minewatch.assess import economics as eco
 from minewatch.assess.energy import (
     Factor,
+    check_factor,
     co2_factor,
     co2_tonnes,
     coal_factor,
@@ -32,9 +33,17 @@ from minewatch.assess.hardware import (
     Catalog,
     HardwareModel,
     load_catalog,
+    newest_release,
     normalise_algorithm,
 )
-from minewatch.assess.network import NetworkSnapshot, snapshot
+from minewatch.assess.network import (
+    NetworkSnapshot,
+    _metrics_file,
+    daily_hashprice,
+    snapshot,
+    subsidy_on,
+)
+from minewatch.i18n import tr
 from minewatch.model import iso, parse_iso
 
 
@@ -126,8 +135,13 @@ class Assessment:
         return d
 
 
-def _assume(out: list[dict[str, Any]], name: str, value: Any, unit: str, source: str, as_of: str = "") -> None:
-    out.append({"name": name, "value": value, "unit": unit, "source": source, "as_of": as_of})
+def _assume(
+    out: list[dict[str, Any]], name: str, value: Any, unit: str, source: str, as_of: str = "", source_zh: str = ""
+) -> None:
+    d: dict[str, Any] = {"name": name, "value": value, "unit": unit, "source": source, "as_of": as_of}
+    if source_zh:
+        d["source_zh"] = source_zh
+    out.append(d)
 
 
 def _factor(out: list[dict[str, Any]], f: Factor, warnings: list[dict[str, str]] | None = None) -> None:
@@ -142,17 +156,96 @@ def _warn(out: list[dict[str, str]], code: str, en: str, zh: str) -> None:
     out.append({"code": code, "message": en, "message_zh": zh})
 
 
-def _models_for(catalog: Catalog, algorithm: str, model: str | None, at: date | None) -> dict[str, HardwareModel]:
+def _models_for(
+    catalog: Catalog, algorithm: str, model: str | None, at: date, warnings: list[dict[str, str]]
+) -> dict[str, HardwareModel]:
+    """Model classes of the assessed day, and the named model; a day before any model exists is an error.
+
+    Why refuse rather than fall back to today's catalog: a 2013 site assessed with 2024 machines is off by
+    an order of magnitude, and nothing in the output would show it.
+    """
     try:
         classes = dict(catalog.classes(algorithm, at))
     except KeyError:
-        classes = dict(catalog.classes(algorithm, None))
+        first = min((m for m in catalog.by_algorithm(algorithm) if m.release), key=lambda m: m.release or at,
+                    default=None)  # fmt: skip
+        hint = f"; the first is {first.model} ({first.release})" if first else ""
+        hint_zh = f"；最早的是 {first.model}（{first.release}）" if first else ""
+        raise ValueError(tr(f"no {algorithm} model in the hardware catalog was released on or before {at}{hint}",
+                            f"矿机目录中没有在 {at} 或之前发布的 {algorithm} 机型{hint_zh}")) from None  # fmt: skip
+    newest = newest_release(catalog, algorithm, at)
+    if newest is not None and (at - newest).days > 4 * 365:
+        _warn(warnings, "catalog_stale",
+              f"the newest {algorithm} model in the catalog was released {newest}, more than 4 years before the "
+              f"assessed day {at}: the model classes are those of {newest}'s fleet",
+              f"矿机目录中最新的 {algorithm} 机型发布于 {newest}，比评估日 {at} 早 4 年以上：机型类别按 {newest} 时的机群取")  # fmt: skip
     if model:
         chosen = catalog.get(model)
         if chosen.algorithm != algorithm:
-            raise ValueError(f"model {chosen.model} mines {chosen.algorithm}, not {algorithm}")
+            raise ValueError(tr(f"model {chosen.model} mines {chosen.algorithm}, not {algorithm}",
+                                f"机型 {chosen.model} 挖的是 {chosen.algorithm}，不是 {algorithm}"))  # fmt: skip
+        if chosen.release is not None and chosen.release > at:
+            raise ValueError(tr(f"model {chosen.model} was released {chosen.release}, after the assessed day {at}",
+                                f"机型 {chosen.model} 发布于 {chosen.release}，晚于评估日 {at}"))  # fmt: skip
         classes = {"chosen": chosen, **classes}
     return classes
+
+
+#: Days after which network data is called stale for the assessed day.
+STALE_DAYS = 30
+
+
+def _network_warnings(net: NetworkSnapshot, at: date, warnings: list[dict[str, str]], given: bool = False) -> None:
+    """Say when the hashprice is not the assessed day's: built-in snapshot, data ending long before, a halving.
+
+    Why: revenue and break-even scale with the hashprice, and a hashprice from before a halving is about
+    twice the one after it; the date printed among the assumptions is easy to overlook.
+    """
+    if net.extra.get("fallback"):
+        _warn(warnings, "network_fallback",
+              f"no network data file: the built-in snapshot of {net.day} prices the site; run `minewatch data update`",
+              f"没有网络数据文件：按内置的 {net.day} 快照计价；请运行 `minewatch data update`")  # fmt: skip
+    if net.day > at and given:
+        _warn(warnings, "network_after_day",
+              f"the network snapshot given is of {net.day}, after the assessed day {at}",
+              f"给定的网络快照为 {net.day}，晚于评估日 {at}")  # fmt: skip
+    elif net.day > at:
+        raise ValueError(tr(f"no network data for {at}: the only data is of {net.day}; give --metrics covering {at}",
+                            f"没有 {at} 的网络数据：仅有 {net.day} 的数据；请用 --metrics 给出覆盖 {at} 的数据"))  # fmt: skip
+    lag = (at - net.day).days
+    if lag > STALE_DAYS:
+        _warn(warnings, "network_stale",
+              f"the network data ends {net.day}, {lag} days before the assessed day {at}: hashprice, revenue and "
+              "break-even are of that day, not of the assessed one",
+              f"网络数据截至 {net.day}，比评估日 {at} 早 {lag} 天：算力价格、收入和盈亏平衡电价都是那一天的")  # fmt: skip
+    before, after = subsidy_on(net.day), subsidy_on(at)
+    if before != after:
+        _warn(warnings, "halving_between",
+              f"a halving lies between the network data ({net.day}, subsidy {before:g} BTC) and the assessed day "
+              f"({at}, subsidy {after:g} BTC): the revenue figures overstate that day's revenue",
+              f"网络数据日（{net.day}，区块补贴 {before:g} BTC）与评估日（{at}，区块补贴 {after:g} BTC）之间有一次减半："
+              "收入数字高估了评估日的收入")  # fmt: skip
+
+
+def _revenue_since_onset(
+    *, path: Path | None, start: datetime, end: datetime, site_units: float, fx: float, uptime: float
+) -> float | None:
+    """Sum of site units x that day's hashprice x FX x uptime x (share of the day in the period), or None
+    when the metrics do not have a hashprice for every day of the period."""
+    if path is None or end <= start:
+        return None
+    hps = daily_hashprice(path)
+    total = 0.0
+    day = start.date()
+    while datetime(day.year, day.month, day.day, tzinfo=UTC) < end:
+        lo = max(start, datetime(day.year, day.month, day.day, tzinfo=UTC))
+        hi = min(end, datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1))
+        hp = hps.get(day)
+        if hp is None:
+            return None
+        total += site_units * hp * fx * uptime * (hi - lo).total_seconds() / 86400.0
+        day += timedelta(days=1)
+    return total
 
 
 def _assess(
@@ -189,34 +282,47 @@ def _assess(
     assumptions: list[dict[str, Any]] = []
     warnings: list[dict[str, str]] = []
 
-    pue_v = float(pue) if pue is not None else float(fac["site"]["pue"]["value"])
-    up_v = float(uptime) if uptime is not None else float(fac["site"]["uptime"]["value"])
-    _assume(assumptions, "pue", pue_v, "", "given by the user" if pue is not None else fac["site"]["pue"]["source"])
-    _assume(
-        assumptions, "uptime", up_v, "", "given by the user" if uptime is not None else fac["site"]["uptime"]["source"]
-    )
+    site_f = fac["site"]
+    # factors-file values pass the same checks as typed ones (a PUE of 0.2 or an uptime of 1.5 is impossible)
+    pue_v = float(pue) if pue is not None else check_factor("site.pue.value", site_f["pue"]["value"], minimum=1.0,
+                                                           strict=False)  # fmt: skip
+    up_v = float(uptime) if uptime is not None else check_factor("site.uptime.value", site_f["uptime"]["value"],
+                                                                maximum=1.0)  # fmt: skip
+    for key, val, given in (("pue", pue_v, pue), ("uptime", up_v, uptime)):
+        if given is not None:
+            _assume(assumptions, key, val, "", "given by the user", "", "由用户给定")
+        else:
+            _assume(assumptions, key, val, "", str(site_f[key].get("source", "")), str(site_f[key].get("as_of", "")),
+                    str(site_f[key].get("source_zh", "")))  # fmt: skip
 
-    models = _models_for(cat, algo, model, at)
+    models = _models_for(cat, algo, model, at, warnings)
     point_key = "chosen" if "chosen" in models else "typical"
     unit = ALGO_UNIT.get(algo, "H/s")
     unit_hs = HASH_UNITS[unit]
 
     # Hashprice (USD per display-unit per day): sha256d from network data, others only when given.
     hp: float | None = hashprice_usd
+    metrics_path: Path | None = None
     if hp is not None:
-        _assume(assumptions, "hashprice", hp, f"USD/({unit})/day", "given by the user")
+        _assume(assumptions, "hashprice", hp, f"USD/({unit})/day", "given by the user", "", "由用户给定")
     elif algo == "sha256d":
-        net = network or snapshot(metrics, at if until_dt else None)
+        if network is None:
+            metrics_path = _metrics_file(metrics)
+        net = network or snapshot(metrics_path, at if until_dt else None)
+        _network_warnings(net, at, warnings, given=network is not None)
         hp = net.hashprice_usd
         as_of = net.day.isoformat()
-        _assume(assumptions, "hashprice", hp, "USD/(TH/s)/day", f"network revenue / hashrate; {net.source}", as_of)
+        n_avg = net.extra.get("averaged_days")
+        mean, mean_zh = (f"{n_avg}-day mean to {as_of}", f"截至 {as_of} 的 {n_avg} 日均值") if n_avg else (as_of, as_of)
+        _assume(assumptions, "hashprice", hp, "USD/(TH/s)/day", f"network revenue / hashrate, {mean}; {net.source}",
+                as_of, f"全网收入 / 全网算力，{mean_zh}；{net.source}")  # fmt: skip
         _assume(assumptions, "btc_price", net.price_usd, "USD/BTC", net.source, as_of)
         _assume(assumptions, "network_hashrate", net.hashrate_ths, "TH/s", net.source, as_of)
     fxf = eco.fx_factor(currency, fac, fx)
     _factor(assumptions, fxf)
     fx_v = fxf.value
     if tariff is not None:
-        _assume(assumptions, "tariff", tariff, f"{currency.upper()}/kWh", "given by the user")
+        _assume(assumptions, "tariff", tariff, f"{currency.upper()}/kWh", "given by the user", "", "由用户给定")
 
     rows: list[MachineEstimate] = []
     for cls, m in models.items():
@@ -235,8 +341,8 @@ def _assess(
         if hp is not None:
             kwh_per_unit_day = m.j_per_hash * unit_hs * pue_v * 24.0 / 1000.0
             be = hp * fx_v / kwh_per_unit_day
-            if tariff is not None:
-                prof = units_per_machine * hp * fx_v - m.kw * pue_v * 24.0 * up_v * tariff
+            if tariff is not None:  # revenue and electricity both accrue only while the machine runs
+                prof = (units_per_machine * hp * fx_v - m.kw * pue_v * 24.0 * tariff) * up_v
                 price = None if m.launch_price_usd is None else m.launch_price_usd * fx_v
                 pb = eco.payback_days(price, prof)
         eff_unit = f"J/{unit.split('/')[0]}"
@@ -283,12 +389,35 @@ def _assess(
     co2f = co2_factor(province, country, co2, fac)
     _factor(assumptions, co2f, warnings)
 
-    rev_d = None if hp is None else eco.revenue_per_day(site_h / unit_hs, hp, fx_v)
+    # Per-day figures are means per calendar day: revenue, like cost and kWh, scaled by uptime.
+    rev_d = None if hp is None else eco.revenue_per_day(site_h / unit_hs, hp, fx_v) * up_v
     cost_d = None if tariff is None else eco.electricity_cost_per_day(site_kw, tariff, up_v)
     prof_d = None if rev_d is None or cost_d is None else rev_d - cost_d
-    days_on = None
-    if onset_dt is not None:
-        days_on = ((until_dt or datetime.now(UTC)) - onset_dt).total_seconds() / 86400.0
+    rev_on: float | None = None
+    if onset_dt is not None and rev_d is not None:
+        end = until_dt or datetime.now(UTC)
+        rev_on = _revenue_since_onset(path=metrics_path, start=onset_dt, end=end, site_units=site_h / unit_hs,
+                                      fx=fx_v, uptime=up_v)  # fmt: skip
+        if rev_on is not None:
+            _assume(assumptions, "revenue_since_onset_method", "daily", "",
+                    "sum over each day from onset to until of site hashrate x that day's hashprice x FX x uptime; "
+                    f"daily hashprice from {metrics_path}",
+                    "", f"从开始到截止逐日累加：矿场算力 × 当日算力价格 × 汇率 × 运行时间占比；逐日算力价格取自 {metrics_path}")  # fmt: skip
+        else:
+            rev_on = rev_d * (end - onset_dt).total_seconds() / 86400.0
+            why = ("the hashprice was given" if hashprice_usd is not None else
+                   "the network data does not cover every day of the period")  # fmt: skip
+            why_zh = "算力价格由用户给定" if hashprice_usd is not None else "网络数据未覆盖该期间的每一天"
+            _assume(assumptions, "revenue_since_onset_method", "end_rate_x_days", "",
+                    f"end-of-period rate x days: revenue per day at the hashprice of {hp_day(assumptions)} times the "
+                    f"days from onset to until ({why}); the hashprice of other days is not used",
+                    "", f"期末收益率 × 天数：按 {hp_day(assumptions)} 的算力价格计算的日收入乘以开始至截止的天数（{why_zh}）；"
+                    "未使用其他日期的算力价格")  # fmt: skip
+            if hashprice_usd is None:
+                _warn(warnings, "revenue_end_rate",
+                      "revenue since onset is the end-of-period rate times the days: the network data does not cover "
+                      "the whole period, and the hashprice changes over it",
+                      "自开始以来的收入按期末收益率乘以天数计算：网络数据未覆盖整个期间，而算力价格在期间内有变化")  # fmt: skip
 
     return Assessment(
         basis=basis,
@@ -311,12 +440,12 @@ def _assess(
         tariff=tariff,
         hashprice_usd=hp,
         revenue_per_day=rev_d,
-        revenue_per_year=None if rev_d is None else rev_d * 365.25 * up_v,
+        revenue_per_year=None if rev_d is None else rev_d * 365.25,
         cost_per_day=cost_d,
         cost_per_year=None if cost_d is None else cost_d * 365.25,
         profit_per_day=prof_d,
         profit_per_year=None if prof_d is None else prof_d * 365.25,
-        revenue_since_onset=None if rev_d is None or days_on is None else rev_d * days_on * up_v,
+        revenue_since_onset=rev_on,
         break_even_tariff=point.break_even_tariff,
         onset=onset_dt,
         until=until_dt,
@@ -356,6 +485,12 @@ def assess_from_power(
         network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
         uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
     )  # fmt: skip
+
+
+def hp_day(assumptions: list[dict[str, Any]]) -> str:
+    """The date the hashprice assumption is of (or 'the given hashprice')."""
+    hp = next((x for x in assumptions if x["name"] == "hashprice"), None)
+    return str(hp["as_of"]) if hp and hp.get("as_of") else "the given value"
 
 
 def _check_inputs(**values: Any) -> None:
