@@ -80,6 +80,42 @@ def latest_per_host(rows: Iterable[tuple[str, dict[str, Any], Any]]) -> dict[str
     return {h: imp for h, (_, imp) in best.items()}
 
 
+def split_meter_and_hosts(
+    rows: Iterable[tuple[str, dict[str, Any], Any, Any, bool]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(counted, behind_meter) from (host, impact, last seen, site, is_meter), latest assessment per host.
+
+    Why: a meter measures the whole load of its site, the miners behind it included, so adding a site's
+    meter assessment and the assessments of its hosts counts the same machines twice. The rule: when a
+    site has a meter assessment, the totals use the meter's (kW, kWh, machines); the host assessments of
+    that site are returned apart, to be shown as a separate line. Hosts of no site, or of a site without
+    a meter assessment, are counted.
+    """
+    rows = list(rows)
+    latest = latest_per_host((h, imp, seen) for h, imp, seen, _site, _m in rows)
+    site_of = {h: site for h, _imp, _seen, site, _m in rows if site is not None}
+    meters = {h for h, _imp, _seen, _site, is_meter in rows if is_meter}
+    metered_sites = {site_of[h] for h in latest if h in meters and h in site_of}
+    counted: dict[str, dict[str, Any]] = {}
+    behind: dict[str, dict[str, Any]] = {}
+    for h, imp in latest.items():
+        if h not in meters and site_of.get(h) in metered_sites:
+            behind[h] = imp
+        else:
+            counted[h] = imp
+    return counted, behind
+
+
+def impact_totals(impacts: Iterable[dict[str, Any]]) -> dict[str, float | None]:
+    """Sums of the additive impact figures; None where no assessment has the figure."""
+    items = list(impacts)
+    tot: dict[str, float | None] = {}
+    for key in ("kw", "kwh_per_year", "coal_t_per_year", "co2_t_per_year", "cost_per_year", "machines"):
+        vals = [imp.get(key) for imp in items if isinstance(imp.get(key), int | float)]
+        tot[key] = sum(vals) if vals else None
+    return tot
+
+
 def hashrate_by_algorithm(findings: Iterable[Finding]) -> dict[str, float]:
     """algorithm -> H/s seen, each host counted once per algorithm (its latest session).
 
@@ -212,18 +248,22 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
     h.append(f"<h2>{_e(t('Energy and emissions', '能耗与排放'))}</h2>")
     assessed = [f for f in fs if isinstance(f.impact, dict)]
     if assessed:
-        # one assessment per host or meter (its latest), as the overview counts them
-        per_host = latest_per_host((host_of(f), f.impact or {}, f.last_seen or f.first_seen or f.onset) for f in assessed)
+        # One assessment per host or meter (its latest), as the overview counts them. A case is about one
+        # place: when it has a meter assessment, the meter's figures are the total and the host
+        # assessments behind it are shown on their own line (adding both counted the miners twice).
+        per_host, behind = split_meter_and_hosts(
+            (host_of(f), f.impact or {}, f.last_seen or f.first_seen or f.onset, "case", bool(f.meter_id))
+            for f in assessed
+        )  # fmt: skip
         counted = list(per_host.values())
-        tot: dict[str, float | None] = {}
-        for key in ("kw", "kwh_per_year", "coal_t_per_year", "co2_t_per_year", "cost_per_year", "machines"):
-            vals = [imp.get(key) for imp in counted if isinstance(imp.get(key), int | float)]
-            tot[key] = sum(vals) if vals else None
+        tot = impact_totals(counted)
         cur = next((imp.get("currency") for imp in counted if imp.get("currency")), "")
         unknown = t("unknown", "未知")
+        models = sorted({str(imp.get("model")) for imp in counted if imp.get("model")})
         h.append("<table>")
         for k, v in (
-            (t("Machines (estimate)", "矿机数量（估计）"), _num(tot["machines"], 0, unknown)),
+            (t("Machines (estimate)", "矿机数量（估计）"), _num(tot["machines"], 0, unknown)
+             + (f" ({', '.join(models)})" if len(models) > 1 else "")),
             (t("Power", "功率"), _num(tot["kw"], 1, unknown) + " kW"),
             (t("Electricity per year", "年耗电量"), _num(tot["kwh_per_year"], 0, unknown) + " kWh"),
             (t("Standard coal per year", "年耗标准煤"), _num(tot["coal_t_per_year"], 1, unknown) + " tce"),
@@ -231,16 +271,27 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
             (t("Electricity cost per year", "年电费"), _num(tot["cost_per_year"], 0, unknown) + f" {cur}"),
         ):  # fmt: skip
             h.append(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>")
+        if behind:
+            bt = impact_totals(behind.values())
+            bkw, bmach = _num(bt["kw"], 1, unknown), _num(bt["machines"], 0, unknown)
+            label = t("Hosts behind the meter (not added)", "电表下的主机（未计入合计）")
+            text = t(f"{len(behind)} host(s): {bkw} kW, {bmach} machines", f"{len(behind)} 台主机：{bkw} kW，{bmach} 台矿机")
+            h.append(f"<tr id=\"impact-behind-meter\"><th>{_e(label)}</th><td>{_e(text)}</td></tr>")
         h.append("</table>")
-        assumptions = assessed[0].impact.get("assumptions") or []  # type: ignore[union-attr]
-        if assumptions:
-            h.append(f"<p class=\"small\">{_e(t('Assumptions (first assessment)', '假设（第一项评估）'))}:</p><ul class=\"small\">")
+        for host, imp in sorted(per_host.items())[:5]:
+            assumptions = imp.get("assumptions") or []
+            if not assumptions:
+                continue
+            h.append(f"<p class=\"small\">{_e(t(f'Assumptions of the assessment of {host} (counted)', f'{host} 评估的假设（已计入）'))}:</p><ul class=\"small\">")
             for a in assumptions[:20]:
                 if isinstance(a, dict):
-                    h.append(f"<li>{_e(a.get('name'))} = {_e(a.get('value'))} {_e(a.get('unit'))} ({_e(a.get('source'))})</li>")
+                    src = a.get("source_zh") if lang == "zh" and a.get("source_zh") else a.get("source")
+                    h.append(f"<li>{_e(a.get('name'))} = {_e(a.get('value'))} {_e(a.get('unit'))} ({_e(src)})</li>")
             h.append("</ul>")
         n_hosts = len(per_host)
         h.append(f"<p class=\"small\" id=\"impact-basis\">{_e(t(f'{len(assessed)} of {len(fs)} findings carry an assessment; the latest of each of their {n_hosts} host(s) or meter(s) is counted, the others are not.', f'{len(fs)} 条中有 {len(assessed)} 条带评估；按其涉及的 {n_hosts} 台主机或电表各计最近一次评估，其余未计入。'))}</p>")
+        if behind:
+            h.append(f"<p class=\"small\">{_e(t('A meter measures the whole load of its site, the miners behind it included: the meter assessment is the total and the host assessments are shown apart, not added.', '电表计量其场所的全部负荷（含其下的矿机）：合计采用电表的评估，主机评估单列，不再相加。'))}</p>")
     else:
         h.append(f"<p>{_e(t('No finding of this case has an impact assessment yet (run minewatch assess).', '本案的发现尚无影响评估（请运行 minewatch assess）。'))}</p>")
     # evidence

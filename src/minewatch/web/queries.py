@@ -320,15 +320,19 @@ def overview(db: Db, *, new_days: int = 7, trend_days: int = 30) -> Overview:
             list(ACTIVE_STATES)) or 0
     )  # fmt: skip
     # Impact is counted once per meter/host: the latest assessment of each, summed (one rig seen in
-    # several sessions carries several assessments of the same machines).
-    from minewatch.export.report import latest_per_host
+    # several sessions carries several assessments of the same machines). A site's meter measures the
+    # miners behind it too: where a site has a meter assessment, its hosts' assessments are not added
+    # (export.report.split_meter_and_hosts).
+    from minewatch.export.report import split_meter_and_hosts
 
     kwh = co2 = coal = None
-    per_host = latest_per_host(
-        (str(host), jload(imp) or {}, utc(seen))
-        for host, imp, seen in db.execute(
-            "SELECT coalesce(meter_id, src_ip, finding_id), impact, coalesce(last_seen, first_seen, onset) "
-            "FROM findings WHERE impact IS NOT NULL AND kind = 'mining'")
+    site_of = {str(fid): int(sid) for fid, sid in db.execute(
+        "SELECT finding_id, min(site_id) FROM site_findings GROUP BY finding_id")}  # fmt: skip
+    per_host, _behind = split_meter_and_hosts(
+        (str(host), jload(imp) or {}, utc(seen), site_of.get(str(fid)), meter is not None)
+        for host, imp, seen, fid, meter in db.execute(
+            "SELECT coalesce(meter_id, src_ip, finding_id), impact, coalesce(last_seen, first_seen, onset), "
+            "finding_id, meter_id FROM findings WHERE impact IS NOT NULL AND kind = 'mining'")
     )  # fmt: skip
     n = len(per_host)
     for d in per_host.values():
