@@ -216,7 +216,7 @@ def test_a_power_finding_ends_where_the_data_ends_and_is_assessed_to_there(tmp_p
 def test_top_limits_the_listing_not_the_store(tmp_path, tmp_home):
     """`--top 1` used to store (and plot) only one suspect: a second rig vanished from the case file
     because the screen was asked to show one line."""
-    data, meta = _write(tmp_path)
+    data, _meta = _write(tmp_path)
     text = data.read_text().splitlines()
     rig2 = [ln.replace("RIG1,", "RIG2,", 1) for ln in text if ln.startswith("RIG1,")]
     data.write_text("\n".join(text + rig2) + "\n")

@@ -253,7 +253,7 @@ def test_findings_of_several_logs_are_filed_under_their_own_log(tmp_path, tmp_ho
     the second log alone showed nothing of its own."""
     from minewatch.store import Store, file_sha256
 
-    dns, ssl, cn = write_logs(tmp_path)
+    dns, _ssl, cn = write_logs(tmp_path)
     other = tmp_path / "b"
     other.mkdir()
     cn2 = zeek_json(other / "conn.log", [
