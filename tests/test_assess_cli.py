@@ -42,7 +42,8 @@ def test_site_text_has_units_and_assumptions(metrics, tmp_home):
     assert r.exit_code == 0, r.output
     out = r.output
     for needle in ("Antminer S19 (95Th)", "kWh/year", "tce/year", "CO2", "CNY/day", "CNY/kWh", "Assumptions:",
-                   "hashprice = 0.4 USD/(TH/s)/day [2021-08-29]", "coal_factor_equivalent = 0.3055 kgce/kWh"):  # fmt: skip
+                   "hashprice = 0.4 USD/(TH/s)/day [2021-08-29]",
+                   "coal_factor_equivalent (等价值 equivalent value: coal burnt to supply one kWh) = 0.3055 kgce/kWh"):  # fmt: skip
         assert needle in out, needle
     assert "28,489,500 kWh/year" in out  # 3250 kW x 8766 h
 

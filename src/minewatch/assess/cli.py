@@ -123,7 +123,7 @@ def render_assessment(a: Assessment) -> list[str]:
     for x in a.assumptions:
         val = x["value"] if not isinstance(x["value"], float) else f"{x['value']:.6g}"
         as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
-        label = tr(x["name"], f"{_assumption_zh(x['name'])}（{x['name']}）")
+        label = tr(_ASSUMPTION_EN.get(x["name"], x["name"]), f"{_assumption_zh(x['name'])}（{x['name']}）")
         src = tr(x["source"], x.get("source_zh") or _source_zh(x["source"]))
         lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {src}")
     return lines
@@ -134,9 +134,18 @@ def render_assessment(a: Assessment) -> list[str]:
 _ASSUMPTION_ZH = {
     "pue": "电能利用效率 PUE", "uptime": "运行时间占比", "hashprice": "单位算力收益", "btc_price": "比特币价格",
     "network_hashrate": "全网算力", "tariff": "电价", "model_chosen": "选定机型", "model_efficient": "高效机型",
-    "model_typical": "典型机型", "model_legacy": "老旧机型", "coal_factor": "标准煤折算系数",
-    "co2_factor": "二氧化碳排放因子", "fx": "汇率",
+    "model_typical": "典型机型", "model_legacy": "老旧机型",
+    "coal_factor_equivalent": "标准煤折算系数，等价值（每供一千瓦时电消耗的标准煤）",
+    "coal_factor_calorific": "标准煤折算系数，当量值（一千瓦时电的热当量）", "coal_factor": "标准煤折算系数",
+    "co2_factor": "二氧化碳排放因子", "fx": "汇率", "onset": "开始时间", "until": "截止时间",
+    "revenue_since_onset_method": "自开始以来收入的算法", "hashrate_estimate": "算力估计",
 }  # fmt: skip
+#: English labels where the key alone is ambiguous: "equivalent value" also renders 当量值 in Chinese, so the
+#: convention is named in both languages with what it means.
+_ASSUMPTION_EN = {
+    "coal_factor_equivalent": "coal_factor_equivalent (等价值 equivalent value: coal burnt to supply one kWh)",
+    "coal_factor_calorific": "coal_factor_calorific (当量值 calorific value: heat content of one kWh)",
+}
 #: Fixed English source notes (factors.yaml and assess/) and their Chinese; citations of data sets stay as
 #: written (names of publishers, files and licences are not translated).
 _SOURCE_ZH = {
@@ -259,15 +268,18 @@ def finding(
     """
     from minewatch.store import Store
 
+    if db is not None and not str(db).startswith("postgres") and not Path(db).exists():
+        _fail(ValueError(tr(f"no store file {db}", f"存储文件 {db} 不存在")))
     with Store(db) as store:
         f = store.get(finding_id)
         if f is None:
             _fail(KeyError(tr(f"no finding {finding_id}", f"没有检测结果 {finding_id}")))
         assert f is not None
+        onset_src, onset_src_zh = _onset_source(f)
         opts: dict[str, Any] = dict(
             onset=f.onset or f.first_seen, until=f.last_seen, tariff=tariff, currency=currency, model=model,
             province=province, country=country, coal=_coal_arg(coal), co2=co2_factor, fx=fx, metrics=metrics,
-            factors=factors,
+            factors=factors, onset_source=onset_src, onset_source_zh=onset_src_zh, provenance=_provenance(f),
         )  # fmt: skip
         algo = algorithm or f.algorithm or f.coin
         try:
@@ -292,6 +304,38 @@ def finding(
         typer.echo(tr(f"Impact stored on finding {finding_id}.", f"评估结果已保存到检测结果 {finding_id}。"))
 
 
+def _onset_source(f: Any) -> tuple[str, str]:
+    """Where a finding's onset comes from: a meter's detected onset, or a capture's first packet.
+
+    Why it matters: for a network finding the period is the capture (often minutes), so "since onset"
+    figures cover the capture only, not the time the site has been mining.
+    """
+    if f.onset is not None:
+        return ("onset of mining detected in the data of the finding", "检测结果数据中识别出的开始挖矿时间")
+    return ("first packet of the captured session: the 'since onset' figures cover the capture only, not how long "
+            "the site has been mining", "所捕获会话的第一个数据包：“自开始以来”的数字只覆盖捕获时段，而非矿场实际挖矿时长")  # fmt: skip
+
+
+def _provenance(f: Any) -> list[dict[str, Any]]:
+    """The hashrate estimate of a network finding, with its 95 % interval, share count and premises."""
+    if f.kw_mining or not f.hashrate_hs:
+        return []
+    extra = f.extra or {}
+    lo, hi = (extra.get("hashrate_interval_hs") or [None, None])[:2]
+    interval = f"95 % interval {lo:.4g}..{hi:.4g} H/s" if lo and hi else "no interval stored"
+    interval_zh = f"95% 置信区间 {lo:.4g}..{hi:.4g} H/s" if lo and hi else "未存储置信区间"
+    shares = f"{f.shares_accepted} accepted shares" if f.shares_accepted else "share count not stored"
+    shares_zh = f"{f.shares_accepted} 个被接受的份额" if f.shares_accepted else "未存储份额数"
+    formula = extra.get("hashrate_formula") or ""
+    return [{
+        "name": "hashrate_estimate", "value": f.hashrate_hs, "unit": "H/s", "as_of": "",
+        "source": f"estimated from pool shares x difficulty ({formula}); {interval}; {shares}; assumes Poisson share "
+                  "arrivals, all of the host's work going to this one pool, and a constant rate",
+        "source_zh": f"由矿池份额 × 难度估计（{formula}）；{interval_zh}；{shares_zh}；假定份额按泊松过程到达、主机全部算力"
+                     "都提交给该矿池且算力恒定",
+    }]  # fmt: skip
+
+
 @app.command("network")
 def network(
     metrics: Path = _OPT_METRICS,
@@ -310,6 +354,10 @@ def network(
     """
     rejects = Rejects()
     try:
+        want = _iso_day(on, "--date") if on else None
+        if countries_out and not countries:
+            raise ValueError(tr("--countries-out needs --countries (the shares to split by)",
+                                "--countries-out 需要 --countries（用于拆分的份额）"))  # fmt: skip
         path = metrics or netmod.default_metrics_path()
         if path is None:
             raise InputError(tr("no metrics file: give --metrics or run `minewatch data update`",
@@ -317,15 +365,15 @@ def network(
         days = netmod.read_metrics(path, rejects)
         models, label = ni.index_models(hardware)
         res = ni.compute_index(days, models, method=method, price=price, hardware_label=label)
-        split = ni.country_split(res, ni.read_shares(countries, rejects)) if countries else []
+        shares = ni.read_shares(countries, rejects) if countries else {}
+        split = ni.country_split(res, shares) if countries else []
     except (MinewatchError, ValueError) as e:
         _fail(e)
     rows = [r for r in res.rows if r.guess_twh is not None]
     if not rows:
         _fail(ValueError(tr("no day has an estimate", "没有任何一天可估算")))
     row = rows[-1]
-    if on:
-        want = date.fromisoformat(on)
+    if want is not None:
         match = [r for r in rows if r.date == want]
         if not match:
             _fail(ValueError(tr(f"no estimate for {on}", f"{on} 没有估算值")))
@@ -347,25 +395,80 @@ def network(
     ))  # fmt: skip
     typer.echo(tr(f"  top-down (Digiconomist-style): {_n(row.digiconomist_twh, 2)} TWh/year",
                   f"  自上而下估算（Digiconomist 方法）：{_n(row.digiconomist_twh, 2)} 太瓦时/年"))  # fmt: skip
-    for r in [s for s in split if s["date"] == row.date.isoformat()]:
-        typer.echo(f"    {r['country']:<20} {r['share'] * 100:6.2f} %  {_n(r['guess_twh'], 2)} TWh/year")
+    extra: list[dict[str, Any]] = [{"name": "metrics", "value": str(path), "unit": "", "source": netmod.ATTRIBUTION,
+                                    "as_of": f"{days[0].day}..{days[-1].day}"}]  # fmt: skip
+    if countries:
+        extra += _country_lines(row.date, split, shares, countries)
     typer.echo(tr("Assumptions:", "假设："))
-    for x in [*res.assumptions, {"name": "metrics", "value": str(path), "unit": "", "source": netmod.ATTRIBUTION,
-                                 "as_of": f"{days[0].day}..{days[-1].day}"}]:  # fmt: skip
+    for x in [*res.assumptions, *extra]:
         as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
-        typer.echo(f"  - {x['name']} = {x['value']} {x.get('unit') or ''}{as_of}: {x['source']}")
-    if out:
-        ni.write_csv(res, out)
-        typer.echo(tr(f"Wrote {out}", f"已写入 {out}"))
-    if countries_out or (countries and out):
-        target = countries_out or out.with_name(out.stem + "_countries.csv")
-        ni.write_country_csv(split, target)
-        typer.echo(tr(f"Wrote {target}", f"已写入 {target}"))
-    if plot:
-        ni.plot(res, plot)
-        typer.echo(tr(f"Wrote {plot}", f"已写入 {plot}"))
+        label = tr(x["name"], f"{_NET_ASSUMPTION_ZH.get(x['name'], x['name'])}（{x['name']}）")
+        src = tr(x["source"], x.get("source_zh") or x["source"])
+        typer.echo(f"  - {label} = {x['value']} {x.get('unit') or ''}{as_of}: {src}")
+    try:
+        if out:
+            ni.write_csv(res, out)
+            typer.echo(tr(f"Wrote {out}", f"已写入 {out}"))
+        if countries_out or (countries and out):
+            target = countries_out or out.with_name(out.stem + "_countries.csv")
+            ni.write_country_csv(split, target)
+            typer.echo(tr(f"Wrote {target}", f"已写入 {target}"))
+        if plot:
+            ni.plot(res, plot)
+            typer.echo(tr(f"Wrote {plot}", f"已写入 {plot}"))
+    except OSError as e:
+        _fail(ValueError(tr(f"cannot write {e.filename}: {e.strerror}", f"无法写入 {e.filename}：{e.strerror}")))
     if rejects.total:
         typer.echo(tr(f"Skipped {rejects.total} bad rows: {rejects.as_dict()}", f"跳过 {rejects.total} 行错误数据：{rejects.as_dict()}"), err=True)
+
+
+_NET_ASSUMPTION_ZH = {
+    "method": "方法", "electricity_price": "电价", "pue": "电能利用效率 PUE", "smoothing": "平滑窗口",
+    "hardware": "矿机清单", "digiconomist_electricity_share": "Digiconomist 电费占收入比例", "metrics": "网络数据",
+    "country_shares": "各国算力份额", "country_efficiency": "各国矿机能效",
+}  # fmt: skip
+
+
+def _country_lines(day: date, split: list[dict[str, Any]], shares: dict[str, dict[str, float]],
+                   path: Path) -> list[dict[str, Any]]:  # fmt: skip
+    """Print the day's country split (or why there is none) and return its assumptions.
+
+    Why all this is said: a country figure is the network figure times a share from someone else's
+    survey of some months; without the file, its months, the sum of the shares and the efficiency
+    assumption, the figure cannot be checked.
+    """
+    months = sorted(shares)
+    month = day.isoformat()[:7]
+    lines = [r for r in split if r["date"] == day.isoformat()]
+    if not lines:
+        typer.echo(tr(f"  no country shares for {month}: the shares file covers {months[0]}..{months[-1]}",
+                      f"  没有 {month} 的各国份额：份额文件覆盖 {months[0]} 至 {months[-1]}"))  # fmt: skip
+    for r in lines:
+        typer.echo(f"    {r['country']:<20} {r['share'] * 100:6.2f} %  {_n(r['guess_twh'], 2)} " + tr("TWh/year", "太瓦时/年"))
+    total = sum(shares.get(month, {}).values())
+    if lines:
+        typer.echo(tr(f"    {'unattributed':<20} {max(0.0, 1 - total) * 100:6.2f} %  (shares sum to {total * 100:.2f} %)",
+                      f"    {'未归属':<20} {max(0.0, 1 - total) * 100:6.2f} %  （份额合计 {total * 100:.2f} %）"))  # fmt: skip
+        if total > 1.005:
+            typer.echo(tr(f"warning: the shares of {month} sum to {total * 100:.2f} %, more than 100 %",
+                          f"警告：{month} 的份额合计 {total * 100:.2f} %，超过 100 %"), err=True)  # fmt: skip
+    return [
+        {"name": "country_shares", "value": str(path), "unit": "", "as_of": f"{months[0]}..{months[-1]}",
+         "source": "monthly hashrate shares from the file given (e.g. CCAF Cambridge Bitcoin Mining Map); not re-normalised",
+         "source_zh": "所给文件中的月度算力份额（如剑桥 CCAF 比特币挖矿地图）；未重新归一化"},
+        {"name": "country_efficiency", "value": "network average", "unit": "", "as_of": "",
+         "source": "each country's fleet is assumed to have the network-average efficiency (share x network figure)",
+         "source_zh": "假定各国矿机能效等于全网平均（份额 × 全网数值）"},
+    ]  # fmt: skip
+
+
+def _iso_day(text: str, option: str) -> date:
+    """A YYYY-MM-DD option value, or a one-line error naming the option."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(tr(f"{option} must be a date YYYY-MM-DD, got {text!r}",
+                            f"{option} 必须是 YYYY-MM-DD 格式的日期，实际为 {text!r}")) from None  # fmt: skip
 
 
 @app.command("models")
@@ -377,8 +480,15 @@ def models(
 
     列出矿机型号目录。
     """
-    cat = load_catalog(hardware)
-    ms = cat.by_algorithm(algorithm) if algorithm else cat.models
+    try:
+        cat = load_catalog(hardware)
+        ms = cat.by_algorithm(algorithm) if algorithm else cat.models
+        if not ms:
+            known = sorted({m.algorithm for m in cat.models})
+            raise ValueError(tr(f"no model for algorithm {algorithm!r}; known: {', '.join(known)}",
+                                f"没有算法 {algorithm!r} 的机型；可选：{', '.join(known)}"))  # fmt: skip
+    except (MinewatchError, ValueError) as e:
+        _fail(e)
     for m in sorted(ms, key=lambda m: (m.algorithm, m.release or date.min, m.model)):
         unit = ALGO_UNIT.get(m.algorithm, "H/s")
         typer.echo(
@@ -396,7 +506,11 @@ def update(
 
     从 Coin Metrics 社区 API 获取最新的比特币每日指标，存入本地缓存。
     """
-    res = netmod.update(start=date.fromisoformat(start) if start else None)
+    try:
+        first = _iso_day(start, "--start") if start else None
+    except ValueError as e:
+        _fail(e)
+    res = netmod.update(start=first)
     typer.echo(tr(res.message, res.message_zh))
     if not res.online and res.path is None:
         raise typer.Exit(1)

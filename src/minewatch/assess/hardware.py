@@ -79,6 +79,8 @@ ALGO_ALIASES: dict[str, str] = {
     "monero": "randomx",
     "rx/0": "randomx",
     "cryptonight": "randomx",
+    "cryptonote": "randomx",  # the hashrate family net/hashrate.py stores for Monero-style sessions
+    "equihash-200-9": "equihash",  # Zcash's parameters, as net/coins.py names them
 }
 
 COOLING = ("air", "hydro", "immersion")
@@ -102,8 +104,21 @@ CSV_COLUMNS = (
 
 
 def normalise_algorithm(algo: str) -> str:
+    """The catalog's name for an algorithm, an alias, or a coin (name or ticker) as the detectors store them.
+
+    Why coins too: a network finding often knows only the coin ("ethereum", "dogecoin"); the coin table of
+    `minewatch.net.coins` gives its algorithm. Algorithms with no model in the catalog (x11, kawpow, ...)
+    come back unchanged, so the catalog lookup refuses them by name.
+    """
     a = algo.strip().lower()
-    return ALGO_ALIASES.get(a, a)
+    if a in ALGO_ALIASES:
+        return ALGO_ALIASES[a]
+    from minewatch.net.coins import COINS
+
+    coin = COINS.get(a) or next((c for c in COINS.values() if c.symbol.lower() == a), None)
+    if coin is not None:
+        return ALGO_ALIASES.get(coin.algorithm, coin.algorithm)
+    return a
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -150,10 +151,18 @@ class NetworkSnapshot:
 
 
 def _num(text: str | None) -> float | None:
+    """A metric value; empty is None. NaN, infinity and negatives raise ValueError (the row is rejected):
+    no network metric can be negative, and one NaN day would poison every 7- and 14-day mean it is in
+    and make the JSON output invalid."""
     if text is None:
         return None
     t = text.strip()
-    return float(t) if t else None
+    if not t:
+        return None
+    x = float(t)
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"value must be a finite number >= 0, got {t}")
+    return x
 
 
 def _day_from_values(day: date, get: Callable[[str], float | None]) -> NetworkDay:
@@ -244,7 +253,10 @@ def parse_api_response(payload: bytes | str | dict[str, Any]) -> tuple[list[Netw
             day = date.fromisoformat(str(row["time"])[:10])
         except (KeyError, ValueError) as e:
             raise InputError(f"Coin Metrics row {i} has no valid time", offset=i) from e
-        days.append(_day_from_values(day, lambda k, r=row: _num(None if r.get(k) is None else str(r.get(k)))))
+        try:
+            days.append(_day_from_values(day, lambda k, r=row: _num(None if r.get(k) is None else str(r.get(k)))))
+        except ValueError as e:
+            raise InputError(f"Coin Metrics row {i}: {e}", offset=i) from e
     return days, payload.get("next_page_url")
 
 
@@ -381,7 +393,8 @@ def snapshot(metrics: str | Path | None = None, at: date | None = None) -> Netwo
     """
     path = _metrics_file(metrics)
     if path is not None:
-        all_days = [d for d in read_metrics(path) if d.revenue_usd is not None and d.hashrate_ths and d.price_usd]
+        rejects = Rejects()
+        all_days = [d for d in read_metrics(path, rejects) if d.revenue_usd is not None and d.hashrate_ths and d.price_usd]
         days = [d for d in all_days if at is None or d.day <= at]
         if not days:
             span = f"{all_days[0].day}..{all_days[-1].day}" if all_days else tr("no usable day", "没有可用的日期")
@@ -395,6 +408,7 @@ def snapshot(metrics: str | Path | None = None, at: date | None = None) -> Netwo
         snap.extra["averaged_days"] = len(week)
         snap.extra["path"] = str(path)
         snap.extra["first_day"] = all_days[0].day.isoformat()
+        snap.extra["rejected_rows"] = rejects.total
         return snap
     from minewatch.assess.energy import load_factors
 

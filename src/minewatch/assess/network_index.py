@@ -20,6 +20,7 @@ The Digiconomist-style estimate is top-down: revenue × 60 % spent on power / el
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -236,13 +237,23 @@ def compute_index(
                 hashrate_ths=d.hashrate_ths,
             )
         )
+    newest_ts = max((m.release_ts for m in models), default=None)
+    newest = None if newest_ts is None else datetime.fromtimestamp(newest_ts, tz=UTC).date()
     assumptions = [
-        {"name": "method", "value": method, "unit": "", "source": "CBECI (Cambridge) published code and methodology", "as_of": ""},
-        {"name": "electricity_price", "value": price, "unit": "USD/kWh", "source": "CBECI default 0.05 unless given", "as_of": ""},
-        {"name": "pue", "value": [PUE_LOWER, PUE_GUESS, PUE_UPPER], "unit": "", "source": "CBECI assumptions 4a-4c (lower, guess, upper)", "as_of": ""},
-        {"name": "smoothing", "value": [threshold_window, output_window], "unit": "days", "source": "trailing mean on threshold, then on outputs (CBECI)", "as_of": ""},
-        {"name": "hardware", "value": len(models), "unit": "models", "source": hardware_label, "as_of": ""},
-        {"name": "digiconomist_electricity_share", "value": electricity_share, "unit": "", "source": "Digiconomist BECI (de Vries 2018)", "as_of": ""},
+        {"name": "method", "value": method, "unit": "", "source": "CBECI (Cambridge) published code and methodology",
+         "source_zh": "剑桥大学 CBECI 公开的代码与方法", "as_of": ""},
+        {"name": "electricity_price", "value": price, "unit": "USD/kWh", "source": "CBECI default 0.05 unless given",
+         "source_zh": "CBECI 默认 0.05，除非另行给定", "as_of": ""},
+        {"name": "pue", "value": [PUE_LOWER, PUE_GUESS, PUE_UPPER], "unit": "",
+         "source": "CBECI assumptions 4a-4c (lower, guess, upper)", "source_zh": "CBECI 假设 4a-4c（下限、最佳估计、上限）", "as_of": ""},
+        {"name": "smoothing", "value": [threshold_window, output_window], "unit": "days",
+         "source": "trailing mean on threshold, then on outputs (CBECI)", "source_zh": "先对盈利阈值、再对输出取滑动平均（CBECI）", "as_of": ""},
+        {"name": "hardware", "value": len(models), "unit": "models",
+         "source": f"{hardware_label}; newest release {newest}" if newest else hardware_label,
+         "source_zh": f"{hardware_label}；最新机型发布于 {newest}" if newest else hardware_label,
+         "as_of": newest.isoformat() if newest else ""},
+        {"name": "digiconomist_electricity_share", "value": electricity_share, "unit": "",
+         "source": "Digiconomist BECI (de Vries 2018)", "source_zh": "Digiconomist BECI（de Vries 2018）", "as_of": ""},
     ]  # fmt: skip
     return IndexResult(rows, method, price, hardware_label, len(models), assumptions)
 
@@ -274,7 +285,7 @@ def read_shares(path: str | Path, rejects: Rejects | None = None) -> dict[str, d
 
     Accepts `date,country,share` (fraction or percent) and Cambridge's download layout
     `date,country,monthly_hashrate_%[,...]`. Percent is assumed when the column name has '%' or pct,
-    or when any value exceeds 1.
+    or when most values exceed 1; a value outside 0..1 (0..100) or a repeated (month, country) is rejected.
     """
     p = Path(path)
     rejects = rejects if rejects is not None else Rejects()
@@ -288,19 +299,36 @@ def read_shares(path: str | Path, rejects: Rejects | None = None) -> dict[str, d
     if "date" not in fields or "country" not in fields or share_col is None:
         raise InputError("shares CSV needs columns date,country,share (or monthly_hashrate_%)", path=str(p), line=1)
     raw: list[tuple[str, str, float]] = []
+    lines: list[int] = []
     for row in reader:
         try:
             month = str(row["date"]).strip()[:7]
             date.fromisoformat(month + "-01")
-            raw.append((month, str(row["country"]).strip(), float(row[share_col])))
+            v = float(row[share_col])
+            if not math.isfinite(v):
+                raise ValueError(f"share must be finite, got {row[share_col]}")
+            raw.append((month, str(row["country"]).strip(), v))
+            lines.append(reader.line_num)
         except (ValueError, TypeError) as e:
             rejects.add(f"bad share row: {e}", f"{p}:{reader.line_num}")
     if not raw:
         raise InputError("no usable row in shares CSV", path=str(p))
-    pct = "%" in share_col or "pct" in share_col.lower() or any(v > 1.0 for _, _, v in raw)
+    # Percent when the column says so, else when most values exceed 1: one typo above 1 in a fraction file
+    # must not turn every other share into a hundredth of itself (it is rejected instead).
+    values = sorted(v for _, _, v in raw)
+    pct = "%" in share_col or "pct" in share_col.lower() or values[len(values) // 2] > 1.0
+    top = 100.0 if pct else 1.0
     out: dict[str, dict[str, float]] = {}
-    for month, country, v in raw:
+    for (month, country, v), line in zip(raw, lines, strict=True):
+        if not (0.0 <= v <= top):
+            rejects.add(f"share {v:g} outside 0..{top:g} ({'percent' if pct else 'fraction'} file)", f"{p}:{line}")
+            continue
+        if country in out.get(month, {}):
+            rejects.add(f"duplicate share for {country} in {month} (first row kept)", f"{p}:{line}")
+            continue
         out.setdefault(month, {})[country] = v / 100.0 if pct else v
+    if not out:
+        raise InputError("no usable row in shares CSV", path=str(p))
     return out
 
 

@@ -130,7 +130,11 @@ class Assessment:
         d["until"] = iso(self.until)
         d["coal_t"] = self.coal_t
         d["co2_t"] = self.co2_t
-        d["hashrate_unit"] = self.hashrate_unit
+        d["hashrate_unit"] = self.hashrate_unit  # display unit (kept for old readers)
+        d["hashrate_display_unit"] = self.hashrate_unit
+        # what `hashrate_hs` and the ranges are counted in: solutions for Equihash, hashes otherwise
+        d["hashrate_hs_unit"] = "Sol/s" if self.hashrate_unit.endswith("Sol/s") else "H/s"
+        d["hashprice_unit"] = f"USD/({self.hashrate_unit})/day"
         d["assessed_at"] = iso(datetime.now(UTC))
         return d
 
@@ -205,6 +209,11 @@ def _network_warnings(net: NetworkSnapshot, at: date, warnings: list[dict[str, s
         _warn(warnings, "network_fallback",
               f"no network data file: the built-in snapshot of {net.day} prices the site; run `minewatch data update`",
               f"没有网络数据文件：按内置的 {net.day} 快照计价；请运行 `minewatch data update`")  # fmt: skip
+    if net.extra.get("rejected_rows"):
+        n = net.extra["rejected_rows"]
+        _warn(warnings, "metrics_rows_rejected",
+              f"{n} row(s) of the metrics file were skipped (unreadable, NaN, infinite or negative values)",
+              f"网络数据文件中有 {n} 行被跳过（无法读取、NaN、无穷大或负值）")  # fmt: skip
     if net.day > at and given:
         _warn(warnings, "network_after_day",
               f"the network snapshot given is of {net.day}, after the assessed day {at}",
@@ -271,6 +280,9 @@ def _assess(
     uptime: float | None,
     hashprice_usd: float | None,
     metrics: str | Path | None,
+    onset_source: str = "",
+    onset_source_zh: str = "",
+    provenance: list[dict[str, Any]] | None = None,
 ) -> Assessment:
     _check_inputs(kw=kw, hashrate_hs=hashrate_hs, tariff=tariff, co2=co2, fx=fx, pue=pue, uptime=uptime,
                   hashprice_usd=hashprice_usd, coal=coal)  # fmt: skip
@@ -279,7 +291,7 @@ def _assess(
     cat = catalog or load_catalog()
     onset_dt, until_dt = parse_iso(onset), parse_iso(until)
     at = (until_dt or datetime.now(UTC)).date()
-    assumptions: list[dict[str, Any]] = []
+    assumptions: list[dict[str, Any]] = [dict(x) for x in provenance or []]
     warnings: list[dict[str, str]] = []
 
     site_f = fac["site"]
@@ -362,14 +374,9 @@ def _assess(
                 source=m.source,
             )
         )
-        _assume(
-            assumptions,
-            f"model_{cls}",
-            m.model,
-            "",
-            f"{m.hashrate:g} {m.hashrate_unit}, {m.power_w:g} W, {m.j_per_hash * unit_hs:.4g} {eff_unit}; {m.source}",
-            m.release.isoformat() if m.release else "",
-        )
+        spec = f"{m.hashrate:g} {m.hashrate_unit}, {m.power_w:g} W, {m.j_per_hash * unit_hs:.4g} {eff_unit}"
+        _assume(assumptions, f"model_{cls}", m.model, "", f"{spec}; {m.source}",
+                m.release.isoformat() if m.release else "", f"{spec}；来源：{m.source}")  # fmt: skip
 
     point = next(r for r in rows if r.model_class == point_key)
     kws = [r.kw for r in rows]
@@ -382,8 +389,10 @@ def _assess(
     kwh_on: float | None = None
     if onset_dt is not None:
         kwh_on = kwh_between(site_kw, onset_dt, until_dt or datetime.now(UTC), up_v)
-        _assume(assumptions, "onset", iso(onset_dt), "", "detected or given onset of mining")
-        _assume(assumptions, "until", iso(until_dt or datetime.now(UTC)), "", "end of the period (default: now)")
+        _assume(assumptions, "onset", iso(onset_dt), "", onset_source or "given onset of mining", "",
+                onset_source_zh or "给定的开始挖矿时间")  # fmt: skip
+        _assume(assumptions, "until", iso(until_dt or datetime.now(UTC)), "", "end of the period (default: now)", "",
+                "统计截止时间（默认现在）")  # fmt: skip
     cf = coal_factor(coal, fac)
     _factor(assumptions, cf)
     co2f = co2_factor(province, country, co2, fac)
@@ -475,15 +484,19 @@ def assess_from_power(
     uptime: float | None = None,
     hashprice_usd: float | None = None,
     metrics: str | Path | None = None,
+    onset_source: str = "",
+    onset_source_zh: str = "",
+    provenance: list[dict[str, Any]] | None = None,
 ) -> Assessment:
     """Assess a site from its mining load (kW at the meter, e.g. a load curve's plateau above base load)."""
     if not kw or not math.isfinite(kw) or kw <= 0:
-        raise ValueError("kw must be a finite number > 0")
+        raise ValueError(tr("kw must be a finite number > 0", "kw 必须是大于 0 的有限数值"))
     return _assess(
         basis="power", kw=float(kw), hashrate_hs=None, onset=onset, until=until, tariff=tariff,
         currency=currency, model=model, algorithm=algorithm, province=province, country=country,
         network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
-        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
+        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics, onset_source=onset_source,
+        onset_source_zh=onset_source_zh, provenance=provenance,
     )  # fmt: skip
 
 
@@ -501,15 +514,17 @@ def _check_inputs(**values: Any) -> None:
             continue
         x = float(v)
         if not math.isfinite(x):
-            raise ValueError(f"{name} must be a finite number, got {v}")
+            raise ValueError(tr(f"{name} must be a finite number, got {v}", f"{name} 必须是有限数值，实际为 {v}"))
         if name in ("kw", "hashrate_hs", "pue", "fx", "uptime") and x <= 0:
-            raise ValueError(f"{name} must be > 0, got {v}")
+            raise ValueError(tr(f"{name} must be > 0, got {v}", f"{name} 必须大于 0，实际为 {v}"))
         if name in ("tariff", "co2", "hashprice_usd", "coal") and x < 0:
-            raise ValueError(f"{name} must not be negative, got {v}")
+            raise ValueError(tr(f"{name} must not be negative, got {v}", f"{name} 不能为负，实际为 {v}"))
         if name == "pue" and x < 1:
-            raise ValueError(f"pue is total site power / IT power, at least 1, got {v}")
+            raise ValueError(tr(f"pue is total site power / IT power, at least 1, got {v}",
+                                f"PUE 是场地总功率 / 矿机功率，至少为 1，实际为 {v}"))  # fmt: skip
         if name == "uptime" and x > 1:
-            raise ValueError(f"uptime is a share of the time, at most 1, got {v}")
+            raise ValueError(tr(f"uptime is a share of the time, at most 1, got {v}",
+                                f"运行时间占比是时间比例，不能大于 1，实际为 {v}"))  # fmt: skip
 
 
 def assess_from_hashrate(
@@ -533,13 +548,17 @@ def assess_from_hashrate(
     uptime: float | None = None,
     hashprice_usd: float | None = None,
     metrics: str | Path | None = None,
+    onset_source: str = "",
+    onset_source_zh: str = "",
+    provenance: list[dict[str, Any]] | None = None,
 ) -> Assessment:
     """Assess a site from its hashrate (H/s, e.g. estimated from accepted shares x difficulty)."""
     if not hashrate_hs or not math.isfinite(hashrate_hs) or hashrate_hs <= 0:
-        raise ValueError("hashrate must be a finite number > 0")
+        raise ValueError(tr("hashrate must be a finite number > 0", "算力必须是大于 0 的有限数值"))
     return _assess(
         basis="hashrate", kw=None, hashrate_hs=float(hashrate_hs), onset=onset, until=until, tariff=tariff,
         currency=currency, model=model, algorithm=algorithm, province=province, country=country,
         network=network, catalog=catalog, factors=factors, coal=coal, co2=co2, fx=fx, pue=pue,
-        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics,
+        uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics, onset_source=onset_source,
+        onset_source_zh=onset_source_zh, provenance=provenance,
     )  # fmt: skip
