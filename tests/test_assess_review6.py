@@ -194,3 +194,15 @@ def test_factors_file_values_are_checked_like_typed_ones(tmp_path, body):
         assess_from_power(3250, network=NET, until="2021-06-01", factors=f)
     r = runner.invoke(app, ["assess", "site", "--kw", "3250", "--factors", str(f), "--json"])
     assert r.exit_code == 2 and "Traceback" not in r.output and "NaN" not in r.output
+
+
+# --- defect 12: implausible inputs are said ----------------------------------------------------------------
+
+
+def test_hashrate_beyond_the_network_or_below_one_machine_warns():
+    big = assess_from_hashrate(1e22, algorithm="sha256d", network=NET, until="2021-06-01")  # 1e10 TH/s vs 1e8
+    assert "implausible_share" in [w["code"] for w in big.warnings]
+    tiny = assess_from_hashrate(100, algorithm="sha256d", network=NET, until="2021-06-01")  # TH/s typed as H/s
+    assert "below_one_machine" in [w["code"] for w in tiny.warnings]
+    ok = assess_from_hashrate(1e17, algorithm="sha256d", network=NET, until="2021-06-01")
+    assert not {"implausible_share", "below_one_machine"} & {w["code"] for w in ok.warnings}

@@ -315,6 +315,7 @@ def _assess(
     # Hashprice (USD per display-unit per day): sha256d from network data, others only when given.
     hp: float | None = hashprice_usd
     metrics_path: Path | None = None
+    net_ths: float | None = None
     if hp is not None:
         _assume(assumptions, "hashprice", hp, f"USD/({unit})/day", "given by the user", "", "由用户给定")
     elif algo == "sha256d":
@@ -323,6 +324,7 @@ def _assess(
         net = network or snapshot(metrics_path, at if until_dt else None)
         _network_warnings(net, at, warnings, given=network is not None)
         hp = net.hashprice_usd
+        net_ths = net.hashrate_ths
         as_of = net.day.isoformat()
         n_avg = net.extra.get("averaged_days")
         mean, mean_zh = (f"{n_avg}-day mean to {as_of}", f"截至 {as_of} 的 {n_avg} 日均值") if n_avg else (as_of, as_of)
@@ -379,6 +381,7 @@ def _assess(
                 m.release.isoformat() if m.release else "", f"{spec}；来源：{m.source}")  # fmt: skip
 
     point = next(r for r in rows if r.model_class == point_key)
+    _plausibility(point, net_ths, warnings)
     kws = [r.kw for r in rows]
     hs = [r.hashrate_hs for r in rows]
     ns = [r.machines for r in rows]
@@ -498,6 +501,23 @@ def assess_from_power(
         uptime=uptime, hashprice_usd=hashprice_usd, metrics=metrics, onset_source=onset_source,
         onset_source_zh=onset_source_zh, provenance=provenance,
     )  # fmt: skip
+
+
+def _plausibility(point: MachineEstimate, network_ths: float | None, warnings: list[dict[str, str]]) -> None:
+    """Warn when the input cannot be one site: a share of the whole network, or far below one machine.
+
+    Why: `--hashrate` is in H/s, and a value typed in TH/s (or a meter reading in W as kW) is off by
+    10^12 or 10^3; the figures would be computed and printed without a hint.
+    """
+    if network_ths and point.hashrate_hs / 1e12 > 0.1 * network_ths:
+        share = point.hashrate_hs / 1e12 / network_ths * 100
+        _warn(warnings, "implausible_share",
+              f"the site's hashrate is {share:.3g} % of the whole network's: check the unit (--hashrate is in H/s)",
+              f"该矿场算力为全网的 {share:.3g}%：请检查单位（--hashrate 的单位是 H/s）")  # fmt: skip
+    if point.machines < 0.01:
+        _warn(warnings, "below_one_machine",
+              f"the site amounts to {point.machines:.3g} machines: check the unit (--hashrate is in H/s, --kw in kW)",
+              f"该矿场仅相当于 {point.machines:.3g} 台矿机：请检查单位（--hashrate 的单位是 H/s，--kw 的单位是 kW）")  # fmt: skip
 
 
 def hp_day(assumptions: list[dict[str, Any]]) -> str:
