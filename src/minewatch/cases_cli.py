@@ -25,12 +25,13 @@ ACTOR = os.environ.get("USER", "cli")
 
 
 def _db(db: str | None) -> Any:
-    from minewatch.store.backend import connect
+    # a busy, missing or unreadable store ends the command in one line, not a driver traceback
+    from minewatch.store.backend import connect_for_cli
 
     target = db or os.environ.get("MINEWATCH_DB") or None
     if target and not target.startswith(("postgres://", "postgresql://")):
-        return connect(Path(target))
-    return connect(target)
+        return connect_for_cli(Path(target))
+    return connect_for_cli(target)
 
 
 def _fail(e: Exception) -> None:

@@ -58,9 +58,9 @@ def _open(db: str | None) -> Iterator[Any]:
 
     target = db or os.environ.get("MINEWATCH_DB") or None
     if target and is_postgres_url(target):
-        from minewatch.store.backend import connect, store_like
+        from minewatch.store.backend import connect_for_cli, store_like
 
-        pg = connect(target)
+        pg = connect_for_cli(target)
         try:
             yield store_like(pg)
         finally:
@@ -72,7 +72,14 @@ def _open(db: str | None) -> Iterator[Any]:
         path = default_db()
     else:
         path = Path(target)
-    with Store(path) as store:
+    from minewatch.store.backend import StoreBusy, StoreUnreadable
+
+    try:
+        opened = Store(path)
+    except (StoreBusy, StoreUnreadable) as e:  # one line, not a driver traceback
+        _fail(f"{tr('error', '错误')}: {e}")
+        raise  # _fail exits; this keeps the type checker informed
+    with opened as store:
         yield store
 
 

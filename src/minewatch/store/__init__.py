@@ -296,6 +296,30 @@ def _lock_holder(message: str) -> str | None:
     return holder
 
 
+def _check_duckdb_file(path: str) -> None:
+    """Refuse an existing file that is not a DuckDB database before DuckDB opens it.
+
+    Why: DuckDB opens some other files too (a `.csv` or `.parquet` becomes a read-only view of itself),
+    so `--db readings.csv` answered "nothing found" from an empty in-memory store instead of saying
+    the file is not a store. A DuckDB file carries "DUCK" at byte 8; an empty file becomes a new store.
+    """
+    if path == ":memory:":
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        head = b"dir"
+    except OSError:
+        return  # unreadable for another reason: DuckDB's own error says which
+    if head and head[8:12] != b"DUCK":
+        from minewatch.store.backend import StoreUnreadable
+
+        raise StoreUnreadable(path, "")
+
+
 def open_duckdb(path: str, *, read_only: bool = False, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to the DuckDB file, waiting up to `wait_s` seconds (default `default_wait_s()`)
     while another process holds it, with a growing pause between tries (50 ms up to 1 s).
@@ -308,6 +332,7 @@ def open_duckdb(path: str, *, read_only: bool = False, wait_s: float | None = No
     """
     from minewatch.store.backend import StoreBusy
 
+    _check_duckdb_file(path)
     wait = default_wait_s() if wait_s is None else max(0.0, float(wait_s))
     deadline = time.monotonic() + wait
     pause = 0.05
@@ -317,7 +342,11 @@ def open_duckdb(path: str, *, read_only: bool = False, wait_s: float | None = No
                 return duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():
-                raise
+                from minewatch.store.backend import StoreUnreadable
+
+                # "exists, but it is not a valid DuckDB database file": a capture or a CSV given as --db
+                detail = str(e).split("\n")[0].removeprefix("IO Error: ")
+                raise StoreUnreadable(path, "" if "not a valid DuckDB database file" in detail else detail) from None
             left = deadline - time.monotonic()
             if left <= 0:
                 raise StoreBusy(path, holder=_lock_holder(str(e)), waited_s=wait) from None

@@ -70,6 +70,43 @@ class StoreMissing(MinewatchError):
             f"存储 {self.path} 不存在（没有这个文件）；请检查 --db 或 MINEWATCH_DB，或先运行 `minewatch scan` 创建存储"))
 
 
+class StoreUnreadable(MinewatchError):
+    """The store named by --db / MINEWATCH_DB cannot be opened: a file that is not a DuckDB database (a
+    capture given to --db by mistake), or a PostgreSQL server that refuses or cannot be reached.
+
+    Why its own error: both used to end the command in a driver traceback; the user needs one line
+    naming the store and what to check, and the command's other errors keep their meaning."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        from minewatch.i18n import tr
+
+        self.target, self.reason = target, reason
+        if is_postgres_url(target):
+            shown = _redact_url(target)
+            text = tr(f"cannot reach the PostgreSQL store {shown}: {reason}; check the URL, the server and the "
+                      "credentials", f"无法连接 PostgreSQL 存储 {shown}：{reason}；请检查地址、服务器和凭据")
+        else:
+            why = f" ({reason})" if reason else ""
+            text = tr(f"{target} is not a minewatch store (not a DuckDB database file){why}; check --db or "
+                      "MINEWATCH_DB", f"{target} 不是 minewatch 存储（不是 DuckDB 数据库文件）{why}；"
+                      "请检查 --db 或 MINEWATCH_DB")
+        super().__init__(text)
+
+
+def _redact_url(url: str) -> str:
+    """A PostgreSQL URL without its password (error lines end up in logs and screenshots)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
 def _require_store_file(target: str | Path | None) -> None:
     """Raise `StoreMissing` unless the DuckDB file `target` (default: the per-user store) exists."""
     if target is not None and str(target) == ":memory:":
@@ -169,7 +206,11 @@ class PgDb:
         import psycopg
 
         self.dsn = dsn
-        self.con = psycopg.connect(dsn, autocommit=True)
+        try:
+            self.con = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as e:
+            # the driver's message names host, port and the cause; its first line is the useful part
+            raise StoreUnreadable(dsn, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
         self._tx: Any = None
         self.migrate()
 
@@ -440,6 +481,20 @@ def open_store_for_cli(target: str | Path | None, *, must_exist: bool = False, w
 
     try:
         return open_store(target, must_exist=must_exist, wait_s=wait_s)
-    except (StoreBusy, StoreMissing) as e:
+    except (StoreBusy, StoreMissing, StoreUnreadable) as e:
+        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def connect_for_cli(target: str | Path | None, *, read_only: bool = False, must_exist: bool = False) -> Db:
+    """`connect` for a command (sites, cases, users, intel): the same one-line error and exit status 2
+    as `open_store_for_cli` when the store is busy, missing or not a store, instead of a traceback."""
+    import sys
+
+    from minewatch.i18n import tr
+
+    try:
+        return connect(target, read_only=read_only, must_exist=must_exist)
+    except (StoreBusy, StoreMissing, StoreUnreadable) as e:
         print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
         raise SystemExit(2) from None
