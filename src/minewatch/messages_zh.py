@@ -575,11 +575,11 @@ def example_text(example: str, reasons: Iterable[str], lang: str | None = None) 
 
 
 def reasons_text(counts: Mapping[str, int], lang: str | None = None, *, sep: str | None = None) -> str:
-    """Reject counts as one line: "reason: n, ..." in English, "原因：n，..." in Chinese, sorted by reason."""
+    """Reject counts as one line: "reason: n, ..." in English, "原因（n 条）；..." in Chinese, sorted by reason."""
     zh = (lang or current()) == "zh"
     items = sorted(counts.items())
-    if zh:
-        return (sep or "，").join(f"{to_zh(k)}：{v:,}" for k, v in items)
+    if zh:  # the count after the reason, in brackets: reasons themselves hold colons
+        return (sep or "；").join(f"{to_zh(k)}（{v:,} 条）" for k, v in items)
     return (sep or ", ").join(f"{k}: {v:,}" for k, v in items)
 
 

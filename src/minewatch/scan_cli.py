@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,10 +29,18 @@ from rich.progress import (
 from rich.table import Table
 
 from minewatch.i18n import current, tr
+from minewatch.messages_zh import error_prefix, error_text, example_text, reasons_text, say
 from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
 from minewatch.net.findings import rollup_by_host
 
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _error(e: Exception | str) -> None:
+    """One error line on stderr in the reader's language (`错误：…` / `error: …`); the message is
+    never read as Rich markup (file names and parser text may hold brackets)."""
+    text = error_text(e) if isinstance(e, Exception) else say(e)
+    err.print(f"[red]{error_prefix().strip()}[/red]{' ' if current() != 'zh' else ''}{escape(text)}")
 
 
 class Format(StrEnum):
@@ -233,13 +242,13 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
         stages_zh = "，".join(f"{_STAGE_ZH.get(k, k)} {v:.2f} 秒" for k, v in d["stage_seconds"].items())
         err.print(tr(f"Time per stage: {stages}", f"各阶段耗时：{stages_zh}"))
     if d["rejected"]:
-        parts = ", ".join(f"{k}: {v:,}" for k, v in sorted(d["rejected"].items()))
-        err.print(tr(f"Rejected: {parts}", f"拒绝：{parts}"))
+        parts = reasons_text(d["rejected"])
+        err.print(tr(f"Rejected: {parts}", f"拒绝：{parts}"), markup=False, highlight=False)
         examples = stats.rejects.examples[:MAX_REJECT_EXAMPLES]
         if examples:
             err.print(tr("First rejected (file:line or byte):", "最先被拒绝的记录（文件:行号或字节）："))
             for ex in examples:
-                err.print(f"  {ex}", markup=False, highlight=False)
+                err.print(f"  {example_text(ex, d['rejected'])}", markup=False, highlight=False)
     cut = d.get("payload_cut_by_snaplen", 0)
     if cut and cut >= SNAPLEN_WARN_SHARE * max(1, d["packets"]):
         # A capture taken with a small snaplen (tcpdump -s 96) keeps headers and drops the JSON a
@@ -252,7 +261,7 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
             )
         )
     for e in d["errors"]:
-        err.print(f"[yellow]{tr('Input error', '输入错误')}:[/yellow] {e}")
+        _error(str(e))
     if d["undecided_flows_dropped"]:
         err.print(
             tr(
@@ -329,7 +338,7 @@ def scan(
             try:
                 blocks = read_blocks_csv(blocks_file)
             except InputError as e:
-                err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+                _error(e)
                 raise typer.Exit(2) from None
         if blocks_rpc:
             window = _capture_window(paths, t_since, t_until)
@@ -565,7 +574,7 @@ def _with_rpc_blocks(blocks: Any, specs: list[str], t0: float, t1: float) -> Any
     try:
         got = rpc_feed(specs, t0, t1)
     except InputError as e:  # asked for explicitly: a scan without it would quietly lose evidence
-        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        _error(e)
         raise typer.Exit(2) from None
     n = ", ".join(f"{c} {v.size}" for c, v in sorted(got.items()))
     err.print(tr(f"Block times from local node(s): {n} block(s) between {datetime.fromtimestamp(t0, UTC):%Y-%m-%d %H:%M} "
@@ -628,7 +637,7 @@ def findings(
     from minewatch.store.backend import open_store
 
     if kind is not None and kind not in ("mining", "node"):
-        err.print(f"[red]{tr('error', '错误')}:[/red] --kind must be mining or node, not {kind!r}")
+        _error(f"--kind must be mining or node, not {kind!r}")
         raise typer.Exit(2)
     try:
         # only reads: a mistyped --db must not create an empty store and report "nothing found"
@@ -636,7 +645,7 @@ def findings(
             rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
             shown, hidden = apply_allowlist(rows, _allowlist(store))
     except MinewatchError as e:
-        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        _error(e)
         raise typer.Exit(2) from None
     emit(shown, fmt, group)
     if hidden:
