@@ -103,7 +103,7 @@ def _where_zh(text: str) -> str:
 
 def _examples_zh(text: str) -> str:
     """`_examples()` of the power reader: "2023-01-05 00:17:00 (f.csv line 9); …"."""
-    return "；".join(_where_zh(x.strip()) for x in text.split(";"))
+    return "；".join(re.sub(r" \((.+)\)$", r"（\1）", _where_zh(x.strip())) for x in text.split(";"))
 
 
 def _lines_list(text: str) -> str:

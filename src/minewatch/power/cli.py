@@ -11,10 +11,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from minewatch.errors import InputError
-from minewatch.i18n import tr
+from minewatch.i18n import current, tr
+from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, say
 from minewatch.power.detect import REPORT_THRESHOLD
 from minewatch.power.readers import DataIssue, read_files, read_meta, read_temperature, used_readings
 
@@ -25,6 +27,11 @@ app = typer.Typer(
 )
 
 _INTERVALS = {"15min": 900, "30min": 1800, "1h": 3600, "hourly": 3600, "1d": 86400, "daily": 86400}
+
+
+def _error(err: Console, e: Exception) -> None:
+    """One error line in the reader's language (`错误：…` / `error: …`), the message never read as markup."""
+    err.print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{escape(error_text(e))}")
 
 
 def _interval(text: str | None) -> int | None:
@@ -85,14 +92,14 @@ def scan(
         meta_d = read_meta(meta, meta_issues) if meta else {}
         temps = read_temperature(temperature) if temperature else {}
     except InputError as e:
-        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        _error(err, e)
         raise typer.Exit(2) from e
     # every file first, then each meter's readings joined across files (monthly exports) onto one grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         total, errors = read_files(files, interval_s=step, unit=unit)
     for e in errors:
-        err.print(f"[red]{tr('error', '错误')}:[/red] {e}")
+        _error(err, e)
     failed = len(errors)
     if failed and failed == len(files):
         raise typer.Exit(2)
@@ -166,32 +173,27 @@ def scan(
     err.print(tr(
         f"{len(total.series)} meters ({n_skip} skipped), {used} of {total.readings} readings used, "
         f"{len(suspects)} suspects (score ≥ {threshold:g}), {stored} new in store, {failed} file(s) failed",
-        f"{len(total.series)} 块电表（跳过 {n_skip} 块），使用 {used} / {total.readings} 条读数，"
-        f"{len(suspects)} 个嫌疑（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
-    names = {"gap": ("missing slots (gaps)", "缺失时段（缺数）"), "duplicate": ("duplicates", "重复"),
-             "dst_jump": ("DST jumps", "夏令时跳变"), "meter_reset": ("meter resets", "表码回零"),
-             "negative": ("negative readings", "负值读数"), "unparsable": ("unparsable rows", "无法解析的行"),
-             "unit_assumed": ("unit assumptions", "单位假定"),
-             "off_grid": ("off-grid timestamps", "不在采集网格上的时间戳"),
-             "far_timestamp": ("timestamps far outside the meter's readings", "远离该表其余读数的时间戳"),
-             "resolution_change": ("changes of reading interval", "采集间隔变化"),
-             "register_suspect": ("meters that look like cumulative registers", "疑似累计表码的电表"),
-             "meta_duplicate": ("duplicate metadata rows", "重复的档案行")}
+        f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {total.readings:,} 条读数，"
+        f"{len(suspects)} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
+    names = ISSUE_NAMES
     always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
     for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate"):
         items = [i for i in issues if i.kind == k]
         if k not in always and not items:
             continue
         en, zh = names[k]
-        err.print(f"  {tr(en, zh)}: {kinds.get(k, 0)}")
+        err.print(tr(f"  {en}: {kinds.get(k, 0)}", f"  {zh}：{kinds.get(k, 0):,}"), markup=False, highlight=False)
         for i in items[:5]:
-            err.print("    " + " ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, i.detail) if x))
-        if len(items) > 5:
-            err.print(tr(f"    … and {len(items) - 5} more", f"    …… 另有 {len(items) - 5} 条"))
+            # the detail is made in English by the reader (it is also a log line); worded here
+            text = " ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, say(i.detail)) if x)
+            err.print("    " + text, markup=False, highlight=False)
+        if len(items) > 5:  # the count is of entries (a gap entry stands for many slots), so it says so
+            err.print(tr(f"    … and {len(items) - 5} more", f"    …… 另有 {len(items) - 5} 处"))
     if total.rejects.total:
         parts = ", ".join(f"{r} {n}" for r, n in sorted(total.rejects.counts.items()))
+        parts_zh = "，".join(f"{say(r, 'zh')} {n:,}" for r, n in sorted(total.rejects.counts.items()))
         err.print(tr(f"  rejected readings: {total.rejects.total} ({parts})",
-                     f"  被拒读数：{total.rejects.total}（{parts}）"))
+                     f"  被拒读数：{total.rejects.total:,}（{parts_zh}）"), markup=False, highlight=False)
     if meta:
         ids = {s.meter_id for s in total.series}
         ghost = sorted(m for m in meta_d if m not in ids)
