@@ -35,7 +35,10 @@ def _db(db: str | None) -> Any:
 
 
 def _fail(e: Exception) -> None:
-    typer.echo(f"{tr('error', '错误')}: {e}", err=True)
+    """One error line (`错误：…` / `error: …`) and exit 2; the store raises in English, worded here."""
+    from minewatch.messages_zh import error_prefix, error_text
+
+    typer.echo(f"{error_prefix()}{error_text(e)}", err=True)
     raise typer.Exit(2)
 
 

@@ -13,9 +13,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from minewatch.errors import InputError, MinewatchError
-from minewatch.i18n import tr
+from minewatch.i18n import current, tr
+from minewatch.messages_zh import error_prefix, error_text, issue_name, say
 
 app = typer.Typer(
     help=tr("Run the detectors over Parquet data with Spark (the cluster path).",
@@ -57,16 +59,24 @@ def _finish(res: Any, out: Path, what: str) -> None:
     err.print(tr(
         f"{res.engine}: {n_in} {unit_en} scored, {res.flagged} flagged, {res.seconds:.1f} s; "
         f"findings in {out / 'findings'}",
-        f"{res.engine}：评分 {n_in} {unit_zh}，标记 {res.flagged} 个，用时 {res.seconds:.1f} 秒；结果在 {out / 'findings'}"))
+        f"{res.engine}：评分 {n_in:,} {unit_zh}，标记 {res.flagged:,} {unit_zh[0]}，用时 {res.seconds:.1f} 秒；结果在 {out / 'findings'}"))
     rejected = {k: v for k, v in res.tally.items() if k.startswith(("rejected:", "issue:"))}
-    for k, v in sorted(rejected.items()):
-        err.print(f"  {k}: {v}")
+    for k, v in sorted(rejected.items()):  # tally keys stay English in summary.json; worded for the screen
+        kind, _, what = k.partition(":")
+        if current() != "zh":
+            err.print(f"  {k}: {v}", markup=False, highlight=False)
+        elif kind == "issue":
+            err.print(f"  数据问题：{issue_name(what)}：{v:,}", markup=False, highlight=False)
+        else:
+            err.print(f"  拒收：{say(what)}：{v:,}", markup=False, highlight=False)
     err.print(tr("load into the store: minewatch spark load " + str(out),
                  "导入数据库：minewatch spark load " + str(out)))
 
 
 def _fail(e: Exception) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]{tr('error', '错误')}:[/red] {e}")
+    """One error line in the reader's language (`错误：…` / `error: …`); the engines raise in English."""
+    text = escape(error_text(e))
+    Console(stderr=True, soft_wrap=True).print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{text}")
     return typer.Exit(2)
 
 
@@ -206,5 +216,7 @@ def sample(
     from minewatch.engines.samples import write_samples
 
     paths = write_samples(out, n_meters=meters, days=days)
+    names = {"meters": ("meters", "电表数据"), "meta": ("meta", "用户档案"), "flows": ("flows", "流量数据")}
     for k, p in paths.items():
-        Console(stderr=True, soft_wrap=True).print(f"{k}: {p}")
+        en, zh = names.get(k, (k, k))
+        Console(stderr=True, soft_wrap=True).print(tr(f"{en}: {p}", f"{zh}：{p}"), markup=False, highlight=False)

@@ -11,6 +11,7 @@ import typer
 
 from minewatch.errors import InputError
 from minewatch.i18n import tr
+from minewatch.messages_zh import error_text, say
 
 
 def collect(
@@ -39,7 +40,7 @@ def collect(
     try:
         col = Collector(listen, out, flush_rows=flush_rows, flush_seconds=flush_seconds)
     except (InputError, OSError) as exc:
-        typer.echo(tr(f"cannot listen on {listen}: {exc}", f"无法监听 {listen}：{exc}"), err=True)
+        typer.echo(tr(f"cannot listen on {listen}: {exc}", f"无法监听 {listen}：{error_text(exc)}"), err=True)
         raise typer.Exit(2) from exc
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -63,7 +64,8 @@ def collect(
         err=True,
     )
     for reason, n in c.rejects.counts.most_common():
-        typer.echo(f"  {tr('rejected', '拒收')}: {reason}: {n}", err=True)
+        # reasons are the English keys of the collector's _stats JSON; worded for the screen here
+        typer.echo(tr(f"  rejected: {reason}: {n}", f"  拒收：{say(reason)}：{n:,}"), err=True)
 
 
 collect.__doc__ = tr(
