@@ -21,6 +21,7 @@ from rich.table import Table
 
 from minewatch.errors import InputError
 from minewatch.i18n import tr
+from minewatch.messages_zh import error_prefix, error_text, say
 from minewatch.net.intel import FORMATS, AllowRule, match_to_dict, pool_keywords, read_list
 from minewatch.store import Store, file_sha256
 from minewatch.store import intel_tables as tables
@@ -83,8 +84,13 @@ def _open(db: str | None) -> Iterator[Any]:
         yield store
 
 
-def _fail(msg: str) -> None:
-    typer.echo(msg, err=True)
+#: a built-in pool's status (the YAML value stays in JSON output)
+_POOL_STATUS_ZH = {"active": "运营中", "closed": "已关闭"}
+
+
+def _fail(msg: str | Exception) -> None:
+    """One error line (`错误：…` / `error: …`) and exit 2; an exception from the lists is worded here."""
+    typer.echo(f"{error_prefix()}{error_text(msg) if isinstance(msg, Exception) else msg}", err=True)
     raise typer.Exit(2)
 
 
@@ -116,7 +122,7 @@ def import_cmd(
         res = read_list(file, fmt, name)
         sha = file_sha256(file)
     except InputError as exc:
-        _fail(str(exc))
+        _fail(exc)
         return
     with _open(db) as store:
         list_id, is_new = tables.save_list(store, res, sha)
@@ -136,8 +142,9 @@ def import_cmd(
             f"拒绝 {c['rejected']} 行，合并重复 {c['duplicates']} 条，注释 {c['comments']} 行",
         )
     )
-    for line, text, reason in res.rejects[:10]:
-        con.print(f"  {tr('line', '第')} {line}{tr('', ' 行')}: {reason}: {text}")
+    for line, text, reason in res.rejects[:10]:  # the reason is English in the store; worded for the screen
+        shown = tr(f"  line {line}: {reason}", f"  第 {line} 行：{say(reason)}") + (tr(f": {text}", f"：{text}") if text else "")
+        con.print(shown, markup=False, highlight=False)
     if res.rejected > 10:
         con.print(tr(f"  ... and {res.rejected - 10} more", f"  ……另有 {res.rejected - 10} 行"))
 
@@ -175,7 +182,8 @@ def list_cmd(
             t.add_column(col)
         for p in pools:
             t.add_row(p.name, p.country or "", " ".join(p.coins), " ".join(p.domains),
-                      " ".join(map(str, p.ports)), " ".join(map(str, p.tls_ports)), p.status)  # fmt: skip
+                      " ".join(map(str, p.ports)), " ".join(map(str, p.tls_ports)),
+                      tr(p.status, _POOL_STATUS_ZH.get(p.status, p.status)))  # fmt: skip
         con.print(t)
         return
     with _open(db) as store:
@@ -314,7 +322,7 @@ def allow_add(
             else AllowRule.cidr(cidr, reason.strip())
         )
     except InputError as exc:
-        _fail(str(exc))
+        _fail(exc)
         return
     with _open(db) as store:
         rule_id, version = tables.add_allow_rule(store, rule)
@@ -400,7 +408,7 @@ def allow_remove(
         try:
             version = tables.remove_allow_rule(store, rule_id)
         except InputError as exc:
-            _fail(str(exc))
+            _fail(exc)
             return
     _console().print(tr(f"rule #{rule_id} removed; allow-list is now version {version}",
                         f"已删除规则 #{rule_id}；白名单现为第 {version} 版"))  # fmt: skip
