@@ -27,7 +27,7 @@ import typer
 from rich.text import Text
 
 from minewatch.errors import InputError
-from minewatch.i18n import tr
+from minewatch.i18n import current, tr
 
 PROBE_WORKER = "minewatch-probe"
 PROBE_AGENT = "minewatch-probe/0.1"
@@ -209,6 +209,18 @@ def probe_endpoint(host: str, port: int, *, tls: bool = False, timeout_s: float 
     return res
 
 
+#: Chinese labels of the answer fields a pool sent (the protocol's own names stay, explained)
+_DETAIL_ZH = {"extranonce1": "extranonce1（矿池分配的前缀）", "extranonce2_size": "extranonce2 长度（字节）",
+              "subscriptions": "订阅", "extensions": "扩展", "login_error": "登录错误"}
+
+
+def _detail_label_zh(key: str) -> str:
+    """A probe detail key for a Chinese reader: known keys explained, `job_X` as `任务 X`."""
+    if key in _DETAIL_ZH:
+        return _DETAIL_ZH[key]
+    return f"任务 {key[4:]}" if key.startswith("job_") else key
+
+
 def _safe(text: str) -> Text:
     """Server text for the terminal: control characters (ESC, BEL, ...) shown as escapes, no markup."""
     cleaned = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
@@ -284,7 +296,12 @@ def probe(
         if not (timeout_s > 0 and math.isfinite(timeout_s)):
             raise InputError(f"--timeout must be a positive number of seconds, got {timeout_s}")
     except InputError as e:
-        console.print(f"[red]{tr('Bad target', '目标无效')}:[/red] {e}", markup=True, highlight=False)
+        from rich.markup import escape
+
+        from minewatch.messages_zh import error_prefix, error_text
+
+        sep = "" if current() == "zh" else " "
+        console.print(f"[red]{error_prefix().strip()}[/red]{sep}{escape(error_text(e))}", markup=True, highlight=False)
         raise typer.Exit(2) from None
     tls = tls or target_wants_tls(target)
     res = probe_endpoint(host, port, tls=tls, timeout_s=timeout_s)
@@ -299,17 +316,19 @@ def probe(
                          "已连接，但 TLS 握手失败（可去掉 --tls 或改用 stratum+tcp:// 重试）"),
     }[res.verdict]
     table = Table(title=tr(f"Probe of {host}:{port}", f"探测 {host}:{port}"), show_header=False)
-    table.add_row(tr("Verdict", "结论"), f"{res.verdict}: {verdict_text}")
+    table.add_row(tr("Verdict", "结论"), tr(f"{res.verdict}: {verdict_text}", f"{verdict_text}（{res.verdict}）"))
     if tls:
         table.add_row("TLS", f"{res.tls_version or '-'} {res.tls_cipher or ''}")
         table.add_row(tr("Certificate SHA-256", "证书 SHA-256"), res.cert_sha256 or "-")
     # what the server sent is shown, never interpreted: no Rich markup, no terminal escape sequences
     for k, v in res.details.items():
-        table.add_row(_safe(k), _safe(str(v)[:120]))
+        table.add_row(_safe(tr(k, _detail_label_zh(k))), _safe(str(v)[:120]))
     for a in res.answers[:4]:
         table.add_row(tr("Answer", "应答"), _safe(a[:160]))
-    if res.error:
-        table.add_row(tr("Error", "错误"), _safe(res.error))
-    table.add_row(tr("Time", "耗时"), f"{res.elapsed_s} s")
+    if res.error:  # "ConnectionRefusedError: ..." in English; the kind of failure worded for the reader
+        from minewatch.messages_zh import say
+
+        table.add_row(tr("Error", "错误"), _safe(say(res.error)))
+    table.add_row(tr("Time", "耗时"), tr(f"{res.elapsed_s} s", f"{res.elapsed_s} 秒"))
     console.print(table)
     raise typer.Exit(0 if res.is_pool else 3)
