@@ -19,6 +19,7 @@ Security choices, and why:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -33,7 +34,8 @@ from urllib.parse import urlencode
 
 import duckdb
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -72,6 +74,9 @@ class Settings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_window_s: float = 900.0
+    #: the language of a reader who states none (no ?lang, cookie or Accept-Language naming en or zh):
+    #: the server's own --lang / locale, as for the CLI (`serve` passes `i18n.current()`)
+    default_lang: str = "en"
 
     def key(self) -> str:
         """The signing key: given, or kept in the data directory (0600) so sessions survive restarts."""
@@ -111,10 +116,10 @@ class BodyLimit:
             if k == b"content-length":
                 try:
                     if int(v) > limit:
-                        await _too_big(send, limit)
+                        await _too_big(send, limit, scope, self.s)
                         return
                 except ValueError:
-                    await _too_big(send, limit)
+                    await _too_big(send, limit, scope, self.s)
                     return
         seen = 0
         started = False
@@ -137,7 +142,7 @@ class BodyLimit:
             if over:
                 if not started:
                     started = True
-                    await _too_big(send, limit)
+                    await _too_big(send, limit, scope, self.s)
                 return
             if msg["type"] == "http.response.start":
                 started = True
@@ -147,17 +152,44 @@ class BodyLimit:
             await self.app(scope, counted, watch)
         except _TooBig:
             if not started:
-                await _too_big(send, limit)
+                await _too_big(send, limit, scope, self.s)
 
 
 class _TooBig(Exception):
     pass
 
 
-async def _too_big(send: Any, limit: int) -> None:
-    body = f'{{"detail": "request body larger than {limit} bytes"}}'.encode()
+async def _too_big(send: Any, limit: int, scope: dict[str, Any], settings: Settings) -> None:
+    """413 before any handler runs: JSON for the API, a page in the reader's language for a browser
+    (an attachment or upload over the limit used to show a bare English JSON body)."""
+    if scope.get("path", "").startswith("/api/"):
+        body = f'{{"detail": "request body larger than {limit} bytes"}}'.encode()
+        ctype = b"application/json"
+    else:
+        from html import escape
+        from http.cookies import SimpleCookie
+        from urllib.parse import parse_qs
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        lang = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang") or [None])[0]
+        if not lang:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(headers.get("cookie", ""))
+            except Exception:  # a malformed cookie header: fall back to the other signals
+                jar = SimpleCookie()
+            morsel = jar.get(LANG_COOKIE)
+            lang = morsel.value if morsel is not None else None
+        lang = normalise(lang) if lang else accepted_lang(headers.get("accept-language", ""), settings.default_lang)
+        mb = limit / (1024 * 1024)
+        text = tr(f"The file is too large: the limit is {mb:,.1f} MB. Go back and choose a smaller file.",
+                  f"文件过大：上限为 {mb:,.1f} MB。请返回并选择较小的文件。", lang)
+        html_lang = "zh-CN" if lang == "zh" else "en"
+        body = (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8"><title>413</title></head>'
+                f'<body><p id="too-large">{escape(text)}</p></body></html>').encode()
+        ctype = b"text/html; charset=utf-8"
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})  # fmt: skip
     await send({"type": "http.response.body", "body": body})
 
 
@@ -192,6 +224,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            window_s=s.login_window_s)  # fmt: skip
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
+    # change records hold names people typed (Chinese site names, addresses): Jinja's `tojson` writes
+    # them as \uXXXX escapes; this one keeps the characters and lets autoescaping make them safe
+    templates.env.filters["json_text"] = lambda v: json.dumps(v, ensure_ascii=False, default=str, sort_keys=True)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(BodyLimit, settings=s)
@@ -226,7 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from html import escape
 
         msg = escape(tr("The store is busy (a scan is writing); this page tries again in 2 seconds.",
-                        "存储正忙（扫描正在写入）；本页将在 2 秒后重试。"))  # fmt: skip
+                        "存储正忙（扫描正在写入）；本页将在 2 秒后重试。", lang_of(request)))  # fmt: skip
         body = (f'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">'
                 f"<title>503</title></head><body><p id=\"store-busy\">{msg}</p></body></html>")  # fmt: skip
         return HTMLResponse(body, status_code=503, headers={"Retry-After": "2"})
@@ -245,14 +280,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resp.headers[k] = v
         return resp
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """The API keeps FastAPI's 422 list; a page (an address like /cases/abc, a form without its file)
+        answers with the error page in the reader's language instead of a raw JSON list."""
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        from minewatch.web.pages import fail
+
+        names = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors()) or "?"
+        lang = lang_of(request)
+        msg = tr(f"a value in the address or the form is not valid: {names}",
+                 f"地址或表单中的取值无效：{names}", lang)
+        return fail(request, HTTPError(msg), 422)
+
     @app.exception_handler(duckdb.TransactionException)
     async def _conflict(request: Request, exc: Exception) -> Response:
         """A write that met another one at the same row ("Conflict on update"): 409, never a 500.
         Writers of one process take turns (`minewatch.store.write_lock`), so this is a last resort."""
-        msg = tr("a simultaneous change conflicted with this one; reload and try again",
-                 "与同时进行的另一项修改冲突；请刷新后重试", lang_of(request))  # fmt: skip
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": msg}, status_code=409)
+        en = "a simultaneous change conflicted with this one; reload and try again"
+        if request.url.path.startswith("/api/"):  # API bodies are English, like every JSON key
+            return JSONResponse({"detail": en}, status_code=409)
+        msg = tr(en, "与同时进行的另一项修改冲突；请刷新后重试", lang_of(request))
         from minewatch.web.pages import fail
 
         return fail(request, HTTPError(msg), 409)
@@ -284,14 +333,44 @@ def get_db(request: Request) -> Iterator[Db]:
 
 
 def lang_of(request: Request) -> str:
+    """The reader's language: ?lang, then the cookie it sets, then Accept-Language, then the server's."""
     q = request.query_params.get("lang")
     if q:
         return normalise(q)
     c = request.cookies.get(LANG_COOKIE)
     if c:
         return normalise(c)
-    al = request.headers.get("accept-language", "")
-    return "zh" if al.lower().startswith("zh") else "en"
+    settings = getattr(request.app.state, "settings", None)
+    return accepted_lang(request.headers.get("accept-language", ""), getattr(settings, "default_lang", "en"))
+
+
+def accepted_lang(header: str, default: str = "en") -> str:
+    """en or zh from an Accept-Language header, by its q-values (RFC 9110 §12.5.4); `default` when it
+    names neither.
+
+    Why parse the weights: browsers send lists such as `en;q=0.1, zh-CN;q=0.9` or `de-DE,zh-CN;q=0.8`;
+    taking the first tag only gave English to readers who prefer Chinese."""
+    best: tuple[float, int, str] | None = None
+    for pos, item in enumerate(header.split(",")):
+        tag, _, params = item.strip().partition(";")
+        tag = tag.strip().lower()
+        q = 1.0
+        for p in params.split(";"):
+            k, _, v = p.strip().partition("=")
+            if k.strip() == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        if q <= 0 or not tag:
+            continue
+        lang = "zh" if tag.startswith("zh") else "en" if tag.startswith("en") else None
+        if lang is None:
+            continue
+        key = (q, -pos, lang)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return best[2] if best else normalise(default)
 
 
 def read_session(request: Request) -> dict[str, Any] | None:

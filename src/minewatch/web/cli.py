@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from minewatch.i18n import tr
+from minewatch.i18n import current, tr
 
 
 def serve(
@@ -34,7 +34,7 @@ def serve(
 
     target = db or os.environ.get("MINEWATCH_DB") or None
     settings = Settings(db=_target(target), data_dir=data_dir() / "web", secure_cookies=not insecure_cookies,
-                        max_upload_bytes=max_upload_mb * 1024 * 1024)  # fmt: skip
+                        max_upload_bytes=max_upload_mb * 1024 * 1024, default_lang=current())  # fmt: skip
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(tr(f"warning: listening on {host}; use HTTPS in front of it.",
                       f"警告：正在监听 {host}；请在其前面使用 HTTPS。"), err=True)  # fmt: skip

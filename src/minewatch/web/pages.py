@@ -68,7 +68,7 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
         "state_name": lambda s: C.STATE_NAMES.get(s, (s, s))[1 if lang == "zh" else 0],
         "role_name": lambda r: C.ROLE_NAMES.get(r, (r, r))[1 if lang == "zh" else 0],
         "path": request.url.path,
-        "lang_link": lambda code: request.url.path + "?" + urlencode({**request.query_params, "lang": code}),
+        "lang_link": partial(_lang_link, request),
     }  # fmt: skip
     base.update(ctx)
     resp = request.app.state.templates.TemplateResponse(request, name, base, status_code=status)
@@ -76,6 +76,21 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True,
                         secure=request.app.state.settings.secure_cookies)  # fmt: skip
     return resp
+
+
+def _lang_link(request: Request, code: str) -> str:
+    """This page in another language. After a form post (an error page answering POST /cases/1/state)
+    the address only takes POST, so the link leads back to the page the form was on (a same-site
+    Referer) or to the start page: following it used to answer 405."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + "?" + urlencode({**request.query_params, "lang": code})
+    ref = urlsplit(request.headers.get("referer", ""))
+    if ref.netloc == request.url.netloc and ref.path.startswith("/") and not ref.path.startswith("//"):
+        query = {k: v for k, v in parse_qsl(ref.query) if k != "lang"}
+        return ref.path + "?" + urlencode({**query, "lang": code})
+    return "/?" + urlencode({"lang": code})
 
 
 def back(url: str) -> RedirectResponse:
