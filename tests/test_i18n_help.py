@@ -157,3 +157,18 @@ def test_help_option_line_is_chinese_under_lang_zh():
                        text=True, env={"COLUMNS": "200", "PATH": ""}, check=True)
     assert "显示本帮助并退出" in r.stdout and "Show this message" not in r.stdout
     assert "用法：minewatch scan" in r.stdout
+
+
+def test_gnu_language_list_and_lang_validation():
+    from minewatch.i18n import detect_lang
+
+    assert detect_lang([], {"LANGUAGE": "zh_CN:en", "LANG": "C.UTF-8"}) == "zh"
+    assert detect_lang([], {"LANGUAGE": "de:en", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert detect_lang(["x", "--lang", "en"], {"LANGUAGE": "zh_CN"}) == "en"
+    r = _run(["findings"], "xx")
+    assert r.returncode == 2 and "choose en or zh" in r.stderr
+
+
+def test_lang_alone_shows_the_help_in_that_language():
+    r = _run([], "zh")
+    assert r.returncode == 0 and "用法：minewatch" in r.stdout and "缺少命令" not in r.stdout + r.stderr

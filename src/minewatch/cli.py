@@ -13,7 +13,7 @@ import sys
 import typer
 
 from minewatch import __version__
-from minewatch.i18n import current, pick, set_lang, tr
+from minewatch.i18n import current, is_supported, pick, set_lang, tr
 
 #: The CLI framework's own words that Typer lets us set (panel titles, default/required marks, the help
 #: hint) in Chinese under `--lang zh`; the usage line, `--help`'s own line and parse errors of Typer's
@@ -83,8 +83,9 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     lang: str = typer.Option(
         None, "--lang", help=tr("Language: en or zh (default from locale).", "语言：en 或 zh（默认取自系统区域设置）。")
     ),
@@ -92,7 +93,12 @@ def _root(
                                  help=tr("Show the version.", "显示版本。")),
 ) -> None:
     if lang:
+        if not is_supported(lang):
+            raise typer.BadParameter(tr(f"{lang!r}: choose en or zh", f"{lang!r}：请选择 en 或 zh"), param_hint="--lang")
         set_lang(lang)
+    if ctx.invoked_subcommand is None:  # `minewatch --lang zh` alone: the help, as `minewatch` alone gives
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 def _module_exists(name: str) -> bool:

@@ -2,7 +2,8 @@
 
 Why decide the language once at start-up: CLI help is built when commands are declared, so the
 language must be known before Typer sees the arguments. `--lang` on the command line wins, then
-`MINEWATCH_LANG`, then the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`); anything else is English.
+`MINEWATCH_LANG`, then GNU `LANGUAGE`, then the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`); anything
+else is English.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ def detect_lang(argv: list[str] | None = None, environ: dict[str, str] | None = 
             return normalise(a.split("=", 1)[1])
     if env.get("MINEWATCH_LANG"):
         return normalise(env["MINEWATCH_LANG"])
+    # GNU's LANGUAGE (a priority list such as "zh_CN:en") comes before the locale, as gettext reads it
+    for entry in env.get("LANGUAGE", "").split(":"):
+        if entry.lower().startswith(("zh", "en")):
+            return normalise(entry)
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         if env.get(var):
             return normalise(env[var])
     return "en"
+
+
+def is_supported(value: str) -> bool:
+    """`--lang` takes en or zh (with any region: zh_CN, zh-CN, en_GB ...); anything else is a typo."""
+    return value.lower().startswith(("zh", "en"))
 
 
 def normalise(value: str) -> str:
