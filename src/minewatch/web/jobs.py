@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from minewatch.errors import InputError
+from minewatch.messages_zh import error_text, example_text, reasons_text, to_zh
 from minewatch.store.backend import connect, imported, record_import
 
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
@@ -108,6 +109,8 @@ class Job:
     new_findings: int = 0
     attached: int = 0
     error: str | None = None
+    #: the same error for a Chinese reader (worded from the exception, so its position is worded too)
+    error_zh: str | None = None
     notes: list[str] = field(default_factory=list)
     notes_zh: list[str] = field(default_factory=list)
     rejected: int = 0
@@ -128,16 +131,17 @@ class Job:
         return [f.sha256 for f in self.files] or [self.sha256]
 
     def note(self, en: str, zh: str | None = None) -> None:
-        """A line for the job page in both languages (scanner messages have only English)."""
+        """A line for the job page in both languages. Scanner messages are made in English only; without
+        a `zh` they are worded through the message catalogue (unknown ones stay English)."""
         self.notes.append(en)
-        self.notes_zh.append(zh if zh is not None else en)
+        self.notes_zh.append(zh if zh is not None else to_zh(en))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "job_id": self.job_id, "filename": self.filename, "owner": self.owner, "sha256": self.sha256,
             "size_bytes": self.size_bytes, "state": self.state, "kind": self.kind, "done_bytes": self.done_bytes,
             "percent": self.percent, "findings": self.findings, "new_findings": self.new_findings,
-            "attached": self.attached, "error": self.error, "notes": self.notes, "notes_zh": self.notes_zh,
+            "attached": self.attached, "error": self.error, "error_zh": self.error_zh, "notes": self.notes, "notes_zh": self.notes_zh,
             "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan,
         }  # fmt: skip
 
@@ -259,6 +263,7 @@ class JobManager:
             job.state = "done"
         except Exception as e:  # a bad upload must not kill the worker; the job page shows why
             job.error = str(e) or type(e).__name__
+            job.error_zh = error_text(e, "zh")
             job.state = "failed"
         finally:
             job.done_bytes = job.size_bytes if job.state == "done" else job.done_bytes
@@ -315,10 +320,13 @@ class JobManager:
         rej = scanner.rejects
         if rej.total:
             job.rejected += rej.total
-            reasons = ", ".join(f"{k} ({v})" for k, v in rej.counts.most_common(5))
-            job.note(f"rejected {rej.total} line(s): {reasons}", f"拒收 {rej.total} 行：{reasons}")
+            top = rej.counts.most_common(5)
+            reasons = ", ".join(f"{k} ({v})" for k, v in top)
+            reasons_zh = "；".join(f"{to_zh(k)}（{v:,} 行）" for k, v in top)
+            job.note(f"rejected {rej.total} line(s): {reasons}", f"拒收 {rej.total:,} 行：{reasons_zh}")
             for ex in rej.examples[:5]:
-                job.note(_named(ex, by_path))
+                shown = _named(ex, by_path)
+                job.note(shown, example_text(shown, rej.counts, "zh"))
         if scanner.suspects:
             n = len(scanner.suspects)
             job.note(f"{n} long-lived connection(s) have a pool-like rhythm but no pool name or IDS alert behind "
@@ -343,7 +351,7 @@ class JobManager:
             n = sum(int(v) for v in stats["rejected"].values())
             job.rejected += n
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
-            job.note(f"rejected: {reasons}", f"拒收：{reasons}")
+            job.note(f"rejected: {reasons}", f"拒收：{reasons_text(stats['rejected'], 'zh')}")
         return found
 
     def _scan_meter(self, job: Job, jf: JobFile) -> list[Any]:
