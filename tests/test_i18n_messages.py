@@ -252,3 +252,24 @@ def test_spark_errors_and_issue_codes_are_chinese(tmp_path, tmp_home):
     assert r.exit_code == 2 and f"错误：文件 {tmp_path / 'nonexist.parquet'}：没有这个文件或目录" in r.stderr
     r = run("--lang", "zh", "spark", "load", str(tmp_path))
     assert "这里没有 findings 目录" in r.stderr
+
+
+def test_spark_issue_codes_and_sample_names_are_chinese_and_summary_json_keeps_the_codes(tmp_path, tmp_home):
+    pytest.importorskip("pyarrow")
+    r = run("--lang", "zh", "spark", "sample", str(tmp_path / "s"), "--meters", "8", "--days", "120")
+    assert r.exit_code == 0, r.output
+    assert f"电表数据：{tmp_path / 's' / 'meters.parquet'}" in r.stderr and "meters:" not in r.stderr
+    r = run("--lang", "zh", "spark", "power", str(tmp_path / "s" / "meters.parquet"), "--out", str(tmp_path / "o"),
+            "--engine", "local")
+    assert r.exit_code == 0, r.output
+    gaps = re.search(r"数据问题：缺失时段（缺数）：([\d,]+)", r.stderr)
+    assert gaps and "issue:" not in r.stderr and re.search(r"标记 \d+ 块，", r.stderr)
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["tally"]["issue:gap"] == int(gaps[1].replace(",", ""))
+
+
+def test_collect_listen_error_is_chinese(tmp_path, tmp_home):
+    r = run("--lang", "zh", "collect", "--listen", "garbage", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 2 and "无法监听 garbage：--listen 应为 主机:端口，实际为 'garbage'" in r.stderr
+    en = run("--lang", "en", "collect", "--listen", "garbage", "--out", str(tmp_path / "f"))
+    assert "cannot listen on garbage: --listen expects HOST:PORT, got 'garbage'" in en.stderr
