@@ -70,3 +70,51 @@ def test_pdf_report_renders(bundle, tmp_path):
     art = __import__("pathlib").Path(__file__).resolve().parents[1] / "test-artifacts"
     art.mkdir(exist_ok=True)
     shutil.copy(png, art / "case-report-page1.png")
+
+
+@pytest.fixture
+def power_bundle(tmp_path):
+    from minewatch.model import Evidence
+
+    db = connect(tmp_path / "p.duckdb")
+    power = Finding(kind="mining", detector="power.load", score=88.0, subscores={"step": 88.0}, meter_id="M-7",
+                    evidence=[Evidence("power.step", "stepped up", "阶跃上升",
+                                       data={"kw": 14.6, "pre_kw": 3.0, "post_kw": 14.6})],
+                    kw_mining=11.6, source="m.csv",
+                    impact={"kw": 11.6, "kwh_per_year": 101_600.0, "machines": 3.0, "currency": "CNY",
+                            "assumptions": [{"name": "pue", "value": 1.05, "unit": "", "source":
+                                             "assumed site overhead (fans, transformers, cooling) on top of the "
+                                             "machines' rated power for an air-cooled farm"},
+                                            {"name": "hashprice", "value": 0.060452468086615245,
+                                             "unit": "USD/(TH/s)/day", "source": "network revenue / hashrate"}]})
+    db.add_findings([power])
+    site = C.create_site(db, "Farm", meter_ids=["M-7"], actor="ana")
+    case = C.open_case(db, "Farm rigs", site_id=site.site_id, actor="ana")
+    b = case_bundle(db, case.case_id)
+    db.close()
+    return b
+
+
+def test_chinese_report_names_assumptions_history_and_chart_in_chinese(power_bundle):
+    """The zh report printed its assumptions, the history's action codes and the chart's labels in English,
+    and 17-digit values; the bilingual one declared itself English."""
+    zh = case_report_html(power_bundle, lang="zh")
+    assert "电能利用效率 PUE（pue）" in zh and "假定风冷矿场" in zh and "assumed site overhead" not in zh
+    assert "0.0604525" in zh and "0.060452468086615245" not in zh
+    assert "立案" in zh and "case.open" not in zh
+    assert "之前" in zh and ">before<" not in zh
+    en = case_report_html(power_bundle, lang="en")
+    assert "case opened" in en and ">before<" in en and "立案" not in en
+    assert '<html lang="zh-CN"' in case_report_html(power_bundle) and '<html lang="en"' in en
+
+
+def test_load_curve_draws_an_unfilled_line_with_room_for_its_label(power_bundle):
+    """WeasyPrint ignores the page CSS inside inline SVG: the load path was filled black and "14.6 kW" was
+    cut at the left edge."""
+    from minewatch.web.svg import load_curve
+
+    svg = load_curve(power_bundle.findings[0])
+    path = re.search(r"<path [^>]*class=\"load\"[^>]*>", svg).group(0)
+    assert 'fill="none"' in path and "stroke=" in path
+    tick = re.search(r'<text x="([\d.]+)"[^>]*>14\.6 kW</text>', svg)
+    assert tick and float(tick.group(1)) >= 7 * 7  # about 7 px per character of "14.6 kW" left of the axis

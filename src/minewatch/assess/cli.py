@@ -17,9 +17,10 @@ import typer
 from minewatch.assess import network as netmod
 from minewatch.assess import network_index as ni
 from minewatch.assess.hardware import ALGO_UNIT, HASH_UNITS, load_catalog, normalise_algorithm
+from minewatch.assess.labels import assumption_label, assumption_source
 from minewatch.assess.site import Assessment, assess_from_hashrate, assess_from_power
 from minewatch.errors import InputError, MinewatchError, Rejects
-from minewatch.i18n import tr
+from minewatch.i18n import current, tr
 
 app = typer.Typer(
     help=tr(
@@ -123,53 +124,10 @@ def render_assessment(a: Assessment) -> list[str]:
     for x in a.assumptions:
         val = x["value"] if not isinstance(x["value"], float) else f"{x['value']:.6g}"
         as_of = f" [{x['as_of']}]" if x.get("as_of") else ""
-        label = tr(_ASSUMPTION_EN.get(x["name"], x["name"]), f"{_assumption_zh(x['name'])}（{x['name']}）")
-        src = tr(x["source"], x.get("source_zh") or _source_zh(x["source"]))
+        label = assumption_label(x["name"], current())
+        src = assumption_source(x, current())
         lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {src}")
     return lines
-
-
-#: Chinese names of the assumptions an assessment prints; the English key stays beside it (it is
-#: what `--factors` files and JSON use). Prefixes cover the per-model, per-country and per-convention keys.
-_ASSUMPTION_ZH = {
-    "pue": "电能利用效率 PUE", "uptime": "运行时间占比", "hashprice": "单位算力收益", "btc_price": "比特币价格",
-    "network_hashrate": "全网算力", "tariff": "电价", "model_chosen": "选定机型", "model_efficient": "高效机型",
-    "model_typical": "典型机型", "model_legacy": "老旧机型",
-    "coal_factor_equivalent": "标准煤折算系数，等价值（每供一千瓦时电消耗的标准煤）",
-    "coal_factor_calorific": "标准煤折算系数，当量值（一千瓦时电的热当量）", "coal_factor": "标准煤折算系数",
-    "co2_factor": "二氧化碳排放因子", "fx": "汇率", "onset": "开始时间", "until": "截止时间",
-    "revenue_since_onset_method": "自开始以来收入的算法", "hashrate_estimate": "算力估计",
-}  # fmt: skip
-#: English labels where the key alone is ambiguous: "equivalent value" also renders 当量值 in Chinese, so the
-#: convention is named in both languages with what it means.
-_ASSUMPTION_EN = {
-    "coal_factor_equivalent": "coal_factor_equivalent (等价值 equivalent value: coal burnt to supply one kWh)",
-    "coal_factor_calorific": "coal_factor_calorific (当量值 calorific value: heat content of one kWh)",
-}
-#: Fixed English source notes (factors.yaml and assess/) and their Chinese; citations of data sets stay as
-#: written (names of publishers, files and licences are not translated).
-_SOURCE_ZH = {
-    "given by the user": "由用户给定",
-    "assumed site overhead (fans, transformers, cooling) on top of the machines' rated power for an "
-    "air-cooled farm": "假定风冷矿场在矿机额定功率之外的场地开销（风扇、变压器、散热）",
-    "assumed 24/7 operation (mining sites run continuously)": "假定全天候运行（矿场连续运转）",
-    "network revenue / hashrate": "全网收入 / 全网算力",
-}
-
-
-def _assumption_zh(name: str) -> str:
-    if name in _ASSUMPTION_ZH:
-        return _ASSUMPTION_ZH[name]
-    for key, zh in _ASSUMPTION_ZH.items():
-        if name.startswith(key + "_"):
-            return f"{zh} {name[len(key) + 1:]}"
-    return name
-
-
-def _source_zh(source: str) -> str:
-    for en, zh in _SOURCE_ZH.items():
-        source = source.replace(en, zh)
-    return source
 
 
 def _fail(e: Exception) -> None:

@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from minewatch import __version__
+from minewatch.assess.labels import assumption_label, assumption_source, assumption_zh
 from minewatch.model import Finding, endpoint, reader_time
 
 MAX_FINDINGS_IN_REPORT = 50
@@ -126,7 +127,7 @@ def hashrate_by_algorithm(findings: Iterable[Finding]) -> dict[str, float]:
     for f in findings:
         if f.kind != "mining" or not f.hashrate_hs:
             continue
-        algo = f.algorithm or f.coin or "unknown"
+        algo = f.algorithm or f.coin or "?"
         key = (algo, host_of(f))
         seen = _when(f.last_seen or f.first_seen or f.onset)
         if key not in latest or seen >= latest[key][0]:
@@ -135,6 +136,13 @@ def hashrate_by_algorithm(findings: Iterable[Finding]) -> dict[str, float]:
     for (algo, _host), (_, rate) in sorted(latest.items()):
         out[algo] = out.get(algo, 0.0) + rate
     return out
+
+
+def _value(v: Any) -> str:
+    """An assumption's value as people read it: 6 significant digits, not 0.060452468086615245."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return "" if v is None else str(v)
+    return f"{v:,.6g}" if abs(v) < 1e15 else f"{v:.6g}"
 
 
 def _rate(h: float) -> str:
@@ -190,7 +198,7 @@ def _recommendations(b: Any, t: Callable[[str, str], str], findings: list[Findin
 def case_report_html(b: Any, *, lang: str = "both") -> str:
     """The report for a `minewatch.web.service.CaseBundle` (case, site, findings, notes, attachments,
     history). `lang` is en, zh or both."""
-    from minewatch.store.cases import STATE_NAMES
+    from minewatch.store.cases import STATE_NAMES, action_name
     from minewatch.web import svg
 
     t = _t(lang)
@@ -203,7 +211,9 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         return t(en, zh)
 
     h: list[str] = [
-        "<!DOCTYPE html><html lang=\"" + ("zh-CN" if lang == "zh" else "en") + "\"><head><meta charset=\"utf-8\">",
+        # a bilingual report is marked Chinese: its CJK text then gets a CJK font and reading voice, and
+        # the English in it reads the same either way
+        "<!DOCTYPE html><html lang=\"" + ("en" if lang == "en" else "zh-CN") + "\"><head><meta charset=\"utf-8\">",
         f"<title>{_e(t('Case report', '案件报告'))} #{case.case_id}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(t('Case report', '案件报告'))} #{case.case_id}: {_e(case.title)}</h1>",
         f"<p class=\"meta\">{_e(t('State', '状态'))}: <span class=\"state\">{_e(sname(case.state))}</span>"
@@ -238,7 +248,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         (t("Coins", "币种"), ", ".join(coins) or t("unknown", "未知")),
         (t("Highest score", "最高评分"), _num(fs[0].score, 0) if fs else "—"),
         (t("Hashrate seen (per algorithm; latest session of each host)", "观测算力（按算法；每台主机取最近一次会话）"),
-         "; ".join(f"{a}: {_rate(r)}" for a, r in rates.items()) or t("unknown", "未知")),
+         "; ".join(f"{a if a != '?' else t('unknown', '未知')}: {_rate(r)}" for a, r in rates.items()) or t("unknown", "未知")),
         (t("First seen", "首次发现"), reader_time(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
         (t("Last seen", "最后发现"), reader_time(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
     ):  # fmt: skip
@@ -285,8 +295,12 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
             h.append(f"<p class=\"small\">{_e(t(f'Assumptions of the assessment of {host} (counted)', f'{host} 评估的假设（已计入）'))}:</p><ul class=\"small\">")
             for a in assumptions[:20]:
                 if isinstance(a, dict):
-                    src = a.get("source_zh") if lang == "zh" and a.get("source_zh") else a.get("source")
-                    h.append(f"<li>{_e(a.get('name'))} = {_e(a.get('value'))} {_e(a.get('unit'))} ({_e(src)})</li>")
+                    if lang == "both":
+                        name = f"{assumption_label(str(a.get('name')), 'en')} / {assumption_zh(str(a.get('name')))}"
+                        src = assumption_source(a, "en")
+                    else:
+                        name, src = assumption_label(str(a.get("name")), lang), assumption_source(a, lang)
+                    h.append(f"<li>{_e(name)} = {_e(_value(a.get('value')))} {_e(a.get('unit') or '')} ({_e(src)})</li>")
             h.append("</ul>")
         n_hosts = len(per_host)
         h.append(f"<p class=\"small\" id=\"impact-basis\">{_e(t(f'{len(assessed)} of {len(fs)} findings carry an assessment; the latest of each of their {n_hosts} host(s) or meter(s) is counted, the others are not.', f'{len(fs)} 条中有 {len(assessed)} 条带评估；按其涉及的 {n_hosts} 台主机或电表各计最近一次评估，其余未计入。'))}</p>")
@@ -304,7 +318,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         h.append(f"<p class=\"small\">{_e(f.finding_id)} · {_e(f.detector)} · {_e(f.coin or '')} {_e(f.variant or '')} · "
                  f"{_e(reader_time(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "
                  f"{_e(', '.join(f'{k} {v:g}' for k, v in f.subscores.items()))}</p>")  # fmt: skip
-        pic = svg.flow_timeline(f) if f.src_ip else svg.load_curve(f)
+        pic = svg.flow_timeline(f) if f.src_ip else svg.load_curve(f, lang="zh" if lang == "zh" else "en")
         if pic:
             h.append(pic)
         h.append("<ol class=\"ev\">")
@@ -322,7 +336,8 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
     h.append(f"<h2>{_e(t('Case history', '案件记录'))}</h2><table><tr><th>{_e(t('When (UTC)', '时间 (UTC)'))}</th>"
              f"<th>{_e(t('Who', '人员'))}</th><th>{_e(t('What', '事项'))}</th></tr>")  # fmt: skip
     for e in b.history:
-        what = e.action
+        what = action_name(e.action, lang) if lang in ("en", "zh") else (
+            f"{action_name(e.action, 'en')} / {action_name(e.action, 'zh')}")
         if e.action == "case.state" and isinstance(e.after, dict):
             what = f"{sname((e.before or {}).get('state', '?'))} → {sname(e.after.get('state', '?'))}"
             if e.after.get("reason"):

@@ -65,6 +65,31 @@ ROLE_NAMES: dict[str, tuple[str, str]] = {
     "viewer": ("viewer", "查看者"), "analyst": ("analyst", "分析员"), "admin": ("administrator", "管理员"),
 }  # fmt: skip
 
+#: The audit log's action codes as people read them (the codes stay in the log and the API)
+ACTION_NAMES: dict[str, tuple[str, str]] = {
+    "case.open": ("case opened", "立案"), "case.state": ("state changed", "状态变更"),
+    "case.note": ("note added", "添加备注"), "case.attach": ("file attached", "添加附件"),
+    "case.link": ("findings linked", "关联发现"), "case.report": ("report made", "生成报告"),
+    "site.create": ("site created", "新建场所"), "site.update": ("site changed", "修改场所"),
+    "user.create": ("user created", "新建用户"), "user.role": ("role changed", "角色变更"),
+    "user.password": ("password changed", "修改密码"), "user.token": ("API token issued", "签发 API 令牌"),
+    "login": ("logged in", "登录"), "login.fail": ("log-in failed", "登录失败"),
+    "login.lockout": ("log-in locked", "登录锁定"), "logout": ("logged out", "退出登录"),
+    "allow.add": ("allow rule added", "添加白名单规则"), "allow.remove": ("allow rule removed", "删除白名单规则"),
+    "add": ("added", "添加"), "remove": ("removed", "删除"),
+}  # fmt: skip
+#: object types of the audit log
+OBJECT_NAMES: dict[str, tuple[str, str]] = {
+    "case": ("case", "案件"), "site": ("site", "场所"), "user": ("user", "用户"), "allow": ("allow rule", "白名单规则"),
+    "finding": ("finding", "发现"), "session": ("session", "会话"),
+}  # fmt: skip
+
+
+def action_name(code: str, lang: str) -> str:
+    """An audit action in the reader's language (unknown codes as they are)."""
+    return ACTION_NAMES.get(code, (code, code))[1 if lang == "zh" else 0]
+
+
 #: Largest attachment kept by default (bytes); the web server passes its own limit.
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 

@@ -67,6 +67,8 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
         "csrf": getattr(request.state, "csrf", ""), "num": fmt_num, "ts": fmt_ts,
         "state_name": lambda s: C.STATE_NAMES.get(s, (s, s))[1 if lang == "zh" else 0],
         "role_name": lambda r: C.ROLE_NAMES.get(r, (r, r))[1 if lang == "zh" else 0],
+        "action_name": lambda a: C.action_name(str(a), lang),
+        "object_name": lambda o: C.OBJECT_NAMES.get(str(o), (o, o))[1 if lang == "zh" else 0],
         "path": request.url.path,
         "lang_link": partial(_lang_link, request),
     }  # fmt: skip
@@ -282,7 +284,7 @@ def finding_page(request: Request, finding_id: str, user: C.User = Depends(sessi
     return render(request, "finding.html", {
         "f": f, "rule": rule, "cases": C.cases_for_finding(db, finding_id), "sites": C.sites_for_finding(db, finding_id),
         "timeline": svg.flow_timeline(f, label=tr("session timeline", "会话时间线", lang)),
-        "curve": svg.load_curve(f, label=tr("load curve", "负荷曲线", lang)),
+        "curve": svg.load_curve(f, label=tr("load curve", "负荷曲线", lang), lang=lang),
         "candidates": allow_candidates(f), "open_cases": [c for c in C.list_cases(db) if c.state in C.ACTIVE_STATES],
         "impact": f.impact or None,
     })  # fmt: skip

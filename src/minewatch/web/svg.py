@@ -90,7 +90,7 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
     return "".join(out)
 
 
-def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = "") -> str:
+def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = "", lang: str = "en") -> str:
     """Daily mean kW when the scan kept the curve (`extra['load_curve']`), else the step the detector
     measured (`pre_kw` before the onset, `post_kw` after), drawn as such and labelled so."""
     pts: list[tuple[str, float]] = []
@@ -102,13 +102,15 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
     step = next((e.data for e in f.evidence if e.code == "power.step"), None)
     if not pts and step and isinstance(step.get("pre_kw"), int | float) and isinstance(step.get("post_kw"), int | float):
         day = f.onset.date().isoformat() if f.onset else "onset"
-        pts = [("before", float(step["pre_kw"])), (day, float(step["pre_kw"])), (day, float(step["post_kw"])),
-               ("after", float(step["post_kw"]))]  # fmt: skip
+        before, after = ("之前", "之后") if lang == "zh" else ("before", "after")
+        pts = [(before, float(step["pre_kw"])), (day, float(step["pre_kw"])), (day, float(step["post_kw"])),
+               (after, float(step["post_kw"]))]  # fmt: skip
     if len(pts) < 2:
         return ""
     lo = min(0.0, min(v for _, v in pts))
     hi = max(v for _, v in pts) or 1.0
-    pad_l, pad_b, pad_t = 44, 22, 12
+    # room for a label such as "1,234.5 kW" left of the axis (44 px cut "14.6 kW" to "6 kW" in the PDF)
+    pad_l, pad_b, pad_t = 72, 22, 12
     n = len(pts)
 
     def xy(i: int, v: float) -> tuple[float, float]:
@@ -122,7 +124,9 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
            f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 4}" y2="{height - pad_b}" class="axis"/>',
            f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="tick">{hi:.1f} kW</text>',
            f'<text x="{pad_l - 4}" y="{height - pad_b}" text-anchor="end" class="tick">{lo:.0f}</text>',
-           f'<path d="{path}" class="load"/>',
+           # stroke and no fill on the element itself: a renderer without the page's CSS (the PDF
+           # report) filled the open path black
+           f'<path d="{path}" class="load" fill="none" stroke="#c0392b" stroke-width="2"/>',
            f'<text x="{pad_l}" y="{height - 5}" class="tick">{_e(pts[0][0])}</text>',
            f'<text x="{width - 8}" y="{height - 5}" text-anchor="end" class="tick">{_e(pts[-1][0])}</text>']  # fmt: skip
     if f.onset is not None and curve:
