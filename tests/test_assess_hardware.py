@@ -149,3 +149,22 @@ def test_reads_cambridge_layout(shared):
     s19 = next(m for m in ms if m.model == "Bitmain Antminer S19 Pro (110Th)")
     assert s19.j_per_gh == pytest.approx(0.02955)
     assert s19.release == date(2020, 5, 1)
+
+
+def test_ambiguous_model_names_are_refused_with_the_candidates():
+    """`--model S1` silently took the S15 and `KS3` the IceRiver over the Antminer (shortest name won)."""
+    import pytest
+
+    from minewatch.assess.hardware import load_catalog
+
+    cat = load_catalog()
+    for name in ("S1", "KS3"):
+        with pytest.raises(KeyError, match="ambiguous") as e:
+            cat.get(name)
+        assert name in e.value.args[0]
+    with pytest.raises(KeyError, match="Antminer KS3"):
+        cat.get("KS3")
+    # a whole series word or run of words still means that series' base model
+    assert cat.get("S19").model.startswith("Antminer S19 (")
+    assert cat.get("S19 XP").model.startswith("Antminer S19 XP (")
+    assert cat.get("IceRiver KS3").model.startswith("IceRiver KS3")

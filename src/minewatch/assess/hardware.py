@@ -181,17 +181,34 @@ class Catalog:
     def get(self, name: str) -> HardwareModel:
         """Exact name, else a unique prefix/substring match ("S19" finds "Antminer S19 (95Th)").
 
-        Why fuzzy: an inspector types "S19" or "M30S++", not the catalog's full label. Ambiguity picks
-        the exact series word match with the shortest name; nothing found raises KeyError.
+        Why fuzzy: an inspector types "S19" or "M30S++", not the catalog's full label. A name that is
+        a whole series word ("S19": the S19 family) or a whole run of words ("S19 XP") means its
+        shortest model, the base one. A name that only matches inside words ("S1": S15, S17, S19 ...)
+        or the same series of two vendors ("KS3": Antminer and IceRiver) is ambiguous: a KeyError lists
+        the candidates instead of silently taking one (the S15 for "S1" used to be taken). Nothing
+        found raises KeyError too.
         """
+        import re
+
+        from minewatch.i18n import tr
+
         k = _key(name)
         if k in self._by_key:
             return self._by_key[k]
         hits = [m for m in self.models if k in _key(m.model)]
         if not hits:
-            raise KeyError(f"no hardware model matches {name!r}")
-        words = [m for m in hits if k in _key(m.model).replace("(", " ").split()]
-        pool = words or hits
+            raise KeyError(tr(f"no hardware model matches {name!r}", f"没有与 {name!r} 匹配的矿机型号"))
+        bound = re.compile(r"(?:^|\s)" + re.escape(k) + r"(?:\s|\(|$)")
+        pool = [m for m in hits if bound.search(_key(m.model))]
+        vendors = {m.model.split()[0] for m in pool}
+        if not pool and len(hits) == 1:
+            pool = hits
+        if not pool or len(vendors) > 1:
+            shown = ", ".join(m.model for m in sorted(pool or hits, key=lambda m: m.model)[:8])
+            more = len(pool or hits) - 8
+            tail = f" … (+{more})" if more > 0 else ""
+            raise KeyError(tr(f"model name {name!r} is ambiguous: {shown}{tail}; give more of the name",
+                              f"型号 {name!r} 有歧义：{shown}{tail}；请写出更完整的型号"))
         return sorted(pool, key=lambda m: (len(m.model), m.model))[0]
 
     def by_algorithm(self, algo: str) -> list[HardwareModel]:
