@@ -98,3 +98,18 @@ def test_fallback_snapshot_without_any_metrics(monkeypatch):
     a = assess_from_power(100, tariff=0.4)
     hp = next(x for x in a.assumptions if x["name"] == "hashprice")
     assert "fallback" in hp["source"] and hp["as_of"] == "2022-12-31"
+
+
+def test_standard_coal_is_given_under_both_conventions():
+    """GB/T 2589 reports a consumer's electricity at 当量值 (0.1229 kgce/kWh) by default and the coal burnt
+    for it at 等价值 (~0.3 kgce/kWh); one figure left the other reader to redo it by a factor of 2.5."""
+    from minewatch.assess.energy import coal_factor
+    from minewatch.assess.site import assess_from_power
+
+    a = assess_from_power(100.0)
+    by = a.coal_t_per_year_by_convention
+    assert set(by) >= {"equivalent", "calorific"}
+    for name, tce in by.items():
+        assert tce == pytest.approx(a.kwh_per_year * coal_factor(name).value / 1000)
+    assert by["equivalent"] == pytest.approx(a.coal_t_per_year)  # the default convention is the headline figure
+    assert 2.0 < by["equivalent"] / by["calorific"] < 3.0

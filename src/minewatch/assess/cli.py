@@ -97,6 +97,11 @@ def render_assessment(a: Assessment) -> list[str]:
             f"  Standard coal: {_n(a.coal_t_per_year, 1)} tce/year; since onset {_n(a.coal_t_since_onset, 1)} tce",
             f"  标准煤：{_n(a.coal_t_per_year, 1)} 吨标煤/年；自开始以来 {_n(a.coal_t_since_onset, 1)} 吨标煤",
         ),
+        *([tr("    by convention: " + "; ".join(f"{_n(v, 1)} tce/year {_COAL_NAMES.get(k, (k, k))[0]}"
+                                                 for k, v in a.coal_t_per_year_by_convention.items()),
+              "    按折算方法：" + "；".join(f"{_COAL_NAMES.get(k, (k, k))[1]} {_n(v, 1)} 吨标煤/年"
+                                     for k, v in a.coal_t_per_year_by_convention.items()))]
+          if len(a.coal_t_per_year_by_convention) > 1 else []),
         tr(
             f"  CO2: {_n(a.co2_t_per_year, 1)} t/year; since onset {_n(a.co2_t_since_onset, 1)} t",
             f"  二氧化碳：{_n(a.co2_t_per_year, 1)} 吨/年；自开始以来 {_n(a.co2_t_since_onset, 1)} 吨",
@@ -128,6 +133,10 @@ def render_assessment(a: Assessment) -> list[str]:
         src = assumption_source(x, current())
         lines.append(f"  - {label} = {val} {x.get('unit') or ''}{as_of}: {src}")
     return lines
+
+
+#: coal conventions as people name them (the keys are the factors file's)
+_COAL_NAMES = {"equivalent": ("(等价值 equivalent value)", "等价值"), "calorific": ("(当量值 calorific value)", "当量值")}
 
 
 def _fail(e: Exception) -> None:

@@ -105,6 +105,11 @@ class Assessment:
     #: What a reader must know before using the figures (fallbacks, stale data, implausible inputs): each
     #: {"code", "message", "message_zh"}; the text output prints them before the figures.
     warnings: list[dict[str, str]] = field(default_factory=list)
+    #: standard coal per year under every convention of the factors file (equivalent 等价值, calorific
+    #: 当量值): Chinese energy accounting uses either depending on the purpose (GB/T 2589 reports a
+    #: consumer's electricity at 当量值 by default, coal burnt for it at 等价值), a factor of 2.5 apart,
+    #: so the figure is given both ways and a reader never has to redo it
+    coal_t_per_year_by_convention: dict[str, float] = field(default_factory=dict)
 
     @property
     def coal_t(self) -> float:
@@ -447,6 +452,8 @@ def _assess(
         kwh_since_onset=kwh_on,
         coal_t_per_year=coal_tonnes(kwh_y, cf.value),
         coal_t_since_onset=None if kwh_on is None else coal_tonnes(kwh_on, cf.value),
+        coal_t_per_year_by_convention={name: coal_tonnes(kwh_y, coal_factor(name, fac).value)
+                                       for name in (fac.get("coal") or {}).get("conventions", {})},
         co2_t_per_year=co2_tonnes(kwh_y, co2f.value),
         co2_t_since_onset=None if kwh_on is None else co2_tonnes(kwh_on, co2f.value),
         tariff=tariff,
