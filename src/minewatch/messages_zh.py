@@ -298,6 +298,7 @@ _r(r"malformed EVE line: (.+)", lambda m: f"EVE 行格式错误{_detail(m[1])}",
 _r(r"not valid JSON", lambda m: "不是有效的 JSON", "not valid JSON")
 _r(r"(?:JSON )?line is not (?:a JSON )?(?:an )?object", lambda m: "该行不是 JSON 对象", "line is not a JSON object")
 _r(r"no event_type", lambda m: "没有 event_type", "no event_type")
+_r(r"netflow end before start", lambda m: "netflow 结束时间早于开始时间", "netflow end before start")
 _r(r"(\w+) is not an object", lambda m: f"{m[1]} 不是对象", "flow is not an object")
 _r(r"not an integer: (.+)", lambda m: f"不是整数：{m[1]}", "not an integer: 'x'")
 _r(r"not a time: (.+)", lambda m: f"不是时间：{m[1]}", "not a time: 'x'")

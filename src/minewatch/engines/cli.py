@@ -210,7 +210,7 @@ def sample(
     meters: int = typer.Option(200, "--meters", help=tr("Number of meters.", "电表数量。")),
     days: int = typer.Option(200, "--days", min=120, help=tr(
         "Days of hourly readings (at least 120: look-alike loads switch on 45-60 days from either end).",
-        "逐时读数的天数（至少 120 天：仿冒负荷在距两端 45–60 天处开启）。")),
+        "逐时读数的天数（至少 120 天：形似挖矿的负荷在距两端 45–60 天处开启）。")),
 ) -> None:
     """Write synthetic meter and flow Parquet to try the engines (no real data needed)."""
     from minewatch.engines.samples import write_samples
