@@ -737,7 +737,8 @@ def _spread(a: np.ndarray, b: np.ndarray, width: float, nbin: int) -> tuple[np.n
     """(bin, weight, record) triples that spread each record [a, b) over the grid bins it spans, in
     proportion to the time in each (a record of no length goes whole into its bin)."""
     ka = np.clip(np.floor(a / width).astype(np.int64), 0, nbin - 1)
-    kb = np.clip(np.floor(b / width).astype(np.int64), 0, nbin - 1)
+    # a record ending before it starts (rejected upstream) must not give a negative span here
+    kb = np.maximum(np.clip(np.floor(b / width).astype(np.int64), 0, nbin - 1), ka)
     span = kb - ka + 1
     src = np.repeat(np.arange(a.size), span)
     k = ka[src] + (np.arange(src.size) - np.repeat(np.cumsum(span) - span, span))
@@ -1428,6 +1429,12 @@ def findings_from_flow_table(
     for r in rows:
         key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"], r["transport"], r.get("source"))
         if r.get("slice_start") is not None and r.get("slice_end") is not None:
+            if r["slice_end"] < r["slice_start"]:
+                # a record that ends before it starts (NetFlow First > Last) has no place on the grid;
+                # the readers reject it with its position, this guards other callers (Spark, tests)
+                if tally is not None:
+                    tally["records_end_before_start"] = tally.get("records_end_before_start", 0) + 1
+                continue
             if r.get("packets_rev") is None and r.get("bytes_rev") is None:
                 # a one-way record (NetFlow v5/v9, IPFIX without biflow): paired with the other direction below
                 a, b = (r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])

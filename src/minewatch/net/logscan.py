@@ -63,6 +63,7 @@ class FlowLogScanner:
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
         self._source: str | None = None  #: the name `add_file` was given for the file being read
+        self._path: str | None = None  #: the file being read, named in reject examples
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
                                        "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0}
@@ -80,6 +81,7 @@ class FlowLogScanner:
         t0 = time.perf_counter()
         try:
             self._source = source
+            self._path = str(path)
             self._read(Path(path), fmt, start_line=start_line, flows=flows, progress=progress)
         finally:
             self.stage_s["read"] = self.stage_s.get("read", 0.0) + time.perf_counter() - t0
@@ -164,6 +166,7 @@ class FlowLogScanner:
                     self.counts["alerts"] += 1
         elif log_type == "conn":
             table = _null_unrepresentable_times(table, self.rejects)
+            table = _drop_reversed_records(table, self.rejects, self._path)
             if self._source is not None and "source" in table.column_names:
                 table = table.set_column(table.schema.get_field_index("source"), "source",
                                          pa.array([self._source] * table.num_rows, table.schema.field("source").type))
@@ -332,6 +335,35 @@ def _null_unrepresentable_times(table: pa.Table, rejects: Rejects) -> pa.Table:
             table = table.set_column(table.schema.get_field_index(name), name,
                                      pc.if_else(bad, pa.scalar(None, col.type), col))
     return table
+
+
+#: Reject reason of a record whose slice ends before it starts (`_drop_reversed_records`).
+REVERSED_RECORD = "flow record ends before it starts (NetFlow First > Last, EVE netflow start > end): rejected"
+
+
+def _drop_reversed_records(table: pa.Table, rejects: Rejects, path: str | None) -> pa.Table:
+    """Records whose slice ends before it starts, dropped and counted with the file and record position.
+
+    Why here and not only in a reader: a buggy exporter's NetFlow v5 record with First > Last is
+    written by the collector as it came (its Parquet may also predate any check), and one such record
+    used to stop the timing kernels, and with them every verdict of the scan. A record of no length
+    (start = end) is valid: one packet.
+    """
+    if "slice_start" not in table.column_names or "slice_end" not in table.column_names:
+        return table
+    s = pc.cast(table.column("slice_start").cast(pa.timestamp("us", tz="UTC")), pa.int64())
+    e = pc.cast(table.column("slice_end").cast(pa.timestamp("us", tz="UTC")), pa.int64())
+    bad = pc.fill_null(pc.less(e, s), False)
+    n = pc.sum(bad).as_py() or 0
+    if not n:
+        return table
+    where = path or "input"
+    for i in pc.indices_nonzero(bad).to_pylist()[: rejects.max_examples]:
+        r = table.slice(i, 1).select(["src_ip", "src_port", "dst_ip", "dst_port", "slice_start", "slice_end"]).to_pylist()[0]
+        rejects.add(REVERSED_RECORD, f"{where}: record {i + 1} ({r['src_ip']}:{r['src_port']} -> {r['dst_ip']}:"
+                                     f"{r['dst_port']}, {r['slice_start']} .. {r['slice_end']})")
+    rejects.counts[REVERSED_RECORD] += n - min(n, rejects.max_examples)
+    return table.filter(pc.invert(bad))
 
 
 def _drain(it: Iterable[Any]) -> tuple[list[Any], InputError | None]:

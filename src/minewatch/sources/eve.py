@@ -140,6 +140,9 @@ def netflow_row(d: dict[str, Any], source: str | None) -> dict[str, Any]:
     nf = _obj(d, "netflow")
     tcp = _obj(d, "tcp")
     times = (parse_time_us(nf.get("start")), parse_time_us(nf.get("end")))
+    if times[0] is not None and times[1] is not None and times[1] < times[0]:
+        # a record that ends before it starts cannot be laid on the slice grid (it once stopped the scan)
+        raise ValueError("netflow end before start")
     counts = (_i(nf.get("pkts")), None, _i(nf.get("bytes")), None)
     return _flow_dict(d, source, times, counts, (_flags(tcp.get("tcp_flags")), None), sliced=True)
 
