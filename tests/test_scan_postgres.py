@@ -138,3 +138,28 @@ def test_live_watch_sink_writes_to_postgres_and_attaches_to_sites(fresh_pg, tmp_
     finally:
         db.close()
     assert rows == [(sess.worker, "10.1.0.5")] and s.findings == 1
+
+
+def test_assess_finding_on_a_postgres_store(fresh_pg, tmp_path, tmp_home):
+    """`assess finding` opened a DuckDB file whatever --db said: on a team's server it could not assess."""
+    from minewatch.model import Finding
+
+    db = connect(fresh_pg)
+    try:
+        db.add_findings([Finding(kind="mining", detector="power.load", score=90.0, subscores={"step": 90.0},
+                                 evidence=[], meter_id="M-1", kw_mining=100.0, source="m.csv")])
+        fid = db.execute("SELECT finding_id FROM findings")[0][0]
+    finally:
+        db.close()
+    r = run("assess", "finding", fid, "--db", fresh_pg, "--json")
+    assert r.exit_code == 0, r.output
+    kwh = json.loads(r.stdout[: r.stdout.rindex("}") + 1])["kwh_per_year"]
+    db = connect(fresh_pg)
+    try:
+        stored = db.execute("SELECT impact FROM findings WHERE finding_id = ?", [fid])[0][0]
+    finally:
+        db.close()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored["kwh_per_year"] == pytest.approx(kwh) and kwh > 100 * 8000
+    missing = run("assess", "finding", fid, "--db", str(tmp_path / "nope.duckdb"))
+    assert missing.exit_code == 2 and not (tmp_path / "nope.duckdb").exists()

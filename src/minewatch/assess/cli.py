@@ -215,7 +215,9 @@ def site(
 @app.command("finding")
 def finding(
     finding_id: str = typer.Argument(..., help=tr("Finding id.", "检测结果 ID。")),
-    db: Path = typer.Option(None, "--db", help=tr("Store file (default: the user's store).", "存储文件。")),
+    db: str = typer.Option(None, "--db", help=tr(
+        "Store: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB; default: the user's store).",
+        "数据库：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB；默认用户数据库）。")),
     algorithm: str = typer.Option(None, "--algorithm", help=tr("Algorithm if the finding has none.", "检测结果未给出时的算法。")),
     tariff: float = _OPT_TARIFF,
     currency: str = _OPT_CUR,
@@ -233,11 +235,11 @@ def finding(
 
     评估一条已存储的检测结果（依据 kw_mining 或 hashrate_hs），并把评估结果附在其上。
     """
-    from minewatch.store import Store
+    from minewatch.store.backend import open_store_for_cli
 
-    if db is not None and not str(db).startswith("postgres") and not Path(db).exists():
-        _fail(ValueError(tr(f"no store file {db}", f"存储文件 {db} 不存在")))
-    with Store(db) as store:
+    # the same store as every other command (a team's PostgreSQL too); it only adds to a finding that
+    # must already be there, so a mistyped --db is an error, not a new empty store
+    with open_store_for_cli(db, must_exist=True) as store:
         f = store.get(finding_id)
         if f is None:
             _fail(KeyError(tr(f"no finding {finding_id}", f"没有检测结果 {finding_id}")))

@@ -444,6 +444,16 @@ class PgStore:
     def findings_of_import(self, sha256: str) -> list[Finding]:
         return self.findings(import_sha256=sha256)
 
+    def get(self, finding_id: str) -> Finding | None:
+        """One finding by id, as `Store.get` (for `assess finding` on a team's server)."""
+        from minewatch.store import Store
+
+        row = self.db.one(f"SELECT {', '.join(Store._COLUMNS)} FROM findings WHERE finding_id = ?", [finding_id])
+        return finding_from_row(row) if row else None
+
+    def set_impact(self, finding_id: str, impact: dict[str, Any]) -> None:
+        self.db.execute("UPDATE findings SET impact = ? WHERE finding_id = ?", [jdump(impact), finding_id])
+
     def close(self) -> None:
         self.db.close()
 
