@@ -174,3 +174,28 @@ def test_cbeci_2023_method_yearly_means(shared, btc):
     mine = ni.compute_index(btc, own, method="cbeci-2023")
     assert mine.yearly_mean(2021) == pytest.approx(89.0, rel=0.15)
     assert mine.yearly_mean(2022) == pytest.approx(95.5, rel=0.15)
+
+
+def test_network_chart_is_labelled_in_the_chosen_language(tmp_path, monkeypatch):
+    """`assess network --plot` drew an English chart under --lang zh (the power plots were Chinese)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = ni.compute_index(_days(date(2020, 6, 1), 30), MODELS)
+    seen: list[tuple[str, str, list[str]]] = []
+    real_close = plt.close
+
+    def grab(fig=None):
+        if fig is not None and fig.axes:
+            ax = fig.axes[0]
+            seen.append((ax.get_title(), ax.get_ylabel(), [t.get_text() for t in ax.get_legend().get_texts()]))
+        return real_close(fig)
+
+    monkeypatch.setattr(plt, "close", grab)
+    ni.plot(res, tmp_path / "zh.png", lang="zh")
+    ni.plot(res, tmp_path / "en.png", lang="en")
+    (zt, zy, zl), (et, ey, el) = seen
+    assert "比特币网络耗电量" in zt and "太瓦时" in zy and any("最佳估计" in x for x in zl)
+    assert "Bitcoin network electricity" in et and "TWh" in ey and not any("最佳" in x for x in el)

@@ -366,25 +366,34 @@ def write_country_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
             w.writerow(["" if r[c] is None else (_fmt(r[c]) if isinstance(r[c], float) else r[c]) for c in cols])
 
 
-def plot(result: IndexResult, path: str | Path, title: str | None = None) -> None:
-    """PNG chart: the lower-upper band, the best guess and the top-down comparison."""
+def plot(result: IndexResult, path: str | Path, title: str | None = None, lang: str | None = None) -> None:
+    """PNG chart: the lower-upper band, the best guess and the top-down comparison, labelled in `lang`
+    (default: the active language)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from minewatch.i18n import tr
+    from minewatch.plotting import use_cjk_fonts
+
+    use_cjk_fonts(matplotlib)
     rows = [r for r in result.rows if r.guess_twh is not None]
     if not rows:
-        raise ValueError("nothing to plot: no day has an estimate")
+        raise ValueError(tr("nothing to plot: no day has an estimate", "无可绘制内容：没有任何一天有估计值", lang))
     x = [r.date for r in rows]
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
-    ax.fill_between(x, [r.lower_twh for r in rows], [r.upper_twh for r in rows], alpha=0.25, label="lower-upper bound")
-    ax.plot(x, [r.guess_twh for r in rows], lw=1.5, label=f"best guess ({result.method})")
+    ax.fill_between(x, [r.lower_twh for r in rows], [r.upper_twh for r in rows], alpha=0.25,
+                    label=tr("lower-upper bound", "下限–上限", lang))
+    ax.plot(x, [r.guess_twh for r in rows], lw=1.5,
+            label=tr(f"best guess ({result.method})", f"最佳估计（{result.method}）", lang))
     dg = [(r.date, r.digiconomist_twh) for r in rows if r.digiconomist_twh is not None]
     if dg:
-        ax.plot([a for a, _ in dg], [b for _, b in dg], ls="--", lw=1, label="top-down (60% of revenue)")
-    ax.set_ylabel("TWh per year (annualised)")
-    ax.set_title(title or f"Bitcoin network electricity, {result.price:g} USD/kWh")
+        ax.plot([a for a, _ in dg], [b for _, b in dg], ls="--", lw=1,
+                label=tr("top-down (60% of revenue)", "自上而下（收入的 60%）", lang))
+    ax.set_ylabel(tr("TWh per year (annualised)", "太瓦时/年（年化）", lang))
+    ax.set_title(title or tr(f"Bitcoin network electricity, {result.price:g} USD/kWh",
+                             f"比特币网络耗电量，电价 {result.price:g} 美元/千瓦时", lang))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     fig.autofmt_xdate()

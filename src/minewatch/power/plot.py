@@ -6,39 +6,15 @@ suspect needs the daily floor, mean and peak, the day it changed and the old and
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from minewatch.i18n import tr
 from minewatch.model import Finding
+from minewatch.plotting import use_cjk_fonts
 from minewatch.power.features import hourly, to_day_grid
 from minewatch.power.readers import MeterSeries
-
-#: CJK fonts tried for Chinese meter names and labels: the one `make` installs (fonts-wqy-microhei), then
-#: common alternatives. matplotlib's own font scan skips .ttc collections, so they are added by path.
-CJK_FONTS = (
-    ("WenQuanYi Micro Hei", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-    ("Noto Sans CJK SC", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-)
-
-
-@functools.cache
-def _cjk_fallback(matplotlib: Any) -> None:
-    """DejaVu first, then a CJK font glyph by glyph (matplotlib >= 3.6 falls back through the list)."""
-    from matplotlib import font_manager
-
-    family = ["DejaVu Sans"]
-    for name, path in CJK_FONTS:
-        if Path(path).exists():
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError):
-                continue
-            family.append(name)
-    matplotlib.rcParams["font.family"] = family
 
 
 def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path, *, tz_offset_h: float = 0.0) -> Path:
@@ -52,7 +28,7 @@ def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path, *, 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    _cjk_fallback(matplotlib)
+    use_cjk_fonts(matplotlib)
     kw, st, step = hourly(series.kw, series.start_s, series.interval_s)
     row, S, day0, _ = to_day_grid(kw, st, step)
     d = row.reshape(-1, S)
