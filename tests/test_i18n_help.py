@@ -172,3 +172,28 @@ def test_gnu_language_list_and_lang_validation():
 def test_lang_alone_shows_the_help_in_that_language():
     r = _run([], "zh")
     assert r.returncode == 0 and "用法：minewatch" in r.stdout and "缺少命令" not in r.stdout + r.stderr
+
+
+PARAM_HELPS = """
+import json, sys
+import typer.main
+from minewatch.cli import app
+
+def walk(c, p=()):
+    for n, s in getattr(c, "commands", {}).items():
+        if not getattr(s, "commands", None):
+            yield " ".join((*p, n)), [(x.name, getattr(x, "help", None) or "") for x in s.params if x.name != "help"]
+        yield from walk(s, (*p, n))
+
+print(json.dumps(dict(walk(typer.main.get_command(app)))))
+"""
+
+
+def test_every_argument_and_option_has_help_in_chinese():
+    import json
+
+    out = subprocess.run([sys.executable, "-c", PARAM_HELPS, "--lang", "zh"], capture_output=True, text=True,
+                         check=True)
+    missing = [f"{cmd} {name}" for cmd, params in json.loads(out.stdout).items() for name, text in params
+               if not CJK.search(text)]
+    assert not missing, missing

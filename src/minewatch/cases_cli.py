@@ -22,6 +22,9 @@ case_app = typer.Typer(help=tr("Cases.", "案件。"), no_args_is_help=True)
 
 DB_HELP = tr("DuckDB file or postgresql:// URL.", "DuckDB 文件或 postgresql:// 地址。")
 ACTOR = os.environ.get("USER", "cli")
+_USER_HELP = tr("User name.", "用户名。")
+_ROLE_HELP = tr("Role: viewer, analyst or admin.", "角色：viewer（查看者）、analyst（分析员）或 admin（管理员）。")
+_CASE_HELP = tr("Case number.", "案件编号。")
 
 
 def _db(db: str | None) -> Any:
@@ -44,8 +47,8 @@ def _fail(e: Exception) -> None:
 
 @user_app.command("add")
 def user_add(
-    username: str,
-    role: str = typer.Option("viewer", "--role", help="viewer, analyst, admin"),
+    username: str = typer.Argument(..., help=_USER_HELP),
+    role: str = typer.Option("viewer", "--role", help=_ROLE_HELP),
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
                                  envvar="MINEWATCH_PASSWORD", help=tr("At least 10 characters.", "至少 10 个字符。")),
     db: str = typer.Option(None, "--db", help=DB_HELP),
@@ -65,7 +68,7 @@ def user_add(
 
 
 @user_app.command("token")
-def user_token(username: str, db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+def user_token(username: str = typer.Argument(..., help=_USER_HELP), db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """Print a new API token for a user (the old one stops working). 生成新的 API 令牌。"""
     from minewatch.store import cases as C
 
@@ -81,7 +84,7 @@ def user_token(username: str, db: str = typer.Option(None, "--db", help=DB_HELP)
 
 
 @user_app.command("role")
-def user_role(username: str, role: str,
+def user_role(username: str = typer.Argument(..., help=_USER_HELP), role: str = typer.Argument(..., help=_ROLE_HELP),
               disable: bool | None = typer.Option(None, "--disable/--enable", help=tr(
                   "Disable or re-enable the account; without either, it stays as it is.",
                   "停用或重新启用账号；两者都不给时保持原状。")),
@@ -117,10 +120,10 @@ def user_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
 
 @site_app.command("add")
 def site_add(
-    name: str,
+    name: str = typer.Argument(..., help=tr("Site name (a building, a room, a farm).", "场所名称（楼宇、机房、场地）。")),
     ip_range: list[str] = typer.Option([], "--range", help=tr("CIDR range (repeat).", "CIDR 地址段（可重复）。")),
     meter: list[str] = typer.Option([], "--meter", help=tr("Meter id (repeat).", "电表号（可重复）。")),
-    address: str = typer.Option(None, "--address"),
+    address: str = typer.Option(None, "--address", help=tr("Postal address, for the visit.", "地址（供现场核查）。")),
     db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Create a site; stored findings inside it are attached at once. 创建场所。"""
@@ -152,7 +155,9 @@ def site_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
 
 
 @case_app.command("open")
-def case_open(title: str, site: int = typer.Option(None, "--site"), finding: list[str] = typer.Option([], "--finding"),
+def case_open(title: str = typer.Argument(..., help=tr("Case title.", "案件标题。")),
+              site: int = typer.Option(None, "--site", help=tr("Site id: the case takes all its findings.", "场所编号：案件纳入该场所的全部发现。")),
+              finding: list[str] = typer.Option([], "--finding", help=tr("Finding id (repeat).", "发现编号（可重复）。")),
               db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
     """Open a case for a site and/or findings. 立案。"""
     from minewatch.errors import MinewatchError
@@ -169,7 +174,13 @@ def case_open(title: str, site: int = typer.Option(None, "--site"), finding: lis
 
 
 @case_app.command("state")
-def case_state(case_id: int, state: str, reason: str = typer.Option(None, "--reason"),
+def case_state(case_id: int = typer.Argument(..., help=_CASE_HELP),
+               state: str = typer.Argument(..., help=tr(
+                   "New state: investigating, confirmed, network_cut, power_cut, closed, dismissed.",
+                   "新状态：investigating（调查中）、confirmed（已确认）、network_cut（已断网）、power_cut（已断电）、"
+                   "closed（已结案）、dismissed（已排除）。")),
+               reason: str = typer.Option(None, "--reason", help=tr(
+                   "Why (required to dismiss: the reason it was a false alarm).", "原因（排除时必填：误报原因）。")),
                db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
     """Move a case to a new state. 变更案件状态。"""
     from minewatch.errors import MinewatchError
@@ -185,7 +196,7 @@ def case_state(case_id: int, state: str, reason: str = typer.Option(None, "--rea
 
 
 @case_app.command("list")
-def case_list(state: str = typer.Option(None, "--state"), db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+def case_list(state: str = typer.Option(None, "--state", help=tr("Only cases in this state.", "仅列出该状态的案件。")), db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """List cases. 列出案件。"""
     from minewatch.store import cases as C
 
@@ -198,8 +209,9 @@ def case_list(state: str = typer.Option(None, "--state"), db: str = typer.Option
 
 
 @case_app.command("report")
-def case_report(case_id: int, out: Path = typer.Option(..., "--out", "-o", help=tr(".html or .pdf", ".html 或 .pdf")),
-                lang: str = typer.Option("both", "--report-lang", help="en, zh, both"),
+def case_report(case_id: int = typer.Argument(..., help=_CASE_HELP), out: Path = typer.Option(..., "--out", "-o", help=tr(".html or .pdf", ".html 或 .pdf")),
+                lang: str = typer.Option("both", "--report-lang", help=tr(
+                    "Report language: en, zh or both.", "报告语言：en（英文）、zh（中文）或 both（双语）。")),
                 db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
     """Write the case report (HTML or PDF, bilingual). 生成案件报告。"""
     from minewatch.errors import InputError, MinewatchError
