@@ -189,3 +189,21 @@ def test_old_store_upgrades_in_place(tmp_path):
         assert site.findings == 2
     finally:
         db.close()
+
+
+def test_every_audited_action_has_a_name_in_both_languages():
+    """The audit page and case history showed codes such as case.open; each code written anywhere must
+    have a name people read."""
+    import re
+    from pathlib import Path
+
+    import minewatch
+
+    src = Path(minewatch.__file__).parent
+    codes = set()
+    for p in src.rglob("*.py"):
+        codes |= set(re.findall(r'audit\(\s*\w+,\s*[^,]+,\s*"([a-z_.]+)"', p.read_text()))
+    assert len(codes) >= 15
+    missing = sorted(c for c in codes if c not in C.ACTION_NAMES)
+    assert not missing, missing
+    assert all(re.search(r"[\u4e00-\u9fff]", C.action_name(c, "zh")) for c in codes)

@@ -76,12 +76,12 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "login": ("logged in", "登录"), "login.fail": ("log-in failed", "登录失败"),
     "login.lockout": ("log-in locked", "登录锁定"), "logout": ("logged out", "退出登录"),
     "allow.add": ("allow rule added", "添加白名单规则"), "allow.remove": ("allow rule removed", "删除白名单规则"),
-    "add": ("added", "添加"), "remove": ("removed", "删除"),
+    "add": ("added", "添加"), "remove": ("removed", "删除"), "export": ("export made", "导出"),
 }  # fmt: skip
 #: object types of the audit log
 OBJECT_NAMES: dict[str, tuple[str, str]] = {
     "case": ("case", "案件"), "site": ("site", "场所"), "user": ("user", "用户"), "allow": ("allow rule", "白名单规则"),
-    "finding": ("finding", "发现"), "session": ("session", "会话"),
+    "finding": ("finding", "发现"), "session": ("session", "会话"), "export": ("export", "导出"),
 }  # fmt: skip
 
 
