@@ -41,3 +41,18 @@ def test_evidence_out_of_time_order_is_placed_by_its_time():
     f.evidence = [Evidence("late", "x", "x", ts=T0 + timedelta(minutes=14)), Evidence("early", "x", "x", ts=T0),
                   Evidence("mid", "x", "x", ts=T0 + timedelta(minutes=7))]  # fmt: skip
     assert [lab for _, lab in _marks(flow_timeline(f))] == ["2", "3", "1"]  # left to right, numbers kept
+
+
+def test_timeline_end_label_names_the_day_and_a_readable_span():
+    """A 101-day power-style span was labelled "00:00:00 (8,769,600 s)"."""
+    from datetime import UTC, datetime, timedelta
+
+    from minewatch.model import Finding
+    from minewatch.web.svg import duration_text, flow_timeline
+
+    t0 = datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+    f = Finding(kind="mining", detector="net.behavior", score=80.0, subscores={}, evidence=[], src_ip="10.0.0.1",
+                first_seen=t0, last_seen=t0 + timedelta(days=101, hours=12))
+    en, zh = flow_timeline(f), flow_timeline(f, lang="zh")
+    assert "2024-04-11 12:00:00 (101.5 d)" in en and "(101.5 天)" in zh and " s)" not in en
+    assert duration_text(45) == "45 s" and duration_text(600, "zh") == "10 分钟" and duration_text(5400) == "90 min"

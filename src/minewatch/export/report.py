@@ -318,7 +318,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         h.append(f"<p class=\"small\">{_e(f.finding_id)} · {_e(f.detector)} · {_e(f.coin or '')} {_e(f.variant or '')} · "
                  f"{_e(reader_time(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "
                  f"{_e(', '.join(f'{k} {v:g}' for k, v in f.subscores.items()))}</p>")  # fmt: skip
-        pic = svg.flow_timeline(f) if f.src_ip else svg.load_curve(f, lang="zh" if lang == "zh" else "en")
+        pic = svg.flow_timeline(f, lang="zh" if lang == "zh" else "en") if f.src_ip else svg.load_curve(f, lang="zh" if lang == "zh" else "en")
         if pic:
             h.append(pic)
         h.append("<ol class=\"ev\">")

@@ -437,6 +437,16 @@ def fmt_num(v: float | int | None, digits: int = 1) -> str:
     return f"{v:,.{digits}f}"
 
 
+def fmt_bytes(n: int | float | None) -> str:
+    """A file size people read: 20.0 MB, 3.1 kB, 512 B (decimal units, as browsers show downloads)."""
+    if n is None:
+        return "—"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
 def fmt_ts(v: datetime | None) -> str:
     return v.strftime("%Y-%m-%d %H:%M:%S") if v else "—"
 

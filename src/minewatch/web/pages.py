@@ -28,6 +28,7 @@ from minewatch.web.app import (
     LoginRequired,
     _safe_next,
     check_csrf,
+    fmt_bytes,
     fmt_num,
     fmt_ts,
     get_db,
@@ -64,7 +65,7 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
     t = partial(tr, lang=lang)
     base = {
         "request": request, "lang": lang, "t": t, "user": getattr(request.state, "user", None),
-        "csrf": getattr(request.state, "csrf", ""), "num": fmt_num, "ts": fmt_ts,
+        "csrf": getattr(request.state, "csrf", ""), "num": fmt_num, "ts": fmt_ts, "size": fmt_bytes,
         "state_name": lambda s: C.STATE_NAMES.get(s, (s, s))[1 if lang == "zh" else 0],
         "role_name": lambda r: C.ROLE_NAMES.get(r, (r, r))[1 if lang == "zh" else 0],
         "action_name": lambda a: C.action_name(str(a), lang),
@@ -283,7 +284,7 @@ def finding_page(request: Request, finding_id: str, user: C.User = Depends(sessi
     rule = allowlist(db).finding_rule(f)
     return render(request, "finding.html", {
         "f": f, "rule": rule, "cases": C.cases_for_finding(db, finding_id), "sites": C.sites_for_finding(db, finding_id),
-        "timeline": svg.flow_timeline(f, label=tr("session timeline", "会话时间线", lang)),
+        "timeline": svg.flow_timeline(f, label=tr("session timeline", "会话时间线", lang), lang=lang),
         "curve": svg.load_curve(f, label=tr("load curve", "负荷曲线", lang), lang=lang),
         "candidates": allow_candidates(f), "open_cases": [c for c in C.list_cases(db) if c.state in C.ACTIVE_STATES],
         "impact": f.impact or None,

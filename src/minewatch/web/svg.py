@@ -44,7 +44,19 @@ def trend_bars(points: Sequence[tuple[str, int]], *, width: int = 720, height: i
     return "".join(out)
 
 
-def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str = "") -> str:
+def duration_text(seconds: float, lang: str = "en") -> str:
+    """A span as people say it: 45 s, 12 min, 3.5 h, 101 d (not "8,769,600 s")."""
+    zh = lang == "zh"
+    if seconds < 120:
+        return f"{seconds:,.0f} 秒" if zh else f"{seconds:,.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:,.0f} 分钟" if zh else f"{seconds / 60:,.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:,.1f} 小时" if zh else f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 86400:,.1f} 天" if zh else f"{seconds / 86400:,.1f} d"
+
+
+def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str = "", lang: str = "en") -> str:
     """The session from first to last packet, with one mark per timed evidence item (the protocol
     messages: login, jobs, shares)."""
     t0, t1 = f.first_seen, f.last_seen
@@ -84,8 +96,10 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
         out.append(f'<circle cx="{cx:.1f}" cy="40" r="5" class="mark"><title>{_e(title)}</title></circle>')
         out.append(f'<text x="{cx:.1f}" y="{y + 4}" text-anchor="middle" class="tick">{label}</text>')
     out.append(f'<text x="{x0}" y="{height - 4}" class="tick">{_e(t0.strftime("%Y-%m-%d %H:%M:%S"))}</text>')
-    out.append(f'<text x="{x1}" y="{height - 4}" text-anchor="end" class="tick">{_e(t1.strftime("%H:%M:%S"))} '
-               f'({span:,.0f} s)</text>')  # fmt: skip
+    # the end's date too when the session crosses midnight (a 101-day span read "00:00:00")
+    end = t1.strftime("%H:%M:%S") if t1.date() == t0.date() else t1.strftime("%Y-%m-%d %H:%M:%S")
+    out.append(f'<text x="{x1}" y="{height - 4}" text-anchor="end" class="tick">{_e(end)} '
+               f'({_e(duration_text(span, lang))})</text>')  # fmt: skip
     out.append("</svg>")
     return "".join(out)
 
