@@ -3,8 +3,10 @@
 Why validate instead of pattern-match: a pool login is free text, and a report that names a wrong
 "wallet" misleads an investigation. Every address shown by minewatch has passed its coin's own
 checksum (base58check, bech32/bech32m, EIP-55 when mixed-case, Monero keccak); shapes without a
-checksum (lower-case Ethereum, Kaspa) are marked as format-checked only. An invalid string is never
-reported as an address; the raw login stays in the evidence so a person can still read it.
+checksum (lower-case Ethereum, Kaspa, Alephium) are marked as format-checked only. An invalid string is
+never reported as an address; the raw login stays in the evidence so a person can still read it. A
+failed check is called a checksum failure only for forms that can be checked here (`checkable`);
+other address-shaped strings are "unchecked", never "invalid".
 
 The checksum algorithms are written here from their specifications (BIP-13/BIP-173/BIP-350,
 EIP-55, the CryptoNote base58 description) so that nothing depends on a wallet library.
@@ -339,25 +341,127 @@ def _validate_kaspa(s: str) -> Address | None:
     return Address(s, "kaspa", kind, net, checked="format")
 
 
+# --------------------------------------------------------------------------------------------------
+# CashAddr (Bitcoin Cash) and Conflux CIP-37: "prefix:" + base32 payload with a 40-bit BCH-code
+# checksum over the prefix's low 5 bits, a 0 separator and the payload (the cashaddr specification).
+
+_CASHADDR_PREFIXES: dict[str, tuple[str, str]] = {
+    "bitcoincash": ("bitcoin-cash", "mainnet"), "bchtest": ("bitcoin-cash", "testnet"),
+    "cfx": ("conflux", "mainnet"), "cfxtest": ("conflux", "testnet"),
+}  # fmt: skip
+
+
+#: Conflux CIP-37 uses the same checksum with its own base32 alphabet (no i, l, o, q).
+_CIP37_INDEX = {c: i for i, c in enumerate("abcdefghjkmnprstuvwxyz0123456789")}
+
+
+def cashaddr_polymod(values: list[int]) -> int:
+    c = 1
+    for d in values:
+        c0 = c >> 35
+        c = ((c & 0x07FFFFFFFF) << 5) ^ d
+        for bit, g in enumerate((0x98F2BC8E61, 0x79B76D99E2, 0xF33E5FB3C4, 0xAE2EABE2A8, 0x1E4F43E470)):
+            if c0 >> bit & 1:
+                c ^= g
+    return c ^ 1
+
+
+def _validate_cashaddr(s: str) -> Address | None:
+    prefix, _, body = s.lower().partition(":")
+    info = _CASHADDR_PREFIXES.get(prefix)
+    if info is None or not 34 <= len(body) <= 120 or (s != s.lower() and s != s.upper()):
+        return None
+    index = _CIP37_INDEX if info[0] == "conflux" else _BECH32_INDEX
+    vals = [index.get(c, -1) for c in body.lower()]
+    if min(vals) < 0 or cashaddr_polymod([ord(c) & 31 for c in prefix] + [0] + vals) != 0:
+        return None
+    coin, net = info
+    kind = "p2pkh" if coin == "bitcoin-cash" and body[0] == "q" else "p2sh" if coin == "bitcoin-cash" else "base32"
+    return Address(s, coin, kind, net)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ergo (base58: network+type byte, content, blake2b-256 checksum of 4 bytes), Alephium (base58 of a
+# type byte and a 32-byte hash, no checksum: format only), other CryptoNote coins (Monero's base58
+# and keccak checksum, told apart by the prefix their documentation gives the address).
+
+_ERGO_TYPES = {0x01: ("p2pk", "mainnet"), 0x02: ("p2sh", "mainnet"), 0x03: ("p2s", "mainnet"),
+               0x11: ("p2pk", "testnet"), 0x12: ("p2sh", "testnet"), 0x13: ("p2s", "testnet")}  # fmt: skip
+#: Human-readable address prefixes of CryptoNote coins other than Monero (longest first).
+_CRYPTONOTE_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("ZEPHYR", "zephyr"), ("SaLv", "salvium"), ("hvx", "haven"), ("Wo", "wownero"),
+)
+
+
+def _validate_ergo(s: str) -> Address | None:
+    raw = b58decode(s)
+    if raw is None or len(raw) < 30 or raw[0] not in _ERGO_TYPES:
+        return None
+    if hashlib.blake2b(raw[:-4], digest_size=32).digest()[:4] != raw[-4:]:
+        return None
+    kind, net = _ERGO_TYPES[raw[0]]
+    if kind == "p2pk" and len(raw) != 38:
+        return None
+    return Address(s, "ergo", kind, net)
+
+
+def _validate_alephium(s: str) -> Address | None:
+    raw = b58decode(s)
+    if raw is None or len(raw) != 33 or raw[0] != 0x00 or not s.startswith("1"):
+        return None
+    return Address(s, "alephium", "p2pkh", checked="format")
+
+
+def _validate_cryptonote_other(s: str) -> Address | None:
+    coin = next((c for p, c in _CRYPTONOTE_PREFIXES if s.startswith(p)), None)
+    if coin is None or not 90 <= len(s) <= 140:
+        return None
+    raw = xmr_b58decode(s)
+    if raw is None or len(raw) < 69 or keccak256(raw[:-4])[:4] != raw[-4:]:
+        return None
+    return Address(s, coin, "standard")
+
+
+def checkable(s: str) -> bool:
+    """Can minewatch tell a valid address of this form from a broken one? Only then may a failed
+    check be called a checksum failure: other address-shaped strings are *unchecked* (unknown form)."""
+    low = s.lower()
+    if s[:2] in ("0x", "0X") or low.startswith(("kaspa:", "kaspatest:")) or low.partition(":")[0] in _CASHADDR_PREFIXES:
+        return True
+    if "1" in low and low.rsplit("1", 1)[0] in _SEGWIT_HRPS:
+        return True
+    if len(s) in (95, 106):
+        return True
+    raw = b58decode(s)
+    return raw is not None and len(raw) in (25, 26)
+
+
 def validate_address(s: str) -> Address | None:
     """The coin and kind of `s` when it is a valid address of a known coin, else None."""
     if not isinstance(s, str):
         return None
     s = s.strip()
-    if not 14 <= len(s) <= 120:
+    if not 14 <= len(s) <= 130:
         return None
     if s[:2] in ("0x", "0X"):
         return _validate_ethereum(s)
     if s.lower().startswith(("kaspa:", "kaspatest:")):
         return _validate_kaspa(s)
+    if ":" in s:
+        return _validate_cashaddr(s)
     low = s.lower()
     if "1" in low and low.rsplit("1", 1)[0] in _SEGWIT_HRPS:
         a = _validate_segwit(s)
         if a is not None:
             return a
     if len(s) in (95, 106):
-        return _validate_monero(s)
-    return _validate_base58check(s)
+        a = _validate_monero(s)
+        if a is not None:
+            return a
+    a = _validate_base58check(s)
+    if a is None and len(s) > 36:
+        a = _validate_ergo(s) or _validate_alephium(s) or _validate_cryptonote_other(s)
+    return a
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,8 +472,10 @@ _CANDIDATE_RE = re.compile(
     r"(?<![0-9A-Za-z])("
     r"0[xX][0-9a-fA-F]{40}"
     r"|(?:kaspa|kaspatest):[0-9a-z]{55,70}"
+    r"|(?:bitcoincash|bchtest|BITCOINCASH):[02-9ac-hj-np-zAC-HJ-NP-Z]{34,120}"
+    r"|(?:cfx|cfxtest|CFX):[0-9a-hjkmnp-zA-HJKMNP-Z]{34,120}"
     r"|(?:bc|tb|bcrt|ltc|tltc|BC|TB|LTC)1[02-9ac-hj-np-zAC-HJ-NP-Z]{6,87}"
-    r"|[1-9A-HJ-NP-Za-km-z]{25,110}"
+    r"|[1-9A-HJ-NP-Za-km-z]{25,130}"
     r")(?![0-9A-Za-z])"
 )
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
@@ -392,6 +498,8 @@ class LoginParts:
     email: str | None = None
     invalid_candidate: str | None = None
     wallet_checked: str | None = None
+    #: an address-shaped token of a form minewatch cannot check (neither wallet nor invalid)
+    unchecked_candidate: str | None = None
 
 
 def _clean_worker(w: str) -> str | None:
@@ -416,11 +524,15 @@ def split_login(login: str) -> LoginParts:
     if not s:
         return LoginParts(raw=raw)
     invalid: str | None = None
+    unchecked: str | None = None
     for m in _CANDIDATE_RE.finditer(s):
         tok = m.group(1)
         addr = validate_address(tok)
         if addr is None:
-            invalid = invalid or tok
+            if checkable(tok):
+                invalid = invalid or tok
+            else:
+                unchecked = unchecked or tok
             continue
         rest = s[m.end() :]
         worker, email = _after_wallet(rest)
@@ -438,6 +550,11 @@ def split_login(login: str) -> LoginParts:
         pos = s.find(invalid) + len(invalid)
         worker, email = _after_wallet(s[pos:])
         return LoginParts(raw=raw, worker=worker, email=email, invalid_candidate=invalid)
+    if unchecked is not None:
+        # An address of a form that cannot be checked here: not a wallet, not a failure either.
+        pos = s.find(unchecked) + len(unchecked)
+        worker, email = _after_wallet(s[pos:])
+        return LoginParts(raw=raw, worker=worker, email=email, unchecked_candidate=unchecked)
     if _EMAIL_RE.match(s):
         return LoginParts(raw=raw, account=s, email=s)
     if "/" in s:
@@ -445,7 +562,9 @@ def split_login(login: str) -> LoginParts:
         email = next((p for p in parts if _EMAIL_RE.match(p)), None)
         names = [p for p in parts if p != email]
         return LoginParts(raw=raw, worker=_clean_worker(names[0]) if names else None, email=email)
-    return LoginParts(raw=raw, worker=_clean_worker(s))
+    worker = _clean_worker(s)
+    # p2pool and solo pools take a placeholder login with a difficulty ("x+50000"): no name in it
+    return LoginParts(raw=raw, worker=None if worker in PLACEHOLDER_PASSWORDS else worker)
 
 
 def _after_wallet(rest: str) -> tuple[str | None, str | None]:
