@@ -89,7 +89,7 @@ def test_units():
     [
         ({"agent": "XMRig/6.21.0"}, "monero", "randomx"),
         ({"agent": "XMRig/6.21.0", "algo": "kawpow"}, "ravencoin", "kawpow"),
-        ({"agent": "cgminer/4.10.0"}, None, "sha256d"),
+        ({"agent": "cgminer/4.10.0"}, None, None),  # scrypt ASIC firmware too: no claim (review 6, D4)
         ({"agent": "ethminer-0.19"}, None, "ethash"),
         ({"agent": "ethminer-0.19", "hosts": ("eth-eu1.nanopool.org",)}, "ethereum", "ethash"),
         ({"hosts": ("etc.2miners.com",)}, "ethereum-classic", "etchash"),

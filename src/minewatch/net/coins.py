@@ -52,12 +52,15 @@ COINS: dict[str, Coin] = {
         Coin("neoxa", "NEOX", "kawpow", "kawpow", 60),
         Coin("clore", "CLORE", "kawpow", "kawpow", 60),
         Coin("karlsen", "KLS", "karlsenhash", "kheavyhash", 1),
+        Coin("salvium", "SAL", "randomx", "cryptonote", 120),
     )
 }
+#: Coins added after the timing detector's block-rhythm test was calibrated (kept out of it).
+_NOT_IN_RHYTHM = frozenset({"ethereum", "salvium"})
 
 #: Ticker -> mean block interval (s) of coins mined today, for the timing detector's rhythm test.
 #: Ethereum is left out: its proof of work ended in 2022, and ETC has the same 13 s rhythm.
-BLOCK_TIME_S: dict[str, float] = {c.symbol: c.block_time_s for c in COINS.values() if c.name != "ethereum"}
+BLOCK_TIME_S: dict[str, float] = {c.symbol: c.block_time_s for c in COINS.values() if c.name not in _NOT_IN_RHYTHM}
 
 
 def coin_by_symbol(symbol: str | None) -> str | None:
@@ -98,6 +101,13 @@ ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "autolykos2": ("autolykos2", "ergo"),
     "x11": ("sha256d", "dash"),
     "blake3": ("sha256d", "alephium"),
+    "octopus": ("ethash", "conflux"),
+    "zelhash": ("equihash", "flux"),
+    "equihash-144-5": ("equihash", None),
+    "beamhash3": ("equihash", "beam"),
+    "cuckatoo32": ("cuckoo", "grin"),
+    "cuckaroo29": ("cuckoo", "grin"),
+    "karlsenhash": ("kheavyhash", "karlsen"),
 }
 
 #: Tokens in pool host names. Matched on whole labels or '-'-separated parts, never as substrings
@@ -138,6 +148,32 @@ HOST_TOKENS: dict[str, str] = {
     "alph": "alephium",
 }
 
+#: Algorithm names as multi-algorithm pools and hashrate marketplaces put them in host labels
+#: ("kawpow.auto.nicehash.com", "sha256.auto.nicehash.com"), from NiceHash's public algorithm list,
+#: mapped to the names used here. Matched on whole labels only. A None algorithm family means the
+#: algorithm is named but its difficulty convention is not known here (no hashrate is claimed).
+HOST_ALGORITHMS: dict[str, str] = {
+    "sha256": "sha256d", "sha256asicboost": "sha256d", "sha256d": "sha256d", "scrypt": "scrypt",
+    "x11": "x11", "daggerhashimoto": "ethash", "ethash": "ethash", "etchash": "etchash",
+    "kawpow": "kawpow", "kheavyhash": "kheavyhash", "randomxmonero": "randomx", "randomx": "randomx",
+    "cryptonight": "cryptonight", "cryptonightr": "cn/r", "cryptonightv8": "cn/2", "equihash": "equihash-200-9",
+    "zhash": "equihash-144-5", "zelhash": "zelhash", "beamv3": "beamhash3", "autolykos": "autolykos2",
+    "autolykos2": "autolykos2", "octopus": "octopus", "grincuckatoo32": "cuckatoo32",
+    "cuckatoo32": "cuckatoo32", "karlsenhash": "karlsenhash", "alephium": "blake3", "blake3": "blake3",
+    "eaglesong": "eaglesong", "handshake": "blake2b-sha3", "kadena": "blake2s-kadena",
+    "verushash": "verushash", "nexapow": "nexapow", "ironfish": "fishhash-ironfish", "fishhash": "fishhash",
+    "pyrinhash": "pyrinhash", "xelishashv2": "xelishashv2", "lbry": "lbry", "neoscrypt": "neoscrypt",
+    "lyra2rev3": "lyra2rev3", "x16rv2": "x16rv2", "keccak": "keccak", "yespower": "yespower",
+}  # fmt: skip
+#: Hashrate marketplaces: they pay every seller in BTC whatever the algorithm, so the payout wallet
+#: never names the coin mined (NiceHash: "Mining address: your NiceHash BTC address").
+MARKETPLACE_DOMAINS: tuple[str, ...] = ("nicehash.com",)
+
+#: Address forms shared by several chains: a wallet of the key's coin decides the family only, and a
+#: pool host token naming one of the others decides the coin (Flux transparent addresses use Zcash's
+#: t1/t3 prefixes, so a t1 address on a Flux pool mines Flux).
+SHARED_WALLET_FORMS: dict[str, frozenset[str]] = {"zcash": frozenset({"flux"})}
+
 #: Miner programs whose algorithm is known from the name alone (the default when nothing overrides).
 AGENT_HINTS: tuple[tuple[str, str, str | None], ...] = (
     # (lower-case prefix, algorithm, coin)
@@ -146,12 +182,12 @@ AGENT_HINTS: tuple[tuple[str, str, str | None], ...] = (
     ("xmr/", "cryptonight", "monero"),
     ("xmr-node-proxy", "randomx", "monero"),
     ("srbminer", "randomx", None),
-    # Generic programs name the algorithm only: cgminer and bfgminer are pointed at any SHA-256d
-    # (and, in old versions, scrypt) pool, ethminer at any Ethash chain.
-    ("cgminer", "sha256d", None),
+    # Generic programs name the algorithm only: bfgminer and Bitmain's bmminer are pointed at any
+    # SHA-256d pool, ethminer at any Ethash chain. cgminer and cpuminer name none: cgminer is the
+    # firmware of scrypt ASICs too (Antminer L3/L7 report "cgminer/4.x"), and cpuminer-multi/-opt
+    # hash dozens of algorithms (yespower, scrypt, sha256d...), so their name must not fix the family.
     ("bfgminer", "sha256d", None),
     ("bmminer", "sha256d", None),
-    ("cpuminer", "sha256d", None),
     ("ethminer", "ethash", None),
     ("claymore", "ethash", None),
     ("phoenixminer", "ethash", None),
@@ -227,6 +263,23 @@ def _candidates(part: str) -> list[str]:
     return out
 
 
+def host_algorithm(host: str | None) -> tuple[str, str] | None:
+    """(algorithm, label) when a label of the host names an algorithm ('kawpow.auto.nicehash.com')."""
+    if not host:
+        return None
+    labels = host.lower().strip(".").split(".")
+    for label in labels[:-1]:
+        if label in HOST_ALGORITHMS:
+            return HOST_ALGORITHMS[label], label
+    return None
+
+
+def is_marketplace(host: str | None) -> bool:
+    """Is the host a hashrate marketplace's, where the payout wallet says nothing of the coin?"""
+    h = (host or "").lower().strip(".")
+    return any(h == d or h.endswith("." + d) for d in MARKETPLACE_DOMAINS)
+
+
 def agent_hint(agent: str | None) -> tuple[str, str | None] | None:
     if not agent:
         return None
@@ -254,6 +307,16 @@ def infer_coin(
     coin: str | None = None
     algorithm: str | None = None
     reason: list[str] = []
+    if any(is_marketplace(h) for h in hosts):
+        # NiceHash pays in BTC for every algorithm: the BTC address is a payout, not the coin mined.
+        if wallet_coin:
+            reason.append(f"{wallet_coin} wallet is a hashrate marketplace's payout address (coin not stated)")
+        wallet_coin = None
+    if not algo:
+        ha = next((hit for hit in (host_algorithm(h) for h in hosts) if hit), None)
+        if ha:
+            algorithm = ha[0]
+            reason.append(f"pool host label '{ha[1]}' names the algorithm")
     if algo:
         a = normalise_algo(algo)
         fam_coin = ALGORITHMS.get(a)
@@ -267,7 +330,10 @@ def infer_coin(
         and wallet_coin in COINS
         and family_of(algorithm) == COINS[wallet_coin].family
     )
-    if wallet_coin and wallet_coin != "ethereum" and (coin is None or same_family):
+    # A wallet names the coin unless an algorithm of another family was named (a BTC payout address
+    # on a kawpow port is a payout, not Bitcoin mining).
+    wallet_fits = algorithm is None or same_family or wallet_coin not in COINS
+    if wallet_coin and wallet_coin != "ethereum" and ((coin is None and wallet_fits) or same_family):
         coin = wallet_coin
         reason.append(f"{wallet_coin} wallet")
     host_hit = None
@@ -278,7 +344,8 @@ def infer_coin(
     if host_hit:
         hc, tok = host_hit
         fam_ok = algorithm is None or family_of(algorithm) == COINS[hc].family
-        if fam_ok and (coin is None or (wallet_coin == "ethereum" and COINS[hc].family == "ethash")):
+        shared = coin == wallet_coin and hc in SHARED_WALLET_FORMS.get(wallet_coin or "", ())
+        if fam_ok and (coin is None or shared or (wallet_coin == "ethereum" and COINS[hc].family == "ethash")):
             coin = hc
             reason.append(f"pool host token '{tok}'")
     ah = agent_hint(agent)
