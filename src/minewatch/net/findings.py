@@ -79,12 +79,15 @@ def session_finding(
     flow: FlowView,
     facts: Any,
     intel_parts: tuple[dict[str, float], list[Evidence]] | None,
+    *,
+    threshold: float = REPORT_THRESHOLD,
 ) -> Finding | None:
     """A finding for one flow whose dissector decided `mining` or `node`, or whose names hit the pool list.
 
     `facts` is a `minewatch.net.stratum.SessionFacts`. Node traffic becomes a `node` finding so that
     nobody mistakes a full node for a miner; a pool-name hit alone only counts on a flow that does
     not look like a web visit (TLS to 443 with ordinary volumes is a visit to the pool's web site).
+    `threshold` is lowered only to merge a weak content verdict into a timing verdict (pipeline).
     """
     kind = getattr(facts, "kind", None) if facts is not None else None
     if facts is not None and getattr(facts, "client_is_src", None) is False:
@@ -124,7 +127,7 @@ def session_finding(
         subscores.update(intel_sub)
         evidence.extend(intel_ev)
     score = combine_subscores(subscores)
-    if kind == "mining" and score < REPORT_THRESHOLD:
+    if kind == "mining" and score < threshold:
         return None
     f = flow_finding(
         flow,
@@ -210,6 +213,21 @@ def merge_findings(a: Finding, b: Finding) -> Finding:
     return a
 
 
+#: Evidence that only describes a flow for the person confirming it (no verdict of its own).
+_CONTEXT_CODES = ("tls.context", "dns.unresolved")
+
+
+def timing_only(f: Finding) -> bool:
+    """A mining verdict from the content-blind timing detector alone: no payload, pool-list or IDS evidence.
+
+    Why it matters: timing says "shaped like a pool session", which a benign flow can be (review 6: an
+    event sensor on a cloud IoT broker, a gRPC publisher); such a verdict must not condemn other flows to
+    the same endpoint, nor feed block lists by default (`export --include-timing-only`).
+    """
+    codes = [e.code for e in f.evidence]
+    return bool(codes) and all(c.startswith("behavior.") or c in _CONTEXT_CODES for c in codes)
+
+
 def endpoint_findings(
     flows: Iterable[tuple[FlowView, Any]],
     confirmed: Sequence[Finding],
@@ -222,11 +240,14 @@ def endpoint_findings(
     * `miner_failover`: a host confirmed mining that opens connections (SYN seen) to public
       endpoints and never gets payload back during its mining period — a miner walking its
       failover pool list. Private destinations and flows that carried data are left alone.
+    Only sessions confirmed by content or intelligence spread: a timing-only verdict (`timing_only`)
+    stays on its own flow (review 6, D3: one false timing verdict on a cloud endpoint made every other
+    flow to it `mining`).
     """
     endpoints: dict[tuple[str, int | None], Finding] = {}
     miner_windows: dict[str, tuple[float, float, Finding]] = {}
     for f in confirmed:
-        if f.kind != "mining" or f.dst_ip is None:
+        if f.kind != "mining" or f.dst_ip is None or timing_only(f):
             continue
         endpoints.setdefault((f.dst_ip, f.dst_port), f)
         if f.src_ip and f.first_seen and f.last_seen:

@@ -19,11 +19,62 @@ from pathlib import Path
 from typing import Any
 
 from minewatch.errors import Rejects
-from minewatch.model import Finding
-from minewatch.net.findings import FlowView, endpoint_findings, merge_findings, session_finding
+from minewatch.model import Evidence, Finding
+from minewatch.net.findings import (
+    FlowView,
+    endpoint_findings,
+    merge_findings,
+    session_finding,
+)
 
 #: Most flows without protocol facts kept for the end-of-file endpoint rules.
 MAX_UNDECIDED_FLOWS = 300_000
+#: A content verdict of mining at or above this score needs no second opinion from the timing
+#: detector; below it (a log-in shape, a login and a job but no share yet) the timing detector still
+#: judges the flow, so that a dialect the parser only half knows is not hidden by its weak verdict.
+CONTENT_CONFIDENT = 75.0
+#: Node variants decided from binary protocol magic (network magic, Levin signature, RLPx shapes):
+#: certain enough that the timing detector is not asked.
+_BINARY_NODE_VARIANTS = frozenset({"bitcoin-p2p", "devp2p", "monero-p2p"})
+
+
+def _timing_still_judges(kind: str | None, f: Finding | None, facts: Any) -> bool:
+    """Does the timing detector still judge a TCP flow after the content parser spoke?
+
+    Why not only when the parser decided nothing: a weak content verdict used to switch the timing
+    detector off, so a mining session in a half-known dialect (a Grin login without agent, 30 points)
+    was dropped, and one generic or node JSON-RPC call in a miner's stream (a `ping` keepalive) made
+    it a node. Strong verdicts are left alone: mining at `CONTENT_CONFIDENT` or more, and node traffic
+    recognised by binary protocol magic or whose node calls are most of the flow's JSON.
+    """
+    if kind is None:
+        return True
+    if kind == "mining":
+        return f is None or f.score < CONTENT_CONFIDENT
+    if kind == "node":
+        if getattr(facts, "variant", None) in _BINARY_NODE_VARIANTS:
+            return False
+        return getattr(facts, "unrecognised_json", 0) > getattr(facts, "node_calls", 0)
+    return False
+
+
+def _with_timing(view: FlowView, facts: Any, intel_parts: Any, f: Finding | None, g: Finding) -> Finding:
+    """One finding from a content verdict (or none) and a timing verdict of mining on the same flow.
+
+    A weak mining verdict (even one under the report threshold) keeps its facts (worker, wallet,
+    shares) and adds its named sub-scores to the timing ones; a weak node verdict gives way to the
+    timing detector's mining verdict, its node calls kept as evidence only (their points are for
+    node traffic, not for mining).
+    """
+    kind = getattr(facts, "kind", None)
+    if kind is None:
+        return merge_findings(f, g) if f is not None else g
+    if kind == "mining":
+        content = f if f is not None else session_finding(view, facts, intel_parts, threshold=0.0)
+        return merge_findings(content, g) if content is not None else g
+    if f is not None:
+        g.evidence = g.evidence + f.evidence
+    return g
 
 
 @dataclass
@@ -192,10 +243,13 @@ class CaptureScanner:
             self.stats.tls_flows += 1
         intel_parts = self._intel_parts(view, facts, server_ip)
         f = session_finding(view, facts, intel_parts)
-        if kind is None and info.transport == "tcp":
+        if info.transport == "tcp" and _timing_still_judges(kind, f, facts):
             g = self._behavior(summary, view, facts)
             if g is not None:
-                f = merge_findings(f, g) if f is not None else g
+                f = _with_timing(view, facts, intel_parts, f, g)
+        if f is not None and f.kind == "mining" and getattr(facts, "probe_only", False) and "net.behavior" not in f.detector:
+            self._hellos.append(f)  # judged at the end of the file (`_release_hellos`)
+            return
         if f is not None:
             self._findings.append(f)
             if f.kind == "mining":
@@ -231,26 +285,34 @@ class CaptureScanner:
         return f
 
     def _timing_score(self, summary: Any, first_ts: float, last_ts: float) -> tuple[Any, dict[str, Any] | None]:
-        """The timeline kernel on the flow's longest unbroken recent stretch of packets.
+        """The timeline kernel on the kept head and tail of the flow, as two observed windows.
 
-        Why not the whole timeline: the engine keeps the first and the last 2,048 payload packets of
-        a flow; past that, the kept timeline has a hole in the middle, and one gap of hours between
-        shares and between job pushes breaks the share and push statistics (a 2 h TLS Stratum session
-        scored 49 on head+tail against 78-90 on its open stretches). Live sessions last days, so the
-        recent unbroken tail is what is judged; the finding says so in `extra.behavior_window`.
+        The engine keeps the first and the last 2,048 payload packets of a flow; past that the kept
+        timeline has a hole in the middle. Each half is complete for its stretch, so both are judged
+        together as two windows (`score_timeline(windows=...)`): no gap is measured across the hole (one
+        gap of hours broke the share and push statistics: a 2 h TLS Stratum session scored 49 on
+        head+tail read as one stretch), rates are per observed second, and `long_lived` and the 5 min
+        minimum use the connection's own first and last packet. Why not the tail alone, as before: a
+        proxy at 4 shares/s fills 2,048 packets in about 4 min, so its tail alone was under the 5 min
+        minimum and the session was never judged, and a 2 h session read as 9 min long (review 6, D4).
+        The finding says which windows were judged in `extra.behavior_window`.
         """
         from minewatch.net.behavior import score_timeline
 
         tl = summary.timeline
         window = None
+        windows = None
         if getattr(summary, "timeline_dropped", 0) and len(tl) >= 16:
-            tl = tl[len(tl) // 2 :]  # head and tail hold the same number of packets once any is dropped
-            first_ts = float(tl["ts"][0])
-            window = {"from_ts": first_ts, "packets": len(tl), "packets_dropped": int(summary.timeline_dropped)}
+            half = len(tl) // 2  # head and tail hold the same number of packets once any is dropped
+            head_end, tail_start = float(tl["ts"][half - 1]), float(tl["ts"][half])
+            windows = [(first_ts, head_end), (tail_start, last_ts)]
+            window = {"from_ts": tail_start, "head_until_ts": head_end, "packets": len(tl),
+                      "packets_dropped": int(summary.timeline_dropped),
+                      "observed_s": round((head_end - first_ts) + (last_ts - tail_start), 1)}
         if len(tl) < 8:
             return None, window
         res = score_timeline(tl["ts"], tl["direction"], tl["payload_len"], first_ts=first_ts, last_ts=last_ts,
-                             blocks=self.blocks)
+                             blocks=self.blocks, windows=windows)
         return res, window
 
     def _intel_parts(self, view: FlowView, facts: Any, server_ip: str) -> Any:
@@ -275,6 +337,7 @@ class CaptureScanner:
         self._analyzers: dict[int, Any] = {}
         self._findings: list[Finding] = []
         self._undecided: list[tuple[FlowView, Any]] = []
+        self._hellos: list[Finding] = []
         t0 = time.perf_counter()
         reader = open_capture(path)
         engine = FlowEngine(self._consumer, idle_timeout_s=self.idle_timeout_s, on_flow_end=self._flow_end)
@@ -304,12 +367,37 @@ class CaptureScanner:
         if hasattr(engine, "rejects"):
             self.stats.rejects.merge(engine.rejects)
         self.stats.errors.extend(str(e) for e in reader.errors)
+        self._release_hellos()
         extra = endpoint_findings(self._undecided, self._findings)
         self.stats.mining_sessions += len(extra)
         self.stats.add_time("findings", time.perf_counter() - t1)
         out = self._findings + extra
         self._undecided = []
         return out
+
+    def _release_hellos(self) -> None:
+        """Mining hellos with nothing after them (`SessionFacts.probe_only`) count only from a host
+        that ran a mining session (a log-in, a job or a share) in the same capture.
+
+        Why: a miner walks its pool list and leaves a lone `mining.subscribe` at every pool that did
+        not answer, which is mining evidence about that host; a port scanner, an uptime monitor or a
+        research probe sends the same line and never mines. Hellos from other hosts are dropped (they
+        stay in the flow table); the capture, not the flow, tells the two apart.
+        """
+        miners = {f.src_ip for f in self._findings if f.kind == "mining"}
+        for f in self._hellos:
+            if f.src_ip not in miners:
+                continue
+            f.evidence.append(Evidence(
+                code="net.stratum.hello_of_a_miner",
+                text=f"only a mining hello on this connection, from {f.src_ip}, which ran a mining session "
+                     "in the same capture: a miner trying the pools of its list",
+                text_zh=f"此连接上只有挖矿握手，来自在同一抓包中有挖矿会话的 {f.src_ip}：矿机在尝试其矿池列表中的矿池",
+                ts=f.first_seen, data={"host": f.src_ip},
+            ))  # fmt: skip
+            self._findings.append(f)
+            self.stats.mining_sessions += 1
+        self._hellos = []
 
     def _unsupported_only(self, path: str | Path, reader: Any, engine: Any) -> None:
         """A capture whose packets are all of link types the decoder cannot read was not read at all.

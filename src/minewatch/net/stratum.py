@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from minewatch.model import Evidence, combine_subscores, endpoint, utc_from_epoch
 from minewatch.net import nodes, tls
-from minewatch.net.coins import AGENT_HINTS, ALGORITHMS, infer_coin
+from minewatch.net.coins import AGENT_HINTS, ALGORITHMS, family_of, host_algorithm, infer_coin, is_marketplace
 from minewatch.net.findings import REPORT_THRESHOLD
 from minewatch.net.hashrate import (
     HASHES_PER_DIFF1,
@@ -95,6 +95,17 @@ _P_XMR_DAEMON_GBT = 50.0  # monerod get_block_template with a wallet_address (so
 _P_SV2_PLAIN = 65.0
 _P_SV2_NOISE = 35.0  # a 64-byte high-entropy first client message alone
 _P_NODE_RPC = 60.0
+#: minewatch's own probe: 30 + both_directions 15 stays under the report threshold.
+_P_PROBE_ONLY = 30.0
+#: Keys of a JSON-RPC message; Stratum dialects add `worker` (eth-proxy) and little else.
+_RPC_ENVELOPE = frozenset({"id", "method", "params", "jsonrpc", "result", "error", "worker"})
+#: A RESP (Redis protocol) array or bulk-string header line: JSON after it is a value being stored or
+#: published (a pool backend's queue), not a message between miner and pool.
+_RESP_RE = re.compile(rb"^[*$]-?\d{1,10}$")
+#: The agent minewatch's own `probe` command announces (minewatch.net.probe.PROBE_AGENT).
+_OWN_PROBE_AGENT = "minewatch-probe/"
+#: Plaintext dialects where a log-in, a job or a share is visible when a session goes past hello
+_PROBE_VARIANTS = frozenset({"stratum-v1", "ethstratum-1", "ethstratum-2", "ethproxy", "cryptonote-login"})
 
 STRATUM_CORE = frozenset(
     {
@@ -133,9 +144,24 @@ MINING_VARIANTS = frozenset(
     }
 )  # fmt: skip
 NODE_VARIANTS = frozenset({"bitcoin-p2p", "devp2p", "monero-p2p", "node-jsonrpc-http", "node-jsonrpc"})
+#: Node and wallet RPC method names that are also ordinary words of any JSON-RPC application (MCP and
+#: LSP `ping`, a web app's `get_info`, `get_balance` or `transfer`): they are node context when a
+#: blockchain-specific method appears in the same flow, never a node verdict on their own. Otherwise a
+#: miner adding a `ping` keepalive, or a web app, would be called a node (and a node verdict turns the
+#: timing detector off).
+GENERIC_RPC_METHODS = frozenset(
+    {
+        "ping", "help", "uptime", "getinfo", "get_info", "get_version", "transfer", "get_balance",
+        "getbalance", "getbalances", "get_address", "get_transfers", "get_height", "listwallets",
+        "loadwallet", "validateaddress", "sync_info", "get_connections",
+    }
+)  # fmt: skip
 
 _HTTP_REQ_RE = re.compile(rb"^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH) (\S+) HTTP/1\.[01]$")
 _HTTP_RESP_RE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: .*)?$")
+#: HTTP CONNECT (RFC 9110 §9.3.6): the request target is the authority host:port of the tunnel.
+_PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+_HTTP_CONNECT_RE = re.compile(rb"^CONNECT (\S+) HTTP/1\.[01]$")
 _HEX64_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _HEX_RE = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 #: CryptoNote block hashing blob: at least a block header (two version bytes, a timestamp varint, the
@@ -191,6 +217,16 @@ class SessionFacts:
     stated_algorithm: str | None = None
     lines_bad: int = 0
     lines_overflow: int = 0
+    #: blockchain-specific node RPC calls, and JSON messages nothing recognised: a node verdict whose
+    #: calls are a minority of the flow's JSON is weak, and the timing detector still judges the flow
+    node_calls: int = 0
+    unrecognised_json: int = 0
+    #: only a client hello was seen (no log-in, job or share): judged with the rest of the capture
+    probe_only: bool = False
+    #: the hashrate family is Bitcoin's by default (no coin or algorithm was named), not by evidence
+    family_assumed: bool = False
+    #: recomputes shares and hashrate for another family (set on mining facts with shares only)
+    rehash: Any = field(default=None, repr=False, compare=False)
 
     @property
     def score(self) -> float:
@@ -218,7 +254,7 @@ class _Dir:
         self.buf = bytearray()
         self.after_gap = False
         self.head = bytearray()  # first bytes, for node-magic scans
-        self.mode = "auto"  # auto | text | tls | gzip | sv2 | skip
+        self.mode = "auto"  # auto | text | tls | gzip | sv2 | socks | skip
         self.state = (
             "line"  # line | headers | body | chunk_size | chunk_data | chunk_crlf | chunk_trailer | close
         )
@@ -265,8 +301,12 @@ class SessionAnalyzer:
         self._json_msgs = 0
         self._mining_msgs = 0
         self._node_msgs = 0
+        self._generic_rpc = 0  # node-RPC-named calls whose names any JSON-RPC app uses (GENERIC_RPC_METHODS)
         self._other_json = 0
         self._login: LoginParts | None = None
+        self._reply_code: int | None = None  # Beam's `code` of the reply being handled
+        self._resp_lines = 0  # RESP (Redis) array/bulk headers seen
+        self._logins = 0  # authorize / login / open-channel requests (a session beyond a hello)
         self._agent_known = False
         self._algo_field: str | None = None
         # (name, from an HTTP Host header): a Host header only names the web server asked, so it is
@@ -292,6 +332,10 @@ class SessionAnalyzer:
         self._late_work = ShareAccumulator()  # shares beyond MAX_EVENTS (target-based work only)
         self._http_requests = 0
         self._http_posts = 0
+        # A proxy preamble (HTTP CONNECT, SOCKS4/4a/5) before the tunnelled stream: "socks5"/"socks4"
+        # while the handshake is being read, "connect" once a CONNECT was sent, "tunnel" when open.
+        self._proxy: str | None = None
+        self._socks_client_dir: int | None = None
 
     # ------------------------------------------------------------------ engine interface
     def feed(self, direction: int, ts: float, data: bytes) -> None:
@@ -415,6 +459,27 @@ class SessionAnalyzer:
 
     def _sniff(self, direction: int, ts: float, d: _Dir) -> None:
         b = bytes(d.buf[:8])
+        if not d.gapped and b[:1] in (b"\x04", b"\x05", b"\x00"):
+            socks = self._socks_start(direction, d)
+            if socks is None:
+                return  # a SOCKS handshake may be starting: wait for its first message
+            if socks:
+                d.mode = "socks"
+                return
+        if not d.gapped and b[:1] == b"\r" and d.total == len(d.buf):
+            # HAProxy PROXY protocol v2: a 12-byte signature, version/command, family, 2-byte length,
+            # then the addresses; the client's own first message follows it.
+            if len(d.buf) < 16:
+                if _PROXY_V2_SIG.startswith(bytes(d.buf[:12])):
+                    return
+            elif bytes(d.buf[:12]) == _PROXY_V2_SIG:
+                n = 16 + int.from_bytes(d.buf[14:16], "big")
+                if len(d.buf) < n:
+                    return
+                del d.buf[:n]
+                if not d.buf:
+                    return
+                b = bytes(d.buf[:8])
         if len(b) < 3:
             return
         if not d.gapped and b[0] == 0x16 and b[1] == 3 and b[2] <= 4:
@@ -453,6 +518,13 @@ class SessionAnalyzer:
                 self._tls(direction, ts, d)
             elif mode == "sv2":
                 self._sv2(direction, ts, d)
+            elif mode == "socks":
+                self._socks(direction, ts, d)
+            elif mode == "auto":
+                # a proxy tunnel just opened: what follows is a fresh stream, sniffed like a new flow
+                self._sniff(direction, ts, d)
+                if d.mode == "auto":
+                    return
             else:
                 d.buf.clear()
             if d.mode == mode:
@@ -582,7 +654,13 @@ class SessionAnalyzer:
             except (ValueError, RecursionError):
                 self._f.lines_bad += 1
                 return
+            if self._resp_lines >= 2:
+                self._other_json += 1  # a value inside Redis bulk strings (see _RESP_RE)
+                return
             self._json(direction, ts, obj, s, None)
+            return
+        if c in (b"*", b"$") and _RESP_RE.match(s):
+            self._resp_lines += 1
             return
         d = self._dirs[direction]
         m = _HTTP_REQ_RE.match(s)
@@ -598,6 +676,11 @@ class SessionAnalyzer:
             self._http_requests += 1
             if verb == "POST":
                 self._http_posts += 1
+            return
+        m = _HTTP_CONNECT_RE.match(s)
+        if m and self._proxy is None:
+            d.http = {"request": True, "verb": "CONNECT", "target": m.group(1).decode("latin-1"), "headers": {}}
+            d.state = "headers"
             return
         m = _HTTP_RESP_RE.match(s)
         if m:
@@ -616,6 +699,17 @@ class SessionAnalyzer:
     def _http_headers_done(self, direction: int, ts: float, d: _Dir) -> None:
         h = d.http or {"headers": {}}
         hdr = h["headers"]
+        if h.get("verb") == "CONNECT":
+            self._connect_sent(direction, ts, h["target"])
+            d.http, d.state, d.mode = None, "line", "auto"  # the client's tunnelled bytes follow at once
+            return
+        if self._proxy == "connect" and h.get("request") is False:
+            d.http, d.state = None, "line"
+            self._role(direction, 1)
+            if 200 <= int(h.get("status") or 0) < 300:
+                self._proxy = "tunnel"
+                d.mode = "auto"  # RFC 9110: the tunnel begins right after the empty line, no body
+            return
         if h.get("request") is not None:
             self._http_head(direction, ts, h)
         te = hdr.get("transfer-encoding", "").lower()
@@ -729,6 +823,72 @@ class SessionAnalyzer:
                 if login and self._mining_seen():
                     self._apply_login(direction, ts, login, "HTTP credentials")
 
+    # ------------------------------------------------------------------ proxies (CONNECT, SOCKS)
+    def _connect_sent(self, direction: int, ts: float, target: str) -> None:
+        """An HTTP CONNECT: name the tunnel's host (a pool name for intel) and expect the tunnel."""
+        self._proxy = "connect"
+        self._role(direction, 0)
+        host, _, port = target.rpartition(":") if target.count(":") == 1 else (target, "", "")
+        self._proxy_target(direction, ts, host.strip("[]").lower(), port, "HTTP CONNECT")
+
+    def _proxy_target(self, direction: int, ts: float, host: str, port: str, how: str) -> None:
+        if host and _hostname(host):
+            self._add_host(host)
+        where = f"{host}:{port}" if port else host
+        self._evidence(
+            "net.proxy.tunnel", ts, direction,
+            f"a {how} proxy request for a tunnel to '{_clip(where, 120)}' (the tunnelled stream is read as its own)",
+            f" {how} 代理隧道请求，目标 '{_clip(where, 120)}'（隧道内的数据流按独立会话解析）",
+            {"proxy": how, "target": _clip(where, RAW_CHARS)},
+        )  # fmt: skip
+
+    def _socks_start(self, direction: int, d: _Dir) -> bool | None:
+        """Does this direction's stream start with a SOCKS handshake (RFC 1928 v5, SOCKS4/4a)?
+
+        Only at the very start of a stream whose other side has not spoken (client), or as the
+        answer of a server to a client already known to speak SOCKS. None: too few bytes to say.
+        """
+        if d.total != len(d.buf) or self._proxy not in (None, "socks5", "socks4"):
+            return False
+        b = bytes(d.buf[:16])
+        other = self._dirs[1 - direction]
+        if self._proxy is None and other.total == 0:
+            if b[0] == 5:
+                if len(b) < 3 or len(b) < 2 + b[1]:
+                    return None if len(b) < 2 or 1 <= b[1] <= 8 else False
+                methods = b[2 : 2 + b[1]]
+                if 1 <= b[1] <= 8 and all(m <= 9 or 0x80 <= m <= 0xFE for m in methods):
+                    self._proxy, self._socks_client_dir = "socks5", direction
+                    return True
+                return False
+            if b[0] == 4:
+                if len(b) >= 2 and b[1] not in (1, 2):
+                    return False
+                if len(d.buf) < 9 or b"\x00" not in d.buf[8:264]:
+                    return None if len(d.buf) < 264 else False
+                self._proxy, self._socks_client_dir = "socks4", direction
+                return True
+            return False
+        if self._proxy == "socks5":
+            return b[0] == 5
+        return self._proxy == "socks4" and b[0] == 0
+
+    def _socks(self, direction: int, ts: float, d: _Dir) -> None:
+        """Read one side's SOCKS handshake; the bytes after it are a fresh stream ("auto" again)."""
+        client = direction == self._socks_client_dir
+        res = _socks_client_preamble(bytes(d.buf)) if client else _socks_server_preamble(bytes(d.buf))
+        if res is None or (res[0] == 0 and len(d.buf) > 600):
+            d.mode = "text"  # not SOCKS after all: read the rest as text
+            return
+        used, host, port = res
+        if used == 0:
+            return  # incomplete: wait for more bytes
+        del d.buf[:used]
+        self._role(direction, 0 if client else 1)
+        if client:
+            self._proxy_target(direction, ts, host or "", str(port or ""), "SOCKS")
+        d.mode = "auto"
+
     # ------------------------------------------------------------------ gzip (EthereumStratum/2.0.0)
     def _gzip(self, direction: int, ts: float, d: _Dir) -> None:
         buf = d.buf
@@ -789,7 +949,11 @@ class SessionAnalyzer:
                 self._f.first_ts = ts
             self._f.last_ts = ts if self._f.last_ts is None else max(self._f.last_ts, ts)
             method = item.get("method")
-            if isinstance(method, str):
+            if isinstance(method, str) and self._echoed_reply(direction, item):
+                # Grin, Beam and the Alephium reference pool name the method in their replies
+                self._messages["(response)"] += 1
+                self._response(direction, ts, item, raw, http)
+            elif isinstance(method, str):
                 self._messages[method] += 1
                 self._method(direction, ts, method, item, raw, http)
             elif "result" in item or "error" in item or ("id" in item and len(item) <= 2):
@@ -797,6 +961,14 @@ class SessionAnalyzer:
                 self._response(direction, ts, item, raw, http)
             else:
                 self._other_json += 1
+
+    def _echoed_reply(self, direction: int, item: dict[str, Any]) -> bool:
+        """Is a message with a `method` a reply to a request of the other side? It carries `result`
+        or `error` (Beam: `code`), no `params`, and its id answers a request still waiting."""
+        if "params" in item or not ({"result", "error"} & item.keys() or item.get("method") == "result"):
+            return False
+        rid = item.get("id")
+        return isinstance(rid, (int, str, float)) and (1 - direction, rid) in self._pending
 
     def _track(self, direction: int, msg: dict[str, Any], method: str, event: int = -1) -> None:
         """Remember a request id so the other side's reply can be tied to it.
@@ -869,6 +1041,10 @@ class SessionAnalyzer:
             direction, ts, m, msg, params, raw
         ):
             return
+        if m in ("getjobtemplate", "job", "submit", "keepalive") and self._grin_method(direction, ts, m, msg, params, raw):
+            return
+        if m in ("login", "job", "solution", "result") and self._beam_method(direction, ts, m, msg, raw):
+            return
         if m == "getwork":
             self._role(direction, 0)
             self._mining_msgs += 1
@@ -891,6 +1067,11 @@ class SessionAnalyzer:
             "getblocktemplate_mining",
         ):
             self._gbt_method(direction, ts, m, msg, params, raw, http)
+            return
+        if nodes.node_rpc_method(m) and m in GENERIC_RPC_METHODS:
+            self._generic_rpc += 1
+            self._track(direction, msg, m)
+            self._other_json += 1
             return
         if nodes.node_rpc_method(m):
             self._node_msgs += 1
@@ -925,6 +1106,12 @@ class SessionAnalyzer:
         if params is not None and not isinstance(params, (list, dict, str)):
             self._other_json += 1
             return
+        if ("params" not in msg and "id" not in msg) or len(msg.keys() - _RPC_ENVELOPE) > 2:
+            # A log record that names a method ({"time":..,"level":..,"msg":"share accepted",
+            # "method":"mining.submit","worker":..}) is not a message: a Stratum message is a JSON-RPC
+            # envelope (id, method, params) with at most a key or two of a pool's own added.
+            self._other_json += 1
+            return
         self._mining_msgs += 1
         role = 0 if m in STRATUM_CLIENT else 1 if m in STRATUM_SERVER else None
         if role is not None:
@@ -949,6 +1136,7 @@ class SessionAnalyzer:
             if self._f.agent:
                 detail_en, detail_zh = f" (agent '{self._f.agent}')", f"（程序 '{self._f.agent}'）"
         elif m == "mining.authorize":
+            self._logins += 1
             self._track(direction, msg, m)
             if plist and isinstance(plist[0], str):
                 self._apply_login(direction, ts, plist[0], m)
@@ -956,6 +1144,8 @@ class SessionAnalyzer:
         elif m == "mining.submit":
             if plist and isinstance(plist[0], str) and self._login is None and len(plist) >= 4:
                 self._apply_login(direction, ts, plist[0], m)
+            elif isinstance(params, dict) and isinstance(params.get("worker"), str) and self._login is None:
+                self._apply_login(direction, ts, params["worker"], m)  # the Alephium reference pool
             self._share(direction, ts, msg, m, self._current_work())
         elif m == "mining.notify":
             self._jobs += 1
@@ -1028,6 +1218,7 @@ class SessionAnalyzer:
         plist = params if isinstance(params, list) else []
         detail_en = detail_zh = ""
         if m in ("eth_submitLogin", "eth_login"):
+            self._logins += 1
             self._points(variant, _P_ETH_LOGIN)
             self._track(direction, msg, m)
             if plist and isinstance(plist[0], str):
@@ -1070,6 +1261,7 @@ class SessionAnalyzer:
             if not isinstance(login, str) or not ({"pass", "agent", "algo", "rigid"} & params.keys()):
                 return False
             agent = params.get("agent")
+            self._logins += 1
             self._role(direction, 0)
             self._track(direction, msg, m)
             if isinstance(agent, str) and agent:
@@ -1120,6 +1312,72 @@ class SessionAnalyzer:
         self._mining_msgs += 1
         self._flags.add("cryptonote-login")
         self._evidence_msg(direction, ts, m, raw, detail_en, detail_zh)
+        return True
+
+    # -- Grin (grin-miner and the Grin node's stratum server) and Beam (beam-node stratum)
+    def _grin_method(
+        self, direction: int, ts: float, m: str, msg: dict[str, Any], params: Any, raw: bytes
+    ) -> bool:
+        """Grin: `job` carries `pre_pow` (the header before the proof of work) and `submit` a Cuckoo
+        cycle (`pow`: 42 edge indices, `edge_bits` 29-32). The log-in is XMRig's shape (see
+        `_cryptonote_method`); replies echo the method (see `_echoed_reply`)."""
+        if m == "job":
+            if not _grin_job(params):
+                return False
+            self._role(direction, 1)
+            self._jobs += 1
+            self._points("cryptonote-login", _P_CN_JOB)
+        elif m == "submit":
+            if not (isinstance(params, dict) and isinstance(params.get("pow"), list) and len(params["pow"]) == 42
+                    and isinstance(params.get("edge_bits"), int) and "job_id" in params):  # fmt: skip
+                return False
+            if self._algo_field is None:
+                self._algo_field = "cuckatoo32" if params["edge_bits"] >= 31 else "cuckaroo29"
+            self._share(direction, ts, msg, m, None)
+            self._points("cryptonote-login", _P_CN_SUBMIT)
+        else:  # getjobtemplate, keepalive: count once the session is known to be Grin
+            if not self._protocol_pts.get("cryptonote-login") and not self._logins:
+                return False
+            self._role(direction, 0)
+            self._track(direction, msg, m)
+        self._mining_msgs += 1
+        self._flags.add("cryptonote-login")
+        self._evidence_msg(direction, ts, m, raw, "")
+        return True
+
+    def _beam_method(self, direction: int, ts: float, m: str, msg: dict[str, Any], raw: bytes) -> bool:
+        """Beam's stratum (beam-node, miningcore): top-level fields, no `params`. `login` with
+        `api_key`, `job` with a 32-byte hex `input`, `solution` with hex `nonce` and `output`,
+        answered by `result` messages whose `code` 0 is success."""
+        if "params" in msg:
+            return False
+        if m == "login":
+            if not isinstance(msg.get("api_key"), str):
+                return False
+            self._logins += 1
+            self._role(direction, 0)
+            self._track(direction, msg, "beam-login")
+            self._points("cryptonote-login", _P_CN_LOGIN_SHAPE)
+        elif m == "job":
+            inp = msg.get("input")
+            if not (isinstance(inp, str) and len(inp) == 64 and _HEX_RE.match(inp) and "id" in msg):
+                return False
+            self._role(direction, 1)
+            self._jobs += 1
+            self._algo_field = self._algo_field or "beamhash3"
+            self._points("cryptonote-login", _P_CN_JOB)
+        elif m == "solution":
+            nonce, out = msg.get("nonce"), msg.get("output")
+            if not (isinstance(nonce, str) and isinstance(out, str) and _HEX_RE.match(nonce) and _HEX_RE.match(out)
+                    and len(out) >= 64):  # fmt: skip
+                return False
+            self._share(direction, ts, msg, "beam-solution", None)
+            self._points("cryptonote-login", _P_CN_SUBMIT)
+        else:  # an unmatched `result` (its request not seen)
+            return False
+        self._mining_msgs += 1
+        self._flags.add("cryptonote-login")
+        self._evidence_msg(direction, ts, m, raw, "")
         return True
 
     def _cn_job(self, job: Any) -> bool:
@@ -1194,6 +1452,8 @@ class SessionAnalyzer:
         rid = msg.get("id")
         key = (1 - direction, rid) if isinstance(rid, (int, str, float, type(None))) else None
         pending = self._take_pending(key, ts) if key is not None else None
+        code = msg.get("code")
+        self._reply_code = code if isinstance(code, int) and not isinstance(code, bool) else None
         result = msg.get("result")
         error = msg.get("error")
         if pending is not None:
@@ -1243,6 +1503,16 @@ class SessionAnalyzer:
         self, direction: int, ts: float, method: str, result: Any, error: Any, event: int, raw: bytes
     ) -> None:
         ok = error in (None, False, 0) and result is not False
+        if method in ("beam-solution", "beam-login"):
+            code = self._reply_code or 0
+            if method == "beam-solution":
+                self._results_seen = True
+                self._resolve_share(event, code == 0)
+            return
+        if method == "getjobtemplate" and _grin_job(result):
+            self._jobs += 1
+            self._points("cryptonote-login", _P_CN_JOB)
+            return
         if method in ("mining.submit", "eth_submitWork", "submit", "getwork", "submitblock", "submit_block"):
             if method == "submit" and isinstance(result, dict):
                 ok = ok and str(result.get("status", "OK")).upper() in ("OK", "ACCEPTED")
@@ -1380,6 +1650,14 @@ class SessionAnalyzer:
             self._f.email = parts.email
         if parts.account and self._f.worker is None:
             self._f.worker = parts.account
+        if parts.unchecked_candidate:
+            self._evidence(
+                "net.wallet.unchecked", ts, direction,
+                f"login '{_clip(login, 120)}' contains an address-like string of a form minewatch cannot check "
+                "(unchecked: not reported as a wallet, not known to be invalid)",
+                f"登录名 '{_clip(login, 120)}' 中类似地址的字符串格式无法校验（未校验：不作为钱包地址报告，但也不能断定无效）",
+                {"login": _clip(login, RAW_CHARS), "source": source},
+            )  # fmt: skip
         if parts.invalid_candidate and "invalid-wallet" not in self._flags:
             self._flags.add("invalid-wallet")
             self._evidence(
@@ -1569,6 +1847,7 @@ class SessionAnalyzer:
                     self._rejected += 1
                     self._mark_oldest(1, False)
             elif mtype in (0x10, 0x13):
+                self._logins += 1
                 self._role(direction, 0)
                 user, r = _str0_255(p, 4)
                 if user:
@@ -1693,6 +1972,9 @@ class SessionAnalyzer:
             pts = mining_pts
             if variant == "getblocktemplate-http" and self._gbt_context:
                 pts = max(pts, _P_GBT_MINING)
+            if variant in _PROBE_VARIANTS and self._own_probe():
+                pts = min(pts, _P_PROBE_ONLY)
+            f.probe_only = variant in _PROBE_VARIANTS and self._hello_only()
             sub["protocol"] = pts
             if self._both_directions():
                 sub["both_directions"] = 15.0
@@ -1746,6 +2028,8 @@ class SessionAnalyzer:
             f.kind = None
             f.variant = None
         f.subscores = sub
+        f.node_calls = self._node_msgs
+        f.unrecognised_json = self._other_json
         f.client_is_src = self._client_is_src()
         # pool host: SNI first (what the client asked for on the wire), then protocol-named hosts;
         # an HTTP Host header only for a flow reported as mining on its own evidence (on a web app's
@@ -1769,18 +2053,34 @@ class SessionAnalyzer:
         f.stated_algorithm = self._algo_field
         if f.kind == "mining":
             f.coin, f.algorithm, f.coin_reason = guess.coin, guess.algorithm, guess.reason
-        family = guess.family if f.kind == "mining" else None
-        if (
-            f.kind == "mining"
-            and family is None
-            and f.variant in ("stratum-v1", "getwork-http", "getblocktemplate-http", "stratum-v2")
-        ):
-            family = "sha256d" if self._stratum_diff is not None else None
-        if f.variant == "cryptonote-login":
-            family = "cryptonote"
+        family = self._family(f, guess.family, guess.algorithm)
         self._finish_shares(f, family)
+        if f.kind == "mining" and self._events:
+            # a pool name learned outside the flow (DNS, later) may still change the family
+            f.rehash = self._rehash
         f.evidence.sort(key=lambda e: (e.ts is None, e.ts))
         return f
+
+    def _family(self, f: SessionFacts, family: str | None, algorithm: str | None) -> str | None:
+        """The hashrate family: the coin/algorithm's, else Bitcoin's for Bitcoin-style Stratum
+        difficulty when no algorithm at all was named (the commonest case), never when one was
+        named whose convention is unknown here (a wrong K is off by up to 2^16)."""
+        if f.kind != "mining":
+            return None
+        if family is None and algorithm is None and self._stratum_diff is not None and f.variant in (
+            "stratum-v1", "getwork-http", "getblocktemplate-http", "stratum-v2",
+        ):  # fmt: skip
+            family = "sha256d"
+            f.family_assumed = True
+        if f.variant == "cryptonote-login":
+            family = "cryptonote"
+        return family
+
+    def _rehash(self, f: SessionFacts, family: str | None, algorithm: str | None) -> None:
+        """Recompute difficulty and hashrate once the coin is learned from a pool name (see
+        `refine_with_pool_name`): the family decides K, and scrypt's K is 2^16 times smaller."""
+        f.family_assumed = False
+        self._finish_shares(f, self._family(f, family, algorithm))
 
     def _finish_shares(self, f: SessionFacts, family: str | None) -> None:
         cur = self._current_work()
@@ -1821,6 +2121,32 @@ class SessionAnalyzer:
             f.hashrate.assumptions.append(
                 "algorithm family unknown: shares counted from 256-bit targets only"
             )
+        elif f.hashrate is not None and f.family_assumed:
+            f.hashrate.assumptions.append(
+                "no coin or algorithm named: Bitcoin's 2^32 hashes per difficulty 1 assumed (scrypt pools: 2^16)"
+            )
+
+    def _own_probe(self) -> bool:
+        """minewatch's own `probe` (its agent) and no share: never a mining session, even when the
+        pool it asked answered with work."""
+        if self._submitted or not (self._f.agent or "").lower().startswith(_OWN_PROBE_AGENT):
+            return False
+        self._evidence(
+            "net.stratum.own_probe", self._f.first_ts or 0.0, 0,
+            "a mining hello from minewatch's own probe (agent minewatch-probe): not a mining session",
+            "来自 minewatch 自身探测程序（minewatch-probe）的挖矿握手：不是挖矿会话",
+            {"agent": self._f.agent},
+        )  # fmt: skip
+        return True
+
+    def _hello_only(self) -> bool:
+        """Did the client only say hello? No log-in, no job, no difficulty and no share: a port
+        scanner, a pool monitor, or a miner trying the next pool of its list. Which one needs the
+        rest of the capture (see `minewatch.net.pipeline`), so the flow is only marked here."""
+        return not (
+            self._submitted or self._logins or self._jobs or self._stratum_diff or self._target_hashes
+            or self._cn_diff
+        )  # fmt: skip
 
     def _both_directions(self) -> bool:
         v = self._votes
@@ -1839,13 +2165,15 @@ def refine_with_pool_name(facts: SessionFacts, name: str | None) -> SessionFacts
     """Use a pool name learned outside the flow (e.g. a cached DNS answer for the server address).
 
     Fills `pool_host` when the flow named none, and the coin/algorithm when the flow's own evidence
-    did not decide them. The hashrate is not recomputed (its family came from the flow's evidence).
+    did not decide them. The hashrate is recomputed when the family changes: one assumed by
+    default (Bitcoin's, for a Stratum session that named no coin) gives way to the name's.
     """
     if not name or facts.kind != "mining":
         return facts
     if facts.pool_host is None:
         facts.pool_host = name
-    if facts.coin is None:
+    telling = bool(host_algorithm(name) or is_marketplace(name))  # the name overrules a payout wallet
+    if facts.coin is None or (facts.algorithm is None and facts.stated_algorithm is None) or telling:
         g = infer_coin(
             wallet_coin=_wallet_coin(facts.wallet_type),
             algo=facts.stated_algorithm,
@@ -1853,8 +2181,14 @@ def refine_with_pool_name(facts: SessionFacts, name: str | None) -> SessionFacts
             agent=facts.agent,
             variant=facts.variant,
         )
-        if g.coin is not None:
-            facts.coin, facts.algorithm, facts.coin_reason = g.coin, g.algorithm, g.reason
+        if g.coin is not None or g.algorithm is not None:
+            old_family = None if facts.family_assumed else family_of(facts.algorithm, facts.coin)
+            facts.coin = g.coin if telling else facts.coin or g.coin
+            facts.algorithm, facts.coin_reason = g.algorithm, g.reason
+            if facts.rehash is not None and (facts.family_assumed or g.family != old_family):
+                # The family was Bitcoin's by default; the name says otherwise (a scrypt pool's
+                # difficulty is worth 2^16 hashes, not 2^32): recompute rather than contradict.
+                facts.rehash(facts, g.family, g.algorithm)
     return facts
 
 
@@ -2004,3 +2338,89 @@ def _url_logins(target: str) -> list[str]:
         if len(s) >= 25:
             out.append("/".join(segs[i : i + 2]))
     return out
+
+
+def _socks_client_preamble(b: bytes) -> tuple[int, str | None, int | None] | None:
+    """(bytes used, target host, port) of a client's SOCKS handshake; (0, None, None) when more bytes
+    are needed; None when the bytes are not SOCKS. SOCKS5 (RFC 1928) with the optional RFC 1929
+    user/password exchange, SOCKS4 and SOCKS4a (domain after the user id)."""
+    if not b:
+        return 0, None, None
+    if b[0] == 5:
+        if len(b) < 2 or len(b) < 2 + b[1]:
+            return 0, None, None
+        pos = 2 + b[1]
+        if len(b) > pos and b[pos] == 1:  # RFC 1929 sub-negotiation
+            if len(b) < pos + 2 or len(b) < pos + 3 + b[pos + 1]:
+                return 0, None, None
+            ulen = b[pos + 1]
+            plen = b[pos + 2 + ulen]
+            pos += 3 + ulen + plen
+        if len(b) < pos + 5:
+            return 0, None, None
+        if b[pos] != 5 or b[pos + 1] not in (1, 2, 3) or b[pos + 2] != 0:
+            return None
+        atyp = b[pos + 3]
+        if atyp == 1:
+            end, host = pos + 8, ".".join(str(x) for x in b[pos + 4 : pos + 8])
+        elif atyp == 3:
+            end = pos + 5 + b[pos + 4]
+            host = b[pos + 5 : end].decode("latin-1").lower()
+        elif atyp == 4:
+            end, host = pos + 20, None
+        else:
+            return None
+        if len(b) < end + 2:
+            return 0, None, None
+        return end + 2, host, int.from_bytes(b[end : end + 2], "big")
+    if b[0] == 4:
+        if len(b) < 9:
+            return 0, None, None
+        port = int.from_bytes(b[2:4], "big")
+        nul = b.find(b"\x00", 8)
+        if nul < 0:
+            return (0, None, None) if len(b) < 264 else None
+        if b[4:7] == b"\x00\x00\x00" and b[7] != 0:  # SOCKS4a: the domain follows the user id
+            nul2 = b.find(b"\x00", nul + 1)
+            if nul2 < 0:
+                return (0, None, None) if len(b) < 520 else None
+            return nul2 + 1, b[nul + 1 : nul2].decode("latin-1").lower(), port
+        return nul + 1, ".".join(str(x) for x in b[4:8]), port
+    return None
+
+
+def _socks_server_preamble(b: bytes) -> tuple[int, str | None, int | None] | None:
+    """Bytes used by a SOCKS server's answers (method choice, RFC 1929 status, CONNECT reply)."""
+    if not b:
+        return 0, None, None
+    if b[0] == 0:  # SOCKS4 reply: VN=0, CD, port, address
+        return (8, None, None) if len(b) >= 8 else (0, None, None)
+    if b[0] != 5 or len(b) < 2:
+        return (0, None, None) if b[0] == 5 else None
+    pos = 2
+    if b[1] == 2:  # user/password chosen: a 2-byte sub-negotiation status follows
+        if len(b) < 4:
+            return 0, None, None
+        pos = 4
+    if len(b) < pos + 5:
+        return 0, None, None
+    if b[pos] != 5:
+        return None
+    atyp = b[pos + 3]
+    end = {1: pos + 8, 4: pos + 20}.get(atyp, pos + 5 + b[pos + 4] if atyp == 3 else -1)
+    if end < 0:
+        return None
+    if len(b) < end + 2:
+        return 0, None, None
+    return end + 2, None, None
+
+
+def _grin_job(job: Any) -> bool:
+    """A Grin job: `pre_pow` (hex header without its proof), `job_id`, `height` and `difficulty`."""
+    if not isinstance(job, dict):
+        return False
+    pre = job.get("pre_pow")
+    return (
+        isinstance(pre, str) and 200 <= len(pre) <= 2048 and bool(_HEX_RE.match(pre))
+        and "job_id" in job and isinstance(job.get("height"), int)
+    )  # fmt: skip
