@@ -449,3 +449,46 @@ def test_d7_alephium_reference_pool_submit_with_named_params_and_method_in_the_r
     f = run(msgs)
     assert (f.coin, f.wallet, f.worker) == ("alephium", addr, "rig6")
     assert (f.submitted, f.shares_accepted) == (5, 5)
+
+
+# ---------------------------------------------------------------------------------------------- D12, D14
+def test_d12_conflux_rejections_and_the_boundary_in_notify():
+    rng = random.Random(61)
+    boundary = 2**256 // 2**30  # difficulty 2^30 hashes per share, written without leading zeros
+    msgs: list = [(0, 0.0, {"id": 1, "method": "mining.subscribe", "params": ["cfxmine", ""]}),
+                  (1, 0.1, {"id": 1, "result": True})]  # fmt: skip
+    t = 1.0
+    for j in range(12):
+        msgs.append((1, t, {"jsonrpc": "2.0", "method": "mining.notify",
+                            "params": ["0x" + rng.randbytes(32).hex(), "0x" + rng.randbytes(32).hex(), hex(boundary)]}))  # fmt: skip
+        msgs.append((0, t + 5, {"id": 10 + j, "method": "mining.submit",
+                                "params": ["cfxmine", "0x" + rng.randbytes(8).hex(), "0x" + rng.randbytes(8).hex()]}))  # fmt: skip
+        res = ["false", "invalid nonce"] if j % 3 == 0 else True
+        msgs.append((1, t + 5.1, {"id": 10 + j, "result": res}))
+        t += 30.0
+    f = run(msgs)
+    assert (f.shares_accepted, f.shares_rejected) == (8, 4)
+    # accepted shares at t = 36 ... 336 (the first at 6 is rejected): 7 intervals of 2^30 hashes
+    assert f.hashrate is not None
+    assert abs(f.hashrate.hashrate_hs / (7 * 2**30 / 300.0) - 1) < 0.15
+
+
+def test_d14_kawpow_target_only_in_notify_params():
+    rng = random.Random(62)
+    target = "00000000ffff" + "0" * 52  # 2^256 / target = 2^32 / 0.99998: difficulty about 1
+    msgs: list = [(0, 0.0, {"id": 1, "method": "mining.subscribe", "params": ["T-Rex/0.26.8"]}),
+                  (1, 0.1, {"id": 1, "result": [None, "a1b2"], "error": None})]  # fmt: skip
+    for j in range(10):
+        t = 1.0 + 20 * j
+        msgs.append((1, t, {"id": None, "method": "mining.notify",
+                            "params": [f"{j:x}", rng.randbytes(32).hex(), rng.randbytes(32).hex(), target, True, 3_000_000 + j, "1b00ffff"]}))  # fmt: skip
+        msgs.append((0, t + 10, {"id": 100 + j, "method": "mining.submit", "params": ["rig3", f"{j:x}", "0x" + rng.randbytes(8).hex()]}))
+        msgs.append((1, t + 10.1, {"id": 100 + j, "result": True, "error": None}))
+    f = run(msgs)
+    assert f.share_difficulty is not None and abs(f.share_difficulty - 1.0) < 0.01
+    assert f.hashrate is not None
+    # a bitcoin-style notify (prevhash little-endian, no target) is not read as one
+    from test_dialects_stratum import stratum_v1_session
+
+    g = run([m for m in stratum_v1_session() if not (isinstance(m[2], dict) and m[2].get("method") == "mining.set_difficulty")])
+    assert g.share_difficulty is None

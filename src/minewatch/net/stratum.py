@@ -1149,6 +1149,8 @@ class SessionAnalyzer:
             self._share(direction, ts, msg, m, self._current_work())
         elif m == "mining.notify":
             self._jobs += 1
+            if self._stratum_diff is None and self._target_hashes is None:
+                self._notify_target(plist)
         elif m == "mining.set_difficulty":
             if (
                 plist
@@ -1198,6 +1200,22 @@ class SessionAnalyzer:
             self._track(direction, msg, m)
         self._points("stratum", pts)
         self._evidence_msg(direction, ts, m, raw, detail_en, detail_zh)
+
+    def _notify_target(self, plist: list[Any]) -> None:
+        """A share target sent inside the job when the pool sends no difficulty (Conflux's
+        `[jobId, hash, boundary]`, KawPow pools' `params[3]`): a 256-bit value below 2^236 (five
+        leading zero nibbles), which a header or seed hash (uniformly random) almost never is."""
+        for p in plist[1:8]:
+            if not isinstance(p, str):
+                continue
+            h = p[2:] if p[:2] in ("0x", "0X") else p
+            # a 0x-number may drop its leading zeros (Conflux's boundary); bare hex is 32 bytes
+            if not (len(h) == 64 or (h is not p and 8 <= len(h) < 64)) or not _HEX_RE.match(h):
+                continue
+            val = int(h, 16)
+            if 0 < val < 1 << 236:
+                self._target_hashes = 2.0**256 / val
+                return
 
     def _hello_params(self, params: dict[str, Any]) -> None:
         agent = params.get("agent")
@@ -1516,6 +1534,8 @@ class SessionAnalyzer:
         if method in ("mining.submit", "eth_submitWork", "submit", "getwork", "submitblock", "submit_block"):
             if method == "submit" and isinstance(result, dict):
                 ok = ok and str(result.get("status", "OK")).upper() in ("OK", "ACCEPTED")
+            if isinstance(result, list) and result and result[0] in (False, "false"):
+                ok = False  # Conflux: ["false", "invalid nonce"]
             if method == "getwork" and result is None and error is None:
                 ok = False
             self._results_seen = True
