@@ -65,7 +65,7 @@ def test_reverse_counters_decoded_by_both_decoders_and_mapped_to_flows():
 
 def biflow_dir(tmp_path: Path, n_mining: int = 4, n_benign: int = 4, seed: int = 31) -> tuple[Path, list, Any]:
     """Simulated sessions as biflow IPFIX 60 s slices, through an in-process collector into Parquet."""
-    scripts = E.make_scripts(n_mining, n_benign, seed, dur=(1800.0, 2400.0))
+    scripts = E.make_scripts(n_mining, n_benign, seed, dur=(1800.0, 2400.0), extended=False)
     rng = np.random.default_rng(seed + 1)
     out = tmp_path / "nf"
     col = Collector("127.0.0.1:0", out)

@@ -63,7 +63,7 @@ def test_spread_splits_a_record_by_time():
 
 def _oneway_sessions(n_mining: int, n_benign: int, seed: int):
     rng = np.random.default_rng(seed + 1)
-    for i, sc in enumerate(E.make_scripts(n_mining, n_benign, seed, dur=(1200.0, 2400.0))):
+    for i, sc in enumerate(E.make_scripts(n_mining, n_benign, seed, dur=(1200.0, 2400.0), extended=False)):
         mt, md, ml = E.script_messages(sc, rng)
         t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
         recs = E.oneway_records(t + 1.7e9 + 3600 * i, d, ln)
@@ -165,7 +165,7 @@ def test_softflowd_records_of_a_capture_are_judged_from_totals(tmp_path, tmp_hom
     """A capture of 3 mining and 3 benign TLS-sized sessions of one hour, replayed by softflowd (which,
     reading a file, does not cut connections at an active timeout: long records per direction) into `minewatch collect`:
     the scan judges the connections from their totals, so mining is a suspect until asked for."""
-    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0), extended=False)
     pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
     out = tmp_path / "nf"
     from test_flows_netflow_live import softflowd_replay
@@ -197,7 +197,7 @@ def test_softflowd_biflow_ipfix_reverse_counts_agree_with_nfdump_and_are_judged(
     same export, and the scan judges each connection from its two-way totals (no pairing needed)."""
     from test_flows_netflow_live import Receivers, softflowd_replay
 
-    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0), extended=False)
     pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
     rx = Receivers(tmp_path)
     try:
@@ -230,7 +230,7 @@ def test_nfpcapd_60s_records_replayed_as_netflow_are_judged_from_slices(tmp_path
     """The sliced path with real tools: nfdump's own flow cache (nfpcapd, 60 s active and 15 s inactive
     timeout, one record per direction) cuts the capture, nfreplay exports the records as NetFlow to
     `minewatch collect`, and the scan reports the mining connections from their slices, by default."""
-    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0))
+    scripts = E.make_scripts(3, 3, 21, dur=(3600.0, 3600.0), extended=False)
     pcap = _sessions_pcap(tmp_path, scripts, np.random.default_rng(22))
     flows = tmp_path / "nfcapd"
     flows.mkdir()

@@ -165,7 +165,7 @@ def test_eve_netflow_events_are_paired_per_connection_and_judged(tmp_path, tmp_h
     def iso(t: float) -> str:
         return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
-    scripts = E.make_scripts(2, 2, 21, dur=(3600.0, 3600.0))
+    scripts = E.make_scripts(2, 2, 21, dur=(3600.0, 3600.0), extended=False)
     rng = np.random.default_rng(22)
     lines = []
     for i, sc in enumerate(scripts):
@@ -199,7 +199,7 @@ def test_a_suspect_to_an_address_no_dns_answer_resolved_says_so(tmp_path, tmp_ho
 
     from minewatch.evaluate import encrypted as E
 
-    sc = next(s for s in E.make_scripts(4, 0, 21, dur=(3600.0, 3600.0)) if s.kind.startswith("stratum"))
+    sc = next(s for s in E.make_scripts(4, 0, 21, dur=(3600.0, 3600.0), extended=False) if s.kind.startswith("stratum"))
     mt, md, ml = E.script_messages(sc, np.random.default_rng(3))
     cv = E.conn_view(*E.wire_packets(mt, md, ml, sc.rtt))
     assert E.behavior.score_conn(cv["duration_s"], cv["packets_fwd"], cv["packets_rev"], cv["payload_fwd"],

@@ -49,6 +49,12 @@ def export(
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score", help=tr(
         "Lowest score turned into a blocking indicator.", "转为封堵指标的最低评分。")),
     since: str = typer.Option(None, "--since", help=tr("Only findings after this time.", "只导出此时间之后的结果。")),
+    include_timing_only: bool = typer.Option(False, "--include-timing-only", help=tr(
+        "Blocking formats (nft, ipset, rpz, suricata): also use findings from timing alone (no payload, "
+        "pool-list or IDS evidence); off by default: timing says 'shaped like a pool session', which a benign "
+        "flow can be.",
+        "封堵格式（nft、ipset、rpz、suricata）：同时使用仅凭时序（无载荷、矿池列表或入侵检测证据）的结果；默认关闭：时序只说明"
+        "“形似矿池会话”，良性流量也可能如此。")),
     quarantine_hosts: bool = typer.Option(False, "--quarantine-hosts", help=tr(
         "nft and ipset: also cut all routed traffic of the internal hosts of strong mining findings "
         "(off by default: only pools are blocked).",
@@ -77,6 +83,10 @@ def export(
         with open_store(db, must_exist=True) as store:
             allow = _allowlist(store)
             rows, _hidden = apply_allowlist(store.findings(since=parse_time(since)), allow)
+        if not include_timing_only and kind in ("nft", "ipset", "rpz", "suricata", "suricata-dataset"):
+            from minewatch.net.findings import timing_only  # blocking formats only; SIEM exports keep all
+
+            rows = [f for f in rows if not timing_only(f)]
     except MinewatchError as e:
         _fail(str(e))
     except Exception as e:  # a PostgreSQL server that is down or refuses us: say so in one line

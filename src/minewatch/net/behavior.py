@@ -236,20 +236,37 @@ def _classify(
     answered = np.zeros(n, dtype=bool)
     reactive = np.zeros(n, dtype=bool)
 
-    def fifo(size_ok: np.ndarray | None) -> None:
+    def multiples(centers: list[float]) -> np.ndarray:
+        """2 or 3 where a message is that many messages of one of `centers` merged (else 1).
+
+        Why: at several shares per second two shares, or two answers, now and then leave within the
+        10 ms merge gap and read as one message of twice the size; counted as one, the second answer
+        had no request left and looked like a push timed by the client (review 6, D4 proxies).
+        """
+        k = np.ones(n, dtype=np.int64)
+        for c in centers:
+            for m in (2, 3):
+                hit = (k == 1) & (np.abs(ml - m * c) <= m * max(8.0, 0.03 * c))
+                k[hit] = m
+        return k
+
+    def fifo(size_ok: np.ndarray | None, mult_c: np.ndarray | None = None, mult_s: np.ndarray | None = None) -> None:
         is_reply[:] = False
         answered[:] = False
         pending: deque[int] = deque()
         for i in range(n):
             if md[i] == 0:
-                pending.append(i)
+                pending.extend([i] * (int(mult_c[i]) if mult_c is not None else 1))
                 continue
             while pending and mt[i] - mt[pending[0]] > REPLY_WINDOW_S:
                 pending.popleft()
-            if pending and (size_ok is None or size_ok[i]):
-                j = pending.popleft()
+            take = 1 if size_ok is None or size_ok[i] else (int(mult_s[i]) if mult_s is not None else 0)
+            if take > 1 and len(pending) < take:
+                take = 0  # twice a reply's size with one request waiting: not two answers
+            if pending and take:
                 is_reply[i] = True
-                answered[j] = True
+                for _ in range(take):
+                    answered[pending.popleft()] = True
 
     def mark_reactive() -> None:
         # a client message right after a server push (not after a reply) reacts to that push
@@ -267,12 +284,21 @@ def _classify(
         total = int(is_reply.sum())
         ok = np.zeros(n, dtype=bool)
         covered = 0
+        centers = []
         for center, count in modes[:3]:
             ok |= in_mode(ml, center)
+            centers.append(center)
             covered += count
             if covered >= 0.9 * total:
                 break
-        fifo(ok)
+        cmodes = size_modes(ml[md == 0])
+        mult_c = multiples([cmodes[0][0]]) if cmodes else None
+        if mult_c is not None:
+            mult_c[md == 1] = 1
+            mult_c[in_mode(ml, cmodes[0][0])] = 1
+        mult_s = multiples(centers)
+        mult_s[md == 0] = 1
+        fifo(ok, mult_c, mult_s)
     mark_reactive()
     return is_reply, answered, reactive
 
@@ -286,10 +312,15 @@ def score_timeline(
     last_ts: float | None = None,
     blocks: Mapping[str, np.ndarray] | None = None,
     coin_table: Mapping[str, float] | None = None,
+    windows: Sequence[tuple[float, float]] | None = None,
 ) -> BehaviorScore | None:
     """Score one connection from its payload-bearing packets; None when it is too short to judge.
 
     `blocks` maps coin -> sorted block arrival epochs (a block-time feed) for push correlation.
+    `windows`: the stretches of the connection whose packets are all present (a capture keeps the first
+    and the last 2,048 payload packets of a long session). `first_ts`/`last_ts` stay the connection's own,
+    so `long_lived` and the 5 min minimum describe the connection; rates are per observed second, and no
+    gap between two messages is measured across a hole (it would be hours long, not a share gap).
     """
     table = dict(coin_table) if coin_table is not None else coin_block_times()
     t = np.asarray(ts, dtype=float)
@@ -300,12 +331,18 @@ def score_timeline(
     duration = t1 - t0
     if duration < MIN_DURATION_S:
         return None
+    win = sorted((float(a), float(b)) for a, b in windows) if windows else [(t0, t1)]
+    observed = max(sum(max(b - a, 0.0) for a, b in win), 1.0)
     mt, md, ml = to_messages(t, np.asarray(direction), np.asarray(length))
+    seg = _segment_of(mt, win)
     sub: dict[str, float] = {}
     ev: list[Evidence] = []
     stats: dict[str, Any] = {"duration_s": round(duration, 1), "messages": int(mt.size)}
+    if windows:
+        stats["observed_s"] = round(observed, 1)
+        stats["windows"] = len(win)
     _long_lived(duration, sub, ev)
-    bps = float(ml.sum()) / duration
+    bps = float(ml.sum()) / observed
     stats["payload_bytes_per_s"] = round(bps, 2)
     _rate(bps, sub, ev)
     if mt.size < 6:
@@ -326,9 +363,8 @@ def score_timeline(
     share_center = None
     # idle gap before each client message: a keepalive is sent exactly KEEPALIVE_S after the last send
     cidx = np.flatnonzero(client)
-    prev_gap = np.full(n_msgs := mt.size, np.inf)
-    prev_gap[cidx[1:]] = np.diff(mt[cidx])
-    del n_msgs
+    prev_gap = np.full(mt.size, np.inf)
+    prev_gap[cidx[1:]] = np.where(seg[cidx[1:]] == seg[cidx[:-1]], np.diff(mt[cidx]), np.inf)
     for center, count in modes[:3]:
         sel = req_idx[in_mode(ml[req_idx], center)]
         idle = np.abs(prev_gap[sel] - KEEPALIVE_S) <= 3.0
@@ -398,7 +434,7 @@ def score_timeline(
                     size_bytes=share_center,
                 )
             )
-            g = np.diff(mt[share_sel])
+            g = _gaps(mt[share_sel], seg[share_sel])
             if g.size >= MIN_SHARES - 1:
                 d = exp_ks(g)
                 crit = ks_critical(g.size)
@@ -425,22 +461,163 @@ def score_timeline(
                 else:
                     _gap_penalty(g, sub, ev)
     if n_nk >= MIN_SHARES and "share_poisson" not in sub and "bursty_client" not in sub and "periodic_client" not in sub:
-        _gap_penalty(np.diff(mt[non_ka]), sub, ev)
+        _gap_penalty(_gaps(mt[non_ka], seg[non_ka]), sub, ev)
 
     # server pushes: jobs on blocks plus periodic refresh
     # the first seconds hold the TLS handshake and the login exchange, not job traffic
     push = (md == 1) & ~is_reply & (mt > mt[0] + HANDSHAKE_S)
     pt = mt[push]
     stats["server_pushes"] = int(pt.size)
-    _pushes(pt, ml[push], ml[is_reply], t1, table, sub, ev, stats)
+    caused = _pushes_follow_requests(mt, md, seg, push, win, stats)
+    # jobs are bigger than share results: an untimed push stream of that kind is job-like even when the
+    # window is too short for its rhythm (a fast proxy's 2 x 4 min of kept packets hold few blocks)
+    tested = "push_lag_ks" in stats and not caused
+    bigger = bool(pt.size) and (not is_reply.any() or float(np.median(ml[push])) > float(np.median(ml[is_reply])))
+    if not caused:
+        _pushes(pt, ml[push], ml[is_reply], _gaps(pt, seg[push]), table, sub, ev, stats)
     score = BehaviorScore("timeline", sub, ev, stats=stats)
     if "coin_block_time" in sub:
         score.coin = stats.get("coin")
         score.coin_candidates = stats.get("coin_candidates", [])
         score.coin_subscore = sub["coin_block_time"]
-    if blocks:
-        _block_correlation(pt, t0, t1, blocks, score)
+    if blocks and not caused:
+        _block_correlation(pt, win, blocks, score)
+    _require_job_pushes(score, caused, untimed_jobs=tested and bigger)
     return score
+
+
+def _segment_of(times: np.ndarray, windows: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Index of the observed window each time falls in (times in a hole go with the window before it)."""
+    starts = np.array([a for a, _ in windows], dtype=float)
+    return np.maximum(np.searchsorted(starts, times, side="right") - 1, 0)
+
+
+def _gaps(times: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Gaps between consecutive times of one observed window; a gap across a hole is not a gap."""
+    if times.size < 2:
+        return np.empty(0)
+    return np.diff(times)[seg[1:] == seg[:-1]]
+
+
+#: A server message this soon after the client's last message may be its consequence (an answer in parts,
+#: a document published because of the request); the same window as a reply.
+CAUSE_WINDOW_S = REPLY_WINDOW_S
+#: Fewest pushes for the independence test: fewer cannot tell job timing from answer timing.
+MIN_PUSHES_TESTED = 4
+
+
+def _pushes_follow_requests(
+    mt: np.ndarray, md: np.ndarray, seg: np.ndarray, push: np.ndarray, win: Sequence[tuple[float, float]],
+    stats: dict[str, Any],
+) -> bool:
+    """Are the server's unanswered messages timed by the client's messages (consequences, not jobs)?
+
+    Why: a pool pushes jobs when the coin's chain gets a block or a refresh timer fires, at times that
+    know nothing of the miner's shares; a request/response protocol's extra server messages (the second
+    part of an answer, an AWS IoT /update/accepted document) follow a client message by one server
+    latency. Under independence, the time from a push back to the client's last message is distributed
+    like that time for a random instant (null CDF F(x) = sum(min(gap, x)) / sum(gap) over the client's
+    gaps); a KS distance beyond the 1 % critical value (1.63/sqrt(n)) with the pushes bunched just after
+    client messages says they are caused. Works for fast sessions too: with a share every 0.25 s a random
+    instant is also 0.1 s after a share, so independent jobs still match the null.
+    """
+    client_t = mt[md == 0]
+    cseg = seg[md == 0]
+    pt, pseg = mt[push], seg[push]
+    if client_t.size < 2 or pt.size < MIN_PUSHES_TESTED:
+        return False
+    j = np.searchsorted(client_t, pt, side="left") - 1
+    ok = j >= 0
+    ok[ok] &= cseg[j[ok]] == pseg[ok]
+    lags = np.sort(pt[ok] - client_t[j[ok]])
+    if lags.size < MIN_PUSHES_TESTED:
+        return False
+    # the null: the client's gaps inside each window, the last one open until the window ends
+    gaps = list(_gaps(client_t, cseg))
+    for k, (_a, b) in enumerate(win):
+        in_k = client_t[cseg == k]
+        if in_k.size:
+            gaps.append(max(b - float(in_k[-1]), 0.0))
+    g = np.asarray(gaps, dtype=float)
+    total = float(g.sum())
+    if total <= 0:
+        return False
+    gs = np.sort(g)
+    csum = np.concatenate([[0.0], np.cumsum(gs)])
+
+    def null_cdf(x: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(gs, x, side="right")
+        return (csum[k] + x * (gs.size - k)) / total
+
+    f = null_cdf(lags)
+    n = lags.size
+    d_plus = float(np.max(np.arange(1, n + 1) / n - f))
+    d_minus = float(np.max(f - np.arange(0, n) / n))
+    d = max(d_plus, d_minus)
+    crit = 1.63 / math.sqrt(n)
+    stats["push_lag_ks"] = round(d, 4)
+    stats["push_lag_critical"] = round(crit, 4)
+    stats["push_lag_median_s"] = round(float(np.median(lags)), 3)
+    # only bunching *after* client messages means "caused"; pushes that avoid them are not answers
+    return d > crit and d_plus >= d_minus
+
+
+#: Penalty when the server never pushes anything that looks like jobs: no score without it reaches 60
+#: (the most a session earns without push points is 75).
+NO_JOB_PUSHES_PENALTY = -20.0
+_PUSH_EVIDENCE = ("coin_block_time", "job_refresh", "block_correlation")
+
+
+def _require_job_pushes(score: BehaviorScore, caused: bool, untimed_jobs: bool = False) -> None:
+    """A pool session needs server pushes that look like jobs; without them the score stays below 60.
+
+    Why required: shares alone (constant-size requests at Poisson times, each answered) are what any
+    fixed-format event or RPC client sends: MQTT QoS 1 event sensors, gRPC unary calls, Redis INCR, DNS
+    over TLS with padding, webhooks. What such a client never gets is work it did not ask for; a pool
+    pushes a job at least on every block of its coin and most also on a 30-120 s refresh timer. So the
+    push sub-scores (`coin_block_time`, `job_refresh`, `block_correlation`) are necessary, and they count
+    only for pushes that are not timed by the client's own messages (`_pushes_follow_requests`). Short of a
+    rhythm, `untimed_jobs` also counts as job evidence (no points): at least `MIN_PUSHES_TESTED` pushes shown
+    not to follow the client's messages, larger than the answers, as jobs are larger than share results.
+    """
+    sub, ev, stats = score.subscores, score.evidence, score.stats
+    if any(sub.get(k, 0.0) > 0 for k in _PUSH_EVIDENCE):
+        return
+    n = int(stats.get("server_pushes", 0))
+    if untimed_jobs:
+        ev.append(
+            _ev(
+                "untimed_pushes",
+                f"{n} server pushes are not timed by the client's messages (KS {stats.get('push_lag_ks', 0):.2f} ≤ "
+                f"{stats.get('push_lag_critical', 0):.2f}) and are larger than the answers: job-like, though too few "
+                "for a block rhythm (no points)",
+                f"{n} 次服务器推送与客户端消息的时间无关（KS {stats.get('push_lag_ks', 0):.2f} ≤ "
+                f"{stats.get('push_lag_critical', 0):.2f}），且大于应答：像作业，但太少，看不出出块节奏（不加分）",
+                server_pushes=n,
+            )
+        )
+        return
+    if caused:
+        why_en = (f"the server's {n} unanswered messages follow the client's own messages (median "
+                  f"{stats.get('push_lag_median_s', 0):.2f} s later, KS {stats.get('push_lag_ks', 0):.2f} > "
+                  f"{stats.get('push_lag_critical', 0):.2f}): parts of answers, not jobs")
+        why_zh = (f"服务器的 {n} 条非应答消息紧随客户端消息（中位 {stats.get('push_lag_median_s', 0):.2f} 秒后，"
+                  f"KS {stats.get('push_lag_ks', 0):.2f} > {stats.get('push_lag_critical', 0):.2f}）：是应答的一部分，不是作业")
+    else:
+        why_en = f"{n} server pushes after the handshake, without a block rhythm or a refresh timer"
+        why_zh = f"握手后服务器推送 {n} 次，既无出块节奏也无刷新计时器"
+    sub["no_job_pushes"] = NO_JOB_PUSHES_PENALTY
+    ev.append(
+        _ev(
+            "no_job_pushes",
+            f"no job pushes: {why_en}. A pool pushes work the miner did not ask for, at least on every block "
+            "and usually on a 30-120 s refresh; requests that are only answered are an RPC or event client",
+            f"没有作业推送：{why_zh}。矿池会推送矿机未请求的工作，至少每个新区块一次，通常还有 30-120 秒的刷新；"
+            "只有请求和应答的是 RPC 或事件客户端",
+            server_pushes=n,
+            caused_by_requests=caused,
+        )
+    )
 
 
 def _gap_penalty(g: np.ndarray, sub: dict[str, float], ev: list[Evidence]) -> None:
@@ -522,17 +699,17 @@ def _pushes(
     pt: np.ndarray,
     psize: np.ndarray,
     rsize: np.ndarray,
-    t_end: float,
+    gaps: np.ndarray,
     table: Mapping[str, float],
     sub: dict[str, float],
     ev: list[Evidence],
     stats: dict[str, Any],
 ) -> None:
-    """Job pushes: exponential gaps with a coin's block time, censored by a periodic refresh."""
+    """Job pushes: exponential gaps with a coin's block time, censored by a periodic refresh.
+    `gaps` are the gaps between pushes inside observed windows (`_gaps`)."""
     if pt.size < 4:
         return
-    g = np.diff(pt)
-    g = g[g > 0]
+    g = gaps[gaps > 0]
     if g.size < 3:
         return
     refresh = periodic_mode(g)
@@ -597,7 +774,7 @@ def _pushes(
 
 
 def _block_correlation(
-    pt: np.ndarray, t0: float, t1: float, blocks: Mapping[str, np.ndarray], score: BehaviorScore
+    pt: np.ndarray, win: Sequence[tuple[float, float]], blocks: Mapping[str, np.ndarray], score: BehaviorScore
 ) -> None:
     """MineHunter-style test: does a server push follow each real block within a few seconds?
 
@@ -607,12 +784,15 @@ def _block_correlation(
     window = 10.0
     if pt.size < 3:
         return
-    rate = pt.size / max(t1 - t0, 1.0)
+    rate = pt.size / max(sum(b - a for a, b in win), 1.0)
     p0 = 1.0 - math.exp(-rate * window)
     best: tuple[float, str, int, int] | None = None
     for coin, bt in blocks.items():
         b = np.asarray(bt, dtype=float)
-        b = b[(b >= t0) & (b <= t1 - window)]
+        inside = np.zeros(b.size, dtype=bool)
+        for a, e in win:  # only blocks whose following 10 s were observed
+            inside |= (b >= a) & (b <= e - window)
+        b = b[inside]
         if b.size < 3:
             continue
         idx = np.searchsorted(pt, b)
@@ -727,6 +907,7 @@ def score_slices(
     stats.update({k_: (round(v, 3) if v is not None else None) for k_, v in f.items()})
     for test in SLICE_TESTS:
         test.apply(f.get(test.feature), sub, ev, width=width, nbin=nbin)
+    SLICE_PUSH_CHECK.apply(f.get(SLICE_PUSH_CHECK.feature), sub, ev, width=width, nbin=nbin, job=MIN_JOB_EXCESS_B)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
         _slice_block_correlation(cbr, t0, width, blocks, score)
@@ -799,7 +980,36 @@ def _slice_features(
         "client_size_constancy": _corr(fi, pfi) if enough else None,
         "reply_bytes_per_client_packet": _slope(payr[inner], fi) if enough else None,
         "client_bytes_per_client_packet": _slope(pfi, fi) if enough else None,
+        "push_excess_slices": _push_excess(pfi, payr[inner]),
     }
+
+
+#: Server payload in one slice beyond what the client's payload explains that counts as a pushed job: a
+#: little less than the smallest job of the dialects measured (an EthereumStratum/1.0.0 notify is ~190 B,
+#: a Kaspa bridge notify ~170 B, each plus a TLS record), well above a result's jitter (digits of an id).
+MIN_JOB_EXCESS_B = 120.0
+#: Quantile of the per-slice server/client payload ratio taken as the answers-only envelope.
+ENVELOPE_QUANTILE = 0.2
+
+
+def _push_excess(payf: np.ndarray, payr: np.ndarray) -> float | None:
+    """Fraction of slices whose server payload exceeds the answers-only envelope by at least a job.
+
+    Why: in a request/response stream (gRPC unary, Redis, webhooks, MQTT QoS 1, padded DNS over TLS) the
+    server's payload in a slice is its answers, proportional to the client's requests, so the
+    server/client payload ratio barely moves from slice to slice. A pool also pushes jobs whenever a
+    block comes or a refresh timer fires, whatever the miner sends: those slices carry a job's bytes
+    above the ratio of the slices that held only share results (the low quantile of the ratios).
+    Pools push at least on every block, most also every 30-120 s, so a fair share of slices holds one.
+    """
+    if payf.size < 5:
+        return None
+    has = payf > 0
+    if int(has.sum()) < 5:
+        return None
+    beta = float(np.quantile(payr[has] / payf[has], ENVELOPE_QUANTILE))
+    excess = payr - beta * payf
+    return float(np.mean(excess >= MIN_JOB_EXCESS_B))
 
 
 def _slope(y: np.ndarray, x: np.ndarray) -> float | None:
@@ -988,6 +1198,26 @@ SLICE_TESTS: tuple[ShapeTest, ...] = (
         "message sizes vary, unlike share submissions",
         "每个时间片的客户端载荷与包数不相符（相关系数 {v:.3f} < 0.80）：消息大小多变，不像份额提交",
     ),
+)  # fmt: skip
+
+
+#: Fewest slices with a job's worth of server payload above the answers-only envelope (`_push_excess`).
+MIN_PUSH_SLICES = 0.10
+
+#: The slice view's push requirement: a check without points whose failure (−25) keeps any session below
+#: 60 (the most a slice session earns is 80), so pushes are necessary, as in the timeline (`no_job_pushes`).
+SLICE_PUSH_CHECK = ShapeTest(
+    "job_pushes", "push_excess_slices", MIN_PUSH_SLICES, 1.0, 0.0, -25.0,
+    "{v:.0%} of the slices carry at least a job's worth ({job:.0f} B) of server payload beyond the answers to the "
+    "client's requests: the server pushes work unasked (accepted ≥ {lo:.0%}; a check, no points)",
+    "{v:.0%} 的时间片中服务器载荷比对客户端请求的应答多出至少一个作业（{job:.0f} 字节）：服务器主动推送工作"
+    "（接受 ≥ {lo:.0%}；仅作检查，不加分）",
+    "no_job_pushes",
+    "only {v:.0%} of the slices carry server payload beyond the answers to the client's requests (a job is at "
+    "least {job:.0f} B; expected ≥ {lo:.0%}): the server only answers, as an RPC or event client's server does, "
+    "while a pool pushes a job on every block and usually every 30-120 s",
+    "只有 {v:.0%} 的时间片中服务器载荷超出对客户端请求的应答（一个作业至少 {job:.0f} 字节；应 ≥ {lo:.0%}）："
+    "服务器只应答，如同 RPC 或事件客户端的服务器；矿池在每个新区块、通常每 30-120 秒推送作业",
 )  # fmt: skip
 
 
@@ -1471,9 +1701,9 @@ def findings_from_flow_table(
             groups.append((rs, aligned))
             continue
         # records as long as the connection: an exporter without an active timeout (softflowd reading a
-        # file, a cache set to 30 min). That is a connection total; payload = IP bytes - 52 B per packet
+        # file, a cache set to 30 min). That is a connection total; payload = IP bytes - headers per packet
         # unless the records count payload.
-        f = to_finding(_records_totals(rs), _meta_from_row(rs[0]))
+        f = to_finding(_records_totals(rs, header_bytes_of(rs[0])), _meta_from_row(rs[0]))
         if f is not None:
             f.first_seen = min(x["slice_start"] for x in rs)
             f.last_seen = max(x["slice_end"] for x in rs)
@@ -1488,6 +1718,7 @@ def findings_from_flow_table(
             np.array([x.get("bytes_rev") or 0 for x in rs]),
             blocks=blocks,
             aligned=aligned,
+            header_bytes=header_bytes_of(rs[0]),
         )
         meta = _meta_from_row(rs[0])
         meta.first_ts = min(x["slice_start"].timestamp() for x in rs)
@@ -1496,6 +1727,18 @@ def findings_from_flow_table(
         if f is not None:
             out.append(f)
     return out
+
+
+#: IPv6 header (40 B) + TCP with timestamps (32 B): 20 B more per packet than `HEADER_BYTES`.
+HEADER_BYTES_V6 = 72.0
+
+
+def header_bytes_of(row: Mapping[str, Any]) -> float:
+    """Header bytes per packet for a flow record's IP version, read from its addresses (a v9/IPFIX record
+    says IPv4 or IPv6 by its address fields). Why: with the IPv4 constant an IPv6 flow gained 20 B of
+    "payload" per packet, which lifted tiny MQTT acknowledgements to result size (review 6, D2)."""
+    ip = row.get("src_ip") or row.get("dst_ip") or ""
+    return HEADER_BYTES_V6 if ":" in str(ip) else HEADER_BYTES
 
 
 #: Records (one- or two-way) mostly longer than this are not slices (no active timeout cut them): totals.
