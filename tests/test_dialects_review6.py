@@ -492,3 +492,53 @@ def test_d14_kawpow_target_only_in_notify_params():
 
     g = run([m for m in stratum_v1_session() if not (isinstance(m[2], dict) and m[2].get("method") == "mining.set_difficulty")])
     assert g.share_difficulty is None
+
+
+# ---------------------------------------------------------------------------------------------- D10
+def test_d10_stratum_tunnelled_in_websocket_frames(tmp_path):
+    from minewatch.synth.dialects import stratum_v1
+    from minewatch.synth.dialects_more import via_websocket
+
+    s = stratum_v1(1200.0, random.Random(71), flavor="cgminer", worker="r1", difficulty=8192.0, hashrate=14e12)
+    (f,) = scan_msgs(tmp_path, (via_websocket(s.messages, "ws.example.net:8080", random.Random(1)), CLIENT,
+                                ("198.51.100.30", 8080)))  # fmt: skip
+    assert (f.kind, f.variant, f.worker) == ("mining", "stratum-v1", "r1")
+    assert f.shares_accepted == s.shares - s.rejected
+    assert f.hashrate_hs is not None and abs(f.hashrate_hs / s.hashrate - 1) < 0.5
+
+
+def test_d10_browser_miner_type_keyed_messages_in_websocket_frames():
+    from minewatch.synth.dialects_more import ws_frame
+
+    rng = random.Random(72)
+    up = (b"GET /proxy HTTP/1.1\r\nHost: ws.example-cdn.net\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Version: 13\r\nUser-Agent: Mozilla/5.0\r\n\r\n")  # fmt: skip
+    msgs: list = [(0, 0.0, up), (1, 0.05, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+                  (0, 0.1, ws_frame(jl({"type": "auth", "params": {"site_key": "SK1", "type": "anonymous", "user": None}}), rng, True))]  # fmt: skip
+    for j in range(4):
+        job = {"job_id": f"j{j}", "blob": "0e0e" + rng.randbytes(74).hex(), "target": "ffffff00", "algo": "cn/r"}
+        msgs.append((1, 1.0 + 60 * j, ws_frame(jl({"type": "job", "params": job}), rng, False)))
+        for k in range(2):
+            t = 20.0 + 60 * j + 20 * k
+            sub = {"job_id": f"j{j}", "nonce": rng.randbytes(4).hex(), "result": rng.randbytes(32).hex()}
+            msgs.append((0, t, ws_frame(jl({"type": "submit", "params": sub}), rng, True)))
+            msgs.append((1, t + 0.05, ws_frame(jl({"type": "hash_accepted", "params": {"hashes": 256}}), rng, False)))
+    f = run(msgs, chunk=11)
+    assert (f.kind, f.variant) == ("mining", "cryptonote-login") and f.score >= 75
+    assert (f.submitted, f.shares_accepted) == (8, 8)
+    assert abs(f.share_difficulty - 256.0) < 0.01  # target ffffff00: 2^32 / 0x00ffffff
+
+
+def test_d10_web3_subscription_over_websocket_is_node_traffic_with_the_client_as_source():
+    from minewatch.synth.dialects_more import ws_frame
+
+    rng = random.Random(73)
+    up = b"GET / HTTP/1.1\r\nHost: node.example:8546\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    msgs: list = [(0, 0.0, up), (1, 0.01, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+                  (0, 0.1, ws_frame(jl({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}), rng, True)),
+                  (1, 0.2, ws_frame(jl({"jsonrpc": "2.0", "id": 1, "result": "0x9ce5"}), rng, False))]  # fmt: skip
+    for k in range(20):
+        head = {"subscription": "0x9ce5", "result": {"number": hex(19_000_000 + k), "hash": "0x" + rng.randbytes(32).hex()}}
+        msgs.append((1, 12.0 * (k + 1), ws_frame(jl({"jsonrpc": "2.0", "method": "eth_subscription", "params": head}), rng, False)))
+    f = run(msgs)
+    assert f.kind == "node" and f.client_is_src is True

@@ -248,13 +248,14 @@ class _Dir:
         "skip_line",
         "state",
         "total",
+        "ws_msg",
     )
 
     def __init__(self) -> None:
         self.buf = bytearray()
         self.after_gap = False
         self.head = bytearray()  # first bytes, for node-magic scans
-        self.mode = "auto"  # auto | text | tls | gzip | sv2 | socks | skip
+        self.mode = "auto"  # auto | text | tls | gzip | sv2 | socks | ws | skip
         self.state = (
             "line"  # line | headers | body | chunk_size | chunk_data | chunk_crlf | chunk_trailer | close
         )
@@ -264,6 +265,7 @@ class _Dir:
         self.http: dict[str, Any] | None = None
         self.body = bytearray()
         self.chunk_left = 0
+        self.ws_msg = bytearray()  # a WebSocket text message being reassembled from its frames
 
 
 class SessionAnalyzer:
@@ -336,6 +338,8 @@ class SessionAnalyzer:
         # while the handshake is being read, "connect" once a CONNECT was sent, "tunnel" when open.
         self._proxy: str | None = None
         self._socks_client_dir: int | None = None
+        self._ws_asked = False  # an HTTP Upgrade: websocket request was seen
+        self._ws_open = False  # ... and answered 101: both directions carry RFC 6455 frames
 
     # ------------------------------------------------------------------ engine interface
     def feed(self, direction: int, ts: float, data: bytes) -> None:
@@ -397,6 +401,7 @@ class SessionAnalyzer:
             and not self._json_msgs
             and not self._mining_header
             and not self._node_msgs
+            and not self._ws_asked
         ):
             # Plain web browsing (GET/HEAD, no miner headers): getwork, getblocktemplate and node
             # RPC are POSTs, so following the rest of the flow cannot change the verdict.
@@ -520,6 +525,8 @@ class SessionAnalyzer:
                 self._sv2(direction, ts, d)
             elif mode == "socks":
                 self._socks(direction, ts, d)
+            elif mode == "ws":
+                self._ws(direction, ts, d)
             elif mode == "auto":
                 # a proxy tunnel just opened: what follows is a fresh stream, sniffed like a new flow
                 self._sniff(direction, ts, d)
@@ -702,6 +709,16 @@ class SessionAnalyzer:
         if h.get("verb") == "CONNECT":
             self._connect_sent(direction, ts, h["target"])
             d.http, d.state, d.mode = None, "line", "auto"  # the client's tunnelled bytes follow at once
+            return
+        if h.get("request") and "websocket" in hdr.get("upgrade", "").lower():
+            self._ws_asked = True
+            self._http_head(direction, ts, h)
+            d.http, d.state, d.mode = None, "line", "ws"  # a GET upgrade has no body; frames follow
+            return
+        if self._ws_asked and h.get("request") is False and h.get("status") == 101:
+            self._ws_open = True
+            self._role(direction, 1)
+            d.http, d.state, d.mode = None, "line", "ws"
             return
         if self._proxy == "connect" and h.get("request") is False:
             d.http, d.state = None, "line"
@@ -889,6 +906,81 @@ class SessionAnalyzer:
             self._proxy_target(direction, ts, host or "", str(port or ""), "SOCKS")
         d.mode = "auto"
 
+    # ------------------------------------------------------------------ WebSocket (RFC 6455)
+    def _ws(self, direction: int, ts: float, d: _Dir) -> None:
+        """Unframe WebSocket frames (client frames are masked) and read each text message as lines.
+
+        Why: browser miners (Coinhive-style webminers) and Stratum tunnelled through a WebSocket
+        proxy carry plain JSON inside frames; without unframing only the timing detector could see
+        a long session, and short ones were missed.
+        """
+        buf = d.buf
+        while len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            opcode, masked, n = b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+            pos = 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            if b0 & 0x70 or opcode in (3, 4, 5, 6, 7) or opcode > 10 or n > 16 * MAX_LINE:
+                d.mode = "skip"  # not WebSocket framing (or an extension we cannot read)
+                buf.clear()
+                return
+            key = bytes(buf[pos : pos + 4]) if masked else b""
+            pos += 4 if masked else 0
+            if len(buf) < pos + n:
+                return
+            payload = bytes(buf[pos : pos + n])
+            del buf[: pos + n]
+            if key:
+                payload = bytes(c ^ key[i & 3] for i, c in enumerate(payload))
+            if opcode in (0, 1):
+                if len(d.ws_msg) + len(payload) <= MAX_LINE:
+                    d.ws_msg += payload
+                else:
+                    self._f.lines_overflow += 1
+                    d.ws_msg.clear()
+                if b0 & 0x80:  # FIN: the message is whole
+                    for line in bytes(d.ws_msg).split(b"\n"):
+                        self._line(direction, ts, line.rstrip(b"\r"))
+                    d.ws_msg.clear()
+
+    def _webminer(self, direction: int, ts: float, kind: str, params: dict[str, Any], raw: bytes) -> bool:
+        """Coinhive-style browser miners over WebSocket: `{"type": "job"|"submit"|"auth"|
+        "hash_accepted", "params": {...}}`. The job and submit carry XMRig's fields (`_cn_job`,
+        `_cn_submit_shape`); an accepted hash count answers the oldest share."""
+        if kind == "job" and self._cn_job(params):
+            self._role(direction, 1)
+            self._jobs += 1
+            self._points("cryptonote-login", _P_CN_JOB)
+        elif kind == "submit" and _cn_submit_shape(params):
+            self._role(direction, 0)
+            diff = self._cn_jobs.get(str(params.get("job_id")), self._cn_diff)
+            self._share(direction, ts, None, "submit", ("cn", diff) if diff else None)
+            self._points("cryptonote-login", _P_CN_SUBMIT)
+        elif kind == "auth" and ("site_key" in params or "user" in params):
+            self._logins += 1
+            self._role(direction, 0)
+            self._points("cryptonote-login", _P_CN_LOGIN_SHAPE)
+        elif kind in ("hash_accepted", "error") and self._submitted:
+            self._role(direction, 1)
+            self._results_seen = True
+            ok = kind == "hash_accepted"
+            self._accepted += ok
+            self._rejected += not ok
+            self._mark_oldest(1, ok)
+        else:
+            return False
+        self._mining_msgs += 1
+        self._flags.add("cryptonote-login")
+        self._evidence_msg(direction, ts, f"{kind} (WebSocket)", raw, "")
+        return True
+
     # ------------------------------------------------------------------ gzip (EthereumStratum/2.0.0)
     def _gzip(self, direction: int, ts: float, d: _Dir) -> None:
         buf = d.buf
@@ -956,6 +1048,11 @@ class SessionAnalyzer:
             elif isinstance(method, str):
                 self._messages[method] += 1
                 self._method(direction, ts, method, item, raw, http)
+            elif (
+                self._ws_open and isinstance(item.get("type"), str) and isinstance(item.get("params"), dict)
+                and self._webminer(direction, ts, item["type"], item["params"], raw)
+            ):  # fmt: skip
+                self._messages[item["type"]] += 1
             elif "result" in item or "error" in item or ("id" in item and len(item) <= 2):
                 self._messages["(response)"] += 1
                 self._response(direction, ts, item, raw, http)
@@ -1075,8 +1172,11 @@ class SessionAnalyzer:
             return
         if nodes.node_rpc_method(m):
             self._node_msgs += 1
-            self._role(direction, 0)
-            self._track(direction, msg, m)
+            if m.endswith("_subscription"):  # a node's push to a subscriber (eth_subscription): server role
+                self._role(direction, 1)
+            else:
+                self._role(direction, 0)
+                self._track(direction, msg, m)
             self._flags.add("node-rpc-http" if over_http else "node-rpc")
             self._evidence(
                 f"net.node_rpc.{m}",

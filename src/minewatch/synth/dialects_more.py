@@ -6,7 +6,7 @@ sit behind. Like `dialects.py` this module is independent of the dissectors in `
 
 Sources: grin-miner's and the Grin node's stratum server (`login`, `getjobtemplate`, `job` with
 `pre_pow`, `submit` with `edge_bits`/`nonce`/`pow`, replies that echo `method`); RFC 9110 §9.3.6
-(HTTP CONNECT) and RFC 1928 (SOCKS5 greeting, CONNECT by domain name).
+(HTTP CONNECT), RFC 1928 (SOCKS5 greeting, CONNECT by domain name) and RFC 6455 (WebSocket framing).
 """
 
 from __future__ import annotations
@@ -139,3 +139,34 @@ def via_socks5(messages: list[Msg], host: str, port: int, rtt: float = 0.02) -> 
         (t0 - rtt - 0.005, S2C, ok),
     ]
     return pre + list(messages)
+
+
+def ws_frame(payload: bytes, rng: random.Random, mask: bool, opcode: int = 1) -> bytes:
+    """One final RFC 6455 frame; client frames are masked with a random key, server frames are not."""
+    n = len(payload)
+    hdr = bytes([0x80 | opcode])
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        hdr += bytes([mbit | n])
+    elif n < 65536:
+        hdr += bytes([mbit | 126]) + n.to_bytes(2, "big")
+    else:
+        hdr += bytes([mbit | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return hdr + payload
+    key = rng.randbytes(4)
+    return hdr + key + bytes(c ^ key[i & 3] for i, c in enumerate(payload))
+
+
+def via_websocket(messages: list[Msg], host: str, rng: random.Random, path: str = "/") -> list[Msg]:
+    """The session tunnelled through a WebSocket: HTTP Upgrade answered 101, then one text frame per
+    message (what browser miners and websocket-to-TCP Stratum proxies do)."""
+    t0 = messages[0][0] if messages else 0.0
+    up = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")  # fmt: skip
+    switch = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")  # fmt: skip
+    out: list[Msg] = [(t0 - 0.05, C2S, up.encode()), (t0 - 0.03, S2C, switch)]
+    for t, d, b in messages:
+        out.append((t, d, ws_frame(b.rstrip(b"\n"), rng, mask=d == C2S)))
+    return out
