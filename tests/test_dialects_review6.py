@@ -542,3 +542,30 @@ def test_d10_web3_subscription_over_websocket_is_node_traffic_with_the_client_as
         msgs.append((1, 12.0 * (k + 1), ws_frame(jl({"jsonrpc": "2.0", "method": "eth_subscription", "params": head}), rng, False)))
     f = run(msgs)
     assert f.kind == "node" and f.client_is_src is True
+
+
+# ---------------------------------------------------------------------------------------------- D14 (minor)
+def test_d14_getwork_long_poll_connection_is_mining():
+    work = {"midstate": "00" * 32, "data": "01" * 128, "hash1": "00" * 64, "target": "ff" * 28 + "00000000"}
+    body = json.dumps({"result": work, "error": None, "id": 0}).encode()
+    get = (b"GET /LP HTTP/1.1\r\nHost: pool.example.net:8332\r\nUser-Agent: bfgminer/5.5.0\r\n"
+           b"X-Mining-Extensions: longpoll midstate rollntime submitold\r\n\r\n")  # fmt: skip
+    msgs = [
+        (0, 0.0, get),
+        (1, 300.0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body),
+    ]
+    f = run(msgs)
+    assert (f.kind, f.variant) == ("mining", "getwork-http") and f.score >= 50
+    assert f.share_difficulty is not None and abs(f.share_difficulty - 1.0) < 1e-6
+
+
+def test_d14_string_ids_echoed_as_numbers_still_match():
+    from test_dialects_stratum import stratum_v1_session
+
+    msgs = []
+    for d, t, m in stratum_v1_session():
+        if isinstance(m, dict) and isinstance(m.get("id"), int):
+            m = dict(m, id=str(m["id"])) if d == 0 else m
+        msgs.append((d, t, m))
+    f = run(msgs)
+    assert (f.shares_accepted, f.shares_rejected) == (5, 1)  # as with matching ids

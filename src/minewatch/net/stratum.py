@@ -84,6 +84,7 @@ _P_ETH_WORK = 50.0  # eth_getWork / eth_submitWork / eth_submitHashrate
 _P_ETH_PUSH = 30.0  # a work package reply (3 x 0x-hex) with nothing else
 _P_GETWORK_HTTP = 50.0
 _P_GBT_MINING = 55.0  # getblocktemplate with mining context (coinbasetxn, X-Mining, submitblock, miner UA)
+_P_GETWORK_PUSH = 35.0  # getwork work (128-byte header data, 256-bit target) pushed on a long-poll connection
 _P_GBT_BARE = 35.0  # getblocktemplate alone: pool software polls its node so; reported as node
 _P_SUBMITBLOCK = 45.0
 _P_CN_LOGIN_AGENT = 50.0  # CryptoNote login naming an agent, with a miner agent, wallet or algorithm list
@@ -1570,6 +1571,11 @@ class SessionAnalyzer:
         rid = msg.get("id")
         key = (1 - direction, rid) if isinstance(rid, (int, str, float, type(None))) else None
         pending = self._take_pending(key, ts) if key is not None else None
+        if pending is None and key is not None and isinstance(rid, (int, str)) and not isinstance(rid, bool):
+            # a pool that echoes a string id "7" as the number 7, or the other way round
+            alt = str(rid) if isinstance(rid, int) else int(rid) if rid.isdigit() and len(rid) < 19 else None
+            if alt is not None:
+                pending = self._take_pending((1 - direction, alt), ts)
         code = msg.get("code")
         self._reply_code = code if isinstance(code, int) and not isinstance(code, bool) else None
         result = msg.get("result")
@@ -1606,6 +1612,16 @@ class SessionAnalyzer:
                 {"raw": _raw(raw)},
                 sent=True,
             )
+        elif http is not None and _getwork_work(result):
+            # getwork work pushed on a long-poll connection (GET /LP, X-Long-Polling): block header
+            # data of 128 bytes and a 256-bit target, which nothing but getwork sends
+            self._getwork_target(result["target"])
+            self._role(direction, 1)
+            self._jobs += 1
+            self._mining_msgs += 1
+            self._flags.add("getwork-http")
+            self._points("getwork-http", _P_GETWORK_PUSH)
+            self._evidence_msg(direction, ts, "getwork work (long poll)", raw, "", zh_name="getwork 工作（长轮询）")
         elif isinstance(result, dict) and isinstance(result.get("job"), dict) and self._cn_job(result["job"]):
             self._role(direction, 1)
             self._jobs += 1
@@ -1675,15 +1691,7 @@ class SessionAnalyzer:
             )
         elif method == "getwork-fetch":
             if isinstance(result, dict) and isinstance(result.get("target"), str):
-                t = result["target"]
-                # getwork targets are 256-bit little-endian hex.
-                try:
-                    val = int.from_bytes(bytes.fromhex(t), "little")
-                    if val:
-                        self._target_hashes = 2.0**256 / val
-                        self._stratum_diff = None
-                except ValueError:
-                    pass
+                self._getwork_target(result["target"])
                 self._jobs += 1
         elif method in ("getblocktemplate", "get_block_template"):
             if isinstance(result, dict) and ("coinbasetxn" in result or "blocktemplate_blob" in result):
@@ -1695,6 +1703,16 @@ class SessionAnalyzer:
                 self._target_hashes = hh
                 self._stratum_diff = None
             self._jobs += 1
+
+    def _getwork_target(self, t: str) -> None:
+        """getwork targets are 256-bit little-endian hex."""
+        try:
+            val = int.from_bytes(bytes.fromhex(t), "little")
+        except ValueError:
+            return
+        if val:
+            self._target_hashes = 2.0**256 / val
+            self._stratum_diff = None
 
     def _switch_gzip(self, direction: int, ts: float, raw: bytes) -> None:
         if self._f.gzip_switched:
@@ -2543,4 +2561,15 @@ def _grin_job(job: Any) -> bool:
     return (
         isinstance(pre, str) and 200 <= len(pre) <= 2048 and bool(_HEX_RE.match(pre))
         and "job_id" in job and isinstance(job.get("height"), int)
+    )  # fmt: skip
+
+
+def _getwork_work(result: Any) -> bool:
+    """getwork work: `data` (a 128-byte block header, hex) and a 32-byte hex `target`."""
+    if not isinstance(result, dict):
+        return False
+    data, target = result.get("data"), result.get("target")
+    return (
+        isinstance(data, str) and len(data) == 256 and bool(_HEX_RE.match(data))
+        and isinstance(target, str) and len(target) == 64 and bool(_HEX_RE.match(target))
     )  # fmt: skip
