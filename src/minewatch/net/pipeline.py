@@ -38,7 +38,20 @@ CONTENT_CONFIDENT = 75.0
 _BINARY_NODE_VARIANTS = frozenset({"bitcoin-p2p", "devp2p", "monero-p2p"})
 
 
-def _timing_still_judges(kind: str | None, f: Finding | None, facts: Any) -> bool:
+def hello_of_a_miner(f: Finding) -> Finding:
+    """A lone mining hello, kept because its host mined in the same capture (or, live, recently): the
+    evidence says why it counts (`CaptureScanner._release_hellos`)."""
+    f.evidence.append(Evidence(
+        code="net.stratum.hello_of_a_miner",
+        text=f"only a mining hello on this connection, from {f.src_ip}, which ran a mining session "
+             "in the same capture: a miner trying the pools of its list",
+        text_zh=f"此连接上只有挖矿握手，来自在同一抓包中有挖矿会话的 {f.src_ip}：矿机在尝试其矿池列表中的矿池",
+        ts=f.first_seen, data={"host": f.src_ip},
+    ))  # fmt: skip
+    return f
+
+
+def timing_still_judges(kind: str | None, f: Finding | None, facts: Any) -> bool:
     """Does the timing detector still judge a TCP flow after the content parser spoke?
 
     Why not only when the parser decided nothing: a weak content verdict used to switch the timing
@@ -185,6 +198,8 @@ class CaptureScanner:
         self.stats = ScanStats()
         self.flow_summaries: list[Any] = []
         self.keep_flow_summaries = False
+        #: lone mining hellos waiting for the verdict on their host (`_release_hellos`; live: `_live_hellos`)
+        self._hellos: list[Finding] = []
 
     # -- per flow -----------------------------------------------------------------------------
     def _consumer(self, info: Any) -> Any:
@@ -243,7 +258,7 @@ class CaptureScanner:
             self.stats.tls_flows += 1
         intel_parts = self._intel_parts(view, facts, server_ip)
         f = session_finding(view, facts, intel_parts)
-        if info.transport == "tcp" and _timing_still_judges(kind, f, facts):
+        if info.transport == "tcp" and timing_still_judges(kind, f, facts):
             g = self._behavior(summary, view, facts)
             if g is not None:
                 f = _with_timing(view, facts, intel_parts, f, g)
@@ -388,14 +403,7 @@ class CaptureScanner:
         for f in self._hellos:
             if f.src_ip not in miners:
                 continue
-            f.evidence.append(Evidence(
-                code="net.stratum.hello_of_a_miner",
-                text=f"only a mining hello on this connection, from {f.src_ip}, which ran a mining session "
-                     "in the same capture: a miner trying the pools of its list",
-                text_zh=f"此连接上只有挖矿握手，来自在同一抓包中有挖矿会话的 {f.src_ip}：矿机在尝试其矿池列表中的矿池",
-                ts=f.first_seen, data={"host": f.src_ip},
-            ))  # fmt: skip
-            self._findings.append(f)
+            self._findings.append(hello_of_a_miner(f))
             self.stats.mining_sessions += 1
         self._hellos = []
 

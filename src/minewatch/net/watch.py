@@ -55,7 +55,7 @@ import typer
 from minewatch.i18n import tr
 from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
 from minewatch.net.findings import FlowView, endpoint_findings, session_finding
-from minewatch.net.pipeline import CaptureScanner
+from minewatch.net.pipeline import CaptureScanner, timing_still_judges
 from minewatch.scan_cli import Format, apply_allowlist
 
 #: Rolling window of the endpoint rules (seconds of capture time).
@@ -102,6 +102,11 @@ def _rss_mb() -> float | None:
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return None
+
+
+#: how long a lone mining hello waits for its host to mine before it is dropped, and how many wait
+HELLO_WAIT_S = 3600.0
+MAX_PENDING_HELLOS = 10_000
 
 
 class LiveScanner(CaptureScanner):
@@ -163,7 +168,11 @@ class LiveScanner(CaptureScanner):
         self.opened = 0
         self.ended = 0
         self.counts = {"session": 0, "open": 0, "endpoint": 0, "undecided_evicted": 0, "pressure_events": 0,
-                       "behavior_checks": 0, "behavior_open": 0, "behavior_withdrawn": 0, "behavior_deferred": 0}
+                       "behavior_checks": 0, "behavior_open": 0, "behavior_withdrawn": 0, "behavior_deferred": 0,
+                       "hellos_dropped": 0}
+        #: hosts that ran a mining session lately (bounded): a lone mining hello from one of them is a
+        #: miner walking its pool list, from anyone else a probe (`CaptureScanner._release_hellos`)
+        self._miner_hosts: OrderedDict[str, None] = OrderedDict()
         self.behavior_first_s = behavior_first_s
         self.behavior_every_s = behavior_every_s
         self.behavior_budget = behavior_budget
@@ -269,7 +278,7 @@ class LiveScanner(CaptureScanner):
         now = self.clock(wall)
         if now is not None:
             advance_clock(self.engine, now)
-            self._drain()
+            self._drain(now)
         self._report_open(now)
         if now is not None and (force or wall - self._last_behavior >= self.behavior_scan_every_s):
             self._last_behavior = wall
@@ -296,7 +305,7 @@ class LiveScanner(CaptureScanner):
     def finish(self) -> None:
         """End every open flow, then run the endpoint rules once more: nothing found is left unsaid."""
         self.engine.finish()
-        self._drain()
+        self._drain(final=True)
         self._endpoint_pass()
 
     # -- findings -------------------------------------------------------------------------------
@@ -313,17 +322,50 @@ class LiveScanner(CaptureScanner):
     def _confirm(self, f: Finding) -> None:
         if f.kind != "mining" or f.detector == "net.endpoint":
             return
+        if f.src_ip and not any(e.code == "net.stratum.hello_of_a_miner" for e in f.evidence):
+            self._miner_hosts[f.src_ip] = None
+            self._miner_hosts.move_to_end(f.src_ip)
+            while len(self._miner_hosts) > self.max_confirmed:
+                self._miner_hosts.popitem(last=False)
         self.recent_confirmed[f.finding_id] = f
         self.recent_confirmed.move_to_end(f.finding_id)
         while len(self.recent_confirmed) > self.max_confirmed:
             self.recent_confirmed.popitem(last=False)
         self._endpoint_dirty = True
 
-    def _drain(self) -> None:
+    def _live_hellos(self, now: float | None, final: bool) -> list[Finding]:
+        """Lone mining hellos of flows that ended: kept when their host mined lately, dropped (and
+        counted) once they are `HELLO_WAIT_S` old without that, or at the end of the watch.
+
+        Why a wait and not the capture's end as in `scan`: a live watch has no end, and the miner's
+        session at its main pool may start after it tried a dead backup pool. Bounded by
+        `MAX_PENDING_HELLOS` (the oldest go first), so a port scanner cannot grow the memory.
+        """
+        from minewatch.net.pipeline import hello_of_a_miner
+
+        out: list[Finding] = []
+        keep: list[Finding] = []
+        for f in self._hellos:
+            seen = f.last_seen.timestamp() if f.last_seen else None
+            if f.src_ip in self._miner_hosts:
+                f.extra["live_state"] = "closed"
+                out.append(hello_of_a_miner(f))
+            elif final or (now is not None and seen is not None and now - seen > HELLO_WAIT_S):
+                self.counts["hellos_dropped"] += 1
+            else:
+                keep.append(f)
+        if len(keep) > MAX_PENDING_HELLOS:
+            self.counts["hellos_dropped"] += len(keep) - MAX_PENDING_HELLOS
+            keep = keep[-MAX_PENDING_HELLOS:]
+        self._hellos = keep
+        return out
+
+    def _drain(self, now: float | None = None, *, final: bool = False) -> None:
         found, self._findings = self._findings, []
         for f in found:
             f.extra["live_state"] = "closed"
             self._confirm(f)
+        found.extend(self._live_hellos(now, final))
         self.counts["session"] += len(found)
         if self._withdrawn:
             found.extend(self._withdrawn)
@@ -370,6 +412,8 @@ class LiveScanner(CaptureScanner):
             facts = an.facts()
             if getattr(facts, "kind", None) != "mining":
                 continue
+            if getattr(facts, "probe_only", False) and an.info.src_ip not in self._miner_hosts:
+                continue  # a lone hello: decided when the flow ends (`_live_hellos`)
             f = self._open_finding(an.info, facts, now)
             if f is None or f.kind != "mining":
                 continue
@@ -410,8 +454,9 @@ class LiveScanner(CaptureScanner):
             key = id(info)
             an = self._analyzers.get(key)
             facts = an.facts() if an is not None else None
-            if getattr(facts, "kind", None) is not None:
-                due_at[key] = math.inf  # the dissector decided; timing is for flows it could not
+            kind = getattr(facts, "kind", None)
+            if kind is not None and not timing_still_judges(kind, self._open_finding(info, facts, now), facts):
+                due_at[key] = math.inf  # the dissector decided firmly; timing is for what it could not
                 continue
             due_at[key] = now + self.behavior_every_s
             summary = eng.snapshot(slot)
