@@ -114,3 +114,15 @@ def test_family_and_host_tokens():
     assert host_coin("pool.supportxmr.com") == ("monero", "supportxmr")
     assert host_coin("xmrpool.eu") == ("monero", "xmr")
     assert host_coin("kasse.de") is None and host_coin("www.ethz.ch") is None
+
+
+def test_rates_are_shown_in_their_familys_unit():
+    """Equihash shares count solutions: an estimate in Sol/s was printed as H/s in the tables, the report
+    and the finding page."""
+    from minewatch.net.hashrate import format_rate
+
+    assert format_rate(4.2e5, "equihash-200-9") == "420.00 kSol/s"
+    assert format_rate(4.2e5, None, "zcash") == "420.00 kSol/s"
+    assert format_rate(1.06e14, "sha256d") == "106.00 TH/s"
+    assert format_rate(11230.0, "rx/0") == "11.23 kH/s"
+    assert format_rate(None) == "—" and format_rate(0.0) == "—"

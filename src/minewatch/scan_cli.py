@@ -122,13 +122,10 @@ def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) ->
         _print_tables(findings)
 
 
-def _fmt_rate(h: float | None) -> str:
-    if not h:
-        return "—"
-    for unit, scale in (("EH/s", 1e18), ("PH/s", 1e15), ("TH/s", 1e12), ("GH/s", 1e9), ("MH/s", 1e6), ("kH/s", 1e3)):
-        if h >= scale:
-            return f"{h / scale:.2f} {unit}"
-    return f"{h:.0f} H/s"
+def _fmt_rate(h: float | None, algorithm: str | None = None, coin: str | None = None) -> str:
+    from minewatch.net.hashrate import format_rate
+
+    return format_rate(h, algorithm, coin)
 
 
 def _print_tables(findings: list[Finding]) -> None:
@@ -157,7 +154,7 @@ def _print_tables(findings: list[Finding]) -> None:
             ", ".join(sorted(h.workers)[:3]) or "—",
             ", ".join(sorted(h.wallets)[:2]) or "—",
             ", ".join(sorted(h.agents)[:2]) or "—",
-            _fmt_rate(h.hashrate_hs),
+            _fmt_rate(h.hashrate_hs, None, next(iter(h.coins)) if len(h.coins) == 1 else None),
             iso(h.first_seen) or "—",
             f"{h.max_score:.0f}",
         )
@@ -176,7 +173,7 @@ def _print_tables(findings: list[Finding]) -> None:
             (f.variant or "—") + (" 🔒" if f.encrypted else ""),
             f.coin or "—",
             f.worker or "—",
-            _fmt_rate(f.hashrate_hs),
+            _fmt_rate(f.hashrate_hs, f.algorithm, f.coin),
             f"{f.score:.0f}",
             _first_words(headline(f).render(lang), 240) if f.evidence else "—",
         )

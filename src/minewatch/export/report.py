@@ -145,11 +145,10 @@ def _value(v: Any) -> str:
     return f"{v:,.6g}" if abs(v) < 1e15 else f"{v:.6g}"
 
 
-def _rate(h: float) -> str:
-    for unit, scale in (("EH/s", 1e18), ("PH/s", 1e15), ("TH/s", 1e12), ("GH/s", 1e9), ("MH/s", 1e6), ("kH/s", 1e3)):
-        if h >= scale:
-            return f"{h / scale:,.2f} {unit}"
-    return f"{h:,.0f} H/s"
+def _rate(h: float, algorithm: str | None = None) -> str:
+    from minewatch.net.hashrate import format_rate
+
+    return format_rate(h, algorithm)
 
 
 _CSS = """
@@ -248,7 +247,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         (t("Coins", "币种"), ", ".join(coins) or t("unknown", "未知")),
         (t("Highest score", "最高评分"), _num(fs[0].score, 0) if fs else "—"),
         (t("Hashrate seen (per algorithm; latest session of each host)", "观测算力（按算法；每台主机取最近一次会话）"),
-         "; ".join(f"{a if a != '?' else t('unknown', '未知')}: {_rate(r)}" for a, r in rates.items()) or t("unknown", "未知")),
+         "; ".join(f"{a if a != '?' else t('unknown', '未知')}: {_rate(r, a)}" for a, r in rates.items()) or t("unknown", "未知")),
         (t("First seen", "首次发现"), reader_time(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
         (t("Last seen", "最后发现"), reader_time(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
     ):  # fmt: skip

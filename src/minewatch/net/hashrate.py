@@ -33,6 +33,21 @@ HASHES_PER_DIFF1: dict[str, float] = {
 #: Unit of the estimate per family: Equihash and Cuckoo count solutions/graphs, not hashes.
 UNITS: dict[str, str] = {"equihash": "Sol/s", "cuckoo": "G/s"}
 
+def format_rate(rate: float | None, algorithm: str | None = None, coin: str | None = None) -> str:
+    """A hashrate as people read it, in the unit of its algorithm's family: "106.05 TH/s", but
+    "420.00 kSol/s" for Equihash (its shares count solutions, not hashes), "—" when unknown."""
+    if not rate:
+        return "—"
+    from minewatch.net.coins import family_of
+
+    base = UNITS.get(family_of(algorithm, coin) or "", "H/s")
+    head, tail = base[:-2], base[-2:]  # "H" / "Sol" / "G" and "/s"
+    for prefix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if rate >= scale:
+            return f"{rate / scale:,.2f} {prefix}{head}{tail}"
+    return f"{rate:,.0f} {base}"
+
+
 #: Two-sided 95 % normal quantile used for the interval.
 Z95 = 1.96
 

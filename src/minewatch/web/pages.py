@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from minewatch.errors import InputError
 from minewatch.i18n import tr
+from minewatch.net.hashrate import format_rate
 from minewatch.store import cases as C
 from minewatch.store.backend import Db
 from minewatch.web import svg
@@ -65,7 +66,7 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
     t = partial(tr, lang=lang)
     base = {
         "request": request, "lang": lang, "t": t, "user": getattr(request.state, "user", None),
-        "csrf": getattr(request.state, "csrf", ""), "num": fmt_num, "ts": fmt_ts, "size": fmt_bytes,
+        "csrf": getattr(request.state, "csrf", ""), "num": fmt_num, "ts": fmt_ts, "size": fmt_bytes, "rate": format_rate,
         "state_name": lambda s: C.STATE_NAMES.get(s, (s, s))[1 if lang == "zh" else 0],
         "role_name": lambda r: C.ROLE_NAMES.get(r, (r, r))[1 if lang == "zh" else 0],
         "action_name": lambda a: C.action_name(str(a), lang),
