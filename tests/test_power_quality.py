@@ -43,7 +43,7 @@ def test_persistent_step_chosen_over_larger_step_that_falls_back():
     x[200 * 24 :] += 8 * 3.3  # rig stays to the end
     xb = x.reshape(1, DAYS, 24)
     floor = np.nanquantile(xb, 0.2, axis=2)
-    k, _z, _add, persist = choose_split(floor, xb)
+    k, _z, _add, persist, _rec = choose_split(floor, xb)
     assert abs(int(k[0]) - 200) <= 3
     assert persist[0] > 0.9
     b = analyse_block(x[None, :], 24, first_weekday=0)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from minewatch.model import Evidence, Finding, combine_subscores
-from minewatch.power.features import Block
+from minewatch.power.features import Block, band_hours
 
 DETECTOR = "power.load"
 REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
@@ -69,12 +69,40 @@ PER_MIN = 0.3
 #: Spring Festival days loses up to FEST_PTS points.
 FEST_KEEP = 0.5
 FEST_PTS = 40.0
+FEST_SHARE = 0.6
 
-#: Declared businesses whose honest load is flat around the clock (lower-case substrings).
+#: Declared businesses whose honest load is flat around the clock (lower-case substrings): data centres
+#: and server rooms, cold stores, 24-h plants; telecom sites (a tower or 5G base station is a flat few kW);
+#: water supply and sewage (pumps and aeration blowers run around the clock); aquaculture (aerators,
+#: recirculating systems) and livestock/poultry houses (ventilation, heating); electrolysis and
+#: electroplating lines (DC rectifiers run continuously); hospitals.
 FLAT_BUSINESSES = (
     "data", "server", "idc", "telecom", "cold", "refrigerat", "freezer", "24h", "24-h", "continuous",
     "数据", "机房", "冷库", "通信", "冷链",
+    "基站", "铁塔", "5g", "telecom tower", "cell tower", "base station", "china mobile", "china unicom", "china telecom", "移动", "联通",
+    "电信",
+    "水厂", "污水", "泵站", "供水", "自来水", "pumping station", "water supply", "waterworks", "water works",
+    "sewage", "wastewater",
+    "养殖", "渔", "水产", "fish farm", "aquacult", "aerat",
+    "禽", "鸡", "猪", "畜", "poultry", "livestock", "broiler", "layer house", "piggery", "pig farm",
+    "电解", "电镀", "electroly", "electroplat", "chlor-alkali",
+    "医院", "hospital",
 )  # fmt: skip
+#: a declared flat business takes back at least DECLARED_PTS points, or DECLARED_SHARE of the load-shape
+#: points when that is more, at most DECLARED_MAX (review 6: a fixed -40 left a new 5G site at 58)
+DECLARED_PTS = 40.0
+DECLARED_SHARE = 0.6
+DECLARED_MAX = 65.0
+#: points of a constant load added in a band of hours only (valley-hours mining, features.band_features)
+BAND_PTS = 60.0
+#: Declared businesses whose honest load is confined to a band of hours (lower-case substrings): greenhouse
+#: supplemental lighting, EV charging, battery / ice / heat storage charged in the valley, irrigation at night.
+#: Their band points keep BAND_DECLARED_KEEP of themselves.
+BAND_BUSINESSES = (
+    "greenhouse", "plant factory", "温室", "大棚", "补光", "charging", "充电", "storage", "储能", "蓄冷", "蓄热",
+    "irrigat", "灌溉",
+)  # fmt: skip
+BAND_DECLARED_KEEP = 0.4
 #: Tariff classes on which a large flat 24/7 load is out of place.
 SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
 #: Of those, the household ones, where any always-on load of a machine's size is out of place.
@@ -161,6 +189,13 @@ def subscores_block(
     s["plateau_stable"] = np.where(
         pos & ~np.isnan(dr), np.where(dr < 0.6, 10.0 * gu, g * (10 - 25 * _clip01((dr - 0.6) / 0.3))), 0.0
     )
+    # daily totals have no hours: whether the shift is the same in every hour, and whether it added
+    # hour-to-hour roughness, are unknown, so they give nothing (they used to give their full weight)
+    hourly = np.nan_to_num(b.slots_per_day, nan=24.0) > 1
+    s["uniform_shift"] = np.where(hourly, s["uniform_shift"], 0.0)
+    s["steady_added_load"] = np.where(hourly, s["steady_added_load"], 0.0)
+    step_family = s["step"] + s["uniform_shift"] + s["steady_added_load"] \
+        + np.clip(s["temperature_independent"], 0, None) + np.clip(s["plateau_stable"], 0, None)
     lf = b.load_factor
     nd = b.night_day
     big_load = has | (np.nan_to_num(b.mean_kw) >= min_machine_kw)
@@ -168,7 +203,9 @@ def subscores_block(
     s["flat_24_7"] = FLAT_PTS * flat * big_load
     # the load never falls below most of its mean: the always-on part a rig adds (robust to the
     # peaks that pull the load factor down, and to failures/curtailment in < 10 % of the hours)
-    s["always_on"] = ALWAYS_PTS * _clip01((b.floor_share - 0.6) / 0.35) * big_load
+    # daily totals: the "floor" is the day's mean, so its share of the mean is 1 for every meter; the
+    # part that never switches off is unknown without hours
+    s["always_on"] = ALWAYS_PTS * _clip01((b.floor_share - 0.6) / 0.35) * big_load * hourly
     s["stable_daily_energy"] = 10 * _clip01((0.2 - b.daily_cv) / 0.15) * big_load
     # idle capacity put to mining (GPU servers that mine whenever their owners do not compute): the
     # added load is the mirror of the old profile (fill_corr near -1), the old profile was day-peaked,
@@ -178,32 +215,52 @@ def subscores_block(
     level = _clip01((lf - 0.75) / 0.1) * np.where(np.isnan(nd), 0.0, _clip01(1.0 - np.abs(nd - 1.0) / 0.15))
     smooth = _clip01((0.08 - b.hourly_rough) / 0.05)
     s["idle_fill"] = np.where(pos, IDLE_FILL_PTS * mirror * level * smooth * keep, 0.0)
+    bq = band_quality(b, min_machine_kw)
+    # the band path is another reading of the same evidence (a step, flat, steady, persistent): it adds
+    # only what the floor's step family did not already give, so a rig seen by both is not counted twice
+    # declared businesses whose honest load is a band of hours (greenhouse lighting, EV charging, storage)
+    band_decl = np.array([bool(bz) and any(w in bz.lower() for w in BAND_BUSINESSES) for bz in business]) \
+        if business is not None else np.zeros(m, dtype=bool)
+    s["band_load"] = np.clip(BAND_PTS * bq * np.where(band_decl, BAND_DECLARED_KEEP, 1.0) - step_family
+                             - s["idle_fill"], 0.0, None)
     # Spring Festival: a load that stops while most businesses close is a production line, not a rig
     # (calendar.py). Graded by how much of the candidate load went (half or less kept, all of it at a
     # fifth) and by how clear the drop is against the meter's usual weekly change (2-4 units), and
     # weighted like the other shape points by how much there is to take back.
     sev = _clip01((FEST_KEEP - b.fest_keep) / (FEST_KEEP - 0.2)) * _clip01((b.fest_drop - 2.0) / 2.0)
-    always_w = _clip01((b.floor_share - 0.6) / 0.35) * big_load
-    s["festival_shutdown"] = -FEST_PTS * sev * np.where(has, g, always_w)
+    # the host's own holiday dip is not the candidate's: a festival floor still at the step's kW kept it
+    # (review 6, M1: a rig under a plant that closes, or a business whose load dips, lost up to 30 points)
+    sev = sev * np.where(np.isnan(b.fest_abs), 1.0, _clip01((0.9 - b.fest_abs) / 0.4))
+    always_w = _clip01((b.floor_share - 0.6) / 0.35) * big_load * hourly
+    # a line that stops when the plants close refutes the whole rig reading, not only part of it: the
+    # penalty is FEST_PTS or FEST_SHARE of the load-shape points so far, whichever is more
+    # (review 6: a new 24-h line that stopped for the festival kept 52-58 points after a fixed -40)
+    shape_so_far = sum(np.clip(v, 0, None) for v in s.values())
+    s["festival_shutdown"] = -np.maximum(FEST_PTS, FEST_SHARE * shape_so_far) * sev * np.where(has, g, always_w)
     # context
-    ctx_flat = np.zeros(m)
+    declared = np.zeros(m, dtype=bool)
     ctx_tariff = np.zeros(m)
     if business is not None:
-        for i, bz in enumerate(business):
-            if bz and any(w in bz.lower() for w in FLAT_BUSINESSES):
-                ctx_flat[i] = -40.0
-    s["declared_flat_business"] = ctx_flat
+        declared = np.array([bool(bz) and any(w in bz.lower() for w in FLAT_BUSINESSES) for bz in business])
+    s["declared_flat_business"] = np.zeros(m)  # filled in below, once every shape point is known
     if tariff is not None:
-        # kW that never switches off: a household's standby is well under 1 kW, one machine is 3 kW
-        on_kw = np.nan_to_num(b.floor_share * b.mean_kw)
+        # kW that never switches off: a household's standby is well under 1 kW, one machine is 3 kW. A band
+        # of hours that draws a machine's kW every night (valley-hours mining) is such a load too.
+        on_kw = np.where(hourly, np.nan_to_num(b.floor_share * b.mean_kw), 0.0)
+        on_kw = np.maximum(on_kw, np.where(bq >= 0.5, np.nan_to_num(b.band_kw), 0.0))
+        # daily totals: no floor, only the mean; an ordinary household with air-conditioning averages 1-2 kW
+        # (24-48 kWh a day), so points start at one machine's kW of mean load and are full at two
+        day_pts = 25.0 * _clip01((b.mean_kw - min_machine_kw) / min_machine_kw)
+        res_pts = np.where(hourly, 25.0 * _clip01((on_kw - 0.4 * min_machine_kw) / (0.4 * min_machine_kw)), day_pts)
         for i, tc in enumerate(tariff):
             if not tc:
                 continue
             t = tc.lower()
             if any(w in t for w in RESIDENTIAL_TARIFFS):
-                ctx_tariff[i] = 25.0 * float(_clip01(np.array((on_kw[i] - 0.4 * min_machine_kw)
-                                                              / (0.4 * min_machine_kw))))
-            elif any(w in t for w in SMALL_TARIFFS) and flat[i] > 0.5:
+                ctx_tariff[i] = float(res_pts[i])
+            elif any(w in t for w in SMALL_TARIFFS) and flat[i] > 0.5 and not declared[i]:
+                # a flat load on an agricultural tariff is out of place, unless the declared business runs
+                # flat (aquaculture aeration, livestock ventilation, pumping)
                 ctx_tariff[i] = 20.0 if np.nan_to_num(b.mean_kw[i]) >= min_machine_kw else 0.0
     s["tariff_mismatch"] = ctx_tariff
     if peer_lf is not None:
@@ -221,7 +278,44 @@ def subscores_block(
                                       CONTRACT_USE_PTS * _clip01((use - USE_LO) / (1.0 - USE_LO)))
     else:
         s["over_contract"] = np.zeros(m)
+    # a declared business whose honest load runs flat around the clock (a base station, a pumping
+    # station, a cold store...): a new flat load is its normal, so the declaration takes back at least
+    # DECLARED_PTS and otherwise DECLARED_SHARE of the load-shape points, whichever is more. Capacity
+    # use is not taken back (undeclared load eats the contract whatever the business), and a
+    # declaration never makes a meter invisible: the evidence says a rig can hide behind it.
+    shape = sum(np.clip(v, 0, None) for k, v in s.items()
+                if k not in ("over_contract", "peer_comparison", "declared_flat_business", "tariff_mismatch"))
+    s["declared_flat_business"] = np.where(declared, -np.minimum(np.maximum(DECLARED_PTS, DECLARED_SHARE * shape),
+                                                                   DECLARED_MAX), 0.0)
     return s
+
+
+def band_quality(b: Block, min_machine_kw: float = 2.5) -> np.ndarray:
+    """0-1: how much a band-of-hours load (features.band_features) looks like machines, per meter.
+
+    Graded products of the facts that tell a valley-hours rig from an honest night load: a clear step of
+    the band (`band_gain_t` 2 -> 10 units of its own weekly change), the same kW in every hour of the
+    band (`band_flat`) and nothing else moving (`band_quiet`, 0.6 -> 0.9), the same every night
+    (`band_rough`, night-to-night change 15 % -> 40 % of the band kW), independent of temperature
+    (`band_temp` 0.1 -> 0.4, no weather: no judgement), persisting to the end of the data
+    (`band_persist` 0.5 -> 0.9), and at least most of a machine's kW.
+    """
+    g = _clip01((b.band_gain_t - 1.5) / 4.0)
+    flat = _clip01((b.band_flat - 0.6) / 0.3)
+    quiet = _clip01((b.band_quiet - 0.6) / 0.3)
+    per = _clip01((b.band_persist - 0.5) / 0.4)
+    steady = _clip01(1.0 - (b.band_rough - 0.15) / 0.25)
+    temp = np.where(np.isnan(b.band_temp), 1.0, _clip01(1.0 - (b.band_temp - 0.1) / 0.3))
+    big = np.nan_to_num(b.band_kw) >= 0.6 * min_machine_kw
+    # a business that now runs the night as it runs the day (a shop open around the clock, a second
+    # shift) ends with the band level equal to the other hours'; within 10 % of it the band is most
+    # likely that, from 30 % on it is judged on the rest
+    fill = np.where(np.isnan(b.band_fill), 1.0, 0.2 + 0.8 * _clip01((np.abs(b.band_fill - 1.0) - 0.1) / 0.2))
+    # a band that has only lived in the cold (switched on in the heating season, data ending before it
+    # ends) cannot show that it is not a storage heater or greenhouse lighting at full power: it keeps
+    # 30 % of its quality when at least 90 % of its days were cold
+    heat = np.where(np.isnan(b.band_cold), 1.0, 1.0 - 0.7 * _clip01((b.band_cold - 0.6) / 0.3))
+    return g * flat * quiet * per * steady * temp * big * fill * heat
 
 
 def total_score(sub: dict[str, np.ndarray]) -> np.ndarray:
@@ -291,13 +385,19 @@ def build_finding(
     assessment made later (`minewatch assess finding`) counts energy up to the data, not up to today."""
     subs = {k: round(float(v[i]), 1) for k, v in sub.items()}
     score = combine_subscores(subs)
-    has = int(b.split_day[i]) >= 0
+    # the band path (a load in a band of hours only) gave more than the floor's step: its onset and size
+    # (idle-hours mining, which also fills hours, keeps its own reading: its energy counts every weekday)
+    band = subs.get("band_load", 0.0) > 0 and subs.get("idle_fill", 0.0) <= 0 and _f(b.band_kw[i]) is not None \
+        and int(b.band_onset_day[i]) >= 0
+    has = int(b.split_day[i]) >= 0 or band
     onset: datetime | None = None
     if has:
         slot_s = 86400 // steps_per_day
-        local = day0_s + int(b.onset_day[i]) * 86400 + max(int(b.onset_slot[i]), 0) * slot_s
+        od, osl = (int(b.band_onset_day[i]), int(b.band_onset_slot[i])) if band else \
+            (int(b.onset_day[i]), int(b.onset_slot[i]))
+        local = day0_s + od * 86400 + max(osl, 0) * slot_s
         onset = datetime.fromtimestamp(local - tz_offset_h * 3600, tz=UTC)
-    kw = _f(b.shift_kw[i]) if has else None
+    kw = _f(b.shift_kw[i]) if has and not band else None
     idle_pts = subs.get("idle_fill", 0.0)
     idle = idle_pts > 0
     draw = kw  # what the machines draw while they run
@@ -312,6 +412,15 @@ def build_finding(
     gain = _f(b.gain_t[i])
     if kw is not None and (kw < MIN_KW or gain is None or gain < MIN_GAIN_T):
         kw = None
+    band_txt = band_zh = ""
+    if band:
+        # the machines draw the band's kW while they run; the energy is that over the band's hours only
+        bkw, length = float(b.band_kw[i]), int(b.band_len[i])
+        draw, kw = bkw, bkw * length / 24.0
+        hours = ", ".join(f"{h:02d}:00-{(h + n) % 24:02d}:00" for h, n in band_hours(b.band_mask[i]))
+        band_txt = (f"{bkw:.1f} kW added only in the hours {hours} ({length} h a day, the same every night; "
+                    f"{kw:.1f} kW on average)")
+        band_zh = f"仅在 {hours} 新增 {bkw:.1f} kW（每天 {length} 小时，每晚相同；平均 {kw:.1f} kW）"
     if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
         kw = draw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
     # machines come whole: the count is the nearest integer (at least one) of kW / one unit's kW. A
@@ -336,6 +445,8 @@ def build_finding(
             tail_zh += f"；夜/日负荷比 {nd:.2f}"
         size = f"{kw:.1f} kW" if not idle else f"{kw:.1f} kW on average ({draw:.1f} kW in the idle hours)"
         size_zh = f"{kw:.1f} kW" if not idle else f"平均 {kw:.1f} kW（空闲时段 {draw:.1f} kW）"
+        if band:
+            size, size_zh = band_txt, band_zh
         ev.append(Evidence(
             "power.step",
             f"meter {meter_id}: load stepped up by {size} on {day}{mtxt}{tail}",
@@ -344,7 +455,23 @@ def build_finding(
             data={"kw": kw, "gain_t": _f(b.gain_t[i]), "pre_kw": _f(b.pre_kw[i]), "post_kw": _f(b.post_kw[i]),
                   "machines": machines, "unit_kw": unit.kw if unit else None},
         ))
-        for code, attr, key, en, zh in _SHAPE_EVIDENCE:
+        if band:
+            ev.append(Evidence(
+                "power.band",
+                f"valley-hours pattern: the hours {hours} "
+                f"stepped up together by {draw:.1f} kW ({b.band_flat[i] * 100:.0f} % of them within 30 % of it), "
+                f"the other hours did not move ({b.band_quiet[i] * 100:.0f} % unchanged), the band kept at least "
+                f"half of it on {b.band_persist[i] * 100:.0f} % of the nights since; a flat load in the cheap hours "
+                f"that does not follow the weather or the season ({subs['band_load']:+.1f} points)",
+                f"谷时段模式：{hours} "
+                f"各时段同步上升 {draw:.1f} kW（{b.band_flat[i] * 100:.0f}% 的时段在其 30% 以内），其余时段未变"
+                f"（{b.band_quiet[i] * 100:.0f}% 不变），此后 {b.band_persist[i] * 100:.0f}% 的夜晚仍保持一半以上；"
+                f"低价时段的平稳负荷，不随天气或季节变化（{subs['band_load']:+.1f} 分）",
+                data={"band_hours": band_hours(b.band_mask[i]), "band_kw": draw, "band_fill": _f(b.band_fill[i]),
+                      "band_flat": _f(b.band_flat[i]), "band_quiet": _f(b.band_quiet[i]),
+                      "band_persist": _f(b.band_persist[i]), "band_rough": _f(b.band_rough[i]),
+                      "band_temp": _f(b.band_temp[i]), "band_gain_t": _f(b.band_gain_t[i])}))
+        for code, attr, key, en, zh in _SHAPE_EVIDENCE if not band else ():
             v = _f(getattr(b, attr)[i])
             if v is not None:
                 ev.append(Evidence(code, en.format(v=v, pct=v * 100), zh.format(v=v, pct=v * 100), data={key: v}))
@@ -389,8 +516,11 @@ def build_finding(
             "power.daily_energy", f"daily energy varies by {cv * 100:.1f} % (coefficient of variation)",
             f"日用电量变异系数 {cv * 100:.1f}%", data={"daily_cv": cv}))
     for name, en, zh in (
-        ("declared_flat_business", "declared business normally runs flat around the clock",
-         "申报行业本身即为全天平稳负荷"),
+        ("declared_flat_business",
+         "declared business normally runs flat around the clock, so a new flat load is not specific to mining; "
+         "a declared flat business can still hide a rig, and the network view (pool connections) or a visit tells",
+         "申报行业本身即为全天平稳负荷，新增平稳负荷并非挖矿所特有；但申报为此类行业的用户仍可能隐藏矿机，"
+         "需结合网络侧检测（矿池连接）或现场核查"),
         ("tariff_mismatch", "large flat 24/7 load on a residential/agricultural tariff",
          "居民/农业电价下出现大功率全天平稳负荷"),
         ("peer_comparison", "compared with peers of the same tariff class and business", "与同电价类别、同行业用户比较"),

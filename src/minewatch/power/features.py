@@ -64,8 +64,25 @@ class Block:
     persist: np.ndarray  # share of the days after the step whose floor stays above half of it
     fest_keep: np.ndarray  # share of the candidate load kept over the Spring Festival (festival_keep)
     fest_drop: np.ndarray  # its fall in units of the meter's usual weekly change of the floor
+    fest_abs: np.ndarray  # the festival floor / the step (a running rig keeps at least its own kW)
     fill_corr: np.ndarray  # correlation over the hours of the day of the added load with the old profile
     pre_night_day: np.ndarray  # 00-05 h / 10-17 h of the hour profile before the step
+    slots_per_day: np.ndarray  # readings per day of the grid (1 = daily totals: no hour-of-day shape)
+    recovery: np.ndarray  # share of the chosen step that only returns the floor to its level before a dip
+    # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
+    band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
+    band_len: np.ndarray  # hours in the band
+    band_fill: np.ndarray  # after the step, the band's level / the other hours' level (1 = runs all day alike)
+    band_kw: np.ndarray  # median added kW over the band's hours (plateau against the 42 days before)
+    band_gain_t: np.ndarray  # step of the band's daily mean in units of its own usual weekly change
+    band_flat: np.ndarray  # share of the band's hours whose added kW is within 30 % of band_kw
+    band_quiet: np.ndarray  # share of the other hours whose load moved by less than 30 % of band_kw
+    band_persist: np.ndarray  # share of the later nights whose band excess stays above half of band_kw
+    band_rough: np.ndarray  # night-to-night change the band added (robust SD beyond the same before) / band_kw
+    band_temp: np.ndarray  # swing of the band excess explained by temperature / band_kw
+    band_cold: np.ndarray  # share of the days since the band's step colder than BAND_COLD_C (a heating season)
+    band_onset_day: np.ndarray  # day of the band's first raised hour (-1 = none)
+    band_onset_slot: np.ndarray  # its hour
 
 
 def judged_days(row: np.ndarray, steps_per_day: int) -> int:
@@ -128,6 +145,9 @@ def best_split(y: np.ndarray, min_seg: int = MIN_SEG) -> tuple[np.ndarray, np.nd
 SCAN_W = 28  #: days each side of a candidate step in the step scan
 SCAN_GAP = 7  #: days skipped after a candidate day (fleets are switched on over up to a week)
 N_CAND = 4  #: candidate steps per meter examined for rig-likeness
+#: days before a candidate step whose median floor is "the level before a dip": longer than a plant's
+#: closure (Spring Festival 7-30 days, maintenance turnarounds 10-21 days) so the closure is a minority
+REF_DAYS = 91
 
 
 def _scan(floor: np.ndarray, w: int, gap: int) -> np.ndarray:
@@ -224,7 +244,7 @@ def _analyse_block(
     peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
 
     rows = np.arange(m)
-    k, zbest, additive, persist = choose_split(floor, x)
+    k, zbest, additive, persist, recovery = choose_split(floor, x)
     has = k > 0
     kk = np.where(has, k, 0)
     pre_w = _window(floor, kk - PRE_DAYS, PRE_DAYS)
@@ -367,10 +387,10 @@ def _analyse_block(
 
     # Spring Festival (calendar.py), only with readings within the day: a daily total's "floor" is the
     # day's mean, which an office that closes for the holiday loses too
-    fest_keep = fest_drop = np.full(m, np.nan)
+    fest_keep = fest_drop = fest_abs = np.full(m, np.nan)
     fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
     if S > 1 and fd.size == D and fd.sum() >= 3:
-        fest_keep, fest_drop = festival_keep(floor, fd, has, onset_day, step)
+        fest_keep, fest_drop, fest_abs = festival_keep(floor, fd, has, onset_day, step)
 
     nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
     return Block(
@@ -404,15 +424,218 @@ def _analyse_block(
         persist=nan_if(persist),
         fest_keep=fest_keep,
         fest_drop=fest_drop,
+        fest_abs=fest_abs,
         fill_corr=nan_if(fill_corr),
         pre_night_day=nan_if(pre_night_day),
+        slots_per_day=np.full(m, float(S)),
+        recovery=nan_if(recovery),
+        **band_features(x, dayok, temp_daily),
     )
+
+
+BAND_MIN_H = 6  #: shortest band of hours judged (a Chinese valley tariff period is 8 h, some 6-10 h)
+BAND_MAX_H = 20  #: longest: a load off for 4 h or less lifts the daily floor and is the step path's
+BAND_CAND = 3  #: candidate days per meter for a band step
+#: daily mean °C below which buildings are heated (northern China heats from 15 November, at about 5 °C)
+BAND_COLD_C = 12.0
+BAND_RUNS = 2  #: runs of hours a band may have (on through the night, off in the morning and evening peaks)
+#: 00:00-06:00 is inside every provincial valley period (23-07, 22-06, 00-08, ...): a band must hold 5 of them
+VALLEY_CORE = np.arange(0, 6)
+
+
+def _runs(up: np.ndarray) -> np.ndarray:
+    """Number of runs of True per row of (rows, S), wrapping midnight (a full row is one run)."""
+    starts = up & ~np.roll(up, 1, axis=1)
+    n = starts.sum(axis=1)
+    return np.where(up.all(axis=1), 1, n)
+
+
+def band_hours(mask: np.ndarray | float) -> list[tuple[int, int]]:
+    """(first hour, hours) of each run of a band given as its 24-bit mask (features.band_features),
+    in order from the run that follows the longest gap (so 23:00-07:00 is one run starting at 23)."""
+    bits = int(mask)
+    on = [(bits >> h) & 1 == 1 for h in range(24)]
+    if all(on) or not any(on):
+        return [(0, 24)] if all(on) else []
+    h0 = next(h for h in range(24) if on[h] and not on[h - 1])
+    out: list[tuple[int, int]] = []
+    for k in range(24):
+        h = (h0 + k) % 24
+        if on[h] and not on[h - 1]:
+            out.append((h, 0))
+        if on[h]:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+    return out
+
+
+def band_features(x: np.ndarray, dayok: np.ndarray, temp_daily: np.ndarray | None) -> dict[str, np.ndarray]:
+    """A constant load added in one band of hours only: valley-hours mining under a time-of-use tariff.
+
+    Why: under Chinese time-of-use tariffs (valley price a third or a quarter of the peak) a rig that
+    runs 23:00-07:00, or stops in the peaks, is the normal way to mine; it never lifts the day's floor
+    (a low quantile of the 24 hours), so the floor's step scan cannot see it. Here each hour of the day
+    is its own daily series: the same step scan runs on every hour (vectorised over meters x hours),
+    candidate days are those where at least BAND_MIN_H hours stepped up together, and at each the
+    band is the longest run of hours (wrapping midnight) that rose by at least half the upper level.
+    What makes it a rig and not an honest night load (storage heaters, EV charging, night irrigation,
+    battery charging): the added kW is the same in every hour of the band (`band_flat`; a heater's
+    charge or a charging queue ramps), the other hours did not move (`band_quiet`; a battery discharges
+    in the peaks, a business that grows grows by day too), it is the same every night
+    (`band_rough`; charging needs and heating follow the day), does not follow temperature
+    (`band_temp`) and persists to the end of the data (`band_persist`; irrigation and heating have
+    seasons). Only for hourly grids (S = 24); NaN otherwise.
+    """
+    m, D, S = x.shape
+    nan = np.full(m, np.nan)
+    out = {k: nan.copy() for k in ("band_mask", "band_len", "band_fill", "band_kw", "band_gain_t", "band_flat", "band_quiet",
+                                   "band_persist", "band_rough", "band_temp", "band_cold")}
+    out["band_onset_day"] = np.full(m, -1.0)
+    out["band_onset_slot"] = np.full(m, -1.0)
+    if S != 24 or D < 2 * SCAN_W + SCAN_GAP or m == 0:
+        return out
+    rows = np.arange(m)
+    xd = np.where(dayok[:, :, None], x, np.nan)
+    # every hour of the day as its own daily series: (m*S, D)
+    y = np.ascontiguousarray(xd.transpose(0, 2, 1)).reshape(m * S, D)
+    _st, zh = step_scan(y)
+    zh = zh.reshape(m, S, D)
+    # days where at least BAND_MIN_H hours stepped up: the BAND_MIN_H-th largest z over the hours
+    zs = np.where(np.isnan(zh), -np.inf, zh)
+    kth = -np.partition(-zs, BAND_MIN_H - 1, axis=1)[:, BAND_MIN_H - 1, :]
+    kth = np.where(np.isfinite(kth), kth, np.nan)
+    cands = candidate_days(kth, k=BAND_CAND)
+    hh = np.arange(S)
+    best_q = np.full(m, -np.inf)
+    res = {k: nan.copy() for k in ("mask", "cand")}
+    for j in range(cands.shape[1]):
+        c = cands[:, j]
+        okc = c >= 0
+        cc = np.where(okc, c, 0)
+        pre = _nanq_sorted(_window(xd, cc - SCAN_W, SCAN_W), 0.5, axis=1)
+        post = _nanq_sorted(_window(xd, cc + SCAN_GAP, SCAN_W), 0.5, axis=1)
+        sh = post - pre  # (m, S)
+        shs = np.where(np.isnan(sh), -np.inf, sh)
+        top = -np.partition(-shs, BAND_MIN_H - 1, axis=1)[:, BAND_MIN_H - 1]
+        top = np.where(np.isfinite(top) & (top > 0), top, np.nan)
+        with np.errstate(invalid="ignore"):
+            upper = np.where(sh >= 0.5 * top[:, None], sh, np.nan)
+            lvl = np.nanmedian(upper, axis=1)
+            up = sh > 0.5 * lvl[:, None]
+        # the band: the hours that rose by at least half the upper level, in at most BAND_RUNS runs
+        # (a rig that stops in the morning and the evening peaks runs in two), covering the night
+        # hours every valley period holds (a rig is confined to hours to save money)
+        length = up.sum(axis=1)
+        inb = up
+        out_med = np.nanmedian(np.where(~inb, sh, np.nan), axis=1)
+        kb = np.nanmedian(np.where(inb, sh, np.nan), axis=1) - out_med
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat = np.sum(inb & (np.abs(sh - out_med[:, None] - kb[:, None]) <= 0.3 * kb[:, None]), axis=1) \
+                / np.maximum(length, 1)
+            quiet = np.sum(~inb & (np.abs(sh - out_med[:, None]) <= 0.3 * kb[:, None]), axis=1) \
+                / np.maximum(S - length, 1)
+        night = inb[:, VALLEY_CORE].sum(axis=1) >= len(VALLEY_CORE) - 1
+        good = okc & (length >= BAND_MIN_H) & (length <= BAND_MAX_H) & (np.nan_to_num(kb) > 0) & night \
+            & (_runs(inb) <= BAND_RUNS)
+        q = np.where(good, np.nan_to_num(kth[rows, cc]) * flat**2 * quiet**2, -np.inf)
+        better = q > best_q
+        best_q = np.where(better, q, best_q)
+        res["mask"] = np.where(better, inb @ (1 << hh), res["mask"])
+        res["cand"] = np.where(better, cc, res["cand"])
+    has = np.isfinite(best_q)
+    if not has.any():
+        return out
+    bits = np.where(has, res["mask"], 0).astype(np.int64)
+    cand = np.where(has, res["cand"], 0).astype(np.int64)
+    inb = ((bits[:, None] >> hh[None, :]) & 1).astype(bool)
+    length = inb.sum(axis=1)
+    # the band's daily mean, its own step scan (the band was chosen from the hours, so its strength is
+    # measured again on the band as one series) and the least-squares split around the candidate
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bm = np.nansum(np.where(inb[:, None, :], xd, 0.0), axis=2) / np.sum(inb[:, None, :] & ~np.isnan(xd), axis=2)
+    _bs, bz = step_scan(bm)
+    gain = bz[rows, cand]
+    c0 = cand - SCAN_W
+    loc = _window(bm, c0, 2 * SCAN_W + SCAN_GAP)
+    kl, _g = best_split(loc, min_seg=7)
+    k = np.clip(np.where(kl > 0, c0 + kl, cand + 1), 1, D - 1)
+    # size: plateau against the customer's own hour profile before (as the step path)
+    pre_x = _window(xd, k - PRE_DAYS, PRE_DAYS)
+    prof_pre = _nanq_sorted(pre_x, 0.5, axis=1)
+    post_x = _window(xd, k + POST_GAP, POST_DAYS)
+    sh = _nanq_sorted(post_x, 0.5, axis=1) - prof_pre
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # the band's kW over the other hours' common shift (a feeder's own wander moves every hour alike)
+        out_med = np.nanmedian(np.where(~inb, sh, np.nan), axis=1)
+        kw = np.nanmedian(np.where(inb, sh, np.nan), axis=1) - out_med
+        flat = np.sum(inb & (np.abs(sh - out_med[:, None] - kw[:, None]) <= 0.3 * kw[:, None]), axis=1) \
+            / np.maximum(length, 1)
+        quiet = np.sum(~inb & (np.abs(sh - out_med[:, None]) <= 0.3 * kw[:, None]), axis=1) \
+            / np.maximum(S - length, 1)
+        # the load after the step in the band against the other hours: a shop or a line that now runs the
+        # night as it runs the day makes the two equal (1); machines have no reason to
+        prof_post = _nanq_sorted(post_x, 0.5, axis=1)
+        fill = np.nanmedian(np.where(inb, prof_post, np.nan), axis=1) / np.nanmedian(
+            np.where(~inb, prof_post, np.nan), axis=1)
+        # every night's band excess over the old profile
+        exc = np.nanmean(np.where(inb[:, None, :], xd - prof_pre[:, None, :], np.nan), axis=2)  # (m, D)
+        dd = np.arange(D)[None, :]
+        later = (dd >= (k + SCAN_GAP)[:, None]) & ~np.isnan(exc)
+        n_later = later.sum(axis=1)
+        persist = np.where(n_later > 0, (later & (exc > 0.5 * kw[:, None])).sum(axis=1) / np.maximum(n_later, 1),
+                           np.nan)
+        plate = (dd >= (k + POST_GAP)[:, None]) & (dd < (k + POST_GAP + POST_DAYS)[:, None])
+        # night-to-night change the band ADDED: its robust SD on the plateau beyond the same before the
+        # step (a feeder's own nights wander; machines add nothing to that, charging queues and heaters do)
+        def night_sd(mask: np.ndarray) -> np.ndarray:
+            de = np.diff(np.where(mask, exc, np.nan), axis=1)
+            return 1.4826 * _nanq_sorted(np.abs(de - _nanq_sorted(de, 0.5)[:, None]), 0.5) / np.sqrt(2)
+
+        pre_m = (dd >= (k - PRE_DAYS)[:, None]) & (dd < k[:, None])
+        sd_post, sd_pre = night_sd(plate), np.nan_to_num(night_sd(pre_m))
+        rough = np.sqrt(np.clip(sd_post**2 - sd_pre**2, 0.0, None)) / kw
+        if temp_daily is not None:
+            # short-term sensitivity (deviations from a 7-day mean), as temp_frac: a heater's charge follows
+            # the day's cold, while the customer's own seasonal drift must not count
+            t = np.asarray(temp_daily, dtype=np.float64)[:, :D]
+            post_all = later & (dd >= (k + POST_GAP)[:, None])
+            b, sd = _slope(t - _roll_mean(t, 7), exc - _roll_mean(exc, 7), post_all)
+            temp = np.abs(b) * 2 * sd / kw
+            # a storage heater at full charge is flat and the same every night; what gives it away is that
+            # the band has only lived in the cold: share of its days (from the step on) colder than BAND_COLD_C
+            since = (dd >= k[:, None]) & ~np.isnan(t)
+            cold = np.where(since.sum(axis=1) >= MIN_SEG,
+                            (since & (t < BAND_COLD_C)).sum(axis=1) / np.maximum(since.sum(axis=1), 1), np.nan)
+        else:
+            temp = cold = nan
+    # onset: the first band hour, from the day before the split on, whose excess is above half the band
+    # kW and stays so for the rest of that night's band (at least 2 hours), in time order
+    two = np.concatenate([_window(xd, k - 1, 1)[:, 0, :], _window(xd, k, 1)[:, 0, :]], axis=1)  # (m, 48)
+    ex2 = two - np.concatenate([prof_pre, prof_pre], axis=1)
+    inb2 = np.concatenate([inb, inb], axis=1)
+    above = inb2 & (ex2 > 0.5 * kw[:, None])
+    nxt = np.concatenate([above[:, 1:], np.zeros((m, 1), bool)], axis=1) | ~np.concatenate(
+        [inb2[:, 1:], np.zeros((m, 1), bool)], axis=1)
+    first = np.argmax(above & nxt, axis=1)
+    found = (above & nxt).any(axis=1)
+    onset_day = np.where(found, k - 1 + first // S, k)
+    start = np.argmax(inb & ~np.roll(inb, 1, axis=1), axis=1)
+    onset_slot = np.where(found, first % S, start)
+    ok = has & np.isfinite(kw) & (kw > 0)
+    f = lambda a: np.where(ok, a, np.nan)  # noqa: E731
+    return {
+        "band_mask": f(bits.astype(np.float64)), "band_len": f(length.astype(np.float64)), "band_kw": f(kw),
+        "band_fill": f(fill),
+        "band_gain_t": f(gain), "band_flat": f(flat), "band_quiet": f(quiet), "band_persist": f(persist),
+        "band_rough": f(rough), "band_temp": f(temp), "band_cold": f(cold),
+        "band_onset_day": np.where(ok, onset_day, -1).astype(np.float64),
+        "band_onset_slot": np.where(ok, onset_slot, -1).astype(np.float64),
+    }
 
 
 def festival_keep(
     floor: np.ndarray, fd: np.ndarray, has: np.ndarray, onset_day: np.ndarray, step: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(keep, drop): the share of the candidate load still drawn over the core Spring Festival days
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keep, drop, absolute): the share of the candidate load still drawn over the core Spring Festival days
     `fd`, and its fall in units of the meter's usual weekly change of the floor (NaN: not judged).
 
     Most businesses close for the festival, a rig keeps hashing. The test reads the daily floor (a low
@@ -422,7 +645,8 @@ def festival_keep(
     rig included; what leaves the floor is load that ran around the clock and stopped: a production
     line, not a rig. With a step at least a week before the festival the candidate is the step
     (kept share = 1 - fall of the floor / step); without a step it is the whole floor (festival floor /
-    floor before). A step after the festival leaves the meter unjudged.
+    floor before). A step after the festival leaves the meter unjudged. `absolute` is the festival
+    floor / the step (step case only): the host's own holiday dip must not be charged to the candidate.
     """
     m = floor.shape[0]
     f0 = int(np.argmax(fd))
@@ -440,10 +664,17 @@ def festival_keep(
         fall = before - fest
         keep = np.where(stepcase, 1.0 - fall / step, np.where(nscase, fest / before, np.nan))
         drop = np.where(stepcase | nscase, fall / scale, np.nan)
-    return keep, drop
+        # what a running rig cannot do: draw less than itself. The festival floor holds the rig's kW
+        # whatever the host business does around it (a plant that closes, a shop whose own load dips),
+        # so a floor still at or above the step kept the added load; a stopped line leaves only the
+        # host's standby, below the step
+        absolute = np.where(stepcase, fest / step, np.nan)
+    return keep, drop, absolute
 
 
-def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def choose_split(
+    floor: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The most rig-like of the meter's candidate steps: large against its own history *and* additive.
 
     A rig adds the same kW to every hour; a business's own level change (more staff, a transferred
@@ -451,7 +682,9 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     its median: the share of hours within 30 % of it (`additive`) weights the candidate's z. And a
     rig keeps running: the share of all later days whose floor stays above half the step (`persist`)
     weights it too, so a feeder's own wander, a temporary job or a season that comes back loses to a
-    smaller step that stays. Returns (split day, z, additive, persist) of the chosen candidate.
+    smaller step that stays. A step that only brings the floor back to where it was before a dip (a
+    plant reopening after a closure) is a recovery, not an onset: its z counts only the part above the
+    level before the dip. Returns (split day, z, additive, persist, recovery) of the chosen candidate.
     """
     m, D, S = x.shape
     rows = np.arange(m)
@@ -464,6 +697,7 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     best_z = np.full(m, np.nan)
     best_a = np.full(m, np.nan)
     best_p = np.full(m, np.nan)
+    best_r = np.full(m, np.nan)
     for j in range(cands.shape[1]):
         c = cands[:, j]
         okc = c >= 0
@@ -483,6 +717,16 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
         later = (dd >= (cc + SCAN_GAP)[:, None]) & ~np.isnan(floor)
         n_later = later.sum(axis=1)
         stay = np.where(n_later > 0, (later & (floor > thr[:, None])).sum(axis=1) / np.maximum(n_later, 1), 0.0)
+        # recovery: a plant that closed (Spring Festival, a maintenance turnaround) and reopens steps up
+        # against the closure, back to where it was. Only the part of the step above the level before
+        # the dip is new load: the reference is the median floor of the REF_DAYS before the candidate,
+        # longer than any closure, so the closure's days are a minority in it.
+        ref = _nanq_sorted(_window(floor, cc - REF_DAYS, REF_DAYS), 0.5, axis=1)
+        st = step[rows, cc]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rec = np.where(st > 0, np.clip((ref - pre_mean[rows, cc]) / st, 0.0, 1.0), 0.0)
+        rec = np.nan_to_num(rec)
+        zc = zc * (1.0 - rec)
         q = np.where(okc, np.nan_to_num(zc) * add**2 * stay, -np.inf)
         better = q > best_q
         best_q = np.where(better, q, best_q)
@@ -490,6 +734,7 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
         best_z = np.where(better & okc, zc, best_z)
         best_a = np.where(better & okc, add, best_a)
         best_p = np.where(better & okc, stay, best_p)
+        best_r = np.where(better & okc, rec, best_r)
     # refine: the least-squares split of the floor around the chosen candidate (the scan's maximum
     # is flat over the ramp-up week, the l2 split is not)
     has = best_k > 0
@@ -497,7 +742,7 @@ def choose_split(floor: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     loc = _window(floor, c0, 2 * SCAN_W + SCAN_GAP)
     kl, _g = best_split(loc, min_seg=7)
     refined = np.where(has & (kl > 0), c0 + kl, best_k)
-    return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p
+    return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p, best_r
 
 
 def _tail_run(excess: np.ndarray, thr: np.ndarray, share: float = 0.8, min_slots: int = 2) -> np.ndarray:
