@@ -661,6 +661,24 @@ def export_jsonl(findings: Iterable[Finding], **opts: Any) -> str:
     return "".join(f.to_json() + "\n" for f in findings)
 
 
+#: formats a device enforces (a firewall drops, a resolver sinkholes, an IDS alerts inline): findings
+#: from timing alone stay out of them unless asked for. Timing says "shaped like a pool session", which
+#: a benign flow can be (docs/behavior.md), and a wrong block cuts a cloud service for everyone.
+ENFORCING_KINDS: tuple[str, ...] = ("nft", "ipset", "rpz", "suricata", "suricata-dataset")
+
+
+def select_for_export(kind: str, findings: Iterable[Finding], *, include_timing_only: bool = False) -> list[Finding]:
+    """The findings an export of `kind` is made from: all of them, but for the enforcing formats not
+    those from timing alone (`net.findings.timing_only`) unless `include_timing_only`. One rule for the
+    CLI, the page and the API, so the three give the same file."""
+    rows = list(findings)
+    if include_timing_only or kind not in ENFORCING_KINDS:
+        return rows
+    from minewatch.net.findings import timing_only
+
+    return [f for f in rows if not timing_only(f)]
+
+
 EXPORTERS: dict[str, Callable[..., str]] = {
     "nft": export_nft,
     "ipset": export_ipset,

@@ -65,7 +65,7 @@ def export(
     导出结果，供防火墙、DNS、入侵检测、威胁情报平台和 SIEM 使用。
     """
     from minewatch.errors import MinewatchError
-    from minewatch.export import EXPORTERS, rpz_serial_of
+    from minewatch.export import EXPORTERS, rpz_serial_of, select_for_export
     from minewatch.scan_cli import _allowlist, apply_allowlist, parse_time
     from minewatch.store.backend import open_store
 
@@ -83,10 +83,7 @@ def export(
         with open_store(db, must_exist=True) as store:
             allow = _allowlist(store)
             rows, _hidden = apply_allowlist(store.findings(since=parse_time(since)), allow)
-        if not include_timing_only and kind in ("nft", "ipset", "rpz", "suricata", "suricata-dataset"):
-            from minewatch.net.findings import timing_only  # blocking formats only; SIEM exports keep all
-
-            rows = [f for f in rows if not timing_only(f)]
+        rows = select_for_export(kind, rows, include_timing_only=include_timing_only)
     except MinewatchError as e:
         _fail(str(e))
     except Exception as e:  # a PostgreSQL server that is down or refuses us: say so in one line

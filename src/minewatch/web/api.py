@@ -360,10 +360,12 @@ def api_export(
     case_id: IntId | None = None,
     since: datetime | None = None,
     lang: Literal["en", "zh"] = "en",
+    include_timing_only: bool = False,
     user: C.User = Depends(api_user),
     db: Db = Depends(get_db),
 ) -> Response:
-    r = export(db, kind, FindingFilter(site_id=site_id, case_id=case_id, since=since), min_score=min_score, lang=lang)
+    r = export(db, kind, FindingFilter(site_id=site_id, case_id=case_id, since=since), min_score=min_score, lang=lang,
+               include_timing_only=include_timing_only)
     C.audit(db, user.username, "export", "export", kind, None, {"findings": r.used, "min_score": min_score, "via": "api"})
     return Response(r.text, media_type=r.media_type, headers=r.headers())
 

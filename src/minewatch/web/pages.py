@@ -582,7 +582,8 @@ def _export(request: Request, kind: str, user: C.User, db: Db) -> Response:
     q = request.query_params
     try:
         flt, min_score = export_params(q.get("min_score"), q.get("site_id"), q.get("case_id"), q.get("since"))
-        r = export(db, kind, flt, min_score=min_score, lang=lang_of(request))
+        r = export(db, kind, flt, min_score=min_score, lang=lang_of(request),
+                   include_timing_only=q.get("include_timing_only", "").lower() in ("1", "true", "on", "yes"))
     except InputError as e:
         return fail(request, e)
     except C.NotFound as e:

@@ -121,16 +121,19 @@ class ExportResult:
                 "X-Findings-Matched": str(self.matched), "X-Findings-Used": str(self.used)}  # fmt: skip
 
 
-def export(db: Db, kind: str, flt: FindingFilter, *, min_score: float, lang: str) -> ExportResult:
+def export(db: Db, kind: str, flt: FindingFilter, *, min_score: float, lang: str,
+           include_timing_only: bool = False) -> ExportResult:  # fmt: skip
     """One export file, for the page and the API alike. `used` counts the findings left after the
-    allow-list (the ones the file can hold), not every one selected."""
-    from minewatch.export import EXPORTERS
+    allow-list and, for the enforcing formats, without timing-only findings unless asked for
+    (`export.select_for_export`, the CLI's rule too), not every one selected."""
+    from minewatch.export import EXPORTERS, select_for_export
 
     if kind not in EXPORTERS:
         raise C.NotFound(f"unknown export {kind!r}")
     total, rows = all_findings(db, flt)
     allow = allowlist(db)
     shown, _hidden = allow.filter(rows)
+    shown = select_for_export(kind, shown, include_timing_only=include_timing_only)
     text = EXPORTERS[kind](shown, min_score=min_score, allow=allow, lang=lang)
     media = {"json": "application/json", "csv": "text/csv"}.get(EXPORT_EXT[kind], "text/plain")
     return ExportResult(text, f"minewatch-{kind}.{EXPORT_EXT[kind]}", f"{media}; charset=utf-8", total, len(shown))
