@@ -156,8 +156,23 @@ def test_a_plant_reopening_after_a_closure_is_a_recovery_not_an_onset():
     f = res["rig"].finding
     assert f.onset is not None and abs(f.onset.timestamp() - (START + (rig_on * 24 + 10) * 3600)) <= 2 * 86400
     assert f.kw_mining == pytest.approx(25 * S19, rel=0.2)
-    # the rig keeps hashing while the plant is closed: the host's dip is not charged to it
-    assert f.subscores.get("festival_shutdown", 0.0) > -5
+
+
+def test_the_hosts_own_festival_dip_is_not_charged_to_a_rig():
+    """A business whose own load falls by 40 % over the festival while its rig keeps hashing keeps its points;
+    a line of the same size that stops for the festival loses them."""
+    rng = np.random.default_rng(68)
+    fest = _days_from(datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC))
+    dip = np.where((fest - 2 <= DAY) & (fest + 12 > DAY), 0.6, 1.0)
+
+    def host(level: float) -> np.ndarray:
+        return level * (0.6 + 0.4 * ((HOD >= 8) & (HOD < 19))) * (1 + 0.03 * rng.standard_normal(H.size))
+
+    rig = host(100.0) * dip + 9 * S19 * (H >= 200 * 24)  # the host's floor falls by 24 kW, the rig draws 29 kW
+    line = host(40.0) + 12 * S19 * (H >= 200 * 24) * np.where(dip < 1, 0.05, 1.0)
+    res = _scan([_series("rig", rig), _series("line", line)])
+    assert res["rig"].finding.subscores.get("festival_shutdown", 0.0) > -5
+    assert res["line"].finding.subscores["festival_shutdown"] < -20
 
 
 def test_recovery_share_is_reported_by_the_kernel():

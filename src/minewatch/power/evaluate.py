@@ -44,6 +44,10 @@ def evaluate(shared: Path, n_meters: int = 300, seed: int = 7) -> dict[str, Any]
     fn_kinds = Counter("pre-window" if t.onset_s is None else "in-window"
                        for t, f in zip(pop.truth, flagged, strict=True) if not f and t.label == 1)
     out["false_positives_by_kind"] = dict(fp_kinds)
+    # time-of-use fleets (inject.TOU_SCHEDULES): recall of the fleets that run in part of the day only
+    tou = [f for t, f in zip(pop.truth, flagged, strict=True) if t.kind.startswith("mining_")]
+    out["recall_tou"] = float(np.mean(tou)) if tou else None
+    out["tou_fleets"] = len(tou)
     out["missed_by_kind"] = dict(fn_kinds)
     onset_err, mach_err, kw_err, rows = [], [], [], []
     for t, s in zip(pop.truth, score, strict=True):

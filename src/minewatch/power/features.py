@@ -148,6 +148,8 @@ N_CAND = 4  #: candidate steps per meter examined for rig-likeness
 #: days before a candidate step whose median floor is "the level before a dip": longer than a plant's
 #: closure (Spring Festival 7-30 days, maintenance turnarounds 10-21 days) so the closure is a minority
 REF_DAYS = 91
+#: the host business's own dip of its floor over the Spring Festival that is not charged to a candidate load
+HOST_DIP_MAX = 0.5
 
 
 def _scan(floor: np.ndarray, w: int, gap: int) -> np.ndarray:
@@ -390,7 +392,7 @@ def _analyse_block(
     fest_keep = fest_drop = fest_abs = np.full(m, np.nan)
     fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
     if S > 1 and fd.size == D and fd.sum() >= 3:
-        fest_keep, fest_drop, fest_abs = festival_keep(floor, fd, has, onset_day, step)
+        fest_keep, fest_drop, fest_abs = festival_keep(floor, fd, has, onset_day, step, pre_lvl)
 
     nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
     return Block(
@@ -633,7 +635,8 @@ def band_features(x: np.ndarray, dayok: np.ndarray, temp_daily: np.ndarray | Non
 
 
 def festival_keep(
-    floor: np.ndarray, fd: np.ndarray, has: np.ndarray, onset_day: np.ndarray, step: np.ndarray
+    floor: np.ndarray, fd: np.ndarray, has: np.ndarray, onset_day: np.ndarray, step: np.ndarray,
+    host: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keep, drop, absolute): the share of the candidate load still drawn over the core Spring Festival days
     `fd`, and its fall in units of the meter's usual weekly change of the floor (NaN: not judged).
@@ -646,9 +649,11 @@ def festival_keep(
     line, not a rig. With a step at least a week before the festival the candidate is the step
     (kept share = 1 - fall of the floor / step); without a step it is the whole floor (festival floor /
     floor before). A step after the festival leaves the meter unjudged. `absolute` is the festival
-    floor / the step (step case only): the host's own holiday dip must not be charged to the candidate.
+    floor, less what the host keeps of its floor `host` before the step after a dip of HOST_DIP_MAX, over
+    the step (step case only): the host's own holiday dip must not be charged to the candidate.
     """
     m = floor.shape[0]
+    host = np.full(m, np.inf) if host is None else host  # unknown host floor: no absolute check
     f0 = int(np.argmax(fd))
     on = floor[:, fd]
     ref = _window(floor, np.full(m, f0 - 35), 28)
@@ -665,10 +670,10 @@ def festival_keep(
         keep = np.where(stepcase, 1.0 - fall / step, np.where(nscase, fest / before, np.nan))
         drop = np.where(stepcase | nscase, fall / scale, np.nan)
         # what a running rig cannot do: draw less than itself. The festival floor holds the rig's kW
-        # whatever the host business does around it (a plant that closes, a shop whose own load dips),
-        # so a floor still at or above the step kept the added load; a stopped line leaves only the
-        # host's standby, below the step
-        absolute = np.where(stepcase, fest / step, np.nan)
+        # plus what the host keeps of its own floor; forgiving the host a dip of up to HOST_DIP_MAX of
+        # its floor before the step (real feeders dip 18-46 % over the festival), a floor still at the
+        # step kept the added load; a stopped line leaves only the host's standby
+        absolute = np.where(stepcase, (fest - (1.0 - HOST_DIP_MAX) * host) / step, np.nan)
     return keep, drop, absolute
 
 

@@ -24,7 +24,20 @@ from minewatch.power.readers import MeterMeta, MeterSeries, read_file
 DAY = 86400
 TARGET_START = datetime(2023, 3, 6, tzinfo=UTC)  #: windows are moved near here, by whole weeks
 WINDOW_DAYS = 364
-CONFOUNDERS = ("cold_storage", "data_centre", "factory_24h", "greenhouse", "heat_pump", "ev_charger")
+CONFOUNDERS = ("cold_storage", "data_centre", "factory_24h", "greenhouse", "heat_pump", "ev_charger",
+               "plant_closure", "telecom_site", "pumping_station")
+#: Review 6: share of fleets that run only in part of the day under a time-of-use tariff, and their schedules
+#: (hours on): the valley 23-07 or 22-08, off in the morning and evening peaks (08-11, 17-22), or a daily
+#: 6-h demand-response stop 16-22. Peak prices are 3-4x the valley price in China.
+TOU_SHARE = 0.2
+TOU_SCHEDULES = ("valley_23_07", "valley_22_08", "peak_off", "stop_16_22")
+#: plants with their own meter that close: for the Spring Festival (from 1-5 days before New Year's Day,
+#: 7-30 days) or, for continuous processes, a 10-21-day maintenance turnaround in July-October
+PLANT_FEST_CLOSE_DAYS = (7, 30)
+PLANT_TURNAROUND_DAYS = (10, 21)
+#: declared businesses of the round-the-clock look-alikes (what a customer file would say)
+TELECOM_DECL = ("telecom base station", "中国铁塔基站", "5G基站", "通信基站")
+PUMPING_DECL = ("water supply", "供水泵站", "污水处理厂", "pumping station")
 #: business customers' declared (tariff class, business), drawn for miners and plain customers alike
 BUSINESS_DECL = (
     ("commercial", "retail"), ("commercial", "office"), ("industrial", "manufacturing"),
@@ -231,7 +244,63 @@ def confounder_load(
                     load[s : s + int(rng.integers(3, 9))] += p
         ev_on = hours >= int(rng.integers(45 * 24, n - 60 * 24))
         return load * ev_on, None
+    if kind == "plant_closure":
+        # a 24-h plant on its own meter (replaces the feeder base, see generate): AR(1) load, day shift a
+        # little higher, shift changes, Sunday maintenance; nothing is added, it closes and reopens
+        p = base_mean * rng.uniform(1.0, 3.0)
+        f = (1 + _ar(rng, n, 0.7, 0.06)) * (1 + 0.08 * ((hod >= 8) & (hod < 20)))
+        f[hod % 8 == 0] *= 0.9
+        f[(dow == 6) & (hod >= 8) & (hod < 16)] *= 0.75
+        if rng.random() < 0.6:
+            years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+            from minewatch.power.calendar import SPRING_FESTIVAL
+            closed = np.zeros(n, bool)
+            for y in np.unique(years):
+                first = SPRING_FESTIVAL.get(int(y))
+                if first is None:
+                    continue
+                a = np.datetime64(first) - np.timedelta64(int(rng.integers(1, 6)), "D")
+                closed |= (days >= a) & (days < a + np.timedelta64(int(rng.integers(*PLANT_FEST_CLOSE_DAYS)) + 1, "D"))
+        else:
+            a = np.datetime64(f"{int(days[0].astype('datetime64[Y]').astype(np.int64)) + 1970}-07-01") \
+                + np.timedelta64(int(rng.integers(0, 100)), "D")
+            closed = (days >= a) & (days < a + np.timedelta64(int(rng.integers(PLANT_TURNAROUND_DAYS[0],
+                                                                                PLANT_TURNAROUND_DAYS[1] + 1)), "D"))
+        standby = 0.12 * (1 + rng.normal(0, 0.05, n))
+        return p * np.where(closed, standby, np.clip(f, 0, None)), "manufacturing" if rng.random() < 0.6 else \
+            "chemical plant"
+    if kind == "telecom_site":
+        # a tower site on its own meter: 1.5-3 kW of radios and rectifiers, air-conditioning above 24 °C,
+        # and 5G AAUs of 2-3.5 kW added (a slight daily traffic swing) at the onset
+        p0 = rng.uniform(1.5, 3.0)
+        ac = np.clip((temp - 24) / 10, 0, 1) * rng.uniform(0.8, 1.5)
+        g5 = rng.uniform(2.0, 3.5) * (1 + 0.12 * np.sin(2 * np.pi * (hod - 14) / 24)) * onset
+        decl = TELECOM_DECL[int(rng.integers(len(TELECOM_DECL)))]
+        return (p0 + ac + g5) * (1 + rng.normal(0, 0.02, n)), decl
+    if kind == "pumping_station":
+        # a water-supply or sewage station on its own meter: demand-following pumps (morning and evening
+        # peaks, low at night) and a new 24-h booster pump or aeration blower (VFD) at the onset
+        dem = 1 + 0.35 * np.exp(-((hod - 7.5) ** 2) / 3) + 0.3 * np.exp(-((hod - 19.5) ** 2) / 4) \
+            - 0.25 * ((hod >= 1) & (hod < 5))
+        dem = dem * (1 + 0.006 * (temp - 17)) * (1 + _ar(rng, n, 0.9, 0.04))
+        pumps = base_mean * rng.uniform(0.5, 2.0) * dem
+        new = float(rng.choice((30, 45, 55, 75, 90, 110))) * rng.uniform(0.7, 0.9) * (1 + 0.05 * (dem - 1))
+        decl = PUMPING_DECL[int(rng.integers(len(PUMPING_DECL)))]
+        return pumps + new * onset, decl
     raise ValueError(kind)
+
+
+def tou_schedule(name: str, hod: np.ndarray) -> np.ndarray:
+    """Hours a time-of-use fleet runs (True) for one of TOU_SCHEDULES, from the hour of day."""
+    if name == "valley_23_07":
+        return (hod >= 23) | (hod < 7)
+    if name == "valley_22_08":
+        return (hod >= 22) | (hod < 8)
+    if name == "peak_off":
+        return ~(((hod >= 8) & (hod < 11)) | ((hod >= 17) & (hod < 22)))
+    if name == "stop_16_22":
+        return ~((hod >= 16) & (hod < 22))
+    raise ValueError(name)
 
 
 def generate(shared: Path, n_meters: int = 300, seed: int = 7, mining_share: float = 0.5) -> Population:
@@ -289,11 +358,27 @@ def generate(shared: Path, n_meters: int = 300, seed: int = 7, mining_share: flo
             truth.onset_s = None if pre else start_s + onset_idx * 3600
             truth.machines, truth.model, truth.unit_kw = machines, model, unit_kw
             truth.mining_kw = machines * unit_kw
+            if rng.random() < TOU_SHARE:
+                # a time-of-use fleet: the machines run in part of the day only; the kW the detector reports
+                # is the energy average, so the truth is too (the machine count is unchanged)
+                sched = TOU_SCHEDULES[int(rng.integers(len(TOU_SCHEDULES)))]
+                on_h = tou_schedule(sched, ((start_s + np.arange(n) * 3600) % DAY) // 3600)
+                add = add * on_h
+                truth.kind = f"mining_{sched}"
+                truth.mining_kw = machines * unit_kw * float(on_h.mean())
+                if not pre:  # the first hour the machines actually run
+                    first = onset_idx + int(np.argmax(on_h[onset_idx:]))
+                    truth.onset_s = start_s + first * 3600
         elif kind != "plain":
             add, decl = confounder_load(rng, kind, n, start_s, temp, max(base_mean, 5.0))
+            if kind in ("plant_closure", "telecom_site", "pumping_station"):
+                # these have their own meter: the look-alike is the whole load (the feeder base is not added)
+                base = np.zeros(n)
+                home = False
             if decl is not None and not home:
                 biz = decl
-                tariff = "agricultural" if kind == "greenhouse" else tariff
+                tariff = {"greenhouse": "agricultural", "telecom_site": "commercial", "pumping_station": "industrial",
+                          "plant_closure": "industrial"}.get(kind, tariff)
             contract_base = base + add
         kw = base + add
         contracted = float(np.nanmax(contract_base) * rng.uniform(1.3, 2.0)) if np.isfinite(
