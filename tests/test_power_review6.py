@@ -226,3 +226,10 @@ def test_declared_base_station_with_new_5g_load_stays_below_threshold_but_is_not
     assert res["bts"].score >= 20  # lowered, not zeroed
     ev = [e for e in res["bts"].finding.evidence if e.code == "power.declared_flat_business"]
     assert ev and "can still hide a rig" in ev[0].text and "矿机" in ev[0].text_zh
+
+
+def test_every_finding_states_the_small_load_limit():
+    rng = np.random.default_rng(69)
+    gpu = _household(rng) + 1.0 * (H >= 200 * 24)  # a 1 kW GPU rig
+    f = _scan([_series("gpu", gpu)])["gpu"].finding
+    assert "1.5 kW" in f.extra["detection_limit"] and "1.5 kW" in f.extra["detection_limit_zh"]

@@ -124,6 +124,13 @@ ONSET_RULE_ZH = (
 )
 
 
+#: what the detector cannot judge, stated with every power finding (review 6, M5): every step point needs an
+#: added load of at least 60 % of a 2.5 kW machine, so GPU rigs and single small ASICs are below it
+LIMIT_EN = ("added loads below about 1.5 kW (a GPU rig, one small or underclocked ASIC) on a household's noisy "
+            "meter are not judged reliably; their absence from the list is no evidence")
+LIMIT_ZH = "在波动较大的居民电表上，约 1.5 kW 以下的新增负荷（GPU 矿机、单台小型或降频 ASIC）无法可靠判定；未被列出不代表没有"
+
+
 def _clip01(a: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0)
 
@@ -547,5 +554,6 @@ def build_finding(
         extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
                # both languages, whatever the CLI's --lang: a stored finding is read later, in either
                # language, and the Spark executors must not write what their own locale says
-               "onset_assumption": ONSET_RULE_EN, "onset_assumption_zh": ONSET_RULE_ZH},
+               "onset_assumption": ONSET_RULE_EN, "onset_assumption_zh": ONSET_RULE_ZH,
+               "detection_limit": LIMIT_EN, "detection_limit_zh": LIMIT_ZH},
     )
