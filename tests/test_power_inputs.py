@@ -306,3 +306,30 @@ def test_mistyped_year_is_rejected_with_its_line_not_a_huge_grid(tmp_path):
     assert s.kw.size == 24 * 60
     far = [i for i in r.issues if i.kind == "far_timestamp"]
     assert len(far) == 1 and far[0].count == 1 and "line 102" in far[0].detail
+
+
+def test_one_bad_metadata_cell_does_not_stop_the_scan(tmp_path, tmp_home):
+    """A contract written "50kW", "1,250" or "n/a", or a row without a meter id, stopped the whole scan."""
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+    from minewatch.power.readers import contracted_kw_value, read_meta
+
+    assert contracted_kw_value("50kW") == 50.0 and contracted_kw_value("1,250") == 1250.0
+    assert contracted_kw_value("80 千瓦") == 80.0 and contracted_kw_value("n/a") is None
+    assert contracted_kw_value("-5") is None and contracted_kw_value("inf") is None
+    meta = tmp_path / "meta.csv"
+    meta.write_text("meter_id,tariff_class,contracted_kw\nA,commercial,50kW\nB,commercial,n/a\n,commercial,40\n"
+                    "C,commercial,1,250\n".replace("1,250", '"1,250"'))
+    issues: list = []
+    got = read_meta(meta, issues)
+    assert got["A"].contracted_kw == 50.0 and got["B"].contracted_kw is None and got["C"].contracted_kw == 1250.0
+    assert sorted(i.detail.split(": ", 1)[1] for i in issues if i.kind == "meta_bad_value") == [
+        "line 3: contracted_kw 'n/a' is not a positive number of kW; left unknown",
+        "line 4: row without meter_id; skipped"]
+    data = tmp_path / "m.csv"
+    rows = ["meter_id,ts,kwh"] + [f"A,2024-01-{1 + h // 24:02d} {h % 24:02d}:00:00,1.0" for h in range(24 * 20)]
+    data.write_text("\n".join(rows) + "\n")
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(meta), "--no-store", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert "metadata cells not used: 2" in r.stderr

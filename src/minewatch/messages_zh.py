@@ -48,6 +48,7 @@ ISSUE_NAMES: dict[str, tuple[str, str]] = {
     "resolution_change": ("changes of reading interval", "采集间隔变化"),
     "register_suspect": ("meters that look like cumulative registers", "疑似累计表码的电表"),
     "meta_duplicate": ("duplicate metadata rows", "重复的档案行"),
+    "meta_bad_value": ("metadata cells not used", "未采用的档案单元格"),
 }
 
 _WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间"}
@@ -468,6 +469,12 @@ _r(r"(.+?): wide columns taken as kW", lambda m: f"{m[1]}：宽格式各列按�
 _r(r"(.+?): meter listed (\d+) times, lines (.+?)( with different values)?; line (\d+) used",
    lambda m: f"{m[1]}：电表出现 {m[2]} 次（第 {_lines_list(m[3])} 行）{'，取值不同' if m[4] else ''}；使用第 {m[5]} 行",
    "meta.csv: meter listed 2 times, lines 3, 7 with different values; line 3 used", (4,))
+
+_r(r"(.+?): line (\d+): contracted_kw (.+) is not a positive number of kW; left unknown",
+   lambda m: f"{m[1]}：第 {m[2]} 行：合同容量 {m[3]} 不是正的千瓦数；按未知处理",
+   "meta.csv: line 4: contracted_kw 'n/a' is not a positive number of kW; left unknown")
+_r(r"(.+?): line (\d+): row without meter_id; skipped", lambda m: f"{m[1]}：第 {m[2]} 行：缺少电表编号；已跳过",
+   "meta.csv: line 5: row without meter_id; skipped")
 
 #: pcap parts named in "truncated ..." messages
 _PART_ZH = {"pcap record": "pcap 记录", "pcapng block": "pcapng 块", "pcap file header": "pcap 文件头",

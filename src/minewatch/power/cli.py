@@ -177,7 +177,7 @@ def scan(
         f"{len(suspects)} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
     names = ISSUE_NAMES
     always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
-    for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate"):
+    for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate", "meta_bad_value"):
         items = [i for i in issues if i.kind == k]
         if k not in always and not items:
             continue

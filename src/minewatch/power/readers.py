@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class DataIssue:
     """One data problem a person can look up: which meter, when, what, and how many readings."""
 
     # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed | off_grid |
-    # far_timestamp | resolution_change | register_suspect | meta_duplicate
+    # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value
     kind: str
     meter_id: str | None
     ts: datetime | None
@@ -912,6 +913,21 @@ class MeterMeta:
     site: str | None = None
 
 
+_KW_TEXT = re.compile(r"^\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]*\.?[0-9]+)\s*(?:kw|千瓦|kva)?\s*$", re.I)
+
+
+def contracted_kw_value(text: str | None) -> float | None:
+    """kW from a contract cell as customer files write it ("50", "50kW", "1,250", "80 千瓦"); None when it
+    is no positive finite number (the cell is then reported, not guessed)."""
+    if text is None:
+        return None
+    m = _KW_TEXT.match(text)
+    if not m:
+        return None
+    v = float(m.group(1).replace(",", ""))
+    return v if math.isfinite(v) and v > 0 else None
+
+
 def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[str, MeterMeta]:
     """Customer metadata CSV: meter_id plus any of tariff_class, business, contracted_kw,
     transformer, role, site. Unknown columns are ignored; empty cells stay None.
@@ -949,12 +965,16 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     for lineno, row in enumerate(rdr, start=2):
         mid = (row.get(idc) or "").strip()
         if not mid:
-            raise InputError("row without meter_id", path=str(p), line=lineno)
+            # one bad row must not stop the scan of every meter: named, counted, skipped
+            if issues is not None:
+                issues.append(DataIssue("meta_bad_value", None, None, f"{p.name}: line {lineno}: row without meter_id; skipped"))
+            continue
         cap = g(row, "contracted_kw", "capacity_kw", "contract_kw")
-        try:
-            capf = float(cap) if cap is not None else None
-        except ValueError as e:
-            raise InputError(f"contracted_kw {cap!r} is not a number", path=str(p), line=lineno) from e
+        capf = contracted_kw_value(cap)
+        if cap is not None and capf is None and issues is not None:
+            issues.append(DataIssue("meta_bad_value", mid, None,
+                                    f"{p.name}: line {lineno}: contracted_kw {cap!r} is not a positive number "
+                                    "of kW; left unknown"))
         mm = MeterMeta(
             mid,
             tariff_class=g(row, "tariff_class", "tariff", "class"),
