@@ -333,3 +333,41 @@ def test_one_bad_metadata_cell_does_not_stop_the_scan(tmp_path, tmp_home):
     r = CliRunner().invoke(app, ["power", "scan", str(data), "--meta", str(meta), "--no-store", "--format", "csv"])
     assert r.exit_code == 0, r.output
     assert "metadata cells not used: 2" in r.stderr
+
+
+def test_utc_and_epoch_times_are_put_on_the_meter_clock_once(tmp_path, tmp_home):
+    """A UTC export (…Z) was read on the UTC clock and its onset then moved by --tz-offset a second time;
+    epoch numbers were unparsable. The same rig, written three ways, must give the same UTC onset."""
+    import datetime as dt
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+
+    rng = np.random.default_rng(5)
+    t0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)  # local midnight in China is 16:00 UTC the day before
+    hours = 150 * 24
+    x = 0.4 + 0.05 * rng.standard_normal(hours)
+    on = 90 * 24 + 5  # switched on at 05:00 UTC = 13:00 in China
+    x[on:] += 3.3
+    utc = [t0 + dt.timedelta(hours=h) for h in range(hours)]
+    ways = {
+        "local": [(t + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") for t in utc],
+        "zulu": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in utc],
+        "epoch": [str(int(t.timestamp())) for t in utc],
+    }
+    onsets = {}
+    for name, stamps in ways.items():
+        f = tmp_path / f"{name}.csv"
+        f.write_text("meter_id,ts,kwh\n" + "".join(f"R,{s},{v:.4f}\n" for s, v in zip(stamps, x, strict=True)))
+        r = CliRunner().invoke(app, ["power", "scan", str(f), "--tz-offset", "8", "--no-store", "--format", "jsonl"])
+        assert r.exit_code == 0, r.output
+        rec = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        assert rec, (name, r.stderr)
+        onsets[name] = rec[0]["onset"]
+    want = utc[on]
+    for name, got in onsets.items():
+        d = abs(dt.datetime.fromisoformat(got.replace("Z", "+00:00")) - want)
+        assert d <= dt.timedelta(hours=1), (name, got, want)

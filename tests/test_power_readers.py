@@ -108,11 +108,14 @@ def test_missing_file_and_unknown_layout(tmp_path):
 
 
 def test_meta_bad_number_names_line(tmp_path):
+    """A contract that is no number is reported with its line and left unknown; the row is kept."""
     p = tmp_path / "meta.csv"
     p.write_text("meter_id,tariff_class,business,contracted_kw\nA,commercial,retail,100\nB,,,lots\n")
-    with pytest.raises(InputError) as e:
-        read_meta(p)
-    assert e.value.line == 3
+    issues: list = []
+    got = read_meta(p, issues)
+    assert got["A"].contracted_kw == 100.0 and got["B"].contracted_kw is None
+    assert [i.detail for i in issues] == ["meta.csv: line 3: contracted_kw 'lots' is not a positive number of kW; "
+                                          "left unknown"]
 
 
 @pytest.mark.shared

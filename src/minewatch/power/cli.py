@@ -65,8 +65,9 @@ def scan(
         "Reading interval (15min, 30min, 1h, 1d); detected when omitted.", "采集间隔（15min、30min、1h、1d）；省略则自动识别。")),
     unit: str | None = typer.Option(None, "--unit", help=tr("kwh (energy per interval) or kw.", "kwh（每间隔电量）或 kw。")),
     tz_offset: float = typer.Option(0.0, "--tz-offset", help=tr(
-        "Hours the meter clock is ahead of UTC (8 for China); only moves reported onsets.",
-        "电表时钟相对 UTC 的时差（中国为 8）；仅用于换算起始时间。")),
+        "Hours the meter clock is ahead of UTC (8 for China): onsets are reported in UTC, and times that "
+        "state their offset (Z, +08:00) or epoch numbers are put on this clock.",
+        "电表时钟相对 UTC 的时差（中国为 8）：起始时间按 UTC 报告；带时区偏移（Z、+08:00）的时间或纪元秒数换算到此时钟。")),
     threshold: float = typer.Option(REPORT_THRESHOLD, "--threshold", help=tr("Suspect score threshold.", "嫌疑得分阈值。")),
     no_store: bool = typer.Option(False, "--no-store", help=tr("Do not write to the store.", "不写入数据库。")),
     all_meters: bool = typer.Option(False, "--all", help=tr(
@@ -90,14 +91,14 @@ def scan(
     meta_issues: list[DataIssue] = []
     try:
         meta_d = read_meta(meta, meta_issues) if meta else {}
-        temps = read_temperature(temperature) if temperature else {}
+        temps = read_temperature(temperature, tz_offset) if temperature else {}
     except InputError as e:
         _error(err, e)
         raise typer.Exit(2) from e
     # every file first, then each meter's readings joined across files (monthly exports) onto one grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        total, errors = read_files(files, interval_s=step, unit=unit)
+        total, errors = read_files(files, interval_s=step, unit=unit, tz_offset_h=tz_offset)
     for e in errors:
         _error(err, e)
     failed = len(errors)

@@ -302,12 +302,41 @@ def detect_layout(df: pl.DataFrame) -> Layout:
     )
 
 
-def _parse_ts(s: pl.Series) -> pl.Series:
-    s = s.cast(pl.Utf8).str.replace_all("/", "-").str.replace("T", " ").str.replace(r"(Z|[+-]\d\d:?\d\d)$", "")
-    out = s.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+#: a UTC offset after a time of day (Z, +08:00, +0800, -05): a date alone ("2024-01-05") has none
+_OFFSET_RE = r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(Z|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
+    """Wall-clock times of the meter (naive), from text or epoch numbers.
+
+    Naive text is the meter's clock as written. A time that states its UTC offset (`...Z`,
+    `+08:00`) or an epoch number (seconds or milliseconds since 1970, UTC) is an instant: it is put
+    on the clock `--tz-offset` names (`local_offset_s`), so the day grid and the onset the finding
+    reports (local minus the offset) agree. Until review 6 the offset was cut off and a UTC export
+    was read on the UTC clock, and then moved by `--tz-offset` a second time; epoch numbers were
+    unparsable."""
+    if s.dtype in (pl.Int64, pl.Int32, pl.UInt64, pl.UInt32, pl.Float64):
+        s = s.cast(pl.Int64, strict=False).cast(pl.Utf8)
+    txt = s.cast(pl.Utf8).str.strip_chars()
+    epoch = txt.str.contains(r"^\d{9,13}$").fill_null(False)
+    num = txt.cast(pl.Int64, strict=False)
+    epoch_s = pl.select(pl.when(num > 10**11).then(num // 1000).otherwise(num)).to_series()
+    norm = txt.str.replace_all("/", "-").str.replace("T", " ")
+    off = norm.str.extract(_OFFSET_RE, 2)
+    bare = norm.str.replace(_OFFSET_RE, "${1}").str.strip_chars()
+    out = bare.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"):
-        out = out.fill_null(s.str.to_datetime(fmt, strict=False, time_unit="us"))
-    return out
+        out = out.fill_null(bare.str.to_datetime(fmt, strict=False, time_unit="us"))
+    # explicit offsets: written time - offset = UTC; + the local offset = the meter's clock
+    sign = pl.select(pl.when(off.str.starts_with("-")).then(-1).otherwise(1)).to_series()
+    digits = off.str.replace_all(r"[^0-9]", "")
+    hh = digits.str.slice(0, 2).cast(pl.Int64, strict=False).fill_null(0)
+    mm = digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
+    off_s = pl.select(pl.when(off.is_null()).then(None).otherwise(sign * (hh * 3600 + mm * 60))).to_series()
+    shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)).to_series()
+    out = pl.select(out + pl.duration(seconds=shift)).to_series()
+    from_epoch = pl.select(pl.from_epoch(epoch_s + local_offset_s, time_unit="s").cast(pl.Datetime("us"))).to_series()
+    return pl.select(pl.when(pl.Series(epoch)).then(from_epoch).otherwise(out)).to_series().alias(s.name)
 
 
 def _to_float(s: pl.Series) -> pl.Series:
@@ -349,9 +378,11 @@ def read_file(
     interval_s: int | None = None,
     unit: str | None = None,
     layout: Layout | None = None,
+    tz_offset_h: float = 0.0,
 ) -> ReadResult:
-    """Read one file of meter data in any supported layout into regular per-meter grids."""
-    res = _read_pieces(Path(path), interval_s=interval_s, unit=unit, layout=layout)
+    """Read one file of meter data in any supported layout into regular per-meter grids
+    (`tz_offset_h`: the meter clock that times with a UTC offset or epoch numbers are put on)."""
+    res = _read_pieces(Path(path), interval_s=interval_s, unit=unit, layout=layout, tz_offset_h=tz_offset_h)
     res.build()
     return res
 
@@ -362,6 +393,7 @@ def read_files(
     interval_s: int | None = None,
     unit: str | None = None,
     layout: Layout | None = None,
+    tz_offset_h: float = 0.0,
 ) -> tuple[ReadResult, list[InputError]]:
     """Read several files and join each meter's readings across them before its grid is built.
 
@@ -372,7 +404,7 @@ def read_files(
     errors: list[InputError] = []
     for p in paths:
         try:
-            r = _read_pieces(Path(p), interval_s=interval_s, unit=unit, layout=layout)
+            r = _read_pieces(Path(p), interval_s=interval_s, unit=unit, layout=layout, tz_offset_h=tz_offset_h)
         except InputError as e:
             errors.append(e if e.path else InputError(e.message, path=str(p), line=e.line, offset=e.offset))
             continue
@@ -382,7 +414,9 @@ def read_files(
     return total, errors
 
 
-def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None) -> ReadResult:
+def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None,
+                 tz_offset_h: float = 0.0) -> ReadResult:  # fmt: skip
+    local_s = round(tz_offset_h * 3600)
     df = load_table(p)
     try:
         lay = layout or detect_layout(df)
@@ -390,9 +424,9 @@ def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: L
         raise InputError(e.message, path=str(p), line=1) from e
     res = ReadResult(layout=lay)
     if lay == "long":
-        _read_long(df, p, res, interval_s, unit)
+        _read_long(df, p, res, interval_s, unit, local_s)
     elif lay == "wide":
-        _read_wide(df, p, res, interval_s, unit)
+        _read_wide(df, p, res, interval_s, unit, local_s)
     elif lay == "daily":
         _read_daily(df, p, res, unit)
     else:
@@ -432,7 +466,8 @@ def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str
     _reject(res, f"unparsable {what}", (f"{p} {word} {ln}" for ln in lines), len(lines))
 
 
-def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None) -> None:
+def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
+               local_s: int = 0) -> None:  # fmt: skip
     cols = df.columns
     mcol = _find(cols, METER_COLS) or cols[0]
     tcol = _find(cols, TS_COLS) or cols[1]
@@ -441,7 +476,7 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     if u is None:
         u = "kwh"
         res.issues.append(DataIssue("unit_assumed", None, None, f"{p.name}: column {vcol!r} taken as kWh per interval"))
-    ts = _parse_ts(df[tcol])
+    ts = _parse_ts(df[tcol], local_s)
     val = _to_float(df[vcol])
     mid_s = df[mcol].cast(pl.Utf8).str.strip_chars()
     bad_ts = ts.is_null().to_numpy()
@@ -467,10 +502,11 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
         ))
 
 
-def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None) -> None:
+def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
+               local_s: int = 0) -> None:  # fmt: skip
     cols = df.columns
     tcol = _find(cols, TS_COLS) or cols[0]
-    ts = _parse_ts(df[tcol])
+    ts = _parse_ts(df[tcol], local_s)
     bad_ts = ts.is_null().to_numpy()
     _bad_rows(bad_ts, p, "timestamp", res)
     t = ts.dt.epoch("s").to_numpy()[~bad_ts].astype(np.int64)
@@ -880,7 +916,7 @@ def _dst_window(t0: int, *, fall: bool) -> bool:
     return any(d.month == m and d.day == _nth_sunday(d.year, m, n) for m, n in (_DST_FALL if fall else _DST_SPRING))
 
 
-def read_temperature(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_temperature(path: str | Path, tz_offset_h: float = 0.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """A temperature file: (time, temp) for everyone, or (meter/site, time, temp) per key."""
     p = Path(path)
     df = load_table(p)
@@ -888,7 +924,7 @@ def read_temperature(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray
     tcol = _find(cols, TS_COLS) or cols[0]
     vcol = _find(cols, TEMP_COLS) or cols[-1]
     kcol = _find(cols, (*METER_COLS, "site", "station", "region"))
-    ts = _parse_ts(df[tcol])
+    ts = _parse_ts(df[tcol], round(tz_offset_h * 3600))
     ok = ts.is_not_null()
     if not ok.any():
         raise InputError("no parsable timestamps in temperature file", path=str(p), line=2)
