@@ -1,5 +1,6 @@
 """Review 6, second pass (timing): pools that answer shares after the client's delayed-ACK timer (D6) in
-slices, one-way NetFlow and connection totals."""
+slices, one-way NetFlow and connection totals; slice excess that follows the requests (item 3); header size
+without TCP timestamps (D9); whole-token pool name hints (D10)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,104 @@ def test_late_answer_reading_does_not_admit_benign_kinds_in_between(kind):
                 ratio = float(r.stats["rev_fwd_packet_ratio"])
                 if 0.75 < ratio < B.LATE_ANSWER_RATIO:
                     assert "symmetric_packets" not in r.subscores, (v, ratio)
+
+
+def _slice_series(rng: np.random.Generator, answers_vary: bool, n: int = 120) -> B.BehaviorScore | None:
+    """60 s biflow slices, wire bytes with 52 B headers: answered requests (prompt ACK model) plus, for a pool,
+    jobs pushed at their own rhythm. `answers_vary`: a lookup service whose rows are 40-600 B, no pushes."""
+    # the lookup service's load varies (users come and go); a miner's share rate is steady
+    req = (rng.poisson(rng.uniform(10, 50, n)) if answers_vary else rng.poisson(10, n)).astype(float)
+    if answers_vary:
+        payf = req * 60.0
+        payr = np.array([float(np.sum(rng.lognormal(np.log(150), 0.6, int(k)))) for k in req])
+        pushes = np.zeros(n)
+    else:
+        pushes = rng.poisson(1.0, n).astype(float)
+        payf = req * 150.0
+        payr = req * 58.0 + pushes * 400.0
+    pf = 2 * req + pushes
+    pr = req + pushes
+    start = EPOCH + 60.0 * np.arange(n)
+    return B.score_slices(start, start + 60.0, pf, pr, payf + 52 * pf, payr + 52 * pr)
+
+
+def test_slice_excess_that_follows_the_requests_is_answers_not_jobs():
+    """Review 6 item 3: varied-size answers (PostgreSQL rows) exceed the answers-only envelope in many slices,
+    so `job_pushes` held; their excess grows with the requests in the slice, a pool's jobs do not."""
+    rng = np.random.default_rng(63)
+    pg = _slice_series(rng, answers_vary=True)
+    pool = _slice_series(rng, answers_vary=False)
+    assert pg is not None and pool is not None
+    assert "job_pushes" in pg.subscores  # the older check alone lets it through
+    assert "excess_follows_requests" in pg.subscores and pg.stats["excess_request_t"] > B.MAX_EXCESS_REQUEST_T
+    assert "excess_follows_requests" not in pool.subscores
+    assert "pushes_unasked" in pool.subscores
+
+
+@pytest.mark.slow
+def test_pool_sessions_without_tcp_timestamps_are_read_with_40_byte_headers(monkeypatch):
+    """D9: a Windows miner negotiates no TCP timestamps, so its packets carry 40 B of headers, not 52 B; read
+    with 52 B the client's payload per packet came out 12 B small and some sessions failed
+    `unlike_share_payload` (here 2 of 12 Stratum sessions; one has a record of bare ACKs that proves the
+    smaller header, the other has none and stays missed)."""
+    rng = np.random.default_rng(69)
+    hits, read_40 = 0, 0
+    n = 0
+    for kind in ("stratum_btc", "stratum_zec"):
+        for _ in range(6):
+            sc = E.mining_script(rng, kind, 3600.0)
+            mt, md, ml = E.script_messages(sc, rng)
+            t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
+            t = t + EPOCH
+            with monkeypatch.context() as m:
+                m.setattr(E, "HDR_BYTES", 40)
+                sv = E.slice_view(t, d, ln, float(t.min()))
+            r = B.score_slices(sv["slice_start"], sv["slice_end"], sv["packets_fwd"], sv["packets_rev"],
+                               sv["bytes_fwd"], sv["bytes_rev"])
+            assert r is not None
+            n += 1
+            hits += int(r.is_mining)
+            read_40 += int(r.stats.get("header_bytes") == 40)
+    assert hits >= n - 1 and read_40 >= 1
+
+
+def test_header_size_is_read_from_records_of_bare_acks():
+    """Fewer bytes per packet than 52 can only be bare ACKs with 40 B headers; otherwise 52 B is kept (reading
+    every connection both ways let PostgreSQL lookups pass as share submissions)."""
+    pf, pr = np.array([10.0, 3.0]), np.array([5.0, 2.0])
+    assert B._header_bytes_seen(pf, pr, np.array([1500.0, 120.0]), np.array([800.0, 400.0]), 52.0) == 40.0
+    assert B._header_bytes_seen(pf, pr, np.array([1500.0, 160.0]), np.array([800.0, 400.0]), 52.0) == 52.0
+    assert B._header_bytes_seen(pf, pr, np.array([1500.0, 160.0]), np.array([800.0, 110.0]), 72.0) == 60.0
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("minecraft.example.net", False), ("determine.example.org", False), ("jasmine.example.com", False),
+        ("examine.io", False), ("xmr-eu1.example.com", True), ("xmrpool.example", True),
+        ("minexmr.example", True), ("stratum.example.com", True), ("eu1.hashvault.pro", True),
+    ],
+)
+def test_pool_name_hint_matches_whole_words_not_substrings(name, hint):
+    """D10: `mine` inside `minecraft`, `determine` or `jasmine` made a conn total 'pool-like' (+15)."""
+    assert B.name_hint(name) is hint
+
+
+def test_conn_totals_without_pushes_in_the_packet_budget_are_not_pool_sessions():
+    """Item 3: gRPC unary calls (a 150 B request, a 60 B answer, no pushes) passed every conn test as a suspect;
+    their packet budget holds no server packet beyond the answers, while a pool pushes a job on every block
+    (the slowest coin in the table, BTC, every 600 s on average), also to a quiet miner."""
+    hour, calls = 3600.0, 900
+    grpc = B.score_conn(hour, 2 * calls, calls, calls * 150, calls * 60)
+    assert grpc is not None
+    assert "no_pushes" in grpc.subscores and not grpc.is_mining
+    jobs = 12  # a BTC pool: ~6 blocks and a 60 s refresh timer make more; 12 is few
+    pool = B.score_conn(hour, 2 * calls + jobs, calls + jobs, calls * 150, calls * 60 + jobs * 700)
+    assert pool is not None
+    assert "pushes_present" in pool.subscores and "no_pushes" not in pool.subscores
+    # late answers: a push cannot be told from a request, so the check does not judge
+    late = B.score_conn(hour, 2 * calls + jobs, 2 * calls + jobs, calls * 150, calls * 60 + jobs * 700)
+    assert late is not None and not {"no_pushes", "pushes_present"} & set(late.subscores)
+    vec = B.conn_subscores(np.array([hour]), np.array([2.0 * calls]), np.array([float(calls)]),
+                           np.array([calls * 150.0]), np.array([calls * 60.0]))
+    assert float(vec["no_pushes"][0]) == B._CF_PUSH

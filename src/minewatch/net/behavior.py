@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -857,7 +858,55 @@ def score_slices(
     and `lockstep` is not read (unknown, no points either way): the two directions' records are cut at
     different times, so their per-slice counts do not share a window. Measured on the tuning seeds,
     reading it over 3-slice sums gave recall 0.958 instead of 0.985 and rejected no further benign flow.
+    The header size is read from the records when they show it (`_header_bytes_seen`, D9).
     """
+    header_bytes = _header_bytes_seen(packets_fwd, packets_rev, bytes_fwd, bytes_rev, header_bytes)
+    res = _score_slices(slice_start, slice_end, packets_fwd, packets_rev, bytes_fwd, bytes_rev, blocks=blocks,
+                        header_bytes=header_bytes, aligned=aligned)
+    if res is not None and "header_bytes" not in res.stats:
+        res.stats["header_bytes"] = header_bytes
+    return res
+
+
+def _header_bytes_seen(
+    packets_fwd: np.ndarray, packets_rev: np.ndarray, bytes_fwd: np.ndarray, bytes_rev: np.ndarray, assumed: float
+) -> float:
+    """The header size per packet the records themselves allow: `assumed`, or 12 B less when some record
+    carries fewer bytes per packet than `assumed` (only bare ACKs of a connection without TCP timestamps can).
+
+    Why (review 6, D9): Windows negotiates no TCP timestamps by default, so its connections carry 40 B of
+    headers per IPv4 packet, not 52 B, and the client's payload per packet read with 52 B comes out 12 B
+    small. A record of bare ACKs proves the smaller header; without such a record the larger one is kept:
+    reading every connection both ways let request/response services (PostgreSQL lookups of 40-90 B) pass
+    as share submissions (measured: slice false positives 24 → 35 of 1,500 on seed 2).
+    """
+    small = False
+    for p, b in ((packets_fwd, bytes_fwd), (packets_rev, bytes_rev)):
+        pp = np.asarray(p, dtype=float)
+        bb = np.asarray(b, dtype=float)
+        has = np.isfinite(pp) & np.isfinite(bb) & (pp > 0)
+        if has.any() and bool(np.any(bb[has] < assumed * pp[has] - 0.5)):
+            small = True
+    return assumed - TCP_TIMESTAMPS_B if small else assumed
+
+
+#: Bytes of the TCP timestamps option (10 B + 2 B padding) that connections without it lack per packet.
+TCP_TIMESTAMPS_B = 12.0
+
+
+def _score_slices(
+    slice_start: np.ndarray,
+    slice_end: np.ndarray,
+    packets_fwd: np.ndarray,
+    packets_rev: np.ndarray,
+    bytes_fwd: np.ndarray,
+    bytes_rev: np.ndarray,
+    *,
+    blocks: Mapping[str, np.ndarray] | None = None,
+    header_bytes: float = HEADER_BYTES,
+    aligned: bool = True,
+) -> BehaviorScore | None:
+    """`score_slices` with one header size per packet."""
     s0 = np.asarray(slice_start, dtype=float)
     if s0.size == 0:
         return None
@@ -912,6 +961,7 @@ def score_slices(
             test = SLICE_LATE_RATIO_TEST
         test.apply(f.get(test.feature), sub, ev, width=width, nbin=nbin)
     SLICE_PUSH_CHECK.apply(f.get(SLICE_PUSH_CHECK.feature), sub, ev, width=width, nbin=nbin, job=MIN_JOB_EXCESS_B)
+    SLICE_UNCAUSED_PUSH_CHECK.apply(f.get(SLICE_UNCAUSED_PUSH_CHECK.feature), sub, ev)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
         _slice_block_correlation(cbr, t0, width, blocks, score)
@@ -989,6 +1039,7 @@ def _slice_features(
         "reply_bytes_per_client_packet": _slope(payr[inner], fi) if enough else None,
         "client_bytes_per_client_packet": _slope(pfi, fi) if enough else None,
         "push_excess_slices": _push_excess(pfi, payr[inner]),
+        "excess_request_t": _excess_request_t(pfi, payr[inner]),
     }
 
 
@@ -1042,6 +1093,28 @@ def _push_excess(payf: np.ndarray, payr: np.ndarray) -> float | None:
     beta = float(np.quantile(payr[has] / payf[has], ENVELOPE_QUANTILE))
     excess = payr - beta * payf
     return float(np.mean(excess >= MIN_JOB_EXCESS_B))
+
+
+def _excess_request_t(payf: np.ndarray, payr: np.ndarray) -> float | None:
+    """t statistic of the correlation between the server's excess payload per slice (`_push_excess`) and the
+    client's payload in that slice; None when either does not vary.
+
+    Why: a pool pushes jobs when a block comes or its timer fires, whatever the miner sends, so its excess
+    does not rise with the client's payload (it falls a little: the envelope is subtracted per request).
+    Answers of varying size (PostgreSQL rows, REST documents) exceed the envelope by the sum of their size
+    deviations, which grows with the number of requests in the slice: the excess follows the requests.
+    """
+    if payf.size < 5:
+        return None
+    has = payf > 0
+    if int(has.sum()) < 5:
+        return None
+    beta = float(np.quantile(payr[has] / payf[has], ENVELOPE_QUANTILE))
+    excess = payr - beta * payf
+    r = _corr(excess, payf)
+    if r is None:
+        return None
+    return r * math.sqrt(payf.size - 2) / math.sqrt(max(1.0 - r * r, 1e-9))
 
 
 def _slope(y: np.ndarray, x: np.ndarray) -> float | None:
@@ -1258,6 +1331,24 @@ SLICE_PUSH_CHECK = ShapeTest(
 )  # fmt: skip
 
 
+#: One-sided t above which the server's excess follows the client's requests (p ≈ 0.001 under independence).
+MAX_EXCESS_REQUEST_T = 3.0
+
+#: The slice view's second push requirement: the excess must not be answers (`_excess_request_t`).
+SLICE_UNCAUSED_PUSH_CHECK = ShapeTest(
+    "pushes_unasked", "excess_request_t", -math.inf, MAX_EXCESS_REQUEST_T, 0.0, -25.0,
+    "the server's payload beyond the answers does not rise with the client's payload per slice (t = {v:.1f}): "
+    "pushes come on their own rhythm, as jobs do (accepted t ≤ {hi:.0f}; a check, no points)",
+    "每个时间片中服务器超出应答的载荷不随客户端载荷增加（t = {v:.1f}）：推送按自身节奏到来，符合作业"
+    "（接受 t ≤ {hi:.0f}；仅作检查，不加分）",
+    "excess_follows_requests",
+    "the server's payload beyond the answers rises with the client's payload per slice (t = {v:.1f} > {hi:.0f}): "
+    "answers of varying size (database rows, documents), not jobs pushed on blocks and timers",
+    "每个时间片中服务器超出应答的载荷随客户端载荷增加（t = {v:.1f} > {hi:.0f}）：是大小不一的应答（数据库行、"
+    "文档），不是按区块和定时器推送的作业",
+)  # fmt: skip
+
+
 def _slice_block_correlation(
     cbr: np.ndarray, t0: float, width: float, blocks: Mapping[str, np.ndarray], score: BehaviorScore
 ) -> None:
@@ -1308,14 +1399,31 @@ def _slice_block_correlation(
 # ---------------------------------------------------------------------------------------------
 
 #: Name fragments common in pool host names (DNS query or TLS SNI). A hint, never proof.
-POOL_NAME_HINTS = ("pool", "mine", "mining", "stratum", "xmr", "monero", "btc", "ltc", "hashvault", "nicehash")
+POOL_NAME_HINTS = frozenset(
+    {"pool", "pools", "mine", "mining", "miner", "stratum", "xmr", "monero", "btc", "ltc", "hashvault", "nicehash"}
+)
 
 
 def name_hint(name: str | None) -> bool:
+    """Whether a server name holds a pool-like word as a whole token (labels split at `.`, `-`, `_` and digits).
+
+    Why whole tokens (review 6, D10): a substring match made `minecraft`, `determine` and `jasmine` pool-like
+    (`mine`), and `subtle` nothing but luck; pool operators name hosts `xmr-eu1.pool.example` or
+    `stratum+tcp` hosts `btc.example`, where the word stands on its own.
+    """
     if not name:
         return False
-    labels = name.lower().replace("-", ".").split(".")
-    return any(h in lab for lab in labels for h in POOL_NAME_HINTS)
+    tokens = re.split(r"[^a-z]+", name.lower())
+    return any(_hint_words(t) for t in tokens if t)
+
+
+def _hint_words(token: str) -> bool:
+    """Whether a token is made only of pool-like words (`xmr`, `xmrpool`, `minexmr`, `btcpool`), so that a
+    compound of hints counts and one word hidden inside another (`minecraft`, `jasmine`) does not."""
+    ok = [True] + [False] * len(token)
+    for i in range(1, len(token) + 1):
+        ok[i] = any(ok[i - len(w)] and token.endswith(w, 0, i) for w in POOL_NAME_HINTS if len(w) <= i)
+    return ok[-1]
 
 
 #: The most a pool sends besides share results, in payload bytes per second: a ~1 kB job every 20 s.
@@ -1347,6 +1455,12 @@ def _same_test_in_totals(name: str) -> ShapeTest:
     (t,) = [x for x in SLICE_TESTS if x.name == name]
     return dataclasses.replace(t, points=_CP, penalty=_CF)
 
+
+#: The longest block time in the coin table (BTC, 600 s): every pool pushes at least one job per block.
+SLOWEST_BLOCK_S = float(max(coin_block_times().values()))
+#: Fewest estimated pushes per `SLOWEST_BLOCK_S` a pool session has: half the blocks of the slowest coin
+#: (Poisson blocks; refresh timers only add pushes).
+MIN_PUSHES_PER_BLOCK = 0.5
 
 CONN_TESTS: tuple[ShapeTest, ...] = (
     ShapeTest(
@@ -1410,6 +1524,19 @@ CONN_TESTS: tuple[ShapeTest, ...] = (
         "submission (job id, nonce, worker) is at least {lo:.0f} B in TLS",
         "每个得到应答的请求平均仅 {v:.0f} 字节客户端载荷：是心跳或小命令；份额提交（作业号、随机数、矿工名）在 TLS 中"
         "至少 {lo:.0f} 字节",
+    ),
+    ShapeTest(
+        "pushes_present", "pushes_per_slowest_block", MIN_PUSHES_PER_BLOCK, math.inf, 0.0, _CF_PUSH,
+        "the packet budget leaves {v:.1f} server pushes per {blk:.0f} s (server packets that answer no client "
+        "request): at least the blocks of the slowest coin (accepted ≥ {lo:.1f}; a check, no points)",
+        "包预算显示每 {blk:.0f} 秒有 {v:.1f} 次服务器推送（不应答任何客户端请求的服务器包）：不少于最慢币种的出块数"
+        "（接受 ≥ {lo:.1f}；仅作检查，不加分）",
+        "no_pushes",
+        "the packet budget leaves {v:.1f} server pushes per {blk:.0f} s: the server only answers (every server packet "
+        "meets a client request), while a pool pushes a job on every block, even to a quiet miner "
+        "(expected ≥ {lo:.1f}, half the blocks of the slowest coin)",
+        "包预算显示每 {blk:.0f} 秒仅 {v:.1f} 次服务器推送：服务器只应答（每个服务器包都对应一个客户端请求）；"
+        "而矿池每出一个块都会推送作业，即使矿机安静（应 ≥ {lo:.1f}，最慢币种出块数的一半）",
     ),
     ShapeTest(
         "job_bounded_pushes", "server_excess_payload_per_s", -math.inf, MAX_JOB_PAYLOAD_PER_S, _CP, _CF,
@@ -1512,6 +1639,9 @@ def conn_features(
         # (with late answers the counts hold one bare ACK per request besides: they are taken out first)
         "client_payload_per_request": div(bf, pf - pr_data),
         "push_payload_per_push": div(br - MAX_REPLY_TO_REQUEST * bf, 2.0 * pr_data - pf),
+        # pushes per block of the slowest coin in the table (`pushes_present`); unknown with late answers,
+        # where a push cannot be told from a request in the counts
+        "pushes_per_slowest_block": np.where(late, np.nan, div((2.0 * pr - pf) * SLOWEST_BLOCK_S, d)),
     }
 
 
@@ -1604,7 +1734,7 @@ def score_conn(
     for t, rows in _conn_variants(feats["fwd_packets_per_min"], feats["rev_fwd_packet_ratio"]):
         v = fv[t.feature]
         if rows[0]:
-            t.apply(v if math.isfinite(v) else None, sub, ev)
+            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S)
     hinted = [n for n in names if name_hint(n)]
     if hinted:
         sub["pool_like_name"] = 15.0
