@@ -189,3 +189,20 @@ def test_conn_totals_without_pushes_in_the_packet_budget_are_not_pool_sessions()
     vec = B.conn_subscores(np.array([hour]), np.array([2.0 * calls]), np.array([float(calls)]),
                            np.array([calls * 150.0]), np.array([calls * 60.0]))
     assert float(vec["no_pushes"][0]) == B._CF_PUSH
+
+
+@pytest.mark.slow
+def test_fast_job_sessions_are_read_per_share_packet_in_slices():
+    """Item 2 (partly): ETC pools push a job every ~13 s and the client ACKs each one, so the client's payload
+    per packet was diluted below the 45 B of a share record plus its ACK (here 7 of 12 ETC sessions missed).
+    The packet budget (2 x server - client packets, prompt answers) counts those ACKs; taken out, an
+    EthereumStratum submit reads ~57-64 B per share packet."""
+    rng = np.random.default_rng(71)
+    hits = 0
+    for _ in range(12):
+        res = _flow_views(E.mining_script(rng, "etchash_etc", 3600.0), rng)
+        r = res["slices"]
+        assert r is not None
+        assert B.SLICE_TESTS[3].lo <= r.stats["fwd_payload_per_packet"] <= B.SLICE_TESTS[3].hi
+        hits += int(r.is_mining)
+    assert hits >= 10
