@@ -371,3 +371,30 @@ def test_utc_and_epoch_times_are_put_on_the_meter_clock_once(tmp_path, tmp_home)
     for name, got in onsets.items():
         d = abs(dt.datetime.fromisoformat(got.replace("Z", "+00:00")) - want)
         assert d <= dt.timedelta(hours=1), (name, got, want)
+
+
+def test_chinese_columns_fahrenheit_and_end_of_day_stamps(tmp_path):
+    """Chinese grid exports (电表编号, 采集时间, 有功电量(kWh)), °F temperatures and 24:00 stamps were refused
+    or misread (°F taken as °C, 24:00 rejected)."""
+    import polars as pl
+
+    from minewatch.power.readers import _parse_ts, read_file, read_temperature
+
+    f = tmp_path / "zh.csv"
+    rows = ["电表编号,采集时间,有功电量(kWh)"]
+    for d in range(1, 3):
+        for h in range(1, 25):  # interval-ending stamps 01:00 … 24:00
+            rows.append(f"M甲,2024-01-{d:02d} {h:02d}:00,2.0")
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    r = read_file(f)
+    assert [s.meter_id for s in r.series] == ["M甲"] and r.series[0].unit_in == "kwh"
+    assert r.series[0].interval_s == 3600 and abs(float(r.series[0].kw[5]) - 2.0) < 1e-9
+    assert not [i for i in r.issues if i.kind == "unparsable"]
+    ts = _parse_ts(pl.Series(["2024-01-01 24:00", "2024-01-01 24:00:00", "2024-01-02 00:00"]))
+    assert ts[0] == ts[1] == ts[2]
+    p = tmp_path / "power.csv"
+    p.write_text("表号,时间,有功功率\nA,2024-01-01 00:00,3.0\nA,2024-01-01 01:00,3.0\n", encoding="utf-8")
+    assert read_file(p).series[0].unit_in == "kw"
+    t = tmp_path / "t.csv"
+    t.write_text("time,temp_f\n2024-01-01 00:00,212\n2024-01-01 01:00,32\n")
+    assert list(read_temperature(t)["*"][1]) == [100.0, 0.0]

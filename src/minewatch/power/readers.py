@@ -37,10 +37,18 @@ import polars as pl
 
 from minewatch.errors import InputError, Rejects
 
-METER_COLS = ("meter_id", "meter", "customer_id", "customer", "cons_no", "id", "mp_id", "account")
-TS_COLS = ("ts", "timestamp", "time", "datetime", "reading_datetime", "date", "date_time", "interval_end")
-VALUE_COLS = ("kwh", "kw", "value", "general_supply_kwh", "energy_kwh", "power_kw", "load", "consumption")
-TEMP_COLS = ("temp_c", "temperature", "temp", "ot", "t_ambient")
+#: column names, English and as Chinese grid systems export them (电表编号/户号, 采集时间, 有功电量 ...);
+#: a trailing unit in brackets ("有功电量(kWh)", "Power [kW]") is ignored when matching
+METER_COLS = ("meter_id", "meter", "customer_id", "customer", "cons_no", "id", "mp_id", "account",
+              "电表编号", "电表号", "表号", "户号", "用户编号", "计量点编号", "表计编号")
+TS_COLS = ("ts", "timestamp", "time", "datetime", "reading_datetime", "date", "date_time", "interval_end",
+           "时间", "采集时间", "数据时间", "抄表时间", "日期", "时刻")
+VALUE_COLS = ("kwh", "kw", "value", "general_supply_kwh", "energy_kwh", "power_kw", "load", "consumption",
+              "电量", "有功电量", "正向有功电量", "用电量", "功率", "有功功率", "负荷")
+TEMP_COLS = ("temp_c", "temperature", "temp", "ot", "t_ambient", "temp_f", "temperature_f", "温度", "气温")
+#: Chinese value names that say their unit: energy per interval or power
+_ZH_ENERGY = ("电量", "用电量")
+_ZH_POWER = ("功率", "负荷")
 
 Layout = str  # "long" | "wide" | "daily"
 
@@ -213,12 +221,30 @@ def _is_parquet(p: Path) -> bool:
     return p.suffix.lower() in (".parquet", ".pq")
 
 
+_UNIT_SUFFIX = re.compile(r"\s*[\(（\[【].*?[\)）\]】]\s*$")
+
+
 def _find(cols: list[str], names: tuple[str, ...]) -> str | None:
     low = {c.lower().strip(): c for c in cols}
     for n in names:
         if n in low:
             return low[n]
+    bare = {_UNIT_SUFFIX.sub("", c.lower().strip()): c for c in cols}
+    for n in names:
+        if n in bare:
+            return bare[n]
     return None
+
+
+def _fahrenheit(name: str) -> bool:
+    """A temperature column in °F by its name (temp_f, Temperature (°F), 温度(℉)): converted, not read as °C."""
+    n = name.lower()
+    return bool(re.search(r"(?:_f$|°f|℉|\(f\)|\[f\]|fahrenheit)", n))
+
+
+def _celsius(values: pl.Series, name: str) -> pl.Series:
+    f = _to_float(values)
+    return (f - 32.0) * (5.0 / 9.0) if _fahrenheit(name) else f
 
 
 _DATE_RE = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}")
@@ -324,6 +350,9 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     norm = txt.str.replace_all("/", "-").str.replace("T", " ")
     off = norm.str.extract(_OFFSET_RE, 2)
     bare = norm.str.replace(_OFFSET_RE, "${1}").str.strip_chars()
+    # "24:00" ends a day in many meter exports (interval-ending stamps): the next day's 00:00
+    end_of_day = bare.str.contains(r" 24:00(?::00)?$").fill_null(False)
+    bare = bare.str.replace(r" 24:00(:00)?$", " 00:00:00")
     out = bare.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"):
         out = out.fill_null(bare.str.to_datetime(fmt, strict=False, time_unit="us"))
@@ -333,7 +362,8 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     hh = digits.str.slice(0, 2).cast(pl.Int64, strict=False).fill_null(0)
     mm = digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
     off_s = pl.select(pl.when(off.is_null()).then(None).otherwise(sign * (hh * 3600 + mm * 60))).to_series()
-    shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)).to_series()
+    shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)
+                      + pl.when(end_of_day).then(86400).otherwise(0)).to_series()
     out = pl.select(out + pl.duration(seconds=shift)).to_series()
     from_epoch = pl.select(pl.from_epoch(epoch_s + local_offset_s, time_unit="s").cast(pl.Datetime("us"))).to_series()
     return pl.select(pl.when(pl.Series(epoch)).then(from_epoch).otherwise(out)).to_series().alias(s.name)
@@ -365,9 +395,14 @@ def _unit_from_name(name: str, declared: str | None) -> str | None:
     if declared:
         return declared
     n = name.lower()
-    if "kwh" in n:
+    if "kwh" in n or "千瓦时" in n:
         return "kwh"
-    if re.search(r"(?<![a-z])kw(?![a-z])", n):
+    if re.search(r"(?<![a-z])kw(?![a-z])", n) or "千瓦" in n:
+        return "kw"
+    base = _UNIT_SUFFIX.sub("", n)
+    if any(base.endswith(z) for z in _ZH_ENERGY):
+        return "kwh"
+    if any(base.endswith(z) for z in _ZH_POWER):
         return "kw"
     return None
 
@@ -490,7 +525,7 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     tcol_name = _find(cols, TEMP_COLS)
     cols_d: dict[str, object] = {"m": mid_s, "t": ts.dt.epoch("s"), "v": val, "row": np.arange(df.height)}
     if tcol_name:
-        cols_d["temp"] = _to_float(df[tcol_name])
+        cols_d["temp"] = _celsius(df[tcol_name], tcol_name)
     frame = pl.DataFrame(cols_d).filter(pl.Series(keep))
     res.readings += frame.height
     l0 = _line0(p)
@@ -515,7 +550,7 @@ def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     for c in cols:
         if c == tcol:
             continue
-        f = _to_float(df[c])
+        f = _celsius(df[c], c) if c == temp_col else _to_float(df[c])
         v = f.to_numpy().astype(np.float64)[~bad_ts]
         if c == temp_col:
             o = np.argsort(t, kind="stable")
@@ -929,7 +964,7 @@ def read_temperature(path: str | Path, tz_offset_h: float = 0.0) -> dict[str, tu
     if not ok.any():
         raise InputError("no parsable timestamps in temperature file", path=str(p), line=2)
     f = pl.DataFrame({"k": df[kcol].cast(pl.Utf8) if kcol else pl.repeat("*", df.height, eager=True),
-                      "t": ts.dt.epoch("s"), "v": _to_float(df[vcol])}).filter(ok)
+                      "t": ts.dt.epoch("s"), "v": _celsius(df[vcol], vcol)}).filter(ok)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for (k,), g in f.sort("t").group_by(["k"], maintain_order=True):
         out[str(k)] = (g["t"].to_numpy().astype(np.int64), g["v"].to_numpy().astype(np.float64))
