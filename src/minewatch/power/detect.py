@@ -85,7 +85,7 @@ FLAT_BUSINESSES = (
     "sewage", "wastewater",
     "养殖", "渔", "水产", "fish farm", "aquacult", "aerat",
     "禽", "鸡", "猪", "畜", "poultry", "livestock", "broiler", "layer house", "piggery", "pig farm",
-    "电解", "电镀", "electroly", "electroplat", "chlor-alkali",
+    "电解", "电镀", "electroly", "electroplat", "chlor-alkali", "制氢", "氢能", "hydrogen",
     "医院", "hospital",
 )  # fmt: skip
 #: a declared flat business takes back at least DECLARED_PTS points, or DECLARED_SHARE of the load-shape
