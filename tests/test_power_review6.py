@@ -203,7 +203,8 @@ def test_daily_totals_give_no_hourly_shape_points():
 
 
 @pytest.mark.parametrize("decl", ["中国铁塔基站", "5G基站", "China Mobile site", "water supply 泵站", "污水处理",
-                                  "水产养殖 aquaculture", "broiler house", "电解铝", "electroplating", "医院"])
+                                  "水产养殖 aquaculture", "broiler house", "电解铝", "electroplating", "医院",
+                                  "制氢站", "Hydrogen production (PEM electrolysers)"])
 def test_new_flat_businesses_are_declared(decl):
     assert any(w in decl.lower() for w in FLAT_BUSINESSES)
 
