@@ -398,3 +398,18 @@ def test_chinese_columns_fahrenheit_and_end_of_day_stamps(tmp_path):
     t = tmp_path / "t.csv"
     t.write_text("time,temp_f\n2024-01-01 00:00,212\n2024-01-01 01:00,32\n")
     assert list(read_temperature(t)["*"][1]) == [100.0, 0.0]
+
+
+def test_compact_digit_dates_are_dates_not_epoch_numbers():
+    """`202403011000` was read as an epoch number (1976) once epochs were accepted (review 6 diff)."""
+    import datetime as dt
+
+    import polars as pl
+
+    from minewatch.power.readers import _parse_ts
+
+    got = _parse_ts(pl.Series(["202403011000", "2024030110", "20240301", "20240301100000", "1701010100",
+                               "1704067200000", "20241399"])).to_list()
+    d = dt.datetime
+    assert got == [d(2024, 3, 1, 10), d(2024, 3, 1, 10), d(2024, 3, 1), d(2024, 3, 1, 10),
+                   d(2023, 11, 26, 14, 48, 20), d(2024, 1, 1), None]

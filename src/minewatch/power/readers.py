@@ -344,7 +344,18 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     if s.dtype in (pl.Int64, pl.Int32, pl.UInt64, pl.UInt32, pl.Float64):
         s = s.cast(pl.Int64, strict=False).cast(pl.Utf8)
     txt = s.cast(pl.Utf8).str.strip_chars()
-    epoch = txt.str.contains(r"^\d{9,13}$").fill_null(False)
+    # digits only: a compact date first (20240301, 2024030110, 202403011000, 20240301100000 as
+    # grid systems write them), an epoch number (seconds or ms) only when it is none of those
+    compact = None
+    for fmt, n, pad in (("%Y%m%d%H%M%S", 14, ""), ("%Y%m%d%H%M", 12, ""), ("%Y%m%d%H%M", 10, "00"),
+                        ("%Y%m%d", 8, "")):  # fmt: skip
+        cand = pl.select(pl.when(txt.str.contains(rf"^\d{{{n}}}$")).then(txt + pad)).to_series()
+        got = cand.str.to_datetime(fmt, strict=False, time_unit="us")
+        compact = got if compact is None else compact.fill_null(got)
+    assert compact is not None
+    # "1701010100" is an epoch second of 2023, not 1 Jan 1701: compact dates are taken in 1990-2100 only
+    compact = pl.select(pl.when(compact.dt.year().is_between(1990, 2100)).then(compact)).to_series()
+    epoch = (txt.str.contains(r"^\d{9,13}$").fill_null(False) & compact.is_null()).fill_null(False)
     num = txt.cast(pl.Int64, strict=False)
     epoch_s = pl.select(pl.when(num > 10**11).then(num // 1000).otherwise(num)).to_series()
     norm = txt.str.replace_all("/", "-").str.replace("T", " ")
@@ -356,6 +367,7 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     out = bare.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"):
         out = out.fill_null(bare.str.to_datetime(fmt, strict=False, time_unit="us"))
+    out = out.fill_null(compact)
     # explicit offsets: written time - offset = UTC; + the local offset = the meter's clock
     sign = pl.select(pl.when(off.str.starts_with("-")).then(-1).otherwise(1)).to_series()
     digits = off.str.replace_all(r"[^0-9]", "")
