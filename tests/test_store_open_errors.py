@@ -45,3 +45,18 @@ def test_the_line_is_chinese_under_lang_zh(tmp_path, tmp_home):
     bogus.write_text("meter_id,ts,kwh\n")
     r = _run(["findings", "--db", str(bogus)], tmp_home, "zh")
     assert r.returncode == 2 and "不是 minewatch 存储" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_empty_file_becomes_a_new_store(tmp_path, tmp_home):
+    """`touch store.duckdb` then `--db store.duckdb`: DuckDB refuses a 0-byte file; the docstring said it
+    becomes a new store (review 6 diff)."""
+    from minewatch.model import Evidence, Finding
+    from minewatch.store import Store
+
+    p = tmp_path / "store.duckdb"
+    p.touch()
+    with Store(p) as st:
+        st.add_findings([Finding(kind="mining", detector="t", score=90.0, subscores={}, evidence=[
+            Evidence("t", "x", "x")], src_ip="10.0.0.1", source="t")])
+        assert st.count() == 1
+    assert p.stat().st_size > 0

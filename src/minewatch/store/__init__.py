@@ -11,8 +11,10 @@ upgraded in place and keeps its data.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -296,15 +298,21 @@ def _lock_holder(message: str) -> str | None:
     return holder
 
 
-def _check_duckdb_file(path: str) -> None:
+def _check_duckdb_file(path: str, read_only: bool = False) -> None:
     """Refuse an existing file that is not a DuckDB database before DuckDB opens it.
 
     Why: DuckDB opens some other files too (a `.csv` or `.parquet` becomes a read-only view of itself),
     so `--db readings.csv` answered "nothing found" from an empty in-memory store instead of saying
-    the file is not a store. A DuckDB file carries "DUCK" at byte 8; an empty file becomes a new store.
+    the file is not a store. A DuckDB file carries "DUCK" at byte 8. An empty file (`touch
+    store.duckdb`) holds nothing: DuckDB itself refuses it, so it is removed and a new store is made
+    in its place when the store is opened for writing.
     """
     if path == ":memory:":
         return
+    with contextlib.suppress(OSError):
+        if not read_only and os.path.isfile(path) and os.path.getsize(path) == 0:
+            os.remove(path)
+            return
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -332,7 +340,7 @@ def open_duckdb(path: str, *, read_only: bool = False, wait_s: float | None = No
     """
     from minewatch.store.backend import StoreBusy
 
-    _check_duckdb_file(path)
+    _check_duckdb_file(path, read_only)
     wait = default_wait_s() if wait_s is None else max(0.0, float(wait_s))
     deadline = time.monotonic() + wait
     pause = 0.05

@@ -167,19 +167,15 @@ async def _too_big(send: Any, limit: int, scope: dict[str, Any], settings: Setti
         ctype = b"application/json"
     else:
         from html import escape
-        from http.cookies import SimpleCookie
         from urllib.parse import parse_qs
+
+        # the pages' own lenient cookie parser: one odd cookie does not hide the language one
+        from starlette.requests import cookie_parser
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         lang = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang") or [None])[0]
         if not lang:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(headers.get("cookie", ""))
-            except Exception:  # a malformed cookie header: fall back to the other signals
-                jar = SimpleCookie()
-            morsel = jar.get(LANG_COOKIE)
-            lang = morsel.value if morsel is not None else None
+            lang = cookie_parser(headers.get("cookie", "")).get(LANG_COOKIE)
         lang = normalise(lang) if lang else accepted_lang(headers.get("accept-language", ""), settings.default_lang)
         mb = limit / (1024 * 1024)
         text = tr(f"The file is too large: the limit is {mb:,.1f} MB. Go back and choose a smaller file.",
