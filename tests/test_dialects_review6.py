@@ -569,3 +569,22 @@ def test_d14_string_ids_echoed_as_numbers_still_match():
         msgs.append((d, t, m))
     f = run(msgs)
     assert (f.shares_accepted, f.shares_rejected) == (5, 1)  # as with matching ids
+
+
+def test_d2_a_connect_refused_with_407_then_retried_still_opens_the_tunnel(tmp_path):
+    """After a 407 the proxy state stayed 'connect': the retried CONNECT was not recognised, the TLS
+    handshake was read as text and the pool's name was lost (review 6 diff)."""
+    from minewatch.synth.dialects import over_tls
+    from minewatch.synth.dialects_more import via_http_connect
+
+    s = over_tls(_xmrig(), "pool.supportxmr.com", random.Random(1), port=443)
+    msgs = via_http_connect(s.messages, "pool.supportxmr.com:443")
+    t0 = msgs[0][0] - 0.5
+    body = b"<html><body>Proxy Authentication Required</body></html>\n"
+    refused = [
+        (t0, C2S, b"CONNECT pool.supportxmr.com:443 HTTP/1.1\r\nHost: pool.supportxmr.com:443\r\n\r\n"),
+        (t0 + 0.02, S2C, b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body),
+    ]
+    (f,) = scan_msgs(tmp_path, (refused + msgs, CLIENT, PROXY))
+    assert f.kind == "mining" and f.sni == "pool.supportxmr.com" and f.pool_host == "pool.supportxmr.com"

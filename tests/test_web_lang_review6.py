@@ -17,6 +17,9 @@ from web_helpers import csrf_of, finding, make_env
     ("", "zh", "zh"),
     ("zh;q=0, en", "zh", "en"),
     ("zh;q=bogus, en;q=0.2", "zh", "en"),
+    ("en;q=nan, zh;q=0.5", "en", "zh"),
+    ("zh;q=inf, en", "zh", "zh"),
+    ("en;q=2, zh", "en", "en"),
 ])  # fmt: skip
 def test_accept_language_weights_and_the_server_default(header, default, want):
     assert accepted_lang(header, default) == want

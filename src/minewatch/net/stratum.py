@@ -722,12 +722,15 @@ class SessionAnalyzer:
             d.http, d.state, d.mode = None, "line", "ws"
             return
         if self._proxy == "connect" and h.get("request") is False:
-            d.http, d.state = None, "line"
             self._role(direction, 1)
             if 200 <= int(h.get("status") or 0) < 300:
+                d.http, d.state = None, "line"
                 self._proxy = "tunnel"
                 d.mode = "auto"  # RFC 9110: the tunnel begins right after the empty line, no body
-            return
+                return
+            # refused (407 asking for credentials, 502): the client may ask again on this connection,
+            # and the refusal's body is HTTP to skip, not protocol lines
+            self._proxy = None
         if h.get("request") is not None:
             self._http_head(direction, ts, h)
         te = hdr.get("transfer-encoding", "").lower()

@@ -358,6 +358,8 @@ def accepted_lang(header: str, default: str = "en") -> str:
                     q = float(v)
                 except ValueError:
                     q = 0.0
+                # RFC 9110 weights are 0..1: nan counts as 0, inf or 2 as 1 (not above a real q=1)
+                q = min(max(q, 0.0), 1.0) if q == q else 0.0
         if q <= 0 or not tag:
             continue
         lang = "zh" if tag.startswith("zh") else "en" if tag.startswith("en") else None
