@@ -1,5 +1,6 @@
 """Review 6 of the impact module, defects 7-11 and 13: bad network rows, country shares, Chinese output,
 coin names, clear errors and the provenance of a hashrate finding. Each test fails on the code before."""
+# ruff: noqa: F811 - the `metrics` and `_english` fixtures are the CLI tests' own, imported, not redefined
 
 from __future__ import annotations
 
@@ -17,25 +18,9 @@ from minewatch.errors import Rejects
 from minewatch.i18n import set_lang
 from minewatch.model import Finding
 from minewatch.store import Store
+from test_assess_cli import _english, metrics  # noqa: F401 - the CLI tests' fixtures, shared
 
 runner = CliRunner()
-HEADER = "time,BlkCnt,DiffMean,HashRate,IssTotNtv,IssTotUSD,FeeTotNtv,FeeTotUSD,PriceUSD\n"
-
-
-@pytest.fixture
-def metrics(tmp_path):
-    p = tmp_path / "m.csv"
-    rows = [f"{date(2021, 7, 1) + timedelta(days=i)},144,2e13,100000000,900,39000000,25,1000000,40000\n"
-            for i in range(60)]  # fmt: skip
-    p.write_text(HEADER + "".join(rows), encoding="utf-8")
-    return p
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    set_lang("en")
-    yield
-    set_lang("en")
 
 
 # --- 7: NaN and negative metrics are rejected rows, never NaN in the output ------------------------------

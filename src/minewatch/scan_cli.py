@@ -32,6 +32,7 @@ from minewatch.i18n import current, tr
 from minewatch.messages_zh import error_prefix, error_text, example_text, reasons_text, say
 from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
 from minewatch.net.findings import rollup_by_host
+from minewatch.net.hashrate import format_rate
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -122,12 +123,6 @@ def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) ->
         _print_tables(findings)
 
 
-def _fmt_rate(h: float | None, algorithm: str | None = None, coin: str | None = None) -> str:
-    from minewatch.net.hashrate import format_rate
-
-    return format_rate(h, algorithm, coin)
-
-
 def _print_tables(findings: list[Finding]) -> None:
     # Piped or captured output gets a wide page instead of rich's 80 columns, so tables stay readable.
     probe = Console()
@@ -154,7 +149,7 @@ def _print_tables(findings: list[Finding]) -> None:
             ", ".join(sorted(h.workers)[:3]) or "—",
             ", ".join(sorted(h.wallets)[:2]) or "—",
             ", ".join(sorted(h.agents)[:2]) or "—",
-            _fmt_rate(h.hashrate_hs, None, next(iter(h.coins)) if len(h.coins) == 1 else None),
+            format_rate(h.hashrate_hs, None, next(iter(h.coins)) if len(h.coins) == 1 else None),
             iso(h.first_seen) or "—",
             f"{h.max_score:.0f}",
         )
@@ -173,7 +168,7 @@ def _print_tables(findings: list[Finding]) -> None:
             (f.variant or "—") + (" 🔒" if f.encrypted else ""),
             f.coin or "—",
             f.worker or "—",
-            _fmt_rate(f.hashrate_hs, f.algorithm, f.coin),
+            format_rate(f.hashrate_hs, f.algorithm, f.coin),
             f"{f.score:.0f}",
             _first_words(headline(f).render(lang), 240) if f.evidence else "—",
         )

@@ -18,6 +18,7 @@ from typing import Any
 from minewatch import __version__
 from minewatch.assess.labels import assumption_label, assumption_source, assumption_zh
 from minewatch.model import Finding, endpoint, reader_time
+from minewatch.net.hashrate import format_rate
 
 MAX_FINDINGS_IN_REPORT = 50
 
@@ -145,12 +146,6 @@ def _value(v: Any) -> str:
     return f"{v:,.6g}" if abs(v) < 1e15 else f"{v:.6g}"
 
 
-def _rate(h: float, algorithm: str | None = None) -> str:
-    from minewatch.net.hashrate import format_rate
-
-    return format_rate(h, algorithm)
-
-
 _CSS = """
 body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif;
        color: #111; font-size: 10.5pt; margin: 0 auto; max-width: 60em; padding: 1.5em; }
@@ -247,7 +242,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         (t("Coins", "币种"), ", ".join(coins) or t("unknown", "未知")),
         (t("Highest score", "最高评分"), _num(fs[0].score, 0) if fs else "—"),
         (t("Hashrate seen (per algorithm; latest session of each host)", "观测算力（按算法；每台主机取最近一次会话）"),
-         "; ".join(f"{a if a != '?' else t('unknown', '未知')}: {_rate(r, a)}" for a, r in rates.items()) or t("unknown", "未知")),
+         "; ".join(f"{a if a != '?' else t('unknown', '未知')}: {format_rate(r, a)}" for a, r in rates.items()) or t("unknown", "未知")),
         (t("First seen", "首次发现"), reader_time(min((f.first_seen or f.onset for f in fs if f.first_seen or f.onset), default=None)) or "—"),
         (t("Last seen", "最后发现"), reader_time(max((f.last_seen or f.onset for f in fs if f.last_seen or f.onset), default=None)) or "—"),
     ):  # fmt: skip

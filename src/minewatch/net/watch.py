@@ -455,7 +455,9 @@ class LiveScanner(CaptureScanner):
             an = self._analyzers.get(key)
             facts = an.facts() if an is not None else None
             kind = getattr(facts, "kind", None)
-            if kind is not None and not timing_still_judges(kind, self._open_finding(info, facts, now), facts):
+            # only a mining verdict's strength needs the finding built (a node verdict is read from its facts)
+            content = self._open_finding(info, facts, now) if kind == "mining" else None
+            if kind is not None and not timing_still_judges(kind, content, facts):
                 due_at[key] = math.inf  # the dissector decided firmly; timing is for what it could not
                 continue
             due_at[key] = now + self.behavior_every_s

@@ -100,6 +100,15 @@ def _nanq_sorted(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     return np.where(n > 0, out, np.nan)
 
 
+def _profile_shift(x: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Per meter, the hour-of-day median of the SCAN_W days after `days` + SCAN_GAP (the ramp-up
+    skipped) minus that of the SCAN_W days before: what a candidate step added in each hour. The
+    floor's candidates (`choose_split`) and the band's (`band_features`) read it the same way."""
+    pre = _nanq_sorted(_window(x, days - SCAN_W, SCAN_W), 0.5, axis=1)
+    post = _nanq_sorted(_window(x, days + SCAN_GAP, SCAN_W), 0.5, axis=1)
+    return post - pre
+
+
 def _window(a: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
     """Rows a[i, start[i]:start[i]+length] with NaN outside the array (bounded, no copies of the rest)."""
     m, n = a.shape[:2]
@@ -548,9 +557,7 @@ def _band_features(x: np.ndarray, dayok: np.ndarray, temp_daily: np.ndarray | No
         c = cands[:, j]
         okc = c >= 0
         cc = np.where(okc, c, 0)
-        pre = _nanq_sorted(_window(xd, cc - SCAN_W, SCAN_W), 0.5, axis=1)
-        post = _nanq_sorted(_window(xd, cc + SCAN_GAP, SCAN_W), 0.5, axis=1)
-        sh = post - pre  # (m, S)
+        sh = _profile_shift(xd, cc)  # (m, S)
         shs = np.where(np.isnan(sh), -np.inf, sh)
         top = -np.partition(-shs, BAND_MIN_H - 1, axis=1)[:, BAND_MIN_H - 1]
         top = np.where(np.isfinite(top) & (top > 0), top, np.nan)
@@ -742,9 +749,7 @@ def choose_split(
         c = cands[:, j]
         okc = c >= 0
         cc = np.where(okc, c, 0)
-        pre = _nanq_sorted(_window(x, cc - SCAN_W, SCAN_W), 0.5, axis=1)
-        post = _nanq_sorted(_window(x, cc + SCAN_GAP, SCAN_W), 0.5, axis=1)
-        sh = post - pre
+        sh = _profile_shift(x, cc)
         med = _nanq_sorted(sh, 0.5, axis=1)
         with np.errstate(invalid="ignore"):
             add = np.nanmean(np.abs(sh - med[:, None]) <= 0.3 * np.abs(med)[:, None], axis=1) if S > 1 else \

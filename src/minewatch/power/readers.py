@@ -344,6 +344,28 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     if s.dtype in (pl.Int64, pl.Int32, pl.UInt64, pl.UInt32, pl.Float64):
         s = s.cast(pl.Int64, strict=False).cast(pl.Utf8)
     txt = s.cast(pl.Utf8).str.strip_chars()
+    norm = txt.str.replace_all("/", "-").str.replace("T", " ")
+    off = norm.str.extract(_OFFSET_RE, 2)
+    bare = norm.str.replace(_OFFSET_RE, "${1}").str.strip_chars()
+    # "24:00" ends a day in many meter exports (interval-ending stamps): the next day's 00:00
+    end_of_day = bare.str.contains(r" 24:00(?::00)?$").fill_null(False)
+    bare = bare.str.replace(r" 24:00(:00)?$", " 00:00:00")
+    out = bare.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"):
+        out = out.fill_null(bare.str.to_datetime(fmt, strict=False, time_unit="us"))
+    # the usual file (naive text times) stops here; the rest is paid only by files that need it
+    if off.is_not_null().any() or end_of_day.any():
+        # explicit offsets: written time - offset = UTC; + the local offset = the meter's clock
+        sign = pl.select(pl.when(off.str.starts_with("-")).then(-1).otherwise(1)).to_series()
+        digits = off.str.replace_all(r"[^0-9]", "")
+        hh = digits.str.slice(0, 2).cast(pl.Int64, strict=False).fill_null(0)
+        mm = digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
+        off_s = pl.select(pl.when(off.is_null()).then(None).otherwise(sign * (hh * 3600 + mm * 60))).to_series()
+        shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)
+                          + pl.when(end_of_day).then(86400).otherwise(0)).to_series()
+        out = pl.select(out + pl.duration(seconds=shift)).to_series()
+    if not txt.str.contains(r"^\d{8,14}$").any():
+        return out.alias(s.name)
     # digits only: a compact date first (20240301, 2024030110, 202403011000, 20240301100000 as
     # grid systems write them), an epoch number (seconds or ms) only when it is none of those
     compact = None
@@ -355,30 +377,12 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     assert compact is not None
     # "1701010100" is an epoch second of 2023, not 1 Jan 1701: compact dates are taken in 1990-2100 only
     compact = pl.select(pl.when(compact.dt.year().is_between(1990, 2100)).then(compact)).to_series()
+    out = out.fill_null(compact)
     epoch = (txt.str.contains(r"^\d{9,13}$").fill_null(False) & compact.is_null()).fill_null(False)
     num = txt.cast(pl.Int64, strict=False)
     epoch_s = pl.select(pl.when(num > 10**11).then(num // 1000).otherwise(num)).to_series()
-    norm = txt.str.replace_all("/", "-").str.replace("T", " ")
-    off = norm.str.extract(_OFFSET_RE, 2)
-    bare = norm.str.replace(_OFFSET_RE, "${1}").str.strip_chars()
-    # "24:00" ends a day in many meter exports (interval-ending stamps): the next day's 00:00
-    end_of_day = bare.str.contains(r" 24:00(?::00)?$").fill_null(False)
-    bare = bare.str.replace(r" 24:00(:00)?$", " 00:00:00")
-    out = bare.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"):
-        out = out.fill_null(bare.str.to_datetime(fmt, strict=False, time_unit="us"))
-    out = out.fill_null(compact)
-    # explicit offsets: written time - offset = UTC; + the local offset = the meter's clock
-    sign = pl.select(pl.when(off.str.starts_with("-")).then(-1).otherwise(1)).to_series()
-    digits = off.str.replace_all(r"[^0-9]", "")
-    hh = digits.str.slice(0, 2).cast(pl.Int64, strict=False).fill_null(0)
-    mm = digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
-    off_s = pl.select(pl.when(off.is_null()).then(None).otherwise(sign * (hh * 3600 + mm * 60))).to_series()
-    shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)
-                      + pl.when(end_of_day).then(86400).otherwise(0)).to_series()
-    out = pl.select(out + pl.duration(seconds=shift)).to_series()
     from_epoch = pl.select(pl.from_epoch(epoch_s + local_offset_s, time_unit="s").cast(pl.Datetime("us"))).to_series()
-    return pl.select(pl.when(pl.Series(epoch)).then(from_epoch).otherwise(out)).to_series().alias(s.name)
+    return pl.select(pl.when(epoch).then(from_epoch).otherwise(out)).to_series().alias(s.name)
 
 
 def _to_float(s: pl.Series) -> pl.Series:
