@@ -65,10 +65,12 @@ class Block:
     fest_keep: np.ndarray  # share of the candidate load kept over the Spring Festival (festival_keep)
     fest_drop: np.ndarray  # its fall in units of the meter's usual weekly change of the floor
     fest_abs: np.ndarray  # the festival floor / the step (a running rig keeps at least its own kW)
+    fest_whole: np.ndarray  # the festival floor / the floor before it, whatever the step (the whole load's keep)
     fill_corr: np.ndarray  # correlation over the hours of the day of the added load with the old profile
     pre_night_day: np.ndarray  # 00-05 h / 10-17 h of the hour profile before the step
     slots_per_day: np.ndarray  # readings per day of the grid (1 = daily totals: no hour-of-day shape)
     recovery: np.ndarray  # share of the chosen step that only returns the floor to its level before a dip
+    closure_days: np.ndarray  # longest run of days the whole load stopped (floor < CLOSED_FRAC of the level) and came back
     # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
     band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
     band_len: np.ndarray  # hours in the band
@@ -190,6 +192,59 @@ def _scan(floor: np.ndarray, w: int, gap: int) -> np.ndarray:
     return np.where(good, post - pre, np.nan)
 
 
+#: a day whose floor is below this share of the meter's usual floor is a day the load as a whole was stopped
+CLOSED_FRAC = 0.4
+#: ... and the load ran before and after such a run: the mean floor of CLOSED_CTX days either side of it is at
+#: least CLOSED_BACK of the usual floor
+CLOSED_CTX = 28
+CLOSED_BACK = 0.7
+CLOSED_AFTER = 3  #: fewest days read after a closure that show the load came back
+
+
+def closure_run(floor: np.ndarray) -> np.ndarray:
+    """Per meter, the longest run of days whose floor fell below CLOSED_FRAC of the meter's usual floor (its
+    median over the days read) while the load ran before and after it (the mean floor of the CLOSED_CTX days
+    on each side at least CLOSED_BACK of the usual floor; 0 = none).
+
+    Why: a load that never switches off is what the whole-load shape points reward. A plant that closes for
+    the Spring Festival or a maintenance turnaround stops as a whole for one to four weeks and then runs as
+    before; a fleet of machines loses them one at a time (failures, repairs), so its floor keeps most of its
+    level. A run at the start of the data (a load switched on later) is no closure: it needs the load
+    before it, and after it unless the data end in it (exports often end in the Spring Festival). A missing
+    day ends a run (unknown is not closed).
+    """
+    m, D = floor.shape
+    if D == 0:
+        return np.zeros(m)
+    lvl = _nanq_sorted(floor, 0.5)
+    with np.errstate(invalid="ignore"):
+        low = floor < CLOSED_FRAC * lvl[:, None]
+    # length of the run of low days ending at each day (cumulative count reset at every non-low day)
+    idx = np.arange(1, D + 1)[None, :]
+    last_break = np.maximum.accumulate(np.where(low, 0, idx), axis=1)
+    run = np.where(low, idx - last_break, 0)
+    ends = low & ~np.concatenate([low[:, 1:], np.zeros((m, 1), dtype=bool)], axis=1)
+    ok = ~np.isnan(floor)
+    cw = np.concatenate([np.zeros((m, 1)), np.cumsum(ok, axis=1)], axis=1)
+    cx = np.concatenate([np.zeros((m, 1)), np.cumsum(np.where(ok, floor, 0.0), axis=1)], axis=1)
+    d = np.arange(D)[None, :]
+    start = d - run + 1  # first low day of the run ending at d
+    b0, b1 = np.clip(start - CLOSED_CTX, 0, D), np.clip(start, 0, D)
+    a0, a1 = np.clip(d + 1, 0, D), np.clip(d + 1 + CLOSED_CTX, 0, D)
+    r = np.arange(m)[:, None]
+    nb, na = cw[r, b1] - cw[r, b0], cw[r, a1] - cw[r, a0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = (cx[r, b1] - cx[r, b0]) / nb
+        after = (cx[r, a1] - cx[r, a0]) / na
+        back = lvl[:, None] * CLOSED_BACK
+        # the load ran before (half the context read) and came back (a few days suffice: a plant that reopens
+        # a week before the data ends), or the data ends in the closure (a festival at the end of an export)
+        last = D - 1 - np.argmax(ok[:, ::-1], axis=1)
+        came_back = ((na >= CLOSED_AFTER) & (after >= back)) | (d == last[:, None])
+        good = ends & (nb >= CLOSED_CTX // 2) & (before >= back) & came_back
+    return np.max(np.where(good, run, 0), axis=1).astype(np.float64)
+
+
 def _scan_pre(floor: np.ndarray, w: int) -> np.ndarray:
     """Mean of floor[d-w : d] for every day d (NaN-aware, NaN with fewer than w/2 valid days)."""
     m, D = floor.shape
@@ -274,6 +329,7 @@ def _analyse_block(
     peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
 
     rows = np.arange(m)
+    closure_days = closure_run(floor)
     k, zbest, additive, persist, recovery = choose_split(floor, x)
     has = k > 0
     kk = np.where(has, k, 0)
@@ -417,10 +473,10 @@ def _analyse_block(
 
     # Spring Festival (calendar.py), only with readings within the day: a daily total's "floor" is the
     # day's mean, which an office that closes for the holiday loses too
-    fest_keep = fest_drop = fest_abs = np.full(m, np.nan)
+    fest_keep = fest_drop = fest_abs = fest_whole = np.full(m, np.nan)
     fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
     if S > 1 and fd.size == D and fd.sum() >= 3:
-        fest_keep, fest_drop, fest_abs = festival_keep(floor, fd, has, onset_day, step, pre_lvl)
+        fest_keep, fest_drop, fest_abs, fest_whole = festival_keep(floor, fd, has, onset_day, step, pre_lvl)
 
     nan_if = lambda a: np.where(has, a, np.nan)  # noqa: E731
     return Block(
@@ -455,10 +511,12 @@ def _analyse_block(
         fest_keep=fest_keep,
         fest_drop=fest_drop,
         fest_abs=fest_abs,
+        fest_whole=fest_whole,
         fill_corr=nan_if(fill_corr),
         pre_night_day=nan_if(pre_night_day),
         slots_per_day=np.full(m, float(S)),
         recovery=nan_if(recovery),
+        closure_days=closure_days,
         **band_features(x, dayok, temp_daily),
     )
 
@@ -679,8 +737,8 @@ def _band_features(x: np.ndarray, dayok: np.ndarray, temp_daily: np.ndarray | No
 def festival_keep(
     floor: np.ndarray, fd: np.ndarray, has: np.ndarray, onset_day: np.ndarray, step: np.ndarray,
     host: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keep, drop, absolute): the share of the candidate load still drawn over the core Spring Festival days
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(keep, drop, absolute, whole): the share of the candidate load still drawn over the core Spring Festival days
     `fd`, and its fall in units of the meter's usual weekly change of the floor (NaN: not judged).
 
     Most businesses close for the festival, a rig keeps hashing. The test reads the daily floor (a low
@@ -692,7 +750,10 @@ def festival_keep(
     (kept share = 1 - fall of the floor / step); without a step it is the whole floor (festival floor /
     floor before). A step after the festival leaves the meter unjudged. `absolute` is the festival
     floor, less what the host keeps of its floor `host` before the step after a dip of HOST_DIP_MAX, over
-    the step (step case only): the host's own holiday dip must not be charged to the candidate.
+    the step (step case only): the host's own holiday dip must not be charged to the candidate. `whole` is
+    the festival floor over the floor before it, wherever the step lies (review 7): when the step is too
+    weak to be the candidate, the whole load is what the shape points judged, and a plant's closure is read
+    on it (a plant's own "step" is often its reopening after the festival).
     """
     m = floor.shape[0]
     host = np.full(m, np.inf) if host is None else host  # unknown host floor: no absolute check
@@ -710,13 +771,14 @@ def festival_keep(
         nscase = known & ~has
         fall = before - fest
         keep = np.where(stepcase, 1.0 - fall / step, np.where(nscase, fest / before, np.nan))
-        drop = np.where(stepcase | nscase, fall / scale, np.nan)
+        drop = np.where(known, fall / scale, np.nan)  # the step case's keep is NaN when the step is later
         # what a running rig cannot do: draw less than itself. The festival floor holds the rig's kW
         # plus what the host keeps of its own floor; forgiving the host a dip of up to HOST_DIP_MAX of
         # its floor before the step (real feeders dip 18-46 % over the festival), a floor still at the
         # step kept the added load; a stopped line leaves only the host's standby
         absolute = np.where(stepcase, (fest - (1.0 - HOST_DIP_MAX) * host) / step, np.nan)
-    return keep, drop, absolute
+        whole = np.where(known, fest / before, np.nan)
+    return keep, drop, absolute, whole
 
 
 def choose_split(
