@@ -241,6 +241,14 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
             err.print(tr("First rejected (file:line or byte):", "最先被拒绝的记录（文件:行号或字节）："))
             for ex in examples:
                 err.print(f"  {example_text(ex, d['rejected'])}", markup=False, highlight=False)
+    tunnels = d.get("tunnelled_packets") or {}
+    if tunnels:
+        # Said aloud because the flows listed are the inner ones: the switch-to-sensor tunnel itself
+        # (ERSPAN, VXLAN ...) is not a flow of the report, and a user must know why it is missing.
+        kinds = ", ".join(f"{k} {v:,}" for k, v in tunnels.items())
+        total = sum(tunnels.values())
+        err.print(tr(f"Tunnels: {total:,} packets were read from inside tunnels ({kinds}); flows are the inner ones.",
+                     f"隧道：{total:,} 个数据包取自隧道内部（{kinds}）；所列的流为内层流。"))
     cut = d.get("payload_cut_by_snaplen", 0)
     if cut and cut >= SNAPLEN_WARN_SHARE * max(1, d["packets"]):
         # A capture taken with a small snaplen (tcpdump -s 96) keeps headers and drops the JSON a

@@ -10,6 +10,12 @@ Linux cooked SLL and SLL2, raw IP (101, 12, 14, 228, 229), BSD loopback (0, both
 OpenBSD loop (108), PPP (9, 50) and Cisco HDLC (104). IPv6 extension headers (hop-by-hop, routing,
 fragment, destination options, AH, mobility, HIP, shim6) are walked. Fragments are flagged: the
 first fragment keeps its ports, later fragments have none.
+
+Tunnels are opened (up to MAX_TUNNEL_DEPTH deep) and the packet inside takes the outer one's place:
+IP-in-IP (4in4, 6in4, 4in6, 6in6), GRE carrying IP, MPLS or Ethernet, ERSPAN types I-III, VXLAN
+(UDP 4789 and Linux's 8472), Geneve (UDP 6081) and GTP-U (UDP 2152, extension headers walked);
+`tun` names the outermost one. A tunnel header whose fixed bits do not check out, or an inner
+Ethernet frame that carries no IP, leaves the packet as the outer flow it is.
 """
 
 from __future__ import annotations
@@ -80,6 +86,114 @@ def _ethertype_to_ver(et: int) -> int:
     return 0
 
 
+#: Tunnel kinds in `Decoded.tun` (the outermost one a packet was taken out of).
+TUN_NONE, TUN_IPIP, TUN_GRE, TUN_ERSPAN, TUN_VXLAN, TUN_GENEVE, TUN_GTPU = 0, 1, 2, 3, 4, 5, 6
+TUNNEL_NAMES = {TUN_IPIP: "ip-in-ip", TUN_GRE: "gre", TUN_ERSPAN: "erspan", TUN_VXLAN: "vxlan",
+                TUN_GENEVE: "geneve", TUN_GTPU: "gtp-u"}
+#: Tunnels inside tunnels followed at most this deep (a mirror session carrying VXLAN carrying GRE ...).
+MAX_TUNNEL_DEPTH = 3
+#: UDP destination ports of the tunnels below (IANA; 8472 is Linux's VXLAN default before IANA's port).
+VXLAN_PORTS = (4789, 8472)
+GENEVE_PORT = 6081
+GTPU_PORT = 2152
+
+
+@njit(cache=True, inline="always")
+def _inner_ethernet(buf: np.ndarray, x: int, lim: int, kind: int) -> tuple[int, int, int, int]:
+    """An inner Ethernet frame at `x`, followed only when it carries IP (possibly tagged): a frame of
+    anything else, or bytes that merely sit on a tunnel's port, leave the outer packet as it is."""
+    if x + 14 > lim:
+        return TUN_NONE, -1, -1, -1
+    et = _be16(buf, x + 12)
+    if et == 0x0800 or et == 0x86DD or et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200 \
+            or et == 0x8847 or et == 0x8848 or et == 0x8864:
+        return kind, x + 14, et, 0
+    return TUN_NONE, -1, -1, -1
+
+
+@njit(cache=True)
+def _tunnel(buf: np.ndarray, pr: int, sp: int, dp: int, po: int, lim: int) -> tuple[int, int, int, int]:
+    """(kind, q, ethertype, version) of the packet a tunnel carries, from the outer payload at `po`.
+
+    Why: mirror ports deliver traffic wrapped (ERSPAN from Cisco/Arista/Huawei switches, VXLAN from
+    cloud traffic mirroring and overlay fabrics, GRE and IP-in-IP from routers, GTP-U in mobile
+    cores); read as it comes, every miner behind the mirror would be one UDP or GRE flow between the
+    switch and the sensor. The result feeds the same ethertype/IP steps as a link layer: `ethertype`
+    -1 with `version` 0 means "read the IP version nibble". Only headers whose fixed bits check out
+    are followed; anything else is left as the outer flow it is.
+    """
+    avail = lim - po
+    if pr == 4 or pr == 41:  # IPv4 / IPv6 in IP (6in4, 4in6, IP-IP)
+        if avail >= 20:
+            return TUN_IPIP, po, -1, 4 if pr == 4 else 6
+        return TUN_NONE, -1, -1, -1
+    if pr == 47 and avail >= 4:  # GRE (RFC 2784/2890); version 1 (PPTP) and source routing not followed
+        fl = _be16(buf, po)
+        if (fl & 7) != 0 or (fl & 0x4000) != 0:
+            return TUN_NONE, -1, -1, -1
+        x = po + 4
+        if fl & 0x8000:
+            x += 4
+        if fl & 0x2000:
+            x += 4
+        seq_bit = (fl & 0x1000) != 0
+        if seq_bit:
+            x += 4
+        pt = _be16(buf, po + 2)
+        if pt == 0x0800 or pt == 0x86DD or pt == 0x8847 or pt == 0x8848:
+            if x + 20 > lim:
+                return TUN_NONE, -1, -1, -1
+            return TUN_GRE, x, pt, 0
+        if pt == 0x6558:  # transparent Ethernet bridging
+            return _inner_ethernet(buf, x, lim, TUN_GRE)
+        if pt == 0x88BE:  # ERSPAN type II (8-byte header, sequence bit set) or type I (no header)
+            return _inner_ethernet(buf, x + 8 if seq_bit else x, lim, TUN_ERSPAN)
+        if pt == 0x22EB and x + 12 <= lim:  # ERSPAN type III: 12 bytes, +8 when the O bit is set
+            return _inner_ethernet(buf, x + 12 + 8 * np.int64(buf[x + 11] & 1), lim, TUN_ERSPAN)
+        return TUN_NONE, -1, -1, -1
+    if pr == 17 and avail >= 8:
+        if dp == VXLAN_PORTS[0] or dp == VXLAN_PORTS[1]:
+            # RFC 7348: the I flag set (reserved bits are not checked: VXLAN-GBP uses some of them)
+            if (buf[po] & 0x08) != 0:
+                return _inner_ethernet(buf, po + 8, lim, TUN_VXLAN)
+            return TUN_NONE, -1, -1, -1
+        if dp == GENEVE_PORT:  # RFC 8926: version 0, options in 4-byte units
+            if buf[po] >> 6 != 0:
+                return TUN_NONE, -1, -1, -1
+            x = po + 8 + np.int64(buf[po] & 0x3F) * 4
+            pt = _be16(buf, po + 2)
+            if pt == 0x6558:
+                return _inner_ethernet(buf, x, lim, TUN_GENEVE)
+            if (pt == 0x0800 or pt == 0x86DD) and x + 20 <= lim:
+                return TUN_GENEVE, x, pt, 0
+            return TUN_NONE, -1, -1, -1
+        if sp == GTPU_PORT or dp == GTPU_PORT:  # 3GPP TS 29.281: version 1, PT 1, message 255 (G-PDU)
+            f = np.int64(buf[po])
+            if (f >> 5) != 1 or (f & 0x10) == 0 or buf[po + 1] != 0xFF:
+                return TUN_NONE, -1, -1, -1
+            x = po + 8
+            if f & 0x07:
+                x += 4
+                if x > lim:
+                    return TUN_NONE, -1, -1, -1
+                if f & 0x04:  # extension headers: length in 4-byte units, next type in the last byte
+                    nxt = buf[x - 1]
+                    steps = 0
+                    while nxt != 0 and steps < 8:
+                        if x >= lim or buf[x] == 0:
+                            return TUN_NONE, -1, -1, -1
+                        ln = np.int64(buf[x]) * 4
+                        if x + ln > lim:
+                            return TUN_NONE, -1, -1, -1
+                        nxt = buf[x + ln - 1]
+                        x += ln
+                        steps += 1
+            if x + 20 > lim:
+                return TUN_NONE, -1, -1, -1
+            return TUN_GTPU, x, -1, 0
+    return TUN_NONE, -1, -1, -1
+
+
 @njit(cache=True)
 def _decode(
     buf: np.ndarray,
@@ -102,6 +216,7 @@ def _decode(
     pay_cap: np.ndarray,
     pay_len: np.ndarray,
     frag: np.ndarray,
+    tun: np.ndarray,
 ) -> None:
     n = off.shape[0]
     for i in range(n):
@@ -123,6 +238,7 @@ def _decode(
         pay_cap[i] = 0
         pay_len[i] = 0
         frag[i] = FRAG_NONE
+        tun[i] = TUN_NONE
         # ---- link layer: find the IP header at q and its version v (0 = unknown yet, use nibble)
         q = -1
         v = -1
@@ -180,183 +296,210 @@ def _decode(
         elif link == 104 and end - p >= 4:  # Cisco HDLC
             et = _be16(buf, p + 2)
             q = p + 4
-        if et != -1:
-            # VLAN tags (802.1Q, 802.1ad, old QinQ types), then PPPoE session and MPLS
-            hops = 0
-            while (et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200) and q + 4 <= end and hops < 8:
-                et = _be16(buf, q + 2)
-                q += 4
-                hops += 1
-            if et == 0x8864 and q + 8 <= end:
-                pr = _be16(buf, q + 6)
-                q += 8
-                et = 0x0800 if pr == 0x21 else (0x86DD if pr == 0x57 else -1)
-            if (et == 0x8847 or et == 0x8848) and q + 4 <= end:
-                while q + 4 <= end:
-                    bos = buf[q + 2] & 1
+        depth = 0
+        while True:
+            if et != -1:
+                # VLAN tags (802.1Q, 802.1ad, old QinQ types), then PPPoE session and MPLS
+                hops = 0
+                while (et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200) and q + 4 <= end and hops < 8:
+                    et = _be16(buf, q + 2)
                     q += 4
-                    if bos:
-                        break
-                v = 0
-            else:
-                v = _ethertype_to_ver(et)
-                if v == 0:
-                    q = -1
-        if q < 0 or v < 0:
-            continue
-        if q >= end:
-            ver[i] = VER_CUT if v != 0 else VER_NON_IP
-            continue
-        if v == 0:
-            nib = buf[q] >> 4
-            if nib == 4:
-                v = 4
-            elif nib == 6:
-                v = 6
-            else:
-                continue
-        # ---- network layer
-        if v == 4:
-            if q + 20 > end:
-                ver[i] = VER_CUT
-                continue
-            if buf[q] >> 4 != 4:
-                ver[i] = VER_MALFORMED
-                continue
-            ihl = np.int64(buf[q] & 15) * 4
-            if ihl < 20:
-                ver[i] = VER_MALFORMED
-                continue
-            if q + ihl > end:
-                ver[i] = VER_CUT
-                continue
-            total = _be16(buf, q + 2)
-            if total < ihl:  # 0 under TCP segmentation offload: take the frame length
-                total = orig[i] - (q - p)
-                if total < ihl:
-                    ver[i] = VER_MALFORMED
-                    continue
-            fo = _be16(buf, q + 6)
-            pr = np.int64(buf[q + 9])
-            s_hi[i] = 0
-            s_lo[i] = V4_MAPPED | np.uint64(_be32(buf, q + 12))
-            d_hi[i] = 0
-            d_lo[i] = V4_MAPPED | np.uint64(_be32(buf, q + 16))
-            ver[i] = 4
-            proto[i] = pr
-            ip_len[i] = total
-            if fo & 0x1FFF:
-                frag[i] = FRAG_LATER
-                continue
-            if fo & 0x2000:
-                frag[i] = FRAG_FIRST
-            l4 = q + ihl
-            rem = total - ihl
-        else:
-            if q + 40 > end:
-                ver[i] = VER_CUT
-                continue
-            if buf[q] >> 4 != 6:
-                ver[i] = VER_MALFORMED
-                continue
-            plen = _be16(buf, q + 4)
-            if plen == 0:  # jumbogram or offload: take the frame length
-                plen = max(0, orig[i] - (q - p) - 40)
-            nh = np.int64(buf[q + 6])
-            s_hi[i] = _be64(buf, q + 8)
-            s_lo[i] = _be64(buf, q + 16)
-            d_hi[i] = _be64(buf, q + 24)
-            d_lo[i] = _be64(buf, q + 32)
-            ver[i] = 6
-            ip_len[i] = 40 + plen
-            l4 = q + 40
-            rem = plen
-            cut = False
-            later = False
-            hops = 0
-            while (
-                nh == 0 or nh == 43 or nh == 44 or nh == 60 or nh == 51 or nh == 135 or nh == 139 or nh == 140
-            ) and hops < 16:
-                hops += 1
-                if l4 + 8 > end:
-                    cut = True
-                    break
-                if nh == 44:
-                    fo6 = _be16(buf, l4 + 2)
-                    if fo6 >> 3:
-                        later = True
-                    elif fo6 & 1:
-                        frag[i] = FRAG_FIRST
-                    hl = 8
-                elif nh == 51:
-                    hl = (np.int64(buf[l4 + 1]) + 2) * 4
+                    hops += 1
+                if et == 0x8864 and q + 8 <= end:
+                    pr = _be16(buf, q + 6)
+                    q += 8
+                    et = 0x0800 if pr == 0x21 else (0x86DD if pr == 0x57 else -1)
+                if (et == 0x8847 or et == 0x8848) and q + 4 <= end:
+                    while q + 4 <= end:
+                        bos = buf[q + 2] & 1
+                        q += 4
+                        if bos:
+                            break
+                    v = 0
                 else:
-                    hl = (np.int64(buf[l4 + 1]) + 1) * 8
-                nh = np.int64(buf[l4])
-                l4 += hl
-                rem -= hl
-                if later:
+                    v = _ethertype_to_ver(et)
+                    if v == 0:
+                        q = -1
+            if q < 0 or v < 0:
+                break
+            if q >= end:
+                ver[i] = VER_CUT if v != 0 else VER_NON_IP
+                break
+            if v == 0:
+                nib = buf[q] >> 4
+                if nib == 4:
+                    v = 4
+                elif nib == 6:
+                    v = 6
+                else:
                     break
-            proto[i] = nh
-            if later:
-                frag[i] = FRAG_LATER
-                continue
-            if cut:
-                ver[i] = VER_CUT
-                continue
-            if rem < 0:
-                ver[i] = VER_MALFORMED
-                continue
-        pr = proto[i]
-        # ---- transport layer
-        if pr == 6:
-            if l4 + 20 > end:
-                ver[i] = VER_CUT
-                continue
-            doff = np.int64(buf[l4 + 12] >> 4) * 4
-            if doff < 20:
-                ver[i] = VER_MALFORMED
-                continue
-            sport[i] = _be16(buf, l4)
-            dport[i] = _be16(buf, l4 + 2)
-            seq[i] = _be32(buf, l4 + 4)
-            flags[i] = np.int64(buf[l4 + 13]) | (np.int64(buf[l4 + 12] & 1) << 8)
-            po = l4 + doff
-            pl = rem - doff
-            if pl < 0:
-                pl = 0
-            pay_off[i] = po
-            pay_len[i] = pl
-            pay_cap[i] = max(0, min(end - po, pl))
-        elif pr == 17 or pr == 132 or pr == 136:  # UDP, SCTP, UDP-Lite: ports first
-            hl = 8 if pr != 132 else 12
-            if l4 + hl > end:
-                ver[i] = VER_CUT
-                continue
-            sport[i] = _be16(buf, l4)
-            dport[i] = _be16(buf, l4 + 2)
-            po = l4 + hl
-            pl = max(0, rem - hl)
-            pay_off[i] = po
-            pay_len[i] = pl
-            pay_cap[i] = max(0, min(end - po, pl))
-        elif pr == 1 or pr == 58:  # ICMP: type and code kept in the port columns (Community ID needs them)
-            if l4 + 4 > end:
-                ver[i] = VER_CUT
-                continue
-            sport[i] = np.int64(buf[l4])
-            dport[i] = np.int64(buf[l4 + 1])
-            po = l4 + 4
-            pl = max(0, rem - 4)
-            pay_off[i] = po
-            pay_len[i] = pl
-            pay_cap[i] = max(0, min(end - po, pl))
-        else:
-            po = l4
-            pl = max(0, rem)
-            pay_off[i] = po
-            pay_len[i] = pl
-            pay_cap[i] = max(0, min(end - po, pl))
+            # ---- network layer
+            if v == 4:
+                if q + 20 > end:
+                    ver[i] = VER_CUT
+                    break
+                if buf[q] >> 4 != 4:
+                    ver[i] = VER_MALFORMED
+                    break
+                ihl = np.int64(buf[q] & 15) * 4
+                if ihl < 20:
+                    ver[i] = VER_MALFORMED
+                    break
+                if q + ihl > end:
+                    ver[i] = VER_CUT
+                    break
+                total = _be16(buf, q + 2)
+                if total < ihl:  # 0 under TCP segmentation offload: take the frame length
+                    total = orig[i] - (q - p)
+                    if total < ihl:
+                        ver[i] = VER_MALFORMED
+                        break
+                fo = _be16(buf, q + 6)
+                pr = np.int64(buf[q + 9])
+                s_hi[i] = 0
+                s_lo[i] = V4_MAPPED | np.uint64(_be32(buf, q + 12))
+                d_hi[i] = 0
+                d_lo[i] = V4_MAPPED | np.uint64(_be32(buf, q + 16))
+                ver[i] = 4
+                proto[i] = pr
+                ip_len[i] = total
+                if fo & 0x1FFF:
+                    frag[i] = FRAG_LATER
+                    break
+                if fo & 0x2000:
+                    frag[i] = FRAG_FIRST
+                l4 = q + ihl
+                rem = total - ihl
+            else:
+                if q + 40 > end:
+                    ver[i] = VER_CUT
+                    break
+                if buf[q] >> 4 != 6:
+                    ver[i] = VER_MALFORMED
+                    break
+                plen = _be16(buf, q + 4)
+                if plen == 0:  # jumbogram or offload: take the frame length
+                    plen = max(0, orig[i] - (q - p) - 40)
+                nh = np.int64(buf[q + 6])
+                s_hi[i] = _be64(buf, q + 8)
+                s_lo[i] = _be64(buf, q + 16)
+                d_hi[i] = _be64(buf, q + 24)
+                d_lo[i] = _be64(buf, q + 32)
+                ver[i] = 6
+                ip_len[i] = 40 + plen
+                l4 = q + 40
+                rem = plen
+                cut = False
+                later = False
+                hops = 0
+                while (
+                    nh == 0 or nh == 43 or nh == 44 or nh == 60 or nh == 51 or nh == 135 or nh == 139 or nh == 140
+                ) and hops < 16:
+                    hops += 1
+                    if l4 + 8 > end:
+                        cut = True
+                        break
+                    if nh == 44:
+                        fo6 = _be16(buf, l4 + 2)
+                        if fo6 >> 3:
+                            later = True
+                        elif fo6 & 1:
+                            frag[i] = FRAG_FIRST
+                        hl = 8
+                    elif nh == 51:
+                        hl = (np.int64(buf[l4 + 1]) + 2) * 4
+                    else:
+                        hl = (np.int64(buf[l4 + 1]) + 1) * 8
+                    nh = np.int64(buf[l4])
+                    l4 += hl
+                    rem -= hl
+                    if later:
+                        break
+                proto[i] = nh
+                if later:
+                    frag[i] = FRAG_LATER
+                    break
+                if cut:
+                    ver[i] = VER_CUT
+                    break
+                if rem < 0:
+                    ver[i] = VER_MALFORMED
+                    break
+            pr = proto[i]
+            # ---- transport layer
+            if pr == 6:
+                if l4 + 20 > end:
+                    ver[i] = VER_CUT
+                    break
+                doff = np.int64(buf[l4 + 12] >> 4) * 4
+                if doff < 20:
+                    ver[i] = VER_MALFORMED
+                    break
+                sport[i] = _be16(buf, l4)
+                dport[i] = _be16(buf, l4 + 2)
+                seq[i] = _be32(buf, l4 + 4)
+                flags[i] = np.int64(buf[l4 + 13]) | (np.int64(buf[l4 + 12] & 1) << 8)
+                po = l4 + doff
+                pl = rem - doff
+                if pl < 0:
+                    pl = 0
+                pay_off[i] = po
+                pay_len[i] = pl
+                pay_cap[i] = max(0, min(end - po, pl))
+            elif pr == 17 or pr == 132 or pr == 136:  # UDP, SCTP, UDP-Lite: ports first
+                hl = 8 if pr != 132 else 12
+                if l4 + hl > end:
+                    ver[i] = VER_CUT
+                    break
+                sport[i] = _be16(buf, l4)
+                dport[i] = _be16(buf, l4 + 2)
+                po = l4 + hl
+                pl = max(0, rem - hl)
+                pay_off[i] = po
+                pay_len[i] = pl
+                pay_cap[i] = max(0, min(end - po, pl))
+            elif pr == 1 or pr == 58:  # ICMP: type and code kept in the port columns (Community ID needs them)
+                if l4 + 4 > end:
+                    ver[i] = VER_CUT
+                    break
+                sport[i] = np.int64(buf[l4])
+                dport[i] = np.int64(buf[l4 + 1])
+                po = l4 + 4
+                pl = max(0, rem - 4)
+                pay_off[i] = po
+                pay_len[i] = pl
+                pay_cap[i] = max(0, min(end - po, pl))
+            else:
+                po = l4
+                pl = max(0, rem)
+                pay_off[i] = po
+                pay_len[i] = pl
+                pay_cap[i] = max(0, min(end - po, pl))
+            # ---- tunnels: the packet inside is decoded in place of this one (fragments are not joined)
+            if frag[i] != FRAG_NONE or depth >= MAX_TUNNEL_DEPTH:
+                break
+            lim = min(end, pay_off[i] + pay_len[i])
+            kind, q, et, v = _tunnel(buf, proto[i], sport[i], dport[i], pay_off[i], lim)
+            if kind == TUN_NONE:
+                break
+            if tun[i] == TUN_NONE:
+                tun[i] = kind
+            depth += 1
+            end = lim
+            ver[i] = VER_NON_IP
+            proto[i] = -1
+            s_hi[i] = 0
+            s_lo[i] = 0
+            d_hi[i] = 0
+            d_lo[i] = 0
+            sport[i] = -1
+            dport[i] = -1
+            flags[i] = 0
+            seq[i] = 0
+            ip_len[i] = 0
+            pay_off[i] = 0
+            pay_cap[i] = 0
+            pay_len[i] = 0
 
 
 @dataclass(slots=True)
@@ -378,14 +521,15 @@ class Decoded:
     pay_cap: np.ndarray
     pay_len: np.ndarray
     frag: np.ndarray
+    tun: np.ndarray
 
 
 def decode_batch(batch: PacketBatch) -> Decoded:
     """Decode every packet of a batch in one compiled pass."""
     n = len(batch)
-    i64 = [np.empty(n, np.int64) for _ in range(11)]
+    i64 = [np.empty(n, np.int64) for _ in range(12)]
     u64 = [np.empty(n, np.uint64) for _ in range(4)]
-    ver, proto, sport, dport, flags, seq, ip_len, pay_off, pay_cap, pay_len, frag = i64
+    ver, proto, sport, dport, flags, seq, ip_len, pay_off, pay_cap, pay_len, frag, tun = i64
     s_hi, s_lo, d_hi, d_lo = u64
     _decode(
         batch.buf,
@@ -408,9 +552,10 @@ def decode_batch(batch: PacketBatch) -> Decoded:
         pay_cap,
         pay_len,
         frag,
+        tun,
     )
     return Decoded(ver, proto, s_hi, s_lo, d_hi, d_lo, sport, dport, flags, seq, ip_len, pay_off, pay_cap,
-                   pay_len, frag)
+                   pay_len, frag, tun)
 
 
 def addr_bytes(ver: int, hi: int, lo: int) -> bytes:

@@ -41,6 +41,8 @@ from minewatch.model import FLOW_SCHEMA
 from minewatch.net.decode import (
     FRAG_LATER,
     SUPPORTED_LINKTYPES,
+    TUN_NONE,
+    TUNNEL_NAMES,
     VER_CUT,
     VER_MALFORMED,
     Decoded,
@@ -132,6 +134,8 @@ class EngineStats:
     icmp: int = 0
     other: int = 0
     fragments: int = 0
+    #: packets decoded from inside a tunnel, by the outermost tunnel's name (decode.TUNNEL_NAMES)
+    tunnelled: dict[str, int] = field(default_factory=dict)
     non_ip: int = 0  #: packets of a decoded link type that carry no IP (ARP, LLDP, STP, ...)
     unsupported_link: int = 0  #: packets of a link type the decoder does not read (also rejects)
     malformed: int = 0
@@ -638,6 +642,11 @@ class FlowEngine:
         icmp = int(np.count_nonzero((pr == 1) | (pr == 58)))
         st.icmp += icmp
         st.fragments += int(np.count_nonzero(dec.frag[ip] != 0))
+        if dec.tun.any():
+            kinds, counts = np.unique(dec.tun[dec.tun != TUN_NONE], return_counts=True)
+            for k, c in zip(kinds.tolist(), counts.tolist(), strict=True):
+                name = TUNNEL_NAMES[k]
+                st.tunnelled[name] = st.tunnelled.get(name, 0) + c
         st.other += len(pr) - int(np.count_nonzero((pr == 6) | (pr == 17))) - icmp
         snap = int(np.count_nonzero(dec.pay_cap[ip] < dec.pay_len[ip]))
         if snap:

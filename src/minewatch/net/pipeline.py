@@ -102,6 +102,8 @@ class ScanStats:
     tcp_flows: int = 0
     udp_flows: int = 0
     fragments: int = 0
+    #: packets read from inside tunnels (ERSPAN, VXLAN, GRE, ...), by the outermost tunnel
+    tunnelled: dict[str, int] = field(default_factory=dict)
     snaplen_cut: int = 0  #: packets whose payload the capture's snaplen cut (content may be missed)
     unsupported_link: int = 0  #: packets of a link type that is not decoded
     mining_sessions: int = 0
@@ -126,6 +128,7 @@ class ScanStats:
             "tcp_flows": self.tcp_flows,
             "udp_flows": self.udp_flows,
             "ip_fragments": self.fragments,
+            "tunnelled_packets": dict(sorted(self.tunnelled.items())),
             "payload_cut_by_snaplen": self.snaplen_cut,
             "unsupported_link_packets": self.unsupported_link,
             "mining_sessions": self.mining_sessions,
@@ -376,6 +379,8 @@ class CaptureScanner:
         self.stats.bytes += reader.size_bytes
         self.stats.packets += getattr(es, "packets", 0)
         self.stats.fragments += getattr(es, "fragments", 0)
+        for name, c in getattr(es, "tunnelled", {}).items():
+            self.stats.tunnelled[name] = self.stats.tunnelled.get(name, 0) + c
         self.stats.snaplen_cut += getattr(es, "snaplen_cut", 0)
         self.stats.unsupported_link += getattr(es, "unsupported_link", 0)
         self.stats.rejects.merge(reader.rejects)

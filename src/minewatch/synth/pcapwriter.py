@@ -266,6 +266,66 @@ class LinkSpec:
         raise ValueError(f"unsupported link type {lt}")
 
 
+# ---- tunnels (what a mirror port or an overlay delivers) -------------------------------------------
+#: Tunnel kinds `encapsulate` builds, each as the header layouts of its specification.
+TUNNEL_KINDS = ("ipip", "gre", "gre-teb", "erspan1", "erspan2", "erspan3", "vxlan", "geneve", "gtpu")
+
+
+def encapsulate(l3: bytes, kind: str, outer_src: str, outer_dst: str, *, key: int | None = None,
+                session: int = 7, gtp_ext: bool = False) -> bytes:
+    """Wrap one L3 packet in a tunnel between `outer_src` and `outer_dst`; returns the outer L3 packet.
+
+    Layouts: GRE RFC 2784/2890 (optional key), ERSPAN type I/II/III as switches send them (GRE
+    0x88BE without and with sequence number, 0x22EB with its 12-byte header and the 8-byte platform
+    subheader), VXLAN RFC 7348 (UDP 4789), Geneve RFC 8926 (UDP 6081, one 8-byte option), GTP-U TS
+    29.281 (UDP 2152, G-PDU, optionally with a PDU-session extension header).
+    """
+    eth = LinkSpec().frame(l3)
+    inner_v6 = l3[0] >> 4 == 6
+    if kind == "ipip":
+        return ip_packet(outer_src, outer_dst, 41 if inner_v6 else 4, l3)
+
+    def gre(ptype: int, body: bytes, seq: int | None = None) -> bytes:
+        flags = (0x2000 if key is not None else 0) | (0x1000 if seq is not None else 0)
+        hdr = struct.pack("!HH", flags, ptype)
+        if key is not None:
+            hdr += struct.pack("!I", key)
+        if seq is not None:
+            hdr += struct.pack("!I", seq)
+        return ip_packet(outer_src, outer_dst, 47, hdr + body)
+
+    if kind == "gre":
+        return gre(0x86DD if inner_v6 else 0x0800, l3)
+    if kind == "gre-teb":
+        return gre(0x6558, eth)
+    if kind == "erspan1":
+        return gre(0x88BE, eth)
+    if kind == "erspan2":
+        # Ver 1, VLAN 0, COS 0, En 0, T 0, session id; reserved, index 0
+        hdr = struct.pack("!HHI", 0x1000, session & 0x3FF, 0)
+        return gre(0x88BE, hdr + eth, seq=len(l3))
+    if kind == "erspan3":
+        # Ver 2, VLAN 0 | COS, BSO, T, session | timestamp | SGT | P FT HwID D Gra O (O=1: subheader)
+        hdr = struct.pack("!HHIHH", 0x2000, session & 0x3FF, 123456, 0, 0x0001) + b"\x00" * 8
+        return gre(0x22EB, hdr + eth, seq=len(l3))
+    if kind == "vxlan":
+        body = struct.pack("!BBHI", 0x08, 0, 0, (5001 << 8)) + eth
+        return ip_packet(outer_src, outer_dst, PROTO_UDP, udp_header(outer_src, outer_dst, 49152, 4789, body))
+    if kind == "geneve":
+        opt = struct.pack("!HBB", 0x0104, 0x01, 1) + b"\x00" * 4  # class, type, length 1 word
+        body = struct.pack("!BBHI", len(opt) // 4, 0, 0x6558, 5001 << 8) + opt + eth
+        return ip_packet(outer_src, outer_dst, PROTO_UDP, udp_header(outer_src, outer_dst, 49153, 6081, body))
+    if kind == "gtpu":
+        if gtp_ext:  # E flag: seq/N-PDU/next-type word, then a PDU session container (1 word)
+            ext = struct.pack("!BBBB", 1, 0x00, 0x09, 0x00)
+            hdr = struct.pack("!BBHI", 0x34, 0xFF, 4 + len(ext) + len(l3), 0x1234) + struct.pack("!HBB", 0, 0, 0x85)
+            hdr += ext
+        else:
+            hdr = struct.pack("!BBHI", 0x30, 0xFF, len(l3), 0x1234)
+        return ip_packet(outer_src, outer_dst, PROTO_UDP, udp_header(outer_src, outer_dst, 2152, 2152, hdr + l3))
+    raise ValueError(f"unknown tunnel kind {kind!r}")
+
+
 # ---- file writers ----------------------------------------------------------------------------------
 def _open(path: Path | BinaryIO, gz: bool) -> tuple[BinaryIO, bool]:
     if isinstance(path, (str, Path)):
