@@ -953,15 +953,26 @@ def _score_slices(
     # payload = wire bytes minus an IPv4+TCP(timestamps) header per packet (assumed `header_bytes`)
     payf = np.maximum(cbf - header_bytes * cf, 0.0)
     payr = np.maximum(cbr - header_bytes * crv, 0.0)
-    f = _slice_features(nbin, presence, cf, crv, payf, payr, lockstep=aligned)
+    f = _slice_features(nbin, presence, cf, crv, payf, payr, lockstep=aligned, width=width)
     stats.update({k_: (round(v, 3) if v is not None else None) for k_, v in f.items()})
     late = late_answers(float(crv.sum()), float(cf.sum()))
+    paced = bool(f.get("job_paced"))
+    k = f.get("pushes_per_request") or 0.0
     for test in SLICE_TESTS:
         if late and test.name == SLICE_LATE_RATIO_TEST.name:
             test = SLICE_LATE_RATIO_TEST
-        test.apply(f.get(test.feature), sub, ev, width=width, nbin=nbin)
+        elif paced and test.name == "symmetric_packets":
+            test = SLICE_PACED_RATIO_TEST
+        elif late and test.name == SLICE_LATE_SIZE_TEST.name:
+            test = SLICE_LATE_SIZE_TEST
+        elif paced and test.name == "balanced_payload":
+            continue  # the client's share of the payload falls with the jobs per share: the push size is read instead
+        test.apply(f.get(test.feature), sub, ev, width=width, nbin=nbin, k=k)
     SLICE_PUSH_CHECK.apply(f.get(SLICE_PUSH_CHECK.feature), sub, ev, width=width, nbin=nbin, job=MIN_JOB_EXCESS_B)
     SLICE_UNCAUSED_PUSH_CHECK.apply(f.get(SLICE_UNCAUSED_PUSH_CHECK.feature), sub, ev)
+    push_size = SLICE_PACED_PUSH_SIZE_CHECK if paced else SLICE_PUSH_SIZE_CHECK
+    push_size.apply(f.get(push_size.feature), sub, ev, k=k)
+    SLICE_PUSH_COUNT_CHECK.apply(f.get(SLICE_PUSH_COUNT_CHECK.feature), sub, ev, blk=SLOWEST_BLOCK_S)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
         _slice_block_correlation(cbr, t0, width, blocks, score)
@@ -994,6 +1005,16 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _multi_corr(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
+    """Multiple correlation of `y` with `a` and `b` (least squares with an intercept); None if `y` is constant."""
+    if y.size < 5 or y.std() == 0:
+        return None
+    x = np.column_stack([np.ones(y.size), a, b])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    r2 = 1.0 - float((y - x @ coef).var()) / float(y.var())
+    return math.sqrt(max(r2, 0.0))
+
+
 def _dispersion(x: np.ndarray) -> float | None:
     m = float(x.mean()) if x.size else 0.0
     return float(x.var() / m) if m > 0 else None
@@ -1001,7 +1022,7 @@ def _dispersion(x: np.ndarray) -> float | None:
 
 def _slice_features(
     nbin: int, presence: float, cf: np.ndarray, crv: np.ndarray, payf: np.ndarray, payr: np.ndarray,
-    lockstep: bool = True,
+    lockstep: bool = True, width: float = 60.0,
 ) -> dict[str, float | None]:
     """The per-connection statistics the slice tests read; None when the connection is too short to say.
 
@@ -1024,8 +1045,15 @@ def _slice_features(
     # the client's ACKs of pushes (prompt answers: one server packet per push, one client ACK each) carry no
     # share: taken out of the client's packets so that fast jobs (ETC every ~13 s, a Kaspa bridge every
     # second) do not dilute the client's payload per share packet; with late answers they cannot be counted
-    push_acks = 0.0 if late else max(0.0, 2.0 * tot_r - tot_f)
+    # (review 7) with late answers the packet budget cannot count pushes, but the client's payload can:
+    # pushes come unasked, so the client packets of a slice that its payload does not explain (the
+    # intercept of packets on payload across slices) are the ACKs of pushes
+    pushes = _late_push_acks(fi, pfi, nbin) if late and enough else None if late else max(0.0, 2.0 * tot_r - tot_f)
+    push_acks = min(pushes or 0.0, tot_f)
     fi_req = fi if late else np.maximum(fi - np.maximum(2.0 * ri - fi, 0.0), 0.0)
+    requests = (tot_f - push_acks) / 2.0
+    per_request = pushes / requests if pushes is not None and requests > 0 else None
+    job_paced = per_request is not None and per_request > JOB_PACED_PUSHES_PER_REQUEST
     groups = fi.size // SLOW_GROUP
     slow = fi[: groups * SLOW_GROUP].reshape(groups, SLOW_GROUP).sum(axis=1) if groups >= 5 else None
     return {
@@ -1040,12 +1068,47 @@ def _slice_features(
         "quiet_rev_payload_per_packet": (
             float(np.quantile(per_rec, QUIET_QUANTILE)) if per_rec.size >= MIN_QUIET_SLICES else None
         ),
-        "client_size_constancy": _corr(fi_req, pfi) if enough else None,
+        "client_size_constancy": (
+            None if not enough else _multi_corr(fi, pfi, payr[inner]) if late else _corr(fi_req, pfi)
+        ),
         "reply_bytes_per_client_packet": _slope(payr[inner], fi) if enough else None,
         "client_bytes_per_client_packet": _slope(pfi, fi) if enough else None,
         "push_excess_slices": _push_excess(pfi, payr[inner]),
         "excess_request_t": _excess_request_t(pfi, payr[inner]),
+        # review 7: the packet budget's pushes (the conn view's round-3 checks, read on the slices' sums)
+        "pushes_per_request": per_request,
+        "job_paced": 1.0 if job_paced else 0.0,
+        "push_payload_per_push": (
+            (pay_r - MAX_REPLY_TO_REQUEST * pay_f) / pushes if pushes and (job_paced or not late) else None
+        ),
+        "pushes_per_slowest_block": (
+            pushes * SLOWEST_BLOCK_S / (nbin * width) if pushes is not None and not late else None
+        ),
     }
+
+
+#: More pushes per answered request than this makes a session job-paced (review 7): the ratio of server to
+#: client packets then exceeds 0.75 with prompt answers, (1 + k) / (2 + k) for k pushes per request. A fast-job
+#: coin's pool (ETC every ~13 s, a Kaspa bridge every second) pushes many jobs per share; Stratum on
+#: BTC/LTC/ZEC/XMR pushes fewer jobs than the miner submits shares, except a very slow miner.
+JOB_PACED_PUSHES_PER_REQUEST = 2.0
+
+
+def _late_push_acks(fi: np.ndarray, pfi: np.ndarray, nbin: int) -> float | None:
+    """Client packets over the connection that carry no request, when the server answers late: the intercept
+    of client packets on client payload across slices, times the slices; None when it cannot be fitted.
+
+    Why (review 7): with late answers each request costs two packets in each direction, so a push (one
+    packet each way) cannot be told from a request in the counts. The requests carry the client's payload
+    and the pushes do not: client packets per slice = 2 · payload / share size + pushes, and since a pool
+    pushes on blocks and timers whatever the miner sends, the pushes are the part of the count that does
+    not follow the payload. A benign client whose ACKs follow nothing but its own requests has ~0.
+    """
+    b = _slope(fi, pfi)
+    if b is None:
+        return None
+    a = float(fi.mean()) - b * float(pfi.mean())
+    return max(a, 0.0) * nbin
 
 
 #: Server/client packet ratio from which a connection is read as answering late (`late_answers`): late
@@ -1466,6 +1529,73 @@ SLOWEST_BLOCK_S = float(max(coin_block_times().values()))
 #: Fewest estimated pushes per `SLOWEST_BLOCK_S` a pool session has: half the blocks of the slowest coin
 #: (Poisson blocks; refresh timers only add pushes).
 MIN_PUSHES_PER_BLOCK = 0.5
+
+#: `symmetric_packets` for job-paced sessions (review 7): with k pushes per answered request and prompt answers
+#: the server sends (1 + k) / (2 + k) packets per client packet, from 0.75 at k = 2 towards 1; up to where late
+#: answers begin. Named apart because it holds only with job-sized pushes (`SLICE_PACED_PUSH_SIZE_CHECK`).
+SLICE_PACED_RATIO_TEST = ShapeTest(
+    "job_paced_packets", "rev_fwd_packet_ratio", 0.45, LATE_ANSWER_RATIO, _SP, _SF,
+    "{v:.2f} server packets per client packet: {k:.1f} server pushes per answered request, each ACKed by the "
+    "client, as a fast-job coin's pool pushes many jobs per share (accepted 0.45-{hi:.2f} with job-sized pushes)",
+    "每个客户端包对应 {v:.2f} 个服务器包：每个得到应答的请求对应 {k:.1f} 次服务器推送，客户端逐一确认，"
+    "如同快速出块币种的矿池每个份额推送多个作业（推送为作业大小时接受 0.45-{hi:.2f}）",
+    "packet_ratio_off",
+    "{v:.2f} server packets per client packet, unlike request/response with delayed ACKs even with "
+    "{k:.1f} pushes per request (expected 0.45-{hi:.2f})",
+    "每个客户端包对应 {v:.2f} 个服务器包，即使每个请求有 {k:.1f} 次推送，也不像带延迟确认的请求/应答（应为 0.45-{hi:.2f}）",
+)  # fmt: skip
+
+#: `constant_client_size` with late answers (review 7): pushes cannot be taken out of the client's packets per
+#: slice, so the packets are compared with both directions' payload: when shares, results and jobs each keep one
+#: size, client packets per slice are a linear function of the client's and the server's payload.
+SLICE_LATE_SIZE_TEST = ShapeTest(
+    "constant_client_size", "client_size_constancy", 0.95, 1.0, _SP, _SF,
+    "client packets per slice follow the client's and the server's payload (multiple correlation {v:.3f}): "
+    "shares, results and jobs each keep one size (late answers; accepted ≥ {lo:.2f})",
+    "每个时间片的客户端包数由双方载荷决定（复相关系数 {v:.3f}）：份额、结果和作业各自大小固定"
+    "（迟到应答；接受 ≥ {lo:.2f}）",
+    "varying_client_size",
+    "client packets per slice do not follow the client's and the server's payload (multiple correlation "
+    "{v:.3f} < {lo:.2f}): message sizes vary, unlike shares, results and jobs",
+    "每个时间片的客户端包数与双方载荷不相符（复相关系数 {v:.3f} < {lo:.2f}）：消息大小多变，不像份额、结果和作业",
+)  # fmt: skip
+
+#: Slices (review 7): the packet budget's mean push, as the conn view's `job_sized_pushes`, with prompt answers.
+SLICE_PUSH_SIZE_CHECK = ShapeTest(
+    "job_sized_pushes", "push_payload_per_push", -math.inf, MAX_JOB_RECORD_B, 0.0, -25.0,
+    "estimated mean server push {v:.0f} B (server payload beyond half the client's, per push the packet budget "
+    "counts): no larger than a pool job (accepted ≤ {hi:.0f} B; a check, no points)",
+    "估计的服务器平均推送 {v:.0f} 字节（超出客户端载荷一半的服务器载荷除以包预算计出的推送次数）：不大于矿池作业"
+    "（接受 ≤ {hi:.0f} 字节；仅作检查，不加分）",
+    "small_pushes",
+    "the server's pushes average {v:.0f} B (server payload beyond half the client's, per push): smaller than "
+    "any pool job (expected ≥ {lo:.0f} B)",
+    "服务器推送平均 {v:.0f} 字节（超出客户端载荷一半的服务器载荷除以推送次数）：小于任何矿池作业（应 ≥ {lo:.0f} 字节）",
+    "oversized_pushes",
+    "the server's few unasked packets would have to carry {v:.0f} B each (server payload beyond half the "
+    "client's, per push the packet budget counts): larger than any pool job (expected ≤ {hi:.0f} B): the "
+    "server answers with varying sizes (database rows, documents), and a pool's answers are short and constant",
+    "服务器少量未被请求的包平均须携带 {v:.0f} 字节（超出客户端载荷一半的服务器载荷除以包预算计出的推送次数）："
+    "大于任何矿池作业（应 ≤ {hi:.0f} 字节）：服务器以大小不一的应答（数据库行、文档）回复，而矿池的应答短且大小固定",
+)  # fmt: skip
+
+#: The same for job-paced sessions: their extra server packets must carry at least a job's bytes (a VPN's or a
+#: broker's pings of ~60 B are not jobs), since the payload balance is not read for them.
+SLICE_PACED_PUSH_SIZE_CHECK = dataclasses.replace(SLICE_PUSH_SIZE_CHECK, lo=MIN_JOB_EXCESS_B)
+
+#: Slices (review 7): the packet budget must leave pushes, as the conn view's `pushes_present`, prompt answers.
+SLICE_PUSH_COUNT_CHECK = ShapeTest(
+    "pushes_present", "pushes_per_slowest_block", MIN_PUSHES_PER_BLOCK, math.inf, 0.0, -25.0,
+    "the packet budget leaves {v:.1f} server pushes per {blk:.0f} s (server packets that answer no client "
+    "request): at least the blocks of the slowest coin (accepted ≥ {lo:.1f}; a check, no points)",
+    "包预算显示每 {blk:.0f} 秒有 {v:.1f} 次服务器推送（不应答任何客户端请求的服务器包）：不少于最慢币种的出块数"
+    "（接受 ≥ {lo:.1f}；仅作检查，不加分）",
+    "no_pushes",
+    "the packet budget leaves {v:.1f} server pushes per {blk:.0f} s: the server only answers (every server "
+    "packet meets a client request), while a pool pushes a job on every block (expected ≥ {lo:.1f})",
+    "包预算显示每 {blk:.0f} 秒仅 {v:.1f} 次服务器推送：服务器只应答（每个服务器包都对应一个客户端请求）；"
+    "而矿池每出一个块都会推送作业（应 ≥ {lo:.1f}）",
+)  # fmt: skip
 
 CONN_TESTS: tuple[ShapeTest, ...] = (
     ShapeTest(

@@ -1,0 +1,125 @@
+"""Review 7: the flow views (slices, one-way NetFlow) read the packet budget's pushes.
+
+- job-paced sessions (a fast-job coin's pool pushes several jobs per share: ETC, a Kaspa bridge) accept the
+  packet ratio that many pushes give (`job_paced_packets`) when the pushes are job-sized, and are not judged
+  by the payload balance that those pushes tilt;
+- with late answers the client's ACKs of pushes are counted from the part of the client's packets that its
+  payload does not explain (`_late_push_acks`), and message-size constancy reads both directions' payload;
+- request/response without pushes (PostgreSQL-like lookups answered by rows of varying size) fails the
+  push checks that the conn view already had: `oversized_pushes`, `no_pushes`.
+
+Each test fails on the code before review 7 (commit 6649b71).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minewatch.evaluate import encrypted as E
+from minewatch.net import behavior as B
+
+EPOCH = 1.7e9
+
+
+def _views(sc: E.Script, seed: int) -> dict[str, B.BehaviorScore | None]:
+    rng = np.random.default_rng(seed)
+    mt, md, ml = E.script_messages(sc, rng)
+    t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
+    t = t + EPOCH
+    sv = E.slice_view(t, d, ln, float(t.min()))
+    sl = B.score_slices(sv["slice_start"], sv["slice_end"], sv["packets_fwd"], sv["packets_rev"],
+                        sv["bytes_fwd"], sv["bytes_rev"])  # fmt: skip
+    return {"slices": sl, "netflow": E.netflow_view(t, d, ln)}
+
+
+def _mining(kind: str, seed: int, late: bool) -> E.Script:
+    return E.mining_script(np.random.default_rng(seed), kind, 3600.0, slow_pool_share=1.0 if late else 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kaspa_bridge_with_prompt_answers_is_job_paced(seed: int) -> None:
+    sc = _mining("bridge_kas", seed, late=False)
+    assert "reply_delay" not in sc.meta
+    for view, res in _views(sc, seed).items():
+        assert res is not None and res.is_mining, (view, res and res.subscores)
+        # one job a second against a share every few seconds: the server's packets nearly match the client's
+        # (read as job-paced below 0.95, as late answers above: both with the pushes counted)
+        assert res.stats["job_paced"] == 1.0
+        assert "packet_ratio_off" not in res.subscores
+        # the jobs tilt the payload balance; it is not read for a job-paced session
+        assert "balanced_payload" not in res.subscores and "one_sided_payload" not in res.subscores
+        assert res.subscores["job_sized_pushes"] == 0.0
+        assert 120.0 <= res.stats["push_payload_per_push"] <= 1250.0
+        assert res.stats["pushes_per_request"] > B.JOB_PACED_PUSHES_PER_REQUEST
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("bridge_kas", 0), ("bridge_kas", 1), ("etchash_etc", 0), ("etchash_etc", 1)])
+def test_fast_job_pool_answering_late_is_found(kind: str, seed: int) -> None:
+    sc = _mining(kind, seed, late=True)
+    assert "reply_delay" in sc.meta
+    res = _views(sc, seed)["slices"]
+    assert res is not None and res.is_mining, res and res.subscores
+    assert res.stats["rev_fwd_packet_ratio"] >= B.LATE_ANSWER_RATIO
+    assert "small_client_payload" in res.subscores and "constant_client_size" in res.subscores
+
+
+@pytest.mark.parametrize("seed", [1, 5, 7])
+def test_lookups_answered_by_varying_rows_are_not_pools(seed: int) -> None:
+    sc = E.benign_script(np.random.default_rng(seed), "postgres_lookup", 3600.0)
+    for view, res in _views(sc, seed).items():
+        assert res is not None and not res.is_mining, (view, res.subscores)
+        assert res.subscores.get("oversized_pushes", 0.0) < 0, (view, res.subscores)
+
+
+def _synthetic(late: bool, push_b: int, pushes_per_slice: float, seed: int = 3) -> B.BehaviorScore | None:
+    """Two-way 60 s slices of a request/response session with pushes, built from the delayed-ACK packet budget:
+    a request answered within the ACK timer costs the client two packets and the server one, late it costs two
+    each; a push costs one packet each way. Shares 130 B, results 58 B, pushes `push_b` B (payload)."""
+    rng = np.random.default_rng(seed)
+    n = 90
+    q = rng.poisson(6.0, n).astype(float)
+    p = rng.poisson(pushes_per_slice, n).astype(float)
+    cf = 2 * q + p
+    cr = (2 * q if late else q) + p
+    payf = 130.0 * q
+    payr = 58.0 * q + push_b * p
+    start = EPOCH + 60.0 * np.arange(n)
+    return B.score_slices(start, start + 60.0, cf, cr, payf + 52.0 * cf, payr + 52.0 * cr)
+
+
+def test_job_paced_session_needs_job_sized_pushes() -> None:
+    jobs = _synthetic(late=False, push_b=190, pushes_per_slice=40.0)
+    pings = _synthetic(late=False, push_b=40, pushes_per_slice=40.0)
+    assert jobs is not None and pings is not None
+    assert jobs.subscores.get("job_paced_packets") == 5.0
+    assert jobs.subscores.get("job_sized_pushes") == 0.0
+    assert jobs.is_mining, jobs.subscores
+    # pings of 40 B are no jobs: the paced reading of the packet ratio then costs 25
+    assert pings.subscores.get("small_pushes") == -25.0
+    assert not pings.is_mining
+
+
+def test_late_answers_count_push_acks_from_the_payload() -> None:
+    res = _synthetic(late=True, push_b=190, pushes_per_slice=40.0)
+    assert res is not None
+    # 130 B shares in two client packets each: 65 B per share packet once the 40 push ACKs per slice are out
+    assert res.stats["fwd_payload_per_packet"] == pytest.approx(65.0, rel=0.1)
+    assert res.stats["pushes_per_request"] == pytest.approx(40.0 / 6.0, rel=0.15)
+    assert res.stats["client_size_constancy"] > 0.99
+    assert res.is_mining, res.subscores
+
+
+def test_late_push_acks_are_zero_without_pushes() -> None:
+    rng = np.random.default_rng(5)
+    q = rng.poisson(6.0, 60).astype(float)
+    acks = B._late_push_acks(2 * q, 130.0 * q, 60)
+    assert acks is not None and acks == pytest.approx(0.0, abs=1e-6)
+
+
+def test_request_response_without_pushes_fails_the_push_count() -> None:
+    # prompt answers of one size and nothing pushed: the budget leaves no push at all
+    res = _synthetic(late=False, push_b=190, pushes_per_slice=0.0)
+    assert res is not None
+    assert res.subscores.get("no_pushes") == -25.0
+    assert not res.is_mining
