@@ -126,7 +126,7 @@ def test_summary_counts_every_rejected_row_and_used_readings(tmp_path, tmp_home)
 
     t0 = dt.datetime(2024, 1, 1)
     for h in range(24 * 60):
-        v = "n/a" if 10 <= h < 210 else "1.0"
+        v = "#VALUE!" if 10 <= h < 210 else "1.0"  # an Excel error: garbage, not a missing-value word
         ts = "31.01.2024 10:00" if 300 <= h < 350 else (t0 + dt.timedelta(hours=h)).isoformat(sep=" ")
         lines.append(f"G,{ts},{v}")
     lines += [f"G,{(t0 + dt.timedelta(hours=h, minutes=30)).isoformat(sep=' ')},1.0" for h in range(400, 430)]

@@ -191,15 +191,18 @@ def test_every_unparsable_row_is_counted_not_only_the_first_five(tmp_path):
     ts = _fmt(_hours(24 * 30))
     v: list[object] = [1.0] * len(ts)
     for i in range(10, 210):
-        v[i] = "n/a"
+        v[i] = "#VALUE!"  # an Excel error: garbage
     v[300] = "inf"
     v[301] = "1e400"
+    for i in range(500, 520):
+        v[i] = "n/a"  # a missing-value word: a gap like an empty cell, not an unparsable value
     for i in range(400, 450):
         ts[i] = "31.01.2023 10:00"
     r = read_file(_long(tmp_path / "g.csv", "G", ts, v))
     assert _count(r, "unparsable") == 252
     assert r.rejects.counts == {"unparsable value": 202, "unparsable timestamp": 50}
     assert not np.isinf(r.series[0].kw).any()
+    assert np.isnan(r.series[0].kw[500:520]).all()
 
 
 def test_garbage_cells_in_wide_and_daily_tables_are_counted_with_their_line(tmp_path):

@@ -406,12 +406,14 @@ _r(r"file not found", lambda m: "文件不存在", "file not found")
 _r(r"empty file", lambda m: "空文件", "empty file")
 _r(r"not a readable Parquet file \((.*)\)", lambda m: f"不是可读取的 Parquet 文件（{m[1]}）", "not a readable Parquet file (bad magic)")
 _r(r"malformed CSV \((.*)\)", lambda m: f"CSV 格式错误（{m[1]}）", "malformed CSV (invalid utf-8 sequence)")
-_r(r"cannot tell the layout: expected long \(meter, time, value\), wide \(time \+ one column per meter\) "
-   r"or daily \(customer \+ one column per date\) columns; got (.*)",
-   lambda m: "无法判断数据布局：应为长格式（电表、时间、数值）、宽格式（时间 + 每块电表一列）"
-   f"或日格式（用户 + 每天一列）；实际列：{_list(m[1])}",
-   "cannot tell the layout: expected long (meter, time, value), wide (time + one column per meter) "
-   "or daily (customer + one column per date) columns; got foo, bar")
+_r(r"cannot tell the layout: expected long \(meter, time, value\), wide \(time \+ one column per meter\), "
+   r"daily \(customer \+ one column per date\) or points \(meter, date \+ one column per point of the day: "
+   r"00:15 … 24:00 or P1 … P96\) columns; got (.*)",
+   lambda m: "无法判断数据布局：应为长格式（电表、时间、数值）、宽格式（时间 + 每块电表一列）、"
+   f"日格式（用户 + 每天一列）或点格式（电表、日期 + 每个时点一列：00:15 … 24:00 或 P1 … P96）；实际列：{_list(m[1])}",
+   "cannot tell the layout: expected long (meter, time, value), wide (time + one column per meter), "
+   "daily (customer + one column per date) or points (meter, date + one column per point of the day: "
+   "00:15 … 24:00 or P1 … P96) columns; got foo, bar")
 _r(r"unknown layout (.+)", lambda m: f"未知布局 {m[1]}", "unknown layout 'x'")
 _r(r"daily table has unparsable date columns", lambda m: "日格式表中有无法解析的日期列", "daily table has unparsable date columns")
 _r(r"no parsable timestamps in temperature file", lambda m: "气温文件中没有可解析的时间戳", "no parsable timestamps in temperature file")

@@ -40,17 +40,32 @@ from minewatch.errors import InputError, Rejects
 #: column names, English and as Chinese grid systems export them (电表编号/户号, 采集时间, 有功电量 ...);
 #: a trailing unit in brackets ("有功电量(kWh)", "Power [kW]") is ignored when matching
 METER_COLS = ("meter_id", "meter", "customer_id", "customer", "cons_no", "id", "mp_id", "account",
-              "电表编号", "电表号", "表号", "户号", "用户编号", "计量点编号", "表计编号")
+              "meterid", "meter_no", "meter_number", "customerid", "lclid", "dataid", "house_id", "household_id",
+              "building_id", "site_id", "mpan", "nmi", "icp", "esiid",
+              "电表编号", "电表号", "表号", "户号", "用户编号", "计量点编号", "表计编号", "电能表编号", "用户号")
 TS_COLS = ("ts", "timestamp", "time", "datetime", "reading_datetime", "date", "date_time", "interval_end",
-           "时间", "采集时间", "数据时间", "抄表时间", "日期", "时刻")
+           "day", "read_date", "reading_date", "data_date", "local_15min", "localminute",
+           "时间", "采集时间", "数据时间", "抄表时间", "日期", "时刻", "数据日期", "采集日期", "抄表日期")
 VALUE_COLS = ("kwh", "kw", "value", "general_supply_kwh", "energy_kwh", "power_kw", "load", "consumption",
+              "kwh/hh", "kwh_hh", "energy(kwh/hh)",
               "电量", "有功电量", "正向有功电量", "用电量", "功率", "有功功率", "负荷")
 TEMP_COLS = ("temp_c", "temperature", "temp", "ot", "t_ambient", "temp_f", "temperature_f", "温度", "气温")
 #: Chinese value names that say their unit: energy per interval or power
 _ZH_ENERGY = ("电量", "用电量")
 _ZH_POWER = ("功率", "负荷")
 
-Layout = str  # "long" | "wide" | "daily"
+Layout = str  # "long" | "wide" | "daily" | "points"
+
+#: Day-by-points layout, the usual export of Chinese load-acquisition systems (96点负荷曲线): one row per
+#: meter and day, one column per time of day ("00:15" … "24:00", "0:00" … "23:45") or per numbered point
+#: ("P1" … "P96", "第1点", "H01" … "H24"). Numbered point k of N is the slot starting (k - first) × 24 h / N
+#: after midnight; named times are taken as written (interval-end labels stay end labels, as elsewhere).
+_TOD_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_POINT_RE = re.compile(r"^(p|pt|point|v|val|value|h|hour|t|u|第|点)?[_\s-]?(\d{1,3})(点|时)?$", re.IGNORECASE)
+POINTS_PER_DAY = (24, 48, 96, 288)
+#: Cell texts that mean "no reading" in exports (LCL writes Null, others NA, N/A, - or 无): missing, like an
+#: empty cell, so they become gaps instead of unparsable values.
+MISSING_TOKENS = ("null", "na", "n/a", "none", "-", "--", "#n/a", "无", "空")
 
 #: A timestamp within this share of the interval of a whole slot is that slot (AMI clocks drift by
 #: seconds; a reading 6 minutes off an hourly grid is still that hour's reading). Farther: off-grid.
@@ -275,6 +290,19 @@ def _sniff_text(head: str) -> tuple[str, bool]:
     return delim, comma_dec
 
 
+#: Bytes of a CSV looked at to settle its encoding before it is parsed.
+_HEAD_BYTES = 1 << 20
+
+
+def _utf8_head(head: bytes, full: bool) -> bool:
+    """Whether the first bytes of a file are UTF-8 (a character cut by the end of a partial read is fine)."""
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as e:
+        return not full and e.start >= len(head) - 3
+
+
 def load_table(path: str | Path) -> pl.DataFrame:
     """CSV or Parquet into a DataFrame of strings/numbers; parse errors name the file and line.
 
@@ -291,6 +319,15 @@ def load_table(path: str | Path) -> pl.DataFrame:
         raise InputError("empty file", path=str(p))
     delim, comma_dec = _sniff(p)
     src: Path | io.BytesIO = p
+    with p.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if not _utf8_head(head, full=len(head) < _HEAD_BYTES):
+        # polars reads a GBK header as replacement characters without complaint (only the ASCII
+        # digits below it are safe), so the encoding is settled before it reads anything
+        text = _decode(p.read_bytes())
+        if text is not None and text[1] != "utf-8-sig":
+            delim, comma_dec = _sniff_text(text[0][:65536])
+            src = io.BytesIO(text[0].encode("utf-8"))
     try:
         df = pl.read_csv(src, separator=delim, infer_schema=False)  # strings: bad cells are counted, not fatal
     except pl.exceptions.NoDataError as e:
@@ -310,8 +347,46 @@ def load_table(path: str | Path) -> pl.DataFrame:
     return df.with_columns(pl.all().str.strip_chars())
 
 
+def point_columns(cols: list[str]) -> list[tuple[str, int]] | None:
+    """The day-by-points columns and each one's seconds after midnight, or None when there are none.
+
+    Why strict: only a full day of evenly spaced points (24, 48, 96 or 288, in order) counts, so a wide
+    table whose meters happen to be numbered is never taken for one.
+    """
+    tod = []
+    for c in cols:
+        m = _TOD_RE.match(c.strip())
+        if m:
+            sec = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+            if sec <= 86400:
+                tod.append((c, sec))
+    if len(tod) in POINTS_PER_DAY:
+        secs = np.array([x for _, x in tod])
+        step = 86400 // len(tod)
+        if np.all(np.diff(secs) == step) and secs[0] % step == 0:
+            return tod
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for c in cols:
+        m = _POINT_RE.match(c.strip())
+        if m:
+            key = ((m.group(1) or "").lower(), (m.group(3) or ""))
+            groups.setdefault(key, []).append((c, int(m.group(2))))
+    for found in groups.values():
+        n = len(found)
+        nums = [k for _, k in found]
+        if n in POINTS_PER_DAY and nums in (list(range(1, n + 1)), list(range(n))):
+            step = 86400 // n
+            return [(c, (k - nums[0]) * step) for c, k in found]
+    return None
+
+
 def detect_layout(df: pl.DataFrame) -> Layout:
     cols = df.columns
+    pts = point_columns(cols)
+    if pts is not None:
+        rest = [c for c in cols if c not in {c for c, _ in pts}]
+        if _find(rest, METER_COLS) and _find(rest, TS_COLS):
+            return "points"
     date_like = [c for c in cols if _DATE_RE.match(c.strip())]
     if len(date_like) >= 3 and len(date_like) >= 0.5 * len(cols):
         return "daily"
@@ -322,8 +397,9 @@ def detect_layout(df: pl.DataFrame) -> Layout:
     if _find(cols, TS_COLS) or (cols and _DATE_RE.match(str(df[cols[0]][0] if df.height else ""))):
         return "wide"
     raise InputError(
-        "cannot tell the layout: expected long (meter, time, value), wide (time + one column per meter) "
-        "or daily (customer + one column per date) columns; got " + ", ".join(cols[:8]),
+        "cannot tell the layout: expected long (meter, time, value), wide (time + one column per meter), "
+        "daily (customer + one column per date) or points (meter, date + one column per point of the day: "
+        "00:15 … 24:00 or P1 … P96) columns; got " + ", ".join(cols[:8]),
         line=1,
     )
 
@@ -395,15 +471,18 @@ def _to_float(s: pl.Series) -> pl.Series:
     return pl.select(pl.when(f.is_infinite()).then(None).otherwise(f)).to_series().alias(s.name)
 
 
+def _filled_expr(raw: pl.Series) -> pl.Series:
+    r = raw.cast(pl.Utf8).str.strip_chars()
+    return r.is_not_null() & (r.str.len_chars() > 0) & ~r.str.to_lowercase().is_in(MISSING_TOKENS)
+
+
 def _bad_cells(raw: pl.Series, val: pl.Series) -> np.ndarray:
-    """Cells that hold something (not empty) that is no finite number."""
-    r = raw.cast(pl.Utf8)
-    return (val.is_null() & r.is_not_null() & (r.str.strip_chars().str.len_chars() > 0)).to_numpy()
+    """Cells that hold something (not empty, not a missing-value word) that is no finite number."""
+    return (val.is_null() & _filled_expr(raw)).fill_null(False).to_numpy()
 
 
 def _filled(raw: pl.Series) -> np.ndarray:
-    r = raw.cast(pl.Utf8)
-    return (r.is_not_null() & (r.str.strip_chars().str.len_chars() > 0)).to_numpy()
+    return _filled_expr(raw).fill_null(False).to_numpy()
 
 
 def _unit_from_name(name: str, declared: str | None) -> str | None:
@@ -474,7 +553,9 @@ def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: L
     except InputError as e:
         raise InputError(e.message, path=str(p), line=1) from e
     res = ReadResult(layout=lay)
-    if lay == "long":
+    if lay == "points":
+        _read_points(df, p, res, interval_s, unit, local_s)
+    elif lay == "long":
         _read_long(df, p, res, interval_s, unit, local_s)
     elif lay == "wide":
         _read_wide(df, p, res, interval_s, unit, local_s)
@@ -597,17 +678,7 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
     mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
     filled = np.column_stack([_filled(df[c]) for c in dcols])
     bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(dcols, floats, strict=True)]) & ~bad_m[:, None]
-    if bad.any():  # one issue for the table (it has a column per day), every cell counted
-        r, c = np.nonzero(bad)
-
-        def cells() -> Iterator[str]:
-            for i, j in zip(r.tolist(), c.tolist(), strict=True):
-                yield f"line {i + _line0(p)} column {dcols[j]!r}"
-
-        shown = [w for w, _ in zip(cells(), range(EXAMPLES), strict=False)]
-        res.issues.append(DataIssue("unparsable", None, None, f"{p.name}: unparsable value in {r.size} cell(s): "
-                                    + ", ".join(shown) + (", …" if r.size > EXAMPLES else ""), int(r.size)))
-        _reject(res, "unparsable value", (f"{p} {w}" for w in cells()), int(r.size))
+    _bad_cell_issue(bad, dcols, p, res)
     u = unit or "kwh"
     for i, mid in enumerate(ids):
         if bad_m[i]:
@@ -615,6 +686,74 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
         res.readings += int(np.count_nonzero(filled[i]))
         res.pieces.setdefault(str(mid), []).append(
             _Piece(t, mat[i], np.full(t.size, i + _line0(p), np.int64), p, u, 86400))
+
+
+def _bad_cell_issue(bad: np.ndarray, cols: list[str], p: Path, res: ReadResult) -> None:
+    """One issue for a table with a column per day or per point, every bad cell counted and the first named."""
+    if not bad.any():
+        return
+    r, c = np.nonzero(bad)
+    word = "row" if _is_parquet(p) else "line"
+
+    def cells() -> Iterator[str]:
+        for i, j in zip(r.tolist(), c.tolist(), strict=True):
+            yield f"{word} {i + _line0(p)} column {cols[j]!r}"
+
+    shown = [w for w, _ in zip(cells(), range(EXAMPLES), strict=False)]
+    res.issues.append(DataIssue("unparsable", None, None, f"{p.name}: unparsable value in {r.size} cell(s): "
+                                + ", ".join(shown) + (", …" if r.size > EXAMPLES else ""), int(r.size)))
+    _reject(res, "unparsable value", (f"{p} {w}" for w in cells()), int(r.size))
+
+
+def _unit_of_rows(df: pl.DataFrame, cols: list[str]) -> str | None:
+    """kWh or kW from a column that names the data item on every row (数据项 = 有功功率, unit = kWh ...),
+    when all its rows agree; None when no column says."""
+    for c in cols:
+        vals = df[c].cast(pl.Utf8).drop_nulls().unique().to_list()
+        units = {_unit_from_name(v, None) for v in vals if v.strip()}
+        if len(units) == 1 and None not in units:
+            return units.pop()
+    return None
+
+
+def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
+                 local_s: int = 0) -> None:  # fmt: skip
+    """One row per meter and day, one column per point of the day (see `point_columns`)."""
+    pts = point_columns(df.columns)
+    assert pts is not None
+    pcols = [c for c, _ in pts]
+    rest = [c for c in df.columns if c not in set(pcols)]
+    mcol = _find(rest, METER_COLS) or rest[0]
+    dcol = _find([c for c in rest if c != mcol], TS_COLS) or rest[1]
+    day = _parse_ts(df[dcol], local_s)
+    bad_d = day.is_null().to_numpy()
+    _bad_rows(bad_d, p, "date", res)
+    ids = df[mcol].cast(pl.Utf8).str.strip_chars()
+    bad_m = (ids.is_null() | (ids.str.len_chars() == 0)).to_numpy() & ~bad_d
+    _bad_rows(bad_m, p, "meter id", res)
+    keep = ~bad_d & ~bad_m
+    floats = [_to_float(df[c]) for c in pcols]
+    mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
+    filled = np.column_stack([_filled(df[c]) for c in pcols])
+    bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(pcols, floats, strict=True)]) & keep[:, None]
+    _bad_cell_issue(bad, pcols, p, res)
+    u = unit or _unit_of_rows(df, [c for c in rest if c not in (mcol, dcol)])
+    if u is None:
+        u = "kw"  # 96-point load curves are power; energy curves say so (数据项 电量) or take --unit kwh
+        res.issues.append(DataIssue("unit_assumed", None, None,
+                                    f"{p.name}: points of the day taken as kW (load curve); --unit kwh for energy"))
+    off = np.array([x for _, x in pts], dtype=np.int64)
+    t0 = day.dt.epoch("s").fill_null(0).to_numpy().astype(np.int64)
+    step = interval_s or 86400 // len(pts)
+    rows_of: dict[str, list[int]] = {}
+    for i, mid in enumerate(ids.to_list()):
+        if keep[i]:
+            rows_of.setdefault(str(mid), []).append(i)
+    for mid, rows in rows_of.items():
+        r = np.asarray(rows, dtype=np.int64)
+        res.readings += int(np.count_nonzero(filled[r]))
+        res.pieces.setdefault(mid, []).append(_Piece(
+            (t0[r, None] + off[None, :]).ravel(), mat[r].ravel(), np.repeat(r + _line0(p), off.size), p, u, step))
 
 
 def _nice(d: np.ndarray) -> np.ndarray:
