@@ -63,8 +63,7 @@ def test_closure_run_measures_a_plant_closure_and_not_a_fleet_losing_machines():
     fleet = _fleet(rng, 6, [(0, 40, 14), (1, 45, 14), (2, 50, 14), (3, 120, 7), (4, 200, 30)])
     late = _plant(rng, 100.0, DAY < 120)
     x = np.vstack([turn, fleet, late]).reshape(3, DAYS, 24)
-    floor = np.quantile(x, 0.2, axis=2)
-    run = closure_run(floor)
+    run = closure_run(x.mean(axis=2))
     assert run[0] == 15
     assert run[1] == 0 and run[2] == 0
 
@@ -74,7 +73,7 @@ def test_a_closure_at_the_end_of_the_data_counts():
     stopped as a whole; it need not be seen coming back."""
     rng = np.random.default_rng(72)
     x = _plant(rng, 80.0, DAY >= DAYS - 12).reshape(1, DAYS, 24)
-    assert closure_run(np.quantile(x, 0.2, axis=2))[0] == 12
+    assert closure_run(x.mean(axis=2))[0] == 12
 
 
 def test_a_plant_that_closes_loses_its_whole_load_shape_points():
@@ -104,6 +103,19 @@ def test_a_rig_under_a_plant_that_closes_keeps_its_step():
     f = res["rig"].finding
     assert res["rig"].score >= 50
     assert f.kw_mining == pytest.approx(20 * S19, rel=0.15)
+
+
+def test_a_household_whose_only_machine_is_away_for_repair_keeps_its_whole_load_points():
+    """One S19 on a household, running all year but away for repair for 9 days: the whole load stops, but
+    a load of one or two machines cannot tell a repair from a closure, so nothing is taken back."""
+    rng = np.random.default_rng(77)
+    home = 0.3 + 0.6 * np.exp(-((HOD - 19.5) ** 2) / 4) * (1 + 0.2 * rng.standard_normal(H.size)).clip(0)
+    x = home + S19 * ~((DAY >= 200) & (DAY < 209))
+    b = analyse_block(x[None, :], 24, first_weekday=0)
+    assert b.closure_days[0] == 9
+    sub = subscores_block(b, tariff=["residential"], business=["household"])
+    assert sub["always_on"][0] > 10
+    assert sub["shutdown"][0] == 0.0
 
 
 # --- declared round-the-clock businesses ----------------------------------------------------------------------
@@ -141,3 +153,24 @@ def test_a_weak_step_leaves_the_festival_test_to_the_whole_load():
     whole = sub["flat_24_7"][0] + sub["always_on"][0] + sub["stable_daily_energy"][0]
     assert whole > 20
     assert sub["festival_shutdown"][0] <= -20
+
+
+def test_a_one_machine_load_down_over_the_festival_is_not_a_plant_closing():
+    """The same single S19 away for repair over the Spring Festival: the whole load falls to the household's
+    own standby, as a closing plant's would, but one machine's repair says nothing about the festival; a plant
+    of many machines' kW that does the same loses its points."""
+    from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
+
+    rng = np.random.default_rng(78)
+    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START)
+               // 86400)
+    down = (fest - 2 <= DAY) & (fest + 8 > DAY)
+    home = 0.3 + 0.6 * np.exp(-((HOD - 19.5) ** 2) / 4) * (1 + 0.2 * rng.standard_normal(H.size)).clip(0)
+    one = home + S19 * ~down
+    plant = _plant(rng, 150.0, down)
+    fd = festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
+    b = analyse_block(np.vstack([one, plant]), 24, first_weekday=0, festival=fd)
+    assert np.all(b.fest_whole < 0.2)
+    sub = subscores_block(b, tariff=["residential", "industrial"], business=["household", "manufacturing"])
+    assert sub["festival_shutdown"][0] == 0.0
+    assert sub["festival_shutdown"][1] <= -20

@@ -75,6 +75,7 @@ FEST_SHARE = 0.6
 #: the whole-load shape points, and from which it takes back all of them
 CLOSED_MIN_DAYS = 4.0
 CLOSED_FULL_DAYS = 10.0
+CLOSED_MACHINES = 2.0
 
 #: Declared businesses whose honest load is flat around the clock (lower-case substrings): data centres
 #: and server rooms, cold stores, 24-h plants; telecom sites (a tower or 5G base station is a flat few kW);
@@ -256,7 +257,9 @@ def subscores_block(
     # all its whole-load points; as far as the step is weak, the whole load is the candidate and its own
     # keep over the festival (festival floor / floor before) is judged, as for a meter with no step
     sev_w = _clip01((FEST_KEEP - b.fest_whole) / (FEST_KEEP - 0.2)) * _clip01((b.fest_drop - 2.0) / 2.0)
-    weight = np.where(has, np.maximum(sev * g, sev_w * always_w * (1.0 - g)), sev * always_w)
+    # the whole load of one or two machines stops when one is away for repair, festival or not (see shutdown)
+    several = _clip01((b.mean_kw - CLOSED_MACHINES * min_machine_kw) / (CLOSED_MACHINES * min_machine_kw))
+    weight = np.where(has, np.maximum(sev * g, sev_w * always_w * (1.0 - g) * several), sev * always_w * several)
     s["festival_shutdown"] = -np.maximum(FEST_PTS, FEST_SHARE * shape_so_far) * weight
     # a load that stopped as a whole for a week or more and came back (features.closure_run): a plant's
     # Spring Festival closure or maintenance turnaround. The whole-load shape points say "never switches
@@ -265,6 +268,9 @@ def subscores_block(
     # its step and the festival test); graded from CLOSED_MIN_DAYS to CLOSED_FULL_DAYS of closure.
     whole = s["flat_24_7"] + s["always_on"] + s["stable_daily_energy"]
     closed = _clip01((b.closure_days - CLOSED_MIN_DAYS) / (CLOSED_FULL_DAYS - CLOSED_MIN_DAYS))
+    # a load of one or two machines stops as a whole when one is away for repair: only a load of several
+    # machines' kW (CLOSED_MACHINES, graded over as many again) can tell a closure from a failure
+    closed = closed * several
     s["shutdown"] = -whole * closed * (1.0 - g)
     # context
     declared = np.zeros(m, dtype=bool)
@@ -535,10 +541,10 @@ def build_finding(
         n = int(b.closure_days[i])
         ev.append(Evidence(
             "power.shutdown",
-            f"the load as a whole stopped for {n} days (daily floor below {CLOSED_FRAC * 100:.0f} % of its usual "
-            f"level) after running as before: a plant's closure or turnaround, while a fleet loses machines one at a "
-            f"time; the whole-load shape points are taken back ({shut:+.1f} points)",
-            f"整体负荷停运 {n} 天（日最低负荷低于平时的 {CLOSED_FRAC * 100:.0f}%），此前正常运行：属于工厂停产或检修，"
+            f"the load as a whole stopped for {n} days (the day's mean load below {CLOSED_FRAC * 100:.0f} % of its "
+            f"usual level) after running as before: a plant's closure or turnaround, while a fleet loses machines one "
+            f"at a time; the whole-load shape points are taken back ({shut:+.1f} points)",
+            f"整体负荷停运 {n} 天（日平均负荷低于平时的 {CLOSED_FRAC * 100:.0f}%），此前正常运行：属于工厂停产或检修，"
             f"矿机只会逐台故障；撤回整体负荷形态得分（{shut:+.1f} 分）",
             data={"closure_days": n}))
     if idle:

@@ -70,7 +70,7 @@ class Block:
     pre_night_day: np.ndarray  # 00-05 h / 10-17 h of the hour profile before the step
     slots_per_day: np.ndarray  # readings per day of the grid (1 = daily totals: no hour-of-day shape)
     recovery: np.ndarray  # share of the chosen step that only returns the floor to its level before a dip
-    closure_days: np.ndarray  # longest run of days the whole load stopped (floor < CLOSED_FRAC of the level) and came back
+    closure_days: np.ndarray  # longest run of days the whole load stopped (day's mean < CLOSED_FRAC of usual) and came back
     # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
     band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
     band_len: np.ndarray  # hours in the band
@@ -192,41 +192,42 @@ def _scan(floor: np.ndarray, w: int, gap: int) -> np.ndarray:
     return np.where(good, post - pre, np.nan)
 
 
-#: a day whose floor is below this share of the meter's usual floor is a day the load as a whole was stopped
+#: a day whose mean load is below this share of the meter's usual one is a day the load as a whole was stopped
 CLOSED_FRAC = 0.4
-#: ... and the load ran before and after such a run: the mean floor of CLOSED_CTX days either side of it is at
-#: least CLOSED_BACK of the usual floor
+#: ... and the load ran before and after such a run: the mean of CLOSED_CTX days either side of it is at least
+#: CLOSED_BACK of the usual level
 CLOSED_CTX = 28
 CLOSED_BACK = 0.7
 CLOSED_AFTER = 3  #: fewest days read after a closure that show the load came back
 
 
-def closure_run(floor: np.ndarray) -> np.ndarray:
-    """Per meter, the longest run of days whose floor fell below CLOSED_FRAC of the meter's usual floor (its
-    median over the days read) while the load ran before and after it (the mean floor of the CLOSED_CTX days
-    on each side at least CLOSED_BACK of the usual floor; 0 = none).
+def closure_run(daily: np.ndarray) -> np.ndarray:
+    """Per meter, the longest run of days whose level (`daily`: (meters, days), the day's mean load in the
+    kernel) fell below CLOSED_FRAC of the meter's usual level (its median over the days read) while the
+    load ran before and after it (the mean level of the CLOSED_CTX days on each side at least CLOSED_BACK of
+    the usual one; 0 = none).
 
     Why: a load that never switches off is what the whole-load shape points reward. A plant that closes for
     the Spring Festival or a maintenance turnaround stops as a whole for one to four weeks and then runs as
-    before; a fleet of machines loses them one at a time (failures, repairs), so its floor keeps most of its
+    before; a fleet of machines loses them one at a time (failures, repairs), so its load keeps most of its
     level. A run at the start of the data (a load switched on later) is no closure: it needs the load
     before it, and after it unless the data end in it (exports often end in the Spring Festival). A missing
     day ends a run (unknown is not closed).
     """
-    m, D = floor.shape
+    m, D = daily.shape
     if D == 0:
         return np.zeros(m)
-    lvl = _nanq_sorted(floor, 0.5)
+    lvl = _nanq_sorted(daily, 0.5)
     with np.errstate(invalid="ignore"):
-        low = floor < CLOSED_FRAC * lvl[:, None]
+        low = daily < CLOSED_FRAC * lvl[:, None]
     # length of the run of low days ending at each day (cumulative count reset at every non-low day)
     idx = np.arange(1, D + 1)[None, :]
     last_break = np.maximum.accumulate(np.where(low, 0, idx), axis=1)
     run = np.where(low, idx - last_break, 0)
     ends = low & ~np.concatenate([low[:, 1:], np.zeros((m, 1), dtype=bool)], axis=1)
-    ok = ~np.isnan(floor)
+    ok = ~np.isnan(daily)
     cw = np.concatenate([np.zeros((m, 1)), np.cumsum(ok, axis=1)], axis=1)
-    cx = np.concatenate([np.zeros((m, 1)), np.cumsum(np.where(ok, floor, 0.0), axis=1)], axis=1)
+    cx = np.concatenate([np.zeros((m, 1)), np.cumsum(np.where(ok, daily, 0.0), axis=1)], axis=1)
     d = np.arange(D)[None, :]
     start = d - run + 1  # first low day of the run ending at d
     b0, b1 = np.clip(start - CLOSED_CTX, 0, D), np.clip(start, 0, D)
@@ -329,7 +330,7 @@ def _analyse_block(
     peak_kw = _nanq_sorted(x.reshape(m, -1), 0.995)
 
     rows = np.arange(m)
-    closure_days = closure_run(floor)
+    closure_days = closure_run(dmean)
     k, zbest, additive, persist, recovery = choose_split(floor, x)
     has = k > 0
     kk = np.where(has, k, 0)
