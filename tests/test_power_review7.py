@@ -174,3 +174,22 @@ def test_a_one_machine_load_down_over_the_festival_is_not_a_plant_closing():
     sub = subscores_block(b, tariff=["residential", "industrial"], business=["household", "manufacturing"])
     assert sub["festival_shutdown"][0] == 0.0
     assert sub["festival_shutdown"][1] <= -20
+
+
+def test_a_one_machine_rig_away_for_repair_over_the_festival_keeps_its_points():
+    """A household's single S19 switched on in summer and away for repair over the festival days: its step
+    vanishes for a week, as a line's would, but a step of one machine cannot tell a repair from a holiday
+    (evaluation seed 23's M0230 lost 55 points to it)."""
+    from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
+
+    rng = np.random.default_rng(79)
+    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START)
+               // 86400)
+    down = (fest - 1 <= DAY) & (fest + 6 > DAY)
+    home = 0.3 + 0.6 * np.exp(-((HOD - 19.5) ** 2) / 4) * (1 + 0.2 * rng.standard_normal(H.size)).clip(0)
+    x = home + S19 * ((H >= 100 * 24 + 13) & ~down)
+    fd = festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
+    b = analyse_block(x[None, :], 24, first_weekday=0, festival=fd)
+    assert b.gain_t[0] > 5 and b.fest_keep[0] < 0.2  # a clear step, gone over the festival
+    sub = subscores_block(b, tariff=["residential"], business=["household"])
+    assert sub["festival_shutdown"][0] == 0.0

@@ -259,7 +259,11 @@ def subscores_block(
     sev_w = _clip01((FEST_KEEP - b.fest_whole) / (FEST_KEEP - 0.2)) * _clip01((b.fest_drop - 2.0) / 2.0)
     # the whole load of one or two machines stops when one is away for repair, festival or not (see shutdown)
     several = _clip01((b.mean_kw - CLOSED_MACHINES * min_machine_kw) / (CLOSED_MACHINES * min_machine_kw))
-    weight = np.where(has, np.maximum(sev * g, sev_w * always_w * (1.0 - g) * several), sev * always_w * several)
+    # and so does a step of one or two machines (seed 23's M0230: one S19 away for repair over the festival
+    # days lost 55 points): the step's reading needs a step of several machines' kW too
+    several_step = _clip01((step - CLOSED_MACHINES * min_machine_kw) / (CLOSED_MACHINES * min_machine_kw))
+    weight = np.where(has, np.maximum(sev * g * several_step, sev_w * always_w * (1.0 - g) * several),
+                      sev * always_w * several)
     s["festival_shutdown"] = -np.maximum(FEST_PTS, FEST_SHARE * shape_so_far) * weight
     # a load that stopped as a whole for a week or more and came back (features.closure_run): a plant's
     # Spring Festival closure or maintenance turnaround. The whole-load shape points say "never switches
