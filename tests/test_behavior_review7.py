@@ -123,3 +123,48 @@ def test_request_response_without_pushes_fails_the_push_count() -> None:
     assert res is not None
     assert res.subscores.get("no_pushes") == -25.0
     assert not res.is_mining
+
+
+def test_lockstep_bound_falls_with_the_pushes_per_request() -> None:
+    test = next(t for t in B.SLICE_TESTS if t.name == "lockstep")
+    # without pushes, every server packet answers a client packet: the 0.93 bound stays
+    assert B._lockstep_with_pushes(test, 0.0, 60).lo == 0.93
+    # one push per request (ETC: a job every ~13 s, a share every ~15 s) over 25 slices: the packet counts
+    # correlate at 3 / sqrt(10) = 0.95 in expectation, and may fall to ~0.87 by chance
+    lo = B._lockstep_with_pushes(test, 1.0, 25).lo
+    assert 0.85 < lo < 0.90
+    # more slices, a tighter bound
+    assert B._lockstep_with_pushes(test, 1.0, 200).lo > lo
+
+
+def test_etc_session_whose_pushes_decorrelate_the_directions_keeps_lockstep() -> None:
+    # found by searching seeds: an ETC session whose packet counts correlate below 0.93 only because its
+    # Poisson job pushes (one packet each way) add variance that the requests (two client packets) do not share
+    for seed in range(200):
+        sc = _mining("etchash_etc", seed, late=False)
+        res = _views(sc, seed)["slices"]
+        assert res is not None
+        r = res.stats.get("direction_lockstep")
+        if r is not None and r < 0.93 and res.stats["pushes_per_request"] > 0.5:
+            assert "lockstep" in res.subscores and "unpaired_directions" not in res.subscores, res.stats
+            return
+    pytest.fail("no ETC session with decorrelated directions in 200 seeds")
+
+
+def test_kawpow_submissions_may_carry_most_of_the_payload() -> None:
+    # kawpow's mining.submit carries the nonce, header hash and mix hash (~250 B in TLS) and is answered by a
+    # 58 B result: without pushes the client sends ~0.82 of the payload, above the old 0.75 bound
+    test = next(t for t in B.SLICE_TESTS if t.name == "balanced_payload")
+    assert test.lo <= 250 / (250 + 58) <= test.hi
+    # a busy kawpow miner: 15 shares a minute, a ~250 B job every other minute
+    rng = np.random.default_rng(11)
+    n = 90
+    q = rng.poisson(15.0, n).astype(float)
+    p = rng.poisson(0.5, n).astype(float)
+    cf, cr = 2 * q + p, q + p
+    payf, payr = 250.0 * q, 58.0 * q + 250.0 * p
+    start = EPOCH + 60.0 * np.arange(n)
+    res = B.score_slices(start, start + 60.0, cf, cr, payf + 52.0 * cf, payr + 52.0 * cr)
+    assert res is not None
+    assert 0.75 < res.stats["client_payload_fraction"] < 0.85
+    assert res.subscores.get("balanced_payload") == 5.0
