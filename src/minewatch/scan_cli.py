@@ -279,10 +279,10 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
 
 def scan(
     paths: list[Path] = typer.Argument(..., exists=True, help=tr(
-        "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, or a "
-        "directory written by `minewatch collect`.",
-        "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件，"
-        "或 `minewatch collect` 输出的目录。")),
+        "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, nfcapd "
+        "files or directories (read with nfdump), or a directory written by `minewatch collect`.",
+        "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件、"
+        "nfcapd 文件或目录（用 nfdump 读取），或 `minewatch collect` 输出的目录。")),
     fmt_out: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr(
         "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
@@ -402,9 +402,10 @@ def scan(
                     continue
                 if p.is_dir():  # not collector output: nothing in it that scan reads
                     scanner.stats.errors.append(tr(
-                        f"{p}: a directory without collector Parquet files (minewatch collect --out); "
-                        "give capture or log files by name",
-                        f"{p}：该目录中没有采集器 Parquet 文件（minewatch collect --out）；请逐个指定抓包或日志文件"))
+                        f"{p}: a directory without collector Parquet files (minewatch collect --out) or nfcapd "
+                        "files; give capture or log files by name",
+                        f"{p}：该目录中没有采集器 Parquet 文件（minewatch collect --out）或 nfcapd 文件；"
+                        "请逐个指定抓包或日志文件"))
                     scanner.stats.files_unread += 1
                     done_before += size
                     continue

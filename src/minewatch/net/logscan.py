@@ -28,7 +28,7 @@ from minewatch.net.findings import FlowView, flow_finding, merge_findings, sessi
 #: Shortest connection the timing kernels are asked about: a pool session lasts minutes to days.
 MIN_BEHAVIOR_DURATION_MS = 60_000.0
 
-FLOW_LOG_FORMATS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet")
+FLOW_LOG_FORMATS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd")
 
 
 def _is_mining_alert(signature: str | None, category: str | None) -> bool:
@@ -132,6 +132,13 @@ class FlowLogScanner:
             if flows:
                 table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
                 self._take("conn", [netflow_to_flows(table, str(path))])
+        elif fmt == "nfcapd":
+            from minewatch.sources.netflow import netflow_to_flows
+            from minewatch.sources.nfcapd import read_nfcapd
+
+            if flows:
+                batches, damage = _drain(read_nfcapd(path, rejects=self.rejects))
+                self._take("conn", [netflow_to_flows(b, str(path)) for b in batches])
         else:
             raise ValueError(f"not a flow log format: {fmt}")
         if damage is not None:

@@ -622,7 +622,7 @@ _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | None, from content.
+    """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | "nfcapd" | None, from content.
 
     Reads at most SNIFF_LINES non-empty lines, SNIFF_MAX_BYTES (4 MiB) in all, decompressing gzip; file
     names are not trusted, because rotated and renamed logs are the normal case.
@@ -630,7 +630,11 @@ def sniff_format(path: str | Path) -> str | None:
     p = Path(path)
     if p.is_dir():
         parts = list(p.glob("date=*/hour=*/part-*.parquet"))[:1] or list(p.glob("*.parquet"))[:1]
-        return sniff_format(parts[0]) if parts else None
+        if parts:
+            return sniff_format(parts[0])
+        # an nfcapd or nfsen directory (nfcapd.YYYYMMDDhhmm files, possibly in dated subdirectories)
+        first = next((q for q in p.rglob("nfcapd.*") if q.is_file()), None)
+        return "nfcapd" if first is not None and sniff_format(first) == "nfcapd" else None
     try:
         with open(p, "rb") as f:
             head = f.read(4)
@@ -639,6 +643,10 @@ def sniff_format(path: str | Path) -> str | None:
                 return "pcap"
             if head == b"\x0a\x0d\x0d\x0a":
                 return "pcapng"
+            from minewatch.sources.nfcapd import is_nfcapd
+
+            if is_nfcapd(head):
+                return "nfcapd"
             if head == b"PAR1":
                 import pyarrow.parquet as pq
 

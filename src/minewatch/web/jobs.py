@@ -33,7 +33,7 @@ from minewatch.store.backend import connect, imported, record_import
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
 #: the flow-log formats the CLI's `FlowLogScanner` reads (kept literal so sniffing stays import-light)
-LOG_KINDS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet")
+LOG_KINDS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd")
 
 #: at most this many files in one upload (one job): a Zeek conn.log with its dns.log and ssl.log is 3
 MAX_FILES_PER_JOB = 20
@@ -46,6 +46,7 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "zeek-json": ("Zeek log (JSON)", "Zeek 日志（JSON）"),
     "eve": ("Suricata EVE log", "Suricata EVE 日志"),
     "netflow-parquet": ("NetFlow/IPFIX (collected)", "NetFlow/IPFIX（采集数据）"),
+    "nfcapd": ("NetFlow/IPFIX (nfcapd file)", "NetFlow/IPFIX（nfcapd 文件）"),
     "mixed": ("several kinds", "多种类型"),
 }
 
