@@ -133,3 +133,19 @@ def test_london_lcl_layout_with_null_readings(tmp_path):
     assert np.nanmean(s.kw[48 * 20:]) - np.nanmean(s.kw[: 48 * 20]) == pytest.approx(3.3, abs=0.1)  # kWh/hh → kW
     assert not any(i.kind == "unparsable" for i in r.issues)
     assert sum(i.count for i in r.issues if i.kind == "gap") == nulls
+
+
+def test_chinese_customer_file_columns(tmp_path):
+    from minewatch.power.readers import read_meta
+
+    text = ("户号,户名,用电类别,行业分类,合同容量(kVA),台区编号,表计类型\n"
+            "3100001,张三,居民生活用电,城乡居民,8,T01,用户表\n"
+            "3100002,某冷库,一般工商业用电,冷藏仓储,315 kVA,T01,用户表\n"
+            "T01-Z,台区总表,,,,T01,台区总表\n")
+    p = tmp_path / "档案.csv"
+    p.write_bytes(text.encode("gb18030"))
+    meta = read_meta(p)
+    assert meta["3100001"].tariff_class == "居民生活用电" and meta["3100001"].business == "城乡居民"
+    assert meta["3100001"].contracted_kw == 8.0 and meta["3100001"].transformer == "T01"
+    assert meta["3100002"].contracted_kw == 315.0 and meta["3100002"].business == "冷藏仓储"
+    assert meta["T01-Z"].role == "transformer" and meta["3100001"].role == "用户表"

@@ -1154,6 +1154,28 @@ def contracted_kw_value(text: str | None) -> float | None:
     return v if math.isfinite(v) and v > 0 else None
 
 
+#: Metadata column names, English and as Chinese customer files (营销档案) name them. A capacity in kVA
+#: (合同容量 is usually kVA) is taken as kW: at a power factor below 1 that is an upper bound, which is
+#: what the contracted-capacity test needs.
+META_TARIFF = ("tariff_class", "tariff", "class", "用电类别", "电价类别", "电价类型", "用户类别", "用电性质")
+META_BUSINESS = ("business", "declared_business", "industry", "行业分类", "行业类别", "行业", "所属行业", "用电行业",
+                 "经营范围")
+META_CAPACITY = ("contracted_kw", "capacity_kw", "contract_kw", "contracted_kva", "capacity_kva", "合同容量",
+                 "运行容量", "报装容量", "契约容量")
+META_TRANSFORMER = ("transformer", "transformer_id", "area", "台区", "台区编号", "台区名称", "所属台区", "变压器",
+                    "变压器编号")
+META_ROLE = ("role", "type", "表计类型", "计量点类型", "计量点分类")
+META_SITE = ("site", "station", "region", "供电单位", "供电所", "站点")
+#: role values that mean a transformer's own meter (台区总表, 考核表) in Chinese files
+_TRANSFORMER_ROLES = ("总表", "考核表", "台区总", "配变", "变压器")
+
+
+def _role(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return "transformer" if any(w in text for w in _TRANSFORMER_ROLES) else text
+
+
 def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[str, MeterMeta]:
     """Customer metadata CSV: meter_id plus any of tariff_class, business, contracted_kw,
     transformer, role, site. Unknown columns are ignored; empty cells stay None.
@@ -1175,6 +1197,9 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     if not rdr.fieldnames:
         raise InputError("empty metadata file", path=str(p), line=1)
     low = {c.lower().strip(): c for c in rdr.fieldnames}
+    # "合同容量(kVA)", "Contract [kW]": the bracketed unit does not change what the column is
+    for c in rdr.fieldnames:
+        low.setdefault(_UNIT_SUFFIX.sub("", c.lower().strip()), c)
     idc = next((low[c] for c in METER_COLS if c in low), None)
     if idc is None:
         raise InputError("metadata needs a meter_id column", path=str(p), line=1)
@@ -1195,7 +1220,7 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
             if issues is not None:
                 issues.append(DataIssue("meta_bad_value", None, None, f"{p.name}: line {lineno}: row without meter_id; skipped"))
             continue
-        cap = g(row, "contracted_kw", "capacity_kw", "contract_kw")
+        cap = g(row, *META_CAPACITY)
         capf = contracted_kw_value(cap)
         if cap is not None and capf is None and issues is not None:
             issues.append(DataIssue("meta_bad_value", mid, None,
@@ -1203,12 +1228,12 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
                                     "of kW; left unknown"))
         mm = MeterMeta(
             mid,
-            tariff_class=g(row, "tariff_class", "tariff", "class"),
-            business=g(row, "business", "declared_business", "industry"),
+            tariff_class=g(row, *META_TARIFF),
+            business=g(row, *META_BUSINESS),
             contracted_kw=capf,
-            transformer=g(row, "transformer", "transformer_id", "area"),
-            role=g(row, "role", "type"),
-            site=g(row, "site", "station", "region"),
+            transformer=g(row, *META_TRANSFORMER),
+            role=_role(g(row, *META_ROLE)),
+            site=g(row, *META_SITE),
         )
         lines.setdefault(mid, []).append(lineno)
         if mid in out:
