@@ -168,3 +168,60 @@ def test_kawpow_submissions_may_carry_most_of_the_payload() -> None:
     assert res is not None
     assert 0.75 < res.stats["client_payload_fraction"] < 0.85
     assert res.subscores.get("balanced_payload") == 5.0
+
+
+def test_merged_acks_follow_the_request_rate() -> None:
+    # one request a second for an hour: 1 - exp(-0.04) of the answers' ACKs ride on the next request
+    assert float(B.merged_acks(3600.0, 3600.0)) == pytest.approx(3600 * (1 - np.exp(-0.04)), rel=1e-9)
+    assert float(B.merged_acks(0.0, 3600.0)) == 0.0
+
+
+def _unary_calls(pushes: int = 0) -> B.BehaviorScore | None:
+    """Totals of an hour of unary calls (200 B requests, 95 B answers), 3,600 of them as the budget counts
+    requests (client minus server packets), whose answers' ACKs rode on the next call at the Poisson rate,
+    plus `pushes` 800 B server pushes (one packet each way)."""
+    q = 3600
+    merged = round(q * (1 - np.exp(-0.04)))
+    calls = q + merged
+    return B.score_conn(3600.0, 2 * calls - merged + pushes, calls + pushes, 200 * calls, 95 * calls + 800 * pushes)
+
+
+def test_merged_acks_are_not_pushes_in_totals() -> None:
+    res = _unary_calls()
+    assert res is not None
+    # the raw budget (2 x server - client packets) shows ~24 pushes per 600 s; all are merged ACKs
+    assert res.stats["pushes_per_slowest_block"] < B.MIN_PUSHES_PER_BLOCK
+    assert res.subscores.get("no_pushes") == -20.0
+    assert not res.is_mining
+    # the same calls with a job every 2 min keep their pushes
+    pool = _unary_calls(pushes=30)
+    assert pool is not None and pool.subscores.get("pushes_present") == 0.0
+    assert pool.stats["pushes_per_slowest_block"] == pytest.approx(5.0, abs=0.5)
+
+
+@pytest.mark.parametrize("seed", [20, 28, 42])
+def test_unary_grpc_calls_are_not_pool_sessions_in_totals(seed: int) -> None:
+    sc = E.benign_script(np.random.default_rng(seed), "grpc_unary", 3600.0)
+    mt, md, ml = E.script_messages(sc, np.random.default_rng(seed))
+    t, d, ln = E.wire_packets(mt, md, ml, sc.rtt)
+    cv = E.conn_view(t, d, ln)
+    res = B.score_conn(cv["duration_s"], cv["packets_fwd"], cv["packets_rev"], cv["payload_fwd"], cv["payload_rev"])
+    assert res is not None and not res.is_mining
+    assert res.subscores.get("no_pushes") == -20.0
+
+
+def test_merged_acks_are_not_pushes_in_slices() -> None:
+    rng = np.random.default_rng(2)
+    n = 60
+    q = rng.poisson(60.0, n).astype(float)
+    # requests as the budget counts them (client minus server packets); their answers' ACKs that rode on
+    # the next request at the Poisson rate
+    merged = np.round(q * (1 - np.exp(-0.04)))
+    calls = q + merged
+    cf, cr = 2 * calls - merged, calls
+    payf, payr = 200.0 * calls, 95.0 * calls
+    start = EPOCH + 60.0 * np.arange(n)
+    res = B.score_slices(start, start + 60.0, cf, cr, payf + 52.0 * cf, payr + 52.0 * cr)
+    assert res is not None
+    assert res.stats["pushes_per_slowest_block"] < B.MIN_PUSHES_PER_BLOCK
+    assert res.subscores.get("no_pushes") == -25.0
