@@ -149,3 +149,79 @@ def test_chinese_customer_file_columns(tmp_path):
     assert meta["3100001"].contracted_kw == 8.0 and meta["3100001"].transformer == "T01"
     assert meta["3100002"].contracted_kw == 315.0 and meta["3100002"].business == "冷藏仓储"
     assert meta["T01-Z"].role == "transformer" and meta["3100001"].role == "用户表"
+
+
+def _xlsx_96(path, months: dict[str, tuple[date, int]], rig_meter: int, bad_cell: bool = False) -> None:
+    """A 96-point workbook as acquisition systems export it: time-formatted header cells (Excel times,
+    not text), one sheet per month, a notes sheet first."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    rng = np.random.default_rng(9)
+    wb = xlsxwriter.Workbook(str(path))
+    notes = wb.add_worksheet("说明")
+    notes.write(0, 0, "备注")
+    notes.write(1, 0, "数据来源：用电信息采集系统")
+    tfmt = wb.add_format({"num_format": "hh:mm"})
+    dfmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for name, (first, days) in months.items():
+        ws = wb.add_worksheet(name)
+        ws.write(0, 0, "户号")
+        ws.write(0, 1, "日期")
+        for k in range(95):
+            m = 15 * (k + 1)
+            ws.write_datetime(0, 2 + k, dt.time(m // 60, m % 60), tfmt)
+        ws.write(0, 97, "24:00")  # Excel has no 24:00 time: exports write it as text
+        row = 1
+        for mid in range(3):
+            for d in range(days):
+                day = first + timedelta(days=d)
+                ws.write(row, 0, f"3100{mid:02d}")
+                ws.write_datetime(row, 1, dt.datetime(day.year, day.month, day.day), dfmt)
+                v = np.abs(rng.normal(2.0, 0.8, 96))
+                if mid == rig_meter and (day - date(2024, 3, 1)).days >= RIG_DAY:
+                    v = v + RIG_KW
+                for k in range(96):
+                    ws.write_number(row, 2 + k, round(float(v[k]), 3))
+                row += 1
+        if bad_cell:
+            ws.write(3, 5, "故障")
+    wb.close()
+
+
+def test_excel_96_point_workbook_joins_month_sheets_and_skips_notes(tmp_path):
+    p = tmp_path / "负荷曲线.xlsx"
+    _xlsx_96(p, {"三月": (date(2024, 3, 1), 31), "四月": (date(2024, 4, 1), 30)}, rig_meter=1, bad_cell=True)
+    r = read_file(p)
+    assert r.layout == "points"
+    s = next(s for s in r.series if s.meter_id == "310001")
+    assert s.interval_s == 900 and s.kw.size == 61 * 96  # both month sheets joined into one grid
+    assert s.start_s == int(np.datetime64("2024-03-01T00:15", "s").astype(np.int64))
+    assert np.nanmean(s.kw[RIG_DAY * 96:]) - np.nanmean(s.kw[: RIG_DAY * 96]) == pytest.approx(RIG_KW, abs=0.15)
+    skipped = [i for i in r.issues if i.kind == "sheet_skipped"]
+    assert len(skipped) == 1 and "说明" in skipped[0].detail
+    bad = [i for i in r.issues if i.kind == "unparsable"]
+    assert len(bad) == 2  # one per month sheet, each named by sheet and row
+    assert any("负荷曲线.xlsx[三月]" in i.detail and "row 4 column '01:00'" in i.detail for i in bad), bad
+    found = scan_series(r.series, with_impact=False)
+    top = max(found.scores, key=lambda x: x.score)
+    assert top.meter_id == "310001" and abs((top.finding.onset.date() - date(2024, 3, 1)).days - RIG_DAY) <= 1
+
+
+def test_excel_upload_is_recognised_by_its_content(tmp_path):
+    from minewatch.power.readers import is_spreadsheet
+
+    p = tmp_path / "book.xlsx"
+    _xlsx_96(p, {"三月": (date(2024, 3, 1), 5)}, rig_meter=9)
+    stored = tmp_path / "0f3a9c"  # an upload is kept under its hash, without its name
+    stored.write_bytes(p.read_bytes())
+    assert is_spreadsheet(stored)
+    r = read_file(stored)
+    assert r.layout == "points" and len(r.series) == 3
+    other_zip = tmp_path / "x.zip"
+    import zipfile
+
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("readme.txt", "not a workbook")
+    assert not is_spreadsheet(other_zip)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,21 @@ def test_collector_parquet_upload_reports_timing_from_one_way_slices(env, tmp_pa
     items = an.get("/api/v1/findings", params={"limit": 50}).json()["items"]
     assert items and {f["src_ip"] for f in items} <= mining
     assert all(f["detector"] == "net.behavior" and f["source"].startswith("flows-") for f in items)
+
+
+def test_excel_meter_workbook_upload_finds_the_rig(env, tmp_path):
+    # a 96-point workbook (one sheet per month, time-formatted header cells) as a grid inspector has it
+    from test_power_readers_layouts import _xlsx_96
+
+    book = tmp_path / "负荷.xlsx"
+    _xlsx_96(book, {"三月": (date(2024, 3, 1), 31), "四月": (date(2024, 4, 1), 30)}, rig_meter=2)
+    assert sniff(book) == "meter"
+    an = env.api("analyst")
+    r = an.post("/api/v1/uploads", files={"file": ("负荷.xlsx", book.read_bytes(),
+                                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert r.status_code == 202, r.text
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert job.state == "done", job.error
+    got = an.get("/api/v1/findings", params={"meter_id": "310002"}).json()
+    assert got["total"] == 1 and got["items"][0]["kind"] == "mining"
+    assert an.get("/api/v1/findings", params={"meter_id": "310000"}).json()["total"] == 0

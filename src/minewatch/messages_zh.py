@@ -49,6 +49,7 @@ ISSUE_NAMES: dict[str, tuple[str, str]] = {
     "register_suspect": ("meters that look like cumulative registers", "疑似累计表码的电表"),
     "meta_duplicate": ("duplicate metadata rows", "重复的档案行"),
     "meta_bad_value": ("metadata cells not used", "未采用的档案单元格"),
+    "sheet_skipped": ("spreadsheet sheets skipped", "跳过的工作表"),
 }
 
 _WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间"}
@@ -475,6 +476,17 @@ _r(r"(.+?): meter listed (\d+) times, lines (.+?)( with different values)?; line
 _r(r"(.+?): line (\d+): contracted_kw (.+) is not a positive number of kW; left unknown",
    lambda m: f"{m[1]}：第 {m[2]} 行：合同容量 {m[3]} 不是正的千瓦数；按未知处理",
    "meta.csv: line 4: contracted_kw 'n/a' is not a positive number of kW; left unknown")
+_r(r"(.+?\.(?:xlsx|xlsm|xlsb|xls|ods)): sheet (.+?): (.+); skipped",
+   lambda m: f"{m[1]}：工作表 {m[2]}：{to_zh(m[3])}；已跳过",
+   "book.xlsx: sheet 说明: cannot tell the layout: expected long (meter, time, value), wide (time + one column per "
+   "meter), daily (customer + one column per date) or points (meter, date + one column per point of the day: "
+   "00:15 … 24:00 or P1 … P96) columns; got 备注; skipped", worded=(3,))
+_r(r"spreadsheet has no sheet with a header and data rows", lambda m: "电子表格中没有带表头和数据行的工作表",
+   "spreadsheet has no sheet with a header and data rows")
+_r(r"no sheet holds meter readings \((.*)\)", lambda m: f"没有任何工作表含有电表读数（{to_zh(m[1])}）",
+   "no sheet holds meter readings (说明: no data)", worded=(1,))
+_r(r"not a readable spreadsheet \((.*)\)", lambda m: f"不是可读取的电子表格（{m[1]}）",
+   "not a readable spreadsheet (invalid zip header)")
 _r(r"(.+?): line (\d+): row without meter_id; skipped", lambda m: f"{m[1]}：第 {m[2]} 行：缺少电表编号；已跳过",
    "meta.csv: line 5: row without meter_id; skipped")
 

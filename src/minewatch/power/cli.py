@@ -47,7 +47,7 @@ def _interval(text: str | None) -> int | None:
 
 @app.command("scan")
 def scan(
-    files: list[Path] = typer.Argument(..., help=tr("Meter data files (CSV or Parquet).", "电表数据文件（CSV 或 Parquet）。")),
+    files: list[Path] = typer.Argument(..., help=tr("Meter data files (CSV, Parquet or Excel: every sheet is read).", "电表数据文件（CSV、Parquet 或 Excel：逐个工作表读取）。")),
     meta: Path | None = typer.Option(None, "--meta", help=tr(
         "Customer metadata CSV (meter_id, tariff_class, business, contracted_kw, transformer, role).",
         "用户档案 CSV（meter_id、电价类别、行业、合同容量、台区变压器、角色）。")),
@@ -178,7 +178,8 @@ def scan(
         f"{len(suspects)} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
     names = ISSUE_NAMES
     always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
-    for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate", "meta_bad_value"):
+    for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate", "meta_bad_value",
+              "sheet_skipped"):
         items = [i for i in issues if i.kind == k]
         if k not in always and not items:
             continue

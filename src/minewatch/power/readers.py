@@ -91,7 +91,7 @@ class DataIssue:
     """One data problem a person can look up: which meter, when, what, and how many readings."""
 
     # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed | off_grid |
-    # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value
+    # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value | sheet_skipped
     kind: str
     meter_id: str | None
     ts: datetime | None
@@ -157,7 +157,7 @@ class Origin:
         ln = int(self.line[i])
         if ln <= 0:
             return p.name
-        return f"{p.name} {'row' if _is_parquet(p) else 'line'} {ln}"
+        return f"{p.name} {_row_word(p)} {ln}"
 
     def label(self) -> str:
         names = list(dict.fromkeys(str(p) for p in self.files))
@@ -234,6 +234,81 @@ def _dt(seconds: int | float) -> datetime:
 
 def _is_parquet(p: Path) -> bool:
     return p.suffix.lower() in (".parquet", ".pq")
+
+
+#: Spreadsheets read with calamine (fastexcel): what grid staff export from acquisition systems.
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+
+
+def _is_sheet(p: Path) -> bool:
+    """A spreadsheet by its name, or one sheet of one (named `book.xlsx[sheet]` in messages)."""
+    return p.suffix.lower() in SHEET_SUFFIXES or bool(re.search(r"\[[^\]]*\]$", p.name))
+
+
+def is_spreadsheet(p: Path) -> bool:
+    """A spreadsheet by its content (an upload is stored under its hash, without its name): an OLE2
+    file (.xls) or a zip holding an Excel workbook or an OpenDocument spreadsheet."""
+    import zipfile
+
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(8)
+        if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+            return True
+        if head[:4] != b"PK\x03\x04":
+            return False
+        with zipfile.ZipFile(p) as z:
+            names = set(z.namelist()[:200])
+            if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+                return True
+            return "mimetype" in names and z.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet")
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return False
+
+
+def _row_word(p: Path) -> str:
+    return "row" if _is_parquet(p) or _is_sheet(p) else "line"
+
+
+#: Excel stores a time of day as a date-time on its epoch day; a header cell "00:15" reads as this.
+_EXCEL_TIME = re.compile(r"^1899-12-3[01][ T](\d\d:\d\d(?::\d\d)?)(?:\.0+)?$")
+
+
+def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
+    """Every non-empty sheet of a spreadsheet as (name, table of strings), header from its first row.
+
+    Why not `pl.read_excel`: it drops header cells that are not text, and 96-point exports head their
+    columns with Excel times ("00:15" is a number formatted as a time). Here the header row is read as
+    text like the rest; a time-of-day cell comes back on Excel's epoch day and is cut to the time.
+    """
+    import fastexcel
+
+    try:
+        book = fastexcel.read_excel(str(path))
+        sheets = [(name, book.load_sheet(name, header_row=None, dtypes="string").to_polars())
+                  for name in book.sheet_names]
+    except Exception as e:  # calamine raises its own types for a broken or encrypted file
+        raise InputError(f"not a readable spreadsheet ({e})", path=str(path)) from e
+    out = []
+    for name, df in sheets:
+        if df.height < 2:
+            continue
+        header: list[str] = []
+        for i, cell in enumerate(df.row(0)):
+            text = (cell or "").strip()
+            m = _EXCEL_TIME.match(text)
+            if m:  # "01:00:00" as the export shows it: "01:00"
+                text = m.group(1)[:5] if m.group(1).endswith(":00") or len(m.group(1)) == 5 else m.group(1)
+            text = text or f"column_{i + 1}"
+            while text in header:
+                text += "_"
+            header.append(text)
+        body = df.slice(1)
+        body.columns = header
+        out.append((name, body.with_columns(pl.all().str.strip_chars())))
+    if not out:
+        raise InputError("spreadsheet has no sheet with a header and data rows", path=str(path))
+    return out
 
 
 _UNIT_SUFFIX = re.compile(r"\s*[\(（\[【].*?[\)）\]】]\s*$")
@@ -547,12 +622,44 @@ def read_files(
 def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None,
                  tz_offset_h: float = 0.0) -> ReadResult:  # fmt: skip
     local_s = round(tz_offset_h * 3600)
+    if p.suffix.lower() in SHEET_SUFFIXES or is_spreadsheet(p):
+        return _read_sheets(p, interval_s=interval_s, unit=unit, layout=layout, local_s=local_s)
     df = load_table(p)
     try:
         lay = layout or detect_layout(df)
     except InputError as e:
         raise InputError(e.message, path=str(p), line=1) from e
     res = ReadResult(layout=lay)
+    _read_table(df, p, res, lay, interval_s, unit, local_s)
+    return res
+
+
+def _read_sheets(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None,
+                 local_s: int) -> ReadResult:  # fmt: skip
+    """Each sheet read as a table of its own (exports put a month or a meter group per sheet); a
+    sheet whose layout cannot be told (notes, a summary) is named and skipped, not fatal."""
+    res = ReadResult()
+    read = 0
+    skipped: list[str] = []
+    for name, df in load_sheets(p):
+        sp = p.with_name(f"{p.name}[{name}]")
+        try:
+            lay = layout or detect_layout(df)
+        except InputError as e:
+            skipped.append(f"{name}: {e.message}")
+            continue
+        res.layout = res.layout or lay
+        _read_table(df, sp, res, lay, interval_s, unit, local_s)
+        read += 1
+    if not read:
+        raise InputError("no sheet holds meter readings (" + "; ".join(skipped) + ")", path=str(p))
+    for why in skipped:
+        res.issues.append(DataIssue("sheet_skipped", None, None, f"{p.name}: sheet {why}; skipped"))
+    return res
+
+
+def _read_table(df: pl.DataFrame, p: Path, res: ReadResult, lay: Layout, interval_s: int | None,
+                unit: str | None, local_s: int) -> None:  # fmt: skip
     if lay == "points":
         _read_points(df, p, res, interval_s, unit, local_s)
     elif lay == "long":
@@ -563,7 +670,6 @@ def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: L
         _read_daily(df, p, res, unit)
     else:
         raise InputError(f"unknown layout {lay!r}", path=str(p))
-    return res
 
 
 def _reject(res: ReadResult, reason: str, where: Iterator[str] | list[str], n: int) -> None:
@@ -580,7 +686,7 @@ def _reject(res: ReadResult, reason: str, where: Iterator[str] | list[str], n: i
 
 def _line0(p: Path) -> int:
     """Line (CSV, header on line 1) or row (Parquet) number of data row 0."""
-    return 1 if _is_parquet(p) else 2
+    return 1 if _is_parquet(p) else 2  # a sheet's rows count like a CSV's lines: the header is row 1
 
 
 def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str | None = None,
@@ -589,7 +695,7 @@ def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str
     bad = np.flatnonzero(mask)
     if bad.size == 0:
         return
-    word = "row" if _is_parquet(p) else "line"
+    word = _row_word(p)
     lines = [int(i) + _line0(p) for i in bad]
     col = f" in column {column!r}" if column is not None else ""
     shown = ", ".join(str(x) for x in lines[:EXAMPLES]) + (", …" if len(lines) > EXAMPLES else "")
@@ -693,7 +799,7 @@ def _bad_cell_issue(bad: np.ndarray, cols: list[str], p: Path, res: ReadResult) 
     if not bad.any():
         return
     r, c = np.nonzero(bad)
-    word = "row" if _is_parquet(p) else "line"
+    word = _row_word(p)
 
     def cells() -> Iterator[str]:
         for i, j in zip(r.tolist(), c.tolist(), strict=True):

@@ -55,8 +55,8 @@ def sniff(path: Path) -> str:
     """'capture', a flow-log format (`LOG_KINDS`) or 'meter', from the content (gzip is opened to
     look inside; the name is the uploader's and proves nothing). Flow logs are recognised by the
     same sniffer the CLI uses (`sources.zeek.sniff_format`: a Zeek `#separator`/`#fields` header,
-    JSON lines with Zeek keys such as `id.orig_h`/`uid`, EVE lines with `event_type`); any other
-    UTF-8 text is taken for meter readings, whose reader then says what is wrong with it."""
+    JSON lines with Zeek keys such as `id.orig_h`/`uid`, EVE lines with `event_type`); a spreadsheet
+    and any other UTF-8 text are taken for meter readings, whose reader then says what is wrong."""
     from minewatch.sources.zeek import sniff_format
 
     with open(path, "rb") as fh:
@@ -74,6 +74,10 @@ def sniff(path: Path) -> str:
         return fmt
     if head[:4] == b"PAR1":
         raise InputError("a Parquet file, but not flow records written by `minewatch collect`", path=str(path), offset=0)
+    from minewatch.power.readers import is_spreadsheet
+
+    if is_spreadsheet(path):
+        return "meter"
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
