@@ -193,3 +193,11 @@ def test_a_one_machine_rig_away_for_repair_over_the_festival_keeps_its_points():
     assert b.gain_t[0] > 5 and b.fest_keep[0] < 0.2  # a clear step, gone over the festival
     sub = subscores_block(b, tariff=["residential"], business=["household"])
     assert sub["festival_shutdown"][0] == 0.0
+
+
+@pytest.mark.parametrize("decl", ["冷藏仓储", "速冻食品冷冻库"])
+def test_chinese_cold_chain_names_are_declared_flat(decl):
+    """Customer files write cold storage as 冷藏 or 冷冻 as often as 冷库 (review 7, Chinese metadata)."""
+    from minewatch.power.detect import FLAT_BUSINESSES
+
+    assert any(w in decl.lower() for w in FLAT_BUSINESSES)

@@ -84,7 +84,7 @@ CLOSED_MACHINES = 2.0
 #: electroplating lines (DC rectifiers run continuously); hospitals.
 FLAT_BUSINESSES = (
     "data", "server", "idc", "telecom", "cold", "refrigerat", "freezer", "24h", "24-h", "continuous",
-    "数据", "机房", "冷库", "通信", "冷链",
+    "数据", "机房", "冷库", "通信", "冷链", "冷藏", "冷冻",
     "基站", "铁塔", "5g", "telecom tower", "cell tower", "base station", "china mobile", "china unicom", "china telecom", "移动", "联通",
     "电信",
     "水厂", "污水", "泵站", "供水", "自来水", "pumping station", "water supply", "waterworks", "water works",
