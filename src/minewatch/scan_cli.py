@@ -316,9 +316,9 @@ def scan(
         "always reported).",
         "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告）。")),
 ) -> None:
-    """Scan packet captures for mining sessions and blockchain node traffic.
+    """Scan packet captures and flow logs (Zeek, Suricata EVE, NetFlow/IPFIX, nfcapd) for mining and node traffic.
 
-    扫描抓包文件，找出挖矿会话和区块链节点流量。
+    扫描抓包文件和流日志（Zeek、Suricata EVE、NetFlow/IPFIX、nfcapd），找出挖矿会话和区块链节点流量。
     """
     from minewatch.errors import InputError
     from minewatch.net.logscan import FLOW_LOG_FORMATS, FlowLogScanner
