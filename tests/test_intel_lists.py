@@ -362,3 +362,18 @@ def test_no_benign_capture_host_matches(shared):
     hits = {h: intel.match_host(h) for h in hosts}
     assert {h: m.entry for h, m in hits.items() if m} == {}
     assert {h for h in hosts if pool_keywords(h)} == set()
+
+
+@pytest.mark.parametrize(("host", "port", "pool", "tls"), [
+    ("aleo.hk.zk.work", 10003, "ZKWork", False),  # Aleo provers (binary protocol: names and timing only)
+    ("iron.hk.zk.work", 50005, "ZKWork", True),
+    ("ghostrider.eu.mine.zergpool.com", 5354, "Zergpool", False),
+    ("stratum-na.rplant.xyz", 17075, "Rplant", True),
+    ("sg.vipor.net", 5040, "Vipor", False),
+])
+def test_gpu_and_cpu_coin_pools_of_2024_are_named(builtin, host, port, pool, tls):
+    m = builtin.match_host(host)
+    assert m is not None and m.pool == pool
+    sub, ev = intel_subscores(host, None, "192.0.2.9", port, builtin)
+    assert sub["pool_domain"] == 40.0 and sub["known_pool_port"] == 5.0
+    assert ev[-1].data["tls"] is tls
