@@ -246,3 +246,22 @@ def test_excel_meter_workbook_upload_finds_the_rig(env, tmp_path):
     got = an.get("/api/v1/findings", params={"meter_id": "310002"}).json()
     assert got["total"] == 1 and got["items"][0]["kind"] == "mining"
     assert an.get("/api/v1/findings", params={"meter_id": "310000"}).json()["total"] == 0
+
+
+def test_capture_from_a_mirror_tunnel_upload_names_the_tunnel(env, tmp_path):
+    from minewatch.synth.pcapwriter import LinkSpec, Pkt, encapsulate, write_capture
+    from minewatch.synth.scenario import ScenarioSpec, SessionSpec, build_scenario
+
+    miner = SessionSpec("xmrig", "10.1.0.7", "198.18.0.7", 1, 600, 3333,
+                        kwargs={"worker": "pc7", "hashrate": 9000.0, "difficulty": 50000.0})
+    pkts, _ = build_scenario(ScenarioSpec([miner], seed=5))
+    wrapped = [Pkt(p.ts_ns, encapsulate(p.data, "erspan2", "192.0.2.1", "192.0.2.2")) for p in pkts]
+    cap = write_capture(tmp_path / "span.pcap", wrapped, "pcap", LinkSpec())
+    an = env.api("analyst")
+    r = an.post("/api/v1/uploads", files={"file": ("span.pcap", cap.read_bytes(), "application/octet-stream")})
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert job.state == "done", job.error
+    assert any(f"{len(pkts):,} packets were read from inside tunnels (erspan {len(pkts):,})" in n for n in job.notes)
+    assert any("隧道" in n for n in job.notes_zh)
+    found = an.get("/api/v1/findings", params={"ip": "10.1.0.7"}).json()
+    assert found["total"] == 1 and found["items"][0]["worker"] == "pc7"

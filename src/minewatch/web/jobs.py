@@ -357,6 +357,11 @@ class JobManager:
             job.rejected += n
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
             job.note(f"rejected: {reasons}", f"拒收：{reasons_text(stats['rejected'], 'zh')}")
+        tunnels = stats.get("tunnelled_packets") or {}
+        if tunnels:  # the flows listed are the inner ones: say why the switch-to-sensor tunnel is not among them
+            kinds = ", ".join(f"{k} {v:,}" for k, v in tunnels.items())
+            job.note(f"{sum(tunnels.values()):,} packets were read from inside tunnels ({kinds}); flows are the inner ones",
+                     f"{sum(tunnels.values()):,} 个数据包取自隧道内部（{kinds}）；所列的流为内层流")
         return found
 
     def _scan_meter(self, job: Job, jf: JobFile) -> list[Any]:
