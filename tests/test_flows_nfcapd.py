@@ -121,3 +121,33 @@ def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
     assert str(cut) in err
     _both, err2 = _scan_jsonl(good)
     assert "error" not in err2.lower()
+
+
+@need_tools
+@pytest.mark.tools
+def test_directory_is_read_file_by_file_around_foreign_and_unfinished_files(tmp_path):
+    from test_flows_netflow_live import Receivers, softflowd_replay
+
+    pkts, _labels = build_scenario(ScenarioSpec(SESSIONS[2:], seed=4))
+    pcap = write_capture(tmp_path / "c.pcap", pkts, "pcap", LinkSpec())
+    rx = Receivers(tmp_path)
+    try:
+        softflowd_replay(pcap, f"127.0.0.1:{rx.nf_port}", "9", tmp_path)
+    finally:
+        rx.stop()
+    good = next(p for p in rx.nf_dir.rglob("nfcapd.*") if p.is_file())
+    n_good = pa.Table.from_batches(list(read_nfcapd(good))).num_rows
+    arch = tmp_path / "nfsen" / "2024" / "01" / "01"
+    arch.mkdir(parents=True)
+    (arch / "nfcapd.202401010000").write_bytes(good.read_bytes())
+    (arch / "nfcapd.current.4242").write_bytes(good.read_bytes())  # still being written by nfcapd
+    (arch / "README").write_text("archive of router 1\n")  # `nfdump -R` stops at this with nothing read
+    (arch / "nfcapd.202401010005").write_bytes(b"not an nfcapd file")
+    root = tmp_path / "nfsen"
+    assert sniff_format(root) == "nfcapd"
+    got: list[pa.RecordBatch] = []
+    with pytest.raises(InputError) as e:
+        for b in read_nfcapd(root):
+            got.append(b)
+    assert sum(b.num_rows for b in got) == n_good > 0  # the finished file only, once
+    assert "nfcapd.202401010005: not an nfcapd file" in str(e.value) and "1 nfcapd file(s)" in str(e.value)

@@ -108,14 +108,45 @@ def _batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=NETFLOW_SCHEMA)
 
 
+def nfcapd_files(directory: Path) -> list[Path]:
+    """The finished nfcapd files under a directory (nfsen's dated subdirectories included), oldest name
+    first. `nfcapd.current.*` is the file nfcapd is still writing: it is left for the next scan."""
+    return sorted(q for q in directory.rglob("nfcapd.*")
+                  if q.is_file() and not q.name.startswith("nfcapd.current"))
+
+
 def read_nfcapd(path: str | Path, rejects: Rejects | None = None) -> Iterator[pa.RecordBatch]:
-    """Records of one nfcapd file (or of every file in a directory, as `nfdump -R`) in NETFLOW_SCHEMA."""
+    """Records of one nfcapd file, or of every nfcapd file under a directory, in NETFLOW_SCHEMA.
+
+    A directory is read file by file rather than with `nfdump -R`: one foreign file in it (a README,
+    a half-copied file) makes `nfdump -R` stop with nothing read. A file that is not an nfcapd file
+    or that nfdump cannot read is reported by name after the others were read.
+    """
     p = Path(path)
     rejects = rejects if rejects is not None else Rejects()
+    if not p.is_dir():
+        yield from _read_one(p, rejects)
+        return
+    failed: list[str] = []
+    for q in nfcapd_files(p):
+        with q.open("rb") as fh:
+            if not is_nfcapd(fh.read(4)):
+                failed.append(f"{q}: not an nfcapd file")
+                continue
+        try:
+            yield from _read_one(q, rejects)
+        except InputError as e:
+            failed.append(str(e))
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise InputError(f"{len(failed)} nfcapd file(s) not read: {failed[0]}{more}", path=str(p))
+
+
+def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
     exe = nfdump_binary()
     if exe is None:
         raise InputError("an nfcapd file: reading it needs nfdump (Debian package nfdump)", path=str(p))
-    cmd = [exe, "-q", "-N", "-R" if p.is_dir() else "-r", str(p), "-o", FMT]
+    cmd = [exe, "-q", "-N", "-r", str(p), "-o", FMT]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
     assert proc.stdout is not None and proc.stderr is not None

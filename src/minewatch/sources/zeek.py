@@ -633,8 +633,9 @@ def sniff_format(path: str | Path) -> str | None:
         if parts:
             return sniff_format(parts[0])
         # an nfcapd or nfsen directory (nfcapd.YYYYMMDDhhmm files, possibly in dated subdirectories)
-        first = next((q for q in p.rglob("nfcapd.*") if q.is_file()), None)
-        return "nfcapd" if first is not None and sniff_format(first) == "nfcapd" else None
+        from minewatch.sources.nfcapd import nfcapd_files
+
+        return "nfcapd" if any(sniff_format(q) == "nfcapd" for q in nfcapd_files(p)[:20]) else None
     try:
         with open(p, "rb") as f:
             head = f.read(4)
