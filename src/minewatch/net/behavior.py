@@ -1050,7 +1050,11 @@ def _slice_features(
     # (review 7) with late answers the packet budget cannot count pushes, but the client's payload can:
     # pushes come unasked, so the client packets of a slice that its payload does not explain (the
     # intercept of packets on payload across slices) are the ACKs of pushes
-    pushes = _late_push_acks(fi, pfi, nbin) if late and enough else None if late else max(0.0, 2.0 * tot_r - tot_f)
+    pushes: float | None
+    if not late:
+        pushes = max(0.0, 2.0 * tot_r - tot_f)
+    else:
+        pushes = _late_push_acks(fi, pfi, nbin) if enough else None
     push_acks = min(pushes or 0.0, tot_f)
     fi_req = fi if late else np.maximum(fi - np.maximum(2.0 * ri - fi, 0.0), 0.0)
     requests = (tot_f - push_acks) / 2.0
