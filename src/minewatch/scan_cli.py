@@ -481,6 +481,12 @@ def scan(
                 f"{n1} long-lived connection(s) in the NetFlow records were seen in one direction only (asymmetric "
                 "routing or a one-way tap); their other half is unknown, so their timing was not judged.",
                 f"NetFlow 记录中有 {n1} 条长连接只见到单向流量（非对称路由或单向镜像），另一半未知，未判断其时序。"))
+        if logs.counts.get("sampled_records"):
+            ns = logs.counts["sampled_records"]
+            skipped.append(tr(
+                f"{ns} NetFlow record(s) come from sampled exports (one packet in N counted): they were judged by "
+                "pool names, addresses and ports, not by timing.",
+                f"有 {ns} 条 NetFlow 记录来自抽样导出（每 N 个包计 1 个）：只按矿池域名、地址和端口判断，未判断其时序。"))
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(

@@ -62,11 +62,15 @@ class FlowLogScanner:
         self._cert_keys: dict[tuple[str | None, int | None, str | None, int | None], str] = {}
         self.alerts: dict[tuple[str | None, int | None, str | None, int | None], list[dict[str, Any]]] = {}
         self.flow_tables: list[pa.Table] = []
+        #: records of sampled exports (1 packet in N counted): judged by names, addresses and ports only,
+        #: because their packet counts say nothing of a session's message rhythm
+        self.untimed_tables: list[pa.Table] = []
         self._source: str | None = None  #: the name `add_file` was given for the file being read
         self._path: str | None = None  #: the file being read, named in reject examples
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
-                                       "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0}
+                                       "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0,
+                                       "sampled_records": 0}
         self.stage_s: dict[str, float] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -131,6 +135,13 @@ class FlowLogScanner:
 
             if flows:
                 table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
+                sampled = pc.fill_null(pc.greater(table["sampling_interval"], 1), False) \
+                    if "sampling_interval" in table.column_names else None
+                if sampled is not None and pc.any(sampled).as_py():
+                    untimed = table.filter(sampled)
+                    self.counts["sampled_records"] += untimed.num_rows
+                    self._take("conn", [netflow_to_flows(untimed, str(path))], timed=False)
+                    table = table.filter(pc.invert(sampled))
                 self._take("conn", [netflow_to_flows(table, str(path))])
         elif fmt == "nfcapd":
             from minewatch.sources.netflow import netflow_to_flows
@@ -144,7 +155,7 @@ class FlowLogScanner:
         if damage is not None:
             raise damage
 
-    def _take(self, log_type: str | None, batches: list[pa.RecordBatch]) -> None:
+    def _take(self, log_type: str | None, batches: list[pa.RecordBatch], timed: bool = True) -> None:
         if not batches:
             return
         table = pa.Table.from_batches(batches)
@@ -177,7 +188,7 @@ class FlowLogScanner:
             if self._source is not None and "source" in table.column_names:
                 table = table.set_column(table.schema.get_field_index("source"), "source",
                                          pa.array([self._source] * table.num_rows, table.schema.field("source").type))
-            self.flow_tables.append(table)
+            (self.flow_tables if timed else self.untimed_tables).append(table)
             self.counts["flows"] += table.num_rows
             if "transport" in table.column_names:
                 proto = pc.utf8_lower(table.column("transport"))
@@ -191,7 +202,7 @@ class FlowLogScanner:
 
         t0 = time.perf_counter()
         out: dict[tuple[Any, ...], Finding] = {}
-        for table in self.flow_tables:
+        for table, timed in [*((t, True) for t in self.flow_tables), *((t, False) for t in self.untimed_tables)]:
             table = self._window(table)
             rows = table.to_pylist()
             names = []
@@ -215,6 +226,8 @@ class FlowLogScanner:
                     if dns and not f.pool_host:
                         f.pool_host = dns
                     out[_key(f)] = f
+            if not timed:
+                continue
             # Behaviour: only connections long enough to show a pool's rhythm, with the names attached.
             sni_col = pa.array([n[0] for n in names], pa.string())
             dns_col = pa.array([n[1] for n in names], pa.string())
