@@ -53,3 +53,38 @@ def test_sampled_records_get_no_timing_verdict(tmp_path, tmp_home):
     partly = _sampled_copy(plain, tmp_path / "partly", 100, only_ports=set(keep[1:]))
     found_p, _ = _scan(partly)
     assert keep[0] in found_p and keep[1] not in found_p
+
+
+def test_sampled_records_are_still_judged_by_pool_names(tmp_path, tmp_home):
+    import pyarrow.compute as pc
+
+    sessions = list(_oneway_sessions(2, 0, seed=3))
+    plain = _collector_dir(tmp_path, sessions)
+    t = ds.dataset(str(plain), format="parquet", partitioning="hive").to_table()
+    t = t.select([c for c in t.column_names if c not in ("date", "hour")])
+    # the first client's sessions go to a stratum port of a built-in pool, named by a DNS answer
+    pool_ip = "198.51.100.1"
+    for col in ("dst_port", "src_port"):
+        ip_col = "dst_ip" if col == "dst_port" else "src_ip"
+        moved = pc.if_else(pc.and_(pc.equal(t[ip_col], pool_ip), pc.equal(t[col], 443)), 3333, t[col])
+        t = t.set_column(t.schema.get_field_index(col), col, moved.cast(pa.int32()))
+    t = t.set_column(t.schema.get_field_index("sampling_interval"), "sampling_interval",
+                     pa.array([1000] * t.num_rows, pa.int64()))
+    out = tmp_path / "sampled"
+    w = PartitionedWriter(out)
+    w.add(t, arrived_us=0, now=0.0)
+    w.flush()
+    first = pc.min(t["start"]).as_py().timestamp()
+    dns = tmp_path / "dns.log"
+    head = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tdns",
+            "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tanswers\tTTLs",
+            "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tvector[string]\tvector[interval]"]
+    dns.write_text("\n".join([*head, f"{first - 5:.6f}\tD1\t10.0.1.2\t5353\t10.0.0.53\t53\tudp\txmr.f2pool.com\t"
+                              f"{pool_ip}\t600.0"]) + "\n")
+    r = CliRunner().invoke(app, ["scan", str(dns), str(out), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    got = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert got and all(f["dst_ip"] == pool_ip and f["dst_port"] == 3333 for f in got)
+    assert all("pool_domain" in f["subscores"] and not any(k.startswith("timing") for k in f["subscores"])
+               for f in got)
+    assert all(f["detector"] != "net.behavior" for f in got)

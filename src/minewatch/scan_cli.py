@@ -443,7 +443,7 @@ def scan(
         # names read from logs count whether or not any connection records came with them
         scanner.stats.dns_answers += logs.counts["dns_answers"]
         scanner.stats.tls_flows += logs.counts["tls_records"]
-        if logs.flow_tables:
+        if logs.has_flows:
             if blocks_rpc:
                 window = _log_window(logs.flow_tables, t_since, t_until)
                 if window is not None:

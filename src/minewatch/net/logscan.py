@@ -73,6 +73,11 @@ class FlowLogScanner:
                                        "sampled_records": 0}
         self.stage_s: dict[str, float] = {}
 
+    @property
+    def has_flows(self) -> bool:
+        """Whether any connection records were read (timed or, from sampled exports, untimed)."""
+        return bool(self.flow_tables or self.untimed_tables)
+
     # -- reading -----------------------------------------------------------------------------
     def add_file(self, path: str | Path, fmt: str, *, start_line: int = 0, flows: bool = True,
                  progress: Callable[[int, int], None] | None = None, source: str | None = None) -> None:

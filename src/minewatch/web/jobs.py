@@ -312,8 +312,8 @@ class JobManager:
                 job.note(_named(str(e), by_path))
             base += f.size_bytes
             job.done_bytes = base
-        found = scanner.findings() if scanner.flow_tables else []
-        if not scanner.flow_tables:
+        found = scanner.findings() if scanner.has_flows else []
+        if not scanner.has_flows:
             job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: "
                      "names and alerts were read, but there is nothing to score",
                      "日志中没有连接记录（Zeek conn.log、EVE flow 事件或 NetFlow）：已读取域名和告警，但没有可评分的连接")  # fmt: skip
