@@ -481,6 +481,20 @@ _r(r"(.+?\.(?:xlsx|xlsm|xlsb|xls|ods)): sheet (.+?): (.+); skipped",
    "book.xlsx: sheet 说明: cannot tell the layout: expected long (meter, time, value), wide (time + one column per "
    "meter), daily (customer + one column per date) or points (meter, date + one column per point of the day: "
    "00:15 … 24:00 or P1 … P96) columns; got 备注; skipped", worded=(3,))
+_r(r"resolver log query without a readable time", lambda m: "解析服务器日志中时间无法读取的查询",
+   "resolver log query without a readable time")
+_r(r"unreadable nfdump record \((.*)\)", lambda m: f"无法读取的 nfdump 记录（{m[1]}）",
+   "unreadable nfdump record (3 fields, expected 13)")
+_r(r"nfdump could not read all of it after (\d+) record\(s\): (.*)",
+   lambda m: f"nfdump 读取 {m[1]} 条记录后无法继续：{m[2]}",
+   "nfdump could not read all of it after 0 record(s): Short read from file: /x/nfcapd.1")
+_r(r"an nfcapd file: reading it needs nfdump \(Debian package nfdump\)",
+   lambda m: "这是 nfcapd 文件：需要 nfdump 才能读取（Debian 软件包 nfdump）",
+   "an nfcapd file: reading it needs nfdump (Debian package nfdump)")
+_r(r"(\d+) nfcapd file\(s\) not read: (.+?)(?: \(and (\d+) more\))?",
+   lambda m: f"{m[1]} 个 nfcapd 文件未读取：{to_zh(m[2])}" + (f"（另有 {m[3]} 个）" if m[3] else ""),
+   "2 nfcapd file(s) not read: /a/nfcapd.2: not an nfcapd file (and 1 more)", worded=(2,))
+_r(r"(.+): not an nfcapd file", lambda m: f"{m[1]}：不是 nfcapd 文件", "/a/nfcapd.2: not an nfcapd file")
 _r(r"spreadsheet has no sheet with a header and data rows", lambda m: "电子表格中没有带表头和数据行的工作表",
    "spreadsheet has no sheet with a header and data rows")
 _r(r"no sheet holds meter readings \((.*)\)", lambda m: f"没有任何工作表含有电表读数（{to_zh(m[1])}）",

@@ -313,8 +313,12 @@ def scan(
         "bitcoind:LTC=http://127.0.0.1:9332、monerod=http://127.0.0.1:18081。")),
     suspects: bool = typer.Option(False, "--suspects", help=tr(
         "Also report flow-log connections whose totals alone look like a pool session (slice verdicts are "
-        "always reported).",
-        "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告）。")),
+        "always reported), and hosts whose lookups of pool names alone stay under the threshold.",
+        "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告），以及仅凭矿池域名解析记录未达阈值的主机。")),
+    tz_offset: float = typer.Option(0.0, "--tz-offset", help=tr(
+        "Hours the clock of DNS resolver logs (BIND, dnsmasq) is ahead of UTC: they write local time without "
+        "a zone (8 for China).",
+        "DNS 解析服务器日志（BIND、dnsmasq）时钟比 UTC 快几小时：这类日志写本地时间且不带时区（中国为 8）。")),
 ) -> None:
     """Scan packet captures and flow logs (Zeek, Suricata EVE, NetFlow/IPFIX, nfcapd) for mining and node traffic.
 
@@ -345,7 +349,7 @@ def scan(
             if window is not None:
                 blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
-        logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects)
+        logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects, tz_offset_h=tz_offset)
         # each log's import, by the name its connections carry (`source`): a finding is filed under the
         # log its connection came from, not under whichever log was named first
         log_shas: dict[str, str] = {}
@@ -435,6 +439,9 @@ def scan(
                     scanner.stats.files += 1
                     scanner.stats.files_unread += 1
                     got = []
+                if suspects and scanner.lookup_suspects:  # hosts whose pool lookups alone stay under the threshold
+                    got = [*got, *scanner.lookup_suspects]
+                    scanner.lookup_suspects.clear()
                 findings.extend(got)
                 done_before += size
                 if store is not None and sha:
@@ -443,7 +450,7 @@ def scan(
         # names read from logs count whether or not any connection records came with them
         scanner.stats.dns_answers += logs.counts["dns_answers"]
         scanner.stats.tls_flows += logs.counts["tls_records"]
-        if logs.has_flows:
+        if logs.has_input:
             if blocks_rpc:
                 window = _log_window(logs.flow_tables, t_since, t_until)
                 if window is not None:
@@ -487,6 +494,16 @@ def scan(
                 f"{ns} NetFlow record(s) come from sampled exports (one packet in N counted): they were judged by "
                 "pool names, addresses and ports, not by timing.",
                 f"有 {ns} 条 NetFlow 记录来自抽样导出（每 N 个包计 1 个）：只按矿池域名、地址和端口判断，未判断其时序。"))
+        if logs.counts.get("dns_queries"):
+            nq = logs.counts["dns_queries"]
+            skipped.append(tr(f"{nq:,} DNS queries read from resolver logs.", f"从解析服务器日志读取 DNS 查询 {nq:,} 条。"))
+        lookup_suspects = [*scanner.lookup_suspects, *logs.lookup_suspects]
+        if lookup_suspects and not suspects:
+            nl = len({f.src_ip for f in lookup_suspects})
+            skipped.append(tr(
+                f"{nl} host(s) looked up pool names only once or only the pools' web sites; they are not reported "
+                "(use --suspects to list them).",
+                f"有 {nl} 台主机仅解析过一次矿池域名或只访问了矿池网站，未作报告（使用 --suspects 列出）。"))
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(

@@ -23,12 +23,12 @@ import pyarrow.compute as pc
 
 from minewatch.errors import InputError, Rejects
 from minewatch.model import Evidence, Finding, combine_subscores
-from minewatch.net.findings import FlowView, flow_finding, merge_findings, session_finding
+from minewatch.net.findings import REPORT_THRESHOLD, FlowView, flow_finding, merge_findings, session_finding
 
 #: Shortest connection the timing kernels are asked about: a pool session lasts minutes to days.
 MIN_BEHAVIOR_DURATION_MS = 60_000.0
 
-FLOW_LOG_FORMATS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd")
+FLOW_LOG_FORMATS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd", "resolver-log")
 
 
 def _is_mining_alert(signature: str | None, category: str | None) -> bool:
@@ -47,11 +47,19 @@ class FlowLogScanner:
         since: datetime | None = None,
         until: datetime | None = None,
         include_suspects: bool = False,
+        tz_offset_h: float = 0.0,
     ) -> None:
         from minewatch.net.dns import NameCache
+        from minewatch.net.lookups import PoolLookups
 
+        #: clients that looked up pool names (a finding of their own when no connection explains it)
+        self.lookups = PoolLookups(intel)
         self.include_suspects = include_suspects
+        #: hours the clocks of logs that write local time without a zone (resolver logs) are ahead of UTC
+        self.tz_offset_h = tz_offset_h
         self.suspects: list[Finding] = []
+        #: hosts whose pool lookups alone stay under the threshold (one lookup, or the pool's web site)
+        self.lookup_suspects: list[Finding] = []
         self.intel = intel
         self.since, self.until = since, until
         self.names = NameCache(max_ips=1_000_000)
@@ -70,13 +78,18 @@ class FlowLogScanner:
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
                                        "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0,
-                                       "sampled_records": 0}
+                                       "sampled_records": 0, "dns_queries": 0}
         self.stage_s: dict[str, float] = {}
 
     @property
     def has_flows(self) -> bool:
         """Whether any connection records were read (timed or, from sampled exports, untimed)."""
         return bool(self.flow_tables or self.untimed_tables)
+
+    @property
+    def has_input(self) -> bool:
+        """Whether `findings()` has anything to judge: connection records or lookups of pool names."""
+        return self.has_flows or bool(self.lookups.seen)
 
     # -- reading -----------------------------------------------------------------------------
     def add_file(self, path: str | Path, fmt: str, *, start_line: int = 0, flows: bool = True,
@@ -148,6 +161,14 @@ class FlowLogScanner:
                     self._take("conn", [netflow_to_flows(untimed, str(path))], timed=False)
                     table = table.filter(pc.invert(sampled))
                 self._take("conn", [netflow_to_flows(table, str(path))])
+        elif fmt == "resolver-log":
+            from minewatch.sources.resolver import read_resolver_log
+
+            got: dict[str, int] = {}
+            batches, damage = _drain(read_resolver_log(path, rejects=self.rejects, tz_offset_h=self.tz_offset_h,
+                                                       counts=got))
+            self.counts["dns_queries"] += got.get("queries", 0)
+            self._take("dns", batches)
         elif fmt == "nfcapd":
             from minewatch.sources.netflow import netflow_to_flows
             from minewatch.sources.nfcapd import read_nfcapd
@@ -165,7 +186,11 @@ class FlowLogScanner:
             return
         table = pa.Table.from_batches(batches)
         if log_type == "dns":
-            for r in table.select(["ts", "query", "answers", "ttl_s"]).to_pylist():
+            cols = ["ts", "query", "answers", "ttl_s", *(["client_ip"] if "client_ip" in table.column_names else [])]
+            for r in table.select(cols).to_pylist():
+                if r["query"] and r["ts"] is not None:
+                    self.lookups.add(r.get("client_ip"), r["query"], r["ts"].timestamp(), r["answers"] or (),
+                                     source=self._source or self._path)
                 if not r["query"] or not r["answers"] or r["ts"] is None:
                     continue
                 ts = r["ts"].timestamp()
@@ -256,6 +281,13 @@ class FlowLogScanner:
                     # verdict without a pool name or an IDS alert behind it is counted as a suspect
                     # (`--suspects` shows them), not reported.
                     self.suspects.append(g)
+        # clients that looked up a pool name that no connection finding explains (resolver logs alone)
+        covered = {(f.src_ip, x) for f in out.values() for x in (f.pool_host, f.sni, f.dst_ip) if x}
+        for g in self.lookups.findings(covered):
+            if g.score >= REPORT_THRESHOLD or self.include_suspects:
+                out[_key(g)] = g
+            else:
+                self.lookup_suspects.append(g)
         for f in [*out.values(), *self.suspects]:
             self._add_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0

@@ -145,9 +145,11 @@ class ScanStats:
 class _DnsConsumer:
     """Feeds DNS answers into the name cache; nothing else of a DNS flow matters here."""
 
-    def __init__(self, cache: Any, stats: ScanStats) -> None:
+    def __init__(self, cache: Any, stats: ScanStats, lookups: Any = None, client_ip: str | None = None) -> None:
         self.cache = cache
         self.stats = stats
+        self.lookups = lookups
+        self.client_ip = client_ip
 
     def feed(self, direction: int, ts: float, data: bytes) -> None:
         # DNS over TCP: 2-byte length prefix per message; only whole messages in one chunk are read.
@@ -170,6 +172,9 @@ class _DnsConsumer:
         msg = parse_dns(payload, answers_only=True)
         if msg is not None and msg.is_response and msg.answers and self.cache.feed(msg, ts):
             self.stats.dns_answers += 1
+            if self.lookups is not None and msg.questions:
+                addrs = [rr.value for rr in msg.answers if rr.rtype in (1, 28) and rr.value]
+                self.lookups.add(self.client_ip, msg.questions[0].name, ts, addrs)
 
     def wants_more(self) -> bool:
         return True
@@ -198,6 +203,11 @@ class CaptureScanner:
         self.until = until.timestamp() if until else None
         self.idle_timeout_s = idle_timeout_s
         self.names = NameCache()
+        from minewatch.net.lookups import PoolLookups
+
+        #: clients that looked up pool names (a finding of their own when no connection explains it)
+        self.lookups = PoolLookups(intel)
+        self.lookup_suspects: list[Finding] = []
         self.stats = ScanStats()
         self.flow_summaries: list[Any] = []
         self.keep_flow_summaries = False
@@ -207,7 +217,8 @@ class CaptureScanner:
     # -- per flow -----------------------------------------------------------------------------
     def _consumer(self, info: Any) -> Any:
         if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
-            return _DnsConsumer(self.names, self.stats)
+            client = info.src_ip if info.dst_port == 53 else info.dst_ip
+            return _DnsConsumer(self.names, self.stats, self.lookups, client)
         if info.transport in ("tcp", "udp"):
             from minewatch.net.stratum import SessionAnalyzer
 
@@ -390,9 +401,27 @@ class CaptureScanner:
         self._release_hellos()
         extra = endpoint_findings(self._undecided, self._findings)
         self.stats.mining_sessions += len(extra)
+        extra += self._lookup_findings([*self._findings, *extra])
         self.stats.add_time("findings", time.perf_counter() - t1)
         out = self._findings + extra
         self._undecided = []
+        return out
+
+    def _lookup_findings(self, found: list[Finding]) -> list[Finding]:
+        """Hosts of this file that looked up a pool name no connection finding explains (`net.lookups`);
+        under the threshold they are kept as suspects. The lookups are per file, like the findings."""
+        from minewatch.net.findings import REPORT_THRESHOLD
+
+        covered = {(f.src_ip, x) for f in found for x in (f.pool_host, f.sni, f.dst_ip) if x}
+        out = []
+        for g in self.lookups.findings(covered):
+            g.source = self._source
+            if g.score >= REPORT_THRESHOLD:
+                out.append(g)
+                self.stats.mining_sessions += 1
+            else:
+                self.lookup_suspects.append(g)
+        self.lookups.seen.clear()
         return out
 
     def _release_hellos(self) -> None:

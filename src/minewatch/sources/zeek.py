@@ -622,7 +622,8 @@ _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | "nfcapd" | None, from content.
+    """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | "nfcapd" | "resolver-log" | None,
+    from content.
 
     Reads at most SNIFF_LINES non-empty lines, SNIFF_MAX_BYTES (4 MiB) in all, decompressing gzip; file
     names are not trusted, because rotated and renamed logs are the normal case.
@@ -672,6 +673,11 @@ def sniff_format(path: str | Path) -> str | None:
                     first_lines.append(raw)
     except (OSError, EOFError):
         return None
+    from minewatch.sources.resolver import resolver_kind
+
+    # a resolver's log (BIND, dnsmasq, Unbound) mixes query lines with start-up and forwarding lines
+    if any(resolver_kind(raw.decode("utf-8", "replace")) for raw in first_lines):
+        return "resolver-log"
     for raw in first_lines:
         line = raw.strip()
         if line.startswith((b"#separator", b"#fields", b"#path")):

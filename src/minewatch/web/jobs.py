@@ -33,7 +33,7 @@ from minewatch.store.backend import connect, imported, record_import
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
 #: the flow-log formats the CLI's `FlowLogScanner` reads (kept literal so sniffing stays import-light)
-LOG_KINDS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd")
+LOG_KINDS = ("zeek-tsv", "zeek-json", "eve", "netflow-parquet", "nfcapd", "resolver-log")
 
 #: at most this many files in one upload (one job): a Zeek conn.log with its dns.log and ssl.log is 3
 MAX_FILES_PER_JOB = 20
@@ -47,6 +47,7 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "eve": ("Suricata EVE log", "Suricata EVE 日志"),
     "netflow-parquet": ("NetFlow/IPFIX (collected)", "NetFlow/IPFIX（采集数据）"),
     "nfcapd": ("NetFlow/IPFIX (nfcapd file)", "NetFlow/IPFIX（nfcapd 文件）"),
+    "resolver-log": ("DNS resolver log", "DNS 解析服务器日志"),
     "mixed": ("several kinds", "多种类型"),
 }
 
@@ -312,8 +313,12 @@ class JobManager:
                 job.note(_named(str(e), by_path))
             base += f.size_bytes
             job.done_bytes = base
-        found = scanner.findings() if scanner.has_flows else []
-        if not scanner.has_flows:
+        found = scanner.findings() if scanner.has_input else []
+        if not scanner.has_flows and scanner.lookups.seen:
+            job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: hosts that "
+                     "looked up pool names are judged from the DNS records alone",
+                     "日志中没有连接记录（Zeek conn.log、EVE flow 事件或 NetFlow）：仅凭 DNS 记录判断解析过矿池域名的主机")  # fmt: skip
+        elif not scanner.has_flows:
             job.note("no connection records (Zeek conn.log, EVE flow events or NetFlow) in the logs: "
                      "names and alerts were read, but there is nothing to score",
                      "日志中没有连接记录（Zeek conn.log、EVE flow 事件或 NetFlow）：已读取域名和告警，但没有可评分的连接")  # fmt: skip
