@@ -124,3 +124,21 @@ def test_inner_tcp_conversations_agree_with_tshark(tmp_path, kind):
     rows = [ln for ln in out.splitlines() if re.match(r"^\S+:\d+\s+<->\s+\S+:\d+", ln.strip())]
     assert rows, out
     assert stats.tcp_flows == len(rows), out
+
+
+def test_headers_that_only_look_like_a_tunnel_leave_the_packet_alone(tmp_path):
+    # review 7: a DNS query from client port 2152 whose id reads as a GTP-U G-PDU header, and a VXLAN frame
+    # whose "IPv4" header is broken (IHL 4), were decoded as inner packets and vanished from their flows
+    eth = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00"
+    broken_ip = b"\x44" + b"\x00" * 39  # version 4, IHL 4 words: no IPv4 header is that short
+    bodies = [
+        ip_packet("10.6.0.1", "10.6.0.53", PROTO_UDP, udp_header("10.6.0.1", "10.6.0.53", 2152, 53,
+                                                                 b"\x3a\xff\x00\x28" + b"\x00" * 40)),
+        ip_packet("10.6.0.2", "10.6.0.9", PROTO_UDP, udp_header("10.6.0.2", "10.6.0.9", 40003, 4789,
+                                                                b"\x08\x00\x00\x00\x00\x13\x89\x00" + eth + broken_ip)),
+    ]
+    pkts = [Pkt(1_700_000_000_000_000_000 + i * 1_000_000, b) for i, b in enumerate(bodies)]
+    path = write_capture(tmp_path / "lookalike.pcap", pkts, "pcap", LinkSpec())
+    _findings, stats = _scan(path)
+    assert stats.tunnelled == {}
+    assert stats.udp_flows == 2

@@ -151,3 +151,19 @@ def test_directory_is_read_file_by_file_around_foreign_and_unfinished_files(tmp_
             got.append(b)
     assert sum(b.num_rows for b in got) == n_good > 0  # the finished file only, once
     assert "nfcapd.202401010005: not an nfcapd file" in str(e.value) and "1 nfcapd file(s)" in str(e.value)
+
+
+def test_parse_line_repairs_swapped_ipfix_times_and_reads_icmp_and_full_ipv6():
+    base = "1700000008.097|18446744073709544.000|6    |        10.1.0.2| 40000|    198.51.100.7|   443|       5|" \
+           "     468|       0|       0|...AP.S.|         0.0.0.0"
+    r = parse_line(base)  # nfdump 1.7.1 printed the end as the start and a wrapped negative duration
+    assert r["end"] - r["start"] == pytest.approx(7_616_000, abs=2000) and r["end"] == 1_700_000_008_097_000
+    icmp = base.replace("18446744073709544.000", "1.000").replace("|6    |", "|1    |") \
+        .replace("| 40000|", "|     0|").replace("|   443|", "|   8.0|")
+    assert parse_line(icmp)["dst_port"] == 8 * 256  # echo request: type 8, code 0
+    v6 = base.replace("18446744073709544.000", "1.000").replace("10.1.0.2", "2001:db8:1234:5678:9abc:def0:1234:5678")
+    assert parse_line(v6)["src_ip"] == "2001:db8:1234:5678:9abc:def0:1234:5678"
+    for bad in (base.replace("10.1.0.2", "2001:db..34:5678"),  # shortened by nfdump without -6
+                base.replace("18446744073709544.000", "99999999.000")):  # three years long
+        with pytest.raises(ValueError):
+            parse_line(bad)

@@ -225,3 +225,170 @@ def test_excel_upload_is_recognised_by_its_content(tmp_path):
     with zipfile.ZipFile(other_zip, "w") as z:
         z.writestr("readme.txt", "not a workbook")
     assert not is_spreadsheet(other_zip)
+
+
+# --- review 7 of these readers --------------------------------------------------------------------------------
+
+
+def _p96_lines(header_fn, rig_meter: int = 1, days: int = 45, extra_cols: tuple[str, ...] = (),
+               extra_vals=None) -> list[str]:
+    rng = np.random.default_rng(11)
+    names = [header_fn(k) for k in range(96)]
+    lines = [",".join(["户号", "日期", *extra_cols, *names])]
+    for mid, day, v in _day_rows(rng, 3, days, 96, rig_meter=rig_meter):
+        ex = list(extra_vals(mid, day)) if extra_vals else []
+        lines.append(",".join([mid, f"{day:%Y-%m-%d}", *ex, *(f"{x:.3f}" for x in v)]))
+    return lines
+
+
+def _hm(sec: int) -> str:
+    return f"{sec // 3600:02d}:{sec % 3600 // 60:02d}"
+
+
+@pytest.mark.parametrize("header_fn", [
+    lambda k: f"{_hm(900 * k)}-{_hm(900 * (k + 1))}",  # range headers 00:00-00:15 … 23:45-24:00
+    lambda k: _hm(900 * (k + 1)).replace(":", ""),  # compact 0015 … 2400
+])
+def test_points_header_variants(tmp_path, header_fn):
+    p = tmp_path / "v.csv"
+    p.write_text("\n".join(_p96_lines(header_fn)) + "\n", encoding="utf-8")
+    r = read_file(p)
+    assert r.layout == "points"
+    s = next(s for s in r.series if s.meter_id == "310001")
+    assert s.interval_s == 900 and s.start_s == int(np.datetime64("2024-03-01T00:15", "s").astype(np.int64))
+    assert np.nanmean(s.kw[RIG_DAY * 96:]) - np.nanmean(s.kw[: RIG_DAY * 96]) == pytest.approx(RIG_KW, abs=0.2)
+
+
+def test_97_points_drop_the_repeated_24h_and_a_missing_column_is_a_gap(tmp_path):
+    lines = _p96_lines(lambda k: _hm(900 * (k + 1)))
+    # both ends of the day: add 00:00 in front (the same reading as the day before's 24:00)
+    both = [ln.replace("户号,日期,", "户号,日期,00:00,", 1) if i == 0 else
+            ",".join([*ln.split(",")[:2], "2.0", *ln.split(",")[2:]]) for i, ln in enumerate(lines)]
+    p = tmp_path / "p97.csv"
+    p.write_text("\n".join(both) + "\n", encoding="utf-8")
+    r = read_file(p)
+    assert r.layout == "points" and {s.interval_s for s in r.series} == {900}
+    assert any(i.kind == "not_read" and "24:00" in i.detail for i in r.issues)
+    # one point column missing from the export (01:00): still the points of a day, that slot is a gap
+    cut = [",".join(c for j, c in enumerate(ln.split(",")) if j != 5) for ln in lines]
+    q = tmp_path / "p95.csv"
+    q.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    r = read_file(q)
+    assert r.layout == "points"
+    s = r.series[0]
+    assert np.isnan(s.kw[3]) and not np.isnan(s.kw[2])
+
+
+def test_points_near_miss_is_an_error_not_a_wide_table(tmp_path):
+    names = [_hm(1200 * (k + 1)) for k in range(40)]  # 20-min points, and not a whole day
+    p = tmp_path / "odd.csv"
+    p.write_text("户号,日期," + ",".join(names) + "\n310000,2024-03-01," + ",".join("1" for _ in names) + "\n")
+    with pytest.raises(Exception) as e:
+        read_file(p)
+    assert "looks like a day-by-points export" in str(e.value)
+
+
+def test_data_items_keep_the_load_and_registers_are_differenced(tmp_path):
+    def items(mid, day):
+        return ()
+
+    rng = np.random.default_rng(12)
+    names = [_hm(900 * (k + 1)) for k in range(96)]
+    lines = [",".join(["户号", "日期", "数据项", *names])]
+    reg = 12000.0
+    for d in range(20):
+        day = date(2024, 3, 1) + timedelta(days=d)
+        kw = 2.0 + 0.3 * rng.random(96)
+        lines.append(",".join(["310000", f"{day}", "A相电压", *(f"{220 + rng.normal():.1f}" for _ in range(96))]))
+        lines.append(",".join(["310000", f"{day}", "有功功率", *(f"{x:.3f}" for x in kw)]))
+        lines.append(",".join(["310000", f"{day}", "无功功率", *(f"{0.4:.3f}" for _ in range(96))]))
+        lines.append(",".join(["310001", f"{day}", "正向有功总电能示值",
+                               *(f"{(reg := reg + x / 4):.2f}" for x in kw)]))
+    p = tmp_path / "items.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = read_file(p)
+    load = next(s for s in r.series if s.meter_id == "310000")
+    assert np.nanmean(load.kw) == pytest.approx(2.15, abs=0.05)  # not 220 (a voltage) nor 0.4 (reactive)
+    skipped = [i for i in r.issues if i.kind == "not_read"]
+    assert skipped and "A相电压 20" in skipped[0].detail and "无功功率 20" in skipped[0].detail
+    register = next(s for s in r.series if s.meter_id == "310001")
+    assert np.nanmean(register.kw) == pytest.approx(2.15, abs=0.05)  # a register read, then differenced
+
+
+def test_a_wide_table_with_an_id_column_and_numbered_meters_stays_wide(tmp_path):
+    lines = ["id,timestamp," + ",".join(str(k) for k in range(1, 25))]
+    for h in range(72):
+        lines.append(f"{h},2024-03-{1 + h // 24:02d} {h % 24:02d}:00:00," + ",".join("1.5" for _ in range(24)))
+    p = tmp_path / "wide_id.csv"
+    p.write_text("\n".join(lines) + "\n")
+    assert read_file(p).layout == "wide"
+
+
+def test_title_rows_above_the_header_are_skipped_and_lines_stay_true(tmp_path):
+    lines = _p96_lines(lambda k: _hm(900 * (k + 1)), days=20)
+    lines[3] = lines[3].replace(",", ",abc", 3).replace(",abc", ",", 2)  # a bad cell on data row 3
+    p = tmp_path / "title.csv"
+    p.write_text("\n".join(["XX供电公司用电信息采集系统 负荷数据导出,,,", "导出时间：2024-04-01", *lines]) + "\n",
+                 encoding="utf-8")
+    r = read_file(p)
+    assert r.layout == "points" and len(r.series) == 3
+    bad = [i for i in r.issues if i.kind == "unparsable"]
+    assert len(bad) == 1 and "line 6 column" in bad[0].detail  # line 6 of the file as a person counts it
+
+
+def test_excel_serial_dates_24h_time_cells_and_a_slash_in_a_sheet_name(tmp_path):
+    import datetime as dt
+
+    import xlsxwriter
+
+    p = tmp_path / "serial.xlsx"
+    wb = xlsxwriter.Workbook(str(p))
+    ws = wb.add_worksheet("SHEETX")  # renamed to "3/2024" below: Excel refuses a slash, a generator need not
+    tf = wb.add_format({"num_format": "hh:mm"})
+    ws.write(0, 0, "户号")
+    ws.write(0, 1, "日期")
+    for k in range(96):
+        m = 15 * (k + 1)
+        ws.write_number(0, 2 + k, m / 1440, tf)  # 24:00 is Excel's 1.0 (it reads back as 1900-01-01 00:00)
+    for d in range(16):
+        ws.write(1 + d, 0, "310000")
+        ws.write_number(1 + d, 1, 45352 + d)  # the date as a plain serial number (2024-03-01 + d)
+        for k in range(96):
+            ws.write_number(1 + d, 2 + k, 2.0)
+    wb.close()
+    import zipfile
+
+    with zipfile.ZipFile(p) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b"SHEETX", b"3/2024")
+    with zipfile.ZipFile(p, "w") as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+    r = read_file(p)
+    assert r.layout == "points"
+    s = r.series[0]
+    assert s.kw.size == 16 * 96 and s.start_s == int(np.datetime64("2024-03-01T00:15", "s").astype(np.int64))
+    assert dt.datetime.fromtimestamp(int(s.times()[-1]), dt.UTC).replace(tzinfo=None) == dt.datetime(2024, 3, 17)
+
+
+def test_an_oversized_sheet_is_an_input_error_not_a_crash(tmp_path):
+    import xlsxwriter
+
+    from minewatch.errors import InputError
+
+    p = tmp_path / "bomb.xlsx"
+    wb = xlsxwriter.Workbook(str(p))
+    ws = wb.add_worksheet()
+    ws.write(0, 0, "x")
+    ws.write(1048575, 16383, "y")  # A1 and XFD1048576: calamine would allocate the whole grid
+    wb.close()
+    with pytest.raises(InputError) as e:
+        read_file(p)
+    assert "spreadsheet needs more than" in str(e.value)
+
+
+def test_a_text_file_named_xls_is_read_as_text(tmp_path):
+    p = tmp_path / "export.xls"  # a CSV that an export tool named .xls
+    p.write_text("meter_id,timestamp,kw\n" + "".join(f"M1,2024-03-01 {h:02d}:00:00,1.5\n" for h in range(24)))
+    r = read_file(p)
+    assert r.layout == "long" and r.series[0].kw.size == 24

@@ -265,3 +265,11 @@ def test_capture_from_a_mirror_tunnel_upload_names_the_tunnel(env, tmp_path):
     assert any("隧道" in n for n in job.notes_zh)
     found = an.get("/api/v1/findings", params={"ip": "10.1.0.7"}).json()
     assert found["total"] == 1 and found["items"][0]["worker"] == "pc7"
+
+
+@pytest.mark.parametrize("enc", ["utf-8", "gb18030"])
+def test_meter_files_with_a_chinese_header_are_meter_files(tmp_path, enc):
+    p = tmp_path / f"m-{enc}"
+    p.write_bytes(("电表编号,采集时间,有功功率\n" + "".join(f"M1,2024-03-01 {h:02d}:00:00,1.5\n" for h in range(24)))
+                  .encode(enc))
+    assert sniff(p) == "meter"

@@ -50,9 +50,10 @@ ISSUE_NAMES: dict[str, tuple[str, str]] = {
     "meta_duplicate": ("duplicate metadata rows", "重复的档案行"),
     "meta_bad_value": ("metadata cells not used", "未采用的档案单元格"),
     "sheet_skipped": ("spreadsheet sheets skipped", "跳过的工作表"),
+    "not_read": ("parts of a file not read (other data items, a repeated 24:00 column)", "未读取的部分（其他数据项、重复的 24:00 列）"),
 }
 
-_WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间"}
+_WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间", "date": "日期"}
 
 _EXC_ZH = {
     "ConnectionRefusedError": "连接被拒绝",
@@ -427,7 +428,7 @@ _r(r"metadata needs a meter_id column", lambda m: "档案需要 meter_id 列", "
 _r(r"row without meter_id", lambda m: "该行没有 meter_id", "row without meter_id")
 _r(r"contracted_kw (.+) is not a number", lambda m: f"contracted_kw {m[1]} 不是数字", "contracted_kw 'abc' is not a number")
 # meter files: reject reasons
-_r(r"unparsable (meter id|value|timestamp)", lambda m: f"无法解析的{_WHAT_ZH[m[1]]}", "unparsable meter id", (1,))
+_r(r"unparsable (meter id|value|timestamp|date)", lambda m: f"无法解析的{_WHAT_ZH[m[1]]}", "unparsable meter id", (1,))
 _r(r"timestamp far outside the meter's readings", lambda m: "远离该表其余读数的时间戳", "timestamp far outside the meter's readings")
 _r(r"off-grid timestamp", lambda m: "不在采集网格上的时间戳", "off-grid timestamp")
 # meter files: data-quality details (DataIssue.detail)
@@ -439,7 +440,7 @@ _r(r"(\d+) repeated timestamp\(s\)( with different values)?; first kept \((.+?)\
 _r(r"(\d+) negative reading\(s\), min (-?[\d.]+) \((.+)\); set to null",
    lambda m: f"{m[1]} 个负值读数，最小 {m[2]}（{_where_zh(m[3])}）；已置为空",
    "2 negative reading(s), min -3.000 (bad_meter.csv line 192); set to null")
-_r(r"(.+?): unparsable (meter id|value|timestamp)(?: in column (.+?))? in (\d+) (?:line|row)\(s\): (.+)",
+_r(r"(.+?): unparsable (meter id|value|timestamp|date)(?: in column (.+?))? in (\d+) (?:line|row)\(s\): (.+)",
    lambda m: f"{m[1]}：{m[4]} 行的{_WHAT_ZH[m[2]]}无法解析{f'（列 {m[3]}）' if m[3] else ''}：第 {_lines_list(m[5])} 行",
    "bad_meter.csv: unparsable value in column 'kwh' in 1 line(s): 1732", (2,))
 _r(r"(.+?): unparsable value in (\d+) cell\(s\): (.+)",
@@ -468,6 +469,29 @@ _r(r"reading interval changes from (\d+) s to (\d+) s \((.+?)\); each reading co
    "series on the 3600 s grid")
 _r(r"(.+?): column (.+) taken as kWh per interval", lambda m: f"{m[1]}：列 {m[2]} 按每个间隔的电量（kWh）处理",
    "m.csv: column 'reading' taken as kWh per interval")
+_r(r"(.+?): points of the day taken as kW \(load curve\); --unit kwh for energy",
+   lambda m: f"{m[1]}：各时点数值按功率（kW，负荷曲线）处理；如为电量请用 --unit kwh",
+   "p96.csv: points of the day taken as kW (load curve); --unit kwh for energy")
+_r(r"(.+?): column 24:00 is the next day's 00:00 \(both ends of the day are exported\); not read",
+   lambda m: f"{m[1]}：24:00 列即次日 00:00（导出同时含一天的首尾两点）；未读取",
+   "p97.csv: column 24:00 is the next day's 00:00 (both ends of the day are exported); not read")
+_r(r"(.+?): (\d+) row\(s\) of other data items in column (.+?) not read \((.*)\)",
+   lambda m: f"{m[1]}：列 {m[3]} 中其他数据项的 {m[2]} 行未读取（{m[4]}）",
+   "items.csv: 40 row(s) of other data items in column '数据项' not read (A相电压 20, 正向有功电量 20)")
+_r(r"looks like a day-by-points export \((\d+) time-of-day columns beside a meter and a date column\), but the "
+   r"columns are not the evenly spaced points of one day \(24, 48, 96 or 288 a day, in order\): (.*)",
+   lambda m: f"看似按天分点的导出格式（电表、日期列旁有 {m[1]} 个时点列），但这些列不是一天中等间隔的时点"
+   f"（每天 24、48、96 或 288 点，按顺序）：{m[2]}",
+   "looks like a day-by-points export (40 time-of-day columns beside a meter and a date column), but the columns "
+   "are not the evenly spaced points of one day (24, 48, 96 or 288 a day, in order): 00:15, 00:20 … 23:00")
+_r(r"not a points table: no full day of point columns beside a meter and a date column",
+   lambda m: "不是按天分点的表：电表和日期列旁没有一整天的时点列",
+   "not a points table: no full day of point columns beside a meter and a date column")
+_r(r"spreadsheet needs more than (\d+) GB to load \(a sheet whose used range is far larger than its data\?\): (.*)",
+   lambda m: f"电子表格加载需要超过 {m[1]} GB 内存（某工作表的使用区域远大于其数据？）：{m[2]}",
+   "spreadsheet needs more than 3 GB to load (a sheet whose used range is far larger than its data?): "
+   "memory allocation of 549755813888 bytes failed")
+_r(r"spreadsheet not read within (\d+) s", lambda m: f"电子表格未能在 {m[1]} 秒内读取", "spreadsheet not read within 600 s")
 _r(r"(.+?): wide columns taken as kW", lambda m: f"{m[1]}：宽格式各列按功率（kW）处理", "wide.csv: wide columns taken as kW")
 _r(r"(.+?): meter listed (\d+) times, lines (.+?)( with different values)?; line (\d+) used",
    lambda m: f"{m[1]}：电表出现 {m[2]} 次（第 {_lines_list(m[3])} 行）{'，取值不同' if m[4] else ''}；使用第 {m[5]} 行",
@@ -476,7 +500,7 @@ _r(r"(.+?): meter listed (\d+) times, lines (.+?)( with different values)?; line
 _r(r"(.+?): line (\d+): contracted_kw (.+) is not a positive number of kW; left unknown",
    lambda m: f"{m[1]}：第 {m[2]} 行：合同容量 {m[3]} 不是正的千瓦数；按未知处理",
    "meta.csv: line 4: contracted_kw 'n/a' is not a positive number of kW; left unknown")
-_r(r"(.+?\.(?:xlsx|xlsm|xlsb|xls|ods)): sheet (.+?): (.+); skipped",
+_r(r"(.+?): sheet (.+?): (.+); skipped",
    lambda m: f"{m[1]}：工作表 {m[2]}：{to_zh(m[3])}；已跳过",
    "book.xlsx: sheet 说明: cannot tell the layout: expected long (meter, time, value), wide (time + one column per "
    "meter), daily (customer + one column per date) or points (meter, date + one column per point of the day: "

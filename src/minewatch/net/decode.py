@@ -112,6 +112,49 @@ def _inner_ethernet(buf: np.ndarray, x: int, lim: int, kind: int) -> tuple[int, 
 
 
 @njit(cache=True)
+def _inner_ok(buf: np.ndarray, q: int, et: int, v: int, lim: int) -> bool:
+    """Whether the packet a tunnel claims to carry starts with a sane IP header: only then does it
+    replace the outer packet (a header that merely passes the tunnel's checks — DNS from port 2152, an
+    ARP frame in VXLAN — leaves the outer packet as it was)."""
+    if et != -1:
+        hops = 0
+        while (et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200) and q + 4 <= lim and hops < 8:
+            et = _be16(buf, q + 2)
+            q += 4
+            hops += 1
+        if et == 0x8864 and q + 8 <= lim:
+            pr = _be16(buf, q + 6)
+            q += 8
+            et = 0x0800 if pr == 0x21 else (0x86DD if pr == 0x57 else -1)
+        if et == 0x8847 or et == 0x8848:
+            hops = 0
+            while q + 4 <= lim and hops < 16:
+                bos = buf[q + 2] & 1
+                q += 4
+                hops += 1
+                if bos:
+                    break
+            v = 0
+        else:
+            v = _ethertype_to_ver(et)
+            if v == 0:
+                return False
+    if q + 20 > lim:
+        return False
+    nib = np.int64(buf[q] >> 4)
+    if v == 0:
+        v = nib
+    if nib != v:
+        return False
+    if v == 4:
+        ihl = np.int64(buf[q] & 15) * 4
+        return ihl >= 20 and _be16(buf, q + 2) >= ihl
+    if v == 6:
+        return q + 40 <= lim
+    return False
+
+
+@njit(cache=True)
 def _tunnel(buf: np.ndarray, pr: int, sp: int, dp: int, po: int, lim: int) -> tuple[int, int, int, int]:
     """(kind, q, ethertype, version) of the packet a tunnel carries, from the outer payload at `po`.
 
@@ -167,7 +210,7 @@ def _tunnel(buf: np.ndarray, pr: int, sp: int, dp: int, po: int, lim: int) -> tu
             if (pt == 0x0800 or pt == 0x86DD) and x + 20 <= lim:
                 return TUN_GENEVE, x, pt, 0
             return TUN_NONE, -1, -1, -1
-        if sp == GTPU_PORT or dp == GTPU_PORT:  # 3GPP TS 29.281: version 1, PT 1, message 255 (G-PDU)
+        if dp == GTPU_PORT:  # 3GPP TS 29.281: version 1, PT 1, message 255 (G-PDU); sent to port 2152
             f = np.int64(buf[po])
             if (f >> 5) != 1 or (f & 0x10) == 0 or buf[po + 1] != 0xFF:
                 return TUN_NONE, -1, -1, -1
@@ -479,9 +522,10 @@ def _decode(
             if frag[i] != FRAG_NONE or depth >= MAX_TUNNEL_DEPTH:
                 break
             lim = min(end, pay_off[i] + pay_len[i])
-            kind, q, et, v = _tunnel(buf, proto[i], sport[i], dport[i], pay_off[i], lim)
-            if kind == TUN_NONE:
+            kind, q2, et2, v2 = _tunnel(buf, proto[i], sport[i], dport[i], pay_off[i], lim)
+            if kind == TUN_NONE or not _inner_ok(buf, q2, et2, v2, lim):
                 break
+            q, et, v = q2, et2, v2
             if tun[i] == TUN_NONE:
                 tun[i] = kind
             depth += 1

@@ -27,6 +27,7 @@ import csv
 import io
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -61,6 +62,10 @@ Layout = str  # "long" | "wide" | "daily" | "points"
 #: ("P1" … "P96", "第1点", "H01" … "H24"). Numbered point k of N is the slot starting (k - first) × 24 h / N
 #: after midnight; named times are taken as written (interval-end labels stay end labels, as elsewhere).
 _TOD_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_TOD_COMPACT_RE = re.compile(r"^(\d{2})(\d{2})()$")  # 0015 … 2400
+_RANGE_RE = re.compile(r"^(\d{1,2}:?\d{2}(?::\d{2})?)\s*[-~～—–至]\s*(\d{1,2}:?\d{2}(?::\d{2})?)$")
+#: share of a day's points a points table must have (the others become gaps)
+MIN_POINT_SHARE = 0.9
 _POINT_RE = re.compile(r"^(p|pt|point|v|val|value|h|hour|t|u|第|点)?[_\s-]?(\d{1,3})(点|时)?$", re.IGNORECASE)
 POINTS_PER_DAY = (24, 48, 96, 288)
 #: Cell texts that mean "no reading" in exports (LCL writes Null, others NA, N/A, - or 无): missing, like an
@@ -91,7 +96,8 @@ class DataIssue:
     """One data problem a person can look up: which meter, when, what, and how many readings."""
 
     # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed | off_grid |
-    # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value | sheet_skipped
+    # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value | sheet_skipped |
+    # not_read (other data items of a points export, its duplicate 24:00 column)
     kind: str
     meter_id: str | None
     ts: datetime | None
@@ -272,6 +278,32 @@ def _row_word(p: Path) -> str:
 
 #: Excel stores a time of day as a date-time on its epoch day; a header cell "00:15" reads as this.
 _EXCEL_TIME = re.compile(r"^1899-12-3[01][ T](\d\d:\d\d(?::\d\d)?)(?:\.0+)?$")
+#: Excel's 1.0 (a typed "24:00") read back as a date-time
+_EXCEL_24H = re.compile(r"^1900-01-01[ T]00:00(?::00)?(?:\.0+)?$")
+#: Memory a spreadsheet may take while it is loaded (its own process): calamine builds a dense grid of
+#: the used range, so a 5 kB file with cells in A1 and XFD1048576 asks for 512 GB and aborts the process
+SHEET_MEMORY_BYTES = 3 << 30
+SHEET_TIMEOUT_S = 600
+
+
+def _dump_sheets(path: str, out_dir: str) -> None:
+    """Child side of `load_sheets`: every sheet as strings, written as Arrow IPC files (index.json names
+    them). Run in its own process so that calamine's abort on an oversized grid ends only this one."""
+    import json
+
+    import fastexcel
+
+    book = fastexcel.read_excel(path)
+    names = list(book.sheet_names)
+    for i, name in enumerate(names):
+        book.load_sheet(name, header_row=None, dtypes="string").to_polars().write_ipc(f"{out_dir}/{i}.arrow")
+    Path(out_dir, "index.json").write_text(json.dumps(names))
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (SHEET_MEMORY_BYTES, SHEET_MEMORY_BYTES))
 
 
 def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
@@ -279,31 +311,55 @@ def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
 
     Why not `pl.read_excel`: it drops header cells that are not text, and 96-point exports head their
     columns with Excel times ("00:15" is a number formatted as a time). Here the header row is read as
-    text like the rest; a time-of-day cell comes back on Excel's epoch day and is cut to the time.
+    text like the rest; a time-of-day cell comes back on Excel's epoch day and is cut to the time, and
+    Excel's 1.0 (a typed 24:00) becomes "24:00". The workbook is read in a child process with at most
+    SHEET_MEMORY_BYTES of memory: a hostile or broken file ends that process, not the caller (a web
+    server reading an upload).
     """
-    import fastexcel
+    import json
+    import subprocess
+    import sys
+    import tempfile
 
-    try:
-        book = fastexcel.read_excel(str(path))
-        sheets = [(name, book.load_sheet(name, header_row=None, dtypes="string").to_polars())
-                  for name in book.sheet_names]
-    except Exception as e:  # calamine raises its own types for a broken or encrypted file
-        raise InputError(f"not a readable spreadsheet ({e})", path=str(path)) from e
+    with tempfile.TemporaryDirectory(prefix="mw-sheets-") as td:
+        code = "import sys; from minewatch.power.readers import _dump_sheets; _dump_sheets(sys.argv[1], sys.argv[2])"
+        try:
+            r = subprocess.run([sys.executable, "-c", code, str(path), td], capture_output=True, text=True,
+                               timeout=SHEET_TIMEOUT_S, preexec_fn=_limit_memory)
+        except subprocess.TimeoutExpired as e:
+            raise InputError(f"spreadsheet not read within {SHEET_TIMEOUT_S} s", path=str(path)) from e
+        if r.returncode != 0:
+            lines = r.stderr.strip().splitlines() or ["no message"]
+            last = next((x for x in lines if "memory allocation" in x), lines[-1]).strip()
+            if r.returncode < 0 or "memory" in r.stderr.lower():
+                raise InputError(f"spreadsheet needs more than {SHEET_MEMORY_BYTES >> 30} GB to load (a sheet whose "
+                                 f"used range is far larger than its data?): {last}", path=str(path))
+            raise InputError(f"not a readable spreadsheet ({last})", path=str(path))
+        names = json.loads(Path(td, "index.json").read_text())
+        sheets = [(name, pl.read_ipc(io.BytesIO(Path(td, f"{i}.arrow").read_bytes()))) for i, name in enumerate(names)]
     out = []
     for name, df in sheets:
         if df.height < 2:
             continue
+        top = df.head(_TITLE_SCAN)
+        h = _header_index([sum(1 for c in top.row(i) if c is not None and str(c).strip()) for i in range(top.height)])
+        if df.height < h + 2:
+            continue
+        if h:
+            _HEADER_LINE[str(path.with_name(f"{path.name}[{name.replace('/', '／')}]"))] = h + 1
         header: list[str] = []
-        for i, cell in enumerate(df.row(0)):
+        for i, cell in enumerate(df.row(h)):
             text = (cell or "").strip()
             m = _EXCEL_TIME.match(text)
             if m:  # "01:00:00" as the export shows it: "01:00"
                 text = m.group(1)[:5] if m.group(1).endswith(":00") or len(m.group(1)) == 5 else m.group(1)
+            elif _EXCEL_24H.match(text):
+                text = "24:00"
             text = text or f"column_{i + 1}"
             while text in header:
                 text += "_"
             header.append(text)
-        body = df.slice(1)
+        body = df.slice(h + 1)
         body.columns = header
         out.append((name, body.with_columns(pl.all().str.strip_chars())))
     if not out:
@@ -378,6 +434,41 @@ def _utf8_head(head: bytes, full: bool) -> bool:
         return not full and e.start >= len(head) - 3
 
 
+#: Line of the header where it is not line 1 (title rows above it: "XX供电公司用电信息采集系统 数据导出"), by
+#: file (or `book.xlsx[sheet]`), so messages name the lines and rows of the file as a person sees them.
+_HEADER_LINE: dict[str, int] = {}
+#: lines looked at for title rows
+_TITLE_SCAN = 20
+
+
+def _header_index(widths: list[int]) -> int:
+    """Index of the header among the first rows, given each row's number of non-empty fields: the first
+    row at least as wide as 80 % of the widest (and of 3 fields or more), when every row above it holds
+    one cell at most (a title, an export date, a unit line). 0 when the first row already is the header
+    (UCI's header leaves its first cell empty: two cells is a header, not a title)."""
+    if not widths:
+        return 0
+    wide = max(widths)
+    if wide < 3:
+        return 0
+    for i, w in enumerate(widths):
+        if w >= 0.8 * wide:
+            return i if all(x <= 1 for x in widths[:i]) else 0
+    return 0
+
+
+def _title_lines(src: Path | io.BytesIO, delim: str) -> int:
+    """Title lines above a CSV's header (see `_header_index`)."""
+    if isinstance(src, io.BytesIO):
+        head = src.getvalue()[:65536]
+    else:
+        with src.open("rb") as fh:
+            head = fh.read(65536)
+    text = head.decode("utf-8", "replace").splitlines()[:_TITLE_SCAN]
+    rows = list(csv.reader(text, delimiter=delim))
+    return _header_index([sum(1 for c in r if c.strip()) for r in rows])
+
+
 def load_table(path: str | Path) -> pl.DataFrame:
     """CSV or Parquet into a DataFrame of strings/numbers; parse errors name the file and line.
 
@@ -403,8 +494,12 @@ def load_table(path: str | Path) -> pl.DataFrame:
         if text is not None and text[1] != "utf-8-sig":
             delim, comma_dec = _sniff_text(text[0][:65536])
             src = io.BytesIO(text[0].encode("utf-8"))
+    title = _title_lines(src, delim)
+    if title:
+        _HEADER_LINE[str(p)] = title + 1
     try:
-        df = pl.read_csv(src, separator=delim, infer_schema=False)  # strings: bad cells are counted, not fatal
+        # strings: bad cells are counted, not fatal; title lines above the header are skipped
+        df = pl.read_csv(src, separator=delim, infer_schema=False, skip_rows=title)
     except pl.exceptions.NoDataError as e:
         raise InputError("empty file", path=str(p)) from e
     except pl.exceptions.ComputeError as e:
@@ -416,30 +511,50 @@ def load_table(path: str | Path) -> pl.DataFrame:
                 line = int(m.group(1))
             raise InputError(f"malformed CSV ({str(e).splitlines()[0]})", path=str(p), line=line) from e
         delim, comma_dec = _sniff_text(text[0][:65536])
-        df = pl.read_csv(io.BytesIO(text[0].encode("utf-8")), separator=delim, infer_schema=False)
+        src = io.BytesIO(text[0].encode("utf-8"))
+        title = _title_lines(src, delim)
+        if title:
+            _HEADER_LINE[str(p)] = title + 1
+        df = pl.read_csv(src, separator=delim, infer_schema=False, skip_rows=title)
     if comma_dec:
         df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
     return df.with_columns(pl.all().str.strip_chars())
 
 
+def _time_of_day(name: str) -> int | None:
+    """Seconds after midnight a points column stands for: `00:15`, `0015`, `00:15:00`, or a range
+    `00:00-00:15` (its end: the same slot as an end-labelled `00:15` column); None otherwise."""
+    t = name.strip()
+    m = _RANGE_RE.match(t)
+    if m:
+        t = m.group(2)
+    m = _TOD_RE.match(t) or _TOD_COMPACT_RE.match(t)
+    if not m:
+        return None
+    sec = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+    return sec if sec <= 86400 and int(m.group(2)) < 60 else None
+
+
 def point_columns(cols: list[str]) -> list[tuple[str, int]] | None:
     """The day-by-points columns and each one's seconds after midnight, or None when there are none.
 
-    Why strict: only a full day of evenly spaced points (24, 48, 96 or 288, in order) counts, so a wide
-    table whose meters happen to be numbered is never taken for one.
+    Why strict: only evenly spaced points of one day count (24, 48, 96 or 288 a day, in order, at least
+    MIN_POINT_SHARE of them — an export missing a column keeps a gap there), so a wide table whose
+    meters happen to be numbered is never taken for one. Both `00:00` and `24:00` present (97 columns of
+    instantaneous readings): `24:00` is the next day's `00:00` and is left out (`_read_points` says so).
     """
-    tod = []
-    for c in cols:
-        m = _TOD_RE.match(c.strip())
-        if m:
-            sec = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
-            if sec <= 86400:
-                tod.append((c, sec))
-    if len(tod) in POINTS_PER_DAY:
+    tod = [(c, sec) for c in cols if (sec := _time_of_day(c)) is not None]
+    if len(tod) >= min(POINTS_PER_DAY) * MIN_POINT_SHARE:
         secs = np.array([x for _, x in tod])
-        step = 86400 // len(tod)
-        if np.all(np.diff(secs) == step) and secs[0] % step == 0:
-            return tod
+        diffs = np.diff(secs)
+        if diffs.size and np.all(diffs > 0):
+            step = int(np.min(diffs))
+            n = 86400 // step if step > 0 else 0
+            if n in POINTS_PER_DAY and 86400 % step == 0 and np.all(secs % step == 0) \
+                    and len(tod) >= n * MIN_POINT_SHARE:
+                if secs[0] == 0 and secs[-1] == 86400:
+                    tod = tod[:-1]
+                return tod
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for c in cols:
         m = _POINT_RE.match(c.strip())
@@ -455,13 +570,46 @@ def point_columns(cols: list[str]) -> list[tuple[str, int]] | None:
     return None
 
 
+def _whole_days(values: pl.Series) -> bool:
+    """Whether a column holds dates (days at midnight): a points table has one row per meter and day."""
+    sample = values.drop_nulls().head(200)
+    if sample.len() == 0:
+        return False
+    parsed = _parse_ts(sample.cast(pl.Utf8))
+    ok = parsed.drop_nulls()
+    if ok.len() < 0.8 * sample.len():
+        return False
+    midnight = ((ok.dt.hour() == 0) & (ok.dt.minute() == 0) & (ok.dt.second() == 0)).sum()
+    return midnight >= 0.8 * ok.len()
+
+
+def _points_keys(df: pl.DataFrame, pts: list[tuple[str, int]]) -> tuple[str, str] | None:
+    """(meter column, date column) of a points table, or None when it has no such pair."""
+    used = {c for c, _ in pts}
+    rest = [c for c in df.columns if c not in used]
+    mcol = _find(rest, METER_COLS)
+    if mcol is None:
+        return None
+    for dcol in (_find([c for c in rest if c != mcol], TS_COLS),
+                 *[c for c in rest if c != mcol]):
+        if dcol is not None and _whole_days(df[dcol]):
+            return mcol, dcol
+    return None
+
+
 def detect_layout(df: pl.DataFrame) -> Layout:
     cols = df.columns
     pts = point_columns(cols)
-    if pts is not None:
-        rest = [c for c in cols if c not in {c for c, _ in pts}]
-        if _find(rest, METER_COLS) and _find(rest, TS_COLS):
-            return "points"
+    if pts is not None and _points_keys(df, pts) is not None:
+        return "points"
+    timeish = [c for c in cols if _time_of_day(c) is not None or _POINT_RE.match(c.strip())]
+    if pts is None and len(timeish) >= 12 and _find(cols, METER_COLS) and _find(cols, TS_COLS) \
+            and not _find(cols, VALUE_COLS):
+        # a near miss: reading it as wide would make every time column a "meter" of one reading a day
+        raise InputError(
+            f"looks like a day-by-points export ({len(timeish)} time-of-day columns beside a meter and a date "
+            "column), but the columns are not the evenly spaced points of one day (24, 48, 96 or 288 a day, in "
+            f"order): {', '.join(timeish[:4])} … {timeish[-1]}", line=1)
     date_like = [c for c in cols if _DATE_RE.match(c.strip())]
     if len(date_like) >= 3 and len(date_like) >= 0.5 * len(cols):
         return "daily"
@@ -515,6 +663,15 @@ def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
         shift = pl.select(pl.when(off_s.is_null()).then(0).otherwise(local_offset_s - off_s)
                           + pl.when(end_of_day).then(86400).otherwise(0)).to_series()
         out = pl.select(out + pl.duration(seconds=shift)).to_series()
+    serial = txt.str.contains(r"^\d{5}(?:\.\d+)?$").fill_null(False)
+    if serial.any():
+        # an Excel date kept as its serial number (45352 = 2024-03-01): days since 1899-12-30, read only
+        # for 1954-2119 (20000-80000), where no epoch or compact date is five digits long
+        days = txt.cast(pl.Float64, strict=False)
+        ok = serial & days.is_between(20000, 80000).fill_null(False)
+        from_serial = pl.select(pl.lit(datetime(1899, 12, 30)).cast(pl.Datetime("us"))
+                                + pl.duration(microseconds=(days * 86_400_000_000).round(0).cast(pl.Int64))).to_series()
+        out = pl.select(pl.when(ok).then(from_serial).otherwise(out)).to_series()
     if not txt.str.contains(r"^\d{8,14}$").any():
         return out.alias(s.name)
     # digits only: a compact date first (20240301, 2024030110, 202403011000, 20240301100000 as
@@ -622,7 +779,7 @@ def read_files(
 def _read_pieces(p: Path, *, interval_s: int | None, unit: str | None, layout: Layout | None,
                  tz_offset_h: float = 0.0) -> ReadResult:  # fmt: skip
     local_s = round(tz_offset_h * 3600)
-    if p.suffix.lower() in SHEET_SUFFIXES or is_spreadsheet(p):
+    if is_spreadsheet(p):  # by content: a CSV or an HTML table saved as ".xls" is still read as text
         return _read_sheets(p, interval_s=interval_s, unit=unit, layout=layout, local_s=local_s)
     df = load_table(p)
     try:
@@ -642,7 +799,7 @@ def _read_sheets(p: Path, *, interval_s: int | None, unit: str | None, layout: L
     read = 0
     skipped: list[str] = []
     for name, df in load_sheets(p):
-        sp = p.with_name(f"{p.name}[{name}]")
+        sp = p.with_name(f"{p.name}[{name.replace('/', '／')}]")  # a sheet named "3/2024" is no directory
         try:
             lay = layout or detect_layout(df)
         except InputError as e:
@@ -686,7 +843,8 @@ def _reject(res: ReadResult, reason: str, where: Iterator[str] | list[str], n: i
 
 def _line0(p: Path) -> int:
     """Line (CSV, header on line 1) or row (Parquet) number of data row 0."""
-    return 1 if _is_parquet(p) else 2  # a sheet's rows count like a CSV's lines: the header is row 1
+    # a sheet's rows count like a CSV's lines: the header is row 1 unless title rows sit above it
+    return 1 if _is_parquet(p) else _HEADER_LINE.get(str(p), 1) + 1
 
 
 def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str | None = None,
@@ -811,14 +969,60 @@ def _bad_cell_issue(bad: np.ndarray, cols: list[str], p: Path, res: ReadResult) 
     _reject(res, "unparsable value", (f"{p} {w}" for w in cells()), int(r.size))
 
 
-def _unit_of_rows(df: pl.DataFrame, cols: list[str]) -> str | None:
-    """kWh or kW from a column that names the data item on every row (数据项 = 有功功率, unit = kWh ...),
-    when all its rows agree; None when no column says."""
+#: Data items (数据项) of acquisition exports. One file often holds several per meter and day — power and
+#: its phases, voltages, currents, power factor, register readings; only the load is read.
+_ITEM_NOT_LOAD = ("无功", "视在", "功率因数", "电压", "电流", "频率", "reactive", "apparent", "power factor",
+                  "voltage", "current", "frequency")
+_ITEM_REGISTER = ("示值", "读数", "表码", "底码", "register", "meter reading")
+_ITEM_PHASE = re.compile(r"[ABCＡＢＣabc]\s*相|phase\s*[abc123]|l[123]\b", re.IGNORECASE)
+
+
+def _item_class(text: str) -> tuple[int, str] | None:
+    """(preference, unit) of a data item, lower preference first: whole active power, energy, register
+    readings (cumulative kWh: `regularise` takes their differences), then per-phase power; None for an
+    item that is not the load (voltage, current, reactive power ...)."""
+    t = text.strip().lower()
+    if not t or any(w in t for w in _ITEM_NOT_LOAD):
+        return None
+    phase = bool(_ITEM_PHASE.search(t))
+    if any(w in t for w in _ITEM_REGISTER):
+        return (2, "kwh") if not phase else None
+    u = _unit_from_name(t, None) or ("kw" if any(w in t for w in ("功率", "负荷", "power", "load")) else
+                                     "kwh" if any(w in t for w in ("电量", "电能", "energy")) else None)
+    if u is None:
+        return None
+    return (3 if phase else 0 if u == "kw" else 1), u
+
+
+def _data_items(df: pl.DataFrame, cols: list[str], mcol: str) -> tuple[str, np.ndarray, np.ndarray, Counter[str]] | None:
+    """(item column, rows to read, unit of each row, rows of the other items by name) when a column names
+    the data item of each row; None when none does (every row is then the load).
+
+    Per meter the best item it has is read (`_item_class`): one meter of an export may have its power,
+    another only its register readings.
+    """
     for c in cols:
-        vals = df[c].cast(pl.Utf8).drop_nulls().unique().to_list()
-        units = {_unit_from_name(v, None) for v in vals if v.strip()}
-        if len(units) == 1 and None not in units:
-            return units.pop()
+        col = df[c].cast(pl.Utf8).str.strip_chars()
+        vals = [v for v in col.drop_nulls().unique().to_list() if v]
+        if not vals or len(vals) > 50 or any(re.fullmatch(r"[-+0-9.eE]+", v) for v in vals):
+            continue
+        classes = {v: _item_class(v) for v in vals}
+        if not any(k is not None for k in classes.values()):
+            continue
+        counts = Counter(col.drop_nulls().to_list())
+        # rank of each item: its class, then the more frequent item of a class first
+        order = sorted((k[0], -counts[v], v) for v, k in classes.items() if k is not None)
+        rank = {v: i for i, (_p, _n, v) in enumerate(order)}
+        t = pl.DataFrame({"m": df[mcol].cast(pl.Utf8), "item": col}).with_columns(
+            pl.col("item").replace_strict(rank, default=None, return_dtype=pl.Int64).alias("rank"))
+        best = t.group_by("m").agg(pl.col("rank").min().alias("best"))
+        t = t.join(best, on="m", how="left", maintain_order="left")
+        keep = (t["rank"] == t["best"]).fill_null(False).to_numpy()
+        units = np.array([classes[v][1] if v in classes and classes[v] is not None else "" for v in
+                          col.fill_null("").to_list()], dtype=object)
+        chosen = set(col.filter(pl.Series(keep)).unique().to_list())
+        others = Counter({v: n for v, n in counts.items() if v not in chosen})
+        return c, keep, units, others
     return None
 
 
@@ -826,31 +1030,49 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
                  local_s: int = 0) -> None:  # fmt: skip
     """One row per meter and day, one column per point of the day (see `point_columns`)."""
     pts = point_columns(df.columns)
-    assert pts is not None
+    keys = _points_keys(df, pts) if pts is not None else None
+    if pts is None or keys is None:
+        raise InputError("not a points table: no full day of point columns beside a meter and a date column",
+                         path=str(p), line=1)
+    mcol, dcol = keys
     pcols = [c for c, _ in pts]
     rest = [c for c in df.columns if c not in set(pcols)]
-    mcol = _find(rest, METER_COLS) or rest[0]
-    dcol = _find([c for c in rest if c != mcol], TS_COLS) or rest[1]
+    if "24:00" in {c.strip() for c in rest} and pts[0][1] == 0:
+        res.issues.append(DataIssue("not_read", None, None, f"{p.name}: column 24:00 is the next day's 00:00 "
+                                    "(both ends of the day are exported); not read"))
+    # rows with nothing in them (an export's blank lines) hold no reading to lose
+    empty = np.logical_and.reduce([~_filled(df[c]) for c in df.columns]) if df.width else np.zeros(0, bool)
     day = _parse_ts(df[dcol], local_s)
-    bad_d = day.is_null().to_numpy()
+    bad_d = day.is_null().to_numpy() & ~empty
     _bad_rows(bad_d, p, "date", res)
     ids = df[mcol].cast(pl.Utf8).str.strip_chars()
-    bad_m = (ids.is_null() | (ids.str.len_chars() == 0)).to_numpy() & ~bad_d
+    bad_m = (ids.is_null() | (ids.str.len_chars() == 0)).to_numpy() & ~bad_d & ~empty
     _bad_rows(bad_m, p, "meter id", res)
-    keep = ~bad_d & ~bad_m
+    keep = ~bad_d & ~bad_m & ~empty
+    items = _data_items(df, [c for c in rest if c not in (mcol, dcol)], mcol)
+    u = unit
+    row_unit: np.ndarray | None = None
+    if items is not None:
+        icol, is_load, row_unit, others = items
+        skipped_rows = int(np.count_nonzero(keep & ~is_load))
+        if skipped_rows:
+            named = ", ".join(f"{v} {n}" for v, n in others.most_common(6))
+            res.issues.append(DataIssue("not_read", None, None,
+                                        f"{p.name}: {skipped_rows} row(s) of other data items in column {icol!r} "
+                                        f"not read ({named})", skipped_rows))
+        keep &= is_load
     floats = [_to_float(df[c]) for c in pcols]
     mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
     filled = np.column_stack([_filled(df[c]) for c in pcols])
     bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(pcols, floats, strict=True)]) & keep[:, None]
     _bad_cell_issue(bad, pcols, p, res)
-    u = unit or _unit_of_rows(df, [c for c in rest if c not in (mcol, dcol)])
-    if u is None:
+    if u is None and row_unit is None:
         u = "kw"  # 96-point load curves are power; energy curves say so (数据项 电量) or take --unit kwh
         res.issues.append(DataIssue("unit_assumed", None, None,
                                     f"{p.name}: points of the day taken as kW (load curve); --unit kwh for energy"))
     off = np.array([x for _, x in pts], dtype=np.int64)
     t0 = day.dt.epoch("s").fill_null(0).to_numpy().astype(np.int64)
-    step = interval_s or 86400 // len(pts)
+    step = interval_s or (int(np.min(np.diff(off))) if off.size > 1 else 86400)
     rows_of: dict[str, list[int]] = {}
     for i, mid in enumerate(ids.to_list()):
         if keep[i]:
@@ -858,8 +1080,9 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
     for mid, rows in rows_of.items():
         r = np.asarray(rows, dtype=np.int64)
         res.readings += int(np.count_nonzero(filled[r]))
+        mu = u or (str(row_unit[r[0]]) if row_unit is not None else "kw")
         res.pieces.setdefault(mid, []).append(_Piece(
-            (t0[r, None] + off[None, :]).ravel(), mat[r].ravel(), np.repeat(r + _line0(p), off.size), p, u, step))
+            (t0[r, None] + off[None, :]).ravel(), mat[r].ravel(), np.repeat(r + _line0(p), off.size), p, mu, step))
 
 
 def _nice(d: np.ndarray) -> np.ndarray:

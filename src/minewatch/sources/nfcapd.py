@@ -23,6 +23,7 @@ the records before the damage were delivered (as a truncated capture is read up 
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -62,16 +63,49 @@ def _flags(text: str) -> int | None:
     return sum(b for b, c in zip(_FLAG_BITS, t, strict=True) if c != ".")
 
 
-def _duration_s(text: str) -> float:
-    """`%td`: seconds with ms ("0.437"); long flows may print as [dd]HH:MM:SS.mmm."""
+def _ms(text: str) -> int:
+    """Seconds with a decimal fraction ("18446744073709544.000") as whole milliseconds, exactly: a float
+    cannot hold a 20-digit count of milliseconds."""
+    whole, _, frac = text.strip().partition(".")
+    return int(whole or "0") * 1000 + int((frac + "000")[:3])
+
+
+def _duration_ms(text: str) -> int:
+    """`%td` in milliseconds: seconds with ms ("0.437"); long flows may print as [dd]HH:MM:SS.mmm."""
     t = text.strip()
     if ":" not in t:
-        return float(t)
-    parts = [float(x) for x in t.split(":")]
-    secs = 0.0
-    for p in parts:
-        secs = secs * 60 + p
-    return secs
+        return _ms(t)
+    *hm, sec = t.split(":")
+    ms = 0
+    for x in hm:
+        ms = ms * 60 + int(x)
+    return ms * 60_000 + _ms(sec)
+
+
+#: nfdump 1.7.1 prints some IPFIX records (softflowd's) with start and end swapped: the duration comes out
+#: as the unsigned 64-bit wrap of a negative number of milliseconds (18446744073709544.000 s for -7.6 s)
+_WRAP_MS = 2**64
+#: a flow record longer than this is not one (routers cut long flows at their active timeout)
+MAX_DURATION_MS = 366 * 86_400_000
+_TS_MAX_MS = 253_402_300_799_000  # 9999-12-31
+
+
+def _port(text: str, proto: int) -> int:
+    """A port; for ICMP nfdump prints the destination 'port' as type.code (8.0): type × 256 + code, as
+    NetFlow stores it."""
+    if proto in (1, 58) and "." in text:
+        t, c = text.split(".", 1)
+        v = int(t) * 256 + int(c)
+    else:
+        v = int(text)
+    if not 0 <= v <= 65535:
+        raise ValueError(f"port {text} out of range")
+    return v
+
+
+def _address(text: str) -> str:
+    """An address as nfdump prints it with -6 (full IPv6): checked, so a shortened or garbled one is rejected."""
+    return ipaddress.ip_address(text).compressed
 
 
 def parse_line(line: str) -> dict[str, object]:
@@ -79,17 +113,28 @@ def parse_line(line: str) -> dict[str, object]:
     f = [x.strip() for x in line.split("|")]
     if len(f) != len(FIELDS):
         raise ValueError(f"{len(f)} fields, expected {len(FIELDS)}")
-    start_ms = round(float(f[0]) * 1000)
-    dur_ms = round(_duration_s(f[1]) * 1000)
-    if dur_ms < 0:
-        raise ValueError("negative duration")
+    start_ms = _ms(f[0])
+    dur_ms = _duration_ms(f[1])
+    if dur_ms > _WRAP_MS // 2:  # start and end swapped by nfdump: the printed start is the end
+        dur_ms -= _WRAP_MS
+        start_ms, dur_ms = start_ms + dur_ms, -dur_ms
+    if not 0 <= dur_ms <= MAX_DURATION_MS:
+        raise ValueError(f"implausible duration {f[1]} s")
+    if not 0 <= start_ms <= _TS_MAX_MS - dur_ms:
+        raise ValueError(f"time {f[0]} out of range")
     proto = int(f[2])
-    opkt, obyt = int(f[9]), int(f[10])
+    if not 0 <= proto <= 255:
+        raise ValueError(f"protocol {proto} out of range")
+    counts = [int(x) for x in (f[7], f[8], f[9], f[10])]
+    if any(not 0 <= c < 2**63 for c in counts):
+        raise ValueError("counter out of range")
+    opkt, obyt = counts[2], counts[3]
     biflow = opkt > 0 or obyt > 0
     return {
-        "src_ip": f[3], "src_port": int(f[4]), "dst_ip": f[5], "dst_port": int(f[6]),
+        "src_ip": _address(f[3]), "src_port": _port(f[4], proto), "dst_ip": _address(f[5]),
+        "dst_port": _port(f[6], proto),
         "proto": proto, "transport": _PROTO_NAMES.get(proto, str(proto)),
-        "packets": int(f[7]), "bytes": int(f[8]), "tcp_flags": _flags(f[11]),
+        "packets": counts[0], "bytes": counts[1], "tcp_flags": _flags(f[11]),
         "start": start_ms * 1000, "end": (start_ms + dur_ms) * 1000,
         "exporter": f[12] or None,
         "packets_rev": opkt if biflow else None, "bytes_rev": obyt if biflow else None,
@@ -146,7 +191,7 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
     exe = nfdump_binary()
     if exe is None:
         raise InputError("an nfcapd file: reading it needs nfdump (Debian package nfdump)", path=str(p))
-    cmd = [exe, "-q", "-N", "-r", str(p), "-o", FMT]
+    cmd = [exe, "-q", "-N", "-6", "-r", str(p), "-o", FMT]  # -6: IPv6 addresses in full, not shortened
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
     assert proc.stdout is not None and proc.stderr is not None

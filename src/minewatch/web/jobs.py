@@ -79,11 +79,20 @@ def sniff(path: Path) -> str:
 
     if is_spreadsheet(path):
         return "meter"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0) from e
-    return "meter"
+    # text: UTF-8 (a character may be cut at the end of the sample) or GB18030/GBK, as the meter reader takes
+    with open(path, "rb") as fh:
+        text = fh.read(4096)
+    if text[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as g:
+            text = g.read(4096)
+    for enc in ("utf-8", "gb18030"):
+        try:
+            text.decode(enc)
+            return "meter"
+        except UnicodeDecodeError as e:
+            if enc == "utf-8" and len(text) == 4096 and e.start >= len(text) - 3:
+                return "meter"
+    raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0)
 
 
 @dataclass
