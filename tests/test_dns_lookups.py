@@ -30,6 +30,11 @@ def intel() -> PoolIntel:
     return PoolIntel.builtin()
 
 
+def _all(lk, covered=frozenset()):
+    reported, suspects = lk.judge(set(covered))
+    return reported, suspects, {f.src_ip: f for f in [*reported, *suspects]}
+
+
 def test_score_parts(intel):
     lk = PoolLookups(intel)
     for k in range(4):  # a running miner re-resolves over two hours
@@ -38,19 +43,61 @@ def test_score_parts(intel):
     for k in range(4):
         lk.add("10.0.0.3", "www.f2pool.com", T0 + k * 2400)  # the pool's web site, often
     lk.add("10.0.0.4", "www.example.com", T0)  # not a pool
-    got = {f.src_ip: f for f in lk.findings(set())}
-    assert set(got) == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+    reported, _suspects, got = _all(lk)
+    assert set(got) == {"10.0.0.1", "10.0.0.2", "10.0.0.3"} and [f.src_ip for f in reported] == ["10.0.0.1"]
     a = got["10.0.0.1"]
     assert a.subscores == {"pool_domain": 40.0, "repeated_lookups": 10.0} and a.score == 50.0
     assert a.pool_host == "xmr.f2pool.com" and a.dst_ip == "203.0.113.9" and a.kind == "mining"
     assert a.extra["dns_lookups"] == 4 and a.detector == "net.dns"
     assert (a.last_seen - a.first_seen).total_seconds() == 3 * 2400
-    assert "looked up xmr.f2pool.com" in a.evidence[0].text and "解析了 4 次" in a.evidence[0].text_zh
+    assert "looked up xmr.f2pool.com" in a.evidence[0].text and "4 次解析" in a.evidence[0].text_zh
     assert got["10.0.0.2"].score == 40.0
     assert got["10.0.0.3"].subscores["pool_web_name"] == -20.0 and got["10.0.0.3"].score == 30.0
     # a lookup explained by a flagged connection (by name or by the address it answered) is not repeated
-    assert {f.src_ip for f in lk.findings({("10.0.0.1", "203.0.113.9"), ("10.0.0.2", "btc.f2pool.com")})} == \
-        {"10.0.0.3"}
+    lk2 = PoolLookups(intel)
+    for k in range(4):
+        lk2.add("10.0.0.1", "xmr.f2pool.com", T0 + k * 2400, ["203.0.113.9"])
+    lk2.add("10.0.0.2", "btc.f2pool.com", T0, ["203.0.113.10"])
+    assert _all(lk2, {("10.0.0.1", "203.0.113.9"), ("10.0.0.2", "btc.f2pool.com")})[2] == {}
+
+
+def test_review8_counting_keys_and_web_names(intel):
+    lk = PoolLookups(intel)
+    # a browser's A, AAAA and HTTPS queries within seconds are one occasion; twice 40 min apart is not repeated
+    for t in (T0, T0 + 2400):
+        for k in range(3):  # A, AAAA and HTTPS
+            lk.add("10.0.1.1", "xmr.nanopool.org", t + k * 0.2)
+    # one host asking for 50,000 random names of one pool holds one entry; names are kept as a sample
+    for i in range(50_000):
+        lk.add("10.0.1.2", f"x{i}.f2pool.com", T0 + i)
+    # a miner switching between two hosts of its pool adds up: four occasions over 3 hours
+    for k, n in enumerate(("xmr-eu1.nanopool.org", "xmr-eu2.nanopool.org") * 2):
+        lk.add("10.0.1.3", n, T0 + k * 3600, ["198.51.100.7", "pool.cdn.example"])  # a CNAME is no address
+    # web names by label; a list entry that is itself a host is never one
+    for k in range(4):
+        lk.add("10.0.1.4", "api.moneroocean.stream", T0 + k * 2400)
+        lk.add("10.0.1.5", "ss.btc.com", T0 + k * 2400)
+    # loopback, and a host seen answering DNS (a forwarder asking upstream), are not clients
+    for k in range(4):
+        lk.add("127.0.0.1", "xmr.f2pool.com", T0 + k * 2400)
+        lk.add("10.0.0.53", "xmr.f2pool.com", T0 + k * 2400)
+        lk.add("10.0.1.9", "www.example.com", T0 + k, server_ip="10.0.0.53")
+    _reported, _suspects, got = _all(lk)
+    assert got["10.0.1.1"].extra["dns_lookups"] == 2 and "repeated_lookups" not in got["10.0.1.1"].subscores
+    assert len([k for k in lk.seen if k[0] == "10.0.1.2"]) == 1 and lk.dropped == 0
+    m = got["10.0.1.3"]
+    assert m.score == 50.0 and m.extra["dns_lookups"] == 4 and m.dst_ip == "198.51.100.7"
+    assert got["10.0.1.4"].subscores.get("pool_web_name") == -20.0
+    assert "pool_web_name" not in got["10.0.1.5"].subscores and got["10.0.1.5"].score == 50.0
+    assert "127.0.0.1" not in got and "10.0.0.53" not in got
+
+
+def test_time_window(intel):
+    lk = PoolLookups(intel, since=T0 + 3600, until=T0 + 7200)
+    for k in range(6):
+        lk.add("10.0.2.1", "xmr.f2pool.com", T0 + k * 1800)
+    (f,) = _all(lk)[0]
+    assert f.extra["dns_lookups"] == 3 and f.first_seen.timestamp() == T0 + 3600
 
 
 def test_imported_list_counts_less_and_memory_is_bounded(intel, tmp_path):
@@ -60,7 +107,7 @@ def test_imported_list_counts_less_and_memory_is_bounded(intel, tmp_path):
     intel2.import_list(lst, name="extra")
     lk = PoolLookups(intel2)
     lk.add("10.0.0.9", "eu.pool.private-example.net", T0)
-    (f,) = lk.findings(set())
+    (f,) = _all(lk)[1]
     assert f.subscores == {"pool_domain": 30.0}
     many = PoolLookups(intel)
     for i in range(MAX_PAIRS + 5):
@@ -130,7 +177,7 @@ def test_resolver_logs_name_the_host_that_keeps_resolving_a_pool(tmp_path, tmp_h
 
 
 def test_resolver_log_counts_other_lines_and_rejects_untimed_queries(tmp_path):
-    text = BIND + "garbled client 10.9.9.9#1 (x.f2pool.com): query: x.f2pool.com IN A + (10.0.0.1)\n"
+    text = BIND + "31-Nov-2026 06:00:05.123 client 10.9.9.9#1 (x.f2pool.com): query: x.f2pool.com IN A + (10.0.0.1)\n"
     p = _write(tmp_path, "named.log", text)
     rej, counts = Rejects(), {}
     rows = [r for b in read_resolver_log(p, rej, counts=counts) for r in b.to_pylist()]
@@ -187,3 +234,124 @@ def test_capture_of_dns_traffic_only(tmp_path, tmp_home):
     assert "1 host(s) looked up pool names only once or only the pools' web sites" in err
     with_suspects, _ = _scan(str(cap), "--suspects")
     assert {f["src_ip"] for f in with_suspects} == {"10.20.1.7", "10.20.1.8"}
+
+
+# --- review 8 -------------------------------------------------------------------------------------------------
+
+
+def test_an_eve_file_with_resolver_words_in_it_stays_an_eve_file(tmp_path):
+    ev = [{"timestamp": "2023-11-14T22:00:00.000000+0000", "event_type": "http", "src_ip": "10.0.0.9",
+           "http": {"http_user_agent": "client 10.0.0.1#1: query: a.f2pool.com IN A"}},
+          {"timestamp": "2023-11-14T22:00:01.000000+0000", "event_type": "flow", "src_ip": "10.0.0.9"}]
+    p = tmp_path / "eve.json"
+    p.write_text("".join(json.dumps(e) + "\n" for e in ev))
+    assert sniff_format(p) == "eve"
+    bare = tmp_path / "notes.txt"  # the words without a resolver's time stamp at the start of the line
+    bare.write_text("see: client 10.0.0.1#1 (a): query: a.f2pool.com IN A +\n")
+    assert sniff_format(bare) is None
+
+
+def test_bad_dates_and_a_cut_gzip_do_not_stop_the_scan(tmp_path, tmp_home):
+    import gzip
+
+    from minewatch.errors import InputError
+
+    text = BIND.replace("22-Nov-2026 07:16:00", "29-Feb-2026 07:16:00") + \
+        "22-Nov-2026 25:00:00.000 client 10.1.2.3#1: query: xmr.f2pool.com IN A + (10.0.0.1)\n"
+    p = _write(tmp_path, "named.log", text)
+    rej = Rejects()
+    rows = [r for b in read_resolver_log(p, rej) for r in b.to_pylist()]
+    assert len(rows) == 3 and rej.counts["resolver log query without a readable time"] == 2
+    cut = tmp_path / "named.log.1.gz"
+    cut.write_bytes(gzip.compress((BIND * 200).encode())[:-40])
+    got = []
+    with pytest.raises(InputError) as e:
+        for b in read_resolver_log(cut):
+            got.extend(b.to_pylist())
+    assert got and "cut short" in str(e.value) and str(cut) in str(e.value)
+    findings, err = _scan(str(cut), str(p))  # the good file still gives its finding
+    assert [f["src_ip"] for f in findings] == ["10.1.2.3"] and "cut short" in err
+
+
+def test_stamps_that_state_their_zone_ignore_tz_offset(tmp_path):
+    p = _write(tmp_path, "messages", "2026-11-22T06:00:05.250+08:00 ns1 named[812]: client @0x7f 10.1.2.3#53211 "
+               "(xmr.f2pool.com): query: xmr.f2pool.com IN A +E(0)K (10.0.0.1)\n")
+    (row,) = [r for b in read_resolver_log(p, tz_offset_h=-5) for r in b.to_pylist()]
+    assert row["ts"].isoformat() == "2026-11-21T22:00:05.250000+00:00"
+
+
+def test_dnsmasq_cached_answers_and_cname_chains(tmp_path):
+    text = ("Nov 22 06:00:05 gw dnsmasq[311]: query[A] xmr.f2pool.com from 192.168.1.20\n"
+            "Nov 22 06:00:05 gw dnsmasq[311]: reply xmr.f2pool.com is <CNAME>\n"
+            "Nov 22 06:00:05 gw dnsmasq[311]: reply xmr.f2pool.com.edge.example is 203.0.113.50\n"
+            "Nov 22 07:00:05 gw dnsmasq[311]: query[A] xmr.f2pool.com from 192.168.1.20\n"
+            "Nov 22 07:00:05 gw dnsmasq[311]: cached xmr.f2pool.com is 203.0.113.51\n")
+    p = _write(tmp_path, "dnsmasq.log", text, mtime="2026-11-22T12:00:00")
+    rows = [r for b in read_resolver_log(p) for r in b.to_pylist()]
+    assert [r["answers"] for r in rows] == [["203.0.113.50"], ["203.0.113.51"]]
+
+
+def test_unbound_through_syslog_and_named_lines_after_others(tmp_path, tmp_home):
+    ub = "".join(f"Nov 22 0{h}:00:00 gw unbound: [812:0] info: 172.16.0.5 pool.supportxmr.com. A IN\n"
+                 for h in range(4))
+    p = _write(tmp_path, "syslog", ub, mtime="2026-11-22T12:00:00")
+    assert sniff_format(p) == "resolver-log"
+    noise = "".join(f"Nov 22 05:{i % 60:02d}:00 gw cron[9]: job {i} done\n" for i in range(300))
+    q = _write(tmp_path, "messages", noise + SYSLOG_BIND, mtime="2026-11-22T12:00:00")
+    assert sniff_format(q) == "resolver-log"
+    got, _ = _scan(str(q))
+    assert [f["src_ip"] for f in got] == ["10.1.2.3"]
+
+
+def _dns_cap(tmp_path, name, sessions):
+    from minewatch.synth.pcapwriter import LinkSpec, write_capture
+    from minewatch.synth.scenario import ScenarioSpec, build_scenario
+
+    pkts, _ = build_scenario(ScenarioSpec(sessions, seed=2))
+    return write_capture(tmp_path / name, pkts, "pcap", LinkSpec())
+
+
+def test_rotated_captures_add_up_and_a_connection_in_any_file_covers_the_lookups(tmp_path, tmp_home):
+    from minewatch.synth.scenario import SessionSpec
+
+    def lookup(t):
+        return SessionSpec("dns", "10.20.1.7", "10.20.0.53", t, 1, 53,
+                           kwargs={"name": "pool.supportxmr.com", "ips": ["203.0.113.21"]})
+
+    a = _dns_cap(tmp_path, "a.pcap", [lookup(10), lookup(1500)])  # two lookups per 30-min capture file
+    b = _dns_cap(tmp_path, "b.pcap", [lookup(3010), lookup(4500)])
+    got, _ = _scan(str(a), str(b))
+    assert [(f["src_ip"], f["score"]) for f in got] == [("10.20.1.7", 50.0)]
+    # the same lookups in a resolver-side log, the miner's connection in a capture: one finding, the session
+    miner = SessionSpec("xmrig", "10.20.1.7", "203.0.113.21", 5, 900, 3333,
+                        kwargs={"worker": "pc7", "hashrate": 9000.0, "difficulty": 50000.0})
+    c = _dns_cap(tmp_path, "c.pcap", [miner])
+    got, _ = _scan(str(a), str(b), str(c))
+    assert [(f["src_ip"], f["detector"] != "net.dns") for f in got] == [("10.20.1.7", True)]
+
+
+def test_nxdomain_answers_in_captures_still_name_the_asker(tmp_path, tmp_home):
+    import struct
+
+    from minewatch.synth.benign import dns_query
+    from minewatch.synth.pcapwriter import PROTO_UDP, LinkSpec, Pkt, ip_packet, udp_header, write_capture
+
+    pkts = []
+    for k in range(4):
+        q = dns_query("xmr.f2pool.com", 0x100 + k)
+        resp = q[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + q[12:]  # response, NXDOMAIN, no answers
+        t = 1_700_000_000_000_000_000 + k * 1_800_000_000_000
+        pkts.append(Pkt(t, ip_packet("10.20.1.9", "10.20.0.53", PROTO_UDP, udp_header("10.20.1.9", "10.20.0.53",
+                                                                                      40000 + k, 53, q))))
+        pkts.append(Pkt(t + 1_000_000, ip_packet("10.20.0.53", "10.20.1.9", PROTO_UDP,
+                                                 udp_header("10.20.0.53", "10.20.1.9", 53, 40000 + k, resp))))
+    cap = write_capture(tmp_path / "nx.pcap", pkts, "pcap", LinkSpec())
+    got, _ = _scan(str(cap))
+    assert [(f["src_ip"], f["dst_ip"]) for f in got] == [("10.20.1.9", None)]
+
+
+def test_tz_offset_is_checked(tmp_path, tmp_home):
+    p = _write(tmp_path, "named.log", BIND)
+    for bad in ("nan", "30", "-15"):
+        r = CliRunner().invoke(app, ["scan", str(p), "--no-store", "--tz-offset", bad])
+        assert r.exit_code == 2 and "--tz-offset" in r.stderr

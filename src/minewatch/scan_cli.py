@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -279,10 +280,12 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
 
 def scan(
     paths: list[Path] = typer.Argument(..., exists=True, help=tr(
-        "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, nfcapd "
-        "files or directories (read with nfdump), or a directory written by `minewatch collect`.",
+        "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, DNS "
+        "resolver query logs (BIND, dnsmasq, Unbound), nfcapd files or directories (read with nfdump), or a "
+        "directory written by `minewatch collect`.",
         "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件、"
-        "nfcapd 文件或目录（用 nfdump 读取），或 `minewatch collect` 输出的目录。")),
+        "DNS 解析服务器查询日志（BIND、dnsmasq、Unbound）、nfcapd 文件或目录（用 nfdump 读取），"
+        "或 `minewatch collect` 输出的目录。")),
     fmt_out: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr(
         "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
@@ -330,6 +333,10 @@ def scan(
     from minewatch.sources.zeek import sniff_format
     from minewatch.store.backend import open_store_for_cli
 
+    if not (math.isfinite(tz_offset) and -14 <= tz_offset <= 14):
+        _error(tr(f"--tz-offset must be between -14 and 14 hours, got {tz_offset}",
+                  f"--tz-offset 须在 -14 到 14 小时之间，实际为 {tz_offset}"))
+        raise typer.Exit(2)
     store = None if no_store else open_store_for_cli(db)
     shown: list[Finding] = []
     try:
@@ -349,7 +356,10 @@ def scan(
             if window is not None:
                 blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
-        logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects, tz_offset_h=tz_offset)
+        # one count of pool lookups for every capture and log of the run, judged once at the end
+        logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects, tz_offset_h=tz_offset,
+                              lookups=scanner.lookups)
+        capture_shas: dict[str, str] = {}
         # each log's import, by the name its connections carry (`source`): a finding is filed under the
         # log its connection came from, not under whichever log was named first
         log_shas: dict[str, str] = {}
@@ -439,10 +449,9 @@ def scan(
                     scanner.stats.files += 1
                     scanner.stats.files_unread += 1
                     got = []
-                if suspects and scanner.lookup_suspects:  # hosts whose pool lookups alone stay under the threshold
-                    got = [*got, *scanner.lookup_suspects]
-                    scanner.lookup_suspects.clear()
                 findings.extend(got)
+                if sha:
+                    capture_shas[str(p)] = sha
                 done_before += size
                 if store is not None and sha:
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
@@ -473,6 +482,16 @@ def scan(
                     stored = (stored or 0) + store.add_findings(group, import_sha256=imp)
         elif logs.rejects.total:
             scanner.stats.rejects.merge(logs.rejects)
+        # hosts that looked up pool names that no finding of any capture or log explains
+        dns_found = scanner.judge_lookups(findings)
+        if suspects:
+            dns_found += scanner.lookup_suspects
+            scanner.lookup_suspects = []
+        findings.extend(dns_found)
+        if store is not None and dns_found:
+            shas = {**capture_shas, **log_shas}
+            for f in dns_found:
+                stored = (stored or 0) + store.add_findings([f], import_sha256=shas.get(f.source or ""))
         if store is not None and stored:
             # New findings join the sites whose ranges they fall in, and those sites' open cases.
             from minewatch.store.backend import as_db
@@ -497,7 +516,15 @@ def scan(
         if logs.counts.get("dns_queries"):
             nq = logs.counts["dns_queries"]
             skipped.append(tr(f"{nq:,} DNS queries read from resolver logs.", f"从解析服务器日志读取 DNS 查询 {nq:,} 条。"))
-        lookup_suspects = [*scanner.lookup_suspects, *logs.lookup_suspects]
+        from minewatch.net.lookups import MAX_PAIRS
+
+        lookup_suspects = scanner.lookup_suspects
+        if scanner.lookups.dropped:
+            nd = scanner.lookups.dropped
+            skipped.append(tr(
+                f"{nd:,} lookups of pool names were not kept: more than {MAX_PAIRS:,} (client, pool) pairs; the "
+                "hosts behind them are not judged.",
+                f"有 {nd:,} 次矿池域名解析未保留：超过 {MAX_PAIRS:,} 个（主机，矿池）组合；其主机未被判断。"))
         if lookup_suspects and not suspects:
             nl = len({f.src_ip for f in lookup_suspects})
             skipped.append(tr(

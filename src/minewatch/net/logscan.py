@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from minewatch.errors import InputError, Rejects
 from minewatch.model import Evidence, Finding, combine_subscores
-from minewatch.net.findings import REPORT_THRESHOLD, FlowView, flow_finding, merge_findings, session_finding
+from minewatch.net.findings import FlowView, flow_finding, merge_findings, session_finding
 
 #: Shortest connection the timing kernels are asked about: a pool session lasts minutes to days.
 MIN_BEHAVIOR_DURATION_MS = 60_000.0
@@ -48,12 +48,17 @@ class FlowLogScanner:
         until: datetime | None = None,
         include_suspects: bool = False,
         tz_offset_h: float = 0.0,
+        lookups: Any = None,
     ) -> None:
         from minewatch.net.dns import NameCache
         from minewatch.net.lookups import PoolLookups
 
-        #: clients that looked up pool names (a finding of their own when no connection explains it)
-        self.lookups = PoolLookups(intel)
+        #: clients that looked up pool names (a finding of their own when no connection explains it). Given
+        #: by the caller when captures are scanned in the same run: one judgement over both (`scan`);
+        #: otherwise this scanner's own, judged in `findings()`.
+        self._own_lookups = lookups is None
+        self.lookups = lookups if lookups is not None else PoolLookups(
+            intel, since.timestamp() if since else None, until.timestamp() if until else None)
         self.include_suspects = include_suspects
         #: hours the clocks of logs that write local time without a zone (resolver logs) are ahead of UTC
         self.tz_offset_h = tz_offset_h
@@ -165,10 +170,12 @@ class FlowLogScanner:
             from minewatch.sources.resolver import read_resolver_log
 
             got: dict[str, int] = {}
-            batches, damage = _drain(read_resolver_log(path, rejects=self.rejects, tz_offset_h=self.tz_offset_h,
-                                                       counts=got))
+            try:  # batch by batch: a resolver's day is tens of millions of queries, kept only as lookups
+                for b in read_resolver_log(path, rejects=self.rejects, tz_offset_h=self.tz_offset_h, counts=got):
+                    self._take("dns", [b])
+            except InputError as e:
+                damage = e
             self.counts["dns_queries"] += got.get("queries", 0)
-            self._take("dns", batches)
         elif fmt == "nfcapd":
             from minewatch.sources.netflow import netflow_to_flows
             from minewatch.sources.nfcapd import read_nfcapd
@@ -186,11 +193,12 @@ class FlowLogScanner:
             return
         table = pa.Table.from_batches(batches)
         if log_type == "dns":
-            cols = ["ts", "query", "answers", "ttl_s", *(["client_ip"] if "client_ip" in table.column_names else [])]
+            cols = ["ts", "query", "answers", "ttl_s",
+                    *(c for c in ("client_ip", "server_ip") if c in table.column_names)]
             for r in table.select(cols).to_pylist():
                 if r["query"] and r["ts"] is not None:
                     self.lookups.add(r.get("client_ip"), r["query"], r["ts"].timestamp(), r["answers"] or (),
-                                     source=self._source or self._path)
+                                     source=self._source or self._path, server_ip=r.get("server_ip"))
                 if not r["query"] or not r["answers"] or r["ts"] is None:
                     continue
                 ts = r["ts"].timestamp()
@@ -281,13 +289,14 @@ class FlowLogScanner:
                     # verdict without a pool name or an IDS alert behind it is counted as a suspect
                     # (`--suspects` shows them), not reported.
                     self.suspects.append(g)
-        # clients that looked up a pool name that no connection finding explains (resolver logs alone)
-        covered = {(f.src_ip, x) for f in out.values() for x in (f.pool_host, f.sni, f.dst_ip) if x}
-        for g in self.lookups.findings(covered):
-            if g.score >= REPORT_THRESHOLD or self.include_suspects:
-                out[_key(g)] = g
-            else:
-                self.lookup_suspects.append(g)
+        if self._own_lookups:  # clients whose pool lookups no connection finding explains (resolver logs alone)
+            covered = {(f.src_ip, x) for f in out.values() for x in (f.pool_host, f.sni, f.dst_ip) if x}
+            reported, under = self.lookups.judge(covered)
+            for g in [*reported, *(under if self.include_suspects else [])]:
+                out[("dns", g.src_ip, g.extra.get("pool"), g.pool_host)] = g
+            if not self.include_suspects:
+                self.lookup_suspects.extend(under)
+            self.lookups.seen.clear()
         for f in [*out.values(), *self.suspects]:
             self._add_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0

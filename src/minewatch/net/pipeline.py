@@ -145,11 +145,14 @@ class ScanStats:
 class _DnsConsumer:
     """Feeds DNS answers into the name cache; nothing else of a DNS flow matters here."""
 
-    def __init__(self, cache: Any, stats: ScanStats, lookups: Any = None, client_ip: str | None = None) -> None:
+    def __init__(self, cache: Any, stats: ScanStats, lookups: Any = None, client_ip: str | None = None,
+                 server_ip: str | None = None, source: str | None = None) -> None:
         self.cache = cache
         self.stats = stats
         self.lookups = lookups
         self.client_ip = client_ip
+        self.server_ip = server_ip
+        self.source = source
 
     def feed(self, direction: int, ts: float, data: bytes) -> None:
         # DNS over TCP: 2-byte length prefix per message; only whole messages in one chunk are read.
@@ -164,17 +167,24 @@ class _DnsConsumer:
         pass
 
     def datagram(self, direction: int, ts: float, payload: bytes) -> None:
-        # Only responses with answers tie names to addresses: check QR and ANCOUNT before parsing.
-        if len(payload) < 12 or not payload[2] & 0x80 or not (payload[6] or payload[7]):
+        # Only responses tie names to addresses (check QR before parsing); a response without answers
+        # (NXDOMAIN, a name an RPZ blocks) still says who asked for the name.
+        if len(payload) < 12 or not payload[2] & 0x80:
+            return
+        answered = bool(payload[6] or payload[7])
+        if not answered and self.lookups is None:
             return
         from minewatch.net.dns import parse_dns
 
         msg = parse_dns(payload, answers_only=True)
-        if msg is not None and msg.is_response and msg.answers and self.cache.feed(msg, ts):
+        if msg is None or not msg.is_response:
+            return
+        if msg.answers and self.cache.feed(msg, ts):
             self.stats.dns_answers += 1
-            if self.lookups is not None and msg.questions:
-                addrs = [rr.value for rr in msg.answers if rr.rtype in (1, 28) and rr.value]
-                self.lookups.add(self.client_ip, msg.questions[0].name, ts, addrs)
+        if self.lookups is not None and msg.questions:
+            addrs = [rr.value for rr in msg.answers if rr.rtype in (1, 28) and rr.value]
+            self.lookups.add(self.client_ip, msg.questions[0].name, ts, addrs, server_ip=self.server_ip,
+                             source=self.source)
 
     def wants_more(self) -> bool:
         return True
@@ -205,8 +215,9 @@ class CaptureScanner:
         self.names = NameCache()
         from minewatch.net.lookups import PoolLookups
 
-        #: clients that looked up pool names (a finding of their own when no connection explains it)
-        self.lookups = PoolLookups(intel)
+        #: clients that looked up pool names, over every file of a scan (rotated captures add up); judged
+        #: once at the end (`judge_lookups`), against the findings of every capture and log of the scan
+        self.lookups = PoolLookups(intel, self.since, self.until)
         self.lookup_suspects: list[Finding] = []
         self.stats = ScanStats()
         self.flow_summaries: list[Any] = []
@@ -217,8 +228,8 @@ class CaptureScanner:
     # -- per flow -----------------------------------------------------------------------------
     def _consumer(self, info: Any) -> Any:
         if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
-            client = info.src_ip if info.dst_port == 53 else info.dst_ip
-            return _DnsConsumer(self.names, self.stats, self.lookups, client)
+            client, server = (info.src_ip, info.dst_ip) if info.dst_port == 53 else (info.dst_ip, info.src_ip)
+            return _DnsConsumer(self.names, self.stats, self.lookups, client, server, getattr(self, "_source", None))
         if info.transport in ("tcp", "udp"):
             from minewatch.net.stratum import SessionAnalyzer
 
@@ -401,28 +412,21 @@ class CaptureScanner:
         self._release_hellos()
         extra = endpoint_findings(self._undecided, self._findings)
         self.stats.mining_sessions += len(extra)
-        extra += self._lookup_findings([*self._findings, *extra])
         self.stats.add_time("findings", time.perf_counter() - t1)
         out = self._findings + extra
         self._undecided = []
         return out
 
-    def _lookup_findings(self, found: list[Finding]) -> list[Finding]:
-        """Hosts of this file that looked up a pool name no connection finding explains (`net.lookups`);
-        under the threshold they are kept as suspects. The lookups are per file, like the findings."""
-        from minewatch.net.findings import REPORT_THRESHOLD
-
+    def judge_lookups(self, found: list[Finding]) -> list[Finding]:
+        """Hosts that looked up a pool name that none of `found` (every finding of the scan, captures and
+        logs) explains (`net.lookups`): the reported ones are returned and counted; those under the
+        threshold are kept in `lookup_suspects`. The lookups are then forgotten (judged once)."""
         covered = {(f.src_ip, x) for f in found for x in (f.pool_host, f.sni, f.dst_ip) if x}
-        out = []
-        for g in self.lookups.findings(covered):
-            g.source = self._source
-            if g.score >= REPORT_THRESHOLD:
-                out.append(g)
-                self.stats.mining_sessions += 1
-            else:
-                self.lookup_suspects.append(g)
+        reported, suspects = self.lookups.judge(covered)
+        self.lookup_suspects.extend(suspects)
+        self.stats.mining_sessions += len(reported)
         self.lookups.seen.clear()
-        return out
+        return reported
 
     def _release_hellos(self) -> None:
         """Mining hellos with nothing after them (`SessionFacts.probe_only`) count only from a host

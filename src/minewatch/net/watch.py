@@ -152,6 +152,9 @@ class LiveScanner(CaptureScanner):
         self._findings: list[Finding] = []
         self._undecided: list[tuple[FlowView, Any]] = []
         self.engine = FlowEngine(self._live_consumer, idle_timeout_s=idle_timeout_s, on_flow_end=self._flow_end)
+        # DNS-only findings (`net.lookups`) are judged once at the end of a scan; a watch has no end, so
+        # it keeps no lookups (its memory stays bounded over days); its DNS answers still name flows
+        self.lookups = None
         self.window_s = window_s
         self.max_undecided = max_undecided
         self.max_confirmed = max_confirmed

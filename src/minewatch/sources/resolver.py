@@ -31,7 +31,7 @@ from typing import IO
 
 import pyarrow as pa
 
-from minewatch.errors import Rejects
+from minewatch.errors import InputError, Rejects
 from minewatch.model import DNS_SCHEMA
 
 BATCH_ROWS = 65_536
@@ -39,33 +39,48 @@ _IP = r"(?P<client>[0-9a-fA-F:.]+)"
 _NAME = r"(?P<name>[A-Za-z0-9_.*-]+?)\.?"
 _MON = {m: i + 1 for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                         "Nov", "Dec"))}
-#: BIND: "client [@0x...] IP#PORT [(name)]: [view v: ]query: NAME CLASS TYPE ..."
-BIND_RE = re.compile(r"client (?:@0x[0-9a-f]+ )?" + _IP + r"#\d+(?: \([^)]*\))?: (?:view [^:]+: )?query: "
-                     + _NAME + r" (?:IN|CH|HS|ANY) (?P<qtype>[A-Z0-9]+)\b")
-DNSMASQ_QUERY_RE = re.compile(r"dnsmasq\[\d+\]: (?:\d+ [0-9a-fA-F:.]+/\d+ )?query\[(?P<qtype>[A-Z0-9]+)\] " + _NAME
-                              + r" from " + _IP + r"\s*$")
-DNSMASQ_REPLY_RE = re.compile(r"dnsmasq\[\d+\]: (?:\d+ [0-9a-fA-F:.]+/\d+ )?reply " + _NAME
-                              + r" is (?P<answer>[0-9a-fA-F:.]+)\s*$")
-UNBOUND_RE = re.compile(r"^\[(?P<epoch>\d{9,11})\] unbound\[[\d:]+\] info: " + _IP + r" " + _NAME
-                        + r" (?P<qtype>[A-Z0-9]+) IN\s*$")
+#: what starts a resolver's log line: BIND's own time stamp, a syslog one (RFC 3164, or RFC 3339 with its
+#: zone) followed by the host name, or Unbound's epoch in brackets. Anchored, so that the same words in
+#: the middle of another log (an HTTP User-Agent in an EVE record) never make that log a resolver's.
+_STAMP = (r"^(?:\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)? "
+          r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} (?:\S+ )?"
+          r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})? (?:\S+ )?"
+          r"|\[\d{9,11}\] )")
+#: BIND: "[named[pid]: ][queries: ][info: ]client [@0x...] IP#PORT [(name)]: [view v: ]query: NAME CLASS TYPE"
+BIND_RE = re.compile(_STAMP + r"(?:named\[\d+\]: )?(?:queries: )?(?:info: )?client (?:@0x[0-9a-f]+ )?" + _IP
+                     + r"#\d+(?: \([^)]*\))?: (?:view [^:]+: )?query: " + _NAME
+                     + r" (?:IN|CH|HS|ANY) (?P<qtype>[A-Z0-9]+)\b")
+DNSMASQ_QUERY_RE = re.compile(_STAMP + r"dnsmasq\[\d+\]: (?:\d+ [0-9a-fA-F:.]+/\d+ )?query\[(?P<qtype>[A-Z0-9]+)\] "
+                              + _NAME + r" from " + _IP + r"\s*$")
+#: "reply NAME is ADDR" and "cached NAME is ADDR" give answers; "is <CNAME>" says an alias follows
+DNSMASQ_REPLY_RE = re.compile(_STAMP + r"dnsmasq\[\d+\]: (?:\d+ [0-9a-fA-F:.]+/\d+ )?(?:reply|cached) " + _NAME
+                              + r" is (?P<answer>\S+)\s*$")
+#: Unbound: its own file ("[epoch] unbound[pid:tid] info: IP NAME. TYPE IN"), through syslog or with
+#: log-time-ascii ("... unbound[pid:tid] info: ..." / "unbound: [pid:tid] info: ..."), log-tag-queryreply
+#: ("query: IP NAME. TYPE IN")
+UNBOUND_RE = re.compile(_STAMP + r"unbound(?:\[[\d:]+\])?:? ?(?:\[[\d:]+\] )?(?:info|query): (?:query: )?" + _IP
+                        + r" " + _NAME + r" (?P<qtype>[A-Z0-9]+) IN\s*$")
+_EPOCH = re.compile(r"^\[(?P<epoch>\d{9,11})\]")
 _BIND_TIME = re.compile(r"^(?P<d>\d{2})-(?P<mon>[A-Z][a-z]{2})-(?P<y>\d{4}) (?P<t>\d{2}:\d{2}:\d{2})(?:\.(?P<ms>\d+))?")
 _SYSLOG_TIME = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<d>\d{1,2}) (?P<t>\d{2}:\d{2}:\d{2})")
-_ISO_TIME = re.compile(r"^(?P<iso>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)")
+_ISO_TIME = re.compile(r"^(?P<iso>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?P<zone>Z|[+-]\d{2}:?\d{2})?")
+#: words one of which every query line holds: lines without any are passed over before the regexes run
+_QUICK = ("query", "info: ", "reply ", "cached ")
 
 
 def resolver_kind(line: str) -> str | None:
     """'bind' | 'dnsmasq' | 'unbound' for a query line of one of those logs, else None."""
-    if BIND_RE.search(line):
+    if BIND_RE.match(line):
         return "bind"
-    if DNSMASQ_QUERY_RE.search(line):
+    if DNSMASQ_QUERY_RE.match(line):
         return "dnsmasq"
-    if UNBOUND_RE.search(line):
+    if UNBOUND_RE.match(line):
         return "unbound"
     return None
 
 
 class _Clock:
-    """Wall-clock stamps at the start of a line, to UTC epoch seconds."""
+    """Stamps at the start of a line, to UTC epoch seconds (None when there is none or it is no date)."""
 
     def __init__(self, year: int, tz_offset_h: float, latest: datetime) -> None:
         self.year = year
@@ -73,22 +88,38 @@ class _Clock:
         self.latest = latest
 
     def __call__(self, line: str) -> float | None:
+        try:
+            return self._read(line)
+        except ValueError:  # "31-Nov-2026", hour 25, 29 Feb in a common year: the line's time is unreadable
+            return None
+
+    def _read(self, line: str) -> float | None:
+        m = _EPOCH.match(line)
+        if m:
+            return float(m["epoch"])
         m = _BIND_TIME.match(line)
         if m and m["mon"] in _MON:
             wall = datetime.strptime(f"{m['y']}-{_MON[m['mon']]:02d}-{m['d']} {m['t']}", "%Y-%m-%d %H:%M:%S")
             wall += timedelta(milliseconds=int((m["ms"] or "0")[:3].ljust(3, "0")))
-        else:
-            m = _SYSLOG_TIME.match(line)
-            if m and m["mon"] in _MON:
-                wall = datetime.strptime(f"{self.year}-{_MON[m['mon']]:02d}-{int(m['d']):02d} {m['t']}",
-                                         "%Y-%m-%d %H:%M:%S")
-                if wall - self.offset > self.latest + timedelta(days=1):  # December lines read in January
-                    wall = wall.replace(year=self.year - 1)
-            else:
-                m = _ISO_TIME.match(line)
-                if not m:
-                    return None
-                wall = datetime.fromisoformat(m["iso"].replace(" ", "T"))
+            return (wall - self.offset).replace(tzinfo=UTC).timestamp()
+        m = _SYSLOG_TIME.match(line)
+        if m and m["mon"] in _MON:
+            wall = datetime.strptime(f"{self.year}-{_MON[m['mon']]:02d}-{int(m['d']):02d} {m['t']}",
+                                     "%Y-%m-%d %H:%M:%S")
+            if wall - self.offset > self.latest + timedelta(days=1):  # December lines read in January
+                wall = wall.replace(year=self.year - 1)
+            return (wall - self.offset).replace(tzinfo=UTC).timestamp()
+        m = _ISO_TIME.match(line)
+        if not m:
+            return None
+        wall = datetime.fromisoformat(m["iso"].replace(" ", "T"))
+        if m["zone"]:  # a stamp that states its zone is an instant: --tz-offset does not apply
+            z = m["zone"]
+            if z == "Z":
+                return wall.replace(tzinfo=UTC).timestamp()
+            sign = -1 if z[0] == "-" else 1
+            hh, mm = int(z[1:3]), int(z[-2:])
+            return (wall - sign * timedelta(hours=hh, minutes=mm)).replace(tzinfo=UTC).timestamp()
         return (wall - self.offset).replace(tzinfo=UTC).timestamp()
 
 
@@ -105,7 +136,8 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
     """DNS_SCHEMA batches of the queries in a BIND, dnsmasq or Unbound log (see the module docstring).
 
     `counts` (when given) receives `queries` and `other_lines`; a query line whose time cannot be read
-    is rejected with its line number.
+    is rejected with its line number. A compressed log cut short raises InputError naming the file
+    after the queries before the cut were delivered.
     """
     p = Path(path)
     rejects = rejects if rejects is not None else Rejects()
@@ -114,32 +146,45 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
     clock = _Clock(changed.year, tz_offset_h, changed)
     rows: list[dict[str, object]] = []
     last_of_name: dict[str, dict[str, object]] = {}  # dnsmasq replies belong to the latest query of a name
+    last_query: dict[str, object] | None = None  # ... and the answers of its CNAME target to that query
     source = str(p)
-    with _open(p) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            m = BIND_RE.search(line) or DNSMASQ_QUERY_RE.search(line) or UNBOUND_RE.search(line)
-            if m is None:
-                r = DNSMASQ_REPLY_RE.search(line)
-                q = last_of_name.get(r["name"].lower()) if r else None
-                if q is not None:
-                    q["answers"].append(r["answer"])  # type: ignore[union-attr]
-                else:
+    lineno = 0
+    try:
+        with _open(p) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not any(w in line for w in _QUICK):
                     counts["other_lines"] = counts.get("other_lines", 0) + 1
-                continue
-            ts = float(m["epoch"]) if "epoch" in m.groupdict() and m["epoch"] else clock(line)
-            if ts is None:
-                rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
-                continue
-            row: dict[str, object] = {"ts": round(ts * 1e6), "client_ip": m["client"], "server_ip": None,
-                                      "query": m["name"].lower(), "qtype": m["qtype"], "answers": [],
-                                      "ttl_s": None, "source": source}
-            rows.append(row)
-            last_of_name[row["query"]] = row  # type: ignore[index]
-            counts["queries"] = counts.get("queries", 0) + 1
-            if len(rows) >= BATCH_ROWS:
-                yield _batch(rows)
-                rows = []
-                last_of_name.clear()
+                    continue
+                m = BIND_RE.match(line) or DNSMASQ_QUERY_RE.match(line) or UNBOUND_RE.match(line)
+                if m is None:
+                    r = DNSMASQ_REPLY_RE.match(line)
+                    if r is not None:
+                        q = last_of_name.get(r["name"].lower()) or last_query
+                        if q is not None and r["answer"] != "<CNAME>":
+                            q["answers"].append(r["answer"])  # type: ignore[union-attr]
+                    else:
+                        counts["other_lines"] = counts.get("other_lines", 0) + 1
+                    continue
+                ts = clock(line)
+                if ts is None:
+                    rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
+                    continue
+                row: dict[str, object] = {"ts": round(ts * 1e6), "client_ip": m["client"], "server_ip": None,
+                                          "query": m["name"].lower(), "qtype": m["qtype"], "answers": [],
+                                          "ttl_s": None, "source": source}
+                rows.append(row)
+                last_of_name[row["query"]] = row  # type: ignore[index]
+                last_query = row
+                counts["queries"] = counts.get("queries", 0) + 1
+                if len(rows) >= BATCH_ROWS:
+                    yield _batch(rows)
+                    rows = []
+                    last_of_name.clear()
+                    last_query = None
+    except (EOFError, OSError, gzip.BadGzipFile) as e:
+        if rows:
+            yield _batch(rows)
+        raise InputError(f"resolver log cut short after line {lineno} ({e})", path=str(p)) from e
     if rows:
         yield _batch(rows)
 

@@ -675,9 +675,7 @@ def sniff_format(path: str | Path) -> str | None:
         return None
     from minewatch.sources.resolver import resolver_kind
 
-    # a resolver's log (BIND, dnsmasq, Unbound) mixes query lines with start-up and forwarding lines
-    if any(resolver_kind(raw.decode("utf-8", "replace")) for raw in first_lines):
-        return "resolver-log"
+    plain = False  # a line that is neither JSON nor a Zeek header: the file is no Zeek or EVE log
     for raw in first_lines:
         line = raw.strip()
         if line.startswith((b"#separator", b"#fields", b"#path")):
@@ -693,13 +691,44 @@ def sniff_format(path: str | Path) -> str | None:
                 return "zeek-json"
             continue  # an object of neither kind (a log's own metadata line): look further
         if line.startswith(b"["):
+            if resolver_kind(raw.decode("utf-8", "replace")):  # Unbound's "[epoch] unbound[...]" lines
+                return "resolver-log"
             continue  # a JSON array line is not a log record, but one such line does not decide the file
         if b"\t" in line:
             cols = line.decode("utf-8", "replace").split("\t")
             if "ts" in cols and ("uid" in cols or "id.orig_h" in cols):
                 return "zeek-tsv"
-        return None
+        plain = True
+        if resolver_kind(raw.decode("utf-8", "replace")):
+            return "resolver-log"
+    if plain and first_lines and _SYSLOG_LINE.match(first_lines[0].decode("utf-8", "replace")):
+        # a system log where the resolver's lines come after others (start-up, other daemons)
+        return "resolver-log" if _resolver_lines_later(p) else None
     return None
+
+
+_SYSLOG_LINE = re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})")
+#: lines of a system log searched for a resolver's query line
+SNIFF_SYSLOG_LINES = 5000
+
+
+def _resolver_lines_later(p: Path) -> bool:
+    from minewatch.sources.resolver import resolver_kind
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            stream: IO[bytes] = gzip.GzipFile(fileobj=f) if head == b"\x1f\x8b" else f
+            for _ in range(SNIFF_SYSLOG_LINES):
+                raw = stream.readline(SNIFF_MAX_LINE)
+                if not raw:
+                    return False
+                if resolver_kind(raw.decode("utf-8", "replace")):
+                    return True
+    except (OSError, EOFError):
+        return False
+    return False
 
 
 #: Sniffing reads up to SNIFF_LINES non-empty lines of at most SNIFF_MAX_LINE (longer ones are skipped),

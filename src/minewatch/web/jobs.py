@@ -244,18 +244,33 @@ class JobManager:
                     _note_prior(job, f, prior[f.sha256])
             batches: list[tuple[JobFile, list[Any]]] = []  # (file whose sha the findings are stored under, findings)
             logs = [f for f in files if f.kind in LOG_KINDS]
+            from minewatch.net.lookups import PoolLookups
+
+            job_lookups = PoolLookups(self._intel())  # one count of pool lookups over the job's files
             base = 0
             for f in files:
                 if f.kind in LOG_KINDS:
                     continue
                 if f.sha256 not in prior:
-                    got = self._scan_capture(job, f, base) if f.kind == "capture" else self._scan_meter(job, f)
+                    got = self._scan_capture(job, f, base, job_lookups) if f.kind == "capture" \
+                        else self._scan_meter(job, f)
                     batches.append((f, got))
                 base += f.size_bytes
                 job.done_bytes = base
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
-                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior))))
+                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups)))
+            if job_lookups.seen:
+                found_all = [x for _, b in batches for x in b]
+                covered = {(x.src_ip, v) for x in found_all for v in (x.pool_host, x.sni, x.dst_ip) if v}
+                reported, under = job_lookups.judge(covered)
+                by_name = {f.filename: f for f in files}
+                for g in reported:
+                    batches.append((by_name.get(g.source or "", files[0]), [g]))
+                if under:
+                    nl = len({g.src_ip for g in under})
+                    job.note(f"{nl} host(s) looked up pool names only a few times or only the pools' web sites; "
+                             "not reported", f"有 {nl} 台主机仅少数几次解析矿池域名或只访问了矿池网站；未作报告")
             db = connect(self.db_target, wait_s=30.0)
             try:
                 for f, found in batches:
@@ -304,12 +319,13 @@ class JobManager:
         finally:
             db.close()
 
-    def _scan_logs(self, job: Job, files: list[JobFile], base: int, known: set[str] | None = None) -> list[Any]:
+    def _scan_logs(self, job: Job, files: list[JobFile], base: int, known: set[str] | None = None,
+                   lookups: Any = None) -> list[Any]:
         """The CLI's flow-log scan (`FlowLogScanner`) over the job's logs, names read before flows; the
         connections of logs in `known` (content hashes stored before) are not read again."""
         from minewatch.net.logscan import FlowLogScanner
 
-        scanner = FlowLogScanner(self._intel())
+        scanner = FlowLogScanner(self._intel(), lookups=lookups)
         by_path = {str(f.path): f.filename for f in files}
         for f in files:
             def progress(pos: int, size: int, start: int = base) -> None:
@@ -352,10 +368,12 @@ class JobManager:
                      "them; not reported", f"{n} 条长连接具有类似矿池的节奏，但没有矿池域名或入侵检测告警佐证，未作报告")  # fmt: skip
         return found
 
-    def _scan_capture(self, job: Job, f: JobFile, base: int) -> list[Any]:
+    def _scan_capture(self, job: Job, f: JobFile, base: int, lookups: Any = None) -> list[Any]:
         from minewatch.net.pipeline import CaptureScanner
 
         scanner = CaptureScanner(self._intel())
+        if lookups is not None:
+            scanner.lookups = lookups
 
         def progress(n: int) -> None:
             job.done_bytes = min(base + int(n), job.size_bytes)
