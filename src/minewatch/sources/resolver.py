@@ -86,8 +86,32 @@ class _Clock:
         self.year = year
         self.offset = timedelta(hours=tz_offset_h)
         self.latest = latest
+        #: seconds of a stamp's whole-second text: a busy resolver writes thousands of lines a second, and
+        #: strptime was most of the reading time
+        self._seen: dict[str, float | None] = {}
 
     def __call__(self, line: str) -> float | None:
+        m = _BIND_TIME.match(line)
+        if m:  # the whole second from the cache, the milliseconds from the line
+            key = line[: m.start("ms") - 1] if m["ms"] else m.group(0)
+            base = self._seen.get(key, -1.0)
+            if base == -1.0:
+                if len(self._seen) > 100_000:
+                    self._seen.clear()
+                base = self._seen[key] = self._safe(key)
+            return None if base is None else base + int((m["ms"] or "0")[:3].ljust(3, "0")) / 1000
+        m = _SYSLOG_TIME.match(line)
+        if m:
+            key = m.group(0)
+            base = self._seen.get(key, -1.0)
+            if base == -1.0:
+                if len(self._seen) > 100_000:
+                    self._seen.clear()
+                base = self._seen[key] = self._safe(key)
+            return base
+        return self._safe(line)
+
+    def _safe(self, line: str) -> float | None:
         try:
             return self._read(line)
         except ValueError:  # "31-Nov-2026", hour 25, 29 Feb in a common year: the line's time is unreadable
