@@ -273,3 +273,23 @@ def test_meter_files_with_a_chinese_header_are_meter_files(tmp_path, enc):
     p.write_bytes(("电表编号,采集时间,有功功率\n" + "".join(f"M1,2024-03-01 {h:02d}:00:00,1.5\n" for h in range(24)))
                   .encode(enc))
     assert sniff(p) == "meter"
+
+
+def test_resolver_log_upload_with_its_clock(env, tmp_path):
+    log = ("Nov 22 06:00:05 gw dnsmasq[311]: query[A] btc.viabtc.io from 192.168.1.20\n"
+           "Nov 22 07:00:05 gw dnsmasq[311]: query[A] btc.viabtc.io from 192.168.1.20\n"
+           "Nov 22 08:00:05 gw dnsmasq[311]: query[A] btc.viabtc.io from 192.168.1.20\n")
+    assert sniff(_write_text(tmp_path / "dnsmasq.log", log)) == "resolver-log"
+    an = env.api("analyst")
+    r = an.post("/api/v1/uploads", files={"file": ("dnsmasq.log", log.encode(), "text/plain")}, data={"tz_offset": "8"})
+    assert r.status_code == 202, r.text
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=60)
+    assert job.state == "done" and job.kind == "resolver-log" and job.tz_offset == 8.0
+    (f,) = an.get("/api/v1/findings", params={"ip": "192.168.1.20"}).json()["items"]
+    assert f["detector"] == "net.dns" and f["first_seen"].endswith("22:00:05Z")  # 06:00 at UTC+8
+    assert an.post("/api/v1/uploads", files={"file": ("x.log", log.encode())}, data={"tz_offset": "30"}).status_code == 422
+
+
+def _write_text(p: Path, text: str) -> Path:
+    p.write_text(text)
+    return p

@@ -505,6 +505,11 @@ _r(r"(.+?): sheet (.+?): (.+); skipped",
    "book.xlsx: sheet 说明: cannot tell the layout: expected long (meter, time, value), wide (time + one column per "
    "meter), daily (customer + one column per date) or points (meter, date + one column per point of the day: "
    "00:15 … 24:00 or P1 … P96) columns; got 备注; skipped", worded=(3,))
+_r(r"the resolver-log clock must be between -14 and 14 hours, got (.*)",
+   lambda m: f"解析服务器日志的时钟须在 -14 到 14 小时之间，实际为 {m[1]}",
+   "the resolver-log clock must be between -14 and 14 hours, got '30'")
+_r(r"resolver log cut short after line (\d+) \((.*)\)", lambda m: f"解析服务器日志在第 {m[1]} 行后被截断（{m[2]}）",
+   "resolver log cut short after line 120 (Compressed file ended before the end-of-stream marker was reached)")
 _r(r"resolver log query without a readable time", lambda m: "解析服务器日志中时间无法读取的查询",
    "resolver log query without a readable time")
 _r(r"unreadable nfdump record \((.*)\)", lambda m: f"无法读取的 nfdump 记录（{m[1]}）",

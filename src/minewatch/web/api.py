@@ -372,17 +372,21 @@ def api_export(
 
 @router.post("/uploads", status_code=202, responses=ERR)
 async def api_upload(request: Request, file: list[UploadFile] = File(..., description=(
-        "One or more files scanned together: a capture (pcap, pcapng, gzip), meter readings (CSV), or flow "
-        "logs (Zeek conn/dns/ssl in TSV or JSON, Suricata EVE, NetFlow Parquet from `minewatch collect`). "
-        "Logs of one upload are read together, so a conn.log is named by the dns.log and ssl.log beside it.")),
+        "One or more files scanned together: a capture (pcap, pcapng, gzip), meter readings (CSV, Excel), or "
+        "flow logs (Zeek conn/dns/ssl in TSV or JSON, Suricata EVE, NetFlow Parquet from `minewatch collect`, "
+        "nfcapd files, DNS resolver query logs of BIND, dnsmasq or Unbound). Logs of one upload are read "
+        "together, so a conn.log is named by the dns.log and ssl.log beside it.")),
         rescan: bool = Form(False, description=(
             "Scan files again even if the store's import ledger knows their content (by default their stored "
             "findings are shown), e.g. after importing a pool list; as `minewatch scan --rescan`.")),
+        tz_offset: float = Form(0.0, ge=-14, le=14, description=(
+            "Hours the clock of uploaded DNS resolver logs is ahead of UTC (they write local time without a "
+            "zone); as `minewatch scan --tz-offset`.")),
         user: C.User = Depends(analyst)) -> dict[str, Any]:  # fmt: skip
     from minewatch.web.pages import submit_uploads
 
     try:
-        job = await submit_uploads(request, file, user.username, rescan=rescan)
+        job = await submit_uploads(request, file, user.username, rescan=rescan, tz_offset=tz_offset)
     except InputError as e:
         raise HTTPException(400, str(e)) from e
     return job.to_dict()

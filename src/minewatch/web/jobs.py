@@ -134,6 +134,8 @@ class Job:
     files: list[JobFile] = field(default_factory=list)
     #: scan even the files the import ledger knows (`minewatch scan --rescan`), e.g. after a pool list import
     rescan: bool = False
+    #: hours the clock of uploaded resolver logs is ahead of UTC (`minewatch scan --tz-offset`)
+    tz_offset: float = 0.0
 
     @property
     def percent(self) -> float:
@@ -157,7 +159,7 @@ class Job:
             "size_bytes": self.size_bytes, "state": self.state, "kind": self.kind, "done_bytes": self.done_bytes,
             "percent": self.percent, "findings": self.findings, "new_findings": self.new_findings,
             "attached": self.attached, "error": self.error, "error_zh": self.error_zh, "notes": self.notes, "notes_zh": self.notes_zh,
-            "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan,
+            "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan, "tz_offset": self.tz_offset,
         }  # fmt: skip
 
 
@@ -187,7 +189,8 @@ class JobManager:
         """Take over a finished upload (already size-checked), keep it under its hash, queue the scan."""
         return self.submit_files([(tmp, filename)], owner, rescan=rescan)
 
-    def submit_files(self, uploads: list[tuple[Path, str]], owner: str, *, rescan: bool = False) -> Job:
+    def submit_files(self, uploads: list[tuple[Path, str]], owner: str, *, rescan: bool = False,
+                     tz_offset: float = 0.0) -> Job:
         """One job for several files of one upload: flow logs are read together (a conn.log needs the
         dns.log and ssl.log beside it to name its servers), captures and meter files one by one. With
         `rescan`, files the import ledger knows are scanned again (as `minewatch scan --rescan`)."""
@@ -205,7 +208,7 @@ class JobManager:
         first = files[0]
         name = first.filename if len(files) == 1 else f"{first.filename} (+{len(files) - 1})"
         job = Job(uuid.uuid4().hex, name, owner, first.path, first.sha256, sum(f.size_bytes for f in files),
-                  files=files, rescan=rescan)  # fmt: skip
+                  files=files, rescan=rescan, tz_offset=tz_offset)  # fmt: skip
         with self._lock:
             self.jobs[job.job_id] = job
         self._pool.submit(self._run, job)
@@ -325,7 +328,7 @@ class JobManager:
         connections of logs in `known` (content hashes stored before) are not read again."""
         from minewatch.net.logscan import FlowLogScanner
 
-        scanner = FlowLogScanner(self._intel(), lookups=lookups)
+        scanner = FlowLogScanner(self._intel(), lookups=lookups, tz_offset_h=job.tz_offset)
         by_path = {str(f.path): f.filename for f in files}
         for f in files:
             def progress(pos: int, size: int, start: int = base) -> None:

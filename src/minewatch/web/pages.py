@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -511,17 +512,24 @@ async def save_upload(request: Request, file: UploadFile) -> Path:
 
 @router.post("/upload")
 async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] = File(...), rescan: str = Form(""),
-                 user: C.User = Depends(session_user)) -> Response:  # fmt: skip
+                 tz_offset: str = Form(""), user: C.User = Depends(session_user)) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     require(user, "analyst", lang_of(request))
     try:
-        job = await submit_uploads(request, file, user.username, rescan=bool(rescan))
+        tz = float(tz_offset) if tz_offset.strip() else 0.0
+        if not (math.isfinite(tz) and -14 <= tz <= 14):
+            raise ValueError(tz_offset)
+    except ValueError:
+        return fail(request, InputError(f"the resolver-log clock must be between -14 and 14 hours, got {tz_offset!r}"))
+    try:
+        job = await submit_uploads(request, file, user.username, rescan=bool(rescan), tz_offset=tz)
     except InputError as e:
         return fail(request, e)
     return back(f"/jobs/{job.job_id}")
 
 
-async def submit_uploads(request: Request, files: list[UploadFile], owner: str, *, rescan: bool = False) -> Any:
+async def submit_uploads(request: Request, files: list[UploadFile], owner: str, *, rescan: bool = False,
+                         tz_offset: float = 0.0) -> Any:
     """Save every file of the upload, then queue one job for them (pages and API alike). Files the
     import ledger knows are not scanned again unless `rescan` (their stored findings are shown)."""
     if len(files) > MAX_FILES_PER_JOB:
@@ -534,7 +542,7 @@ async def submit_uploads(request: Request, files: list[UploadFile], owner: str, 
         for tmp, _ in saved:
             tmp.unlink(missing_ok=True)
         raise
-    return request.app.state.jobs.submit_files(saved, owner, rescan=rescan)
+    return request.app.state.jobs.submit_files(saved, owner, rescan=rescan, tz_offset=tz_offset)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
