@@ -355,3 +355,28 @@ def test_tz_offset_is_checked(tmp_path, tmp_home):
     for bad in ("nan", "30", "-15"):
         r = CliRunner().invoke(app, ["scan", str(p), "--no-store", "--tz-offset", bad])
         assert r.exit_code == 2 and "--tz-offset" in r.stderr
+
+
+WINDOWS = """DNS Server log file creation at 11/22/2026 6:00:00 AM UTC
+
+Message logging key (for packets - other items use a subset of these fields):
+11/22/2026 6:52:37 AM 0E6C PACKET  000000A1B2C3D4E0 UDP Rcv 10.1.2.3        c5e3   Q [0001   D   NOERROR] A      (3)xmr(6)f2pool(3)com(0)
+11/22/2026 6:52:37 AM 0E6C PACKET  000000A1B2C3D4E0 UDP Snd 10.1.2.3        c5e3 R Q [8081   DR  NOERROR] A      (3)xmr(6)f2pool(3)com(0)
+11/22/2026 7:32:37 AM 0E6C PACKET  000000A1B2C3D4E0 UDP Rcv 10.1.2.3        c5e4   Q [0001   D   NOERROR] A      (3)xmr(6)f2pool(3)com(0)
+11/22/2026 1:12:37 PM 0E6C PACKET  000000A1B2C3D4E0 UDP Rcv 10.1.2.3        c5e5   Q [0001   D   NOERROR] AAAA   (3)xmr(6)f2pool(3)com(0)
+2026/11/22 14:00:01 0E6C PACKET  000000A1B2C3D4E0 UDP Rcv 10.1.2.8        c5e6   Q [0001   D   NOERROR] A      (3)www(5)baidu(3)com(0)
+"""
+
+
+def test_windows_dns_debug_log(tmp_path, tmp_home):
+    p = _write(tmp_path, "dns.log", WINDOWS)
+    assert sniff_format(p) == "resolver-log"
+    rows = [r for b in read_resolver_log(p, tz_offset_h=8) for r in b.to_pylist()]
+    assert [(r["client_ip"], r["query"], r["ts"].isoformat()) for r in rows] == [
+        ("10.1.2.3", "xmr.f2pool.com", "2026-11-21T22:52:37+00:00"),  # the R (response) line is not a query
+        ("10.1.2.3", "xmr.f2pool.com", "2026-11-21T23:32:37+00:00"),
+        ("10.1.2.3", "xmr.f2pool.com", "2026-11-22T05:12:37+00:00"),  # 1:12 PM
+        ("10.1.2.8", "www.baidu.com", "2026-11-22T06:00:01+00:00"),  # YYYY/M/D, as zh-CN servers write it
+    ]
+    got, _ = _scan(str(p), "--tz-offset", "8")
+    assert [(f["src_ip"], f["pool_host"], f["score"]) for f in got] == [("10.1.2.3", "xmr.f2pool.com", 50.0)]

@@ -281,10 +281,10 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
 def scan(
     paths: list[Path] = typer.Argument(..., exists=True, help=tr(
         "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, DNS "
-        "resolver query logs (BIND, dnsmasq, Unbound), nfcapd files or directories (read with nfdump), or a "
+        "resolver query logs (BIND, dnsmasq, Unbound, Windows DNS debug), nfcapd files or directories (read with nfdump), or a "
         "directory written by `minewatch collect`.",
         "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件、"
-        "DNS 解析服务器查询日志（BIND、dnsmasq、Unbound）、nfcapd 文件或目录（用 nfdump 读取），"
+        "DNS 解析服务器查询日志（BIND、dnsmasq、Unbound、Windows DNS 调试日志）、nfcapd 文件或目录（用 nfdump 读取），"
         "或 `minewatch collect` 输出的目录。")),
     fmt_out: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr(

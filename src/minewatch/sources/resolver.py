@@ -12,7 +12,9 @@ messages — are counted as not queries, never rejected as damage):
   (`Nov 22 06:52:37 ns1 named[812]: client ...`); older versions without `@0x...`;
 * dnsmasq `log-queries` (`Nov 22 06:52:37 dnsmasq[311]: query[A] pool.example from 10.1.2.3`), its
   `reply pool.example is 203.0.113.9` lines give the answers of the latest query of that name;
-* Unbound `log-queries: yes` (`[1763794357] unbound[1:0] info: 10.1.2.3 pool.example. A IN`).
+* Unbound `log-queries: yes` (`[1763794357] unbound[1:0] info: 10.1.2.3 pool.example. A IN`);
+* Windows Server DNS debug logging (`11/22/2026 6:52:37 AM 0E6C PACKET ... UDP Rcv 10.1.2.3 c5e3   Q
+  [0001   D   NOERROR] A (3)xmr(6)f2pool(3)com(0)`), dates as M/D/YYYY with AM/PM or YYYY/M/D.
 
 Times: syslog and BIND write the resolver host's local wall-clock time without a zone (syslog not even
 the year); they are read as `tz_offset_h` hours ahead of UTC (the `scan --tz-offset` value, default 0 =
@@ -65,7 +67,14 @@ _BIND_TIME = re.compile(r"^(?P<d>\d{2})-(?P<mon>[A-Z][a-z]{2})-(?P<y>\d{4}) (?P<
 _SYSLOG_TIME = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<d>\d{1,2}) (?P<t>\d{2}:\d{2}:\d{2})")
 _ISO_TIME = re.compile(r"^(?P<iso>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?P<zone>Z|[+-]\d{2}:?\d{2})?")
 #: words one of which every query line holds: lines without any are passed over before the regexes run
-_QUICK = ("query", "info: ", "reply ", "cached ")
+#: Windows Server DNS debug log ("Log packets for debugging"): a query received from a client is a
+#: "Rcv" packet without the response flag R; the name is written as (3)xmr(6)f2pool(3)com(0). Dates are
+#: written in the server's short-date format: M/D/YYYY with AM/PM (en-US) or YYYY/M/D (zh-CN, ISO-like).
+WINDOWS_RE = re.compile(r"^(?P<date>\d{1,4}/\d{1,2}/\d{1,4}) (?:(?P<ampm1>AM|PM|上午|下午) ?)?(?P<time>\d{1,2}:\d{2}:\d{2})"
+                        r"(?: (?P<ampm>AM|PM))? [0-9A-F]+ PACKET +[0-9A-F]+ (?:UDP|TCP) Rcv " + _IP
+                        + r" +[0-9a-f]+ {3}Q \[[^\]]*\] +(?P<qtype>[A-Z0-9]+) +(?P<wname>(?:\(\d+\)[^(\s]*)+)\s*$")
+_WLABEL = re.compile(r"\((\d+)\)")
+_QUICK = ("query", "info: ", "reply ", "cached ", " Rcv ")
 
 
 def resolver_kind(line: str) -> str | None:
@@ -76,7 +85,31 @@ def resolver_kind(line: str) -> str | None:
         return "dnsmasq"
     if UNBOUND_RE.match(line):
         return "unbound"
+    if WINDOWS_RE.match(line):
+        return "windows"
     return None
+
+
+def _windows_name(text: str) -> str:
+    """(3)xmr(6)f2pool(3)com(0) -> xmr.f2pool.com"""
+    return ".".join(p for p in (x.strip() for x in _WLABEL.split(text)[2::2]) if p)
+
+
+def _windows_ts(m: re.Match[str], offset: timedelta) -> float | None:
+    """The time of a Windows DNS debug line: M/D/YYYY h:mm:ss AM/PM or YYYY/M/D H:mm:ss, local time."""
+    a, b, c = (int(x) for x in m["date"].split("/"))
+    year, month, day = (a, b, c) if a > 31 else (c, a, b)
+    hh, mm, ss = (int(x) for x in m["time"].split(":"))
+    ampm = m["ampm"] or m["ampm1"]
+    if ampm in ("PM", "下午") and hh < 12:
+        hh += 12
+    elif ampm in ("AM", "上午") and hh == 12:
+        hh = 0
+    try:
+        wall = datetime(year, month, day, hh, mm, ss)
+    except ValueError:
+        return None
+    return (wall - offset).replace(tzinfo=UTC).timestamp()
 
 
 class _Clock:
@@ -180,6 +213,22 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
                     counts["other_lines"] = counts.get("other_lines", 0) + 1
                     continue
                 m = BIND_RE.match(line) or DNSMASQ_QUERY_RE.match(line) or UNBOUND_RE.match(line)
+                if m is None and " Rcv " in line:
+                    w = WINDOWS_RE.match(line)
+                    if w is not None:
+                        wts = _windows_ts(w, clock.offset)
+                        if wts is None:
+                            rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
+                            continue
+                        row = {"ts": round(wts * 1e6), "client_ip": w["client"], "server_ip": None,
+                               "query": _windows_name(w["wname"]).lower(), "qtype": w["qtype"], "answers": [],
+                               "ttl_s": None, "source": source}
+                        rows.append(row)
+                        counts["queries"] = counts.get("queries", 0) + 1
+                        if len(rows) >= BATCH_ROWS:
+                            yield _batch(rows)
+                            rows = []
+                        continue
                 if m is None:
                     r = DNSMASQ_REPLY_RE.match(line)
                     if r is not None:
