@@ -142,3 +142,17 @@ def test_headers_that_only_look_like_a_tunnel_leave_the_packet_alone(tmp_path):
     _findings, stats = _scan(path)
     assert stats.tunnelled == {}
     assert stats.udp_flows == 2
+
+
+def test_findings_name_the_tunnel_they_came_out_of(tmp_path):
+    # review 7 (M1): an inner session says which tunnel delivered it, so a forged one can be told apart
+    path, _pkts, _labels = _wrapped(tmp_path, "erspan2")
+    findings, _stats = _scan(path)
+    mining = [f for f in findings if f.kind == "mining"]
+    assert mining and all(f.extra.get("tunnel") == f"erspan {SWITCH} -> {SENSOR}" for f in mining)
+    ev = [e for f in mining for e in f.evidence if e.code == "net.tunnel"]
+    assert ev and "check that these are the expected tunnel endpoints" in ev[0].text and "隧道" in ev[0].text_zh
+    # and a plain capture's findings carry no tunnel
+    pkts, _ = build_scenario(ScenarioSpec(SESSIONS, seed=5))
+    plain = write_capture(tmp_path / "plain.pcap", pkts, "pcap", LinkSpec())
+    assert all("tunnel" not in f.extra for f in _scan(plain)[0])

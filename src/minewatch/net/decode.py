@@ -260,6 +260,11 @@ def _decode(
     pay_len: np.ndarray,
     frag: np.ndarray,
     tun: np.ndarray,
+    o_ver: np.ndarray,
+    o_s_hi: np.ndarray,
+    o_s_lo: np.ndarray,
+    o_d_hi: np.ndarray,
+    o_d_lo: np.ndarray,
 ) -> None:
     n = off.shape[0]
     for i in range(n):
@@ -526,8 +531,13 @@ def _decode(
             if kind == TUN_NONE or not _inner_ok(buf, q2, et2, v2, lim):
                 break
             q, et, v = q2, et2, v2
-            if tun[i] == TUN_NONE:
+            if tun[i] == TUN_NONE:  # the outermost tunnel: its endpoints name where the packet came from
                 tun[i] = kind
+                o_ver[i] = ver[i]
+                o_s_hi[i] = s_hi[i]
+                o_s_lo[i] = s_lo[i]
+                o_d_hi[i] = d_hi[i]
+                o_d_lo[i] = d_lo[i]
             depth += 1
             end = lim
             ver[i] = VER_NON_IP
@@ -566,6 +576,12 @@ class Decoded:
     pay_len: np.ndarray
     frag: np.ndarray
     tun: np.ndarray
+    #: the outermost tunnel's endpoints (version, address halves), where `tun` is set; zero elsewhere
+    o_ver: np.ndarray
+    o_s_hi: np.ndarray
+    o_s_lo: np.ndarray
+    o_d_hi: np.ndarray
+    o_d_lo: np.ndarray
 
 
 def decode_batch(batch: PacketBatch) -> Decoded:
@@ -574,6 +590,8 @@ def decode_batch(batch: PacketBatch) -> Decoded:
     i64 = [np.empty(n, np.int64) for _ in range(12)]
     u64 = [np.empty(n, np.uint64) for _ in range(4)]
     ver, proto, sport, dport, flags, seq, ip_len, pay_off, pay_cap, pay_len, frag, tun = i64
+    o_ver = np.zeros(n, np.int64)
+    o_s_hi, o_s_lo, o_d_hi, o_d_lo = (np.zeros(n, np.uint64) for _ in range(4))
     s_hi, s_lo, d_hi, d_lo = u64
     _decode(
         batch.buf,
@@ -597,9 +615,14 @@ def decode_batch(batch: PacketBatch) -> Decoded:
         pay_len,
         frag,
         tun,
+        o_ver,
+        o_s_hi,
+        o_s_lo,
+        o_d_hi,
+        o_d_lo,
     )
     return Decoded(ver, proto, s_hi, s_lo, d_hi, d_lo, sport, dport, flags, seq, ip_len, pay_off, pay_cap,
-                   pay_len, frag, tun)
+                   pay_len, frag, tun, o_ver, o_s_hi, o_s_lo, o_d_hi, o_d_lo)
 
 
 def addr_bytes(ver: int, hi: int, lo: int) -> bytes:

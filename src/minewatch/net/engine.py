@@ -94,6 +94,10 @@ class FlowInfo:
     transport: str
     first_ts: float
     direction_certain: bool
+    #: "erspan 192.0.2.1 -> 192.0.2.2" when the flow's first packet came out of a tunnel (its outermost
+    #: one): where a mirrored session was delivered from, and a caution — whoever reaches the sensor can
+    #: send a tunnel
+    tunnel: str | None = None
 
 
 TIMELINE_DTYPE = np.dtype([("ts", "f8"), ("direction", "i1"), ("payload_len", "i4")])
@@ -603,7 +607,7 @@ class FlowEngine:
             self._grow()
         new_slots = o_new[: counts[0]]
         closed = o_closed[: counts[1]]
-        self._open_flows(new_slots, dec)
+        self._open_flows(new_slots, dec, o_slot)
         self._payloads(batch, dec, ts, o_slot, o_dir)
         if len(closed):
             self._end_flows(closed, "port reuse")
@@ -686,9 +690,19 @@ class FlowEngine:
             self.rejects.counts[reason] += c
         return n
 
-    def _open_flows(self, new_slots: np.ndarray, dec: Decoded) -> None:
+    def _open_flows(self, new_slots: np.ndarray, dec: Decoded, o_slot: np.ndarray | None = None) -> None:
         if not len(new_slots):
             return
+        tunnel_of: dict[int, str] = {}
+        if o_slot is not None and dec.tun.any():
+            # the first packet of each new flow in this batch: was it taken out of a tunnel?
+            slots, first_idx = np.unique(o_slot, return_index=True)
+            for s_, i in zip(slots.tolist(), first_idx.tolist(), strict=True):
+                k = int(dec.tun[i])
+                if s_ >= 0 and k:
+                    ov = int(dec.o_ver[i])
+                    tunnel_of[s_] = (f"{TUNNEL_NAMES[k]} {_ip_str(ov, int(dec.o_s_hi[i]), int(dec.o_s_lo[i]))} -> "
+                                     f"{_ip_str(ov, int(dec.o_d_hi[i]), int(dec.o_d_lo[i]))}")
         keys = self.fk[new_slots].tolist()
         rows = self.fi[new_slots][:, [C_SRC_IS_A, C_CERTAIN]].tolist()
         firsts = self.ff[new_slots, 0].tolist()
@@ -710,7 +724,7 @@ class FlowEngine:
             else:
                 src, sp, dst, dp = b, pb_, a, pa_
             info = FlowInfo(src, sp if sp >= 0 else None, dst, dp if dp >= 0 else None,
-                            _PROTO_NAMES.get(proto) or str(proto), first, bool(certain))
+                            _PROTO_NAMES.get(proto) or str(proto), first, bool(certain), tunnel_of.get(s))
             consumer = factory(info)
             f = _PyFlow(info, proto, consumer, half, window)
             flows[s] = f

@@ -142,6 +142,20 @@ class ScanStats:
         }
 
 
+def _note_tunnel(f: Finding, tunnel: str) -> None:
+    """Say that a session was read out of a tunnel, and between which endpoints: the mirror session
+    that delivered it — and a caution, since whoever can reach the sensor can send a tunnel too."""
+    kind, _, ends = tunnel.partition(" ")
+    f.extra["tunnel"] = tunnel
+    f.evidence.append(Evidence(
+        code="net.tunnel",
+        text=f"read out of a {kind} tunnel {ends} (a mirror session or an overlay; a host that can reach the "
+             "sensor can also send one, so check that these are the expected tunnel endpoints)",
+        text_zh=f"取自 {kind} 隧道 {ends}（镜像会话或叠加网络；能访问传感器的主机也可发送隧道流量，请确认这些是预期的隧道端点）",
+        data={"tunnel": kind, "endpoints": ends},
+    ))
+
+
 class _DnsConsumer:
     """Feeds DNS answers into the name cache; nothing else of a DNS flow matters here."""
 
@@ -287,6 +301,8 @@ class CaptureScanner:
             g = self._behavior(summary, view, facts)
             if g is not None:
                 f = _with_timing(view, facts, intel_parts, f, g)
+        if f is not None and getattr(info, "tunnel", None):
+            _note_tunnel(f, info.tunnel)
         if f is not None and f.kind == "mining" and getattr(facts, "probe_only", False) and "net.behavior" not in f.detector:
             self._hellos.append(f)  # judged at the end of the file (`_release_hellos`)
             return
