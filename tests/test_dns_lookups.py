@@ -231,7 +231,7 @@ def test_capture_of_dns_traffic_only(tmp_path, tmp_home):
     got, err = _scan(str(cap))
     assert [(f["src_ip"], f["pool_host"], f["dst_ip"]) for f in got] == \
         [("10.20.1.7", "pool.supportxmr.com", "203.0.113.21")]
-    assert "1 host(s) looked up pool names only once or only the pools' web sites" in err
+    assert "1 host(s) looked up pool names but stayed under the threshold" in err
     with_suspects, _ = _scan(str(cap), "--suspects")
     assert {f["src_ip"] for f in with_suspects} == {"10.20.1.7", "10.20.1.8"}
 
@@ -380,3 +380,32 @@ def test_windows_dns_debug_log(tmp_path, tmp_home):
     ]
     got, _ = _scan(str(p), "--tz-offset", "8")
     assert [(f["src_ip"], f["pool_host"], f["score"]) for f in got] == [("10.1.2.3", "xmr.f2pool.com", 50.0)]
+
+
+# --- review 9 -------------------------------------------------------------------------------------------------
+
+
+def test_a_real_windows_header_and_start_up_lines_before_the_queries(tmp_path, tmp_home):
+    header = "".join(f"\tField #{k}  Information line of the debug-log key\n" for k in range(30))
+    w = _write(tmp_path, "dns.log", "DNS Server log file creation at 11/22/2026 6:00:00 AM UTC\n" + header
+               + WINDOWS.split("\n", 3)[3])
+    assert sniff_format(w) == "resolver-log"
+    startup = "".join(f"22-Nov-2026 05:59:{k % 60:02d}.000 general: info: loading configuration line {k}\n"
+                      for k in range(25))
+    b = _write(tmp_path, "named.log", startup + BIND)
+    assert sniff_format(b) == "resolver-log"
+    u = _write(tmp_path, "unbound.log", "".join(f"[1763794300] unbound[1:0] notice: init module {k}\n"
+                                               for k in range(25)) + UNBOUND)
+    assert sniff_format(u) == "resolver-log"
+    two_digit = _write(tmp_path, "dns2.log", WINDOWS.replace("11/22/2026", "11/22/26"))
+    rej = Rejects()
+    rows = [r for x in read_resolver_log(two_digit, rej) for r in x.to_pylist()]
+    assert [r["query"] for r in rows] == ["www.baidu.com"] and rej.counts[
+        "resolver log query without a readable time"] == 3
+
+
+def test_suspects_count_as_sessions_when_listed(tmp_path, tmp_home):
+    p = _write(tmp_path, "named.log", BIND.split("\n", 2)[0] + "\n" + BIND.split("\n", 2)[1] + "\n")  # one lookup
+    r = CliRunner().invoke(app, ["scan", str(p), "--no-store", "--suspects", "--format", "jsonl"])
+    assert r.exit_code == 0 and len([x for x in r.stdout.splitlines() if x.startswith("{")]) == 1
+    assert "1 mining and" in r.stderr

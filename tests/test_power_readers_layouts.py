@@ -392,3 +392,24 @@ def test_a_text_file_named_xls_is_read_as_text(tmp_path):
     p.write_text("meter_id,timestamp,kw\n" + "".join(f"M1,2024-03-01 {h:02d}:00:00,1.5\n" for h in range(24)))
     r = read_file(p)
     assert r.layout == "long" and r.series[0].kw.size == 24
+
+
+def test_blank_lines_above_the_header_and_excel_tables_that_start_lower(tmp_path):
+    import xlsxwriter
+
+    rows = ["meter_id,timestamp,kw", *(f"M1,2026-11-01 {h:02d}:00:00,{'x' if h == 4 else '1.0'}" for h in range(24))]
+    for lead, bad_line in (("", 6), ("\n\n", 8), ("XX供电公司 数据导出\n\n", 8), ("XX供电公司 数据导出\n,,\n", 8)):
+        p = tmp_path / f"c{len(lead)}.csv"
+        p.write_text(lead + "\n".join(rows) + "\n", encoding="utf-8")
+        r = read_file(p)
+        (bad,) = [i for i in r.issues if i.kind == "unparsable"]
+        assert bad.detail.endswith(f"line(s): {bad_line}"), (lead, bad.detail)
+    # a sheet whose table starts on row 3 (two empty rows above): rows are numbered as Excel shows them
+    x = tmp_path / "low.xlsx"
+    wb = xlsxwriter.Workbook(str(x))
+    ws = wb.add_worksheet("S1")
+    for i, line in enumerate(rows):
+        ws.write_row(2 + i, 0, line.split(","))
+    wb.close()
+    (bad,) = [i for i in read_file(x).issues if i.kind == "unparsable"]
+    assert bad.detail.endswith("row(s): 8"), bad.detail  # header on row 3, the bad hour 04:00 on row 8

@@ -293,3 +293,21 @@ def test_resolver_log_upload_with_its_clock(env, tmp_path):
 def _write_text(p: Path, text: str) -> Path:
     p.write_text(text)
     return p
+
+
+def test_a_capture_imported_before_explains_the_lookups_of_a_later_resolver_log(env, tmp_path):
+    # review 9: the stored findings of a capture uploaded earlier must cover its miner's lookups, as in the CLI
+    from minewatch.synth.scenario import write_demo_capture
+
+    cap = write_demo_capture(tmp_path / "demo.pcap")
+    an = env.api("analyst")
+    j1 = env.app.state.jobs.wait(an.post("/api/v1/uploads", files={"file": ("demo.pcap", cap.read_bytes())})
+                                 .json()["job_id"], timeout=120)
+    assert j1.state == "done"
+    log = "".join(f"22-Nov-2026 0{h}:00:05.123 client 10.20.1.16#53211 (pool.supportxmr.com): query: "
+                  "pool.supportxmr.com IN A + (10.0.0.1)\n" for h in range(4))
+    files = [("file", ("demo.pcap", cap.read_bytes())), ("file", ("named.log", log.encode()))]
+    j2 = env.app.state.jobs.wait(an.post("/api/v1/uploads", files=files).json()["job_id"], timeout=120)
+    assert j2.state == "done", j2.error
+    items = an.get("/api/v1/findings", params={"ip": "10.20.1.16", "limit": 50}).json()["items"]
+    assert items and not [f for f in items if f["detector"] == "net.dns"]

@@ -486,6 +486,7 @@ def scan(
         dns_found = scanner.judge_lookups(findings)
         if suspects:
             dns_found += scanner.lookup_suspects
+            scanner.stats.mining_sessions += len(scanner.lookup_suspects)
             scanner.lookup_suspects = []
         findings.extend(dns_found)
         if store is not None and dns_found:
@@ -528,9 +529,11 @@ def scan(
         if lookup_suspects and not suspects:
             nl = len({f.src_ip for f in lookup_suspects})
             skipped.append(tr(
-                f"{nl} host(s) looked up pool names only once or only the pools' web sites; they are not reported "
-                "(use --suspects to list them).",
-                f"有 {nl} 台主机仅解析过一次矿池域名或只访问了矿池网站，未作报告（使用 --suspects 列出）。"))
+                f"{nl} host(s) looked up pool names but stayed under the threshold (too few lookups over too short a "
+                "time, only a pool's web site, or a name from an imported list); they are not reported (use "
+                "--suspects to list them).",
+                f"有 {nl} 台主机解析过矿池域名但未达阈值（次数太少或时间太短、只访问了矿池网站，或仅为导入列表中的域名），"
+                "未作报告（使用 --suspects 列出）。"))
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(

@@ -24,6 +24,7 @@ onset reported in findings to UTC.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 import re
@@ -300,6 +301,33 @@ def _dump_sheets(path: str, out_dir: str) -> None:
     Path(out_dir, "index.json").write_text(json.dumps(names))
 
 
+def _first_rows(path: Path) -> dict[str, int]:
+    """Row number of each sheet's first row with a cell, for .xlsx (from its XML); 1 where unknown."""
+    import zipfile
+
+    out: dict[str, int] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            wb = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            target = {m[0]: m[1] for m in re.findall(r'<Relationship[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
+            target.update({m[1]: m[0] for m in re.findall(r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"',
+                                                              rels)})
+            for name, rid in re.findall(r'<sheet[^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb):
+                t = target.get(rid)
+                if not t:
+                    continue
+                member = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+                with z.open(member) as fh:
+                    head = fh.read(1 << 20).decode("utf-8", "replace")
+                m = re.search(r'<c[^>]*?r="[A-Z]+(\d+)"', head)  # the first cell (a styled empty row has none)
+                if m:
+                    out[html.unescape(name)] = int(m.group(1))
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return {}
+    return out
+
+
 def _limit_memory() -> None:
     import resource
 
@@ -336,6 +364,7 @@ def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
                                  f"used range is far larger than its data?): {last}", path=str(path))
             raise InputError(f"not a readable spreadsheet ({last})", path=str(path))
         names = json.loads(Path(td, "index.json").read_text())
+        first_rows = _first_rows(path)
         sheets = [(name, pl.read_ipc(io.BytesIO(Path(td, f"{i}.arrow").read_bytes()))) for i, name in enumerate(names)]
     out = []
     for name, df in sheets:
@@ -345,8 +374,10 @@ def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
         h = _header_index([sum(1 for c in top.row(i) if c is not None and str(c).strip()) for i in range(top.height)])
         if df.height < h + 2:
             continue
-        if h:
-            _HEADER_LINE[str(path.with_name(f"{path.name}[{name.replace('/', '／')}]"))] = h + 1
+        # rows are counted from the sheet's first non-empty row (calamine reads the used range); where
+        # the sheet says its data start lower, the header's row number is moved by as much
+        _set_header_line(str(path.with_name(f"{path.name}[{name.replace('/', '／')}]")),
+                         first_rows.get(name, 1) + h)
         header: list[str] = []
         for i, cell in enumerate(df.row(h)):
             text = (cell or "").strip()
@@ -441,6 +472,27 @@ _HEADER_LINE: dict[str, int] = {}
 _TITLE_SCAN = 20
 
 
+def _skip(title: int, header_line: int) -> dict[str, int]:
+    """How to tell polars where the header is: by raw lines (`skip_lines`, which counts blank lines as a
+    person does) where polars has it, else by rows (`skip_rows` passes over leading blank lines)."""
+    import inspect
+
+    if "skip_lines" in inspect.signature(pl.read_csv).parameters:
+        return {"skip_lines": header_line - 1} if header_line > 1 else {}
+    return {"skip_rows": title} if title else {}
+
+
+def _set_header_line(key: str, line: int) -> None:
+    """Record (or, for line 1, forget) where a file's or sheet's header is: every read sets it anew, so a
+    file read again after its title rows were removed is numbered as it is now."""
+    if line == 1:
+        _HEADER_LINE.pop(key, None)
+    else:
+        if len(_HEADER_LINE) > 10_000:
+            _HEADER_LINE.clear()
+        _HEADER_LINE[key] = line
+
+
 def _header_index(widths: list[int]) -> int:
     """Index of the header among the first rows, given each row's number of non-empty fields: the first
     row at least as wide as 80 % of the widest (and of 3 fields or more), when every row above it holds
@@ -457,16 +509,21 @@ def _header_index(widths: list[int]) -> int:
     return 0
 
 
-def _title_lines(src: Path | io.BytesIO, delim: str) -> int:
-    """Title lines above a CSV's header (see `_header_index`)."""
+def _title_lines(src: Path | io.BytesIO, delim: str) -> tuple[int, int]:
+    """(title lines above a CSV's header, the header's line number in the file; see `_header_index`).
+
+    Blank lines are not title lines: polars passes over them without counting them in `skip_rows`,
+    but they do count in the line numbers a person sees."""
     if isinstance(src, io.BytesIO):
         head = src.getvalue()[:65536]
     else:
         with src.open("rb") as fh:
             head = fh.read(65536)
-    text = head.decode("utf-8", "replace").splitlines()[:_TITLE_SCAN]
-    rows = list(csv.reader(text, delimiter=delim))
-    return _header_index([sum(1 for c in r if c.strip()) for r in rows])
+    lines = head.decode("utf-8", "replace").splitlines()
+    filled = [(i, ln) for i, ln in enumerate(lines) if ln.strip()][:_TITLE_SCAN]
+    rows = list(csv.reader([ln for _, ln in filled], delimiter=delim))
+    h = _header_index([sum(1 for c in r if c.strip()) for r in rows])
+    return h, (filled[h][0] + 1 if filled else 1)
 
 
 def load_table(path: str | Path) -> pl.DataFrame:
@@ -494,12 +551,11 @@ def load_table(path: str | Path) -> pl.DataFrame:
         if text is not None and text[1] != "utf-8-sig":
             delim, comma_dec = _sniff_text(text[0][:65536])
             src = io.BytesIO(text[0].encode("utf-8"))
-    title = _title_lines(src, delim)
-    if title:
-        _HEADER_LINE[str(p)] = title + 1
+    title, header_line = _title_lines(src, delim)
+    _set_header_line(str(p), header_line)
     try:
-        # strings: bad cells are counted, not fatal; title lines above the header are skipped
-        df = pl.read_csv(src, separator=delim, infer_schema=False, skip_rows=title)
+        # strings: bad cells are counted, not fatal; title and blank lines above the header are skipped
+        df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
     except pl.exceptions.NoDataError as e:
         raise InputError("empty file", path=str(p)) from e
     except pl.exceptions.ComputeError as e:
@@ -512,10 +568,9 @@ def load_table(path: str | Path) -> pl.DataFrame:
             raise InputError(f"malformed CSV ({str(e).splitlines()[0]})", path=str(p), line=line) from e
         delim, comma_dec = _sniff_text(text[0][:65536])
         src = io.BytesIO(text[0].encode("utf-8"))
-        title = _title_lines(src, delim)
-        if title:
-            _HEADER_LINE[str(p)] = title + 1
-        df = pl.read_csv(src, separator=delim, infer_schema=False, skip_rows=title)
+        title, header_line = _title_lines(src, delim)
+        _set_header_line(str(p), header_line)
+        df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
     if comma_dec:
         df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
     return df.with_columns(pl.all().str.strip_chars())

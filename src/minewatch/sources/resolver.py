@@ -99,6 +99,8 @@ def _windows_ts(m: re.Match[str], offset: timedelta) -> float | None:
     """The time of a Windows DNS debug line: M/D/YYYY h:mm:ss AM/PM or YYYY/M/D H:mm:ss, local time."""
     a, b, c = (int(x) for x in m["date"].split("/"))
     year, month, day = (a, b, c) if a > 31 else (c, a, b)
+    if year < 1000:  # a two-digit year (11/22/26): the century is a guess, the line's time unreadable
+        return None
     hh, mm, ss = (int(x) for x in m["time"].split(":"))
     ampm = m["ampm"] or m["ampm1"]
     if ampm in ("PM", "下午") and hh < 12:

@@ -693,6 +693,8 @@ def sniff_format(path: str | Path) -> str | None:
         if line.startswith(b"["):
             if resolver_kind(raw.decode("utf-8", "replace")):  # Unbound's "[epoch] unbound[...]" lines
                 return "resolver-log"
+            if re.match(rb"^\[\d{9,11}\] ", line):
+                plain = True  # Unbound's own start-up lines: a resolver's log whose queries come later
             continue  # a JSON array line is not a log record, but one such line does not decide the file
         if b"\t" in line:
             cols = line.decode("utf-8", "replace").split("\t")
@@ -701,14 +703,12 @@ def sniff_format(path: str | Path) -> str | None:
         plain = True
         if resolver_kind(raw.decode("utf-8", "replace")):
             return "resolver-log"
-    if plain and first_lines and _SYSLOG_LINE.match(first_lines[0].decode("utf-8", "replace")):
-        # a system log where the resolver's lines come after others (start-up, other daemons)
+    if plain:
+        # a resolver's log whose queries come after other lines: start-up (BIND, Unbound), other daemons
+        # (syslog), a Windows DNS debug log's 30-line header
         return "resolver-log" if _resolver_lines_later(p) else None
     return None
-
-
-_SYSLOG_LINE = re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})")
-#: lines of a system log searched for a resolver's query line
+#: lines of a text log searched for a resolver's query line when its first lines hold none
 SNIFF_SYSLOG_LINES = 5000
 
 

@@ -266,14 +266,18 @@ class JobManager:
             if job_lookups.seen:
                 found_all = [x for _, b in batches for x in b]
                 covered = {(x.src_ip, v) for x in found_all for v in (x.pool_host, x.sni, x.dst_ip) if v}
+                if prior:  # files stored before: their findings explain lookups as the CLI's do
+                    covered |= self._stored_pairs(list(prior))
                 reported, under = job_lookups.judge(covered)
                 by_name = {f.filename: f for f in files}
                 for g in reported:
                     batches.append((by_name.get(g.source or "", files[0]), [g]))
                 if under:
                     nl = len({g.src_ip for g in under})
-                    job.note(f"{nl} host(s) looked up pool names only a few times or only the pools' web sites; "
-                             "not reported", f"有 {nl} 台主机仅少数几次解析矿池域名或只访问了矿池网站；未作报告")
+                    job.note(f"{nl} host(s) looked up pool names but stayed under the threshold (too few lookups over "
+                             "too short a time, only a pool's web site, or a name from an imported list); not reported",
+                             f"有 {nl} 台主机解析过矿池域名但未达阈值（次数太少或时间太短、只访问了矿池网站，或仅为导入列表中的域名）；"
+                             "未作报告")
             db = connect(self.db_target, wait_s=30.0)
             try:
                 for f, found in batches:
@@ -301,6 +305,17 @@ class JobManager:
         finally:
             job.done_bytes = job.size_bytes if job.state == "done" else job.done_bytes
             job.finished = time.time()
+
+    def _stored_pairs(self, shas: list[str]) -> set[tuple[str, str]]:
+        """(client, name or address) pairs of the findings stored with these imports."""
+        db = connect(self.db_target, wait_s=30.0)
+        try:
+            marks = ", ".join("?" for _ in shas)
+            rows = db.execute(f"SELECT src_ip, pool_host, sni, dst_ip FROM findings WHERE import_sha256 IN ({marks})",
+                              shas)
+        finally:
+            db.close()
+        return {(r[0], v) for r in rows for v in r[1:] if r[0] and v}
 
     def _ledger(self, files: list[JobFile]) -> dict[str, dict[str, Any]]:
         """The import ledger's entries for the job's files that were stored before (by content)."""
