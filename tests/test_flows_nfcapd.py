@@ -101,7 +101,8 @@ def test_nfcapd_archive_scans_like_collector_output(tmp_path):
 
 @need_tools
 @pytest.mark.tools
-def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
+def _one_nfcapd_file(tmp_path):
+    """An nfcapd file holding softflowd's v9 export of two ordinary sessions."""
     from test_flows_netflow_live import Receivers, softflowd_replay
 
     pkts, _labels = build_scenario(ScenarioSpec(SESSIONS[2:], seed=4))
@@ -111,7 +112,11 @@ def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
         softflowd_replay(pcap, f"127.0.0.1:{rx.nf_port}", "9", tmp_path)
     finally:
         rx.stop()
-    good = next(p for p in rx.nf_dir.rglob("nfcapd.*") if p.is_file())
+    return next(p for p in rx.nf_dir.rglob("nfcapd.*") if p.is_file())
+
+
+def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
+    good = _one_nfcapd_file(tmp_path)
     cut = tmp_path / "nfcapd.202401010000"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(InputError) as e:
@@ -126,16 +131,7 @@ def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
 @need_tools
 @pytest.mark.tools
 def test_directory_is_read_file_by_file_around_foreign_and_unfinished_files(tmp_path):
-    from test_flows_netflow_live import Receivers, softflowd_replay
-
-    pkts, _labels = build_scenario(ScenarioSpec(SESSIONS[2:], seed=4))
-    pcap = write_capture(tmp_path / "c.pcap", pkts, "pcap", LinkSpec())
-    rx = Receivers(tmp_path)
-    try:
-        softflowd_replay(pcap, f"127.0.0.1:{rx.nf_port}", "9", tmp_path)
-    finally:
-        rx.stop()
-    good = next(p for p in rx.nf_dir.rglob("nfcapd.*") if p.is_file())
+    good = _one_nfcapd_file(tmp_path)
     n_good = pa.Table.from_batches(list(read_nfcapd(good))).num_rows
     arch = tmp_path / "nfsen" / "2024" / "01" / "01"
     arch.mkdir(parents=True)

@@ -99,6 +99,28 @@ GTPU_PORT = 2152
 
 
 @njit(cache=True, inline="always")
+def _clear(i: int, ver: np.ndarray, proto: np.ndarray, s_hi: np.ndarray, s_lo: np.ndarray, d_hi: np.ndarray,
+           d_lo: np.ndarray, sport: np.ndarray, dport: np.ndarray, flags: np.ndarray, seq: np.ndarray,
+           ip_len: np.ndarray, pay_off: np.ndarray, pay_cap: np.ndarray, pay_len: np.ndarray) -> None:
+    """Packet i's header fields as for a packet with no IP in it: before a packet is read, and again
+    before the packet a tunnel carries is read in its place."""
+    ver[i] = VER_NON_IP
+    proto[i] = -1
+    s_hi[i] = 0
+    s_lo[i] = 0
+    d_hi[i] = 0
+    d_lo[i] = 0
+    sport[i] = -1
+    dport[i] = -1
+    flags[i] = 0
+    seq[i] = 0
+    ip_len[i] = 0
+    pay_off[i] = 0
+    pay_cap[i] = 0
+    pay_len[i] = 0
+
+
+@njit(cache=True, inline="always")
 def _inner_ethernet(buf: np.ndarray, x: int, lim: int, kind: int) -> tuple[int, int, int, int]:
     """An inner Ethernet frame at `x`, followed only when it carries IP (possibly tagged): a frame of
     anything else, or bytes that merely sit on a tunnel's port, leave the outer packet as it is."""
@@ -271,20 +293,7 @@ def _decode(
         p = off[i]
         end = p + cap[i]
         link = lt[i]
-        ver[i] = VER_NON_IP
-        proto[i] = -1
-        s_hi[i] = 0
-        s_lo[i] = 0
-        d_hi[i] = 0
-        d_lo[i] = 0
-        sport[i] = -1
-        dport[i] = -1
-        flags[i] = 0
-        seq[i] = 0
-        ip_len[i] = 0
-        pay_off[i] = 0
-        pay_cap[i] = 0
-        pay_len[i] = 0
+        _clear(i, ver, proto, s_hi, s_lo, d_hi, d_lo, sport, dport, flags, seq, ip_len, pay_off, pay_cap, pay_len)
         frag[i] = FRAG_NONE
         tun[i] = TUN_NONE
         # ---- link layer: find the IP header at q and its version v (0 = unknown yet, use nibble)
@@ -540,20 +549,7 @@ def _decode(
                 o_d_lo[i] = d_lo[i]
             depth += 1
             end = lim
-            ver[i] = VER_NON_IP
-            proto[i] = -1
-            s_hi[i] = 0
-            s_lo[i] = 0
-            d_hi[i] = 0
-            d_lo[i] = 0
-            sport[i] = -1
-            dport[i] = -1
-            flags[i] = 0
-            seq[i] = 0
-            ip_len[i] = 0
-            pay_off[i] = 0
-            pay_cap[i] = 0
-            pay_len[i] = 0
+            _clear(i, ver, proto, s_hi, s_lo, d_hi, d_lo, sport, dport, flags, seq, ip_len, pay_off, pay_cap, pay_len)
 
 
 @dataclass(slots=True)
