@@ -1581,7 +1581,9 @@ MAX_JOB_RECORD_B = 1250.0
 #: The smallest share submission, in payload bytes: a Stratum `mining.submit` holds the worker name, job id,
 #: extranonce2, ntime and nonce: 89 B of JSON with a one-letter worker, 93 B with the shortest usual
 #: `account.worker` name (5 characters), plus 22 B of TLS 1.3 record. Plaintext Stratum, or TLS with a worker
-#: name under 5 characters, falls below and is penalised (docs/behavior.md, known gaps).
+#: name under 5 characters, falls below and is penalised (docs/behavior.md, known gaps). EthereumStratum/1.0.0
+#: submits only [worker, job id, nonce]: 101 B in TLS with a 5-character worker; lowering the bound to it was
+#: tried in review 7b and not kept (it admitted WebSocket sessions whose actions average 100-115 B).
 MIN_SHARE_RECORD_B = 115.0
 
 #: A pool's answer to a share (or keepalive) carries at most this fraction of the request's bytes
@@ -1790,17 +1792,104 @@ CONN_LATE_RATIO_TEST = dataclasses.replace(
     next(t for t in CONN_TESTS if t.name == "symmetric_packets"), lo=LATE_ANSWER_RATIO, hi=MAX_PACKET_RATIO)
 
 
-def _conn_variants(pace: np.ndarray, ratio: np.ndarray | None = None) -> list[tuple[ShapeTest, np.ndarray]]:
+#: Review 7b: more pushes per answered request (the packet budget, prompt answers) than this makes a conn session
+#: job-paced. With k pushes per request the server sends (1 + k) / (2 + k) packets per client packet, so beyond
+#: one push per share the ratio leaves `symmetric_packets`' 0.45-0.67: that range was set for pools that push
+#: fewer jobs than the miner finds shares, and a fast-job coin's pool (ETC's 13 s blocks, a Kaspa bridge's
+#: template every second) pushes more.
+CONN_JOB_PACED_PUSHES_PER_REQUEST = 1.0
+#: Review 7b: the longest mean gap between answered requests (shares) of a job-paced session. A pool's vardiff
+#: retargets each miner's difficulty so that it submits a share every ~10-30 s (NOMP and MiningCore default to
+#: 15 s), whatever the coin; pushes outnumber shares because the coin's blocks come faster than that. A
+#: session whose few "requests" come a minute apart (an HTTP/2 stream's WINDOW_UPDATEs and PINGs beside
+#: pushed updates) is not read as job-paced.
+CONN_PACED_MAX_SHARE_GAP_S = 40.0
+#: Review 7b: the largest job of a fast-job coin, in payload bytes. Their Stratum dialects push a header hash,
+#: not a coinbase with merkle branches: EthereumStratum/1.0.0 [job id, seed hash, header hash, clean] ~215 B
+#: in TLS, a Kaspa bridge's four header words and a timestamp ~170 B, kawpow's header hash, seed hash, target,
+#: height and bits ~300 B. Three 32-byte hashes in hex are 192 B; 300 B leaves the JSON frame and a TLS record.
+MAX_HEADER_JOB_RECORD_B = 300.0
+
+#: `job_paced_packets` in totals (review 7b), at the totals' points: accepted 0.45-0.95 server packets per
+#: client packet, together with header-sized pushes (`CONN_PACED_PUSH_SIZE_CHECK`).
+CONN_PACED_RATIO_TEST = dataclasses.replace(SLICE_PACED_RATIO_TEST, points=_CP, penalty=_CF)
+
+#: `small_client_payload` for job-paced sessions (review 7b): the client's payload per share packet (a request
+#: and the ACK of its answer), the ACKs of the pushes taken out as the budget counts them (as slices do), within
+#: the totals' 45-130 B. Without this, a Kaspa bridge's ten ACKed jobs per share dilute a 180 B submit to ~12 B
+#: per client packet.
+CONN_PACED_SHARE_TEST = ShapeTest(
+    "small_client_payload", "share_packet_payload", 45.0, 130.0, _CP, _CF,
+    "{v:.0f} B of client payload per share packet (a share record plus its ACK; the ACKs of {k:.1f} pushes per "
+    "share taken out; accepted {lo:.0f}-{hi:.0f} B)",
+    "每个份额包平均载荷 {v:.0f} 字节（一个份额记录加一个确认包；已扣除每个份额对应的 {k:.1f} 次推送的确认包；"
+    "接受 {lo:.0f}-{hi:.0f} 字节）",
+    "unlike_share_payload",
+    "{v:.0f} B of client payload per share packet (the ACKs of {k:.1f} pushes per request taken out), outside "
+    "the {lo:.0f}-{hi:.0f} B of share submissions",
+    "每个份额包平均载荷 {v:.0f} 字节（已扣除每个请求对应的 {k:.1f} 次推送的确认包），不在份额提交的 "
+    "{lo:.0f}-{hi:.0f} 字节范围内",
+)  # fmt: skip
+
+#: `job_sized_pushes` for job-paced sessions (review 7b): the budget's mean push must be a fast-job coin's job,
+#: 120-300 B: not a VPN's or broker's ~60 B pings (`small_pushes`), and not pushed documents or tunnelled replies
+#: of several hundred bytes (`oversized_pushes`).
+CONN_PACED_PUSH_SIZE_CHECK = ShapeTest(
+    "job_sized_pushes", "push_payload_per_push", MIN_JOB_EXCESS_B, MAX_HEADER_JOB_RECORD_B, 0.0, _CF_PUSH,
+    "estimated mean server push {v:.0f} B with {k:.1f} pushes per share: a fast-job coin's header-hash job "
+    "(accepted {lo:.0f}-{hi:.0f} B; a check, no points)",
+    "估计的服务器平均推送 {v:.0f} 字节，每个份额对应 {k:.1f} 次推送：快速出块币种的区块头哈希作业"
+    "（接受 {lo:.0f}-{hi:.0f} 字节；仅作检查，不加分）",
+    "small_pushes",
+    "the server's {k:.1f} pushes per request average {v:.0f} B: smaller than any pool job (expected ≥ {lo:.0f} B): "
+    "pings, not jobs",
+    "每个请求对应 {k:.1f} 次服务器推送，平均 {v:.0f} 字节：小于任何矿池作业（应 ≥ {lo:.0f} 字节）：是心跳，不是作业",
+    "oversized_pushes",
+    "the server's {k:.1f} pushes per request average {v:.0f} B: larger than a fast-job coin's job, which carries "
+    "a header hash and no coinbase (expected ≤ {hi:.0f} B): pushed content, not jobs",
+    "每个请求对应 {k:.1f} 次服务器推送，平均 {v:.0f} 字节：大于快速出块币种的作业（只含区块头哈希，无 coinbase；"
+    "应 ≤ {hi:.0f} 字节）：是推送的内容，不是作业",
+)  # fmt: skip
+
+#: `job_bounded_pushes` for job-paced sessions (review 7b): a fast-job coin's pool sends more than 50 B/s beyond
+#: the client's payload by design (a Kaspa bridge: a ~170 B job every second), so the bound is on the pushes
+#: instead: at most one per block of the fastest coin in the table; their size is `CONN_PACED_PUSH_SIZE_CHECK`.
+CONN_PACED_PUSH_RATE_TEST = ShapeTest(
+    "job_bounded_pushes", "pushes_per_s", -math.inf, 1.0 / min(coin_block_times().values()), _CP, _CF,
+    "{v:.2f} server pushes per second: no more than a job per block of the fastest coin (accepted ≤ {hi:.1f}/s)",
+    "每秒 {v:.2f} 次服务器推送：不超过最快币种每个区块一个作业（接受 ≤ {hi:.1f} 次/秒）",
+    "heavy_server_pushes",
+    "{v:.1f} server pushes per second: more than a job per block of the fastest coin (expected ≤ {hi:.1f}/s)",
+    "每秒 {v:.1f} 次服务器推送：超过最快币种每个区块一个作业（应 ≤ {hi:.1f} 次/秒）",
+)  # fmt: skip
+
+
+def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray]]:
     """Each conn test with the rows it applies to: the reply test switches range for slow sessions, the
-    packet-ratio test for sessions answered late (ratio above `LATE_ANSWER_RATIO`)."""
+    packet-ratio test for sessions answered late (ratio above `LATE_ANSWER_RATIO`), and a job-paced session
+    (review 7b: prompt answers, more than `CONN_JOB_PACED_PUSHES_PER_REQUEST` pushes per answered request, a
+    request at least every `CONN_PACED_MAX_SHARE_GAP_S`) is read with the job-paced variants, and without
+    `balanced_payload` (the jobs tilt the payload towards the server by design), as in slices."""
+    pace, ratio = f["fwd_packets_per_min"], f["rev_fwd_packet_ratio"]
     slow = np.isfinite(pace) & (pace <= CONN_SLOW_PACE)
-    late = np.zeros(pace.shape, dtype=bool) if ratio is None else np.isfinite(ratio) & (ratio >= LATE_ANSWER_RATIO) & (ratio <= MAX_PACKET_RATIO)
+    late = np.isfinite(ratio) & (ratio >= LATE_ANSWER_RATIO) & (ratio <= MAX_PACKET_RATIO)
+    k, gap = f["pushes_per_request"], f["seconds_per_request"]
+    paced = (~late & np.isfinite(k) & (k > CONN_JOB_PACED_PUSHES_PER_REQUEST) & np.isfinite(gap)
+             & (gap <= CONN_PACED_MAX_SHARE_GAP_S))
     out: list[tuple[ShapeTest, np.ndarray]] = []
     for t in CONN_TESTS:
         if t.name == CONN_SLOW_REPLY_TEST.name:
             out += [(t, ~slow), (CONN_SLOW_REPLY_TEST, slow)]
         elif t.name == CONN_LATE_RATIO_TEST.name:
-            out += [(t, ~late), (CONN_LATE_RATIO_TEST, late)]
+            out += [(t, ~late & ~paced), (CONN_LATE_RATIO_TEST, late), (CONN_PACED_RATIO_TEST, paced)]
+        elif t.name == "small_client_payload":
+            out += [(t, ~paced), (CONN_PACED_SHARE_TEST, paced)]
+        elif t.name == "balanced_payload":
+            out.append((t, ~paced))
+        elif t.name == "job_sized_pushes":
+            out += [(t, ~paced), (CONN_PACED_PUSH_SIZE_CHECK, paced)]
+        elif t.name == "job_bounded_pushes":
+            out += [(t, ~paced), (CONN_PACED_PUSH_RATE_TEST, paced)]
         else:
             out.append((t, np.ones(pace.shape, dtype=bool)))
     return out
@@ -1853,6 +1942,14 @@ def conn_features(
         # pushes per block of the slowest coin in the table (`pushes_present`); unknown with late answers,
         # where a push cannot be told from a request in the counts
         "pushes_per_slowest_block": np.where(late, np.nan, div((2.0 * pr - pf - merged) * SLOWEST_BLOCK_S, d)),
+        # review 7b, the job-paced reading (`_conn_variants`), all from the same budget and unknown with late
+        # answers: pushes per answered request; the client's payload per share packet (a request and the ACK
+        # of its answer: 2 * (packets_fwd - packets_rev) packets) with the ACKs of pushes taken out; seconds
+        # per answered request; pushes per second (merged ACKs taken out, as for `pushes_present`)
+        "pushes_per_request": np.where(late, np.nan, div(2.0 * pr - pf, pf - pr)),
+        "share_packet_payload": np.where(late, np.nan, div(bf, 2.0 * (pf - pr))),
+        "seconds_per_request": np.where(late, np.nan, div(d, pf - pr)),
+        "pushes_per_s": np.where(late, np.nan, div(2.0 * pr - pf - merged, d)),
     }
 
 
@@ -1875,7 +1972,7 @@ def conn_subscores(
         "low_rate": np.where(bps <= 1000, 15.0, np.where(bps <= 10000, 7.0, 0.0)),
         "high_rate": np.where(bps > 50000, -40.0, 0.0),
     }
-    for t, rows in _conn_variants(f["fwd_packets_per_min"], f["rev_fwd_packet_ratio"]):
+    for t, rows in _conn_variants(f):
         v = f[t.feature]
         known = rows & np.isfinite(v)
         ok = known & (v >= t.lo) & (v <= t.hi)
@@ -1942,10 +2039,10 @@ def score_conn(
                     bytes_per_s=bps,
                 )
             )
-    for t, rows in _conn_variants(feats["fwd_packets_per_min"], feats["rev_fwd_packet_ratio"]):
+    for t, rows in _conn_variants(feats):
         v = fv[t.feature]
         if rows[0]:
-            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S)
+            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S, k=fv["pushes_per_request"])
     hinted = [n for n in names if name_hint(n)]
     if hinted:
         sub["pool_like_name"] = 15.0
