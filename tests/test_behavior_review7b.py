@@ -111,3 +111,26 @@ def test_vectorised_twin_reads_job_paced_sessions_the_same():
         assert r is not None
         for k, v in sub.items():
             assert r.subscores.get(k, 0.0) == pytest.approx(float(v[i])), (i, k)
+
+
+def test_exactly_one_push_per_request_is_a_second_answer_record():
+    # an MQTT device-shadow client: each 140 B PUBLISH gets a 26 B PUBACK (carrying the ACK), then the broker's
+    # 250 B /update/accepted document, which the client ACKs: one "push" per request by the budget, ratio 2/3
+    pf, pr, bf, br = budget([(400, 140, 26)], [(400, 250)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and r.stats["pushes_per_request"] == pytest.approx(1.0)
+    assert r.subscores["pushes_paired"] == B.CONN_PAIRED_PUSH_CHECK.penalty
+    ev = _codes(r)["pushes_paired"]
+    assert "1.00" in ev.text and "1.00" in ev.text_zh
+    # the same session without the paired check would pass every point-earning test
+    assert r.score - r.subscores["pushes_paired"] >= B.THRESHOLD
+    assert not r.is_mining
+
+
+def test_pool_pushes_off_one_per_share_hold_the_paired_check():
+    # a slow-coin pool: 150 shares, 90 jobs; and ETC-like 180 shares, 277 jobs: pushes follow blocks, not shares
+    for shares, pushes, size, job in ((150, 90, 140, 1000), (180, 277, 120, 218)):
+        pf, pr, bf, br = budget([(shares, size, RESULT_B)], [(pushes, job)])
+        r = B.score_conn(HOUR, pf, pr, bf, br)
+        assert r is not None and r.is_mining, r.subscores
+        assert r.subscores["pushes_unpaired"] == 0.0 and "pushes_paired" not in r.subscores

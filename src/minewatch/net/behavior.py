@@ -1864,6 +1864,31 @@ CONN_PACED_PUSH_RATE_TEST = ShapeTest(
 )  # fmt: skip
 
 
+#: Review 7b: how close to exactly one push per answered request reads as a second record sent with every answer.
+#: Poisson counts of shares and of block-driven pushes rarely agree this closely; a push per request that a
+#: PINGREQ, a lost merge or a keepalive moves by a few percent does.
+CONN_PAIRED_PUSH_TOL = 0.04
+
+#: Review 7b, a check without points (prompt answers): the budget's pushes per answered request are not exactly
+#: one. A pool pushes jobs on blocks and timers, whatever the miner submits, so the ratio of pushes to shares is
+#: that of two independent rates. A server that answers each request with two records, an acknowledgement and then
+#: a document (an MQTT broker's PUBACK and the device shadow's /update/accepted, an API's status and then its
+#: event), makes its second record look like a push and the ratio exactly one (the packet ratio 2/3, inside
+#: `symmetric_packets`' range).
+CONN_PAIRED_PUSH_CHECK = ShapeTest(
+    "pushes_unpaired", "paired_push_offset", CONN_PAIRED_PUSH_TOL, math.inf, 0.0, _CF_PUSH,
+    "{k:.2f} server pushes per answered request: the pushes do not come one per request (accepted more than "
+    "{lo:.0%} from exactly one; a check, no points)",
+    "每个得到应答的请求对应 {k:.2f} 次服务器推送：推送并非每个请求一次（与 1 相差超过 {lo:.0%} 即接受；仅作检查，不加分）",
+    "pushes_paired",
+    "{k:.2f} server pushes per answered request, within {lo:.0%} of exactly one: the server sends a second record "
+    "with every answer (an acknowledgement, then a document), while a pool pushes jobs on blocks, whatever the "
+    "miner submits",
+    "每个得到应答的请求对应 {k:.2f} 次服务器推送，与 1 相差不到 {lo:.0%}：服务器每次应答都附带第二条记录"
+    "（先确认，再发文档）；而矿池按出块推送作业，与矿机提交无关",
+)  # fmt: skip
+
+
 def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray]]:
     """Each conn test with the rows it applies to: the reply test switches range for slow sessions, the
     packet-ratio test for sessions answered late (ratio above `LATE_ANSWER_RATIO`), and a job-paced session
@@ -1892,6 +1917,7 @@ def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray
             out += [(t, ~paced), (CONN_PACED_PUSH_RATE_TEST, paced)]
         else:
             out.append((t, np.ones(pace.shape, dtype=bool)))
+    out.append((CONN_PAIRED_PUSH_CHECK, np.ones(pace.shape, dtype=bool)))
     return out
 
 
@@ -1950,6 +1976,8 @@ def conn_features(
         "share_packet_payload": np.where(late, np.nan, div(bf, 2.0 * (pf - pr))),
         "seconds_per_request": np.where(late, np.nan, div(d, pf - pr)),
         "pushes_per_s": np.where(late, np.nan, div(2.0 * pr - pf - merged, d)),
+        # how far the pushes per answered request are from exactly one (`pushes_paired`)
+        "paired_push_offset": np.abs(np.where(late, np.nan, div(2.0 * pr - pf, pf - pr)) - 1.0),
     }
 
 
