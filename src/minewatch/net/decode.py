@@ -137,7 +137,10 @@ def _inner_ethernet(buf: np.ndarray, x: int, lim: int, kind: int) -> tuple[int, 
 def _inner_ok(buf: np.ndarray, q: int, et: int, v: int, lim: int) -> bool:
     """Whether the packet a tunnel claims to carry starts with a sane IP header: only then does it
     replace the outer packet (a header that merely passes the tunnel's checks — DNS from port 2152, an
-    ARP frame in VXLAN — leaves the outer packet as it was)."""
+    ARP frame in VXLAN — leaves the outer packet as it was).
+
+    The VLAN/PPPoE/MPLS walk repeats `_decode`'s: one helper returning (q, version) for both made the
+    decoder's packet loop about a fifth slower (10.2-10.6 against 12-13.8 M packets/s, measured)."""
     if et != -1:
         hops = 0
         while (et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200) and q + 4 <= lim and hops < 8:
