@@ -9,37 +9,19 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
 from minewatch.power.detect import DECLARED_SHARE, subscores_block
 from minewatch.power.features import analyse_block, closure_run
-from minewatch.power.readers import MeterMeta, MeterSeries
-from minewatch.power.scan import scan_series
+from minewatch.power.readers import MeterMeta
+from test_power_review6 import DAY, DAYS, HOD, S19, START, H, _plant, _scan, _series  # the same meters
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 
-START = int(datetime(2023, 5, 1, tzinfo=UTC).timestamp())  # a Monday
-DAYS = 364
-H = np.arange(DAYS * 24)
-HOD = H % 24
-DAY = H // 24
-S19 = 3.25
 
-
-def _series(mid: str, x: np.ndarray) -> MeterSeries:
-    return MeterSeries(mid, START, 3600, x, "test", "kw")
-
-
-def _scan(series: list[MeterSeries], meta: dict[str, MeterMeta] | None = None) -> dict:
-    return {s.meter_id: s for s in scan_series(series, meta=meta, with_impact=False).scores}
-
-
-def _plant(rng: np.random.Generator, mean: float, closed: np.ndarray) -> np.ndarray:
-    """A 24-h plant on its own meter: AR(1) load, day shift a little higher, 12 % standby while closed."""
-    ar = np.zeros(H.size)
-    e = rng.normal(0, 0.06 * np.sqrt(1 - 0.49), H.size)
-    for i in range(1, H.size):
-        ar[i] = 0.7 * ar[i - 1] + e[i]
-    f = (1 + ar) * (1 + 0.08 * ((HOD >= 8) & (HOD < 20)))
-    return mean * np.where(closed, 0.12 * (1 + 0.05 * rng.standard_normal(H.size)), f)
+def _festival() -> tuple[int, np.ndarray]:
+    """The 2024 Spring Festival's day in these meters, and the festival mask of their days."""
+    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START) // 86400)
+    return fest, festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
 
 
 def _fleet(rng: np.random.Generator, machines: int, fail_days: list[tuple[int, int, int]]) -> np.ndarray:
@@ -139,13 +121,9 @@ def test_a_weak_step_leaves_the_festival_test_to_the_whole_load():
     """A plant closed over the Spring Festival whose chosen "step" is only its own wander (too weak to be the
     candidate): the festival test used to be weighted by that step's strength and gave nothing, leaving the
     plant its whole-load points. Now the whole load's own keep over the festival (`fest_whole`) is judged."""
-    from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
-
     rng = np.random.default_rng(76)
-    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START)
-               // 86400)
+    fest, fd = _festival()
     x = _plant(rng, 150.0, (fest - 2 <= DAY) & (fest + 6 > DAY))
-    fd = festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
     b = analyse_block(x[None, :], 24, first_weekday=0, festival=fd)
     assert b.split_day[0] >= 0 and b.gain_t[0] < 2  # a step was chosen, but it is no step
     assert b.fest_whole[0] == pytest.approx(0.12, abs=0.05)
@@ -159,16 +137,12 @@ def test_a_one_machine_load_down_over_the_festival_is_not_a_plant_closing():
     """The same single S19 away for repair over the Spring Festival: the whole load falls to the household's
     own standby, as a closing plant's would, but one machine's repair says nothing about the festival; a plant
     of many machines' kW that does the same loses its points."""
-    from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
-
     rng = np.random.default_rng(78)
-    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START)
-               // 86400)
+    fest, fd = _festival()
     down = (fest - 2 <= DAY) & (fest + 8 > DAY)
     home = 0.3 + 0.6 * np.exp(-((HOD - 19.5) ** 2) / 4) * (1 + 0.2 * rng.standard_normal(H.size)).clip(0)
     one = home + S19 * ~down
     plant = _plant(rng, 150.0, down)
-    fd = festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
     b = analyse_block(np.vstack([one, plant]), 24, first_weekday=0, festival=fd)
     assert np.all(b.fest_whole < 0.2)
     sub = subscores_block(b, tariff=["residential", "industrial"], business=["household", "manufacturing"])
@@ -180,15 +154,11 @@ def test_a_one_machine_rig_away_for_repair_over_the_festival_keeps_its_points():
     """A household's single S19 switched on in summer and away for repair over the festival days: its step
     vanishes for a week, as a line's would, but a step of one machine cannot tell a repair from a holiday
     (evaluation seed 23's M0230 lost 55 points to it)."""
-    from minewatch.power.calendar import SPRING_FESTIVAL, festival_mask
-
     rng = np.random.default_rng(79)
-    fest = int((datetime.combine(SPRING_FESTIVAL[2024], datetime.min.time(), tzinfo=UTC).timestamp() - START)
-               // 86400)
+    fest, fd = _festival()
     down = (fest - 1 <= DAY) & (fest + 6 > DAY)
     home = 0.3 + 0.6 * np.exp(-((HOD - 19.5) ** 2) / 4) * (1 + 0.2 * rng.standard_normal(H.size)).clip(0)
     x = home + S19 * ((H >= 100 * 24 + 13) & ~down)
-    fd = festival_mask(datetime.fromtimestamp(START, tz=UTC).date(), DAYS)
     b = analyse_block(x[None, :], 24, first_weekday=0, festival=fd)
     assert b.gain_t[0] > 5 and b.fest_keep[0] < 0.2  # a clear step, gone over the festival
     sub = subscores_block(b, tariff=["residential"], business=["household"])
