@@ -8,6 +8,7 @@ nfdump) and the collector's Parquet, and both must give the same flows, packets,
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def test_parse_line_reads_nfdump_records():
 
 TOOLS = ("softflowd", "softflowctl", "nfcapd", "nfdump")
 need_tools = pytest.mark.skipif(
-    any(shutil.which(t) is None and not shutil.os.path.exists(f"/usr/sbin/{t}") for t in TOOLS),
+    any(shutil.which(t) is None and not os.path.exists(f"/usr/sbin/{t}") for t in TOOLS),
     reason="Debian softflowd/nfdump not installed",
 )
 

@@ -472,8 +472,8 @@ _r(r"(.+?): column (.+) taken as kWh per interval", lambda m: f"{m[1]}：列 {m[
 _r(r"(.+?): points of the day taken as kW \(load curve\); --unit kwh for energy",
    lambda m: f"{m[1]}：各时点数值按功率（kW，负荷曲线）处理；如为电量请用 --unit kwh",
    "p96.csv: points of the day taken as kW (load curve); --unit kwh for energy")
-_r(r"(.+?): column 24:00 is the next day's 00:00 \(both ends of the day are exported\); not read",
-   lambda m: f"{m[1]}：24:00 列即次日 00:00（导出同时含一天的首尾两点）；未读取",
+_r(r"(.+?): column (\S+) is the next day's 00:00 \(both ends of the day are exported\); not read",
+   lambda m: f"{m[1]}：{m[2]} 列即次日 00:00（导出同时含一天的首尾两点）；未读取",
    "p97.csv: column 24:00 is the next day's 00:00 (both ends of the day are exported); not read")
 _r(r"(.+?): (\d+) row\(s\) of other data items in column (.+?) not read \((.*)\)",
    lambda m: f"{m[1]}：列 {m[3]} 中其他数据项的 {m[2]} 行未读取（{m[4]}）",

@@ -491,8 +491,11 @@ def scan(
         findings.extend(dns_found)
         if store is not None and dns_found:
             shas = {**capture_shas, **log_shas}
+            by_sha: dict[str | None, list[Finding]] = {}
             for f in dns_found:
-                stored = (stored or 0) + store.add_findings([f], import_sha256=shas.get(f.source or ""))
+                by_sha.setdefault(shas.get(f.source or ""), []).append(f)
+            for sha_, group_ in by_sha.items():
+                stored = (stored or 0) + store.add_findings(group_, import_sha256=sha_)
         if store is not None and stored:
             # New findings join the sites whose ranges they fall in, and those sites' open cases.
             from minewatch.store.backend import as_db

@@ -227,6 +227,7 @@ class CaptureScanner:
         self.until = until.timestamp() if until else None
         self.idle_timeout_s = idle_timeout_s
         self.names = NameCache()
+        self._source: str | None = None  #: the name findings of the file being scanned carry
         from minewatch.net.lookups import PoolLookups
 
         #: clients that looked up pool names, over every file of a scan (rotated captures add up); judged
@@ -243,7 +244,7 @@ class CaptureScanner:
     def _consumer(self, info: Any) -> Any:
         if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
             client, server = (info.src_ip, info.dst_ip) if info.dst_port == 53 else (info.dst_ip, info.src_ip)
-            return _DnsConsumer(self.names, self.stats, self.lookups, client, server, getattr(self, "_source", None))
+            return _DnsConsumer(self.names, self.stats, self.lookups, client, server, self._source)
         if info.transport in ("tcp", "udp"):
             from minewatch.net.stratum import SessionAnalyzer
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import html
+import inspect
 import io
 import math
 import re
@@ -472,12 +473,14 @@ _HEADER_LINE: dict[str, int] = {}
 _TITLE_SCAN = 20
 
 
-def _skip(title: int, header_line: int) -> dict[str, int]:
-    """How to tell polars where the header is: by raw lines (`skip_lines`, which counts blank lines as a
-    person does) where polars has it, else by rows (`skip_rows` passes over leading blank lines)."""
-    import inspect
+#: whether this polars reads `skip_lines` (raw lines, blank ones counted as a person counts them)
+_SKIP_LINES = "skip_lines" in inspect.signature(pl.read_csv).parameters
 
-    if "skip_lines" in inspect.signature(pl.read_csv).parameters:
+
+def _skip(title: int, header_line: int) -> dict[str, int]:
+    """How to tell polars where the header is: by raw lines (`skip_lines`) where polars has it, else by
+    rows (`skip_rows` passes over leading blank lines)."""
+    if _SKIP_LINES:
         return {"skip_lines": header_line - 1} if header_line > 1 else {}
     return {"skip_rows": title} if title else {}
 
@@ -1092,9 +1095,11 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
     mcol, dcol = keys
     pcols = [c for c, _ in pts]
     rest = [c for c in df.columns if c not in set(pcols)]
-    if "24:00" in {c.strip() for c in rest} and pts[0][1] == 0:
-        res.issues.append(DataIssue("not_read", None, None, f"{p.name}: column 24:00 is the next day's 00:00 "
-                                    "(both ends of the day are exported); not read"))
+    # the end-of-day column `point_columns` leaves out when the day's start is there too, whatever its name
+    # (24:00, 2400, 23:45-24:00)
+    for c in (c for c in rest if _time_of_day(c) == 86400 and pts[0][1] == 0):
+        res.issues.append(DataIssue("not_read", None, None, f"{p.name}: column {c.strip()} is the next day's "
+                                    "00:00 (both ends of the day are exported); not read"))
     # rows with nothing in them (an export's blank lines) hold no reading to lose
     empty = np.logical_and.reduce([~_filled(df[c]) for c in df.columns]) if df.width else np.zeros(0, bool)
     day = _parse_ts(df[dcol], local_s)

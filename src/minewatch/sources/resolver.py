@@ -215,23 +215,8 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
                     counts["other_lines"] = counts.get("other_lines", 0) + 1
                     continue
                 m = BIND_RE.match(line) or DNSMASQ_QUERY_RE.match(line) or UNBOUND_RE.match(line)
-                if m is None and " Rcv " in line:
-                    w = WINDOWS_RE.match(line)
-                    if w is not None:
-                        wts = _windows_ts(w, clock.offset)
-                        if wts is None:
-                            rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
-                            continue
-                        row = {"ts": round(wts * 1e6), "client_ip": w["client"], "server_ip": None,
-                               "query": _windows_name(w["wname"]).lower(), "qtype": w["qtype"], "answers": [],
-                               "ttl_s": None, "source": source}
-                        rows.append(row)
-                        counts["queries"] = counts.get("queries", 0) + 1
-                        if len(rows) >= BATCH_ROWS:
-                            yield _batch(rows)
-                            rows = []
-                        continue
-                if m is None:
+                w = WINDOWS_RE.match(line) if m is None and " Rcv " in line else None
+                if m is None and w is None:
                     r = DNSMASQ_REPLY_RE.match(line)
                     if r is not None:
                         q = last_of_name.get(r["name"].lower()) or last_query
@@ -240,13 +225,16 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
                     else:
                         counts["other_lines"] = counts.get("other_lines", 0) + 1
                     continue
-                ts = clock(line)
+                ts = clock(line) if w is None else _windows_ts(w, clock.offset)
                 if ts is None:
                     rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
                     continue
-                row: dict[str, object] = {"ts": round(ts * 1e6), "client_ip": m["client"], "server_ip": None,
-                                          "query": m["name"].lower(), "qtype": m["qtype"], "answers": [],
-                                          "ttl_s": None, "source": source}
+                q_ = m if m is not None else w
+                assert q_ is not None
+                name = (q_["name"] if m is not None else _windows_name(q_["wname"])).lower()
+                row: dict[str, object] = {"ts": round(ts * 1e6), "client_ip": q_["client"], "server_ip": None,
+                                          "query": name, "qtype": q_["qtype"], "answers": [], "ttl_s": None,
+                                          "source": source}
                 rows.append(row)
                 last_of_name[row["query"]] = row  # type: ignore[index]
                 last_query = row

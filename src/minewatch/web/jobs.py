@@ -249,20 +249,22 @@ class JobManager:
             logs = [f for f in files if f.kind in LOG_KINDS]
             from minewatch.net.lookups import PoolLookups
 
-            job_lookups = PoolLookups(self._intel())  # one count of pool lookups over the job's files
+            intel = self._intel()  # the store's pool lists, read once for every file of the job
+            job_lookups = PoolLookups(intel)  # one count of pool lookups over the job's files
             base = 0
             for f in files:
                 if f.kind in LOG_KINDS:
                     continue
                 if f.sha256 not in prior:
-                    got = self._scan_capture(job, f, base, job_lookups) if f.kind == "capture" \
+                    got = self._scan_capture(job, f, base, job_lookups, intel) if f.kind == "capture" \
                         else self._scan_meter(job, f)
                     batches.append((f, got))
                 base += f.size_bytes
                 job.done_bytes = base
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
-                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups)))
+                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups,
+                                                         intel=intel)))
             if job_lookups.seen:
                 found_all = [x for _, b in batches for x in b]
                 covered = {(x.src_ip, v) for x in found_all for v in (x.pool_host, x.sni, x.dst_ip) if v}
@@ -338,12 +340,12 @@ class JobManager:
             db.close()
 
     def _scan_logs(self, job: Job, files: list[JobFile], base: int, known: set[str] | None = None,
-                   lookups: Any = None) -> list[Any]:
+                   lookups: Any = None, intel: Any = None) -> list[Any]:
         """The CLI's flow-log scan (`FlowLogScanner`) over the job's logs, names read before flows; the
         connections of logs in `known` (content hashes stored before) are not read again."""
         from minewatch.net.logscan import FlowLogScanner
 
-        scanner = FlowLogScanner(self._intel(), lookups=lookups, tz_offset_h=job.tz_offset)
+        scanner = FlowLogScanner(intel or self._intel(), lookups=lookups, tz_offset_h=job.tz_offset)
         by_path = {str(f.path): f.filename for f in files}
         for f in files:
             def progress(pos: int, size: int, start: int = base) -> None:
@@ -386,10 +388,10 @@ class JobManager:
                      "them; not reported", f"{n} 条长连接具有类似矿池的节奏，但没有矿池域名或入侵检测告警佐证，未作报告")  # fmt: skip
         return found
 
-    def _scan_capture(self, job: Job, f: JobFile, base: int, lookups: Any = None) -> list[Any]:
+    def _scan_capture(self, job: Job, f: JobFile, base: int, lookups: Any = None, intel: Any = None) -> list[Any]:
         from minewatch.net.pipeline import CaptureScanner
 
-        scanner = CaptureScanner(self._intel())
+        scanner = CaptureScanner(intel or self._intel())
         if lookups is not None:
             scanner.lookups = lookups
 
