@@ -101,15 +101,18 @@ def test_point_columns_are_strict():
     assert point_columns([f"{h}:00" for h in range(0, 24, 2)] + [f"{h}:30" for h in range(12)]) is None
 
 
-def test_a_wide_table_with_numbered_meters_stays_wide(tmp_path):
-    # meters named 1..24 in a wide table (no meter column): not points of a day
-    lines = ["timestamp," + ",".join(str(k) for k in range(1, 25))]
+@pytest.mark.parametrize("id_col", [False, True])
+def test_a_wide_table_with_numbered_meters_stays_wide(tmp_path, id_col):
+    # meters named 1..24 in a wide table: not points of a day, with or without a row-id column beside them
+    # (review 7: with an `id` column it was read as 720 "meters" of 24 points)
+    lines = [("id," if id_col else "") + "timestamp," + ",".join(str(k) for k in range(1, 25))]
     for h in range(72):
-        lines.append(f"2024-03-{1 + h // 24:02d} {h % 24:02d}:00:00," + ",".join("1.5" for _ in range(24)))
+        lines.append((f"{h}," if id_col else "") + f"2024-03-{1 + h // 24:02d} {h % 24:02d}:00:00,"
+                     + ",".join("1.5" for _ in range(24)))
     p = tmp_path / "wide.csv"
     p.write_text("\n".join(lines) + "\n")
     r = read_file(p)
-    assert r.layout == "wide" and len(r.series) == 24
+    assert r.layout == "wide" and len(r.series) == 24 + id_col
 
 
 def test_london_lcl_layout_with_null_readings(tmp_path):
@@ -269,6 +272,12 @@ def test_97_points_drop_the_repeated_24h_and_a_missing_column_is_a_gap(tmp_path)
     r = read_file(p)
     assert r.layout == "points" and {s.interval_s for s in r.series} == {900}
     assert any(i.kind == "not_read" and "24:00" in i.detail for i in r.issues)
+    # the same with compact headers (0000 … 2400): the left-out column is named as it is written
+    compact = [ln.replace(":", "") if i == 0 else ln for i, ln in enumerate(both)]
+    q2 = tmp_path / "p97c.csv"
+    q2.write_text("\n".join(compact) + "\n", encoding="utf-8")
+    r2 = read_file(q2)
+    assert r2.layout == "points" and any(i.kind == "not_read" and "column 2400 " in i.detail for i in r2.issues)
     # one point column missing from the export (01:00): still the points of a day, that slot is a gap
     cut = [",".join(c for j, c in enumerate(ln.split(",")) if j != 5) for ln in lines]
     q = tmp_path / "p95.csv"
@@ -313,15 +322,6 @@ def test_data_items_keep_the_load_and_registers_are_differenced(tmp_path):
     assert skipped and "A相电压 20" in skipped[0].detail and "无功功率 20" in skipped[0].detail
     register = next(s for s in r.series if s.meter_id == "310001")
     assert np.nanmean(register.kw) == pytest.approx(2.15, abs=0.05)  # a register read, then differenced
-
-
-def test_a_wide_table_with_an_id_column_and_numbered_meters_stays_wide(tmp_path):
-    lines = ["id,timestamp," + ",".join(str(k) for k in range(1, 25))]
-    for h in range(72):
-        lines.append(f"{h},2024-03-{1 + h // 24:02d} {h % 24:02d}:00:00," + ",".join("1.5" for _ in range(24)))
-    p = tmp_path / "wide_id.csv"
-    p.write_text("\n".join(lines) + "\n")
-    assert read_file(p).layout == "wide"
 
 
 def test_title_rows_above_the_header_are_skipped_and_lines_stay_true(tmp_path):
