@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from minewatch.model import Evidence, Finding, combine_subscores
-from minewatch.power.features import CLOSED_FRAC, Block, band_hours
+from minewatch.power.features import CLOSED_FRAC, SCAN_W, Block, band_hours
 
 DETECTOR = "power.load"
 REPORT_THRESHOLD = 50.0  #: meters at or above this score are suspects
@@ -105,6 +105,13 @@ DECLARED_SHARE = 0.75
 DECLARED_MAX = 80.0
 #: points of a constant load added in a band of hours only (valley-hours mining, features.band_features)
 BAND_PTS = 60.0
+#: points of a load of machines' size that ran flat for weeks after a step and then went (episode_quality),
+#: the machines' kW from which it is full (EPISODE_MACHINES, graded from 60 % of it), and how many times the
+#: customer's own mean load it must be (EPISODE_HOST, full at twice that)
+EPISODE_PTS = 50.0
+EPISODE_MACHINES = 1.0
+EPISODE_HOST = 2.5
+_EP_WEEKS = SCAN_W // 7  #: the weeks the episode is read over (features.episode_features), said in its evidence
 #: Declared businesses whose honest load is confined to a band of hours (lower-case substrings): greenhouse
 #: supplemental lighting, EV charging, battery / ice / heat storage charged in the valley, irrigation at night.
 #: Their band points keep BAND_DECLARED_KEEP of themselves.
@@ -240,6 +247,13 @@ def subscores_block(
         if business is not None else np.zeros(m, dtype=bool)
     s["band_load"] = np.clip(BAND_PTS * bq * np.where(band_decl, BAND_DECLARED_KEEP, 1.0) - step_family
                              - s["idle_fill"], 0.0, None)
+    # an episode: a load of several machines' kW, larger than the customer's own, added the same in every
+    # hour and held from day to day for the weeks after its ramp-up, that did not stay (features.episode_features).
+    # The step points need a plateau to the end of the data; a fleet that died or was removed after a few weeks
+    # has none, yet no household appliance draws machines' kW flat around the clock for weeks. Only what the
+    # step readings did not already give.
+    s["episode"] = np.clip(EPISODE_PTS * episode_quality(b, min_machine_kw) - step_family - s["idle_fill"]
+                           - s["band_load"], 0.0, None) * hourly
     # Spring Festival: a load that stops while most businesses close is a production line, not a rig
     # (calendar.py). Graded by how much of the candidate load went (half or less kept, all of it at a
     # fifth) and by how clear the drop is against the meter's usual weekly change (2-4 units), and
@@ -327,6 +341,24 @@ def subscores_block(
     s["declared_flat_business"] = np.where(declared, -np.minimum(np.maximum(DECLARED_PTS, DECLARED_SHARE * shape),
                                                                    DECLARED_MAX), 0.0)
     return s
+
+
+def episode_quality(b: Block, min_machine_kw: float = 2.5) -> np.ndarray:
+    """0-1: how much the load a step added in its first weeks (features.episode_features) looks like machines.
+
+    Graded products: at least one to two machines' kW (`ep_kw`, EPISODE_MACHINES); at least the customer's own
+    mean load to three times it (`ep_host`: on a household or a small shop a flat load that size is out of
+    place, on a feeder it is one more customer); a step far above the meter's own weekly change (`gain_t` 5 ->
+    15); the same in every hour (`ep_uniform` 0.5 -> 0.9); and held from day to day (`ep_rough`, the floor's
+    day-to-day change 3 % -> 8 % of the added kW: a heater or a heat pump follows the weather, machines do not).
+    """
+    mk = min_machine_kw
+    several = _clip01((b.ep_kw - 0.6 * mk * EPISODE_MACHINES) / (0.4 * mk * EPISODE_MACHINES))
+    host = _clip01((b.ep_host - EPISODE_HOST) / EPISODE_HOST)
+    strong = _clip01((b.gain_t - 5.0) / 10.0)
+    u = _clip01((b.ep_uniform - 0.5) / 0.4)
+    steady = _clip01(1.0 - (b.ep_rough - 0.03) / 0.05)
+    return several * host * strong * u * steady
 
 
 def band_quality(b: Block, min_machine_kw: float = 2.5) -> np.ndarray:
@@ -444,6 +476,11 @@ def build_finding(
         # spare capacity mining runs only in the idle hours: energy comes from the mean added load, the
         # machines from the floor's step (their full draw, reached every night)
         kw, draw = _f(b.shift_mean_kw[i]), _f(b.step_kw[i])
+    # an episode (a fleet that ran for weeks and went): the machines' draw is what the first weeks added; the
+    # plateau later on, which the step's kW is read from, no longer holds it
+    episode = has and not band and not idle and subs.get("episode", 0.0) > 0 and _f(b.ep_kw[i]) is not None
+    if episode:
+        kw = draw = _f(b.ep_kw[i])
     # an added load is only stated when it is one: positive, at least MIN_KW and a step twice the size
     # of the meter's own usual weekly change (gain_t >= MIN_GAIN_T). A 0.01 kW "step" is noise, and stating
     # it as "0.0 kW ≈ 1 machine" for every honest meter makes a sum over the list count machines that
@@ -528,6 +565,19 @@ def build_finding(
             + (f", night/day ratio {nd:.2f}" if nd is not None else ""),
             f"电表 {meter_id}：数据中无起始点；负荷率 {lf:.2f}" + (f"，夜/日负荷比 {nd:.2f}" if nd is not None else ""),
             data={"load_factor": lf, "night_day": nd}))
+    if episode:
+        ep_kw, host = float(b.ep_kw[i]), _f(b.ep_host[i])
+        htxt = f"{host:.1f}" if host is not None else "?"
+        ev.append(Evidence(
+            "power.episode",
+            f"for the {_EP_WEEKS} weeks after its ramp-up the step added {ep_kw:.1f} kW, {htxt} times the customer's "
+            f"own mean load, the same in {_f(b.ep_uniform[i]) * 100:.0f} % of the hours and held from day to day; the "
+            f"load later went (machines failed or were removed): no appliance of a customer this size draws that "
+            f"flat around the clock for weeks ({subs['episode']:+.1f} points)",
+            f"起始后 {_EP_WEEKS} 周内新增 {ep_kw:.1f} kW，为该用户原平均负荷的 {htxt} 倍，{_f(b.ep_uniform[i]) * 100:.0f}% "
+            f"的时段增量相同且逐日稳定；该负荷后来消失（矿机故障或被移走）：此类用户没有任何电器会连续数周全天平稳"
+            f"地消耗如此功率（{subs['episode']:+.1f} 分）",
+            data={"ep_kw": ep_kw, "ep_host": host, "ep_uniform": _f(b.ep_uniform[i]), "ep_rough": _f(b.ep_rough[i])}))
     fest = subs.get("festival_shutdown", 0.0)
     if fest:
         k = _f(b.fest_keep[i])

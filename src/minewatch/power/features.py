@@ -71,6 +71,11 @@ class Block:
     slots_per_day: np.ndarray  # readings per day of the grid (1 = daily totals: no hour-of-day shape)
     recovery: np.ndarray  # share of the chosen step that only returns the floor to its level before a dip
     closure_days: np.ndarray  # longest run of days the whole load stopped (day's mean < CLOSED_FRAC of usual) and came back
+    # the first weeks after the step (episode_features): what a load added before it went away again
+    ep_kw: np.ndarray  # median hour-of-day shift over the SCAN_W days after the ramp-up week
+    ep_uniform: np.ndarray  # share of hours shifted like it (as `uniform`)
+    ep_rough: np.ndarray  # day-to-day change of the floor over those days (robust SD) / ep_kw
+    ep_host: np.ndarray  # ep_kw / the customer's own mean load before the step
     # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
     band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
     band_len: np.ndarray  # hours in the band
@@ -385,6 +390,7 @@ def _analyse_block(
     shift_mean_kw = np.nanmean(post_x.reshape(m, -1), axis=1) - np.nanmean(pre_x.reshape(m, -1), axis=1)
     tol = 0.25 * np.abs(shift_kw)[:, None] + 2 * noise[:, None]
     uniform = np.mean(np.abs(shift - shift_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
+    ep_kw, ep_uniform, ep_rough, ep_host = episode_features(x, floor, kk, prof_pre, pre_x, noise)
 
     # idle capacity put to work: does the added load fill exactly the hours that were low before (GPU
     # servers mining when their owners do not use them)? Then it is anti-correlated with the old profile.
@@ -518,6 +524,10 @@ def _analyse_block(
         slots_per_day=np.full(m, float(S)),
         recovery=nan_if(recovery),
         closure_days=closure_days,
+        ep_kw=nan_if(ep_kw),
+        ep_uniform=nan_if(ep_uniform),
+        ep_rough=nan_if(ep_rough),
+        ep_host=nan_if(ep_host),
         **band_features(x, dayok, temp_daily),
     )
 
@@ -851,6 +861,33 @@ def choose_split(
     kl, _g = best_split(loc, min_seg=7)
     refined = np.where(has & (kl > 0), c0 + kl, best_k)
     return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p, best_r
+
+
+def episode_features(
+    x: np.ndarray, floor: np.ndarray, k: np.ndarray, prof_pre: np.ndarray, pre_x: np.ndarray, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(kW, uniform share, roughness, size against the host) of the load a step added in its first weeks.
+
+    Why: the plateau (`shift_kw`) is read from POST_GAP days on over POST_DAYS, so a fleet that ran a few
+    weeks and then died or was taken away (two S19s on a household that failed after five weeks) has no
+    plateau there and no step points. What it left is itself evidence: for SCAN_W days after the ramp-up
+    week the load rose by the same kW in every hour of the day, and the floor held it from day to day
+    (machines draw the same every day; a heater follows the weather). `x` is (meters, days, slots), `k`
+    the first day of the new level, `prof_pre`/`pre_x` the customer's hour profile and readings before it.
+    """
+    m, _D, S = x.shape
+    ep_x = _window(x, k + SCAN_GAP, SCAN_W)
+    ep_shift = np.nanmedian(ep_x, axis=1) - prof_pre
+    ep_kw = np.nanmedian(ep_shift, axis=1)
+    tol = 0.25 * np.abs(ep_kw)[:, None] + 2 * noise[:, None]
+    ep_uniform = np.mean(np.abs(ep_shift - ep_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
+    fl = _window(floor, k + SCAN_GAP, SCAN_W)
+    d = np.diff(fl, axis=1)
+    sd = 1.4826 * np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1) / np.sqrt(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ep_rough = sd / np.abs(ep_kw)
+        ep_host = ep_kw / np.nanmean(pre_x.reshape(m, -1), axis=1)
+    return ep_kw, ep_uniform, ep_rough, ep_host
 
 
 def _tail_run(excess: np.ndarray, thr: np.ndarray, share: float = 0.8, min_slots: int = 2) -> np.ndarray:
