@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the tests start or compare against (real tools, started by the tests themselves):
-# tshark/softflowd/nfdump for captures and flows, nft/named-checkzone/ipset for exports, chromium for
+# tshark/softflowd/nfdump/pmacct for captures, NetFlow and sFlow, nft/named-checkzone/ipset for exports, chromium for
 # the web pages, poppler and a CJK font for the PDF report, postgresql for the team store; a Java
 # runtime (any, default-jre-headless when none) for the Spark path.
-SYSPKGS := tshark softflowd nfdump nftables bind9-utils ipset iproute2 chromium chromium-driver \
+SYSPKGS := tshark softflowd nfdump pmacct nftables bind9-utils ipset iproute2 chromium chromium-driver \
 	poppler-utils fonts-wqy-microhei postgresql
 
 sysdeps:

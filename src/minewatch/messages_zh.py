@@ -339,6 +339,23 @@ _r(r"IPFIX header truncated", lambda m: "IPFIX 报头被截断", "IPFIX header t
 _r(r"IPFIX length (\d+) does not match datagram of (\d+) bytes", lambda m: f"IPFIX 长度 {m[1]} 与 {m[2]} 字节的数据报不符",
    "IPFIX length 100 does not match datagram of 90 bytes")
 _r(r"datagram shorter than 4 bytes", lambda m: "数据报短于 4 字节", "datagram shorter than 4 bytes")
+# sFlow v5 (sources/sflow.py)
+_r(r"sFlow datagram truncated", lambda m: "sFlow 数据报被截断", "sFlow datagram truncated")
+_r(r"sFlow version is not 5", lambda m: "sFlow 版本不是 5", "sFlow version is not 5")
+_r(r"sFlow agent address type (\d+)", lambda m: f"sFlow 代理地址类型 {m[1]} 无效", "sFlow agent address type 9")
+_r(r"sFlow sample count (\d+) out of range", lambda m: f"sFlow 样本数 {m[1]} 超出范围", "sFlow sample count 1000000 out of range")
+_r(r"sFlow flow record count (\d+) out of range", lambda m: f"sFlow 流记录数 {m[1]} 超出范围",
+   "sFlow flow record count 99999 out of range")
+_r(r"sFlow flow sample without a packet header or IP record", lambda m: "sFlow 流样本既无报文头也无 IP 记录",
+   "sFlow flow sample without a packet header or IP record")
+_r(r"sFlow sampled header of (.+) not decoded", lambda m: f"未解码 {m[1]} 类型的 sFlow 抽样报文头",
+   "sFlow sampled header of token ring not decoded")
+_r(r"sFlow sampled header carries no IP packet", lambda m: "sFlow 抽样报文头中没有 IP 报文",
+   "sFlow sampled header carries no IP packet")
+_r(r"sFlow sampled header is cut inside its IP or transport header", lambda m: "sFlow 抽样报文头在 IP 或传输层头部内被截断",
+   "sFlow sampled header is cut inside its IP or transport header")
+_r(r"sFlow sampled header has a malformed IP header", lambda m: "sFlow 抽样报文头的 IP 头部格式错误",
+   "sFlow sampled header has a malformed IP header")
 _r(r"v9 options template malformed", lambda m: "v9 选项模板格式错误", "v9 options template malformed")
 _r(r"options template truncated", lambda m: "选项模板被截断", "options template truncated")
 _r(r"template truncated", lambda m: "模板被截断", "template truncated")

@@ -323,9 +323,9 @@ def scan(
         "a zone (8 for China).",
         "DNS 解析服务器日志（BIND、dnsmasq）时钟比 UTC 快几小时：这类日志写本地时间且不带时区（中国为 8）。")),
 ) -> None:
-    """Scan packet captures and flow logs (Zeek, Suricata EVE, NetFlow/IPFIX, nfcapd) for mining and node traffic.
+    """Scan packet captures and flow logs (Zeek, Suricata EVE, NetFlow/IPFIX/sFlow, nfcapd) for mining and node traffic.
 
-    扫描抓包文件和流日志（Zeek、Suricata EVE、NetFlow/IPFIX、nfcapd），找出挖矿会话和区块链节点流量。
+    扫描抓包文件和流日志（Zeek、Suricata EVE、NetFlow/IPFIX/sFlow、nfcapd），找出挖矿会话和区块链节点流量。
     """
     from minewatch.errors import InputError
     from minewatch.net.logscan import FLOW_LOG_FORMATS, FlowLogScanner

@@ -328,10 +328,35 @@ NETFLOW_COLUMNS = ("src_ip", "src_port", "dst_ip", "dst_port", "transport", "pac
 NETFLOW_REVERSE_COLUMNS = ("packets_rev", "bytes_rev", "tcp_flags_rev")
 
 
+#: ... and what says a record is sampled (a 1-in-N NetFlow record or an sFlow packet sample): such records
+#: carry names and addresses but no timing the behaviour views can read (cf. `net.logscan`)
+NETFLOW_SAMPLING_COLUMNS = ("sampling_interval", "version", "extra")
+
+
 def netflow_columns(available: Sequence[str]) -> list[str]:
-    """The collector columns to read from an input that has `available`: the reverse counters only
-    when present (Parquet written before they existed lacks them; they read as null then)."""
-    return [*NETFLOW_COLUMNS, *(c for c in NETFLOW_REVERSE_COLUMNS if c in available)]
+    """The collector columns to read from an input that has `available`: the reverse counters and the
+    sampling columns only when present (Parquet written before they existed lacks them)."""
+    return [*NETFLOW_COLUMNS, *(c for c in (*NETFLOW_REVERSE_COLUMNS, *NETFLOW_SAMPLING_COLUMNS) if c in available)]
+
+
+def sampled_mask(t: pa.Table) -> pa.ChunkedArray | None:
+    """Per collector record, whether it is sampled (None when the input cannot say, or none is).
+
+    Why apart: a 1-in-N record's packets and timing are a thinned copy of the connection's, and an sFlow row
+    is a single packet, so the timing views would read noise as rhythm; their names and addresses still
+    count (`net.intel`), as `net.logscan` reads them.
+    """
+    from minewatch.sources.sflow import SFLOW_VERSION
+
+    mask = None
+    if "sampling_interval" in t.column_names:
+        mask = pc.fill_null(pc.greater(t.column("sampling_interval"), 1), False)
+    if "version" in t.column_names:
+        sf = pc.fill_null(pc.equal(t.column("version"), SFLOW_VERSION), False)
+        mask = sf if mask is None else pc.or_(mask, sf)
+    if mask is None or not pc.any(mask).as_py():
+        return None
+    return mask
 
 
 @dataclass(slots=True)
@@ -397,16 +422,19 @@ def _conn_key(f: Finding) -> tuple[Any, ...]:
     return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.transport, f.source, f.first_seen)
 
 
-def _intel_findings(rows: list[dict[str, Any]], sliced: bool) -> list[Finding]:
-    """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows."""
+def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True) -> list[Finding]:
+    """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows, and
+    what packet samples of it showed of mining content (`net.sampled`)."""
     from minewatch.net.findings import FlowView, session_finding
     from minewatch.net.intel import intel_subscores
+    from minewatch.net.sampled import sampled_content
 
-    r0 = rows[0]
+    content = next(iter(sampled_content(rows).values()), None)
+    r0 = rows[0] if content is None else rows[content.row]  # the facts are read against their own row
     sni = next((r["sni"] for r in rows if r.get("sni")), None)
     dns = next((r["dns_name"] for r in rows if r.get("dns_name")), None)
-    sub, ev = intel_subscores(dns, sni, r0["dst_ip"], r0["dst_port"], _builtin_intel())
-    if not sub:
+    sub, ev = intel_subscores(dns, sni, r0["dst_ip"], r0["dst_port"], _builtin_intel()) if intel else ({}, [])
+    if not sub and content is None:
         return []
     if sliced:
         first = min(r["slice_start"] for r in rows).timestamp()
@@ -426,7 +454,8 @@ def _intel_findings(rows: list[dict[str, Any]], sliced: bool) -> list[Finding]:
         syn_seen=bool((r0.get("tcp_flags_fwd") or 0) & 0x02), tcp_flags_fwd=r0.get("tcp_flags_fwd"),
         community_id=r0.get("community_id"), source=r0.get("source"),
     )  # fmt: skip
-    f = session_finding(view, _NameFacts(sni) if sni else None, (sub, ev))
+    facts: Any = content if content is not None else (_NameFacts(sni) if sni else None)
+    f = session_finding(view, facts, (sub, ev) if sub else None)
     if f is None:
         return []
     if dns and not f.pool_host:
@@ -451,24 +480,36 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
     from minewatch.net.behavior import findings_from_flow_table, reported_alone
     from minewatch.net.findings import merge_findings
 
-    t = to_flow_table(table, cfg)
-    if t.num_rows == 0:
+    raw = table if isinstance(table, pa.Table) else pa.Table.from_batches([table])
+    sampled = sampled_mask(raw) if is_netflow(raw.column_names) else None
+    untimed = None
+    if sampled is not None:  # sampled records: names and addresses only, never timing
+        untimed = to_flow_table(raw.filter(sampled), cfg)
+        raw = raw.filter(pc.invert(sampled))
+    t = to_flow_table(raw, cfg)
+    if t.num_rows == 0 and (untimed is None or untimed.num_rows == 0):
         return finding_rows([])
     order = [(k, "ascending") for k in (*FLOW_KEY, "slice_start", "slice_end", "first_seen", "last_seen",
                                          "packets_fwd", "bytes_fwd", "packets_rev", "bytes_rev", "sni", "dns_name")]
     t = t.sort_by(order)
-    behaviour = findings_from_flow_table(t)
+    behaviour = findings_from_flow_table(t) if t.num_rows else []
+    n_timed = t.num_rows
+    if untimed is not None:
+        t = pa.concat_tables([t, untimed.sort_by(order)])
     by_key: dict[tuple[Any, ...], Finding] = {}
-    if cfg.intel:
+    if cfg.intel or untimed is not None:
         rows = t.to_pylist()
         conns: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for i, r in enumerate(rows):
-            if r.get("slice_start") is not None and r.get("slice_end") is not None:
+            if i >= n_timed:  # packet samples: both directions of a connection together (net.sampled)
+                a, b = (r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])
+                conns.setdefault(("sampled", *min(a, b, key=str), *max(a, b, key=str), r["transport"]), []).append(r)
+            elif r.get("slice_start") is not None and r.get("slice_end") is not None:
                 conns.setdefault(tuple(r[k] for k in FLOW_KEY), []).append(r)
             else:
                 conns[("row", i)] = [r]
         for k, rs in conns.items():
-            for f in _intel_findings(rs, sliced=k[0] != "row"):
+            for f in _intel_findings(rs, sliced=k[0] != "row", intel=cfg.intel):
                 by_key.setdefault(_conn_key(f), f)
     for g in behaviour:
         k = _conn_key(g)

@@ -160,6 +160,12 @@ class FlowLogScanner:
                 table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
                 sampled = pc.fill_null(pc.greater(table["sampling_interval"], 1), False) \
                     if "sampling_interval" in table.column_names else None
+                if "version" in table.column_names:
+                    # sFlow rows are packet samples, not flow slices, even from a 1-in-1 agent (sources.sflow)
+                    from minewatch.sources.sflow import SFLOW_VERSION
+
+                    sflow = pc.fill_null(pc.equal(table["version"], SFLOW_VERSION), False)
+                    sampled = sflow if sampled is None else pc.or_(sampled, sflow)
                 if sampled is not None and pc.any(sampled).as_py():
                     untimed = table.filter(sampled)
                     self.counts["sampled_records"] += untimed.num_rows
@@ -237,14 +243,18 @@ class FlowLogScanner:
     def findings(self, blocks: Any = None) -> list[Finding]:
         from minewatch.net.behavior import findings_from_flow_table, reported_alone
         from minewatch.net.intel import intel_subscores
+        from minewatch.net.sampled import sampled_content
 
         t0 = time.perf_counter()
         out: dict[tuple[Any, ...], Finding] = {}
         for table, timed in [*((t, True) for t in self.flow_tables), *((t, False) for t in self.untimed_tables)]:
             table = self._window(table)
             rows = table.to_pylist()
+            # sFlow packet samples whose payload named a mining method (net.sampled): one set of facts per
+            # connection, given to the row of its first such sample
+            content = {} if timed else {c.row: c for c in sampled_content(rows).values()}
             names = []
-            for r in rows:
+            for i, r in enumerate(rows):
                 key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])
                 sni = r.get("sni") or self.tls_by_conn.get(key, {}).get("server_name")
                 first = r["first_seen"].timestamp() if r.get("first_seen") else None
@@ -255,7 +265,9 @@ class FlowLogScanner:
                 names.append((sni, dns))
                 view = _view(r)
                 sub, ev = intel_subscores(dns, sni, r["dst_ip"], r["dst_port"], self.intel)
-                facts = _NameFacts(sni) if sni else None
+                facts: Any = _NameFacts(sni) if sni else None
+                if i in content:
+                    facts = content[i]
                 f = session_finding(view, facts, (sub, ev) if sub else None)
                 alerts = self.alerts.get(key)
                 if alerts:

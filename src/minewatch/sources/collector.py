@@ -92,7 +92,13 @@ class Counters:
     receive_fallback: str | None = None
     #: System calls that returned data: datagrams / receive_calls is the mean batch size.
     receive_calls: int = 0
-    by_version: Counter[int] = field(default_factory=Counter)
+    #: sFlow (`sources.sflow`): flow samples (one row each) and counter samples (passed over) received, and
+    #: samples the agents said they dropped (the rise of their cumulative drop counters)
+    sflow_flow_samples: int = 0
+    sflow_counter_samples: int = 0
+    sflow_agent_drops: int = 0
+    #: datagrams by export protocol: NetFlow's version number (5, 9, 10) or "sflow5"
+    by_version: Counter[int | str] = field(default_factory=Counter)
     values_nulled: Counter[str] = field(default_factory=Counter)
     rejects: Rejects = field(default_factory=Rejects)
 
@@ -104,7 +110,7 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "by_version", "values_nulled")}
-        d["by_version"] = {str(k): v for k, v in sorted(self.by_version.items())}
+        d["by_version"] = {str(k): v for k, v in sorted(self.by_version.items(), key=lambda kv: str(kv[0]))}
         d["values_nulled"] = dict(sorted(self.values_nulled.items()))
         d["rejects"] = self.rejects.as_dict()
         d["reject_examples"] = list(self.rejects.examples)
@@ -350,8 +356,14 @@ def sockaddr_name(raw: bytes) -> str:
     return f"family{fam}:{raw.hex()}"
 
 
+def _version_key(data: bytes) -> int | str:
+    """NetFlow's 16-bit version, or "sflow5" for an sFlow v5 datagram (whose first 16 bits are 0)."""
+    v = (data[0] << 8) | data[1]
+    return "sflow5" if v == 0 and data[2:4] == b"\x00\x05" else v
+
+
 class Collector:
-    """A UDP NetFlow/IPFIX listener writing Parquet; `request_stop()` is safe from a signal handler."""
+    """A UDP NetFlow/IPFIX/sFlow listener writing Parquet; `request_stop()` is safe from a signal handler."""
 
     def __init__(
         self,
@@ -435,10 +447,10 @@ class Collector:
         c.datagrams += 1
         c.datagram_bytes += len(data)
         before = self.buf.rows
-        events = decode_into(data, exporter, self.cache, self.buf, now)
+        events = decode_into(data, exporter, self.cache, self.buf, now, time.time())
         c.records += self.buf.rows - before
         if len(data) >= 2:
-            c.by_version[(data[0] << 8) | data[1]] += 1
+            c.by_version[_version_key(data)] += 1
         if events:
             self._count(events, exporter)
 
@@ -461,6 +473,12 @@ class Collector:
                 c.held += 1
             elif k == "released":
                 c.released += e.count
+            elif k == "sflow_flow_samples":
+                c.sflow_flow_samples += e.count
+            elif k == "sflow_counter_samples":
+                c.sflow_counter_samples += e.count
+            elif k == "sflow_agent_drops":
+                c.sflow_agent_drops += e.count
 
     def _drain(self, limit: int | None = 4096) -> int:
         """Receive and decode until the kernel queue is empty (or `limit` datagrams); returns how many.
@@ -475,6 +493,7 @@ class Collector:
             return self._drain_mmsg(limit)
         recv = self.sock.recvfrom
         now = time.monotonic()
+        wall = time.time()  # an sFlow sample's only time is its arrival (sources.sflow)
         c = self.counters
         buf, cache, names = self.buf, self.cache, self._names
         versions = c.by_version
@@ -493,8 +512,8 @@ class Collector:
                 c.receive_calls += 1
                 c.datagrams += 1  # before decoding: reject examples name the datagram's number
                 if len(data) >= 2:
-                    versions[(data[0] << 8) | data[1]] += 1
-                events = decode_into(data, exporter, cache, buf, now)
+                    versions[_version_key(data)] += 1
+                events = decode_into(data, exporter, cache, buf, now, wall)
                 if events:
                     self._count(events, exporter)
         finally:
@@ -512,6 +531,7 @@ class Collector:
         rx = self.mmsg
         assert rx is not None
         now = time.monotonic()
+        wall = time.time()
         c = self.counters
         buf, cache, names = self.buf, self.cache, self._raw_names
         versions = c.by_version
@@ -542,8 +562,8 @@ class Collector:
                     nbytes += len(data)
                     c.datagrams += 1  # before decoding: reject examples name the datagram's number
                     if len(data) >= 2:
-                        versions[(data[0] << 8) | data[1]] += 1
-                    events = decode_into(data, exporter, cache, buf, now)
+                        versions[_version_key(data)] += 1
+                    events = decode_into(data, exporter, cache, buf, now, wall)
                     if events:
                         self._count(events, exporter)
                 if left > 0:

@@ -268,6 +268,8 @@ class TemplateCache:
     ipfix_seq: dict[tuple[str, int, int], tuple[int, int, int] | None] = field(default_factory=dict)
     system_init_ms: dict[tuple[str, int], int] = field(default_factory=dict)
     sampling: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: sFlow: each data source's last cumulative count of samples its agent dropped (`sources.sflow`)
+    sflow_drops: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def expire_held(self, now: float) -> int:
         """Drop held sets older than the limit; returns how many were dropped (the caller counts them)."""
@@ -1213,21 +1215,26 @@ def _parse_templates(
 
 
 def decode_into(data: bytes, exporter: str, templates: TemplateCache, buf: ColumnBuffer,
-                now: float = 0.0) -> list[Event]:
-    """Decode one NetFlow v5/v9 or IPFIX message into `buf`; returns the events to count.
+                now: float = 0.0, wall_s: float | None = None) -> list[Event]:
+    """Decode one NetFlow v5/v9, IPFIX or sFlow v5 message into `buf`; returns the events to count.
 
     Never raises on any input: a malformed datagram yields a "reject" event (and whatever records
-    before the damage could be decoded safely). `now` (seconds, any clock) timestamps held data.
+    before the damage could be decoded safely). `now` (seconds, any clock) timestamps held data;
+    `wall_s` (UTC epoch seconds of arrival) is the only time an sFlow packet sample has (None: null).
     Call `buf.take()` when a batch is wanted: the fewer calls, the cheaper each record.
     """
     try:
+        if data[:4] == b"\x00\x00\x00\x05":
+            from minewatch.sources.sflow import decode_sflow
+
+            return decode_sflow(data, exporter, templates, buf, wall_s)
         return _decode(data, exporter, templates, buf, now)
     except Exception as exc:  # a decoder bug must cost one datagram, not the collector
         return [Event("reject", f"decoder error: {type(exc).__name__}")]
 
 
 def decode_datagram(
-    data: bytes, exporter: str, templates: TemplateCache, now: float = 0.0
+    data: bytes, exporter: str, templates: TemplateCache, now: float = 0.0, wall_s: float | None = None
 ) -> tuple[list[Record], list[Event]]:
     """One message -> (rows as dicts, events): the convenient form for tests and one-off use.
 
@@ -1235,7 +1242,7 @@ def decode_datagram(
     slower than the collector's path by design.
     """
     buf = ColumnBuffer()
-    events = decode_into(data, exporter, templates, buf, now)
+    events = decode_into(data, exporter, templates, buf, now, wall_s)
     try:
         rows = table_to_records(buf.take())
     except Exception as exc:
@@ -1393,6 +1400,18 @@ def records_to_batch(records: list[Record]) -> pa.RecordBatch:
     )
 
 
+def _sampled_application(t: pa.Table, n: int) -> pa.Array:
+    """`stratum:<method>` where an sFlow packet sample's payload named a mining method (`net.sampled`)."""
+    import pyarrow.compute as pc
+
+    if "extra" not in t.column_names or n == 0:
+        return pa.nulls(n, pa.string())
+    method = pc.map_lookup(t.column("extra"), "stratum_method", "first")
+    if method.null_count == n:
+        return pa.nulls(n, pa.string())
+    return pc.binary_join_element_wise("stratum:", method, "")
+
+
 def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None) -> pa.RecordBatch:
     """Flow slices (unidirectional, as exporters send them) in the project's FLOW_SCHEMA.
 
@@ -1432,7 +1451,7 @@ def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None
         "tcp_flags_rev": opt("tcp_flags_rev", pa.int32()),
         "sni": nulls_s,
         "dns_name": nulls_s,
-        "application": nulls_s,
+        "application": _sampled_application(t, n),
         "community_id": nulls_s,
         "source": pa.array([source] * n, pa.string()) if source else nulls_s,
         "slice_start": start,

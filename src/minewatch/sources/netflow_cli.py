@@ -1,4 +1,4 @@
-"""`minewatch collect`: run the NetFlow v5/v9/IPFIX collector until SIGTERM/SIGINT."""
+"""`minewatch collect`: run the NetFlow v5/v9/IPFIX and sFlow v5 collector until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def collect(
                                     "运行这么多秒后停止（默认一直运行直到收到 SIGTERM）。")
     ),
 ) -> None:
-    """Collect NetFlow v5/v9 and IPFIX over UDP into Parquet; SIGTERM stops cleanly, losing nothing buffered."""
+    """Collect NetFlow v5/v9, IPFIX and sFlow v5 over UDP into Parquet; SIGTERM stops cleanly, losing nothing buffered."""
     from minewatch.sources.collector import Collector
 
     try:
@@ -69,6 +69,6 @@ def collect(
 
 
 collect.__doc__ = tr(
-    "Collect NetFlow v5/v9 and IPFIX over UDP into Parquet; SIGTERM stops cleanly, losing nothing buffered.",
-    "通过 UDP 采集 NetFlow v5/v9 与 IPFIX 并写入 Parquet；收到 SIGTERM 时干净退出，不丢失已缓冲的数据。",
+    "Collect NetFlow v5/v9, IPFIX and sFlow v5 over UDP into Parquet; SIGTERM stops cleanly, losing nothing buffered.",
+    "通过 UDP 采集 NetFlow v5/v9、IPFIX 与 sFlow v5 并写入 Parquet；收到 SIGTERM 时干净退出，不丢失已缓冲的数据。",
 )
