@@ -1889,6 +1889,69 @@ CONN_PAIRED_PUSH_CHECK = ShapeTest(
 )  # fmt: skip
 
 
+#: Review 8: with late answers, more pushes per request than this, counted with the most requests the client's
+#: payload allows (`late_paced_reading`), makes a session job-paced. It is the slices' bound
+#: (`JOB_PACED_PUSHES_PER_REQUEST`), not the totals' one push: the request count is an upper bound here, not a
+#: count, so the reading is kept for sessions whose client payload leaves no doubt that pushes dominate.
+CONN_LATE_PACED_PUSHES_PER_REQUEST = JOB_PACED_PUSHES_PER_REQUEST
+#: Review 8: the longest request gap of a late job-paced session, by the most requests the client's payload allows.
+#: `CONN_PACED_MAX_SHARE_GAP_S` (vardiff: a share every ~10-30 s) holds for the true gap; the bound counts every
+#: request as the smallest share record (115 B), and a fast-job dialect's submit is up to twice that (a Kaspa
+#: bridge's address-long worker ~180 B, an EthereumStratum submit ~101-125 B), so the true gap is up to twice the
+#: bound's and the bound must stay within half of 40 s.
+CONN_LATE_PACED_MAX_GAP_S = CONN_PACED_MAX_SHARE_GAP_S / 2.0
+#: Review 8: the fewest pushes per second (by the bound) of a late job-paced session: half the blocks of the
+#: blockDAG coins in the table (KAS and KLS 1 s, CFX 0.5 s), whose pools push a job on every block. The next
+#: fastest coins (ETC 13 s, ALPH 16 s) push about as often as vardiff makes a miner submit, so with late answers
+#: their pushes cannot be told from requests in the totals; an HTTP/2 server stream whose updates come every few
+#: seconds (0.1-0.2 per second) and whose WINDOW_UPDATEs are small records looks, by the bound, like that pace.
+CONN_LATE_PACED_MIN_PUSHES_PER_S = 0.5
+
+#: `job_sized_pushes` for late job-paced sessions (review 8): the mean push is at least the server payload beyond
+#: half the client's (the answers' most) over every client packet (the pushes' most), and must be a fast-job
+#: coin's header job, as for prompt job-paced sessions.
+CONN_LATE_PACED_PUSH_SIZE_CHECK = ShapeTest(
+    "job_sized_pushes", "late_push_payload_per_push", MIN_JOB_EXCESS_B, MAX_HEADER_JOB_RECORD_B, 0.0, _CF_PUSH,
+    "late answers with at least {k:.1f} pushes per request: the server's pushes average at least {v:.0f} B, a "
+    "fast-job coin's header-hash job (accepted {lo:.0f}-{hi:.0f} B; a check, no points)",
+    "迟到应答，每个请求至少对应 {k:.1f} 次推送：服务器推送平均至少 {v:.0f} 字节，是快速出块币种的区块头哈希作业"
+    "（接受 {lo:.0f}-{hi:.0f} 字节；仅作检查，不加分）",
+    "small_pushes",
+    "late answers with at least {k:.1f} pushes per request: the pushes average at most {v:.0f} B even if every "
+    "client packet ACKed one: smaller than any pool job (expected ≥ {lo:.0f} B): pings, not jobs",
+    "迟到应答，每个请求至少对应 {k:.1f} 次推送：即使每个客户端包都确认一次推送，推送平均也至多 {v:.0f} 字节，"
+    "小于任何矿池作业（应 ≥ {lo:.0f} 字节）：是心跳，不是作业",
+    "oversized_pushes",
+    "late answers with at least {k:.1f} pushes per request: the pushes average at least {v:.0f} B, larger than a "
+    "fast-job coin's job, which carries a header hash and no coinbase (expected ≤ {hi:.0f} B): pushed content",
+    "迟到应答，每个请求至少对应 {k:.1f} 次推送：推送平均至少 {v:.0f} 字节，大于快速出块币种的作业"
+    "（只含区块头哈希，无 coinbase；应 ≤ {hi:.0f} 字节）：是推送的内容",
+)  # fmt: skip
+
+#: `job_bounded_pushes` for late job-paced sessions (review 8): the fewest pushes the client's payload allows, per
+#: second, at most one per block of the fastest coin, as for prompt job-paced sessions.
+CONN_LATE_PACED_PUSH_RATE_TEST = dataclasses.replace(CONN_PACED_PUSH_RATE_TEST, feature="late_pushes_per_s")
+
+
+def late_paced_reading(f: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows answered late whose client payload shows that pushes outnumber requests more than twice over.
+
+    Why (review 8): with late answers a request costs two packets each way (request and ACK of the answer; a bare
+    ACK and the answer) and a push one each way, so the ratio is ~1.0 whatever the pushes, and the packet budget
+    cannot count them. The client's payload can bound them: every request is at least a share record
+    (`MIN_SHARE_RECORD_B`) and pushes carry nothing from the client, so requests ≤ payload_fwd / 115 B and pushes
+    ≥ packets_fwd − 2 · that. A Kaspa bridge that answers late (a ~180 B submit every ~10 s against a job every
+    second) has ~6-25 B of client payload per client packet, at least 2 pushes per request by this bound; VPN
+    keepalives in both directions and tunnelled requests have ~35-45 B, which leaves fewer. The request pace
+    (`CONN_LATE_PACED_MAX_GAP_S`, with the most requests the payload allows) keeps HTTP/2 server streams out (their
+    WINDOW_UPDATEs and PINGs are 35-40 B records, far apart), as the 40 s gap does for prompt job-paced sessions.
+    """
+    k, gap, rate = f["late_pushes_per_request"], f["late_seconds_per_request"], f["late_pushes_per_s"]
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(k) & (k > CONN_LATE_PACED_PUSHES_PER_REQUEST) & (gap <= CONN_LATE_PACED_MAX_GAP_S)
+                & (rate >= CONN_LATE_PACED_MIN_PUSHES_PER_S))  # fmt: skip
+
+
 def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray]]:
     """Each conn test with the rows it applies to: the reply test switches range for slow sessions, the
     packet-ratio test for sessions answered late (ratio above `LATE_ANSWER_RATIO`), and a job-paced session
@@ -1901,6 +1964,7 @@ def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray
     k, gap = f["pushes_per_request"], f["seconds_per_request"]
     paced = (~late & np.isfinite(k) & (k > CONN_JOB_PACED_PUSHES_PER_REQUEST) & np.isfinite(gap)
              & (gap <= CONN_PACED_MAX_SHARE_GAP_S))
+    lp = late & late_paced_reading(f)
     out: list[tuple[ShapeTest, np.ndarray]] = []
     for t in CONN_TESTS:
         if t.name == CONN_SLOW_REPLY_TEST.name:
@@ -1908,13 +1972,14 @@ def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray
         elif t.name == CONN_LATE_RATIO_TEST.name:
             out += [(t, ~late & ~paced), (CONN_LATE_RATIO_TEST, late), (CONN_PACED_RATIO_TEST, paced)]
         elif t.name == "small_client_payload":
-            out += [(t, ~paced), (CONN_PACED_SHARE_TEST, paced)]
-        elif t.name == "balanced_payload":
-            out.append((t, ~paced))
+            # late job-paced: the share size is what bounds the requests, so it cannot be tested as well
+            out += [(t, ~paced & ~lp), (CONN_PACED_SHARE_TEST, paced)]
+        elif t.name in ("balanced_payload", "share_sized_requests"):
+            out.append((t, ~paced & ~lp) if t.name == "balanced_payload" else (t, ~lp))
         elif t.name == "job_sized_pushes":
-            out += [(t, ~paced), (CONN_PACED_PUSH_SIZE_CHECK, paced)]
+            out += [(t, ~paced & ~lp), (CONN_PACED_PUSH_SIZE_CHECK, paced), (CONN_LATE_PACED_PUSH_SIZE_CHECK, lp)]
         elif t.name == "job_bounded_pushes":
-            out += [(t, ~paced), (CONN_PACED_PUSH_RATE_TEST, paced)]
+            out += [(t, ~paced & ~lp), (CONN_PACED_PUSH_RATE_TEST, paced), (CONN_LATE_PACED_PUSH_RATE_TEST, lp)]
         else:
             out.append((t, np.ones(pace.shape, dtype=bool)))
     out.append((CONN_PAIRED_PUSH_CHECK, np.ones(pace.shape, dtype=bool)))
@@ -1945,6 +2010,7 @@ def conn_features(
         late = (pf > 0) & (pr >= LATE_ANSWER_RATIO * pf) & (pr <= MAX_PACKET_RATIO * pf)
     pr_data = np.where(late, np.minimum(pr, pf / 2.0), pr)
     merged = np.where(late, 0.0, merged_acks(pf - pr, d))
+    late_q = bf / MIN_SHARE_RECORD_B
     return {
         "bytes_per_s": div(bf + br, d),
         "fwd_packets_per_min": div(pf, d / 60.0),
@@ -1978,6 +2044,14 @@ def conn_features(
         "pushes_per_s": np.where(late, np.nan, div(2.0 * pr - pf - merged, d)),
         # how far the pushes per answered request are from exactly one (`pushes_paired`)
         "paired_push_offset": np.abs(np.where(late, np.nan, div(2.0 * pr - pf, pf - pr)) - 1.0),
+        # review 8, late answers (`late_paced_reading`): the most requests the client's payload allows (each at
+        # least a share record), the fewest pushes that leaves (each request costs two client packets, a push
+        # one), pushes per request at least, seconds per request at most, and the mean push at least (the
+        # answers take at most half the client's payload, the pushes at most every client packet)
+        "late_pushes_per_request": np.where(late, div(pf - 2.0 * late_q, late_q), np.nan),
+        "late_seconds_per_request": np.where(late, div(d, late_q), np.nan),
+        "late_pushes_per_s": np.where(late, div(pf - 2.0 * late_q, d), np.nan),
+        "late_push_payload_per_push": np.where(late, div(br - MAX_REPLY_TO_REQUEST * bf, pf), np.nan),
     }
 
 
@@ -2070,7 +2144,8 @@ def score_conn(
     for t, rows in _conn_variants(feats):
         v = fv[t.feature]
         if rows[0]:
-            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S, k=fv["pushes_per_request"])
+            k = fv["pushes_per_request"] if math.isfinite(fv["pushes_per_request"]) else fv["late_pushes_per_request"]
+            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S, k=k)
     hinted = [n for n in names if name_hint(n)]
     if hinted:
         sub["pool_like_name"] = 15.0

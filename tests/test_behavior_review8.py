@@ -1,0 +1,106 @@
+"""Review 8: connection totals (Zeek conn) whose server answers late, and the checks added with them.
+
+Rows are built by hand from the delayed-ACK packet budget the conn rules assume, with message sizes from the
+dialects' JSON layouts, not taken from the benchmark generator. A late answer (after the client's 40 ms
+delayed-ACK timer) costs two packets each way: the request and the client's ACK of the answer, the server's
+bare ACK and the answer; a push costs one packet each way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minewatch.net import behavior as B
+
+HOUR = 3600.0
+RESULT_B = 58  # {"id":N,"result":true,"error":null} plus a TLS 1.3 record
+
+
+def late_budget(requests: list[tuple[int, int, int]], pushes: list[tuple[int, int]]) -> tuple[int, int, int, int]:
+    """Totals (packets_fwd, packets_rev, payload_fwd, payload_rev) of (count, request B, reply B) requests
+    answered late and (count, push B) pushes, every record in one segment."""
+    n_req = sum(n for n, _, _ in requests)
+    n_push = sum(n for n, _ in pushes)
+    return (
+        2 * n_req + n_push,
+        2 * n_req + n_push,
+        sum(n * q for n, q, _ in requests),
+        sum(n * a for n, _, a in requests) + sum(n * s for n, s in pushes),
+    )
+
+
+def _codes(r: B.BehaviorScore) -> dict[str, B.Evidence]:
+    return {e.code.removeprefix("behavior."): e for e in r.evidence}
+
+
+def _features(pf: float, pr: float, bf: float, br: float, d: float = HOUR) -> dict[str, np.ndarray]:
+    return B.conn_features(*(np.array([x], dtype=float) for x in (d, pf, pr, bf, br)))
+
+
+def test_kaspa_bridge_answering_late_is_read_job_paced_and_found():
+    # a ~185 B share every 10 s answered after the delayed-ACK timer, a ~172 B job every second
+    pf, pr, bf, br = late_budget([(360, 185, RESULT_B)], [(3600, 172)])
+    f = _features(pf, pr, bf, br)
+    assert bool(B.late_paced_reading(f)[0])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and r.is_mining, r.subscores
+    # read with the late ratio and the late job-paced push checks, not the share-size checks the bound assumes
+    for held in ("symmetric_packets", "job_sized_pushes", "job_bounded_pushes", "steady_packets"):
+        assert held in r.subscores, held
+    for unread in ("small_requests", "share_sized_requests", "unlike_share_payload", "one_sided_payload",
+                   "heavy_server_pushes"):  # fmt: skip
+        assert unread not in r.subscores, unread
+    ev = _codes(r)
+    assert "late answers" in ev["job_sized_pushes"].text and "迟到应答" in ev["job_sized_pushes"].text_zh
+    # the bound: at most 64,800 B / 115 B requests, so at least 4,320 - 2 * 563 pushes
+    assert r.stats["late_pushes_per_request"] > B.CONN_LATE_PACED_PUSHES_PER_REQUEST
+    assert r.stats["late_pushes_per_s"] >= B.CONN_LATE_PACED_MIN_PUSHES_PER_S
+
+
+def test_kaspa_bridge_answering_late_was_missed_by_the_review7b_reading():
+    # the same session read as if every late client packet pair were a request: 23 B per request, no pushes
+    pf, pr, bf, br = late_budget([(360, 185, RESULT_B)], [(3600, 172)])
+    f = _features(pf, pr, bf, br)
+    assert f["client_payload_per_request"][0] < B.MIN_SHARE_RECORD_B
+    assert np.isnan(f["pushes_per_request"][0])
+
+
+def test_vpn_keepalives_answering_late_are_not_read_job_paced():
+    # OpenVPN over TCP: a 63 B ping each way every 10 s, tunnelled requests of ~140 B answered late by ~400 B
+    pings = 360
+    pf, pr, bf, br = late_budget([(400, 140, 420)], [(pings, 63)])
+    pf += pings  # the client's own pings cost one packet each way, like a push the other way round
+    pr += pings
+    bf += pings * 63
+    f = _features(pf, pr, bf, br)
+    assert not bool(B.late_paced_reading(f)[0])
+    assert f["late_pushes_per_request"][0] <= B.CONN_LATE_PACED_PUSHES_PER_REQUEST
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and not r.is_mining, r.subscores
+
+
+def test_http2_server_stream_is_not_read_job_paced():
+    # gRPC server stream: an ~320 B update every 6 s, each met by a 35 B WINDOW_UPDATE the server ACKs late,
+    # and a 39 B PING every 60 s: few client bytes per client packet, as a late Kaspa session, but slow pushes
+    # (each WINDOW_UPDATE and the client's ACK of the update it follows are the "request" pair of late_budget,
+    # the server's bare ACK of it and the update the "answer" pair)
+    pf, pr, bf, br = late_budget([(600, 35, 320), (60, 39, 39)], [])
+    f = _features(pf, pr, bf, br)
+    assert f["late_pushes_per_s"][0] < B.CONN_LATE_PACED_MIN_PUSHES_PER_S
+    assert not bool(B.late_paced_reading(f)[0])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and not r.is_mining, r.subscores
+
+
+def test_late_paced_reading_is_vectorised_like_score_conn():
+    kas = late_budget([(360, 185, RESULT_B)], [(3600, 172)])
+    vpn = late_budget([(400, 140, 420)], [(720, 63)])
+    prompt = (1080, 720, 360 * 140, 360 * RESULT_B + 360 * 800)
+    rows = np.array([kas, vpn, prompt], dtype=float)
+    d = np.full(3, HOUR)
+    sub = B.conn_subscores(d, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
+    total = sum(sub.values())
+    for i, row in enumerate(rows):
+        r = B.score_conn(HOUR, *row)
+        assert r is not None
+        assert total[i] == r.score, (i, r.subscores)
