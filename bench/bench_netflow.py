@@ -1,4 +1,5 @@
-"""Records per second: `minewatch collect` against nfdump's `nfcapd`, on loopback.
+"""Records per second: `minewatch collect` against nfdump's `nfcapd` (NetFlow/IPFIX) or pmacct's `sfacctd`
+(sFlow, `--version sflow`), on loopback.
 
 What is measured (say it when quoting numbers):
 1. decode-only: `decode_into` over the generated datagrams in-process, an Arrow table taken every
@@ -15,7 +16,11 @@ What is measured (say it when quoting numbers):
    "to exit", the stricter one; "running" is what a collector that runs for days pays per record.
 
 Datagrams are generated: NetFlow v5, v9 or IPFIX, 30 IPv4 records per datagram with the field layout
-softflowd uses (addresses, ports, proto, packets, bytes, uptimes), templates re-sent every 100.
+softflowd uses (addresses, ports, proto, packets, bytes, uptimes), templates re-sent every 100; or sFlow
+v5, 7 flow samples per datagram (what fits a 1,500-byte datagram with 128-byte Ethernet headers), each a
+TCP packet of one of 200 x 30 connections, one in ten carrying a Stratum share (so the payload check
+runs), sampling rate 1. A record is a flow record (NetFlow) or a flow sample (sFlow); sfacctd's count is
+the sum of the packets its print plugin writes (aggregated by address, port and protocol, 1 s refresh).
 
     .venv/bin/python bench/bench_netflow.py --datagrams 20000 --rates 1000,2500,5000 --version 9
     .venv/bin/python bench/bench_netflow.py --skip-decode --receiver recvfrom   # the portable path, A/B
@@ -63,7 +68,32 @@ def make_v5(n: int, per: int = 30) -> list[bytes]:
     return out
 
 
+SFLOW_PER = 7
+
+
+def make_sflow(n: int, per: int = SFLOW_PER) -> list[bytes]:
+    from minewatch.synth.pcapwriter import LinkSpec, ip_packet, tcp_header
+    from minewatch.synth.sflow import Datagram, FlowSample, sampled_header
+
+    link = LinkSpec()
+    share = b'{"id": 9, "method": "mining.submit", "params": ["rig1", "1a2b", "00000000", "6553f1a0", "0f0e"]}'
+    frames = []
+    for k in range(200):
+        for j in range(30):
+            src, dst = f"10.{k}.{j}.1", "192.0.2.7"
+            pl = share if j % 10 == 0 else b"\x17\x03\x03" + bytes(97)
+            frames.append(link.frame(ip_packet(src, dst, 6, tcp_header(src, dst, 1024 + j, 3333, 1, 1, 0x18, pl))))
+    out = []
+    for k in range(n):
+        samples = [FlowSample([sampled_header(frames[(k * per + i) % len(frames)])], rate=1, seq=k * per + i + 1)
+                   for i in range(per)]
+        out.append(Datagram(samples, agent="192.0.2.1", seq=k + 1).encode())
+    return out
+
+
 def make_datagrams(n: int, version: int, per: int = 30) -> list[bytes]:
+    if version == 0:
+        return make_sflow(n)
     if version == 5:
         return make_v5(n, per)
     tmpl = struct.pack(">HH", 300, len(FIELDS)) + b"".join(struct.pack(">HH", i, ln) for i, ln in FIELDS)
@@ -161,13 +191,19 @@ def stop_cpu(p: subprocess.Popen[bytes], c0: float) -> float:
 
 
 def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
-         nfcapd: bool = True, baseline_src: str | None = None) -> dict[str, tuple[int, float, float]]:
+         nfcapd: bool = True, baseline_src: str | None = None,
+         sflow: bool = False) -> dict[str, tuple[int, float, float]]:
     """Records that reached each collector's output, its CPU seconds from first datagram to exit, and
     from first datagram until idle after the last."""
     res: dict[str, tuple[int, float, float]] = {}
     if baseline_src:
         res["baseline"] = live_minewatch(dgs, rate, work / "base", receiver, baseline_src)
     res["minewatch"] = live_minewatch(dgs, rate, work / "new", receiver, None)
+    if sflow:
+        sfa = shutil.which("sfacctd") or ("/usr/sbin/sfacctd" if Path("/usr/sbin/sfacctd").exists() else None)
+        if sfa and nfcapd:
+            res["sfacctd"] = live_sfacctd(sfa, dgs, rate, work)
+        return res
     # nfcapd
     nf = shutil.which("nfcapd") if nfcapd else None
     if nf:
@@ -185,6 +221,53 @@ def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
         m = re.search(r"^Flows: (\d+)", info, re.M)
         res["nfcapd"] = (int(m.group(1)) if m else -1, cpu, running)
     return res
+
+
+def live_sfacctd(exe: str, dgs: list[bytes], rate: float, work: Path) -> tuple[int, float, float]:
+    """pmacct's sFlow collector with a print plugin (the lightest it has) aggregating by 5-tuple to CSV."""
+    d = work / "sfa"
+    d.mkdir()
+    port = free_port()
+    out = d / "out.csv"
+    conf = d / "sfacctd.conf"
+    conf.write_text("\n".join([
+        "daemonize: false", "sfacctd_ip: 127.0.0.1", f"sfacctd_port: {port}", "sfacctd_pipe_size: 33554432",
+        "plugins: print", "aggregate: src_host, dst_host, src_port, dst_port, proto", "print_output: csv",
+        f"print_output_file: {out}", "print_output_file_append: true", "print_refresh_time: 1", "",
+    ]))
+    p = subprocess.Popen([exe, "-f", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    # sfacctd forks its print plugin: the work is the core's and the plugin's, both counted
+    kids_file = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+    kids = [int(x) for x in kids_file.read_text().split()] if kids_file.exists() else []
+
+    def total() -> float:
+        return cpu_s(p.pid) + sum(cpu_s(k) for k in kids if Path(f"/proc/{k}/stat").exists())
+
+    c0 = total()
+    send_paced(port, dgs, rate)
+    time.sleep(2.0)  # its print plugin writes once a second
+    last = total()
+    while True:
+        time.sleep(1.0)
+        now = total()
+        if now - last < 0.02:
+            break
+        last = now
+    running = now - c0
+    p.send_signal(signal.SIGINT)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    # wait4's usage covers the core and the children it reaped (its plugin) since the start; the part
+    # before the first datagram is taken off
+    cpu = max(running, ru.ru_utime + ru.ru_stime - c0)
+    recs = 0
+    if out.exists():
+        for line in out.read_text().splitlines():
+            f = line.split(",")
+            if len(f) >= 7 and f[5].isdigit():
+                recs += int(f[5])
+    return recs, cpu, running
 
 
 def live_minewatch(dgs: list[bytes], rate: float, work: Path, receiver: str,
@@ -222,7 +305,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datagrams", type=int, default=20_000)
     ap.add_argument("--rates", default="3000", help="datagrams per second sent to each collector, comma-separated")
-    ap.add_argument("--version", type=int, choices=(5, 9, 10), default=9)
+    ap.add_argument("--version", choices=("5", "9", "10", "sflow"), default="9")
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--skip-decode", action="store_true", help="live only (e.g. to measure an older minewatch)")
     ap.add_argument("--receiver", choices=("auto", "recvmmsg", "recvfrom"), default="auto",
@@ -231,9 +314,10 @@ def main() -> None:
     ap.add_argument("--baseline-src", help="also run the minewatch in this src/ directory (before/after A/B)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every rate this many times, interleaved")
     a = ap.parse_args()
-    dgs = make_datagrams(a.datagrams, a.version)
-    n = len(dgs) * 30
-    print(f"v{a.version}: {len(dgs)} datagrams, {n} records")
+    version = 0 if a.version == "sflow" else int(a.version)
+    dgs = make_datagrams(a.datagrams, version)
+    n = len(dgs) * (SFLOW_PER if version == 0 else 30)
+    print(f"{'sFlow v5' if version == 0 else 'v' + a.version}: {len(dgs)} datagrams, {n} records")
     if not a.skip_decode:
         n, dt = decode_only(dgs)
         print(f"decode-only (minewatch, in-process): {n / dt:,.0f} records/s")
@@ -241,7 +325,7 @@ def main() -> None:
         return
     for rnd, rate in ((r, float(x)) for r in range(a.rounds) for x in a.rates.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            res = live(dgs, rate, Path(tmp), a.receiver, not a.no_nfcapd, a.baseline_src)
+            res = live(dgs, rate, Path(tmp), a.receiver, not a.no_nfcapd, a.baseline_src, sflow=version == 0)
         print(f"-- round {rnd + 1}: {rate:,.0f} datagrams/s offered ({rate * n / len(dgs):,.0f} records/s)")
         for name, (recs, cpu, running) in res.items():
             loss = 1 - recs / n
@@ -252,14 +336,15 @@ def main() -> None:
             b, m = res["baseline"], res["minewatch"]
             print(f"minewatch now / baseline (records per CPU-second): to exit {(m[0] / m[1]) / (b[0] / b[1]):.2f}x, "
                   f"running {(m[0] / max(m[2], 1e-9)) / (b[0] / b[2]):.2f}x")
-        if "nfcapd" in res and res["nfcapd"][1] > 0 and res["minewatch"][1] > 0:
+        ref = "sfacctd" if "sfacctd" in res else "nfcapd"
+        if ref in res and res[ref][1] > 0 and res["minewatch"][1] > 0:
             mw = res["minewatch"][0] / res["minewatch"][1]
-            nf = res["nfcapd"][0] / res["nfcapd"][1]
-            print(f"ratio nfcapd / minewatch (records per CPU-second, to exit): {nf / mw:.2f}x")
-            if res["nfcapd"][2] > 0 and res["minewatch"][2] > 0:
+            nf = res[ref][0] / res[ref][1]
+            print(f"ratio {ref} / minewatch (records per CPU-second, to exit): {nf / mw:.2f}x")
+            if res[ref][2] > 0 and res["minewatch"][2] > 0:
                 mwr = res["minewatch"][0] / res["minewatch"][2]
-                nfr = res["nfcapd"][0] / res["nfcapd"][2]
-                print(f"ratio nfcapd / minewatch (records per CPU-second, running): {nfr / mwr:.2f}x")
+                nfr = res[ref][0] / res[ref][2]
+                print(f"ratio {ref} / minewatch (records per CPU-second, running): {nfr / mwr:.2f}x")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def test_expanded_sample_ipv6_agent_raw_ip_header_and_ip_records() -> None:
     ]
     rows, events = decode(Datagram(samples, agent="2001:db8::ff", sub_agent=3))
     assert kinds(events) == {"sflow_flow_samples": 3}
-    a, b, c = rows
+    # row order is not arrival order (header samples are decoded together at take()): found by address
+    a, b, c = (next(r for r in rows if r["src_ip"] == ip) for ip in ("2001:db8::5", "10.0.0.1", "2001:db8::1"))
     assert (a["src_ip"], a["dst_ip"], a["dst_port"], a["transport"]) == ("2001:db8::5", "2001:db8::9", 53, "udp")
     assert a["extra"]["input_if"] == "70000" and a["extra"]["agent"] == "2001:db8::ff"
     assert a["observation_domain"] == 3

@@ -918,11 +918,13 @@ class ColumnBuffer:
     sequence"), which are left out of the table instead of failing it.
     """
 
-    __slots__ = ("failed", "groups", "nulled", "rows", "slow")
+    __slots__ = ("failed", "groups", "nulled", "rows", "sflow", "slow")
 
     def __init__(self) -> None:
         self.groups: dict[tuple[_Layout, str, int], _Group] = {}
         self.slow: list[Record] = []
+        #: sFlow packet-header samples (`sources.sflow.SflowPending`), decoded together at `take()`
+        self.sflow: Any = None
         self.rows = 0
         self.nulled: Counter[str] = Counter()
         self.failed: Counter[tuple[str, str]] = Counter()
@@ -945,15 +947,26 @@ class ColumnBuffer:
         halved until only its bad records are left out (noted in `failed`): one record nothing
         foresaw must not cost the other records of the batch, as it once cost ~50 000 of them.
         """
-        groups, slow = self.groups, self.slow
+        groups, slow, sflow = self.groups, self.slow, self.sflow
         self.groups = {}  # emptied first: a conversion bug must not wedge every later batch
         self.slow = []
+        self.sflow = None
         self.rows = 0
         batches: list[pa.RecordBatch] = []
         for g in groups.values():
             convert_or_split(g, self._convert_group, _split_group, self._bad_group, batches)
         if slow:
             convert_or_split(slow, records_to_batch, halves, self._bad_rows, batches)
+        if sflow is not None and len(sflow):
+            from minewatch.sources.sflow import sflow_batch
+
+            try:
+                b = sflow_batch(sflow, self.failed)
+            except Exception as exc:  # a conversion bug costs these samples, counted, not the batch
+                self.failed[(_convert_reason(exc), f"{len(sflow)} sFlow samples")] += len(sflow)
+                b = None
+            if b is not None:
+                batches.append(b)
         return pa.Table.from_batches(batches, schema=NETFLOW_SCHEMA) if batches else None
 
     def take_notes(self) -> tuple[Counter[str], Counter[tuple[str, str]]]:
