@@ -204,5 +204,17 @@ class PoolLookups:
             kind="mining", detector=DETECTOR, score=combine_subscores(sub), subscores=sub, evidence=ev,
             source=s.origin, first_seen=first, last_seen=last, src_ip=client,
             dst_ip=top[0][0] if top else None, pool_host=name,
-            extra={"dns_lookups": s.events, "dns_records": s.records, "pool": s.pool},
+            extra={"dns_lookups": s.events, "dns_records": s.records, "pool": s.pool, "pool_entry": s.entry},
         )  # fmt: skip
+
+    def expire(self, before: float) -> int:
+        """Forget the (client, pool) pairs whose last lookup is older than `before`; returns how many.
+
+        Why: `minewatch watch` judges lookups as they come and runs for days; a pair a host stopped
+        asking for is done (its finding, if any, was stored), and keeping it would let the table fill
+        MAX_PAIRS and drop new lookups. A host that asks again starts a new count.
+        """
+        old = [k for k, s in self.seen.items() if s.last < before]
+        for k in old:
+            del self.seen[k]
+        return len(old)

@@ -77,6 +77,10 @@ BEHAVIOR_EVERY_S = 600.0
 BEHAVIOR_BUDGET = 200
 #: Wall seconds between passes over the open flows.
 BEHAVIOR_SCAN_EVERY_S = 30.0
+#: Wall seconds between judgements of the pool-name lookups (DNS-only findings, `net.lookups`).
+DNS_EVERY_S = 300.0
+#: A (client, pool) pair of lookups not asked for again for this long (packet time) is forgotten.
+DNS_KEEP_S = 86_400.0
 
 
 def advance_clock(engine: Any, now: float) -> None:
@@ -139,6 +143,8 @@ class LiveScanner(CaptureScanner):
         behavior_budget: int = BEHAVIOR_BUDGET,
         behavior_scan_every_s: float = BEHAVIOR_SCAN_EVERY_S,
         block_feed: Any = None,
+        dns_every_s: float = DNS_EVERY_S,
+        dns_keep_s: float = DNS_KEEP_S,
     ) -> None:
         from minewatch.net.engine import FlowEngine
 
@@ -152,9 +158,19 @@ class LiveScanner(CaptureScanner):
         self._findings: list[Finding] = []
         self._undecided: list[tuple[FlowView, Any]] = []
         self.engine = FlowEngine(self._live_consumer, idle_timeout_s=idle_timeout_s, on_flow_end=self._flow_end)
-        # DNS-only findings (`net.lookups`) are judged once at the end of a scan; a watch has no end, so
-        # it keeps no lookups (its memory stays bounded over days); its DNS answers still name flows
-        self.lookups = None
+        # DNS-only findings (`net.lookups`): a scan judges them once at its end; a watch has no end, so
+        # they are judged every `dns_every_s` against the sessions found lately, announced when a host
+        # first reaches the threshold, refreshed in the store as its lookups go on, and forgotten
+        # `dns_keep_s` after its last lookup (memory bounded over days). After the firewall blocks a
+        # pool, this is how the miners still trying to reach it show up.
+        from minewatch.net.lookups import PoolLookups
+
+        self.lookups = PoolLookups(intel)
+        self.dns_every_s = dns_every_s
+        self.dns_keep_s = dns_keep_s
+        self._last_dns = -math.inf
+        #: (client, pool entry) -> (finding id, lookups counted when it was last sent to the sink)
+        self._dns_sent: dict[tuple[str, str], tuple[str, int]] = {}
         self.window_s = window_s
         self.max_undecided = max_undecided
         self.max_confirmed = max_confirmed
@@ -172,7 +188,7 @@ class LiveScanner(CaptureScanner):
         self.ended = 0
         self.counts = {"session": 0, "open": 0, "endpoint": 0, "undecided_evicted": 0, "pressure_events": 0,
                        "behavior_checks": 0, "behavior_open": 0, "behavior_withdrawn": 0, "behavior_deferred": 0,
-                       "hellos_dropped": 0}
+                       "hellos_dropped": 0, "dns_only": 0, "dns_expired": 0}
         #: hosts that ran a mining session lately (bounded): a lone mining hello from one of them is a
         #: miner walking its pool list, from anyone else a probe (`CaptureScanner._release_hellos`)
         self._miner_hosts: OrderedDict[str, None] = OrderedDict()
@@ -291,6 +307,9 @@ class LiveScanner(CaptureScanner):
         if force or wall - self._last_endpoint >= self.endpoint_every_s:
             self._last_endpoint = wall
             self._endpoint_pass()
+        if force or wall - self._last_dns >= self.dns_every_s:
+            self._last_dns = wall
+            self._dns_pass(now)
         feed = self.block_feed
         if feed is not None and now is not None:
             failures = feed.failures
@@ -310,6 +329,7 @@ class LiveScanner(CaptureScanner):
         self.engine.finish()
         self._drain(final=True)
         self._endpoint_pass()
+        self._dns_pass(None)
 
     # -- findings -------------------------------------------------------------------------------
     def _announce(self, findings: list[Finding], announce: bool = True) -> None:
@@ -383,6 +403,44 @@ class LiveScanner(CaptureScanner):
                 self.recent_undecided.popleft()
                 self.counts["undecided_evicted"] += 1
         self._announce(found)
+
+    def _dns_pass(self, now: float | None) -> None:
+        """Hosts whose pool-name lookups no session found lately explains (`net.lookups`).
+
+        The id of a host's finding stays the one it was first announced with (the most frequent answer,
+        part of the natural id, can change as lookups go on), so the store upserts one row per host and
+        pool. A finding is announced once; later passes refresh it silently when its lookups grew.
+        """
+        assert self.lookups is not None
+        recent = [*self.recent_confirmed.values(), *self.open_reported.values(), *self.behavior_reported.values()]
+        covered = {(f.src_ip, x) for f in recent for x in (f.pool_host, f.sni, f.dst_ip) if x}
+        reported, _suspects = self.lookups.judge(covered)
+        new: list[Finding] = []
+        grown: list[Finding] = []
+        for f in reported:
+            key = (f.src_ip or "", str(f.extra.get("pool_entry")))
+            n = int(f.extra.get("dns_lookups") or 0)
+            sent = self._dns_sent.get(key)
+            if sent is not None:
+                if n <= sent[1] and now is not None:  # at the end every one is sent again, as closed
+                    continue
+                f.finding_id = sent[0]
+                grown.append(f)
+            else:
+                new.append(f)
+            f.extra["live_state"] = "open" if now is not None else "closed"
+            self._dns_sent[key] = (f.finding_id, n)
+        self.counts["dns_only"] += len(new)
+        self.stats.mining_sessions += len(new)
+        self._announce(new)
+        self._announce(grown, announce=False)
+        if now is not None:
+            before = now - self.dns_keep_s
+            gone = [k for k, s in self.lookups.seen.items() if s.last < before]
+            if gone:
+                self.counts["dns_expired"] += self.lookups.expire(before)
+                for k in gone:
+                    self._dns_sent.pop(k, None)
 
     def _open_finding(self, info: Any, facts: Any, now: float | None) -> Finding | None:
         """The finding a still-open flow earns from what its dissector has decided so far."""
@@ -575,6 +633,7 @@ class LiveScanner(CaptureScanner):
             "behavior_tracked": len(self._behavior_due),
             "behavior_reported": len(self.behavior_reported),
             "dns_cache_ips": len(self.names),
+            "dns_lookup_pairs": len(self.lookups.seen) if self.lookups is not None else 0,
         }
 
     def stats_line(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
