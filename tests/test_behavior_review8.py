@@ -104,3 +104,42 @@ def test_late_paced_reading_is_vectorised_like_score_conn():
         r = B.score_conn(HOUR, *row)
         assert r is not None
         assert total[i] == r.score, (i, r.subscores)
+
+
+def prompt_budget(requests: list[tuple[int, int, int]], pushes: list[tuple[int, int]], late: int = 0
+                  ) -> tuple[int, int, int, int]:
+    """Totals of (count, request B, reply B) requests answered within the client's delayed-ACK timer (two client
+    packets, one server packet), `late` of them answered after the server's own ACK timer (two packets each way),
+    and (count, push B) pushes."""
+    n_req = sum(n for n, _, _ in requests)
+    n_push = sum(n for n, _ in pushes)
+    return (
+        2 * n_req + n_push,
+        n_req + late + n_push,
+        sum(n * q for n, q, _ in requests),
+        sum(n * a for n, _, a in requests) + sum(n * s for n, s in pushes),
+    )
+
+
+def test_unary_rpc_whose_few_answers_straddle_the_ack_timer_has_no_pushes():
+    # 20 calls a minute (200 B request, 100 B answer), 10 of 1,200 answered after the server's delayed-ACK timer:
+    # each costs two packets each way, which the budget reads as pushes, ~0.7 per 600 s after the merged ACKs
+    pf, pr, bf, br = prompt_budget([(1200, 200, 100)], [], late=10)
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert B.MIN_PUSHES_PER_BLOCK < r.stats["pushes_per_slowest_block"] < B.CONN_MIN_PUSHES_PER_BLOCK
+    assert r.subscores.get("no_pushes") == -20.0 and not r.is_mining, r.subscores
+    ev = _codes(r)
+    assert "300 s" in ev["no_pushes"].text and "300 秒" in ev["no_pushes"].text_zh
+    # every other conn test holds: without the check it would score 75
+    assert r.score == 55.0
+
+
+def test_cryptonote_pool_pushing_only_on_300_s_blocks_keeps_its_pushes():
+    # XMRig: a ~200 B share every 30 s answered by a ~90 B status, a ~400 B job per 300 s block (the slowest
+    # CryptoNote coin in the table, whose pools push on new blocks only)
+    pf, pr, bf, br = prompt_budget([(120, 200, 90)], [(12, 400)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and r.is_mining, r.subscores
+    assert r.stats["pushes_per_slowest_block"] >= B.CONN_MIN_PUSHES_PER_BLOCK
+    assert "pushes_present" in r.subscores and "no_pushes" not in r.subscores
