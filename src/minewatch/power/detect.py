@@ -117,6 +117,10 @@ EPISODE_PTS = 50.0
 EPISODE_MACHINES = 1.0
 EPISODE_HOST = 2.5
 _EP_WEEKS = SCAN_W // 7  #: the weeks the episode is read over (features.episode_features), said in its evidence
+#: the added load's daytime fall on its lowest weekday (features.rest_day_dip, a share of the added kW) from which
+#: `weekly_schedule` starts taking back the step points, and from which it takes back all of them
+REST_LO = 0.3
+REST_FULL = 0.6
 #: Declared businesses whose honest load is confined to a band of hours (lower-case substrings): greenhouse
 #: supplemental lighting, EV charging, battery / ice / heat storage charged in the valley, irrigation at night.
 #: Their band points keep BAND_DECLARED_KEEP of themselves.
@@ -259,6 +263,13 @@ def subscores_block(
     # step readings did not already give.
     s["episode"] = np.clip(EPISODE_PTS * episode_quality(b, min_machine_kw) - step_family - s["idle_fill"]
                            - s["band_load"], 0.0, None) * hourly
+    # a weekly schedule: the added load's daytime falls on one weekday (a rest day, a maintenance slot) by
+    # REST_LO -> REST_FULL of the added kW (features.rest_day_dip): a staffed line's week, not machines, which
+    # run seven days. It takes back that share of what the step readings gave. Not on a household: it runs no
+    # staffed line, and its own week (who is at home on which day) moves its daytime by a machine's kW.
+    home = np.array([bool(t) and any(w in t.lower() for w in RESIDENTIAL_TARIFFS) for t in tariff]) \
+        if tariff is not None else np.zeros(m, dtype=bool)
+    s["weekly_schedule"] = -step_family * _clip01((b.rest_dip - REST_LO) / (REST_FULL - REST_LO)) * pos * ~home
     # Spring Festival: a load that stops while most businesses close is a production line, not a rig
     # (calendar.py). Graded by how much of the candidate load went (half or less kept, all of it at a
     # fifth) and by how clear the drop is against the meter's usual weekly change (2-4 units), and
@@ -587,6 +598,17 @@ def build_finding(
             f"的时段增量相同且逐日稳定；该负荷后来消失（矿机故障或被移走）：此类用户没有任何电器会连续数周全天平稳"
             f"地消耗如此功率（{subs['episode']:+.1f} 分）",
             data={"ep_kw": ep_kw, "ep_host": host, "ep_uniform": _f(b.ep_uniform[i]), "ep_rough": _f(b.ep_rough[i])}))
+    week = subs.get("weekly_schedule", 0.0)
+    if week:
+        dip = _f(b.rest_dip[i])
+        dtxt = f"{dip * 100:.0f} %" if dip is not None else "much"
+        ev.append(Evidence(
+            "power.weekly_schedule",
+            f"the added load's daytime level falls on one weekday by {dtxt} of it (a rest day or a weekly "
+            f"maintenance slot): a staffed line's week, while machines run seven days ({week:+.1f} points)",
+            f"新增负荷的白天水平在每周某一天下降其 {dtxt}（休息日或每周检修）：属于有人值守的生产线作息，"
+            f"矿机每周七天运行（{week:+.1f} 分）",
+            data={"rest_dip": dip}))
     fest = subs.get("festival_shutdown", 0.0)
     if fest:
         k = _f(b.fest_keep[i])

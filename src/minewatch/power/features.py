@@ -76,6 +76,7 @@ class Block:
     ep_uniform: np.ndarray  # share of hours shifted like it (as `uniform`)
     ep_rough: np.ndarray  # day-to-day change of the floor over those days (robust SD) / ep_kw
     ep_host: np.ndarray  # ep_kw / the customer's own mean load before the step
+    rest_dip: np.ndarray  # fall of the added daytime load on its lowest weekday below the median weekday / shift_kw
     # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
     band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
     band_len: np.ndarray  # hours in the band
@@ -391,6 +392,7 @@ def _analyse_block(
     tol = 0.25 * np.abs(shift_kw)[:, None] + 2 * noise[:, None]
     uniform = np.mean(np.abs(shift - shift_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
     ep_kw, ep_uniform, ep_rough, ep_host = episode_features(x, floor, kk, prof_pre, pre_x, noise)
+    rest_dip = rest_day_dip(pre_x, post_x, kk, first_weekday, shift_kw)
 
     # idle capacity put to work: does the added load fill exactly the hours that were low before (GPU
     # servers mining when their owners do not use them)? Then it is anti-correlated with the old profile.
@@ -528,6 +530,7 @@ def _analyse_block(
         ep_uniform=nan_if(ep_uniform),
         ep_rough=nan_if(ep_rough),
         ep_host=nan_if(ep_host),
+        rest_dip=nan_if(rest_dip),
         **band_features(x, dayok, temp_daily),
     )
 
@@ -888,6 +891,39 @@ def episode_features(
         ep_rough = sd / np.abs(ep_kw)
         ep_host = ep_kw / np.nanmean(pre_x.reshape(m, -1), axis=1)
     return ep_kw, ep_uniform, ep_rough, ep_host
+
+
+#: the working day: hours whose load a staffed schedule sets (a day shift, a maintenance slot)
+REST_HOURS = (8, 17)
+
+
+def rest_day_dip(
+    pre_x: np.ndarray, post_x: np.ndarray, k: np.ndarray, first_weekday: int, shift_kw: np.ndarray
+) -> np.ndarray:
+    """How far the added load's daytime level falls on its lowest weekday, below its median weekday, per kW added.
+
+    Why: a production line or a workshop runs to its workforce's week: on the rest day (a day shift off, the
+    weekly maintenance slot) its daytime load drops; machines hash seven days a week, and a fleet's own
+    curtailment (evening peaks on weekdays) lies outside these hours. Per weekday the median daytime mean of
+    the plateau (`post_x`, from POST_GAP days after the step `k`) minus that of the PRE_DAYS before (so the
+    customer's own weekly cycle cancels); medians over the 6-8 weeks, so a single holiday does not count.
+    Hourly grids only (NaN otherwise).
+    """
+    m, _n, S = post_x.shape
+    if S < 24:
+        return np.full(m, np.nan)
+    hh = np.arange(S) * 24 // S
+    day_h = (hh >= REST_HOURS[0]) & (hh < REST_HOURS[1])
+    out = np.zeros((m, 7))
+    for x, start in ((pre_x, k - PRE_DAYS), (post_x, k + POST_GAP)):
+        dm = np.nanmean(x[:, :, day_h], axis=2)  # (m, days) daytime mean
+        wd = (first_weekday + start[:, None] + np.arange(dm.shape[1])[None, :]) % 7
+        sign = -1.0 if x is pre_x else 1.0
+        for j in range(7):
+            # the true median (mean of the two middle days): of 6-8 days the lower one alone is a noisier pick
+            out[:, j] += sign * np.nanmedian(np.where(wd == j, dm, np.nan), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (_nanq_sorted(out, 0.5) - np.nanmin(out, axis=1)) / np.abs(shift_kw)
 
 
 def _tail_run(excess: np.ndarray, thr: np.ndarray, share: float = 0.8, min_slots: int = 2) -> np.ndarray:
