@@ -63,6 +63,11 @@ def collect(
         ),
         err=True,
     )
+    if c.sflow_flow_samples or c.sflow_counter_samples:
+        typer.echo(tr(f"sFlow: {c.sflow_flow_samples} flow samples, {c.sflow_counter_samples} counter samples passed "
+                      f"over, {c.sflow_agent_drops} samples dropped by the agents themselves",
+                      f"sFlow：流样本 {c.sflow_flow_samples}，跳过的计数器样本 {c.sflow_counter_samples}，"
+                      f"代理自身丢弃的样本 {c.sflow_agent_drops}"), err=True)
     for reason, n in c.rejects.counts.most_common():
         # reasons are the English keys of the collector's _stats JSON; worded for the screen here
         typer.echo(tr(f"  rejected: {reason}: {n}", f"  拒收：{say(reason)}：{n:,}"), err=True)
