@@ -225,16 +225,14 @@ def live(dgs: list[bytes], rate: float, work: Path, receiver: str = "auto",
 
 def live_sfacctd(exe: str, dgs: list[bytes], rate: float, work: Path) -> tuple[int, float, float]:
     """pmacct's sFlow collector with a print plugin (the lightest it has) aggregating by 5-tuple to CSV."""
+    from minewatch.synth.sflow import sfacctd_config
+
     d = work / "sfa"
     d.mkdir()
     port = free_port()
     out = d / "out.csv"
     conf = d / "sfacctd.conf"
-    conf.write_text("\n".join([
-        "daemonize: false", "sfacctd_ip: 127.0.0.1", f"sfacctd_port: {port}", "sfacctd_pipe_size: 33554432",
-        "plugins: print", "aggregate: src_host, dst_host, src_port, dst_port, proto", "print_output: csv",
-        f"print_output_file: {out}", "print_output_file_append: true", "print_refresh_time: 1", "",
-    ]))
+    conf.write_text(sfacctd_config(port, str(out)))
     p = subprocess.Popen([exe, "-f", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     # sfacctd forks its print plugin: the work is the core's and the plugin's, both counted

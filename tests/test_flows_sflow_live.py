@@ -20,6 +20,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from minewatch.synth.sflow import sfacctd_config
+
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.shared]
 
 TOOLS = ("pmacctd", "sfacctd")
@@ -67,11 +69,7 @@ def _replay(pcap: Path, ports: tuple[int, int], work: Path) -> None:
 def _sfacctd(port: int, work: Path) -> tuple[subprocess.Popen[bytes], Path]:
     out = work / "sfacctd.csv"
     conf = work / "sfacctd.conf"
-    conf.write_text("\n".join([
-        "daemonize: false", "sfacctd_ip: 127.0.0.1", f"sfacctd_port: {port}", "sfacctd_pipe_size: 33554432",
-        "plugins: print", "aggregate: src_host, dst_host, src_port, dst_port, proto", "print_output: csv",
-        f"print_output_file: {out}", "print_output_file_append: true", "print_refresh_time: 1", "",
-    ]))
+    conf.write_text(sfacctd_config(port, str(out)))
     proc = subprocess.Popen([_tool("sfacctd"), "-f", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, out
 

@@ -103,6 +103,19 @@ class SflowPending:
         return len(self.heads)
 
 
+def _item(data: bytes, pos: int, limit: int) -> tuple[int, int, int, int]:
+    """A tagged XDR item at `pos` (a sample or a flow record): (tag, data start, data end, next item);
+    its length must stay inside `limit` (the datagram, or the sample that holds the record)."""
+    if pos + 8 > limit:
+        raise _Cut
+    tag, ln = _II.unpack_from(data, pos)
+    a = pos + 8
+    b = a + ln
+    if b > limit:
+        raise _Cut
+    return tag, a, b, a + ((ln + 3) & ~3)
+
+
 def decode_sflow(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
                  wall_s: float | None) -> list[Event]:
     """Parse one sFlow v5 datagram into `buf` (never raises); returns the events to count.
@@ -157,14 +170,8 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
     flow = counters = rows = 0
     try:
         for _ in range(n_samples):
-            if pos + 8 > end:
-                raise _Cut
-            tag, ln = _II.unpack_from(data, pos)
-            a = pos + 8
-            b = a + ln
-            if b > end:
-                raise _Cut
-            pos = a + ((ln + 3) & ~3)
+            tag, a, b, pos = _item(data, pos, end)
+            ln = b - a
             if tag == 1:
                 if ln < _FLOW_SAMPLE.size:
                     raise _Cut
@@ -195,14 +202,8 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
             head: tuple[int, int, int, int] | None = None  # protocol, frame length, start, end
             ip_rec: tuple[int, int, int] | None = None  # format, start, end
             for _ in range(n_rec):
-                if r + 8 > b:
-                    raise _Cut
-                rtag, rln = _II.unpack_from(data, r)
-                ra = r + 8
-                rb = ra + rln
-                if rb > b:
-                    raise _Cut
-                r = ra + ((rln + 3) & ~3)
+                rtag, ra, rb, r = _item(data, r, b)
+                rln = rb - ra
                 if rtag == 1 and head is None:
                     if rln < _SAMPLED_HEADER.size:
                         raise _Cut

@@ -92,3 +92,13 @@ class Datagram:
         return (struct.pack(">I", 5) + _address(self.agent)
                 + struct.pack(">IIII", self.sub_agent, self.seq, self.uptime_ms, len(self.samples))
                 + b"".join(s.encode() for s in self.samples))
+
+
+def sfacctd_config(port: int, out_csv: str) -> str:
+    """pmacct's sFlow collector as the reference the tests and the benchmark compare with: its print
+    plugin appends, once a second, per-5-tuple packet and byte counts to `out_csv`."""
+    return "\n".join([
+        "daemonize: false", "sfacctd_ip: 127.0.0.1", f"sfacctd_port: {port}", "sfacctd_pipe_size: 33554432",
+        "plugins: print", "aggregate: src_host, dst_host, src_port, dst_port, proto", "print_output: csv",
+        f"print_output_file: {out_csv}", "print_output_file_append: true", "print_refresh_time: 1", "",
+    ])
