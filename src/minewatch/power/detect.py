@@ -17,6 +17,10 @@ Why these points (each sub-score is a fact a visit can check):
   running, a feeder's own week-to-week wander comes back;
 - the load kept through the Spring Festival (`festival_shutdown`, a penalty only): plants close for
   it, rigs do not stop;
+- a load of machines' size, several times the customer's own, that ran flat for weeks after a step and
+  then went (`episode`): no household appliance does that, a fleet that died or was removed does;
+- the added load keeping a rest day (`weekly_schedule`, a penalty only): a staffed line's week, while
+  machines run seven days;
 - context: a flat load is normal for its peers (same tariff class and declared business) or for a
   declared data centre / cold store / 24-h plant, and suspicious on a residential or agricultural
   tariff; a peak that uses up the margin of the contracted capacity (`over_contract`, graded) points
