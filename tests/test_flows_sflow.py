@@ -262,3 +262,121 @@ def test_sampled_stratum_is_found_by_the_scan_of_a_collector_folder(tmp_path) ->
     assert logs.counts["sampled_records"] == 8
     (f,) = found
     assert f.src_ip == "10.1.2.3" and f.dst_port == 3333 and f.subscores["sampled_protocol"] == 60.0
+
+
+# --- review 10 -----------------------------------------------------------------------------------------
+
+def _resp(*parts: bytes) -> bytes:
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+@pytest.mark.parametrize("payload", [
+    _resp(b"PUBLISH", b"jobs", b'{"id": null, "method": "mining.notify", "params": ["j1", "00"]}'),
+    b'{"time": "2026-11-22T09:00:00Z", "level": "debug", "method": "mining.notify", "job": "j"}\n',
+    b'{"msg": "forwarded", "method": "mining.submit", "params": ["w", "1"]}',
+])
+def test_quoted_stratum_in_redis_frames_and_log_records_is_not_a_message(payload: bytes) -> None:
+    from minewatch.net.sampled import fragment_method
+
+    assert fragment_method(payload[:74]) is None
+
+
+def test_cgminer_params_first_shares_and_jobs_are_recognised_in_short_fragments() -> None:
+    from minewatch.net.sampled import NOTIFY_SHAPE, SUBMIT_SHAPE, fragment_method, sent_by_client
+
+    submit = b'{"params": ["acct.rig1", "1a2b3c", "00000001", "5f5e1000", "abcd1234"], "id": 9, "method": "mining.submit"}'
+    notify = b'{"params":["4f2a","' + b"0" * 16 + b"4d16b6f85af6e2198f44ae2a6de67f78487ae561" + b"0" * 8 \
+        + b'","01000000"],"id":null,"method":"mining.notify"}'
+    assert fragment_method(submit[:62]) == SUBMIT_SHAPE and sent_by_client(SUBMIT_SHAPE)
+    assert fragment_method(notify[:62]) == NOTIFY_SHAPE and not sent_by_client(NOTIFY_SHAPE)
+    # an array of words, or a hash too short to be a block's, is not a job or a share
+    assert fragment_method(b'{"params": ["alice", "bob", "carol", "dave"], "id": 1, "method": "chat"}') is None
+    assert fragment_method(b'{"params":["4f2a","' + b"0" * 30 + b'"],"id":1}') is None
+
+
+def test_scan_makes_one_finding_per_connection_facing_the_miner_with_the_pool_name(tmp_path) -> None:
+    """Ten samples of one miner, the first with a method the pool's job: one finding, client -> pool, named
+    by the DNS answer in the same scan (each sample used to be a finding, a job's facing the pool)."""
+    import json
+
+    from minewatch.net.intel import PoolIntel
+    from minewatch.net.logscan import FlowLogScanner
+    from minewatch.sources.collector import PartitionedWriter
+
+    cli, srv = ("10.1.2.3", 51000), ("198.51.100.20", 3333)
+    job = b'{"id": null, "method": "mining.notify", "params": ["1a2c", "00", "01"]}'
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+    rows = []
+    for i in range(10):
+        a, b, pl = (srv, cli, job) if i == 0 else (cli, srv, share) if i % 2 else (srv, cli, b"\x00" * 8)
+        r, _ = decode(Datagram([FlowSample([sampled_header(tcp_frame(a[0], b[0], a[1], b[1], pl))], rate=1000)],
+                               seq=i + 1), wall=WALL + 30 * i)
+        rows += r
+    out = tmp_path / "flows"
+    w = PartitionedWriter(out)
+    w.add(_netflow_like(rows), arrived_us=0, now=0.0)
+    w.flush()
+    eve = tmp_path / "eve.json"
+    eve.write_text(json.dumps({"timestamp": "2025-11-22T08:26:30.000000+0000", "event_type": "dns",
+                               "src_ip": "10.0.0.53", "dest_ip": "10.1.2.3", "proto": "UDP",
+                               "dns": {"version": 2, "type": "answer", "rrname": "xmr.f2pool.com",
+                                       "answers": [{"rrname": "xmr.f2pool.com", "rrtype": "A",
+                                                    "rdata": "198.51.100.20"}]}}) + "\n")
+    logs = FlowLogScanner(PoolIntel.builtin())
+    logs.add_file(eve, "eve")
+    logs.add_file(out, "netflow-parquet")
+    (f,) = logs.findings()
+    assert (f.src_ip, f.src_port, f.dst_ip, f.dst_port) == ("10.1.2.3", 51000, "198.51.100.20", 3333)
+    assert f.pool_host == "xmr.f2pool.com" and "pool_domain" in f.subscores and "sampled_protocol" in f.subscores
+    (ev,) = [e for e in f.evidence if e.code == "net.sampled_protocol"]
+    assert ev.data["methods"] == {"mining.notify": 1, "mining.submit": 5}
+
+
+def test_out_of_range_fields_of_an_ip_record_are_nulled_and_the_sample_kept() -> None:
+    buf_rows, events = decode(Datagram([FlowSample([sampled_ip("10.0.0.1", "10.0.0.2", 6, 70_000, 443, 60)])]))
+    assert [(r["src_port"], r["dst_port"], r["transport"]) for r in buf_rows] == [(None, 443, "tcp")]
+    assert not [e for e in events if e.kind == "reject"]
+
+
+def test_a_64_byte_ipv6_header_still_gives_addresses_and_ports() -> None:
+    frame = LinkSpec().frame(ip_packet("2001:db8::5", "2001:db8::9", 6,
+                                       tcp_header("2001:db8::5", "2001:db8::9", 40000, 3333, 1, 1, 0x18, b"x" * 200)))
+    rows, events = decode(Datagram([FlowSample([sampled_header(frame, max_header=64)])]))
+    (r,) = rows
+    assert (r["src_ip"], r["src_port"], r["dst_port"], r["tcp_flags"]) == ("2001:db8::5", 40000, 3333, None)
+    assert r["bytes"] == len(frame) - 14 and r["extra"]["header_cut"] == "transport"
+    assert not [e for e in events if e.kind == "reject"]
+
+
+def test_a_rejected_datagram_is_not_also_counted_lost() -> None:
+    cache = TemplateCache()
+    frame = tcp_frame("10.0.0.1", "10.0.0.2", 1000, 2000)
+    decode(Datagram([FlowSample([sampled_header(frame)])], seq=1), cache)
+    bad = bytearray(Datagram([FlowSample([sampled_header(frame)])], seq=2).encode())
+    bad[24:28] = struct.pack(">I", 5000)  # the sample count of a datagram with an IPv4 agent
+    _, e2 = decode(bytes(bad), cache)
+    assert "sFlow sample count 5000 out of range" in [e.detail for e in e2]
+    _, e3 = decode(Datagram([FlowSample([sampled_header(frame)])], seq=3), cache)
+    assert "seq_gap" not in kinds(e3)
+
+
+def test_mixed_ipv4_and_ipv6_samples_keep_their_own_addresses() -> None:
+    l6 = ip_packet("2001:db8::5", "2001:db8::9", 17, udp_header("2001:db8::5", "2001:db8::9", 5353, 53, b"x"))
+    samples = [FlowSample([sampled_header(tcp_frame(f"10.0.0.{k}", "10.9.9.9", 1000 + k, 443))]) for k in range(1, 4)]
+    samples.insert(1, FlowSample([sampled_header(l6, protocol=12)]))
+    rows, _ = decode(Datagram(samples))
+    assert sorted((r["src_ip"], r["dst_ip"]) for r in rows) == [
+        ("10.0.0.1", "10.9.9.9"), ("10.0.0.2", "10.9.9.9"), ("10.0.0.3", "10.9.9.9"), ("2001:db8::5", "2001:db8::9")]
+
+
+def test_the_drop_and_sequence_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import minewatch.sources.netflow as nf
+    import minewatch.sources.sflow as sf
+
+    monkeypatch.setattr(sf, "MAX_DROP_SOURCES", 50)
+    monkeypatch.setattr(nf, "MAX_SEQ_KEYS", 50)
+    cache = TemplateCache()
+    frame = tcp_frame("10.0.0.1", "10.0.0.2", 1000, 2000)
+    for k in range(400):  # forged sub-agents and data sources
+        decode(Datagram([FlowSample([sampled_header(frame)], source_index=k)], sub_agent=k), cache)
+    assert len(cache.sflow_drops) <= 50 and len(cache.next_seq) <= 50

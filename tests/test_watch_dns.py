@@ -83,3 +83,71 @@ def test_pairs_are_forgotten_a_day_after_the_last_lookup(intel):
     assert len(announced) == 1 and announced[0].extra["dns_lookups"] == 4
     assert sc.memory_stats()["dns_lookup_pairs"] <= 1
 
+
+
+def _last_states(log: list) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for _t, _a, f in log:
+        if f.detector == "net.dns":
+            out[f.finding_id] = f.extra.get("live_state")
+    return out
+
+
+def test_a_finding_is_closed_before_its_pair_is_forgotten(intel):
+    pkts = _every("10.1.2.3", POOL_NAME, 30.0, 6, 600.0)
+    sc = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                     dns_every_s=0.0, dns_keep_s=1800.0)
+    log = _play(sc, sc.sink, pkts, until=7200.0, step=300.0)
+    assert sc.counts["dns_expired"] == 1
+    states = _last_states(log)
+    assert len(states) == 1 and set(states.values()) == {"closed"}
+
+
+def test_a_finding_a_later_session_explains_is_closed_with_the_reason(intel):
+    s = dialects.stratum_v1(1500.0, random.Random(9), flavor="cgminer", worker="r1", difficulty=8192.0,
+                            hashrate=14e12)
+    pkts = _every("10.1.2.3", POOL_NAME, 30.0, 6, 600.0)  # blocked for an hour: a DNS-only finding
+    pkts += tcp_session(("10.1.2.3", 50123), (POOL_IP, 3333), s.messages, T0 + 4000.0, random.Random(5))
+    sc = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                     dns_every_s=0.0)
+    log = _play(sc, sc.sink, pkts, until=7000.0, step=300.0)
+    dns = [f for _t, _a, f in log if f.detector == "net.dns"]
+    assert dns and set(_last_states(log).values()) == {"closed"}
+    assert "dns.explained" in {e.code for e in dns[-1].evidence}
+
+
+def test_an_endpoint_finding_explains_the_lookups_of_its_host(intel):
+    """Host B sends undecodable bytes to a confirmed pool endpoint (the endpoint rule reports it) and
+    resolves the pool: reported once, not again as a DNS-only finding."""
+    rng = random.Random(3)
+    s = dialects.stratum_v1(1500.0, random.Random(9), flavor="cgminer", worker="r1", difficulty=8192.0,
+                            hashrate=14e12)
+    pkts = tcp_session(("10.1.2.3", 50123), (POOL_IP, 443), s.messages, T0 + 100.0, random.Random(5))
+    pkts += _every("10.1.2.4", POOL_NAME, 30.0, 4, 600.0)
+    for k in range(4):
+        msgs = [(0, 0.0, rng.randbytes(300)), (1, 0.05, rng.randbytes(200)), (0, 1.0, rng.randbytes(120))]
+        pkts += tcp_session(("10.1.2.4", 41000 + k), (POOL_IP, 443), msgs, T0 + 31.0 + 600 * k, random.Random(k))
+    sc = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                     dns_every_s=0.0)
+    log = _play(sc, sc.sink, pkts, until=4000.0, step=300.0)
+    detectors = {f.detector for _t, _a, f in log if f.src_ip == "10.1.2.4"}
+    assert detectors == {"net.endpoint"}
+
+
+def test_resolvers_seen_are_bounded_and_the_counts_are_said(intel, monkeypatch):
+    import minewatch.net.lookups as L
+
+    monkeypatch.setattr(L, "MAX_SERVERS", 10)
+    pkts = []
+    for k in range(40):  # answers from 40 different resolvers
+        q = udp_header("10.1.2.9", f"10.0.1.{k + 1}", 53000 + k, 53, dns_query("www.example.org", k))
+        a = udp_header(f"10.0.1.{k + 1}", "10.1.2.9", 53, 53000 + k, dns_answer("www.example.org", k, ["192.0.2.1"]))
+        pkts += [Pkt(round((T0 + 10 * k) * 1e9), ip_packet("10.1.2.9", f"10.0.1.{k + 1}", 17, q)),
+                 Pkt(round((T0 + 10 * k + 0.01) * 1e9), ip_packet(f"10.0.1.{k + 1}", "10.1.2.9", 17, a))]
+    pkts += _every("10.1.2.3", POOL_NAME, 30.0, 4, 600.0)
+    sc = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                     dns_every_s=0.0)
+    _play(sc, sc.sink, pkts, until=3000.0, step=300.0)
+    line = sc.stats_line()
+    assert line["dns_servers"] <= 10 and line["findings_dns_only"] == 1
+    assert {"dns_pairs_expired", "dns_lookups_dropped", "dns_lookup_pairs", "dns_covering"} <= set(line)

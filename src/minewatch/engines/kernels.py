@@ -422,15 +422,20 @@ def _conn_key(f: Finding) -> tuple[Any, ...]:
     return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.transport, f.source, f.first_seen)
 
 
-def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True) -> list[Finding]:
+def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True,
+                    sampled: bool = False) -> list[Finding]:
     """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows, and
     what packet samples of it showed of mining content (`net.sampled`)."""
     from minewatch.net.findings import FlowView, session_finding
     from minewatch.net.intel import intel_subscores
-    from minewatch.net.sampled import sampled_content
+    from minewatch.net.sampled import collapse_samples
 
-    content = next(iter(sampled_content(rows).values()), None)
-    r0 = rows[0] if content is None else rows[content.row]  # the facts are read against their own row
+    content = None
+    if sampled:  # one connection's packet samples or sampled records: one row, facing the miner when known
+        rows, found = collapse_samples(rows)
+        content = found.get(0)
+        sliced = False
+    r0 = rows[0]
     sni = next((r["sni"] for r in rows if r.get("sni")), None)
     dns = next((r["dns_name"] for r in rows if r.get("dns_name")), None)
     sub, ev = intel_subscores(dns, sni, r0["dst_ip"], r0["dst_port"], _builtin_intel()) if intel else ({}, [])
@@ -498,9 +503,11 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
         t = pa.concat_tables([t, untimed.sort_by(order)])
     by_key: dict[tuple[Any, ...], Finding] = {}
     if cfg.intel or untimed is not None:
-        rows = t.to_pylist()
+        # without pool lists only the samples are read here (their content), not every timed row
+        base = 0 if cfg.intel else n_timed
+        rows = (t if cfg.intel else t.slice(n_timed)).to_pylist()
         conns: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for i, r in enumerate(rows):
+        for i, r in enumerate(rows, start=base):
             if i >= n_timed:  # packet samples: both directions of a connection together (net.sampled)
                 a, b = (r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])
                 conns.setdefault(("sampled", *min(a, b, key=str), *max(a, b, key=str), r["transport"]), []).append(r)
@@ -509,7 +516,7 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
             else:
                 conns[("row", i)] = [r]
         for k, rs in conns.items():
-            for f in _intel_findings(rs, sliced=k[0] != "row", intel=cfg.intel):
+            for f in _intel_findings(rs, sliced=k[0] != "row", intel=cfg.intel, sampled=k[0] == "sampled"):
                 by_key.setdefault(_conn_key(f), f)
     for g in behaviour:
         k = _conn_key(g)

@@ -253,16 +253,18 @@ class FlowLogScanner:
     def findings(self, blocks: Any = None) -> list[Finding]:
         from minewatch.net.behavior import findings_from_flow_table, reported_alone
         from minewatch.net.intel import intel_subscores
-        from minewatch.net.sampled import sampled_content
+        from minewatch.net.sampled import collapse_samples
 
         t0 = time.perf_counter()
         out: dict[tuple[Any, ...], Finding] = {}
         for table, timed in [*((t, True) for t in self.flow_tables), *((t, False) for t in self.untimed_tables)]:
             table = self._window(table)
             rows = table.to_pylist()
-            # sFlow packet samples whose payload named a mining method (net.sampled): one set of facts per
-            # connection, given to the row of its first such sample
-            content = {} if timed else {c.row: c for c in sampled_content(rows).values()}
+            content: dict[int, Any] = {}
+            if not timed:
+                # packet samples and sampled records: one row per connection, with what its samples showed
+                # of mining content (net.sampled), not a finding per sampled packet
+                rows, content = collapse_samples(rows)
             names = []
             for i, r in enumerate(rows):
                 key = (r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])

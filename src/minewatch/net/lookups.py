@@ -41,6 +41,9 @@ REPEAT_SPAN_S = 1800.0
 EVENT_GAP_S = 10.0
 #: (client, pool entry) pairs kept at most
 MAX_PAIRS = 200_000
+#: hosts seen answering DNS kept at most (the oldest go first): a network has a few resolvers, but a watch
+#: that sees every answer of days of traffic must not grow with spoofed or stray ones
+MAX_SERVERS = 65_536
 #: distinct names and answer addresses kept per pair for the evidence (the count of lookups is always exact)
 MAX_NAMES = 8
 MAX_ANSWERS = 32
@@ -94,15 +97,17 @@ class PoolLookups:
         self.since, self.until = since, until
         self.seen: dict[tuple[str, str], _Seen] = {}
         #: hosts seen answering DNS: resolvers and forwarders ask on behalf of others
-        self.servers: set[str] = set()
+        self.servers: dict[str, None] = {}  #: an ordered set (the oldest dropped first, MAX_SERVERS)
         #: pool-list verdict per name: a capture repeats the same few thousand names in 100,000 answers
         self._match: dict[str, Any] = {}
         self.dropped = 0  #: lookups of pool names not kept because MAX_PAIRS was reached (counted, not silent)
 
     def add(self, client_ip: str | None, query: str | None, ts: float | None, answers: Iterable[str] = (),
             source: str | None = None, server_ip: str | None = None) -> None:
-        if server_ip:
-            self.servers.add(server_ip)
+        if server_ip and server_ip not in self.servers:
+            if len(self.servers) >= MAX_SERVERS:
+                del self.servers[next(iter(self.servers))]
+            self.servers[server_ip] = None
         if not client_ip or not query or ts is None:
             return
         if (self.since is not None and ts < self.since) or (self.until is not None and ts > self.until):
@@ -136,33 +141,61 @@ class PoolLookups:
             if ip is not None and (ip in s.answers or len(s.answers) < MAX_ANSWERS):
                 s.answers[ip] += 1
 
-    def judge(self, covered: set[tuple[str, str]]) -> tuple[list[Finding], list[Finding]]:
+    def judge(self, covered: set[tuple[str, str]] | Any,
+              suspects: bool = True) -> tuple[list[Finding], list[Finding]]:
         """(reported, suspects): a finding per (client, pool) that no connection finding already covers.
 
         `covered` holds (client, name) and (client, address) pairs of the findings made from
-        connections: a lookup that led to a flagged connection adds nothing new.
+        connections: a lookup that led to a flagged connection adds nothing new. `suspects=False`
+        builds no finding for the pairs under the threshold (`watch` judges every few minutes).
         """
         reported: list[Finding] = []
-        suspects: list[Finding] = []
-        for (client, _entry), s in self.seen.items():
-            ip = _ip(client)
-            if ip is None or ipaddress.ip_address(ip).is_loopback or client in self.servers:
+        under: list[Finding] = []
+        for key, s in self.seen.items():
+            if not self.judged(key, covered):
                 continue
-            if any((client, n) in covered for n in s.names) or any((client, a) in covered for a in s.answers):
+            if not suspects and self.points(s) < REPORT_THRESHOLD:
                 continue
-            f = self._finding(client, s)
-            (reported if f.score >= REPORT_THRESHOLD else suspects).append(f)
-        return reported, suspects
+            f = self._finding(key[0], s)
+            (reported if f.score >= REPORT_THRESHOLD else under).append(f)
+        return reported, under
+
+    def judged(self, key: tuple[str, str], covered: set[tuple[str, str]] | Any) -> bool:
+        """Whether a pair is judged: its client is a host (not loopback, not a resolver), and no connection
+        finding in `covered` explains it."""
+        client = key[0]
+        s = self.seen[key]
+        ip = _ip(client)
+        if ip is None or ipaddress.ip_address(ip).is_loopback or client in self.servers:
+            return False
+        return not (any((client, n) in covered for n in s.names) or any((client, a) in covered for a in s.answers))
+
+    @staticmethod
+    def subscores(s: _Seen) -> dict[str, float]:
+        """The named parts of a pair's score (the finding's evidence explains each)."""
+        sub = {"pool_domain": 40.0 if s.builtin else 30.0}
+        if s.events >= REPEAT_MIN and s.last - s.first >= REPEAT_SPAN_S:
+            sub["repeated_lookups"] = REPEAT_PTS
+        if s.web_only:
+            sub["pool_web_name"] = WEB_PTS
+        return sub
+
+    def points(self, s: _Seen) -> float:
+        """The score `_finding` gives, without building it."""
+        return combine_subscores(self.subscores(s))
+
+    def finding_for(self, key: tuple[str, str]) -> Finding:
+        """The finding of one (client, pool entry) pair as it stands (whatever its score)."""
+        return self._finding(key[0], self.seen[key])
 
     def _finding(self, client: str, s: _Seen) -> Finding:
-        sub: dict[str, float] = {}
+        sub = self.subscores(s)
         ev: list[Evidence] = []
         first = datetime.fromtimestamp(s.first, tz=UTC)
         last = datetime.fromtimestamp(s.last, tz=UTC)
         name = s.names.most_common(1)[0][0]
         names = ", ".join(n for n, _ in s.names.most_common(MAX_NAMES))
-        pts = 40.0 if s.builtin else 30.0
-        sub["pool_domain"] = pts
+        pts = sub["pool_domain"]
         where = "the built-in pool list" if s.builtin else f"imported list {s.list_name!r}"
         where_zh = "内置矿池列表" if s.builtin else f"导入列表“{s.list_name}”"
         answered = ", ".join(a for a, _ in s.answers.most_common(5))
@@ -182,8 +215,7 @@ class PoolLookups:
                   "builtin": s.builtin, "lookups": s.events, "records": s.records,
                   "answers": [a for a, _ in s.answers.most_common(20)], "points": pts},
         ))  # fmt: skip
-        if s.events >= REPEAT_MIN and s.last - s.first >= REPEAT_SPAN_S:
-            sub["repeated_lookups"] = REPEAT_PTS
+        if "repeated_lookups" in sub:
             ev.append(Evidence(
                 code="dns.repeated_lookups",
                 text=f"looked up again and again over {span_h:.1f} h, as a running miner re-resolves its pool "
@@ -191,8 +223,7 @@ class PoolLookups:
                 text_zh=f"在 {span_h:.1f} 小时内反复解析，与运行中的矿机重连时重新解析矿池域名的行为一致",
                 data={"lookups": s.events, "span_s": s.last - s.first, "points": REPEAT_PTS},
             ))  # fmt: skip
-        if s.web_only:
-            sub["pool_web_name"] = WEB_PTS
+        if "pool_web_name" in sub:
             ev.append(Evidence(
                 code="dns.pool_web_name",
                 text=f"{names}: the pool's web site (where earnings are checked), not a mining host",

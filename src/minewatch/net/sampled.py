@@ -1,14 +1,18 @@
-"""Mining content in packet samples: the JSON-RPC method at the start of a sampled packet's payload.
+"""Mining content in packet samples: the JSON-RPC message at the start of a sampled packet's payload.
 
 Why: an sFlow agent sends the first ~128 bytes of every N-th packet, which leaves 60-90 bytes of TCP
-payload. Plaintext Stratum puts its method name there (`{"id":4,"method":"mining.submit",...`,
-`{"jsonrpc":"2.0","method":"job","params":{"blob":...`), and a miner sends a share every few seconds
-to minutes, so even at 1 in 1,000 a day of samples shows the protocol. The capture dissector
-(`net.stratum`) cannot judge such a fragment: the JSON is cut. This reads only the method name and
-the keys beside it that make it a mining method, and scores it with the dissector's own points per
-kind of message (`net.stratum._P_*`), so one sampled `mining.submit` weighs what one seen in a capture
-does. Names that ordinary JSON-RPC applications also use (`login`, `submit`) count only with a key only
-miners send beside them.
+payload. A Stratum message starts its segment, and its first bytes say what it is: the method name
+(`{"id":4,"method":"mining.submit",...`, `{"jsonrpc":"2.0","method":"job","params":{"blob":...`) or, in
+the cgminer family (cgminer, bmminer on Antminers, ckpool), the params before it, whose shape is the
+method's own (`{"params": ["rig1", "6a7b", "00000001", "5f5e1000", "1a2b3c4d"], ...` is a share;
+`{"params": ["6a7b", "<64-hex previous block hash>", ...` is a job). The capture dissector
+(`net.stratum`) cannot judge such a fragment, the JSON is cut, so this reads only that much, with the
+dissector's rules where they apply: the message must open the payload (a JSON object, not a Redis
+RESP frame or a log line that quotes one), every top-level key before the method must belong to a
+JSON-RPC envelope (a log record's `time`, `level`, `msg` do not), and the points are the dissector's
+per kind of message (`net.stratum._P_*`), so one sampled `mining.submit` weighs what one seen in a
+capture does. Names that ordinary JSON-RPC applications also use (`login`, `submit`) count only with a
+key only miners send beside them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from typing import Any
 from minewatch.model import Evidence, utc_from_epoch
 from minewatch.net import stratum as st
 
-_METHOD = re.compile(rb'"method"\s*:\s*"([A-Za-z0-9_.]{1,40})"')
 #: CryptoNote (XMRig) methods and the key beside them that makes them a miner's: a job's `blob`, a log-in
 #: whose params start with the wallet (`"params":{"login":`), a submit's `job_id`/`nonce`
 _CN_KEYS = {
@@ -34,31 +37,97 @@ _CN_KEYS = {
 _CN_ALONE = {"keepalived": st._P_CN_LOGIN_SHAPE}
 _CN_POINTS = {"job": st._P_CN_JOB, "login": st._P_CN_LOGIN, "submit": st._P_CN_SUBMIT, "getjob": st._P_CN_SUBMIT}
 _CLIENT_CN = frozenset({"login", "submit", "getjob", "keepalived"})
+_S = rb"\s*"
+_STR = rb'"[^"\\]{1,128}"'
+#: cgminer's params-first share: worker, job id, extranonce2, ntime (8 hex digits) [, nonce]
+_SUBMIT_SHAPE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + _STR + _S + rb"," + _S
+                           + rb'"[0-9a-fA-F]{1,64}"' + _S + rb"," + _S + rb'"[0-9a-fA-F]{2,32}"' + _S + rb"," + _S
+                           + rb'"[0-9a-fA-F]{8}"')
+#: ... and a params-first job: job id, then the 64-hex-digit previous block hash (at least 40 of its digits
+#: visible: a 62-byte fragment cuts it)
+_NOTIFY_SHAPE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + rb'"[0-9a-zA-Z_.-]{1,64}"' + _S
+                           + rb"," + _S + rb'"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24}"|[0-9a-fA-F]{0,23}$)')
+#: names given to the two shapes (the method they are), with their points: as specific as a method name
+SUBMIT_SHAPE = "mining.submit (params first)"
+NOTIFY_SHAPE = "mining.notify (params first)"
+_SHAPE_POINTS = {SUBMIT_SHAPE: st._P_CN_JOB, NOTIFY_SHAPE: st._P_CN_JOB}
+_TOKEN = re.compile(rb'\s*(?:"((?:[^"\\]|\\.)*)"|([{}\[\],:])|([^\s{}\[\],:"]+))')
+
+
+def _top_level(payload: bytes) -> tuple[list[str], str | None]:
+    """(top-level keys in order, the method's value if a top-level `method` key's string is complete) of
+    the JSON object a fragment starts with; stops where the fragment ends."""
+    keys: list[str] = []
+    depth = 0
+    expect_key = False
+    after_method = False
+    pos = 0
+    n = len(payload)
+    while pos < n:
+        m = _TOKEN.match(payload, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        s, punct = m.group(1), m.group(2)
+        if punct is not None:
+            p = punct
+            if p in (b"{", b"["):
+                depth += 1
+                expect_key = p == b"{" and depth == 1
+            elif p in (b"}", b"]"):
+                depth -= 1
+                if depth <= 0:
+                    break
+            elif p == b"," and depth == 1:
+                expect_key = True
+            continue
+        if depth != 1:
+            continue
+        if s is not None and expect_key:
+            key = s.decode("ascii", "replace")
+            keys.append(key)
+            expect_key = False
+            after_method = key == "method"
+            continue
+        if after_method:
+            if s is not None and pos <= n and payload[pos - 1 : pos] == b'"':
+                return keys, s.decode("ascii", "replace")
+            after_method = False
+    return keys, None
 
 
 def fragment_method(payload: bytes) -> str | None:
-    """The mining method a payload fragment names (None: none, or a name others use too)."""
-    if b'"method"' not in payload:
+    """The mining message a payload fragment starts with (None: none, or one others send too)."""
+    body = payload.lstrip()
+    if not body.startswith(b"{"):  # a RESP frame, an HTTP request, a log line: not a message of its own
         return None
-    m = _METHOD.search(payload)
-    if m is None:
+    if body.startswith(b'{"params"') or body.startswith(b'{ "params"'):
+        if _NOTIFY_SHAPE.match(body):
+            return NOTIFY_SHAPE
+        if _SUBMIT_SHAPE.match(body):
+            return SUBMIT_SHAPE
+    if b'"method"' not in body:
         return None
-    name = m.group(1).decode("ascii")
+    keys, name = _top_level(body)
+    if name is None or any(k not in st._RPC_ENVELOPE for k in keys):
+        return None  # a log record or document that quotes a method is not a JSON-RPC message
     if name in st.STRATUM_KNOWN or name in st.ETH_CLIENT or name in _CN_ALONE:
         return name
-    keys = _CN_KEYS.get(name)
-    if keys and any(re.search(k, payload) for k in keys):
+    ks = _CN_KEYS.get(name)
+    if ks and any(re.search(k, body) for k in ks):
         return name
     return None
 
 
 def method_points(name: str) -> float:
     """Points of one sampled message, the dissector's for the same kind of message."""
+    if name in _SHAPE_POINTS:
+        return _SHAPE_POINTS[name]
     if name in st.STRATUM_CORE:
         return st._P_STRATUM_CORE
     if name in st.STRATUM_KNOWN:
         return st._P_STRATUM_OTHER
-    if name == "eth_submitLogin" or name == "eth_login":
+    if name in ("eth_submitLogin", "eth_login"):
         return st._P_ETH_LOGIN
     if name in st.ETH_CLIENT:
         return st._P_ETH_WORK
@@ -68,7 +137,9 @@ def method_points(name: str) -> float:
 
 
 def sent_by_client(name: str) -> bool:
-    """Whether a miner (not its pool) sends this method."""
+    """Whether a miner (not its pool) sends this message."""
+    if name in _SHAPE_POINTS:
+        return name == SUBMIT_SHAPE
     return name in st.STRATUM_CLIENT or name in st.ETH_CLIENT or name in _CLIENT_CN
 
 
@@ -80,28 +151,32 @@ def _variant(name: str) -> str:
     return "cryptonote-login"
 
 
+Endpoint = tuple[Any, Any]
+
+
 @dataclass
 class SampledContent:
     """Facts for `net.findings.session_finding` from one connection's sampled packets."""
 
-    methods: dict[str, list[float | None]] = field(default_factory=dict)  #: name -> [count, first time]
+    methods: dict[str, list[Any]] = field(default_factory=dict)  #: name -> [count, first time]
     sampling: int | None = None
-    row: int = -1  #: the row (of the caller's list) the facts belong to: the first sample that named a method
-    client_is_src: bool | None = None
+    client: Endpoint | None = None  #: (address, port) of the miner, from the first message's direction
+    client_is_src: bool | None = None  #: set against the row the facts are given with
     kind: str = "mining"
     encrypted: bool = False
     sni: str | None = None
 
-    def add(self, name: str, ts: float | None, sender_is_src: bool) -> None:
+    def add(self, name: str, ts: float | None, src: Endpoint, dst: Endpoint) -> None:
         seen = self.methods.setdefault(name, [0, ts])
-        seen[0] = (seen[0] or 0) + 1
-        if self.client_is_src is None:
-            self.client_is_src = sent_by_client(name) == sender_is_src
+        seen[0] += 1
+        if ts is not None and (seen[1] is None or ts < seen[1]):
+            seen[1] = ts
+        if self.client is None:
+            self.client = src if sent_by_client(name) else dst
 
     @property
     def variant(self) -> str:
-        best = max(self.methods, key=method_points)
-        return _variant(best)
+        return _variant(max(self.methods, key=method_points))
 
     @property
     def subscores(self) -> dict[str, float]:
@@ -110,37 +185,73 @@ class SampledContent:
     @property
     def evidence(self) -> list[Evidence]:
         names = sorted(self.methods, key=lambda n: (-method_points(n), n))
-        listed = ", ".join(f"{n} ×{int(self.methods[n][0] or 0)}" for n in names)
-        rate = f" (1 in {self.sampling})" if self.sampling and self.sampling > 1 else ""
-        rate_zh = f"（每 {self.sampling} 个包抽 1 个）" if self.sampling and self.sampling > 1 else ""
+        listed = ", ".join(f"{n} ×{self.methods[n][0]}" for n in names)
         first = min((t for _, t in self.methods.values() if t is not None), default=None)
         return [Evidence(
             code="net.sampled_protocol",
-            text=f"sampled packets{rate} of this connection began with mining JSON-RPC: {listed}",
-            text_zh=f"该连接的抽样报文{rate_zh}以挖矿 JSON-RPC 开头：{listed}",
+            text=f"sampled packets of this connection began with mining JSON-RPC: {listed}",
+            text_zh=f"该连接的抽样报文以挖矿 JSON-RPC 开头：{listed}",
             ts=utc_from_epoch(first) if first is not None else None,
-            data={"methods": {n: int(c or 0) for n, (c, _) in self.methods.items()}, "sampling_interval": self.sampling},
+            data={"methods": {n: c for n, (c, _) in self.methods.items()}},
         )]
 
 
 APP_PREFIX = "stratum:"  #: FLOW_SCHEMA `application` of a sampled packet whose payload named a mining method
 
 
-def sampled_content(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], SampledContent]:
-    """Per connection (both directions, one key), what its sampled packets named, from FLOW_SCHEMA rows
-    whose `application` is `stratum:<method>` (set by `sources.netflow.netflow_to_flows` from sFlow)."""
-    out: dict[tuple[Any, ...], SampledContent] = {}
-    for i, r in enumerate(rows):
-        app = r.get("application")
-        if not app or not app.startswith(APP_PREFIX):
-            continue
+def _ts(v: Any) -> float | None:
+    return v.timestamp() if v is not None else None
+
+
+def collapse_samples(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, SampledContent]]:
+    """One FLOW_SCHEMA row per connection (both directions) from packet samples or sampled records, and the
+    content facts of the connections whose samples named a mining message, by index into that list.
+
+    Why: each sample is a row, and judging rows one by one made a finding per sampled packet (ten for one
+    miner in an hour of 1-in-1,000 samples) and gave a pool's `mining.notify` the direction of the pool.
+    The row faces client -> server: the miner's side when a message said which it is, else the side of
+    the first sample's source. Its counters add up the samples each way; its times span them.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
         a, b = (r.get("src_ip"), r.get("src_port")), (r.get("dst_ip"), r.get("dst_port"))
         key = (*min(a, b, key=str), *max(a, b, key=str), r.get("transport"))
-        c = out.get(key)
-        if c is None:
-            c = out[key] = SampledContent(row=i)
-        first = r.get("first_seen")
-        # the facts are read against their own row (`row`): its source sent the first method named
-        c.add(app[len(APP_PREFIX):], first.timestamp() if first is not None else None,
-              sender_is_src=(a == (rows[c.row].get("src_ip"), rows[c.row].get("src_port"))))
-    return out
+        groups.setdefault(key, []).append(r)
+    out: list[dict[str, Any]] = []
+    contents: dict[int, SampledContent] = {}
+    for rs in groups.values():
+        content: SampledContent | None = None
+        for r in rs:
+            app = r.get("application")
+            if app and app.startswith(APP_PREFIX):
+                content = content or SampledContent()
+                content.add(app[len(APP_PREFIX):], _ts(r.get("first_seen")), (r.get("src_ip"), r.get("src_port")),
+                            (r.get("dst_ip"), r.get("dst_port")))
+        r0 = rs[0]
+        src = (r0.get("src_ip"), r0.get("src_port"))
+        if content is not None and content.client is not None:
+            src = content.client
+        fwd = [r for r in rs if (r.get("src_ip"), r.get("src_port")) == src]
+        rev = [r for r in rs if (r.get("src_ip"), r.get("src_port")) != src]
+        face = fwd[0] if fwd else {**rev[0], "src_ip": rev[0].get("dst_ip"), "src_port": rev[0].get("dst_port"),
+                                   "dst_ip": rev[0].get("src_ip"), "dst_port": rev[0].get("src_port")}
+        starts = [t for r in rs for t in (r.get("first_seen"), r.get("slice_start")) if t is not None]
+        ends = [t for r in rs for t in (r.get("last_seen"), r.get("slice_end")) if t is not None]
+
+        def total(side: list[dict[str, Any]], name: str) -> int | None:
+            vals = [r.get(name) for r in side if r.get(name) is not None]
+            return sum(vals) if vals else None
+
+        row = {**face, "first_seen": min(starts) if starts else None, "last_seen": max(ends) if ends else None,
+               "slice_start": None, "slice_end": None, "application": None,
+               "packets_fwd": total(fwd, "packets_fwd"), "bytes_fwd": total(fwd, "bytes_fwd"),
+               "packets_rev": total(rev, "packets_fwd"), "bytes_rev": total(rev, "bytes_fwd"),
+               "sni": next((r["sni"] for r in rs if r.get("sni")), None),
+               "dns_name": next((r["dns_name"] for r in rs if r.get("dns_name")), None)}
+        if row["first_seen"] is not None and row["last_seen"] is not None:
+            row["duration_ms"] = (row["last_seen"] - row["first_seen"]).total_seconds() * 1000
+        if content is not None:
+            content.client_is_src = True  # the row faces the miner's side
+            contents[len(out)] = content
+        out.append(row)
+    return out, contents

@@ -53,7 +53,7 @@ import numpy as np
 import typer
 
 from minewatch.i18n import tr
-from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
+from minewatch.model import STABLE_KEYS, Evidence, Finding, endpoint, iso
 from minewatch.net.findings import FlowView, endpoint_findings, session_finding
 from minewatch.net.pipeline import CaptureScanner, timing_still_judges
 from minewatch.scan_cli import Format, apply_allowlist
@@ -81,6 +81,8 @@ BEHAVIOR_SCAN_EVERY_S = 30.0
 DNS_EVERY_S = 300.0
 #: A (client, pool) pair of lookups not asked for again for this long (packet time) is forgotten.
 DNS_KEEP_S = 86_400.0
+#: (host, pool name or address) pairs of announced sessions kept to explain later lookups.
+MAX_COVERING = 200_000
 
 
 def advance_clock(engine: Any, now: float) -> None:
@@ -169,8 +171,11 @@ class LiveScanner(CaptureScanner):
         self.dns_every_s = dns_every_s
         self.dns_keep_s = dns_keep_s
         self._last_dns = -math.inf
-        #: (client, pool entry) -> (finding id, lookups counted when it was last sent to the sink)
-        self._dns_sent: dict[tuple[str, str], tuple[str, int]] = {}
+        #: (client, pool entry) -> (finding id, lookups counted when it was last sent, still open)
+        self._dns_sent: dict[tuple[str, str], tuple[str, int, bool]] = {}
+        #: (host, pool name or address) of every session finding announced (bounded, oldest first): lookups
+        #: they explain are no DNS-only finding, as in `scan`, for longer than the confirmed window
+        self._covering: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.window_s = window_s
         self.max_undecided = max_undecided
         self.max_confirmed = max_confirmed
@@ -335,9 +340,17 @@ class LiveScanner(CaptureScanner):
     def _announce(self, findings: list[Finding], announce: bool = True) -> None:
         if not findings:
             return
+        cover = self._covering
         for f in findings:
             self.emitted[f.finding_id] = None
             self.emitted.move_to_end(f.finding_id)
+            if f.kind == "mining" and f.detector != "net.dns" and f.src_ip:
+                for x in (f.pool_host, f.sni, f.dst_ip):
+                    if x:
+                        cover[(f.src_ip, x)] = None
+                        cover.move_to_end((f.src_ip, x))
+        while len(cover) > MAX_COVERING:
+            cover.popitem(last=False)
         while len(self.emitted) > self.max_emitted:
             self.emitted.popitem(last=False)
         self.sink(findings, announce)
@@ -405,42 +418,64 @@ class LiveScanner(CaptureScanner):
         self._announce(found)
 
     def _dns_pass(self, now: float | None) -> None:
-        """Hosts whose pool-name lookups no session found lately explains (`net.lookups`).
+        """Hosts whose pool-name lookups no session found (and announced) explains (`net.lookups`).
 
         The id of a host's finding stays the one it was first announced with (the most frequent answer,
         part of the natural id, can change as lookups go on), so the store upserts one row per host and
-        pool. A finding is announced once; later passes refresh it silently when its lookups grew.
+        pool. A finding is announced once; later passes refresh it silently when its lookups grew. It is
+        closed (`live_state = "closed"`) when a session found later explains it, before its pair is
+        forgotten (`dns_keep_s` after the last lookup), and when the watch stops (`now` None).
         """
-        assert self.lookups is not None
-        recent = [*self.recent_confirmed.values(), *self.open_reported.values(), *self.behavior_reported.values()]
-        covered = {(f.src_ip, x) for f in recent for x in (f.pool_host, f.sni, f.dst_ip) if x}
-        reported, _suspects = self.lookups.judge(covered)
+        lk = self.lookups
+        assert lk is not None
+        covered = self._covering
+        reported, _ = lk.judge(covered, suspects=False)
         new: list[Finding] = []
-        grown: list[Finding] = []
+        again: list[Finding] = []
+        live: set[tuple[str, str]] = set()
         for f in reported:
             key = (f.src_ip or "", str(f.extra.get("pool_entry")))
+            live.add(key)
             n = int(f.extra.get("dns_lookups") or 0)
             sent = self._dns_sent.get(key)
             if sent is not None:
-                if n <= sent[1] and now is not None:  # at the end every one is sent again, as closed
+                if n <= sent[1] and sent[2] and now is not None:  # at the end every one is sent again, closed
                     continue
                 f.finding_id = sent[0]
-                grown.append(f)
+                again.append(f)
             else:
                 new.append(f)
             f.extra["live_state"] = "open" if now is not None else "closed"
-            self._dns_sent[key] = (f.finding_id, n)
+            self._dns_sent[key] = (f.finding_id, n, now is not None)
+        # announced pairs a session explains now: closed, and said why (reopened should that session be
+        # forgotten while the lookups go on: same id)
+        for key, (fid, n, is_open) in list(self._dns_sent.items()):
+            if key in live or not is_open or key not in lk.seen:
+                continue
+            f = lk.finding_for(key)
+            f.finding_id = fid
+            f.extra["live_state"] = "closed"
+            f.evidence.append(Evidence(
+                code="dns.explained", text="a mining session of this host found later explains these lookups",
+                text_zh="之后发现的该主机挖矿会话解释了这些解析", data={}))
+            again.append(f)
+            self._dns_sent[key] = (fid, n, False)
+        if now is not None:
+            before = now - self.dns_keep_s
+            gone = [k for k, s in lk.seen.items() if s.last < before]
+            for k in gone:  # the last word on a pair before it is forgotten
+                sent = self._dns_sent.pop(k, None)
+                if sent is not None and sent[2]:
+                    f = lk.finding_for(k)
+                    f.finding_id = sent[0]
+                    f.extra["live_state"] = "closed"
+                    again.append(f)
+            if gone:
+                self.counts["dns_expired"] += lk.expire(before)
         self.counts["dns_only"] += len(new)
         self.stats.mining_sessions += len(new)
         self._announce(new)
-        self._announce(grown, announce=False)
-        if now is not None:
-            before = now - self.dns_keep_s
-            gone = [k for k, s in self.lookups.seen.items() if s.last < before]
-            if gone:
-                self.counts["dns_expired"] += self.lookups.expire(before)
-                for k in gone:
-                    self._dns_sent.pop(k, None)
+        self._announce(again, announce=False)
 
     def _open_finding(self, info: Any, facts: Any, now: float | None) -> Finding | None:
         """The finding a still-open flow earns from what its dissector has decided so far."""
@@ -634,6 +669,8 @@ class LiveScanner(CaptureScanner):
             "behavior_reported": len(self.behavior_reported),
             "dns_cache_ips": len(self.names),
             "dns_lookup_pairs": len(self.lookups.seen) if self.lookups is not None else 0,
+            "dns_servers": len(self.lookups.servers) if self.lookups is not None else 0,
+            "dns_covering": len(self._covering),
         }
 
     def stats_line(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -652,6 +689,9 @@ class LiveScanner(CaptureScanner):
             "behavior_checks": self.counts["behavior_checks"],
             "behavior_deferred": self.counts["behavior_deferred"],
             "findings_withdrawn": self.counts["behavior_withdrawn"],
+            "findings_dns_only": self.counts["dns_only"],
+            "dns_pairs_expired": self.counts["dns_expired"],
+            "dns_lookups_dropped": self.lookups.dropped if self.lookups is not None else 0,
             "blocks_known": None if self.blocks is None else int(sum(v.size for v in self.blocks.values())),
             **self.memory_stats(),
             "rss_mb": None if (r := _rss_mb()) is None else round(r, 1),

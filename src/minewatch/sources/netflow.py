@@ -1067,6 +1067,10 @@ _V5_LAYOUT = _layout((
 assert _V5_LAYOUT.size == 48
 
 
+#: (exporter, version, domain or sub-agent) sequences followed at most
+MAX_SEQ_KEYS = 65_536
+
+
 def _check_seq(
     cache: TemplateCache, key: tuple[str, int, int], seq: int, advance: int | None, events: list[Event]
 ) -> None:
@@ -1076,6 +1080,8 @@ def _check_seq(
     that is held because its template is missing), which suspends the check once.
     """
     expected = cache.next_seq.get(key)
+    if expected is None and key not in cache.next_seq and len(cache.next_seq) >= MAX_SEQ_KEYS:
+        cache.next_seq.clear()  # forged exporters or domains must not grow it: the others restart their check
     if expected is not None:
         diff = (seq - expected) % _U32
         if 0 < diff < (1 << 31):

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from minewatch.sources.netflow import (
     _PROTO_NAMES,
@@ -47,6 +48,7 @@ from minewatch.sources.netflow import (
     TemplateCache,
     _check_seq,
     _ip4_text,
+    records_to_batch,
 )
 
 #: written to NETFLOW_SCHEMA's `version` column for sFlow rows: sFlow numbers its own versions 2-5, which
@@ -67,6 +69,9 @@ HEADER_NAMES = {1: "Ethernet", 2: "token bus", 3: "token ring", 4: "FDDI", 5: "f
                 7: "PPP", 8: "SMDS", 9: "AAL5", 10: "AAL5-IP", 11: "IPv4", 12: "IPv6", 13: "MPLS", 14: "POS"}
 #: more samples or records than this cannot be part of one UDP datagram's honest content
 _MAX_ITEMS = 4096
+#: data sources whose drop counter is followed at most (a switch has one per port; the table is emptied
+#: when a flood of new ones fills it)
+MAX_DROP_SOURCES = 65_536
 
 
 def is_sflow(data: bytes) -> bool:
@@ -158,10 +163,11 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
         raise _Cut
     sub_agent, seq, _uptime, n_samples = _HDR_REST.unpack_from(data, pos)  # uptime: no wall clock
     pos += 16
+    agent_key = f"{exporter} agent {agent or '-'}"
+    # the datagram arrived, whatever follows: its number must not be counted lost when the next one comes
+    _check_seq(cache, (agent_key, SFLOW_VERSION, sub_agent), seq, 1, events)
     if n_samples > _MAX_ITEMS:
         raise ValueError(f"sample count {n_samples} out of range")
-    agent_key = f"{exporter} agent {agent or '-'}"
-    _check_seq(cache, (agent_key, SFLOW_VERSION, sub_agent), seq, 1, events)
     pend = buf.sflow
     if pend is None:
         pend = buf.sflow = SflowPending()
@@ -196,6 +202,8 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
             # the agent's count of samples it could not send (resources): cumulative per data source
             dkey = (f"{agent_key} source {source_id}", sub_agent)
             last = drops_seen.get(dkey)
+            if last is None and len(drops_seen) >= MAX_DROP_SOURCES:
+                drops_seen.clear()  # spoofed or stray sources must not grow it: rises are then read afresh
             drops_seen[dkey] = drops
             if last is not None and drops > last:
                 events.append(Event("sflow_agent_drops", dkey[0], drops - last))
@@ -234,7 +242,7 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
                 rows += 1
             elif ip_rec is not None:
                 buf.slow.append(_ip_row(data, ip_rec, ts_us, rate, exporter, sub_agent, seq, agent, source_id,
-                                        in_if, out_if))
+                                        in_if, out_if, buf.nulled))
                 rows += 1
             elif head is not None:
                 events.append(Event("reject", f"sFlow sampled header of {HEADER_NAMES.get(head[0], head[0])} "
@@ -254,18 +262,30 @@ def _extra(agent: str, source_id: str, in_if: int, out_if: int) -> dict[str, str
 
 
 def _ip_row(data: bytes, rec: tuple[int, int, int], ts_us: int | None, rate: int, exporter: str, sub_agent: int,
-            seq: int, agent: str, source_id: str, in_if: int, out_if: int) -> Record:
-    """A sampled IPv4/IPv6 record (agents that keep no header) as a per-record row."""
+            seq: int, agent: str, source_id: str, in_if: int, out_if: int, nulled: Counter[str]) -> Record:
+    """A sampled IPv4/IPv6 record (agents that keep no header) as a per-record row.
+
+    Its fields are 32-bit words: a port above 65,535, a protocol above 255, TCP flags above 511 or a rate
+    of 0 cannot be, and are written as null and counted (`values_nulled`), the sample kept."""
     fmt, ra, _rb = rec
     st = _SAMPLED_V4 if fmt == 3 else _SAMPLED_V6
     length, ipproto, src, dst, sport, dport, flags, _tos = st.unpack_from(data, ra)
     fam = socket.AF_INET if fmt == 3 else socket.AF_INET6
-    ported = ipproto in (6, 17, 132)
+
+    def fit(v: int | None, hi: int, col: str) -> int | None:
+        if v is not None and v > hi:
+            nulled[col] += 1
+            return None
+        return v
+
+    proto = fit(ipproto, 255, "proto")
+    ported = proto in (6, 17, 132)
     return {
-        "src_ip": socket.inet_ntop(fam, src), "src_port": sport if ported else None,
-        "dst_ip": socket.inet_ntop(fam, dst), "dst_port": dport if ported else None, "proto": ipproto,
-        "transport": _PROTO_NAMES.get(ipproto, str(ipproto)), "packets": 1, "bytes": length or None,
-        "tcp_flags": flags if ipproto == 6 else None, "start": ts_us, "end": ts_us,
+        "src_ip": socket.inet_ntop(fam, src), "src_port": fit(sport, 65_535, "src_port") if ported else None,
+        "dst_ip": socket.inet_ntop(fam, dst), "dst_port": fit(dport, 65_535, "dst_port") if ported else None,
+        "proto": proto, "transport": None if proto is None else _PROTO_NAMES.get(proto, str(proto)), "packets": 1,
+        "bytes": fit(length, (1 << 31) - 1, "bytes") or None,
+        "tcp_flags": fit(flags, 511, "tcp_flags") if proto == 6 else None, "start": ts_us, "end": ts_us,
         "sampling_interval": rate or None, "exporter": exporter, "observation_domain": sub_agent,
         "version": SFLOW_VERSION, "sequence": seq, "template_id": None,
         "extra": _extra(agent, source_id, in_if, out_if),
@@ -283,7 +303,7 @@ def sflow_batch(p: SflowPending, failed: Counter[tuple[str, str]]) -> pa.RecordB
     out and counted in `failed` by reason and exporter, as the collector counts records it could not
     convert.
     """
-    from minewatch.net.decode import TUNNEL_NAMES, decode_batch
+    from minewatch.net.decode import TUNNEL_NAMES, VER_CUT, decode_batch
     from minewatch.net.engine import _ip_str
     from minewatch.net.sampled import fragment_method
     from minewatch.sources.pcap import PacketBatch
@@ -300,22 +320,31 @@ def sflow_batch(p: SflowPending, failed: Counter[tuple[str, str]]) -> pa.RecordB
                         np.zeros(n), np.array(p.linktype, np.int32), 0)
     d = decode_batch(batch)
     ok = (d.ver == 4) | (d.ver == 6)
+    cut_rows: list[Record] = []
     if not ok.all():
         for j in np.flatnonzero(~ok).tolist():
+            if int(d.ver[j]) == VER_CUT:
+                row = _cut_row(p, j)
+                if row is not None:
+                    cut_rows.append(row)
+                    continue
             failed[(f"sFlow sampled header {_WHY.get(int(d.ver[j]), 'has a malformed IP header')}",
                     f"{p.exporter[j]} agent {p.agent[j] or '-'} sequence {p.seq[j]}")] += 1
     idx = np.flatnonzero(ok)
     m = idx.size
     if m == 0:
-        return None
+        return records_to_batch(cut_rows) if cut_rows else None
     ver = d.ver[idx]
     v4 = ver == 4
 
     def addr(hi: np.ndarray, lo: np.ndarray) -> pa.Array:
+        text = _ip4_text((lo & np.uint64(0xFFFFFFFF)).astype(np.uint32))
         if v4.all():
-            return _ip4_text((lo & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-        return pa.array([_ip_str(int(v), int(h), int(low)) for v, h, low in zip(ver, hi, lo, strict=True)],
-                        pa.string())
+            return text
+        # only the IPv6 rows go through Python (one IPv6 sample in 50,000 used to send them all)
+        six = np.flatnonzero(~v4)
+        v6 = pa.array([_ip_str(6, int(hi[k]), int(lo[k])) for k in six.tolist()], pa.string())
+        return pc.replace_with_mask(text, pa.array(~v4), v6)
 
     proto = d.proto[idx]
     sport, dport = d.sport[idx], d.dport[idx]
@@ -341,12 +370,10 @@ def sflow_batch(p: SflowPending, failed: Counter[tuple[str, str]]) -> pa.RecordB
         pcap_ = pay_cap[k]
         if pcap_ > 0 and plist[k] in (6, 17):
             po = pay_off[k]
-            frag = raw[po : po + pcap_]
-            if b'"method"' in frag:
-                method = fragment_method(frag)
-                if method is not None:
-                    keys.append("stratum_method")
-                    vals.append(method)
+            method = fragment_method(raw[po : po + pcap_])
+            if method is not None:
+                keys.append("stratum_method")
+                vals.append(method)
         offsets.append(len(keys))
     extra = pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(keys, pa.string()),
                                     pa.array(vals, pa.string()))
@@ -379,4 +406,66 @@ def sflow_batch(p: SflowPending, failed: Counter[tuple[str, str]]) -> pa.RecordB
         "bytes_rev": pa.nulls(m, pa.int64()),
         "tcp_flags_rev": pa.nulls(m, pa.int32()),
     }
-    return pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in NETFLOW_SCHEMA], schema=NETFLOW_SCHEMA)
+    out = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in NETFLOW_SCHEMA], schema=NETFLOW_SCHEMA)
+    if cut_rows:
+        out = pa.Table.from_batches([out, records_to_batch(cut_rows)]).combine_chunks().to_batches()[0]
+    return out
+
+
+_VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+
+
+def _cut_row(p: SflowPending, j: int) -> Record | None:
+    """A header cut inside its transport header (an agent keeping 64 bytes: Ethernet, IPv6 and 10 bytes of
+    TCP): the addresses, the protocol and, when the first 4 bytes of the transport header are there, the
+    ports are still read; TCP flags stay unknown (null). None when even the IP header is incomplete, or
+    the packet is a later fragment, or an IPv6 extension header hides the transport."""
+    h = p.heads[j]
+    lt = p.linktype[j]
+    pos = 0
+    if lt == 1:
+        if len(h) < 14:
+            return None
+        et = int.from_bytes(h[12:14], "big")
+        pos = 14
+        while et in _VLAN_TPIDS and len(h) >= pos + 4:
+            et = int.from_bytes(h[pos + 2 : pos + 4], "big")
+            pos += 4
+    elif lt == 228:
+        et = 0x0800
+    elif lt == 229:
+        et = 0x86DD
+    else:
+        return None
+    if et == 0x0800 and len(h) >= pos + 20 and h[pos] >> 4 == 4:
+        ihl = (h[pos] & 0x0F) * 4
+        proto, fam = h[pos + 9], socket.AF_INET
+        src, dst = h[pos + 12 : pos + 16], h[pos + 16 : pos + 20]
+        ip_len = int.from_bytes(h[pos + 2 : pos + 4], "big")
+        later = int.from_bytes(h[pos + 6 : pos + 8], "big") & 0x1FFF
+        if later or ihl < 20:
+            return None
+        l4 = pos + ihl
+    elif et == 0x86DD and len(h) >= pos + 40 and h[pos] >> 4 == 6:
+        proto, fam = h[pos + 6], socket.AF_INET6
+        src, dst = h[pos + 8 : pos + 24], h[pos + 24 : pos + 40]
+        ip_len = 40 + int.from_bytes(h[pos + 4 : pos + 6], "big")
+        l4 = pos + 40
+        if proto not in (6, 17, 132, 58):
+            return None  # an extension header: the transport is further than the header kept
+    else:
+        return None
+    ports = proto in (6, 17, 132) and len(h) >= l4 + 4
+    sport = int.from_bytes(h[l4 : l4 + 2], "big") if ports else None
+    dport = int.from_bytes(h[l4 + 2 : l4 + 4], "big") if ports else None
+    ts = p.ts_us[j]
+    return {
+        "src_ip": socket.inet_ntop(fam, src), "src_port": sport, "dst_ip": socket.inet_ntop(fam, dst),
+        "dst_port": dport, "proto": proto, "transport": _PROTO_NAMES.get(proto, str(proto)), "packets": 1,
+        "bytes": ip_len or None, "tcp_flags": None, "start": ts, "end": ts,
+        "sampling_interval": p.rate[j] or None, "exporter": p.exporter[j], "observation_domain": p.sub_agent[j],
+        "version": SFLOW_VERSION, "sequence": p.seq[j], "template_id": None,
+        "extra": {**_extra(p.agent[j], p.source[j], p.in_if[j], p.out_if[j]), "frame_length": str(p.frame_len[j]),
+                  "header_cut": "transport"},
+        "packets_rev": None, "bytes_rev": None, "tcp_flags_rev": None,
+    }
