@@ -143,3 +143,48 @@ def test_cryptonote_pool_pushing_only_on_300_s_blocks_keeps_its_pushes():
     assert r is not None and r.is_mining, r.subscores
     assert r.stats["pushes_per_slowest_block"] >= B.CONN_MIN_PUSHES_PER_BLOCK
     assert "pushes_present" in r.subscores and "no_pushes" not in r.subscores
+
+
+def test_mqtt_publisher_with_pushed_commands_fails_pushes_fit_jobs():
+    # QoS 1 publishes of 170 B answered by 4 B PUBACKs (26 B in TLS 1.3), and 126 pushed 250 B commands: every
+    # other conn test holds, but even with 58 B answers the pushes could carry only ~95 B each
+    pf, pr, bf, br = prompt_budget([(600, 170, 26)], [(126, 250)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert r.stats["push_payload_per_push_most"] < B.MIN_JOB_EXCESS_B
+    assert r.subscores.get("small_pushes") == -20.0 and not r.is_mining, r.subscores
+    assert r.score == 55.0  # 75 without the check
+    ev = _codes(r)
+    assert "58 B" in ev["small_pushes"].text and "58 字节" in ev["small_pushes"].text_zh
+
+
+def test_stratum_pool_pushes_fit_jobs():
+    # 140 B shares every 6 s answered by 58 B results, an ~800 B notify every 30 s
+    pf, pr, bf, br = prompt_budget([(600, 140, 58)], [(120, 800)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None and r.is_mining, r.subscores
+    assert r.stats["push_payload_per_push_most"] >= 800.0  # an upper bound: at least the real job
+    assert "pushes_fit_jobs" in r.subscores and "small_pushes" not in r.subscores
+
+
+def test_ethereumstratum_submits_pass_the_share_check_with_header_sized_pushes():
+    # EthereumStratum/1.0.0 on ETC: 108 B submits (a 5-character worker and a two-digit id) every 20 s answered by
+    # 58 B results, a ~237 B header-hash job per 13 s block: below Stratum's 115 B, above EthereumStratum's 101 B
+    pf, pr, bf, br = prompt_budget([(180, 108, RESULT_B)], [(277, 237)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert B.MIN_HEADER_SHARE_RECORD_B <= r.stats["client_payload_per_request"] < B.MIN_SHARE_RECORD_B
+    assert "share_sized_requests" in r.subscores and "small_requests" not in r.subscores
+    ev = _codes(r)
+    assert "EthereumStratum" in ev["share_sized_requests"].text and "EthereumStratum" in ev["share_sized_requests"].text_zh
+    assert r.is_mining, r.subscores
+
+
+def test_short_requests_with_kilobyte_pushes_keep_the_stratum_share_floor():
+    # the same 108 B requests, but the server's pushes are ~900 B (a WebSocket's events, or Stratum v1 jobs, whose
+    # submits are at least 115 B): the header-job floor does not apply
+    pf, pr, bf, br = prompt_budget([(180, 108, RESULT_B)], [(60, 900)])
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert r.stats["push_payload_per_push"] > B.MAX_HEADER_JOB_RECORD_B
+    assert r.subscores.get("small_requests") == -20.0 and not r.is_mining, r.subscores

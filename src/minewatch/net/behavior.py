@@ -1899,6 +1899,49 @@ CONN_PAIRED_PUSH_CHECK = ShapeTest(
 )  # fmt: skip
 
 
+#: Review 8: the shortest answer a pool gives a request, in payload bytes: Stratum's `{"id":N,"result":true,
+#: "error":null}` is 36 B of JSON, 58 B in a TLS 1.3 record; XMRig's status answers and kawpow's results are longer.
+MIN_RESULT_RECORD_B = 58.0
+
+#: Review 8, a check without points (prompt answers, not job-paced): the most the budget's pushes can carry on
+#: average, with every answer as short as a pool's shortest (`MIN_RESULT_RECORD_B`) and the merged ACKs taken out
+#: of the push count (fewer pushes, larger each), is at least the smallest job (`MIN_JOB_EXCESS_B`). A pool's
+#: pushes are jobs; an MQTT broker answers publishes with 4 B PUBACKs (26-33 B in TLS) and its few pushed commands
+#: leave ~80 B per push even then: the server's extra packets carry pings or acknowledgements, not jobs.
+CONN_PUSH_ROOM_CHECK = ShapeTest(
+    "pushes_fit_jobs", "push_payload_per_push_most", MIN_JOB_EXCESS_B, math.inf, 0.0, _CF_PUSH,
+    "the server's pushes can carry up to {v:.0f} B each (server payload beyond the shortest pool answers, per "
+    "push): room for a pool job (accepted ≥ {lo:.0f} B; a check, no points)",
+    "服务器推送平均最多可携带 {v:.0f} 字节（扣除最短矿池应答后的服务器载荷除以推送次数）：足以容纳矿池作业"
+    "（接受 ≥ {lo:.0f} 字节；仅作检查，不加分）",
+    "small_pushes",
+    "even with every answer as short as a pool's shortest result ({res:.0f} B), the server's pushes carry at most "
+    "{v:.0f} B each: smaller than any pool job (expected ≥ {lo:.0f} B): acknowledgements or pings, not jobs",
+    "即使每个应答都只有矿池最短结果的大小（{res:.0f} 字节），服务器推送平均也至多 {v:.0f} 字节：小于任何矿池作业"
+    "（应 ≥ {lo:.0f} 字节）：是确认或心跳，不是作业",
+)  # fmt: skip
+
+#: Review 8: the smallest share record of a pool that pushes header-hash jobs: EthereumStratum/1.0.0 submits only
+#: [worker, job id, nonce], 79 B of JSON with a 5-character worker, 101 B in a TLS 1.3 record.
+MIN_HEADER_SHARE_RECORD_B = 101.0
+
+#: Review 8: `share_sized_requests` for sessions whose budget's mean push is a header-hash job (`MIN_JOB_EXCESS_B`
+#: to `MAX_HEADER_JOB_RECORD_B`). A submit shorter than Stratum's `mining.submit` (115 B) is EthereumStratum's, and
+#: a pool that speaks it pushes header-hash jobs, not a coinbase with merkle branches; with kilobyte pushes (Stratum
+#: v1 jobs, or a WebSocket's replies and events) the 115 B floor stays.
+CONN_HEADER_SHARE_TEST = ShapeTest(
+    "share_sized_requests", "client_payload_per_request", MIN_HEADER_SHARE_RECORD_B, math.inf, 0.0, _CF_PUSH,
+    "{v:.0f} B of client payload per answered request with header-sized pushes: an EthereumStratum submit "
+    "(worker, job id, nonce; accepted ≥ {lo:.0f} B; a check, no points)",
+    "推送为区块头作业大小，每个得到应答的请求平均 {v:.0f} 字节客户端载荷：相当于一次 EthereumStratum 份额提交"
+    "（矿工名、作业号、随机数；接受 ≥ {lo:.0f} 字节；仅作检查，不加分）",
+    "small_requests",
+    "only {v:.0f} B of client payload per answered request: pings or small commands, while even EthereumStratum's "
+    "shortest submit (worker, job id, nonce) is {lo:.0f} B in TLS",
+    "每个得到应答的请求平均仅 {v:.0f} 字节客户端载荷：是心跳或小命令；即使最短的 EthereumStratum 份额提交"
+    "（矿工名、作业号、随机数）在 TLS 中也有 {lo:.0f} 字节",
+)  # fmt: skip
+
 #: Review 8: with late answers, more pushes per request than this, counted with the most requests the client's
 #: payload allows (`late_paced_reading`), makes a session job-paced. It is the slices' bound
 #: (`JOB_PACED_PUSHES_PER_REQUEST`), not the totals' one push: the request count is an upper bound here, not a
@@ -1984,8 +2027,13 @@ def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray
         elif t.name == "small_client_payload":
             # late job-paced: the share size is what bounds the requests, so it cannot be tested as well
             out += [(t, ~paced & ~lp), (CONN_PACED_SHARE_TEST, paced)]
-        elif t.name in ("balanced_payload", "share_sized_requests"):
-            out.append((t, ~paced & ~lp) if t.name == "balanced_payload" else (t, ~lp))
+        elif t.name == "balanced_payload":
+            out.append((t, ~paced & ~lp))
+        elif t.name == "share_sized_requests":
+            push = f["push_payload_per_push"]
+            with np.errstate(invalid="ignore"):
+                header = (push >= MIN_JOB_EXCESS_B) & (push <= MAX_HEADER_JOB_RECORD_B)
+            out += [(t, ~lp & ~header), (CONN_HEADER_SHARE_TEST, ~lp & header)]
         elif t.name == "job_sized_pushes":
             out += [(t, ~paced & ~lp), (CONN_PACED_PUSH_SIZE_CHECK, paced), (CONN_LATE_PACED_PUSH_SIZE_CHECK, lp)]
         elif t.name == "job_bounded_pushes":
@@ -1993,6 +2041,7 @@ def _conn_variants(f: dict[str, np.ndarray]) -> list[tuple[ShapeTest, np.ndarray
         else:
             out.append((t, np.ones(pace.shape, dtype=bool)))
     out.append((CONN_PAIRED_PUSH_CHECK, np.ones(pace.shape, dtype=bool)))
+    out.append((CONN_PUSH_ROOM_CHECK, ~late & ~paced))
     return out
 
 
@@ -2062,6 +2111,11 @@ def conn_features(
         "late_seconds_per_request": np.where(late, div(d, late_q), np.nan),
         "late_pushes_per_s": np.where(late, div(pf - 2.0 * late_q, d), np.nan),
         "late_push_payload_per_push": np.where(late, div(br - MAX_REPLY_TO_REQUEST * bf, pf), np.nan),
+        # review 8 (`pushes_fit_jobs`), prompt answers: the most the pushes can carry, every answer as short as a
+        # pool's shortest result, merged ACKs out of the push count; unknown without pushes
+        "push_payload_per_push_most": np.where(
+            late | (2.0 * pr - pf - merged <= 0), np.nan, div(br - MIN_RESULT_RECORD_B * (pf - pr), 2.0 * pr - pf - merged)
+        ),
     }
 
 
@@ -2155,7 +2209,7 @@ def score_conn(
         v = fv[t.feature]
         if rows[0]:
             k = fv["pushes_per_request"] if math.isfinite(fv["pushes_per_request"]) else fv["late_pushes_per_request"]
-            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S, k=k)
+            t.apply(v if math.isfinite(v) else None, sub, ev, blk=SLOWEST_BLOCK_S, k=k, res=MIN_RESULT_RECORD_B)
     hinted = [n for n in names if name_hint(n)]
     if hinted:
         sub["pool_like_name"] = 15.0
