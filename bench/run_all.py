@@ -38,7 +38,7 @@ def run(name: str, args: list[str]) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--capture-mb", type=int, default=1024, help="size of the generated capture in MiB (>= 1 GB)")
-    ap.add_argument("--only", default="", help="comma list: capture,detection,netflow,power,web")
+    ap.add_argument("--only", default="", help="comma list: capture,detection,netflow,sflow,power,web")
     a = ap.parse_args()
     only = {x for x in a.only.split(",") if x}
     big = RESULTS / "big.pcap"
@@ -57,6 +57,8 @@ def main() -> int:
         script = HERE / f"bench_{name}.py"
         if (not only or name in only) and script.exists():
             rcs.append(run(name, [str(script)]))
+    if not only or "sflow" in only:
+        rcs.append(run("sflow", [str(HERE / "bench_netflow.py"), "--version", "sflow", "--rates", "2000,5000"]))
     return max(rcs, default=0)
 
 
