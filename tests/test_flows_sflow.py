@@ -380,3 +380,33 @@ def test_the_drop_and_sequence_tables_stay_bounded(monkeypatch: pytest.MonkeyPat
     for k in range(400):  # forged sub-agents and data sources
         decode(Datagram([FlowSample([sampled_header(frame)], source_index=k)], sub_agent=k), cache)
     assert len(cache.sflow_drops) <= 50 and len(cache.next_seq) <= 50
+
+
+def test_a_sampled_hello_alone_is_a_suspect_unless_its_host_mined_elsewhere(tmp_path) -> None:
+    """Only a `mining.subscribe` sampled: a scanner or a pool monitor (30 points, not reported), unless the
+    same host showed shares on another connection of the input (a miner trying its next pool)."""
+    from minewatch.net.intel import PoolIntel
+    from minewatch.net.logscan import FlowLogScanner
+    from minewatch.sources.collector import PartitionedWriter
+
+    hello = b'{"id": 1, "method": "mining.subscribe", "params": ["cgminer/4.10.0"]}'
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+
+    def samples(cli: tuple[str, int], srv: tuple[str, int], pl: bytes, seq: int) -> list[dict]:
+        r, _ = decode(Datagram([FlowSample([sampled_header(tcp_frame(cli[0], srv[0], cli[1], srv[1], pl))])],
+                               seq=seq), wall=WALL + seq)
+        return r
+
+    rows = samples(("192.0.2.77", 40001), ("10.20.0.6", 3333), hello, 1)  # a scanner
+    rows += samples(("10.1.2.3", 50200), ("198.51.100.99", 3333), hello, 2)  # a miner's backup pool
+    rows += samples(("10.1.2.3", 50123), ("198.51.100.20", 3333), share, 3)  # ... and its main pool
+    out = tmp_path / "flows"
+    w = PartitionedWriter(out)
+    w.add(_netflow_like(rows), arrived_us=0, now=0.0)
+    w.flush()
+    logs = FlowLogScanner(PoolIntel.builtin())
+    logs.add_file(out, "netflow-parquet")
+    found = {(f.src_ip, f.dst_ip): f for f in logs.findings()}
+    assert set(found) == {("10.1.2.3", "198.51.100.99"), ("10.1.2.3", "198.51.100.20")}
+    codes = {e.code for e in found[("10.1.2.3", "198.51.100.99")].evidence}
+    assert "net.sampled_hello_of_a_miner" in codes

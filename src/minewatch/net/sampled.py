@@ -143,6 +143,13 @@ def sent_by_client(name: str) -> bool:
     return name in st.STRATUM_CLIENT or name in st.ETH_CLIENT or name in _CLIENT_CN
 
 
+#: messages a miner sends before it logs in (and a port scanner or a pool monitor sends alone): a sampled
+#: connection that showed only these is a hello, weighed as the dissector weighs a lone hello
+HELLOS = frozenset({"mining.subscribe", "mining.configure", "mining.hello", "mining.extranonce.subscribe",
+                    "mining.suggest_difficulty", "mining.suggest_target", "mining.multi_version",
+                    "mining.capabilities", "mining.noop"})
+
+
 def _variant(name: str) -> str:
     if name.startswith(("mining.", "client.")):
         return "stratum-v1"
@@ -165,6 +172,12 @@ class SampledContent:
     kind: str = "mining"
     encrypted: bool = False
     sni: str | None = None
+    #: a hello-only connection whose host showed mining on another connection of the same input
+    miner_host: bool = False
+
+    @property
+    def hello_only(self) -> bool:
+        return all(n in HELLOS for n in self.methods)
 
     def add(self, name: str, ts: float | None, src: Endpoint, dst: Endpoint) -> None:
         seen = self.methods.setdefault(name, [0, ts])
@@ -180,20 +193,33 @@ class SampledContent:
 
     @property
     def subscores(self) -> dict[str, float]:
-        return {"sampled_protocol": max(method_points(n) for n in self.methods)}
+        pts = max(method_points(n) for n in self.methods)
+        if self.hello_only and not self.miner_host:
+            pts = min(pts, st._P_PROBE_ONLY)  # a scanner, a pool monitor, or a miner trying its next pool
+        return {"sampled_protocol": pts}
 
     @property
     def evidence(self) -> list[Evidence]:
         names = sorted(self.methods, key=lambda n: (-method_points(n), n))
         listed = ", ".join(f"{n} ×{self.methods[n][0]}" for n in names)
         first = min((t for _, t in self.methods.values() if t is not None), default=None)
+        hello = []
+        if self.hello_only:
+            hello = [Evidence(
+                code="net.sampled_hello_of_a_miner" if self.miner_host else "net.sampled_hello_only",
+                text="only a hello was sampled; the same host mined on another connection (a miner trying a pool)"
+                if self.miner_host else "only a hello was sampled: a port scanner, a pool monitor or a miner trying "
+                "a pool (counted as a suspect)",
+                text_zh="仅抽样到握手消息；同一主机在另一连接上挖矿（矿机在尝试矿池）" if self.miner_host
+                else "仅抽样到握手消息：可能是端口扫描、矿池监测或矿机在尝试矿池（记为可疑）",
+                data={"miner_host": self.miner_host})]
         return [Evidence(
             code="net.sampled_protocol",
             text=f"sampled packets of this connection began with mining JSON-RPC: {listed}",
             text_zh=f"该连接的抽样报文以挖矿 JSON-RPC 开头：{listed}",
             ts=utc_from_epoch(first) if first is not None else None,
             data={"methods": {n: c for n, (c, _) in self.methods.items()}},
-        )]
+        ), *hello]
 
 
 APP_PREFIX = "stratum:"  #: FLOW_SCHEMA `application` of a sampled packet whose payload named a mining method
@@ -254,4 +280,9 @@ def collapse_samples(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
             content.client_is_src = True  # the row faces the miner's side
             contents[len(out)] = content
         out.append(row)
+    # a hello-only connection of a host that mined on another connection is that miner trying a pool
+    miners = {out[i].get("src_ip") for i, c in contents.items() if not c.hello_only}
+    for i, c in contents.items():
+        if c.hello_only and out[i].get("src_ip") in miners:
+            c.miner_host = True
     return out, contents
