@@ -4,6 +4,7 @@ meets, and damage), the collector's counters, and the scan's rule that packet sa
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -410,3 +411,44 @@ def test_a_sampled_hello_alone_is_a_suspect_unless_its_host_mined_elsewhere(tmp_
     assert set(found) == {("10.1.2.3", "198.51.100.99"), ("10.1.2.3", "198.51.100.20")}
     codes = {e.code for e in found[("10.1.2.3", "198.51.100.99")].evidence}
     assert "net.sampled_hello_of_a_miner" in codes
+
+
+def exports_capture(path: Path) -> Path:
+    """A capture taken at a collector: three sFlow datagrams from an agent, each sampling a miner's share
+    (1 in 1,000), and three NetFlow v5 datagrams of 30 web connections."""
+    from minewatch.synth.pcapwriter import Pkt, write_capture
+    from test_flows_netflow import UPTIME, v5
+
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+    agent, collector = "10.0.9.1", "10.0.9.200"
+    pkts = []
+    for k in range(3):
+        frame = tcp_frame("10.1.2.3", "198.51.100.20", 51000, 3333, share)
+        dg = Datagram([FlowSample([sampled_header(frame)], rate=1000, seq=k + 1)], agent=agent, seq=k + 1).encode()
+        pkts.append(Pkt(round((WALL + 60 * k) * 1e9), ip_packet(agent, collector, 17, udp_header(agent, collector, 40000,
+                                                                                                6343, dg))))
+    recs = [(f"10.5.0.{j}", "192.0.2.9", 40000 + j, 443, 6, 12, 3456, UPTIME - 60_000, UPTIME - 1_000)
+            for j in range(1, 31)]
+    for k, dg in enumerate(v5(recs, seq=30 * k) for k in range(3)):
+        pkts.append(Pkt(round((WALL + 5 + k) * 1e9), ip_packet("10.0.9.2", collector, 17,
+                                                               udp_header("10.0.9.2", collector, 40001, 2055, dg))))
+    return write_capture(path, sorted(pkts, key=lambda p: p.ts_ns))
+
+
+def test_flow_exports_inside_a_capture_are_read_as_collector_output(tmp_path, tmp_home) -> None:
+    """`tcpdump -w exports.pcap udp port 6343 or udp port 2055` at a collector: the sFlow samples and the
+    NetFlow records in it are read as `minewatch collect` would have read them, under the capture's name."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+
+    cap = exports_capture(tmp_path / "exports.pcap")
+    r = CliRunner().invoke(app, ["scan", str(cap), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    found = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    (f,) = [x for x in found if x["kind"] == "mining"]
+    assert (f["src_ip"], f["dst_port"], f["source"]) == ("10.1.2.3", 3333, str(cap))
+    assert "sampled_protocol" in f["subscores"]
+    assert "6 flow export datagram(s) (NetFlow, IPFIX, sFlow) inside the captures gave 93 record(s)" in r.output

@@ -158,4 +158,4 @@ def test_pmacct_sflow_to_collector_and_sfacctd_agree_and_scan_finds_stratum(shar
     # measured 843 of 981: a connection whose sampled packets all begin past the method name is not seen
     assert verdicts["mining"] >= 0.8 * n_mining, (verdicts, n_mining)
     assert all(f["detector"] == "net.stratum" and "sampled_protocol" in f["subscores"] for f in mining)
-    assert "judged by pool names, addresses and ports" in scan.stderr + scan.stdout
+    assert "judged by pool names, addresses, ports and sampled content" in scan.stderr + scan.stdout

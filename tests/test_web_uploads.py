@@ -311,3 +311,19 @@ def test_a_capture_imported_before_explains_the_lookups_of_a_later_resolver_log(
     assert j2.state == "done", j2.error
     items = an.get("/api/v1/findings", params={"ip": "10.20.1.16", "limit": 50}).json()["items"]
     assert items and not [f for f in items if f["detector"] == "net.dns"]
+
+
+def test_a_capture_of_flow_exports_upload_reads_them_as_collector_output(env, tmp_path):
+    from test_flows_sflow import exports_capture
+
+    cap = exports_capture(tmp_path / "exports.pcap")
+    an = env.api("analyst")
+    r = an.post("/api/v1/uploads", files={"file": ("exports.pcap", cap.read_bytes(), "application/octet-stream")})
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert job.state == "done", job.error
+    assert any("6 flow export datagram(s) (NetFlow, IPFIX, sFlow) in the capture gave 93 record(s)" in n
+               for n in job.notes)
+    assert any("流导出数据报" in n for n in job.notes_zh)
+    found = an.get("/api/v1/findings", params={"ip": "10.1.2.3"}).json()
+    assert found["total"] == 1 and found["items"][0]["dst_port"] == 3333
+    assert found["items"][0]["source"] == "exports.pcap"

@@ -452,6 +452,12 @@ def scan(
                 findings.extend(got)
                 if sha:
                     capture_shas[str(p)] = sha
+                exported = scanner.exports.take() if scanner.exports is not None else None
+                if exported is not None and exported.num_rows:
+                    # flow export datagrams the capture held: read as collector output, named by the capture
+                    logs.add_netflow_table(exported, str(p))
+                    if sha:
+                        log_shas[str(p)] = sha
                 done_before += size
                 if store is not None and sha:
                     stored = (stored or 0) + store.add_findings(got, import_sha256=sha)
@@ -514,9 +520,17 @@ def scan(
         if logs.counts.get("sampled_records"):
             ns = logs.counts["sampled_records"]
             skipped.append(tr(
-                f"{ns} NetFlow record(s) come from sampled exports (one packet in N counted): they were judged by "
-                "pool names, addresses and ports, not by timing.",
-                f"有 {ns} 条 NetFlow 记录来自抽样导出（每 N 个包计 1 个）：只按矿池域名、地址和端口判断，未判断其时序。"))
+                f"{ns} NetFlow record(s) come from sampled exports (one packet in N counted, or sFlow packet samples): "
+                "they were judged by pool names, addresses, ports and sampled content, not by timing.",
+                f"有 {ns} 条 NetFlow 记录来自抽样导出（每 N 个包计 1 个，或 sFlow 抽样报文）：只按矿池域名、地址、端口和抽样内容判断，"
+                "未判断其时序。"))
+        ex = scanner.exports
+        if ex is not None and ex.datagrams:
+            skipped.append(tr(
+                f"{ex.datagrams:,} flow export datagram(s) (NetFlow, IPFIX, sFlow) inside the captures gave {ex.records:,} "
+                "record(s), read as collector output.",
+                f"抓包中有 {ex.datagrams:,} 个流导出数据报（NetFlow、IPFIX、sFlow），得到 {ex.records:,} 条记录，按采集器输出读取。"))
+            scanner.stats.rejects.merge(ex.rejects)
         if logs.counts.get("dns_queries"):
             nq = logs.counts["dns_queries"]
             skipped.append(tr(f"{nq:,} DNS queries read from resolver logs.", f"从解析服务器日志读取 DNS 查询 {nq:,} 条。"))

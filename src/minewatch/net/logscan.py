@@ -154,24 +154,9 @@ class FlowLogScanner:
         elif fmt == "netflow-parquet":
             import pyarrow.dataset as ds
 
-            from minewatch.sources.netflow import netflow_to_flows
-
             if flows:
-                table = ds.dataset(str(path), format="parquet", partitioning="hive").to_table()
-                sampled = pc.fill_null(pc.greater(table["sampling_interval"], 1), False) \
-                    if "sampling_interval" in table.column_names else None
-                if "version" in table.column_names:
-                    # sFlow rows are packet samples, not flow slices, even from a 1-in-1 agent (sources.sflow)
-                    from minewatch.sources.sflow import SFLOW_VERSION
-
-                    sflow = pc.fill_null(pc.equal(table["version"], SFLOW_VERSION), False)
-                    sampled = sflow if sampled is None else pc.or_(sampled, sflow)
-                if sampled is not None and pc.any(sampled).as_py():
-                    untimed = table.filter(sampled)
-                    self.counts["sampled_records"] += untimed.num_rows
-                    self._take("conn", [netflow_to_flows(untimed, str(path))], timed=False)
-                    table = table.filter(pc.invert(sampled))
-                self._take("conn", [netflow_to_flows(table, str(path))])
+                self.add_netflow_table(ds.dataset(str(path), format="parquet", partitioning="hive").to_table(),
+                                       str(path))
         elif fmt == "resolver-log":
             from minewatch.sources.resolver import read_resolver_log
 
@@ -193,6 +178,23 @@ class FlowLogScanner:
             raise ValueError(f"not a flow log format: {fmt}")
         if damage is not None:
             raise damage
+
+    def add_netflow_table(self, table: pa.Table, source: str) -> None:
+        """Collector records (NETFLOW_SCHEMA: the collector's Parquet, or the export datagrams a capture
+        held, `pipeline.FlowExports`) as connections named `source`; sampled ones (1-in-N NetFlow, sFlow
+        packet samples) judged by names and content only (`engines.kernels.sampled_mask`)."""
+        from minewatch.engines.kernels import sampled_mask
+        from minewatch.sources.netflow import netflow_to_flows
+
+        self._path = source
+        sampled = sampled_mask(table)
+        if sampled is not None:
+            untimed = table.filter(sampled)
+            self.counts["sampled_records"] += untimed.num_rows
+            self._take("conn", [netflow_to_flows(untimed, source)], timed=False)
+            table = table.filter(pc.invert(sampled))
+        if table.num_rows:
+            self._take("conn", [netflow_to_flows(table, source)])
 
     def _take(self, log_type: str | None, batches: list[pa.RecordBatch], timed: bool = True) -> None:
         if not batches:

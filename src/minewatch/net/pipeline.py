@@ -156,6 +156,76 @@ def _note_tunnel(f: Finding, tunnel: str) -> None:
     ))
 
 
+#: UDP ports flow exporters send to by default: NetFlow (2055, 9995, 9996; Huawei NetStream uses 9996 too),
+#: IPFIX (4739) and sFlow (6343). A capture taken at a collector holds these datagrams.
+EXPORT_PORTS = frozenset({2055, 9995, 9996, 4739, 6343})
+
+
+class FlowExports:
+    """NetFlow/IPFIX/sFlow datagrams found in captures, decoded as the collector decodes them.
+
+    Why: network teams capture export traffic (`tcpdump -w exports.pcap udp port 2055`) to debug an
+    exporter or to hand records over; those records hold the connections the capture itself does not.
+    They join the flow-log scan (`net.logscan`) as collector output would, under the capture's name.
+    A datagram's arrival is its packet time (sFlow has no other)."""
+
+    def __init__(self) -> None:
+        from minewatch.sources.netflow import ColumnBuffer, TemplateCache
+
+        self.cache = TemplateCache()
+        self.buf = ColumnBuffer()
+        self.datagrams = 0
+        self.records = 0
+        self.rejects = Rejects()
+
+    def datagram(self, exporter: str, ts: float, payload: bytes, where: str) -> None:
+        from minewatch.sources.netflow import decode_into
+
+        self.datagrams += 1
+        before = self.buf.rows
+        for e in decode_into(payload, exporter, self.cache, self.buf, ts, ts):
+            if e.kind == "reject":
+                self.rejects.add(f"flow export datagram: {e.detail}", where)
+        self.records += self.buf.rows - before
+
+    def take(self) -> Any:
+        """The records so far as a NETFLOW_SCHEMA table (None when there are none), the buffer emptied."""
+        t = self.buf.take()
+        _, failed = self.buf.take_notes()
+        for (reason, where), n in failed.items():
+            self.rejects.add(f"flow export datagram: {reason}", where)
+            self.rejects.counts[f"flow export datagram: {reason}"] += n - 1
+        return t
+
+
+class _ExportConsumer:
+    """Hands a flow export's datagrams (exporter -> collector only) to `FlowExports`."""
+
+    def __init__(self, exports: FlowExports, info: Any, source: str | None) -> None:
+        self.exports = exports
+        # the exporter is the side that sends to the export port
+        self.from_src = info.dst_port in EXPORT_PORTS
+        ip, port = (info.src_ip, info.src_port) if self.from_src else (info.dst_ip, info.dst_port)
+        self.exporter = f"{ip}:{port}"
+        self.where = f"{source}: datagram from {self.exporter}"
+
+    def datagram(self, direction: int, ts: float, payload: bytes) -> None:
+        if (direction == 0) == self.from_src:
+            self.exports.datagram(self.exporter, ts, payload, self.where)
+
+    def feed(self, direction: int, ts: float, data: bytes) -> None:
+        pass  # exports are UDP
+
+    def gap(self, direction: int, ts: float) -> None:
+        pass
+
+    def wants_more(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
 class _DnsConsumer:
     """Feeds DNS answers into the name cache; nothing else of a DNS flow matters here."""
 
@@ -234,6 +304,9 @@ class CaptureScanner:
         #: once at the end (`judge_lookups`), against the findings of every capture and log of the scan
         self.lookups = PoolLookups(intel, self.since, self.until)
         self.lookup_suspects: list[Finding] = []
+        #: flow export datagrams inside captures (None: not read, as in `watch`, which has no end to hand
+        #: them over at)
+        self.exports: FlowExports | None = FlowExports()
         self.stats = ScanStats()
         self.flow_summaries: list[Any] = []
         self.keep_flow_summaries = False
@@ -242,6 +315,9 @@ class CaptureScanner:
 
     # -- per flow -----------------------------------------------------------------------------
     def _consumer(self, info: Any) -> Any:
+        if (info.transport == "udp" and self.exports is not None
+                and (info.dst_port in EXPORT_PORTS or info.src_port in EXPORT_PORTS)):
+            return _ExportConsumer(self.exports, info, self._source)
         if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
             client, server = (info.src_ip, info.dst_ip) if info.dst_port == 53 else (info.dst_ip, info.src_ip)
             return _DnsConsumer(self.names, self.stats, self.lookups, client, server, self._source)

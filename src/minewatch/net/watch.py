@@ -160,6 +160,7 @@ class LiveScanner(CaptureScanner):
         self._findings: list[Finding] = []
         self._undecided: list[tuple[FlowView, Any]] = []
         self.engine = FlowEngine(self._live_consumer, idle_timeout_s=idle_timeout_s, on_flow_end=self._flow_end)
+        self.exports = None  # flow export datagrams on the wire are `minewatch collect`'s, not the watch's
         # DNS-only findings (`net.lookups`): a scan judges them once at its end; a watch has no end, so
         # they are judged every `dns_every_s` against the sessions found lately, announced when a host
         # first reaches the threshold, refreshed in the store as its lookups go on, and forgotten

@@ -409,6 +409,19 @@ class JobManager:
             job.rejected += n
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
             job.note(f"rejected: {reasons}", f"拒收：{reasons_text(stats['rejected'], 'zh')}")
+        ex = scanner.exports
+        exported = ex.take() if ex is not None else None
+        if ex is not None and exported is not None and exported.num_rows:
+            # flow export datagrams in the capture (taken at a collector): read as collector output (as `scan`)
+            from minewatch.net.logscan import FlowLogScanner
+
+            logs = FlowLogScanner(intel or self._intel(), lookups=scanner.lookups)
+            logs.add_netflow_table(exported, f.filename)
+            found = found + logs.findings()
+            job.note(f"{ex.datagrams:,} flow export datagram(s) (NetFlow, IPFIX, sFlow) in the capture gave "
+                     f"{ex.records:,} record(s), read as collector output",
+                     f"抓包中有 {ex.datagrams:,} 个流导出数据报（NetFlow、IPFIX、sFlow），得到 {ex.records:,} 条记录，"
+                     "按采集器输出读取")  # fmt: skip
         tunnels = stats.get("tunnelled_packets") or {}
         if tunnels:  # the flows listed are the inner ones: say why the switch-to-sensor tunnel is not among them
             kinds = ", ".join(f"{k} {v:,}" for k, v in tunnels.items())
