@@ -2231,7 +2231,8 @@ def score_conn(
 
 #: Views whose timing verdict is reported on its own, without a pool name or an IDS alert behind it:
 #: those that meet the target false-positive rate on the held-out benchmark (docs/behavior.md). Connection
-#: totals do not (0.175 % against 0.1 %), so a totals-only verdict is a suspect (`scan --suspects`).
+#: totals do not (review 8: 0.20-0.50 % against 0.1 % on five seeds), so a totals-only verdict is a suspect
+#: (`scan --suspects`).
 REPORTED_ALONE_VIEWS = frozenset({"timeline", "slices"})
 
 
