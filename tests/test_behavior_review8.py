@@ -188,3 +188,27 @@ def test_short_requests_with_kilobyte_pushes_keep_the_stratum_share_floor():
     assert r is not None
     assert r.stats["push_payload_per_push"] > B.MAX_HEADER_JOB_RECORD_B
     assert r.subscores.get("small_requests") == -20.0 and not r.is_mining, r.subscores
+
+
+def test_late_stratum_session_counts_the_pushes_its_server_bytes_need():
+    # Stratum answered late: a 130 B share every 10 s, a ~900 B job every 30 s. Read as if every pair of client
+    # packets were a request, the pushes' ACKs dilute the request to 111 B (`small_requests`); the server's bytes
+    # beyond the answers need at least (payload_rev - payload_fwd / 2) / 1,250 B pushes, which are not requests
+    pf, pr, bf, br = late_budget([(360, 130, RESULT_B)], [(120, 900)])
+    assert 2.0 * bf / pf < B.MIN_SHARE_RECORD_B
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert B.MIN_SHARE_RECORD_B <= r.stats["client_payload_per_request"] < 130.0  # a lower bound on the share
+    assert "share_sized_requests" in r.subscores and "small_requests" not in r.subscores
+    assert r.is_mining and r.score == 75.0, r.subscores
+
+
+def test_late_vpn_keepalives_stay_small_requests_with_the_push_allowance():
+    # the OpenVPN session above: even with the fewest pushes its server bytes need, its requests average < 115 B
+    pings = 360
+    pf, pr, bf, br = late_budget([(400, 140, 420)], [(pings, 63)])
+    pf, pr, bf = pf + pings, pr + pings, bf + pings * 63
+    r = B.score_conn(HOUR, pf, pr, bf, br)
+    assert r is not None
+    assert 2.0 * bf / pf < r.stats["client_payload_per_request"] < B.MIN_SHARE_RECORD_B
+    assert r.subscores.get("small_requests") == -20.0 and not r.is_mining, r.subscores

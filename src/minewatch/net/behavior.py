@@ -2070,6 +2070,9 @@ def conn_features(
     pr_data = np.where(late, np.minimum(pr, pf / 2.0), pr)
     merged = np.where(late, 0.0, merged_acks(pf - pr, d))
     late_q = bf / MIN_SHARE_RECORD_B
+    # review 8, late answers: the server's payload beyond the answers (at most half the client's) needs at least this
+    # many pushes of at most a job's size (`MAX_JOB_RECORD_B`); each costs the client one ACK that is not a request
+    late_pushes_min = np.where(late, np.maximum(br - MAX_REPLY_TO_REQUEST * bf, 0.0) / MAX_JOB_RECORD_B, 0.0)
     return {
         "bytes_per_s": div(bf + br, d),
         "fwd_packets_per_min": div(pf, d / 60.0),
@@ -2088,7 +2091,7 @@ def conn_features(
         # into the next request (fast sessions) lower packets_fwd: fewer requests, more pushes, so both
         # statistics move towards passing, the safe side for a miner.
         # (with late answers the counts hold one bare ACK per request besides: they are taken out first)
-        "client_payload_per_request": div(bf, pf - pr_data),
+        "client_payload_per_request": div(bf, np.where(late, (pf - late_pushes_min) / 2.0, pf - pr_data)),
         "push_payload_per_push": div(br - MAX_REPLY_TO_REQUEST * bf, 2.0 * pr_data - pf),
         # pushes per block of the slowest coin in the table (`pushes_present`); unknown with late answers,
         # where a push cannot be told from a request in the counts
