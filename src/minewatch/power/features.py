@@ -76,6 +76,8 @@ class Block:
     ep_uniform: np.ndarray  # share of hours shifted like it (as `uniform`)
     ep_rough: np.ndarray  # day-to-day change of the floor over those days (robust SD) / ep_kw
     ep_host: np.ndarray  # ep_kw / the customer's own mean load before the step
+    ep_after: np.ndarray  # share of the days after those weeks whose floor still holds half of ep_kw
+    ep_end: np.ndarray  # the day the episode's load ended (int, -1 = it did not end: ep_after >= EP_ENDED)
     rest_dip: np.ndarray  # fall of the added daytime load on its lowest weekday below the median weekday / shift_kw
     # a constant load added in a band of hours only (valley-hours mining; band_features); NaN = none
     band_mask: np.ndarray  # the band's hours as a 24-bit mask (bit h = hour h; band_hours() lists its runs)
@@ -391,8 +393,9 @@ def _analyse_block(
     shift_mean_kw = np.nanmean(post_x.reshape(m, -1), axis=1) - np.nanmean(pre_x.reshape(m, -1), axis=1)
     tol = 0.25 * np.abs(shift_kw)[:, None] + 2 * noise[:, None]
     uniform = np.mean(np.abs(shift - shift_kw[:, None]) <= tol, axis=1) if S > 1 else np.full(m, np.nan)
-    ep_kw, ep_uniform, ep_rough, ep_host = episode_features(x, floor, kk, prof_pre, pre_x, noise)
-    rest_dip = rest_day_dip(pre_x, post_x, kk, first_weekday, shift_kw)
+    ep_kw, ep_uniform, ep_rough, ep_host, ep_after, ep_end = episode_features(x, floor, kk, prof_pre, pre_x, noise)
+    fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
+    rest_dip = rest_day_dip(pre_x, post_x, kk, first_weekday, shift_kw, festival=fd if fd.size == D else None)
 
     # idle capacity put to work: does the added load fill exactly the hours that were low before (GPU
     # servers mining when their owners do not use them)? Then it is anti-correlated with the old profile.
@@ -483,7 +486,6 @@ def _analyse_block(
     # Spring Festival (calendar.py), only with readings within the day: a daily total's "floor" is the
     # day's mean, which an office that closes for the holiday loses too
     fest_keep = fest_drop = fest_abs = fest_whole = np.full(m, np.nan)
-    fd = np.zeros(D, dtype=bool) if festival is None else np.asarray(festival, dtype=bool)[:D]
     if S > 1 and fd.size == D and fd.sum() >= 3:
         fest_keep, fest_drop, fest_abs, fest_whole = festival_keep(floor, fd, has, onset_day, step, pre_lvl)
 
@@ -530,6 +532,8 @@ def _analyse_block(
         ep_uniform=nan_if(ep_uniform),
         ep_rough=nan_if(ep_rough),
         ep_host=nan_if(ep_host),
+        ep_after=nan_if(ep_after),
+        ep_end=np.where(has, ep_end, -1),
         rest_dip=nan_if(rest_dip),
         **band_features(x, dayok, temp_daily),
     )
@@ -866,10 +870,18 @@ def choose_split(
     return np.where(has, np.clip(refined, 1, D - 1), -1), best_z, best_a, best_p, best_r
 
 
+#: an episode's load ended when less than this share of the days after its weeks still hold half of its kW
+EP_ENDED = 0.5
+#: ... and it ended on the first day that does not hold it and from which at most this share of the next SCAN_W
+#: days do
+EP_END_SHARE = 0.1
+
+
 def episode_features(
     x: np.ndarray, floor: np.ndarray, k: np.ndarray, prof_pre: np.ndarray, pre_x: np.ndarray, noise: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(kW, uniform share, roughness, size against the host) of the load a step added in its first weeks.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(kW, uniform share, roughness, size against the host, share kept after, end day) of the load a step added
+    in its first weeks.
 
     Why: the plateau (`shift_kw`) is read from POST_GAP days on over POST_DAYS, so a fleet that ran a few
     weeks and then died or was taken away (two S19s on a household that failed after five weeks) has no
@@ -877,8 +889,14 @@ def episode_features(
     week the load rose by the same kW in every hour of the day, and the floor held it from day to day
     (machines draw the same every day; a heater follows the weather). `x` is (meters, days, slots), `k`
     the first day of the new level, `prof_pre`/`pre_x` the customer's hour profile and readings before it.
+
+    Whether the load went is measured, not assumed (review 11: the evidence said "the load later went" of rigs
+    that ran on): `ep_after` is the share of the days after those weeks whose floor still holds half of `ep_kw`
+    above the floor before; below EP_ENDED the load ended, on `ep_end`: the first day from the step on that does
+    not hold it and from which at most EP_END_SHARE of the next SCAN_W days do (-1 when it did not end). Its energy is counted
+    to that day only.
     """
-    m, _D, S = x.shape
+    m, D, S = x.shape
     ep_x = _window(x, k + SCAN_GAP, SCAN_W)
     ep_shift = np.nanmedian(ep_x, axis=1) - prof_pre
     ep_kw = np.nanmedian(ep_shift, axis=1)
@@ -890,15 +908,52 @@ def episode_features(
     with np.errstate(invalid="ignore", divide="ignore"):
         ep_rough = sd / np.abs(ep_kw)
         ep_host = ep_kw / np.nanmean(pre_x.reshape(m, -1), axis=1)
-    return ep_kw, ep_uniform, ep_rough, ep_host
+        pre_fl = np.nanmedian(_window(floor, k - PRE_DAYS, PRE_DAYS), axis=1) if D else np.full(m, np.nan)
+        ok = ~np.isnan(floor)
+        held = ok & (floor - pre_fl[:, None] > 0.5 * np.abs(ep_kw)[:, None])
+        day = np.arange(D)[None, :]
+        later = ok & (day >= (k + SCAN_GAP + SCAN_W)[:, None])
+        n_later = later.sum(axis=1)
+        ep_after = np.where(n_later >= MIN_SEG, (held & later).sum(axis=1) / np.maximum(n_later, 1), np.nan)
+        # the first read day from the step on that does not hold it, nor do the next SCAN_W read days but
+        # EP_END_SHARE of them (a day's dropout inside the episode is followed by held days)
+        cn = np.concatenate([np.zeros((m, 1)), np.cumsum(ok, axis=1)], axis=1)
+        ch = np.concatenate([np.zeros((m, 1)), np.cumsum(held, axis=1)], axis=1)
+        hi = np.minimum(np.arange(D) + SCAN_W, D)
+        n_next, h_next = cn[:, hi] - cn[:, :D], ch[:, hi] - ch[:, :D]
+        quiet = ok & ~held & (h_next <= EP_END_SHARE * n_next) & (day >= k[:, None])
+        ended = (ep_after < EP_ENDED) & quiet.any(axis=1) & (k > 0)
+        ep_end = np.where(ended, np.argmax(quiet, axis=1), -1)
+    return ep_kw, ep_uniform, ep_rough, ep_host, ep_after, ep_end
 
 
 #: the working day: hours whose load a staffed schedule sets (a day shift, a maintenance slot)
 REST_HOURS = (8, 17)
 
 
+#: a run of at least this many days whose customer's own daytime level fell below CLOSED_FRAC of its usual one is a
+#: closure (a festival, a holiday week, a turnaround), left out of the weekday medians; a rest day or a weekend
+#: (one to three days) is not
+REST_CLOSED_RUN = 4
+#: fewest days left of a weekday for its median to count
+REST_MIN_DAYS = 3
+
+
+def _closed_runs(low: np.ndarray, min_run: int) -> np.ndarray:
+    """The days of `low` (rows of days) that lie in a run of at least `min_run` consecutive low days."""
+    n = low.shape[1]
+    idx = np.arange(1, n + 1)[None, :]
+
+    def run_so_far(a: np.ndarray) -> np.ndarray:  # low days up to and including each day, back to the last break
+        return np.where(a, idx - np.maximum.accumulate(np.where(a, 0, idx), axis=1), 0)
+
+    full = run_so_far(low) + run_so_far(low[:, ::-1])[:, ::-1] - 1  # the whole run through each low day
+    return low & (full >= min_run)
+
+
 def rest_day_dip(
-    pre_x: np.ndarray, post_x: np.ndarray, k: np.ndarray, first_weekday: int, shift_kw: np.ndarray
+    pre_x: np.ndarray, post_x: np.ndarray, k: np.ndarray, first_weekday: int, shift_kw: np.ndarray,
+    festival: np.ndarray | None = None,
 ) -> np.ndarray:
     """How far the added load's daytime level falls on its lowest weekday, below its median weekday, per kW added.
 
@@ -908,6 +963,14 @@ def rest_day_dip(
     the plateau (`post_x`, from POST_GAP days after the step `k`) minus that of the PRE_DAYS before (so the
     customer's own weekly cycle cancels); medians over the 6-8 weeks, so a single holiday does not count.
     Hourly grids only (NaN otherwise).
+
+    Review 11: a closure of the host that is not a whole number of weeks (a workshop shut 22-25 days over the
+    Spring Festival) puts more closed days into some weekdays' medians than others and read as the added load's
+    rest day. Left out of the medians, in both windows: the core Spring Festival days (`festival`, (days,)), and
+    every run of at least REST_CLOSED_RUN days whose customer's own daytime level (the day's daytime mean, less
+    `shift_kw` in the plateau) fell below CLOSED_FRAC of its median before the step (a closure, as in
+    `closure_run`; a weekly rest day is one to three days). A weekday with fewer than REST_MIN_DAYS days left
+    has no median.
     """
     m, _n, S = post_x.shape
     if S < 24:
@@ -915,13 +978,24 @@ def rest_day_dip(
     hh = np.arange(S) * 24 // S
     day_h = (hh >= REST_HOURS[0]) & (hh < REST_HOURS[1])
     out = np.zeros((m, 7))
-    for x, start in ((pre_x, k - PRE_DAYS), (post_x, k + POST_GAP)):
+    ref = np.nanmedian(np.nanmean(pre_x[:, :, day_h], axis=2), axis=1)  # the customer's usual daytime level
+    for x, start, added in ((pre_x, k - PRE_DAYS, 0.0), (post_x, k + POST_GAP, np.nan_to_num(shift_kw))):
         dm = np.nanmean(x[:, :, day_h], axis=2)  # (m, days) daytime mean
-        wd = (first_weekday + start[:, None] + np.arange(dm.shape[1])[None, :]) % 7
+        days = start[:, None] + np.arange(dm.shape[1])[None, :]
+        with np.errstate(invalid="ignore"):
+            own = dm - (added[:, None] if np.ndim(added) else added)
+            low = own < CLOSED_FRAC * ref[:, None]
+        drop = _closed_runs(low, REST_CLOSED_RUN)
+        if festival is not None and festival.size:
+            drop = drop | festival[np.clip(days, 0, festival.size - 1)] & (days >= 0) & (days < festival.size)
+        dm = np.where(drop, np.nan, dm)
+        wd = (first_weekday + days) % 7
         sign = -1.0 if x is pre_x else 1.0
         for j in range(7):
             # the true median (mean of the two middle days): of 6-8 days the lower one alone is a noisier pick
-            out[:, j] += sign * np.nanmedian(np.where(wd == j, dm, np.nan), axis=1)
+            dj = np.where(wd == j, dm, np.nan)
+            enough = np.sum(~np.isnan(dj), axis=1) >= REST_MIN_DAYS
+            out[:, j] += sign * np.where(enough, np.nanmedian(dj, axis=1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (_nanq_sorted(out, 0.5) - np.nanmin(out, axis=1)) / np.abs(shift_kw)
 

@@ -283,7 +283,10 @@ def scan_series(
             if s.meter_id.endswith(":unaccounted"):
                 f.variant = "transformer_balance"
             if with_impact and float(tot[i]) >= impact_threshold:
-                f.impact, why = assess_impact(f.kw_mining, f.onset, end_day, unit, tariff, currency)
+                # an episode that ended (detect.build_finding) ran to its end day, not to the end of the data
+                ep_end = f.extra.get("episode_end")
+                until = datetime.fromisoformat(ep_end) if ep_end else end_day
+                f.impact, why = assess_impact(f.kw_mining, f.onset, until, unit, tariff, currency)
                 if why:
                     f.extra["impact_error"] = why
             if mm[i].site:
