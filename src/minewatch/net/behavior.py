@@ -1995,9 +1995,11 @@ def late_paced_reading(f: dict[str, np.ndarray]) -> np.ndarray:
     (`MIN_SHARE_RECORD_B`) and pushes carry nothing from the client, so requests ≤ payload_fwd / 115 B and pushes
     ≥ packets_fwd − 2 · that. A Kaspa bridge that answers late (a ~180 B submit every ~10 s against a job every
     second) has ~6-25 B of client payload per client packet, at least 2 pushes per request by this bound; VPN
-    keepalives in both directions and tunnelled requests have ~35-45 B, which leaves fewer. The request pace
-    (`CONN_LATE_PACED_MAX_GAP_S`, with the most requests the payload allows) keeps HTTP/2 server streams out (their
-    WINDOW_UPDATEs and PINGs are 35-40 B records, far apart), as the 40 s gap does for prompt job-paced sessions.
+    keepalives in both directions and tunnelled requests have ~35-45 B, which leaves fewer. An HTTP/2 server stream
+    (an update every few seconds, each met by a 35 B WINDOW_UPDATE) also has little client payload per packet, and
+    its bound can pass the request pace (`CONN_LATE_PACED_MAX_GAP_S`, the 40 s gap of prompt job-paced sessions
+    halved); its pushes come at 0.1-0.2 per second, so the push pace of a blockDAG coin
+    (`CONN_LATE_PACED_MIN_PUSHES_PER_S`) is what keeps it out.
     """
     k, gap, rate = f["late_pushes_per_request"], f["late_seconds_per_request"], f["late_pushes_per_s"]
     with np.errstate(invalid="ignore"):
