@@ -283,16 +283,29 @@ def test_quoted_stratum_in_redis_frames_and_log_records_is_not_a_message(payload
 
 
 def test_cgminer_params_first_shares_and_jobs_are_recognised_in_short_fragments() -> None:
-    from minewatch.net.sampled import NOTIFY_SHAPE, SUBMIT_SHAPE, fragment_method, sent_by_client
+    from minewatch.net.sampled import (
+        NOTIFY_CUT,
+        NOTIFY_SHAPE,
+        SUBMIT_SHAPE,
+        fragment_method,
+        method_points,
+        sent_by_client,
+    )
 
     submit = b'{"params": ["acct.rig1", "1a2b3c", "00000001", "5f5e1000", "abcd1234"], "id": 9, "method": "mining.submit"}'
-    notify = b'{"params":["4f2a","' + b"0" * 16 + b"4d16b6f85af6e2198f44ae2a6de67f78487ae561" + b"0" * 8 \
-        + b'","01000000"],"id":null,"method":"mining.notify"}'
+    prevhash = b"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000"  # ends as block hashes do
+    notify = b'{"params":["4f2a","' + prevhash + b'","01000000"],"id":null,"method":"mining.notify"}'
     assert fragment_method(submit[:62]) == SUBMIT_SHAPE and sent_by_client(SUBMIT_SHAPE)
-    assert fragment_method(notify[:62]) == NOTIFY_SHAPE and not sent_by_client(NOTIFY_SHAPE)
-    # an array of words, or a hash too short to be a block's, is not a job or a share
+    assert fragment_method(notify[:90]) == NOTIFY_SHAPE and not sent_by_client(NOTIFY_SHAPE)
+    # cut before the hash's end: the shape alone weighs a suspect's points (a file's SHA-256 looks the same)
+    assert fragment_method(notify[:62]) == NOTIFY_CUT and method_points(NOTIFY_CUT) < 50
+    # an array of words, a date where the block time goes, a file name for a job id, a hash too short to be a
+    # block's, or a visible non-mining method: no job or share
     assert fragment_method(b'{"params": ["alice", "bob", "carol", "dave"], "id": 1, "method": "chat"}') is None
+    assert fragment_method(b'{"params": ["alice", "42", "1700", "20231122"], "id": 1, "method": "reports.get"}') is None
+    assert fragment_method(b'{"params": ["backup.tar", "' + prevhash + b'"], "id": 3}') is None
     assert fragment_method(b'{"params":["4f2a","' + b"0" * 30 + b'"],"id":1}') is None
+    assert fragment_method(b'{"params": ["acct.rig1", "1a2b3c", "00000001", "5f5e1000"], "method": "x.y"}') is None
 
 
 def test_scan_makes_one_finding_per_connection_facing_the_miner_with_the_pool_name(tmp_path) -> None:
@@ -452,3 +465,55 @@ def test_flow_exports_inside_a_capture_are_read_as_collector_output(tmp_path, tm
     assert (f["src_ip"], f["dst_port"], f["source"]) == ("10.1.2.3", 3333, str(cap))
     assert "sampled_protocol" in f["subscores"]
     assert "6 flow export datagram(s) (NetFlow, IPFIX, sFlow) inside the captures gave 93 record(s)" in r.output
+
+
+def test_sampled_records_of_an_unknown_client_side_are_read_both_ways() -> None:
+    """Without content to say which side is the miner, one-way records in either order must still let the
+    pool list read the server's side (review 12: the pool->miner record first hid the finding)."""
+    from minewatch.net.sampled import collapse_samples
+
+    frame_up = tcp_frame("10.1.2.3", "198.51.100.20", 50123, 3333, b"\x17\x03\x03" + bytes(40))
+    frame_down = tcp_frame("198.51.100.20", "10.1.2.3", 3333, 50123, b"\x17\x03\x03" + bytes(40))
+    for order in ((frame_down, frame_up), (frame_up, frame_down)):
+        rows = []
+        for i, fr in enumerate(order):
+            r, _ = decode(Datagram([FlowSample([sampled_header(fr)], rate=100)], seq=i + 1))
+            rows += r
+        from minewatch.engines.kernels import FlowConfig, to_flow_table
+
+        flows = to_flow_table(_netflow_like(rows), FlowConfig(source="s")).to_pylist()
+        out, contents = collapse_samples(flows)
+        assert not contents
+        assert {(r["src_ip"], r["dst_ip"]) for r in out} == {("10.1.2.3", "198.51.100.20"),
+                                                            ("198.51.100.20", "10.1.2.3")}
+
+
+def test_export_ports_are_exports_only_when_the_first_datagram_is_one(tmp_path, tmp_home) -> None:
+    """DNS from an ephemeral source port that happens to be 4739, and a game on UDP 9996, stay what they are
+    (review 12: both were decoded as flow exports)."""
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+    from minewatch.net.pipeline import looks_like_export
+    from minewatch.synth.benign import dns_answer, dns_query
+    from minewatch.synth.pcapwriter import Pkt, write_capture
+    from test_flows_netflow import UPTIME, v5
+
+    assert looks_like_export(v5([("10.0.0.1", "10.0.0.2", 1, 2, 6, 1, 40, UPTIME - 10, UPTIME - 5)]))
+    assert looks_like_export(Datagram().encode())
+    assert not looks_like_export(bytes(range(200)))
+    pkts = []
+    for k in range(4):  # a host resolving a pool from source port 4739 over an hour
+        t = WALL + 900 * k
+        q = udp_header("10.0.0.5", "10.0.0.53", 4739, 53, dns_query("xmr.f2pool.com", k))
+        a = udp_header("10.0.0.53", "10.0.0.5", 53, 4739, dns_answer("xmr.f2pool.com", k, ["203.0.113.9"]))
+        pkts += [Pkt(round(t * 1e9), ip_packet("10.0.0.5", "10.0.0.53", 17, q)),
+                 Pkt(round((t + 0.01) * 1e9), ip_packet("10.0.0.53", "10.0.0.5", 17, a))]
+    for k in range(50):  # a game's datagrams to 9996
+        pkts.append(Pkt(round((WALL + 1 + k) * 1e9), ip_packet("10.0.0.7", "198.51.100.7", 17, udp_header(
+            "10.0.0.7", "198.51.100.7", 40000, 9996, bytes((k * 7 + j) % 256 for j in range(120))))))
+    cap = write_capture(tmp_path / "mixed.pcap", sorted(pkts, key=lambda p: p.ts_ns))
+    r = CliRunner().invoke(app, ["scan", str(cap), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    assert "4 DNS answers" in r.output and "flow export" not in r.output
+    assert '"src_ip": "10.0.0.5"' in r.output  # the DNS-only finding of the host that kept resolving the pool

@@ -151,3 +151,28 @@ def test_resolvers_seen_are_bounded_and_the_counts_are_said(intel, monkeypatch):
     line = sc.stats_line()
     assert line["dns_servers"] <= 10 and line["findings_dns_only"] == 1
     assert {"dns_pairs_expired", "dns_lookups_dropped", "dns_lookup_pairs", "dns_covering"} <= set(line)
+
+
+def test_a_withdrawn_alarm_explains_nothing_and_a_host_turned_resolver_is_not_closed_as_explained(intel):
+    from minewatch.model import Finding
+
+    sc = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                     dns_every_s=0.0)
+    open_ = Finding(kind="mining", detector="net.behavior", score=70.0, subscores={}, evidence=[],
+                    src_ip="10.1.2.3", dst_ip=POOL_IP, extra={"live_state": "open"})
+    sc._announce([open_])
+    assert ("10.1.2.3", POOL_IP) in sc._covering
+    gone = Finding(kind="mining", detector="net.behavior", score=40.0, subscores={}, evidence=[],
+                   src_ip="10.1.2.3", dst_ip=POOL_IP, extra={"live_state": "withdrawn"})
+    sc._announce([gone], announce=False)
+    assert ("10.1.2.3", POOL_IP) not in sc._covering
+    # a reported host later seen answering DNS: its finding is closed at the end, not "explained"
+    pkts = _every("10.1.2.3", POOL_NAME, 30.0, 6, 600.0)
+    a = udp_header("10.1.2.3", "10.9.9.9", 53, 5353, dns_answer("www.example.org", 1, ["192.0.2.1"]))
+    pkts.append(Pkt(round((T0 + 3500) * 1e9), ip_packet("10.1.2.3", "10.9.9.9", 17, a)))
+    sc2 = LiveScanner(intel, Sink(), idle_timeout_s=60, tick_every_s=0.0, behavior_scan_every_s=0.0,
+                      dns_every_s=0.0)
+    log = _play(sc2, sc2.sink, pkts, until=4000.0, step=300.0)
+    dns = [f for _t, _a, f in log if f.detector == "net.dns"]
+    assert dns and dns[-1].extra["live_state"] == "closed"
+    assert not any(e.code == "dns.explained" for f in dns for e in f.evidence)

@@ -358,7 +358,7 @@ def scan(
         scanner = CaptureScanner(intel, since=t_since, until=t_until, blocks=blocks)
         # one count of pool lookups for every capture and log of the run, judged once at the end
         logs = FlowLogScanner(intel, since=t_since, until=t_until, include_suspects=suspects, tz_offset_h=tz_offset,
-                              lookups=scanner.lookups)
+                              lookups=scanner.lookups, names=scanner.names)
         capture_shas: dict[str, str] = {}
         # each log's import, by the name its connections carry (`source`): a finding is filed under the
         # log its connection came from, not under whichever log was named first

@@ -426,15 +426,19 @@ def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True
                     sampled: bool = False) -> list[Finding]:
     """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows, and
     what packet samples of it showed of mining content (`net.sampled`)."""
-    from minewatch.net.findings import FlowView, session_finding
-    from minewatch.net.intel import intel_subscores
     from minewatch.net.sampled import collapse_samples
 
-    content = None
-    if sampled:  # one connection's packet samples or sampled records: one row, facing the miner when known
-        rows, found = collapse_samples(rows)
-        content = found.get(0)
-        sliced = False
+    if sampled:  # one connection's packet samples or sampled records: one row facing the miner when a
+        # sampled message said which side it is, else one row per direction seen
+        rows_c, found = collapse_samples(rows)
+        return [f for i, row in enumerate(rows_c) for f in _intel_one([row], False, intel, found.get(i))]
+    return _intel_one(rows, sliced, intel, None)
+
+
+def _intel_one(rows: list[dict[str, Any]], sliced: bool, intel: bool, content: Any) -> list[Finding]:
+    from minewatch.net.findings import FlowView, session_finding
+    from minewatch.net.intel import intel_subscores
+
     r0 = rows[0]
     sni = next((r["sni"] for r in rows if r.get("sni")), None)
     dns = next((r["dns_name"] for r in rows if r.get("dns_name")), None)

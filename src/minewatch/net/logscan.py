@@ -49,6 +49,7 @@ class FlowLogScanner:
         include_suspects: bool = False,
         tz_offset_h: float = 0.0,
         lookups: Any = None,
+        names: Any = None,
     ) -> None:
         from minewatch.net.dns import NameCache
         from minewatch.net.lookups import PoolLookups
@@ -67,7 +68,9 @@ class FlowLogScanner:
         self.lookup_suspects: list[Finding] = []
         self.intel = intel
         self.since, self.until = since, until
-        self.names = NameCache(max_ips=1_000_000)
+        #: DNS answers naming servers; the capture scan's own when given (`scan` of captures and logs in one
+        #: run: a capture's lookups name the records of its flow exports and of the logs, and vice versa)
+        self.names = names if names is not None else NameCache(max_ips=1_000_000)
         #: handshake facts per connection (server name, version, certificate ...; `TLS_CONTEXT_FIELDS`)
         self.tls_by_conn: dict[tuple[str | None, int | None, str | None, int | None], dict[str, Any]] = {}
         #: x509.log certificates by fingerprint / file id: Zeek >= 5 keeps only the chain's keys in ssl.log

@@ -164,11 +164,16 @@ class PoolLookups:
         """Whether a pair is judged: its client is a host (not loopback, not a resolver), and no connection
         finding in `covered` explains it."""
         client = key[0]
-        s = self.seen[key]
         ip = _ip(client)
         if ip is None or ipaddress.ip_address(ip).is_loopback or client in self.servers:
             return False
-        return not (any((client, n) in covered for n in s.names) or any((client, a) in covered for a in s.answers))
+        return not self.explained(key, covered)
+
+    def explained(self, key: tuple[str, str], covered: set[tuple[str, str]] | Any) -> bool:
+        """Whether a connection finding in `covered` (pairs of host and pool name or address) explains a pair."""
+        client = key[0]
+        s = self.seen[key]
+        return any((client, n) in covered for n in s.names) or any((client, a) in covered for a in s.answers)
 
     @staticmethod
     def subscores(s: _Seen) -> dict[str, float]:

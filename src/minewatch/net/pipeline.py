@@ -189,7 +189,14 @@ class FlowExports:
         self.records += self.buf.rows - before
 
     def take(self) -> Any:
-        """The records so far as a NETFLOW_SCHEMA table (None when there are none), the buffer emptied."""
+        """The records so far as a NETFLOW_SCHEMA table (None when there are none), the buffer emptied.
+
+        Data sets still held for a template the capture never showed are counted as rejected (a capture
+        is read on its own: a template in a later file does not release them)."""
+        held = self.cache.drain_held()
+        if held:
+            self.rejects.add("flow export datagram: held data without its template in the capture", None)
+            self.rejects.counts["flow export datagram: held data without its template in the capture"] += held - 1
         t = self.buf.take()
         _, failed = self.buf.take_notes()
         for (reason, where), n in failed.items():
@@ -198,32 +205,62 @@ class FlowExports:
         return t
 
 
-class _ExportConsumer:
-    """Hands a flow export's datagrams (exporter -> collector only) to `FlowExports`."""
+def looks_like_export(data: bytes) -> bool:
+    """Whether a UDP payload has the header of a NetFlow v5/v9, IPFIX or sFlow v5 datagram (its version and
+    the length or count its header states agree with the datagram): other traffic on the export ports (a
+    game, an application) is left to the capture's own analysis."""
+    n = len(data)
+    if n >= 8 and data[:4] == b"\x00\x00\x00\x05":
+        return int.from_bytes(data[4:8], "big") in (0, 1, 2)
+    if n < 20:
+        return False
+    version = int.from_bytes(data[:2], "big")
+    count = int.from_bytes(data[2:4], "big")
+    if version == 5:
+        return 1 <= count <= 30 and n == 24 + 48 * count
+    if version == 9:
+        return 1 <= count <= 1000 and n >= 24
+    if version == 10:
+        return count == n
+    return False
 
-    def __init__(self, exports: FlowExports, info: Any, source: str | None) -> None:
+
+class _ExportConsumer:
+    """Hands a flow export's datagrams (exporter -> collector only) to `FlowExports`; a flow whose first
+    datagram is no export is handed to the capture's own analysis (`fallback`) instead."""
+
+    def __init__(self, exports: FlowExports, info: Any, source: str | None, fallback: Callable[[], Any]) -> None:
         self.exports = exports
-        # the exporter is the side that sends to the export port
-        self.from_src = info.dst_port in EXPORT_PORTS
-        ip, port = (info.src_ip, info.src_port) if self.from_src else (info.dst_ip, info.dst_port)
-        self.exporter = f"{ip}:{port}"
+        self.exporter = f"{info.src_ip}:{info.src_port}"
         self.where = f"{source}: datagram from {self.exporter}"
+        self._fallback = fallback
+        self.other: Any = None  #: the analyser of a flow that turned out not to be an export
+        self.decided = False
 
     def datagram(self, direction: int, ts: float, payload: bytes) -> None:
-        if (direction == 0) == self.from_src:
+        if not self.decided:
+            self.decided = True
+            if direction != 0 or not looks_like_export(payload):
+                self.other = self._fallback()
+        if self.other is not None:
+            self.other.datagram(direction, ts, payload)
+        elif direction == 0:
             self.exports.datagram(self.exporter, ts, payload, self.where)
 
     def feed(self, direction: int, ts: float, data: bytes) -> None:
-        pass  # exports are UDP
+        if self.other is not None:
+            self.other.feed(direction, ts, data)
 
     def gap(self, direction: int, ts: float) -> None:
-        pass
+        if self.other is not None:
+            self.other.gap(direction, ts)
 
     def wants_more(self) -> bool:
-        return True
+        return True if self.other is None else bool(self.other.wants_more())
 
     def close(self) -> None:
-        pass
+        if self.other is not None:
+            self.other.close()
 
 
 class _DnsConsumer:
@@ -315,19 +352,22 @@ class CaptureScanner:
 
     # -- per flow -----------------------------------------------------------------------------
     def _consumer(self, info: Any) -> Any:
-        if (info.transport == "udp" and self.exports is not None
-                and (info.dst_port in EXPORT_PORTS or info.src_port in EXPORT_PORTS)):
-            return _ExportConsumer(self.exports, info, self._source)
         if info.transport == "udp" and 53 in (info.src_port, info.dst_port):
             client, server = (info.src_ip, info.dst_ip) if info.dst_port == 53 else (info.dst_ip, info.src_ip)
             return _DnsConsumer(self.names, self.stats, self.lookups, client, server, self._source)
+        if info.transport == "udp" and self.exports is not None and info.dst_port in EXPORT_PORTS:
+            # sent to an exporter's default port: an export, unless its first datagram says otherwise
+            return _ExportConsumer(self.exports, info, self._source, lambda: self._analyzer(info))
         if info.transport in ("tcp", "udp"):
-            from minewatch.net.stratum import SessionAnalyzer
-
-            analyzer = SessionAnalyzer(info)
-            self._analyzers[id(info)] = analyzer
-            return analyzer
+            return self._analyzer(info)
         return None
+
+    def _analyzer(self, info: Any) -> Any:
+        from minewatch.net.stratum import SessionAnalyzer
+
+        analyzer = SessionAnalyzer(info)
+        self._analyzers[id(info)] = analyzer
+        return analyzer
 
     def _flow_end(self, summary: Any) -> None:
         info = summary.info

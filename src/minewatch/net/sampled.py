@@ -39,18 +39,25 @@ _CN_POINTS = {"job": st._P_CN_JOB, "login": st._P_CN_LOGIN, "submit": st._P_CN_S
 _CLIENT_CN = frozenset({"login", "submit", "getjob", "keepalived"})
 _S = rb"\s*"
 _STR = rb'"[^"\\]{1,128}"'
-#: cgminer's params-first share: worker, job id, extranonce2, ntime (8 hex digits) [, nonce]
+#: cgminer's params-first share: worker, job id, extranonce2 (an even number of hex digits, 4-32), ntime (a
+#: block time in hex: 2020-2038 is 5e0be100-7fffffff, so it starts 5, 6 or 7) [, nonce]
 _SUBMIT_SHAPE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + _STR + _S + rb"," + _S
-                           + rb'"[0-9a-fA-F]{1,64}"' + _S + rb"," + _S + rb'"[0-9a-fA-F]{2,32}"' + _S + rb"," + _S
-                           + rb'"[0-9a-fA-F]{8}"')
-#: ... and a params-first job: job id, then the 64-hex-digit previous block hash (at least 40 of its digits
-#: visible: a 62-byte fragment cuts it)
-_NOTIFY_SHAPE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + rb'"[0-9a-zA-Z_.-]{1,64}"' + _S
+                           + rb'"[0-9a-fA-F]{1,64}"' + _S + rb"," + _S + rb'"(?:[0-9a-fA-F]{2}){2,16}"' + _S + rb","
+                           + _S + rb'"[5-7][0-9a-fA-F]{7}"')
+#: ... and a params-first job: a hex job id, then the 64-hex-digit previous block hash (at least 40 of its
+#: digits visible: a 62-byte fragment cuts it). Whole, a block hash in Stratum's word order ends in zeros
+#: (a block's hash is below its target): `_NOTIFY_WHOLE`; cut, the shape alone is a suspect's weight.
+_NOTIFY_SHAPE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + rb'"[0-9a-fA-F]{1,16}"' + _S
                            + rb"," + _S + rb'"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24}"|[0-9a-fA-F]{0,23}$)')
-#: names given to the two shapes (the method they are), with their points: as specific as a method name
+_NOTIFY_WHOLE = re.compile(rb'\{\s*"params"' + _S + rb":" + _S + rb"\[" + _S + rb'"[0-9a-fA-F]{1,16}"' + _S
+                           + rb"," + _S + rb'"[0-9a-fA-F]{56}00000000"')
+#: names given to the shapes (the method they are), with their points: a share with a block time and a job
+#: whose hash ends as block hashes do are as specific as a method name; a job cut before its hash's end is
+#: a suspect's weight (a file's SHA-256 after a hex id looks the same)
 SUBMIT_SHAPE = "mining.submit (params first)"
 NOTIFY_SHAPE = "mining.notify (params first)"
-_SHAPE_POINTS = {SUBMIT_SHAPE: st._P_CN_JOB, NOTIFY_SHAPE: st._P_CN_JOB}
+NOTIFY_CUT = "mining.notify (params first, hash cut)"
+_SHAPE_POINTS = {SUBMIT_SHAPE: st._P_CN_JOB, NOTIFY_SHAPE: st._P_CN_JOB, NOTIFY_CUT: st._P_PROBE_ONLY}
 _TOKEN = re.compile(rb'\s*(?:"((?:[^"\\]|\\.)*)"|([{}\[\],:])|([^\s{}\[\],:"]+))')
 
 
@@ -101,14 +108,17 @@ def fragment_method(payload: bytes) -> str | None:
     body = payload.lstrip()
     if not body.startswith(b"{"):  # a RESP frame, an HTTP request, a log line: not a message of its own
         return None
-    if body.startswith(b'{"params"') or body.startswith(b'{ "params"'):
-        if _NOTIFY_SHAPE.match(body):
+    keys, name = _top_level(body) if b'"method"' in body else ([], None)
+    if name is None and (body.startswith(b'{"params"') or body.startswith(b'{ "params"')):
+        # the shapes count only while the method is out of sight: a visible method decides by its name
+        if _NOTIFY_WHOLE.match(body):
             return NOTIFY_SHAPE
+        if _NOTIFY_SHAPE.match(body):
+            return NOTIFY_CUT
         if _SUBMIT_SHAPE.match(body):
             return SUBMIT_SHAPE
-    if b'"method"' not in body:
+    if name is None:
         return None
-    keys, name = _top_level(body)
     if name is None or any(k not in st._RPC_ENVELOPE for k in keys):
         return None  # a log record or document that quotes a method is not a JSON-RPC message
     if name in st.STRATUM_KNOWN or name in st.ETH_CLIENT or name in _CN_ALONE:
@@ -229,14 +239,40 @@ def _ts(v: Any) -> float | None:
     return v.timestamp() if v is not None else None
 
 
+def _faced(rs: list[dict[str, Any]], src: Endpoint) -> dict[str, Any]:
+    """One connection's samples as one row whose source is `src`: counters added up each way, times spanning
+    them all."""
+    fwd = [r for r in rs if (r.get("src_ip"), r.get("src_port")) == src]
+    rev = [r for r in rs if (r.get("src_ip"), r.get("src_port")) != src]
+    face = fwd[0] if fwd else {**rev[0], "src_ip": rev[0].get("dst_ip"), "src_port": rev[0].get("dst_port"),
+                               "dst_ip": rev[0].get("src_ip"), "dst_port": rev[0].get("src_port")}
+    starts = [t for r in rs for t in (r.get("first_seen"), r.get("slice_start")) if t is not None]
+    ends = [t for r in rs for t in (r.get("last_seen"), r.get("slice_end")) if t is not None]
+
+    def total(side: list[dict[str, Any]], name: str) -> int | None:
+        vals = [r.get(name) for r in side if r.get(name) is not None]
+        return sum(vals) if vals else None
+
+    row = {**face, "first_seen": min(starts) if starts else None, "last_seen": max(ends) if ends else None,
+           "slice_start": None, "slice_end": None, "application": None,
+           "packets_fwd": total(fwd, "packets_fwd"), "bytes_fwd": total(fwd, "bytes_fwd"),
+           "packets_rev": total(rev, "packets_fwd"), "bytes_rev": total(rev, "bytes_fwd"),
+           "sni": next((r["sni"] for r in rs if r.get("sni")), None),
+           "dns_name": next((r["dns_name"] for r in rs if r.get("dns_name")), None)}
+    if row["first_seen"] is not None and row["last_seen"] is not None:
+        row["duration_ms"] = (row["last_seen"] - row["first_seen"]).total_seconds() * 1000
+    return row
+
+
 def collapse_samples(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, SampledContent]]:
     """One FLOW_SCHEMA row per connection (both directions) from packet samples or sampled records, and the
     content facts of the connections whose samples named a mining message, by index into that list.
 
     Why: each sample is a row, and judging rows one by one made a finding per sampled packet (ten for one
     miner in an hour of 1-in-1,000 samples) and gave a pool's `mining.notify` the direction of the pool.
-    The row faces client -> server: the miner's side when a message said which it is, else the side of
-    the first sample's source. Its counters add up the samples each way; its times span them.
+    The row faces client -> server, the miner's side, when a message said which it is; otherwise each
+    direction seen is a row of its own (one-way records come in any order, and the pool list must read
+    the server's side). Counters add up the samples each way; times span them.
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
@@ -253,33 +289,16 @@ def collapse_samples(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
                 content = content or SampledContent()
                 content.add(app[len(APP_PREFIX):], _ts(r.get("first_seen")), (r.get("src_ip"), r.get("src_port")),
                             (r.get("dst_ip"), r.get("dst_port")))
-        r0 = rs[0]
-        src = (r0.get("src_ip"), r0.get("src_port"))
         if content is not None and content.client is not None:
-            src = content.client
-        fwd = [r for r in rs if (r.get("src_ip"), r.get("src_port")) == src]
-        rev = [r for r in rs if (r.get("src_ip"), r.get("src_port")) != src]
-        face = fwd[0] if fwd else {**rev[0], "src_ip": rev[0].get("dst_ip"), "src_port": rev[0].get("dst_port"),
-                                   "dst_ip": rev[0].get("src_ip"), "dst_port": rev[0].get("src_port")}
-        starts = [t for r in rs for t in (r.get("first_seen"), r.get("slice_start")) if t is not None]
-        ends = [t for r in rs for t in (r.get("last_seen"), r.get("slice_end")) if t is not None]
-
-        def total(side: list[dict[str, Any]], name: str) -> int | None:
-            vals = [r.get(name) for r in side if r.get(name) is not None]
-            return sum(vals) if vals else None
-
-        row = {**face, "first_seen": min(starts) if starts else None, "last_seen": max(ends) if ends else None,
-               "slice_start": None, "slice_end": None, "application": None,
-               "packets_fwd": total(fwd, "packets_fwd"), "bytes_fwd": total(fwd, "bytes_fwd"),
-               "packets_rev": total(rev, "packets_fwd"), "bytes_rev": total(rev, "bytes_fwd"),
-               "sni": next((r["sni"] for r in rs if r.get("sni")), None),
-               "dns_name": next((r["dns_name"] for r in rs if r.get("dns_name")), None)}
-        if row["first_seen"] is not None and row["last_seen"] is not None:
-            row["duration_ms"] = (row["last_seen"] - row["first_seen"]).total_seconds() * 1000
-        if content is not None:
-            content.client_is_src = True  # the row faces the miner's side
-            contents[len(out)] = content
-        out.append(row)
+            sides = [content.client]
+        else:  # which side is the client is unknown: each direction seen is a row (the pool list reads both)
+            sides = list(dict.fromkeys((r.get("src_ip"), r.get("src_port")) for r in rs))
+        for src in sides:
+            row = _faced(rs, src)
+            if content is not None:
+                content.client_is_src = True  # the row faces the miner's side
+                contents[len(out)] = content
+            out.append(row)
     # a hello-only connection of a host that mined on another connection is that miner trying a pool
     miners = {out[i].get("src_ip") for i, c in contents.items() if not c.hello_only}
     for i, c in contents.items():

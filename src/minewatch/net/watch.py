@@ -346,8 +346,11 @@ class LiveScanner(CaptureScanner):
             self.emitted[f.finding_id] = None
             self.emitted.move_to_end(f.finding_id)
             if f.kind == "mining" and f.detector != "net.dns" and f.src_ip:
+                withdrawn = f.extra.get("live_state") == "withdrawn"  # the alarm was taken back: it explains nothing
                 for x in (f.pool_host, f.sni, f.dst_ip):
-                    if x:
+                    if x and withdrawn:
+                        cover.pop((f.src_ip, x), None)
+                    elif x:
                         cover[(f.src_ip, x)] = None
                         cover.move_to_end((f.src_ip, x))
         while len(cover) > MAX_COVERING:
@@ -453,12 +456,16 @@ class LiveScanner(CaptureScanner):
         for key, (fid, n, is_open) in list(self._dns_sent.items()):
             if key in live or not is_open or key not in lk.seen:
                 continue
+            explained = lk.explained(key, covered)
+            if not explained and now is not None:
+                continue  # no longer judged for another reason (the host answered DNS): left until it ends
             f = lk.finding_for(key)
             f.finding_id = fid
             f.extra["live_state"] = "closed"
-            f.evidence.append(Evidence(
-                code="dns.explained", text="a mining session of this host found later explains these lookups",
-                text_zh="之后发现的该主机挖矿会话解释了这些解析", data={}))
+            if explained:
+                f.evidence.append(Evidence(
+                    code="dns.explained", text="a mining session of this host found later explains these lookups",
+                    text_zh="之后发现的该主机挖矿会话解释了这些解析", data={}))
             again.append(f)
             self._dns_sent[key] = (fid, n, False)
         if now is not None:

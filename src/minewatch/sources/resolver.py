@@ -245,7 +245,9 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
                 if m is None and w is None:
                     r = reply(line)
                     if r is not None:
-                        q = last_of_name.get(r["name"].lower()) or last_query
+                        q = last_of_name.get(r["name"].lower())
+                        if q is None:  # (an empty answer list is a query of that name: not "or")
+                            q = last_query
                         if q is not None and r["answer"] != "<CNAME>":
                             q.append(r["answer"])
                     else:

@@ -413,6 +413,9 @@ def sflow_batch(p: SflowPending, failed: Counter[tuple[str, str]]) -> pa.RecordB
 
 
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+#: the tunnels the capture decoder opens (net.decode): a header cut inside one is not read as the outer flow
+_TUNNEL_PROTOS = frozenset({4, 41, 47})
+_TUNNEL_UDP_PORTS = frozenset({4789, 8472, 6081, 2152})
 
 
 def _cut_row(p: SflowPending, j: int) -> Record | None:
@@ -455,9 +458,13 @@ def _cut_row(p: SflowPending, j: int) -> Record | None:
             return None  # an extension header: the transport is further than the header kept
     else:
         return None
+    if proto in _TUNNEL_PROTOS:
+        return None  # GRE, IP-in-IP: the connection is inside, and the header was cut in it
     ports = proto in (6, 17, 132) and len(h) >= l4 + 4
     sport = int.from_bytes(h[l4 : l4 + 2], "big") if ports else None
     dport = int.from_bytes(h[l4 + 2 : l4 + 4], "big") if ports else None
+    if proto == 17 and dport in _TUNNEL_UDP_PORTS:
+        return None  # VXLAN, Geneve, GTP-U: the inner packet was cut, the outer one is not the connection
     ts = p.ts_us[j]
     return {
         "src_ip": socket.inet_ntop(fam, src), "src_port": sport, "dst_ip": socket.inet_ntop(fam, dst),

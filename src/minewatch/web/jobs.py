@@ -415,9 +415,14 @@ class JobManager:
             # flow export datagrams in the capture (taken at a collector): read as collector output (as `scan`)
             from minewatch.net.logscan import FlowLogScanner
 
-            logs = FlowLogScanner(intel or self._intel(), lookups=scanner.lookups)
+            logs = FlowLogScanner(intel or self._intel(), lookups=scanner.lookups, names=scanner.names)
             logs.add_netflow_table(exported, f.filename)
             found = found + logs.findings()
+            if ex.rejects.total:  # what the decoder refused, as the CLI says it
+                job.rejected += ex.rejects.total
+                top = ", ".join(f"{k} ({v})" for k, v in ex.rejects.counts.most_common(5))
+                job.note(f"rejected {ex.rejects.total} flow export item(s): {top}",
+                         f"拒收 {ex.rejects.total:,} 个流导出条目：{top}")
             job.note(f"{ex.datagrams:,} flow export datagram(s) (NetFlow, IPFIX, sFlow) in the capture gave "
                      f"{ex.records:,} record(s), read as collector output",
                      f"抓包中有 {ex.datagrams:,} 个流导出数据报（NetFlow、IPFIX、sFlow），得到 {ex.records:,} 条记录，"
