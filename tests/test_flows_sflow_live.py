@@ -134,7 +134,8 @@ def test_pmacct_sflow_to_collector_and_sfacctd_agree_and_scan_finds_stratum(shar
     assert ours == ref, log
     assert our_frames == ref_frames  # sfacctd counts the sampled frame's length, as the row's extra keeps it
     assert "rejects 0" in log and "sequence gaps 0" in log
-    assert f"sFlow: {len(rows)} flow samples, 0 counter samples passed over, 0 samples dropped" in log
+    # pmacct sends a counter sample now and then, as its interval comes round during the replay
+    assert re.search(rf"sFlow: {len(rows)} flow samples, \d+ counter samples passed over, 0 samples dropped", log)
     stats = json.loads(next((out / "_stats").glob("collector-*.json")).read_text())
     assert stats["by_version"] == {"sflow5": stats["datagrams"]}
     assert stats["sflow_flow_samples"] == len(rows)
