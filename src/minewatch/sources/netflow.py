@@ -1425,10 +1425,12 @@ def _sampled_application(t: pa.Table, n: int) -> pa.Array:
 
     if "extra" not in t.column_names or n == 0:
         return pa.nulls(n, pa.string())
+    from minewatch.net.sampled import APP_PREFIX
+
     method = pc.map_lookup(t.column("extra"), "stratum_method", "first")
     if method.null_count == n:
         return pa.nulls(n, pa.string())
-    return pc.binary_join_element_wise("stratum:", method, "")
+    return pc.binary_join_element_wise(APP_PREFIX, method, "")
 
 
 def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None) -> pa.RecordBatch:

@@ -54,7 +54,6 @@ from minewatch.sources.netflow import (
 #: written to NETFLOW_SCHEMA's `version` column for sFlow rows: sFlow numbers its own versions 2-5, which
 #: collide with NetFlow's 5, so its registered UDP port stands for it
 SFLOW_VERSION = 6343
-SFLOW_PORT = 6343
 _II = struct.Struct(">II")
 _HDR_TOP = struct.Struct(">II")  # version, agent address type
 _HDR_REST = struct.Struct(">IIII")  # sub-agent, sequence, uptime, samples
