@@ -132,3 +132,17 @@ def test_an_untouched_meter_has_weekly_schedule_zero_not_minus_zero() -> None:
     res = scan_series([MeterSeries("h", T0, 3600, household(np.random.default_rng(5)), "t", "kw")], with_impact=False)
     ws = res.scores[0].finding.subscores["weekly_schedule"]
     assert ws == 0.0 and math.copysign(1.0, ws) == 1.0  # written as 0.0, not -0.0
+
+
+def test_an_episode_on_unbilled_load_is_reported_where_a_customers_is_not() -> None:
+    """The same weeks-long machines' load: on a customer's meter an honest temporary appliance could be
+    behind it (a suspect), on a transformer's unbilled residual nothing honest is (the cap does not apply)."""
+    rng = np.random.default_rng(5)
+    kw = 0.4 * (1 + rng.normal(0, 0.05, H.size)).clip(0.5) + _temporary(rng, 150, 5, 3.3)
+    series = [MeterSeries("C1", T0, 3600, kw.copy(), "t", "kw"), MeterSeries("T1:unaccounted", T0, 3600, kw.copy(),
+                                                                           "t", "kw")]
+    res = scan_series(series, meta={"C1": MeterMeta("C1", "residential")}, with_impact=False)
+    sc = {s.meter_id: s for s in res.scores}
+    assert sc["C1"].score < REPORT_THRESHOLD
+    assert sc["T1:unaccounted"].score >= REPORT_THRESHOLD, sc["T1:unaccounted"].finding.subscores
+    assert sc["T1:unaccounted"].finding.subscores["episode"] > sc["C1"].finding.subscores["episode"]

@@ -285,6 +285,7 @@ def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
         business=features.column("business").to_pylist(),
         contracted_kw=cap,
         peer_lf=peer,
+        unbilled=np.array([str(i).endswith(":unaccounted") for i in features.column("meter_id").to_pylist()]),
     )
     tot = total_score(sub)
     ids = features.column("meter_id").to_pylist()

@@ -128,6 +128,10 @@ EPISODE_PTS = 35.0
 #: ... and the whole-load shape points (flat_24_7, always_on, stable_daily_energy: up to 30 on a household whose
 #: own floor is high) do not lift an episode alone to the threshold either: with them it stays at most this
 EPISODE_ALONE_MAX = REPORT_THRESHOLD - 5.0
+#: ... except on unbilled load (a transformer's residual, `<id>:unaccounted`): no customer's appliance is
+#: behind it, so a machines-sized flat load that ran for weeks there is a bypass, as the step points say of
+#: one that stayed (review 11 capped it with the rest and one bypass rig in 24 on seed 31 fell to 45)
+EPISODE_UNBILLED_PTS = REPORT_THRESHOLD
 EPISODE_MACHINES = 1.0
 EPISODE_HOST = 2.5
 _EP_WEEKS = SCAN_W // 7  #: the weeks the episode is read over (features.episode_features), said in its evidence
@@ -206,8 +210,10 @@ def subscores_block(
     contracted_kw: np.ndarray | None = None,
     peer_lf: np.ndarray | None = None,
     min_machine_kw: float = 2.5,
+    unbilled: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Named sub-scores (points) per meter; their capped sum is the score."""
+    """Named sub-scores (points) per meter; their capped sum is the score. `unbilled` marks series of load no
+    customer meter bills (a transformer's residual)."""
     m = b.mean_kw.shape[0]
     has = b.split_day >= 0
     step = np.nan_to_num(b.shift_kw, nan=0.0)
@@ -279,8 +285,11 @@ def subscores_block(
     # episode alone is a suspect, not a report (temporary honest loads look the same for weeks)
     given = step_family + s["idle_fill"] + s["band_load"]
     whole_pts = s["flat_24_7"] + s["always_on"] + s["stable_daily_energy"]
-    s["episode"] = np.clip(np.minimum(EPISODE_PTS * episode_quality(b, min_machine_kw),
-                                      EPISODE_ALONE_MAX - whole_pts) - given, 0.0, None) * hourly
+    ep_q = episode_quality(b, min_machine_kw)
+    alone = np.minimum(EPISODE_PTS * ep_q, EPISODE_ALONE_MAX - whole_pts)
+    if unbilled is not None:
+        alone = np.where(unbilled, EPISODE_UNBILLED_PTS * ep_q, alone)
+    s["episode"] = np.clip(alone - given, 0.0, None) * hourly
     # a weekly schedule: the added load's daytime falls on one weekday (a rest day, a maintenance slot) by
     # REST_LO -> REST_FULL of the added kW (features.rest_day_dip): a staffed line's week, not machines, which
     # run seven days. It takes back that share of what the step readings gave. Not on a household: it runs no

@@ -267,6 +267,7 @@ def scan_series(
             business=[m.business for m in mm],
             contracted_kw=cap,
             peer_lf=peer_lf[pos : pos + k],
+            unbilled=np.array([s.meter_id.endswith(":unaccounted") for s in ss]),
         )
         pos += k
         tot = total_score(sub)
