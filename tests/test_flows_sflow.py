@@ -517,3 +517,31 @@ def test_export_ports_are_exports_only_when_the_first_datagram_is_one(tmp_path, 
     assert r.exit_code == 0, r.output
     assert "4 DNS answers" in r.output and "flow export" not in r.output
     assert '"src_ip": "10.0.0.5"' in r.output  # the DNS-only finding of the host that kept resolving the pool
+
+
+def test_samples_of_one_connection_over_rotated_captures_are_one_finding(tmp_path, tmp_home) -> None:
+    """Rotated captures of export traffic: the samples of one miner in three files are one connection, as
+    `minewatch collect` would have kept them (review 12: one finding per file)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+    from minewatch.synth.pcapwriter import Pkt, write_capture
+
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+    caps = []
+    for part in range(3):
+        pkts = []
+        for k in range(2):
+            seq = 2 * part + k + 1
+            frame = tcp_frame("10.1.2.3", "198.51.100.20", 51000, 3333, share)
+            dg = Datagram([FlowSample([sampled_header(frame)], rate=1000, seq=seq)], agent="10.0.9.1", seq=seq).encode()
+            pkts.append(Pkt(round((WALL + 60 * seq) * 1e9), ip_packet("10.0.9.1", "10.0.9.200", 17,
+                                                                      udp_header("10.0.9.1", "10.0.9.200", 40000, 6343, dg))))
+        caps.append(write_capture(tmp_path / f"rot_{part}.pcap", pkts))
+    r = CliRunner().invoke(app, ["scan", *map(str, caps), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    found = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    (f,) = [x for x in found if x["kind"] == "mining"]
+    assert "mining.submit ×6" in " ".join(e["text"] for e in f["evidence"])

@@ -262,7 +262,10 @@ class FlowLogScanner:
 
         t0 = time.perf_counter()
         out: dict[tuple[Any, ...], Finding] = {}
-        for table, timed in [*((t, True) for t in self.flow_tables), *((t, False) for t in self.untimed_tables)]:
+        # the samples of every input as one table: a connection's sFlow samples split over rotated captures
+        # (or collector folders) are one connection (review 12), not one finding per file
+        untimed = [pa.concat_tables(self.untimed_tables)] if len(self.untimed_tables) > 1 else self.untimed_tables
+        for table, timed in [*((t, True) for t in self.flow_tables), *((t, False) for t in untimed)]:
             table = self._window(table)
             rows = table.to_pylist()
             content: dict[int, Any] = {}
