@@ -470,6 +470,7 @@ def test_flow_exports_inside_a_capture_are_read_as_collector_output(tmp_path, tm
 def test_sampled_records_of_an_unknown_client_side_are_read_both_ways() -> None:
     """Without content to say which side is the miner, one-way records in either order must still let the
     pool list read the server's side (review 12: the pool->miner record first hid the finding)."""
+    from minewatch.engines.kernels import FlowConfig, to_flow_table
     from minewatch.net.sampled import collapse_samples
 
     frame_up = tcp_frame("10.1.2.3", "198.51.100.20", 50123, 3333, b"\x17\x03\x03" + bytes(40))
@@ -479,8 +480,6 @@ def test_sampled_records_of_an_unknown_client_side_are_read_both_ways() -> None:
         for i, fr in enumerate(order):
             r, _ = decode(Datagram([FlowSample([sampled_header(fr)], rate=100)], seq=i + 1))
             rows += r
-        from minewatch.engines.kernels import FlowConfig, to_flow_table
-
         flows = to_flow_table(_netflow_like(rows), FlowConfig(source="s")).to_pylist()
         out, contents = collapse_samples(flows)
         assert not contents

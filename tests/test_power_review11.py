@@ -12,6 +12,7 @@ from minewatch.power.detect import REPORT_THRESHOLD, band_quality, build_finding
 from minewatch.power.features import analyse_block
 from minewatch.power.readers import MeterMeta, MeterSeries
 from minewatch.power.scan import scan_series
+from test_power_band_strength import _band
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 
@@ -88,15 +89,6 @@ def test_a_rig_that_runs_on_is_not_said_to_have_gone() -> None:
     assert "episode_end" not in f.extra
     assert f.kw_mining == round(float(b.shift_kw[0]), 2)
     assert f.last_seen == datetime.fromtimestamp(T0 + D * 86400, tz=UTC)
-
-
-def _band(**over: float) -> object:
-    from types import SimpleNamespace
-
-    v = {"band_gain_t": 4.3, "band_flat": 0.81, "band_quiet": 0.81, "band_persist": 0.78, "band_rough": 0.225,
-         "band_temp": 0.05, "band_kw": 6.5, "band_fill": 2.0, "band_cold": 0.5}
-    v.update(over)
-    return SimpleNamespace(**{k: np.array([x], dtype=np.float64) for k, x in v.items()})
 
 
 def test_the_band_persistence_multiplies_in_full() -> None:

@@ -51,8 +51,11 @@ class Rejects:
     examples: list[str] = field(default_factory=list)
     max_examples: int = 20
 
-    def add(self, reason: str, where: str | None = None) -> None:
-        self.counts[reason] += 1
+    def add(self, reason: str, where: str | None = None, n: int = 1) -> None:
+        """Count `n` rejected things of one reason (one example kept, where given)."""
+        if n <= 0:
+            return
+        self.counts[reason] += n
         if where is not None and len(self.examples) < self.max_examples:
             self.examples.append(f"{where}: {reason}")
 

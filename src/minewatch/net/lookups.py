@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,7 +141,7 @@ class PoolLookups:
             if ip is not None and (ip in s.answers or len(s.answers) < MAX_ANSWERS):
                 s.answers[ip] += 1
 
-    def judge(self, covered: set[tuple[str, str]] | Any,
+    def judge(self, covered: Container[tuple[str, str]],
               suspects: bool = True) -> tuple[list[Finding], list[Finding]]:
         """(reported, suspects): a finding per (client, pool) that no connection finding already covers.
 
@@ -160,7 +160,7 @@ class PoolLookups:
             (reported if f.score >= REPORT_THRESHOLD else under).append(f)
         return reported, under
 
-    def judged(self, key: tuple[str, str], covered: set[tuple[str, str]] | Any) -> bool:
+    def judged(self, key: tuple[str, str], covered: Container[tuple[str, str]]) -> bool:
         """Whether a pair is judged: its client is a host (not loopback, not a resolver), and no connection
         finding in `covered` explains it."""
         client = key[0]
@@ -169,7 +169,7 @@ class PoolLookups:
             return False
         return not self.explained(key, covered)
 
-    def explained(self, key: tuple[str, str], covered: set[tuple[str, str]] | Any) -> bool:
+    def explained(self, key: tuple[str, str], covered: Container[tuple[str, str]]) -> bool:
         """Whether a connection finding in `covered` (pairs of host and pool name or address) explains a pair."""
         client = key[0]
         s = self.seen[key]
@@ -189,9 +189,10 @@ class PoolLookups:
         """The score `_finding` gives, without building it."""
         return combine_subscores(self.subscores(s))
 
-    def finding_for(self, key: tuple[str, str]) -> Finding:
-        """The finding of one (client, pool entry) pair as it stands (whatever its score)."""
-        return self._finding(key[0], self.seen[key])
+    def finding_for(self, key: tuple[str, str], seen: _Seen | None = None) -> Finding:
+        """The finding of one (client, pool entry) pair as it stands (whatever its score); `seen` for a pair
+        already forgotten (`expire`)."""
+        return self._finding(key[0], seen if seen is not None else self.seen[key])
 
     def _finding(self, client: str, s: _Seen) -> Finding:
         sub = self.subscores(s)
@@ -243,14 +244,14 @@ class PoolLookups:
             extra={"dns_lookups": s.events, "dns_records": s.records, "pool": s.pool, "pool_entry": s.entry},
         )  # fmt: skip
 
-    def expire(self, before: float) -> int:
-        """Forget the (client, pool) pairs whose last lookup is older than `before`; returns how many.
+    def expire(self, before: float) -> dict[tuple[str, str], _Seen]:
+        """Forget the (client, pool) pairs whose last lookup is older than `before`; returns them.
 
         Why: `minewatch watch` judges lookups as they come and runs for days; a pair a host stopped
         asking for is done (its finding, if any, was stored), and keeping it would let the table fill
         MAX_PAIRS and drop new lookups. A host that asks again starts a new count.
         """
-        old = [k for k, s in self.seen.items() if s.last < before]
+        old = {k: s for k, s in self.seen.items() if s.last < before}
         for k in old:
             del self.seen[k]
-        return len(old)
+        return old

@@ -193,15 +193,12 @@ class FlowExports:
 
         Data sets still held for a template the capture never showed are counted as rejected (a capture
         is read on its own: a template in a later file does not release them)."""
-        held = self.cache.drain_held()
-        if held:
-            self.rejects.add("flow export datagram: held data without its template in the capture", None)
-            self.rejects.counts["flow export datagram: held data without its template in the capture"] += held - 1
+        self.rejects.add("flow export datagram: held data without its template in the capture", None,
+                         self.cache.drain_held())
         t = self.buf.take()
         _, failed = self.buf.take_notes()
         for (reason, where), n in failed.items():
-            self.rejects.add(f"flow export datagram: {reason}", where)
-            self.rejects.counts[f"flow export datagram: {reason}"] += n - 1
+            self.rejects.add(f"flow export datagram: {reason}", where, n)
         return t
 
 

@@ -97,7 +97,7 @@ def _top_level(payload: bytes) -> tuple[list[str], str | None]:
             after_method = key == "method"
             continue
         if after_method:
-            if s is not None and pos <= n and payload[pos - 1 : pos] == b'"':
+            if s is not None:  # group 1 matches only a string whose closing quote is in the fragment
                 return keys, s.decode("ascii", "replace")
             after_method = False
     return keys, None

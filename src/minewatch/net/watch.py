@@ -469,17 +469,15 @@ class LiveScanner(CaptureScanner):
             again.append(f)
             self._dns_sent[key] = (fid, n, False)
         if now is not None:
-            before = now - self.dns_keep_s
-            gone = [k for k, s in lk.seen.items() if s.last < before]
-            for k in gone:  # the last word on a pair before it is forgotten
+            gone = lk.expire(now - self.dns_keep_s)
+            self.counts["dns_expired"] += len(gone)
+            for k, seen in gone.items():  # the last word on a pair it forgot
                 sent = self._dns_sent.pop(k, None)
                 if sent is not None and sent[2]:
-                    f = lk.finding_for(k)
+                    f = lk.finding_for(k, seen)
                     f.finding_id = sent[0]
                     f.extra["live_state"] = "closed"
                     again.append(f)
-            if gone:
-                self.counts["dns_expired"] += lk.expire(before)
         self.counts["dns_only"] += len(new)
         self.stats.mining_sessions += len(new)
         self._announce(new)

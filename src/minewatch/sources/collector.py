@@ -48,6 +48,7 @@ from minewatch.sources.netflow import (
     decode_into,
     records_to_batch,
 )
+from minewatch.sources.sflow import is_sflow
 
 #: Linux's SO_RCVBUFFORCE (lets a privileged collector exceed net.core.rmem_max); absent elsewhere.
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
@@ -104,9 +105,7 @@ class Counters:
 
     def reject(self, reason: str, where: str | None, n: int = 1) -> None:
         """Count `n` rejected things of one reason, keeping `where` as an example."""
-        if n > 0:
-            self.rejects.add(reason, where)
-            self.rejects.counts[reason] += n - 1
+        self.rejects.add(reason, where, n)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "by_version", "values_nulled")}
@@ -359,7 +358,7 @@ def sockaddr_name(raw: bytes) -> str:
 def _version_key(data: bytes) -> int | str:
     """NetFlow's 16-bit version, or "sflow5" for an sFlow v5 datagram (whose first 16 bits are 0)."""
     v = (data[0] << 8) | data[1]
-    return "sflow5" if v == 0 and data[2:4] == b"\x00\x05" else v
+    return "sflow5" if v == 0 and is_sflow(data) else v
 
 
 class Collector:

@@ -574,11 +574,8 @@ class CaptureReader:
         if bad.any():
             first_bad = int(np.argmax(bad))
             self.rejects.add(
-                "packet for undeclared pcapng interface", self._where(self._pos + int(o_off[first_bad]))
+                "packet for undeclared pcapng interface", self._where(self._pos + int(o_off[first_bad])), int(bad.sum())
             )
-            n_bad = int(bad.sum())
-            if n_bad > 1:
-                self.rejects.counts["packet for undeclared pcapng interface"] += n_bad - 1
             keep = ~bad
         else:
             keep = None
