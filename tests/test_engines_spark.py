@@ -118,3 +118,28 @@ def test_cli_spark_flows(spark, samples, tmp_path):
     ref = local.run_flows(samples["flows"], FlowConfig())
     assert summary["engine"] == "spark" and summary["flagged"] == ref.flagged
     assert len(local.read_findings(out)) == ref.flagged
+
+
+def test_sampled_hello_of_a_miner_on_spark_equals_local(spark, tmp_path):
+    """sFlow samples: a miner's hello to its backup pool and its shares to the main pool fall in different
+    buckets (one connection each); Spark must still report the hello as the miner's next pool."""
+    from pyspark.sql import functions as F
+
+    from minewatch.engines.spark import run_flows
+    from test_flows_sflow import sampled_hello_dir
+
+    out = sampled_hello_dir(tmp_path)
+    # the engine's bucket of each connection (run_flows: both directions hashed together, 3 buckets)
+    df = spark.read.option("basePath", str(out)).parquet(str(out))
+    a = F.concat_ws("|", F.col("src_ip").cast("string"), F.col("src_port").cast("string"))
+    b = F.concat_ws("|", F.col("dst_ip").cast("string"), F.col("dst_port").cast("string"))
+    key = F.pmod(F.xxhash64(F.least(a, b), F.greatest(a, b), F.col("transport").cast("string")), F.lit(3))
+    bucket = {r["dst_ip"]: r["b"] for r in df.select("dst_ip", key.alias("b")).collect()}
+    assert bucket["198.51.100.99"] != bucket["198.51.100.20"]  # else this test would prove nothing
+    ref = local.run_flows(out, FlowConfig(source="t"), batch_rows=1)
+    got = run_flows(spark, out, FlowConfig(source="t"), flows_per_bucket=1)
+    assert got.tally["buckets"] >= 3
+    _same(got.rows, ref.rows)
+    codes = {c for s in got.rows.column("finding").to_pylist() for c in
+             (e["code"] for e in json.loads(s)["evidence"])}
+    assert "net.sampled_hello_of_a_miner" in codes and got.rows.num_rows == 2

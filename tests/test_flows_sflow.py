@@ -544,3 +544,49 @@ def test_samples_of_one_connection_over_rotated_captures_are_one_finding(tmp_pat
     found = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     (f,) = [x for x in found if x["kind"] == "mining"]
     assert "mining.submit ×6" in " ".join(e["text"] for e in f["evidence"])
+
+
+def sampled_hello_dir(tmp_path: Path) -> Path:
+    """Collector output of three sampled connections: a scanner's lone `mining.subscribe`, a miner's lone
+    `mining.subscribe` to its backup pool, and the same miner's share to its main pool."""
+    from minewatch.sources.collector import PartitionedWriter
+
+    hello = b'{"id": 1, "method": "mining.subscribe", "params": ["cgminer/4.10.0"]}'
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+
+    def samples(cli: tuple[str, int], srv: tuple[str, int], pl: bytes, seq: int) -> list[dict]:
+        r, _ = decode(Datagram([FlowSample([sampled_header(tcp_frame(cli[0], srv[0], cli[1], srv[1], pl))])],
+                               seq=seq), wall=WALL + seq)
+        return r
+
+    rows = samples(("192.0.2.77", 40001), ("10.20.0.6", 3333), hello, 1)
+    # port 50206: Spark's bucket hash puts this connection apart from the main pool's (checked by the test)
+    rows += samples(("10.1.2.3", 50206), ("198.51.100.99", 3333), hello, 2)
+    rows += samples(("10.1.2.3", 50123), ("198.51.100.20", 3333), share, 3)
+    out = tmp_path / "hello_flows"
+    w = PartitionedWriter(out)
+    w.add(_netflow_like(rows), arrived_us=0, now=0.0)
+    w.flush()
+    return out
+
+
+def test_engines_judge_a_sampled_hello_by_its_host_as_scan_does(tmp_path) -> None:
+    """Review 12: the engines read each batch of connections apart, so a miner's hello to its backup pool
+    and its shares to the main pool can land in different batches; the hello must still be reported as
+    the miner's next pool, with `scan`'s points and evidence, and the scanner's hello must not."""
+    from minewatch.engines import local
+    from minewatch.engines.kernels import HELLO_PENDING, FlowConfig, findings_from_rows
+    from minewatch.net.intel import PoolIntel
+    from minewatch.net.logscan import FlowLogScanner
+
+    out = sampled_hello_dir(tmp_path)
+    logs = FlowLogScanner(PoolIntel.builtin())
+    logs.add_file(out, "netflow-parquet")
+    want = {(f.src_ip, f.dst_ip): (f.score, sorted(e.code for e in f.evidence)) for f in logs.findings()}
+    assert ("10.1.2.3", "198.51.100.99") in want and ("192.0.2.77", "10.20.0.6") not in want
+    for batch_rows in (1, 100_000):  # every connection in a batch of its own, then all in one
+        res = local.run_flows(out, FlowConfig(source="t"), batch_rows=batch_rows)
+        got = {(f.src_ip, f.dst_ip): (f.score, sorted(e.code for e in f.evidence))
+               for f in findings_from_rows(res.rows)}
+        assert got == want, batch_rows
+        assert not any(HELLO_PENDING in s for s in res.rows.column("finding").to_pylist())

@@ -423,20 +423,78 @@ def _conn_key(f: Finding) -> tuple[Any, ...]:
     return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.transport, f.source, f.first_seen)
 
 
-def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True,
-                    sampled: bool = False) -> list[Finding]:
-    """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows, and
-    what packet samples of it showed of mining content (`net.sampled`)."""
-    from minewatch.net.sampled import collapse_samples
-
-    if sampled:  # one connection's packet samples or sampled records: one row facing the miner when a
-        # sampled message said which side it is, else one row per direction seen
-        rows_c, found = collapse_samples(rows)
-        return [f for i, row in enumerate(rows_c) for f in _intel_one([row], False, intel, found.get(i))]
+def _intel_findings(rows: list[dict[str, Any]], sliced: bool, intel: bool = True) -> list[Finding]:
+    """Pool-list findings (`net.intel` + `net.findings.session_finding`) for one connection's rows."""
     return _intel_one(rows, sliced, intel, None)
 
 
-def _intel_one(rows: list[dict[str, Any]], sliced: bool, intel: bool, content: Any) -> list[Finding]:
+def _sampled_findings(rows: list[dict[str, Any]], intel: bool, keep_pending: bool) -> list[Finding]:
+    """Findings of packet samples and sampled records: names, addresses and what the samples showed of mining
+    content (`net.sampled`), never timing.
+
+    All samples of the table go through `collapse_samples` together, as in `net.logscan`: one row per
+    connection facing the miner when a sampled message said which side it is, and a hello-only connection
+    counts as its host's next pool when the host mined on another connection. With `keep_pending`, a
+    hello-only connection whose host showed no mining *here* is kept as a pending finding
+    (`HELLO_PENDING`): the engines partition by connection, so the host's mining may be in another
+    partition, and `resolve_hellos` decides once every partition is in.
+    """
+    from minewatch.net.findings import REPORT_THRESHOLD
+    from minewatch.net.sampled import collapse_samples
+
+    rows_c, found = collapse_samples(rows)
+    out: list[Finding] = []
+    for i, row in enumerate(rows_c):
+        content = found.get(i)
+        pending = keep_pending and content is not None and content.hello_only and not content.miner_host
+        for f in _intel_one([row], False, intel, content, threshold=0.0 if pending else None):
+            if pending and f.score < REPORT_THRESHOLD:
+                f.extra[HELLO_PENDING] = True
+            out.append(f)
+    return out
+
+
+#: `Finding.extra` mark of a sampled hello-only connection the engines keep until they know whether its host
+#: mined on another connection (`resolve_hellos`); never in a finding that leaves the engine.
+HELLO_PENDING = "sampled_hello_pending"
+
+
+def sampled_miner_hosts(rows: pa.Table) -> set[str]:
+    """Sources of findings whose packet samples showed mining beyond a hello (`net.sampled`), from
+    `FINDING_ROWS`: the hosts whose hello-only connections are their next pool."""
+    if rows.num_rows == 0:
+        return set()
+    js = rows.column("finding")
+    mask = pc.and_(pc.match_substring(js, '"net.sampled_protocol"'),
+                   pc.invert(pc.match_substring(js, '"net.sampled_hello_')))
+    return {f["src_ip"] for f in map(json.loads, rows.filter(mask).column("finding").to_pylist())
+            if f.get("src_ip")}
+
+
+def resolve_hellos(rows: pa.Table, miner_hosts: set[str]) -> pa.Table:
+    """Pending hello-only findings (`HELLO_PENDING`) of `FINDING_ROWS`: promoted to a miner trying a pool
+    when their host is in `miner_hosts`, else dropped (a scanner or a pool monitor, below the report line).
+    Rows without the mark pass untouched."""
+    from minewatch.net.sampled import promote_hello
+
+    if rows.num_rows == 0:
+        return rows
+    pending = pc.match_substring(rows.column("finding"), f'"{HELLO_PENDING}"')
+    if not pc.any(pending).as_py():
+        return rows
+    kept = rows.filter(pc.invert(pending))
+    items = []
+    for s in rows.filter(pending).column("finding").to_pylist():
+        f = Finding.from_record(json.loads(s))
+        f.extra.pop(HELLO_PENDING, None)
+        if f.src_ip in miner_hosts:
+            g = promote_hello(f)
+            items.append((g, _subject(g), float(g.score), True))
+    return pa.concat_tables([kept, finding_rows(items)]) if items else kept
+
+
+def _intel_one(rows: list[dict[str, Any]], sliced: bool, intel: bool, content: Any,
+               threshold: float | None = None) -> list[Finding]:
     from minewatch.net.findings import FlowView, session_finding
     from minewatch.net.intel import intel_subscores
 
@@ -465,7 +523,8 @@ def _intel_one(rows: list[dict[str, Any]], sliced: bool, intel: bool, content: A
         community_id=r0.get("community_id"), source=r0.get("source"),
     )  # fmt: skip
     facts: Any = content if content is not None else (_NameFacts(sni) if sni else None)
-    f = session_finding(view, facts, (sub, ev) if sub else None)
+    f = session_finding(view, facts, (sub, ev) if sub else None,
+                        **({} if threshold is None else {"threshold": threshold}))
     if f is None:
         return []
     if dns and not f.pool_host:
@@ -477,7 +536,7 @@ def _subject(f: Finding) -> str:
     return f"{f.src_ip}:{f.src_port}>{f.dst_ip}:{f.dst_port}/{f.transport}"
 
 
-def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
+def flow_findings(table: pa.Table, cfg: FlowConfig, *, keep_pending: bool = False) -> pa.Table:
     """Findings of every connection in `table` (FLOW_SCHEMA rows holding whole connections).
 
     Behaviour (`net.behavior.findings_from_flow_table`): sliced rows scored per connection, totals
@@ -485,7 +544,8 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
     When both speak for one connection they merge into one finding (`net.findings.merge_findings`);
     a timing-only verdict is marked `extra.timing_only`; from connection totals, without a name behind
     it, it is a suspect rather than a finding (`net.behavior.reported_alone`, the same rule as
-    `net.logscan`; measured rates in docs/behavior.md).
+    `net.logscan`; measured rates in docs/behavior.md). `keep_pending`: the caller sees only part of the
+    input and resolves sampled hellos itself (`resolve_hellos`).
     """
     from minewatch.net.behavior import findings_from_flow_table, reported_alone
     from minewatch.net.findings import merge_findings
@@ -512,17 +572,19 @@ def flow_findings(table: pa.Table, cfg: FlowConfig) -> pa.Table:
         base = 0 if cfg.intel else n_timed
         rows = (t if cfg.intel else t.slice(n_timed)).to_pylist()
         conns: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        samples: list[dict[str, Any]] = []
         for i, r in enumerate(rows, start=base):
-            if i >= n_timed:  # packet samples: both directions of a connection together (net.sampled)
-                a, b = (r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])
-                conns.setdefault(("sampled", *min(a, b, key=str), *max(a, b, key=str), r["transport"]), []).append(r)
+            if i >= n_timed:  # packet samples and sampled records: judged together below
+                samples.append(r)
             elif r.get("slice_start") is not None and r.get("slice_end") is not None:
                 conns.setdefault(tuple(r[k] for k in FLOW_KEY), []).append(r)
             else:
                 conns[("row", i)] = [r]
         for k, rs in conns.items():
-            for f in _intel_findings(rs, sliced=k[0] != "row", intel=cfg.intel, sampled=k[0] == "sampled"):
+            for f in _intel_findings(rs, sliced=k[0] != "row", intel=cfg.intel):
                 by_key.setdefault(_conn_key(f), f)
+        for f in _sampled_findings(samples, cfg.intel, keep_pending) if samples else []:
+            by_key.setdefault(_conn_key(f), f)
     for g in behaviour:
         k = _conn_key(g)
         if k in by_key:

@@ -32,6 +32,8 @@ from minewatch.engines.kernels import (
     power_features,
     power_peers,
     power_score,
+    resolve_hellos,
+    sampled_miner_hosts,
 )
 from minewatch.errors import InputError
 from minewatch.model import FLOW_SCHEMA, Finding
@@ -273,8 +275,10 @@ def run_flows(path: str | Path, cfg: FlowConfig | None = None, *, out: str | Pat
     computed = ENDPOINT_KEYS if keys[0] == "_end_lo" else None
     for t in iter_groups(path, cols, keys, order, batch_rows, computed=computed):
         tally["rows"] += t.num_rows
-        parts.append(flow_findings(t, cfg))
-    rows = _sorted(pa.concat_tables(parts) if parts else pa.table({f.name: [] for f in FINDING_ROWS}, FINDING_ROWS))
+        parts.append(flow_findings(t, cfg, keep_pending=True))
+    rows = pa.concat_tables(parts) if parts else pa.table({f.name: [] for f in FINDING_ROWS}, FINDING_ROWS)
+    # a sampled hello's host may have mined in another batch of connections: decided once all are in
+    rows = _sorted(resolve_hellos(rows, sampled_miner_hosts(rows)))
     res = EngineResult("local", rows, dict(tally))
     if out is not None:
         res.written = write_rows(rows, out, flagged_only=not keep_all)

@@ -39,6 +39,8 @@ from minewatch.engines.kernels import (
     power_features,
     power_peers,
     power_score,
+    resolve_hellos,
+    sampled_miner_hosts,
 )
 from minewatch.engines.local import EngineResult, flow_columns, power_config
 from minewatch.errors import InputError, MinewatchError
@@ -240,11 +242,11 @@ def run_flows(spark: Any, path: str | Path, cfg: FlowConfig | None = None, *, ou
     nb = _buckets(n, flows_per_bucket)
 
     def grouped(table: pa.Table) -> pa.Table:
-        return flow_findings(table.drop_columns(["_bucket"]), cfg)
+        return flow_findings(table.drop_columns(["_bucket"]), cfg, keep_pending=True)
 
     def mapped(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
-            yield from flow_findings(pa.Table.from_batches([b]), cfg).to_batches()
+            yield from flow_findings(pa.Table.from_batches([b]), cfg, keep_pending=True).to_batches()
 
     if keys[0] == "_end_lo":  # one-way NetFlow records: both directions of a connection in one bucket
         a = F.concat_ws("|", F.col("src_ip").cast("string"), F.col("src_port").cast("string"))
@@ -253,9 +255,20 @@ def run_flows(spark: Any, path: str | Path, cfg: FlowConfig | None = None, *, ou
     else:
         key_hash = F.xxhash64(*[F.col(k).cast("string") for k in keys])
     bucketed = sliced.withColumn("_bucket", F.pmod(key_hash, F.lit(nb)))
-    rows_df = _grouped(bucketed.groupBy("_bucket"), grouped, FINDING_ROWS).unionByName(
+    scored = _grouped(bucketed.groupBy("_bucket"), grouped, FINDING_ROWS).unionByName(
         single.mapInArrow(mapped, _struct(FINDING_ROWS))
     ).persist()
+    # a sampled hello's host may have mined in another bucket: the (few) hosts whose samples showed mining
+    # come to the driver, and the pending hellos are decided against them (`kernels.resolve_hellos`)
+    sampled = scored.filter(F.col("finding").contains('"net.sampled_protocol"'))
+    hosts = sampled_miner_hosts(_collect(sampled))
+
+    def resolved(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            yield from resolve_hellos(pa.Table.from_batches([b]), hosts).cast(FINDING_ROWS).to_batches()
+
+    rows_df = scored.mapInArrow(resolved, _struct(FINDING_ROWS)).persist()
+    scored.unpersist()
     written = _write(rows_df, out, flagged_only=not keep_all)
     rows = _collect(rows_df)
     rows_df.unpersist()

@@ -17,11 +17,12 @@ key only miners send beside them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from minewatch.model import Evidence, utc_from_epoch
+from minewatch.model import Evidence, Finding, combine_subscores, utc_from_epoch
 from minewatch.net import stratum as st
 
 #: CryptoNote (XMRig) methods and the key beside them that makes them a miner's: a job's `blob`, a log-in
@@ -305,3 +306,27 @@ def collapse_samples(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
         if c.hello_only and out[i].get("src_ip") in miners:
             c.miner_host = True
     return out, contents
+
+
+def promote_hello(f: Finding) -> Finding:
+    """A hello-only sampled finding (`net.sampled_hello_only`) rewritten as its host's next pool
+    (`net.sampled_hello_of_a_miner`), once the host is known to have mined on another connection.
+
+    Why from the finding and not the samples: the engines judge each partition of connections apart, and
+    only after all of them know which hosts mined (`engines.kernels.resolve_hellos`). The finding's
+    `net.sampled_protocol` evidence keeps the method counts and the first time, which is all the points
+    and the wording depend on, so the result is what `collapse_samples` gives when both connections are
+    judged together.
+    """
+    proto = next((e for e in f.evidence if e.code == "net.sampled_protocol"), None)
+    methods = (proto.data or {}).get("methods") if proto is not None else None
+    if not methods:
+        return f
+    first = proto.ts.timestamp() if proto is not None and proto.ts is not None else None
+    content = SampledContent(methods={n: [int(c), first] for n, c in methods.items()}, miner_host=True)
+    if not content.hello_only:
+        return f
+    sub = {**f.subscores, **content.subscores}
+    keep = [e for e in f.evidence if not e.code.startswith("net.sampled_")]
+    evidence = sorted([*keep, *content.evidence], key=lambda e: (e.ts is None, e.ts.timestamp() if e.ts else 0.0))
+    return dataclasses.replace(f, subscores=sub, evidence=evidence, score=combine_subscores(sub))
