@@ -590,3 +590,50 @@ def test_engines_judge_a_sampled_hello_by_its_host_as_scan_does(tmp_path) -> Non
                for f in findings_from_rows(res.rows)}
         assert got == want, batch_rows
         assert not any(HELLO_PENDING in s for s in res.rows.column("finding").to_pylist())
+
+
+def test_a_connection_in_a_capture_and_in_its_sflow_samples_is_one_finding(tmp_path, tmp_home) -> None:
+    """A sensor beside a router holds the miner's packets and the router's sFlow samples of them (review 12:
+    two findings for one connection). One finding with both views' evidence, also in the store."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+    from minewatch.store import Store
+    from minewatch.synth.pcapwriter import Pkt, write_capture
+    from minewatch.synth.scenario import ScenarioSpec, SessionSpec, build_scenario
+
+    pkts, labels = build_scenario(ScenarioSpec([SessionSpec("stratum1-asic", "10.1.2.3", "198.51.100.20",
+                                                            server_port=3333, client_port=51000, duration=600)],
+                                               t0=WALL))
+    lab = labels[-1]
+    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+    for k in range(3):
+        frame = tcp_frame(lab.src_ip, lab.dst_ip, lab.src_port, lab.dst_port, share)
+        dg = Datagram([FlowSample([sampled_header(frame)], rate=1000, seq=k + 1)], agent="10.0.9.1", seq=k + 1).encode()
+        pkts.append(Pkt(round((WALL + 100 + 60 * k) * 1e9), ip_packet("10.0.9.1", "10.0.9.200", 17, udp_header(
+            "10.0.9.1", "10.0.9.200", 40000, 6343, dg))))
+    cap = write_capture(tmp_path / "both.pcap", sorted(pkts, key=lambda p: p.ts_ns))
+    r = CliRunner().invoke(app, ["scan", str(cap), "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    mining = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{") and '"mining"' in x]
+    (f,) = [x for x in mining if x["kind"] == "mining"]
+    assert (f["src_ip"], f["src_port"], f["dst_ip"], f["dst_port"]) == ("10.1.2.3", 51000, "198.51.100.20", 3333)
+    assert "net.sampled_protocol" in {e["code"] for e in f["evidence"]}
+    assert {"protocol", "sampled_protocol"} <= set(f["subscores"])  # the capture's dissector and the samples
+    st = Store(read_only=True)
+    rows = st.con.execute("SELECT subscores FROM findings WHERE kind = 'mining'").fetchall()
+    st.close()
+    assert len(rows) == 1 and "sampled_protocol" in rows[0][0]
+    # a different connection of the same host (another source port) keeps its own finding
+    pkts2 = list(pkts)
+    frame = tcp_frame(lab.src_ip, lab.dst_ip, 51999, lab.dst_port, share)
+    dg = Datagram([FlowSample([sampled_header(frame)], rate=1000, seq=9)], agent="10.0.9.1", seq=9).encode()
+    pkts2.append(Pkt(round((WALL + 400) * 1e9), ip_packet("10.0.9.1", "10.0.9.200", 17, udp_header(
+        "10.0.9.1", "10.0.9.200", 40000, 6343, dg))))
+    cap2 = write_capture(tmp_path / "both2.pcap", sorted(pkts2, key=lambda p: p.ts_ns))
+    r = CliRunner().invoke(app, ["scan", str(cap2), "--no-store", "--format", "jsonl"])
+    ports = sorted(json.loads(x)["src_port"] for x in r.stdout.splitlines()
+                   if x.startswith("{") and json.loads(x)["kind"] == "mining")
+    assert ports == [51000, 51999]

@@ -32,7 +32,7 @@ from rich.table import Table
 from minewatch.i18n import current, tr
 from minewatch.messages_zh import error_prefix, error_text, example_text, reasons_text, say
 from minewatch.model import STABLE_KEYS, Finding, endpoint, iso
-from minewatch.net.findings import rollup_by_host
+from minewatch.net.findings import fold_same_connections, rollup_by_host
 from minewatch.net.hashrate import format_rate
 
 err = Console(stderr=True, soft_wrap=True)
@@ -471,7 +471,15 @@ def scan(
                 if window is not None:
                     blocks = _with_rpc_blocks(blocks, blocks_rpc, *window)
             got = logs.findings(blocks=blocks)
+            # a connection both a capture and a log (or the capture's own flow exports) saw is one finding
+            got, refreshed = fold_same_connections(findings, got)
             findings.extend(got)
+            if store is not None and refreshed:
+                by_capture: dict[str | None, list[Finding]] = {}
+                for f in refreshed:
+                    by_capture.setdefault(capture_shas.get(f.source or ""), []).append(f)
+                for sha_c, group_c in by_capture.items():
+                    store.add_findings(group_c, import_sha256=sha_c)
             scanner.stats.mining_sessions += sum(1 for f in got if f.kind == "mining")
             scanner.stats.flows += logs.counts["flows"]
             scanner.stats.tcp_flows += logs.counts["tcp_flows"]

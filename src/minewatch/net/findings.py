@@ -213,6 +213,64 @@ def merge_findings(a: Finding, b: Finding) -> Finding:
     return a
 
 
+#: How far apart two views of one connection may date it: sFlow samples carry the collector's arrival time,
+#: flow records their exporter's clock, a capture its sensor's; one connection seen by two of them overlaps
+#: within this (a pair of random 5-tuples almost never recurs inside it).
+SAME_CONNECTION_SLACK_S = 120.0
+
+
+def fold_same_connections(primary: Sequence[Finding], extra: Sequence[Finding],
+                          slack_s: float = SAME_CONNECTION_SLACK_S) -> tuple[list[Finding], list[Finding]]:
+    """Findings of `extra` about a connection a `primary` finding already reports, merged into that finding.
+
+    Why: one run can see a connection twice, e.g. a capture taken beside a router holds both the
+    miner's packets and the router's sFlow samples of them (review 12), or a capture is scanned with the
+    Zeek log of the same traffic. That is one connection, one finding, with both views' evidence: two
+    would double every count downstream (sessions, machines, kW). Same connection: the same 5-tuple in
+    either orientation, the same kind, and times overlapping within `slack_s`.
+    Returns (the `extra` findings that stand alone, the `primary` findings that took evidence in).
+    """
+    def key(f: Finding) -> tuple[Any, ...] | None:
+        if f.src_ip is None or f.dst_ip is None:
+            return None
+        a, b = (str(f.src_ip), f.src_port), (str(f.dst_ip), f.dst_port)
+        return (f.kind, (f.transport or "").lower(), *sorted((a, b), key=str))
+
+    def span(f: Finding) -> tuple[float, float] | None:
+        if f.first_seen is None:
+            return None
+        t0 = f.first_seen.timestamp()
+        return t0, f.last_seen.timestamp() if f.last_seen is not None else t0
+
+    index: dict[tuple[Any, ...], list[Finding]] = defaultdict(list)
+    for f in primary:
+        k = key(f)
+        if k is not None:
+            index[k].append(f)
+    alone: list[Finding] = []
+    changed: dict[int, Finding] = {}
+    for g in extra:
+        k = key(g)
+        gs = span(g)
+        host = None
+        for f in index.get(k, []) if k is not None else []:
+            fs = span(f)
+            if gs is None or fs is None or (gs[0] <= fs[1] + slack_s and fs[0] <= gs[1] + slack_s):
+                host = f
+                break
+        if host is None:
+            alone.append(g)
+            continue
+        merge_findings(host, g)
+        host.extra.setdefault("also_seen_in", [])
+        if g.source and g.source not in host.extra["also_seen_in"] and g.source != host.source:
+            host.extra["also_seen_in"].append(g.source)
+        if not host.extra["also_seen_in"]:
+            del host.extra["also_seen_in"]
+        changed[id(host)] = host
+    return alone, list(changed.values())
+
+
 #: Evidence that only describes a flow for the person confirming it (no verdict of its own).
 _CONTEXT_CODES = ("tls.context", "dns.unresolved")
 

@@ -413,11 +413,14 @@ class JobManager:
         exported = ex.take() if ex is not None else None
         if ex is not None and exported is not None and exported.num_rows:
             # flow export datagrams in the capture (taken at a collector): read as collector output (as `scan`)
+            from minewatch.net.findings import fold_same_connections
             from minewatch.net.logscan import FlowLogScanner
 
             logs = FlowLogScanner(intel or self._intel(), lookups=scanner.lookups, names=scanner.names)
             logs.add_netflow_table(exported, f.filename)
-            found = found + logs.findings()
+            # the capture's packets and its flow exports may both show one connection: one finding (as `scan`)
+            alone, _ = fold_same_connections(found, logs.findings())
+            found = found + alone
             if ex.rejects.total:  # what the decoder refused, as the CLI says it
                 job.rejected += ex.rejects.total
                 top = ", ".join(f"{k} ({v})" for k, v in ex.rejects.counts.most_common(5))
