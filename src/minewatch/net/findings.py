@@ -261,7 +261,10 @@ def fold_same_connections(primary: Sequence[Finding], extra: Sequence[Finding],
         if host is None:
             alone.append(g)
             continue
+        was_timing_only = host.extra.get("timing_only")
         merge_findings(host, g)
+        if not was_timing_only:  # the other view's timing verdict does not make content evidence timing-only
+            host.extra.pop("timing_only", None)
         host.extra.setdefault("also_seen_in", [])
         if g.source and g.source not in host.extra["also_seen_in"] and g.source != host.source:
             host.extra["also_seen_in"].append(g.source)
