@@ -529,11 +529,17 @@ _r(r"resolver log cut short after line (\d+) \((.*)\)", lambda m: f"解析服务
    "resolver log cut short after line 120 (Compressed file ended before the end-of-stream marker was reached)")
 _r(r"resolver log query without a readable time", lambda m: "解析服务器日志中时间无法读取的查询",
    "resolver log query without a readable time")
+_r(r"resolver log query time out of range \(before 1970 or after 9999\)",
+   lambda m: "解析服务器日志中时间超出范围（早于 1970 年或晚于 9999 年）的查询",
+   "resolver log query time out of range (before 1970 or after 9999)")
 _r(r"unreadable nfdump record \((.*)\)", lambda m: f"无法读取的 nfdump 记录（{m[1]}）",
    "unreadable nfdump record (3 fields, expected 13)")
 _r(r"nfdump could not read all of it after (\d+) record\(s\): (.*)",
    lambda m: f"nfdump 读取 {m[1]} 条记录后无法继续：{m[2]}",
    "nfdump could not read all of it after 0 record(s): Short read from file: /x/nfcapd.1")
+_r(r"nfdump could not list its exporters' sampling \(nfdump -E\): (.*); its records were read without it",
+   lambda m: f"nfdump 无法列出导出器的抽样设置（nfdump -E）：{m[1]}；其记录已在不含抽样信息的情况下读取",
+   "nfdump could not list its exporters' sampling (nfdump -E): bad magic: 0x6F72; its records were read without it")
 _r(r"an nfcapd file: reading it needs nfdump \(Debian package nfdump\)",
    lambda m: "这是 nfcapd 文件：需要 nfdump 才能读取（Debian 软件包 nfdump）",
    "an nfcapd file: reading it needs nfdump (Debian package nfdump)")

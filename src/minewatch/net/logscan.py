@@ -206,7 +206,10 @@ class FlowLogScanner:
         if log_type == "dns":
             # columns, not a dict and a datetime per row: a resolver's day is tens of millions of rows
             n = table.num_rows
-            ts_s = pc.divide(pc.cast(pc.cast(table["ts"], pa.int64()), pa.float64()), 1e6).to_pylist()
+            # safe=False: µs after 2255 exceed float64's exact integers; a reader's time may be as late
+            # as 9999, and a µs of rounding there is no reason to lose the whole scan
+            ts_s = pc.divide(pc.cast(pc.cast(table["ts"], pa.int64()), pa.float64(), safe=False),
+                             1e6).to_pylist()
             queries = table["query"].to_pylist()
             answers = table["answers"].to_pylist()
             ttls = table["ttl_s"].to_pylist()

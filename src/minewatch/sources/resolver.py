@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from minewatch.errors import InputError, Rejects
 from minewatch.model import DNS_SCHEMA
+from minewatch.sources.zeek import TIME_MAX_US, TIME_MIN_US
 
 BATCH_ROWS = 65_536
 _IP = r"(?P<client>[0-9a-fA-F:.]+)"
@@ -256,6 +257,12 @@ def read_resolver_log(path: str | Path, rejects: Rejects | None = None, tz_offse
                 ts = clock(line) if w is None else _windows_ts(w, clock.offset)
                 if ts is None:
                     rejects.add("resolver log query without a readable time", f"{p}:{lineno}")
+                    continue
+                # the range every reader keeps (zeek.TIME_MIN_US..TIME_MAX_US): a damaged year (1600,
+                # 9999) is one broken line, not a time later steps cannot represent or order
+                if not TIME_MIN_US <= ts * 1e6 <= TIME_MAX_US:
+                    rejects.add("resolver log query time out of range (before 1970 or after 9999)",
+                                f"{p}:{lineno}")
                     continue
                 if m is not None:
                     client, name, qtype = m.group("client", "name", "qtype")

