@@ -77,11 +77,11 @@ def test_review8_counting_keys_and_web_names(intel):
     for k in range(4):
         lk.add("10.0.1.4", "api.moneroocean.stream", T0 + k * 2400)
         lk.add("10.0.1.5", "ss.btc.com", T0 + k * 2400)
-    # loopback, and a host seen answering DNS (a forwarder asking upstream), are not clients
+    # loopback, and a forwarder asking upstream for what a client asked it, are not clients
     for k in range(4):
         lk.add("127.0.0.1", "xmr.f2pool.com", T0 + k * 2400)
-        lk.add("10.0.0.53", "xmr.f2pool.com", T0 + k * 2400)
-        lk.add("10.0.1.9", "www.example.com", T0 + k, server_ip="10.0.0.53")
+        lk.add("10.0.1.9", "xmr.f2pool.com", T0 + k * 2400, server_ip="10.0.0.53")
+        lk.add("10.0.0.53", "xmr.f2pool.com", T0 + k * 2400 + 0.01)
     _reported, _suspects, got = _all(lk)
     assert got["10.0.1.1"].extra["dns_lookups"] == 2 and "repeated_lookups" not in got["10.0.1.1"].subscores
     assert len([k for k in lk.seen if k[0] == "10.0.1.2"]) == 1 and lk.dropped == 0
@@ -89,7 +89,28 @@ def test_review8_counting_keys_and_web_names(intel):
     assert m.score == 50.0 and m.extra["dns_lookups"] == 4 and m.dst_ip == "198.51.100.7"
     assert got["10.0.1.4"].subscores.get("pool_web_name") == -20.0
     assert "pool_web_name" not in got["10.0.1.5"].subscores and got["10.0.1.5"].score == 50.0
-    assert "127.0.0.1" not in got and "10.0.0.53" not in got
+    assert "127.0.0.1" not in got and "10.0.0.53" not in got and got["10.0.1.9"].score == 50.0
+
+
+def test_one_answer_does_not_make_a_resolver(intel):
+    """Review 12: a host seen answering a single DNS query was never judged again, so a miner could hide its
+    pool lookups by answering one. A resolver is a host that answered the pool entry to another host, or
+    that answered RESOLVER_CLIENTS hosts (its other clients may be out of the sensor's sight)."""
+    from minewatch.net.lookups import RESOLVER_CLIENTS
+
+    lk = PoolLookups(intel)
+    lk.add("10.0.1.20", "printer.local.example", T0, server_ip="10.0.1.66")  # the miner answers once
+    for k in range(4):
+        lk.add("10.0.1.66", "xmr.f2pool.com", T0 + k * 2400)
+    lk.add("10.0.1.21", "www.example.com", T0, server_ip="10.0.0.54")  # a resolver of a few hosts ...
+    for j in range(RESOLVER_CLIENTS - 1):
+        lk.add(f"10.0.2.{j}", "www.example.org", T0 + 1, server_ip="10.0.0.54")
+    for k in range(4):  # ... resolving a pool for a client the sensor does not see
+        lk.add("10.0.0.54", "xmr.f2pool.com", T0 + k * 2400)
+    got = _all(lk)[2]
+    assert got["10.0.1.66"].score == 50.0
+    assert "10.0.0.54" not in got
+    assert lk.resolves("10.0.0.54", "f2pool.com") and not lk.resolves("10.0.1.66", "f2pool.com")
 
 
 def test_time_window(intel):

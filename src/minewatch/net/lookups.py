@@ -18,8 +18,11 @@ whose lookups no connection finding explains gets a finding of its own, scored f
 
 So a few lookups of a mining host (40) are a suspect, listed with `--suspects`; repeated lookups (50)
 are reported; a pool's web site alone never reaches the threshold. Loopback clients (the resolver
-talking to itself) and hosts seen answering DNS (resolvers and forwarders, `servers`) are not clients
-of their own. Memory: one entry per (client, pool entry) — a host that asks for 200,000 random names
+talking to itself) and resolvers are not clients of their own: a host seen answering DNS (`servers`) is
+a resolver for a pool entry when it answered that entry to another host (it forwarded a client's lookup),
+or for every entry when it answered at least RESOLVER_CLIENTS other hosts (a network's resolver whose
+clients the sensor may not all see). One answer to one host does not make a resolver: before review 12's
+fix a miner that answered a single query was never judged again. Memory: one entry per (client, pool entry) — a host that asks for 200,000 random names
 of one pool holds one — at most MAX_PAIRS; what does not fit is counted in `dropped` and said.
 The kernel is pure: `add` takes what a DNS record says, `judge` returns Findings.
 """
@@ -44,6 +47,10 @@ MAX_PAIRS = 200_000
 #: hosts seen answering DNS kept at most (the oldest go first): a network has a few resolvers, but a watch
 #: that sees every answer of days of traffic must not grow with spoofed or stray ones
 MAX_SERVERS = 65_536
+#: distinct hosts a server must have answered to be a resolver for every pool entry (see the module text)
+RESOLVER_CLIENTS = 3
+#: pool entries kept per server as forwarded (beyond this it forwards so many that it is a resolver)
+MAX_SERVED_ENTRIES = 256
 #: distinct names and answer addresses kept per pair for the evidence (the count of lookups is always exact)
 MAX_NAMES = 8
 MAX_ANSWERS = 32
@@ -73,6 +80,14 @@ def _ip(text: str) -> str | None:
 
 
 @dataclass(slots=True)
+class _Served:
+    """What a host seen answering DNS answered: up to RESOLVER_CLIENTS other hosts, and the pool entries."""
+
+    clients: set[str] = field(default_factory=set)
+    entries: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class _Seen:
     pool: str
     entry: str
@@ -96,18 +111,24 @@ class PoolLookups:
         self.intel = intel
         self.since, self.until = since, until
         self.seen: dict[tuple[str, str], _Seen] = {}
-        #: hosts seen answering DNS: resolvers and forwarders ask on behalf of others
-        self.servers: dict[str, None] = {}  #: an ordered set (the oldest dropped first, MAX_SERVERS)
+        #: hosts seen answering DNS, with whom they answered and which pool entries (`resolves`); the oldest
+        #: dropped first (MAX_SERVERS)
+        self.servers: dict[str, _Served] = {}
         #: pool-list verdict per name: a capture repeats the same few thousand names in 100,000 answers
         self._match: dict[str, Any] = {}
         self.dropped = 0  #: lookups of pool names not kept because MAX_PAIRS was reached (counted, not silent)
 
     def add(self, client_ip: str | None, query: str | None, ts: float | None, answers: Iterable[str] = (),
             source: str | None = None, server_ip: str | None = None) -> None:
-        if server_ip and server_ip not in self.servers:
-            if len(self.servers) >= MAX_SERVERS:
-                del self.servers[next(iter(self.servers))]
-            self.servers[server_ip] = None
+        served = None
+        if server_ip and server_ip != client_ip:
+            served = self.servers.get(server_ip)
+            if served is None:
+                if len(self.servers) >= MAX_SERVERS:
+                    del self.servers[next(iter(self.servers))]
+                served = self.servers[server_ip] = _Served()
+            if client_ip and len(served.clients) < RESOLVER_CLIENTS:
+                served.clients.add(client_ip)
         if not client_ip or not query or ts is None:
             return
         if (self.since is not None and ts < self.since) or (self.until is not None and ts > self.until):
@@ -120,6 +141,8 @@ class PoolLookups:
             m = self._match[name] = self.intel.match_host(name)
         if m is None:
             return
+        if served is not None and len(served.entries) < MAX_SERVED_ENTRIES:
+            served.entries.add(m.entry)
         key = (client_ip, m.entry)
         s = self.seen.get(key)
         if s is None:
@@ -165,9 +188,17 @@ class PoolLookups:
         finding in `covered` explains it."""
         client = key[0]
         ip = _ip(client)
-        if ip is None or ipaddress.ip_address(ip).is_loopback or client in self.servers:
+        if ip is None or ipaddress.ip_address(ip).is_loopback or self.resolves(client, key[1]):
             return False
         return not self.explained(key, covered)
+
+    def resolves(self, host: str, entry: str) -> bool:
+        """Whether `host`'s lookups of a pool entry are a resolver's on behalf of others (module text)."""
+        served = self.servers.get(host)
+        if served is None:
+            return False
+        return (len(served.clients) >= RESOLVER_CLIENTS or entry in served.entries
+                or len(served.entries) >= MAX_SERVED_ENTRIES)
 
     def explained(self, key: tuple[str, str], covered: Container[tuple[str, str]]) -> bool:
         """Whether a connection finding in `covered` (pairs of host and pool name or address) explains a pair."""
