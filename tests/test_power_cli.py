@@ -229,3 +229,30 @@ def test_top_limits_the_listing_not_the_store(tmp_path, tmp_home):
     assert len(list((tmp_path / "png").glob("*.png"))) == 1
     with Store(db) as st:
         assert sorted(f.meter_id for f in st.findings(kind="mining")) == ["RIG1", "RIG2"]
+
+
+def test_no_suspect_names_the_closest_meters_and_why_daily_scores_stay_low(tmp_path, tmp_home):
+    """A State Grid-style daily table (one column per day, a FLAG column) without metadata: a 4 kW rig on a
+    household cannot reach 50 without within-day evidence; the summary must still name the closest meters
+    instead of leaving an inspector with an empty table, and say why daily scores stay low."""
+    import datetime as dt
+
+    rng = np.random.default_rng(5)
+    days = [dt.date(2015, 1, 1) + dt.timedelta(d) for d in range(200)]
+    lines = ["CONS_NO,FLAG," + ",".join(f"{d.year}/{d.month}/{d.day}" for d in days)]
+    for i in range(12):
+        v = rng.uniform(5, 30) * (1 + 0.3 * rng.random(len(days)))
+        if i == 7:
+            v[90:] += 100.0  # ~4.2 kW from 1 April
+        lines.append(f"C{i:04d},{int(i == 7)}," + ",".join(f"{x:.2f}" for x in v))
+    p = tmp_path / "sgcc.csv"
+    p.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(app, ["power", "scan", str(p), "--no-store"])
+    assert r.exit_code == 0, r.output
+    err = _err(r)
+    assert "0 suspects" in err
+    assert "highest scores below 50: C0007 " in err
+    assert "12 meter(s) have one reading a day" in err
+    hourly, _meta = _write(tmp_path)  # hourly data with a suspect: no such note
+    r = CliRunner().invoke(app, ["power", "scan", str(hourly), "--no-store"])
+    assert r.exit_code == 0 and "highest scores below" not in _err(r)

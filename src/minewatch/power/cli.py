@@ -176,6 +176,20 @@ def scan(
         f"{len(suspects)} suspects (score ≥ {threshold:g}), {stored} new in store, {failed} file(s) failed",
         f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {total.readings:,} 条读数，"
         f"{len(suspects)} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
+    if not suspects and ranked and ranked[0].score > 0:
+        # nothing reached the line: say what came closest, so an inspector is not left with an empty table
+        near = ", ".join(f"{m.meter_id} {m.score:.0f}" for m in ranked[:5])
+        daily = sum(1 for s in judged if s.interval_s >= 86_400)
+        err.print(tr(f"  highest scores below {threshold:g}: {near} (`--format jsonl --all` ranks every meter)",
+                     f"  未达 {threshold:g} 分的最高得分：{near}（`--format jsonl --all` 列出全部电表排名）"),
+                  markup=False, highlight=False)
+        if daily:
+            err.print(tr(
+                f"  {daily} meter(s) have one reading a day: whether a load runs all day and night cannot be "
+                "seen, so their scores stay lower; hourly or finer readings, or a tariff class in --meta, "
+                "give more evidence",
+                f"  {daily:,} 块电表每天只有一个读数：看不出负荷是否昼夜运行，得分因此偏低；"
+                "小时或更细的读数，或在 --meta 中给出电价类别，可提供更多证据"), markup=False, highlight=False)
     names = ISSUE_NAMES
     always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
     for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate", "meta_bad_value",
