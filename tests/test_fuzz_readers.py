@@ -48,3 +48,47 @@ def test_a_resolver_time_outside_1970_to_9999_is_a_rejected_line(tmp_path):
     assert len(rows) == 3 and counts["queries"] == 3
     assert rej.counts == {"resolver log query time out of range (before 1970 or after 9999)": 1}
     assert rej.examples[0].startswith(f"{p}:2:")
+
+
+def _power(*args: str):
+    r = CliRunner().invoke(app, ["power", "scan", *args, "--no-store", "--format", "jsonl"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output
+    return r
+
+
+def _long_rows(n: int = 72) -> list[str]:
+    return [f"A,2024-01-{1 + h // 24:02d} {h % 24:02d}:00:00,1.0" for h in range(n)]
+
+
+def test_a_meter_time_in_year_0_or_99999_is_an_unparsable_line(tmp_path, tmp_home):
+    """Polars parses "0000-..." as a date; Python's datetime then could not name it (year 0)."""
+    rows = _long_rows()
+    rows[5] = "A,0000-01-01 05:00:00,1.0"
+    rows[9] = "A,99999-01-01 09:00:00,1.0"
+    p = tmp_path / "long.csv"
+    p.write_text("meter_id,ts,kwh\n" + "\n".join(rows) + "\n")
+    r = _power(str(p))
+    assert r.exit_code == 0, r.output
+    assert "unparsable timestamp in 2 line(s): 7, 11" in r.stderr
+
+
+def test_a_cut_gzip_meter_file_names_the_file(tmp_path, tmp_home):
+    import gzip
+
+    good = tmp_path / "good.csv"
+    good.write_text("meter_id,ts,kwh\n" + "\n".join(_long_rows()) + "\n")
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(gzip.compress(good.read_bytes())[:60])
+    r = _power(str(cut), str(good))
+    assert f"{cut}: compressed stream is broken or truncated" in r.stderr
+    assert "meter A: 72 readings" in r.stderr  # the other file is still read
+
+
+def test_a_stray_carriage_return_in_the_metadata_names_file_and_line(tmp_path, tmp_home):
+    data = tmp_path / "long.csv"
+    data.write_text("meter_id,ts,kwh\n" + "\n".join(_long_rows()) + "\n")
+    meta = tmp_path / "meta.csv"
+    meta.write_bytes(b"meter_id,business\nA,shop\nB,ho\rme\n")
+    r = _power(str(data), "--meta", str(meta))
+    assert r.exit_code == 2 and f"{meta}, line 3: malformed CSV" in r.stderr

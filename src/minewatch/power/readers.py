@@ -561,6 +561,8 @@ def load_table(path: str | Path) -> pl.DataFrame:
         df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
     except pl.exceptions.NoDataError as e:
         raise InputError("empty file", path=str(p)) from e
+    except OSError as e:  # polars inflates a gzip file itself; one cut short was a bare OSError
+        raise InputError(f"compressed stream is broken or truncated ({e})", path=str(p)) from e
     except pl.exceptions.ComputeError as e:
         text = _decode(p.read_bytes()) if "utf-8" in str(e).lower() or "utf8" in str(e).lower() else None
         if text is None or text[1] == "utf-8-sig":
@@ -690,6 +692,20 @@ _OFFSET_RE = r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(Z|[+-]\d\d(?::?\d\d)?)$"
 
 
 def _parse_ts(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
+    """`_parse_times`, with years outside 1970-9998 as null (counted as unparsable, with their lines).
+
+    Why: the text parser takes "0000-01-30" and "99999-..." as dates, and a year Python's datetime
+    cannot hold (0, or 10000 after the --tz-offset shift) ended the whole run in a ValueError where the
+    report names a far timestamp. No meter reading is that old or that late: it is a damaged cell.
+    """
+    out = _parse_times(s, local_offset_s)
+    year = out.dt.year()
+    if year.is_between(1970, 9998).fill_null(True).all():
+        return out
+    return pl.select(pl.when(year.is_between(1970, 9998)).then(out)).to_series().alias(out.name)
+
+
+def _parse_times(s: pl.Series, local_offset_s: int = 0) -> pl.Series:
     """Wall-clock times of the meter (naive), from text or epoch numbers.
 
     Naive text is the meter's clock as written. A time that states its UTC offset (`...Z`,
@@ -1602,7 +1618,12 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     out: dict[str, MeterMeta] = {}
     lines: dict[str, list[int]] = {}
     differs: set[str] = set()
-    for lineno, row in enumerate(rdr, start=2):
+    try:
+        rows = list(rdr)
+    except csv.Error as e:  # a stray quote or a bare CR inside a field: the file, not a traceback
+        # line_num counts the lines read whole: the one that failed is the next
+        raise InputError(f"malformed CSV ({e})", path=str(p), line=rdr.line_num + 1) from e
+    for lineno, row in enumerate(rows, start=2):
         mid = (row.get(idc) or "").strip()
         if not mid:
             # one bad row must not stop the scan of every meter: named, counted, skipped
