@@ -171,12 +171,12 @@ class FlowLogScanner:
                 damage = e
             self.counts["dns_queries"] += got.get("queries", 0)
         elif fmt == "nfcapd":
-            from minewatch.sources.netflow import netflow_to_flows
             from minewatch.sources.nfcapd import read_nfcapd
 
-            if flows:
+            if flows:  # as the collector's Parquet: records of a sampling exporter are not timed
                 batches, damage = _drain(read_nfcapd(path, rejects=self.rejects))
-                self._take("conn", [netflow_to_flows(b, str(path)) for b in batches])
+                if batches:
+                    self.add_netflow_table(pa.Table.from_batches(batches), str(path))
         else:
             raise ValueError(f"not a flow log format: {fmt}")
         if damage is not None:

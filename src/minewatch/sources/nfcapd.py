@@ -14,7 +14,20 @@ What is asked of nfdump and why:
   duration;
 - `-N` numbers, `-q` no header or summary; `%ra` (the exporter's address) names the exporter;
 - `%opkt`/`%obyt`: the reverse counters of biflow (NSEL, RFC 5103) records. One-way records have none
-  and nfdump prints 0 for both; those become null (unknown), not 0, as in the collector.
+  and nfdump prints 0 for both; those become null (unknown), not 0, as in the collector;
+- `%exp`: the exporter's SysID, nfcapd's own number for it, valid within one file only (every nfcapd
+  run numbers its exporters afresh). It is the only link nfdump 1.7.1 prints between a record and the
+  samplers its exporter announced: the record format has no sampling token, and `-o json` has only a
+  yes/no `sampled` flag.
+
+Sampling: one `nfdump -E FILE` per file (run beside the record stream, not per record) lists each
+SysID's samplers: "Generic" (announced for the whole exporter: v9/IPFIX samplingInterval 34, v5's
+header), "Assigned" (announced as a sampler id: samplerRandomInterval 50, samplingPacketInterval 305
+with samplingPacketSpace 306), and the operator's own "Static default" / "Static overwrite" (nfcapd
+`-s N` / `-s -N`). nfcapd has already multiplied such records' packets and bytes by the rate (measured,
+and `nfcapd(1)` on `-s`), so they are estimates: the rows get `sampling_interval` (and are never timed
+downstream, `engines.kernels.sampled_mask`) and `extra["nfcapd_upscaled"]` with the factor. An exporter
+with no sampler in the file keeps null: nothing is guessed.
 
 Bad input: a line nfdump printed that does not parse is rejected and counted with its record number;
 what nfdump says on stderr about a damaged file becomes an InputError naming the file, raised after
@@ -24,12 +37,15 @@ the records before the damage were delivered (as a truncated capture is read up 
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from minewatch.errors import InputError, Rejects
 from minewatch.sources.netflow import NETFLOW_SCHEMA
@@ -39,8 +55,14 @@ from minewatch.sources.netflow import NETFLOW_SCHEMA
 NFCAPD_HEADS = (b"\x0c\xa5\x01\x00", b"\x0c\xa5\x02\x00")
 #: The record format asked of nfdump (see the module docstring); `|` never occurs in a field.
 FIELDS = ("%tsr", "%td", "%pr", "%sa", "%sp", "%da", "%dp", "%ipkt", "%ibyt", "%opkt", "%obyt", "%flg", "%ra")
-FMT = "fmt:" + "|".join(FIELDS)
+#: ... followed by the exporter's SysID (`%exp`), split off before `parse_line`, for `nfdump -E`'s samplers.
+FMT = "fmt:" + "|".join(FIELDS) + "|%exp"
 BATCH_ROWS = 65_536
+#: Batches held back while `nfdump -E` is still listing samplers (a BZ2 file takes it as long as the
+#: records: it decompresses every block); past this many the reader waits for it instead of holding more.
+MAX_PENDING_BATCHES = 16
+#: `extra` key of a row whose packets and bytes nfcapd multiplied by its exporter's sampling rate.
+UPSCALED_KEY = "nfcapd_upscaled"
 #: nfdump's TCP flag letters, most significant bit first (CWR ECE URG ACK PSH RST SYN FIN).
 _FLAG_BITS = (0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x01)
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6", 132: "sctp", 47: "gre", 50: "esp"}
@@ -141,6 +163,96 @@ def parse_line(line: str) -> dict[str, object]:
     }  # fmt: skip
 
 
+_SYSID_RE = re.compile(r"SysID: (\d+),")
+_SAMPLER_RE = re.compile(
+    r"\s+Sampler: (Generic|Assigned|Static default|Static overwrite) Sampler: (?:id: (-?\d+), )?"
+    r"algorithm: (\d+), packet interval: (\d+), packet space: (\d+)")
+#: Which sampler nfcapd applies when an exporter has several (`nfcapd -s`: the operator's default yields
+#: to an announced rate, `-s -N` overrides it); among announced ids the lowest (nfcapd 1.7.1 only ever
+#: kept id 0 in our measurements).
+_SAMPLER_RANK = {"Static overwrite": 0, "Generic": 1, "Assigned": 2, "Static default": 3}
+
+
+def parse_samplers(text: str) -> dict[int, int]:
+    """`nfdump -E` output as {exporter SysID: 1-in-N rate}, for the exporters that have a sampler.
+
+    nfdump states a sampler as `packet interval` packets taken, then `packet space` skipped (a
+    samplingInterval of 100 is stored as 1 and 99), so the rate is (interval + space) / interval.
+    A sampler line before any SysID line, or with interval 0, says nothing usable and is skipped.
+    """
+    best: dict[int, tuple[tuple[int, int], int]] = {}
+    sysid: int | None = None
+    for line in text.splitlines():
+        m = _SYSID_RE.match(line)
+        if m:
+            sysid = int(m[1])
+            continue
+        m = _SAMPLER_RE.match(line)
+        if m is None or sysid is None:
+            continue
+        interval, space = int(m[4]), int(m[5])
+        if interval <= 0:
+            continue
+        rank = (_SAMPLER_RANK[m[1]], int(m[2] or 0))
+        rate = max(1, round((interval + space) / interval))
+        if sysid not in best or rank < best[sysid][0]:
+            best[sysid] = (rank, rate)
+    return {k: rate for k, (_, rate) in best.items()}
+
+
+class _Samplers:
+    """`nfdump -E FILE`, started before the record stream and read when its answer is first needed, so
+    listing the samplers overlaps reading the records instead of adding to it."""
+
+    def __init__(self, exe: str, p: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([exe, "-E", str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace", env=env)
+        self._rates: dict[int, int] | None = None
+        self.error = ""
+
+    def done(self) -> bool:
+        return self._rates is not None or self.proc.poll() is not None
+
+    def rates(self) -> dict[int, int]:
+        if self._rates is None:
+            out, err = self.proc.communicate()
+            self._rates = parse_samplers(out)
+            if self.proc.returncode or err.strip():
+                self.error = (err.strip() or f"exit status {self.proc.returncode}").splitlines()[0]
+        return self._rates
+
+    def close(self) -> None:
+        """Stop it if no batch ever needed its answer (no records, or the reader was abandoned)."""
+        if self._rates is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.communicate()
+            self._rates = {}
+
+
+def _with_sampling(batch: pa.RecordBatch, sysids: list[int | None], rates: dict[int, int]) -> pa.RecordBatch:
+    """The batch with each row's sampling rate by its exporter's SysID; rows nfcapd upscaled say so in
+    `extra`, since their packets and bytes are the counted ones times the rate, not counts."""
+    if not rates:
+        return batch
+    rate = pa.array([rates.get(s) if s is not None else None for s in sysids], pa.int64())
+    if rate.null_count == len(rate):
+        return batch
+    i = NETFLOW_SCHEMA.get_field_index("sampling_interval")
+    batch = batch.set_column(i, NETFLOW_SCHEMA.field(i), rate)
+    scaled = pc.fill_null(pc.greater(rate, 1), False)
+    n_scaled = pc.sum(scaled).as_py() or 0
+    if n_scaled:
+        j = NETFLOW_SCHEMA.get_field_index("extra")
+        offsets = pa.array(np.concatenate([[0], np.cumsum(scaled.to_numpy(zero_copy_only=False))]), pa.int32())
+        keys = pa.array([UPSCALED_KEY] * n_scaled, pa.string())
+        items = pc.cast(rate.filter(scaled), pa.string())
+        extra = pa.MapArray.from_arrays(offsets, keys, items, type=NETFLOW_SCHEMA.field(j).type,
+                                        mask=pc.invert(scaled))
+        batch = batch.set_column(j, NETFLOW_SCHEMA.field(j), extra)
+    return batch
+
+
 def _batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
     cols = {name: [r.get(name) for r in rows] for name in NETFLOW_SCHEMA.names}
     arrays = []
@@ -191,11 +303,25 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
     exe = nfdump_binary()
     if exe is None:
         raise InputError("an nfcapd file: reading it needs nfdump (Debian package nfdump)", path=str(p))
+    env = {"TZ": "UTC", "PATH": "/usr/bin:/bin"}
+    samplers = _Samplers(exe, p, env)
     cmd = [exe, "-q", "-N", "-6", "-r", str(p), "-o", FMT]  # -6: IPv6 addresses in full, not shortened
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+                            env=env)
     assert proc.stdout is not None and proc.stderr is not None
     rows: list[dict[str, object]] = []
+    sysids: list[int | None] = []
+    # batches made while `nfdump -E` still runs wait here for their exporters' sampling rates
+    pending: list[tuple[pa.RecordBatch, list[int | None]]] = []
+
+    def release(wait: bool) -> Iterator[pa.RecordBatch]:
+        if not pending or not (wait or samplers.done() or len(pending) >= MAX_PENDING_BATCHES):
+            return
+        rates = samplers.rates()
+        for b, ids in pending:
+            yield _with_sampling(b, ids, rates)
+        pending.clear()
+
     n = 0
     try:
         for line in proc.stdout:
@@ -203,21 +329,29 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
             if not s or s == "No matching flows":
                 continue
             n += 1
+            head, _, exp = s.rpartition("|")
             try:
-                rows.append(parse_line(s))
+                rows.append(parse_line(head))
             except ValueError as e:
                 rejects.add(f"unreadable nfdump record ({e})", f"{p} record {n}")
                 continue
+            sysids.append(int(exp) if exp.strip().isdigit() else None)
             if len(rows) >= BATCH_ROWS:
-                yield _batch(rows)
-                rows = []
+                pending.append((_batch(rows), sysids))
+                rows, sysids = [], []
+                yield from release(wait=False)
         if rows:
-            yield _batch(rows)
+            pending.append((_batch(rows), sysids))
+        yield from release(wait=True)
     finally:
         if proc.poll() is None:
             proc.stdout.close()
         err = proc.stderr.read().strip()
         proc.wait()
+        samplers.close()
     if err:
         first = err.splitlines()[0]
         raise InputError(f"nfdump could not read all of it after {n} record(s): {first}", path=str(p))
+    if samplers.error:
+        raise InputError(f"nfdump could not list its exporters' sampling (nfdump -E): {samplers.error}; "
+                         "its records were read without it", path=str(p))
