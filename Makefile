@@ -6,9 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean sysdeps
 
-$(STAMP): pyproject.toml
+# the demo needs only what minewatch itself runs on; the tests add pyspark, selenium, schemathesis ...
+# (~1.5 GB more), so `make demo` on a fresh machine does not download them
+RUNSTAMP := $(VENV)/.installed-run
+
+$(RUNSTAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNSTAMP)
+
+$(STAMP): pyproject.toml $(RUNSTAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -28,7 +36,7 @@ sysdeps:
 	  else echo "note: missing Debian packages:$$missing (tests that need them will skip)"; fi; \
 	fi
 
-demo: $(STAMP)
+demo: $(RUNSTAMP)
 	$(BIN)/minewatch demo
 
 test: $(STAMP) sysdeps

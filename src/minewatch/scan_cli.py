@@ -203,7 +203,8 @@ def _first_words(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-_STAGE_ZH = {"read+dissect": "读取与解析", "findings": "生成结果", "logs:read": "读取日志", "logs:score": "日志评分"}
+_STAGE_ZH = {"compile (first run)": "编译（仅首次运行）", "read+dissect": "读取与解析", "findings": "生成结果",
+             "logs:read": "读取日志", "logs:score": "日志评分"}
 
 #: rejected lines named in the closing summary (the web job page and `--format jsonl` runs see the same)
 MAX_REJECT_EXAMPLES = 5
