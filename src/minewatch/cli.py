@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from minewatch import __version__
+from minewatch import __version__, help_render
 from minewatch.i18n import current, is_supported, pick, set_lang, tr
 
 #: The CLI framework's own words that Typer lets us set (panel titles, default/required marks, the help
@@ -37,6 +37,7 @@ def _framework_in_chinese() -> None:
     cli_zh.install()
 
 
+help_render.install()  # CJK wraps in help tables; placeholders such as FILE…, table|jsonl|csv
 if current() == "zh":
     _framework_in_chinese()
 
