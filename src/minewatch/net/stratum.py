@@ -51,7 +51,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from minewatch.model import Evidence, combine_subscores, endpoint, utc_from_epoch
 from minewatch.net import nodes, tls
-from minewatch.net.coins import AGENT_HINTS, ALGORITHMS, family_of, host_algorithm, infer_coin, is_marketplace
+from minewatch.net.coins import (
+    AGENT_HINTS,
+    ALGORITHMS,
+    family_of,
+    host_algorithm,
+    host_coin,
+    infer_coin,
+    is_marketplace,
+)
 from minewatch.net.findings import REPORT_THRESHOLD
 from minewatch.net.hashrate import (
     HASHES_PER_DIFF1,
@@ -226,6 +234,9 @@ class SessionFacts:
     probe_only: bool = False
     #: the hashrate family is Bitcoin's by default (no coin or algorithm was named), not by evidence
     family_assumed: bool = False
+    #: the coin is the eth-proxy dialect's default (ETH for a 0x wallet), not named by any evidence:
+    #: a pool name learned later (DNS) may still say etc
+    coin_assumed: bool = False
     #: recomputes shares and hashrate for another family (set on mining facts with shares only)
     rehash: Any = field(default=None, repr=False, compare=False)
 
@@ -2194,6 +2205,7 @@ class SessionAnalyzer:
         f.stated_algorithm = self._algo_field
         if f.kind == "mining":
             f.coin, f.algorithm, f.coin_reason = guess.coin, guess.algorithm, guess.reason
+            _ethproxy_default(f)
         family = self._family(f, guess.family, guess.algorithm)
         self._finish_shares(f, family)
         if f.kind == "mining" and self._events:
@@ -2314,6 +2326,8 @@ def refine_with_pool_name(facts: SessionFacts, name: str | None) -> SessionFacts
     if facts.pool_host is None:
         facts.pool_host = name
     telling = bool(host_algorithm(name) or is_marketplace(name))  # the name overrules a payout wallet
+    # a coin taken from the eth-proxy dialect's default is a guess the pool's name may correct (an etc pool)
+    telling = telling or (facts.coin_assumed and host_coin(name) is not None)
     if facts.coin is None or (facts.algorithm is None and facts.stated_algorithm is None) or telling:
         g = infer_coin(
             wallet_coin=_wallet_coin(facts.wallet_type),
@@ -2326,6 +2340,8 @@ def refine_with_pool_name(facts: SessionFacts, name: str | None) -> SessionFacts
             old_family = None if facts.family_assumed else family_of(facts.algorithm, facts.coin)
             facts.coin = g.coin if telling else facts.coin or g.coin
             facts.algorithm, facts.coin_reason = g.algorithm, g.reason
+            facts.coin_assumed = False
+            _ethproxy_default(facts)
             if facts.rehash is not None and (facts.family_assumed or g.family != old_family):
                 # The family was Bitcoin's by default; the name says otherwise (a scrypt pool's
                 # difficulty is worth 2^16 hashes, not 2^32): recompute rather than contradict.
@@ -2356,6 +2372,26 @@ def _display_difficulty(work: tuple[str, float] | None, family: str | None) -> f
     if kind != "hashes":
         return val
     return val / (HASHES_PER_DIFF1.get(family or "", 0.0) or 2.0**32)
+
+
+def _ethproxy_default(f: SessionFacts) -> None:
+    """Coin and algorithm of an eth-proxy session that logged in with a 0x wallet and named neither.
+
+    Why a default here and not in `infer_coin`: a 0x address is valid on every EVM chain, so the
+    wallet alone decides nothing; but eth-proxy (`eth_submitLogin`/`eth_getWork`) is the getwork
+    bridge of Ethash miners (Claymore, ethminer, PhoenixMiner) and was spoken to Ethereum and
+    Ethereum Classic pools only. Ethereum's (historic) Ethash is the reading; a pool name naming
+    ETC already made the coin ETC (`infer_coin`'s host tokens), and a name naming another coin or
+    algorithm leaves both as that name says. `coin_assumed` lets a pool name learned later
+    (`refine_with_pool_name`) still correct it.
+    """
+    if f.variant != "ethproxy" or _wallet_coin(f.wallet_type) != "ethereum":
+        return
+    if f.coin is not None or f.algorithm not in (None, "ethash"):
+        return
+    f.coin, f.algorithm, f.coin_assumed = "ethereum", "ethash", True
+    why = "eth-proxy dialect with an Ethereum-format (0x) wallet: Ethash, Ethereum (no pool name says another chain)"
+    f.coin_reason = f"{f.coin_reason}; {why}" if f.coin_reason else why
 
 
 def _wallet_coin(wallet_type: str | None) -> str | None:
