@@ -92,3 +92,46 @@ def test_a_stray_carriage_return_in_the_metadata_names_file_and_line(tmp_path, t
     meta.write_bytes(b"meter_id,business\nA,shop\nB,ho\rme\n")
     r = _power(str(data), "--meta", str(meta))
     assert r.exit_code == 2 and f"{meta}, line 3: malformed CSV" in r.stderr
+
+
+def _collector_dir(tmp_path):
+    """A `minewatch collect --out` folder with one good hour file of 10 v5 records."""
+    import time
+
+    from minewatch.sources.collector import PartitionedWriter
+    from minewatch.sources.netflow import TemplateCache, decode_datagram
+    from test_flows_netflow import v5
+
+    out = tmp_path / "flows"
+    w = PartitionedWriter(out)
+    recs, _ = decode_datagram(v5([("10.0.0.1", "45.77.1.10", 40000 + i, 3333, 6, 300, 40000, 5, 3600000)
+                                  for i in range(10)]), "e:1", TemplateCache())
+    w.add(recs, int(time.time() * 1e6), 0.0)
+    w.flush()
+    return out, next(out.rglob("*.parquet"))
+
+
+def test_a_damaged_or_foreign_parquet_file_in_a_collector_folder_costs_only_its_records(tmp_path, tmp_home):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out, good = _collector_dir(tmp_path)
+    cut = good.with_name("part-cut.parquet")
+    cut.write_bytes(good.read_bytes()[:700])
+    t = pq.read_table(good)
+    t = t.set_column(t.column_names.index("src_port"), "src_port", pa.array(["x"] * t.num_rows))
+    pq.write_table(t, good.with_name("part-foreign.parquet"))
+    r = _scan(str(out))
+    assert r.exit_code == 0, r.output
+    assert " 10 flows" in r.stderr  # the good file's records
+    assert f"{cut}: records of an unreadable Parquet file" in r.stderr
+    assert f"error: {cut}: unreadable Parquet file" in r.stderr
+    assert "Parquet column src_port cannot be int32: the file's records: 10" in r.stderr
+
+
+def test_a_collector_folder_whose_first_file_is_damaged_is_still_recognised(tmp_path, tmp_home):
+    out, good = _collector_dir(tmp_path)
+    good.rename(good.with_name("part-z.parquet"))
+    good.with_name("part-a.parquet").write_bytes(b"PAR1" + b"\0" * 50)
+    r = _scan(str(out))
+    assert r.exit_code == 0 and " 10 flows" in r.stderr, r.output

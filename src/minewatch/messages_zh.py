@@ -527,6 +527,12 @@ _r(r"the resolver-log clock must be between -14 and 14 hours, got (.*)",
    "the resolver-log clock must be between -14 and 14 hours, got '30'")
 _r(r"resolver log cut short after line (\d+) \((.*)\)", lambda m: f"解析服务器日志在第 {m[1]} 行后被截断（{m[2]}）",
    "resolver log cut short after line 120 (Compressed file ended before the end-of-stream marker was reached)")
+_r(r"unreadable Parquet file \((.*)\)", lambda m: f"无法读取的 Parquet 文件（{m[1]}）",
+   "unreadable Parquet file (Parquet magic bytes not found in footer.)")
+_r(r"records of an unreadable Parquet file", lambda m: "无法读取的 Parquet 文件中的记录",
+   "records of an unreadable Parquet file")
+_r(r"Parquet column (\S+) cannot be (\S+): the file's records", lambda m: f"Parquet 列 {m[1]} 无法转换为 {m[2]}：该文件的记录",
+   "Parquet column src_port cannot be int32: the file's records")
 _r(r"resolver log query without a readable time", lambda m: "解析服务器日志中时间无法读取的查询",
    "resolver log query without a readable time")
 _r(r"resolver log query time out of range \(before 1970 or after 9999\)",

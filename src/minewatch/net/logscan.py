@@ -155,11 +155,11 @@ class FlowLogScanner:
             for event_type, batches in by_type.items():
                 self._take({"flow": "conn", "netflow": "conn", "tls": "ssl"}.get(event_type, event_type), batches)
         elif fmt == "netflow-parquet":
-            import pyarrow.dataset as ds
+            from minewatch.sources.collector import read_partitions
 
-            if flows:
-                self.add_netflow_table(ds.dataset(str(path), format="parquet", partitioning="hive").to_table(),
-                                       str(path))
+            if flows:  # file by file: a damaged file is named and costs its own records only
+                table, damage = read_partitions(path, self.rejects)
+                self.add_netflow_table(table, str(path))
         elif fmt == "resolver-log":
             from minewatch.sources.resolver import read_resolver_log
 

@@ -652,3 +652,54 @@ class Collector:
         name = f"collector-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"
         (stats / name).write_text(json.dumps({**c.as_dict(), "socket_rcvbuf": self.rcvbuf}, indent=1))
         return c
+
+
+def read_partitions(path: str | Path, rejects: Rejects) -> tuple[pa.Table, InputError | None]:
+    """Every Parquet file of a `minewatch collect --out` folder as one NETFLOW_SCHEMA table.
+
+    Why file by file and not `pyarrow.dataset(...).to_table()`: the dataset reads the first file for the
+    schema and stops at the first damaged one, so one cut or foreign file (a disk filled mid-flush
+    before files were renamed into place, a file copied in by hand) lost the whole folder in a
+    traceback. Here a file that cannot be read is named and skipped; a file whose columns cannot be the
+    collector's (a column of another type, a value out of its column's range) costs its rows, counted
+    under its name; a column a file lacks is null (unknown), as for Parquet written before it existed.
+    Returns the table and the error of the first unreadable file (None: all read), to be raised after
+    the table was used, as the line readers do with a file cut short.
+    """
+    from minewatch.sources.netflow import NETFLOW_SCHEMA
+
+    root = Path(path)
+    tables: list[pa.Table] = []
+    damage: InputError | None = None
+    files = [root] if root.is_file() else sorted(f for f in root.rglob("*.parquet")
+                                                  if f.is_file() and not f.name.startswith("."))
+    for f in files:
+        try:
+            t = pq.read_table(f, partitioning=None)
+        except (pa.ArrowException, OSError) as e:
+            rejects.add("records of an unreadable Parquet file", str(f), _footer_rows(f))
+            damage = damage or InputError(f"unreadable Parquet file ({str(e).splitlines()[0] if str(e) else e!r})",
+                                          path=str(f))
+            continue
+        cols = []
+        try:
+            for fld in NETFLOW_SCHEMA:
+                if fld.name in t.column_names:
+                    cols.append(t.column(fld.name).cast(fld.type))
+                else:
+                    cols.append(pa.chunked_array([pa.nulls(t.num_rows, fld.type)]))
+        except (pa.ArrowException, ValueError):
+            rejects.add(f"Parquet column {fld.name} cannot be {fld.type}: the file's records", str(f), t.num_rows)
+            continue
+        tables.append(pa.Table.from_arrays(cols, schema=NETFLOW_SCHEMA))
+    if not tables:
+        return NETFLOW_SCHEMA.empty_table(), damage
+    return pa.concat_tables(tables), damage
+
+
+def _footer_rows(f: Path) -> int:
+    """The rows a damaged file's footer still names (1 when even the footer is gone: the file)."""
+    try:
+        return max(1, pq.read_metadata(f).num_rows)
+    except (pa.ArrowException, OSError):
+        return 1

@@ -630,9 +630,14 @@ def sniff_format(path: str | Path) -> str | None:
     """
     p = Path(path)
     if p.is_dir():
-        parts = list(p.glob("date=*/hour=*/part-*.parquet"))[:1] or list(p.glob("*.parquet"))[:1]
-        if parts:
-            return sniff_format(parts[0])
+        laid_out = list(p.glob("date=*/hour=*/part-*.parquet"))[:20]
+        # the first file that can be read says; a damaged one is named later by the reader, not here
+        for part in laid_out or list(p.glob("*.parquet"))[:20]:
+            fmt = sniff_format(part)
+            if fmt is not None:
+                return fmt
+        if laid_out:  # the collector's layout, but no file's schema could be read: still its folder
+            return "netflow-parquet"
         # an nfcapd or nfsen directory (nfcapd.YYYYMMDDhhmm files, possibly in dated subdirectories)
         from minewatch.sources.nfcapd import nfcapd_files
 
@@ -652,7 +657,10 @@ def sniff_format(path: str | Path) -> str | None:
             if head == b"PAR1":
                 import pyarrow.parquet as pq
 
-                names = set(pq.read_schema(p).names)
+                try:
+                    names = set(pq.read_schema(p).names)
+                except (pa.ArrowException, OSError):  # a damaged footer: not known to be ours
+                    return None
                 return "netflow-parquet" if {"exporter", "observation_domain"} <= names else None
             stream: IO[bytes] = gzip.GzipFile(fileobj=f) if head[:2] == b"\x1f\x8b" else f
             first_lines: list[bytes] = []
