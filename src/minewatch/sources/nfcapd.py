@@ -230,12 +230,19 @@ class _Samplers:
             self._rates = {}
 
 
-def _with_sampling(batch: pa.RecordBatch, sysids: list[int | None], rates: dict[int, int]) -> pa.RecordBatch:
-    """The batch with each row's sampling rate by its exporter's SysID; rows nfcapd upscaled say so in
-    `extra`, since their packets and bytes are the counted ones times the rate, not counts."""
+def _rate_of(text: str, rates: dict[int, int]) -> int | None:
+    t = text.strip()
+    return rates.get(int(t)) if t.isdigit() else None
+
+
+def _with_sampling(batch: pa.RecordBatch, sysids: list[str], rates: dict[int, int]) -> pa.RecordBatch:
+    """The batch with each row's sampling rate by its exporter's SysID (`%exp` as printed: converted once
+    per distinct value, not per row); rows nfcapd upscaled say so in `extra`, since their packets and
+    bytes are the counted ones times the rate, not counts."""
     if not rates:
         return batch
-    rate = pa.array([rates.get(s) if s is not None else None for s in sysids], pa.int64())
+    by_text = {t: _rate_of(t, rates) for t in set(sysids)}
+    rate = pa.array([by_text[t] for t in sysids], pa.int64())
     if rate.null_count == len(rate):
         return batch
     i = NETFLOW_SCHEMA.get_field_index("sampling_interval")
@@ -245,7 +252,7 @@ def _with_sampling(batch: pa.RecordBatch, sysids: list[int | None], rates: dict[
     if n_scaled:
         j = NETFLOW_SCHEMA.get_field_index("extra")
         offsets = pa.array(np.concatenate([[0], np.cumsum(scaled.to_numpy(zero_copy_only=False))]), pa.int32())
-        keys = pa.array([UPSCALED_KEY] * n_scaled, pa.string())
+        keys = pa.repeat(pa.scalar(UPSCALED_KEY, pa.string()), n_scaled)
         items = pc.cast(rate.filter(scaled), pa.string())
         extra = pa.MapArray.from_arrays(offsets, keys, items, type=NETFLOW_SCHEMA.field(j).type,
                                         mask=pc.invert(scaled))
@@ -310,9 +317,9 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
                             env=env)
     assert proc.stdout is not None and proc.stderr is not None
     rows: list[dict[str, object]] = []
-    sysids: list[int | None] = []
+    sysids: list[str] = []  # each row's `%exp`, as printed
     # batches made while `nfdump -E` still runs wait here for their exporters' sampling rates
-    pending: list[tuple[pa.RecordBatch, list[int | None]]] = []
+    pending: list[tuple[pa.RecordBatch, list[str]]] = []
 
     def release(wait: bool) -> Iterator[pa.RecordBatch]:
         if not pending or not (wait or samplers.done() or len(pending) >= MAX_PENDING_BATCHES):
@@ -335,7 +342,7 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
             except ValueError as e:
                 rejects.add(f"unreadable nfdump record ({e})", f"{p} record {n}")
                 continue
-            sysids.append(int(exp) if exp.strip().isdigit() else None)
+            sysids.append(exp)
             if len(rows) >= BATCH_ROWS:
                 pending.append((_batch(rows), sysids))
                 rows, sysids = [], []
