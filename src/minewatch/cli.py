@@ -10,7 +10,9 @@ import importlib
 import importlib.util
 import sys
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from minewatch import __version__, help_render
 from minewatch.i18n import current, is_supported, pick, set_lang, tr
@@ -41,7 +43,48 @@ help_render.install()  # CJK wraps in help tables; placeholders such as FILE…,
 if current() == "zh":
     _framework_in_chinese()
 
+def hoist_lang(args: list[str]) -> list[str]:
+    """`--lang X` / `--lang=X` moved to the front of the arguments, wherever they were written.
+
+    Why: `--lang` is the root command's option, so Click refused it after the sub-command
+    (`minewatch scan --lang zh x.pcap` said "no such option --lang"), although `i18n.detect_lang`
+    already read it from anywhere in argv to build the help in that language. Moving it before Click
+    parses works for every command and group, present and future, without declaring it on each.
+    Only the first one is kept, the one `detect_lang` chose at start-up; arguments after `--` are
+    file names and are left alone.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a == "--lang" and i + 1 < len(args):
+            if not front:
+                front = [a, args[i + 1]]
+            i += 2
+            continue
+        if a.startswith("--lang="):
+            if not front:
+                front = [a]
+            i += 1
+            continue
+        rest.append(a)
+        i += 1
+    return front + rest
+
+
+class _LangAnywhereGroup(TyperGroup):
+    """The root group: hoists `--lang` (see `hoist_lang`) before Click reads the command line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_lang(list(args)))
+
+
 app = typer.Typer(
+    cls=_LangAnywhereGroup,
     name="minewatch",
     help=tr(
         "Find hidden cryptocurrency mining in captures, flow logs and meter data, and measure its cost.",
@@ -88,7 +131,8 @@ def _show_version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     lang: str = typer.Option(
-        None, "--lang", help=tr("Language: en or zh (default from locale).", "语言：en 或 zh（默认取自系统区域设置）。")
+        None, "--lang", help=tr("Language: en or zh (default from locale); may be written after the command too.",
+                                "语言：en 或 zh（默认取自系统区域设置）；也可写在子命令之后。")
     ),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
                                  help=tr("Show the version.", "显示版本。")),
