@@ -142,7 +142,41 @@ def test_sigma_rules_parse_with_pysigma():
     assert len(col.rules) == 2
     assert {r.logsource.service for r in col.rules} == {"dns", "conn"}
     docs = list(yaml.safe_load_all(text))
-    assert docs[0]["detection"]["selection"]["query|endswith"] == ["btc.pool-example.net", "xmr.pool-example.org"]
+    assert docs[0]["detection"]["selection_name"]["query"] == ["btc.pool-example.net", "xmr.pool-example.org"]
+
+
+def _sigma_dns_matches(rule, query: str) -> bool:
+    """Evaluate a parsed Sigma DNS rule on one Zeek `query` (its selections are OR-ed).
+
+    pySigma parses the rule and applies the modifiers (`endswith` becomes the wildcard value
+    `*.name`); no backend ships with it, so the values are matched here as a SIEM would: the whole
+    field, case-insensitively, `*` standing for any text.
+    """
+    import re
+
+    assert rule.detection.condition == ["selection_name or selection_subdomain"]
+    for det in rule.detection.detections.values():
+        for item in det.detection_items:
+            assert item.field == "query"
+            for v in item.value:
+                pattern = ".*".join(re.escape(part) for part in str(v).split("*"))
+                if re.fullmatch(pattern, query, re.IGNORECASE):
+                    return True
+    return False
+
+
+def test_sigma_pool_name_matches_the_name_and_its_subdomains_only():
+    """Review 13: `query|endswith: pool.eth.pp.ua` also matched `xpool.eth.pp.ua`."""
+    pytest.importorskip("sigma")
+    from sigma.collection import SigmaCollection
+
+    text = EXPORTERS["sigma"]([F(pool_host="pool.eth.pp.ua", dst_ip="45.77.10.30")])
+    rule = next(r for r in SigmaCollection.from_yaml(text).rules if r.logsource.service == "dns")
+    assert _sigma_dns_matches(rule, "pool.eth.pp.ua") and _sigma_dns_matches(rule, "eu1.POOL.eth.pp.ua")
+    assert not _sigma_dns_matches(rule, "xpool.eth.pp.ua") and not _sigma_dns_matches(rule, "eth.pp.ua")
+    endswith = next(i for d in rule.detection.detections.values() for i in d.detection_items if i.modifiers)
+    assert [m.__name__ for m in endswith.modifiers] == ["SigmaEndswithModifier"]
+    assert [str(v) for v in endswith.value] == ["*.pool.eth.pp.ua"]
 
 
 def test_stix_bundle_validates():

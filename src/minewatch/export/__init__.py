@@ -439,7 +439,12 @@ def export_suricata_dataset(findings: Iterable[Finding], **opts: Any) -> str:
 
 # -- Sigma -------------------------------------------------------------------------------------------
 def export_sigma(findings: Iterable[Finding], **opts: Any) -> str:
-    """Sigma rules (multi-document YAML) for Zeek dns and conn logs."""
+    """Sigma rules (multi-document YAML) for Zeek dns and conn logs.
+
+    A pool name matches as itself or as a sub-domain (`query: pool.eth.pp.ua` or
+    `query|endswith: .pool.eth.pp.ua`), the same boundary the Suricata rules draw with `dotprefix`:
+    a bare `endswith: pool.eth.pp.ua` also matched the unrelated `xpool.eth.pp.ua`.
+    """
     ind = _collect(findings, opts)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     docs: list[dict[str, Any]] = []
@@ -454,7 +459,11 @@ def export_sigma(findings: Iterable[Finding], **opts: Any) -> str:
                 "date": today,
                 "tags": ["attack.impact", "attack.t1496"],
                 "logsource": {"product": "zeek", "service": "dns"},
-                "detection": {"selection": {"query|endswith": ind.domains()}, "condition": "selection"},
+                "detection": {
+                    "selection_name": {"query": ind.domains()},
+                    "selection_subdomain": {"query|endswith": ["." + d for d in ind.domains()]},
+                    "condition": "selection_name or selection_subdomain",
+                },
                 "falsepositives": ["Visits to a pool's public web site"],
                 "level": "high",
             }
