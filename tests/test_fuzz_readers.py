@@ -135,3 +135,43 @@ def test_a_collector_folder_whose_first_file_is_damaged_is_still_recognised(tmp_
     good.with_name("part-a.parquet").write_bytes(b"PAR1" + b"\0" * 50)
     r = _scan(str(out))
     assert r.exit_code == 0 and " 10 flows" in r.stderr, r.output
+
+
+def test_a_zeek_data_line_above_the_fields_header_is_rejected_not_taken_as_column_names(tmp_path):
+    """A line swapped above `#fields` was consumed as the headerless-TSV column names: lost, uncounted."""
+    from minewatch.sources.zeek import read_zeek
+    from test_flows_readers import CONN_FIELDS, CONN_TYPES, conn_line, tsv_header
+
+    head = tsv_header("conn", CONN_FIELDS, CONN_TYPES).splitlines(keepends=True)
+    body = [conn_line(1_700_000_000 + i, 40000 + i, "60.0", "100", "(empty)") for i in range(4)]
+    p = tmp_path / "conn.log"
+    p.write_text("".join(head[:5] + body[:1] + head[5:] + body[1:]))
+    rej = Rejects()
+    rows = [r for b in read_zeek(p, rejects=rej) for r in b.to_pylist()]
+    assert len(rows) == 3 and rej.examples == [f"{p}:6: malformed conn line: data line before the #fields header"]
+
+
+def test_a_cut_separator_escape_is_a_rejected_header_line(tmp_path):
+    from minewatch.sources.zeek import read_zeek
+    from test_flows_readers import CONN_FIELDS, CONN_TYPES, conn_line, tsv_header
+
+    p = tmp_path / "conn.log"
+    p.write_text(tsv_header("conn", CONN_FIELDS, CONN_TYPES).replace("\\x09", "\\x", 1)
+                 + conn_line(1_700_000_000, 40000, "60.0", "100", "(empty)"))
+    rej = Rejects()
+    rows = [r for b in read_zeek(p, rejects=rej) for r in b.to_pylist()]
+    assert len(rows) == 1 and rej.counts == {"Zeek header #separator not readable (tab kept)": 1}
+
+
+def test_a_zeek_log_with_a_byte_order_mark_is_read(tmp_path):
+    """The BOM hid the first `#separator` line and with it the log type: every line was rejected."""
+    from minewatch.sources.zeek import read_zeek
+    from test_flows_readers import CONN_FIELDS, CONN_TYPES, conn_line, tsv_header
+
+    p = tmp_path / "x.log"
+    p.write_bytes(b"\xef\xbb\xbf" + (tsv_header("conn", CONN_FIELDS, CONN_TYPES)
+                                     + conn_line(1_700_000_000, 40000, "60.0", "100", "(empty)")).encode())
+    rej = Rejects()
+    reader = read_zeek(p, rejects=rej)
+    rows = [r for b in reader for r in b.to_pylist()]
+    assert reader.log_type == "conn" and len(rows) == 1 and rej.total == 0

@@ -317,9 +317,12 @@ _r(r"(\S+) out of range \(before 1970 or after 9999\): set to null", lambda m: f
 _r(r"number out of range: (-?\d+) \(allowed (-?\d+)\.\.(-?\d+)\)", lambda m: f"数字超出范围：{m[1]}（允许 {m[2]}..{m[3]}）",
    "number out of range: -5 (allowed 0..9223372036854775807)")
 _r(r"duration is not a non-negative number: (.+)", lambda m: f"时长不是非负数：{m[1]}", "duration is not a non-negative number: -1.0")
+_r(r"data line before the #fields header", lambda m: "数据行出现在 #fields 表头之前", "data line before the #fields header")
 _r(r"(\d+) fields where the header has (\d+)", lambda m: f"该行有 {m[1]} 个字段，而表头有 {m[2]} 个", "1 fields where the header has 10")
 _r(r"Zeek header #separator without a value \(tab kept\)", lambda m: "Zeek 表头 #separator 没有值（沿用制表符）",
    "Zeek header #separator without a value (tab kept)")
+_r(r"Zeek header #separator not readable \(tab kept\)", lambda m: "Zeek 表头 #separator 无法读取（沿用制表符）",
+   "Zeek header #separator not readable (tab kept)")
 _r(r"(\S+) lines inside a (\S+) log \(give each log its own file\)",
    lambda m: f"{m[2]} 日志中混有 {m[1]} 行（请每种日志各用一个文件）", "dns lines inside a conn log (give each log its own file)")
 _r(r"(.+): value does not fit its column", lambda m: f"{_whole(m[1]) or m[1]}：值不符合其列类型", "malformed conn line: value does not fit its column", (1,))

@@ -105,6 +105,10 @@ def open_text_lines(path: Path) -> tuple[Iterator[bytes], ByteCountingReader, in
 
     def lines() -> Iterator[bytes]:
         try:
+            first = next(stream, b"")
+            # a byte-order mark (a log saved by a Windows editor) hid the first header line, and with it
+            # the log type: every line of the file was rejected as another log's
+            yield first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
             for line in stream:
                 yield line.rstrip(b"\r\n")
         except (OSError, EOFError) as exc:
@@ -470,6 +474,10 @@ class ZeekReader:
         rows: list[dict[str, Any]] = []
         linenos: list[int] = []
         other_path: str | None = None  # a later header block of another log type (`cat conn.log dns.log`)
+        #: a Zeek `#` header was seen: the columns come from `#fields`, so a line before it is data that
+        #: cannot be read (until 2026-11 it was taken as the column names and lost without a count)
+        zeek_header = False
+        headerless_at: int | None = None  # the line taken as column names of a headerless TSV
         try:
             for lineno, line in enumerate(lines, start=1):
                 self.lines_read = lineno
@@ -482,9 +490,15 @@ class ZeekReader:
                         if not val:
                             self.rejects.add("Zeek header #separator without a value (tab kept)", f"{where}:{lineno}")
                             continue
-                        sep = val.encode().decode("unicode_escape")
+                        try:
+                            sep = val.encode().decode("unicode_escape")
+                        except UnicodeDecodeError:  # "\x" cut short: the line is damaged, not the file
+                            self.rejects.add("Zeek header #separator not readable (tab kept)", f"{where}:{lineno}")
+                            continue
+                        zeek_header = True
                         continue
                     key, _, val = text[1:].partition(sep)
+                    zeek_header = zeek_header or key in ("fields", "types", "path", "open")
                     if key == "set_separator":
                         set_sep = val
                     elif key == "empty_field":
@@ -492,6 +506,10 @@ class ZeekReader:
                     elif key == "unset_field":
                         unset = val
                     elif key == "fields":
+                        if headerless_at is not None:  # that line was data, not the column names
+                            self.rejects.add(f"malformed {self.log_type} line: data line before the #fields header",
+                                             f"{where}:{headerless_at}")
+                            headerless_at = None
                         fields, types = val.split(sep), None
                     elif key == "types":
                         types = val.split(sep)
@@ -512,8 +530,10 @@ class ZeekReader:
                             raise ValueError("JSON line is not an object")
                     else:
                         text = line.decode("utf-8", "replace")
+                        if fields is None and zeek_header:
+                            raise ValueError("data line before the #fields header")
                         if fields is None:  # headerless TSV (`tsv=T`): first line names the columns
-                            fields = text.split(sep)
+                            fields, headerless_at = text.split(sep), lineno
                             continue
                         cells = text.split(sep)
                         if len(cells) != len(fields):
