@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,85 @@ ACTOR = os.environ.get("USER", "cli")
 _USER_HELP = tr("User name.", "用户名。")
 _ROLE_HELP = tr("Role: viewer, analyst or admin.", "角色：viewer（查看者）、analyst（分析员）或 admin（管理员）。")
 _CASE_HELP = tr("Case number.", "案件编号。")
+
+
+class OutFormat(StrEnum):
+    """How a command shows what it made or listed: for people (default) or for scripts."""
+
+    table = "table"
+    jsonl = "jsonl"
+
+
+def _format_option() -> Any:
+    """`--format table|jsonl`: a table or sentence in the chosen language, or the stable English JSON.
+
+    Why a flag and not always JSON: `--lang zh` users got raw English JSON from these commands while
+    every other command answers in their language; scripts that parse the output ask for jsonl.
+    """
+    return typer.Option(OutFormat.table, "--format", help=tr(
+        "table (for people, in the chosen language) or jsonl (one JSON object per line, English keys, for scripts).",
+        "table（供人阅读，使用所选语言）或 jsonl（每行一个 JSON 对象，键为英文，供脚本使用）。"))  # fmt: skip
+
+
+def _named(names: dict[str, tuple[str, str]], code: str | None) -> str:
+    """A state or role code as a person reads it in the active language (the code itself if unknown)."""
+    if not code:
+        return "—"
+    en, zh = names.get(code, (code, code))
+    return tr(en, zh)
+
+
+def _joined(items: Iterable[str]) -> str:
+    return tr(", ", "、").join(items) or "—"
+
+
+def _when(ts: Any) -> str:
+    """A stored time for a table: minutes are enough to tell entries apart (jsonl keeps the full time)."""
+    return ts.strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _emit_json(objs: Iterable[Any]) -> None:
+    for o in objs:
+        typer.echo(json.dumps(o.to_dict(), ensure_ascii=False))
+
+
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not rows:
+        typer.echo(tr(f"{title}: none.", f"{title}：无。"))
+        return
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    Console().print(t)
+
+
+def _case_sentence(c: Any) -> str:
+    """One case as a sentence: number, title, state and where it may go next."""
+    from minewatch.store.cases import STATE_NAMES
+
+    nxt = _joined(_named(STATE_NAMES, s) for s in c.to_dict()["allowed_next"])
+    state = _named(STATE_NAMES, c.state)
+    return tr(f"case {c.case_id} “{c.title}”: {state}, {c.findings} finding(s); next: {nxt}",
+              f"案件 {c.case_id}「{c.title}」：{state}，{c.findings} 个发现；可转为：{nxt}")
+
+
+def _site_sentence(s: Any) -> str:
+    ranges, meters = _joined(s.ip_ranges), _joined(s.meter_ids)
+    return tr(f"site {s.site_id} “{s.name}”: ranges {ranges}; meters {meters}; {s.findings} finding(s) attached",
+              f"场所 {s.site_id}「{s.name}」：地址段 {ranges}；电表 {meters}；已关联 {s.findings} 个发现")
+
+
+def _user_sentence(u: Any) -> str:
+    from minewatch.store.cases import ROLE_NAMES
+
+    role = _named(ROLE_NAMES, u.role)
+    return tr(f"user {u.username}: {role}{', disabled' if u.disabled else ''}",
+              f"用户 {u.username}：{role}{'，已停用' if u.disabled else ''}")
 
 
 def _db(db: str | None) -> Any:
@@ -52,6 +133,7 @@ def user_add(
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
                                  envvar="MINEWATCH_PASSWORD", help=tr("At least 10 characters.", "至少 10 个字符。")),
     db: str = typer.Option(None, "--db", help=DB_HELP),
+    fmt: OutFormat = _format_option(),
 ) -> None:
     """Create a user. 创建用户。"""
     from minewatch.errors import MinewatchError
@@ -60,7 +142,7 @@ def user_add(
     d = _db(db)
     try:
         u = C.create_user(d, username, password, role, actor=ACTOR)
-        typer.echo(json.dumps(u.to_dict(), ensure_ascii=False))
+        typer.echo(json.dumps(u.to_dict(), ensure_ascii=False) if fmt is OutFormat.jsonl else _user_sentence(u))
     except MinewatchError as e:
         _fail(e)
     finally:
@@ -88,7 +170,7 @@ def user_role(username: str = typer.Argument(..., help=_USER_HELP), role: str = 
               disable: bool | None = typer.Option(None, "--disable/--enable", help=tr(
                   "Disable or re-enable the account; without either, it stays as it is.",
                   "停用或重新启用账号；两者都不给时保持原状。")),
-              db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
+              db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:  # fmt: skip
     """Change a user's role (or disable the account). 修改角色或停用账号。"""
     from minewatch.errors import MinewatchError
     from minewatch.store import cases as C
@@ -98,7 +180,8 @@ def user_role(username: str = typer.Argument(..., help=_USER_HELP), role: str = 
         u = C.user_by_name(d, username)
         if u is None:
             raise C.NotFound(f"no user {username!r}")
-        typer.echo(json.dumps(C.set_role(d, u.user_id, role, actor=ACTOR, disabled=disable).to_dict()))
+        u = C.set_role(d, u.user_id, role, actor=ACTOR, disabled=disable)
+        typer.echo(json.dumps(u.to_dict()) if fmt is OutFormat.jsonl else _user_sentence(u))
     except MinewatchError as e:
         _fail(e)
     finally:
@@ -106,14 +189,20 @@ def user_role(username: str = typer.Argument(..., help=_USER_HELP), role: str = 
 
 
 @user_app.command("list")
-def user_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+def user_list(db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:
     """List users. 列出用户。"""
     from minewatch.store import cases as C
 
     d = _db(db)
     try:
-        for u in C.list_users(d):
-            typer.echo(json.dumps(u.to_dict()))
+        users = C.list_users(d)
+        if fmt is OutFormat.jsonl:
+            _emit_json(users)
+            return
+        _print_table(tr("Users", "用户"), [tr("User", "用户名"), tr("Role", "角色"), tr("Disabled", "已停用"),
+                                          tr("Created", "创建时间")],
+                     [[u.username, _named(C.ROLE_NAMES, u.role), tr("yes", "是") if u.disabled else "",
+                       _when(u.created_at)] for u in users])  # fmt: skip
     finally:
         d.close()
 
@@ -125,6 +214,7 @@ def site_add(
     meter: list[str] = typer.Option([], "--meter", help=tr("Meter id (repeat).", "电表号（可重复）。")),
     address: str = typer.Option(None, "--address", help=tr("Postal address, for the visit.", "地址（供现场核查）。")),
     db: str = typer.Option(None, "--db", help=DB_HELP),
+    fmt: OutFormat = _format_option(),
 ) -> None:
     """Create a site; stored findings inside it are attached at once. 创建场所。"""
     from minewatch.errors import MinewatchError
@@ -132,8 +222,8 @@ def site_add(
 
     d = _db(db)
     try:
-        typer.echo(json.dumps(C.create_site(d, name, ip_ranges=ip_range, meter_ids=meter, address=address,
-                                            actor=ACTOR).to_dict(), ensure_ascii=False))  # fmt: skip
+        site = C.create_site(d, name, ip_ranges=ip_range, meter_ids=meter, address=address, actor=ACTOR)
+        typer.echo(json.dumps(site.to_dict(), ensure_ascii=False) if fmt is OutFormat.jsonl else _site_sentence(site))
     except MinewatchError as e:
         _fail(e)
     finally:
@@ -141,15 +231,21 @@ def site_add(
 
 
 @site_app.command("list")
-def site_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+def site_list(db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:
     """List sites. 列出场所。"""
     from minewatch.store import cases as C
 
     d = _db(db)
     try:
         C.attach_new(d)
-        for s in C.list_sites(d):
-            typer.echo(json.dumps(s.to_dict(), ensure_ascii=False))
+        sites = C.list_sites(d)
+        if fmt is OutFormat.jsonl:
+            _emit_json(sites)
+            return
+        _print_table(tr("Sites", "场所"), [tr("ID", "编号"), tr("Name", "名称"), tr("Ranges", "地址段"),
+                                          tr("Meters", "电表"), tr("Findings", "发现数"), tr("Open cases", "未结案件")],
+                     [[str(x.site_id), x.name, _joined(x.ip_ranges), _joined(x.meter_ids), str(x.findings),
+                       str(x.open_cases)] for x in sites])  # fmt: skip
     finally:
         d.close()
 
@@ -158,15 +254,15 @@ def site_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
 def case_open(title: str = typer.Argument(..., help=tr("Case title.", "案件标题。")),
               site: int = typer.Option(None, "--site", help=tr("Site id: the case takes all its findings.", "场所编号：案件纳入该场所的全部发现。")),
               finding: list[str] = typer.Option([], "--finding", help=tr("Finding id (repeat).", "发现编号（可重复）。")),
-              db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
+              db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:  # fmt: skip
     """Open a case for a site and/or findings. 立案。"""
     from minewatch.errors import MinewatchError
     from minewatch.store import cases as C
 
     d = _db(db)
     try:
-        typer.echo(json.dumps(C.open_case(d, title, site_id=site, finding_ids=finding, actor=ACTOR).to_dict(),
-                              ensure_ascii=False))  # fmt: skip
+        c = C.open_case(d, title, site_id=site, finding_ids=finding, actor=ACTOR)
+        typer.echo(json.dumps(c.to_dict(), ensure_ascii=False) if fmt is OutFormat.jsonl else _case_sentence(c))
     except MinewatchError as e:
         _fail(e)
     finally:
@@ -181,14 +277,15 @@ def case_state(case_id: int = typer.Argument(..., help=_CASE_HELP),
                    "closed（已结案）、dismissed（已排除）。")),
                reason: str = typer.Option(None, "--reason", help=tr(
                    "Why (required to dismiss: the reason it was a false alarm).", "原因（排除时必填：误报原因）。")),
-               db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:  # fmt: skip
+               db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:  # fmt: skip
     """Move a case to a new state. 变更案件状态。"""
     from minewatch.errors import MinewatchError
     from minewatch.store import cases as C
 
     d = _db(db)
     try:
-        typer.echo(json.dumps(C.transition(d, case_id, state, actor=ACTOR, reason=reason).to_dict(), ensure_ascii=False))
+        c = C.transition(d, case_id, state, actor=ACTOR, reason=reason)
+        typer.echo(json.dumps(c.to_dict(), ensure_ascii=False) if fmt is OutFormat.jsonl else _case_sentence(c))
     except MinewatchError as e:
         _fail(e)
     finally:
@@ -196,14 +293,23 @@ def case_state(case_id: int = typer.Argument(..., help=_CASE_HELP),
 
 
 @case_app.command("list")
-def case_list(state: str = typer.Option(None, "--state", help=tr("Only cases in this state.", "仅列出该状态的案件。")), db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+def case_list(state: str = typer.Option(None, "--state", help=tr("Only cases in this state.", "仅列出该状态的案件。")),
+              db: str = typer.Option(None, "--db", help=DB_HELP), fmt: OutFormat = _format_option()) -> None:  # fmt: skip
     """List cases. 列出案件。"""
     from minewatch.store import cases as C
 
     d = _db(db)
     try:
-        for c in C.list_cases(d, state=state):
-            typer.echo(json.dumps(c.to_dict(), ensure_ascii=False))
+        cases = C.list_cases(d, state=state)
+        if fmt is OutFormat.jsonl:
+            _emit_json(cases)
+            return
+        _print_table(tr("Cases", "案件"), [tr("ID", "编号"), tr("Title", "标题"), tr("State", "状态"), tr("Site", "场所"),
+                                          tr("Findings", "发现数"), tr("Next", "可转为"), tr("Updated", "更新时间")],
+                     [[str(c.case_id), c.title, _named(C.STATE_NAMES, c.state),
+                       "" if c.site_id is None else str(c.site_id), str(c.findings),
+                       _joined(_named(C.STATE_NAMES, x) for x in C.TRANSITIONS[c.state]), _when(c.updated_at)]
+                      for c in cases])  # fmt: skip
     finally:
         d.close()
 
