@@ -179,3 +179,44 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
     assert len(d.find_elements(By.CSS_SELECTOR, "#job-files li")) == 2
     d.get(d.find_elements(By.CLASS_NAME, "finding-link")[0].get_attribute("href"))
     assert POOL_SNI in d.page_source
+
+
+def test_meter_upload_with_its_options_in_chromium(server, browser, tmp_path):
+    """The upload form's meter fields (unit, interval, clock, metadata file) as a browser sends them:
+    a 96-point kWh export read as kWh gives the rig's 13 kW, the job page says how it was read."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from test_web_meter_options import META, RIG_KW, meter_96
+
+    env, base = server
+    d = browser
+    meter = meter_96(tmp_path / "p96-kwh.csv")
+    meta = tmp_path / "customers.csv"
+    meta.write_text(META)
+    d.get(base + "/login")
+    d.find_element(By.ID, "username").send_keys("analyst")
+    d.find_element(By.ID, "password").send_keys(PASSWORD)
+    d.find_element(By.ID, "login-button").click()
+    _wait_url(d, lambda u: not u.endswith("/login"))
+    d.get(base + "/upload?lang=en")
+    d.find_element(By.ID, "upload-file").send_keys(str(meter))
+    Select(d.find_element(By.ID, "upload-meter-unit")).select_by_value("kwh")
+    Select(d.find_element(By.ID, "upload-meter-interval")).select_by_value("15min")
+    tz = d.find_element(By.ID, "upload-meter-tz")
+    tz.clear()
+    tz.send_keys("8")
+    d.find_element(By.ID, "upload-meta").send_keys(str(meta))
+    shot(d, "08-meter-form")
+    d.find_element(By.ID, "upload-button").click()
+    _wait_url(d, lambda u: "/jobs/" in u)
+    state = _wait_job(d)
+    shot(d, "09-meter-job")
+    assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
+    shown = d.find_element(By.ID, "job-meter-options").text
+    assert "kWh per interval" in shown and "15 min" in shown and "UTC+8" in shown and "customers.csv" in shown
+    assert not d.find_elements(By.ID, "job-warnings")  # the unit was given, nothing assumed
+    job = env.app.state.jobs.get(d.current_url.rsplit("/", 1)[1])
+    assert job.meter.meta is not None and [f.filename for f in job.files] == ["p96-kwh.csv"]
+    (rig,) = [f for f in env.api("viewer").get("/api/v1/findings", params={"meter_id": "310001"}).json()["items"]]
+    assert abs(rig["kw_mining"] - RIG_KW) < 0.3 and rig["machines_est"] == 4

@@ -382,11 +382,25 @@ async def api_upload(request: Request, file: list[UploadFile] = File(..., descri
         tz_offset: float = Form(0.0, ge=-14, le=14, description=(
             "Hours the clock of uploaded DNS resolver logs is ahead of UTC (they write local time without a "
             "zone); as `minewatch scan --tz-offset`.")),
+        meter_unit: Literal["", "kwh", "kw"] = Form("", description=(
+            "Unit of the values in meter files: `kwh` (energy per interval) or `kw`; empty: from the column "
+            "names, else assumed (the job's `warnings` say so); as `minewatch power scan --unit`.")),
+        meter_interval: str = Form("", max_length=16, description=(
+            "Reading interval of meter files: 15min, 30min, 1h, 1d or seconds; empty: detected; as "
+            "`minewatch power scan --interval`.")),
+        meter_tz_offset: float = Form(0.0, ge=-14, le=14, description=(
+            "Hours the meter clock is ahead of UTC (8 for China); as `minewatch power scan --tz-offset`.")),
+        meta: UploadFile | None = File(None, description=(
+            "Customer metadata CSV for the meter files (meter_id, tariff_class, business, contracted_kw, "
+            "transformer, role); not scanned as meter data; as `minewatch power scan --meta`.")),
         user: C.User = Depends(analyst)) -> dict[str, Any]:  # fmt: skip
+    from minewatch.web.jobs import MeterOptions
     from minewatch.web.pages import submit_uploads
 
     try:
-        job = await submit_uploads(request, file, user.username, rescan=rescan, tz_offset=tz_offset)
+        meter = MeterOptions.parse(meter_unit, meter_interval, meter_tz_offset)
+        job = await submit_uploads(request, file, user.username, rescan=rescan, tz_offset=tz_offset, meter=meter,
+                                   meta=meta)
     except InputError as e:
         raise HTTPException(400, str(e)) from e
     return job.to_dict()

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from minewatch.errors import InputError
-from minewatch.messages_zh import error_text, example_text, reasons_text, to_zh
+from minewatch.messages_zh import ISSUE_NAMES, error_text, example_text, reasons_text, to_zh
 from minewatch.store.backend import connect, imported, record_import
+from minewatch.web.messages import Worded
 
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 
@@ -109,6 +110,78 @@ class JobFile:
         return {"filename": self.filename, "sha256": self.sha256, "size_bytes": self.size_bytes, "kind": self.kind}
 
 
+#: the reading intervals `minewatch power scan --interval` names, in seconds
+METER_INTERVALS = {"15min": 900, "30min": 1800, "1h": 3600, "hourly": 3600, "1d": 86400, "daily": 86400}
+
+#: (en, zh) words for the unit meter values were read in
+UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "kwh": ("kWh per interval", "每个间隔的电量（kWh）"),
+    "kw": ("kW (power)", "功率（kW）"),
+    "mixed": ("kWh or kW by column", "按列分别为 kWh 或 kW"),
+}
+
+
+@dataclass(frozen=True)
+class MeterOptions:
+    """What `minewatch power scan` is told with `--unit`, `--interval`, `--tz-offset` and `--meta`.
+
+    Why the web needs them: a 96-point export of kWh per interval looks exactly like a kW load curve,
+    and without being told the reader takes it for kW (4x too low at 15 minutes); only the person
+    who exported the file knows. They are kept on the job and in the import ledger, so the same
+    file uploaded again with other options is scanned again instead of "already imported"."""
+
+    unit: str | None = None  #: "kwh", "kw", or None: from the file (column names), else the reader's assumption
+    interval_s: int | None = None  #: None: detected from the timestamps
+    tz_offset: float = 0.0  #: hours the meter clock is ahead of UTC
+    meta: JobFile | None = None  #: the customer metadata CSV (meter_id, tariff_class, ...), never scanned as meters
+
+    @staticmethod
+    def parse(unit: str | None = None, interval: str | None = None, tz_offset: str | float | None = None) -> MeterOptions:
+        """The form's or the API's text, checked as the CLI checks it; a bad value is a `Worded` error
+        naming the field, so the page can say it in the reader's language instead of failing the job."""
+        u = (unit or "").strip().lower()
+        if u in ("", "auto"):
+            u_opt = None
+        elif u in ("kwh", "kw"):
+            u_opt = u
+        else:
+            raise Worded(f"the meter unit must be kwh or kw, got {unit!r}", f"电表单位应为 kwh 或 kw，收到 {unit!r}")
+        step: int | None = None
+        iv = (interval or "").strip().lower()
+        if iv not in ("", "auto"):
+            step = METER_INTERVALS.get(iv)
+            if step is None:
+                try:
+                    step = int(iv)
+                except ValueError:
+                    step = 0
+                if not 1 <= step <= 86400:
+                    raise Worded(f"the meter interval must be 15min, 30min, 1h, 1d or seconds from 1 to 86400, "
+                                 f"got {interval!r}",
+                                 f"电表采集间隔应为 15min、30min、1h、1d 或 1 至 86400 之间的秒数，收到 {interval!r}")
+        try:
+            tz = float(tz_offset) if tz_offset is not None and str(tz_offset).strip() else 0.0
+        except ValueError:
+            tz = float("nan")
+        if not (tz == tz and -14 <= tz <= 14):
+            raise Worded(f"the meter clock must be between -14 and 14 hours, got {tz_offset!r}",
+                         f"电表时钟与 UTC 的时差应在 -14 至 14 小时之间，收到 {tz_offset!r}")
+        return MeterOptions(u_opt, step, tz)
+
+    @property
+    def given(self) -> bool:
+        return self != MeterOptions()
+
+    def ledger_key(self) -> dict[str, Any]:
+        """What a meter file's findings depend on besides its content, as recorded in the import ledger."""
+        return {"unit": self.unit, "interval_s": self.interval_s, "tz_offset": self.tz_offset,
+                "meta_sha256": self.meta.sha256 if self.meta else None}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": self.unit, "interval_s": self.interval_s, "tz_offset": self.tz_offset,
+                "meta": self.meta.to_dict() if self.meta else None}  # fmt: skip
+
+
 @dataclass
 class Job:
     job_id: str
@@ -136,6 +209,11 @@ class Job:
     rescan: bool = False
     #: hours the clock of uploaded resolver logs is ahead of UTC (`minewatch scan --tz-offset`)
     tz_offset: float = 0.0
+    #: how meter files are read (`minewatch power scan --unit/--interval/--tz-offset/--meta`)
+    meter: MeterOptions = field(default_factory=MeterOptions)
+    #: what the reader had to assume (a meter file's unit): shown above the notes, as it changes every number
+    warnings: list[str] = field(default_factory=list)
+    warnings_zh: list[str] = field(default_factory=list)
 
     @property
     def percent(self) -> float:
@@ -153,6 +231,11 @@ class Job:
         self.notes.append(en)
         self.notes_zh.append(zh if zh is not None else to_zh(en))
 
+    def warn(self, en: str, zh: str) -> None:
+        """A line the job page shows prominently, in both languages."""
+        self.warnings.append(en)
+        self.warnings_zh.append(zh)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "job_id": self.job_id, "filename": self.filename, "owner": self.owner, "sha256": self.sha256,
@@ -160,6 +243,7 @@ class Job:
             "percent": self.percent, "findings": self.findings, "new_findings": self.new_findings,
             "attached": self.attached, "error": self.error, "error_zh": self.error_zh, "notes": self.notes, "notes_zh": self.notes_zh,
             "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan, "tz_offset": self.tz_offset,
+            "meter": self.meter.to_dict(), "warnings": self.warnings, "warnings_zh": self.warnings_zh,
         }  # fmt: skip
 
 
@@ -189,11 +273,24 @@ class JobManager:
         """Take over a finished upload (already size-checked), keep it under its hash, queue the scan."""
         return self.submit_files([(tmp, filename)], owner, rescan=rescan)
 
+    def keep_meta(self, tmp: Path, filename: str) -> JobFile:
+        """Check an uploaded customer metadata CSV now (a bad one is the uploader's error on the form,
+        not a failed job minutes later) and keep it under its hash."""
+        from minewatch.power.readers import read_meta
+
+        try:
+            read_meta(tmp)
+        except InputError as e:
+            tmp.unlink(missing_ok=True)
+            raise InputError(e.message, path=filename, line=e.line, offset=e.offset) from e
+        return self._keep(tmp, filename)
+
     def submit_files(self, uploads: list[tuple[Path, str]], owner: str, *, rescan: bool = False,
-                     tz_offset: float = 0.0) -> Job:
+                     tz_offset: float = 0.0, meter: MeterOptions | None = None) -> Job:
         """One job for several files of one upload: flow logs are read together (a conn.log needs the
         dns.log and ssl.log beside it to name its servers), captures and meter files one by one. With
-        `rescan`, files the import ledger knows are scanned again (as `minewatch scan --rescan`)."""
+        `rescan`, files the import ledger knows are scanned again (as `minewatch scan --rescan`).
+        `meter` says how meter files are read (its metadata file already kept by `keep_meta`)."""
         if not uploads:
             raise InputError("no file in the upload")
         if len(uploads) > MAX_FILES_PER_JOB:
@@ -208,7 +305,7 @@ class JobManager:
         first = files[0]
         name = first.filename if len(files) == 1 else f"{first.filename} (+{len(files) - 1})"
         job = Job(uuid.uuid4().hex, name, owner, first.path, first.sha256, sum(f.size_bytes for f in files),
-                  files=files, rescan=rescan, tz_offset=tz_offset)  # fmt: skip
+                  files=files, rescan=rescan, tz_offset=tz_offset, meter=meter or MeterOptions())  # fmt: skip
         with self._lock:
             self.jobs[job.job_id] = job
         self._pool.submit(self._run, job)
@@ -243,8 +340,18 @@ class JobManager:
             job.kind = kinds.pop() if len(kinds) == 1 else "mixed"
             prior = {} if job.rescan else self._ledger(files)
             for f in files:
+                if f.sha256 in prior and f.kind == "meter" and _meter_key(prior[f.sha256]) != job.meter.ledger_key():
+                    # its findings depend on the unit, interval, clock and metadata it was read with
+                    del prior[f.sha256]
+                    job.note(f"{f.filename}: imported before with other meter options; scanned again with these",
+                             f"{f.filename}：此前以不同的电表选项导入过；按本次选项重新扫描")
                 if f.sha256 in prior:
                     _note_prior(job, f, prior[f.sha256])
+            meta = self._meta(job) if any(f.kind == "meter" and f.sha256 not in prior for f in files) else {}
+            if job.meter.meta is not None and not any(f.kind == "meter" for f in files):
+                job.note(f"{job.meter.meta.filename}: customer metadata not used: no meter file in the upload",
+                         f"{job.meter.meta.filename}：未使用用户档案：本次上传中没有电表文件")
+            meters_seen: set[str] = set()
             batches: list[tuple[JobFile, list[Any]]] = []  # (file whose sha the findings are stored under, findings)
             logs = [f for f in files if f.kind in LOG_KINDS]
             from minewatch.net.lookups import PoolLookups
@@ -257,10 +364,16 @@ class JobManager:
                     continue
                 if f.sha256 not in prior:
                     got = self._scan_capture(job, f, base, job_lookups, intel) if f.kind == "capture" \
-                        else self._scan_meter(job, f)
+                        else self._scan_meter(job, f, meta, meters_seen)
                     batches.append((f, got))
                 base += f.size_bytes
                 job.done_bytes = base
+            if meta and meters_seen:
+                ghost = sorted(m for m in meta if m not in meters_seen)
+                if ghost:
+                    shown = ", ".join(ghost[:5]) + (", …" if len(ghost) > 5 else "")
+                    job.note(f"metadata rows for meters not in the data: {len(ghost)} ({shown})",
+                             f"数据中没有的电表的档案行：{len(ghost)}（{shown}）")
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
                 batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups,
@@ -286,8 +399,10 @@ class JobManager:
                     job.new_findings += db.add_findings(found, import_sha256=f.sha256)
                 for f in files:
                     if f.sha256 not in prior:
-                        record_import(db, f.sha256, f.filename, f.size_bytes, f.kind or "?",
-                                      {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"})  # fmt: skip
+                        summary: dict[str, Any] = {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"}
+                        if f.kind == "meter":
+                            summary["meter_options"] = job.meter.ledger_key()
+                        record_import(db, f.sha256, f.filename, f.size_bytes, f.kind or "?", summary)
                 stored_before = [sha for sha in prior if all(g.sha256 != sha for g, _ in batches)]
                 if stored_before:
                     marks = ", ".join("?" for _ in stored_before)
@@ -437,19 +552,42 @@ class JobManager:
                      f"{sum(tunnels.values()):,} 个数据包取自隧道内部（{kinds}）；所列的流为内层流")
         return found
 
-    def _scan_meter(self, job: Job, jf: JobFile) -> list[Any]:
+    def _meta(self, job: Job) -> dict[str, Any]:
+        """The upload's customer metadata by meter id (checked on upload; its data issues become notes)."""
+        mf = job.meter.meta
+        if mf is None:
+            return {}
+        from minewatch.power.readers import DataIssue, read_meta
+
+        issues: list[DataIssue] = []
+        try:
+            meta = read_meta(mf.path, issues)
+        except InputError as e:
+            raise InputError(e.message, path=mf.filename, line=e.line, offset=e.offset) from e
+        _note_issues(job, mf.filename, issues, {str(mf.path): mf.filename, mf.path.name: mf.filename})
+        return meta
+
+    def _scan_meter(self, job: Job, jf: JobFile, meta: dict[str, Any] | None = None,
+                    seen: set[str] | None = None) -> list[Any]:
+        """`minewatch power scan` of one meter file with the job's meter options; what unit the values
+        were read in is always said, and said loudly when the reader had to assume it."""
         import numpy as np
 
         from minewatch.power.readers import read_file
         from minewatch.power.scan import scan_series
 
-        res = read_file(jf.path)
+        opts = job.meter
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = read_file(jf.path, interval_s=opts.interval_s, unit=opts.unit, tz_offset_h=opts.tz_offset)
         for s in res.series:  # findings (and their ids) name the file as uploaded, not the server's copy
             s.source = jf.filename
+        if seen is not None:
+            seen.update(s.meter_id for s in res.series)
         job.done_bytes += jf.size_bytes // 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = scan_series(res.series, temperature=res.temperature)
+            out = scan_series(res.series, meta=meta or {}, temperature=res.temperature, tz_offset_h=opts.tz_offset)
         suspects = out.suspects()
         by_id = {s.meter_id: s for s in res.series}
         for f in suspects:
@@ -467,10 +605,78 @@ class JobManager:
                     [time.strftime("%Y-%m-%d", time.gmtime(day0 + i * 86400)), round(float(v), 3)]
                     for i, v in enumerate(daily) if np.isfinite(v)
                 ]  # fmt: skip
-        if res.issues:
-            n = sum(i.count for i in res.issues)
-            job.note(f"{jf.filename}: {n} data issue(s) in the meter file", f"{jf.filename}：电表文件中有 {n} 处数据问题")
+        _note_units(job, jf.filename, res)
+        _note_issues(job, jf.filename, res.issues, {str(jf.path): jf.filename, jf.path.name: jf.filename})
         return suspects
+
+
+def _meter_key(entry: dict[str, Any]) -> dict[str, Any]:
+    """The meter options a ledger entry was scanned with (an entry from before they were recorded:
+    the defaults, which is what the web read every meter file with then)."""
+    summary = entry.get("summary") or {}
+    key = summary.get("meter_options") if isinstance(summary, dict) else None
+    return key if isinstance(key, dict) else MeterOptions().ledger_key()
+
+
+def _note_units(job: Job, name: str, res: Any) -> None:
+    """Say what unit and interval a meter file's values were read in, and warn when the unit was
+    assumed: a kWh-per-interval export read as kW gives 1/4 of the load at 15 minutes, and nothing
+    else on the page would show it (the CLI lists it under "unit assumptions")."""
+    units = sorted({s.unit_in for s in res.series})
+    steps = sorted({s.interval_s for s in res.series})
+    assumed = [i for i in res.issues if i.kind == "unit_assumed"]
+    if job.meter.unit:
+        how_en, how_zh = "as chosen on upload", "按上传时的选择"
+    elif assumed:
+        how_en, how_zh = "assumed: the file does not say", "系假定：文件中未标明"
+    else:
+        how_en, how_zh = "from the column names", "依据列名"
+    unit_en = ", ".join(UNIT_WORDS.get(u, (u, u))[0] for u in units) or "?"
+    unit_zh = "、".join(UNIT_WORDS.get(u, (u, u))[1] for u in units) or "?"
+    every = ", ".join(step_words(x)[0] for x in steps) or "?"
+    every_zh = "、".join(step_words(x)[1] for x in steps) or "?"
+    job.note(f"{name}: {len(res.series)} meter(s), one reading every {every}, values read as {unit_en} ({how_en})",
+             f"{name}：{len(res.series)} 块电表，每 {every_zh} 一个读数，数值按{unit_zh}读取（{how_zh}）")
+    for i in assumed:
+        took_kwh = "taken as kWh" in i.detail
+        other = UNIT_WORDS["kw" if took_kwh else "kwh"]
+        other_word = "kW" if took_kwh else "kWh"
+        what = i.detail.split(": ", 1)[-1].replace("; --unit kwh for energy", "")
+        what_zh = to_zh(i.detail).split("：", 1)[-1].replace("；如为电量请用 --unit kwh", "")
+        job.warn(f"{name}: unit assumed: {what}. If the values are {other[0]}, upload the file again with the "
+                 f"meter unit set to {other_word}: every kW figure (and the machine count) depends on it.",
+                 f"{name}：单位系假定：{what_zh}。如数值实为{other[1]}，请把电表单位设为 {other_word} 后重新上传："
+                 "所有功率数字（以及矿机数）都取决于此。")
+
+
+def step_words(seconds: int) -> tuple[str, str]:
+    """A reading interval for a person (15 min, 1 h), in English and Chinese."""
+    if seconds % 86400 == 0:
+        return (f"{seconds // 86400} day(s)", f"{seconds // 86400} 天")
+    if seconds % 3600 == 0:
+        return (f"{seconds // 3600} h", f"{seconds // 3600} 小时")
+    if seconds % 60 == 0:
+        return (f"{seconds // 60} min", f"{seconds // 60} 分钟")
+    return (f"{seconds} s", f"{seconds} 秒")
+
+
+def _note_issues(job: Job, name: str, issues: list[Any], by_path: dict[str, str]) -> None:
+    """The reader's data issues by kind with their true counts and the first examples, as `power
+    scan` lists them (a bare "N data issue(s)" told the user nothing they could check)."""
+    kinds: dict[str, list[Any]] = {}
+    for i in issues:
+        if i.kind != "unit_assumed":  # said by `_note_units`, with what to do about it
+            kinds.setdefault(i.kind, []).append(i)
+    for kind, items in kinds.items():
+        en, zh = ISSUE_NAMES.get(kind, (kind, kind))
+        n = sum(i.count for i in items)
+        ex = [_named(" ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, i.detail) if x), by_path)
+              for i in items[:3]]
+        ex_zh = [_named(" ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, to_zh(i.detail)) if x),
+                        by_path) for i in items[:3]]
+        more = f"; … and {len(items) - 3} more" if len(items) > 3 else ""
+        more_zh = f"；…… 另有 {len(items) - 3} 处" if len(items) > 3 else ""
+        job.note(f"{name}: {en}: {n:,} ({'; '.join(ex)}{more})", f"{name}：{zh}：{n:,}（{'；'.join(ex_zh)}{more_zh}）")
 
 
 def _note_prior(job: Job, f: JobFile, entry: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import secrets
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -41,8 +42,8 @@ from minewatch.web.app import (
     session_id,
     session_user,
 )
-from minewatch.web.jobs import KIND_NAMES, MAX_FILES_PER_JOB
-from minewatch.web.messages import localise
+from minewatch.web.jobs import KIND_NAMES, MAX_FILES_PER_JOB, UNIT_WORDS, MeterOptions, step_words
+from minewatch.web.messages import localise_error
 from minewatch.web.queries import SORTS, FindingFilter, coins, get_finding, overview, query_findings
 from minewatch.web.ratelimit import Lockout
 from minewatch.web.service import (
@@ -108,7 +109,7 @@ def fail(request: Request, e: Exception, status: int | None = None) -> Response:
     refuse (as the API answers), else 400."""
     if status is None:
         status = 404 if isinstance(e, C.NotFound) else 409 if isinstance(e, C.TransitionError) else 400
-    message = localise(str(e), lang_of(request))
+    message = localise_error(e, lang_of(request))
     return render(request, "error.html", {"message": message, "status": status}, status=status)
 
 
@@ -512,7 +513,9 @@ async def save_upload(request: Request, file: UploadFile) -> Path:
 
 @router.post("/upload")
 async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] = File(...), rescan: str = Form(""),
-                 tz_offset: str = Form(""), user: C.User = Depends(session_user)) -> Response:  # fmt: skip
+                 tz_offset: str = Form(""), meter_unit: str = Form(""), meter_interval: str = Form(""),
+                 meter_tz_offset: str = Form(""), meta: UploadFile | None = File(None),
+                 user: C.User = Depends(session_user)) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     require(user, "analyst", lang_of(request))
     try:
@@ -522,18 +525,29 @@ async def upload(request: Request, csrf: str = Form(""), file: list[UploadFile] 
     except ValueError:
         return fail(request, InputError(f"the resolver-log clock must be between -14 and 14 hours, got {tz_offset!r}"))
     try:
-        job = await submit_uploads(request, file, user.username, rescan=bool(rescan), tz_offset=tz)
+        meter = MeterOptions.parse(meter_unit, meter_interval, meter_tz_offset)
+        job = await submit_uploads(request, file, user.username, rescan=bool(rescan), tz_offset=tz, meter=meter,
+                                   meta=meta)
     except InputError as e:
         return fail(request, e)
     return back(f"/jobs/{job.job_id}")
 
 
 async def submit_uploads(request: Request, files: list[UploadFile], owner: str, *, rescan: bool = False,
-                         tz_offset: float = 0.0) -> Any:
+                         tz_offset: float = 0.0, meter: MeterOptions | None = None,
+                         meta: UploadFile | None = None) -> Any:
     """Save every file of the upload, then queue one job for them (pages and API alike). Files the
-    import ledger knows are not scanned again unless `rescan` (their stored findings are shown)."""
+    import ledger knows are not scanned again unless `rescan` (their stored findings are shown).
+    `meta` is the customer metadata CSV: a field of its own, so it is never taken for a meter file;
+    it is checked before the job is queued (a browser sends an empty, nameless part when none is chosen)."""
     if len(files) > MAX_FILES_PER_JOB:
         raise InputError(f"at most {MAX_FILES_PER_JOB} files in one upload")
+    meter = meter or MeterOptions()
+    jobs = request.app.state.jobs
+    kept_meta = None
+    if meta is not None and meta.filename:
+        kept_meta = jobs.keep_meta(await save_upload(request, meta), C.safe_filename(meta.filename))
+        meter = replace(meter, meta=kept_meta)
     saved: list[tuple[Path, str]] = []
     try:
         for f in files:
@@ -542,7 +556,7 @@ async def submit_uploads(request: Request, files: list[UploadFile], owner: str, 
         for tmp, _ in saved:
             tmp.unlink(missing_ok=True)
         raise
-    return request.app.state.jobs.submit_files(saved, owner, rescan=rescan, tz_offset=tz_offset)
+    return jobs.submit_files(saved, owner, rescan=rescan, tz_offset=tz_offset, meter=meter)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -554,7 +568,8 @@ def job_page(request: Request, job_id: str, user: C.User = Depends(session_user)
     total = 0
     if job.state == "done":
         total, rows = query_findings(db, _job_filter(db, job.shas), limit=50)
-    return render(request, "job.html", {"job": job, "rows": rows, "total": total, "kind_names": KIND_NAMES})
+    return render(request, "job.html", {"job": job, "rows": rows, "total": total, "kind_names": KIND_NAMES,
+                                        "unit_words": UNIT_WORDS, "step_words": step_words})
 
 
 def _job_filter(db: Db, shas: list[str]) -> FindingFilter:
