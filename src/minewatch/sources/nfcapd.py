@@ -131,10 +131,15 @@ def _address(text: str) -> str:
 
 
 def parse_line(line: str) -> dict[str, object]:
-    """One record line of FMT into collector columns; raises ValueError when it is not one."""
+    """One record line of FIELDS (without `%exp`) into collector columns; raises ValueError when it is not one."""
     f = [x.strip() for x in line.split("|")]
     if len(f) != len(FIELDS):
         raise ValueError(f"{len(f)} fields, expected {len(FIELDS)}")
+    return _parse_fields(f)
+
+
+def _parse_fields(f: list[str]) -> dict[str, object]:
+    """The FIELDS of one record, already split and stripped (the reader splits `%exp` off the same list)."""
     start_ms = _ms(f[0])
     dur_ms = _duration_ms(f[1])
     if dur_ms > _WRAP_MS // 2:  # start and end swapped by nfdump: the printed start is the end
@@ -231,8 +236,7 @@ class _Samplers:
 
 
 def _rate_of(text: str, rates: dict[int, int]) -> int | None:
-    t = text.strip()
-    return rates.get(int(t)) if t.isdigit() else None
+    return rates.get(int(text)) if text.isdigit() else None
 
 
 def _with_sampling(batch: pa.RecordBatch, sysids: list[str], rates: dict[int, int]) -> pa.RecordBatch:
@@ -336,9 +340,12 @@ def _read_one(p: Path, rejects: Rejects) -> Iterator[pa.RecordBatch]:
             if not s or s == "No matching flows":
                 continue
             n += 1
-            head, _, exp = s.rpartition("|")
+            f = [x.strip() for x in s.split("|")]
             try:
-                rows.append(parse_line(head))
+                if len(f) != len(FIELDS) + 1:
+                    raise ValueError(f"{len(f)} fields, expected {len(FIELDS) + 1}")
+                exp = f.pop()
+                rows.append(_parse_fields(f))
             except ValueError as e:
                 rejects.add(f"unreadable nfdump record ({e})", f"{p} record {n}")
                 continue
