@@ -87,7 +87,7 @@ def test_endpoint_rules_tie_failed_attempts_to_confirmed_pools():
     assert all(f.score >= 50 and f.variant == "unknown" for f in got)
 
 
-def test_rollup_counts_hashrate_once_per_pool():
+def test_rollup_adds_only_sessions_that_run_at_the_same_time():
     a = session_finding(flow(sport=1), mining_facts(pool_host="p1.example"), None)
     b = session_finding(flow(sport=2, t=T0 + 700), mining_facts(pool_host="p1.example"), None)
     c = session_finding(flow(sport=3), mining_facts(pool_host="p2.example", worker="rig2"), None)
@@ -95,4 +95,6 @@ def test_rollup_counts_hashrate_once_per_pool():
     [r] = rollup_by_host([a, b, c])
     assert r.sessions == 3 and r.pools == {"p1.example", "p2.example"}
     assert r.workers == {"rig1", "rig2"}
-    assert r.hashrate_hs == 1.2e12 + 5e11
+    # a and c run together (1.5 TH/s); b, the reconnect after a, runs alone (1.2 TH/s): the peak is 1.5
+    assert r.hashrate_hs == 1e12 + 5e11
+    assert [(h.algorithm, h.unit) for h in r.hashrates] == [("sha256d", "H/s")]

@@ -100,14 +100,14 @@ def test_bad_files_are_reported_and_the_rest_scanned(demo, tmp_path, tmp_home):
     assert run("scan", str(junk), str(path), "--no-store", "-q", "--fail-on-detect").exit_code == 3
 
 
-def test_a_directory_that_is_not_collector_output_is_an_input_error(demo, tmp_path, tmp_home):
+def test_a_directory_with_nothing_to_scan_is_an_input_error(demo, tmp_path, tmp_home):
     path, _ = demo
     stray = tmp_path / "stray"
     stray.mkdir()
     (stray / "notes.txt").write_text("not flows")
     r = run("scan", str(stray), str(path), "--no-store", "-q", "--format", "jsonl")
     assert r.exit_code == 4, r.output  # the capture given beside it is still scanned; the dir was unreadable
-    assert f"{stray}: a directory without collector Parquet files" in r.stderr
+    assert f"{stray}: a directory with no capture or log file in it" in r.stderr
     assert any(x["kind"] == "mining" for x in jsonl(r.stdout))
 
 

@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -102,7 +103,11 @@ def _record_for_csv(rec: dict[str, Any]) -> dict[str, Any]:
     return csv_record(rec)
 
 
-def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) -> None:
+def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None, *, inputs: int | None = None,
+         unread: int = 0) -> None:
+    """Findings on stdout in `fmt`. `inputs` and `unread` (how many inputs a scan had, and how many of
+    them could not be read at all) decide the table's verdict when nothing was found: "nothing found"
+    only about inputs that were read (see `_verdict_when_empty`)."""
     out = out or sys.stdout
     if group is Group.host:
         records = [r.to_record() for r in rollup_by_host(findings)]
@@ -121,17 +126,39 @@ def emit(findings: list[Finding], fmt: Format, group: Group, out: Any = None) ->
         for r in records:
             w.writerow(_record_for_csv(r))
     else:
-        _print_tables(findings)
+        _print_tables(findings, inputs=inputs, unread=unread)
 
 
-def _print_tables(findings: list[Finding]) -> None:
+def _verdict_when_empty(inputs: int | None, unread: int) -> str:
+    """What the table says when there is no finding to show.
+
+    Why not always "nothing found": a file that could not be read at all (not a capture, unreadable)
+    was never looked at, and a reader of stdout alone (a report, a ticket) would take "no mining" for
+    a clean result. When no input was read there is no verdict; when some were, it is said which.
+    """
+    if unread and inputs is not None and unread >= inputs:
+        return tr(
+            f"No input could be read ({unread} of {inputs}), so nothing was scanned: no verdict (errors on stderr).",
+            f"没有任何输入能够读取（{inputs} 个中 {unread} 个无法读取），未进行扫描，无法给出结论（错误信息见标准错误输出）。",
+        )
+    if unread:
+        read = (inputs or unread) - unread
+        return tr(
+            f"No mining and no blockchain node traffic found in the {read} input(s) that could be read; "
+            f"{unread} could not be read (errors on stderr).",
+            f"在可读取的 {read} 个输入中未发现挖矿或区块链节点流量；另有 {unread} 个无法读取（错误信息见标准错误输出）。",
+        )
+    return tr("No mining and no blockchain node traffic found.", "未发现挖矿或区块链节点流量。")
+
+
+def _print_tables(findings: list[Finding], *, inputs: int | None = None, unread: int = 0) -> None:
     # Piped or captured output gets a wide page instead of rich's 80 columns, so tables stay readable.
     probe = Console()
     con = probe if probe.is_terminal else Console(width=170)
     lang = current()
     hosts = rollup_by_host(findings)
     if not findings:
-        con.print(tr("No mining and no blockchain node traffic found.", "未发现挖矿或区块链节点流量。"))
+        con.print(_verdict_when_empty(inputs, unread))
         return
     t = Table(title=tr("Hosts", "主机"), show_lines=False)
     for col in (
@@ -150,7 +177,7 @@ def _print_tables(findings: list[Finding]) -> None:
             ", ".join(sorted(h.workers)[:3]) or "—",
             ", ".join(sorted(h.wallets)[:2]) or "—",
             ", ".join(sorted(h.agents)[:2]) or "—",
-            format_rate(h.hashrate_hs, None, next(iter(h.coins)) if len(h.coins) == 1 else None),
+            host_rates_text(h),
             iso(h.first_seen) or "—",
             f"{h.max_score:.0f}",
         )
@@ -183,6 +210,23 @@ def _print_tables(findings: list[Finding]) -> None:
         )
 
 
+def host_rates_text(h: Any) -> str:
+    """A host's hashrate per algorithm, each in its own unit ("equihash-200-9 480 Sol/s; ethash
+    31.20 MH/s"): rates of different algorithms are never added (`findings.rollup_by_host`)."""
+    if not h.hashrates:
+        return "—"
+    parts = []
+    for a in h.hashrates:
+        rate = format_rate(a.rate, a.algorithm)
+        if a.algorithm:
+            parts.append(f"{a.algorithm} {rate}")
+        elif len(h.hashrates) > 1:
+            parts.append(tr(f"unknown algorithm {rate}", f"未知算法 {rate}"))
+        else:
+            parts.append(rate)
+    return "; ".join(parts) if current() != "zh" else "；".join(parts)
+
+
 #: Evidence codes that say most about a session, best first (the login names worker and wallet).
 _HEADLINE = (
     "net.msg.mining.authorize", "net.msg.login", "net.msg.eth_submitLogin", "net.msg.mining.hello",
@@ -212,7 +256,19 @@ MAX_REJECT_EXAMPLES = 5
 SNAPLEN_WARN_SHARE = 0.01
 
 
-def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str]) -> None:
+def _warning(text: str) -> None:
+    """One warning line on stderr (`警告：…` / `warning: …`): for input that was read, but not whole."""
+    prefix = "警告：" if current() == "zh" else "warning: "
+    err.print(f"[yellow]{prefix.strip()}[/yellow]{' ' if current() != 'zh' else ''}{escape(say(text))}")
+
+
+def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: list[str],
+                   fatal: Collection[str] | None = None) -> None:
+    """The closing summary on stderr. Errors in `fatal` (inputs that could not be read at all, exit 4)
+    are printed as `error:`; every other error of `stats` is damage met part-way through an input
+    that was read up to it (a truncated capture, a log cut mid-line), printed as `warning:` because
+    the scan used what came before it and the exit status is not 4 (README: exit status). Without
+    `fatal` (callers that do not tell the two apart) every error stays an error."""
     d = stats.as_dict()
     mb = d["bytes"] / 1e6
     n_unread = d.get("files_unread", 0)
@@ -263,7 +319,10 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
             )
         )
     for e in d["errors"]:
-        _error(str(e))
+        if fatal is None or str(e) in fatal:
+            _error(str(e))
+        else:
+            _warning(str(e))
     if d["undecided_flows_dropped"]:
         err.print(
             tr(
@@ -282,11 +341,11 @@ def _print_summary(stats: Any, stored: int | None, suppressed: int, skipped: lis
 def scan(
     paths: list[Path] = typer.Argument(..., exists=True, help=tr(
         "Captures (pcap, pcapng, gzip), Zeek logs (conn, dns, ssl; TSV or JSON), Suricata EVE files, DNS "
-        "resolver query logs (BIND, dnsmasq, Unbound, Windows DNS debug), nfcapd files or directories (read with nfdump), or a "
-        "directory written by `minewatch collect`.",
+        "resolver query logs (BIND, dnsmasq, Unbound, Windows DNS debug), nfcapd files or directories (read with nfdump), a "
+        "directory written by `minewatch collect`, or any other directory: the captures and logs in it, recursively.",
         "抓包文件（pcap、pcapng、gzip）、Zeek 日志（conn、dns、ssl；TSV 或 JSON）、Suricata EVE 文件、"
-        "DNS 解析服务器查询日志（BIND、dnsmasq、Unbound、Windows DNS 调试日志）、nfcapd 文件或目录（用 nfdump 读取），"
-        "或 `minewatch collect` 输出的目录。")),
+        "DNS 解析服务器查询日志（BIND、dnsmasq、Unbound、Windows DNS 调试日志）、nfcapd 文件或目录（用 nfdump 读取）、"
+        "`minewatch collect` 输出的目录，或其他任意目录（递归扫描其中的抓包与日志文件）。")),
     fmt_out: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr(
         "jsonl/csv rows per session or per internal host.", "jsonl/csv 按会话或按内部主机输出。")),
@@ -338,8 +397,11 @@ def scan(
         _error(tr(f"--tz-offset must be between -14 and 14 hours, got {tz_offset}",
                   f"--tz-offset 须在 -14 到 14 小时之间，实际为 {tz_offset}"))
         raise typer.Exit(2)
+    paths, dir_notes, dir_errors = expand_directories(paths)
     store = None if no_store else open_store_for_cli(db)
     shown: list[Finding] = []
+    #: errors that made an input unread (printed as errors; the rest are damage part-way: warnings)
+    fatal: list[str] = []
     try:
         intel = _load_intel(store, intel_files)
         t_since, t_until = parse_time(since), parse_time(until)
@@ -369,7 +431,12 @@ def scan(
 
         ledger = ImportLedger(_ledger_path(store)) if store is not None else None
         findings: list[Finding] = []
-        skipped: list[str] = []
+        skipped: list[str] = list(dir_notes)
+        for e in dir_errors:  # a directory with nothing scan reads: an input that could not be read
+            scanner.stats.errors.append(e)
+            fatal.append(e)
+            scanner.stats.files += 1
+            scanner.stats.files_unread += 1
         stored = 0 if store is not None else None
         total = sum(_size(p) for p in paths)
         progress = Progress(
@@ -415,12 +482,11 @@ def scan(
                     done_before += size
                     progress.update(task, completed=done_before)
                     continue
-                if p.is_dir():  # not collector output: nothing in it that scan reads
-                    scanner.stats.errors.append(tr(
-                        f"{p}: a directory without collector Parquet files (minewatch collect --out) or nfcapd "
-                        "files; give capture or log files by name",
-                        f"{p}：该目录中没有采集器 Parquet 文件（minewatch collect --out）或 nfcapd 文件；"
-                        "请逐个指定抓包或日志文件"))
+                if p.is_dir():  # expand_directories leaves only collector and nfcapd directories: defensive
+                    msg = f"{p}: a directory without collector Parquet files or nfcapd files"
+                    scanner.stats.errors.append(msg)
+                    fatal.append(msg)
+                    scanner.stats.files += 1
                     scanner.stats.files_unread += 1
                     done_before += size
                     continue
@@ -447,9 +513,13 @@ def scan(
                     got = scanner.scan_file(p, progress=lambda n, base=base: progress.update(task, completed=base + n))
                 except InputError as e:
                     scanner.stats.errors.append(str(e))
+                    fatal.append(str(e))
                     scanner.stats.files += 1
                     scanner.stats.files_unread += 1
                     got = []
+                    if looks_like_meter_table(p):
+                        skipped.append(tr(f"{p}: looks like a meter table; meter data goes to `minewatch power scan`.",
+                                          f"{p}：看起来是电表数据表；电表数据请用 `minewatch power scan` 扫描。"))
                 findings.extend(got)
                 if sha:
                     capture_shas[str(p)] = sha
@@ -519,7 +589,7 @@ def scan(
             attach_new(as_db(store))
         allow = _allowlist(store)
         shown, hidden = apply_allowlist(findings, allow)
-        emit(shown, fmt_out, group)
+        emit(shown, fmt_out, group, inputs=scanner.stats.files, unread=scanner.stats.files_unread)
         if logs.counts.get("one_direction_only"):
             n1 = logs.counts["one_direction_only"]
             skipped.append(tr(
@@ -567,7 +637,7 @@ def scan(
                 "IDS alert behind them; they are not reported (use --suspects to list them, `minewatch probe` to check).",
                 f"流日志中有 {n} 条长连接的总量类似矿池会话，但没有矿池域名或入侵检测告警佐证，未作报告"
                 "（使用 --suspects 列出，使用 `minewatch probe` 核实）。"))
-        _print_summary(scanner.stats, stored, len(hidden), skipped)
+        _print_summary(scanner.stats, stored, len(hidden), skipped, fatal=fatal)
     finally:
         if store is not None:
             store.close()
@@ -576,6 +646,142 @@ def scan(
     if scanner.stats.files_unread:
         # a pipeline must not mistake "could not read it" for "nothing found" (README: exit codes)
         raise typer.Exit(EXIT_UNREAD)
+
+
+#: first bytes of pcap (µs and ns, both byte orders) and pcapng files
+_CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
+#: how many skipped file names a directory's note shows
+SKIPPED_EXAMPLES = 5
+
+
+def _is_capture(path: Path) -> bool:
+    """A pcap/pcapng file, gzip-compressed or not, by its first bytes (names are not trusted)."""
+    import gzip
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head[:2] == b"\x1f\x8b":
+                f.seek(0)
+                with gzip.GzipFile(fileobj=f) as z:
+                    head = z.read(4)
+    except (OSError, EOFError):
+        return False
+    return head in _CAPTURE_MAGIC
+
+
+#: header words of meter tables: a meter or customer id, an energy or load value, a time (English and Chinese)
+_METER_WORDS = ("meter", "电表", "表号", "户号", "用户编号", "customer")
+_ENERGY_WORDS = ("kwh", "kw", "energy", "load", "reading", "电量", "负荷", "读数", "功率", "示数")
+_TIME_WORDS = ("time", "date", "timestamp", "时间", "日期", "00:15", "p1")
+
+
+def looks_like_meter_table(path: Path) -> bool:
+    """Whether a file that is not a capture or log looks like meter data: a CSV whose header names a
+    meter (or customer) or an energy value, and a time.
+
+    Why: meter exports are CSV files beside the captures on an inspector's disk, and "not a pcap/pcapng
+    capture (magic 0x63757374)" alone does not tell them that `minewatch power scan` reads them.
+    Only a hint: nothing is decided from it.
+    """
+    import gzip
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(4096)
+        if raw[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as z:
+                raw = z.read(4096)
+    except (OSError, EOFError):
+        return False
+    for enc in ("utf-8-sig", "gbk"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    header = text.splitlines()[0].lower() if text.strip() else ""
+    if not any(sep in header for sep in (",", ";", "\t")):
+        return False
+    has = [any(w in header for w in words) for words in (_METER_WORDS, _ENERGY_WORDS, _TIME_WORDS)]
+    return (has[0] or has[1]) and has[2]
+
+
+def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[str]]:
+    """Directories given to `scan` that are not collector output, replaced by the files in them.
+
+    Why: `scan DIR` is what a user types for a folder of captures, and it answered "give capture or
+    log files by name". A collector Parquet directory or an nfcapd/nfsen tree stays one input (read
+    as before). Any other directory is walked recursively in sorted order (the same order every
+    run), and each file is taken by content, as a file named on the command line is: captures (pcap,
+    pcapng, gzip), Zeek, Suricata EVE, resolver logs, collector Parquet and nfcapd files; collector
+    and nfcapd folders inside it stay one input each. Hidden files and folders (".name") and files
+    that are none of these are skipped and counted in a note. A directory with nothing to scan is
+    an input that could not be read (an error, exit status 4), as a lone unreadable file is.
+
+    Returns the inputs, the notes for the summary and the errors of directories with nothing to scan.
+    """
+    import os
+
+    from minewatch.net.logscan import FLOW_LOG_FORMATS
+    from minewatch.sources.zeek import sniff_format
+
+    out: list[Path] = []
+    notes: list[str] = []
+    errors: list[str] = []
+    for top in paths:
+        if not top.is_dir() or sniff_format(top) in FLOW_LOG_FORMATS:
+            out.append(top)
+            continue
+        found: list[Path] = []
+        hidden: list[str] = []
+        other: list[str] = []
+        meters: list[str] = []
+        for root, dirs, files in os.walk(top):
+            here = Path(root)
+            keep = []
+            for d in sorted(dirs):
+                sub = here / d
+                if d.startswith("."):
+                    hidden.append(str(sub.relative_to(top)) + "/")
+                elif sniff_format(sub) in FLOW_LOG_FORMATS:  # collector or nfcapd folder: one input
+                    found.append(sub)
+                else:
+                    keep.append(d)
+            dirs[:] = keep  # os.walk descends into these, in this (sorted) order
+            for name in sorted(files):
+                f = here / name
+                rel = str(f.relative_to(top))
+                if name.startswith("."):
+                    hidden.append(rel)
+                elif not f.is_file():
+                    other.append(rel)
+                elif f.stat().st_size == 0 or _is_capture(f) or sniff_format(f) in FLOW_LOG_FORMATS:
+                    found.append(f)  # an empty file is said as such by the scan
+                else:
+                    other.append(rel)
+                    if looks_like_meter_table(f):
+                        meters.append(rel)
+        found.sort(key=lambda q: str(q.relative_to(top)))
+        out.extend(found)
+        n_skip = len(hidden) + len(other)
+        ex = ", ".join((other + hidden)[:SKIPPED_EXAMPLES]) + (" …" if n_skip > SKIPPED_EXAMPLES else "")
+        skip_en = (f"skipped {n_skip}: {len(hidden)} hidden, {len(other)} not a capture or log ({ex})"
+                   if n_skip else "nothing skipped")
+        skip_zh = (f"跳过 {n_skip} 个：隐藏 {len(hidden)} 个，非抓包或日志 {len(other)} 个（{ex}）" if n_skip else "无跳过")
+        if meters:
+            skip_en += f"; {len(meters)} look like meter data: meter data goes to `minewatch power scan`"
+            skip_zh += f"；其中 {len(meters)} 个看起来是电表数据：电表数据请用 `minewatch power scan` 扫描"
+        if found:
+            notes.append(tr(f"{top}: directory: {len(found)} capture or log input(s) scanned in name order; {skip_en}.",
+                            f"{top}：目录：按名称顺序扫描 {len(found)} 个抓包或日志输入；{skip_zh}。"))
+        else:
+            errors.append(tr(f"{top}: a directory with no capture or log file in it (and no collector Parquet or nfcapd "
+                             f"files); {skip_en}",
+                             f"{top}：该目录中没有抓包或日志文件（也没有采集器 Parquet 或 nfcapd 文件）；{skip_zh}"))
+    return out, notes, errors
 
 
 def _overlaps(f: Finding, since: datetime | None, until: datetime | None) -> bool:

@@ -450,6 +450,20 @@ def flow_finding(
 
 
 @dataclass(slots=True)
+class AlgorithmRate:
+    """One algorithm's hashrate on one host, in that algorithm's unit (rates of two algorithms are
+    never added: 348 Sol/s of Equihash and 30 MH/s of Ethash are not 30,000,348 of anything)."""
+
+    algorithm: str | None
+    rate: float
+    unit: str
+    sessions: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "rate": self.rate, "unit": self.unit, "sessions": self.sessions}
+
+
+@dataclass(slots=True)
 class HostRollup:
     """Everything one internal host did, as an administrator asks about it."""
 
@@ -461,7 +475,11 @@ class HostRollup:
     workers: set[str] = field(default_factory=set)
     wallets: set[str] = field(default_factory=set)
     agents: set[str] = field(default_factory=set)
+    #: the rate when every rated session of the host runs one algorithm (in that algorithm's unit, as a
+    #: session's `hashrate_hs` is); None when there are several: see `hashrates`
     hashrate_hs: float | None = None
+    #: per algorithm, sorted by name: the peak rate of its concurrent sessions, with its unit
+    hashrates: list[AlgorithmRate] = field(default_factory=list)
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     max_score: float = 0.0
@@ -480,6 +498,7 @@ class HostRollup:
             "wallets": sorted(self.wallets),
             "agents": sorted(self.agents),
             "hashrate_hs": self.hashrate_hs,
+            "hashrates": [h.to_record() for h in self.hashrates],
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
             "max_score": self.max_score,
@@ -487,15 +506,29 @@ class HostRollup:
         }
 
 
-def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
-    """Per (host, kind): the pools, coins, workers, wallets and the summed hashrate of its sessions.
+def session_algorithm(f: Finding) -> str | None:
+    """The algorithm a session's rate is counted in: its own, else its coin's, else unknown (None)."""
+    from minewatch.net.coins import COINS
 
-    Hashrate is summed over sessions that overlap in time per pool only once: a miner reconnecting to
-    the same pool reports the same machines again, so the per-pool maximum is taken, then summed
-    over pools (a rig split across pools mines on each of them).
+    if f.algorithm:
+        return f.algorithm
+    return COINS[f.coin].algorithm if f.coin in COINS else None
+
+
+def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
+    """Per (host, kind): the pools, coins, workers, wallets and the hashrate of its sessions per algorithm.
+
+    Rates are kept apart per algorithm, each in its own unit (H/s, Sol/s, G/s): adding a Zcash
+    Sol/s to an Ethereum H/s means nothing. Within one algorithm, sessions are added only while
+    they run at the same time: the host's rate is the peak over time of the sum of its concurrent
+    sessions (`hashrate.peak_concurrent_rate`). A miner that moves from one pool to the next, or
+    reconnects, is the same machines measured again and is not counted twice; a rig split across
+    pools at the same time is. See docs/hashrate.md.
     """
+    from minewatch.net.hashrate import peak_concurrent_rate, unit_of
+
     acc: dict[tuple[str, str], HostRollup] = {}
-    per_pool_rate: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    timed: dict[tuple[str, str], dict[str | None, list[tuple[float | None, float | None, float]]]] = defaultdict(dict)
     for f in findings:
         if not f.src_ip:
             continue
@@ -512,15 +545,24 @@ def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
             if v:
                 bucket.add(v)
         if f.hashrate_hs:
-            rates = per_pool_rate[key]
-            p = pool or "?"
-            rates[p] = max(rates.get(p, 0.0), f.hashrate_hs)
+            start = f.first_seen or f.onset
+            end = f.last_seen or start
+            timed[key].setdefault(session_algorithm(f), []).append(
+                (start.timestamp() if start else None, end.timestamp() if end else None, f.hashrate_hs)
+            )
         if f.first_seen and (r.first_seen is None or f.first_seen < r.first_seen):
             r.first_seen = f.first_seen
         if f.last_seen and (r.last_seen is None or f.last_seen > r.last_seen):
             r.last_seen = f.last_seen
         r.max_score = max(r.max_score, f.score)
         r.encrypted = r.encrypted or bool(f.encrypted)
-    for key, rates in per_pool_rate.items():
-        acc[key].hashrate_hs = sum(rates.values())
+    for key, per_algo in timed.items():
+        rates = [
+            AlgorithmRate(algo, rate, unit_of(algo), len(sessions))
+            for algo, sessions in per_algo.items()
+            if (rate := peak_concurrent_rate(sessions))
+        ]
+        rates.sort(key=lambda a: (a.algorithm is None, a.algorithm or ""))
+        acc[key].hashrates = rates
+        acc[key].hashrate_hs = rates[0].rate if len(rates) == 1 else None
     return sorted(acc.values(), key=lambda r: (r.kind != "mining", -r.max_score, r.host))

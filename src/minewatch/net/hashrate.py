@@ -10,6 +10,7 @@ no estimate at all. The formulas and their assumptions are written out in docs/h
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 TWO32 = float(2**32)
@@ -33,14 +34,49 @@ HASHES_PER_DIFF1: dict[str, float] = {
 #: Unit of the estimate per family: Equihash and Cuckoo count solutions/graphs, not hashes.
 UNITS: dict[str, str] = {"equihash": "Sol/s", "cuckoo": "G/s"}
 
+def unit_of(algorithm: str | None = None, coin: str | None = None) -> str:
+    """The unit a rate of this algorithm (or coin) is counted in: "H/s", "Sol/s" (Equihash), "G/s" (Cuckoo)."""
+    from minewatch.net.coins import family_of
+
+    return UNITS.get(family_of(algorithm, coin) or "", "H/s")
+
+
+def peak_concurrent_rate(sessions: Iterable[tuple[float | None, float | None, float]]) -> float | None:
+    """The highest total rate of sessions running at the same time: max over t of the sum of the
+    rates of the (start, end, rate) sessions open at t.
+
+    Why not a plain sum: a host's sessions one after the other (a miner that moved from one pool to
+    the next, or reconnected) are the same machines measured twice; adding them doubles the host.
+    Sessions that overlap in time are different work (a rig split across pools, or several miners
+    behind one address) and do add. A session that ends when another starts does not overlap it.
+    A session without a start or an end is placed nowhere in time: it is compared, never added.
+    """
+    events: list[tuple[float, int, float]] = []
+    untimed: list[float] = []
+    for start, end, rate in sessions:
+        if not rate or not math.isfinite(rate) or rate <= 0:
+            continue
+        if start is None or end is None:
+            untimed.append(rate)
+            continue
+        lo, hi = min(start, end), max(start, end)
+        # at one instant: ends of earlier sessions (0), then starts (1), then ends of instant sessions (2)
+        events += [(lo, 1, rate), (hi, 2 if hi == lo else 0, -rate)]
+    if not events and not untimed:
+        return None
+    cur = peak = 0.0
+    for _, _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        cur += delta
+        peak = max(peak, cur)
+    return max([peak, *untimed])
+
+
 def format_rate(rate: float | None, algorithm: str | None = None, coin: str | None = None) -> str:
     """A hashrate as people read it, in the unit of its algorithm's family: "106.05 TH/s", but
     "420.00 kSol/s" for Equihash (its shares count solutions, not hashes), "—" when unknown."""
     if not rate:
         return "—"
-    from minewatch.net.coins import family_of
-
-    base = UNITS.get(family_of(algorithm, coin) or "", "H/s")
+    base = unit_of(algorithm, coin)
     head, tail = base[:-2], base[-2:]  # "H" / "Sol" / "G" and "/s"
     for prefix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if rate >= scale:
