@@ -440,6 +440,24 @@ def _iso_day(text: str, option: str) -> date:
                             f"{option} 必须是 YYYY-MM-DD 格式的日期，实际为 {text!r}")) from None  # fmt: skip
 
 
+def _models_header() -> str:
+    """The header row of `assess models`, each name over its column (widths of the rows below).
+
+    Padded by terminal cells, not characters: a Chinese name is two cells per character, so
+    `str.ljust` would push the following names out of line.
+    """
+    from rich.cells import cell_len
+
+    def cell(text: str, width: int) -> str:
+        return text + " " * max(0, width - cell_len(text))
+
+    return " ".join([
+        cell(tr("Algorithm", "算法"), 10), cell(tr("Model", "型号"), 34), cell(tr("Hashrate", "算力"), 16),
+        cell(tr("Power", "功率"), 8), cell(tr("Efficiency", "能效"), 15), cell(tr("Released", "上市"), 10),
+        tr("Cooling", "散热"),
+    ]).rstrip()  # fmt: skip
+
+
 @app.command("models")
 def models(
     algorithm: str = typer.Option(None, "--algorithm", help=tr("Only this algorithm.", "仅此算法。")),
@@ -458,6 +476,7 @@ def models(
                                 f"没有算法 {algorithm!r} 的机型；可选：{', '.join(known)}"))  # fmt: skip
     except (MinewatchError, ValueError) as e:
         _fail(e)
+    typer.echo(_models_header())
     for m in sorted(ms, key=lambda m: (m.algorithm, m.release or date.min, m.model)):
         unit = ALGO_UNIT.get(m.algorithm, "H/s")
         typer.echo(
