@@ -118,7 +118,7 @@ def test_truncated_capture_rejects_are_chinese_and_json_keeps_english_counts(dem
     assert "拒绝：记录被截断（1 条）" in lines
     off = re.search(rf"{re.escape(str(cut))}@(\d+)：记录被截断", zh.stderr)
     assert off, zh.stderr
-    assert f"错误：文件 {cut}，第 {off[1]} 字节：pcap 记录被截断：" in zh.stderr
+    assert f"警告：文件 {cut}，第 {off[1]} 字节：pcap 记录被截断：" in zh.stderr  # read up to the damage: a warning
     assert "truncated" not in zh.stderr.replace(str(tmp_path), "")  # no English reason left
     en = run("--lang", "en", "scan", "--no-store", "-q", "--format", "jsonl", str(cut))
     assert "Rejected: truncated record: 1" in en.stderr and f"{cut}@{off[1]}: truncated record" in en.stderr

@@ -908,8 +908,19 @@ def findings(
     fmt: Format = typer.Option(Format.table, "--format", help=tr("Output format.", "输出格式。")),
     group: Group = typer.Option(Group.session, "--group", help=tr("Rows per session or per host.", "按会话或按主机输出。")),
     kind: str = typer.Option(None, "--kind", help=tr("mining or node.", "mining 或 node。")),
-    since: str = typer.Option(None, "--since", help=tr("Only findings after this time.", "只看此时间之后的结果。")),
-    until: str = typer.Option(None, "--until", help=tr("Only findings before this time.", "只看此时间之前的结果。")),
+    since: str = typer.Option(None, "--since", help=tr(
+        "Only findings whose session was still active after this time (ISO-8601 UTC, or 24h / 7d ago): the time "
+        "of the traffic, not of the scan that stored it (see --stored-since).",
+        "只看会话在此时间之后仍在进行的结果（ISO-8601 UTC，或 24h / 7d 之前）：按流量发生的时间，而非存入时间"
+        "（见 --stored-since）。")),
+    until: str = typer.Option(None, "--until", help=tr(
+        "Only findings whose session began before this time (time of the traffic).",
+        "只看会话在此时间之前开始的结果（按流量发生的时间）。")),
+    stored_since: str = typer.Option(None, "--stored-since", help=tr(
+        "Only findings stored (first imported) after this time, e.g. 7d: what the dashboard counts as new.",
+        "只看在此时间之后存入（首次导入）的结果，如 7d：即网页控制台计为新增的结果。")),
+    stored_until: str = typer.Option(None, "--stored-until", help=tr(
+        "Only findings stored before this time.", "只看在此时间之前存入的结果。")),
     min_score: float = typer.Option(None, "--min-score", help=tr("Lowest score shown.", "最低显示评分。")),
     db: str = typer.Option(None, "--db", help=tr(
         "Store: a DuckDB file or a postgresql:// URL (env MINEWATCH_DB).",
@@ -928,7 +939,21 @@ def findings(
     try:
         # only reads: a mistyped --db must not create an empty store and report "nothing found"
         with open_store(db, must_exist=True) as store:
-            rows = store.findings(kind=kind, since=parse_time(since), until=parse_time(until), min_score=min_score)
+            t_since = parse_time(since)
+            rows = store.findings(kind=kind, since=t_since, until=parse_time(until), min_score=min_score)
+            s_since, s_until = parse_time(stored_since), parse_time(stored_until)
+            if s_since is not None or s_until is not None:
+                ids = _stored_between(store, s_since, s_until)
+                rows = [f for f in rows if f.finding_id in ids]
+            elif t_since is not None and not rows:
+                newer = len(_stored_between(store, t_since, None))
+                if newer:
+                    # the usual surprise: a capture of last year scanned today is "new" on the dashboard
+                    err.print(tr(
+                        f"{newer} finding(s) were stored since then, but their traffic is older: --since is the time "
+                        f"of the traffic; use --stored-since {since} for what was stored since.",
+                        f"自该时间以来存入了 {newer} 条结果，但其流量更早：--since 按流量发生的时间筛选；"
+                        f"查看此后存入的结果请用 --stored-since {since}。"))
             shown, hidden = apply_allowlist(rows, _allowlist(store))
     except MinewatchError as e:
         _error(e)
@@ -936,6 +961,26 @@ def findings(
     emit(shown, fmt, group)
     if hidden:
         err.print(tr(f"{len(hidden)} finding(s) hidden by the allow-list.", f"{len(hidden)} 条结果被白名单隐藏。"))
+
+
+def _stored_between(store: Any, since: datetime | None, until: datetime | None) -> set[str]:
+    """Ids of the findings first stored in [since, until] (`stored_at`, kept on later upserts).
+
+    Why two clocks: `--since`/`--until` ask about the traffic (when the session ran); the dashboard's
+    "new" count asks when a finding reached the store. A capture of last month scanned today is new
+    to the store and old as traffic; each option says which clock it reads.
+    """
+    from minewatch.store.backend import as_db
+
+    where, params = [], []
+    if since is not None:
+        where.append("stored_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("stored_at <= ?")
+        params.append(until)
+    sql = "SELECT finding_id FROM findings" + (" WHERE " + " AND ".join(where) if where else "")
+    return {r[0] for r in as_db(store).execute(sql, params)}
 
 
 def demo(
