@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from minewatch.assess.hardware import load_catalog
 from minewatch.power.detect import subscores_block, total_score
 from minewatch.power.features import analyse_block, best_split
 from minewatch.power.readers import MeterMeta, MeterSeries
@@ -176,8 +177,9 @@ def test_one_small_machine_is_counted_as_one_not_a_fraction():
 
 
 def test_data_from_before_asics_still_counts_machines_and_says_which_unit():
-    """A public data set from 2012 (the UCI load curves are 2011-2014): no SHA-256 ASIC was on sale at
-    the onset, so the count uses today's typical model, as the impact assessment does, and says so."""
+    """A public data set from 2012 (the UCI load curves are 2011-2014): the catalog has no SHA-256 model
+    released by the onset, so the count uses its earliest models (review 12: today's typical model before),
+    as the impact assessment does, and says so."""
     rng = np.random.default_rng(9)
     x = office(rng)
     x[120 * 24 :] += 10 * 3.0
@@ -185,11 +187,14 @@ def test_data_from_before_asics_still_counts_machines_and_says_which_unit():
     res = scan_series([MeterSeries("U1", start_2012, 3600, x, "t.csv", "kw")], with_impact=False)
     f = res.scores[0].finding
     assert f.onset is not None and f.onset.year == 2012
-    assert f.machines_est is not None and 8 <= f.machines_est <= 12
-    assert "a current model" in f.evidence[0].text and "当前机型" in f.evidence[0].text_zh
+    first = min(m.release for m in load_catalog().by_algorithm("sha256d") if m.release)
+    unit_kw = f.extra["unit_kw"]
+    assert f.machines_est == round(f.kw_mining / unit_kw)
+    assert f"the catalog starts {first}, before it the earliest model is used" in f.evidence[0].text
+    assert f"矿机目录始于 {first}，此前按最早的机型计" in f.evidence[0].text_zh
     # a 2024 onset has dated models: no such remark
     res24 = scan_series([MeterSeries("U2", START, 3600, x, "t.csv", "kw")], with_impact=False)
-    assert "a current model" not in res24.scores[0].finding.evidence[0].text
+    assert "the catalog starts" not in res24.scores[0].finding.evidence[0].text
 
 
 def _lab(rng, level=30.0):

@@ -45,6 +45,12 @@ def _n(v: float | None, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _machines(v: float | None) -> str:
+    """The English noun for a count as printed: "1 machine", "0.53 machines", "0.53-1 machine" (the noun
+    follows the number next to it). Chinese has no plural (台)."""
+    return "machine" if _n(v) == "1" else "machines"
+
+
 def _hr(hs: float, algo: str) -> str:
     unit = ALGO_UNIT.get(algo, "H/s")
     return f"{_n(hs / HASH_UNITS[unit], 1)} {unit}"
@@ -60,11 +66,13 @@ def render_assessment(a: Assessment) -> list[str]:
     lines = [
         tr(f"Site assessment ({basis}), algorithm {a.algorithm}", f"矿场评估（{basis}），算法 {a.algorithm}"),
         tr(
-            f"  Point estimate on {a.model}: {_n(a.machines)} machines, {_n(a.kw, 1)} kW, {_hr(a.hashrate_hs, a.algorithm)}",
+            f"  Point estimate on {a.model}: {_n(a.machines)} {_machines(a.machines)}, {_n(a.kw, 1)} kW, "
+            f"{_hr(a.hashrate_hs, a.algorithm)}",
             f"  按 {a.model} 估算：{_n(a.machines)} 台，{_n(a.kw, 1)} kW，{_hr(a.hashrate_hs, a.algorithm)}",
         ),
         tr(
-            f"  Range over model classes: {_n(a.machines_range[0])}-{_n(a.machines_range[1])} machines, "
+            f"  Range over model classes: {_n(a.machines_range[0])}-{_n(a.machines_range[1])} "
+            f"{_machines(a.machines_range[1])}, "
             f"{_n(a.kw_range[0], 1)}-{_n(a.kw_range[1], 1)} kW, "
             f"{_hr(a.hashrate_range_hs[0], a.algorithm)}-{_hr(a.hashrate_range_hs[1], a.algorithm)}",
             f"  按机型类别的范围：{_n(a.machines_range[0])}-{_n(a.machines_range[1])} 台，"
@@ -80,7 +88,7 @@ def render_assessment(a: Assessment) -> list[str]:
     for m in a.by_model:
         lines.append(
             f"    {tr(m.model_class, _CLASS_ZH.get(m.model_class, m.model_class)):<9} {m.model:<32} {_n(m.machines):>8} "
-            + tr("machines", "台")
+            + tr(_machines(m.machines), "台")
             + f"  {_n(m.kw, 1):>10} kW  {_hr(m.hashrate_hs, a.algorithm):>16}  {m.efficiency:.4g} {m.efficiency_unit}"
             + tr("  break-even ", "  盈亏平衡电价 ")
             + f"{_n(m.break_even_tariff, 3)} {cur}/kWh"

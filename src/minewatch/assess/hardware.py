@@ -255,6 +255,38 @@ class Catalog:
         return {"efficient": by_eff[0], "typical": by_eff[(len(by_eff) - 1) // 2], "legacy": by_eff[-1]}
 
 
+def fleet_day(onset: datetime | date | None, until: datetime | date | None) -> date | None:
+    """The day whose catalog describes a found fleet: its onset, else the end of the period (None: today).
+
+    Why the onset: the machines behind a step in a meter's load, or behind a miner's first connection,
+    were running on that day, so they are models released by then. The power detector (machines in its
+    evidence) and the impact assessment (machines, hashrate, revenue) both take the fleet from this day,
+    so the two never name different machines for one finding (review 12: the detector sized a 2021 load
+    with the typical model at its onset, the assessment with the one at the end of the data)."""
+    d = onset if onset is not None else until
+    if d is None:
+        return None
+    return d.date() if isinstance(d, datetime) else d
+
+
+def fleet_classes(catalog: Catalog, algorithm: str, day: date | None) -> tuple[dict[str, HardwareModel], date | None]:
+    """The model classes of a fleet running on `day`, and the catalog's first release when `day` precedes it.
+
+    Why not an error before the first model: a meter's kW gives the kWh, coal and CO2 whatever the machines
+    are, and a load switched on in 2013 must not lose them because the catalog starts in 2015. The earliest
+    models stand in, and the returned first-release date makes the caller say so: they are more efficient
+    than the machines of that time, so the hashrate (and revenue) from a kW is an upper bound. Raises
+    KeyError when the algorithm has no dated model at all."""
+    try:
+        return catalog.classes(algorithm, day), None
+    except KeyError:
+        dated = [m.release for m in catalog.by_algorithm(algorithm) if m.release is not None]
+        if day is None or not dated:
+            raise
+        first = min(dated)
+        return catalog.classes(algorithm, first), first
+
+
 def _years_before(day: date, years: int) -> date:
     return date(day.year - years, day.month, min(day.day, 28))
 

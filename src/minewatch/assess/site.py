@@ -32,6 +32,8 @@ from minewatch.assess.hardware import (
     HASH_UNITS,
     Catalog,
     HardwareModel,
+    fleet_classes,
+    fleet_day,
     load_catalog,
     newest_release,
     normalise_algorithm,
@@ -166,28 +168,43 @@ def _warn(out: list[dict[str, str]], code: str, en: str, zh: str) -> None:
 
 
 def _models_for(
-    catalog: Catalog, algorithm: str, model: str | None, at: date, warnings: list[dict[str, str]]
+    catalog: Catalog, algorithm: str, model: str | None, at: date, warnings: list[dict[str, str]],
+    fleet_at: date | None = None, earliest_ok: bool = False,
 ) -> dict[str, HardwareModel]:
-    """Model classes of the assessed day, and the named model; a day before any model exists is an error.
+    """Model classes of the fleet's day (`hardware.fleet_day`: the onset, else the assessed day `at`), and
+    the named model.
 
-    Why refuse rather than fall back to today's catalog: a 2013 site assessed with 2024 machines is off by
-    an order of magnitude, and nothing in the output would show it.
+    A day before the catalog's first model: for a site assessed from its kW (`earliest_ok`) the earliest
+    models stand in with a warning, since kWh, coal and CO2 come from the kW whatever the machines are (a
+    2013 load lost its whole assessment, review 12); from a hashrate the kW itself rests on the model, so
+    that is an error: a 2013 site assessed with later machines is off by an order of magnitude.
     """
+    day = fleet_at or at
     try:
-        classes = dict(catalog.classes(algorithm, at))
+        found, first_release = fleet_classes(catalog, algorithm, day)
     except KeyError:
-        first = min((m for m in catalog.by_algorithm(algorithm) if m.release), key=lambda m: m.release or at,
+        found, first_release = {}, None
+    if not found or (first_release is not None and not earliest_ok):
+        first = min((m for m in catalog.by_algorithm(algorithm) if m.release), key=lambda m: m.release or day,
                     default=None)  # fmt: skip
         hint = f"; the first is {first.model} ({first.release})" if first else ""
         hint_zh = f"；最早的是 {first.model}（{first.release}）" if first else ""
-        raise ValueError(tr(f"no {algorithm} model in the hardware catalog was released on or before {at}{hint}",
-                            f"矿机目录中没有在 {at} 或之前发布的 {algorithm} 机型{hint_zh}")) from None  # fmt: skip
-    newest = newest_release(catalog, algorithm, at)
-    if newest is not None and (at - newest).days > 4 * 365:
+        raise ValueError(tr(f"no {algorithm} model in the hardware catalog was released on or before {day}{hint}",
+                            f"矿机目录中没有在 {day} 或之前发布的 {algorithm} 机型{hint_zh}"))  # fmt: skip
+    classes = dict(found)
+    if first_release is not None:
+        _warn(warnings, "catalog_starts_later",
+              f"the hardware catalog starts {first_release}, after the fleet's day {day}: the earliest models "
+              "stand in; they are more efficient than the machines of that time, so hashrate and revenue are "
+              "upper bounds (kWh, coal and CO2 come from the kW and do not depend on them)",
+              f"矿机目录始于 {first_release}，晚于机群日期 {day}：按最早的机型计；这些机型比当时的矿机更高效，"
+              "因此算力和收入为上限（用电量、标准煤和二氧化碳按功率计算，与机型无关）")  # fmt: skip
+    newest = newest_release(catalog, algorithm, day)
+    if newest is not None and (day - newest).days > 4 * 365:
         _warn(warnings, "catalog_stale",
               f"the newest {algorithm} model in the catalog was released {newest}, more than 4 years before the "
-              f"assessed day {at}: the model classes are those of {newest}'s fleet",
-              f"矿机目录中最新的 {algorithm} 机型发布于 {newest}，比评估日 {at} 早 4 年以上：机型类别按 {newest} 时的机群取")  # fmt: skip
+              f"fleet's day {day}: the model classes are those of {newest}'s fleet",
+              f"矿机目录中最新的 {algorithm} 机型发布于 {newest}，比机群日期 {day} 早 4 年以上：机型类别按 {newest} 时的机群取")  # fmt: skip
     if model:
         chosen = catalog.get(model)
         if chosen.algorithm != algorithm:
@@ -312,7 +329,9 @@ def _assess(
             _assume(assumptions, key, val, "", str(site_f[key].get("source", "")), str(site_f[key].get("as_of", "")),
                     str(site_f[key].get("source_zh", "")))  # fmt: skip
 
-    models = _models_for(cat, algo, model, at, warnings)
+    # one rule with the power detector: the fleet of the onset day (hardware.fleet_day)
+    fleet_at = fleet_day(onset_dt, at)
+    models = _models_for(cat, algo, model, at, warnings, fleet_at=fleet_at, earliest_ok=basis == "power")
     point_key = "chosen" if "chosen" in models else "typical"
     unit = ALGO_UNIT.get(algo, "H/s")
     unit_hs = HASH_UNITS[unit]
@@ -385,6 +404,11 @@ def _assess(
         _assume(assumptions, f"model_{cls}", m.model, "", f"{spec}; {m.source}",
                 m.release.isoformat() if m.release else "", f"{spec}；来源：{m.source}")  # fmt: skip
 
+    _assume(assumptions, "fleet_day", fleet_at.isoformat(), "",
+            "model classes: air-cooled models released in the 4 years before this day, the onset (the machines "
+            "ran by then) or else the end of the period; the power detector sizes machines by the same rule", "",
+            "机型类别：此日之前 4 年内发布的风冷机型；此日为开始时间（矿机此时已在运行），否则为统计截止日；"
+            "负荷检测估算矿机数也用同一规则")  # fmt: skip
     point = next(r for r in rows if r.model_class == point_key)
     _plausibility(point, net_ths, warnings)
     kws = [r.kw for r in rows]

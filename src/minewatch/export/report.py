@@ -11,7 +11,7 @@ listed, so a reader can check how each number was reached.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -161,6 +161,143 @@ svg .flow { stroke: #4a6fa5; stroke-width: 6; } svg .mark { fill: #c0392b; } svg
 """
 
 
+def _floors(f: Finding) -> tuple[float | None, float | None, float | None]:
+    """(floor before, floor after, added kW) of the finding's `power.step` evidence: the numbers it states."""
+    step = next((e.data for e in f.evidence if e.code == "power.step" and isinstance(e.data, dict)), {})
+
+    def num(v: Any) -> float | None:
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    return num(step.get("pre_kw")), num(step.get("post_kw")), num(step.get("kw")) or num(f.kw_mining)
+
+
+def meter_chart(f: Finding, t: Callable[[str, str], str], *, width: int = 720, height: int = 200) -> str:
+    """The meter's daily load as the scan kept it (`extra["daily_kw"]`): min–max band, mean line, onset and
+    the floors before and after, as `power/plot.py` draws its PNG.
+
+    Why not the web page's sketch: it drew a ramp from the step's two floors, labelled with the floor after
+    (6.6 kW) while the evidence states the added load (6.9 kW), and read as the meter's data (review 12).
+    A finding stored before the scan kept the profile gets a step drawn as what it is: a schematic, captioned
+    with the evidence's own kW. Inline attributes, not classes: WeasyPrint ignores the page's CSS in SVG."""
+    prof = f.extra.get("daily_kw") if isinstance(f.extra, dict) else None
+    pre, post, added = _floors(f)
+    if not isinstance(prof, dict) or not isinstance(prof.get("mean"), list) or len(prof["mean"]) < 2:
+        return _schematic(f, t, pre, post, added, width)
+
+    def vals(key: str) -> list[float | None]:
+        raw = prof.get(key) if isinstance(prof.get(key), list) else prof["mean"]
+        return [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in raw]
+
+    mean, lo, hi = vals("mean"), vals("min"), vals("max")
+    n = len(mean)
+    known = [v for v in (*lo, *hi, *mean) if v is not None]
+    if not known:
+        return _schematic(f, t, pre, post, added, width)
+    try:
+        start = datetime.fromisoformat(str(prof.get("start"))).replace(tzinfo=UTC)
+    except ValueError:
+        return _schematic(f, t, pre, post, added, width)
+    per = max(1, int(prof.get("days_per_point") or 1))
+    tz = float(prof.get("tz_offset_h") or 0.0)
+    clock = str(prof.get("clock") or "UTC")
+    y0, y1 = min(0.0, *known), max(known) or 1.0
+    pad_l, pad_r, pad_t, pad_b = 72, 8, 22, 22
+
+    def x(i: float) -> float:
+        return pad_l + (width - pad_l - pad_r) * i / max(n - 1, 1)
+
+    def y(v: float) -> float:
+        return height - pad_b - (height - pad_b - pad_t) * (v - y0) / (y1 - y0 or 1)
+
+    def runs(a: list[float | None], b: list[float | None]) -> list[list[int]]:
+        out: list[list[int]] = []
+        for i in range(n):
+            if a[i] is None or b[i] is None:
+                continue
+            if out and out[-1][-1] == i - 1:
+                out[-1].append(i)
+            else:
+                out.append([i])
+        return out
+
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+             'xmlns="http://www.w3.org/2000/svg">']
+    for r in runs(lo, hi):  # the band: one polygon per run of days with readings (a gap stays a gap)
+        pts = [f"{x(i):.1f},{y(hi[i] or 0):.1f}" for i in r] + [f"{x(i):.1f},{y(lo[i] or 0):.1f}" for i in reversed(r)]
+        parts.append(f'<polygon points="{" ".join(pts)}" fill="#c6dbef" stroke="none"/>')
+    for r in runs(mean, mean):
+        d = " ".join(f"{'M' if k == 0 else 'L'}{x(i):.1f},{y(mean[i] or 0):.1f}" for k, i in enumerate(r))
+        parts.append(f'<path d="{d}" fill="none" stroke="#08519c" stroke-width="1.2"/>')
+    base = height - pad_b
+    parts.append(f'<line x1="{pad_l}" y1="{base}" x2="{width - 4}" y2="{base}" stroke="#555"/>')
+    parts.append(f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" font-size="10">{y1:,.1f} kW</text>')
+    parts.append(f'<text x="{pad_l - 4}" y="{base}" text-anchor="end" font-size="10">{y0:,.0f}</text>')
+    end = start + timedelta(days=(n - 1) * per)
+    parts.append(f'<text x="{pad_l}" y="{height - 5}" font-size="10">{start.date()}</text>')
+    parts.append(f'<text x="{width - pad_r}" y="{height - 5}" text-anchor="end" font-size="10">{end.date()}</text>')
+    if f.onset is not None:
+        local = f.onset.astimezone(UTC) + timedelta(hours=tz)
+        i_on = (local.replace(tzinfo=UTC) - start).total_seconds() / 86400 / per
+        if 0 <= i_on <= n - 1:
+            xo = x(i_on)
+            parts.append(f'<line x1="{xo:.1f}" y1="{pad_t}" x2="{xo:.1f}" y2="{base}" stroke="#cb181d" '
+                         'stroke-width="1.5"/>')
+            if pre is not None:
+                parts.append(f'<line x1="{pad_l}" y1="{y(pre):.1f}" x2="{xo:.1f}" y2="{y(pre):.1f}" stroke="#636363" '
+                             'stroke-dasharray="4 3"/>')
+            if post is not None:
+                parts.append(f'<line x1="{xo:.1f}" y1="{y(post):.1f}" x2="{width - pad_r}" y2="{y(post):.1f}" '
+                             'stroke="#cb181d" stroke-dasharray="4 3"/>')
+    on_txt = local.date().isoformat() if f.onset is not None else "—"
+    add_txt = f"+{added:,.1f} kW" if added is not None else ""
+    legend = t(f"meter data, daily min–max (band) and mean (line), {clock}; onset {on_txt} (red line), "
+               f"floor before and after (dashed) {add_txt}",
+               f"电表数据：每日最小–最大（色带）与平均（曲线），{clock}；起始 {on_txt}（红线），"
+               f"前后基底负荷（虚线）{add_txt}")
+    if per > 1:
+        legend += t(f"; one point per {per} days", f"；每 {per} 天一个点")
+    parts.append(f'<text x="{pad_l}" y="12" font-size="10" fill="#333">{escape(legend)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _schematic(f: Finding, t: Callable[[str, str], str], pre: float | None, post: float | None,
+               added: float | None, width: int) -> str:
+    """A step from the floor before to the floor after, said to be a drawing (old findings kept no profile)."""
+    if pre is None or post is None:
+        return ""
+    height, pad_l, pad_t, pad_b = 170, 72, 26, 22
+    lo, hi = min(0.0, pre, post), max(pre, post) or 1.0
+
+    def y(v: float) -> float:
+        return height - pad_b - (height - pad_b - pad_t) * (v - lo) / (hi - lo or 1)
+
+    mid = (pad_l + width - 8) / 2
+    day = f.onset.date().isoformat() if f.onset else t("onset", "起始")
+    add_txt = f"+{added:,.1f} kW" if added is not None else ""
+    cap = t(f"Schematic, not meter data: the step the detector measured ({add_txt}; floor {pre:,.1f} → {post:,.1f} kW). "
+            "This finding was stored without the meter's daily profile; scan the meter again to draw it.",
+            f"示意图，非电表数据：检测到的负荷阶跃（{add_txt}；基底 {pre:,.1f} → {post:,.1f} kW）。"
+            "该发现入库时未保存电表日负荷曲线；重新扫描该电表即可绘出。")
+    path = f"M{pad_l},{y(pre):.1f} L{mid:.1f},{y(pre):.1f} L{mid:.1f},{y(post):.1f} L{width - 8},{y(post):.1f}"
+    return "".join([
+        f'<svg class="chart schematic" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{pad_l}" y="12" font-size="10" font-style="italic" fill="#333">'
+        f'{escape(t("Schematic (not meter data)", "示意图（非电表数据）"))}</text>',
+        f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 4}" y2="{height - pad_b}" stroke="#555"/>',
+        f'<text x="{pad_l - 4}" y="{y(post) + 4:.1f}" text-anchor="end" font-size="10">{post:,.1f} kW</text>',
+        f'<text x="{pad_l - 4}" y="{y(pre) + 4:.1f}" text-anchor="end" font-size="10">{pre:,.1f} kW</text>',
+        f'<path d="{path}" fill="none" stroke="#c0392b" stroke-width="2" stroke-dasharray="6 3"/>',
+        f'<text x="{mid + 4:.1f}" y="{(y(pre) + y(post)) / 2:.1f}" font-size="10">{escape(add_txt)}</text>',
+        f'<text x="{pad_l}" y="{height - 5}" font-size="10">{escape(t("before", "之前"))}</text>',
+        f'<text x="{mid:.1f}" y="{height - 5}" text-anchor="middle" font-size="10">{escape(day)}</text>',
+        f'<text x="{width - 8}" y="{height - 5}" text-anchor="end" font-size="10">{escape(t("after", "之后"))}</text>',
+        "</svg>",
+        f'<p class="small">{escape(cap)}</p>',
+    ])
+
+
 def _recommendations(b: Any, t: Callable[[str, str], str], findings: list[Finding]) -> list[str]:
     from minewatch.export import collect_indicators
 
@@ -279,7 +416,8 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
             bt = impact_totals(behind.values())
             bkw, bmach = _num(bt["kw"], 1, unknown), _num(bt["machines"], 0, unknown)
             label = t("Hosts behind the meter (not added)", "电表下的主机（未计入合计）")
-            text = t(f"{len(behind)} host(s): {bkw} kW, {bmach} machines", f"{len(behind)} 台主机：{bkw} kW，{bmach} 台矿机")
+            noun = "machine" if bmach == "1" else "machines"
+            text = t(f"{len(behind)} host(s): {bkw} kW, {bmach} {noun}", f"{len(behind)} 台主机：{bkw} kW，{bmach} 台矿机")
             h.append(f"<tr id=\"impact-behind-meter\"><th>{_e(label)}</th><td>{_e(text)}</td></tr>")
         h.append("</table>")
         for host, imp in sorted(per_host.items())[:5]:
@@ -312,7 +450,7 @@ def case_report_html(b: Any, *, lang: str = "both") -> str:
         h.append(f"<p class=\"small\">{_e(f.finding_id)} · {_e(f.detector)} · {_e(f.coin or '')} {_e(f.variant or '')} · "
                  f"{_e(reader_time(f.first_seen or f.onset) or '')} · {_e(t('sub-scores', '分项'))}: "
                  f"{_e(', '.join(f'{k} {v:g}' for k, v in f.subscores.items()))}</p>")  # fmt: skip
-        pic = svg.flow_timeline(f, lang="zh" if lang == "zh" else "en") if f.src_ip else svg.load_curve(f, lang="zh" if lang == "zh" else "en")
+        pic = svg.flow_timeline(f, lang="zh" if lang == "zh" else "en") if f.src_ip else meter_chart(f, t)
         if pic:
             h.append(pic)
         h.append("<ol class=\"ev\">")

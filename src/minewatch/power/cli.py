@@ -16,8 +16,8 @@ from rich.table import Table
 
 from minewatch.errors import InputError
 from minewatch.i18n import current, tr
-from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, say
-from minewatch.power.detect import REPORT_THRESHOLD
+from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, position_zh, say
+from minewatch.power.detect import REPORT_THRESHOLD, clock_label, local_day
 from minewatch.power.readers import DataIssue, read_files, read_meta, read_temperature, used_readings
 
 app = typer.Typer(
@@ -28,10 +28,54 @@ app = typer.Typer(
 
 _INTERVALS = {"15min": 900, "30min": 1800, "1h": 3600, "hourly": 3600, "1d": 86400, "daily": 86400}
 
+#: exit status when at least one input could not be read at all, as `minewatch scan` (scan_cli.EXIT_UNREAD,
+#: README "exit codes"): a pipeline must not take "could not read it" for "nothing found". An empty file is
+#: "nothing to read", not 4; 2 stays for usage errors (an unknown option, a path that does not exist).
+EXIT_UNREAD = 4
+
+#: how the files the meter readers open themselves begin: gzip and zstd (polars inflates them), Parquet,
+#: zip (xlsx, ods), OLE2 (xls), and UTF-16 text (its NULs are characters; the reader names the encoding)
+_READER_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\xff\xfe", b"\xfe\xff")
+
+
+def is_binary_input(path: Path) -> bool:
+    """Whether a file is binary data that no meter reader takes (a capture, an executable, random bytes).
+
+    Why before the reader: the CSV reader saw a pcap's header as an "empty file" and random bytes as
+    "malformed CSV (invalid utf-8 sequence)" (review 12); neither tells a person that the file is no
+    meter export at all, nor where it belongs. A NUL byte, or more than 1 % control characters other
+    than tab, line feed, form feed and carriage return in the first 8 KiB, is binary; GBK/GB18030 text
+    has neither. Files the readers open by their magic (compressed CSV, Parquet, workbooks) are not."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return False  # the reader names why it cannot be opened
+    if not head or head.startswith(_READER_MAGIC):
+        return False
+    if b"\x00" in head:
+        return True
+    ctrl = sum(1 for c in head if (c < 32 and c not in (9, 10, 12, 13)) or c == 127)
+    return ctrl > 0.01 * len(head)
+
+
+def _not_meter(err: Console, p: Path) -> None:
+    """The error line for a binary input, in the reader's language (raised nowhere: made and shown here)."""
+    where = position_zh(str(p), None, None, False, None) if current() == "zh" else str(p)
+    msg = tr("not a meter file (binary data; captures go to `minewatch scan`)",
+             "不是电表数据文件（二进制数据；抓包文件请用 `minewatch scan`）")
+    sep = "：" if current() == "zh" else ": "
+    err.print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{escape(where + sep + msg)}")
+
 
 def _error(err: Console, e: Exception) -> None:
     """One error line in the reader's language (`错误：…` / `error: …`), the message never read as markup."""
     err.print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{escape(error_text(e))}")
+
+
+def _count(n: int, word: str) -> str:
+    """"1 meter", "2,345 meters": the English summary with thousands separators, as the Chinese one."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _interval(text: str | None) -> int | None:
@@ -47,7 +91,7 @@ def _interval(text: str | None) -> int | None:
 
 @app.command("scan")
 def scan(
-    files: list[Path] = typer.Argument(..., help=tr("Meter data files (CSV, Parquet or Excel: every sheet is read).", "电表数据文件（CSV、Parquet 或 Excel：逐个工作表读取）。")),
+    files: list[Path] = typer.Argument(..., exists=True, help=tr("Meter data files (CSV, Parquet or Excel: every sheet is read).", "电表数据文件（CSV、Parquet 或 Excel：逐个工作表读取）。")),
     meta: Path | None = typer.Option(None, "--meta", help=tr(
         "Customer metadata CSV (meter_id, tariff_class, business, contracted_kw, transformer, role).",
         "用户档案 CSV（meter_id、电价类别、行业、合同容量、台区变压器、角色）。")),
@@ -74,6 +118,9 @@ def scan(
         "jsonl/csv: list every meter ranked by score (extra.suspect says which reach the threshold), "
         "not only the suspects.",
         "jsonl/csv：按得分列出全部电表（extra.suspect 标明是否达到阈值），而不只是嫌疑用户。")),
+    hardware: Path | None = typer.Option(None, "--hardware", help=tr(
+        "Extra hardware CSV/YAML (overrides by model), as in `assess site`: machines and impact both use it.",
+        "额外的矿机清单 CSV/YAML（按型号覆盖），与 `assess site` 相同：矿机数和影响评估都使用它。")),
 ) -> None:
     """Scan meter files and list suspected mining loads with evidence.
 
@@ -92,24 +139,38 @@ def scan(
     try:
         meta_d = read_meta(meta, meta_issues) if meta else {}
         temps = read_temperature(temperature, tz_offset) if temperature else {}
+        from minewatch.assess.hardware import load_catalog
+
+        catalog = load_catalog(hardware) if hardware else None
     except InputError as e:
         _error(err, e)
         raise typer.Exit(2) from e
+    # binary files are named for what they are before any reader guesses at them
+    binary = [p for p in files if p.is_file() and is_binary_input(p)]
+    for p in binary:
+        _not_meter(err, p)
+    readable = [p for p in files if p not in binary]
     # every file first, then each meter's readings joined across files (monthly exports) onto one grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        total, errors = read_files(files, interval_s=step, unit=unit, tz_offset_h=tz_offset)
+        total, errors = read_files(readable, interval_s=step, unit=unit, tz_offset_h=tz_offset)
+    empty = [e for e in errors if e.message == "empty file"]
     for e in errors:
-        _error(err, e)
-    failed = len(errors)
-    if failed and failed == len(files):
-        raise typer.Exit(2)
+        if e in empty:  # nothing to read: said, not an error (as `minewatch scan` says it)
+            err.print(tr(f"{e.path}: empty file, nothing to read", f"{position_zh(e.path)}：空文件，没有可读内容"),
+                      markup=False, highlight=False)
+        else:
+            _error(err, e)
+    failed = len(errors) - len(empty) + len(binary)
+    if not total.series and len(errors) + len(binary) == len(files):
+        raise typer.Exit(EXIT_UNREAD if failed else 0)
     total.temperature.update(temps)
     from minewatch.power.scan import scan_series
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = scan_series(total.series, meta=meta_d, temperature=total.temperature, tz_offset_h=tz_offset)
+        res = scan_series(total.series, meta=meta_d, temperature=total.temperature, tz_offset_h=tz_offset,
+                          catalog=catalog)
     # every suspect is stored (a case must not lose a meter because the screen showed 20); --top only
     # limits what is listed and plotted
     suspects = res.suspects(threshold, None)
@@ -137,11 +198,14 @@ def scan(
         from minewatch.i18n import current
 
         t = Table(title=tr("Suspected mining loads", "疑似挖矿负荷"))
-        for c in (tr("meter", "电表"), tr("score", "得分"), tr("onset", "起始"), tr("kW mining", "挖矿功率 kW"),
-                  tr("machines", "矿机数"), tr("evidence", "证据")):
+        # the onset's day on the meter's clock, and the column says which clock (a rig switched on at local
+        # 00:00 on 1 December is 30 November in UTC; the network tables say "(UTC)" too)
+        clock = clock_label(tz_offset)
+        for c in (tr("meter", "电表"), tr("score", "得分"), tr(f"onset ({clock})", f"起始（{clock}）"),
+                  tr("kW mining", "挖矿功率 kW"), tr("machines", "矿机数"), tr("evidence", "证据")):
             t.add_column(c)
         for fd in listed:
-            t.add_row(str(fd.meter_id), f"{fd.score:.0f}", fd.onset.date().isoformat() if fd.onset else "—",
+            t.add_row(str(fd.meter_id), f"{fd.score:.0f}", local_day(fd.onset, tz_offset) if fd.onset else "—",
                       f"{fd.kw_mining:.1f}" if fd.kw_mining is not None else "—",
                       f"{fd.machines_est:g}" if fd.machines_est is not None else "—",
                       fd.evidence[0].render(current()) if fd.evidence else "")
@@ -171,11 +235,14 @@ def scan(
     judged = [s for s in total.series if s.meter_id not in res.skipped]
     used = sum(used_readings(s) for s in judged)
     n_skip = sum(1 for s in total.series if s.meter_id in res.skipped)
+    n_empty = f", {len(empty)} empty" if empty else ""
+    n_empty_zh = f"，{len(empty)} 个空文件" if empty else ""
     err.print(tr(
-        f"{len(total.series)} meters ({n_skip} skipped), {used} of {total.readings} readings used, "
-        f"{len(suspects)} suspects (score ≥ {threshold:g}), {stored} new in store, {failed} file(s) failed",
+        f"{_count(len(total.series), 'meter')} ({n_skip:,} skipped), {used:,} of {total.readings:,} readings used, "
+        f"{_count(len(suspects), 'suspect')} (score ≥ {threshold:g}), {stored:,} new in store, {failed} file(s) failed"
+        f"{n_empty}",
         f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {total.readings:,} 条读数，"
-        f"{len(suspects)} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored} 条，{failed} 个文件失败"))
+        f"{len(suspects):,} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored:,} 条，{failed} 个文件失败{n_empty_zh}"))
     if not suspects and ranked and ranked[0].score > 0:
         # nothing reached the line: say what came closest, so an inspector is not left with an empty table
         near = ", ".join(f"{m.meter_id} {m.score:.0f}" for m in ranked[:5])
@@ -198,7 +265,7 @@ def scan(
         if k not in always and not items:
             continue
         en, zh = names[k]
-        err.print(tr(f"  {en}: {kinds.get(k, 0)}", f"  {zh}：{kinds.get(k, 0):,}"), markup=False, highlight=False)
+        err.print(tr(f"  {en}: {kinds.get(k, 0):,}", f"  {zh}：{kinds.get(k, 0):,}"), markup=False, highlight=False)
         for i in items[:5]:
             # the detail is made in English by the reader (it is also a log line); worded here
             text = " ".join(x for x in (i.meter_id, i.ts.isoformat() if i.ts else None, say(i.detail)) if x)
@@ -206,9 +273,9 @@ def scan(
         if len(items) > 5:  # the count is of entries (a gap entry stands for many slots), so it says so
             err.print(tr(f"    … and {len(items) - 5} more", f"    …… 另有 {len(items) - 5} 处"))
     if total.rejects.total:
-        parts = ", ".join(f"{r} {n}" for r, n in sorted(total.rejects.counts.items()))
+        parts = ", ".join(f"{r} {n:,}" for r, n in sorted(total.rejects.counts.items()))
         parts_zh = "，".join(f"{say(r, 'zh')} {n:,}" for r, n in sorted(total.rejects.counts.items()))
-        err.print(tr(f"  rejected readings: {total.rejects.total} ({parts})",
+        err.print(tr(f"  rejected readings: {total.rejects.total:,} ({parts})",
                      f"  被拒读数：{total.rejects.total:,}（{parts_zh}）"), markup=False, highlight=False)
     if meta:
         ids = {s.meter_id for s in total.series}
@@ -225,3 +292,6 @@ def scan(
         err.print(f"  {n}")
     if len(notes) > 10:
         err.print(tr(f"  … and {len(notes) - 10} more notes", f"  …… 另有 {len(notes) - 10} 条说明"))
+    if failed:
+        # after everything was said: a pipeline must not take an unreadable input for a clean scan
+        raise typer.Exit(EXIT_UNREAD)

@@ -455,9 +455,32 @@ class MachineUnit:
     model: str
     kw: float
     kind: str = "ASIC"
-    #: the date the catalog was asked for had no model yet (data from before SHA-256 ASICs, or an
-    #: anonymised calendar): the unit is today's typical model, and the evidence says so
+    #: the date the catalog was asked for had no model yet (data from before the catalog's first SHA-256
+    #: model, or an anonymised calendar): the unit is the earliest models' typical one, and the evidence
+    #: says so (`hardware.fleet_classes`, the impact assessment's rule too)
     undated: bool = False
+    #: the catalog's first release (ISO date) when `undated`
+    catalog_start: str | None = None
+
+
+def clock_label(tz_offset_h: float) -> str:
+    """The meter's clock as people write it: "UTC", "UTC+8", "UTC+5:30", "UTC-3"."""
+    if not tz_offset_h:
+        return "UTC"
+    m = round(abs(tz_offset_h) * 60)
+    sign = "+" if tz_offset_h > 0 else "-"
+    return f"UTC{sign}{m // 60}" + (f":{m % 60:02d}" if m % 60 else "")
+
+
+def local_day(ts: datetime, tz_offset_h: float) -> str:
+    """The ISO date of a UTC instant on the meter's clock: a rig switched on at local 00:00 on 1 December
+    is 16:00 UTC on 30 November, and the inspector reads the meter's day."""
+    return datetime.fromtimestamp(ts.timestamp() + tz_offset_h * 3600, tz=UTC).date().isoformat()
+
+
+def machine_word(n: float) -> str:
+    """"machine" for a count printed as 1, else "machines" (English only: Chinese has no plural)."""
+    return "machine" if f"{n:g}" == "1" else "machines"
 
 
 def _f(x: Any) -> float | None:
@@ -505,7 +528,8 @@ def build_finding(
 
     `end_s` (meter wall clock, like `day0_s`) is where the data stops: it becomes `last_seen`, so an
     assessment made later (`minewatch assess finding`) counts energy up to the data, not up to today."""
-    subs = {k: round(float(v[i]), 1) for k, v in sub.items()}
+    # + 0.0: a sub-score rounded from -0.04 is 0.0, not "-0.0" in the evidence, the JSON and the report
+    subs = {k: round(float(v[i]), 1) + 0.0 for k, v in sub.items()}
     score = combine_subscores(subs)
     # the band path (a load in a band of hours only) gave more than the floor's step: its onset and size
     # (idle-hours mining, which also fills hours, keeps its own reading: its energy counts every weekday)
@@ -561,15 +585,17 @@ def build_finding(
     if kw is not None and draw is not None and draw > 0 and unit is not None and unit.kw > 0:
         machines = float(max(1, round(draw / unit.kw)))
     ev: list[Evidence] = []
-    day = onset.date().isoformat() if onset else None
+    # the evidence names the meter's day, and its clock when it is not UTC (`onset` itself stays UTC)
+    day = (local_day(onset, tz_offset_h) + (f" ({clock_label(tz_offset_h)})" if tz_offset_h else "")) if onset else None
     lf = _f(b.load_factor[i])
     nd = _f(b.night_day[i])
     if has and kw is not None:
-        mtxt = f" ≈ {machines:g} machines of {unit.kw:.2f} kW ({unit.model})" if machines and unit else ""
+        mtxt = f" ≈ {machines:g} {machine_word(machines)} of {unit.kw:.2f} kW ({unit.model})" if machines and unit else ""
         mzh = f"，约合 {machines:g} 台 {unit.kw:.2f} kW 矿机（{unit.model}）" if machines and unit else ""
         if machines and unit and unit.undated:
-            mtxt += ", a current model: the catalog has none released by then"
-            mzh += "，按当前机型计：目录中没有当时已发布的机型"
+            start = unit.catalog_start or "?"
+            mtxt += f"; the catalog starts {start}, before it the earliest model is used"
+            mzh += f"；矿机目录始于 {start}，此前按最早的机型计"
         tail = f"; load factor {lf:.2f} since then" if lf is not None else ""
         tail_zh = f"；此后负荷率 {lf:.2f}" if lf is not None else ""
         if nd is not None:
@@ -606,7 +632,9 @@ def build_finding(
         for code, attr, key, en, zh in _SHAPE_EVIDENCE if not band else ():
             v = _f(getattr(b, attr)[i])
             if v is not None:
-                ev.append(Evidence(code, en.format(v=v, pct=v * 100), zh.format(v=v, pct=v * 100), data={key: v}))
+                # rounded to what is printed first: -0.3 % is "0 %", not "-0 %" (review 12)
+                shown = {"v": round(v, 2) + 0.0, "pct": round(v * 100) + 0.0}
+                ev.append(Evidence(code, en.format(**shown), zh.format(**shown), data={key: v}))
         c = _f(b.curtailed_frac[i])
         if c is not None and c > 0.02 and not idle:  # idle-hours mining pauses by design, not by curtailment
             ev.append(Evidence(

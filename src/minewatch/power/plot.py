@@ -13,6 +13,7 @@ import numpy as np
 from minewatch.i18n import tr
 from minewatch.model import Finding
 from minewatch.plotting import use_cjk_fonts
+from minewatch.power.detect import clock_label, local_day, machine_word
 from minewatch.power.features import hourly, to_day_grid
 from minewatch.power.readers import MeterSeries
 
@@ -46,7 +47,9 @@ def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path, *, 
     step_ev = next((e for e in finding.evidence if e.code == "power.step"), None)
     if finding.onset is not None:
         on = np.datetime64(int(finding.onset.timestamp() + tz_offset_h * 3600), "s")
-        ax.axvline(on, color="#cb181d", lw=1.5, label=tr(f"onset {finding.onset.date()}", f"开始 {finding.onset.date()}"))
+        # the axis is the meter's clock, so is the day in the legend (and it says which clock)
+        day = f"{local_day(finding.onset, tz_offset_h)} ({clock_label(tz_offset_h)})"
+        ax.axvline(on, color="#cb181d", lw=1.5, label=tr(f"onset {day}", f"开始 {day}"))
         if step_ev and step_ev.data.get("pre_kw") is not None:
             ax.hlines(step_ev.data["pre_kw"], days[0], on, colors="#636363", linestyles="--", label=tr("floor before", "之前的基底负荷"))
             ax.hlines(step_ev.data["post_kw"], on, days[-1], colors="#cb181d", linestyles="--",
@@ -55,7 +58,7 @@ def plot_suspect(series: MeterSeries, finding: Finding, out_dir: str | Path, *, 
     ax.set_ylabel("kW")
     machines = finding.machines_est
     ax.set_title(tr(f"meter {finding.meter_id} — score {finding.score:.0f}"
-                    + (f", ≈{machines:g} machines" if machines else ""),
+                    + (f", ≈{machines:g} {machine_word(machines)}" if machines else ""),
                     f"电表 {finding.meter_id} — 评分 {finding.score:.0f}" + (f"，约 {machines:g} 台矿机" if machines else "")))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.legend(loc="upper left", fontsize=8)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from minewatch.power.detect import (
     REPORT_THRESHOLD,
     MachineUnit,
     build_finding,
+    clock_label,
     peer_flatness,
     subscores_block,
     total_score,
@@ -37,6 +38,9 @@ from minewatch.power.features import (
     to_day_grid,
 )
 from minewatch.power.readers import MeterMeta, MeterSeries
+
+if TYPE_CHECKING:
+    from minewatch.assess.hardware import Catalog
 
 
 @dataclass
@@ -65,32 +69,83 @@ class ScanResult:
 
 
 @lru_cache(maxsize=64)
-def machine_unit(day: str | None) -> MachineUnit | None:
-    """The catalog's typical SHA-256 machine at a date: the unit kW is divided by (None if no catalog)."""
+def machine_unit(day: str | None, catalog: Catalog | None = None) -> MachineUnit | None:
+    """The catalog's typical SHA-256 machine at a date: the unit kW is divided by (None if no catalog).
+
+    The same rule as the impact assessment (`hardware.fleet_classes` on the onset day), so the machines in
+    the evidence and the assessment's point estimate are one model. A day before the catalog's first model
+    takes the earliest models, and `undated` makes the evidence say so."""
     try:
-        from minewatch.assess.hardware import load_catalog
+        from minewatch.assess.hardware import fleet_classes, load_catalog
 
         at = datetime.fromisoformat(day).date() if day else None
-        cat = load_catalog()
-        undated = False
-        try:
-            m = cat.typical(algorithm="sha256d", at=at)
-        except KeyError:
-            # no model released by that date (data from before ASICs, or a shifted calendar): the impact
-            # module then assesses with current models too, so the count uses the same unit
-            m = cat.typical(algorithm="sha256d", at=None)
-            undated = at is not None
+        classes, first = fleet_classes(catalog or load_catalog(), "sha256d", at)
     except (ImportError, KeyError, OSError):
         return None
-    name = getattr(m, "model", None) or getattr(m, "name", "?")
-    return MachineUnit(str(name), float(m.power_w) / 1000.0, undated=undated)
+    m = classes["typical"]
+    return MachineUnit(str(m.model), float(m.power_w) / 1000.0, undated=first is not None,
+                       catalog_start=first.isoformat() if first else None)
+
+
+#: most points of a finding's daily profile: two years of days; a longer meter gets several days a point
+DAILY_POINTS = 731
+
+
+def _round(v: float) -> float | None:
+    return None if not np.isfinite(v) else float(f"{v:.4g}")
+
+
+def daily_profile(row: np.ndarray, steps_per_day: int, day0_s: int, tz_offset_h: float) -> dict[str, Any]:
+    """A meter's daily min, mean and max kW, small enough to keep in its finding (`extra["daily_kw"]`).
+
+    Why: the store holds findings, not series, and the case report drew a made-up ramp from the step's two
+    levels (review 12). Days are the meter's clock (`start`, `clock`, as `power/plot.py` draws them); a day
+    without readings is null, not 0. At most `DAILY_POINTS` points: longer data is put into groups of
+    `days_per_point` days (min of the minima, mean of the means, max of the maxima), 4 significant digits."""
+    d = row[: row.size // steps_per_day * steps_per_day].reshape(-1, steps_per_day)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, mean, hi = np.nanmin(d, axis=1), np.nanmean(d, axis=1), np.nanmax(d, axis=1)
+        k = -(-d.shape[0] // DAILY_POINTS)
+        if k > 1:
+            pad = (-d.shape[0]) % k
+            lo, mean, hi = (np.r_[a, np.full(pad, np.nan)].reshape(-1, k) for a in (lo, mean, hi))
+            lo, mean, hi = np.nanmin(lo, axis=1), np.nanmean(mean, axis=1), np.nanmax(hi, axis=1)
+    return {
+        "start": datetime.fromtimestamp(day0_s, tz=UTC).date().isoformat(),
+        "clock": clock_label(tz_offset_h),
+        "tz_offset_h": tz_offset_h,
+        "days_per_point": int(k),
+        "min": [_round(v) for v in lo],
+        "mean": [_round(v) for v in mean],
+        "max": [_round(v) for v in hi],
+    }
+
+
+def data_end_s(s: MeterSeries) -> int:
+    """Where the meter's data end, on its wall clock (seconds): the end of the last valid reading's slot.
+
+    Why not `start + slots x interval`: a slot is named by its reading's time stamp, and grid exports
+    label a reading by the end of its interval (`00:15` … `24:00`): the `24:00` point ends the day, and
+    adding one interval put the data's end at 00:15 of a day never read (review 12). A last reading at
+    midnight is such a `24:00` point; any other is taken as the start of its slot (hourly `23:00` covers
+    the hour to 24:00), and daily readings cover their whole day. Trailing slots without a reading are
+    not data either. At worst (start labels that end on a midnight reading) one slot is left out."""
+    valid = np.flatnonzero(~np.isnan(s.kw))
+    last = s.start_s + int(valid[-1] if valid.size else s.kw.size - 1) * s.interval_s
+    if s.interval_s < 86_400 and last % 86_400 == 0:
+        return last
+    return last + s.interval_s
 
 
 def assess_impact(
     kw: float | None, onset: datetime | None, until: datetime | None, unit: MachineUnit | None,
-    tariff: float | None = None, currency: str = "CNY",
+    tariff: float | None = None, currency: str = "CNY", catalog: Catalog | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """Assessment dict from the impact module, or None and the reason it could not be made."""
+    """Assessment dict from the impact module, or None and the reason it could not be made.
+
+    No model is named: the assessment's typical model on the onset day is the detector's `unit` (one rule,
+    `hardware.fleet_classes`), and naming it made a "chosen" row beside the typical one that could differ."""
     if kw is None or kw <= 0:
         return None, None
     try:
@@ -98,7 +153,7 @@ def assess_impact(
 
         a = assess_from_power(
             kw, onset=onset, until=until, tariff=tariff, currency=currency,
-            model=unit.model if unit else None, algorithm="sha256d",
+            algorithm="sha256d", catalog=catalog,
         )  # fmt: skip
         return a.to_dict(), None
     except Exception as e:  # the impact module is optional context; a failure must not hide the suspect
@@ -191,8 +246,11 @@ def scan_series(
     impact_threshold: float = REPORT_THRESHOLD,
     tariff: float | None = None,
     currency: str = "CNY",
+    catalog: Catalog | None = None,
 ) -> ScanResult:
-    """Score every meter; findings for all, impact only for suspects (it is the slow part)."""
+    """Score every meter; findings for all, impact only for suspects (it is the slow part).
+
+    `catalog` (`power scan --hardware`) is the one both the machine count and the assessment use."""
     meta = meta or {}
     temperature = temperature or {}
     res = ScanResult(meters=len(series))
@@ -223,7 +281,7 @@ def scan_series(
             res.skipped[s.meter_id] = why
             continue
         groups[(day0, S, row.size)].append((s, row, wd))
-    blocks: list[tuple[Block, list[MeterSeries], int, int]] = []
+    blocks: list[tuple[Block, list[MeterSeries], int, int, np.ndarray]] = []
     for (day0, S, _n), items in groups.items():
         x = np.vstack([r for _, r, _ in items])
         days = x.shape[1] // S
@@ -243,9 +301,9 @@ def scan_series(
                 b.persist[i] = np.nan
                 # nor does the festival test: unbilled load is theft whether or not it stops for the holiday
                 b.fest_keep[i] = np.nan
-        blocks.append((b, [s for s, _, _ in items], day0, S))
+        blocks.append((b, [s for s, _, _ in items], day0, S, x))
     # peers across all blocks
-    ids = [s.meter_id for _, ss, _, _ in blocks for s in ss]
+    ids = [s.meter_id for _, ss, *_ in blocks for s in ss]
     lf_all = np.concatenate([b.load_factor for b, *_ in blocks]) if blocks else np.zeros(0)
     nd_all = np.concatenate([b.night_day for b, *_ in blocks]) if blocks else np.zeros(0)
 
@@ -257,7 +315,7 @@ def scan_series(
 
     peer_lf, _peer_nd = peer_flatness(lf_all, nd_all, [group_of(i) for i in ids])
     pos = 0
-    for b, ss, day0, S in blocks:
+    for b, ss, day0, S, x in blocks:
         k = len(ss)
         mm = [meta.get(s.meter_id) or MeterMeta(s.meter_id) for s in ss]
         cap = np.array([m.contracted_kw if m.contracted_kw else np.nan for m in mm], dtype=np.float64)
@@ -275,21 +333,36 @@ def scan_series(
             onset_day = None
             if b.split_day[i] >= 0:
                 onset_day = datetime.fromtimestamp(day0 + int(b.onset_day[i]) * 86400, tz=UTC).date().isoformat()
-            end_day = datetime.fromtimestamp(s.start_s + s.kw.size * s.interval_s, tz=UTC)
-            unit = machine_unit(onset_day or end_day.date().isoformat())
+            end_s = data_end_s(s)
+            # the data's end is on the meter's clock like every slot: the impact's `until` is UTC, as `last_seen`
+            # (until review 12 it was the local end read as UTC: 8 h too many at --tz-offset 8)
+            end_day = datetime.fromtimestamp(end_s - tz_offset_h * 3600, tz=UTC)
+            unit = machine_unit(onset_day or end_day.date().isoformat(), catalog)
             f = build_finding(
                 b, i, sub, meter_id=s.meter_id, day0_s=day0, steps_per_day=S, unit=unit, source=s.source,
-                tz_offset_h=tz_offset_h, end_s=s.start_s + s.kw.size * s.interval_s,
+                tz_offset_h=tz_offset_h, end_s=end_s,
             )
+            # the assessment takes the fleet of the finding's UTC onset day (hardware.fleet_day); the local day
+            # above can be the next one (models are dated by their month's first day), or the band's onset
+            # another: sized again with that day's unit when it differs, so both name one model
+            fleet = machine_unit((f.onset or end_day).date().isoformat(), catalog)
+            if fleet != unit:
+                unit = fleet
+                f = build_finding(
+                    b, i, sub, meter_id=s.meter_id, day0_s=day0, steps_per_day=S, unit=unit, source=s.source,
+                    tz_offset_h=tz_offset_h, end_s=end_s,
+                )
             if s.meter_id.endswith(":unaccounted"):
                 f.variant = "transformer_balance"
             if with_impact and float(tot[i]) >= impact_threshold:
                 # an episode that ended (detect.build_finding) ran to its end day, not to the end of the data
                 ep_end = f.extra.get("episode_end")
                 until = datetime.fromisoformat(ep_end) if ep_end else end_day
-                f.impact, why = assess_impact(f.kw_mining, f.onset, until, unit, tariff, currency)
+                f.impact, why = assess_impact(f.kw_mining, f.onset, until, unit, tariff, currency, catalog)
                 if why:
                     f.extra["impact_error"] = why
+                # the store keeps findings, not series: the case report draws the meter from this
+                f.extra["daily_kw"] = daily_profile(x[i], S, day0, tz_offset_h)
             if mm[i].site:
                 f.site = mm[i].site
             res.scores.append(MeterScore(s.meter_id, float(tot[i]), f))
