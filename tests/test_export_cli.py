@@ -111,3 +111,17 @@ def test_skipped_pool_names_are_counted_on_stderr(store):
     assert "xn--bcher-kva.example CNAME ." in r.stdout and "bücher" not in r.stdout
     assert "1 pool name(s) left out" in r.stderr and "pool.example.com:3333" in r.stderr
     assert "pool.example.com:3333" not in r.stdout
+
+
+def test_ports_observed_blocks_only_the_endpoints_seen(store):
+    """Review 13: `--ports observed` puts address+port elements in the firewall sets."""
+    r = run("export", "nft", "--db", str(store), "--ports", "observed")
+    assert r.exit_code == 0, r.output
+    assert "45.77.10.20 . tcp . 3333" in r.stdout and "@pool_v4" not in r.stdout
+    r = run("export", "ipset", "--db", str(store), "--ports", "observed")
+    assert r.exit_code == 0 and "add minewatch-poolport4-tmp 45.77.10.20,tcp:3333 -exist" in r.stdout
+    assert "@pool_v4 counter drop" in run("export", "nft", "--db", str(store)).stdout  # default: every port
+    r = run("export", "rpz", "--db", str(store), "--ports", "observed")
+    assert r.exit_code != 0 and "nft and ipset" in r.output
+    r = run("export", "nft", "--db", str(store), "--ports", "some")
+    assert r.exit_code == 2 and "observed" in r.output

@@ -326,7 +326,8 @@ def test_reloading_the_ipset_export_replaces_the_previous_sets(tmp_path):
         assert ns.run("ipset", "test", "minewatch-pool4", "45.77.10.20").returncode == 0
         assert ns.run("ipset", "test", "minewatch-pool6", "2a01:4f8:1:2::21").returncode == 0
         names = ns.run("ipset", "list", "-n").stdout.split()
-        assert sorted(names) == ["minewatch-pool4", "minewatch-pool6"]  # no -tmp left, no miner sets
+        # no -tmp left, no miner sets; the per-port sets are there, empty in the default mode
+        assert sorted(names) == ["minewatch-pool4", "minewatch-pool6", "minewatch-poolport4", "minewatch-poolport6"]
     finally:
         ns.run("ipset", "destroy")
         ns.close()
@@ -446,3 +447,82 @@ def test_idn_allow_rule_still_matches_after_punycode_conversion():
     fs = [F(pool_host="straße.de"), F(src_ip="10.1.2.9", pool_host="bücher.example")]
     assert collect_indicators(fs, allow=AllowIdn()).domains() == ["xn--bcher-kva.example"]
     assert collect_indicators(fs).domains() == ["xn--bcher-kva.example", "xn--strae-oqa.de"]
+
+
+#: a stratum pool on a dedicated address, and an HTTP getwork pool on port 80 of a shared web host
+SHARED = [
+    F(dst_ip="45.77.10.20", dst_port=3333, transport="tcp"),
+    F(src_ip="10.1.2.11", dst_ip="203.0.114.80", dst_port=80, transport="tcp", pool_host="getwork.example.net"),
+    F(src_ip="10.1.2.12", dst_ip="2a01:4f8:1:2::21", dst_port=443, transport="udp", pool_host=None),
+]
+
+
+def test_observed_ports_block_only_the_endpoints_seen():
+    """Review 13: nft/ipset dropped every port of a pool address, also a shared web host's port 443."""
+    nft = EXPORTERS["nft"](SHARED, ports="observed")
+    assert "type ipv4_addr . inet_proto . inet_service" in nft
+    assert "45.77.10.20 . tcp . 3333, 203.0.114.80 . tcp . 80" in nft and "2a01:4f8:1:2::21 . udp . 443" in nft
+    assert "ip daddr @pool_v4" not in nft and "ip daddr . meta l4proto . th dport @pool_ports_v4 counter drop" in nft
+    assert "ip daddr @pool_v4 counter drop" in EXPORTERS["nft"](SHARED)  # the default is unchanged
+    ipset = EXPORTERS["ipset"](SHARED, ports="observed")
+    assert "create minewatch-poolport4 hash:ip,port family inet -exist" in ipset
+    assert "add minewatch-poolport4-tmp 203.0.114.80,tcp:80 -exist" in ipset
+    assert "add minewatch-poolport6-tmp 2a01:4f8:1:2::21,udp:443 -exist" in ipset
+    assert "add minewatch-pool4-tmp" not in ipset  # the address sets are emptied, not filled
+    with pytest.raises(ValueError):
+        EXPORTERS["nft"](SHARED, ports="some")
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="Debian nftables (nft) not installed")
+def test_observed_ports_nft_file_drops_the_pool_port_and_not_the_web_site(tmp_path):
+    """Loaded in a private network namespace: a connection to the seen port is dropped (times out),
+    one to another port of the same address is not (refused at once: nothing listens there)."""
+    ns = _NetNs(tmp_path)
+    try:
+        text = EXPORTERS["nft"](SHARED, ports="observed")
+        r = ns.run("nft", "-c", "-f", "-", stdin=text)
+        if r.returncode != 0 and ("Operation not permitted" in r.stderr or "Protocol not supported" in r.stderr):
+            pytest.skip(f"no nftables here: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert ns.run("nft", "-f", "-", stdin=text).returncode == 0
+        assert ns.run("ip", "link", "set", "lo", "up").returncode == 0
+        assert ns.run("ip", "addr", "add", "203.0.114.80/32", "dev", "lo").returncode == 0
+        probe = (
+            "import socket, sys\n"
+            "def try_(port):\n"
+            "    s = socket.socket(); s.settimeout(1.0)\n"
+            "    try: s.connect(('203.0.114.80', port)); return 'open'\n"
+            "    except TimeoutError: return 'dropped'\n"
+            "    except ConnectionRefusedError: return 'refused'\n"
+            "print(try_(80), try_(8080))\n"
+        )
+        out = ns.run(sys.executable, "-c", probe)
+        assert out.stdout.split() == ["dropped", "refused"], out.stdout + out.stderr
+        # and back to the default: every port of the address dropped, the per-port sets gone
+        assert ns.run("nft", "-f", "-", stdin=EXPORTERS["nft"](SHARED)).returncode == 0
+        assert ns.run(sys.executable, "-c", probe).stdout.split() == ["dropped", "dropped"]
+        assert "pool_ports" not in ns.run("nft", "list", "table", "inet", "minewatch").stdout
+    finally:
+        ns.close()
+
+
+@pytest.mark.skipif(shutil.which("ipset") is None, reason="ipset missing")
+def test_observed_ports_ipset_restores_and_switching_modes_leaves_nothing_behind(tmp_path):
+    ns = _NetNs(tmp_path)
+    try:
+        r = ns.run("ipset", "restore", stdin=EXPORTERS["ipset"](SHARED))
+        if r.returncode != 0 and ("Kernel error" in r.stderr or "not supported" in r.stderr):
+            pytest.skip(f"kernel lacks ip_set: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert ns.run("ipset", "test", "minewatch-pool4", "203.0.114.80").returncode == 0
+        r = ns.run("ipset", "restore", stdin=EXPORTERS["ipset"](SHARED, ports="observed"))
+        assert r.returncode == 0, r.stderr
+        assert ns.run("ipset", "test", "minewatch-pool4", "203.0.114.80").returncode != 0  # the wide block lifted
+        assert ns.run("ipset", "test", "minewatch-poolport4", "203.0.114.80,tcp:80").returncode == 0
+        assert ns.run("ipset", "test", "minewatch-poolport4", "203.0.114.80,tcp:443").returncode != 0
+        assert ns.run("ipset", "test", "minewatch-poolport6", "2a01:4f8:1:2::21,udp:443").returncode == 0
+        assert ns.run("ipset", "restore", stdin=EXPORTERS["ipset"](SHARED)).returncode == 0
+        assert ns.run("ipset", "test", "minewatch-poolport4", "203.0.114.80,tcp:80").returncode != 0
+    finally:
+        ns.run("ipset", "destroy")
+        ns.close()

@@ -62,6 +62,20 @@ def tr(en: str, zh: str, lang: str | None = None) -> str:
     return zh if (lang or _current) == "zh" else en
 
 
+def error_prefix(lang: str | None = None) -> str:
+    """The one prefix of an error line: `错误：` (full-width colon, no space) in Chinese, `error: ` in English.
+
+    Why one function: commands printed "error:", "错误: " (ASCII colon) and "错误：" depending on who
+    wrote them; every one-line error goes through here (or `error_line`) so they read the same.
+    """
+    return "错误：" if (lang or _current) == "zh" else "error: "
+
+
+def error_line(message: str, lang: str | None = None) -> str:
+    """A one-line error for stderr: the prefix of `error_prefix` and the message."""
+    return f"{error_prefix(lang)}{message}"
+
+
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 _SENTENCE_END = re.compile(r"[.!?:)]\s+")
 

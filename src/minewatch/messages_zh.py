@@ -660,8 +660,10 @@ def error_text(e: BaseException, lang: str | None = None) -> str:
 
 
 def error_prefix(lang: str | None = None) -> str:
-    """The one prefix of an error line: `错误：` (full-width colon) in Chinese, `error: ` in English."""
-    return "错误：" if (lang or current()) == "zh" else "error: "
+    """The one prefix of an error line (`minewatch.i18n.error_prefix`, kept here for its callers)."""
+    from minewatch.i18n import error_prefix as prefix
+
+    return prefix(lang)
 
 
 def reason_text(reason: str, lang: str | None = None) -> str:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from minewatch.export import DEFAULT_MIN_SCORE
-from minewatch.i18n import current, tr
+from minewatch.i18n import current, error_line, tr
+
+
+class Ports(StrEnum):
+    """`--ports` of the firewall exports (`minewatch.export.PORT_MODES`)."""
+
+    all = "all"
+    observed = "observed"
 
 
 def _fail(message: str) -> None:
     """One line on stderr and exit status 2, instead of a traceback (as `scan` does for bad input)."""
-    typer.echo(f"{tr('error', '错误')}: {message}", err=True)
+    typer.echo(error_line(message), err=True)
     raise typer.Exit(2)
 
 
@@ -59,6 +67,12 @@ def export(
         "nft and ipset: also cut all routed traffic of the internal hosts of strong mining findings "
         "(off by default: only pools are blocked).",
         "nft 和 ipset：同时切断强挖矿结果中内部主机的全部转发流量（默认关闭：只封堵矿池）。")),
+    ports: Ports = typer.Option(Ports.all, "--ports", help=tr(
+        "nft and ipset: all blocks every port of a pool address (a pool listens on several and miners fall back "
+        "from one to the next); observed blocks only the address, protocol and port seen in findings, for pools "
+        "on shared addresses such as a web host.",
+        "nft 和 ipset：all 封堵矿池地址的全部端口（矿池通常监听多个端口，矿机会轮换尝试）；observed 只封堵检测结果中出现过的"
+        "地址、协议与端口组合，适用于与网站等共用地址的矿池。")),
 ) -> None:
     """Export findings for firewalls, DNS, IDS, threat-intel platforms and SIEMs.
 
@@ -75,6 +89,8 @@ def export(
     if quarantine_hosts and kind not in ("nft", "ipset"):
         raise typer.BadParameter(tr("--quarantine-hosts applies to nft and ipset only",
                                     "--quarantine-hosts 只适用于 nft 和 ipset"))
+    if ports is not Ports.all and kind not in ("nft", "ipset"):
+        raise typer.BadParameter(tr("--ports applies to nft and ipset only", "--ports 只适用于 nft 和 ipset"))
     if out is not None and not out.parent.is_dir():  # before any work: fail fast, name the path
         _fail(tr(f"cannot write {out}: directory {out.parent} does not exist",
                  f"无法写入 {out}：目录 {out.parent} 不存在"))
@@ -93,7 +109,7 @@ def export(
         _fail(tr(f"cannot open the store: {msg}", f"无法打开存储：{msg}"))
     skipped: dict[str, set[str]] = {}
     opts: dict[str, object] = {"min_score": min_score, "allow": allow, "lang": current(),
-                               "quarantine_hosts": quarantine_hosts, "skipped": skipped}
+                               "quarantine_hosts": quarantine_hosts, "skipped": skipped, "ports": ports.value}
     if kind == "rpz" and out is not None and out.is_file():
         with contextlib.suppress(OSError):  # keep the SOA serial increasing over the zone being replaced
             opts["previous_serial"] = rpz_serial_of(out.read_text(encoding="utf-8", errors="replace"))

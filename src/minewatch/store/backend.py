@@ -487,12 +487,12 @@ def open_store_for_cli(target: str | Path | None, *, must_exist: bool = False, w
     PID 4711: minewatch serve ...)...`) and exit status 2, instead of a traceback."""
     import sys
 
-    from minewatch.i18n import tr
+    from minewatch.i18n import error_line
 
     try:
         return open_store(target, must_exist=must_exist, wait_s=wait_s)
     except (StoreBusy, StoreMissing, StoreUnreadable) as e:
-        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        print(error_line(str(e)), file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -501,10 +501,10 @@ def connect_for_cli(target: str | Path | None, *, read_only: bool = False, must_
     as `open_store_for_cli` when the store is busy, missing or not a store, instead of a traceback."""
     import sys
 
-    from minewatch.i18n import tr
+    from minewatch.i18n import error_line
 
     try:
         return connect(target, read_only=read_only, must_exist=must_exist)
     except (StoreBusy, StoreMissing, StoreUnreadable) as e:
-        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        print(error_line(str(e)), file=sys.stderr)
         raise SystemExit(2) from None
