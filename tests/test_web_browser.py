@@ -88,7 +88,7 @@ def _wait_job(drv, timeout: float = 120) -> str | None:
 
     deadline = time.time() + timeout
     state = None
-    while time.time() < deadline and state not in ("job-done", "job-failed"):
+    while time.time() < deadline and state not in ("job-done", "job-done_with_errors", "job-failed"):
         # the page may reload between finding the element and reading it: Chromium reports that as a
         # stale element or, sometimes, as an inspector error ("Node ... does not belong to the document")
         with contextlib.suppress(WebDriverException):
@@ -183,24 +183,28 @@ def test_analyst_journey_in_chromium(server, browser, tmp_path):
 
 def test_meter_upload_with_its_options_in_chromium(server, browser, tmp_path):
     """The upload form's meter fields (unit, interval, clock, metadata file) as a browser sends them:
-    a 96-point kWh export read as kWh gives the rig's 13 kW, the job page says how it was read."""
+    a 96-point kWh export read as kWh gives the rig's 13 kW, the job page says how it was read; a
+    garbage file chosen with it fails alone (the job is "done with errors", the meter file scanned)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     from test_web_meter_options import META, RIG_KW, meter_96
+    from test_web_partial_uploads import garbage
 
     env, base = server
     d = browser
     meter = meter_96(tmp_path / "p96-kwh.csv")
     meta = tmp_path / "customers.csv"
     meta.write_text(META)
+    junk = tmp_path / "garbage.pcap"
+    junk.write_bytes(garbage())
     d.get(base + "/login")
     d.find_element(By.ID, "username").send_keys("analyst")
     d.find_element(By.ID, "password").send_keys(PASSWORD)
     d.find_element(By.ID, "login-button").click()
     _wait_url(d, lambda u: not u.endswith("/login"))
     d.get(base + "/upload?lang=en")
-    d.find_element(By.ID, "upload-file").send_keys(str(meter))
+    d.find_element(By.ID, "upload-file").send_keys(f"{meter}\n{junk}")
     Select(d.find_element(By.ID, "upload-meter-unit")).select_by_value("kwh")
     Select(d.find_element(By.ID, "upload-meter-interval")).select_by_value("15min")
     tz = d.find_element(By.ID, "upload-meter-tz")
@@ -212,11 +216,14 @@ def test_meter_upload_with_its_options_in_chromium(server, browser, tmp_path):
     _wait_url(d, lambda u: "/jobs/" in u)
     state = _wait_job(d)
     shot(d, "09-meter-job")
-    assert state == "job-done", d.find_element(By.TAG_NAME, "body").text[:3000]
+    assert state == "job-done_with_errors", d.find_element(By.TAG_NAME, "body").text[:3000]
+    (failed,) = d.find_elements(By.CSS_SELECTOR, "#job-files li.file-failed")
+    assert failed.text.startswith("garbage.pcap") and "byte 0: neither a packet capture" in failed.text
+    assert d.find_element(By.ID, "job-failed-files").text == "1 of 2 file(s) could not be read"
     shown = d.find_element(By.ID, "job-meter-options").text
     assert "kWh per interval" in shown and "15 min" in shown and "UTC+8" in shown and "customers.csv" in shown
     assert not d.find_elements(By.ID, "job-warnings")  # the unit was given, nothing assumed
     job = env.app.state.jobs.get(d.current_url.rsplit("/", 1)[1])
-    assert job.meter.meta is not None and [f.filename for f in job.files] == ["p96-kwh.csv"]
+    assert job.meter.meta is not None and [f.filename for f in job.files] == ["p96-kwh.csv", "garbage.pcap"]
     (rig,) = [f for f in env.api("viewer").get("/api/v1/findings", params={"meter_id": "310001"}).json()["items"]]
     assert abs(rig["kw_mining"] - RIG_KW) < 0.3 and rig["machines_est"] == 4

@@ -105,10 +105,44 @@ class JobFile:
     sha256: str
     size_bytes: int
     kind: str | None = None
+    #: why this file could not be read (naming it and the position), in English and Chinese; the job's
+    #: other files are scanned regardless, as `minewatch scan` goes on past a bad file
+    error: str | None = None
+    error_zh: str | None = None
+
+    def fail(self, e: BaseException) -> None:
+        """Mark the file unreadable. The error names the file as uploaded (not the server's copy)."""
+        if isinstance(e, InputError):
+            path = e.path if e.path and not e.path.startswith(str(self.path)) else self.filename
+            named = InputError(e.message, path=_named(path, {str(self.path): self.filename}), offset=e.offset,
+                               line=e.line)  # fmt: skip
+            if hasattr(e, "compressed_at"):  # a position inside gzip is worded as such
+                named.compressed_at = e.compressed_at  # type: ignore[attr-defined]
+            e = named
+        by_path = {str(self.path): self.filename, self.path.name: self.filename}
+        self.error = _named(str(e) or type(e).__name__, by_path)
+        if not isinstance(e, InputError) and self.filename not in self.error:
+            self.error = f"{self.filename}: {self.error}"
+        self.error_zh = _named(error_text(e, "zh"), by_path)
+        if not isinstance(e, InputError) and self.filename not in self.error_zh:
+            self.error_zh = f"{self.filename}：{self.error_zh}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"filename": self.filename, "sha256": self.sha256, "size_bytes": self.size_bytes, "kind": self.kind}
+        return {"filename": self.filename, "sha256": self.sha256, "size_bytes": self.size_bytes, "kind": self.kind,
+                "error": self.error, "error_zh": self.error_zh}  # fmt: skip
 
+
+#: a job in one of these has finished with its findings stored (`done_with_errors`: some of its files
+#: could not be read and are marked so; the others were scanned, as `minewatch scan` goes on past a bad file)
+DONE_STATES = ("done", "done_with_errors")
+#: a job in one of these is over
+FINAL_STATES = (*DONE_STATES, "failed")
+
+#: (en, zh) label per job state, for the pages
+STATE_NAMES: dict[str, tuple[str, str]] = {
+    "queued": ("queued", "排队中"), "running": ("running", "扫描中"), "done": ("done", "完成"),
+    "done_with_errors": ("done with errors", "完成（有错误）"), "failed": ("failed", "失败"),
+}
 
 #: the reading intervals `minewatch power scan --interval` names, in seconds
 METER_INTERVALS = {"15min": 900, "30min": 1800, "1h": 3600, "hourly": 3600, "1d": 86400, "daily": 86400}
@@ -190,7 +224,7 @@ class Job:
     path: Path
     sha256: str
     size_bytes: int
-    state: str = "queued"  # queued, running, done, failed
+    state: str = "queued"  # queued, running, done, done_with_errors (some files unreadable), failed
     kind: str | None = None
     done_bytes: int = 0
     findings: int = 0
@@ -217,13 +251,17 @@ class Job:
 
     @property
     def percent(self) -> float:
-        if self.state == "done":
+        if self.state in DONE_STATES:
             return 100.0
         return round(100.0 * self.done_bytes / self.size_bytes, 1) if self.size_bytes else 0.0
 
     @property
     def shas(self) -> list[str]:
         return [f.sha256 for f in self.files] or [self.sha256]
+
+    @property
+    def failed_files(self) -> int:
+        return sum(1 for f in self.files if f.error is not None)
 
     def note(self, en: str, zh: str | None = None) -> None:
         """A line for the job page in both languages. Scanner messages are made in English only; without
@@ -244,6 +282,7 @@ class Job:
             "attached": self.attached, "error": self.error, "error_zh": self.error_zh, "notes": self.notes, "notes_zh": self.notes_zh,
             "rejected": self.rejected, "files": [f.to_dict() for f in self.files], "rescan": self.rescan, "tz_offset": self.tz_offset,
             "meter": self.meter.to_dict(), "warnings": self.warnings, "warnings_zh": self.warnings_zh,
+            "failed_files": self.failed_files,
         }  # fmt: skip
 
 
@@ -318,7 +357,7 @@ class JobManager:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             j = self.jobs.get(job_id)
-            if j is None or j.state in ("done", "failed"):
+            if j is None or j.state in FINAL_STATES:
                 return j
             time.sleep(0.05)
         return self.jobs.get(job_id)
@@ -330,14 +369,17 @@ class JobManager:
     def _run(self, job: Job) -> None:
         job.state = "running"
         try:
-            files = job.files or [JobFile(job.filename, job.path, job.sha256, job.size_bytes)]
-            for f in files:
+            if not job.files:
+                job.files = [JobFile(job.filename, job.path, job.sha256, job.size_bytes)]
+            every = job.files
+            for f in every:
                 try:
                     f.kind = sniff(f.path)
                 except InputError as e:
-                    raise InputError(e.message, path=f.filename, offset=e.offset, line=e.line) from e
-            kinds = {f.kind for f in files}
-            job.kind = kinds.pop() if len(kinds) == 1 else "mixed"
+                    f.fail(e)
+            kinds = {f.kind for f in every if f.kind}
+            job.kind = kinds.pop() if len(kinds) == 1 else "mixed" if kinds else None
+            files = [f for f in every if f.error is None]  # an unreadable file is marked, the others are scanned
             prior = {} if job.rescan else self._ledger(files)
             for f in files:
                 if f.sha256 in prior and f.kind == "meter" and _meter_key(prior[f.sha256]) != job.meter.ledger_key():
@@ -363,9 +405,13 @@ class JobManager:
                 if f.kind in LOG_KINDS:
                     continue
                 if f.sha256 not in prior:
-                    got = self._scan_capture(job, f, base, job_lookups, intel) if f.kind == "capture" \
-                        else self._scan_meter(job, f, meta, meters_seen)
-                    batches.append((f, got))
+                    try:
+                        got = self._scan_capture(job, f, base, job_lookups, intel) if f.kind == "capture" \
+                            else self._scan_meter(job, f, meta, meters_seen)
+                    except Exception as e:  # this file's fault (or a reader's bug): the others are still scanned
+                        f.fail(e)
+                    else:
+                        batches.append((f, got))
                 base += f.size_bytes
                 job.done_bytes = base
             if meta and meters_seen:
@@ -376,8 +422,11 @@ class JobManager:
                              f"数据中没有的电表的档案行：{len(ghost)}（{shown}）")
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
-                batches.append((logs[0], self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups,
-                                                         intel=intel)))
+                found_logs = self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups, intel=intel)
+                owner = next((f for f in logs if f.error is None), None)
+                if owner is not None:
+                    batches.append((owner, found_logs))
+            files = [f for f in files if f.error is None]
             if job_lookups.seen:
                 found_all = [x for _, b in batches for x in b]
                 covered = {(x.src_ip, v) for x in found_all for v in (x.pool_host, x.sni, x.dst_ip) if v}
@@ -386,7 +435,8 @@ class JobManager:
                 reported, under = job_lookups.judge(covered)
                 by_name = {f.filename: f for f in files}
                 for g in reported:
-                    batches.append((by_name.get(g.source or "", files[0]), [g]))
+                    if files:
+                        batches.append((by_name.get(g.source or "", files[0]), [g]))
                 if under:
                     nl = len({g.src_ip for g in under})
                     job.note(f"{nl} host(s) looked up pool names but stayed under the threshold (too few lookups over "
@@ -414,13 +464,24 @@ class JobManager:
             finally:
                 db.close()
             job.findings += sum(len(b) for _, b in batches)
-            job.state = "done"
+            bad = [f for f in every if f.error is not None]
+            if bad and len(bad) == len(every):  # nothing could be read: the job failed, each file says why
+                job.error = "; ".join(f.error or "" for f in bad)
+                job.error_zh = "；".join(f.error_zh or "" for f in bad)
+                job.state = "failed"
+            elif bad:
+                job.note(f"{len(bad)} of {len(every)} file(s) could not be read and were not scanned; "
+                         "the findings are those of the others",
+                         f"{len(every)} 个文件中有 {len(bad)} 个无法读取，未扫描；所列发现来自其余文件")
+                job.state = "done_with_errors"
+            else:
+                job.state = "done"
         except Exception as e:  # a bad upload must not kill the worker; the job page shows why
             job.error = str(e) or type(e).__name__
             job.error_zh = error_text(e, "zh")
             job.state = "failed"
         finally:
-            job.done_bytes = job.size_bytes if job.state == "done" else job.done_bytes
+            job.done_bytes = job.size_bytes if job.state in DONE_STATES else job.done_bytes
             job.finished = time.time()
 
     def _stored_pairs(self, shas: list[str]) -> set[tuple[str, str]]:
@@ -469,8 +530,8 @@ class JobManager:
             try:
                 scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()),
                                  source=f.filename)
-            except InputError as e:
-                job.note(_named(str(e), by_path))
+            except InputError as e:  # this log is marked failed; the others are still read
+                f.fail(e)
             base += f.size_bytes
             job.done_bytes = base
         found = scanner.findings() if scanner.has_input else []

@@ -42,7 +42,15 @@ from minewatch.web.app import (
     session_id,
     session_user,
 )
-from minewatch.web.jobs import KIND_NAMES, MAX_FILES_PER_JOB, UNIT_WORDS, MeterOptions, step_words
+from minewatch.web.jobs import (
+    DONE_STATES,
+    KIND_NAMES,
+    MAX_FILES_PER_JOB,
+    STATE_NAMES,
+    UNIT_WORDS,
+    MeterOptions,
+    step_words,
+)
 from minewatch.web.messages import localise_error
 from minewatch.web.queries import SORTS, FindingFilter, coins, get_finding, overview, query_findings
 from minewatch.web.ratelimit import Lockout
@@ -486,7 +494,7 @@ def allow_remove(request: Request, rule_id: int, csrf: str = Form(""), user: C.U
 def upload_page(request: Request, user: C.User = Depends(session_user)) -> Response:
     jobs = sorted(request.app.state.jobs.jobs.values(), key=lambda j: -j.created)[:20]
     return render(request, "upload.html", {"jobs": jobs, "limit_mb": request.app.state.settings.max_upload_bytes // 2**20,
-                                           "max_files": MAX_FILES_PER_JOB})  # fmt: skip
+                                           "max_files": MAX_FILES_PER_JOB, "state_names": STATE_NAMES})  # fmt: skip
 
 
 async def save_upload(request: Request, file: UploadFile) -> Path:
@@ -566,10 +574,11 @@ def job_page(request: Request, job_id: str, user: C.User = Depends(session_user)
         return fail(request, C.NotFound(f"no job {job_id}"), 404)
     rows: list[Any] = []
     total = 0
-    if job.state == "done":
+    if job.state in DONE_STATES:
         total, rows = query_findings(db, _job_filter(db, job.shas), limit=50)
     return render(request, "job.html", {"job": job, "rows": rows, "total": total, "kind_names": KIND_NAMES,
-                                        "unit_words": UNIT_WORDS, "step_words": step_words})
+                                        "unit_words": UNIT_WORDS, "step_words": step_words,
+                                        "state_names": STATE_NAMES, "done_states": DONE_STATES})
 
 
 def _job_filter(db: Db, shas: list[str]) -> FindingFilter:
