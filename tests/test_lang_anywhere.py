@@ -27,7 +27,7 @@ def test_hoist_moves_the_first_lang_to_the_front_and_leaves_file_names_alone():
     assert hoist_lang(["power", "scan", "x.csv", "--lang=zh"]) == ["--lang=zh", "power", "scan", "x.csv"]
     assert hoist_lang(["scan", "--", "--lang", "zh"]) == ["scan", "--", "--lang", "zh"]
     assert hoist_lang(["scan", "--lang", "zh", "--lang", "en"]) == ["--lang", "zh", "scan"]
-    assert hoist_lang(["scan", "--lang"]) == ["scan", "--lang"]  # no value: Click says so
+    assert hoist_lang(["scan", "--lang"]) == ["scan", "--lang"]  # no value: left where it is (not "--lang scan")
 
 
 @pytest.mark.parametrize(
