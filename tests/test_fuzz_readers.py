@@ -346,3 +346,18 @@ def test_seeded_mutations_of_every_reader_keep_the_invariants(tmp_path):
             assert damage is None or str(q) in str(damage.path)
             if damage is None and rej.total == 0:
                 assert table.num_rows == pq.read_metadata(good).num_rows
+
+
+def test_collector_times_outside_1970_to_9999_are_null_and_counted(tmp_path, tmp_home):
+    """A damaged end time of year 146000 made a duration float64 could not hold: ArrowInvalid."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out, good = _collector_dir(tmp_path)
+    t = pq.read_table(good)
+    i = t.column_names.index("end")
+    t = t.set_column(i, "end", pa.array([2**62] + [None] * (t.num_rows - 1), pa.int64()).cast(t.schema.field("end").type))
+    pq.write_table(t, good)
+    r = _scan(str(out))
+    assert r.exit_code == 0 and " 10 flows" in r.stderr, r.output
+    assert "end out of range (before 1970 or after 9999): set to null: 1" in r.stderr

@@ -691,7 +691,7 @@ def read_partitions(path: str | Path, rejects: Rejects) -> tuple[pa.Table, Input
         except (pa.ArrowException, ValueError):
             rejects.add(f"Parquet column {fld.name} cannot be {fld.type}: the file's records", str(f), t.num_rows)
             continue
-        tables.append(pa.Table.from_arrays(cols, schema=NETFLOW_SCHEMA))
+        tables.append(_null_unrepresentable(pa.Table.from_arrays(cols, schema=NETFLOW_SCHEMA), rejects))
     if not tables:
         return NETFLOW_SCHEMA.empty_table(), damage
     return pa.concat_tables(tables), damage
@@ -703,3 +703,19 @@ def _footer_rows(f: Path) -> int:
         return max(1, pq.read_metadata(f).num_rows)
     except (pa.ArrowException, OSError):
         return 1
+
+
+def _null_unrepresentable(t: pa.Table, rejects: Rejects) -> pa.Table:
+    """Start and end times outside 1970..9999 set to null and counted, before a duration is made of
+    them: a damaged file's year-146000 end gave a span float64 cannot hold (and a wrapped subtraction)."""
+    from minewatch.sources.zeek import TIME_MAX_US, TIME_MIN_US
+
+    for name in ("start", "end"):
+        col = t.column(name)
+        us = pc.cast(col, pa.int64())
+        bad = pc.fill_null(pc.or_(pc.less(us, TIME_MIN_US), pc.greater(us, TIME_MAX_US)), False)
+        n = pc.sum(bad).as_py() or 0
+        if n:
+            rejects.add(f"{name} out of range (before 1970 or after 9999): set to null", None, n)
+            t = t.set_column(t.schema.get_field_index(name), name, pc.if_else(bad, pa.scalar(None, col.type), col))
+    return t

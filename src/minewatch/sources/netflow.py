@@ -1450,7 +1450,10 @@ def netflow_to_flows(batch: pa.RecordBatch | pa.Table, source: str | None = None
     start, end = t.column("start"), t.column("end")
     import pyarrow.compute as pc
 
-    dur = pc.divide(pc.cast(pc.subtract(pc.cast(end, pa.int64()), pc.cast(start, pa.int64())), pa.float64()), 1000.0)
+    # safe=False: a span past 2^53 µs (285 years, a damaged end in the collector's Parquet) is no exact
+    # float64; it must not end the scan (`logscan` nulls such times and counts them afterwards)
+    dur = pc.divide(pc.cast(pc.subtract(pc.cast(end, pa.int64()), pc.cast(start, pa.int64())), pa.float64(),
+                            safe=False), 1000.0)
     nulls_i64 = pa.nulls(n, pa.int64())
     nulls_s = pa.nulls(n, pa.string())
     cols = {
