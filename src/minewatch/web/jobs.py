@@ -697,7 +697,7 @@ def _note_units(job: Job, name: str, res: Any) -> None:
     every = ", ".join(step_words(x)[0] for x in steps) or "?"
     every_zh = "、".join(step_words(x)[1] for x in steps) or "?"
     job.note(f"{name}: {len(res.series)} meter(s), one reading every {every}, values read as {unit_en} ({how_en})",
-             f"{name}：{len(res.series)} 块电表，每 {every_zh} 一个读数，数值按{unit_zh}读取（{how_zh}）")
+             f"{name}：{len(res.series)} 块电表，每 {every_zh}一个读数，数值按{unit_zh}读取（{how_zh}）")
     for i in assumed:
         took_kwh = "taken as kWh" in i.detail
         other = UNIT_WORDS["kw" if took_kwh else "kwh"]
