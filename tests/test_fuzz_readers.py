@@ -361,3 +361,17 @@ def test_collector_times_outside_1970_to_9999_are_null_and_counted(tmp_path, tmp
     r = _scan(str(out))
     assert r.exit_code == 0 and " 10 flows" in r.stderr, r.output
     assert "end out of range (before 1970 or after 9999): set to null: 1" in r.stderr
+
+
+def test_one_ragged_quoted_or_undecodable_meter_line_costs_only_that_line(tmp_path, tmp_home):
+    """Polars refused the whole file for one line with a field too many, a stray quote or a byte that is
+    neither UTF-8 nor GBK: every meter in it was lost. Now that line is an unparsable, counted line."""
+    rows = _long_rows(24 * 15)
+    rows[10] += ",9,9"
+    rows[20] = rows[20].replace("A,", 'A,"', 1)
+    p = tmp_path / "long.csv"
+    p.write_bytes(("meter_id,ts,kwh\n" + "\n".join(rows) + "\n").encode().replace(b"A,2024-01-02 07", b"A,2024-01-02 \xff7"))
+    r = _power(str(p))
+    assert r.exit_code == 0, r.output
+    assert "unparsable timestamp in 3 line(s): 12, 22, 33" in r.stderr, r.stderr
+    assert "357 of 357 readings used" in r.stderr and "rejected readings: 3" in r.stderr  # 360 in

@@ -566,19 +566,56 @@ def load_table(path: str | Path) -> pl.DataFrame:
     except pl.exceptions.ComputeError as e:
         text = _decode(p.read_bytes()) if "utf-8" in str(e).lower() or "utf8" in str(e).lower() else None
         if text is None or text[1] == "utf-8-sig":
-            line = None
-            m = re.search(r"line (\d+)", str(e))
-            if m:
-                line = int(m.group(1))
-            raise InputError(f"malformed CSV ({str(e).splitlines()[0]})", path=str(p), line=line) from e
-        delim, comma_dec = _sniff_text(text[0][:65536])
-        src = io.BytesIO(text[0].encode("utf-8"))
-        title, header_line = _title_lines(src, delim)
-        _set_header_line(str(p), header_line)
-        df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
+            df = _salvage(p, delim, e)
+        else:
+            delim, comma_dec = _sniff_text(text[0][:65536])
+            src = io.BytesIO(text[0].encode("utf-8"))
+            title, header_line = _title_lines(src, delim)
+            _set_header_line(str(p), header_line)
+            df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
     if comma_dec:
         df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
     return df.with_columns(pl.all().str.strip_chars())
+
+
+def _salvage(p: Path, delim: str, exc: Exception) -> pl.DataFrame:
+    """The error path of `load_table`: a file polars refused for a few bad lines, read without them.
+
+    Why: one line with a field too many, an unbalanced quote or a byte that is neither UTF-8 nor GBK
+    made polars refuse the whole file, and every meter in it was lost. Each such line is kept in its
+    place as a row of empty cells, so the rows after it keep their line numbers and the line is
+    counted and named as unparsable by the layout readers; a byte that cannot be decoded becomes a
+    replacement character in its cell, which is then unparsable the same way. Python per line, but
+    only for a file that failed.
+    """
+    raw = p.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8", "replace").split("\n")
+    title, header_line = _title_lines(io.BytesIO(raw), delim)
+    hdr = header_line - 1
+    try:
+        width = len(next(csv.reader([lines[hdr].rstrip("\r")], delimiter=delim)))
+    except (IndexError, StopIteration, csv.Error):
+        width = 0
+    if width < 2:
+        m = re.search(r"line (\d+)", str(exc))
+        raise InputError(f"malformed CSV ({str(exc).splitlines()[0]})", path=str(p),
+                         line=int(m.group(1)) if m else None) from exc
+    for i in range(hdr + 1, len(lines)):
+        body = lines[i].rstrip("\r")
+        if not body:
+            continue
+        try:
+            cells = next(csv.reader([body], delimiter=delim, strict=True))
+        except csv.Error:
+            cells = None
+        if cells is None or len(cells) > width or body.count('"') % 2:
+            lines[i] = delim * (width - 1)
+    src = io.BytesIO("\n".join(lines).encode("utf-8"))
+    _set_header_line(str(p), header_line)
+    try:
+        return pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
+    except pl.exceptions.PolarsError as e2:
+        raise InputError(f"malformed CSV ({str(exc).splitlines()[0]})", path=str(p)) from e2
 
 
 def _time_of_day(name: str) -> int | None:
