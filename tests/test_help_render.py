@@ -107,3 +107,17 @@ def test_cjk_text_breaks_between_characters_not_inside_words_or_before_closing_m
     assert units[-1] == "口）。"  # closing marks stay with the character before them
     assert [w for _, _, w in words("plain English  text")] == ["plain ", "English  ", "text"]
     assert min_width("每 5 分钟向本地节点获取新区块") == 2 and min_width("libpcap 语法") == 7
+
+
+#: `--format` options declared as a plain `str` checked by hand: their help cannot list the choices until
+#: they are declared as choices (an Enum), in files owned elsewhere (power/*, net/*)
+FORMAT_AS_TEXT = {"power scan": "power/cli.py", "intel import": "net/intel_cli.py"}
+
+
+def test_every_format_option_lists_its_choices(pages):
+    shown = {k: m.group(1) for k, p in pages.items() if (m := re.search(r"--format(?: +-f)? +(\S+)", p["out"]))}
+    assert len(shown) >= 5
+    text = {k: v for k, v in shown.items() if "|" not in v}
+    assert set(text) <= set(FORMAT_AS_TEXT), text  # a new one must be declared with its choices
+    for k in set(shown) - set(FORMAT_AS_TEXT):
+        assert "|" in shown[k], (k, shown[k])

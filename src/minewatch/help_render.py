@@ -95,7 +95,8 @@ def metavar(param: Any, ctx: Any) -> str | None:
     paths say whether a file or a directory is wanted, and a repeatable value ends in "…".
     """
     if getattr(param, "metavar", None) is not None:
-        return str(param.metavar)
+        # an argument's metavar is already its name in the first column: not twice
+        return None if getattr(param, "param_type_name", "") == "argument" else str(param.metavar)
     if getattr(param, "is_flag", False) or getattr(param, "count", False):
         return None
     desc = getattr(param, "type_descriptor", None)

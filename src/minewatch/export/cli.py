@@ -47,7 +47,7 @@ def _skipped_warning(skipped: dict[str, set[str]]) -> str | None:
 
 
 def export(
-    kind: str = typer.Argument(..., help=tr(
+    kind: str = typer.Argument(..., metavar="KIND", help=tr(
         "nft, ipset, rpz, suricata, suricata-dataset, sigma, stix, ecs, csv or jsonl.",
         "nft、ipset、rpz、suricata、suricata-dataset、sigma、stix、ecs、csv 或 jsonl。")),
     out: Path = typer.Option(None, "--out", "-o", help=tr("Output file (default: stdout).", "输出文件（默认标准输出）。")),
