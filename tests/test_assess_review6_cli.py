@@ -81,7 +81,7 @@ def test_chinese_site_output_names_the_coal_convention_and_translates_sources(me
     out = r.output
     assert "等价值" in out and "供电标准煤耗" in out and "开始时间（onset）" in out and "截止时间（until）" in out
     assert "onset（onset）" not in out and "China Electricity Council" not in out
-    assert "生态环境部" in out and "人民银行" in out
+    assert "生态环境部" in out and "国家统计局" in out  # the 2021 rate's source (review 12: annual rates)
     set_lang("en")
     r = runner.invoke(app, ["assess", "site", "--kw", "3250", "--coal", "calorific", "--metrics", str(metrics)])
     assert "当量值" in r.output and "calorific value" in r.output

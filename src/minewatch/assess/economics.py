@@ -8,8 +8,13 @@ the same equation solved for efficiency).
 
 from __future__ import annotations
 
+import csv
+import io
+from functools import lru_cache
+
 from minewatch.assess.energy import Factor, check_factor
 from minewatch.i18n import tr
+from minewatch.paths import package_data
 
 SECONDS_PER_DAY = 86400
 
@@ -69,14 +74,46 @@ def payback_days(capex: float | None, profit_per_day: float | None) -> float | N
     return capex / profit_per_day
 
 
-def fx_factor(currency: str, factors: dict, rate: float | None = None) -> Factor:
-    """Currency units per USD, from the user or the factors file (checked alike: finite and > 0)."""
+@lru_cache(maxsize=1)
+def fx_table() -> dict[tuple[str, int], tuple[float, str, str]]:
+    """(currency, year) -> (annual average units per USD, source, Chinese source), from `data/fx_annual.csv`.
+
+    Why a table by year: a 2021 site's revenue at the 2023-24 rate (7.2 CNY/USD, 2021's average was 6.45) is
+    overstated by 12 % in yuan, and revenue since an onset years ago spans several rates (review 12)."""
+    out: dict[tuple[str, int], tuple[float, str, str]] = {}
+    text = package_data("fx_annual.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
+    for r in rows:
+        out[(r["currency"].strip().upper(), int(r["year"]))] = (float(r["per_usd"]), r["source"], r.get("source_zh") or "")
+    return out
+
+
+def fx_factor(currency: str, factors: dict, rate: float | None = None, year: int | None = None) -> Factor:
+    """Currency units per USD: the user's, else the annual average of `year` from `fx_table`, else the factors
+    file's fixed rate (checked alike: finite and > 0), with a warning when the table has the currency but not
+    the year (as for stale network data: the figure is of another time's rate)."""
     cur = currency.upper()
     if rate is not None:
         return Factor(f"fx_{cur}_per_USD", check_factor("fx", rate), f"{cur}/USD", "given by the user", "", "由用户给定")
+    table = fx_table()
+    from minewatch.assess.energy import _builtin
+
+    # a rate set in a --factors file is the user's, and wins over the table as --fx does
+    own = (factors.get("fx") or {}).get(cur) != (_builtin().get("fx") or {}).get(cur)
+    if year is not None and (cur, year) in table and not own:
+        v, src, src_zh = table[(cur, year)]
+        return Factor(f"fx_{cur}_per_USD", v, f"{cur}/USD", f"{src} (annual average of {year}, data/fx_annual.csv)",
+                      str(year), f"{src_zh}（{year} 年年平均，data/fx_annual.csv）")  # fmt: skip
     try:
         f = factors["fx"][cur]
     except KeyError as e:
         raise ValueError(tr(f"no exchange rate for {cur}; give --fx", f"没有 {cur} 的汇率；请给出 --fx")) from e
+    warn: tuple[tuple[str, str], ...] = ()
+    years = sorted(y for c, y in table if c == cur)
+    if year is not None and years and not own:
+        warn = ((f"no annual average {cur} per USD for {year} (the table covers {years[0]}-{years[-1]}): the fixed "
+                 f"rate {f.get('value')} of {f.get('as_of') or 'the factors file'} is used; give --fx for that year's rate",
+                 f"汇率表中没有 {year} 年的 {cur} 对美元年平均汇率（表中为 {years[0]}-{years[-1]} 年）：按固定汇率 "
+                 f"{f.get('value')}（{f.get('as_of') or '因子文件'}）计算；可用 --fx 给出该年汇率"),)  # fmt: skip
     return Factor(f"fx_{cur}_per_USD", check_factor(f"fx.{cur}.value", f.get("value")), f"{cur}/USD",
-                  str(f.get("source", "")), str(f.get("as_of", "")), str(f.get("source_zh", "")))  # fmt: skip
+                  str(f.get("source", "")), str(f.get("as_of", "")), str(f.get("source_zh", "")), warn)  # fmt: skip

@@ -19,7 +19,7 @@ _ASSUMPTION_ZH = {
     "coal_factor_calorific": "标准煤折算系数，当量值（一千瓦时电的热当量）", "coal_factor": "标准煤折算系数",
     "co2_factor": "二氧化碳排放因子", "fx": "汇率", "onset": "开始时间", "until": "截止时间",
     "revenue_since_onset_method": "自开始以来收入的算法", "hashrate_estimate": "算力估计",
-    "fleet_day": "机群日期",
+    "fleet_day": "机群日期", "fx_by_year": "各年汇率",
 }  # fmt: skip
 #: English labels where the key alone is ambiguous: "equivalent value" also renders 当量值 in Chinese, so the
 #: convention is named in both languages with what it means.

@@ -10,6 +10,7 @@ listed in `assumptions` with unit, source and date, so a printed figure can be d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -259,10 +260,11 @@ def _network_warnings(net: NetworkSnapshot, at: date, warnings: list[dict[str, s
 
 
 def _revenue_since_onset(
-    *, path: Path | None, start: datetime, end: datetime, site_units: float, fx: float, uptime: float
+    *, path: Path | None, start: datetime, end: datetime, site_units: float, fx: Callable[[int], float],
+    uptime: float,
 ) -> float | None:
-    """Sum of site units x that day's hashprice x FX x uptime x (share of the day in the period), or None
-    when the metrics do not have a hashprice for every day of the period."""
+    """Sum of site units x that day's hashprice x FX of that day's year (`fx(year)`) x uptime x (share of the
+    day in the period), or None when the metrics do not have a hashprice for every day of the period."""
     if path is None or end <= start:
         return None
     hps = daily_hashprice(path)
@@ -274,7 +276,7 @@ def _revenue_since_onset(
         hp = hps.get(day)
         if hp is None:
             return None
-        total += site_units * hp * fx * uptime * (hi - lo).total_seconds() / 86400.0
+        total += site_units * hp * fx(day.year) * uptime * (hi - lo).total_seconds() / 86400.0
         day += timedelta(days=1)
     return total
 
@@ -356,9 +358,19 @@ def _assess(
                 as_of, f"全网收入 / 全网算力，{mean_zh}；{net.source}")  # fmt: skip
         _assume(assumptions, "btc_price", net.price_usd, "USD/BTC", net.source, as_of)
         _assume(assumptions, "network_hashrate", net.hashrate_ths, "TH/s", net.source, as_of)
-    fxf = eco.fx_factor(currency, fac, fx)
+    # the assessed day's annual average (per-day and per-year figures are at that day's hashprice); revenue
+    # since the onset takes each day's year (`fx_year` below)
+    fxf = eco.fx_factor(currency, fac, fx, year=at.year)
     _factor(assumptions, fxf)
+    for en, zh in fxf.warnings:  # a year outside the table: the fixed rate, said like stale network data
+        _warn(warnings, "fx_fixed_rate", en, zh)
     fx_v = fxf.value
+    fx_years: dict[int, Factor] = {at.year: fxf}
+
+    def fx_year(year: int) -> float:
+        if year not in fx_years:
+            fx_years[year] = eco.fx_factor(currency, fac, fx, year=year)
+        return fx_years[year].value
     if tariff is not None:
         _assume(assumptions, "tariff", tariff, f"{currency.upper()}/kWh", "given by the user", "", "由用户给定")
 
@@ -438,12 +450,23 @@ def _assess(
     if onset_dt is not None and rev_d is not None:
         end = until_dt or datetime.now(UTC)
         rev_on = _revenue_since_onset(path=metrics_path, start=onset_dt, end=end, site_units=site_h / unit_hs,
-                                      fx=fx_v, uptime=up_v)  # fmt: skip
+                                      fx=fx_year, uptime=up_v)  # fmt: skip
         if rev_on is not None:
             _assume(assumptions, "revenue_since_onset_method", "daily", "",
-                    "sum over each day from onset to until of site hashrate x that day's hashprice x FX x uptime; "
-                    f"daily hashprice from {metrics_path}",
-                    "", f"从开始到截止逐日累加：矿场算力 × 当日算力价格 × 汇率 × 运行时间占比；逐日算力价格取自 {metrics_path}")  # fmt: skip
+                    "sum over each day from onset to until of site hashrate x that day's hashprice x FX of that "
+                    f"day's year x uptime; daily hashprice from {metrics_path}",
+                    "", f"从开始到截止逐日累加：矿场算力 × 当日算力价格 × 当年汇率 × 运行时间占比；逐日算力价格取自 {metrics_path}")  # fmt: skip
+            other = {y: f for y, f in sorted(fx_years.items()) if y != at.year}
+            if other:
+                _assume(assumptions, "fx_by_year", "; ".join(f"{y}: {f.value:g}" for y, f in other.items()),
+                        f"{currency.upper()}/USD", "; ".join(sorted({f.source for f in other.values()})), "",
+                        "；".join(sorted({f.source_zh or f.source for f in other.values()})))  # fmt: skip
+                seen = {w["message"] for w in warnings}
+                for f in other.values():
+                    for en, zh in f.warnings:
+                        if en not in seen:
+                            _warn(warnings, "fx_fixed_rate", en, zh)
+                            seen.add(en)
         else:
             rev_on = rev_d * (end - onset_dt).total_seconds() / 86400.0
             why = ("the hashprice was given" if hashprice_usd is not None else
