@@ -42,3 +42,16 @@ def test_commands_print_the_same_prefix(tmp_path, tmp_home, lang, prefix):
         first = r.stderr.lstrip().splitlines()[0]
         assert first.startswith(prefix), (args, first)
         assert not first.startswith(("错误: ", "Error:", "错误:")), (args, first)
+
+
+def test_watch_and_intel_errors_use_the_one_prefix(tmp_path, tmp_home) -> None:
+    """`watch` (a bad --blocks file) and `intel` (a store it cannot open) printed `错误: ` with an ASCII colon."""
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+
+    bad = tmp_path / "blocks.csv"
+    bad.write_text("not,a,blocks,file\n\x00\x01\n")
+    r = CliRunner().invoke(app, ["--lang", "zh", "watch", "--interface", "lo", "--blocks", str(bad), "--no-store"])
+    first = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
+    assert r.exit_code == 2 and first.startswith("错误：") and "错误: " not in r.stderr, r.stderr

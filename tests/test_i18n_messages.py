@@ -193,7 +193,8 @@ def test_power_file_errors_are_chinese(tmp_path, tmp_home):
     junk = tmp_path / "junk.csv"
     junk.write_text("foo,bar\n1,2\n")
     r = run("--lang", "zh", "power", "scan", "--no-store", str(empty))
-    assert r.exit_code == 2 and f"错误：文件 {empty}：空文件" in r.stderr
+    # an empty file is "nothing to read", not an error (review 12: exit statuses as `minewatch scan`)
+    assert r.exit_code == 0 and f"文件 {empty}：空文件，没有可读内容" in r.stderr
     r = run("--lang", "zh", "power", "scan", "--no-store", str(junk))
     assert f"错误：文件 {junk}，第 1 行：无法判断数据布局：" in r.stderr and "实际列：foo、bar" in r.stderr
     ok = tmp_path / "m.csv"

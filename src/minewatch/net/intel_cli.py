@@ -78,7 +78,7 @@ def _open(db: str | None) -> Iterator[Any]:
     try:
         opened = Store(path)
     except (StoreBusy, StoreUnreadable) as e:  # one line, not a driver traceback
-        _fail(f"{tr('error', '错误')}: {e}")
+        _fail(e)
         raise  # _fail exits; this keeps the type checker informed
     with opened as store:
         yield store

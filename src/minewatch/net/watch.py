@@ -52,7 +52,8 @@ from typing import Any, TextIO
 import numpy as np
 import typer
 
-from minewatch.i18n import tr
+from minewatch.i18n import error_line, tr
+from minewatch.messages_zh import error_text
 from minewatch.model import STABLE_KEYS, Evidence, Finding, endpoint, iso
 from minewatch.net.findings import FlowView, endpoint_findings, session_finding
 from minewatch.net.pipeline import CaptureScanner, timing_still_judges
@@ -942,7 +943,7 @@ def watch(
         csv_blocks = read_blocks_csv(blocks_file) if blocks_file is not None else None
         feed = LiveBlockFeed(blocks_rpc, csv_blocks) if blocks_rpc else None
     except InputError as e:
-        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        print(error_line(error_text(e)), file=sys.stderr)
         raise typer.Exit(2) from e
     scanner = LiveScanner(intel, sink, source_name=f"live:{interface}", idle_timeout_s=idle_timeout,
                           blocks=csv_blocks, block_feed=feed)  # fmt: skip
@@ -950,7 +951,7 @@ def watch(
         capture = LiveCapture(interface, bpf, tee=tee)
         capture.start()
     except CaptureToolError as e:
-        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        print(error_line(error_text(e)), file=sys.stderr)
         raise typer.Exit(2) from e
 
     received: list[int] = []
@@ -980,13 +981,13 @@ def watch(
         run_watch(capture, scanner, duration_s=duration, stats_every_s=stats_every,
                   on_stats=None if quiet else _print_stats)
     except CaptureToolError as e:
-        print(f"{tr('error', '错误')}: {e}", file=sys.stderr)
+        print(error_line(error_text(e)), file=sys.stderr)
         code = 2
         scanner.finish()
     finally:
         sink.flush()
     for err in capture.parser.errors:
-        print(f"{tr('Input error', '输入错误')}: {err}", file=sys.stderr)
+        print(error_line(error_text(err)), file=sys.stderr)
     if not quiet and not code:
         print(tr(
             f"Stopped: {scanner.counts['session'] + scanner.counts['endpoint']} finding(s) from ended flows, "
