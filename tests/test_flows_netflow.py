@@ -133,6 +133,27 @@ def test_v9_options_template_sets_sampling():
     assert recs[0]["sampling_interval"] == 100
 
 
+@pytest.mark.parametrize("options, rate", [
+    ([(305, 4, 1), (306, 4, 9)], 10),  # softflowd IPFIX -s 10: 1 packet taken, 9 skipped
+    ([(305, 4, 2), (306, 4, 198)], 100),  # 2 taken, 198 skipped
+    ([(309, 4, 1), (310, 4, 1000)], 1000),  # random 1 out of 1000
+    ([(305, 4, 50)], 50),  # the interval alone keeps its old reading
+    ([(34, 4, 64), (305, 4, 1), (306, 4, 9)], 64),  # v9's interval, when given, wins
+])
+def test_ipfix_sampling_is_read_from_interval_and_space(options, rate):
+    """RFC 5477: count-based sampling is "packets taken, then packets skipped"; 305 alone read softflowd's
+    `-s 10` (305 = 1, 306 = 9) as 1 in 1, so its sampled records reached the timing views."""
+    cache = TemplateCache()
+    opt_t = struct.pack(">HHH", 256, 1 + len(options), 1) + struct.pack(">HH", 149, 4)
+    opt_t += b"".join(struct.pack(">HH", ie, ln) for ie, ln, _ in options)
+    opt_d = struct.pack(">I", 3) + b"".join(struct.pack(">I", v) for _, _, v in options)
+    dt = struct.pack(">HH", 257, 2) + struct.pack(">HHHH", 8, 4, 12, 4)
+    msg = ipfix([(3, opt_t), (2, dt), (256, opt_d), (257, ip4("10.0.0.1") + ip4("10.0.0.2"))], seq=0)
+    recs, ev = decode_datagram(msg, "e:1", cache)
+    assert kinds(ev).get("options") == 1 and len(recs) == 1
+    assert recs[0]["sampling_interval"] == rate
+
+
 def test_ipfix_variable_length_enterprise_and_system_init():
     cache = TemplateCache()
     # options template 256: scope observationDomainId(149,4), systemInitTimeMilliseconds(160,8)

@@ -116,6 +116,9 @@ IE: dict[int, tuple[str, str]] = {
     183: ("tcpDestinationPort", "u"),
     239: ("biflowDirection", "u"),
     305: ("samplingPacketInterval", "u"),
+    306: ("samplingPacketSpace", "u"),
+    309: ("samplingSize", "u"),
+    310: ("samplingPopulation", "u"),
 }
 
 #: RFC 5103 bidirectional flows: the reverse direction's counter is the same element under the reverse
@@ -136,7 +139,28 @@ _BYTES = (1, 85)
 _PACKETS = (2, 86)
 _START = (152, 150, 154, 156, 22)
 _END = (153, 151, 155, 157, 21)
-_SAMPLING = (34, 50, 305)
+
+
+def _sampling_rate(vals: dict[int, Any]) -> int | None:
+    """The N of "1 packet in N" that an options record announces, from whichever elements it uses.
+
+    Why not the first element present: RFC 5477's systematic count-based sampling says it as packets
+    taken (305 samplingPacketInterval) then packets skipped (306 samplingPacketSpace), so softflowd's
+    IPFIX `-s 10` sends 305 = 1 and 306 = 9, and reading 305 alone called it unsampled (1 in 1); random
+    n-out-of-N says it as 309 samplingSize out of 310 samplingPopulation. v9's 34 samplingInterval and
+    50 samplerRandomInterval state N directly. 305 alone keeps its old reading (N).
+    """
+    for ie in (34, 50):
+        v = vals.get(ie)
+        if isinstance(v, int) and v > 0:
+            return v
+    taken, space = vals.get(305), vals.get(306)
+    if isinstance(taken, int) and taken > 0:
+        return max(1, round((taken + space) / taken)) if isinstance(space, int) and space >= 0 else taken
+    size, population = vals.get(309), vals.get(310)
+    if isinstance(size, int) and isinstance(population, int) and 0 < size <= population:
+        return max(1, round(population / size))
+    return None
 _REV_BYTES = (_REV | 1, _REV | 85)
 _REV_PACKETS = (_REV | 2, _REV | 86)
 _REV_FLAGS = _REV | 6
@@ -1026,8 +1050,8 @@ def _data_set(
                 init = vals.get(160)
                 if isinstance(init, int):
                     cache.system_init_ms[dkey] = init
-                _, samp = _first(vals, _SAMPLING)
-                if isinstance(samp, int) and samp > 0:
+                samp = _sampling_rate(vals)
+                if samp is not None:
                     cache.sampling[dkey] = samp
             events.append(Event("options", f"template {t.template_id}", len(rows)))
             return len(rows), 0
