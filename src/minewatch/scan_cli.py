@@ -376,8 +376,10 @@ def scan(
         "bitcoind:LTC=http://127.0.0.1:9332、monerod=http://127.0.0.1:18081。")),
     suspects: bool = typer.Option(False, "--suspects", help=tr(
         "Also report flow-log connections whose totals alone look like a pool session (slice verdicts are "
-        "always reported), and hosts whose lookups of pool names alone stay under the threshold.",
-        "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告），以及仅凭矿池域名解析记录未达阈值的主机。")),
+        "always reported), flow-log connections to a pool-list address or name with too little else behind "
+        "them, and hosts whose lookups of pool names alone stay under the threshold.",
+        "同时报告仅凭连接总量看似矿池会话的流日志连接（时间片判定总是报告）、通往矿池列表地址或域名但佐证不足的"
+        "流日志连接，以及仅凭矿池域名解析记录未达阈值的主机。")),
     tz_offset: float = typer.Option(0.0, "--tz-offset", help=tr(
         "Hours the clock of DNS resolver logs (BIND, dnsmasq) is ahead of UTC: they write local time without "
         "a zone (8 for China).",
@@ -630,6 +632,14 @@ def scan(
                 "--suspects to list them).",
                 f"有 {nl} 台主机解析过矿池域名但未达阈值（次数太少或时间太短、只访问了矿池网站，或仅为导入列表中的域名），"
                 "未作报告（使用 --suspects 列出）。"))
+        if logs.pool_suspects:
+            n = len(logs.pool_suspects)
+            skipped.append(tr(
+                f"{n} connection(s) in the flow logs went to a name or address on a pool list with too little "
+                "behind it to report (an imported list's address alone); use --suspects to list them, "
+                "`minewatch probe` to check.",
+                f"流日志中有 {n} 条连接通往矿池列表中的域名或地址，但佐证不足、未作报告（如仅命中导入列表中的地址）；"
+                "使用 --suspects 列出，使用 `minewatch probe` 核实。"))
         if logs.suspects:
             n = len(logs.suspects)
             skipped.append(tr(

@@ -64,6 +64,9 @@ class FlowLogScanner:
         #: hours the clocks of logs that write local time without a zone (resolver logs) are ahead of UTC
         self.tz_offset_h = tz_offset_h
         self.suspects: list[Finding] = []
+        #: pool-shaped connections to a listed pool's name or address whose points stay under the threshold
+        #: (an imported list's address alone); listed with `include_suspects`, else counted here
+        self.pool_suspects: list[Finding] = []
         #: hosts whose pool lookups alone stay under the threshold (one lookup, or the pool's web site)
         self.lookup_suspects: list[Finding] = []
         self.intel = intel
@@ -295,6 +298,14 @@ class FlowLogScanner:
                 alerts = self.alerts.get(key)
                 if alerts:
                     f = _with_alerts(f, view, alerts)
+                if f is None and ("pool_ip" in sub or "pool_domain" in sub):
+                    # a pool-shaped connection to a listed pool that too little backs up (an imported list's
+                    # address: 20 + 15): a suspect, listed with --suspects and counted otherwise, never lost
+                    g = session_finding(view, facts, (sub, ev), threshold=0.0)
+                    if g is not None and self.include_suspects:
+                        f = g
+                    elif g is not None:
+                        self.pool_suspects.append(g)
                 if f is not None:
                     if dns and not f.pool_host:
                         f.pool_host = dns
@@ -332,7 +343,7 @@ class FlowLogScanner:
             if not self.include_suspects:
                 self.lookup_suspects.extend(under)
             self.lookups.seen.clear()
-        for f in [*out.values(), *self.suspects]:
+        for f in [*out.values(), *self.suspects, *self.pool_suspects]:
             self._add_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0
         return list(out.values())
