@@ -125,3 +125,36 @@ def test_shared_sgsc_reads_and_reports_gaps(shared):
     assert r.readings == 293874
     assert all(s.interval_s == 1800 for s in r.series)
     assert sum(i.count for i in r.issues if i.kind in ("gap", "dst_jump")) > 0
+
+
+def test_same_meter_names_in_files_that_disagree_are_separate_meters(tmp_path):
+    """Two sites' wide exports reuse column names (ETT's HUFL, MUFL ...): joined as one meter, every reading
+    of the second file was a "duplicate, first kept" and a site vanished (user review). Files that disagree
+    on the same times are two meters; monthly files and a repeated export of one meter stay one."""
+    import datetime as dt
+
+    from minewatch.power.readers import read_files
+
+    def wide(path, start, hours, scale):
+        t0 = dt.datetime(2024, 1, 1) + dt.timedelta(hours=start)
+        rows = ["date,F1,F2"]
+        for h in range(hours):
+            x = 10 + (h % 24)
+            rows.append(f"{(t0 + dt.timedelta(hours=h)).isoformat(sep=' ')},{x * scale:.3f},{x * scale + 1:.3f}")
+        path.write_text("\n".join(rows) + "\n")
+        return path
+
+    a = wide(tmp_path / "siteA.csv", 0, 24 * 30, 1.0)
+    b = wide(tmp_path / "siteB.csv", 0, 24 * 30, 2.5)
+    res, errors = read_files([a, b])
+    assert not errors
+    assert sorted(s.meter_id for s in res.series) == ["F1", "F2", "siteB:F1", "siteB:F2"]
+    clash = [i for i in res.issues if i.kind == "name_clash"]
+    assert len(clash) == 2 and sum(i.count for i in clash) == 2 * 24 * 30
+    assert not [i for i in res.issues if i.kind == "duplicate"]
+    # a second month of the same meters, and the first month exported again: one meter each
+    c = wide(tmp_path / "feb.csv", 24 * 31, 24 * 29, 1.0)
+    again = wide(tmp_path / "again.csv", 0, 24 * 30, 1.0)
+    res, _ = read_files([a, c, again])
+    assert sorted(s.meter_id for s in res.series) == ["F1", "F2"]
+    assert not [i for i in res.issues if i.kind == "name_clash"]

@@ -50,6 +50,8 @@ ISSUE_NAMES: dict[str, tuple[str, str]] = {
     "meta_duplicate": ("duplicate metadata rows", "重复的档案行"),
     "meta_bad_value": ("metadata cells not used", "未采用的档案单元格"),
     "sheet_skipped": ("spreadsheet sheets skipped", "跳过的工作表"),
+    "name_clash": ("one meter id in several files that disagree (read as separate meters)",
+                   "同一电表编号在多个文件中数据不一致（按不同电表读取）"),
     "not_read": ("parts of a file not read (other data items, a repeated 24:00 column)", "未读取的部分（其他数据项、重复的 24:00 列）"),
 }
 

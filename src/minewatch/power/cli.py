@@ -260,7 +260,7 @@ def scan(
     names = ISSUE_NAMES
     always = ("gap", "duplicate", "dst_jump", "meter_reset", "negative", "unparsable", "off_grid", "unit_assumed")
     for k in (*always, "far_timestamp", "resolution_change", "register_suspect", "meta_duplicate", "meta_bad_value",
-              "sheet_skipped", "not_read"):
+              "sheet_skipped", "not_read", "name_clash"):
         items = [i for i in issues if i.kind == k]
         if k not in always and not items:
             continue

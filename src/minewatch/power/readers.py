@@ -99,7 +99,8 @@ class DataIssue:
 
     # gap | duplicate | dst_jump | meter_reset | negative | unparsable | unit_assumed | off_grid |
     # far_timestamp | resolution_change | register_suspect | meta_duplicate | meta_bad_value | sheet_skipped |
-    # not_read (other data items of a points export, its duplicate 24:00 column)
+    # not_read (other data items of a points export, its duplicate 24:00 column) | name_clash (one meter id
+    # in two files that disagree on the same times: read as two meters)
     kind: str
     meter_id: str | None
     ts: datetime | None
@@ -208,7 +209,11 @@ class ReadResult:
 
     def build(self) -> None:
         """Join each meter's pieces (from every file read so far) and put the meter on its grid."""
+        split: dict[str, list[_Piece]] = {}
         for mid, ps in self.pieces.items():
+            for name, group in _split_name_clashes(mid, ps, self.issues).items():
+                split.setdefault(name, []).extend(group)
+        for mid, ps in split.items():
             files = list(dict.fromkeys(p.path for p in ps))
             fidx = {p: i for i, p in enumerate(files)}
             t = np.concatenate([p.t for p in ps])
@@ -229,6 +234,66 @@ class ReadResult:
                 o = np.argsort(tt, kind="stable")
                 self.temperature[mid] = (tt[o], vv[o])
         self.pieces = {}
+
+
+#: Two files' readings of one meter id clash when at least this many timestamps appear in both, and they
+#: are at least CLASH_OVERLAP of the smaller file's (monthly exports overlap by a day: one meter) ...
+CLASH_MIN_SHARED = 24
+CLASH_OVERLAP = 0.5
+#: ... and on at least this share of them the values differ by more than CLASH_REL_TOL (relative)
+CLASH_SHARE = 0.5
+CLASH_REL_TOL = 0.01
+
+
+def _split_name_clashes(mid: str, ps: list[_Piece], issues: list[DataIssue]) -> dict[str, list[_Piece]]:
+    """A meter id whose files disagree on the same timestamps is not one meter: each disagreeing file's
+    readings become a meter of their own, named `<file stem>:<id>`.
+
+    Why: wide tables name meters by column, and two sites' exports reuse the same column names (the ETT
+    transformer files both call their feeders HUFL, MUFL, LUFL); joined as one meter, every reading of the
+    second file was a "duplicate, first kept" and a whole site vanished (user review). Monthly exports of
+    one meter overlap by a day at most (their differing values stay duplicates, first kept), and an
+    overlap that repeats the same values (an export re-run) is one meter: both stay joined. The split is said as a data issue naming both files.
+    """
+    files = list(dict.fromkeys(p.path for p in ps))
+    if len(files) < 2:
+        return {mid: ps}
+    by_file = {f: [p for p in ps if p.path == f] for f in files}
+    groups: list[tuple[Path, list[_Piece], np.ndarray, np.ndarray]] = []  # (first file, pieces, t, v)
+    out: dict[str, list[_Piece]] = {}
+    for f in files:
+        fp = by_file[f]
+        t = np.concatenate([p.t for p in fp])
+        v = np.concatenate([p.v.astype(np.float64, copy=False) for p in fp])
+        home = None
+        for gi, (_f0, _gp, gt, gv) in enumerate(groups):
+            shared, ia, ib = np.intersect1d(gt, t, assume_unique=False, return_indices=True)
+            if shared.size < max(CLASH_MIN_SHARED, CLASH_OVERLAP * min(gt.size, t.size)):
+                home = gi
+                break
+            a, b = gv[ia], v[ib]
+            ok = np.isfinite(a) & np.isfinite(b)
+            if not ok.any():
+                home = gi
+                break
+            differ = np.abs(a[ok] - b[ok]) > CLASH_REL_TOL * np.maximum(np.abs(a[ok]), np.abs(b[ok])) + 1e-9
+            if differ.mean() < CLASH_SHARE:
+                home = gi
+                break
+        if home is None:
+            groups.append((f, list(fp), t, v))
+            if len(groups) > 1:
+                f0 = groups[0][0]
+                issues.append(DataIssue(
+                    "name_clash", mid, None,
+                    f"meter {mid} in {f.name} disagrees with {mid} in {f0.name} on the same times; read as "
+                    f"meter {f.stem}:{mid}", count=int(t.size)))
+        else:
+            f0, gp, gt, gv = groups[home]
+            groups[home] = (f0, gp + list(fp), np.concatenate([gt, t]), np.concatenate([gv, v]))
+    for gi, (f0, gp, _t, _v) in enumerate(groups):
+        out[mid if gi == 0 else f"{f0.stem}:{mid}"] = gp
+    return out
 
 
 def used_readings(s: MeterSeries) -> int:
