@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from minewatch.messages_zh import error_prefix, error_text, say
 from minewatch.net.intel import FORMATS, AllowRule, match_to_dict, pool_keywords, read_list
 from minewatch.store import Store, file_sha256
 from minewatch.store import intel_tables as tables
+
+#: `intel import --format` choices as an Enum, so the help lists them (the reader keeps plain names)
+ListFormat = StrEnum("ListFormat", {f: f for f in FORMATS})  # type: ignore[misc]
 
 app = typer.Typer(
     help=tr(
@@ -103,7 +107,7 @@ def _fail(msg: str | Exception) -> None:
 )
 def import_cmd(
     file: Path = typer.Argument(..., help=tr("List file to import.", "要导入的列表文件。")),
-    fmt: str = typer.Option(
+    fmt: ListFormat = typer.Option(  # type: ignore[valid-type]
         "auto", "--format", "-f",
         help=tr("List format: " + ", ".join(FORMATS) + ".", "列表格式：" + "、".join(FORMATS) + "。"),
     ),
@@ -111,15 +115,8 @@ def import_cmd(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:  # fmt: skip
     """Import a pool list (hosts, plain domains, maltrail, nDPI, IP list)."""
-    if fmt not in FORMATS:
-        _fail(
-            tr(
-                f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
-                f"未知格式 {fmt!r}；可用：{'、'.join(FORMATS)}",
-            )
-        )
     try:
-        res = read_list(file, fmt, name)
+        res = read_list(file, str(fmt), name)
         sha = file_sha256(file)
     except InputError as exc:
         _fail(exc)

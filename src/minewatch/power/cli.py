@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -19,6 +20,22 @@ from minewatch.i18n import current, tr
 from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, position_zh, say
 from minewatch.power.detect import REPORT_THRESHOLD, clock_label, local_day
 from minewatch.power.readers import DataIssue, read_files, read_meta, read_temperature, used_readings
+
+
+class OutFormat(StrEnum):
+    """`--format` choices (an Enum, so the help lists them)."""
+
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Unit(StrEnum):
+    """`--unit` choices: energy per interval or mean power."""
+
+    kwh = "kwh"
+    kw = "kw"
+
 
 app = typer.Typer(
     help=tr("Find mining loads in electricity meter data.", "在电表数据中发现挖矿负荷。"),
@@ -97,7 +114,7 @@ def scan(
         "用户档案 CSV（meter_id、电价类别、行业、合同容量、台区变压器、角色）。")),
     temperature: Path | None = typer.Option(None, "--temperature", help=tr(
         "Temperature CSV (time, temp_c[, meter_id|site]).", "气温 CSV（时间、温度[、电表或站点]）。")),
-    fmt: str = typer.Option("table", "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
     top: int | None = typer.Option(None, "--top", help=tr(
         "List and plot only the N highest scores (every suspect is still stored).",
         "仅列出并绘制得分最高的 N 个（全部嫌疑用户仍会入库）。")),
@@ -107,7 +124,7 @@ def scan(
         "结果存入：DuckDB 文件或 postgresql:// 地址（环境变量 MINEWATCH_DB）。")),
     interval: str | None = typer.Option(None, "--interval", help=tr(
         "Reading interval (15min, 30min, 1h, 1d); detected when omitted.", "采集间隔（15min、30min、1h、1d）；省略则自动识别。")),
-    unit: str | None = typer.Option(None, "--unit", help=tr("kwh (energy per interval) or kw.", "kwh（每间隔电量）或 kw。")),
+    unit: Unit | None = typer.Option(None, "--unit", help=tr("kwh (energy per interval) or kw.", "kwh（每间隔电量）或 kw。")),
     tz_offset: float = typer.Option(0.0, "--tz-offset", help=tr(
         "Hours the meter clock is ahead of UTC (8 for China): onsets are reported in UTC, and times that "
         "state their offset (Z, +08:00) or epoch numbers are put on this clock.",
@@ -126,10 +143,6 @@ def scan(
 
     扫描电表数据文件，列出疑似挖矿负荷及其证据。
     """
-    if fmt not in ("table", "jsonl", "csv"):
-        raise typer.BadParameter(tr("must be table, jsonl or csv", "应为 table、jsonl 或 csv"), param_hint="--format")
-    if unit is not None and unit not in ("kwh", "kw"):
-        raise typer.BadParameter(tr("must be kwh or kw", "应为 kwh 或 kw"), param_hint="--unit")
     if top is not None and top < 1:
         raise typer.BadParameter(tr("--top must be at least 1", "--top 至少为 1"), param_hint="--top")
     err = Console(stderr=True, soft_wrap=True)  # paths and meter ids in messages are never broken
