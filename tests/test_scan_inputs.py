@@ -101,3 +101,27 @@ def test_a_meter_table_named_to_scan_gets_the_power_scan_hint(tmp_path, tmp_home
     other = tmp_path / "hosts.csv"
     other.write_text("name,address\nweb,10.0.0.1\n")
     assert "power scan" not in run("scan", "-q", "--no-store", str(other)).stderr
+
+
+def test_an_unread_file_is_said_what_it_is(tmp_path, tmp_home):
+    """A bzip2 log, a Zeek log whose gzip was cut inside its header, and a text file got only "not a
+    pcap/pcapng capture (magic ...)"; the reader's error stays and a line says what the file is."""
+    import bz2
+    import os
+
+    zeek = b"#separator \\x09\n#set_separator\t,\n#path\tconn\n#fields\tts\tuid\n1.0\tC1\n"
+    (tmp_path / "conn.log.bz2").write_bytes(bz2.compress(zeek))
+    (tmp_path / "cut.log.gz").write_bytes(gzip.compress(zeek)[:30])
+    (tmp_path / "notes.txt").write_text("hello\nthis is text\n")
+    (tmp_path / "junk.bin").write_bytes(os.urandom(2000))
+    err = {}
+    for name in ("conn.log.bz2", "cut.log.gz", "notes.txt", "junk.bin"):
+        r = run("scan", str(tmp_path / name), "--no-store")
+        assert r.exit_code == 4, (name, r.output)
+        err[name] = " ".join(r.stderr.split())
+    assert "bzip2-compressed" in err["conn.log.bz2"] and "bunzip2 -k" in err["conn.log.bz2"]
+    assert "a Zeek log header whose gzip stream ends after" in err["cut.log.gz"]
+    assert "not a log minewatch recognises" in err["notes.txt"]
+    assert "junk.bin: " not in err["junk.bin"].replace("junk.bin, byte", "")  # binary: only the reader's error
+    r = run("--lang", "zh", "scan", str(tmp_path / "conn.log.bz2"), "--no-store")
+    assert "为 bzip2 压缩文件" in r.stderr

@@ -522,6 +522,8 @@ def scan(
                     if looks_like_meter_table(p):
                         skipped.append(tr(f"{p}: looks like a meter table; meter data goes to `minewatch power scan`.",
                                           f"{p}：看起来是电表数据表；电表数据请用 `minewatch power scan` 扫描。"))
+                    elif (hint := unread_hint(p)) is not None:
+                        skipped.append(tr(f"{p}: {hint[0]}", f"{p}：{hint[1]}"))
                 findings.extend(got)
                 if sha:
                     capture_shas[str(p)] = sha
@@ -684,6 +686,54 @@ def _is_capture(path: Path) -> bool:
 _METER_WORDS = ("meter", "电表", "表号", "户号", "用户编号", "customer")
 _ENERGY_WORDS = ("kwh", "kw", "energy", "load", "reading", "电量", "负荷", "读数", "功率", "示数")
 _TIME_WORDS = ("time", "date", "timestamp", "时间", "日期", "00:15", "p1")
+
+
+#: first bytes of compressions minewatch does not open (it reads gzip), with the command that opens them
+_OTHER_COMPRESSION = ((b"BZh", "bzip2", "bunzip2 -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
+                      (b"(\xb5/\xfd", "zstd", "unzstd"), (b"PK\x03\x04", "zip", "unzip"),
+                      (b"7z\xbc\xaf\x27\x1c", "7z", "7z x"), (b"\x04\x22\x4d\x18", "lz4", "unlz4"))
+
+
+def unread_hint(path: Path) -> tuple[str, str] | None:
+    """(English, Chinese) words on why a file that is neither a capture nor a log was not read, or None.
+
+    Why: "not a pcap/pcapng capture (magic 0x425a6839)" is all a user saw for a bzip2 log, and for a Zeek
+    log whose gzip was cut inside its header (fuzz campaign, session 9); the reader's error stays (it names
+    the byte), this says what the file is and what to do. Only a hint: nothing is decided from it.
+    """
+    import zlib
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return None
+    for magic, kind, cmd in _OTHER_COMPRESSION:
+        if raw.startswith(magic):
+            return (f"{kind}-compressed; minewatch reads plain and gzip files: decompress it first (`{cmd}`).",
+                    f"为 {kind} 压缩文件；minewatch 只读取未压缩和 gzip 文件，请先解压（`{cmd}`）。")
+    cut = False
+    if raw[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=31)
+        try:
+            with open(path, "rb") as f:
+                raw = d.decompress(f.read(1 << 20), 4096)
+        except (OSError, zlib.error):
+            return None
+        cut = not d.eof and len(raw) < 4096
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if not text or sum(c == "\ufffd" or (c < " " and c not in "\t\r\n") for c in text) > len(text) // 20:
+        return None  # binary: the reader's error says it all
+    what = ("a Zeek log header" if text.startswith("#") else
+            "JSON lines" if text.lstrip().startswith("{") else "text")
+    if cut:
+        return (f"{what} whose gzip stream ends after {len(raw)} bytes: the file was cut short.",
+                f"内容为{ {'a Zeek log header': 'Zeek 日志头', 'JSON lines': 'JSON 行'}.get(what, '文本')}，"
+                f"但 gzip 数据在 {len(raw)} 字节后中断：文件不完整。")
+    return (f"{what}, but not a log minewatch recognises (Zeek TSV/JSON conn/dns/ssl/x509, Suricata EVE, "
+            "resolver logs); see README.",
+            f"为{ {'a Zeek log header': 'Zeek 日志头', 'JSON lines': 'JSON 行'}.get(what, '文本')}，但不是 minewatch "
+            "可识别的日志（Zeek TSV/JSON conn/dns/ssl/x509、Suricata EVE、解析服务器日志）；见 README。")
 
 
 def looks_like_meter_table(path: Path) -> bool:
