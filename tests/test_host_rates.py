@@ -90,3 +90,28 @@ def test_shared_zcash_captures_scanned_together(tmp_home):
     [rate] = row["hashrates"]
     assert rate["unit"] == "Sol/s" and rate["sessions"] == 2
     assert 400 < rate["rate"] < 600  # the larger of two sessions in turn, not their sum (~828)
+
+
+@pytest.mark.parametrize(("alg", "coin", "rate"), [("rx/0", "monero", 5000.0), ("RandomX", "monero", 5000.0),
+                                                   ("equihash", "zcash", 300.0), ("rx/wow", "wownero", 900.0)])
+def test_one_algorithm_under_several_spellings_is_one_rate(alg, coin, rate):
+    """Review: XMRig's "rx/0" beside a session known only as Monero ("randomx") were two algorithms, so a
+    reconnecting rig had no host rate (hashrate_hs None) and two rows; "equihash" vs "equihash-200-9" too."""
+    [h] = rollup_by_host([session(0, 30, rate, coin, alg, "pool.example.net"),
+                          session(31, 30, rate, coin, None, "pool.example.net")])
+    assert h.hashrate_hs == rate  # one after the other: the same machines measured again, not added
+    assert [(a.sessions) for a in h.hashrates] == [2]
+    [h] = rollup_by_host([session(0, 30, rate, coin, alg, "a.example.net"),
+                          session(10, 30, rate, coin, None, "b.example.net")])
+    assert h.hashrate_hs == 2 * rate  # at the same time: added
+
+
+def test_canonical_algorithm_names():
+    from minewatch.net.coins import COINS, canonical_algorithm
+
+    assert canonical_algorithm("rx/0") == canonical_algorithm("randomx") == canonical_algorithm("RandomXMonero")
+    assert canonical_algorithm("equihash") == canonical_algorithm("Equihash_200_9") == "equihash-200-9"
+    assert canonical_algorithm("zhash") == "equihash-144-5"
+    assert canonical_algorithm(None) is None and canonical_algorithm(" ") is None
+    for c in COINS.values():  # the coin table's own names are the canonical ones
+        assert canonical_algorithm(c.algorithm) == c.algorithm

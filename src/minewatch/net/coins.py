@@ -225,6 +225,31 @@ def normalise_algo(algo: str) -> str:
     return aliases.get(a, a)
 
 
+#: Spellings of one algorithm -> the name `COINS` gives it (else the most common name), so rates that
+#: miners, pools and coin tables spell differently meet: XMRig says "rx/0" and "rx/wow", pools and
+#: NiceHash "randomx"/"randomxmonero", Zcash pools "equihash" for Equihash 200,9, NiceHash "zhash" for
+#: 144,5, "daggerhashimoto" for Ethash, "beamv3", "autolykos". Public names only (XMRig's algorithm list,
+#: NiceHash's algorithm list).
+ALGORITHM_ALIASES: dict[str, str] = {
+    "rx/0": "randomx", "rx": "randomx", "randomxmonero": "randomx", "randomx-monero": "randomx",
+    "rx/wow": "randomx-wow", "randomwow": "randomx-wow",
+    "equihash": "equihash-200-9", "equihash200-9": "equihash-200-9", "equihash-200,9": "equihash-200-9",
+    "zhash": "equihash-144-5", "equihash144-5": "equihash-144-5", "equihash-144,5": "equihash-144-5",
+    "sha256": "sha256d", "sha-256": "sha256d", "sha256asicboost": "sha256d",
+    "daggerhashimoto": "ethash", "beamv3": "beamhash3", "beamhashiii": "beamhash3", "autolykos": "autolykos2",
+    "cryptonight/r": "cn/r", "cryptonightr": "cn/r", "cryptonightv8": "cn/2", "grincuckatoo32": "cuckatoo32",
+}  # fmt: skip
+
+
+def canonical_algorithm(algo: str | None) -> str | None:
+    """One name per algorithm (`ALGORITHM_ALIASES`): "rx/0", "RandomX" and "randomxmonero" are all
+    "randomx", "equihash" is "equihash-200-9"; a name not listed comes back lower-cased. None stays None."""
+    if not algo or not algo.strip():
+        return None
+    a = algo.strip().lower().replace("_", "-")
+    return ALGORITHM_ALIASES.get(a, a)
+
+
 #: Words pool operators wrap around a coin name ('litecoinpool', 'xmrpool', 'supportxmr', 'ethermine').
 _POOL_AFFIXES = ("pool", "pools", "mining", "miner", "mine", "hash", "stratum", "support", "proxy")
 

@@ -507,12 +507,14 @@ class HostRollup:
 
 
 def session_algorithm(f: Finding) -> str | None:
-    """The algorithm a session's rate is counted in: its own, else its coin's, else unknown (None)."""
-    from minewatch.net.coins import COINS
+    """The algorithm a session's rate is counted in: its own, else its coin's, else unknown (None), in
+    one spelling per algorithm (`coins.canonical_algorithm`): "rx/0" and "randomx" are one algorithm,
+    and a session named only by its coin meets one that stated the algorithm."""
+    from minewatch.net.coins import COINS, canonical_algorithm
 
-    if f.algorithm:
-        return f.algorithm
-    return COINS[f.coin].algorithm if f.coin in COINS else None
+    if f.algorithm and f.algorithm.strip():
+        return canonical_algorithm(f.algorithm)
+    return canonical_algorithm(COINS[f.coin].algorithm) if f.coin in COINS else None
 
 
 def rollup_by_host(findings: Iterable[Finding]) -> list[HostRollup]:
