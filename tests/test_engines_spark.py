@@ -105,21 +105,6 @@ def test_biflow_netflow_on_spark_equals_local(spark, tmp_path):
     assert ref.flagged >= 2
 
 
-def test_cli_spark_flows(spark, samples, tmp_path):
-    """Last in the file: the command stops the (shared) session when it is done."""
-    from typer.testing import CliRunner
-
-    from minewatch.engines.cli import app
-
-    out = tmp_path / "cli"
-    r = CliRunner().invoke(app, ["flows", str(samples["flows"]), "--out", str(out), "--master", "local[2]"])
-    assert r.exit_code == 0, r.output
-    summary = json.loads((out / "summary.json").read_text())
-    ref = local.run_flows(samples["flows"], FlowConfig())
-    assert summary["engine"] == "spark" and summary["flagged"] == ref.flagged
-    assert len(local.read_findings(out)) == ref.flagged
-
-
 def test_sampled_hello_of_a_miner_on_spark_equals_local(spark, tmp_path):
     """sFlow samples: a miner's hello to its backup pool and its shares to the main pool fall in different
     buckets (one connection each); Spark must still report the hello as the miner's next pool."""
@@ -143,3 +128,20 @@ def test_sampled_hello_of_a_miner_on_spark_equals_local(spark, tmp_path):
     codes = {c for s in got.rows.column("finding").to_pylist() for c in
              (e["code"] for e in json.loads(s)["evidence"])}
     assert "net.sampled_hello_of_a_miner" in codes and got.rows.num_rows == 2
+
+
+# last in the file: the CLI stops the Spark session it gets, which is this module's shared one
+def test_cli_spark_flows(spark, samples, tmp_path):
+    """Last in the file: the command stops the (shared) session when it is done."""
+    from typer.testing import CliRunner
+
+    from minewatch.engines.cli import app
+
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(app, ["flows", str(samples["flows"]), "--out", str(out), "--master", "local[2]"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    ref = local.run_flows(samples["flows"], FlowConfig())
+    assert summary["engine"] == "spark" and summary["flagged"] == ref.flagged
+    assert len(local.read_findings(out)) == ref.flagged
+
