@@ -147,7 +147,7 @@ def test_empty_file_is_an_error_and_the_other_files_are_scanned(tmp_path, tmp_ho
     empty.write_text("")
     r = CliRunner().invoke(app, ["power", "scan", str(empty), str(data), "--format", "csv", "--no-store"])
     assert r.exit_code == 0, r.output  # an empty file is "nothing to read", not a failure (as `minewatch scan`)
-    assert "empty.csv: empty file, nothing to read" in _err(r) and "0 file(s) failed, 1 empty" in _err(r)
+    assert "empty.csv: empty file, nothing to read" in _err(r) and "0 files failed, 1 empty" in _err(r)
     assert "RIG1" in r.stdout
     r = CliRunner().invoke(app, ["power", "scan", str(empty), "--no-store"])
     assert r.exit_code == 0 and "empty file" in _err(r)
@@ -253,7 +253,7 @@ def test_no_suspect_names_the_closest_meters_and_why_daily_scores_stay_low(tmp_p
     err = _err(r)
     assert "0 suspects" in err
     assert "highest scores below 50: C0007 " in err
-    assert "12 meter(s) have one reading a day" in err
+    assert "12 meters have one reading a day" in err
     hourly, _meta = _write(tmp_path)  # hourly data with a suspect: no such note
     r = CliRunner().invoke(app, ["power", "scan", str(hourly), "--no-store"])
     assert r.exit_code == 0 and "highest scores below" not in _err(r)

@@ -85,7 +85,7 @@ def test_unreadable_inputs_exit_4_and_binaries_are_named_for_what_they_are(tmp_p
     for p in bins:
         assert f"{p}: not a meter file (binary data; captures go to `minewatch scan`)" in err
     assert "empty file" not in err and "malformed CSV" not in err
-    assert "4 file(s) failed" in err and "R1" in r.stdout  # the meter file is scanned all the same
+    assert "4 files failed" in err and "R1" in r.stdout  # the meter file is scanned all the same
     zh = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", "--no-store", str(bins[2])])
     assert zh.exit_code == 4 and "不是电表数据文件（二进制数据；抓包文件请用 `minewatch scan`）" in zh.stderr
     # a path that does not exist is a usage error, as in `minewatch scan`

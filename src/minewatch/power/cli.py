@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 import warnings
 from collections import Counter
@@ -19,7 +20,14 @@ from minewatch.errors import InputError
 from minewatch.i18n import current, tr
 from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, position_zh, say
 from minewatch.power.detect import REPORT_THRESHOLD, clock_label, local_day
-from minewatch.power.readers import DataIssue, read_files, read_meta, read_temperature, used_readings
+from minewatch.power.readers import (
+    SHEET_SUFFIXES,
+    DataIssue,
+    read_files,
+    read_meta,
+    read_temperature,
+    used_readings,
+)
 
 
 class OutFormat(StrEnum):
@@ -54,15 +62,66 @@ EXIT_UNREAD = 4
 #: zip (xlsx, ods), OLE2 (xls), and UTF-16 text (its NULs are characters; the reader names the encoding)
 _READER_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\xff\xfe", b"\xfe\xff")
 
+#: how files that are certainly no meter export begin: pcap (both byte orders, micro- and nanosecond),
+#: pcapng, ELF, Mach-O, xz, 7z, rar, PNG, JPEG, PDF (short magics a CSV header could begin with are left to
+#: the share of control bytes)
+_BINARY_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+                 b"\x0a\x0d\x0d\x0a", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe",
+                 b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"\x89PNG", b"\xff\xd8\xff", b"%PDF")
+
+#: the share of control bytes (NUL included; not tab, line feed, form feed, carriage return) above which
+#: a head is binary: random or compressed bytes have about 12 %, a capture or an executable far more,
+#: a text file none, and one stray NUL in 8 KiB of text is 0.01 % (that line is the reader's: unparsable)
+_CONTROL_SHARE = 0.05
+
+
+def _utf16_order(head: bytes) -> str | None:
+    """"utf-16-le" / "utf-16-be" when a head without BOM is UTF-16 text (Excel "Unicode text" saved
+    elsewhere): mostly NUL in every other byte and printable ASCII in the rest; None otherwise."""
+    n = len(head) // 2 * 2
+    if n < 4:
+        return None
+    even, odd = head[0:n:2], head[1:n:2]
+    for zeros, chars, order in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.7 * len(zeros) and sum(1 for c in chars if c >= 32 or c in (9, 10, 13)) >= 0.9 * len(chars):
+            return order
+    return None
+
+
+def text_encoding(head: bytes) -> str | None:
+    """The encoding a head of bytes is text in ("utf-8", "gb18030", "utf-16-le", "utf-16-be"), or None for
+    binary data. The same contract as `power.readers.text_encoding` (being written by the readers' owner);
+    a local, minimal check until it lands."""
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    if head.startswith(_BINARY_MAGIC):
+        return None
+    if (order := _utf16_order(head)) is not None:
+        return order
+    ctrl = sum(1 for c in head if (c < 32 and c not in (9, 10, 12, 13)) or c == 127)
+    if ctrl > _CONTROL_SHARE * max(len(head), 1):
+        return None
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if e.start >= len(head) - 3:  # a character cut by the end of the head
+            return "utf-8"
+    return "gb18030"
+
 
 def is_binary_input(path: Path) -> bool:
     """Whether a file is binary data that no meter reader takes (a capture, an executable, random bytes).
 
     Why before the reader: the CSV reader saw a pcap's header as an "empty file" and random bytes as
     "malformed CSV (invalid utf-8 sequence)" (review 12); neither tells a person that the file is no
-    meter export at all, nor where it belongs. A NUL byte, or more than 1 % control characters other
-    than tab, line feed, form feed and carriage return in the first 8 KiB, is binary; GBK/GB18030 text
-    has neither. Files the readers open by their magic (compressed CSV, Parquet, workbooks) are not."""
+    meter export at all, nor where it belongs. Binary means mostly non-text: a capture's or an
+    executable's magic, or more than 5 % control bytes (NUL included) in the first 8 KiB. One NUL in a
+    text file is not (review 13: a meter export with one NUL on line 51 lost all 3,600 readings as
+    "binary"); that line is the reader's, an unparsable row. UTF-16 text, with or without BOM, is text.
+    Files the readers open by their magic (compressed CSV, Parquet, workbooks) are not binary."""
     try:
         with path.open("rb") as fh:
             head = fh.read(8192)
@@ -70,10 +129,7 @@ def is_binary_input(path: Path) -> bool:
         return False  # the reader names why it cannot be opened
     if not head or head.startswith(_READER_MAGIC):
         return False
-    if b"\x00" in head:
-        return True
-    ctrl = sum(1 for c in head if (c < 32 and c not in (9, 10, 12, 13)) or c == 127)
-    return ctrl > 0.01 * len(head)
+    return text_encoding(head) is None
 
 
 def _not_meter(err: Console, p: Path) -> None:
@@ -95,15 +151,91 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+def _below(score: float, threshold: float) -> str:
+    """A score below the threshold, never shown as the threshold itself (review 13: 83.6 was "84" under
+    "highest scores below 84"): whole when that stays below, else one decimal rounded down."""
+    whole = f"{score:.0f}"
+    if float(whole) < threshold:
+        return whole
+    return f"{math.floor(score * 10) / 10:.1f}"
+
+
 def _interval(text: str | None) -> int | None:
+    """`--interval`: a name or seconds from 1 to 86,400, checked as the web form checks it (review 13:
+    -900 reached numpy as "can only specify one unknown dimension")."""
     if text is None:
         return None
-    if text in _INTERVALS:
-        return _INTERVALS[text]
+    if text.strip().lower() in _INTERVALS:
+        return _INTERVALS[text.strip().lower()]
     try:
-        return int(text)
-    except ValueError as e:
-        raise typer.BadParameter(tr("use 15min, 30min, 1h, 1d or seconds", "请使用 15min、30min、1h、1d 或秒数")) from e
+        step = int(text)
+    except ValueError:
+        step = 0
+    if not 1 <= step <= 86_400:
+        raise typer.BadParameter(tr(f"use 15min, 30min, 1h, 1d or seconds from 1 to 86400, got {text!r}",
+                                    f"请使用 15min、30min、1h、1d 或 1 至 86400 之间的秒数，收到 {text!r}"),
+                                 param_hint="--interval")
+    return step
+
+
+def _tz_offset(hours: float) -> float:
+    """`--tz-offset`: finite and within ±14 h, as the web form checks it (review 13: nan was a traceback,
+    1e6 a clock labelled "UTC+1000000")."""
+    if not (math.isfinite(hours) and -14 <= hours <= 14):
+        raise typer.BadParameter(tr(f"the meter clock must be between -14 and 14 hours, got {hours:g}",
+                                    f"电表时钟与 UTC 的时差应在 -14 至 14 小时之间，收到 {hours:g}"),
+                                 param_hint="--tz-offset")
+    return hours
+
+
+#: what a meter file in a directory is named like: the CSV and text exports, Parquet and workbooks, and
+#: compressed CSV (the readers inflate gzip and zstd)
+_METER_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".pq", *SHEET_SUFFIXES)
+
+
+def _is_meter_name(p: Path) -> bool:
+    sfx = [x.lower() for x in p.suffixes[-2:]]
+    if sfx and sfx[-1] in (".gz", ".zst"):
+        sfx = sfx[:-1]
+    return bool(sfx) and sfx[-1] in _METER_SUFFIXES
+
+
+def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[Path]]:
+    """Directories given to `power scan`, replaced by the meter files in them (review 13: a directory was
+    an IsADirectoryError traceback, and the good file beside it was lost).
+
+    As `minewatch scan DIR`: a folder of monthly exports is what a person gives. Not recursive: the
+    files directly in the directory, in sorted order (the same every run), those named like a meter
+    export (.csv, .txt, .tsv, .parquet, .xlsx/.xls/.ods, .csv.gz, .csv.zst). Hidden files, sub-folders
+    and other files are skipped and said in a note. A directory with no meter file is an input that
+    could not be read (exit status 4), as a lone unreadable file is.
+
+    Returns the files, the notes and the directories with nothing to read."""
+    out: list[Path] = []
+    notes: list[str] = []
+    empty: list[Path] = []
+    for top in paths:
+        if not top.is_dir():
+            out.append(top)
+            continue
+        found: list[Path] = []
+        skipped: list[str] = []
+        for f in sorted(top.iterdir()):
+            if not f.name.startswith(".") and f.is_file() and _is_meter_name(f):
+                found.append(f)
+            else:
+                skipped.append(f.name + ("/" if f.is_dir() else ""))
+        out.extend(found)
+        if not found:
+            empty.append(top)
+        if skipped:
+            names = ", ".join(skipped[:5]) + (", …" if len(skipped) > 5 else "")
+            names_zh = "、".join(skipped[:5]) + ("……" if len(skipped) > 5 else "")
+            n = len(skipped)
+            notes.append(tr(f"{top}: {n} {'entry is' if n == 1 else 'entries are'} not a meter file and "
+                            f"{'was' if n == 1 else 'were'} skipped ({names}; sub-folders are not read)",
+                            f"{top}：{n} 项不是电表数据文件，已跳过（{names_zh}；不读取子文件夹）"))
+    return out, notes, empty
 
 
 @app.command("scan")
@@ -148,6 +280,7 @@ def scan(
     err = Console(stderr=True, soft_wrap=True)  # paths and meter ids in messages are never broken
     out = Console()
     step = _interval(interval)
+    tz_offset = _tz_offset(tz_offset)
     meta_issues: list[DataIssue] = []
     try:
         meta_d = read_meta(meta, meta_issues) if meta else {}
@@ -158,6 +291,15 @@ def scan(
     except InputError as e:
         _error(err, e)
         raise typer.Exit(2) from e
+    # a directory is the meter files in it (not recursive); what is skipped is said before the results
+    files, dir_notes, no_meter_dirs = expand_directories(files)
+    for n in dir_notes:
+        err.print(n, markup=False, highlight=False)
+    for d in no_meter_dirs:
+        where = position_zh(str(d), None, None, False, None) if current() == "zh" else str(d)
+        sep = "：" if current() == "zh" else ": "
+        msg = tr("no meter file in this directory", "此文件夹中没有电表数据文件")
+        err.print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{escape(where + sep + msg)}")
     # binary files are named for what they are before any reader guesses at them
     binary = [p for p in files if p.is_file() and is_binary_input(p)]
     for p in binary:
@@ -174,7 +316,7 @@ def scan(
                       markup=False, highlight=False)
         else:
             _error(err, e)
-    failed = len(errors) - len(empty) + len(binary)
+    failed = len(errors) - len(empty) + len(binary) + len(no_meter_dirs)
     if not total.series and len(errors) + len(binary) == len(files):
         raise typer.Exit(EXIT_UNREAD if failed else 0)
     total.temperature.update(temps)
@@ -208,8 +350,6 @@ def scan(
             w.writerow([csv_cell(x) for x in (fd.meter_id, fd.score, rec["onset"], fd.kw_mining, fd.machines_est,
                                               json.dumps(fd.subscores), " | ".join(e.render() for e in fd.evidence[:1]))])
     else:
-        from minewatch.i18n import current
-
         t = Table(title=tr("Suspected mining loads", "疑似挖矿负荷"))
         # the onset's day on the meter's clock, and the column says which clock (a rig switched on at local
         # 00:00 on 1 December is 30 November in UTC; the network tables say "(UTC)" too)
@@ -252,20 +392,22 @@ def scan(
     n_empty_zh = f"，{len(empty)} 个空文件" if empty else ""
     err.print(tr(
         f"{_count(len(total.series), 'meter')} ({n_skip:,} skipped), {used:,} of {total.readings:,} readings used, "
-        f"{_count(len(suspects), 'suspect')} (score ≥ {threshold:g}), {stored:,} new in store, {failed} file(s) failed"
+        f"{_count(len(suspects), 'suspect')} (score ≥ {threshold:g}), {stored:,} new in store, "
+        f"{_count(failed, 'file')} failed"
         f"{n_empty}",
         f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {total.readings:,} 条读数，"
         f"{len(suspects):,} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored:,} 条，{failed} 个文件失败{n_empty_zh}"))
     if not suspects and ranked and ranked[0].score > 0:
         # nothing reached the line: say what came closest, so an inspector is not left with an empty table
-        near = ", ".join(f"{m.meter_id} {m.score:.0f}" for m in ranked[:5])
+        near = [f"{m.meter_id} {_below(m.score, threshold)}" for m in ranked[:5]]
         daily = sum(1 for s in judged if s.interval_s >= 86_400)
-        err.print(tr(f"  highest scores below {threshold:g}: {near} (`--format jsonl --all` ranks every meter)",
-                     f"  未达 {threshold:g} 分的最高得分：{near}（`--format jsonl --all` 列出全部电表排名）"),
+        err.print(tr(f"  highest scores below {threshold:g}: {', '.join(near)} (`--format jsonl --all` ranks every meter)",
+                     f"  未达 {threshold:g} 分的最高得分：{'、'.join(near)}（`--format jsonl --all` 列出全部电表排名）"),
                   markup=False, highlight=False)
         if daily:
             err.print(tr(
-                f"  {daily} meter(s) have one reading a day: whether a load runs all day and night cannot be "
+                f"  {_count(daily, 'meter')} {'has' if daily == 1 else 'have'} one reading a day: whether a load "
+                "runs all day and night cannot be "
                 "seen, so their scores stay lower; hourly or finer readings, or a tariff class in --meta, "
                 "give more evidence",
                 f"  {daily:,} 块电表每天只有一个读数：看不出负荷是否昼夜运行，得分因此偏低；"
