@@ -546,13 +546,21 @@ def test_samples_of_one_connection_over_rotated_captures_are_one_finding(tmp_pat
     assert "mining.submit ×6" in " ".join(e["text"] for e in f["evidence"])
 
 
-def sampled_hello_dir(tmp_path: Path) -> Path:
+#: what the miner's main-pool connection showed: a share (a finding of its own), or an XMRig keepalive
+#: alone (mining content under the report line, which still makes the host a miner; review 13)
+MAIN_POOL_SAMPLES = {
+    "share": b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}',
+    "keepalived": b'{"id": 2, "jsonrpc": "2.0", "method": "keepalived", "params": {"id": "x"}}',
+}
+
+
+def sampled_hello_dir(tmp_path: Path, main: str = "share") -> Path:
     """Collector output of three sampled connections: a scanner's lone `mining.subscribe`, a miner's lone
-    `mining.subscribe` to its backup pool, and the same miner's share to its main pool."""
+    `mining.subscribe` to its backup pool, and the same miner's `main` sample to its main pool."""
     from minewatch.sources.collector import PartitionedWriter
 
     hello = b'{"id": 1, "method": "mining.subscribe", "params": ["cgminer/4.10.0"]}'
-    share = b'{"id": 9, "method": "mining.submit", "params": ["w", "1a2b", "00", "6553", "0f"]}'
+    share = MAIN_POOL_SAMPLES[main]
 
     def samples(cli: tuple[str, int], srv: tuple[str, int], pl: bytes, seq: int) -> list[dict]:
         r, _ = decode(Datagram([FlowSample([sampled_header(tcp_frame(cli[0], srv[0], cli[1], srv[1], pl))])],
@@ -563,23 +571,24 @@ def sampled_hello_dir(tmp_path: Path) -> Path:
     # port 50206: Spark's bucket hash puts this connection apart from the main pool's (checked by the test)
     rows += samples(("10.1.2.3", 50206), ("198.51.100.99", 3333), hello, 2)
     rows += samples(("10.1.2.3", 50123), ("198.51.100.20", 3333), share, 3)
-    out = tmp_path / "hello_flows"
+    out = tmp_path / f"hello_flows_{main}"
     w = PartitionedWriter(out)
     w.add(_netflow_like(rows), arrived_us=0, now=0.0)
     w.flush()
     return out
 
 
-def test_engines_judge_a_sampled_hello_by_its_host_as_scan_does(tmp_path) -> None:
+@pytest.mark.parametrize("main", sorted(MAIN_POOL_SAMPLES))
+def test_engines_judge_a_sampled_hello_by_its_host_as_scan_does(tmp_path, main) -> None:
     """Review 12: the engines read each batch of connections apart, so a miner's hello to its backup pool
     and its shares to the main pool can land in different batches; the hello must still be reported as
     the miner's next pool, with `scan`'s points and evidence, and the scanner's hello must not."""
     from minewatch.engines import local
-    from minewatch.engines.kernels import HELLO_PENDING, FlowConfig, findings_from_rows
+    from minewatch.engines.kernels import CONTENT_PENDING, HELLO_PENDING, FlowConfig, findings_from_rows
     from minewatch.net.intel import PoolIntel
     from minewatch.net.logscan import FlowLogScanner
 
-    out = sampled_hello_dir(tmp_path)
+    out = sampled_hello_dir(tmp_path, main)
     logs = FlowLogScanner(PoolIntel.builtin())
     logs.add_file(out, "netflow-parquet")
     want = {(f.src_ip, f.dst_ip): (f.score, sorted(e.code for e in f.evidence)) for f in logs.findings()}
@@ -589,7 +598,7 @@ def test_engines_judge_a_sampled_hello_by_its_host_as_scan_does(tmp_path) -> Non
         got = {(f.src_ip, f.dst_ip): (f.score, sorted(e.code for e in f.evidence))
                for f in findings_from_rows(res.rows)}
         assert got == want, batch_rows
-        assert not any(HELLO_PENDING in s for s in res.rows.column("finding").to_pylist())
+        assert not any(HELLO_PENDING in s or CONTENT_PENDING in s for s in res.rows.column("finding").to_pylist())
 
 
 def test_a_connection_in_a_capture_and_in_its_sflow_samples_is_one_finding(tmp_path, tmp_home) -> None:

@@ -437,7 +437,10 @@ def _sampled_findings(rows: list[dict[str, Any]], intel: bool, keep_pending: boo
     counts as its host's next pool when the host mined on another connection. With `keep_pending`, a
     hello-only connection whose host showed no mining *here* is kept as a pending finding
     (`HELLO_PENDING`): the engines partition by connection, so the host's mining may be in another
-    partition, and `resolve_hellos` decides once every partition is in.
+    partition, and `resolve_hellos` decides once every partition is in. Content beyond a hello that stays
+    under the report line (an XMRig keepalive alone) is kept pending too (`CONTENT_PENDING`): it is not
+    reported, but it makes its host a miner for the hellos of other partitions, as `collapse_samples`
+    does in one table (review 13).
     """
     from minewatch.net.findings import REPORT_THRESHOLD
     from minewatch.net.sampled import collapse_samples
@@ -446,10 +449,11 @@ def _sampled_findings(rows: list[dict[str, Any]], intel: bool, keep_pending: boo
     out: list[Finding] = []
     for i, row in enumerate(rows_c):
         content = found.get(i)
-        pending = keep_pending and content is not None and content.hello_only and not content.miner_host
-        for f in _intel_one([row], False, intel, content, threshold=0.0 if pending else None):
-            if pending and f.score < REPORT_THRESHOLD:
-                f.extra[HELLO_PENDING] = True
+        hello = keep_pending and content is not None and content.hello_only and not content.miner_host
+        other = keep_pending and content is not None and not content.hello_only
+        for f in _intel_one([row], False, intel, content, threshold=0.0 if hello or other else None):
+            if f.score < REPORT_THRESHOLD and (hello or other):
+                f.extra[HELLO_PENDING if hello else CONTENT_PENDING] = True
             out.append(f)
     return out
 
@@ -457,6 +461,8 @@ def _sampled_findings(rows: list[dict[str, Any]], intel: bool, keep_pending: boo
 #: `Finding.extra` mark of a sampled hello-only connection the engines keep until they know whether its host
 #: mined on another connection (`resolve_hellos`); never in a finding that leaves the engine.
 HELLO_PENDING = "sampled_hello_pending"
+#: ... and of sampled mining content under the report line, kept only to name its host a miner
+CONTENT_PENDING = "sampled_content_pending"
 
 
 def sampled_miner_hosts(rows: pa.Table) -> set[str]:
@@ -474,15 +480,17 @@ def sampled_miner_hosts(rows: pa.Table) -> set[str]:
 def resolve_hellos(rows: pa.Table, miner_hosts: set[str]) -> pa.Table:
     """Pending hello-only findings (`HELLO_PENDING`) of `FINDING_ROWS`: promoted to a miner trying a pool
     when their host is in `miner_hosts`, else dropped (a scanner or a pool monitor, below the report line).
-    Rows without the mark pass untouched."""
+    Content kept only to name its host (`CONTENT_PENDING`) is dropped. Rows without a mark pass untouched."""
     from minewatch.net.sampled import promote_hello
 
     if rows.num_rows == 0:
         return rows
-    pending = pc.match_substring(rows.column("finding"), f'"{HELLO_PENDING}"')
-    if not pc.any(pending).as_py():
+    js = rows.column("finding")
+    pending = pc.match_substring(js, f'"{HELLO_PENDING}"')
+    content_only = pc.match_substring(js, f'"{CONTENT_PENDING}"')
+    if not pc.any(pc.or_(pending, content_only)).as_py():
         return rows
-    kept = rows.filter(pc.invert(pending))
+    kept = rows.filter(pc.invert(pc.or_(pending, content_only)))
     items = []
     for s in rows.filter(pending).column("finding").to_pylist():
         f = Finding.from_record(json.loads(s))
