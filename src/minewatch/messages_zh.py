@@ -55,7 +55,8 @@ ISSUE_NAMES: dict[str, tuple[str, str]] = {
     "not_read": ("parts of a file not read (other data items, a repeated 24:00 column)", "未读取的部分（其他数据项、重复的 24:00 列）"),
 }
 
-_WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间", "date": "日期"}
+_WHAT_ZH = {"meter id": "电表编号", "value": "数值", "timestamp": "时间戳", "time": "时间", "date": "日期",
+            "line": "行"}
 
 _EXC_ZH = {
     "ConnectionRefusedError": "连接被拒绝",
@@ -450,7 +451,7 @@ _r(r"metadata needs a meter_id column", lambda m: "档案需要 meter_id 列", "
 _r(r"row without meter_id", lambda m: "该行没有 meter_id", "row without meter_id")
 _r(r"contracted_kw (.+) is not a number", lambda m: f"contracted_kw {m[1]} 不是数字", "contracted_kw 'abc' is not a number")
 # meter files: reject reasons
-_r(r"unparsable (meter id|value|timestamp|date)", lambda m: f"无法解析的{_WHAT_ZH[m[1]]}", "unparsable meter id", (1,))
+_r(r"unparsable (meter id|value|timestamp|date|line)", lambda m: f"无法解析的{_WHAT_ZH[m[1]]}", "unparsable meter id", (1,))
 _r(r"timestamp far outside the meter's readings", lambda m: "远离该表其余读数的时间戳", "timestamp far outside the meter's readings")
 _r(r"off-grid timestamp", lambda m: "不在采集网格上的时间戳", "off-grid timestamp")
 # meter files: data-quality details (DataIssue.detail)
@@ -465,6 +466,12 @@ _r(r"(\d+) negative reading\(s\), min (-?[\d.]+) \((.+)\); set to null",
 _r(r"(.+?): unparsable (meter id|value|timestamp|date)(?: in column (.+?))? in (\d+) (?:line|row)\(s\): (.+)",
    lambda m: f"{m[1]}：{m[4]} 行的{_WHAT_ZH[m[2]]}无法解析{f'（列 {m[3]}）' if m[3] else ''}：第 {_lines_list(m[5])} 行",
    "bad_meter.csv: unparsable value in column 'kwh' in 1 line(s): 1732", (2,))
+_r(r"(.+?): (\d+) line\(s\) not readable as table rows \(a field too many, a stray quote\), (\d+) reading\(s\) "
+   r"lost: line\(s\) (.+?)(?:; meter\(s\) (.+) kept with these readings as gaps)?",
+   lambda m: f"{m[1]}：{m[2]} 行无法按表格行读取（多出字段或引号不成对），丢失 {m[3]} 个读数：第 {_lines_list(m[4])} 行"
+   + (f"；电表 {_lines_list(m[5])} 已保留，这些读数记为缺失" if m[5] else ""),
+   "p96.csv: 1 line(s) not readable as table rows (a field too many, a stray quote), 96 reading(s) lost: line(s) 6; "
+   "meter(s) 310000 kept with these readings as gaps")
 _r(r"(.+?): unparsable value in (\d+) cell\(s\): (.+)",
    lambda m: f"{m[1]}：{m[2]} 个单元格的数值无法解析：{_where_zh(' ' + m[3]).strip().replace(', ', '，')}",
    "daily.csv: unparsable value in 1 cell(s): line 3 column '2023-01-02'")

@@ -24,11 +24,13 @@ onset reported in findings to UTC.
 from __future__ import annotations
 
 import csv
+import gzip
 import html
 import inspect
 import io
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -494,8 +496,13 @@ _DATE_RE = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 
 
 def _decode(raw: bytes) -> tuple[str, str] | None:
-    """Text and encoding name: UTF-8 (with or without BOM), else GB18030 (a superset of GBK, which
-    Chinese grid systems export), else None."""
+    """Text and encoding name: UTF-16 (a BOM, or the NUL of every other byte of ASCII text: Excel's and
+    WPS's "Unicode text"), UTF-8 (with or without BOM), else GB18030 (a superset of GBK, which Chinese
+    grid systems export), else None."""
+    enc = _utf16(raw[:65536])
+    if enc is not None:
+        # a lone byte at the end or an unpaired surrogate: a replacement character in its cell, named there
+        return raw.decode("utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else enc, "replace"), enc
     for enc in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(enc), enc
@@ -504,11 +511,98 @@ def _decode(raw: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _sniff(path: Path) -> tuple[str, bool]:
-    """Delimiter and whether decimals use commas (UCI writes `;` and `0,5`)."""
-    with open(path, "rb") as f:
-        head = f.read(65536).decode("utf-8", errors="replace")
-    return _sniff_text(head)
+#: control bytes that do not occur in text (tab, LF, FF, CR and ESC do)
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
+
+
+def _utf16(head: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the bytes are UTF-16 text: a BOM, or (no BOM) ASCII-range text
+    whose every other byte is NUL and that decodes to text without control characters; else None."""
+    if head[:2] == b"\xff\xfe" and head[:4] != b"\xff\xfe\x00\x00":
+        return "utf-16-le"
+    if head[:2] == b"\xfe\xff":
+        return "utf-16-be"
+    n = min(len(head), 4096) // 2 * 2
+    if n < 4:
+        return None
+    even, odd = head[0:n:2], head[1:n:2]
+    half = n // 2
+    for enc, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.5 * half and other.count(0) <= 0.02 * half:
+            text = head[:n].decode(enc, "replace")
+            ctrl = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\x0c\x1b")
+            if ctrl <= 0.01 * len(text):
+                return enc
+    return None
+
+
+def _decodes(head: bytes, enc: str) -> bool:
+    """Whether `head` is text in `enc`, a character cut by the end of a partial read allowed."""
+    for cut in range(4):
+        try:
+            head[: len(head) - cut].decode(enc)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def text_encoding(head: bytes) -> str | None:
+    """The text encoding of a file from its first bytes (a few KiB; a character cut at the end is fine),
+    or None when they are not text (a capture, an archive, an image): "utf-8" (ASCII, UTF-8 with or
+    without BOM, and text with a few undecodable bytes, which the meter readers name by line),
+    "gb18030" (GBK exports), "utf-16-le" or "utf-16-be" (Excel's and WPS's "Unicode text", with or
+    without BOM: the NUL bytes of UTF-16 do not make it binary). An empty head is "utf-8".
+
+    For callers that must tell a meter table from a binary file before they read it (`power scan`):
+    everything but None is read by `load_table`. A few NUL or control bytes in a text file (a
+    damaged line) leave it text; more than 1 % of the bytes make it binary."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    u16 = _utf16(head)
+    if u16 is not None:
+        return u16
+    if not head:
+        return "utf-8"
+    ctrl = len(head) - len(head.translate(None, _CONTROL))
+    if ctrl > 0.01 * len(head):
+        return None
+    if _decodes(head, "utf-8"):
+        return "utf-8"
+    if _decodes(head, "gb18030"):
+        return "gb18030"
+    bad = head.decode("utf-8", "replace").count("\ufffd")
+    return "utf-8" if bad <= 0.01 * len(head) else None
+
+
+def _inflate(p: Path) -> bytes | None:
+    """The content of a gzip or zstd compressed file (sniffing, title rows and encoding need the text,
+    not the compressed bytes), None for a file that is not compressed (polars reads it in place)."""
+    with p.open("rb") as fh:
+        magic = fh.read(4)
+    try:
+        if magic[:2] == b"\x1f\x8b":
+            return gzip.decompress(p.read_bytes())
+        if magic == b"\x28\xb5\x2f\xfd":
+            import pyarrow as pa
+
+            with pa.input_stream(str(p), compression="zstd") as stream:
+                return bytes(stream.read())
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"compressed stream is broken or truncated ({e})", path=str(p)) from e
+    except Exception as e:  # pyarrow's own errors for a broken zstd frame
+        raise InputError(f"compressed stream is broken or truncated ({e})", path=str(p)) from e
+    return None
+
+
+def _head_text(src: Path | io.BytesIO) -> str:
+    """The first 64 KiB of what polars is handed, as text (for the delimiter and the title rows)."""
+    if isinstance(src, io.BytesIO):
+        head = src.getvalue()[:65536]
+    else:
+        with src.open("rb") as fh:
+            head = fh.read(65536)
+    return head.decode("utf-8", "replace")
 
 
 def _sniff_text(head: str) -> tuple[str, bool]:
@@ -563,12 +657,15 @@ def _set_header_line(key: str, line: int) -> None:
 
 def _header_index(widths: list[int]) -> int:
     """Index of the header among the first rows, given each row's number of non-empty fields: the first
-    row at least as wide as 80 % of the widest (and of 3 fields or more), when every row above it holds
-    one cell at most (a title, an export date, a unit line). 0 when the first row already is the header
-    (UCI's header leaves its first cell empty: two cells is a header, not a title)."""
-    if not widths:
+    row at least as wide as 80 % of the usual width (the commonest of rows of 2 fields or more, the
+    wider on a tie; 3 fields or more), when every row above it holds one cell at most (a title, an
+    export date, a unit line). 0 when the first row already is the header (UCI's header leaves its first
+    cell empty: two cells is a header, not a title). The usual width and not the widest: one data line
+    with a field too many must not pass over the header and make the title the header."""
+    counts = Counter(w for w in widths if w >= 2)
+    if not counts:
         return 0
-    wide = max(widths)
+    wide = max(counts, key=lambda w: (counts[w], w))
     if wide < 3:
         return 0
     for i, w in enumerate(widths):
@@ -582,23 +679,28 @@ def _title_lines(src: Path | io.BytesIO, delim: str) -> tuple[int, int]:
 
     Blank lines are not title lines: polars passes over them without counting them in `skip_rows`,
     but they do count in the line numbers a person sees."""
-    if isinstance(src, io.BytesIO):
-        head = src.getvalue()[:65536]
-    else:
-        with src.open("rb") as fh:
-            head = fh.read(65536)
-    lines = head.decode("utf-8", "replace").splitlines()
+    lines = _head_text(src).splitlines()
     filled = [(i, ln) for i, ln in enumerate(lines) if ln.strip()][:_TITLE_SCAN]
     rows = list(csv.reader([ln for _, ln in filled], delimiter=delim))
     h = _header_index([sum(1 for c in r if c.strip()) for r in rows])
     return h, (filled[h][0] + 1 if filled else 1)
 
 
+#: Lines `_salvage` took out of a CSV, by file: data row -> (line in the file, its cells as far as they
+#: can be read, or None). Every `load_table` sets it anew; the layout readers count and name them.
+_RESCUED: dict[str, dict[int, tuple[int, list[str] | None]]] = {}
+#: what `_salvage` writes into the first cell of a line it takes out, with the line's number after it
+_RESCUE_MARK = "\x1emw-rescued-line:"
+
+
 def load_table(path: str | Path) -> pl.DataFrame:
     """CSV or Parquet into a DataFrame of strings/numbers; parse errors name the file and line.
 
-    A CSV that is not UTF-8 is tried as GB18030 (GBK exports are common in Chinese grid data)."""
+    A CSV that is not UTF-8 is tried as UTF-16 (Excel's "Unicode text") and GB18030 (GBK exports are
+    common in Chinese grid data); a gzip or zstd compressed CSV is read like a plain one. Lines polars
+    refuses are taken out by `_salvage` and listed in `_RESCUED`."""
     p = Path(path)
+    _RESCUED.pop(str(p), None)
     if not p.exists():
         raise InputError("file not found", path=str(p))
     if _is_parquet(p):
@@ -608,17 +710,26 @@ def load_table(path: str | Path) -> pl.DataFrame:
             raise InputError(f"not a readable Parquet file ({e})", path=str(p), offset=0) from e
     if p.stat().st_size == 0:
         raise InputError("empty file", path=str(p))
-    delim, comma_dec = _sniff(p)
-    src: Path | io.BytesIO = p
-    with p.open("rb") as fh:
-        head = fh.read(_HEAD_BYTES)
-    if not _utf8_head(head, full=len(head) < _HEAD_BYTES):
+    data = _inflate(p)  # the fast path (a plain UTF-8 file) hands polars the path, read in place
+    if data is None:
+        with p.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+        full = len(head) < _HEAD_BYTES
+    else:
+        if not data:
+            raise InputError("empty file", path=str(p))
+        head, full = data[:_HEAD_BYTES], len(data) <= _HEAD_BYTES
+    src: Path | io.BytesIO = p if data is None else io.BytesIO(data)
+    text: str | None = None
+    if not _utf8_head(head, full) or _utf16(head) is not None:
         # polars reads a GBK header as replacement characters without complaint (only the ASCII
-        # digits below it are safe), so the encoding is settled before it reads anything
-        text = _decode(p.read_bytes())
-        if text is not None and text[1] != "utf-8-sig":
-            delim, comma_dec = _sniff_text(text[0][:65536])
-            src = io.BytesIO(text[0].encode("utf-8"))
+        # digits below it are safe), and UTF-16 as NULs between letters, so the encoding is settled
+        # before it reads anything
+        dec = _decode(data if data is not None else p.read_bytes())
+        if dec is not None and dec[1] != "utf-8-sig":
+            text = dec[0]
+            src = io.BytesIO(text.encode("utf-8"))
+    delim, comma_dec = _sniff_text(_head_text(src))
     title, header_line = _title_lines(src, delim)
     _set_header_line(str(p), header_line)
     try:
@@ -626,36 +737,43 @@ def load_table(path: str | Path) -> pl.DataFrame:
         df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
     except pl.exceptions.NoDataError as e:
         raise InputError("empty file", path=str(p)) from e
-    except OSError as e:  # polars inflates a gzip file itself; one cut short was a bare OSError
+    except OSError as e:  # a read error of the file itself
         raise InputError(f"compressed stream is broken or truncated ({e})", path=str(p)) from e
     except pl.exceptions.ComputeError as e:
-        text = _decode(p.read_bytes()) if "utf-8" in str(e).lower() or "utf8" in str(e).lower() else None
-        if text is None or text[1] == "utf-8-sig":
-            df = _salvage(p, delim, e)
-        else:
-            delim, comma_dec = _sniff_text(text[0][:65536])
-            src = io.BytesIO(text[0].encode("utf-8"))
-            title, header_line = _title_lines(src, delim)
-            _set_header_line(str(p), header_line)
-            df = pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
+        raw = data if data is not None else p.read_bytes()
+        if text is None and ("utf-8" in str(e).lower() or "utf8" in str(e).lower()):
+            dec = _decode(raw)  # GBK below the first MiB
+            if dec is not None and dec[1] != "utf-8-sig":
+                text = dec[0]
+                delim, comma_dec = _sniff_text(text[:65536])
+        df = _salvage(p, text if text is not None else raw, delim, e)
     if comma_dec:
         df = df.with_columns(pl.all().str.replace(",", ".", literal=True))
     return df.with_columns(pl.all().str.strip_chars())
 
 
-def _salvage(p: Path, delim: str, exc: Exception) -> pl.DataFrame:
+def _salvage(p: Path, content: str | bytes, delim: str, exc: Exception) -> pl.DataFrame:
     """The error path of `load_table`: a file polars refused for a few bad lines, read without them.
 
     Why: one line with a field too many, an unbalanced quote or a byte that is neither UTF-8 nor GBK
     made polars refuse the whole file, and every meter in it was lost. Each such line is kept in its
-    place as a row of empty cells, so the rows after it keep their line numbers and the line is
-    counted and named as unparsable by the layout readers; a byte that cannot be decoded becomes a
-    replacement character in its cell, which is then unparsable the same way. Python per line, but
-    only for a file that failed.
+    place as a row of empty cells, so the rows after it keep their line numbers, and is listed in
+    `_RESCUED` (its line and the cells that could be read) for the layout readers, which count it as
+    unparsable with the readings it stood for and keep its meter; a byte that cannot be decoded becomes
+    a replacement character in its cell, which is then unparsable the same way. `content`: the text as
+    `load_table` decoded it, or the raw bytes when no encoding decodes all of them (decoded here as the
+    encoding of their first bytes, bad bytes replaced). Python per line, but only for a file that failed.
     """
-    raw = p.read_bytes().removeprefix(b"\xef\xbb\xbf")
-    lines = raw.decode("utf-8", "replace").split("\n")
-    title, header_line = _title_lines(io.BytesIO(raw), delim)
+    if isinstance(content, bytes):
+        raw = content.removeprefix(b"\xef\xbb\xbf")
+        enc = text_encoding(raw[:65536]) or "utf-8"
+        text = raw.decode(enc, "replace")
+        delim = _sniff_text(text[:65536])[0]
+    else:
+        text = content
+    lines = text.split("\n")
+    src = io.BytesIO(text.encode("utf-8"))
+    title, header_line = _title_lines(src, delim)
     hdr = header_line - 1
     try:
         width = len(next(csv.reader([lines[hdr].rstrip("\r")], delimiter=delim)))
@@ -665,6 +783,7 @@ def _salvage(p: Path, delim: str, exc: Exception) -> pl.DataFrame:
         m = re.search(r"line (\d+)", str(exc))
         raise InputError(f"malformed CSV ({str(exc).splitlines()[0]})", path=str(p),
                          line=int(m.group(1)) if m else None) from exc
+    cells_of: dict[int, list[str] | None] = {}
     for i in range(hdr + 1, len(lines)):
         body = lines[i].rstrip("\r")
         if not body:
@@ -674,13 +793,26 @@ def _salvage(p: Path, delim: str, exc: Exception) -> pl.DataFrame:
         except csv.Error:
             cells = None
         if cells is None or len(cells) > width or body.count('"') % 2:
-            lines[i] = delim * (width - 1)
-    src = io.BytesIO("\n".join(lines).encode("utf-8"))
+            try:  # what can be read of it (its meter id, its date), for the layout readers
+                cells_of[i + 1] = [c.strip() for c in next(csv.reader([body.replace('"', "")], delimiter=delim))]
+            except (csv.Error, StopIteration):
+                cells_of[i + 1] = None
+            lines[i] = f"{_RESCUE_MARK}{i + 1}" + delim * (width - 1)
     _set_header_line(str(p), header_line)
     try:
-        return pl.read_csv(src, separator=delim, infer_schema=False, **_skip(title, header_line))
+        df = pl.read_csv(io.BytesIO("\n".join(lines).encode("utf-8")), separator=delim, infer_schema=False,
+                         **_skip(title, header_line))
     except pl.exceptions.PolarsError as e2:
         raise InputError(f"malformed CSV ({str(exc).splitlines()[0]})", path=str(p)) from e2
+    if cells_of and df.width:
+        first = df.columns[0]
+        hit = df[first].str.starts_with(_RESCUE_MARK).fill_null(False)
+        rows = np.flatnonzero(hit.to_numpy())
+        marks = df[first].gather(rows).to_list()
+        _RESCUED[str(p)] = {int(r): (ln, cells_of.get(ln)) for r, m in zip(rows.tolist(), marks, strict=True)
+                            for ln in [int(m[len(_RESCUE_MARK):])]}
+        df = df.with_columns(pl.when(hit).then(None).otherwise(pl.col(first)).alias(first))
+    return df
 
 
 def _time_of_day(name: str) -> int | None:
@@ -1038,6 +1170,43 @@ def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str
     _reject(res, f"unparsable {what}", (f"{p} {word} {ln}" for ln in lines), len(lines))
 
 
+def _rescued(p: Path, n: int) -> tuple[np.ndarray, dict[int, tuple[int, list[str] | None]]]:
+    """Rows of a table that are lines `_salvage` took out (a mask over its n rows, and each one's line and
+    readable cells): they are counted by `_rescued_issue`, never read as blank lines."""
+    got = {r: v for r, v in _RESCUED.get(str(p), {}).items() if r < n}
+    mask = np.zeros(n, dtype=bool)
+    if got:
+        mask[list(got)] = True
+    return mask, got
+
+
+def _rescued_cell(cells: list[str] | None, cols: list[str], col: str) -> str | None:
+    """The cell of column `col` in a taken-out line, when the line could be read that far."""
+    i = cols.index(col)
+    if cells is None or i >= len(cells) or not cells[i] or _RESCUE_MARK in cells[i]:
+        return None
+    return cells[i]
+
+
+def _rescued_issue(res: ReadResult, p: Path, got: dict[int, tuple[int, list[str] | None]], per_line: int,
+                   kept: list[str]) -> None:  # fmt: skip
+    """Count the lines `_salvage` took out as unparsable, each with the readings it stood for (the cells of
+    its row that hold readings in this layout), and name them; `kept`: meters of those lines kept, with
+    the line's readings as gaps."""
+    if not got:
+        return
+    lines = sorted(ln for ln, _ in got.values())
+    n = per_line * len(lines)
+    shown = ", ".join(str(x) for x in lines[:EXAMPLES]) + (", …" if len(lines) > EXAMPLES else "")
+    names = list(dict.fromkeys(kept))
+    keep_txt = (f"; meter(s) {', '.join(names[:EXAMPLES])}{', …' if len(names) > EXAMPLES else ''} kept with "
+                "these readings as gaps") if names else ""
+    res.issues.append(DataIssue("unparsable", None, None,
+                                f"{p.name}: {len(lines)} line(s) not readable as table rows (a field too many, "
+                                f"a stray quote), {n} reading(s) lost: line(s) {shown}{keep_txt}", n))
+    _reject(res, "unparsable line", (f"{p} line {ln}" for ln in lines), n)
+
+
 def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
                local_s: int = 0) -> None:  # fmt: skip
     cols = df.columns
@@ -1051,14 +1220,16 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     ts = _parse_ts(df[tcol], local_s)
     val = _to_float(df[vcol])
     mid_s = df[mcol].cast(pl.Utf8).str.strip_chars()
-    bad_ts = ts.is_null().to_numpy()
+    resc, got = _rescued(p, df.height)
+    _rescued_issue(res, p, got, 1, [])
+    bad_ts = ts.is_null().to_numpy() & ~resc
     _bad_rows(bad_ts, p, "timestamp", res)
     # a row without a meter id belongs to no meter: it is counted, not scanned as a meter called "None"
-    bad_m = (mid_s.is_null() | (mid_s.str.len_chars() == 0)).to_numpy() & ~bad_ts
+    bad_m = (mid_s.is_null() | (mid_s.str.len_chars() == 0)).to_numpy() & ~bad_ts & ~resc
     _bad_rows(bad_m, p, "meter id", res)
     bad_v = _bad_cells(df[vcol], val) & ~bad_ts & ~bad_m
     _bad_rows(bad_v, p, "value", res)
-    keep = ~bad_ts & ~bad_m
+    keep = ~bad_ts & ~bad_m & ~resc
     tcol_name = _find(cols, TEMP_COLS)
     cols_d: dict[str, object] = {"m": mid_s, "t": ts.dt.epoch("s"), "v": val, "row": np.arange(df.height)}
     if tcol_name:
@@ -1079,11 +1250,15 @@ def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     cols = df.columns
     tcol = _find(cols, TS_COLS) or cols[0]
     ts = _parse_ts(df[tcol], local_s)
-    bad_ts = ts.is_null().to_numpy()
+    resc, got = _rescued(p, df.height)
+    bad_ts = ts.is_null().to_numpy() & ~resc
     _bad_rows(bad_ts, p, "timestamp", res)
+    temp_col = _find([c for c in cols if c != tcol], TEMP_COLS)
+    # a line taken out held one reading per meter column; the meters are columns, none is lost with it
+    _rescued_issue(res, p, got, sum(1 for c in cols if c not in (tcol, temp_col)), [])
+    bad_ts |= resc
     t = ts.dt.epoch("s").to_numpy()[~bad_ts].astype(np.int64)
     rows = np.flatnonzero(~bad_ts)
-    temp_col = _find([c for c in cols if c != tcol], TEMP_COLS)
     for c in cols:
         if c == tcol:
             continue
@@ -1112,8 +1287,17 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
         raise InputError("daily table has unparsable date columns", path=str(p), line=1)
     t = days.dt.epoch("s").to_numpy().astype(np.int64)
     ids = df[idcol].cast(pl.Utf8).str.strip_chars().to_list()
-    bad_m = np.array([not m for m in ids], dtype=bool)
+    resc, got = _rescued(p, df.height)
+    # a line taken out is one meter's row: its meter stays (its days as gaps) when its id can be read
+    kept: dict[int, str] = {}
+    for i, (_ln, cells) in got.items():
+        mid = _rescued_cell(cells, cols, idcol)
+        if mid is not None:
+            kept[i] = mid
+    _rescued_issue(res, p, got, len(dcols), list(kept.values()))
+    bad_m = np.array([not m for m in ids], dtype=bool) & ~resc
     _bad_rows(bad_m, p, "meter id", res)
+    bad_m |= resc
     floats = [_to_float(df[c]) for c in dcols]
     mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
     filled = np.column_stack([_filled(df[c]) for c in dcols])
@@ -1126,6 +1310,9 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
         res.readings += int(np.count_nonzero(filled[i]))
         res.pieces.setdefault(str(mid), []).append(
             _Piece(t, mat[i], np.full(t.size, i + _line0(p), np.int64), p, u, 86400))
+    for i, mid in kept.items():
+        res.pieces.setdefault(mid, []).append(
+            _Piece(t, np.full(t.size, np.nan), np.full(t.size, got[i][0], np.int64), p, u, 86400))
 
 
 def _bad_cell_issue(bad: np.ndarray, cols: list[str], p: Path, res: ReadResult) -> None:
@@ -1219,7 +1406,10 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
         res.issues.append(DataIssue("not_read", None, None, f"{p.name}: column {c.strip()} is the next day's "
                                     "00:00 (both ends of the day are exported); not read"))
     # rows with nothing in them (an export's blank lines) hold no reading to lose
+    # (a line `_salvage` took out is empty too, but it is counted, not passed over)
+    resc, got = _rescued(p, df.height)
     empty = np.logical_and.reduce([~_filled(df[c]) for c in df.columns]) if df.width else np.zeros(0, bool)
+    empty |= resc
     day = _parse_ts(df[dcol], local_s)
     bad_d = day.is_null().to_numpy() & ~empty
     _bad_rows(bad_d, p, "date", res)
@@ -1255,6 +1445,21 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
     for i, mid in enumerate(ids.to_list()):
         if keep[i]:
             rows_of.setdefault(str(mid), []).append(i)
+    # a line taken out is one meter's day: the meter stays, that day's points as gaps, when its id and
+    # date can be read
+    kept: list[str] = []
+    cols = df.columns
+    for _i, (ln, cells) in sorted(got.items()):
+        mid_r = _rescued_cell(cells, cols, mcol)
+        day_r = _rescued_cell(cells, cols, dcol)
+        d = _parse_ts(pl.Series([day_r]), local_s) if mid_r is not None and day_r is not None else None
+        if d is None or d.null_count():
+            continue
+        kept.append(mid_r)  # type: ignore[arg-type]
+        res.pieces.setdefault(mid_r, []).append(_Piece(  # type: ignore[arg-type]
+            int(d.dt.epoch("s")[0]) + off, np.full(off.size, np.nan), np.full(off.size, ln, np.int64), p,
+            u or "kw", step))
+    _rescued_issue(res, p, got, len(pcols), kept)
     for mid, rows in rows_of.items():
         r = np.asarray(rows, dtype=np.int64)
         res.readings += int(np.count_nonzero(filled[r]))
@@ -1700,12 +1905,26 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     if dec is None:
         raise InputError("metadata is neither UTF-8 nor GB18030/GBK text", path=str(p))
     text = dec[0]
-    rdr = csv.DictReader(io.StringIO(text), delimiter=_sniff_text(text)[0])
-    if not rdr.fieldnames:
+    delim = _sniff_text(text)[0]
+    # Line by line, each line its own row: a stray quote must not join the lines after it into one
+    # multi-line value (rows silently gone, a tariff class holding three rows); a value with a newline
+    # is malformed in a metadata table. The line is named, as a bare CR inside a field is.
+    parsed: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        body = line.removesuffix("\r")
+        if not body:
+            continue
+        try:
+            cells = next(csv.reader([body], delimiter=delim, strict=True))
+        except csv.Error as e:
+            raise InputError(f"malformed CSV ({e})", path=str(p), line=lineno) from e
+        parsed.append((lineno, cells))
+    if not parsed:
         raise InputError("empty metadata file", path=str(p), line=1)
-    low = {c.lower().strip(): c for c in rdr.fieldnames}
+    fieldnames = parsed[0][1]
+    low = {c.lower().strip(): c for c in fieldnames}
     # "合同容量(kVA)", "Contract [kW]": the bracketed unit does not change what the column is
-    for c in rdr.fieldnames:
+    for c in fieldnames:
         low.setdefault(_UNIT_SUFFIX.sub("", c.lower().strip()), c)
     idc = next((low[c] for c in METER_COLS if c in low), None)
     if idc is None:
@@ -1720,12 +1939,9 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
     out: dict[str, MeterMeta] = {}
     lines: dict[str, list[int]] = {}
     differs: set[str] = set()
-    try:
-        rows = list(rdr)
-    except csv.Error as e:  # a stray quote or a bare CR inside a field: the file, not a traceback
-        # line_num counts the lines read whole: the one that failed is the next
-        raise InputError(f"malformed CSV ({e})", path=str(p), line=rdr.line_num + 1) from e
-    for lineno, row in enumerate(rows, start=2):
+    rows = [(ln, {h: (cells[k] if k < len(cells) else "") for k, h in enumerate(fieldnames)})
+            for ln, cells in parsed[1:]]
+    for lineno, row in rows:
         mid = (row.get(idc) or "").strip()
         if not mid:
             # one bad row must not stop the scan of every meter: named, counted, skipped
