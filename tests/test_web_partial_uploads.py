@@ -118,10 +118,15 @@ def test_a_failed_flow_log_beside_a_good_one_is_marked_and_the_other_is_read(env
     cut = gzip.compress(eve_lines(broken=False) * 50)[:-40]  # a gzip cut short: the reader stops with an error
     _, job = _upload_page(env, [("eve.json", good), ("eve2.json.gz", cut)])
     by_name = {f.filename: f for f in job.files}
-    if by_name["eve2.json.gz"].error is None:
+    cut_file = by_name["eve2.json.gz"]
+    if cut_file.error is None and cut_file.warning is None:
         pytest.skip("this gzip cut is read to its end without an error by the log reader")
-    assert job.state == "done_with_errors", job.error
-    assert by_name["eve2.json.gz"].error.startswith("eve2.json.gz") and by_name["eve.json"].error is None
+    assert by_name["eve.json"].error is None
+    if cut_file.warning is not None:  # damage met part-way: read up to it, a warning as in the CLI (review 13)
+        assert job.state == "done" and cut_file.error is None and cut_file.warning.startswith("eve2.json.gz")
+    else:
+        assert job.state == "done_with_errors", job.error
+        assert cut_file.error.startswith("eve2.json.gz")
 
 
 @pytest.mark.skipif(not SHARED_PCAP.exists(), reason=f"shared capture {SHARED_PCAP} is not on this machine")

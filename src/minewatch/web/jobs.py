@@ -109,6 +109,18 @@ class JobFile:
     #: other files are scanned regardless, as `minewatch scan` goes on past a bad file
     error: str | None = None
     error_zh: str | None = None
+    #: damage met part-way (a log whose gzip was cut short): the file was read up to it and its findings
+    #: are kept, as `minewatch scan` warns and goes on; it is not entered in the import ledger, so the
+    #: whole file is read when it is uploaded again
+    warning: str | None = None
+    warning_zh: str | None = None
+
+    def damaged(self, e: BaseException) -> None:
+        """Mark the file read up to a damage (a warning, not a failure): its error names the file as
+        uploaded and the position, in both languages."""
+        self.fail(e)
+        self.warning, self.warning_zh = self.error, self.error_zh
+        self.error = self.error_zh = None
 
     def fail(self, e: BaseException) -> None:
         """Mark the file unreadable. The error names the file as uploaded (not the server's copy)."""
@@ -129,7 +141,8 @@ class JobFile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"filename": self.filename, "sha256": self.sha256, "size_bytes": self.size_bytes, "kind": self.kind,
-                "error": self.error, "error_zh": self.error_zh}  # fmt: skip
+                "error": self.error, "error_zh": self.error_zh, "warning": self.warning,
+                "warning_zh": self.warning_zh}  # fmt: skip
 
 
 #: a job in one of these has finished with its findings stored (`done_with_errors`: some of its files
@@ -420,12 +433,21 @@ class JobManager:
                     shown = ", ".join(ghost[:5]) + (", …" if len(ghost) > 5 else "")
                     job.note(f"metadata rows for meters not in the data: {len(ghost)} ({shown})",
                              f"数据中没有的电表的档案行：{len(ghost)}（{shown}）")
+            restore: list[tuple[str, Any]] = []  # (import sha, finding) stored before that took a log's evidence in
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
                 found_logs = self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups, intel=intel)
-                owner = next((f for f in logs if f.error is None), None)
-                if owner is not None:
-                    batches.append((owner, found_logs))
+                # a connection a capture of the job (scanned now or stored before) also saw is one finding, as `scan`
+                found_logs, restore = self._fold(batches, [f for f in files if f.kind == "capture" and f.sha256 in prior],
+                                                 found_logs)
+                batches.extend(_by_log(found_logs, [f for f in logs if f.error is None], prior))
+                for f in logs:
+                    if f.warning is not None:
+                        job.warn(f"{f.warning}. The file was read up to this damage: the records before it were "
+                                 "scanned and their findings kept, the rest was not read. It is not marked as "
+                                 "imported, so uploading it again (whole) reads it again.",
+                                 f"{f.warning_zh}。文件已读取到损坏处为止：此前的记录已扫描、其发现已保存，其后的内容未读取。"
+                                 "该文件未登记为已导入，重新上传（完整文件）时会再次读取。")  # fmt: skip
             files = [f for f in files if f.error is None]
             if job_lookups.seen:
                 found_all = [x for _, b in batches for x in b]
@@ -445,10 +467,15 @@ class JobManager:
                              "未作报告")
             db = connect(self.db_target, wait_s=30.0)
             try:
+                for f in files:  # a meter file read again (other options) replaces what its earlier reading stored
+                    if f.kind == "meter" and any(g is f for g, _ in batches):
+                        _replace_earlier(db, job, f, [x for g, b in batches if g is f for x in b])
                 for f, found in batches:
                     job.new_findings += db.add_findings(found, import_sha256=f.sha256)
+                for sha, x in restore:  # stored before, now with the log's evidence: under its own import again
+                    db.add_findings([x], import_sha256=sha)
                 for f in files:
-                    if f.sha256 not in prior:
+                    if f.sha256 not in prior and f.warning is None:  # a file read part-way is read whole next time
                         summary: dict[str, Any] = {"findings": sum(len(b) for g, b in batches if g is f), "via": "web"}
                         if f.kind == "meter":
                             summary["meter_options"] = job.meter.ledger_key()
@@ -483,6 +510,40 @@ class JobManager:
         finally:
             job.done_bytes = job.size_bytes if job.state in DONE_STATES else job.done_bytes
             job.finished = time.time()
+
+    def _fold(self, batches: list[tuple[JobFile, list[Any]]], stored: list[JobFile],
+              found_logs: list[Any]) -> tuple[list[Any], list[tuple[str, Any]]]:
+        """The log findings that stand alone, and the stored findings (import sha, finding) that took a
+        log finding's evidence in. A capture and a log of the same traffic see one connection: it is one
+        finding with both views' evidence and `also_seen_in` (as `minewatch scan` folds them, with
+        `fold_same_connections`), not two that double every count. Captures' findings are the primary
+        ones, those scanned now (stored with their batch) and those of captures stored before."""
+        from minewatch.net.findings import fold_same_connections
+
+        primary = [x for g, b in batches if g.kind == "capture" for x in b]
+        owner: dict[int, str] = {}
+        if stored:
+            for sha, x in self._stored_findings([f.sha256 for f in stored]):
+                primary.append(x)
+                owner[id(x)] = sha
+        if not primary or not found_logs:
+            return found_logs, []
+        alone, took = fold_same_connections(primary, found_logs)
+        return alone, [(owner[id(x)], x) for x in took if id(x) in owner]
+
+    def _stored_findings(self, shas: list[str]) -> list[tuple[str, Any]]:
+        """(import sha, finding) of the findings stored with these imports."""
+        from minewatch.store import Store
+        from minewatch.store.backend import finding_from_row
+
+        db = connect(self.db_target, wait_s=30.0)
+        try:
+            marks = ", ".join("?" for _ in shas)
+            rows = db.execute(f"SELECT import_sha256, {', '.join(Store._COLUMNS)} FROM findings "
+                              f"WHERE import_sha256 IN ({marks})", shas)  # fmt: skip
+        finally:
+            db.close()
+        return [(r[0], finding_from_row(r[1:])) for r in rows]
 
     def _stored_pairs(self, shas: list[str]) -> set[tuple[str, str]]:
         """(client, name or address) pairs of the findings stored with these imports."""
@@ -527,11 +588,17 @@ class JobManager:
             def progress(pos: int, size: int, start: int = base) -> None:
                 job.done_bytes = min(start + int(pos), job.size_bytes)
 
+            before = _read_so_far(scanner)
             try:
                 scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()),
                                  source=f.filename)
-            except InputError as e:  # this log is marked failed; the others are still read
-                f.fail(e)
+            except InputError as e:
+                if _read_so_far(scanner) != before:
+                    # damage met part-way (a gzip cut short): what came before it was read and is used, as
+                    # `minewatch scan` warns and goes on; the file is said to be incomplete, not failed
+                    f.damaged(e)
+                else:  # nothing could be read: this log is marked failed; the others are still read
+                    f.fail(e)
             base += f.size_bytes
             job.done_bytes = base
         found = scanner.findings() if scanner.has_input else []
@@ -662,13 +729,87 @@ class JobManager:
                     warnings.simplefilter("ignore", RuntimeWarning)
                     daily = np.nanmean(s.kw[: n * per_day].reshape(n, per_day), axis=1)
                 day0 = s.start_s - s.start_s % 86400
+                # a day without readings is null (a gap in the drawn line), as in `extra["daily_kw"]`: dropping
+                # it drew a straight line across an outage and put the days after it in the wrong place
                 f.extra["load_curve"] = [
-                    [time.strftime("%Y-%m-%d", time.gmtime(day0 + i * 86400)), round(float(v), 3)]
-                    for i, v in enumerate(daily) if np.isfinite(v)
+                    [time.strftime("%Y-%m-%d", time.gmtime(day0 + i * 86400)),
+                     round(float(v), 3) if np.isfinite(v) else None]
+                    for i, v in enumerate(daily)
                 ]  # fmt: skip
         _note_units(job, jf.filename, res)
         _note_issues(job, jf.filename, res.issues, {str(jf.path): jf.filename, jf.path.name: jf.filename})
         return suspects
+
+
+def _by_log(found: list[Any], logs: list[JobFile], prior: dict[str, Any]) -> list[tuple[JobFile, list[Any]]]:
+    """Log findings grouped under the log each came from (`Finding.source` is the name the log was read
+    as), as `minewatch scan` files them by `log_shas`: a finding is stored under its own file's import,
+    not under whichever log was named first. One whose source is no log of the job (none expected) goes
+    to the first log read now."""
+    if not logs:
+        return []
+    by_source: dict[str, JobFile] = {}
+    for f in logs:
+        by_source[f.filename] = by_source.get(f.filename, f)
+        by_source[str(f.path)] = f
+    fallback = next((f for f in logs if f.sha256 not in prior), logs[0])
+    out: dict[str, tuple[JobFile, list[Any]]] = {}
+    for x in found:
+        f = by_source.get(x.source or "", fallback)
+        out.setdefault(f.sha256, (f, []))[1].append(x)
+    return list(out.values())
+
+
+def _replace_earlier(db: Any, job: Job, f: JobFile, found: list[Any]) -> None:
+    """Before the findings of a meter file read again are stored: what its earlier reading stored and
+    this one no longer gives (another clock moved the onset, so the finding id changed) is removed, so
+    one rig is not counted twice. A finding an analyst works with (in a case: notes and attachments
+    belong to cases) is kept but marked `extra.superseded_by` (this reading's findings of the same
+    meter, the options, the job), and the job says how many were kept. The meter scan fills `impact`
+    itself, so it is no sign of an analyst's work here. The removal is audited."""
+    from minewatch.store.backend import jdump, jload
+    from minewatch.store.cases import audit
+
+    new_ids = {x.finding_id for x in found}
+    rows = [r for r in db.execute("SELECT finding_id, extra, meter_id FROM findings WHERE import_sha256 = ?",
+                                  [f.sha256]) if r[0] not in new_ids]  # fmt: skip
+    if not rows:
+        return
+    marks = ", ".join("?" for _ in rows)
+    in_case = {r[0] for r in db.execute(f"SELECT DISTINCT finding_id FROM case_findings WHERE finding_id IN ({marks})",
+                                        [r[0] for r in rows])}  # fmt: skip
+    drop = [r[0] for r in rows if r[0] not in in_case]
+    keep = [r for r in rows if r[0] in in_case]
+    by_meter: dict[str | None, list[str]] = {}
+    for x in found:
+        by_meter.setdefault(x.meter_id, []).append(x.finding_id)
+    with db.tx():
+        for fid in drop:
+            db.execute("DELETE FROM site_findings WHERE finding_id = ?", [fid])
+            db.execute("DELETE FROM findings WHERE finding_id = ?", [fid])
+        for fid, extra, meter in keep:
+            e = jload(extra) or {}
+            e["superseded_by"] = {"findings": by_meter.get(meter, []), "job_id": job.job_id,
+                                  "meter_options": job.meter.ledger_key()}  # fmt: skip
+            db.execute("UPDATE findings SET extra = ? WHERE finding_id = ?", [jdump(e), fid])
+        audit(db, job.owner, "findings.replace", "import", f.sha256,
+              before={"file": f.filename, "removed": drop, "kept_superseded": [r[0] for r in keep]},
+              after={"findings": sorted(new_ids), "meter_options": job.meter.ledger_key()})
+    if drop:
+        job.note(f"{f.filename}: {len(drop)} finding(s) of an earlier reading of this file (other meter options) "
+                 "were replaced by this reading's",
+                 f"{f.filename}：此前以其他电表选项读取本文件所得的 {len(drop)} 条发现已由本次读取的结果取代")
+    if keep:
+        job.warn(f"{f.filename}: an earlier reading of this file left {len(keep)} finding(s) in cases; "
+                 "they are kept, marked as superseded by this reading: check the cases that hold them",
+                 f"{f.filename}：此前读取本文件所得的 {len(keep)} 条发现已在案件中，予以保留，"
+                 "并标记为已被本次读取结果取代；请核查包含它们的案件")
+
+
+def _read_so_far(scanner: Any) -> tuple[int, int, int]:
+    """How much a `FlowLogScanner` has taken in (records of every kind, rejected lines, certificates):
+    a log whose reading raised after this grew was damaged part-way, not unreadable."""
+    return (sum(int(v) for v in scanner.counts.values()), int(scanner.rejects.total), len(scanner.x509 or ()))
 
 
 def _meter_key(entry: dict[str, Any]) -> dict[str, Any]:

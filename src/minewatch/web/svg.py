@@ -8,7 +8,7 @@ All text placed in the SVG is XML-escaped (it can come from captures an attacker
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from html import escape
 
 from minewatch.model import Evidence, Finding, reader_time
@@ -104,25 +104,52 @@ def flow_timeline(f: Finding, *, width: int = 720, height: int = 90, label: str 
     return "".join(out)
 
 
-def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = "", lang: str = "en") -> str:
-    """Daily mean kW when the scan kept the curve (`extra['load_curve']`), else the step the detector
-    measured (`pre_kw` before the onset, `post_kw` after), drawn as such and labelled so."""
-    pts: list[tuple[str, float]] = []
+def _daily_points(f: Finding) -> list[tuple[str, float | None]]:
+    """Daily mean kW the scan kept: `extra["daily_kw"]` (the power scan's profile, on the meter's clock)
+    when the finding has it, else the web's `extra["load_curve"]`. A day without readings is None: the
+    line breaks there instead of running straight across the gap."""
+
+    def num(v: object) -> float | None:
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and v == v else None
+
+    prof = f.extra.get("daily_kw") if f.extra else None
+    if isinstance(prof, dict) and isinstance(prof.get("mean"), list) and len(prof["mean"]) >= 2:
+        try:
+            start = date.fromisoformat(str(prof.get("start")))
+            per = max(1, int(prof.get("days_per_point") or 1))
+        except (TypeError, ValueError):
+            start = None
+        if start is not None:
+            return [((start + timedelta(days=i * per)).isoformat(), num(v)) for i, v in enumerate(prof["mean"])]
+    pts: list[tuple[str, float | None]] = []
     curve = f.extra.get("load_curve") if f.extra else None
     if isinstance(curve, list):
         for p in curve:
-            if isinstance(p, list | tuple) and len(p) == 2 and isinstance(p[1], int | float):
-                pts.append((str(p[0]), float(p[1])))
+            if isinstance(p, list | tuple) and len(p) == 2 and (p[1] is None or num(p[1]) is not None):
+                pts.append((str(p[0]), num(p[1])))
+    return pts
+
+
+def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = "", lang: str = "en") -> str:
+    """Daily mean kW when the scan kept the curve (`extra['daily_kw']`, else `extra['load_curve']`; days
+    without readings are gaps), else the step the detector measured (`pre_kw` before the onset,
+    `post_kw` after), drawn as such and labelled so."""
+    pts = _daily_points(f)
+    curve = bool(pts)
+    if not any(v is not None for _, v in pts):
+        pts = []
     step = next((e.data for e in f.evidence if e.code == "power.step"), None)
     if not pts and step and isinstance(step.get("pre_kw"), int | float) and isinstance(step.get("post_kw"), int | float):
         day = f.onset.date().isoformat() if f.onset else "onset"
         before, after = ("之前", "之后") if lang == "zh" else ("before", "after")
         pts = [(before, float(step["pre_kw"])), (day, float(step["pre_kw"])), (day, float(step["post_kw"])),
                (after, float(step["post_kw"]))]  # fmt: skip
+        curve = False
     if len(pts) < 2:
         return ""
-    lo = min(0.0, min(v for _, v in pts))
-    hi = max(v for _, v in pts) or 1.0
+    known = [v for _, v in pts if v is not None]
+    lo = min(0.0, *known)
+    hi = max(known) or 1.0
     # room for a label such as "1,234.5 kW" left of the axis (44 px cut "14.6 kW" to "6 kW" in the PDF)
     pad_l, pad_b, pad_t = 72, 22, 12
     n = len(pts)
@@ -132,7 +159,16 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
         y = height - pad_b - (height - pad_b - pad_t) * (v - lo) / (hi - lo or 1)
         return x, y
 
-    path = " ".join(f"{'M' if i == 0 else 'L'}{xy(i, v)[0]:.1f},{xy(i, v)[1]:.1f}" for i, (_, v) in enumerate(pts))
+    # a new sub-path (M) after every gap: days without readings are not drawn across
+    moves, gap = [], True
+    for i, (_, v) in enumerate(pts):
+        if v is None:
+            gap = True
+            continue
+        x, y = xy(i, v)
+        moves.append(f"{'M' if gap else 'L'}{x:.1f},{y:.1f}")
+        gap = False
+    path = " ".join(moves)
     out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
            f'width="100%" xmlns="http://www.w3.org/2000/svg">',
            f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 4}" y2="{height - pad_b}" class="axis"/>',
@@ -144,7 +180,9 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
            f'<text x="{pad_l}" y="{height - 5}" class="tick">{_e(pts[0][0])}</text>',
            f'<text x="{width - 8}" y="{height - 5}" text-anchor="end" class="tick">{_e(pts[-1][0])}</text>']  # fmt: skip
     if f.onset is not None and curve:
-        day = f.onset.date().isoformat()
+        prof = f.extra.get("daily_kw") if f.extra else None
+        tz = float(prof.get("tz_offset_h") or 0.0) if isinstance(prof, dict) else 0.0
+        day = (f.onset + timedelta(hours=tz)).date().isoformat()  # the profile's days are the meter's clock
         idx = next((i for i, (d, _) in enumerate(pts) if d >= day), None)
         if idx is not None:
             x, _ = xy(idx, lo)
