@@ -199,3 +199,19 @@ def test_a_title_row_and_a_ragged_line_in_the_first_lines_keep_the_header(tmp_pa
 def _write(p: Path, text: str) -> Path:
     p.write_text(text, encoding="utf-8")
     return p
+
+
+def test_a_long_meter_whose_only_line_is_ragged_is_kept_as_a_gap(tmp_path):
+    text = _long_text(48) + "B,2024-01-01 05:00:00,2.0,x\n"
+    res = read_file(_write(tmp_path / "long.csv", text))
+    assert sorted(s.meter_id for s in res.series) == ["A", "B"]
+    assert res.rejects.counts["unparsable line"] == 1 and res.readings == 48
+    assert "1 reading(s) lost: line(s) 50; meter(s) B kept with these readings as gaps" in _unparsable(res)[0]
+
+
+def test_a_tab_separated_unicode_text_with_a_title_row_is_read(tmp_path):
+    text = "XX供电公司用电信息采集系统 数据导出\n\n" + _long_text(48, "meter_id\tts\tkwh").replace(",", "\t")
+    p = tmp_path / "unicode.txt"
+    p.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    res = read_file(p)
+    assert [s.meter_id for s in res.series] == ["A"] and res.readings == 48

@@ -606,7 +606,10 @@ def _head_text(src: Path | io.BytesIO) -> str:
 
 
 def _sniff_text(head: str) -> tuple[str, bool]:
-    first = head.splitlines()[0] if head else ""
+    """Delimiter (`,` `;` or tab: Excel's "Unicode text" is tab separated) by the first line that holds
+    any (a title row above the header holds none), and whether decimals use commas."""
+    lines = head.splitlines()[:50]
+    first = next((ln for ln in lines if any(d in ln for d in ",;\t")), lines[0] if lines else "")
     delim = max([",", ";", "\t"], key=first.count)
     comma_dec = delim != "," and bool(re.search(r"\d,\d", head))
     return delim, comma_dec
@@ -1221,7 +1224,6 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     val = _to_float(df[vcol])
     mid_s = df[mcol].cast(pl.Utf8).str.strip_chars()
     resc, got = _rescued(p, df.height)
-    _rescued_issue(res, p, got, 1, [])
     bad_ts = ts.is_null().to_numpy() & ~resc
     _bad_rows(bad_ts, p, "timestamp", res)
     # a row without a meter id belongs to no meter: it is counted, not scanned as a meter called "None"
@@ -1230,6 +1232,21 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     bad_v = _bad_cells(df[vcol], val) & ~bad_ts & ~bad_m
     _bad_rows(bad_v, p, "value", res)
     keep = ~bad_ts & ~bad_m & ~resc
+    # a line taken out is one reading; a meter that has no other line here stays (that reading a gap)
+    # when its id and time can be read
+    kept: list[str] = []
+    if got:
+        others = set(mid_s.filter(pl.Series(keep)).unique().to_list())
+        for _i, (ln, cells) in sorted(got.items()):
+            mid_r, ts_r = _rescued_cell(cells, cols, mcol), _rescued_cell(cells, cols, tcol)
+            t_r = _parse_ts(pl.Series([ts_r]), local_s) if mid_r is not None and ts_r is not None else None
+            if mid_r is None or mid_r in others or t_r is None or t_r.null_count():
+                continue
+            kept.append(mid_r)
+            res.pieces.setdefault(mid_r, []).append(_Piece(
+                t_r.dt.epoch("s").to_numpy().astype(np.int64), np.full(1, np.nan), np.full(1, ln, np.int64), p,
+                u, interval_s))
+    _rescued_issue(res, p, got, 1, kept)
     tcol_name = _find(cols, TEMP_COLS)
     cols_d: dict[str, object] = {"m": mid_s, "t": ts.dt.epoch("s"), "v": val, "row": np.arange(df.height)}
     if tcol_name:
@@ -1456,9 +1473,11 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
         if d is None or d.null_count():
             continue
         kept.append(mid_r)  # type: ignore[arg-type]
+        own = rows_of.get(mid_r)  # type: ignore[arg-type]
+        mu_r = u or (str(row_unit[own[0]]) if row_unit is not None and own else "kw")
         res.pieces.setdefault(mid_r, []).append(_Piece(  # type: ignore[arg-type]
             int(d.dt.epoch("s")[0]) + off, np.full(off.size, np.nan), np.full(off.size, ln, np.int64), p,
-            u or "kw", step))
+            mu_r, step))
     _rescued_issue(res, p, got, len(pcols), kept)
     for mid, rows in rows_of.items():
         r = np.asarray(rows, dtype=np.int64)
