@@ -125,3 +125,143 @@ def test_an_unread_file_is_said_what_it_is(tmp_path, tmp_home):
     assert "junk.bin: " not in err["junk.bin"].replace("junk.bin, byte", "")  # binary: only the reader's error
     r = run("--lang", "zh", "scan", str(tmp_path / "conn.log.bz2"), "--no-store")
     assert "为 bzip2 压缩文件" in r.stderr
+
+
+# -- review of 2026-11-22 (evening): folders with flow files among captures, dead collector folders, bad gzip --
+
+
+def test_a_capture_beside_a_collector_parquet_file_is_scanned_too(demo, tmp_path, tmp_home):
+    """One `*.parquet` (or `nfcapd.*`) file beside a capture made the whole folder "collector output": the
+    capture was never read and the verdict was "No mining found"."""
+    from test_fuzz_readers import _collector_dir
+
+    _, part = _collector_dir(tmp_path)
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "demo.pcap")
+    shutil.copy(part, d / "flows-part.parquet")
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    sources = {x["source"] for x in rows(r.stdout)}
+    assert str(d / "demo.pcap") in sources, r.output
+    assert "2 capture or log input(s)" in r.stderr and "2 file(s)" in r.stderr
+    assert "10 long-lived connection(s) in the NetFlow records" in r.stderr  # the Parquet file read too
+
+
+def test_a_capture_beside_an_nfcapd_file_is_scanned_too(demo, tmp_path, tmp_home):
+    from minewatch.sources.nfcapd import NFCAPD_HEADS
+    from minewatch.sources.zeek import sniff_format
+
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "demo.pcap")
+    (d / "nfcapd.202611221100").write_bytes(next(iter(NFCAPD_HEADS)) + b"\0" * 60)  # an nfcapd head, damaged
+    assert sniff_format(d) is None  # not an nfcapd folder: a folder of inputs
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert any(x["source"] == str(d / "demo.pcap") and x["kind"] == "mining" for x in rows(r.stdout)), r.output
+    assert str(d / "nfcapd.202611221100") in r.stderr  # read on its own, named when it cannot be
+
+
+def test_a_pure_collector_or_nfcapd_folder_stays_one_input(tmp_path, tmp_home):
+    from minewatch.sources.nfcapd import NFCAPD_HEADS
+    from minewatch.sources.zeek import sniff_format
+    from test_fuzz_readers import _collector_dir
+
+    out, _ = _collector_dir(tmp_path)
+    (out / "_stats").mkdir()
+    (out / "_stats" / "collector-20261122T080000-1.json").write_text('{\n "rows_written": 10\n}\n')
+    assert sniff_format(out) == "netflow-parquet"
+    r = run("scan", str(out), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0 and " 10 flows" in r.stderr and "1 file(s)" in r.stderr, r.output
+    nf = tmp_path / "nf" / "2026" / "11"
+    nf.mkdir(parents=True)
+    (nf / "nfcapd.202611221100").write_bytes(next(iter(NFCAPD_HEADS)) + b"\0" * 60)
+    (nf / "README").write_text("router 1\n")
+    assert sniff_format(tmp_path / "nf") == "nfcapd"
+
+
+def test_a_collector_folder_with_no_readable_file_is_unread(tmp_path, tmp_home):
+    """Every Parquet file damaged: "No mining found", a warning and exit 0 before; README: exit 4."""
+    d = tmp_path / "flows" / "date=2025-11-22" / "hour=08"
+    d.mkdir(parents=True)
+    (d / "part-1.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 3)
+    r = run("scan", str(tmp_path / "flows"), "--no-store")
+    assert r.exit_code == 4, r.output
+    assert "No mining" not in r.stdout and "No input could be read" in r.stdout
+    assert "error:" in r.stderr and "unreadable Parquet file" in r.stderr
+    zh = run("--lang", "zh", "scan", str(tmp_path / "flows"), "--no-store")
+    assert zh.exit_code == 4 and "无法读取的 Parquet 文件" in zh.stderr
+
+
+def test_a_collector_folder_with_one_good_file_is_still_read(tmp_path, tmp_home):
+    from test_fuzz_readers import _collector_dir
+
+    out, good = _collector_dir(tmp_path)
+    good.with_name("part-0.parquet").write_bytes(b"PAR1" + b"\0" * 50)
+    r = run("scan", str(out), "--no-store")
+    assert r.exit_code == 0 and " 10 flows" in r.stderr and "warning:" in r.stderr, r.output
+
+
+BAD_GZ = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 12  # "invalid block type" in its first block
+
+
+@pytest.mark.parametrize("name", ["bad.gz", "conn.log.gz", "x.pcap.gz"])
+def test_a_corrupt_gzip_file_is_named_unread_not_a_traceback(demo, tmp_path, tmp_home, name):
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "demo.pcap")
+    (d / name).write_bytes(BAD_GZ)
+    for args in ([str(d)], [str(d / name)]):
+        r = run("scan", *args, "--no-store", "-q", "--format", "jsonl")
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+        assert r.exit_code == 4, r.output
+        assert f"{d / name}, byte" in r.stderr and "error:" in r.stderr, r.stderr
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert any(x["source"] == str(d / "demo.pcap") for x in rows(r.stdout))  # the rest scanned
+
+
+def test_sniffing_and_hints_survive_a_corrupt_gzip(tmp_path):
+    from minewatch.scan_cli import _is_capture, looks_like_meter_table, unread_hint
+    from minewatch.sources.zeek import sniff_format
+
+    p = tmp_path / "bad.gz"
+    p.write_bytes(BAD_GZ)
+    assert sniff_format(p) is None and not _is_capture(p) and not looks_like_meter_table(p)
+    assert unread_hint(p) is None
+
+
+def test_a_damaged_file_named_as_a_capture_in_a_folder_is_unread(demo, tmp_path, tmp_home):
+    """Named alone, garbage.pcap is an error (exit 4); in a folder it was "not a capture or log", exit 0."""
+    d = tmp_path / "case"
+    (d / "sub").mkdir(parents=True)
+    shutil.copy(demo, d / "sub" / "a.pcap")
+    (d / "garbage.pcap").write_bytes(b"this is not a capture at all" * 10)
+    (d / "readme.txt").write_text("notes\n")
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 4, r.output
+    assert f"{d / 'garbage.pcap'}, byte 0: not a pcap/pcapng capture" in r.stderr
+    assert "1 not a capture or log (readme.txt)" in r.stderr
+    assert any(x["source"] == str(d / "sub" / "a.pcap") for x in rows(r.stdout))
+
+
+def test_a_file_named_twice_is_scanned_once(demo, tmp_path, tmp_home):
+    d = tmp_path / "case"
+    (d / "sub").mkdir(parents=True)
+    shutil.copy(demo, d / "sub" / "a.pcap")
+    once = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    twice = run("scan", str(d), str(d / "sub"), str(d / "sub" / "a.pcap"), "--no-store", "-q", "--format", "jsonl")
+    assert twice.exit_code == 0, twice.output
+    assert rows(twice.stdout) == rows(once.stdout) and "1 file(s)" in twice.stderr
+
+
+def test_a_text_file_beside_nfcapd_files_leaves_the_folder_one_input(tmp_path):
+    from minewatch.sources.nfcapd import NFCAPD_HEADS
+    from minewatch.sources.zeek import sniff_format
+
+    nf = tmp_path / "nf"
+    nf.mkdir()
+    (nf / "nfcapd.202611221100").write_bytes(next(iter(NFCAPD_HEADS)) + b"\0" * 60)
+    (tmp_path / "nfcapd-daemon.log").write_text("Add extension: 2 byte input/output interface index\n")
+    assert sniff_format(tmp_path) == "nfcapd"
+    (tmp_path / "cut.pcap").write_bytes(b"not a capture")  # a capture by its name: a folder of inputs
+    assert sniff_format(tmp_path) is None

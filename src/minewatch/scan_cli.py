@@ -467,6 +467,7 @@ def scan(
                         skipped.append(tr(f"{p}: already imported; its names are used, its connections not read again.",
                                           f"{p}：已导入过；仅使用其中的域名信息，不再重复读取连接记录。"))
                     complete = True
+                    rows_before = _flow_rows(logs)
                     try:
                         logs.add_file(p, fmt, start_line=start, flows=action != "skip")
                     except InputError as e:
@@ -474,6 +475,11 @@ def scan(
                         # so the next scan reads it again rather than skipping connections never seen
                         scanner.stats.errors.append(str(e))
                         complete = False
+                        if fmt == "netflow-parquet" and _flow_rows(logs) == rows_before:
+                            # not one record of a collector folder or file could be read (every Parquet
+                            # file damaged): an input that could not be read, not a clean "nothing found"
+                            fatal.append(str(e))
+                            scanner.stats.files_unread += 1
                     scanner.stats.files += 1  # logs and collector output count as inputs like captures
                     scanner.stats.bytes += size
                     if sha and complete:
@@ -670,6 +676,8 @@ def _is_capture(path: Path) -> bool:
     """A pcap/pcapng file, gzip-compressed or not, by its first bytes (names are not trusted)."""
     import gzip
 
+    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -677,7 +685,7 @@ def _is_capture(path: Path) -> bool:
                 f.seek(0)
                 with gzip.GzipFile(fileobj=f) as z:
                     head = z.read(4)
-    except (OSError, EOFError):
+    except GZIP_HEAD_ERRORS:
         return False
     return head in _CAPTURE_MAGIC
 
@@ -718,7 +726,7 @@ def unread_hint(path: Path) -> tuple[str, str] | None:
         try:
             with open(path, "rb") as f:
                 raw = d.decompress(f.read(1 << 20), 4096)
-        except (OSError, zlib.error):
+        except (OSError, EOFError, zlib.error):
             return None
         cut = not d.eof and len(raw) < 4096
     text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -746,13 +754,15 @@ def looks_like_meter_table(path: Path) -> bool:
     """
     import gzip
 
+    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+
     try:
         with open(path, "rb") as f:
             raw = f.read(4096)
         if raw[:2] == b"\x1f\x8b":
             with gzip.open(path, "rb") as z:
                 raw = z.read(4096)
-    except (OSError, EOFError):
+    except GZIP_HEAD_ERRORS:
         return False
     for enc in ("utf-8-sig", "gbk"):
         try:
@@ -774,10 +784,14 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
 
     Why: `scan DIR` is what a user types for a folder of captures, and it answered "give capture or
     log files by name". A collector Parquet directory or an nfcapd/nfsen tree stays one input (read
-    as before). Any other directory is walked recursively in sorted order (the same order every
-    run), and each file is taken by content, as a file named on the command line is: captures (pcap,
+    as before) when that is all it holds: a folder with a capture or log beside its Parquet or nfcapd
+    files is walked like any other (`zeek.holds_other_inputs`), its flow files read one by one. Any
+    other directory is walked recursively in sorted order (the same order every run), and each file is taken by content, as a file named on the command line is: captures (pcap,
     pcapng, gzip), Zeek, Suricata EVE, resolver logs, collector Parquet and nfcapd files; collector
-    and nfcapd folders inside it stay one input each. Hidden files and folders (".name") and files
+    and nfcapd folders inside it stay one input each. A file whose name says capture or log (.pcap,
+    .pcapng, .cap, .log, .json, gzip or not) or a damaged gzip file is an input even when it cannot be
+    read: the scan names it as unread (exit status 4), as when it is named alone. Each file is scanned
+    once, however often it was named (`scan D D/sub`). Hidden files and folders (".name") and files
     that are none of these are skipped and counted in a note. A directory with nothing to scan is
     an input that could not be read (an error, exit status 4), as a lone unreadable file is.
 
@@ -786,7 +800,7 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
     import os
 
     from minewatch.net.logscan import FLOW_LOG_FORMATS
-    from minewatch.sources.zeek import sniff_format
+    from minewatch.sources.zeek import damaged_gzip, named_as_input, sniff_format
 
     out: list[Path] = []
     notes: list[str] = []
@@ -804,7 +818,7 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
             keep = []
             for d in sorted(dirs):
                 sub = here / d
-                if d.startswith("."):
+                if d.startswith(".") or (d == "_stats" and _collector_stats(sub)):
                     hidden.append(str(sub.relative_to(top)) + "/")
                 elif sniff_format(sub) in FLOW_LOG_FORMATS:  # collector or nfcapd folder: one input
                     found.append(sub)
@@ -816,10 +830,14 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
                 rel = str(f.relative_to(top))
                 if name.startswith("."):
                     hidden.append(rel)
-                elif not f.is_file():
+                elif not f.is_file() or name.startswith("nfcapd.current"):  # nfcapd.current: still written
                     other.append(rel)
-                elif f.stat().st_size == 0 or _is_capture(f) or sniff_format(f) in FLOW_LOG_FORMATS:
-                    found.append(f)  # an empty file is said as such by the scan
+                elif (f.stat().st_size == 0 or _is_capture(f) or sniff_format(f) in FLOW_LOG_FORMATS
+                      or named_as_input(f) or damaged_gzip(f)):
+                    # an empty file is said as such by the scan; a file named as a capture or log, or a
+                    # damaged gzip, that cannot be read is an input that could not be read (an error, exit
+                    # status 4), as when named alone, not "not a capture or log"
+                    found.append(f)
                 else:
                     other.append(rel)
                     if looks_like_meter_table(f):
@@ -841,7 +859,33 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
             errors.append(tr(f"{top}: a directory with no capture or log file in it (and no collector Parquet or nfcapd "
                              f"files); {skip_en}",
                              f"{top}：该目录中没有抓包或日志文件（也没有采集器 Parquet 或 nfcapd 文件）；{skip_zh}"))
-    return out, notes, errors
+    return _first_of_each(out), notes, errors
+
+
+def _flow_rows(logs: Any) -> int:
+    """Connection records a `FlowLogScanner` holds so far (timed and sampled)."""
+    return sum(t.num_rows for t in (*logs.flow_tables, *logs.untimed_tables))
+
+
+def _first_of_each(paths: list[Path]) -> list[Path]:
+    """The inputs with each file or folder once (by resolved path), the first mention kept: `scan D D/sub`
+    read D/sub's files twice, and their sessions were counted twice."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for p in paths:
+        try:
+            key = p.resolve()
+        except (OSError, RuntimeError):
+            key = p
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _collector_stats(d: Path) -> bool:
+    """The `_stats` folder `minewatch collect` writes beside its hour folders (collector-*.json run totals)."""
+    return all(q.name.startswith("collector-") and q.suffix == ".json" for q in d.iterdir() if q.is_file())
 
 
 def _overlaps(f: Finding, since: datetime | None, until: datetime | None) -> bool:

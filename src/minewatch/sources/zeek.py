@@ -18,6 +18,7 @@ import io
 import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -640,6 +641,12 @@ def x509_from_batches(batches: Iterable[pa.RecordBatch]) -> dict[str, tuple[str 
 
 _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
 
+#: what reading the first bytes of a file can raise: the file unreadable (OSError, gzip.BadGzipFile among
+#: them), a gzip stream cut short (EOFError) or damaged (zlib.error: "invalid block type", a bad CRC).
+#: Every sniff and hint that reads a gzip head catches all of them: one corrupt .gz in a scanned folder
+#: ended `scan DIR` in a traceback (review); the reader names the file and its byte instead.
+GZIP_HEAD_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
+
 
 def sniff_format(path: str | Path) -> str | None:
     """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | "nfcapd" | "resolver-log" | None,
@@ -650,18 +657,9 @@ def sniff_format(path: str | Path) -> str | None:
     """
     p = Path(path)
     if p.is_dir():
-        laid_out = list(p.glob("date=*/hour=*/part-*.parquet"))[:20]
-        # the first file that can be read says; a damaged one is named later by the reader, not here
-        for part in laid_out or list(p.glob("*.parquet"))[:20]:
-            fmt = sniff_format(part)
-            if fmt is not None:
-                return fmt
-        if laid_out:  # the collector's layout, but no file's schema could be read: still its folder
-            return "netflow-parquet"
-        # an nfcapd or nfsen directory (nfcapd.YYYYMMDDhhmm files, possibly in dated subdirectories)
-        from minewatch.sources.nfcapd import nfcapd_files
-
-        return "nfcapd" if any(sniff_format(q) == "nfcapd" for q in nfcapd_files(p)[:20]) else None
+        fmt = _sniff_directory(p)
+        # a folder of captures or logs with flow files among them is not one input: each file is read
+        return None if fmt is not None and holds_other_inputs(p) else fmt
     try:
         with open(p, "rb") as f:
             head = f.read(4)
@@ -699,7 +697,7 @@ def sniff_format(path: str | Path) -> str | None:
                     continue
                 if raw.strip():
                     first_lines.append(raw)
-    except (OSError, EOFError):
+    except GZIP_HEAD_ERRORS:  # unreadable, or a gzip stream damaged in its first bytes: not known to be a log
         return None
     from minewatch.sources.resolver import resolver_kind
 
@@ -736,6 +734,85 @@ def sniff_format(path: str | Path) -> str | None:
         # (syslog), a Windows DNS debug log's 30-line header
         return "resolver-log" if _resolver_lines_later(p) else None
     return None
+
+
+#: names that say "capture or log" (after a ".gz"): a file named so is an input even when it cannot be read
+INPUT_SUFFIXES = (".pcap", ".pcapng", ".cap", ".log", ".json")
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+
+
+def named_as_input(path: Path) -> bool:
+    """Whether the file's name says capture or log (`INPUT_SUFFIXES`, gzip-compressed or not)."""
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(INPUT_SUFFIXES)
+
+
+def damaged_gzip(path: Path) -> bool:
+    """Whether the file starts as gzip but its first bytes cannot be decompressed (a damaged or cut stream):
+    an input that cannot be read, not a file of another kind."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                return False
+            f.seek(0)
+            with gzip.GzipFile(fileobj=f) as z:
+                z.read(4096)
+    except GZIP_HEAD_ERRORS:
+        return True
+    return False
+
+
+def holds_other_inputs(directory: Path) -> bool:
+    """Whether a folder holds, besides collector Parquet files and nfcapd files, a file that is a capture
+    or a log itself (by content, a gzip file, or a file named as a capture): then it is no collector or
+    nfcapd folder but a folder of inputs, each read (`scan_cli.expand_directories`). A text file that is no
+    log (a README, nfcapd's own daemon log) leaves the folder what it is.
+
+    Why: one `nfcapd.*` or `*.parquet` file beside a capture made the whole folder "nfcapd output" or
+    "collector output", read by that reader alone: the capture was never read and the verdict was
+    "No mining found" (review). Hidden files and folders (".name") and the collector's own "_stats" folder
+    are not looked at, as the readers do not read them either.
+    """
+    import os
+
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in files:
+            if name.startswith(".") or name.lower().endswith(".parquet") or name.startswith("nfcapd."):
+                continue
+            q = Path(root) / name
+            if not q.is_file():
+                continue
+            # a damaged file named as a capture counts; a text ".log" that is no log does not (nfcapd's own
+            # daemon log beside its files)
+            if q.name.lower().removesuffix(".gz").endswith(CAPTURE_SUFFIXES) or sniff_format(q) is not None:
+                return True
+            try:
+                with open(q, "rb") as f:
+                    if f.read(2) == b"\x1f\x8b":  # gzip (damaged or not): a compressed capture or log
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def _sniff_directory(p: Path) -> str | None:
+    """"netflow-parquet" (collector output) or "nfcapd" (an nfcapd/nfsen archive) for a folder holding such
+    files, else None; whether it holds anything else is `holds_other_inputs`."""
+    laid_out = list(p.glob("date=*/hour=*/part-*.parquet"))[:20]
+    # the first file that can be read says; a damaged one is named later by the reader, not here
+    for part in laid_out or list(p.glob("*.parquet"))[:20]:
+        fmt = sniff_format(part)
+        if fmt is not None:
+            return fmt
+    if laid_out:  # the collector's layout, but no file's schema could be read: still its folder
+        return "netflow-parquet"
+    # an nfcapd or nfsen directory (nfcapd.YYYYMMDDhhmm files, possibly in dated subdirectories)
+    from minewatch.sources.nfcapd import nfcapd_files
+
+    return "nfcapd" if any(sniff_format(q) == "nfcapd" for q in nfcapd_files(p)[:20]) else None
+
+
 #: lines of a text log searched for a resolver's query line when its first lines hold none
 SNIFF_SYSLOG_LINES = 5000
 
@@ -754,7 +831,7 @@ def _resolver_lines_later(p: Path) -> bool:
                     return False
                 if resolver_kind(raw.decode("utf-8", "replace")):
                     return True
-    except (OSError, EOFError):
+    except GZIP_HEAD_ERRORS:
         return False
     return False
 
