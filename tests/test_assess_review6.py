@@ -14,7 +14,6 @@ from minewatch.assess.hardware import load_catalog, newest_release
 from minewatch.assess.network import NetworkSnapshot
 from minewatch.assess.site import assess_from_hashrate, assess_from_power
 from minewatch.cli import app
-from minewatch.errors import InputError
 
 runner = CliRunner()
 NET = NetworkSnapshot(day=date(2021, 6, 1), hashrate_ths=1e8, price_usd=40_000, revenue_usd_per_day=4e7,
@@ -127,13 +126,19 @@ def test_day_before_the_first_model_is_an_error():
         assess_from_power(100, model="S19", until="2019-06-01", network=NET)
 
 
-def test_day_outside_the_metrics_is_an_error_and_the_fallback_snapshot_cannot_go_back(tmp_path, monkeypatch):
+def test_day_outside_the_metrics_leaves_revenue_unknown_and_the_fallback_snapshot_cannot_go_back(
+    tmp_path, monkeypatch
+):
+    """A later day's price would be time travel: no hashprice, no revenue; but the kW-based figures need
+    no network data (review 13: the whole assessment was lost)."""
     m = _metrics(tmp_path / "m.csv", date(2021, 7, 1), [4e7] * 60)
-    with pytest.raises(InputError, match="no network data on or before 2016-01-01"):
-        assess_from_power(100, until="2016-01-01", metrics=m)
-    monkeypatch.setattr(netmod, "default_metrics_path", lambda: None)
-    with pytest.raises(ValueError, match="no network data for 2016-01-01"):
-        assess_from_power(100, until="2016-01-01")
+    with_file = assess_from_power(100, until="2016-01-01", metrics=m)
+    monkeypatch.setattr(netmod, "default_metrics_path", lambda: None)  # a plain install: the built-in snapshot
+    for a in (with_file, assess_from_power(100, until="2016-01-01")):
+        w = {x["code"]: x for x in a.warnings}
+        assert "no network data on or before 2016-01-01" in w["network_not_covered"]["message"]
+        assert a.hashprice_usd is None and a.revenue_per_day is None and a.break_even_tariff is None
+        assert a.kwh_per_year == pytest.approx(876_600) and a.co2_t_per_year > 0 and a.machines > 0
     a = assess_from_power(100, until="2023-01-10")
     assert "network_fallback" in [w["code"] for w in a.warnings]
 

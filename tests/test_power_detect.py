@@ -189,7 +189,8 @@ def test_data_from_before_asics_still_counts_machines_and_says_which_unit():
     assert f.onset is not None and f.onset.year == 2012
     first = min(m.release for m in load_catalog().by_algorithm("sha256d") if m.release)
     unit_kw = f.extra["unit_kw"]
-    assert f.machines_est == round(f.kw_mining / unit_kw)
+    # the assessment's formula and PUE (review 13): kW / (unit kW × PUE)
+    assert f.machines_est == round(f.kw_mining / (unit_kw * 1.05))
     assert f"the catalog starts {first}, before it the earliest model is used" in f.evidence[0].text
     assert f"矿机目录始于 {first}，此前按最早的机型计" in f.evidence[0].text_zh
     # a 2024 onset has dated models: no such remark

@@ -131,13 +131,24 @@ def _scan_at(year: int, mid: str = "M") -> tuple:
     return res.scores[0].finding
 
 
-def test_an_onset_before_the_catalog_is_assessed_with_its_earliest_models(tmp_home):
-    """Onset 2013: the evidence named a 2022 model and the assessment failed ("no sha256d model … before")."""
+@pytest.mark.parametrize("shared", [True, False])
+def test_an_onset_before_the_catalog_is_assessed_with_its_earliest_models(tmp_home, monkeypatch, shared):
+    """Onset 2013: the evidence named a 2022 model and the assessment failed ("no sha256d model … before").
+    With or without the shared metrics (a plain install has only the built-in snapshot of 2022-12-31), the
+    kW-based figures stand and the revenue is unknown (review 13)."""
+    import minewatch.assess.network as netmod
+
+    if not shared:
+        monkeypatch.setattr(netmod, "default_metrics_path", lambda: None)
     f = _scan_at(2013)
     assert f.onset is not None and f.onset.year == 2013
     assert "impact_error" not in f.extra, f.extra.get("impact_error")
     assert f.impact is not None and f.impact["kwh_since_onset"] > 0
     assert "catalog_starts_later" in [w["code"] for w in f.impact["warnings"]]
+    assert f.impact["co2_t_since_onset"] > 0
+    if not shared:  # the data end 2014-01-02: the shared metrics (from 2014-01-01) cover it, the snapshot not
+        assert "network_not_covered" in [w["code"] for w in f.impact["warnings"]]
+        assert f.impact["revenue_per_day"] is None
     assert f.impact["model"] == f.extra["machine_model"]
     assert "the catalog starts" in f.evidence[0].text
 
@@ -150,7 +161,10 @@ def test_detection_and_assessment_name_one_model(tmp_home):
     assert "model_chosen" not in names
     assert f.impact["model"] == names["model_typical"]["value"] == f.extra["machine_model"]
     assert names["fleet_day"]["value"] == f.onset.date().isoformat()
-    assert f.impact["machines"] == pytest.approx(f.kw_mining / (f.extra["unit_kw"] * names["pue"]["value"]))
+    # one count (review 13): the assessment's fraction is kept, the finding's whole count is the impact's
+    exact = f.kw_mining / (f.extra["unit_kw"] * names["pue"]["value"])
+    assert f.impact["machines_kw_equivalent"] == pytest.approx(exact)
+    assert f.impact["machines"] == f.machines_est == round(exact)
 
 
 def test_power_scan_takes_a_hardware_file(tmp_path, tmp_home):

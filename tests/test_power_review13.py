@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from minewatch.cli import app
@@ -128,3 +129,125 @@ def test_wording_singular_plural_and_the_chinese_list(tmp_path, tmp_home):
     assert "0 files failed" in " ".join(one.stderr.split())
     zh = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(flat), "--no-store", "--threshold", "99"])
     assert "未达 99 分的最高得分：D1 9、D2 9（" in zh.stderr
+
+
+# --- one machine count per finding; assessments without network data; end labels; FX of the hashprice --
+
+
+def _scan(year: int, kw: float, days: int = 365, mid: str = "M", end_labelled: bool = False):
+    import warnings
+
+    from minewatch.power.readers import MeterSeries
+    from minewatch.power.scan import scan_series
+
+    rng = np.random.default_rng(9)
+    hod = np.arange(days * 24) % 24
+    x = 20 * (0.3 + 0.7 * ((hod >= 8) & (hod < 20))) * (1 + 0.05 * rng.standard_normal(days * 24))
+    x[120 * 24 :] += kw
+    start = int(dt.datetime(year, 1, 2, tzinfo=dt.UTC).timestamp()) + (3600 if end_labelled else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = scan_series([MeterSeries(mid, start, 3600, x, "t.csv", "kw")])
+    return res.scores[0].finding
+
+
+def test_one_finding_has_one_machine_count(tmp_path, tmp_home):
+    """Evidence "≈ 4 machines of 2.52 kW", assessment 3.40 machines, case report total beside neither:
+    the detector divided by the unit's kW, the assessment by the unit's kW × PUE (1.05)."""
+    f = _scan(2022, 10.3, mid="K-1")  # 3.56 units of 2.89 kW: 4 without the PUE, 3 with it
+    assert f.impact is not None, f.extra.get("impact_error")
+    pue = next(a["value"] for a in f.impact["assumptions"] if a["name"] == "pue")
+    exact = f.kw_mining / (f.extra["unit_kw"] * pue)
+    assert f.machines_est == max(1, round(exact)) and f.impact["machines"] == f.machines_est
+    assert f.impact["machines_kw_equivalent"] == pytest.approx(exact)
+    assert f"≈ {f.machines_est:g} machines of {f.extra['unit_kw']:.2f} kW" in f.evidence[0].text
+    assert f"site overhead × {pue:g}" in f.evidence[0].text
+    assert f.evidence[0].data["machines"] == f.machines_est
+
+    from test_power_review12 import _report_of
+
+    html = _report_of(f, tmp_path)
+    row = html[html.index("Machines (estimate)"):]
+    assert row[: row.index("</tr>")].endswith(f"<td>{f.machines_est:g}</td>")
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_load_from_2013_keeps_its_kw_based_assessment(tmp_home, monkeypatch, shared):
+    """Data ending 2013-05: "no network data on or before 2013-05-30" took machines, kWh, coal and CO2 too."""
+    import minewatch.assess.network as netmod
+
+    if not shared:
+        monkeypatch.setattr(netmod, "default_metrics_path", lambda: None)
+    f = _scan(2013, 30.0, days=240)
+    assert "impact_error" not in f.extra, f.extra.get("impact_error")
+    imp = f.impact
+    assert imp is not None and imp["kwh_since_onset"] > 0 and imp["co2_t_since_onset"] > 0 and imp["machines"] >= 1
+    assert imp["hashprice_usd"] is None and imp["revenue_per_day"] is None and imp["revenue_since_onset"] is None
+    w = {x["code"]: x for x in imp["warnings"]}
+    assert "hashprice, revenue, profit and break-even are unknown" in w["network_not_covered"]["message"]
+    assert "算力价格、收入、利润和盈亏平衡电价未知" in w["network_not_covered"]["message_zh"]
+
+
+def test_assess_site_before_the_network_data_is_assessed_without_revenue(tmp_home):
+    r = CliRunner().invoke(app, ["assess", "site", "--kw", "100", "--onset", "2012-01-01", "--until", "2012-06-01",
+                                 "--tariff", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert "876,600 kWh/year" in r.stdout and "no network data on or before 2012-06-01" in _flat(r.output)
+
+
+def test_the_daily_profile_ends_where_the_data_end():
+    from minewatch.power.scan import daily_profile
+
+    day = 86_400
+    row = np.r_[np.ones(48), 7.0, np.full(23, np.nan)]  # two days and the 24:00 point of the second
+    assert len(daily_profile(row, 24, 0, 0.0)["mean"]) == 3
+    prof = daily_profile(row, 24, 0, 0.0, end_s=2 * day)
+    assert len(prof["mean"]) == 2 and prof["max"][-1] == 1.0
+
+
+def test_end_labelled_readings_onset_and_profile(tmp_path, tmp_home):
+    """Hourly readings labelled 01:00 … 24:00: the onset was one slot late (17:00Z vs 16:00Z), and the
+    last 24:00 point made a day of its own in the daily profile."""
+    rng = np.random.default_rng(1)
+    n = 150 * 24
+    x = 0.5 + 0.1 * rng.standard_normal(n)
+    x[91 * 24 :] += 7.0  # a rig switched on at local 2023-12-01 00:00
+    t0 = dt.datetime(2023, 9, 1)
+    onsets = []
+    for name, lag in (("start.csv", 0), ("end.csv", 1)):
+        p = tmp_path / name
+        p.write_text("meter_id,ts,kwh\n" + "".join(
+            f"R1,{t0 + dt.timedelta(hours=k + lag):%Y-%m-%d %H:%M:%S},{x[k]:.4f}\n" for k in range(n)))
+        r = CliRunner().invoke(app, ["power", "scan", str(p), "--unit", "kwh", "--tz-offset", "8", "--no-store",
+                                     "--format", "jsonl"])
+        (rec,) = _jsonl(r)
+        onsets.append(rec["onset"])
+        assert len(rec["extra"]["daily_kw"]["mean"]) == 150
+        assert rec["last_seen"] == "2024-01-28T16:00:00Z"
+    assert onsets == ["2023-11-30T16:00:00Z", "2023-11-30T16:00:00Z"]
+
+
+def test_fx_is_of_the_hashprices_year_and_the_fixed_rate_is_the_factors_files(tmp_path, tmp_home):
+    from minewatch.assess import economics as eco
+    from minewatch.assess.energy import load_factors
+    from minewatch.assess.site import assess_from_power
+    from test_assess_review6 import _metrics
+
+    m = _metrics(tmp_path / "m.csv", dt.date(2021, 1, 1), [3e7] * 365)  # ends 2021-12-31
+    a = assess_from_power(100, onset="2023-06-01", metrics=m)
+    fx = next(x for x in a.assumptions if x["name"].startswith("fx_"))
+    assert fx["as_of"] == "2021" and "annual average of 2021" in fx["source"]
+    (en, zh), = eco.fx_factor("CNY", load_factors(), year=2031).warnings
+    assert "the fixed rate 7.2 of factors.yaml is used" in en and "7.2 of 2024" not in en
+    assert "按 factors.yaml 的固定汇率 7.2 计算" in zh
+
+
+def test_a_given_fx_is_said_to_apply_to_every_year(tmp_path, tmp_home):
+    from minewatch.assess.site import assess_from_power
+    from test_assess_review6 import _metrics
+
+    m = _metrics(tmp_path / "m.csv", dt.date(2020, 1, 1), [3e7] * 730)
+    a = assess_from_power(100, onset="2020-06-01", until="2021-06-01", fx=7.0, metrics=m)
+    by = next(x for x in a.assumptions if x["name"] == "fx_by_year")
+    assert by["value"] == "7 (every year)" and "applies to all years" in by["source"]
+    assert "2020: 7" not in str(by["value"])

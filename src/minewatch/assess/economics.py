@@ -111,9 +111,11 @@ def fx_factor(currency: str, factors: dict, rate: float | None = None, year: int
     warn: tuple[tuple[str, str], ...] = ()
     years = sorted(y for c, y in table if c == cur)
     if year is not None and years and not own:
+        # the fixed rate is the factors file's, not a year's (review 13: "the fixed rate 7.2 of 2024" where the
+        # table's 2024 average is 7.1217)
         warn = ((f"no annual average {cur} per USD for {year} (the table covers {years[0]}-{years[-1]}): the fixed "
-                 f"rate {f.get('value')} of {f.get('as_of') or 'the factors file'} is used; give --fx for that year's rate",
-                 f"汇率表中没有 {year} 年的 {cur} 对美元年平均汇率（表中为 {years[0]}-{years[-1]} 年）：按固定汇率 "
-                 f"{f.get('value')}（{f.get('as_of') or '因子文件'}）计算；可用 --fx 给出该年汇率"),)  # fmt: skip
+                 f"rate {f.get('value')} of factors.yaml is used; give --fx for that year's rate",
+                 f"汇率表中没有 {year} 年的 {cur} 对美元年平均汇率（表中为 {years[0]}-{years[-1]} 年）：按 factors.yaml 的"
+                 f"固定汇率 {f.get('value')} 计算；可用 --fx 给出该年汇率"),)  # fmt: skip
     return Factor(f"fx_{cur}_per_USD", check_factor(f"fx.{cur}.value", f.get("value")), f"{cur}/USD",
                   str(f.get("source", "")), str(f.get("as_of", "")), str(f.get("source_zh", "")), warn)  # fmt: skip

@@ -383,6 +383,15 @@ def _metrics_file(metrics: str | Path | None) -> Path | None:
     return default_metrics_path()
 
 
+class NetworkNotCovered(InputError):
+    """The network data has no day on or before the assessed one: the hashprice and revenue are unknown
+    (the kW-based figures are not: `assess.site` goes on without them). `first` is the data's first day."""
+
+    def __init__(self, message: str, *, at: date | None, first: date | None, path: str | None = None) -> None:
+        self.at, self.first = at, first
+        super().__init__(message, path=path)
+
+
 def snapshot(metrics: str | Path | None = None, at: date | None = None) -> NetworkSnapshot:
     """The network on day `at` (default: the latest complete day on file), or the built-in fallback.
 
@@ -398,8 +407,9 @@ def snapshot(metrics: str | Path | None = None, at: date | None = None) -> Netwo
         days = [d for d in all_days if at is None or d.day <= at]
         if not days:
             span = f"{all_days[0].day}..{all_days[-1].day}" if all_days else tr("no usable day", "没有可用的日期")
-            raise InputError(tr(f"no network data on or before {at}: the metrics cover {span}",
-                                f"{at} 及之前没有网络数据：数据覆盖 {span}"), path=str(path))  # fmt: skip
+            raise NetworkNotCovered(tr(f"no network data on or before {at}: the metrics cover {span}",
+                                       f"{at} 及之前没有网络数据：数据覆盖 {span}"), at=at,
+                                    first=all_days[0].day if all_days else None, path=str(path))  # fmt: skip
         week = days[-7:]
         last = week[-1]
         snap = NetworkSnapshot.from_day(last, source=f"{ATTRIBUTION}; file {path}")

@@ -40,6 +40,7 @@ from minewatch.assess.hardware import (
     normalise_algorithm,
 )
 from minewatch.assess.network import (
+    NetworkNotCovered,
     NetworkSnapshot,
     _metrics_file,
     daily_hashprice,
@@ -242,8 +243,10 @@ def _network_warnings(net: NetworkSnapshot, at: date, warnings: list[dict[str, s
               f"the network snapshot given is of {net.day}, after the assessed day {at}",
               f"给定的网络快照为 {net.day}，晚于评估日 {at}")  # fmt: skip
     elif net.day > at:
-        raise ValueError(tr(f"no network data for {at}: the only data is of {net.day}; give --metrics covering {at}",
-                            f"没有 {at} 的网络数据：仅有 {net.day} 的数据；请用 --metrics 给出覆盖 {at} 的数据"))  # fmt: skip
+        raise NetworkNotCovered(tr(f"no network data for {at}: the only data is of {net.day}; give --metrics "
+                                   f"covering {at}",
+                                   f"没有 {at} 的网络数据：仅有 {net.day} 的数据；请用 --metrics 给出覆盖 {at} 的数据"),
+                                at=at, first=net.day)  # fmt: skip
     lag = (at - net.day).days
     if lag > STALE_DAYS:
         _warn(warnings, "network_stale",
@@ -320,8 +323,7 @@ def _assess(
 
     site_f = fac["site"]
     # factors-file values pass the same checks as typed ones (a PUE of 0.2 or an uptime of 1.5 is impossible)
-    pue_v = float(pue) if pue is not None else check_factor("site.pue.value", site_f["pue"]["value"], minimum=1.0,
-                                                           strict=False)  # fmt: skip
+    pue_v = float(pue) if pue is not None else site_pue(fac)
     up_v = float(uptime) if uptime is not None else check_factor("site.uptime.value", site_f["uptime"]["value"],
                                                                 maximum=1.0)  # fmt: skip
     for key, val, given in (("pue", pue_v, pue), ("uptime", up_v, uptime)):
@@ -342,13 +344,28 @@ def _assess(
     hp: float | None = hashprice_usd
     metrics_path: Path | None = None
     net_ths: float | None = None
+    net: NetworkSnapshot | None = None
     if hp is not None:
         _assume(assumptions, "hashprice", hp, f"USD/({unit})/day", "given by the user", "", "由用户给定")
     elif algo == "sha256d":
         if network is None:
             metrics_path = _metrics_file(metrics)
-        net = network or snapshot(metrics_path, at if until_dt else None)
-        _network_warnings(net, at, warnings, given=network is not None)
+        try:
+            net = network or snapshot(metrics_path, at if until_dt else None)
+            _network_warnings(net, at, warnings, given=network is not None)
+        except NetworkNotCovered as e:
+            # machines, kW, kWh, coal, CO2 and the electricity cost come from the kW (or the hashrate and the
+            # models) and need no network data: only the hashprice, revenue and network share are unknown
+            # (review 13: a 2013 load, or any period before the built-in snapshot on a plain install, lost
+            # its whole assessment)
+            net, metrics_path = None, None
+            first = e.first.isoformat() if e.first else "?"
+            _warn(warnings, "network_not_covered",
+                  f"no network data on or before {at} (the data starts {first}): hashprice, revenue, profit and "
+                  "break-even are unknown; kW, kWh, coal, CO2 and electricity cost do not depend on them",
+                  f"{at} 及之前没有网络数据（数据始于 {first}）：算力价格、收入、利润和盈亏平衡电价未知；"
+                  "功率、用电量、标准煤、二氧化碳和电费与之无关")  # fmt: skip
+    if net is not None:
         hp = net.hashprice_usd
         net_ths = net.hashrate_ths
         as_of = net.day.isoformat()
@@ -358,14 +375,17 @@ def _assess(
                 as_of, f"全网收入 / 全网算力，{mean_zh}；{net.source}")  # fmt: skip
         _assume(assumptions, "btc_price", net.price_usd, "USD/BTC", net.source, as_of)
         _assume(assumptions, "network_hashrate", net.hashrate_ths, "TH/s", net.source, as_of)
-    # the assessed day's annual average (per-day and per-year figures are at that day's hashprice); revenue
-    # since the onset takes each day's year (`fx_year` below)
-    fxf = eco.fx_factor(currency, fac, fx, year=at.year)
+    # the annual average of the hashprice's year: per-day and per-year figures are at that day's hashprice,
+    # which is the assessed day's or, when the network data ends before it, the last day on file (review 13:
+    # a hashprice of 2022-12-31 was converted at 2026's rate); revenue since the onset takes each day's year
+    # (`fx_year` below)
+    fx_at = net.day.year if net is not None and hashprice_usd is None else at.year
+    fxf = eco.fx_factor(currency, fac, fx, year=fx_at)
     _factor(assumptions, fxf)
     for en, zh in fxf.warnings:  # a year outside the table: the fixed rate, said like stale network data
         _warn(warnings, "fx_fixed_rate", en, zh)
     fx_v = fxf.value
-    fx_years: dict[int, Factor] = {at.year: fxf}
+    fx_years: dict[int, Factor] = {fx_at: fxf}
 
     def fx_year(year: int) -> float:
         if year not in fx_years:
@@ -456,8 +476,11 @@ def _assess(
                     "sum over each day from onset to until of site hashrate x that day's hashprice x FX of that "
                     f"day's year x uptime; daily hashprice from {metrics_path}",
                     "", f"从开始到截止逐日累加：矿场算力 × 当日算力价格 × 当年汇率 × 运行时间占比；逐日算力价格取自 {metrics_path}")  # fmt: skip
-            other = {y: f for y, f in sorted(fx_years.items()) if y != at.year}
-            if other:
+            other = {y: f for y, f in sorted(fx_years.items()) if y != fx_at}
+            if other and fx is not None:  # the user's rate: one rate for every year, said once (review 13)
+                _assume(assumptions, "fx_by_year", f"{fx:g} (every year)", f"{currency.upper()}/USD",
+                        "given by the user: the rate applies to all years", "", "由用户给定：该汇率适用于所有年份")
+            elif other:
                 _assume(assumptions, "fx_by_year", "; ".join(f"{y}: {f.value:g}" for y, f in other.items()),
                         f"{currency.upper()}/USD", "; ".join(sorted({f.source for f in other.values()})), "",
                         "；".join(sorted({f.source_zh or f.source for f in other.values()})))  # fmt: skip
@@ -578,6 +601,17 @@ def hp_day(assumptions: list[dict[str, Any]]) -> str:
     """The date the hashprice assumption is of (or 'the given hashprice')."""
     hp = next((x for x in assumptions if x["name"] == "hashprice"), None)
     return str(hp["as_of"]) if hp and hp.get("as_of") else "the given value"
+
+
+def site_pue(factors: dict[str, Any] | str | Path | None = None) -> float:
+    """The site overhead (total site power / machines' power) the assessment divides a meter's kW by when
+    no --pue is given: `site.pue.value` of the factors file, checked (at least 1).
+
+    Why a function: the power detector sizes a finding's machines with the same divisor (kW / (unit kW ×
+    PUE)), so a finding has one machine count (review 13: "≈ 4 machines" in the evidence, 3.40 in the
+    assessment, a case total beside neither)."""
+    fac = factors if isinstance(factors, dict) else load_factors(factors)
+    return check_factor("site.pue.value", fac["site"]["pue"]["value"], minimum=1.0, strict=False)
 
 
 def _check_inputs(**values: Any) -> None:

@@ -461,6 +461,10 @@ class MachineUnit:
     undated: bool = False
     #: the catalog's first release (ISO date) when `undated`
     catalog_start: str | None = None
+    #: the site overhead the impact assessment divides by (`assess.site.site_pue`): a meter measures the
+    #: machines and their fans, transformers and cooling, so machines = kW / (kw × pue), one formula with
+    #: the assessment
+    pue: float = 1.0
 
 
 def clock_label(tz_offset_h: float) -> str:
@@ -579,19 +583,24 @@ def build_finding(
         band_zh = f"仅在 {hours} 新增 {bkw:.1f} kW（每天 {length} 小时，每晚相同；平均 {kw:.1f} kW）"
     if kw is None and not has and subs.get("flat_24_7", 0) > FLAT_PTS / 2:
         kw = draw = _f(b.mean_kw[i])  # no onset seen: the whole flat load is the candidate
-    # machines come whole: the count is the nearest integer (at least one) of kW / one unit's kW. A
-    # fraction ("2.8 machines") is not a count a visit can check; the kW and the unit stay in the evidence.
+    # machines come whole: the count is the nearest integer (at least one) of kW / (one unit's kW × the
+    # site overhead), the impact assessment's formula and PUE (review 13: without the PUE the evidence said
+    # 4 where the assessment said 3.40). A fraction ("2.8 machines") is not a count a visit can check; the
+    # kW and the unit stay in the evidence.
     machines = None
     if kw is not None and draw is not None and draw > 0 and unit is not None and unit.kw > 0:
-        machines = float(max(1, round(draw / unit.kw)))
+        machines = float(max(1, round(draw / (unit.kw * unit.pue))))
     ev: list[Evidence] = []
     # the evidence names the meter's day, and its clock when it is not UTC (`onset` itself stays UTC)
     day = (local_day(onset, tz_offset_h) + (f" ({clock_label(tz_offset_h)})" if tz_offset_h else "")) if onset else None
     lf = _f(b.load_factor[i])
     nd = _f(b.night_day[i])
     if has and kw is not None:
-        mtxt = f" ≈ {machines:g} {machine_word(machines)} of {unit.kw:.2f} kW ({unit.model})" if machines and unit else ""
-        mzh = f"，约合 {machines:g} 台 {unit.kw:.2f} kW 矿机（{unit.model}）" if machines and unit else ""
+        pue_txt = f", site overhead × {unit.pue:g}" if unit and unit.pue != 1 else ""
+        pue_zh = f"，场地能耗系数 {unit.pue:g}" if unit and unit.pue != 1 else ""
+        mtxt = (f" ≈ {machines:g} {machine_word(machines)} of {unit.kw:.2f} kW ({unit.model}{pue_txt})"
+                if machines and unit else "")
+        mzh = f"，约合 {machines:g} 台 {unit.kw:.2f} kW 矿机（{unit.model}{pue_zh}）" if machines and unit else ""
         if machines and unit and unit.undated:
             start = unit.catalog_start or "?"
             mtxt += f"; the catalog starts {start}, before it the earliest model is used"
@@ -611,7 +620,7 @@ def build_finding(
             f"电表 {meter_id}：{day} 起负荷阶跃上升 {size_zh}{mzh}{tail_zh}",
             ts=onset,
             data={"kw": kw, "gain_t": _f(b.gain_t[i]), "pre_kw": _f(b.pre_kw[i]), "post_kw": _f(b.post_kw[i]),
-                  "machines": machines, "unit_kw": unit.kw if unit else None},
+                  "machines": machines, "unit_kw": unit.kw if unit else None, "pue": unit.pue if unit else None},
         ))
         if band:
             ev.append(Evidence(

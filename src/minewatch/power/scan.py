@@ -77,14 +77,16 @@ def machine_unit(day: str | None, catalog: Catalog | None = None) -> MachineUnit
     takes the earliest models, and `undated` makes the evidence say so."""
     try:
         from minewatch.assess.hardware import fleet_classes, load_catalog
+        from minewatch.assess.site import site_pue
 
         at = datetime.fromisoformat(day).date() if day else None
         classes, first = fleet_classes(catalog or load_catalog(), "sha256d", at)
-    except (ImportError, KeyError, OSError):
+        pue = site_pue()
+    except (ImportError, KeyError, OSError, ValueError):
         return None
     m = classes["typical"]
     return MachineUnit(str(m.model), float(m.power_w) / 1000.0, undated=first is not None,
-                       catalog_start=first.isoformat() if first else None)
+                       catalog_start=first.isoformat() if first else None, pue=pue)
 
 
 #: most points of a finding's daily profile: two years of days; a longer meter gets several days a point
@@ -95,14 +97,21 @@ def _round(v: float) -> float | None:
     return None if not np.isfinite(v) else float(f"{v:.4g}")
 
 
-def daily_profile(row: np.ndarray, steps_per_day: int, day0_s: int, tz_offset_h: float) -> dict[str, Any]:
+def daily_profile(
+    row: np.ndarray, steps_per_day: int, day0_s: int, tz_offset_h: float, end_s: int | None = None
+) -> dict[str, Any]:
     """A meter's daily min, mean and max kW, small enough to keep in its finding (`extra["daily_kw"]`).
 
     Why: the store holds findings, not series, and the case report drew a made-up ramp from the step's two
     levels (review 12). Days are the meter's clock (`start`, `clock`, as `power/plot.py` draws them); a day
     without readings is null, not 0. At most `DAILY_POINTS` points: longer data is put into groups of
-    `days_per_point` days (min of the minima, mean of the means, max of the maxima), 4 significant digits."""
-    d = row[: row.size // steps_per_day * steps_per_day].reshape(-1, steps_per_day)
+    `days_per_point` days (min of the minima, mean of the means, max of the maxima), 4 significant digits.
+    The profile ends where the data end (`end_s`, meter clock, `data_end_s`), as `last_seen` does: a day
+    after it is no day of the data (review 13: the `24:00` point alone made a 151st day)."""
+    n_days = row.size // steps_per_day
+    if end_s is not None:
+        n_days = max(0, min(n_days, -(-(end_s - day0_s) // 86_400)))
+    d = row[: n_days * steps_per_day].reshape(-1, steps_per_day)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, mean, hi = np.nanmin(d, axis=1), np.nanmean(d, axis=1), np.nanmax(d, axis=1)
@@ -131,11 +140,26 @@ def data_end_s(s: MeterSeries) -> int:
     midnight is such a `24:00` point; any other is taken as the start of its slot (hourly `23:00` covers
     the hour to 24:00), and daily readings cover their whole day. Trailing slots without a reading are
     not data either. At worst (start labels that end on a midnight reading) one slot is left out."""
-    valid = np.flatnonzero(~np.isnan(s.kw))
-    last = s.start_s + int(valid[-1] if valid.size else s.kw.size - 1) * s.interval_s
-    if s.interval_s < 86_400 and last % 86_400 == 0:
+    last = _last_label(s)
+    if end_labelled(s):
         return last
     return last + s.interval_s
+
+
+def _last_label(s: MeterSeries) -> int:
+    valid = np.flatnonzero(~np.isnan(s.kw))
+    return s.start_s + int(valid[-1] if valid.size else s.kw.size - 1) * s.interval_s
+
+
+def end_labelled(s: MeterSeries) -> bool:
+    """Whether a meter's readings are labelled by the end of their interval (`00:15` … `24:00`): its last
+    valid reading is at midnight and it reads more often than daily (the rule of `data_end_s`).
+
+    Why one rule: the data's end, the onset and the daily profile must read the labels alike. An hourly
+    reading labelled 01:00 is the energy of 00:00-01:00; taken as the start of its hour, a rig switched
+    on at 00:00 had its onset at 01:00, one slot late (review 13), and the `24:00` point made a day of
+    its own in the daily profile."""
+    return s.interval_s < 86_400 and _last_label(s) % 86_400 == 0
 
 
 def assess_impact(
@@ -257,7 +281,9 @@ def scan_series(
     all_series = list(series) + transformer_residuals(series, meta)
     groups: dict[tuple[int, int, int], list[tuple[MeterSeries, np.ndarray, int]]] = defaultdict(list)
     for s in all_series:
-        kw, st, step = hourly(s.kw, s.start_s, s.interval_s)
+        # end labels are put at their interval's start, so each hour holds the energy read in it (see end_labelled)
+        start = s.start_s - s.interval_s if end_labelled(s) else s.start_s
+        kw, st, step = hourly(s.kw, start, s.interval_s)
         if kw.size == 0 or np.all(np.isnan(kw)):
             why = tr(f"meter {s.meter_id}: no valid readings; skipped", f"电表 {s.meter_id}：无有效读数；跳过")
             res.notes.append(why)
@@ -361,8 +387,14 @@ def scan_series(
                 f.impact, why = assess_impact(f.kw_mining, f.onset, until, unit, tariff, currency, catalog)
                 if why:
                     f.extra["impact_error"] = why
+                if f.impact is not None and f.machines_est is not None:
+                    # one count for one finding (review 13): the assessment's kW / (unit kW × PUE) is a fraction
+                    # of the mean kW, the evidence's whole count is of the machines' full draw (the same for a
+                    # load that runs all day); totals add the count a visit can check, the fraction is kept
+                    f.impact["machines_kw_equivalent"] = f.impact.get("machines")
+                    f.impact["machines"] = f.machines_est
                 # the store keeps findings, not series: the case report draws the meter from this
-                f.extra["daily_kw"] = daily_profile(x[i], S, day0, tz_offset_h)
+                f.extra["daily_kw"] = daily_profile(x[i], S, day0, tz_offset_h, end_s=end_s)
             if mm[i].site:
                 f.site = mm[i].site
             res.scores.append(MeterScore(s.meter_id, float(tot[i]), f))
