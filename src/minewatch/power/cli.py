@@ -26,6 +26,7 @@ from minewatch.power.readers import (
     read_files,
     read_meta,
     read_temperature,
+    text_encoding,
     used_readings,
 )
 
@@ -69,48 +70,6 @@ _BINARY_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", 
                  b"\x0a\x0d\x0d\x0a", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe",
                  b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"\x89PNG", b"\xff\xd8\xff", b"%PDF")
 
-#: the share of control bytes (NUL included; not tab, line feed, form feed, carriage return) above which
-#: a head is binary: random or compressed bytes have about 12 %, a capture or an executable far more,
-#: a text file none, and one stray NUL in 8 KiB of text is 0.01 % (that line is the reader's: unparsable)
-_CONTROL_SHARE = 0.05
-
-
-def _utf16_order(head: bytes) -> str | None:
-    """"utf-16-le" / "utf-16-be" when a head without BOM is UTF-16 text (Excel "Unicode text" saved
-    elsewhere): mostly NUL in every other byte and printable ASCII in the rest; None otherwise."""
-    n = len(head) // 2 * 2
-    if n < 4:
-        return None
-    even, odd = head[0:n:2], head[1:n:2]
-    for zeros, chars, order in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
-        if zeros.count(0) >= 0.7 * len(zeros) and sum(1 for c in chars if c >= 32 or c in (9, 10, 13)) >= 0.9 * len(chars):
-            return order
-    return None
-
-
-def text_encoding(head: bytes) -> str | None:
-    """The encoding a head of bytes is text in ("utf-8", "gb18030", "utf-16-le", "utf-16-be"), or None for
-    binary data. The same contract as `power.readers.text_encoding` (being written by the readers' owner);
-    a local, minimal check until it lands."""
-    if head.startswith(b"\xff\xfe"):
-        return "utf-16-le"
-    if head.startswith(b"\xfe\xff"):
-        return "utf-16-be"
-    if head.startswith(_BINARY_MAGIC):
-        return None
-    if (order := _utf16_order(head)) is not None:
-        return order
-    ctrl = sum(1 for c in head if (c < 32 and c not in (9, 10, 12, 13)) or c == 127)
-    if ctrl > _CONTROL_SHARE * max(len(head), 1):
-        return None
-    try:
-        head.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as e:
-        if e.start >= len(head) - 3:  # a character cut by the end of the head
-            return "utf-8"
-    return "gb18030"
-
 
 def is_binary_input(path: Path) -> bool:
     """Whether a file is binary data that no meter reader takes (a capture, an executable, random bytes).
@@ -118,10 +77,11 @@ def is_binary_input(path: Path) -> bool:
     Why before the reader: the CSV reader saw a pcap's header as an "empty file" and random bytes as
     "malformed CSV (invalid utf-8 sequence)" (review 12); neither tells a person that the file is no
     meter export at all, nor where it belongs. Binary means mostly non-text: a capture's or an
-    executable's magic, or more than 5 % control bytes (NUL included) in the first 8 KiB. One NUL in a
-    text file is not (review 13: a meter export with one NUL on line 51 lost all 3,600 readings as
-    "binary"); that line is the reader's, an unparsable row. UTF-16 text, with or without BOM, is text.
-    Files the readers open by their magic (compressed CSV, Parquet, workbooks) are not binary."""
+    executable's magic, or what `readers.text_encoding` (the readers' own rule) finds no text encoding
+    for (more than 1 % control bytes in the first 8 KiB). One NUL in a text file is not (review 13: a
+    meter export with one NUL on line 51 lost all 3,600 readings as "binary"); that line is the
+    reader's, an unparsable row. UTF-16 text, with or without BOM, is text. Files the readers open by
+    their magic (compressed CSV, Parquet, workbooks) are not binary."""
     try:
         with path.open("rb") as fh:
             head = fh.read(8192)
@@ -129,7 +89,7 @@ def is_binary_input(path: Path) -> bool:
         return False  # the reader names why it cannot be opened
     if not head or head.startswith(_READER_MAGIC):
         return False
-    return text_encoding(head) is None
+    return head.startswith(_BINARY_MAGIC) or text_encoding(head) is None
 
 
 def _not_meter(err: Console, p: Path) -> None:
