@@ -251,3 +251,23 @@ def test_a_given_fx_is_said_to_apply_to_every_year(tmp_path, tmp_home):
     by = next(x for x in a.assumptions if x["name"] == "fx_by_year")
     assert by["value"] == "7 (every year)" and "applies to all years" in by["source"]
     assert "2020: 7" not in str(by["value"])
+
+
+def test_assess_finding_keeps_the_findings_machine_count(tmp_path, tmp_home):
+    """Assessing a stored meter finding again stored the assessment's fraction beside its evidence's count."""
+    from minewatch.store import Store
+
+    f = _scan(2022, 10.3, mid="K-2")
+    db = tmp_path / "s.duckdb"
+    with Store(db) as st:
+        st.add_findings([f])
+    r = CliRunner().invoke(app, ["assess", "finding", f.finding_id, "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    with Store(db) as st:
+        got = st.get(f.finding_id)
+    assert got.impact["machines"] == f.machines_est == 3
+    assert got.impact["machines_kw_equivalent"] == pytest.approx(f.kw_mining / (f.extra["unit_kw"] * 1.05))
+    other = CliRunner().invoke(app, ["assess", "finding", f.finding_id, "--db", str(db), "--json",
+                                     "--model", "Antminer S9 (13.5Th)"])
+    assert other.exit_code == 0, other.output  # another machine named: its own count, not the detector's
+    assert json.loads(other.stdout[other.stdout.index("{"):other.stdout.rindex("}") + 1])["machines"] > 7

@@ -387,12 +387,10 @@ def scan_series(
                 f.impact, why = assess_impact(f.kw_mining, f.onset, until, unit, tariff, currency, catalog)
                 if why:
                     f.extra["impact_error"] = why
-                if f.impact is not None and f.machines_est is not None:
-                    # one count for one finding (review 13): the assessment's kW / (unit kW × PUE) is a fraction
-                    # of the mean kW, the evidence's whole count is of the machines' full draw (the same for a
-                    # load that runs all day); totals add the count a visit can check, the fraction is kept
-                    f.impact["machines_kw_equivalent"] = f.impact.get("machines")
-                    f.impact["machines"] = f.machines_est
+                if f.impact is not None:  # one count for one finding (review 13)
+                    from minewatch.assess.site import with_finding_count
+
+                    f.impact = with_finding_count(f.impact, f.machines_est, unit.model if unit else None)
                 # the store keeps findings, not series: the case report draws the meter from this
                 f.extra["daily_kw"] = daily_profile(x[i], S, day0, tz_offset_h, end_s=end_s)
             if mm[i].site:
