@@ -77,6 +77,7 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "login.lockout": ("log-in locked", "登录锁定"), "logout": ("logged out", "退出登录"),
     "allow.add": ("allow rule added", "添加白名单规则"), "allow.remove": ("allow rule removed", "删除白名单规则"),
     "add": ("added", "添加"), "remove": ("removed", "删除"), "export": ("export made", "导出"),
+    "findings.replace": ("findings replaced by a new reading of their file", "发现由其文件的重新读取替换"),
 }  # fmt: skip
 #: object types of the audit log
 OBJECT_NAMES: dict[str, tuple[str, str]] = {
