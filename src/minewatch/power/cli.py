@@ -29,14 +29,7 @@ from minewatch.power.readers import (
     text_encoding,
     used_readings,
 )
-
-
-class OutFormat(StrEnum):
-    """`--format` choices (an Enum, so the help lists them)."""
-
-    table = "table"
-    jsonl = "jsonl"
-    csv = "csv"
+from minewatch.scan_cli import Format  # table|jsonl|csv: the one --format choice list of the CLI
 
 
 class Unit(StrEnum):
@@ -206,7 +199,7 @@ def scan(
         "用户档案 CSV（meter_id、电价类别、行业、合同容量、台区变压器、角色）。")),
     temperature: Path | None = typer.Option(None, "--temperature", help=tr(
         "Temperature CSV (time, temp_c[, meter_id|site]).", "气温 CSV（时间、温度[、电表或站点]）。")),
-    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
+    fmt: Format = typer.Option(Format.table, "--format", help=tr("table, jsonl or csv.", "table、jsonl 或 csv。")),
     top: int | None = typer.Option(None, "--top", help=tr(
         "List and plot only the N highest scores (every suspect is still stored).",
         "仅列出并绘制得分最高的 N 个（全部嫌疑用户仍会入库）。")),
