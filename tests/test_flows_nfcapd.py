@@ -123,8 +123,11 @@ def test_damaged_nfcapd_file_is_named_and_the_rest_is_read(tmp_path):
     with pytest.raises(InputError) as e:
         list(read_nfcapd(cut))
     assert str(cut) in str(e.value) and "nfdump could not read" in str(e.value)
-    _findings, err = _scan_jsonl(cut)
-    assert str(cut) in err
+    # nfdump reads none of it: an input that could not be read (exit 4, "no input could be read"), not a
+    # clean "nothing found" (review 13)
+    r = subprocess.run([sys.executable, "-m", "minewatch.cli", "scan", str(cut), "--no-store", "--format", "jsonl"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 4 and str(cut) in r.stderr and "error" in r.stderr.lower(), r.stderr
     _both, err2 = _scan_jsonl(good)
     assert "error" not in err2.lower()
 

@@ -475,9 +475,10 @@ def scan(
                         # so the next scan reads it again rather than skipping connections never seen
                         scanner.stats.errors.append(str(e))
                         complete = False
-                        if fmt == "netflow-parquet" and _flow_rows(logs) == rows_before:
-                            # not one record of a collector folder or file could be read (every Parquet
-                            # file damaged): an input that could not be read, not a clean "nothing found"
+                        if fmt in ("netflow-parquet", "nfcapd") and _flow_rows(logs) == rows_before:
+                            # not one record of a collector folder or file, or of an nfcapd file, could be read
+                            # (every Parquet file damaged, nfdump refusing the file): an input that could not
+                            # be read, not a clean "nothing found"
                             fatal.append(str(e))
                             scanner.stats.files_unread += 1
                     scanner.stats.files += 1  # logs and collector output count as inputs like captures
