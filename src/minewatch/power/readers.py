@@ -556,7 +556,9 @@ def text_encoding(head: bytes) -> str | None:
 
     For callers that must tell a meter table from a binary file before they read it (`power scan`):
     everything but None is read by `load_table`. A few NUL or control bytes in a text file (a
-    damaged line) leave it text; more than 1 % of the bytes make it binary."""
+    damaged line) leave it text: it is binary when more than 1 % of the bytes are control bytes *and* they
+    sit on more than a tenth of its lines (one line of 120 NULs in a meter export is a damaged line, review
+    14; a capture's control bytes are on nearly every "line")."""
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
     u16 = _utf16(head)
@@ -566,7 +568,10 @@ def text_encoding(head: bytes) -> str | None:
         return "utf-8"
     ctrl = len(head) - len(head.translate(None, _CONTROL))
     if ctrl > 0.01 * len(head):
-        return None
+        lines = head.split(b"\n")
+        damaged = sum(1 for ln in lines if len(ln) != len(ln.translate(None, _CONTROL)))
+        if len(lines) < 3 or damaged > 0.1 * len(lines):
+            return None
     if _decodes(head, "utf-8"):
         return "utf-8"
     if _decodes(head, "gb18030"):
