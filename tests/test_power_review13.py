@@ -271,3 +271,19 @@ def test_assess_finding_keeps_the_findings_machine_count(tmp_path, tmp_home):
                                      "--model", "Antminer S9 (13.5Th)"])
     assert other.exit_code == 0, other.output  # another machine named: its own count, not the detector's
     assert json.loads(other.stdout[other.stdout.index("{"):other.stdout.rindex("}") + 1])["machines"] > 7
+    # review 14: a factors file with another PUE sizes the fleet its own way; the stored count must agree
+    # with the figures beside it, not be the detector's count at PUE 1.05
+    import yaml
+
+    from minewatch.paths import package_data
+
+    fac = yaml.safe_load(package_data("factors.yaml").read_text())
+    fac["site"]["pue"]["value"] = 1.6
+    ff = tmp_path / "fac16.yaml"
+    ff.write_text(yaml.safe_dump(fac, allow_unicode=True))
+    r = CliRunner().invoke(app, ["assess", "finding", f.finding_id, "--db", str(db), "--json", "--factors", str(ff)])
+    assert r.exit_code == 0, r.output
+    with Store(db) as st:
+        got = st.get(f.finding_id)
+    assert got.impact["machines"] == pytest.approx(f.kw_mining / (f.extra["unit_kw"] * 1.6))
+    assert "machines_kw_equivalent" not in got.impact and f.extra["machine_pue"] == 1.05

@@ -18,7 +18,13 @@ from minewatch.assess import network as netmod
 from minewatch.assess import network_index as ni
 from minewatch.assess.hardware import ALGO_UNIT, HASH_UNITS, load_catalog, normalise_algorithm
 from minewatch.assess.labels import assumption_label, assumption_source
-from minewatch.assess.site import Assessment, assess_from_hashrate, assess_from_power, with_finding_count
+from minewatch.assess.site import (
+    Assessment,
+    assess_from_hashrate,
+    assess_from_power,
+    site_pue,
+    with_finding_count,
+)
 from minewatch.errors import InputError, MinewatchError, Rejects
 from minewatch.i18n import current, tr
 
@@ -278,7 +284,9 @@ def finding(
         # a meter finding keeps one machine count: its evidence's (review 13; `site.with_finding_count`)
         d = a.to_dict()
         if f.kw_mining:
-            d = with_finding_count(d, f.machines_est, (f.extra or {}).get("machine_model"))
+            # the detector's PUE (findings stored before it was kept used the default factors' one)
+            d = with_finding_count(d, f.machines_est, (f.extra or {}).get("machine_model"),
+                                   (f.extra or {}).get("machine_pue") or site_pue())
         store.set_impact(finding_id, d)
     typer.echo(json.dumps(d, ensure_ascii=False, indent=2, default=str) if as_json else "\n".join(render_assessment(a)))
     if not as_json:

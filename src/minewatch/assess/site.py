@@ -603,16 +603,21 @@ def hp_day(assumptions: list[dict[str, Any]]) -> str:
     return str(hp["as_of"]) if hp and hp.get("as_of") else "the given value"
 
 
-def with_finding_count(impact: dict[str, Any], machines: float | None, model: str | None) -> dict[str, Any]:
+def with_finding_count(impact: dict[str, Any], machines: float | None, model: str | None,
+                       pue: float | None = None) -> dict[str, Any]:
     """An assessment dict of a meter finding, its `machines` the finding's whole count (`machines_est`).
 
     Why: the assessment's kW / (unit kW × PUE) is a fraction of the mean kW, the detector's count is of
     the machines' full draw with the same formula and PUE (the same number, rounded, for a load that runs
     all day); a finding must have one count, and totals add the counts shown (review 13: evidence "≈ 4",
     assessment 3.40, a case total of neither). The fraction is kept as `machines_kw_equivalent`. Only
-    when the assessment's model is the detector's (a --model given to `assess finding` counts another
-    machine)."""
+    when the assessment's model and PUE are the detector's (`pue`, None: not known, taken as the same): a
+    --model given to `assess finding` counts another machine, and a factors file with another PUE sizes
+    the fleet differently (review 14: 4 machines stored beside figures for 2.46)."""
     if machines is None or impact.get("model") != model:
+        return impact
+    used = next((a.get("value") for a in impact.get("assumptions") or [] if a.get("name") == "pue"), None)
+    if pue is not None and isinstance(used, int | float) and abs(float(used) - pue) > 1e-9:
         return impact
     impact["machines_kw_equivalent"] = impact.get("machines")
     impact["machines"] = machines

@@ -763,6 +763,7 @@ def build_finding(
         algorithm="sha256d" if unit is not None and unit.kind == "ASIC" else None,
         impact=impact,
         extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
+               "machine_pue": unit.pue if unit else None,
                # an episode that ended: its energy is counted to here, not to the end of the data
                **({"episode_end": ep_end_dt.isoformat()} if ep_end_dt else {}),
                # both languages, whatever the CLI's --lang: a stored finding is read later, in either
