@@ -265,3 +265,80 @@ def test_a_text_file_beside_nfcapd_files_leaves_the_folder_one_input(tmp_path):
     assert sniff_format(tmp_path) == "nfcapd"
     (tmp_path / "cut.pcap").write_bytes(b"not a capture")  # a capture by its name: a folder of inputs
     assert sniff_format(tmp_path) is None
+
+
+# -- review 14: ordinary text files named .log/.json in a folder are skipped, not unread captures --
+
+
+def test_a_manifest_json_and_a_notes_log_beside_a_capture_are_skipped(demo, tmp_path, tmp_home):
+    """f22495f made any `.log`/`.json` name an input: a manifest.json and a notes.log went to the capture
+    reader ("not a pcap/pcapng capture"), exit 4; before, and now, they are skipped with a note."""
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "x.pcap")
+    (d / "manifest.json").write_text('{"capture": "x.pcap", "site": "lab"}\n')
+    (d / "notes.log").write_text("tcpdump started 2024-01-01\n")
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert "not a pcap/pcapng capture" not in r.stderr and "error:" not in r.stderr, r.stderr
+    assert "1 capture or log input(s)" in r.stderr
+    assert "2 not a capture or log (manifest.json, notes.log)" in r.stderr, r.stderr
+    assert any(x["source"] == str(d / "x.pcap") for x in rows(r.stdout))
+    zh = run("--lang", "zh", "scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert zh.exit_code == 0 and "非抓包或日志 2 个" in zh.stderr, zh.stderr
+
+
+def test_a_suricata_log_folder_reads_eve_and_skips_the_text_logs(tmp_path, tmp_home):
+    d = tmp_path / "suricata"
+    d.mkdir()
+    (d / "eve.json").write_text(json.dumps({
+        "timestamp": "2017-01-16T16:12:00.000000+0000", "event_type": "alert", "src_ip": "10.1.2.3",
+        "src_port": 51000, "dest_ip": "185.71.66.20", "dest_port": 14444, "proto": "TCP", "flow_id": 1,
+        "alert": {"signature": "ET COINMINER CoinMiner Known Pool DNS Lookup (xmr-eu1.nanopool.org)",
+                  "signature_id": 2027180, "category": "Crypto Currency Mining Activity Detected",
+                  "severity": 1}}) + "\n")
+    (d / "fast.log").write_text(
+        "01/16/2017-16:12:00.000000  [**] [1:2027180:1] ET COINMINER CoinMiner Known Pool DNS Lookup [**] "
+        "[Classification: Crypto Currency Mining Activity Detected] [Priority: 1] {TCP} "
+        "10.1.2.3:51000 -> 185.71.66.20:14444\n")
+    (d / "stats.log").write_text(
+        "-" * 84 + "\nDate: 1/16/2017 -- 16:12:00 (uptime: 0d, 00h 00m 08s)\n" + "-" * 84 + "\n"
+        "Counter                                       | TM Name                   | Value\n"
+        "capture.kernel_packets                        | Total                     | 1234\n")
+    (d / "suricata.log").write_text(
+        "16/1/2017 -- 16:11:52 - <Notice> - This is Suricata version 6.0.1 RELEASE running in SYSTEM mode\n")
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert "error:" not in r.stderr and "1 capture or log input(s)" in r.stderr, r.stderr
+    assert "3 not a capture or log (fast.log, stats.log, suricata.log)" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name", ["eve.json.gz", "notes.log.gz", "cut.cap", "cut.pcapng.gz"])
+def test_a_damaged_gzip_log_or_a_capture_by_name_in_a_folder_stays_unread(demo, tmp_path, tmp_home, name):
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "demo.pcap")
+    (d / name).write_bytes(BAD_GZ if name.endswith(".gz") else b"not a capture, cut" * 8)
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 4, r.output
+    assert f"{d / name}, byte" in r.stderr and "2 capture or log input(s)" in r.stderr, r.stderr
+
+
+def test_a_readable_gzip_of_plain_text_named_log_is_skipped(demo, tmp_path, tmp_home):
+    d = tmp_path / "case"
+    d.mkdir()
+    shutil.copy(demo, d / "demo.pcap")
+    with gzip.open(d / "old-notes.log.gz", "wt") as z:
+        z.write("rotated daemon notes\n")
+    r = run("scan", str(d), "--no-store", "-q", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert "1 not a capture or log (old-notes.log.gz)" in r.stderr, r.stderr
+
+
+def test_only_capture_names_make_an_unreadable_file_an_input(tmp_path):
+    from minewatch.sources.zeek import named_as_input
+
+    for name in ("a.pcap", "a.PCAPNG", "a.cap", "a.pcap.gz", "a.cap.gz"):
+        assert named_as_input(tmp_path / name), name
+    for name in ("notes.log", "manifest.json", "conn.log.gz", "eve.json.gz", "readme.txt"):
+        assert not named_as_input(tmp_path / name), name

@@ -789,9 +789,10 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
     files is walked like any other (`zeek.holds_other_inputs`), its flow files read one by one. Any
     other directory is walked recursively in sorted order (the same order every run), and each file is taken by content, as a file named on the command line is: captures (pcap,
     pcapng, gzip), Zeek, Suricata EVE, resolver logs, collector Parquet and nfcapd files; collector
-    and nfcapd folders inside it stay one input each. A file whose name says capture or log (.pcap,
-    .pcapng, .cap, .log, .json, gzip or not) or a damaged gzip file is an input even when it cannot be
-    read: the scan names it as unread (exit status 4), as when it is named alone. Each file is scanned
+    and nfcapd folders inside it stay one input each. A file whose name says capture (.pcap, .pcapng,
+    .cap, gzip or not) or a damaged gzip file (a ".log.gz" too) is an input even when it cannot be read:
+    the scan names it as unread (exit status 4), as when it is named alone. A readable text file that is
+    no log by its content is skipped whatever its name (a manifest.json, a notes.log, Suricata's fast.log). Each file is scanned
     once, however often it was named (`scan D D/sub`). Hidden files and folders (".name") and files
     that are none of these are skipped and counted in a note. A directory with nothing to scan is
     an input that could not be read (an error, exit status 4), as a lone unreadable file is.
@@ -835,9 +836,9 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
                     other.append(rel)
                 elif (f.stat().st_size == 0 or _is_capture(f) or sniff_format(f) in FLOW_LOG_FORMATS
                       or named_as_input(f) or damaged_gzip(f)):
-                    # an empty file is said as such by the scan; a file named as a capture or log, or a
-                    # damaged gzip, that cannot be read is an input that could not be read (an error, exit
-                    # status 4), as when named alone, not "not a capture or log"
+                    # an empty file is said as such by the scan; a file named as a capture, or a damaged
+                    # gzip, that cannot be read is an input that could not be read (an error, exit status 4),
+                    # as when named alone; a readable ".log"/".json" that is no log is skipped below
                     found.append(f)
                 else:
                     other.append(rel)

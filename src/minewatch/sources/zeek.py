@@ -736,15 +736,21 @@ def sniff_format(path: str | Path) -> str | None:
     return None
 
 
-#: names that say "capture or log" (after a ".gz"): a file named so is an input even when it cannot be read
-INPUT_SUFFIXES = (".pcap", ".pcapng", ".cap", ".log", ".json")
+#: names that say "capture" (after a ".gz"): a file named so is an input even when it cannot be read
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 
 
 def named_as_input(path: Path) -> bool:
-    """Whether the file's name says capture or log (`INPUT_SUFFIXES`, gzip-compressed or not)."""
-    name = path.name.lower().removesuffix(".gz")
-    return name.endswith(INPUT_SUFFIXES)
+    """Whether the file's name says capture (`CAPTURE_SUFFIXES`, gzip-compressed or not): such a file is an
+    input even when it cannot be read (an unread input, exit status 4).
+
+    Why not ".log" and ".json": those names are worn by every kind of text file (a capture's manifest.json,
+    a notes.log, Suricata's fast.log, stats.log and suricata.log beside its eve.json). Taking them as inputs
+    by name sent them to the capture reader: "not a pcap/pcapng capture" per file and exit 4 on an ordinary
+    folder (review 14, regression of f22495f). A log is known by its content (`sniff_format`); a ".log.gz"
+    or ".json.gz" whose gzip is damaged is unread through `damaged_gzip`.
+    """
+    return path.name.lower().removesuffix(".gz").endswith(CAPTURE_SUFFIXES)
 
 
 def damaged_gzip(path: Path) -> bool:
@@ -785,7 +791,7 @@ def holds_other_inputs(directory: Path) -> bool:
                 continue
             # a damaged file named as a capture counts; a text ".log" that is no log does not (nfcapd's own
             # daemon log beside its files)
-            if q.name.lower().removesuffix(".gz").endswith(CAPTURE_SUFFIXES) or sniff_format(q) is not None:
+            if named_as_input(q) or sniff_format(q) is not None:
                 return True
             try:
                 with open(q, "rb") as f:
