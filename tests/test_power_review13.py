@@ -287,3 +287,17 @@ def test_assess_finding_keeps_the_findings_machine_count(tmp_path, tmp_home):
         got = st.get(f.finding_id)
     assert got.impact["machines"] == pytest.approx(f.kw_mining / (f.extra["unit_kw"] * 1.6))
     assert "machines_kw_equivalent" not in got.impact and f.extra["machine_pue"] == 1.05
+
+
+def test_start_labelled_data_ending_on_a_midnight_reading_stay_start_labelled():
+    """Review 14: hourly readings from 00:00 that end with one 00:00 reading of the next day were taken as
+    end-labelled, so every reading moved back an hour and the profile began the day before the data."""
+    from minewatch.power.readers import MeterSeries
+    from minewatch.power.scan import end_labelled
+
+    day = 86_400
+    kw = np.ones(24 * 10 + 1)
+    start = 1_709_251_200  # 2024-03-01 00:00
+    assert not end_labelled(MeterSeries("S", start, 3600, kw))  # 00:00 ... 00:00: start labels
+    assert end_labelled(MeterSeries("E", start + 3600, 3600, kw[:-1]))  # 01:00 ... 24:00: end labels
+    assert not end_labelled(MeterSeries("D", start, day, np.ones(10)))  # daily readings: never

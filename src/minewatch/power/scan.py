@@ -152,14 +152,20 @@ def _last_label(s: MeterSeries) -> int:
 
 
 def end_labelled(s: MeterSeries) -> bool:
-    """Whether a meter's readings are labelled by the end of their interval (`00:15` … `24:00`): its last
-    valid reading is at midnight and it reads more often than daily (the rule of `data_end_s`).
+    """Whether a meter's readings are labelled by the end of their interval (`00:15` … `24:00`): it reads
+    more often than daily, its last valid reading is at midnight, and its first is not (a series that
+    starts at 00:00 and ends at 00:00 is start-labelled with one reading of the next day: review 14 found
+    every reading of such a meter moved back a slot). The rule of `data_end_s`.
 
     Why one rule: the data's end, the onset and the daily profile must read the labels alike. An hourly
     reading labelled 01:00 is the energy of 00:00-01:00; taken as the start of its hour, a rig switched
     on at 00:00 had its onset at 01:00, one slot late (review 13), and the `24:00` point made a day of
     its own in the daily profile."""
-    return s.interval_s < 86_400 and _last_label(s) % 86_400 == 0
+    if s.interval_s >= 86_400 or _last_label(s) % 86_400 != 0:
+        return False
+    valid = np.flatnonzero(~np.isnan(s.kw))
+    first = s.start_s + int(valid[0] if valid.size else 0) * s.interval_s
+    return first % 86_400 != 0
 
 
 def assess_impact(
