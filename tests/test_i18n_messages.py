@@ -178,12 +178,12 @@ def test_power_details_and_rejects_are_chinese_with_meter_file_and_line(tmp_path
     assert "2 个负值读数" not in out and "1 个负值读数，最小 -3.000（bad_meter.csv 第 4 行）；已置为空" in out
     assert "bad_meter.csv：1 行的数值无法解析：第 9 行" in out and "bad_meter.csv：1 行的电表编号无法解析：第 10 行" in out
     assert "1 个读数偏离 3600 秒采集网格超过间隔的 10%，已丢弃：2023-01-01 06:17:00（bad_meter.csv 第 8 行）" in out
-    assert "被拒读数：3（不在采集网格上的时间戳 1，无法解析的电表编号 1，无法解析的数值 1）" in out
+    assert "被拒读数：3（不在采集网格上的时间戳：1；无法解析的电表编号：1；无法解析的数值：1）" in out
     for english in ("slot(s)", "repeated", "negative reading", "unparsable", "off-grid", "dropped"):
         assert english not in out, english
     en = run("--lang", "en", "power", "scan", "--no-store", "--format", "jsonl", str(f))
     assert "1 repeated timestamp(s); first kept (bad_meter.csv line 5), others dropped (bad_meter.csv line 6)" in en.stderr
-    assert "rejected readings: 3 (off-grid timestamp 1, unparsable meter id 1, unparsable value 1)" in en.stderr
+    assert "rejected readings: 3 (off-grid timestamp: 1; unparsable meter id: 1; unparsable value: 1)" in en.stderr
     assert not CJK.search(en.stderr)
 
 
