@@ -1,0 +1,44 @@
+"""Review 14 of `minewatch power scan`: a file named twice (`power scan D D/file`) is read once, and an
+`--interval` that does not divide a day is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from minewatch.cli import app
+
+
+def _hourly(path: Path, days: int = 20) -> Path:
+    t0 = dt.datetime(2023, 9, 1)
+    path.write_text("meter_id,ts,kwh\n" + "".join(
+        f"R1,{t0 + dt.timedelta(hours=k):%Y-%m-%d %H:%M:%S},{0.5 + (k % 5) / 10:.2f}\n" for k in range(days * 24)))
+    return path
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_a_file_named_twice_is_read_once(tmp_path, tmp_home):
+    """`power scan D D/file` read the file twice: 40,320 readings and 20,160 "duplicates" (scan dedupes)."""
+    d = tmp_path / "sub"
+    d.mkdir()
+    data = _hourly(d / "m.csv")
+    once = CliRunner().invoke(app, ["power", "scan", str(d), "--no-store"])
+    assert once.exit_code == 0, once.output
+    assert "480 of 480 readings used" in _flat(once.stderr), once.stderr
+    for args in ([str(d), str(data)], [str(data), str(d)], [str(data), str(tmp_path / "sub" / ".." / "sub" / "m.csv")]):
+        r = CliRunner().invoke(app, ["power", "scan", *args, "--no-store"])
+        assert r.exit_code == 0, r.output
+        err = _flat(r.stderr)
+        assert "480 of 480 readings used" in err and "duplicates: 480" not in err, err
+
+
+def test_the_first_mention_is_kept():
+    from minewatch.power.cli import _first_of_each
+
+    a, b = Path("x/a.csv"), Path("x/b.csv")
+    assert _first_of_each([b, a, Path("x/../x/b.csv"), a]) == [b, a]
