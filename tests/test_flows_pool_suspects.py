@@ -52,3 +52,17 @@ def test_a_connection_to_an_imported_pool_address_is_counted_and_listed_with_sus
     r = CliRunner().invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl", "--suspects"])
     assert r.exit_code == 0 and not [x for x in r.stdout.splitlines() if x.startswith("{")]
     assert "pool list" not in r.stderr
+
+
+def test_no_store_still_applies_the_lists_imported_into_the_store(tmp_path, tmp_home):
+    """`intel import` then `scan --no-store`: the imported list applies (the store is read, not written)."""
+    lst = tmp_path / "ips.txt"
+    lst.write_text(f"{POOL}\n")
+    assert CliRunner().invoke(app, ["intel", "import", str(lst)]).exit_code == 0
+    out = _flows(tmp_path)
+    r = CliRunner().invoke(app, ["scan", str(out), "--no-store", "--format", "jsonl", "--suspects"])
+    assert r.exit_code == 0, r.output
+    assert sorted(f["src_port"] for f in map(json.loads, (x for x in r.stdout.splitlines() if x.startswith("{")))) \
+        == [62000, 62001, 62002]
+    r = CliRunner().invoke(app, ["findings", "--format", "jsonl"])
+    assert not [x for x in r.stdout.splitlines() if x.startswith("{")]  # nothing was written

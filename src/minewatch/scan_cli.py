@@ -82,6 +82,30 @@ def _load_intel(store: Any, extra_lists: list[Path]) -> Any:
     return intel
 
 
+def _read_only_store(db: str | None) -> Any:
+    """The DuckDB store opened read-only for its pool lists and allow rules, when `--no-store` keeps a scan
+    from writing; None when there is none yet, it is a PostgreSQL URL, or another process holds it.
+
+    Why: `intel import` puts lists into the store, and a user who then scans with `--no-store` expects them
+    to apply (user review: flows to an imported list's address were not even suspects)."""
+    import os
+
+    from minewatch.paths import default_db
+    from minewatch.store import Store
+    from minewatch.store.backend import StoreBusy, StoreUnreadable, is_postgres_url
+
+    target = db or os.environ.get("MINEWATCH_DB") or None
+    if target is not None and is_postgres_url(str(target)):
+        return None
+    path = Path(target) if target is not None else default_db()
+    if not path.is_file():
+        return None
+    try:
+        return Store(path, read_only=True, wait_s=2.0)
+    except (StoreBusy, StoreUnreadable, OSError):
+        return None
+
+
 def _allowlist(store: Any) -> Any:
     if store is None:
         return None
@@ -405,7 +429,14 @@ def scan(
     #: errors that made an input unread (printed as errors; the rest are damage part-way: warnings)
     fatal: list[str] = []
     try:
-        intel = _load_intel(store, intel_files)
+        # --no-store writes nothing, but the pool lists and allow rules imported into the store still apply
+        lists_from = store if store is not None else _read_only_store(db)
+        try:
+            intel = _load_intel(lists_from, intel_files)
+            allow_rules = _allowlist(lists_from)
+        finally:
+            if lists_from is not None and lists_from is not store:
+                lists_from.close()
         t_since, t_until = parse_time(since), parse_time(until)
         blocks = None
         if blocks_file is not None:
@@ -598,7 +629,7 @@ def scan(
             from minewatch.store.cases import attach_new
 
             attach_new(as_db(store))
-        allow = _allowlist(store)
+        allow = allow_rules
         shown, hidden = apply_allowlist(findings, allow)
         emit(shown, fmt_out, group, inputs=scanner.stats.files, unread=scanner.stats.files_unread)
         if logs.counts.get("one_direction_only"):
