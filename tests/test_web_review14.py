@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from minewatch.store.backend import connect, jload
 from test_web_meter_options import _api_upload, meter_96
+from test_web_review13 import SHARED_PCAP, _upload
 from web_helpers import make_env
 
 
@@ -46,3 +49,29 @@ def test_a_reread_of_a_file_alone_still_replaces_its_earlier_finding(env, tmp_pa
     _api_upload(env, data, "p96.csv", meter_unit="kwh")
     _api_upload(env, data, "p96.csv", meter_unit="kwh", meter_tz_offset="8")
     assert len(_meter_rows(env)) == 1
+
+
+def _damaged_gz() -> bytes:
+    b = gzip.compress(b"hello world" * 1000)
+    return b[:20] + b"\x00" * 30 + b[50:]
+
+
+def test_a_damaged_gzip_beside_a_capture_is_marked_and_the_capture_kept(env):
+    _, job = _upload(env, [("x.pcapng", SHARED_PCAP.read_bytes()), ("bad.log.gz", _damaged_gz())])
+    assert job.state == "done_with_errors" and job.findings == 1, (job.state, job.error)
+    bad = next(f for f in job.files if f.filename == "bad.log.gz")
+    assert "bad.log.gz" in bad.error and "broken gzip" in bad.error
+    assert "bad.log.gz" in bad.error_zh and "gzip 文件已损坏" in bad.error_zh and "Error -3" not in bad.error_zh
+
+
+def test_a_damaged_gzip_alone_fails_naming_the_file_in_both_languages(env):
+    _, job = _upload(env, [("bad.csv.gz", _damaged_gz())])
+    assert job.state == "failed"
+    assert "bad.csv.gz" in job.error and "bad.csv.gz" in job.error_zh and "gzip 文件已损坏" in job.error_zh
+
+
+def test_a_meter_gzip_cut_short_in_its_first_block_is_not_a_job_failure(env, tmp_path):
+    data = gzip.compress(b"time,meter_id,kw\n" + b"2024-01-01 00:00,1,1.0\n" * 50)
+    _, job = _upload(env, [("x.pcapng", SHARED_PCAP.read_bytes()), ("m.csv.gz", data[: len(data) - 12])])
+    assert job.state in ("done", "done_with_errors") and job.findings >= 1, (job.state, job.error)
+    assert all(f.error is None or "m.csv.gz" in f.error for f in job.files)

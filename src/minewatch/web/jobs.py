@@ -21,13 +21,14 @@ import threading
 import time
 import uuid
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from minewatch.errors import InputError
-from minewatch.messages_zh import ISSUE_NAMES, error_text, example_text, reasons_text, to_zh
+from minewatch.messages_zh import ISSUE_NAMES, error_text, example_text, position_zh, reasons_text, to_zh
 from minewatch.store.backend import connect, imported, record_import
 from minewatch.web.messages import Worded
 
@@ -64,11 +65,7 @@ def sniff(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as g:
-                head = g.read(8)
-        except (OSError, EOFError) as e:
-            raise InputError(f"a broken gzip file ({e})", path=str(path), offset=0) from e
+        head = _gunzip_head(path, 8)
     if head[:4] in _PCAP_MAGIC:
         return "capture"
     fmt = sniff_format(path)
@@ -84,8 +81,7 @@ def sniff(path: Path) -> str:
     with open(path, "rb") as fh:
         text = fh.read(4096)
     if text[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            text = g.read(4096)
+        text = _gunzip_head(path, 4096)
     for enc in ("utf-8", "gb18030"):
         try:
             text.decode(enc)
@@ -94,6 +90,36 @@ def sniff(path: Path) -> str:
             if enc == "utf-8" and len(text) == 4096 and e.start >= len(text) - 3:
                 return "meter"
     raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0)
+
+
+def _broken_gzip(path: str, e: BaseException, start: bool = True) -> Worded:
+    """A gzip file whose start (or, `start` false, some part) cannot be decompressed (zlib's "Error -3
+    while decompressing data", a file cut short), as an error naming the file, in both languages."""
+    if start:
+        return Worded(f"a broken gzip file: its start cannot be decompressed ({e})",
+                      "gzip 文件已损坏：其开头无法解压", path=path, offset=0)  # fmt: skip
+    return Worded(f"a broken gzip file: its compressed data is damaged ({e})", "gzip 文件已损坏：压缩数据有损坏",
+                  path=path)  # fmt: skip
+
+
+def _gunzip_head(path: Path, n: int) -> bytes:
+    """Up to `n` decompressed bytes from the start of a gzip file. Damage after some bytes came out
+    leaves what came before it (the readers then say where it is); damage before any byte came out
+    is a broken file (`sources.zeek.GZIP_HEAD_ERRORS`: zlib's error as well as OSError and EOFError)."""
+    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+
+    out = b""
+    try:
+        with gzip.open(path, "rb") as g:
+            while len(out) < n:
+                block = g.read(min(512, n - len(out)))
+                if not block:
+                    break
+                out += block
+    except GZIP_HEAD_ERRORS as e:
+        if not out:
+            raise _broken_gzip(str(path), e) from e
+    return out
 
 
 @dataclass
@@ -124,10 +150,14 @@ class JobFile:
 
     def fail(self, e: BaseException) -> None:
         """Mark the file unreadable. The error names the file as uploaded (not the server's copy)."""
+        if isinstance(e, zlib.error | EOFError | gzip.BadGzipFile):
+            e = _broken_gzip(self.filename, e, start=False)  # zlib's own words name no file and have no Chinese
         if isinstance(e, InputError):
             path = e.path if e.path and not e.path.startswith(str(self.path)) else self.filename
-            named = InputError(e.message, path=_named(path, {str(self.path): self.filename}), offset=e.offset,
-                               line=e.line)  # fmt: skip
+            named: InputError = InputError(e.message, path=_named(path, {str(self.path): self.filename}),
+                                           offset=e.offset, line=e.line)  # fmt: skip
+            if isinstance(e, Worded):
+                named = Worded(e.message, e.zh, path=named.path, offset=e.offset, line=e.line)
             if hasattr(e, "compressed_at"):  # a position inside gzip is worded as such
                 named.compressed_at = e.compressed_at  # type: ignore[attr-defined]
             e = named
@@ -135,7 +165,11 @@ class JobFile:
         self.error = _named(str(e) or type(e).__name__, by_path)
         if not isinstance(e, InputError) and self.filename not in self.error:
             self.error = f"{self.filename}: {self.error}"
-        self.error_zh = _named(error_text(e, "zh"), by_path)
+        if isinstance(e, Worded):
+            at = position_zh(e.path, e.offset, e.line, hasattr(e, "compressed_at"), getattr(e, "compressed_at", None))
+            self.error_zh = _named(f"{at}：{e.zh}" if at else e.zh, by_path)
+        else:
+            self.error_zh = _named(error_text(e, "zh"), by_path)
         if not isinstance(e, InputError) and self.filename not in self.error_zh:
             self.error_zh = f"{self.filename}：{self.error_zh}"
 
