@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from minewatch.cli import app
@@ -42,3 +43,21 @@ def test_the_first_mention_is_kept():
 
     a, b = Path("x/a.csv"), Path("x/b.csv")
     assert _first_of_each([b, a, Path("x/../x/b.csv"), a]) == [b, a]
+
+
+@pytest.mark.parametrize("iv", ["7", "1000", "86399", "50000"])
+def test_an_interval_that_does_not_divide_a_day_is_refused(tmp_path, tmp_home, iv):
+    data = _hourly(tmp_path / "m.csv")
+    r = CliRunner().invoke(app, ["power", "scan", str(data), "--no-store", "--interval", iv])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "divide a day" in _flat(r.output) and repr(iv) in r.output, r.output
+    zh = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(data), "--no-store", "--interval", iv])
+    assert zh.exit_code == 2 and "整除一天" in _flat(zh.output).replace(" ", ""), zh.output
+
+
+@pytest.mark.parametrize("iv", ["1", "60", "300", "900", "3600", "7200", "43200", "86400", "15min", "1d"])
+def test_an_interval_that_divides_a_day_is_taken(iv):
+    from minewatch.power.cli import _interval
+
+    step = _interval(iv)
+    assert step is not None and 86_400 % step == 0

@@ -114,8 +114,8 @@ def _below(score: float, threshold: float) -> str:
 
 
 def _interval(text: str | None) -> int | None:
-    """`--interval`: a name or seconds from 1 to 86,400, checked as the web form checks it (review 13:
-    -900 reached numpy as "can only specify one unknown dimension")."""
+    """`--interval`: a name or seconds from 1 to 86,400 that divide a day (review 13: -900 reached numpy as
+    "can only specify one unknown dimension"; review 14: 7 was taken silently)."""
     if text is None:
         return None
     if text.strip().lower() in _INTERVALS:
@@ -127,6 +127,13 @@ def _interval(text: str | None) -> int | None:
     if not 1 <= step <= 86_400:
         raise typer.BadParameter(tr(f"use 15min, 30min, 1h, 1d or seconds from 1 to 86400, got {text!r}",
                                     f"请使用 15min、30min、1h、1d 或 1 至 86400 之间的秒数，收到 {text!r}"),
+                                 param_hint="--interval")
+    if 86_400 % step:
+        # readings are laid on a grid of whole days (slots per day, the daily profile): 7 s gave
+        # 12,342.86 slots a day, accepted silently (review 14)
+        raise typer.BadParameter(tr(f"the interval must divide a day (86400 s) evenly, as 60, 300, 900 or 3600 do; "
+                                    f"got {text!r}",
+                                    f"采集间隔须能整除一天（86400 秒），如 60、300、900 或 3600；收到 {text!r}"),
                                  param_hint="--interval")
     return step
 
