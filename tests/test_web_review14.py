@@ -75,3 +75,13 @@ def test_a_meter_gzip_cut_short_in_its_first_block_is_not_a_job_failure(env, tmp
     _, job = _upload(env, [("x.pcapng", SHARED_PCAP.read_bytes()), ("m.csv.gz", data[: len(data) - 12])])
     assert job.state in ("done", "done_with_errors") and job.findings >= 1, (job.state, job.error)
     assert all(f.error is None or "m.csv.gz" in f.error for f in job.files)
+
+
+def test_a_reread_that_read_nothing_keeps_the_earlier_finding_and_says_so(env, tmp_path):
+    data = meter_96(tmp_path / "p96.csv").read_bytes()
+    _api_upload(env, data, "p96.csv", meter_unit="kwh")
+    assert len(_meter_rows(env)) == 1
+    job = _api_upload(env, data, "p96.csv", meter_unit="kwh", meter_interval="7")  # a typo: 7 s
+    assert len(_meter_rows(env)) == 1, "a reading that used no reading must not wipe the earlier finding"
+    assert any("read nothing usable" in w for w in job.warnings)
+    assert any("保持不变" in w for w in job.warnings_zh)

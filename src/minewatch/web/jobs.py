@@ -140,6 +140,9 @@ class JobFile:
     #: whole file is read when it is uploaded again
     warning: str | None = None
     warning_zh: str | None = None
+    #: a meter file read now: the meters its reading judged (not skipped for too little usable data);
+    #: only their earlier findings may be replaced by this reading's
+    judged: set[str] | None = None
 
     def damaged(self, e: BaseException) -> None:
         """Mark the file read up to a damage (a warning, not a failure): its error names the file as
@@ -751,6 +754,7 @@ class JobManager:
             warnings.simplefilter("ignore", RuntimeWarning)
             out = scan_series(res.series, meta=meta or {}, temperature=res.temperature, tz_offset_h=opts.tz_offset)
         suspects = out.suspects()
+        jf.judged = {s.meter_id for s in res.series if s.meter_id not in out.skipped}
         by_id = {s.meter_id: s for s in res.series}
         for f in suspects:
             s = by_id.get(f.meter_id or "")
@@ -807,6 +811,22 @@ def _replace_earlier(db: Any, job: Job, f: JobFile, found: list[Any]) -> None:
     new_ids = {x.finding_id for x in found}
     rows = [r for r in db.execute("SELECT finding_id, extra, meter_id FROM findings WHERE import_sha256 = ?",
                                   [f.sha256]) if r[0] not in new_ids]  # fmt: skip
+    if f.judged is not None:  # a meter this reading could not judge (no usable readings) says nothing new of it
+        unjudged = [r for r in rows if r[2] not in f.judged]
+        rows = [r for r in rows if r[2] in f.judged]
+        if unjudged and not f.judged:
+            job.warn(f"{f.filename}: these meter options read nothing usable from the file (every meter was "
+                     f"skipped); the {len(unjudged)} finding(s) of its earlier reading stay as they were: check the "
+                     "unit, interval and clock",
+                     f"{f.filename}：按本次电表选项未能从文件中读到可用数据（所有电表均被跳过）；此前读取所得的 "
+                     f"{len(unjudged)} 条发现保持不变：请核查单位、采集间隔和时钟")
+        elif unjudged:
+            ms = sorted({str(r[2]) for r in unjudged})
+            shown = ", ".join(ms[:5]) + (", …" if len(ms) > 5 else "")
+            job.warn(f"{f.filename}: this reading could not judge meter(s) {shown} (too little usable data with "
+                     f"these options); the {len(unjudged)} finding(s) of the earlier reading for them stay",
+                     f"{f.filename}：按本次选项无法判断电表 {shown}（可用数据太少）；此前读取所得的 "
+                     f"{len(unjudged)} 条相关发现保持不变")
     if not rows:
         return
     marks = ", ".join("?" for _ in rows)
