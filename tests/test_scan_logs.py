@@ -269,3 +269,31 @@ def test_findings_of_several_logs_are_filed_under_their_own_log(tmp_path, tmp_ho
     assert first == {"10.0.0.5"} and second == {"10.0.1.5"} and names == set()
     again = CliRunner().invoke(app, ["scan", str(cn2), "--db", str(db), "--format", "jsonl", "-q"])
     assert [json.loads(x)["src_ip"] for x in again.stdout.splitlines() if x.startswith("{")] == []
+
+
+def test_a_mining_alert_without_a_flow_record_is_a_finding_but_not_on_dns(tmp_path, tmp_home):
+    """Review 14: an EVE file of alerts only (flow logging off) had its ET COINMINER alert read, counted
+    and dropped. An alert alone is a finding; an alert on a DNS lookup names the resolver, never a pool."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from minewatch.cli import app
+
+    def alert(src, sport, dst, dport, sig):
+        return _json.dumps({"timestamp": "2024-06-10T06:12:00.000000+0000", "event_type": "alert", "src_ip": src,
+                            "src_port": sport, "dest_ip": dst, "dest_port": dport, "proto": "TCP", "flow_id": 1,
+                            "alert": {"signature": sig, "signature_id": 2027180,
+                                      "category": "Crypto Currency Mining Activity Detected", "severity": 1}})
+
+    eve = tmp_path / "eve.json"
+    eve.write_text("\n".join([
+        alert("10.1.2.3", 51000, "198.51.100.20", 14444, "ET COINMINER JSON stratum login"),
+        alert("10.1.2.4", 40000, "10.0.0.53", 53, "ET COINMINER CoinMiner Known Pool DNS Lookup"),
+    ]) + "\n")
+    r = CliRunner().invoke(app, ["scan", str(eve), "--no-store", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    got = [_json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert [(f["src_ip"], f["dst_ip"], f["dst_port"]) for f in got] == [("10.1.2.3", "198.51.100.20", 14444)]
+    assert got[0]["subscores"] == {"ids_alert": 60.0} and got[0]["source"] == str(eve)
+    assert "1 mining IDS alert(s) were on DNS lookups" in " ".join(r.stderr.split())

@@ -672,6 +672,13 @@ def scan(
                 "--suspects to list them).",
                 f"有 {nl} 台主机解析过矿池域名但未达阈值（次数太少或时间太短、只访问了矿池网站，或仅为导入列表中的域名），"
                 "未作报告（使用 --suspects 列出）。"))
+        if logs.counts.get("dns_alerts"):
+            na = logs.counts["dns_alerts"]
+            skipped.append(tr(
+                f"{na:,} mining IDS alert(s) were on DNS lookups with no connection record: they name the host "
+                "that asked and its resolver, not a pool, so they are not findings of their own.",
+                f"有 {na:,} 条挖矿入侵检测告警针对 DNS 查询且无对应连接记录：它们指向发起查询的主机及其解析服务器，"
+                "而非矿池，因此不单独生成结果。"))
         if logs.pool_suspects:
             n = len(logs.pool_suspects)
             skipped.append(tr(

@@ -89,7 +89,7 @@ class FlowLogScanner:
         self.rejects = Rejects()
         self.counts: dict[str, int] = {"dns_answers": 0, "tls_records": 0, "flows": 0, "alerts": 0,
                                        "one_direction_only": 0, "tcp_flows": 0, "udp_flows": 0,
-                                       "sampled_records": 0, "dns_queries": 0}
+                                       "sampled_records": 0, "dns_queries": 0, "dns_alerts": 0}
         self.stage_s: dict[str, float] = {}
 
     @property
@@ -99,8 +99,9 @@ class FlowLogScanner:
 
     @property
     def has_input(self) -> bool:
-        """Whether `findings()` has anything to judge: connection records or lookups of pool names."""
-        return self.has_flows or bool(self.lookups.seen)
+        """Whether `findings()` has anything to judge: connection records, lookups of pool names, or mining
+        alerts (an alert alone is a finding)."""
+        return self.has_flows or bool(self.lookups.seen) or bool(self.alerts)
 
     # -- reading -----------------------------------------------------------------------------
     def add_file(self, path: str | Path, fmt: str, *, start_line: int = 0, flows: bool = True,
@@ -268,6 +269,7 @@ class FlowLogScanner:
 
         t0 = time.perf_counter()
         out: dict[tuple[Any, ...], Finding] = {}
+        alerted: set[tuple[Any, ...]] = set()  # alert keys a connection record took in
         # the samples of every input as one table: a connection's sFlow samples split over rotated captures
         # (or collector folders) are one connection (review 12), not one finding per file
         untimed = [pa.concat_tables(self.untimed_tables)] if len(self.untimed_tables) > 1 else self.untimed_tables
@@ -298,6 +300,7 @@ class FlowLogScanner:
                 alerts = self.alerts.get(key)
                 if alerts:
                     f = _with_alerts(f, view, alerts)
+                    alerted.add(key)
                 if f is None and ("pool_ip" in sub or "pool_domain" in sub):
                     # a pool-shaped connection to a listed pool that too little backs up (an imported list's
                     # address: 20 + 15): a suspect, listed with --suspects and counted otherwise, never lost
@@ -335,6 +338,8 @@ class FlowLogScanner:
                     # verdict without a pool name or an IDS alert behind it is counted as a suspect
                     # (`--suspects` shows them), not reported.
                     self.suspects.append(g)
+        for f in self._alert_only_findings(alerted):
+            out.setdefault(_key(f), f)
         if self._own_lookups:  # clients whose pool lookups no connection finding explains (resolver logs alone)
             covered = {(f.src_ip, x) for f in out.values() for x in (f.pool_host, f.sni, f.dst_ip) if x}
             reported, under = self.lookups.judge(covered)
@@ -347,6 +352,24 @@ class FlowLogScanner:
             self._add_context(f)
         self.stage_s["score"] = self.stage_s.get("score", 0.0) + time.perf_counter() - t0
         return list(out.values())
+
+    def _alert_only_findings(self, alerted: set[tuple[Any, ...]]) -> list[Finding]:
+        """Mining alerts on connections no connection record was read for: a finding from the alert alone.
+
+        Why: a Suricata sensor often logs alerts but not flows (`eve-log` with `alert` only); an
+        ET COINMINER alert was read and counted, then dropped because nothing joined it (review 14). Alerts
+        on DNS (port 53, 5353, 853) name a lookup, not the pool: the resolver's address must never become a
+        pool to block, so those stay counted as `dns_alerts` only."""
+        out: list[Finding] = []
+        for key, alerts in self.alerts.items():
+            rev = (key[2], key[3], key[0], key[1])
+            if key in alerted or rev in alerted:
+                continue
+            if {key[1], key[3]} & {53, 5353, 853}:
+                self.counts["dns_alerts"] += len(alerts)
+                continue
+            out.append(_with_alerts(None, _alert_view(alerts[0]), alerts))
+        return out
 
     def _add_context(self, f: Finding) -> None:
         """What the handshake and the DNS log say, as evidence for the person who confirms the finding;
@@ -521,6 +544,17 @@ def _first_known(*values: int | None) -> int:
 
 def _key(f: Finding) -> tuple[Any, ...]:
     return (f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.first_seen)
+
+
+def _alert_view(a: dict[str, Any]) -> FlowView:
+    """A connection as an IDS alert names it, when no connection record of it was read."""
+    ts = a.get("ts")
+    t = ts.timestamp() if ts is not None else None
+    return FlowView(src_ip=a.get("src_ip"), src_port=a.get("src_port"), dst_ip=a.get("dst_ip"),
+                    dst_port=a.get("dst_port"), transport=(a.get("transport") or "").lower(), first_ts=t, last_ts=t,
+                    direction_certain=True, packets_fwd=0, packets_rev=0, payload_bytes_fwd=0,
+                    payload_bytes_rev=0, syn_seen=False, tcp_flags_fwd=None, community_id=None,
+                    source=a.get("source"))  # fmt: skip
 
 
 def _with_alerts(f: Finding | None, view: FlowView, alerts: Iterable[dict[str, Any]]) -> Finding:
