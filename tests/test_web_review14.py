@@ -14,7 +14,7 @@ import pytest
 
 from minewatch.store.backend import connect, jload
 from test_web_meter_options import _api_upload, meter_96
-from test_web_review13 import SHARED_PCAP, _upload
+from test_web_review13 import SHARED_PCAP, _sha, _stored, _upload, conn_log, dns_log
 from web_helpers import make_env
 
 
@@ -85,3 +85,26 @@ def test_a_reread_that_read_nothing_keeps_the_earlier_finding_and_says_so(env, t
     assert len(_meter_rows(env)) == 1, "a reading that used no reading must not wipe the earlier finding"
     assert any("read nothing usable" in w for w in job.warnings)
     assert any("保持不变" in w for w in job.warnings_zh)
+
+
+def test_scan_again_of_the_logs_alone_keeps_the_capture_and_log_fold(env):
+    pcap = SHARED_PCAP.read_bytes()
+    _upload(env, [("xmr.pcapng", pcap), ("conn.log", conn_log()), ("dns.log", dns_log())])
+
+    def miner() -> list[tuple]:
+        return [r for r in _stored(env) if r[1] == "147.229.13.222" and r[2] == "185.71.66.20"]
+
+    (before,) = miner()
+    _, job = _upload(env, [("conn.log", conn_log()), ("dns.log", dns_log())], rescan="1")
+    assert job.state == "done", job.error
+    (after,) = miner()  # one connection, one finding: still the capture's, under the capture's import
+    assert after[3] == before[3] == "xmr.pcapng" and after[4] == _sha(pcap)
+    db = connect(env.db_path)
+    try:
+        ev, extra = (jload(v) for v in db.one("SELECT evidence, extra FROM findings WHERE src_ip = '147.229.13.222' "
+                                                "AND dst_ip = '185.71.66.20'"))
+    finally:
+        db.close()
+    assert "conn.log" in extra["also_seen_in"]
+    keys = [(e["code"], e["text"]) for e in ev]
+    assert len(keys) == len(set(keys)), "evidence taken in again is not doubled"

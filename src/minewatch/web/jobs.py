@@ -476,7 +476,7 @@ class JobManager:
                 found_logs = self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups, intel=intel)
                 # a connection a capture of the job (scanned now or stored before) also saw is one finding, as `scan`
                 found_logs, restore = self._fold(batches, [f for f in files if f.kind == "capture" and f.sha256 in prior],
-                                                 found_logs)
+                                                 found_logs, logs)
                 batches.extend(_by_log(found_logs, [f for f in logs if f.error is None], prior))
                 for f in logs:
                     if f.warning is not None:
@@ -549,7 +549,7 @@ class JobManager:
             job.finished = time.time()
 
     def _fold(self, batches: list[tuple[JobFile, list[Any]]], stored: list[JobFile],
-              found_logs: list[Any]) -> tuple[list[Any], list[tuple[str, Any]]]:
+              found_logs: list[Any], logs: list[JobFile] | None = None) -> tuple[list[Any], list[tuple[str, Any]]]:
         """The log findings that stand alone, and the stored findings (import sha, finding) that took a
         log finding's evidence in. A capture and a log of the same traffic see one connection: it is one
         finding with both views' evidence and `also_seen_in` (as `minewatch scan` folds them, with
@@ -563,10 +563,59 @@ class JobManager:
             for sha, x in self._stored_findings([f.sha256 for f in stored]):
                 primary.append(x)
                 owner[id(x)] = sha
+        if found_logs:
+            # a capture stored by an earlier upload or scan (not in this job: "scan again" of the logs alone)
+            # that saw the same connection, or took this log's evidence in before: the fold is kept, not undone
+            skip = {f.sha256 for f in stored} | {f.sha256 for f in logs or []}
+            have = {x.finding_id for x in primary}
+            for sha, x in self._stored_near(found_logs, skip, {f.filename for f in logs or []}):
+                if x.finding_id not in have:
+                    have.add(x.finding_id)
+                    primary.append(x)
+                    owner[id(x)] = sha
         if not primary or not found_logs:
             return found_logs, []
         alone, took = fold_same_connections(primary, found_logs)
-        return alone, [(owner[id(x)], x) for x in took if id(x) in owner]
+        restore = [(owner[id(x)], x) for x in took if id(x) in owner]
+        for _, x in restore:  # a stored finding that took this log in before: its evidence is not doubled
+            seen: set[tuple[Any, ...]] = set()
+            ev = []
+            for e in x.evidence:
+                k = (e.code, e.text, e.ts.timestamp() if e.ts is not None else None)
+                if k not in seen:
+                    seen.add(k)
+                    ev.append(e)
+            x.evidence = ev
+        return alone, restore
+
+    def _stored_near(self, found_logs: list[Any], skip: set[str], log_names: set[str]) -> list[tuple[str, Any]]:
+        """(import sha, finding) of stored findings between the log findings' addresses that a log
+        finding may fold into: those of captures (the ledger's kind), and any that names one of these
+        logs in `extra.also_seen_in`; not those stored under the `skip` imports (read by the job itself).
+        `fold_same_connections` then keeps those of the same 5-tuple and time."""
+        from minewatch.store import Store
+        from minewatch.store.backend import finding_from_row
+
+        ips = sorted({str(v) for g in found_logs for v in (g.src_ip, g.dst_ip) if v})
+        if not ips:
+            return []
+        marks = ", ".join("?" for _ in ips)
+        db = connect(self.db_target, wait_s=30.0)
+        try:
+            rows = db.execute(f"SELECT f.import_sha256, i.kind, {', '.join('f.' + c for c in Store._COLUMNS)} "
+                              "FROM findings f LEFT JOIN imports i ON i.content_sha256 = f.import_sha256 "
+                              f"WHERE f.src_ip IN ({marks}) AND f.dst_ip IN ({marks})", [*ips, *ips])  # fmt: skip
+        finally:
+            db.close()
+        out = []
+        for r in rows:
+            if r[0] is None or r[0] in skip:
+                continue
+            x = finding_from_row(r[2:])
+            seen_in = (x.extra or {}).get("also_seen_in") or []
+            if r[1] == "capture" or any(n in seen_in for n in log_names):
+                out.append((r[0], x))
+        return out
 
     def _stored_findings(self, shas: list[str]) -> list[tuple[str, Any]]:
         """(import sha, finding) of the findings stored with these imports."""
