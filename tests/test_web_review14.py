@@ -108,3 +108,30 @@ def test_scan_again_of_the_logs_alone_keeps_the_capture_and_log_fold(env):
     assert "conn.log" in extra["also_seen_in"]
     keys = [(e["code"], e["text"]) for e in ev]
     assert len(keys) == len(set(keys)), "evidence taken in again is not doubled"
+
+
+def _conn_b() -> bytes:
+    return conn_log().replace(b"147.229.13.222", b"10.20.30.40").replace(b"CAbc1", b"CZzz9")
+
+
+def test_two_logs_uploaded_under_one_name_are_filed_under_their_own_imports(env, tmp_path):
+    a, b = conn_log(), _conn_b()
+    _, job = _upload(env, [("conn.log", a), ("conn.log", b), ("dns.log", dns_log())])
+    assert job.state == "done", job.error
+    rows = [r for r in _stored(env) if r[0] != "dns"]
+    assert {r[4] for r in rows} == {_sha(a), _sha(b)}, "each log's finding under its own import"
+    assert {r[3] for r in rows} == {"conn.log"}, "shown under the name it was uploaded as"
+    db = connect(env.db_path)
+    try:
+        ids = {r[0] for r in db.execute("SELECT finding_id FROM findings WHERE kind <> 'dns'")}
+    finally:
+        db.close()
+    (tmp_path / "alone").mkdir()
+    env2 = make_env(tmp_path / "alone")  # the same content uploaded alone gives the same ids
+    _upload(env2, [("conn.log", b), ("dns.log", dns_log())])
+    db = connect(env2.db_path)
+    try:
+        alone = {r[0] for r in db.execute("SELECT finding_id FROM findings WHERE kind <> 'dns'")}
+    finally:
+        db.close()
+    assert alone and alone <= ids

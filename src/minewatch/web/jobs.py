@@ -143,6 +143,15 @@ class JobFile:
     #: a meter file read now: the meters its reading judged (not skipped for too little usable data);
     #: only their earlier findings may be replaced by this reading's
     judged: set[str] | None = None
+    #: the name a log is read under inside the job (`Finding.source` while scanning): its upload name, or
+    #: for a second log uploaded under the same name that name with a number, so each log finding can be
+    #: filed under the log it came from; stored findings get the upload name back (`_unkey`), so their ids
+    #: are those of the same content uploaded alone
+    source_key: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.source_key or self.filename
 
     def damaged(self, e: BaseException) -> None:
         """Mark the file read up to a damage (a warning, not a failure): its error names the file as
@@ -157,6 +166,7 @@ class JobFile:
             e = _broken_gzip(self.filename, e, start=False)  # zlib's own words name no file and have no Chinese
         if isinstance(e, InputError):
             path = e.path if e.path and not e.path.startswith(str(self.path)) else self.filename
+            path = self.filename if path == self.key else path
             named: InputError = InputError(e.message, path=_named(path, {str(self.path): self.filename}),
                                            offset=e.offset, line=e.line)  # fmt: skip
             if isinstance(e, Worded):
@@ -165,6 +175,8 @@ class JobFile:
                 named.compressed_at = e.compressed_at  # type: ignore[attr-defined]
             e = named
         by_path = {str(self.path): self.filename, self.path.name: self.filename}
+        if self.key != self.filename:
+            by_path[self.key] = self.filename
         self.error = _named(str(e) or type(e).__name__, by_path)
         if not isinstance(e, InputError) and self.filename not in self.error:
             self.error = f"{self.filename}: {self.error}"
@@ -446,6 +458,16 @@ class JobManager:
             meters_seen: set[str] = set()
             batches: list[tuple[JobFile, list[Any]]] = []  # (file whose sha the findings are stored under, findings)
             logs = [f for f in files if f.kind in LOG_KINDS]
+            taken = {f.filename for f in every}
+            names: set[str] = set()
+            for f in logs:  # each log read under a name of its own inside the job (`JobFile.source_key`)
+                if f.filename in names:
+                    n = 2
+                    while f"{f.filename} ({n})" in taken:
+                        n += 1
+                    f.source_key = f"{f.filename} ({n})"
+                    taken.add(f.source_key)
+                names.add(f.filename)
             from minewatch.net.lookups import PoolLookups
 
             intel = self._intel()  # the store's pool lists, read once for every file of the job
@@ -474,10 +496,11 @@ class JobManager:
             if logs and not all(f.sha256 in prior for f in logs):
                 # names of every log are read (later connections need them), connections of new logs only
                 found_logs = self._scan_logs(job, logs, base, known=set(prior), lookups=job_lookups, intel=intel)
+                origin = _unkey(found_logs, logs)
                 # a connection a capture of the job (scanned now or stored before) also saw is one finding, as `scan`
                 found_logs, restore = self._fold(batches, [f for f in files if f.kind == "capture" and f.sha256 in prior],
                                                  found_logs, logs)
-                batches.extend(_by_log(found_logs, [f for f in logs if f.error is None], prior))
+                batches.extend(_by_log(found_logs, [f for f in logs if f.error is None], prior, origin))
                 for f in logs:
                     if f.warning is not None:
                         job.warn(f"{f.warning}. The file was read up to this damage: the records before it were "
@@ -492,10 +515,11 @@ class JobManager:
                 if prior:  # files stored before: their findings explain lookups as the CLI's do
                     covered |= self._stored_pairs(list(prior))
                 reported, under = job_lookups.judge(covered)
-                by_name = {f.filename: f for f in files}
+                by_name = {f.filename: f for f in reversed(files)} | {f.key: f for f in files}
                 for g in reported:
                     if files:
                         batches.append((by_name.get(g.source or "", files[0]), [g]))
+                _unkey(reported, files)
                 if under:
                     nl = len({g.src_ip for g in under})
                     job.note(f"{nl} host(s) looked up pool names but stayed under the threshold (too few lookups over "
@@ -669,7 +693,7 @@ class JobManager:
         from minewatch.net.logscan import FlowLogScanner
 
         scanner = FlowLogScanner(intel or self._intel(), lookups=lookups, tz_offset_h=job.tz_offset)
-        by_path = {str(f.path): f.filename for f in files}
+        by_path = {str(f.path): f.filename for f in files} | {f.key: f.filename for f in files if f.key != f.filename}
         for f in files:
             def progress(pos: int, size: int, start: int = base) -> None:
                 job.done_bytes = min(start + int(pos), job.size_bytes)
@@ -677,7 +701,7 @@ class JobManager:
             before = _read_so_far(scanner)
             try:
                 scanner.add_file(f.path, f.kind or "", progress=progress, flows=f.sha256 not in (known or set()),
-                                 source=f.filename)
+                                 source=f.key)
             except InputError as e:
                 if _read_so_far(scanner) != before:
                     # damage met part-way (a gzip cut short): what came before it was read and is used, as
@@ -828,11 +852,39 @@ class JobManager:
         return suspects
 
 
-def _by_log(found: list[Any], logs: list[JobFile], prior: dict[str, Any]) -> list[tuple[JobFile, list[Any]]]:
-    """Log findings grouped under the log each came from (`Finding.source` is the name the log was read
-    as), as `minewatch scan` files them by `log_shas`: a finding is stored under its own file's import,
-    not under whichever log was named first. One whose source is no log of the job (none expected) goes
-    to the first log read now."""
+def _unkey(found: list[Any], files: list[JobFile]) -> dict[int, JobFile]:
+    """The file each finding came from (by `id()`), from the name it was read under (`JobFile.key`);
+    the findings get the upload name back as their source, and with it the id the same content gives
+    when it is uploaded alone (ids include the source)."""
+    by_key: dict[str, JobFile] = {}
+    for f in files:
+        by_key.setdefault(f.filename, f)
+    by_key.update({f.key: f for f in files})
+    by_key.update({str(f.path): f for f in files})
+    origin: dict[int, JobFile] = {}
+    for x in found:
+        f = by_key.get(x.source or "")
+        if f is None:
+            continue
+        origin[id(x)] = f
+        if x.source != f.filename and x.source == f.key:
+            natural = x.finding_id == x.natural_id()
+            x.source = f.filename
+            if natural:
+                x.finding_id = x.natural_id()
+            for e in x.evidence:
+                e.text = e.text.replace(f.key, f.filename)
+                if e.text_zh:
+                    e.text_zh = e.text_zh.replace(f.key, f.filename)
+    return origin
+
+
+def _by_log(found: list[Any], logs: list[JobFile], prior: dict[str, Any],
+            origin: dict[int, JobFile] | None = None) -> list[tuple[JobFile, list[Any]]]:
+    """Log findings grouped under the log each came from (`origin`, from the name each log was read
+    under: two logs uploaded under one name are told apart), as `minewatch scan` files them by
+    `log_shas`: a finding is stored under its own file's import, not under whichever log was named
+    first. One whose source is no log of the job (none expected) goes to the first log read now."""
     if not logs:
         return []
     by_source: dict[str, JobFile] = {}
@@ -842,7 +894,9 @@ def _by_log(found: list[Any], logs: list[JobFile], prior: dict[str, Any]) -> lis
     fallback = next((f for f in logs if f.sha256 not in prior), logs[0])
     out: dict[str, tuple[JobFile, list[Any]]] = {}
     for x in found:
-        f = by_source.get(x.source or "", fallback)
+        f = (origin or {}).get(id(x)) or by_source.get(x.source or "", fallback)
+        if all(g is not f for g in logs):
+            f = fallback
         out.setdefault(f.sha256, (f, []))[1].append(x)
     return list(out.values())
 
