@@ -135,3 +135,27 @@ def test_two_logs_uploaded_under_one_name_are_filed_under_their_own_imports(env,
     finally:
         db.close()
     assert alone and alone <= ids
+
+
+def _zstd(data: bytes) -> bytes:
+    import pyarrow as pa
+
+    return pa.compress(data, codec="zstd", asbytes=True)
+
+
+@pytest.mark.parametrize("name,conv", [
+    ("p96_u16.csv", lambda t: t.encode("utf-16")),  # Excel's "Unicode text": UTF-16 with BOM
+    ("p96_u16.txt", lambda t: t.replace(",", "\t").encode("utf-16")),
+    ("p96.csv.zst", lambda t: _zstd(t.encode())),
+])  # fmt: skip
+def test_utf16_and_zstd_meter_files_are_read_as_the_cli_reads_them(env, tmp_path, name, conv):
+    text = meter_96(tmp_path / "p96.csv").read_text()
+    job = _api_upload(env, conv(text), name, meter_unit="kwh")
+    assert job.state == "done" and job.kind == "meter" and job.findings >= 1, (job.state, job.error)
+
+
+def test_a_broken_zstd_file_is_named_in_both_languages(env):
+    _, job = _upload(env, [("x.pcapng", SHARED_PCAP.read_bytes()), ("m.csv.zst", b"\x28\xb5\x2f\xfd" + b"\xff" * 64)])
+    assert job.state == "done_with_errors" and job.findings == 1
+    bad = next(f for f in job.files if f.filename == "m.csv.zst")
+    assert "m.csv.zst" in bad.error and "m.csv.zst" in bad.error_zh and "zstd" in bad.error_zh

@@ -77,19 +77,42 @@ def sniff(path: Path) -> str:
 
     if is_spreadsheet(path):
         return "meter"
-    # text: UTF-8 (a character may be cut at the end of the sample) or GB18030/GBK, as the meter reader takes
+    # text in an encoding the meter reader takes (`power.readers.text_encoding`: UTF-8, GB18030/GBK, UTF-16
+    # with or without BOM, as Excel's "Unicode text"), plain, gzip or zstd compressed, as `power scan` reads it
+    from minewatch.power.readers import text_encoding
+
     with open(path, "rb") as fh:
         text = fh.read(4096)
     if text[:2] == b"\x1f\x8b":
         text = _gunzip_head(path, 4096)
-    for enc in ("utf-8", "gb18030"):
-        try:
-            text.decode(enc)
-            return "meter"
-        except UnicodeDecodeError as e:
-            if enc == "utf-8" and len(text) == 4096 and e.start >= len(text) - 3:
-                return "meter"
+    elif text[:4] == _ZSTD_MAGIC:
+        text = _unzstd_head(path, 4096)
+    enc = text_encoding(text)
+    if enc is not None and enc.startswith("utf-16") and text[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        # UTF-16 without a BOM is told by its NUL bytes alone, which binary junk has too: a meter table has
+        # line breaks or delimiters (and its values are digits), so a sample with none is not one
+        sample = text[: len(text) // 2 * 2].decode(enc, "replace")
+        if not (any(c in sample for c in "\n,;\t") and any(c.isdigit() for c in sample)):
+            enc = None
+    if enc is not None:
+        return "meter"
     raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0)
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _unzstd_head(path: Path, n: int) -> bytes:
+    """Up to `n` decompressed bytes from the start of a zstd file (a meter export compressed as the CLI
+    reads it); a frame that cannot be decompressed from its start is a broken file, in both languages."""
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(str(path), compression="zstd") as stream:
+            return bytes(stream.read(n))
+    except Exception as e:  # pyarrow's own errors for a broken zstd frame
+        raise Worded(f"a broken zstd file: its start cannot be decompressed ({e})",
+                     "zstd 文件已损坏：其开头无法解压", path=str(path), offset=0) from e  # fmt: skip
 
 
 def _broken_gzip(path: str, e: BaseException, start: bool = True) -> Worded:
