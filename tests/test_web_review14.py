@@ -159,3 +159,19 @@ def test_a_broken_zstd_file_is_named_in_both_languages(env):
     assert job.state == "done_with_errors" and job.findings == 1
     bad = next(f for f in job.files if f.filename == "m.csv.zst")
     assert "m.csv.zst" in bad.error and "m.csv.zst" in bad.error_zh and "zstd" in bad.error_zh
+
+
+def test_the_load_curve_shows_a_day_with_data_between_two_gaps():
+    from datetime import UTC, datetime
+
+    from minewatch.model import Finding
+    from minewatch.web import svg
+
+    f = Finding(detector="power", kind="power", score=80.0, subscores={}, evidence=[], meter_id="m1",
+                onset=datetime(2024, 3, 3, tzinfo=UTC), kw_mining=10.0,
+                extra={"daily_kw": {"start": "2024-03-01", "clock": "UTC", "tz_offset_h": 0.0, "days_per_point": 1,
+                                    "min": [1, 2, None, 12, None, 12], "mean": [2, 3, None, 13, None, 13],
+                                    "max": [3, 4, None, 14, None, 14]}})  # fmt: skip
+    out = svg.load_curve(f)
+    assert out.count("<circle") == 2, "the two isolated days are drawn as dots; the first two days as a line"
+    assert "L" in out.split('d="', 1)[1].split('"', 1)[0]

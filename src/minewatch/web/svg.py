@@ -159,14 +159,17 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
         y = height - pad_b - (height - pad_b - pad_t) * (v - lo) / (hi - lo or 1)
         return x, y
 
-    # a new sub-path (M) after every gap: days without readings are not drawn across
-    moves, gap = [], True
+    # a new sub-path (M) after every gap: days without readings are not drawn across; a day with readings
+    # between two gaps (or a gap and an end) is a sub-path of one point, which draws nothing: it gets a dot
+    moves, dots, gap = [], [], True
     for i, (_, v) in enumerate(pts):
         if v is None:
             gap = True
             continue
         x, y = xy(i, v)
         moves.append(f"{'M' if gap else 'L'}{x:.1f},{y:.1f}")
+        if gap and (i + 1 >= n or pts[i + 1][1] is None):
+            dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="load-point" fill="#c0392b"/>')
         gap = False
     path = " ".join(moves)
     out = [f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
@@ -176,7 +179,7 @@ def load_curve(f: Finding, *, width: int = 720, height: int = 180, label: str = 
            f'<text x="{pad_l - 4}" y="{height - pad_b}" text-anchor="end" class="tick">{lo:.0f}</text>',
            # stroke and no fill on the element itself: a renderer without the page's CSS (the PDF
            # report) filled the open path black
-           f'<path d="{path}" class="load" fill="none" stroke="#c0392b" stroke-width="2"/>',
+           f'<path d="{path}" class="load" fill="none" stroke="#c0392b" stroke-width="2"/>', *dots,
            f'<text x="{pad_l}" y="{height - 5}" class="tick">{_e(pts[0][0])}</text>',
            f'<text x="{width - 8}" y="{height - 5}" text-anchor="end" class="tick">{_e(pts[-1][0])}</text>']  # fmt: skip
     if f.onset is not None and curve:
