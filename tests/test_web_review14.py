@@ -4,6 +4,11 @@
    (finding ids include the source name, so same-name files share ids): it is kept and marked superseded.
 2. A damaged `.gz` beside a good capture: that file is marked unread (named, both languages), the
    capture's finding is stored, the job ends `done_with_errors`.
+3. A re-read whose options read nothing usable keeps the earlier findings and warns.
+4. "Scan again" of the logs alone folds into the stored capture finding instead of adding a second row.
+5. Two logs uploaded under one name: each finding under its own log's import, ids as uploaded alone.
+6. UTF-16 and zstd meter files are taken on upload, as the CLI reads them.
+7. The load curve draws a day with readings between two gaps.
 """
 
 from __future__ import annotations
