@@ -91,7 +91,7 @@ def test_the_rescued_line_is_worded_in_chinese(tmp_path, tmp_home):
     p = _write(tmp_path / "p.csv", "\n".join(lines) + "\n")
     r = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(p), "--unit", "kwh", "--no-store"])
     assert r.exit_code == 0, r.output
-    assert "无法按表格行读取" in r.stderr and "无法解析的行 96" in r.stderr, r.stderr
+    assert "无法按表格行读取" in r.stderr and "无法解析的行：96" in r.stderr, r.stderr
 
 
 # -- 2. metadata: a stray quote ------------------------------------------------------------------------
@@ -185,6 +185,7 @@ def test_text_encoding_tells_text_from_binary():
     pcap = b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\x00" * 16 + bytes(range(256)) * 4
     assert text_encoding(pcap) is None
     assert text_encoding(gzip.compress(b"x" * 1000)) is None
+    assert text_encoding(b"\x00\xff\xfe\x01" * 10) is None  # junk with NULs in every other byte is no UTF-16
 
 
 # -- 6. a title row above a ragged line ----------------------------------------------------------------

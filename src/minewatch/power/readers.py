@@ -528,10 +528,12 @@ def _utf16(head: bytes) -> str | None:
     even, odd = head[0:n:2], head[1:n:2]
     half = n // 2
     for enc, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-        if zeros.count(0) >= 0.5 * half and other.count(0) <= 0.02 * half:
+        # ASCII-range text: nearly every high byte NUL, and the text has a line break or a delimiter (40 bytes
+        # of "\x00\xff\xfe\x01" junk passed the old half-NUL rule as UTF-16-BE; web review 14)
+        if zeros.count(0) >= 0.9 * half and other.count(0) <= 0.02 * half:
             text = head[:n].decode(enc, "replace")
             ctrl = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\x0c\x1b")
-            if ctrl <= 0.01 * len(text):
+            if ctrl <= 0.01 * len(text) and any(c in text for c in "\n,;\t"):
                 return enc
     return None
 
