@@ -39,10 +39,10 @@ def test_a_file_named_twice_is_read_once(tmp_path, tmp_home):
 
 
 def test_the_first_mention_is_kept():
-    from minewatch.power.cli import _first_of_each
+    from minewatch.scan_cli import first_of_each
 
     a, b = Path("x/a.csv"), Path("x/b.csv")
-    assert _first_of_each([b, a, Path("x/../x/b.csv"), a]) == [b, a]
+    assert first_of_each([b, a, Path("x/../x/b.csv"), a]) == [b, a]
 
 
 @pytest.mark.parametrize("iv", ["7", "1000", "86399", "50000"])

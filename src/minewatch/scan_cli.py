@@ -899,7 +899,7 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[s
             errors.append(tr(f"{top}: a directory with no capture or log file in it (and no collector Parquet or nfcapd "
                              f"files); {skip_en}",
                              f"{top}：该目录中没有抓包或日志文件（也没有采集器 Parquet 或 nfcapd 文件）；{skip_zh}"))
-    return _first_of_each(out), notes, errors
+    return first_of_each(out), notes, errors
 
 
 def _flow_rows(logs: Any) -> int:
@@ -907,9 +907,9 @@ def _flow_rows(logs: Any) -> int:
     return sum(t.num_rows for t in (*logs.flow_tables, *logs.untimed_tables))
 
 
-def _first_of_each(paths: list[Path]) -> list[Path]:
+def first_of_each(paths: list[Path]) -> list[Path]:
     """The inputs with each file or folder once (by resolved path), the first mention kept: `scan D D/sub`
-    read D/sub's files twice, and their sessions were counted twice."""
+    read D/sub's files twice, and their sessions were counted twice (`power scan D D/file` too)."""
     seen: set[Path] = set()
     out: list[Path] = []
     for p in paths:

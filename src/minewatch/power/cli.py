@@ -29,7 +29,7 @@ from minewatch.power.readers import (
     text_encoding,
     used_readings,
 )
-from minewatch.scan_cli import Format  # table|jsonl|csv: the one --format choice list of the CLI
+from minewatch.scan_cli import Format, first_of_each  # the CLI's one --format list and input dedupe
 
 
 class Unit(StrEnum):
@@ -196,23 +196,7 @@ def expand_directories(paths: list[Path]) -> tuple[list[Path], list[str], list[P
             notes.append(tr(f"{top}: {n} {'entry is' if n == 1 else 'entries are'} not a meter file and "
                             f"{'was' if n == 1 else 'were'} skipped ({names}; sub-folders are not read)",
                             f"{top}：{n} 项不是电表数据文件，已跳过（{names_zh}；不读取子文件夹）"))
-    return _first_of_each(out), notes, empty
-
-
-def _first_of_each(paths: list[Path]) -> list[Path]:
-    """The files with each one once (by resolved path), the first mention kept (review 14: `power scan D
-    D/file` read the file twice, 40,320 readings of which 20,160 "duplicates")."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for p in paths:
-        try:
-            key = p.resolve()
-        except (OSError, RuntimeError):
-            key = p
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
+    return first_of_each(out), notes, empty
 
 
 @app.command("scan")
