@@ -342,3 +342,23 @@ def test_only_capture_names_make_an_unreadable_file_an_input(tmp_path):
         assert named_as_input(tmp_path / name), name
     for name in ("notes.log", "manifest.json", "conn.log.gz", "eve.json.gz", "readme.txt"):
         assert not named_as_input(tmp_path / name), name
+
+
+def test_a_new_capture_is_hashed_while_it_is_read_and_filed_under_its_hash(demo, tmp_path, tmp_home):
+    """No import of its size yet: the capture is read while another thread hashes it; its findings must still
+    be filed under its content hash, and a second scan must find it already imported."""
+    from minewatch.store import Store, file_sha256
+
+    cap = tmp_path / "d.pcap"
+    shutil.copy(demo, cap)
+    r = run("scan", str(cap), "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    st = Store(read_only=True)
+    try:
+        assert st.imported_size(cap.stat().st_size)
+        rows = st.con.execute("SELECT DISTINCT import_sha256 FROM findings").fetchall()
+    finally:
+        st.close()
+    assert rows == [(file_sha256(cap),)]
+    r = run("scan", str(cap), "--format", "jsonl")
+    assert "already imported" in " ".join(r.stderr.split())

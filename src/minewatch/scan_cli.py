@@ -7,6 +7,7 @@ piped; the progress bar, stage timings and the closing summary go to stderr.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import sys
@@ -80,6 +81,14 @@ def _load_intel(store: Any, extra_lists: list[Path]) -> Any:
     for p in extra_lists:
         intel.import_list(p)
     return intel
+
+
+@functools.cache
+def _hasher() -> Any:
+    """One worker thread that hashes a capture while it is read (hashlib releases the GIL on large blocks)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="minewatch-sha256")
 
 
 def _read_only_store(db: str | None) -> Any:
@@ -485,8 +494,15 @@ def scan(
                     scanner.stats.files += 1
                     skipped.append(tr(f"{p}: empty file, nothing to read.", f"{p}：空文件，没有可读取的内容。"))
                     continue
-                sha = _content_sha(p) if store is not None else None
                 fmt = sniff_format(p) if p.is_file() or p.is_dir() else None
+                sha_job = None
+                if store is not None and fmt not in FLOW_LOG_FORMATS and p.is_file() and not store.imported_size(size):
+                    # no import of this size: it cannot have been imported, so the capture is read while another
+                    # core hashes it (the hash only files its findings; 0.9 s of a 1 GB capture's 13 s)
+                    sha_job = _hasher().submit(_content_sha, p)
+                    sha = None
+                else:
+                    sha = _content_sha(p) if store is not None else None
                 if fmt in FLOW_LOG_FORMATS:
                     plan = ledger.plan(p) if ledger is not None and p.is_file() else None
                     action = "full" if plan is None or rescan else plan.action
@@ -563,6 +579,8 @@ def scan(
                     elif (hint := unread_hint(p)) is not None:
                         skipped.append(tr(f"{p}: {hint[0]}", f"{p}：{hint[1]}"))
                 findings.extend(got)
+                if sha_job is not None:
+                    sha = sha_job.result()
                 if sha:
                     capture_shas[str(p)] = sha
                 exported = scanner.exports.take() if scanner.exports is not None else None

@@ -454,6 +454,11 @@ class Store:
             return None
         return {"path": row[0], "imported_at": row[1], "summary": json.loads(row[2]) if row[2] else None}
 
+    def imported_size(self, size: int) -> bool:
+        """Whether any import had exactly this many bytes: when none did, a file cannot be one already
+        imported, and a scan need not wait for its hash before reading it."""
+        return self.con.execute("SELECT 1 FROM imports WHERE size_bytes = ? LIMIT 1", [size]).fetchone() is not None
+
     def record_import(
         self, sha256: str, path: str | Path, size: int, kind: str, summary: dict[str, Any]
     ) -> None:

@@ -423,6 +423,10 @@ class PgStore:
             return None
         return {"path": row[0], "imported_at": utc(row[1]), "summary": jload(row[2])}
 
+    def imported_size(self, size: int) -> bool:
+        """As `Store.imported_size`: whether any import had exactly this many bytes."""
+        return self.db.one("SELECT 1 FROM imports WHERE size_bytes = ? LIMIT 1", [size]) is not None
+
     def record_import(self, sha256: str, path: str | Path, size: int, kind: str, summary: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (content_sha256) DO UPDATE SET "
