@@ -362,3 +362,23 @@ def test_a_new_capture_is_hashed_while_it_is_read_and_filed_under_its_hash(demo,
     assert rows == [(file_sha256(cap),)]
     r = run("scan", str(cap), "--format", "jsonl")
     assert "already imported" in " ".join(r.stderr.split())
+
+
+def test_read_head_gives_what_a_gzip_head_holds_and_whether_it_broke(tmp_path):
+    """The one gzip-head reader the sniffers, hints and web uploads share (`sources.zeek.read_head`)."""
+    from minewatch.sources.zeek import read_head
+
+    body = b"#separator \\x09\n" + b"x" * 10_000
+    plain, whole, cut, bad = (tmp_path / n for n in ("a.log", "a.log.gz", "cut.gz", "bad.gz"))
+    plain.write_bytes(body)
+    whole.write_bytes(gzip.compress(body))
+    cut.write_bytes(gzip.compress(body)[:40])
+    z = bytearray(gzip.compress(body))
+    z[12:20] = b"\xff" * 8
+    bad.write_bytes(bytes(z))
+    assert read_head(plain, 100) == (body[:100], False)
+    assert read_head(whole, 4096) == (body[:4096], False)
+    got, broken = read_head(cut)
+    assert broken and body.startswith(got)
+    got, broken = read_head(bad)
+    assert broken and body.startswith(got)

@@ -731,18 +731,11 @@ SKIPPED_EXAMPLES = 5
 
 def _is_capture(path: Path) -> bool:
     """A pcap/pcapng file, gzip-compressed or not, by its first bytes (names are not trusted)."""
-    import gzip
-
-    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+    from minewatch.sources.zeek import read_head
 
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            if head[:2] == b"\x1f\x8b":
-                f.seek(0)
-                with gzip.GzipFile(fileobj=f) as z:
-                    head = z.read(4)
-    except GZIP_HEAD_ERRORS:
+        head, _broken = read_head(path, 4)
+    except OSError:
         return False
     return head in _CAPTURE_MAGIC
 
@@ -766,39 +759,30 @@ def unread_hint(path: Path) -> tuple[str, str] | None:
     log whose gzip was cut inside its header (fuzz campaign, session 9); the reader's error stays (it names
     the byte), this says what the file is and what to do. Only a hint: nothing is decided from it.
     """
-    import zlib
+    from minewatch.sources.zeek import read_head
 
     try:
         with open(path, "rb") as f:
-            raw = f.read(4096)
+            magic_bytes = f.read(8)
+        for magic, kind, cmd in _OTHER_COMPRESSION:
+            if magic_bytes.startswith(magic):
+                return (f"{kind}-compressed; minewatch reads plain and gzip files: decompress it first (`{cmd}`).",
+                        f"为 {kind} 压缩文件；minewatch 只读取未压缩和 gzip 文件，请先解压（`{cmd}`）。")
+        raw, cut = read_head(path)
     except OSError:
         return None
-    for magic, kind, cmd in _OTHER_COMPRESSION:
-        if raw.startswith(magic):
-            return (f"{kind}-compressed; minewatch reads plain and gzip files: decompress it first (`{cmd}`).",
-                    f"为 {kind} 压缩文件；minewatch 只读取未压缩和 gzip 文件，请先解压（`{cmd}`）。")
-    cut = False
-    if raw[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(wbits=31)
-        try:
-            with open(path, "rb") as f:
-                raw = d.decompress(f.read(1 << 20), 4096)
-        except (OSError, EOFError, zlib.error):
-            return None
-        cut = not d.eof and len(raw) < 4096
     text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
     if not text or sum(c == "\ufffd" or (c < " " and c not in "\t\r\n") for c in text) > len(text) // 20:
         return None  # binary: the reader's error says it all
-    what = ("a Zeek log header" if text.startswith("#") else
-            "JSON lines" if text.lstrip().startswith("{") else "text")
+    what, what_zh = (("a Zeek log header", "Zeek 日志头") if text.startswith("#") else
+                     ("JSON lines", "JSON 行") if text.lstrip().startswith("{") else ("text", "文本"))
     if cut:
         return (f"{what} whose gzip stream ends after {len(raw)} bytes: the file was cut short.",
-                f"内容为{ {'a Zeek log header': 'Zeek 日志头', 'JSON lines': 'JSON 行'}.get(what, '文本')}，"
-                f"但 gzip 数据在 {len(raw)} 字节后中断：文件不完整。")
+                f"内容为{what_zh}，但 gzip 数据在 {len(raw)} 字节后中断：文件不完整。")
     return (f"{what}, but not a log minewatch recognises (Zeek TSV/JSON conn/dns/ssl/x509, Suricata EVE, "
             "resolver logs); see README.",
-            f"为{ {'a Zeek log header': 'Zeek 日志头', 'JSON lines': 'JSON 行'}.get(what, '文本')}，但不是 minewatch "
-            "可识别的日志（Zeek TSV/JSON conn/dns/ssl/x509、Suricata EVE、解析服务器日志）；见 README。")
+            f"为{what_zh}，但不是 minewatch 可识别的日志（Zeek TSV/JSON conn/dns/ssl/x509、Suricata EVE、"
+            "解析服务器日志）；见 README。")
 
 
 def looks_like_meter_table(path: Path) -> bool:
@@ -809,17 +793,11 @@ def looks_like_meter_table(path: Path) -> bool:
     capture (magic 0x63757374)" alone does not tell them that `minewatch power scan` reads them.
     Only a hint: nothing is decided from it.
     """
-    import gzip
-
-    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+    from minewatch.sources.zeek import read_head
 
     try:
-        with open(path, "rb") as f:
-            raw = f.read(4096)
-        if raw[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rb") as z:
-                raw = z.read(4096)
-    except GZIP_HEAD_ERRORS:
+        raw, _broken = read_head(path)
+    except OSError:
         return False
     for enc in ("utf-8-sig", "gbk"):
         try:

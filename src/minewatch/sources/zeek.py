@@ -648,6 +648,32 @@ _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"
 GZIP_HEAD_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
 
 
+def read_head(path: str | Path, n: int = 4096) -> tuple[bytes, bool]:
+    """The first `n` bytes of a file, decompressed when it is gzip, and whether its gzip stream broke off
+    before giving them (cut short, or damaged: zlib's error). What came out before the break is kept.
+
+    Why one function: the sniffers and hints of `scan`, the web's upload sniffing and `damaged_gzip` each
+    opened gzip heads their own way, and each had to learn separately that zlib raises neither OSError
+    nor EOFError (review: a corrupt .gz ended `scan DIR`, then a web job, in a traceback). OSError from
+    opening or reading the file itself propagates."""
+    with open(path, "rb") as f:
+        raw = f.read(n)
+    if raw[:2] != b"\x1f\x8b":
+        return raw, False
+    d = zlib.decompressobj(wbits=31)
+    out = b""
+    try:
+        with open(path, "rb") as f:
+            while len(out) < n and not d.eof:
+                chunk = f.read(1 << 16)
+                if not chunk:
+                    return out[:n], True  # the stream ends before its end marker: cut short
+                out += d.decompress(chunk)
+    except zlib.error:
+        return out[:n], True
+    return out[:n], False
+
+
 def sniff_format(path: str | Path) -> str | None:
     """"pcap" | "pcapng" | "zeek-tsv" | "zeek-json" | "eve" | "netflow-parquet" | "nfcapd" | "resolver-log" | None,
     from content.
@@ -757,15 +783,9 @@ def damaged_gzip(path: Path) -> bool:
     """Whether the file starts as gzip but its first bytes cannot be decompressed (a damaged or cut stream):
     an input that cannot be read, not a file of another kind."""
     try:
-        with open(path, "rb") as f:
-            if f.read(2) != b"\x1f\x8b":
-                return False
-            f.seek(0)
-            with gzip.GzipFile(fileobj=f) as z:
-                z.read(4096)
-    except GZIP_HEAD_ERRORS:
+        return read_head(path)[1]
+    except OSError:
         return True
-    return False
 
 
 def holds_other_inputs(directory: Path) -> bool:

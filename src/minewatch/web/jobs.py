@@ -87,14 +87,7 @@ def sniff(path: Path) -> str:
         text = _gunzip_head(path, 4096)
     elif text[:4] == _ZSTD_MAGIC:
         text = _unzstd_head(path, 4096)
-    enc = text_encoding(text)
-    if enc is not None and enc.startswith("utf-16") and text[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-        # UTF-16 without a BOM is told by its NUL bytes alone, which binary junk has too: a meter table has
-        # line breaks or delimiters (and its values are digits), so a sample with none is not one
-        sample = text[: len(text) // 2 * 2].decode(enc, "replace")
-        if not (any(c in sample for c in "\n,;\t") and any(c.isdigit() for c in sample)):
-            enc = None
-    if enc is not None:
+    if text_encoding(text) is not None:  # (UTF-16 without a BOM needs line breaks or delimiters there)
         return "meter"
     raise InputError("neither a packet capture, a flow log nor a text meter file", path=str(path), offset=0)
 
@@ -129,19 +122,14 @@ def _gunzip_head(path: Path, n: int) -> bytes:
     """Up to `n` decompressed bytes from the start of a gzip file. Damage after some bytes came out
     leaves what came before it (the readers then say where it is); damage before any byte came out
     is a broken file (`sources.zeek.GZIP_HEAD_ERRORS`: zlib's error as well as OSError and EOFError)."""
-    from minewatch.sources.zeek import GZIP_HEAD_ERRORS
+    from minewatch.sources.zeek import read_head
 
-    out = b""
     try:
-        with gzip.open(path, "rb") as g:
-            while len(out) < n:
-                block = g.read(min(512, n - len(out)))
-                if not block:
-                    break
-                out += block
-    except GZIP_HEAD_ERRORS as e:
-        if not out:
-            raise _broken_gzip(str(path), e) from e
+        out, broken = read_head(path, n)
+    except OSError as e:
+        raise _broken_gzip(str(path), e) from e
+    if broken and not out:
+        raise _broken_gzip(str(path), EOFError("no byte could be decompressed"))
     return out
 
 
