@@ -71,10 +71,9 @@ def is_binary_input(path: Path) -> bool:
     "malformed CSV (invalid utf-8 sequence)" (review 12); neither tells a person that the file is no
     meter export at all, nor where it belongs. Binary means mostly non-text: a capture's or an
     executable's magic, or what `readers.text_encoding` (the readers' own rule) finds no text encoding
-    for (control bytes above 1 % of the first 8 KiB and on more than a tenth of its lines). One NUL in a text
-    file is not (review 13: a
-    meter export with one NUL on line 51 lost all 3,600 readings as "binary"); that line is the
-    reader's, an unparsable row. UTF-16 text, with or without BOM, is text. Files the readers open by
+    for (control bytes above 1 % of the first 8 KiB and on more than a tenth of its lines). One NUL in a
+    text file is not (review 13: a meter export with one NUL on line 51 lost all 3,600 readings as
+    "binary"); that line is the reader's, an unparsable row. UTF-16 text, with or without BOM, is text. Files the readers open by
     their magic (compressed CSV, Parquet, workbooks) are not binary."""
     try:
         with path.open("rb") as fh:
