@@ -612,13 +612,49 @@ def _head_text(src: Path | io.BytesIO) -> str:
     return head.decode("utf-8", "replace")
 
 
+def _fields(line: str, delim: str) -> int:
+    """Number of fields of one line split by `delim` (quotes honoured; an unbalanced quote: plain split)."""
+    try:
+        return len(next(csv.reader([line], delimiter=delim)))
+    except (csv.Error, StopIteration):
+        return line.count(delim) + 1
+
+
+def _table_run(widths: list[int]) -> tuple[int, int, int]:
+    """(length, width, start) of the longest run of consecutive lines with the same number of fields, 2 or
+    more (the wider run on a tie): where the lines look like a table."""
+    best, i = (0, 0, 0), 0
+    while i < len(widths):
+        j = i
+        while j < len(widths) and widths[j] == widths[i]:
+            j += 1
+        if widths[i] >= 2 and (j - i, widths[i]) > best[:2]:
+            best = (j - i, widths[i], i)
+        i = j
+    return best
+
+
 def _sniff_text(head: str) -> tuple[str, bool]:
-    """Delimiter (`,` `;` or tab: Excel's "Unicode text" is tab separated) by the first line that holds
-    any (a title row above the header holds none), and whether decimals use commas."""
-    lines = head.splitlines()[:50]
+    """Delimiter (`,` `;` or tab: Excel's "Unicode text" is tab separated) and whether decimals use commas.
+
+    The delimiter is the one that splits the longest run of consecutive lines (of the first 50 that are
+    not blank) into the same number of fields, 2 or more, the wider on a tie: the lines that look like a
+    table (header and data rows) decide it, not a title row above them (review 15: a title `Load report,
+    site 3` above a semicolon- or tab-separated table made it comma separated, and the file was refused;
+    a run and not a count of lines, since decimal commas split every data row of a `;` table alike, and
+    only the header breaks their run). When no delimiter makes such a run (a header alone), the one the
+    first line holding any has most of. Decimal commas are looked for from the table's first line on."""
+    lines = [ln for ln in head.splitlines() if ln.strip()][:50]
     first = next((ln for ln in lines if any(d in ln for d in ",;\t")), lines[0] if lines else "")
-    delim = max([",", ";", "\t"], key=first.count)
-    comma_dec = delim != "," and bool(re.search(r"\d,\d", head))
+    best: tuple[int, int, int] = (-1, -1, -1)
+    delim, start = ",", 0
+    for d in (",", ";", "\t"):
+        run, width, at = _table_run([_fields(ln, d) for ln in lines])
+        score = (run if run >= 2 else 0, width if run >= 2 else 0, first.count(d))
+        if score > best:
+            best, delim, start = score, d, at
+    table = head[head.find(lines[start]):] if lines else head
+    comma_dec = delim != "," and bool(re.search(r"\d,\d", table))
     return delim, comma_dec
 
 
@@ -1947,6 +1983,8 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
         parsed.append((lineno, cells))
     if not parsed:
         raise InputError("empty metadata file", path=str(p), line=1)
+    # title rows above the header (an export's name and date, one cell each) are passed over, as in meter files
+    parsed = parsed[_header_index([sum(1 for c in cells if c.strip()) for _, cells in parsed[:_TITLE_SCAN]]):]
     fieldnames = parsed[0][1]
     low = {c.lower().strip(): c for c in fieldnames}
     # "合同容量(kVA)", "Contract [kW]": the bracketed unit does not change what the column is
@@ -1954,7 +1992,7 @@ def read_meta(path: str | Path, issues: list[DataIssue] | None = None) -> dict[s
         low.setdefault(_UNIT_SUFFIX.sub("", c.lower().strip()), c)
     idc = next((low[c] for c in METER_COLS if c in low), None)
     if idc is None:
-        raise InputError("metadata needs a meter_id column", path=str(p), line=1)
+        raise InputError("metadata needs a meter_id column", path=str(p), line=parsed[0][0])
 
     def g(row: dict[str, str], *names: str) -> str | None:
         for n in names:
