@@ -101,30 +101,99 @@ class FlowInfo:
 
 
 TIMELINE_DTYPE = np.dtype([("ts", "f8"), ("direction", "i1"), ("payload_len", "i4")])
+_EMPTY_TIMELINE = np.empty(0, TIMELINE_DTYPE)
 
 
-@dataclass(slots=True)
 class FlowSummary:
     """A finished flow. `timeline` is a structured array (ts, direction, payload_len) of payload-bearing
     packets: the first timeline_max/2 and the last timeline_max/2 of the flow, in order;
-    `timeline_dropped` counts the ones in between that were not kept."""
+    `timeline_dropped` counts the ones in between that were not kept.
 
-    info: FlowInfo
-    first_ts: float
-    last_ts: float
-    packets_fwd: int
-    packets_rev: int
-    bytes_fwd: int
-    bytes_rev: int
-    payload_bytes_fwd: int
-    payload_bytes_rev: int
-    tcp_flags_fwd: int | None
-    tcp_flags_rev: int | None
-    community_id: str | None
-    timeline: np.ndarray
-    timeline_dropped: int = 0
-    source: str | None = None
-    end_reason: str = "idle"
+    Why a hand-written class and not a dataclass: the engine hands over `community_id` and `timeline`
+    unevaluated (`_lazy`), and they are worked out on first access. Most flows of a capture are DNS
+    lookups whose summary only counts (`pipeline.CaptureScanner._flow_end`); hashing their Community ID
+    and concatenating their timelines cost ~10 % of a scan of the benchmark capture. The values are
+    the same whenever they are read.
+    """
+
+    __slots__ = ("_cid", "_cid_of", "_tl", "_tl_of", "bytes_fwd", "bytes_rev", "end_reason", "first_ts", "info",
+                 "last_ts", "packets_fwd", "packets_rev", "payload_bytes_fwd", "payload_bytes_rev", "source",
+                 "tcp_flags_fwd", "tcp_flags_rev", "timeline_dropped")
+
+    def __init__(
+        self,
+        info: FlowInfo,
+        first_ts: float,
+        last_ts: float,
+        packets_fwd: int,
+        packets_rev: int,
+        bytes_fwd: int,
+        bytes_rev: int,
+        payload_bytes_fwd: int,
+        payload_bytes_rev: int,
+        tcp_flags_fwd: int | None,
+        tcp_flags_rev: int | None,
+        community_id: str | None,
+        timeline: np.ndarray,
+        timeline_dropped: int = 0,
+        source: str | None = None,
+        end_reason: str = "idle",
+    ) -> None:
+        self.info = info
+        self.first_ts = first_ts
+        self.last_ts = last_ts
+        self.packets_fwd = packets_fwd
+        self.packets_rev = packets_rev
+        self.bytes_fwd = bytes_fwd
+        self.bytes_rev = bytes_rev
+        self.payload_bytes_fwd = payload_bytes_fwd
+        self.payload_bytes_rev = payload_bytes_rev
+        self.tcp_flags_fwd = tcp_flags_fwd
+        self.tcp_flags_rev = tcp_flags_rev
+        self._cid = community_id
+        self._cid_of: tuple[str, str, int, int | None, int | None] | None = None
+        self._tl = timeline
+        self._tl_of: _Timeline | None = None
+        self.timeline_dropped = timeline_dropped
+        self.source = source
+        self.end_reason = end_reason
+
+    def _lazy(self, cid_of: tuple[str, str, int, int | None, int | None], tl_of: _Timeline | None) -> None:
+        """Work out the Community ID from `cid_of` and the timeline from `tl_of` (a finished flow's, no
+        longer added to) when first read."""
+        self._cid_of = cid_of
+        self._tl_of = tl_of
+
+    @property
+    def community_id(self) -> str | None:
+        if self._cid_of is not None:
+            try:
+                self._cid = community_id(*self._cid_of)
+            except (OSError, ValueError, struct.error):
+                self._cid = None
+            self._cid_of = None
+        return self._cid
+
+    @community_id.setter
+    def community_id(self, value: str | None) -> None:
+        self._cid, self._cid_of = value, None
+
+    @property
+    def timeline(self) -> np.ndarray:
+        if self._tl_of is not None:
+            self._tl = self._tl_of.array()
+            self._tl_of = None
+        return self._tl
+
+    @timeline.setter
+    def timeline(self, value: np.ndarray) -> None:
+        self._tl, self._tl_of = value, None
+
+    def __repr__(self) -> str:
+        return (f"FlowSummary(info={self.info!r}, first_ts={self.first_ts!r}, last_ts={self.last_ts!r}, "
+                f"packets_fwd={self.packets_fwd!r}, packets_rev={self.packets_rev!r}, "
+                f"community_id={self.community_id!r}, timeline=<{len(self.timeline)} packets>, "
+                f"timeline_dropped={self.timeline_dropped!r}, end_reason={self.end_reason!r})")
 
 
 @dataclass(slots=True)
@@ -487,6 +556,10 @@ class _Timeline:
         self.tail = [cat]
         self.tail_n = len(cat)
 
+    def final_dropped(self) -> int:
+        """`dropped` as it will be once `array()` has trimmed the tail (without trimming it now)."""
+        return self.dropped + (self.tail_n - self.half if self.tail_n > self.half else 0)
+
     def array(self) -> np.ndarray:
         if self.tail_n > self.half:
             self._trim()
@@ -805,13 +878,18 @@ class FlowEngine:
             self._end_flows(out[:k], "idle")
 
     def _end_flows(self, slots: np.ndarray, reason: str) -> None:
-        for s in slots.tolist():
-            f = self._flows.pop(s, None)
+        # the table rows of all ending flows in one read each, not one numpy access per flow
+        rows = self.fi[slots].tolist()
+        times = self.ff[slots].tolist()
+        flows = self._flows
+        on_end = self.on_flow_end
+        for s, row, (first, last) in zip(slots.tolist(), rows, times, strict=True):
+            f = flows.pop(s, None)
             if f is None:
                 continue
             self._close_consumer(f)
-            if self.on_flow_end is not None:
-                self.on_flow_end(self._summary(s, f, reason))
+            if on_end is not None:
+                on_end(self._summary(s, f, reason, row, first, last, lazy=True))
         self._release(slots)
 
     def _close_consumer(self, f: _PyFlow) -> None:
@@ -823,8 +901,14 @@ class FlowEngine:
             self.stats.reassembly_gaps += f.reasm.gaps
         f.consumer.close()
 
-    def _summary(self, s: int, f: _PyFlow, reason: str) -> FlowSummary:
-        row = self.fi[s].tolist()
+    def _summary(self, s: int, f: _PyFlow, reason: str, row: list[int] | None = None,
+                 first: float | None = None, last: float | None = None, lazy: bool = False) -> FlowSummary:
+        """The flow's summary; `row`, `first`, `last` when the caller already read them for many flows.
+        `lazy` (a flow that has ended, whose timeline no longer grows) leaves the Community ID and the
+        timeline to be worked out when read (`FlowSummary`)."""
+        if row is None:
+            row = self.fi[s].tolist()
+            first, last = float(self.ff[s, 0]), float(self.ff[s, 1])
         info = f.info
         tcp = f.proto == 6
         fi_done = (row[C_FIN0] and row[C_FIN1]) or row[C_RST]
@@ -835,29 +919,33 @@ class FlowEngine:
             sp, dp = row[C_ICMP_T], row[C_ICMP_C]
             if sp < 0:
                 sp = dp = None
-        try:
-            cid = community_id(info.src_ip, info.dst_ip, f.proto, sp, dp)
-        except (OSError, ValueError, struct.error):
-            cid = None
-        tl = f.timeline.array() if f.timeline is not None else np.empty(0, TIMELINE_DTYPE)
-        return FlowSummary(
-            info=info,
-            first_ts=float(self.ff[s, 0]),
-            last_ts=float(self.ff[s, 1]),
-            packets_fwd=row[C_PK0],
-            packets_rev=row[C_PK1],
-            bytes_fwd=row[C_BY0],
-            bytes_rev=row[C_BY1],
-            payload_bytes_fwd=row[C_PL0],
-            payload_bytes_rev=row[C_PL1],
-            tcp_flags_fwd=row[C_FL0] if tcp else None,
-            tcp_flags_rev=row[C_FL1] if tcp else None,
-            community_id=cid,
-            timeline=tl,
-            timeline_dropped=f.timeline.dropped if f.timeline is not None else 0,
-            source=self.source,
-            end_reason=reason,
+        ftl = f.timeline
+        summary = FlowSummary(
+            info,
+            first,  # type: ignore[arg-type]
+            last,  # type: ignore[arg-type]
+            row[C_PK0],
+            row[C_PK1],
+            row[C_BY0],
+            row[C_BY1],
+            row[C_PL0],
+            row[C_PL1],
+            row[C_FL0] if tcp else None,
+            row[C_FL1] if tcp else None,
+            None,
+            _EMPTY_TIMELINE if ftl is None else None,  # type: ignore[arg-type]
+            0 if ftl is None else ftl.final_dropped(),
+            self.source,
+            reason,
         )
+        if lazy:
+            summary._lazy((info.src_ip, info.dst_ip, f.proto, sp, dp), ftl)
+        else:
+            summary._lazy((info.src_ip, info.dst_ip, f.proto, sp, dp), None)
+            summary.community_id  # noqa: B018 - worked out now
+            if ftl is not None:
+                summary.timeline = ftl.array()
+        return summary
 
     # -- open flows (live watch) -----------------------------------------------------------------
     def open_flows(self, started_before: float, proto: int = 6) -> list[tuple[int, FlowInfo]]:

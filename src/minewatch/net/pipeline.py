@@ -174,17 +174,21 @@ class FlowExports:
     A datagram's arrival is its packet time (sFlow has no other)."""
 
     def __init__(self) -> None:
-        from minewatch.sources.netflow import ColumnBuffer, TemplateCache
-
-        self.cache = TemplateCache()
-        self.buf = ColumnBuffer()
+        # The decoder's template cache and column buffer are made at the first export datagram: importing
+        # the collector's module (pyarrow compute, pandas) cost ~0.5 s of every capture scan's start-up,
+        # and most captures hold no export traffic at all.
+        self.cache: Any = None
+        self.buf: Any = None
         self.datagrams = 0
         self.records = 0
         self.rejects = Rejects()
 
     def datagram(self, exporter: str, ts: float, payload: bytes, where: str) -> None:
-        from minewatch.sources.netflow import decode_into
+        from minewatch.sources.netflow import ColumnBuffer, TemplateCache, decode_into
 
+        if self.buf is None:
+            self.cache = TemplateCache()
+            self.buf = ColumnBuffer()
         self.datagrams += 1
         before = self.buf.rows
         for e in decode_into(payload, exporter, self.cache, self.buf, ts, ts):
@@ -197,8 +201,10 @@ class FlowExports:
 
         Data sets still held for a template the capture never showed are counted as rejected (a capture
         is read on its own: a template in a later file does not release them)."""
-        self.rejects.add("flow export datagram: held data without its template in the capture", None,
-                         self.cache.drain_held())
+        held = self.cache.drain_held() if self.cache is not None else 0
+        self.rejects.add("flow export datagram: held data without its template in the capture", None, held)
+        if self.buf is None:
+            return None
         t = self.buf.take()
         _, failed = self.buf.take_notes()
         for (reason, where), n in failed.items():
