@@ -91,7 +91,9 @@ def test_24_points_make_an_hourly_grid_and_a_bad_date_is_named(tmp_path):
     assert r.layout == "points"
     assert {s.interval_s for s in r.series} == {3600}
     bad = [i for i in r.issues if i.kind == "unparsable" and "date" in i.detail]
-    assert len(bad) == 1 and bad[0].detail.endswith("line(s): 4") and bad[0].count == 1
+    # the row held a day's 24 readings: all of them are counted as lost (review 15: it counted as one)
+    assert len(bad) == 1 and bad[0].detail.endswith("in 1 line(s) holding 24 reading(s): 4") and bad[0].count == 24
+    assert r.rejects.counts["unparsable date"] == 24 and r.lost == 24
 
 
 def test_point_columns_are_strict():

@@ -67,3 +67,49 @@ def test_power_scan_reads_a_semicolon_table_below_a_comma_title(tmp_path, tmp_ho
     r = CliRunner().invoke(app, ["power", "scan", str(p), "--no-store"])
     assert r.exit_code == 0, r.output
     assert "480 of 480 readings used" in _flat(r.stderr), r.stderr
+
+
+# -- 2. "N of M readings used" counts the readings lost to rejected lines ---------------------------------
+def _wide_text(rows: int = 24 * 20, meters: int = 3) -> list[str]:
+    t0 = dt.datetime(2024, 3, 1)
+    head = "timestamp," + ",".join(f"M{k + 1}" for k in range(meters))
+    return [head] + [f"{t0 + dt.timedelta(hours=h):%Y-%m-%d %H:%M}," + ",".join(f"{k + 1}.0" for k in range(meters))
+                     for h in range(rows)]
+
+
+def test_a_wide_line_polars_refuses_counts_in_the_readings_of_the_summary(tmp_path, tmp_home):
+    lines = _wide_text()
+    lines[100] += ",9.0"  # a field too many: the line stands for 3 readings, one per meter
+    p = tmp_path / "wide.csv"
+    p.write_text("\n".join(lines) + "\n")
+    res = read_file(p)
+    assert res.readings == 3 * 479 and res.lost == 3
+    for lang, want in (("en", "1,437 of 1,440 readings used"), ("zh", "使用 1,437 / 1,440 条读数")):
+        r = CliRunner().invoke(app, ["--lang", lang, "power", "scan", str(p), "--no-store"])
+        assert r.exit_code == 0, r.output
+        assert want in _flat(r.stderr), r.stderr
+
+
+def test_a_wide_row_with_a_bad_timestamp_counts_its_readings(tmp_path, tmp_home):
+    lines = _wide_text()
+    lines[50] = "not a time," + lines[50].split(",", 1)[1]
+    lines[60] = "31.02.2024 99:00,1.0,,3.0"  # two readings in the row, one cell empty
+    p = tmp_path / "wide.csv"
+    p.write_text("\n".join(lines) + "\n")
+    res = read_file(p)
+    assert res.rejects.counts["unparsable timestamp"] == 5 and res.lost == 5
+    (issue,) = [i for i in res.issues if "timestamp" in i.detail]
+    assert issue.count == 5 and "in 2 line(s) holding 5 reading(s): 51, 61" in issue.detail
+    r = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(p), "--no-store"])
+    assert "2行的时间戳无法解析（共5个读数）：第51、61行" in _flat(r.stderr).replace(" ", ""), r.stderr
+    r = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(p), "--no-store"])
+    assert "1,434 of 1,439 readings used" in _flat(r.stderr), r.stderr  # 1,440 cells, one of them empty
+
+
+def test_a_long_row_without_meter_id_counts_as_one_reading_lost(tmp_path):
+    lines = ["meter_id,ts,kwh", *_long_rows(48)]
+    lines[5] = "," + lines[5].split(",", 1)[1]
+    p = tmp_path / "long.csv"
+    p.write_text("\n".join(lines) + "\n")
+    res = read_file(p)
+    assert res.readings == 47 and res.lost == 1 and res.rejects.counts["unparsable meter id"] == 1

@@ -466,6 +466,9 @@ _r(r"(\d+) negative reading\(s\), min (-?[\d.]+) \((.+)\); set to null",
 _r(r"(.+?): unparsable (meter id|value|timestamp|date)(?: in column (.+?))? in (\d+) (?:line|row)\(s\): (.+)",
    lambda m: f"{m[1]}：{m[4]} 行的{_WHAT_ZH[m[2]]}无法解析{f'（列 {m[3]}）' if m[3] else ''}：第 {_lines_list(m[5])} 行",
    "bad_meter.csv: unparsable value in column 'kwh' in 1 line(s): 1732", (2,))
+_r(r"(.+?): unparsable (meter id|value|timestamp|date) in (\d+) (?:line|row)\(s\) holding (\d+) reading\(s\): (.+)",
+   lambda m: f"{m[1]}：{m[3]} 行的{_WHAT_ZH[m[2]]}无法解析（共 {m[4]} 个读数）：第 {_lines_list(m[5])} 行",
+   "p24.csv: unparsable date in 1 line(s) holding 24 reading(s): 4", (2,))
 _r(r"(.+?): (\d+) line\(s\) not readable as table rows \(a field too many, a stray quote\), (\d+) reading\(s\) "
    r"lost: line\(s\) (.+?)(?:; meter\(s\) (.+) kept with these readings as gaps)?",
    lambda m: f"{m[1]}：{m[2]} 行无法按表格行读取（多出字段或引号不成对），丢失 {m[3]} 个读数：第 {_lines_list(m[4])} 行"

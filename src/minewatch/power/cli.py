@@ -349,14 +349,17 @@ def scan(
     judged = [s for s in total.series if s.meter_id not in res.skipped]
     used = sum(used_readings(s) for s in judged)
     n_skip = sum(1 for s in total.series if s.meter_id in res.skipped)
+    # of every reading the files held, those lost with a line or row that could not be read included
+    # (review 15: a wide line polars refused stood for a reading per meter and was left out of "of M")
+    n_in = total.readings + total.lost
     n_empty = f", {len(empty)} empty" if empty else ""
     n_empty_zh = f"，{len(empty)} 个空文件" if empty else ""
     err.print(tr(
-        f"{_count(len(total.series), 'meter')} ({n_skip:,} skipped), {used:,} of {total.readings:,} readings used, "
+        f"{_count(len(total.series), 'meter')} ({n_skip:,} skipped), {used:,} of {n_in:,} readings used, "
         f"{_count(len(suspects), 'suspect')} (score ≥ {threshold:g}), {stored:,} new in store, "
         f"{_count(failed, 'file')} failed"
         f"{n_empty}",
-        f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {total.readings:,} 条读数，"
+        f"{len(total.series):,} 块电表（跳过 {n_skip:,} 块），使用 {used:,} / {n_in:,} 条读数，"
         f"{len(suspects):,} 块嫌疑电表（得分 ≥ {threshold:g}），新入库 {stored:,} 条，{failed} 个文件失败{n_empty_zh}"))
     if not suspects and ranked and ranked[0].score > 0:
         # nothing reached the line: say what came closest, so an inspector is not left with an empty table

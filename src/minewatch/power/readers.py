@@ -184,6 +184,10 @@ class ReadResult:
     issues: list[DataIssue] = field(default_factory=list)
     rejects: Rejects = field(default_factory=Rejects)
     readings: int = 0  #: readings read: data rows (long) or non-empty cells (wide, daily) that name a meter
+    #: readings in lines or rows rejected before they could be read (a line polars refused, a row whose time,
+    #: date or meter id cannot be read: the readings its row held in its layout), not in `readings`; the
+    #: summary's "N of M readings used" counts them in M (review 15: a wide line lost went unsaid there)
+    lost: int = 0
     layout: str = ""
     pieces: dict[str, list[_Piece]] = field(default_factory=dict)  #: readings per meter not yet on a grid
 
@@ -206,6 +210,7 @@ class ReadResult:
         self.issues.extend(other.issues)
         self.rejects.merge(other.rejects)
         self.readings += other.readings
+        self.lost += other.lost
         for mid, ps in other.pieces.items():
             self.pieces.setdefault(mid, []).extend(ps)
 
@@ -1202,8 +1207,12 @@ def _line0(p: Path) -> int:
 
 
 def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str | None = None,
-              meter_id: str | None = None) -> None:
-    """Count every bad row (rejects and one issue whose count is the true number, naming the first lines)."""
+              meter_id: str | None = None, unread: np.ndarray | None = None) -> None:
+    """Count every bad row (rejects and one issue whose count is the true number, naming the first lines).
+
+    `unread`: the rows are not read at all (a time, date or meter id that cannot be read), and each stood
+    for this many readings (1 in a long table, its filled cells in a wide, daily or points table): those
+    are counted as rejected readings and in `res.lost`; without it each row is one reading already read."""
     bad = np.flatnonzero(mask)
     if bad.size == 0:
         return
@@ -1211,9 +1220,14 @@ def _bad_rows(mask: np.ndarray, p: Path, what: str, res: ReadResult, column: str
     lines = [int(i) + _line0(p) for i in bad]
     col = f" in column {column!r}" if column is not None else ""
     shown = ", ".join(str(x) for x in lines[:EXAMPLES]) + (", …" if len(lines) > EXAMPLES else "")
+    n = len(lines) if unread is None else int(np.asarray(unread)[bad].sum())
+    held = f" holding {n} reading(s)" if n != len(lines) else ""
     res.issues.append(DataIssue("unparsable", meter_id, None, f"{p.name}: unparsable {what}{col} in {len(lines)} "
-                                f"{word}(s): {shown}", len(lines)))
-    _reject(res, f"unparsable {what}", (f"{p} {word} {ln}" for ln in lines), len(lines))
+                                f"{word}(s){held}: {shown}", n))
+    if unread is not None:
+        res.lost += n
+    if n:
+        _reject(res, f"unparsable {what}", (f"{p} {word} {ln}" for ln in lines), n)
 
 
 def _rescued(p: Path, n: int) -> tuple[np.ndarray, dict[int, tuple[int, list[str] | None]]]:
@@ -1251,6 +1265,7 @@ def _rescued_issue(res: ReadResult, p: Path, got: dict[int, tuple[int, list[str]
                                 f"{p.name}: {len(lines)} line(s) not readable as table rows (a field too many, "
                                 f"a stray quote), {n} reading(s) lost: line(s) {shown}{keep_txt}", n))
     _reject(res, "unparsable line", (f"{p} line {ln}" for ln in lines), n)
+    res.lost += n
 
 
 def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
@@ -1268,10 +1283,11 @@ def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     mid_s = df[mcol].cast(pl.Utf8).str.strip_chars()
     resc, got = _rescued(p, df.height)
     bad_ts = ts.is_null().to_numpy() & ~resc
-    _bad_rows(bad_ts, p, "timestamp", res)
+    one = np.ones(df.height, dtype=np.int64)
+    _bad_rows(bad_ts, p, "timestamp", res, unread=one)
     # a row without a meter id belongs to no meter: it is counted, not scanned as a meter called "None"
     bad_m = (mid_s.is_null() | (mid_s.str.len_chars() == 0)).to_numpy() & ~bad_ts & ~resc
-    _bad_rows(bad_m, p, "meter id", res)
+    _bad_rows(bad_m, p, "meter id", res, unread=one)
     bad_v = _bad_cells(df[vcol], val) & ~bad_ts & ~bad_m
     _bad_rows(bad_v, p, "value", res)
     keep = ~bad_ts & ~bad_m & ~resc
@@ -1312,8 +1328,11 @@ def _read_wide(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | Non
     ts = _parse_ts(df[tcol], local_s)
     resc, got = _rescued(p, df.height)
     bad_ts = ts.is_null().to_numpy() & ~resc
-    _bad_rows(bad_ts, p, "timestamp", res)
     temp_col = _find([c for c in cols if c != tcol], TEMP_COLS)
+    meter_cols = [c for c in cols if c not in (tcol, temp_col)]
+    per_row = (np.sum([_filled(df[c]) for c in meter_cols], axis=0, dtype=np.int64) if meter_cols
+               else np.zeros(df.height, np.int64))
+    _bad_rows(bad_ts, p, "timestamp", res, unread=per_row)
     # a line taken out held one reading per meter column; the meters are columns, none is lost with it
     _rescued_issue(res, p, got, sum(1 for c in cols if c not in (tcol, temp_col)), [])
     bad_ts |= resc
@@ -1356,11 +1375,11 @@ def _read_daily(df: pl.DataFrame, p: Path, res: ReadResult, unit: str | None) ->
             kept[i] = mid
     _rescued_issue(res, p, got, len(dcols), list(kept.values()))
     bad_m = np.array([not m for m in ids], dtype=bool) & ~resc
-    _bad_rows(bad_m, p, "meter id", res)
+    filled = np.column_stack([_filled(df[c]) for c in dcols])
+    _bad_rows(bad_m, p, "meter id", res, unread=filled.sum(axis=1))
     bad_m |= resc
     floats = [_to_float(df[c]) for c in dcols]
     mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
-    filled = np.column_stack([_filled(df[c]) for c in dcols])
     bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(dcols, floats, strict=True)]) & ~bad_m[:, None]
     _bad_cell_issue(bad, dcols, p, res)
     u = unit or "kwh"
@@ -1471,11 +1490,12 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
     empty = np.logical_and.reduce([~_filled(df[c]) for c in df.columns]) if df.width else np.zeros(0, bool)
     empty |= resc
     day = _parse_ts(df[dcol], local_s)
+    filled = np.column_stack([_filled(df[c]) for c in pcols])
     bad_d = day.is_null().to_numpy() & ~empty
-    _bad_rows(bad_d, p, "date", res)
+    _bad_rows(bad_d, p, "date", res, unread=filled.sum(axis=1))
     ids = df[mcol].cast(pl.Utf8).str.strip_chars()
     bad_m = (ids.is_null() | (ids.str.len_chars() == 0)).to_numpy() & ~bad_d & ~empty
-    _bad_rows(bad_m, p, "meter id", res)
+    _bad_rows(bad_m, p, "meter id", res, unread=filled.sum(axis=1))
     keep = ~bad_d & ~bad_m & ~empty
     items = _data_items(df, [c for c in rest if c not in (mcol, dcol)], mcol)
     u = unit
@@ -1491,7 +1511,6 @@ def _read_points(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | N
         keep &= is_load
     floats = [_to_float(df[c]) for c in pcols]
     mat = np.column_stack([f.to_numpy().astype(np.float64) for f in floats])
-    filled = np.column_stack([_filled(df[c]) for c in pcols])
     bad = np.column_stack([_bad_cells(df[c], f) for c, f in zip(pcols, floats, strict=True)]) & keep[:, None]
     _bad_cell_issue(bad, pcols, p, res)
     if u is None and row_unit is None:
