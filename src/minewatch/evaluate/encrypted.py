@@ -123,9 +123,15 @@ def _line_len(obj: Any) -> int:
     return len(json.dumps(obj, separators=(",", ":"))) + 1
 
 
-def _push_times(rng: np.random.Generator, block_s: float, refresh: float | None, duration: float) -> list[tuple[float, str]]:
-    """Block-driven job pushes (pool sees the block 0.1-2 s late) plus a refresh timer reset by each push."""
+def _push_times(rng: np.random.Generator, block_s: float, refresh: float | None, duration: float,
+                record: list[float] | None = None) -> list[tuple[float, str]]:
+    """Block-driven job pushes (pool sees the block 0.1-2 s late) plus a refresh timer reset by each push.
+
+    `record` receives the block arrival times themselves (the block feed `--blocks` scores against); it
+    draws nothing, so the scripts stay the same seed for seed."""
     blocks = _poisson(rng, 1.0 / block_s, duration)
+    if record is not None:
+        record.extend(float(b) for b in blocks)
     out: list[tuple[float, str]] = []
     last = 0.0
     for b in blocks:
@@ -165,7 +171,9 @@ def mining_script(rng: np.random.Generator, kind: str, duration: float, name: st
     sc = Script(kind, 1, coin, duration, rtt, overhead, name=name, meta={"rate": rate, "refresh": refresh, "miners": miners})
     if slow_pool_share and pr.random() < slow_pool_share:  # drawn from `pr`: the other draws stay as they were
         sc.meta["reply_delay"] = SLOW_POOL_DELAY_S
-    pushes = _push_times(rng, BLOCK_S[coin], refresh, duration)
+    chain: list[float] = []
+    pushes = _push_times(rng, BLOCK_S[coin], refresh, duration, record=chain)
+    sc.meta["blocks"] = np.asarray(chain)
     shares = _poisson(rng, rate, duration, t_start=1.0)
     if spec["dialect"] in ("ethstratum", "kawpow", "kaspa"):
         _alt_stratum(sc, spec["dialect"], rng, pr, shares, pushes)
@@ -481,6 +489,318 @@ BENIGN_MIX: dict[str, float] = {
 
 
 # ---------------------------------------------------------------------------------------------
+# look-alikes: honest sessions whose server pushes are paced by real blocks (review 10)
+# ---------------------------------------------------------------------------------------------
+
+#: Benign kinds whose server pushes follow a coin's real blocks: the closest look-alikes of a pool session for the
+#: timing detector, worst with `--blocks`, where a push that follows each block is evidence of block tracking.
+#: They are a separate set (`make_lookalikes`, `--lookalikes N`), reported apart, so the default mix and its
+#: published numbers stay comparable. The coin is the chain whose blocks pace the pushes.
+LOOKALIKE_KINDS: dict[str, str] = {
+    "electrum_btc": "BTC",  # an Electrum wallet's connection to an ElectrumX/Fulcrum server (TCP 50002, TLS)
+    "electrum_ltc": "LTC",  # Electrum-LTC, the same client code on Litecoin's 150 s blocks
+    "eth_newheads": "ETH",  # eth_subscribe("newHeads") over WSS: a dApp, wallet or indexer (12 s slots)
+    "etc_newheads": "ETC",  # the same on Ethereum Classic (proof of work, exponential 13 s blocks)
+}
+#: Ethereum's proof-of-stake slot (12 s) and the share of slots without a block (about 1 % of proposers miss
+#: their slot on mainnet, beaconcha.in's missed-slot statistics); other chains' blocks are Poisson (`BLOCK_S`).
+ETH_SLOT_S = 12.0
+ETH_MISSED_SLOTS = 0.01
+
+
+def block_times(rng: np.random.Generator, coin: str, duration: float) -> np.ndarray:
+    """Block arrival times of `coin` over [0, duration): proof-of-work chains are Poisson with the coin's block
+    time; Ethereum's proof-of-stake blocks come on 12 s slots (a block reaches a node 0.5-3 s into its slot)."""
+    if coin == "ETH":
+        slots = np.arange(rng.uniform(0, ETH_SLOT_S), duration, ETH_SLOT_S)
+        slots = slots[rng.random(slots.size) >= ETH_MISSED_SLOTS]
+        t = slots + rng.uniform(0.5, 3.0, slots.size)
+        return t[t < duration]
+    return _poisson(rng, 1.0 / BLOCK_S[coin], duration)
+
+
+def _json_len(obj: Any) -> int:
+    """Bytes of one newline-terminated JSON-RPC message as aiorpcx (Electrum, ElectrumX) writes it: `json.dumps`
+    with its default separators."""
+    return len(json.dumps(obj)) + 1
+
+
+def _electrum_padded(n: int) -> int:
+    """Electrum 4.6's `PaddedRSTransport`: the client pads what it sends with spaces to a power of two, at least
+    1,024 B, so that a TLS observer sees near-uniform sizes."""
+    return max(1024, 2 ** n.bit_length())
+
+
+def lookalike_script(rng: np.random.Generator, kind: str, duration: float, name: str = "",
+                     force: dict[str, Any] | None = None) -> Script:
+    """One look-alike session (label 0) with the blocks that pace it in `meta["blocks"]`.
+
+    `force` fixes a choice the generator otherwise draws (Electrum: `version`, `main`; newHeads: `role`, `deflate`,
+    `go_client`), so that a test can ask for one variant."""
+    coin = LOOKALIKE_KINDS[kind]
+    rtt = _logu(rng, 0.005, 0.3)
+    sc = Script(kind, 0, coin, duration, rtt, int(rng.choice([22, 29])), name=name)
+    chain = block_times(rng, coin, duration)
+    sc.meta["blocks"] = chain
+    if kind.startswith("electrum"):
+        _electrum_script(sc, rng, chain, force or {})
+    else:
+        _newheads_script(sc, rng, chain, force or {})
+    sc.client.sort()
+    sc.pushes.sort()
+    sc.client = [c for c in sc.client if 0 <= c[0] < duration]
+    sc.pushes = [p for p in sc.pushes if 0 <= p[0] < duration]
+    return sc
+
+
+def _electrum_script(sc: Script, rng: np.random.Generator, chain: np.ndarray, force: dict[str, Any]) -> None:
+    """An Electrum wallet's session with one Electrum server (Electrum protocol 1.4: JSON-RPC lines over TLS).
+
+    Facts (spesmilo/electrum `interface.py`, `network.py`; ElectrumX protocol docs):
+    - the client subscribes `blockchain.headers.subscribe` and the server sends the new tip header (80 B as
+      160 hex characters and the height) after every block; Electrum keeps ~10 server connections, one of
+      them the *main* interface that also holds the wallet's `blockchain.scripthash.subscribe` subscriptions;
+    - keepalive: Electrum 3.x sends `server.version` every 60 s (`ping_required`), 4.0-4.5 `server.ping` every
+      300 s, 4.6 after a uniform 0-300 s wait and adds "noise" pings (another with probability 0.2, each
+      after up to 1 s) after each ping and each header notification; ElectrumX may drop a session idle ~10 min;
+    - Electrum 4.x asks every interface for fee estimates every 60 s (`request_fee_estimates`: one
+      `blockchain.estimatefee` per target, targets 25/10/5/2 blocks), the main one also for the mempool fee
+      histogram; Electrum 3.x asks the main interface only;
+    - when a wallet address sees a transaction, the server sends a scripthash notification (the address'
+      new status hash), and the client asks `blockchain.scripthash.get_history` and then the new
+      transaction (`blockchain.transaction.get`); once it is mined, a notification follows the header and the
+      client asks the history and the Merkle proof (`blockchain.transaction.get_merkle`) for its SPV check;
+    - Electrum 4.6 pads every client write to a power of two of at least 1,024 B (`PaddedRSTransport`).
+    The server answers within 2-60 ms; it sends a header 0.3-3 s after the block reaches its node (it indexes the
+    block first).
+    """
+    C, P = sc.client, sc.pushes
+    duration = sc.duration
+    version = str(force.get("version", rng.choice(["3.x", "4.0-4.5", "4.6"], p=[0.2, 0.5, 0.3])))
+    main = bool(force.get("main", rng.random() < 0.3))  # 1 of ~10 connections is the main one; 0.3 leans to the busier
+    sc.meta.update({"version": version, "main": main, "reply_delay": (0.002, 0.06)})
+    padded = version == "4.6"
+    rid = [0]
+
+    def req(method: str, params: list[Any], pad: bool = True) -> int:
+        rid[0] += 1
+        n = _json_len({"jsonrpc": "2.0", "method": method, "params": params, "id": rid[0]})
+        return _electrum_padded(n) if padded and pad else n
+
+    def res(result: Any) -> int:
+        return _json_len({"jsonrpc": "2.0", "result": result, "id": rid[0]})
+
+    def h(n: int) -> str:
+        return rng.bytes(n).hex()
+
+    height = int(rng.integers(800_000, 900_000))
+    header = {"hex": h(80), "height": height}
+    # handshake and subscriptions (the first seconds)
+    t = 0.0
+    C.append((t, req("server.version", [f"electrum/{version}", "1.4"]), res(["ElectrumX 1.16.0", "1.4"]), "version"))
+    t += 2 * sc.rtt + 0.01
+    C.append((t, req("server.features", []), int(rng.integers(350, 700)), "features"))
+    t += 2 * sc.rtt + 0.01
+    C.append((t, req("blockchain.headers.subscribe", []), res(header), "subscribe"))
+    n_addr = int(rng.integers(20, 80)) if main else 0
+    for _ in range(n_addr):
+        t += 0.001
+        C.append((t, req("blockchain.scripthash.subscribe", [h(32)]), res(h(32) if rng.random() < 0.3 else None), "subscribe"))
+    # keepalive pings
+    ping_len = req("server.ping", []) if version != "3.x" else req("server.version", ["3.3.8", "1.4"])
+    ping_res = res(None) if version != "3.x" else res(["ElectrumX 1.16.0", "1.4"])
+
+    def noise(at: float) -> None:
+        while rng.random() < 0.2:
+            at += float(rng.random()) + sc.rtt
+            C.append((at, ping_len, res(None), "noise_ping"))
+
+    t = 10.0
+    while t < duration:
+        t += (60.0 if version == "3.x" else 300.0 if version == "4.0-4.5" else float(rng.random()) * 300.0) + sc.rtt
+        C.append((t, ping_len, ping_res, "ping"))
+        if padded:
+            noise(t)
+    # fee estimates every 60 s after the answers (4.x: every interface; 3.x: the main one)
+    if version != "3.x" or main:
+        t = float(rng.uniform(1.0, 5.0))
+        while t < duration:
+            burst = [req("blockchain.estimatefee", [k], pad=False) for k in (25, 10, 5, 2)]
+            if main:
+                burst.append(req("mempool.get_fee_histogram", [], pad=False))
+            answers = [res(round(float(rng.uniform(1e-5, 3e-4)), 8)) for _ in (25, 10, 5, 2)]
+            if main:
+                answers.append(_json_len({"jsonrpc": "2.0", "result": [[1.0, 10000]] * int(rng.integers(10, 40)), "id": 1}))
+            if padded:  # queued within a millisecond: written as one padded record
+                C.append((t, _electrum_padded(sum(burst)), sum(answers), "fee"))
+            else:
+                for j, (q, a) in enumerate(zip(burst, answers, strict=True)):
+                    C.append((t + 0.0005 * j, q, a, "fee"))
+            t += 60.0 + 2 * sc.rtt + 0.02
+    # header notifications on every block
+    note_len = _json_len({"jsonrpc": "2.0", "method": "blockchain.headers.subscribe", "params": [header]})
+    for b in chain:
+        height += 1
+        tp = float(b) + float(rng.uniform(0.3, 3.0))
+        P.append((tp, note_len + (len(str(height)) - 6), "header"))
+        if padded:
+            noise(tp)
+    # the main interface: the wallet's own transactions
+    if main:
+        history = int(rng.integers(2, 200))
+        sh_note = _json_len({"jsonrpc": "2.0", "method": "blockchain.scripthash.subscribe", "params": [h(32), h(32)]})
+        for te in _poisson(rng, 1.0 / _logu(rng, 3600.0, 2 * 86400.0), duration, t_start=30.0):
+            history += 1
+            react = float(rng.uniform(0.01, 0.3))
+            P.append((float(te), sh_note, "scripthash"))
+            C.append((float(te) + react, req("blockchain.scripthash.get_history", [h(32)]),
+                      res([{"tx_hash": h(32), "height": height}] * history), "get_history"))
+            C.append((float(te) + react + 2 * sc.rtt + 0.01, req("blockchain.transaction.get", [h(32)]),
+                      res(h(int(rng.integers(200, 700)))), "get_tx"))
+            later = chain[chain > te]
+            if later.size:  # mined in the next block: a notification right after its header
+                tm = float(later[0]) + 3.0 + float(rng.uniform(0.01, 0.3))
+                P.append((tm, sh_note, "scripthash"))
+                C.append((tm + react, req("blockchain.scripthash.get_history", [h(32)]),
+                          res([{"tx_hash": h(32), "height": height}] * history), "get_history"))
+                C.append((tm + react + 2 * sc.rtt + 0.01, req("blockchain.transaction.get_merkle", [h(32), height]),
+                          res({"block_height": height, "merkle": [h(32)] * int(rng.integers(9, 13)), "pos": 7}),
+                          "get_merkle"))
+
+
+def _ws_frame(n: int, masked: bool) -> int:
+    """A WebSocket frame carrying `n` B (RFC 6455 §5.2): 2 B header, 2 B extended length from 126 B, 8 B from
+    64 KiB, and a 4 B masking key on frames a client sends."""
+    return n + 2 + (2 if 126 <= n < 65536 else 8 if n >= 65536 else 0) + (4 if masked else 0)
+
+
+def _newheads_samples(rng: np.random.Generator, coin: str, deflate: bool, k: int = 16) -> list[int]:
+    """Payload sizes of `k` newHeads notifications, from the header layout geth's `RPCMarshalHeader` writes.
+
+    Proof-of-stake Ethereum headers carry the base fee, withdrawals root, blob gas fields and the beacon root;
+    Ethereum Classic's proof-of-work headers the mix hash, nonce and difficulty, no base fee. With
+    permessage-deflate (RFC 7692, context takeover) each message is compressed in one stream with the previous
+    ones, so the field names cost almost nothing after the first and the hex digits about half.
+    """
+    import zlib
+
+    def h(n: int) -> str:
+        return "0x" + rng.bytes(n).hex()
+
+    def q(lo: float, hi: float) -> str:
+        return hex(int(rng.uniform(lo, hi)))
+
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    sub = h(16)
+    number = int(rng.integers(19_000_000, 22_000_000))
+    out: list[int] = []
+    for _ in range(k):
+        number += 1
+        head: dict[str, Any] = {
+            "parentHash": h(32), "sha3Uncles": h(32), "miner": h(20), "stateRoot": h(32),
+            "transactionsRoot": h(32), "receiptsRoot": h(32), "logsBloom": h(256),
+            "difficulty": "0x0" if coin == "ETH" else q(1e14, 4e14), "number": hex(number),
+            "gasLimit": q(2.9e7, 3.6e7), "gasUsed": q(5e6, 3.6e7), "timestamp": hex(1_700_000_000 + number),
+            "extraData": h(int(rng.integers(0, 32))), "mixHash": h(32), "nonce": "0x0000000000000000" if coin == "ETH" else h(8),
+        }  # fmt: skip
+        if coin == "ETH":
+            head.update({"baseFeePerGas": q(1e9, 6e10), "withdrawalsRoot": h(32), "blobGasUsed": q(0, 8e5),
+                         "excessBlobGas": q(0, 4e6), "parentBeaconBlockRoot": h(32)})  # fmt: skip
+        head["hash"] = h(32)
+        msg = json.dumps({"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sub, "result": head}},
+                         separators=(",", ":")).encode()  # fmt: skip
+        out.append(len(comp.compress(msg) + comp.flush(zlib.Z_SYNC_FLUSH)) - 4 if deflate else len(msg))
+    return out
+
+
+def _newheads_script(sc: Script, rng: np.random.Generator, chain: np.ndarray, force: dict[str, Any]) -> None:
+    """A newHeads subscription over WSS (JSON-RPC over WebSocket over TLS) to a node or a node provider.
+
+    Facts: `eth_subscribe("newHeads")` makes the node send the header of every new chain head as an
+    `eth_subscription` notification (geth RPC docs); go-ethereum's WebSocket codec sends a ping frame after
+    60 s without writing (`rpc/websocket.go`, `wsPingInterval`), and the peer answers with a pong; browsers
+    send no pings from JavaScript. Clients (drawn per session):
+    - a dApp front end (wagmi/ethers style `watch`): on a share of the heads, 1-4 `eth_call` / `eth_getBalance`
+      requests after the browser has handled the head (30 ms-1.5 s), answered with a 32-byte word or a short
+      ABI array; plus the user's own calls now and then;
+    - a wallet backend: `eth_getBalance` of one address per head;
+    - an indexer: `eth_getBlockByNumber(n, false)` (the header plus 100-400 transaction hashes) and `eth_getLogs`
+      for its contracts on every head.
+    The node sends the head 0.05-0.5 s after the block reaches it (import).
+    """
+    C, P = sc.client, sc.pushes
+    duration, coin = sc.duration, str(sc.coin)
+    role = str(force.get("role", rng.choice(["dapp", "wallet", "indexer"], p=[0.5, 0.25, 0.25])))
+    deflate = bool(force.get("deflate", rng.random() < 0.5))
+    go_client = bool(force.get("go_client", role == "indexer" or rng.random() < 0.3))
+    sc.meta.update({"role": role, "deflate": deflate, "reply_delay": (0.003, 0.08)})
+    sizes = _newheads_samples(rng, coin, deflate)
+    rid = [0]
+
+    def call(obj: dict[str, Any]) -> int:
+        rid[0] += 1
+        obj = {"jsonrpc": "2.0", "id": rid[0], **obj}
+        return _ws_frame(len(json.dumps(obj, separators=(",", ":"))), masked=True)
+
+    def res(nbytes: int) -> int:
+        return _ws_frame(nbytes, masked=False)
+
+    addr = "0x" + rng.bytes(20).hex()
+    C.append((0.0, call({"method": "eth_subscribe", "params": ["newHeads"]}), res(76), "subscribe"))
+    p_refresh = float(rng.uniform(0.2, 1.0))
+    for b in chain:
+        tp = float(b) + float(rng.uniform(0.05, 0.5))
+        P.append((tp, _ws_frame(sizes[int(rng.integers(len(sizes)))], masked=False), "head"))
+        if role == "dapp" and rng.random() < p_refresh:
+            at = tp + float(_logu(rng, 0.03, 1.5))
+            for _ in range(int(rng.integers(1, 5))):
+                data = "0x" + rng.bytes(4 + 32 * int(rng.integers(1, 4))).hex()
+                C.append((at, call({"method": "eth_call", "params": [{"to": addr, "data": data}, "latest"]}),
+                          res(int(rng.choice([104, 104, 232, 360]))), "eth_call"))
+                at += 0.002
+        elif role == "wallet":
+            C.append((tp + float(_logu(rng, 0.01, 0.3)), call({"method": "eth_getBalance", "params": [addr, "latest"]}),
+                      res(int(rng.integers(50, 60))), "get_balance"))
+        elif role == "indexer":
+            at = tp + float(_logu(rng, 0.005, 0.05))
+            n_tx = int(rng.integers(100, 400))
+            C.append((at, call({"method": "eth_getBlockByNumber", "params": [hex(10**7), False]}),
+                      res(sizes[0] + 68 * n_tx), "get_block"))
+            C.append((at + 0.001, call({"method": "eth_getLogs", "params": [{"fromBlock": hex(10**7), "toBlock": hex(10**7), "address": addr}]}),
+                      res(int(_lognorm_sizes(rng, 3000, 1.0, 1)[0])), "get_logs"))  # fmt: skip
+    if role == "dapp":  # the user's own reads (a page view, a form)
+        for x in _poisson(rng, 1.0 / _logu(rng, 120.0, 1800.0), duration, t_start=5.0):
+            C.append((float(x), call({"method": "eth_call", "params": [{"to": addr, "data": "0x" + rng.bytes(36).hex()}, "latest"]}),
+                      res(int(rng.choice([104, 232, 360]))), "user_call"))  # fmt: skip
+    if go_client:  # a ping frame after 60 s without a write; the pong comes back
+        sends = np.array([c[0] for c in C])
+        for x in _idle_keepalive(sends, 60.0, duration):
+            C.append((x, _ws_frame(0, masked=True), _ws_frame(0, masked=False), "ping"))
+
+
+def make_lookalikes(n: int, seed: int, dur: tuple[float, float] = (900.0, 4 * 3600.0)) -> list[Script]:
+    """`n` look-alike sessions, the kinds in turn, from their own generator (seed + 10): the default mix of the
+    same seed is not changed by asking for them."""
+    rng = np.random.default_rng(seed + 10)
+    kinds = list(LOOKALIKE_KINDS)
+    return [lookalike_script(rng, kinds[i % len(kinds)], _logu(rng, *dur), name=f"l{i}") for i in range(n)]
+
+
+def block_feed(sc: Script, rng: np.random.Generator, epoch: float) -> dict[str, np.ndarray]:
+    """The block feed a session is scored with under `--blocks`: every coin of the benchmark over the session,
+    the session's own chain exactly as its pushes follow it (mining and look-alike kinds), the other chains drawn
+    independently, as a node log or RPC feed of several coins would hold them."""
+    own = sc.meta.get("blocks")
+    feed: dict[str, np.ndarray] = {}
+    for coin in (*BLOCK_S, "ETH"):
+        if sc.coin == coin and own is not None:
+            feed[coin] = epoch + np.asarray(own, dtype=float)
+        else:
+            feed[coin] = epoch + block_times(rng, coin, sc.duration)
+    return feed
+
+
+# ---------------------------------------------------------------------------------------------
 # wire model and views
 # ---------------------------------------------------------------------------------------------
 
@@ -752,15 +1072,21 @@ def _metrics(labels: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate_scripts(
-    scripts: list[Script], seed: int = 0, epoch: float = 1.7e9, *, diagnostic: bool = False
+    scripts: list[Script], seed: int = 0, epoch: float = 1.7e9, *, diagnostic: bool = False, blocks: bool = False
 ) -> dict[str, Any]:
     """Run the three views over simulated scripts; metrics per view plus per-kind breakdown.
 
     With `diagnostic`, also the cross-validated ceiling of a learned classifier on the statistics the
     slice and conn kernels compute (`information_ceiling`), to tell a weak rule set from a weak view.
+    With `blocks`, every session is scored with a block feed (`block_feed`: its own chain's blocks exactly,
+    the other coins drawn apart), as `scan --blocks` would; conn totals take no feed. Look-alike sessions
+    (`LOOKALIKE_KINDS`) are left out of the metrics and reported apart under `lookalikes`, so that adding them
+    does not move the published recall and FPR.
     """
     rng = np.random.default_rng(seed + 1)
+    feed_rng = np.random.default_rng(seed + 2)  # its own stream: the packets stay those of the run without blocks
     views = ("timeline", "slices", "conn", "netflow")
+    core = np.array([s.kind not in LOOKALIKE_KINDS for s in scripts], dtype=bool)
     labels = np.array([s.label == 1 for s in scripts])
     pred = {v: np.zeros(len(scripts), dtype=bool) for v in views}
     scores = {v: np.zeros(len(scripts)) for v in views}
@@ -769,7 +1095,7 @@ def evaluate_scripts(
     for i, sc in enumerate(scripts):
         mt, md, ml = script_messages(sc, rng)
         t, d, ln = wire_packets(mt, md, ml, sc.rtt)
-        res = score_views(t + epoch, d, ln)
+        res = score_views(t + epoch, d, ln, blocks=block_feed(sc, feed_rng, epoch) if blocks else None)
         for v in views:
             r = res[v]
             scores[v][i] = r.score if r is not None else 0.0
@@ -782,15 +1108,22 @@ def evaluate_scripts(
             if r.coin is not None:
                 coin_ok["guessed"] += 1
                 coin_ok["correct"] += int(sc.coin in (r.coin_candidates or [r.coin]))
-    out: dict[str, Any] = {"flows": len(scripts), "mining": int(labels.sum()), "benign": int((~labels).sum())}
+    out: dict[str, Any] = {"flows": int(core.sum()), "mining": int(labels[core].sum()),
+                           "benign": int((~labels[core]).sum()), "blocks": blocks}  # fmt: skip
+    look: dict[str, Any] = {}
     for v in views:
-        m = _metrics(labels, pred[v])
+        m = _metrics(labels[core], pred[v][core])
         per_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "flagged": 0})
         for sc, p in zip(scripts, pred[v], strict=True):
             per_kind[sc.kind]["n"] += 1
             per_kind[sc.kind]["flagged"] += int(p)
-        m["per_kind"] = dict(per_kind)
+        m["per_kind"] = {k: x for k, x in per_kind.items() if k not in LOOKALIKE_KINDS}
         out[v] = m
+        if not core.all():
+            look[v] = {"n": int((~core).sum()), "flagged": int(pred[v][~core].sum()),
+                       "per_kind": {k: x for k, x in per_kind.items() if k in LOOKALIKE_KINDS}}  # fmt: skip
+    if look:
+        out["lookalikes"] = look
     out["coin_guess_timeline"] = dict(coin_ok)
     out["_scores"] = scores
     if diagnostic:
@@ -1051,7 +1384,7 @@ def read_capture_flows(pcap: Path, server_ports: set[int]) -> dict[int, tuple[np
 
 
 def real_benchmark(n_mining: int = 6, n_benign: int = 8, seed: int = 7, sim_minutes: float = 40.0,
-                   compression: float = COMPRESSION) -> dict[str, Any]:  # fmt: skip
+                   compression: float = COMPRESSION, n_lookalikes: int = 0) -> dict[str, Any]:  # fmt: skip
     """Real TLS sessions over loopback, captured, time-scaled, scored; compared with the simulator.
 
     Captured timestamps are rescaled as epoch + (t - t_capture_start) * compression. The same
@@ -1070,6 +1403,10 @@ def real_benchmark(n_mining: int = 6, n_benign: int = 8, seed: int = 7, sim_minu
         scripts.append(sc)
     for i in range(n_benign):
         scripts.append(benign_script(rng, bk[i % len(bk)], dur, name=f"b{i}"))
+    lrng = np.random.default_rng(seed + 10)  # look-alikes (review 10) from their own stream: the others stay as they were
+    lk = list(LOOKALIKE_KINDS)
+    for i in range(n_lookalikes):
+        scripts.append(lookalike_script(lrng, lk[i % len(lk)], dur, name=f"l{i}"))
     by_name = {s.name: s for s in scripts}
     with tempfile.TemporaryDirectory(prefix="mw-encbench-") as td:
         pcap, server_ports, ports = real_capture(scripts, Path(td), compression)
@@ -1134,23 +1471,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--ceiling", action="store_true",
                     help="also report a cross-validated learned classifier's recall at FPR 0.1 %% (diagnostic)")
+    ap.add_argument("--lookalikes", type=int, default=0, metavar="N",
+                    help="also N benign sessions whose server pushes follow real blocks (Electrum wallets, "
+                         "eth_subscribe newHeads), reported apart from the metrics")
+    ap.add_argument("--blocks", action="store_true",
+                    help="score every session with a block feed holding the blocks its pushes follow (the worst "
+                         "case for look-alikes; conn totals take no feed)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    res = evaluate_scripts(make_scripts(a.mining, a.benign, a.seed), seed=a.seed, diagnostic=a.ceiling)
+    scripts = make_scripts(a.mining, a.benign, a.seed) + make_lookalikes(a.lookalikes, a.seed)
+    res = evaluate_scripts(scripts, seed=a.seed, diagnostic=a.ceiling, blocks=a.blocks)
     res.pop("_scores")
     res["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"simulated: {res['mining']} mining, {res['benign']} benign long-lived TLS flows, seed {a.seed}, "
-          f"{res['seconds']} s")  # fmt: skip
+          f"{'with' if a.blocks else 'without'} a block feed, {res['seconds']} s")  # fmt: skip
     for v in ("timeline", "slices", "conn", "netflow"):
         print(f"  {v:9s} {_fmt(res[v])}")
         missed = {k: f"{x['flagged']}/{x['n']}" for k, x in res[v]["per_kind"].items() if x["flagged"]}
         print(f"            flagged per kind: {missed}")
+    if "lookalikes" in res:
+        print(f"look-alikes (benign, pushes paced by blocks; not in the metrics above): {a.lookalikes} sessions")
+        for v in ("timeline", "slices", "conn", "netflow"):
+            lk = res["lookalikes"][v]
+            kinds = {k: f"{x['flagged']}/{x['n']}" for k, x in lk["per_kind"].items()}
+            print(f"  {v:9s} called mining: {lk['flagged']}/{lk['n']}  per kind: {kinds}")
     print(f"  coin guess (timeline, detected mining): {res['coin_guess_timeline']}")
     for v, c in res.get("ceiling", {}).items():
         print(f"  ceiling   {v:9s} learned classifier, {c.get('folds')}-fold CV: recall {c['recall_at_fpr']} "
               f"at FPR {c.get('fpr')} (diagnostic only)")
     if a.real:
-        real = real_benchmark()
+        real = real_benchmark(n_lookalikes=len(LOOKALIKE_KINDS) if a.lookalikes else 0)
         res["real"] = real
         print(f"real TLS over loopback: {real['flows']} flows, {real['pcap_bytes']} B pcap, x{real['compression']}")
         for v in ("timeline", "slices", "conn"):

@@ -444,7 +444,10 @@ def score_timeline(
                 stats["share_gap_ks"] = round(d, 4)
                 stats["share_gap_cv"] = round(c, 3)
                 stats["share_mean_gap_s"] = round(float(g.mean()), 2)
-                if 0.7 <= c <= 1.4 and d <= 1.5 * crit:
+                clock = periodic_mode(g)
+                if clock is not None:
+                    _clocked_requests(g, clock, sub, ev, stats)
+                elif 0.7 <= c <= 1.4 and d <= 1.5 * crit:
                     pts = 20.0 if d <= crit else 20.0 * (1.5 * crit - d) / (0.5 * crit)
                     sub["share_poisson"] = round(pts, 1)
                     ev.append(
@@ -462,7 +465,8 @@ def score_timeline(
                     )
                 else:
                     _gap_penalty(g, sub, ev)
-    if n_nk >= MIN_SHARES and "share_poisson" not in sub and "bursty_client" not in sub and "periodic_client" not in sub:
+    if (n_nk >= MIN_SHARES and "share_poisson" not in sub and "bursty_client" not in sub and "periodic_client" not in sub
+            and "clocked_requests" not in sub):
         _gap_penalty(_gaps(mt[non_ka], seg[non_ka]), sub, ev)
 
     # server pushes: jobs on blocks plus periodic refresh
@@ -583,8 +587,8 @@ def _require_job_pushes(score: BehaviorScore, caused: bool, untimed_jobs: bool =
     not to follow the client's messages, larger than the answers, as jobs are larger than share results.
     """
     sub, ev, stats = score.subscores, score.evidence, score.stats
-    if any(sub.get(k, 0.0) > 0 for k in _PUSH_EVIDENCE):
-        return
+    if any(sub.get(k, 0.0) > 0 for k in _PUSH_EVIDENCE) or "block_tracking_only" in stats:
+        return  # (review 10) pushes that follow the real blocks are not missing, only not a miner's alone
     n = int(stats.get("server_pushes", 0))
     if untimed_jobs:
         ev.append(
@@ -654,6 +658,40 @@ def _gap_penalty(g: np.ndarray, sub: dict[str, float], ev: list[Evidence]) -> No
                 ks=d,
             )
         )
+
+
+#: Penalty when share-sized requests keep a clock (`clocked_requests`): as `periodic_client`, since a clock is as
+#: far from share finding whether it is the only thing the client sends or one of two streams.
+CLOCKED_REQUESTS_PENALTY = -20.0
+
+
+def _clocked_requests(g: np.ndarray, clock: float, sub: dict[str, float], ev: list[Evidence], stats: dict[str, Any]) -> None:
+    """Share-sized requests whose gaps repeat one value: a timer among them, so they are not shares.
+
+    Why (review 10): shares are found at random, so the gaps between them are exponential and no gap value holds
+    a quarter of them (`periodic_mode`: a cluster 0.5 s or 2 % wide, at 2 s or more; exponential gaps put at most
+    about a tenth of themselves in such a cluster, whatever the share rate). A client that mixes a timer with irregular messages of one size hides the timer from
+    the coefficient of variation (`periodic_client` asks for CV < 0.3), but not from this: Electrum 4.6 pads every
+    write to 1,024 B and sends its fee-estimate requests every 60 s between pings at random 0-300 s intervals,
+    which together look like constant-size, answered, roughly exponential requests.
+    """
+    frac = float(np.mean(in_mode(g, clock, tol_abs=0.5, tol_rel=0.02)))
+    stats["share_gap_clock_s"] = round(clock, 2)
+    stats["share_gap_clock_fraction"] = round(frac, 3)
+    sub["clocked_requests"] = CLOCKED_REQUESTS_PENALTY
+    ev.append(
+        _ev(
+            "clocked_requests",
+            f"{frac:.0%} of the {g.size} gaps between the constant-size requests repeat ~{clock:.1f} s (±0.5 s or 2 %): "
+            "a timer (fee estimates, polling, keepalives) drives them; shares are found at random, and a quarter of "
+            "exponential gaps never falls on one value",
+            f"{g.size} 个固定大小请求的间隔中有 {frac:.0%} 重复约 {clock:.1f} 秒（±0.5 秒或 2%）：由定时器驱动"
+            "（费率查询、轮询、保活）；份额随机产生，指数分布的间隔不会有四分之一落在同一个值上",
+            clock_s=clock,
+            fraction=frac,
+            gaps=int(g.size),
+        )
+    )
 
 
 def _long_lived(duration: float, sub: dict[str, float], ev: list[Evidence]) -> None:
@@ -811,6 +849,13 @@ def _block_correlation(
     if z < 3.0 or k / n < 0.6:
         return
     pts = 25.0 if z >= 5 else 15.0
+    if score.subscores.get("share_poisson", 0.0) <= 0:
+        _block_tracking_only(score, coin, (
+            f"{k} of {n} {coin} blocks were followed by a server push within {window:.0f} s (chance {p0:.0%}, z = {z:.1f})",
+            f"{n} 个 {coin} 区块中有 {k} 个在 {window:.0f} 秒内被服务器推送跟随（偶然概率 {p0:.0%}，z = {z:.1f}）"),
+            "no Poisson stream of constant-size answered requests (`share_poisson`)",
+            "没有固定大小、得到应答的泊松请求流（`share_poisson`）", hits=k, blocks=n, z=z)  # fmt: skip
+        return
     score.subscores["block_correlation"] = pts
     score.coin = coin
     score.coin_candidates = [coin]
@@ -827,6 +872,33 @@ def _block_correlation(
             blocks=n,
             chance=p0,
             z=z,
+        )
+    )
+
+
+def _block_tracking_only(score: BehaviorScore, coin: str, seen: tuple[str, str], lacking: str, lacking_zh: str,
+                         **data: Any) -> None:
+    """Pushes that follow the real blocks, without share-like client traffic: evidence, no points.
+
+    Why (review 10): a push after every block proves that the server tracks the chain, and so do honest services:
+    an Electrum server notifies its wallets of every new header, an Ethereum node every `newHeads` subscriber, a
+    block explorer its live feed. What only a pool has is the miner's side: shares, constant-size requests found at
+    random (a Poisson stream whose rate the hash rate sets, not the blocks), each answered. So block correlation
+    counts as evidence of *mining* only together with that share evidence in the same view; alone it says
+    "block tracking" and earns nothing. A miner keeps it whenever its shares show, which is when it is found
+    without a feed as well.
+    """
+    score.stats["block_tracking_only"] = coin
+    score.evidence.append(
+        _ev(
+            "block_tracking_only",
+            f"{seen[0]}: the server tracks the {coin} chain, but the client shows {lacking}. Wallets, node "
+            "subscriptions and block explorers track blocks too; block correlation counts as mining only beside "
+            "shares (no points)",
+            f"{seen[1]}：服务器在跟踪 {coin} 区块链，但客户端{lacking_zh}。钱包、节点订阅和区块浏览器同样跟踪区块；"
+            "区块相关性只有在伴随份额时才算挖矿证据（不加分）",
+            coin=coin,
+            **data,
         )
     )
 
@@ -1490,6 +1562,15 @@ SLICE_UNCAUSED_PUSH_CHECK = ShapeTest(
 )  # fmt: skip
 
 
+#: Review 10: the slice tests that show the client's side of a share stream, all needed (earned) for the slices'
+#: block correlation to count as mining: Poisson counts per slice and one message size.
+SLICE_CLIENT_SHARE_TESTS = ("poisson_counts", "constant_client_size")
+#: ... and the failures that deny it: the client's packets per slice keep a clock, come in bursts, drift with
+#: activity, or carry messages whose size is not a share's.
+SLICE_CLIENT_FAILURES = ("periodic_client", "bursty_client", "clocked_rate", "drifting_rate", "unlike_share_payload",
+                         "varying_client_size")  # fmt: skip
+
+
 def _slice_block_correlation(
     cbr: np.ndarray, t0: float, width: float, blocks: Mapping[str, np.ndarray], score: BehaviorScore
 ) -> None:
@@ -1517,6 +1598,17 @@ def _slice_block_correlation(
     if z < 3.0:
         return
     pts = 20.0 if z >= 5 else 12.0
+    sub = score.subscores
+    failed = sorted(k for k in SLICE_CLIENT_FAILURES if sub.get(k, 0.0) < 0)
+    missing = [k for k in SLICE_CLIENT_SHARE_TESTS if sub.get(k, 0.0) <= 0]
+    if failed or missing:
+        names = ", ".join(failed) if failed else ", ".join(missing)
+        _block_tracking_only(score, coin, (
+            f"server bytes per slice rise with {coin} block arrivals (r = {r:.2f}, t = {z:.1f} over {cbr.size} slices)",
+            f"每个时间片的服务器字节数随 {coin} 区块到达而上升（r = {r:.2f}，t = {z:.1f}，{cbr.size} 个时间片）"),
+            f"no share stream in its packets per slice ({'failed' if failed else 'not shown'}: {names})",
+            f"的每片包数不像份额流（{'未通过' if failed else '未显示'}：{names}）", r=r, t=z)  # fmt: skip
+        return
     score.subscores["block_correlation"] = pts
     score.coin = coin
     score.coin_candidates = [coin]
