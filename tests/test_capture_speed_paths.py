@@ -71,3 +71,29 @@ def test_capture_without_flow_exports_does_not_load_the_collector(tmp_path):
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _name_per_label(labels: list[bytes]) -> str:
+    """The per-label rule `_read_name` applied before it joined plain names in one go."""
+    from minewatch.net.dns import _label_text
+
+    return ".".join(_label_text(x) for x in labels)
+
+
+def test_dns_names_read_whole_give_the_per_label_text():
+    from minewatch.net.dns import _read_name
+
+    cases = [
+        [b"pool", b"example", b"com"],
+        [b"a.b", b"example"],  # a dot inside a label is not a separator
+        [b"x", b"a\x00b", b"cn"],
+        [b"_srv", b"*", b"xn--fiqs8s"],
+        [b"caf\xc3\xa9", b"example"],
+        [b"-", b"."],
+        [],
+    ]
+    for labels in cases:
+        wire = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00"
+        assert _read_name(wire, 0) == (_name_per_label(labels), len(wire)), labels
+        # the same name behind a compression pointer
+        assert _read_name(wire + b"\xc0\x00", len(wire)) == (_name_per_label(labels), len(wire) + 2)

@@ -21,6 +21,7 @@ from typing import Any
 from minewatch.errors import Rejects
 from minewatch.jit import compile_seconds
 from minewatch.model import Evidence, Finding
+from minewatch.net.dns import parse_dns
 from minewatch.net.findings import (
     FlowView,
     endpoint_findings,
@@ -302,8 +303,6 @@ class _DnsConsumer:
         answered = bool(payload[6] or payload[7])
         if not answered and self.lookups is None:
             return
-        from minewatch.net.dns import parse_dns
-
         msg = parse_dns(payload, answers_only=True)
         if msg is None or not msg.is_response:
             return
