@@ -97,3 +97,98 @@ def test_dns_names_read_whole_give_the_per_label_text():
         assert _read_name(wire, 0) == (_name_per_label(labels), len(wire)), labels
         # the same name behind a compression pointer
         assert _read_name(wire + b"\xc0\x00", len(wire)) == (_name_per_label(labels), len(wire) + 2)
+
+
+# ------------------------------------------------------------------------------------------ TLS
+class _RefReader:
+    """The reader object `tls._parse_body` used before session 10: the reference for the offsets."""
+
+    def __init__(self, b: bytes) -> None:
+        self.b, self.p = b, 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.p + n > len(self.b):
+            raise ValueError("truncated")
+        out = self.b[self.p : self.p + n]
+        self.p += n
+        return out
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def vec(self, lenbytes: int) -> bytes:
+        return self.take(int.from_bytes(self.take(lenbytes), "big"))
+
+
+def _ref_u16s(b: bytes) -> list[int]:
+    return [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b) - 1, 2)]
+
+
+def _ref_parse_body(body: bytes) -> tuple | None:
+    from minewatch.net.tls import _alpn, _sni
+
+    r = _RefReader(body)
+    try:
+        version = r.u16()
+        r.take(32)
+        r.vec(1)
+        suites = _ref_u16s(r.vec(2))
+        r.vec(1)
+        out: dict = {"v": version, "suites": suites, "ext": [], "sni": None, "alpn": [], "sv": [], "groups": [],
+                     "pf": [], "ech": False}
+        if len(body) - r.p == 0:
+            return tuple(out.values())
+        ext = _RefReader(r.vec(2))
+        while len(ext.b) - ext.p >= 4:
+            etype = ext.u16()
+            edata = ext.vec(2)
+            out["ext"].append(etype)
+            if etype == 0:
+                out["sni"] = _sni(edata)
+            elif etype == 16:
+                out["alpn"] = _alpn(edata)
+            elif etype == 43 and edata:
+                out["sv"] = _ref_u16s(edata[1 : 1 + edata[0]])
+            elif etype == 10 and len(edata) >= 2:
+                out["groups"] = _ref_u16s(edata[2 : 2 + int.from_bytes(edata[:2], "big")])
+            elif etype == 11 and edata:
+                out["pf"] = list(edata[1 : 1 + edata[0]])
+            elif etype == 0xFE0D:
+                out["ech"] = True
+        return tuple(out.values())
+    except ValueError:
+        return None
+
+
+def _fields(h: object) -> tuple | None:
+    if h is None:
+        return None
+    return (h.legacy_version, h.cipher_suites, h.extensions, h.sni, h.alpn, h.supported_versions, h.groups,
+            h.ec_point_formats, h.ech)
+
+
+def test_client_hello_offsets_read_what_the_reader_read():
+    import random
+
+    from minewatch.net.tls import _parse_body
+    from minewatch.synth.tcp import tls_client_hello
+
+    rng = random.Random(7)
+    bodies = []
+    for sni, alpn in (("pool.example.net", ["h2"]), (None, []), ("a" * 60 + ".cn", ["http/1.1", "h2"])):
+        rec = tls_client_hello(sni, alpn, rng)
+        bodies.append(rec[9:])  # the handshake body: after the record header (5) and handshake header (4)
+    for body in list(bodies):
+        bodies += [body[:k] for k in range(0, len(body), 7)]  # every cut
+        for _ in range(300):  # random byte changes, lengths included
+            b = bytearray(body)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            bodies.append(bytes(b))
+        bodies.append(body + b"\x00\x01\x02")  # bytes after the extensions block are ignored
+    oks = 0
+    for body in bodies:
+        ref = _ref_parse_body(body)
+        assert _fields(_parse_body(body)) == ref, body.hex()
+        oks += ref is not None
+    assert oks > 100  # not only failures compared

@@ -9,6 +9,7 @@ stream and says when it needs more bytes.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 
 #: GREASE values (RFC 8701) are random per connection and left out of JA3.
@@ -33,7 +34,7 @@ class ClientHello:
     @property
     def ja3_string(self) -> str:
         def j(xs: list[int]) -> str:
-            return "-".join(str(x) for x in xs if x not in _GREASE)
+            return "-".join([str(x) for x in xs if x not in _GREASE])
 
         return ",".join(
             [
@@ -122,25 +123,47 @@ class _Reader:
 
 
 def _u16s(b: bytes) -> list[int]:
-    return [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b) - 1, 2)]
+    """Big-endian 16-bit values of `b` (an odd last byte is left out)."""
+    return list(struct.unpack_from(f">{len(b) // 2}H", b))
+
+
+def _vec(b: bytes, p: int, lenbytes: int) -> tuple[int, int]:
+    """Start and end of the length-prefixed vector at `p`; ValueError when `b` is too short for it."""
+    q = p + lenbytes
+    if q > len(b):
+        raise ValueError("truncated")
+    n = b[p] if lenbytes == 1 else (b[p] << 8) | b[p + 1]
+    if q + n > len(b):
+        raise ValueError("truncated")
+    return q, q + n
 
 
 def _parse_body(body: bytes) -> ClientHello | None:
-    r = _Reader(body)
+    """The ClientHello fields of a handshake body, None when it is cut short.
+
+    Why offsets and no reader object: every TLS flow of a capture comes through here, and a method
+    call per field was most of the cost of reading one ClientHello.
+    """
     try:
-        version = r.u16()
-        r.take(32)  # random
-        r.vec(1)  # session id
-        suites = _u16s(r.vec(2))
-        r.vec(1)  # compression methods
+        if len(body) < 34:
+            raise ValueError("truncated")
+        version = (body[0] << 8) | body[1]
+        _, p = _vec(body, 34, 1)  # session id, after the 32-byte random
+        a, p = _vec(body, p, 2)
+        suites = _u16s(body[a:p])
+        _, p = _vec(body, p, 1)  # compression methods
         hello = ClientHello(legacy_version=version, sni=None, cipher_suites=suites)
-        if r.left() == 0:
+        if p == len(body):
             return hello
-        ext = _Reader(r.vec(2))
-        while ext.left() >= 4:
-            etype = ext.u16()
-            edata = ext.vec(2)
-            hello.extensions.append(etype)
+        a, end = _vec(body, p, 2)
+        ext = body[a:end]  # an extension may not run past the extensions' own length
+        exts = hello.extensions
+        a = 0
+        while len(ext) - a >= 4:
+            etype = (ext[a] << 8) | ext[a + 1]
+            e0, a = _vec(ext, a + 2, 2)
+            edata = ext[e0:a]
+            exts.append(etype)
             if etype == 0:
                 hello.sni = _sni(edata)
             elif etype == 16:
