@@ -644,8 +644,43 @@ def _halves() -> pa.Array:
     return _HALVES
 
 
+#: `_repeat_text` results kept for the next batch, by their texts: (array, repetitions it holds)
+_REPEATS: dict[tuple[str, ...], tuple[pa.Array, int]] = {}
+_REPEATS_BYTES = [0]
+#: what the kept repetitions may take in all (bytes of text); past it they are built afresh each time
+_REPEATS_MAX_BYTES = 64 << 20
+
+
 def _repeat_text(texts: list[str], n: int) -> pa.Array:
-    """The strings `texts` one after another, the whole sequence `n` times, without a take per value."""
+    """The strings `texts` one after another, the whole sequence `n` times, without a take per value.
+
+    Every batch of a template repeats the same `extra` keys (v5: eight names, ~170 bytes a record) and
+    every group its exporter, so the array is kept and the next batch takes a zero-copy slice of it:
+    building 50,000 v5 key sets cost 9-18 ms, about a tenth of the whole conversion. Kept arrays are
+    bounded in bytes (`_REPEATS_MAX_BYTES`); when full they are all dropped and built again as needed.
+    """
+    key = tuple(texts)
+    kept = _REPEATS.get(key)
+    if kept is not None and kept[1] >= n:
+        return kept[0] if kept[1] == n else kept[0].slice(0, n * len(texts))
+    per = sum(len(t.encode()) for t in texts)
+    cap = n + n // 4  # headroom: the next batch is seldom exactly as large
+    size = cap * per
+    if size > _REPEATS_MAX_BYTES:
+        return _build_repeat(texts, n)
+    if kept is not None:
+        del _REPEATS[key]
+        _REPEATS_BYTES[0] -= kept[1] * per
+    if _REPEATS_BYTES[0] + size > _REPEATS_MAX_BYTES:
+        _REPEATS.clear()
+        _REPEATS_BYTES[0] = 0
+    arr = _build_repeat(texts, cap)
+    _REPEATS[key] = (arr, cap)
+    _REPEATS_BYTES[0] += size
+    return arr.slice(0, n * len(texts))
+
+
+def _build_repeat(texts: list[str], n: int) -> pa.Array:
     kb = [t.encode() for t in texts]
     row = np.frombuffer(b"".join(kb), np.uint8)
     prefix = np.cumsum([0, *(len(b) for b in kb)]).astype(np.int64)

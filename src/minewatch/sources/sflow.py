@@ -60,6 +60,8 @@ _HDR_REST = struct.Struct(">IIII")  # sub-agent, sequence, uptime, samples
 _FLOW_SAMPLE = struct.Struct(">IIIIIIII")  # seq, source id, rate, pool, drops, input, output, records
 _FLOW_SAMPLE_X = struct.Struct(">IIIIIIIIIII")  # seq, src type, src index, rate, pool, drops, in/out fmt+val, records
 _SAMPLED_HEADER = struct.Struct(">IIII")  # header protocol, frame length, stripped, header length
+_TAG_FLOW_SAMPLE = struct.Struct(">II" + _FLOW_SAMPLE.format[1:])  # tag, length, then a compact flow sample
+_TAG_SAMPLED_HEADER = struct.Struct(">II" + _SAMPLED_HEADER.format[1:])  # tag, length, then a sampled header
 _SAMPLED_V4 = struct.Struct(">II4s4sIIII")  # length, protocol, src, dst, sport, dport, tcp flags, tos
 _SAMPLED_V6 = struct.Struct(">II16s16sIIII")
 #: sFlow header_protocol -> pcap link type of the capture decoder (tcpdump.org/linktypes)
@@ -172,15 +174,22 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
     ts_us = None if wall_s is None else round(wall_s * 1e6)
     drops_seen = cache.sflow_drops
     unpack_ii = _II.unpack_from
+    unpack_sample = _TAG_FLOW_SAMPLE.unpack_from
+    unpack_record = _TAG_SAMPLED_HEADER.unpack_from
     pack = _PEND.pack
     fields = pend.fields
     dgi = base = -1  # this datagram's number and place in `pend.raw`, once a sample of it is kept
     flow = counters = rows = 0
     try:
         for _ in range(n_samples):
-            if pos + 8 > end:
+            # the tag, the length and a compact flow sample's words in one read; they are used only once
+            # the length is checked (a compact sample that does not fit the 40 bytes is cut either way)
+            if pos + 40 <= end:
+                tag, ln, _sseq, source, rate, _pool, drops, in_raw, out_raw, n_rec = unpack_sample(data, pos)
+            elif pos + 8 <= end:
+                tag, ln = unpack_ii(data, pos)
+            else:
                 raise _Cut
-            tag, ln = unpack_ii(data, pos)
             a = pos + 8
             b = a + ln
             if b > end:
@@ -189,7 +198,6 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
             if tag == 1:
                 if ln < 32:  # _FLOW_SAMPLE.size
                     raise _Cut
-                _sseq, source, rate, _pool, drops, in_raw, out_raw, n_rec = _FLOW_SAMPLE.unpack_from(data, a)
                 src_type, src_index = source >> 24, source & 0xFFFFFF
                 in_if, out_if = in_raw & 0x3FFFFFFF, out_raw & 0x3FFFFFFF
                 r = a + 32
@@ -218,9 +226,12 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
             frame_len = h0 = h1 = 0
             ip_rec: tuple[int, int, int] | None = None  # format, start, end
             for _ in range(n_rec):
-                if r + 8 > b:
+                if r + 24 <= b:  # as above: a sampled header's four words read with its tag and length
+                    rtag, rln, proto, flen, _stripped, hlen = unpack_record(data, r)
+                elif r + 8 <= b:
+                    rtag, rln = unpack_ii(data, r)
+                else:
                     raise _Cut
-                rtag, rln = unpack_ii(data, r)
                 ra = r + 8
                 rb = ra + rln
                 if rb > b:
@@ -229,7 +240,7 @@ def _decode(data: bytes, exporter: str, cache: TemplateCache, buf: ColumnBuffer,
                 if rtag == 1 and head_proto < 0:
                     if rln < 16:  # _SAMPLED_HEADER.size
                         raise _Cut
-                    head_proto, frame_len, _stripped, hlen = _SAMPLED_HEADER.unpack_from(data, ra)
+                    head_proto, frame_len = proto, flen
                     h0 = ra + 16
                     h1 = h0 + hlen
                     if h1 > rb:
