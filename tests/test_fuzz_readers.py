@@ -81,7 +81,9 @@ def test_a_cut_gzip_meter_file_names_the_file(tmp_path, tmp_home):
     cut = tmp_path / "cut.csv"
     cut.write_bytes(gzip.compress(good.read_bytes())[:60])
     r = _power(str(cut), str(good))
-    assert f"{cut}: compressed stream is broken or truncated" in r.stderr
+    # named with where it ended: in the text, and in the file (its end; review 15)
+    assert f"{cut}, byte " in r.stderr and "(compressed file read up to byte 60): compressed stream is broken or " \
+        "truncated" in " ".join(r.stderr.split()), r.stderr
     assert "meter A: 72 readings" in r.stderr  # the other file is still read
 
 

@@ -5,13 +5,14 @@ cut gzip names where it ended and a compressed `--meta` is read; a workbook's sh
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from minewatch.cli import app
-from minewatch.power.readers import read_file, read_meta
+from minewatch.power.readers import read_file, read_files, read_meta
 
 
 def _long_rows(n: int = 48, delim: str = ",", dec: str = ".") -> list[str]:
@@ -113,3 +114,100 @@ def test_a_long_row_without_meter_id_counts_as_one_reading_lost(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     res = read_file(p)
     assert res.readings == 47 and res.lost == 1 and res.rejects.counts["unparsable meter id"] == 1
+
+
+# -- 3. a cut gzip names where it ended; a compressed --meta is read --------------------------------------
+def _gz_text(rows: int = 2000) -> bytes:
+    return ("meter_id,ts,kwh\n" + "\n".join(_long_rows(rows)) + "\n").encode()
+
+
+def test_a_cut_gzip_meter_file_names_the_byte_of_the_file_and_the_text_where_it_ended(tmp_path):
+    from minewatch.sources.pcap import DecompressedInputError
+
+    text = _gz_text()
+    whole = gzip.compress(text)
+    p = tmp_path / "m.csv.gz"
+    p.write_bytes(whole[: len(whole) // 2])
+    _res, errors = read_files([p])
+    (e,) = errors
+    assert isinstance(e, DecompressedInputError) and e.path == str(p)
+    assert e.compressed_at == len(whole) // 2  # the file ends there
+    assert 0 < e.offset < len(text) and text.startswith(text[: e.offset])
+    got = text[: e.offset]
+    line = got.count(b"\n") + (0 if got.endswith(b"\n") else 1)
+    assert f"byte {e.offset} of the decompressed stream (compressed file read up to byte {len(whole) // 2})" in str(e)
+    assert f"the text ends in line {line})" in str(e)
+
+
+def test_a_damaged_gzip_meter_file_names_the_damaged_byte(tmp_path):
+    from minewatch.sources.pcap import DecompressedInputError
+
+    raw = bytearray(gzip.compress(_gz_text(), mtime=0))
+    raw[10] |= 0x06  # the first deflate block (after the 10-byte gzip header) of a type that does not exist
+    p = tmp_path / "m.csv.gz"
+    p.write_bytes(bytes(raw))
+    _res, errors = read_files([p])
+    (e,) = errors
+    assert isinstance(e, DecompressedInputError) and e.compressed_at == 10 and e.offset == 0, str(e)
+
+
+def test_a_cut_zstd_meter_file_names_the_text_position(tmp_path):
+    import pyarrow as pa
+
+    from minewatch.sources.pcap import DecompressedInputError
+
+    full = tmp_path / "full.zst"
+    text = _gz_text(40_000)
+    with pa.output_stream(str(full), compression="zstd") as out:
+        out.write(text)
+    z = full.read_bytes()
+    p = tmp_path / "m.csv.zst"
+    p.write_bytes(z[: len(z) * 3 // 4])
+    _res, errors = read_files([p])
+    (e,) = errors
+    assert isinstance(e, DecompressedInputError) and e.offset is not None and e.offset > 0
+    got = text[: e.offset]
+    line = got.count(b"\n") + (0 if got.endswith(b"\n") else 1)
+    assert f"the text ends in line {line})" in str(e)
+
+
+def test_power_scan_names_the_cut_gzip_in_both_languages(tmp_path, tmp_home):
+    whole = gzip.compress(_gz_text())
+    p = tmp_path / "m.csv.gz"
+    p.write_bytes(whole[:400])
+    r = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(p), "--no-store"])
+    assert r.exit_code == 4, r.output
+    assert f"{p}, byte " in r.stderr and "(compressed file read up to byte 400)" in _flat(r.stderr), r.stderr
+    zh = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(p), "--no-store"])
+    out = _flat(zh.stderr).replace(" ", "")
+    assert "（压缩文件已读到第400字节）" in out and "压缩文件在数据流结束标记之前就已结束；文本止于第" in out, zh.stderr
+
+
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_a_compressed_meta_file_is_read(tmp_path, tmp_home, kind):
+    import pyarrow as pa
+
+    text = b"meter_id,tariff_class,contracted_kw\nA,residential,8\nB,commercial,50\n"
+    p = tmp_path / f"meta.csv.{kind}"
+    if kind == "gz":
+        p.write_bytes(gzip.compress(text))
+    else:
+        with pa.output_stream(str(p), compression="zstd") as out:
+            out.write(text)
+    meta = read_meta(p)
+    assert sorted(meta) == ["A", "B"] and meta["A"].tariff_class == "residential"
+    data = tmp_path / "long.csv"
+    data.write_text("meter_id,ts,kwh\n" + "\n".join(_long_rows(480)) + "\n")
+    r = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(data), "--meta", str(p), "--no-store"])
+    assert r.exit_code == 0 and "metadata rows for meters not in the data: 1 (B)" in r.stderr, r.output
+
+
+def test_a_cut_gzip_meta_file_is_named_with_its_position(tmp_path, tmp_home):
+    whole = gzip.compress(("meter_id,tariff_class\n" + "".join(f"M{k},residential\n" for k in range(3000))).encode())
+    p = tmp_path / "meta.csv.gz"
+    p.write_bytes(whole[: len(whole) // 2])
+    data = tmp_path / "long.csv"
+    data.write_text("meter_id,ts,kwh\n" + "\n".join(_long_rows(48)) + "\n")
+    r = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(data), "--meta", str(p), "--no-store"])
+    assert r.exit_code == 2, r.output
+    assert f"(compressed file read up to byte {len(whole) // 2})" in _flat(r.stderr), r.stderr

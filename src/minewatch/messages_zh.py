@@ -138,6 +138,14 @@ class Rule:
 RULES: list[Rule] = []
 
 
+#: why a compressed meter or metadata file broke off, as `power.readers` words it (zlib's and pyarrow's own
+#: texts are kept as they are)
+_CUT_ZH = {
+    "compressed file ended before the end-of-stream marker was reached": "压缩文件在数据流结束标记之前就已结束",
+    "data after the end of the gzip stream": "gzip 数据流结束后还有多余数据",
+}
+
+
 def _r(pattern: str, word: Word, example: str, worded: tuple[int, ...] = ()) -> None:
     RULES.append(Rule(re.compile(pattern, re.S), word, example, worded))
 
@@ -228,6 +236,10 @@ _r(r"truncated (.+?): (\d+) bytes at end of file, record incomplete \(read (\d+)
    "truncated pcap record: 367 bytes at end of file, record incomplete (read 353 packets before it)", (1,))
 _r(r"stream ended inside a (.+?) \((\d+) bytes\)",
    lambda m: f"数据流在{_PART_ZH.get(m[1], m[1])}中途结束（{m[2]} 字节）", "stream ended inside a pcap record (12 bytes)", (1,))
+_r(r"compressed stream is broken or truncated \((.*); the text ends in line (\d+)\)",
+   lambda m: f"压缩数据流损坏或被截断（{_CUT_ZH.get(m[1], m[1])}；文本止于第 {m[2]} 行）",
+   "compressed stream is broken or truncated (compressed file ended before the end-of-stream marker was reached; "
+   "the text ends in line 9750)", (1,))
 _r(r"compressed stream is broken or truncated \((.*)\)", lambda m: f"压缩数据流损坏或被截断（{m[1]}）",
    "compressed stream is broken or truncated (Compressed file ended before the end-of-stream marker was reached)")
 _r(r"record header at this offset claims (\d+) captured bytes \(max (\d+)\); stopping after (\d+) packets",
