@@ -126,3 +126,34 @@ def test_lookalikes_are_reported_apart_and_leave_the_metrics_alone() -> None:
         assert b["lookalikes"][v]["n"] == 4
         assert set(b["lookalikes"][v]["per_kind"]) == set(E.LOOKALIKE_KINDS)
     assert "lookalikes" not in a
+
+
+def test_requests_that_follow_the_pushes_are_not_shares() -> None:
+    # a wallet backend that asks the balance 0.5-3 s after each ETC head (past the 0.5 s reaction window): constant
+    # size, answered, and as Poisson as the blocks that trigger them; only their timing after the pushes tells
+    rng = np.random.default_rng(8)
+    named = 0
+    for i in range(4):
+        sc = E.lookalike_script(np.random.default_rng(100 + i), "etc_newheads", 3 * 3600.0,
+                                force={"role": "wallet", "go_client": False})  # fmt: skip
+        sc.client = sorted((t + (float(rng.uniform(0.5, 3.0)) if tag == "get_balance" else 0.0), a, b, tag)
+                           for t, a, b, tag in sc.client)  # fmt: skip
+        r = _views(sc, blocks=True)["timeline"]
+        assert r is not None and not r.is_mining, r.subscores
+        assert "share_poisson" not in r.subscores and "block_correlation" not in r.subscores, r.subscores
+        named += "requests_follow_pushes" in r.subscores
+        if "requests_follow_pushes" in r.subscores:
+            ev = next(e for e in r.evidence if e.code == "behavior.requests_follow_pushes")
+            assert ev.text_zh and ev.data["ks"] > ev.data["critical"]
+    assert named >= 3
+
+
+def test_shares_neither_follow_pushes_nor_keep_a_clock() -> None:
+    # the two review-10 checks on 40 pool sessions of every kind: shares are found at random between the jobs
+    rng = np.random.default_rng(31)
+    kinds = list(E.MINING_KINDS)
+    for i in range(40):
+        sc = E.mining_script(rng, kinds[i % len(kinds)], float(rng.uniform(1800, 4 * 3600)), name=f"m{i}")
+        r = _views(sc, blocks=False, seed=i)["timeline"]
+        assert r is not None
+        assert "requests_follow_pushes" not in r.subscores and "clocked_requests" not in r.subscores, (sc.kind, r.stats)

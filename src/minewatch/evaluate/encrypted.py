@@ -723,7 +723,7 @@ def _newheads_script(sc: Script, rng: np.random.Generator, chain: np.ndarray, fo
     - a dApp front end (wagmi/ethers style `watch`): on a share of the heads, 1-4 `eth_call` / `eth_getBalance`
       requests after the browser has handled the head (30 ms-1.5 s), answered with a 32-byte word or a short
       ABI array; plus the user's own calls now and then;
-    - a wallet backend: `eth_getBalance` of one address per head;
+    - a wallet backend: `eth_getBalance` of one address per head, 10 ms-2 s after it (its own processing first);
     - an indexer: `eth_getBlockByNumber(n, false)` (the header plus 100-400 transaction hashes) and `eth_getLogs`
       for its contracts on every head.
     The node sends the head 0.05-0.5 s after the block reaches it (import).
@@ -759,7 +759,7 @@ def _newheads_script(sc: Script, rng: np.random.Generator, chain: np.ndarray, fo
                           res(int(rng.choice([104, 104, 232, 360]))), "eth_call"))
                 at += 0.002
         elif role == "wallet":
-            C.append((tp + float(_logu(rng, 0.01, 0.3)), call({"method": "eth_getBalance", "params": [addr, "latest"]}),
+            C.append((tp + float(_logu(rng, 0.01, 2.0)), call({"method": "eth_getBalance", "params": [addr, "latest"]}),
                       res(int(rng.integers(50, 60))), "get_balance"))
         elif role == "indexer":
             at = tp + float(_logu(rng, 0.005, 0.05))

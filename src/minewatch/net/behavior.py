@@ -28,7 +28,8 @@ Every kernel is pure (NumPy in, `BehaviorScore` out, no I/O) so it can run insid
 `applyInPandas`. Each returns named sub-scores (points, added by `combine_subscores`) and
 bilingual `Evidence` naming the statistic and its threshold. An optional block-time feed
 (`minewatch.net.blocks`) lets the timeline and slice kernels correlate server pushes with real
-block arrivals, the idea of MineHunter (ACSAC 2021).
+block arrivals, the idea of MineHunter (ACSAC 2021). That proves block tracking, which wallets and node
+subscriptions do too, so it counts only beside a share stream (review 10, `block_tracking_only`).
 
 Assumptions stated once: the connection initiator is the client; replies to a client request
 arrive within `REPLY_WINDOW_S`; mean block times come from the coin table in `minewatch.net.coins`
@@ -475,6 +476,8 @@ def score_timeline(
     pt = mt[push]
     stats["server_pushes"] = int(pt.size)
     caused = _pushes_follow_requests(mt, md, seg, push, win, stats)
+    if not caused:
+        _requests_follow_pushes(mt, seg, non_ka, push, win, sub, ev, stats)
     # jobs are bigger than share results: an untimed push stream of that kind is job-like even when the
     # window is too short for its rhythm (a fast proxy's 2 x 4 min of kept packets hold few blocks)
     tested = "push_lag_ks" in stats and not caused
@@ -566,6 +569,86 @@ def _pushes_follow_requests(
     stats["push_lag_median_s"] = round(float(np.median(lags)), 3)
     # only bunching *after* client messages means "caused"; pushes that avoid them are not answers
     return d > crit and d_plus >= d_minus
+
+
+#: Penalty when the client's requests follow the server's pushes (`requests_follow_pushes`), as for a clock.
+REQUESTS_FOLLOW_PUSHES_PENALTY = -20.0
+
+
+def _requests_follow_pushes(
+    mt: np.ndarray, seg: np.ndarray, requests: np.ndarray, push: np.ndarray, win: Sequence[tuple[float, float]],
+    sub: dict[str, float], ev: list[Evidence], stats: dict[str, Any],
+) -> None:
+    """Are the client's requests timed by the server's pushes (reactions to news, not shares)? Review 10.
+
+    Why: a miner finds shares at random, whatever the pool pushes; a wallet or dApp asks for what a push announced
+    (Electrum's history and Merkle proof after a scripthash notification, a dApp's balances and `eth_call`s after
+    each new head). Requests within `REACTION_WINDOW_S` of a push are already reactions and not counted as requests;
+    a client that takes longer (a busy browser, a wallet that waits for its own lock) still follows the pushes.
+    The test mirrors `_pushes_follow_requests`: the time from each request back to the last push is, under
+    independence, distributed like that time for a random instant (F(x) = Σ min(gap, x) / Σ gap over the push
+    gaps), here conditioned on exceeding `REACTION_WINDOW_S`; a one-sided KS distance beyond the 1 % critical value
+    (1.63/√n) with the requests bunched after the pushes says they follow them. Then they are not shares: the share
+    timing points (`share_poisson`) are taken back, and the penalty is that of a clock. Pushes block-paced for
+    a miner make no difference: its shares still fall at random instants between them.
+    """
+    pt, pseg = mt[push], seg[push]
+    rt, rseg = mt[requests], seg[requests]
+    if pt.size < MIN_PUSHES_TESTED or rt.size < MIN_SHARES:
+        return
+    j = np.searchsorted(pt, rt, side="right") - 1
+    ok = j >= 0
+    ok[ok] &= pseg[j[ok]] == rseg[ok]
+    lags = rt[ok] - pt[j[ok]]
+    lags = np.sort(lags[lags > REACTION_WINDOW_S])
+    if lags.size < MIN_SHARES:
+        return
+    gaps = list(_gaps(pt, pseg))
+    for k, (_a, b) in enumerate(win):
+        in_k = pt[pseg == k]
+        if in_k.size:
+            gaps.append(max(b - float(in_k[-1]), 0.0))
+    gs = np.sort(np.asarray(gaps, dtype=float))
+    total = float(gs.sum())
+    if total <= 0:
+        return
+    csum = np.concatenate([[0.0], np.cumsum(gs)])
+
+    def f0(x: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(gs, x, side="right")
+        return (csum[k] + x * (gs.size - k)) / total
+
+    base = float(f0(np.array([REACTION_WINDOW_S]))[0])
+    if base >= 1.0:
+        return
+    f = (f0(lags) - base) / (1.0 - base)
+    n = lags.size
+    d_plus = float(np.max(np.arange(1, n + 1) / n - f))
+    d_minus = float(np.max(f - np.arange(0, n) / n))
+    crit = 1.63 / math.sqrt(n)
+    stats["request_lag_ks"] = round(max(d_plus, d_minus), 4)
+    stats["request_lag_critical"] = round(crit, 4)
+    stats["request_lag_median_s"] = round(float(np.median(lags)), 3)
+    if not (d_plus > crit and d_plus >= d_minus):
+        return
+    taken = sub.pop("share_poisson", 0.0)
+    sub["requests_follow_pushes"] = REQUESTS_FOLLOW_PUSHES_PENALTY
+    ev[:] = [e for e in ev if e.code != "behavior.share_poisson"]
+    ev.append(
+        _ev(
+            "requests_follow_pushes",
+            f"the client's {n} requests follow the server's pushes (median {np.median(lags):.2f} s after one; KS "
+            f"{d_plus:.2f} > {crit:.2f} against random instants between pushes): reactions to what the server "
+            "announced, as a wallet asks for its history after a notification; a miner's shares fall at random "
+            f"whatever the pool pushes" + (f" (the {taken:.0f} share-timing points are taken back)" if taken else ""),
+            f"客户端的 {n} 个请求紧随服务器推送（中位在推送后 {np.median(lags):.2f} 秒；相对推送之间随机时刻的 KS "
+            f"{d_plus:.2f} > {crit:.2f}）：是对服务器通知的反应，如钱包收到通知后查询历史；矿机的份额随机产生，"
+            "与矿池推送无关" + (f"（收回 {taken:.0f} 分份额时间得分）" if taken else ""),
+            ks=d_plus,
+            critical=crit,
+            n=n,
+        )
+    )
 
 
 #: Penalty when the server never pushes anything that looks like jobs: no score without it reaches 60
