@@ -219,7 +219,7 @@ def test_meter_upload_with_its_options_in_chromium(server, browser, tmp_path):
     assert state == "job-done_with_errors", d.find_element(By.TAG_NAME, "body").text[:3000]
     (failed,) = d.find_elements(By.CSS_SELECTOR, "#job-files li.file-failed")
     assert failed.text.startswith("garbage.pcap") and "byte 0: neither a packet capture" in failed.text
-    assert d.find_element(By.ID, "job-failed-files").text == "1 of 2 file(s) could not be read"
+    assert d.find_element(By.ID, "job-failed-files").text == "1 of 2 files could not be read"
     shown = d.find_element(By.ID, "job-meter-options").text
     assert "kWh per interval" in shown and "15 min" in shown and "UTC+8" in shown and "customers.csv" in shown
     assert not d.find_elements(By.ID, "job-warnings")  # the unit was given, nothing assumed

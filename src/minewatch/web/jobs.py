@@ -52,6 +52,8 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "resolver-log": ("DNS resolver log", "DNS 解析服务器日志"),
     "mixed": ("several kinds", "多种类型"),
 }
+#: a job page names the kinds of an upload up to this many, else counts them (`Job.kind_label`)
+KIND_LABEL_MAX = 3
 
 
 def sniff(path: Path) -> str:
@@ -336,6 +338,18 @@ class Job:
     def failed_files(self) -> int:
         return sum(1 for f in self.files if f.error is not None)
 
+    def kind_label(self, lang: str) -> str:
+        """What the upload holds, for its page: a kind's name, or the kinds named when there are a few
+        (`packet capture, Zeek log (TSV)` / `抓包文件、Zeek 日志（TSV）`), in file order. Why: "several
+        kinds" (the `mixed` of `kind`, which the API keeps) said nothing; past `KIND_LABEL_MAX` kinds the
+        number of kinds is said and the file list below names each file's."""
+        zh = lang == "zh"
+        kinds = list(dict.fromkeys(f.kind for f in self.files if f.kind)) or ([self.kind] if self.kind else [])
+        names = [KIND_NAMES.get(k, (k, k))[1 if zh else 0] for k in kinds]
+        if len(names) <= KIND_LABEL_MAX:
+            return ("、" if zh else ", ").join(names)
+        return f"{len(names)} 种类型" if zh else f"{len(names)} kinds"
+
     def note(self, en: str, zh: str | None = None) -> None:
         """A line for the job page in both languages. Scanner messages are made in English only; without
         a `zh` they are worded through the message catalogue (unknown ones stay English)."""
@@ -569,7 +583,8 @@ class JobManager:
                 job.error_zh = "；".join(f.error_zh or "" for f in bad)
                 job.state = "failed"
             elif bad:
-                job.note(f"{len(bad)} of {len(every)} file(s) could not be read and were not scanned; "
+                job.note(f"{len(bad)} of {len(every)} file{'' if len(every) == 1 else 's'} could not be read and "
+                         "were not scanned; "
                          "the findings are those of the others",
                          f"{len(every)} 个文件中有 {len(bad)} 个无法读取，未扫描；所列发现来自其余文件")
                 job.state = "done_with_errors"
