@@ -192,3 +192,88 @@ def test_client_hello_offsets_read_what_the_reader_read():
         assert _fields(_parse_body(body)) == ref, body.hex()
         oks += ref is not None
     assert oks > 100  # not only failures compared
+
+
+# ------------------------------------------------------------------------------------------ read-ahead
+def _many_frames(n: int = 400) -> list[tuple[float, bytes]]:
+    return [(1_700_000_000.0 + k * 0.01, eth(ipv4("10.0.0.1", "10.0.0.2", 17, udp(4000 + k % 50, 53, bytes([k % 256]) * (k % 90)))))
+            for k in range(n)]
+
+
+def _frames_read(path, **patch) -> tuple[list[bytes], object]:
+    r = open_capture(path)
+    got = []
+    for b in r:
+        for o, c in zip(b.data_off.tolist(), b.caplen.tolist(), strict=True):
+            got.append(bytes(b.buf[o : o + c]))
+    return got, r
+
+
+def test_read_ahead_thread_gives_every_packet_in_order(tmp_path, monkeypatch):
+    import minewatch.sources.pcap as pcapmod
+
+    frames = _many_frames()
+    path = write(tmp_path / "a.pcap", pcap_bytes(frames))
+    monkeypatch.setattr(pcapmod, "CHUNK_BYTES", 257)  # many chunks, records cut at every place
+    started = []
+    real = pcapmod._ReadAhead
+
+    def spy(*a, **kw):
+        started.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pcapmod, "_ReadAhead", spy)
+    got, r = _frames_read(path)
+    assert started == [1]
+    assert got == [f for _, f in frames]
+    assert r.errors == [] and r.packets == len(frames)
+
+
+def test_read_ahead_thread_ends_with_the_reader(tmp_path, monkeypatch):
+    import threading
+
+    import minewatch.sources.pcap as pcapmod
+
+    monkeypatch.setattr(pcapmod, "CHUNK_BYTES", 64)
+    path = write(tmp_path / "a.pcap", pcap_bytes(_many_frames()))
+    before = {t for t in threading.enumerate() if t.name == "capture-read-ahead"}
+    r = open_capture(path)
+    it = iter(r)
+    next(it)  # stop after the first batch: the thread waits with chunks read ahead
+    assert any(t.name == "capture-read-ahead" for t in threading.enumerate())
+    it.close()
+    assert {t for t in threading.enumerate() if t.name == "capture-read-ahead"} == before
+
+
+def test_read_error_in_the_read_ahead_thread_is_reported_as_before(tmp_path, monkeypatch):
+    import minewatch.sources.pcap as pcapmod
+
+    monkeypatch.setattr(pcapmod, "CHUNK_BYTES", 512)
+    frames = _many_frames()
+    path = write(tmp_path / "a.pcap", pcap_bytes(frames))
+    r = open_capture(path)
+    real = r._fh
+
+    class Failing:
+        """The file fails with EIO after its first 4 KiB."""
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def read(self, k: int) -> bytes:
+            if self.n >= 4096:
+                raise OSError(5, "Input/output error")
+            out = real.read(min(k, 4096 - self.n))
+            self.n += len(out)
+            return out
+
+        def close(self) -> None:
+            real.close()
+
+    r._fh = Failing()  # type: ignore[assignment]
+    got = []
+    for b in r:
+        got += [bytes(b.buf[o : o + c]) for o, c in zip(b.data_off.tolist(), b.caplen.tolist(), strict=True)]
+    assert got and got == [f for _, f in frames[: len(got)]] and len(got) < len(frames)
+    assert len(r.errors) == 1 and "Input/output error" in str(r.errors[0])
+    assert str(r.path) in str(r.errors[0])

@@ -40,6 +40,7 @@ parser resyncs at the next newline, counted in `SessionFacts.lines_overflow`), p
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -2417,7 +2418,10 @@ def _str0_255(p: bytes, r: int) -> tuple[str, int]:
     return s.decode("utf-8", "replace"), r + 1 + n
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip_literal(host: str) -> bool:
+    """Cached: every HTTP request's Host header is checked, the same few hosts over and over, and
+    `ipaddress` answers "not an address" by raising (~30 µs each)."""
     import ipaddress
 
     try:

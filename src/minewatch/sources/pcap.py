@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import queue
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +76,54 @@ class DecompressedInputError(InputError):
                 at += f" (compressed file read up to byte {self.compressed_at})"
             where.append(at)
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class _ReadAhead:
+    """Reads the next chunks of a plain (uncompressed) capture in a thread while the scan works on
+    the current one.
+
+    Why: the scan is single-threaded Python, and the file read (a disk read, or at least a copy out
+    of the page cache) stood still while packets were dissected. `read()` lets go of the GIL, so on
+    a second core the next chunk is usually there when it is asked for. At most `depth` chunks wait
+    (bounded memory); an error while reading is handed over and raised where the read was asked for,
+    so the bad-input policy is the same as without the thread.
+    """
+
+    def __init__(self, fh: BinaryIO, piece: int, depth: int = 2) -> None:
+        self._q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(fh, piece), name="capture-read-ahead",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, fh: BinaryIO, piece: int) -> None:
+        try:
+            while not self._stop.is_set():
+                data = fh.read(piece)
+                if not self._put(data) or not data:
+                    return
+        except BaseException as e:  # handed to the reading thread, raised there
+            self._put(e)
+
+    def _put(self, item: bytes | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(self) -> bytes:
+        """The next chunk (b"" at end of file); raises what reading it raised."""
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass(slots=True)
@@ -283,6 +333,7 @@ class CaptureReader:
             self._fh = self._raw_fh
         self._pos = 0  # decompressed offset of self._data[0]
         self._data = b""
+        self._ahead: _ReadAhead | None = None  #: started when the packets are iterated (plain files)
         self._eof = False
         self._broken = False
         try:
@@ -305,6 +356,8 @@ class CaptureReader:
                 if self.compressed:
                     # small reads: a broken stream then loses at most one piece, not a whole chunk
                     piece = self._fh.read1(GZIP_PIECE)  # type: ignore[attr-defined]
+                elif self._ahead is not None:
+                    piece = self._ahead.read()
                 else:
                     piece = self._fh.read(max(want - got, CHUNK_BYTES))
             except (EOFError, OSError, zlib.error) as e:
@@ -416,6 +469,10 @@ class CaptureReader:
         return self._consumed
 
     def close(self) -> None:
+        ahead = getattr(self, "_ahead", None)
+        if ahead is not None:
+            self._ahead = None
+            ahead.close()
         fh = getattr(self, "_fh", None)
         if fh is not None and fh is not self._raw_fh:
             fh.close()
@@ -429,6 +486,8 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[PacketBatch]:
         try:
+            if not self.compressed and not self._eof and self._ahead is None:
+                self._ahead = _ReadAhead(self._fh, CHUNK_BYTES)
             if self.format == "pcapng":
                 yield from self._iter_pcapng()
             else:
