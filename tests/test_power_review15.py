@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,75 @@ def test_a_cut_gzip_meta_file_is_named_with_its_position(tmp_path, tmp_home):
     r = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(data), "--meta", str(p), "--no-store"])
     assert r.exit_code == 2, r.output
     assert f"(compressed file read up to byte {len(whole) // 2})" in _flat(r.stderr), r.stderr
+
+
+# -- 5. a workbook's sheet of notes is named with why it was skipped ---------------------------------------
+def _book(path: Path, notes: list[list[str]] | None, name: str = "Notes", values: bool = True) -> Path:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Readings")
+    ws.write_row(0, 0, ["meter_id", "ts", "kwh"])
+    for i, row in enumerate(_long_rows(480)):
+        m, t, v = row.split(",")
+        ws.write_row(i + 1, 0, [m, t, float(v) if values else ""])
+    if notes is not None:
+        n = wb.add_worksheet(name)
+        for i, r in enumerate(notes):
+            n.write_row(i, 0, r)
+    wb.close()
+    return path
+
+
+def _skipped(res) -> list[str]:
+    return [i.detail for i in res.issues if i.kind == "sheet_skipped"]
+
+
+@pytest.mark.parametrize(("notes", "why"), [
+    ([["Exported from the AMI head-end"]],
+     "no table of readings (a header and data rows), its first cell reads 'Exported from the AMI head-end'"),
+    ([["meter_id", "date", "remark"], ["A", "2024-01-03", "meter replaced"], ["A", "2024-01-09", "estimated"]],
+     "holds no readings: no number in column(s) 'remark' (a sheet of notes?)"),
+    ([], "empty sheet"),
+])
+def test_a_sheet_of_notes_is_named_with_why(tmp_path, notes, why):
+    res = read_file(_book(tmp_path / "book.xlsx", notes))
+    assert _skipped(res) == [f"book.xlsx: sheet Notes: {why}; skipped"]
+    # the notes do not reach the meter: no duplicate, unparsable value or unit assumed from them
+    assert res.readings == 480 and res.readings_used == 480 and not res.rejects.total
+    assert not any("[Notes]" in i.detail for i in res.issues)
+
+
+def test_power_scan_names_the_notes_sheet_in_both_languages(tmp_path, tmp_home):
+    p = _book(tmp_path / "book.xlsx", [["户号", "日期", "备注"], ["A", "2024-01-03", "换表"]], name="说明")
+    en = CliRunner().invoke(app, ["--lang", "en", "power", "scan", str(p), "--no-store"])
+    assert en.exit_code == 0, en.output
+    out = _flat(en.stderr)
+    assert "spreadsheet sheets skipped: 1" in out and "480 of 480 readings used" in out
+    assert "book.xlsx: sheet 说明: holds no readings: no number in column(s) '备注' (a sheet of notes?); skipped" in out
+    zh = CliRunner().invoke(app, ["--lang", "zh", "power", "scan", str(p), "--no-store"])
+    assert "book.xlsx：工作表 说明：没有读数：列 '备注' 中没有数字（可能是说明页）；已跳过" in _flat(zh.stderr), zh.stderr
+
+
+def test_a_sheet_with_empty_value_cells_is_still_read_as_gaps(tmp_path):
+    res = read_file(_book(tmp_path / "book.xlsx", None, values=False))
+    assert [s.meter_id for s in res.series] == ["A"] and not _skipped(res)
+
+
+def test_a_workbook_of_notes_only_names_each_sheet(tmp_path):
+    import xlsxwriter
+
+    from minewatch.errors import InputError
+    from minewatch.messages_zh import error_text
+
+    p = tmp_path / "notes.xlsx"
+    wb = xlsxwriter.Workbook(str(p))
+    wb.add_worksheet("Sheet1")
+    wb.add_worksheet("说明").write(0, 0, "备注")
+    wb.close()
+    with pytest.raises(InputError) as e:
+        read_file(p)
+    assert e.value.message == ("spreadsheet has no sheet with a header and data rows (Sheet1: empty sheet; 说明: no "
+                               "table of readings (a header and data rows), its first cell reads '备注')")
+    assert error_text(e.value, "zh").endswith("电子表格中没有带表头和数据行的工作表（Sheet1：空工作表；说明：没有读数表格"
+                                              "（表头和数据行），第一个单元格为 '备注'）")

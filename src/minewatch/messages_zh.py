@@ -146,6 +146,12 @@ _CUT_ZH = {
 }
 
 
+def _sheet_zh(item: str) -> str:
+    """One "sheet: why it was skipped" of a workbook's list, in Chinese."""
+    name, sep, why = item.partition(": ")
+    return f"{name}：{to_zh(why)}" if sep else to_zh(item)
+
+
 def _r(pattern: str, word: Word, example: str, worded: tuple[int, ...] = ()) -> None:
     RULES.append(Rule(re.compile(pattern, re.S), word, example, worded))
 
@@ -582,6 +588,17 @@ _r(r"(\d+) nfcapd file\(s\) not read: (.+?)(?: \(and (\d+) more\))?",
 _r(r"(.+): not an nfcapd file", lambda m: f"{m[1]}：不是 nfcapd 文件", "/a/nfcapd.2: not an nfcapd file")
 _r(r"spreadsheet has no sheet with a header and data rows", lambda m: "电子表格中没有带表头和数据行的工作表",
    "spreadsheet has no sheet with a header and data rows")
+_r(r"spreadsheet has no sheet with a header and data rows \((.*)\)",
+   lambda m: f"电子表格中没有带表头和数据行的工作表（{'；'.join(_sheet_zh(x) for x in m[1].split('; '))}）",
+   "spreadsheet has no sheet with a header and data rows (Sheet1: empty sheet; 说明: no table of readings (a header "
+   "and data rows), its first cell reads '备注')", worded=(1,))
+_r(r"empty sheet", lambda m: "空工作表", "empty sheet")
+_r(r"no table of readings \(a header and data rows\), its first cell reads (.+)",
+   lambda m: f"没有读数表格（表头和数据行），第一个单元格为 {m[1]}",
+   "no table of readings (a header and data rows), its first cell reads 'Exported from the AMI head-end'")
+_r(r"holds no readings: no number in column\(s\) (.+) \(a sheet of notes\?\)",
+   lambda m: f"没有读数：列 {m[1]} 中没有数字（可能是说明页）",
+   "holds no readings: no number in column(s) 'remark' (a sheet of notes?)")
 _r(r"no sheet holds meter readings \((.*)\)", lambda m: f"没有任何工作表含有电表读数（{to_zh(m[1])}）",
    "no sheet holds meter readings (说明: no data)", worded=(1,))
 _r(r"not a readable spreadsheet \((.*)\)", lambda m: f"不是可读取的电子表格（{m[1]}）",

@@ -406,8 +406,21 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (SHEET_MEMORY_BYTES, SHEET_MEMORY_BYTES))
 
 
-def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
-    """Every non-empty sheet of a spreadsheet as (name, table of strings), header from its first row.
+def _sheet_without_table(df: pl.DataFrame) -> str:
+    """Why a sheet holds no table (a header and data rows): empty, or what its first cell says."""
+    for row in df.head(_TITLE_SCAN).iter_rows():
+        for cell in row:
+            text = " ".join(str(cell or "").split())
+            if text:
+                return ("no table of readings (a header and data rows), its first cell reads "
+                        f"{(text[:60] + '…') if len(text) > 60 else text!r}")
+    return "empty sheet"
+
+
+def load_sheets(path: Path, skipped: list[tuple[str, str]] | None = None) -> list[tuple[str, pl.DataFrame]]:
+    """Every sheet of a spreadsheet that holds a table as (name, table of strings), header from its first
+    row; the others (empty, a note of a line or two) go to `skipped` with why, so the reader names them
+    (review 15: a one-line notes sheet was passed over without a word).
 
     Why not `pl.read_excel`: it drops header cells that are not text, and 96-point exports head their
     columns with Excel times ("00:15" is a number formatted as a time). Here the header row is read as
@@ -441,10 +454,14 @@ def load_sheets(path: Path) -> list[tuple[str, pl.DataFrame]]:
     out = []
     for name, df in sheets:
         if df.height < 2:
+            if skipped is not None:
+                skipped.append((name, _sheet_without_table(df)))
             continue
         top = df.head(_TITLE_SCAN)
         h = _header_index([sum(1 for c in top.row(i) if c is not None and str(c).strip()) for i in range(top.height)])
         if df.height < h + 2:
+            if skipped is not None:
+                skipped.append((name, _sheet_without_table(df)))
             continue
         # rows are counted from the sheet's first non-empty row (calamine reads the used range); where
         # the sheet says its data start lower, the header's row number is moved by as much
@@ -1209,13 +1226,25 @@ def _read_sheets(p: Path, *, interval_s: int | None, unit: str | None, layout: L
     sheet whose layout cannot be told (notes, a summary) is named and skipped, not fatal."""
     res = ReadResult()
     read = 0
-    skipped: list[str] = []
-    for name, df in load_sheets(p):
+    no_table: list[tuple[str, str]] = []
+    try:
+        sheets = load_sheets(p, no_table)
+    except InputError as e:
+        if no_table and e.message == "spreadsheet has no sheet with a header and data rows":
+            raise InputError(f"{e.message} ({'; '.join(f'{n}: {why}' for n, why in no_table)})", path=str(p)) from e
+        raise
+    skipped = [f"{name}: {why}" for name, why in no_table]
+    for name, df in sheets:
         sp = p.with_name(f"{p.name}[{name.replace('/', '／')}]")  # a sheet named "3/2024" is no directory
         try:
             lay = layout or detect_layout(df)
         except InputError as e:
             skipped.append(f"{name}: {e.message}")
+            continue
+        text_only = _text_only(df, lay)
+        if text_only:  # a sheet of notes laid out like a table (meter, date, remark): no reading to take
+            skipped.append(f"{name}: holds no readings: no number in column(s) {', '.join(map(repr, text_only))} "
+                           "(a sheet of notes?)")
             continue
         res.layout = res.layout or lay
         _read_table(df, sp, res, lay, interval_s, unit, local_s)
@@ -1225,6 +1254,36 @@ def _read_sheets(p: Path, *, interval_s: int | None, unit: str | None, layout: L
     for why in skipped:
         res.issues.append(DataIssue("sheet_skipped", None, None, f"{p.name}: sheet {why}; skipped"))
     return res
+
+
+def _long_columns(cols: list[str]) -> tuple[str, str, str]:
+    """(meter, time, value) columns of a long table, by name, else by position."""
+    mcol = _find(cols, METER_COLS) or cols[0]
+    tcol = _find(cols, TS_COLS) or cols[1]
+    vcol = _find(cols, VALUE_COLS) or next(c for c in cols if c not in (mcol, tcol))
+    return mcol, tcol, vcol
+
+
+def _text_only(df: pl.DataFrame, lay: Layout) -> list[str]:
+    """The value columns of a sheet in layout `lay` when they hold text and not one number (a sheet of
+    notes with a meter, a date and a remark column), else []. Value columns that are only empty are not
+    text: a month without readings is read, as gaps."""
+    cols = df.columns
+    try:
+        if lay == "long":
+            vals = [_long_columns(cols)[2]]
+        elif lay == "wide":
+            tcol = _find(cols, TS_COLS) or cols[0]
+            vals = [c for c in cols if c != tcol]
+        elif lay == "daily":
+            vals = [c for c in cols if _DATE_RE.match(c.strip())]
+        else:
+            vals = [c for c, _ in point_columns(cols) or []]
+    except (IndexError, StopIteration):
+        return []
+    if not vals or any(_to_float(df[c]).is_finite().fill_null(False).any() for c in vals):
+        return []
+    return vals if any(_filled(df[c]).any() for c in vals) else []
 
 
 def _read_table(df: pl.DataFrame, p: Path, res: ReadResult, lay: Layout, interval_s: int | None,
@@ -1324,9 +1383,7 @@ def _rescued_issue(res: ReadResult, p: Path, got: dict[int, tuple[int, list[str]
 def _read_long(df: pl.DataFrame, p: Path, res: ReadResult, interval_s: int | None, unit: str | None,
                local_s: int = 0) -> None:  # fmt: skip
     cols = df.columns
-    mcol = _find(cols, METER_COLS) or cols[0]
-    tcol = _find(cols, TS_COLS) or cols[1]
-    vcol = _find(cols, VALUE_COLS) or next(c for c in cols if c not in (mcol, tcol))
+    mcol, tcol, vcol = _long_columns(cols)
     u = _unit_from_name(vcol, unit)
     if u is None:
         u = "kwh"
