@@ -365,6 +365,14 @@ def _assess(
                   "break-even are unknown; kW, kWh, coal, CO2 and electricity cost do not depend on them",
                   f"{at} 及之前没有网络数据（数据始于 {first}）：算力价格、收入、利润和盈亏平衡电价未知；"
                   "功率、用电量、标准煤、二氧化碳和电费与之无关")  # fmt: skip
+    else:
+        # network metrics are built in for Bitcoin only: another algorithm's revenue needs a given hashprice,
+        # and a null revenue must say why (a GPU rig found in a household's meter is sized in Ethash)
+        _warn(warnings, "hashprice_unknown",
+              f"no network data for {algo} is built in: hashprice, revenue, profit and break-even are unknown "
+              "unless a hashprice is given; kW, kWh, coal, CO2 and electricity cost do not depend on it",
+              f"未内置 {algo} 的网络数据：除非给定算力价格，否则算力价格、收入、利润和盈亏平衡电价未知；"
+              "功率、用电量、标准煤、二氧化碳和电费与之无关")  # fmt: skip
     if net is not None:
         hp = net.hashprice_usd
         net_ths = net.hashrate_ths

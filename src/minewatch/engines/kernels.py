@@ -269,7 +269,7 @@ def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
     `power.scan.scan_series` builds them (same catalog machine, same impact rule).
     """
     from minewatch.power.detect import build_finding, subscores_block, total_score
-    from minewatch.power.scan import assess_impact, machine_unit
+    from minewatch.power.scan import assess_impact, sized_unit
 
     if features.num_rows == 0:
         return finding_rows([])
@@ -293,6 +293,7 @@ def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
     spds = features.column("steps_per_day").to_pylist()
     ends = features.column("end_s").to_pylist()
     sources = features.column("source").to_pylist()
+    tariffs = features.column("tariff_class").to_pylist()
     sites = features.column("site").to_pylist()
     items: list[tuple[Finding, str, float, bool]] = []
     for i, mid in enumerate(ids):
@@ -303,7 +304,7 @@ def power_score(features: pa.Table, cfg: PowerConfig) -> pa.Table:
         if blk.split_day[i] >= 0:
             onset_day = datetime.fromtimestamp(day0s[i] + int(blk.onset_day[i]) * 86400, tz=UTC).date().isoformat()
         end_day = datetime.fromtimestamp(ends[i], tz=UTC)
-        unit = machine_unit(onset_day or end_day.date().isoformat())
+        unit = sized_unit(blk, i, tariffs[i], onset_day or end_day.date().isoformat())
         f = build_finding(blk, i, sub, meter_id=mid, day0_s=day0s[i], steps_per_day=spds[i], unit=unit,
                           source=sources[i] or "", tz_offset_h=cfg.tz_offset_h, end_s=ends[i])
         if cfg.with_impact and flagged:

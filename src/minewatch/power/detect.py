@@ -151,6 +151,17 @@ BAND_DECLARED_KEEP = 0.4
 SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
 #: Of those, the household ones, where any always-on load of a machine's size is out of place.
 RESIDENTIAL_TARIFFS = ("resid", "household", "domestic", "居民")
+#: A GPU rig at the wall (the catalog's rigs: 6-8 cards, 0.9-2 kW): on a household meter a step of 60 % of this
+#: is judged as a rig too, under `small_rig_quality`'s stricter tests. Only the step path: a band of night hours
+#: that size is a water heater or storage heater, and a few weeks of it an honest temporary load (drying, a heater).
+RESIDENTIAL_RIG_KW = 1.0
+#: small_rig_quality's grades, each (no credit, full credit): uniform share of hours, temperature share of the added
+#: load, the floor's day-to-day change over the first weeks (share of the added kW), persistence; and what the
+#: temperature and steadiness grades give when they cannot be measured
+SMALL_TEMP = (0.15, 0.05)
+SMALL_ROUGH = (0.12, 0.06)
+SMALL_PERSIST = (0.8, 0.95)
+SMALL_NO_WEATHER = 0.5
 
 
 #: how the onset is dated (features.py), stated with every power finding in both languages
@@ -168,11 +179,17 @@ ONSET_RULE_ZH = (
 )
 
 
-#: what the detector cannot judge, stated with every power finding (review 6, M5): every step point needs an
-#: added load of at least 60 % of a 2.5 kW machine, so GPU rigs and single small ASICs are below it
-LIMIT_EN = ("added loads below about 1.5 kW (a GPU rig, one small or underclocked ASIC) on a household's noisy "
-            "meter are not judged reliably; their absence from the list is no evidence")
-LIMIT_ZH = "在波动较大的居民电表上，约 1.5 kW 以下的新增负荷（GPU 矿机、单台小型或降频 ASIC）无法可靠判定；未被列出不代表没有"
+#: what the detector cannot judge, stated with every power finding (review 6, M5). An ASIC-sized step needs an
+#: added load of 60 % of a 2.5 kW machine; on a household's meter a GPU rig's step (60 % of RESIDENTIAL_RIG_KW and
+#: up) is judged too, but only as far as `small_rig_quality` shows it is machines (session 10)
+LIMIT_EN = ("on a household's meter, added loads below about 0.6 kW (a single graphics card, a small miner) are not "
+            "judged, and loads of 0.6-1.5 kW (a GPU rig, one small or underclocked ASIC) only when they are steady "
+            "from day to day, independent of the weather and still there at the end of the data (without temperature "
+            "data they count half); elsewhere loads below about 1.5 kW are not judged; absence from the list is no "
+            "evidence")
+LIMIT_ZH = ("在居民电表上，约 0.6 kW 以下的新增负荷（单张显卡、小型矿机）不作判定；0.6-1.5 kW 的负荷（GPU 矿机、单台小型"
+            "或降频 ASIC）仅在逐日平稳、与天气无关且持续到数据末尾时才判定（无温度数据时按一半计）；其他电表上约 1.5 kW "
+            "以下的负荷不作判定；未被列出不代表没有")
 
 
 def _clip01(a: np.ndarray) -> np.ndarray:
@@ -217,8 +234,12 @@ def subscores_block(
     m = b.mean_kw.shape[0]
     has = b.split_day >= 0
     step = np.nan_to_num(b.shift_kw, nan=0.0)
-    big = step >= 0.6 * min_machine_kw  # smaller than one machine at reduced clock: not a rig
-    pos = (np.nan_to_num(b.step_kw) > 0) & big & has
+    home = residential(tariff, m)
+    big = step >= 0.6 * min_machine_kw  # smaller than one machine at reduced clock: not an ASIC
+    # on a household's meter a GPU rig's kW is a step too (RESIDENTIAL_RIG_KW), but only one that reads as
+    # machines on every count: honest household additions of that size follow the hour or the weather
+    small = small_rig_step(step, home, min_machine_kw)
+    pos = (np.nan_to_num(b.step_kw) > 0) & (big | small) & has
     s: dict[str, np.ndarray] = {}
     # gain_t is the step in units of the meter's own week-to-week change (features.step_scan): graded,
     # so that a weak step still ranks above no step at all
@@ -227,6 +248,7 @@ def subscores_block(
     # a rig stays on to the end of the data; a feeder's own wander comes back (features.choose_split)
     per = np.where(np.isnan(b.persist), 1.0, _clip01((b.persist - PER_LO) / (PER_HI - PER_LO)))
     keep = PER_MIN + (1 - PER_MIN) * per
+    keep = np.where(small, keep * small_rig_quality(b), keep)
     g = np.where(pos, _clip01((b.gain_t - 1.5) / 4.0), 0.0) * keep
     u = _clip01((np.fmin(b.uniform, np.nan_to_num(b.additive, nan=1.0)) - 0.5) / 0.4)
     s["step"] = np.where(pos, STEP_PTS * _clip01((b.gain_t - 2.0) / 8.0) * (0.4 + 0.6 * u) * keep, 0.0)
@@ -294,8 +316,6 @@ def subscores_block(
     # REST_LO -> REST_FULL of the added kW (features.rest_day_dip): a staffed line's week, not machines, which
     # run seven days. It takes back that share of what the step readings gave. Not on a household: it runs no
     # staffed line, and its own week (who is at home on which day) moves its daytime by a machine's kW.
-    home = np.array([bool(t) and any(w in t.lower() for w in RESIDENTIAL_TARIFFS) for t in tariff]) \
-        if tariff is not None else np.zeros(m, dtype=bool)
     # (+ 0.0: an untouched meter's -0.0 is written as 0.0)
     s["weekly_schedule"] = -step_family * _clip01((b.rest_dip - REST_LO) / (REST_FULL - REST_LO)) * pos * ~home + 0.0
     # Spring Festival: a load that stops while most businesses close is a production line, not a rig
@@ -387,6 +407,42 @@ def subscores_block(
     return s
 
 
+def residential(tariff: Sequence[str | None] | None, m: int) -> np.ndarray:
+    """Per meter: its tariff class is a household's (RESIDENTIAL_TARIFFS)."""
+    if tariff is None:
+        return np.zeros(m, dtype=bool)
+    return np.array([bool(t) and any(w in t.lower() for w in RESIDENTIAL_TARIFFS) for t in tariff])
+
+
+def small_rig_step(step_kw: np.ndarray, home: np.ndarray, min_machine_kw: float = 2.5) -> np.ndarray:
+    """Per meter: a household step of a GPU rig's size, below one ASIC's (judged by `small_rig_quality`).
+
+    One rule for the score and for the machine the finding is counted in (`power.scan.sized_unit`): a step the
+    detector took as a GPU rig is counted in GPU rigs, not as a third of an ASIC."""
+    step = np.nan_to_num(np.asarray(step_kw, dtype=np.float64), nan=0.0)
+    return home & (step < 0.6 * min_machine_kw) & (step >= 0.6 * RESIDENTIAL_RIG_KW)
+
+
+def small_rig_quality(b: Block) -> np.ndarray:
+    """0-1: how surely a household step below one ASIC's kW (a GPU rig) is machines, per meter.
+
+    Why stricter than an ASIC-sized step: a household adds honest loads of about a kilowatt all the time
+    (a heat pump or heater for the winter, a heat-pump water heater at night, an aquarium's heater and lamps,
+    a new tenant), and each of them follows the hour of the day, the weather or the season. A rig draws the
+    same in every hour, whatever the weather, day after day, and stays. So each of those facts must hold, and
+    they multiply: the same shift in most hours (`uniform` 0.85 -> 0.95), no temperature share
+    (`temp_frac` 0.15 -> 0.05; without weather data it cannot be shown and the step keeps half), a steady floor
+    over the first weeks (`ep_rough` 12 % -> 6 % of the added kW), and the new level kept to the end
+    (`persist` 0.8 -> 0.95). Graded, so a nearly clear rig still ranks above a household with nothing.
+    """
+    temp = np.where(np.isnan(b.temp_frac), SMALL_NO_WEATHER,
+                    _clip01((SMALL_TEMP[0] - b.temp_frac) / (SMALL_TEMP[0] - SMALL_TEMP[1])))
+    steady = np.where(np.isnan(b.ep_rough), SMALL_NO_WEATHER,
+                      _clip01((SMALL_ROUGH[0] - b.ep_rough) / (SMALL_ROUGH[0] - SMALL_ROUGH[1])))
+    stays = np.where(np.isnan(b.persist), 1.0, _clip01((b.persist - SMALL_PERSIST[0]) / (SMALL_PERSIST[1] - SMALL_PERSIST[0])))
+    return temp * steady * stays
+
+
 def episode_quality(b: Block, min_machine_kw: float = 2.5) -> np.ndarray:
     """0-1: how much the load a step added in its first weeks (features.episode_features) looks like machines.
 
@@ -455,6 +511,8 @@ class MachineUnit:
     model: str
     kw: float
     kind: str = "ASIC"
+    #: what the unit hashes (the catalog's algorithm): the finding's `algorithm` and the assessment's
+    algorithm: str = "sha256d"
     #: the date the catalog was asked for had no model yet (data from before the catalog's first SHA-256
     #: model, or an anonymised calendar): the unit is the earliest models' typical one, and the evidence
     #: says so (`hardware.fleet_classes`, the impact assessment's rule too)
@@ -760,7 +818,7 @@ def build_finding(
         onset=onset,
         kw_mining=round(kw, 2) if kw is not None else None,
         machines_est=machines,
-        algorithm="sha256d" if unit is not None and unit.kind == "ASIC" else None,
+        algorithm=unit.algorithm if unit is not None else None,
         impact=impact,
         extra={"machine_model": unit.model if unit else None, "unit_kw": unit.kw if unit else None,
                "machine_pue": unit.pue if unit else None,

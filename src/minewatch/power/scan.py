@@ -25,6 +25,8 @@ from minewatch.power.detect import (
     build_finding,
     clock_label,
     peer_flatness,
+    residential,
+    small_rig_step,
     subscores_block,
     total_score,
 )
@@ -68,9 +70,14 @@ class ScanResult:
         return [m.finding for m in (s[:top] if top else s)]
 
 
+#: the catalog algorithm a household's GPU rig is sized with (its GPU rigs are listed under Ethash; after
+#: Ethereum's move to proof of stake the same cards mine Ethereum Classic's Etchash at about the same rate)
+GPU_ALGORITHM = "ethash"
+
+
 @lru_cache(maxsize=64)
-def machine_unit(day: str | None, catalog: Catalog | None = None) -> MachineUnit | None:
-    """The catalog's typical SHA-256 machine at a date: the unit kW is divided by (None if no catalog).
+def machine_unit(day: str | None, catalog: Catalog | None = None, algorithm: str = "sha256d") -> MachineUnit | None:
+    """The catalog's typical machine of `algorithm` at a date: the unit kW is divided by (None if no catalog).
 
     The same rule as the impact assessment (`hardware.fleet_classes` on the onset day), so the machines in
     the evidence and the assessment's point estimate are one model. A day before the catalog's first model
@@ -80,13 +87,25 @@ def machine_unit(day: str | None, catalog: Catalog | None = None) -> MachineUnit
         from minewatch.assess.site import site_pue
 
         at = datetime.fromisoformat(day).date() if day else None
-        classes, first = fleet_classes(catalog or load_catalog(), "sha256d", at)
+        classes, first = fleet_classes(catalog or load_catalog(), algorithm, at)
         pue = site_pue()
     except (ImportError, KeyError, OSError, ValueError):
         return None
     m = classes["typical"]
-    return MachineUnit(str(m.model), float(m.power_w) / 1000.0, undated=first is not None,
+    return MachineUnit(str(m.model), float(m.power_w) / 1000.0, kind="ASIC" if algorithm == "sha256d" else "GPU rig",
+                       algorithm=algorithm, undated=first is not None,
                        catalog_start=first.isoformat() if first else None, pue=pue)
+
+
+def sized_unit(b: Block, i: int, tariff: str | None, day: str | None, catalog: Catalog | None = None) -> MachineUnit | None:
+    """The machine meter `i`'s finding is counted in: a GPU rig for a household step the detector took as one
+    (`detect.small_rig_step`), else the typical SHA-256 machine. Falls back to the SHA-256 machine when the
+    catalog (a user's `--hardware`) lists no GPU rig."""
+    if b.split_day[i] >= 0 and bool(small_rig_step(b.shift_kw[i : i + 1], residential([tariff], 1))[0]):
+        gpu = machine_unit(day, catalog, GPU_ALGORITHM)
+        if gpu is not None:
+            return gpu
+    return machine_unit(day, catalog)
 
 
 #: most points of a finding's daily profile: two years of days; a longer meter gets several days a point
@@ -183,7 +202,7 @@ def assess_impact(
 
         a = assess_from_power(
             kw, onset=onset, until=until, tariff=tariff, currency=currency,
-            algorithm="sha256d", catalog=catalog,
+            algorithm=unit.algorithm if unit is not None else "sha256d", catalog=catalog,
         )  # fmt: skip
         return a.to_dict(), None
     except Exception as e:  # the impact module is optional context; a failure must not hide the suspect
@@ -369,7 +388,7 @@ def scan_series(
             # the data's end is on the meter's clock like every slot: the impact's `until` is UTC, as `last_seen`
             # (until review 12 it was the local end read as UTC: 8 h too many at --tz-offset 8)
             end_day = datetime.fromtimestamp(end_s - tz_offset_h * 3600, tz=UTC)
-            unit = machine_unit(onset_day or end_day.date().isoformat(), catalog)
+            unit = sized_unit(b, i, mm[i].tariff_class, onset_day or end_day.date().isoformat(), catalog)
             f = build_finding(
                 b, i, sub, meter_id=s.meter_id, day0_s=day0, steps_per_day=S, unit=unit, source=s.source,
                 tz_offset_h=tz_offset_h, end_s=end_s,
@@ -377,7 +396,7 @@ def scan_series(
             # the assessment takes the fleet of the finding's UTC onset day (hardware.fleet_day); the local day
             # above can be the next one (models are dated by their month's first day), or the band's onset
             # another: sized again with that day's unit when it differs, so both name one model
-            fleet = machine_unit((f.onset or end_day).date().isoformat(), catalog)
+            fleet = sized_unit(b, i, mm[i].tariff_class, (f.onset or end_day).date().isoformat(), catalog)
             if fleet != unit:
                 unit = fleet
                 f = build_finding(
