@@ -277,3 +277,25 @@ def test_read_error_in_the_read_ahead_thread_is_reported_as_before(tmp_path, mon
     assert got and got == [f for _, f in frames[: len(got)]] and len(got) < len(frames)
     assert len(r.errors) == 1 and "Input/output error" in str(r.errors[0])
     assert str(r.path) in str(r.errors[0])
+
+
+def test_address_canonical_text_is_what_ipaddress_gives():
+    import ipaddress
+    import random
+
+    from minewatch.net.dns import _norm_ip
+
+    def ref(ip: str) -> str | None:
+        try:
+            return str(ipaddress.ip_address(ip))
+        except ValueError:
+            return None
+
+    cases = ["1.2.3.4", "01.2.3.4", "1.2.3", "256.1.1.1", "0.0.0.0", "1.2.3.4 ", "1.2.3.04", "::1", "::ffff:1.2.3.4",
+             "1.2.3.4\x00", "\uff11.2.3.4", "0x1.2.3.4", "1..2.3", "", "1.2.3.4.", "fe80::1%eth0", "+1.2.3.4", "2001:DB8::1"]
+    rng = random.Random(1)
+    for _ in range(5000):
+        parts = [rng.choice(["0", "1", "00", "255", "256", "07", "10", "100", " 1", ""]) for _ in range(rng.choice([3, 4, 4, 5]))]
+        cases.append(".".join(parts))
+    for c in cases:
+        assert _norm_ip.__wrapped__(c) == ref(c), c

@@ -776,40 +776,44 @@ class FlowEngine:
                     ov = int(dec.o_ver[i])
                     tunnel_of[s_] = (f"{TUNNEL_NAMES[k]} {_ip_str(ov, int(dec.o_s_hi[i]), int(dec.o_s_lo[i]))} -> "
                                      f"{_ip_str(ov, int(dec.o_d_hi[i]), int(dec.o_d_lo[i]))}")
-        keys = self.fk[new_slots].tolist()
-        rows = self.fi[new_slots][:, [C_SRC_IS_A, C_CERTAIN]].tolist()
-        firsts = self.ff[new_slots, 0].tolist()
+        # Key fields of all new flows unpacked with numpy first: the loop below runs once per flow, and
+        # most flows of a capture (DNS lookups) cost little else.
+        fk = self.fk[new_slots]
+        meta = fk[:, K_META]
+        vers = (meta >> np.uint64(56)).tolist()
+        protos_arr = (meta >> np.uint64(48)) & np.uint64(0xFF)
+        protos = protos_arr.tolist()
+        pas = (((meta >> np.uint64(24)) & np.uint64(0xFFFFFF)).astype(np.int64) - 1).tolist()
+        pbs = ((meta & np.uint64(0xFFFFFF)).astype(np.int64) - 1).tolist()
+        fi = self.fi[new_slots]
         factory = self.factory
         flows = self._flows
         half, window = self.timeline_half, self.window
-        n_tcp = n_udp = 0
-        for s, (meta, ahi, alo, bhi, blo), (src_is_a, certain), first in zip(
-            new_slots.tolist(), keys, rows, firsts, strict=True
+        cache = _IP_CACHE
+        names = _PROTO_NAMES
+        interested: list[int] = []
+        for s, ver, proto, pa_, pb_, ahi, alo, bhi, blo, src_is_a, certain, first in zip(
+            new_slots.tolist(), vers, protos, pas, pbs, fk[:, K_AHI].tolist(), fk[:, K_ALO].tolist(),
+            fk[:, K_BHI].tolist(), fk[:, K_BLO].tolist(), fi[:, C_SRC_IS_A].tolist(), fi[:, C_CERTAIN].tolist(),
+            self.ff[new_slots, 0].tolist(), strict=True,
         ):
-            ver = meta >> 56
-            proto = (meta >> 48) & 0xFF
-            pa_ = ((meta >> 24) & 0xFFFFFF) - 1
-            pb_ = (meta & 0xFFFFFF) - 1
-            a = _ip_str(ver, ahi, alo)
-            b = _ip_str(ver, bhi, blo)
+            a = cache.get((ver, ahi, alo)) or _ip_str(ver, ahi, alo)
+            b = cache.get((ver, bhi, blo)) or _ip_str(ver, bhi, blo)
             if src_is_a:
                 src, sp, dst, dp = a, pa_, b, pb_
             else:
                 src, sp, dst, dp = b, pb_, a, pa_
             info = FlowInfo(src, sp if sp >= 0 else None, dst, dp if dp >= 0 else None,
-                            _PROTO_NAMES.get(proto) or str(proto), first, bool(certain), tunnel_of.get(s))
-            consumer = factory(info)
-            f = _PyFlow(info, proto, consumer, half, window)
+                            names.get(proto) or str(proto), first, bool(certain), tunnel_of.get(s))
+            f = _PyFlow(info, proto, factory(info), half, window)
             flows[s] = f
             if f.interested:
-                self.interest[s] = True
-            if proto == 6:
-                n_tcp += 1
-            elif proto == 17:
-                n_udp += 1
+                interested.append(s)
+        if interested:
+            self.interest[interested] = True
         self.stats.flows += len(new_slots)
-        self.stats.tcp_flows += n_tcp
-        self.stats.udp_flows += n_udp
+        self.stats.tcp_flows += int(np.count_nonzero(protos_arr == np.uint64(6)))
+        self.stats.udp_flows += int(np.count_nonzero(protos_arr == np.uint64(17)))
 
     def _payloads(self, batch: object, dec: Decoded, ts: np.ndarray, o_slot: np.ndarray,
                   o_dir: np.ndarray) -> None:

@@ -444,8 +444,10 @@ class CaptureScanner:
     def _behavior(self, summary: Any, view: FlowView, facts: Any) -> Finding | None:
         """Content-blind timing verdict for a TCP flow the dissectors could not decide (TLS, proxies);
         judged on the unbroken recent stretch when the kept timeline has a hole (`_timing_score`)."""
+        if view.last_ts - view.first_ts < 60.0:
+            return None  # checked first: most flows are short, and their timeline is then never built
         tl = getattr(summary, "timeline", None)
-        if tl is None or len(tl) < 8 or view.last_ts - view.first_ts < 60.0:
+        if tl is None or len(tl) < 8:
             return None
         from minewatch.net.behavior import FlowMeta, to_finding
 

@@ -1839,6 +1839,8 @@ class SessionAnalyzer:
 
     def _mining_variant(self) -> str | None:
         fl = self._flags
+        if fl.isdisjoint(_VARIANT_FLAGS):
+            return None  # the common case, asked at every segment of a flow's head
         if "sv2-plain" in fl:
             return "stratum-v2"
         if "ethstratum-2" in fl:
@@ -2416,6 +2418,11 @@ def _str0_255(p: bytes, r: int) -> tuple[str, int]:
     if len(s) != n:
         raise IndexError("short string")
     return s.decode("utf-8", "replace"), r + 1 + n
+
+
+#: every flag `SessionAnalyzer._mining_variant` turns into a variant
+_VARIANT_FLAGS = frozenset({"sv2-plain", "ethstratum-2", "ethstratum-1", "stratum", "cryptonote-login", "ethproxy",
+                            "getwork-http", "getblocktemplate-http", "sv2-noise"})
 
 
 @functools.lru_cache(maxsize=4096)
