@@ -122,3 +122,24 @@ def test_small_rig_step_and_quality_rules():
     # the quality weighs the household's points, not an ASIC-sized step's
     sub = subscores_block(with_w, tariff=["residential", "residential"])
     assert (total_score(sub) >= REPORT_THRESHOLD).all()
+
+
+def test_household_rig_running_before_the_data_is_reported_by_its_floor():
+    """No step to see: one 3.25 kW machine already running when the data starts. A household's load that never
+    falls below a machine's kW is out of place on a residential tariff (it scored 47-55 before RES_FLOOR_PTS)."""
+    rng = np.random.default_rng(15)
+    temp_d = winter(rng)
+    x = household(rng) + 3.25 * (1 + rng.normal(0, 0.01, H.size))
+    x[rng.integers(0, H.size, 40)] *= 0.3  # a few pool outages: the rig idles for an hour
+    s = _scan([x], "residential", temp_d)["H0"]
+    assert s.score >= REPORT_THRESHOLD, s.finding.subscores
+    assert s.finding.subscores["tariff_mismatch"] > 25.0
+
+
+def test_a_nightly_charging_band_gets_no_floor_points():
+    """A 7 kW wallbox every night 22:00-05:00: a band of hours, not a floor; the floor points stay at 0."""
+    rng = np.random.default_rng(16)
+    temp_d = winter(rng)
+    x = household(rng) + 7.0 * (((HOD >= 22) | (HOD < 5)) & (H >= ONSET_DAY * 24))
+    s = _scan([x], "residential", temp_d)["H0"]
+    assert s.finding.subscores.get("tariff_mismatch", 0.0) <= 25.0

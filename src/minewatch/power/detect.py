@@ -151,6 +151,9 @@ BAND_DECLARED_KEEP = 0.4
 SMALL_TARIFFS = ("resid", "household", "domestic", "agri", "farm", "居民", "农业")
 #: Of those, the household ones, where any always-on load of a machine's size is out of place.
 RESIDENTIAL_TARIFFS = ("resid", "household", "domestic", "居民")
+#: the residential `tariff_mismatch` points beyond its first 25: a floor (load that never switches off) from 0.8 to
+#: 2 machines' kW (2 -> 5 kW); a household's standby is well under 0.5 kW
+RES_FLOOR_PTS = 15.0
 #: A GPU rig at the wall (the catalog's rigs: 6-8 cards, 0.9-2 kW): on a household meter a step of 60 % of this
 #: is judged as a rig too, under `small_rig_quality`'s stricter tests. Only the step path: a band of night hours
 #: that size is a water heater or storage heater, and a few weeks of it an honest temporary load (drying, a heater).
@@ -363,12 +366,18 @@ def subscores_block(
     if tariff is not None:
         # kW that never switches off: a household's standby is well under 1 kW, one machine is 3 kW. A band
         # of hours that draws a machine's kW every night (valley-hours mining) is such a load too.
-        on_kw = np.where(hourly, np.nan_to_num(b.floor_share * b.mean_kw), 0.0)
-        on_kw = np.maximum(on_kw, np.where(bq >= 0.5, np.nan_to_num(b.band_kw), 0.0))
+        floor_kw = np.where(hourly, np.nan_to_num(b.floor_share * b.mean_kw), 0.0)
+        on_kw = np.maximum(floor_kw, np.where(bq >= 0.5, np.nan_to_num(b.band_kw), 0.0))
         # daily totals: no floor, only the mean; an ordinary household with air-conditioning averages 1-2 kW
         # (24-48 kWh a day), so points start at one machine's kW of mean load and are full at two
         day_pts = 25.0 * _clip01((b.mean_kw - min_machine_kw) / min_machine_kw)
-        res_pts = np.where(hourly, 25.0 * _clip01((on_kw - 0.4 * min_machine_kw) / (0.4 * min_machine_kw)), day_pts)
+        # session 10: a household whose load never falls below a machine's kW, around the clock, gets up to
+        # RES_FLOOR_PTS more, full at two machines: with the whole-load points it is then reported even with no
+        # step to see (a rig that ran before the data starts scored 47-55 at one to four machines). Not for a
+        # band of hours: a night band of several kW is an electric car on its wallbox as often as a rig.
+        res_pts = np.where(hourly, 25.0 * _clip01((on_kw - 0.4 * min_machine_kw) / (0.4 * min_machine_kw))
+                           + RES_FLOOR_PTS * _clip01((floor_kw - 0.8 * min_machine_kw) / (1.2 * min_machine_kw)),
+                           day_pts)
         for i, tc in enumerate(tariff):
             if not tc:
                 continue
