@@ -72,3 +72,77 @@ def test_a_job_of_one_kind_names_it():
     job = Job(job_id="x", filename="a", owner="o", path=Path("a"), sha256="0" * 64, size_bytes=1, kind="meter",
               files=[JobFile("a", Path("a"), "0" * 64, 1, kind="meter")])
     assert job.kind_label("en") == "meter data" and job.kind_label("zh") == "电表数据"
+
+
+# -- 6. the JSON API's error texts follow the caller's language ------------------------------------------
+def _api_errors(env, headers: dict[str, str], q: str = "") -> list[tuple[int, str | None, object]]:
+    viewer, analyst, raw = env.api("viewer"), env.api("analyst"), env.client()
+    calls = [
+        (raw.get, "/api/v1/me", {}),
+        (viewer.post, "/api/v1/cases", {"json": {"title": "x"}}),
+        (viewer.get, "/api/v1/findings/nope", {}),
+        (viewer.get, "/api/v1/jobs/nope", {}),
+        (viewer.get, "/api/v1/cases/999", {}),
+        (analyst.delete, "/api/v1/allow/99", {}),
+        (analyst.post, "/api/v1/uploads", {"files": [("file", (f"f{i}.csv", b"x")) for i in range(25)]}),
+        (analyst.post, "/api/v1/uploads", {"files": {"file": ("m.csv", b"meter_id,ts,kwh\n")},
+                                           "data": {"meter_interval": "7min"}}),
+    ]
+    out = []
+    for call, url, kw in calls:
+        r = call(url + q, headers=headers, **kw)
+        out.append((r.status_code, r.headers.get("x-error-code"), r.json()["detail"]))
+    return out
+
+
+WANT_EN = [
+    (401, "token_missing_or_unknown", "missing or unknown API token"),
+    (403, "role_required", "this needs the analyst role"),
+    (404, "not_found", "no finding nope"),
+    (404, "not_found", "no job nope"),
+    (404, "not_found", "no case 999"),
+    (404, "not_found", "no active allow rule with id 99"),
+    (400, "bad_input", "at most 20 files in one upload"),
+]
+WANT_ZH = [
+    (401, "token_missing_or_unknown", "缺少 API 令牌，或令牌未知"),
+    (403, "role_required", "此操作需要分析员角色"),
+    (404, "not_found", "没有发现 nope"),
+    (404, "not_found", "没有扫描任务 nope"),
+    (404, "not_found", "没有案件 999"),
+    (404, "not_found", "没有编号为 99 的有效白名单规则"),
+    (400, "bad_input", "一次上传最多 20 个文件"),
+]
+
+
+def test_api_errors_are_english_by_default_and_carry_a_code(tmp_path):
+    env = make_env(tmp_path, default_lang="zh")  # the pages' default is not the API's: scripts keep English
+    got = _api_errors(env, {})
+    assert got[:-1] == WANT_EN
+    assert got[-1][:2] == (400, "bad_input") and "meter interval" in got[-1][2]
+    assert _api_errors(env, {"Accept-Language": "de-DE, en;q=0.5"})[:-1] == WANT_EN
+
+
+@pytest.mark.parametrize(("headers", "q"), [({"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}, ""), ({}, "?lang=zh"),
+                                            ({"Accept-Language": "en"}, "?lang=zh")])
+def test_api_errors_follow_accept_language_or_the_lang_parameter(env, headers, q):
+    got = _api_errors(env, headers, q)
+    assert got[:-1] == WANT_ZH
+    # a check the web words itself (`Worded`) answers in its own Chinese
+    assert got[-1][:2] == (400, "bad_input") and "采集间隔" in str(got[-1][2]) and "meter interval" not in str(got[-1][2])
+    assert _api_errors(env, {"Accept-Language": "zh"}, "?lang=en")[:-1] == WANT_EN
+
+
+def test_api_case_rule_refusals_are_worded_and_coded(tmp_path):
+    from web_helpers import finding
+
+    env = make_env(tmp_path, [finding(1)])
+    a = env.api("analyst")
+    case = a.post("/api/v1/cases", json={"title": "c", "finding_ids": []}).json()
+    r = a.post(f"/api/v1/cases/{case['case_id']}/transition", json={"state": "confirmed"},
+               headers={"Accept-Language": "zh"})
+    assert r.status_code == 409 and r.headers["x-error-code"] == "case_transition_refused"
+    assert "不允许" in r.json()["detail"] and set(r.json()) == {"detail"}
+    # FastAPI's own 422 list is left as it is
+    r = a.get("/api/v1/cases/abc", headers={"Accept-Language": "zh"})
+    assert r.status_code == 422 and isinstance(r.json()["detail"], list)

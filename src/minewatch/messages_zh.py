@@ -152,6 +152,10 @@ def _sheet_zh(item: str) -> str:
     return f"{name}：{to_zh(why)}" if sep else to_zh(item)
 
 
+#: role names as the web's pages say them (`store.cases.ROLE_NAMES`)
+_ROLE_ZH = {"viewer": "查看者", "analyst": "分析员", "admin": "管理员"}
+
+
 def _r(pattern: str, word: Word, example: str, worded: tuple[int, ...] = ()) -> None:
     RULES.append(Rule(re.compile(pattern, re.S), word, example, worded))
 
@@ -163,6 +167,10 @@ _r(r"no site (\d+)", lambda m: f"没有场所 {m[1]}", "no site 99")
 _r(r"no user (.+)", lambda m: f"没有用户 {m[1]}", "no user 'nobody'")
 _r(r"no attachment (\d+)", lambda m: f"没有附件 {m[1]}", "no attachment 3")
 _r(r"no job (.+)", lambda m: f"没有扫描任务 {m[1]}", "no job abc")
+# the HTTP API's own refusals (web/api.py)
+_r(r"missing or unknown API token", lambda m: "缺少 API 令牌，或令牌未知", "missing or unknown API token")
+_r(r"this needs the (viewer|analyst|admin) role", lambda m: f"此操作需要{_ROLE_ZH[m[1]]}角色",
+   "this needs the analyst role", (1,))
 _r(r"no report format (.+)", lambda m: f"没有报告格式 {m[1]}", "no report format 'doc'")
 _r(r"unknown export (.+)", lambda m: f"未知导出类型 {m[1]}", "unknown export 'xml'")
 _r(r"no active allow rule with id (\d+)", lambda m: f"没有编号为 {m[1]} 的有效白名单规则",

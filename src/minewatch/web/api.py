@@ -2,10 +2,16 @@
 
 Bearer tokens only (`minewatch user token NAME`): no cookies, so no CSRF surface. Errors are JSON
 `{"detail": ...}` with 400 (bad input), 401 (no/bad token), 403 (role), 404, 409 (case rules), 413.
+The `detail` text is in the caller's language (`?lang=zh|en`, else Accept-Language, else English: a
+script that sends neither reads English whatever the server's page default), and a stable
+machine-readable `X-Error-Code` header says what it is (`API_ERROR_CODES`); keys stay English and the
+body's structure is the one FastAPI gives, so clients that read `detail` keep working (review 15).
+FastAPI's own 422 list stays as FastAPI makes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,13 +19,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as FPath
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from minewatch.errors import InputError
+from minewatch.i18n import normalise
 from minewatch.store import cases as C
 from minewatch.store.backend import Db
-from minewatch.web.app import get_db
+from minewatch.web.app import accepted_lang, get_db
+from minewatch.web.messages import localise, localise_error
 from minewatch.web.queries import (
     MAX_PAGE,
     SORTS,
@@ -39,15 +48,81 @@ from minewatch.web.service import (
 )
 
 bearer = HTTPBearer(auto_error=False, description="API token from `minewatch user token NAME`")
-router = APIRouter(prefix="/api/v1")
 
+#: the code of an error that names none, by status
+_CODE_OF_STATUS = {400: "bad_input", 401: "token_missing_or_unknown", 403: "role_required", 404: "not_found",
+                   409: "case_refused", 413: "too_large"}  # fmt: skip
+
+
+class ApiError(HTTPException):
+    """An API error that keeps what it was made of, so it can be worded for whoever asked: the exception it
+    came from (a `Worded` error carries its own Chinese, others go through the message catalogue) and
+    its stable code."""
+
+    def __init__(self, status: int, message: str, code: str, source: Exception | None = None,
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(status, message, headers=headers)
+        self.code = code
+        self.source = source
+
+
+def api_lang(request: Request) -> str:
+    """The language of an API answer's text: `?lang=`, else Accept-Language, else English. Not the
+    server's page default nor a cookie: a token client sends no cookie, and a script that asks for no
+    language keeps the English it always got."""
+    q = request.query_params.get("lang")
+    if q:
+        return normalise(q)
+    return accepted_lang(request.headers.get("accept-language", ""), "en")
+
+
+def worded(exc: HTTPException, request: Request) -> HTTPException:
+    """`exc` with its text in the caller's language and its code in `X-Error-Code` (review 15: every API
+    error was English, while the pages follow the reader's language)."""
+    code = getattr(exc, "code", None) or _CODE_OF_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+    headers = {**(exc.headers or {}), "X-Error-Code": code}
+    detail = exc.detail
+    if isinstance(detail, str):
+        lang = api_lang(request)
+        source = getattr(exc, "source", None)
+        detail = localise_error(source, lang) if source is not None and str(source) == detail \
+            else localise(detail, lang)
+    return HTTPException(exc.status_code, detail, headers=headers)
+
+
+class _WordedRoute(APIRoute):
+    """A route whose HTTP errors are worded for the caller (`worded`); the app's handler then answers
+    `{"detail": ...}` as before."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                raise worded(exc, request) from exc
+
+        return route
+
+
+router = APIRouter(prefix="/api/v1", route_class=_WordedRoute)
+
+#: the `X-Error-Code` of each kind of API error: stable, for scripts (the `detail` text follows the language)
+API_ERROR_CODES = {
+    "token_missing_or_unknown": 401, "role_required": 403, "not_found": 404, "case_transition_refused": 409,
+    "case_refused": 409, "bad_input": 400, "too_large": 413,
+}  # fmt: skip
+_CODE_HEADER = {"X-Error-Code": {"description": "What the error is, for scripts (stable; the detail text follows "
+                                                "?lang= or Accept-Language): " + ", ".join(API_ERROR_CODES),
+                                 "schema": {"type": "string"}}}
 ERR = {
-    400: {"description": "Bad input"},
-    401: {"description": "Missing or unknown token"},
-    403: {"description": "Role too low"},
-    404: {"description": "Not found"},
-    409: {"description": "Refused by the case rules"},
-    413: {"description": "Body too large"},
+    400: {"description": "Bad input", "headers": _CODE_HEADER},
+    401: {"description": "Missing or unknown token", "headers": _CODE_HEADER},
+    403: {"description": "Role too low", "headers": _CODE_HEADER},
+    404: {"description": "Not found", "headers": _CODE_HEADER},
+    409: {"description": "Refused by the case rules", "headers": _CODE_HEADER},
+    413: {"description": "Body too large", "headers": _CODE_HEADER},
     422: {"description": "Malformed request"},
 }
 
@@ -55,30 +130,33 @@ ERR = {
 def api_user(cred: HTTPAuthorizationCredentials | None = Depends(bearer), db: Db = Depends(get_db)) -> C.User:
     user = C.user_for_token(db, cred.credentials) if cred else None
     if user is None:
-        raise HTTPException(401, "missing or unknown API token", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "missing or unknown API token", "token_missing_or_unknown",
+                       headers={"WWW-Authenticate": "Bearer"})
     return user
 
 
 def analyst(user: C.User = Depends(api_user)) -> C.User:
     if not user.can("analyst"):
-        raise HTTPException(403, "this needs the analyst role")
+        raise ApiError(403, "this needs the analyst role", "role_required")
     return user
 
 
 def admin(user: C.User = Depends(api_user)) -> C.User:
     if not user.can("admin"):
-        raise HTTPException(403, "this needs the admin role")
+        raise ApiError(403, "this needs the admin role", "role_required")
     return user
 
 
-def _bad(e: Exception) -> HTTPException:
+def _bad(e: Exception, status: int | None = None) -> HTTPException:
+    """The API error for an exception of the store or the service (`status` where the route knows better)."""
     if isinstance(e, C.NotFound):
-        return HTTPException(404, str(e))
+        return ApiError(status or 404, str(e), "not_found", e)
     if isinstance(e, C.TransitionError):
-        return HTTPException(409, str(e))
+        return ApiError(status or 409, str(e), "case_transition_refused", e)
     if isinstance(e, C.CaseError):
-        return HTTPException(409, str(e))
-    return HTTPException(400, str(e))
+        return ApiError(status or 409, str(e), "case_refused", e)
+    st = status or 400
+    return ApiError(st, str(e), _CODE_OF_STATUS.get(st, "bad_input"), e)
 
 
 # -- models ---------------------------------------------------------------------------------------------
@@ -184,7 +262,7 @@ def api_finding(finding_id: PathStr, user: C.User = Depends(api_user),
                 db: Db = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
     f = get_finding(db, finding_id)
     if f is None:
-        raise HTTPException(404, f"no finding {finding_id}")
+        raise ApiError(404, f"no finding {finding_id}", "not_found")
     d = finding_json(f)
     d["cases"] = [c.case_id for c in C.cases_for_finding(db, finding_id)]
     d["sites"] = [s.site_id for s in C.sites_for_finding(db, finding_id)]
@@ -303,7 +381,7 @@ async def api_case_attach(request: Request, case_id: PathId,
         return C.add_attachment(db, case_id, file.filename, data, actor=user.username, data_dir=Path(s.data_dir),
                                 content_type=file.content_type, max_bytes=s.max_attachment_bytes).to_dict()  # fmt: skip
     except InputError as e:
-        raise HTTPException(413 if "limit" in str(e) else 400, str(e)) from e
+        raise _bad(e, 413 if "limit" in str(e) else 400) from e
     except C.CaseError as e:
         raise _bad(e) from e
 
@@ -345,7 +423,7 @@ def api_allow_remove(rule_id: PathId, user: C.User = Depends(analyst),
     try:
         return {"version": remove_allow(db, rule_id, actor=user.username)}
     except InputError as e:
-        raise HTTPException(404, str(e)) from e
+        raise _bad(e, 404) from e
 
 
 ExportKind = Literal["nft", "ipset", "rpz", "suricata", "suricata-dataset", "sigma", "stix", "ecs", "csv", "jsonl"]
@@ -402,7 +480,7 @@ async def api_upload(request: Request, file: list[UploadFile] = File(..., descri
         job = await submit_uploads(request, file, user.username, rescan=rescan, tz_offset=tz_offset, meter=meter,
                                    meta=meta)
     except InputError as e:
-        raise HTTPException(400, str(e)) from e
+        raise _bad(e, 400) from e
     return job.to_dict()
 
 
@@ -410,7 +488,7 @@ async def api_upload(request: Request, file: list[UploadFile] = File(..., descri
 def api_job(request: Request, job_id: PathStr, user: C.User = Depends(api_user)) -> dict[str, Any]:
     job = request.app.state.jobs.get(job_id)
     if job is None:
-        raise HTTPException(404, f"no job {job_id}")
+        raise ApiError(404, f"no job {job_id}", "not_found")
     return job.to_dict()
 
 
@@ -446,4 +524,4 @@ def api_me(user: C.User = Depends(api_user)) -> dict[str, Any]:
     return user.to_dict()
 
 
-__all__ = ["EXPORT_EXT", "router"]
+__all__ = ["API_ERROR_CODES", "EXPORT_EXT", "ApiError", "api_lang", "router", "worded"]
