@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -71,6 +72,25 @@ def collect(
     for reason, n in c.rejects.counts.most_common():
         # reasons are the English keys of the collector's _stats JSON; worded for the screen here
         typer.echo(tr(f"  rejected: {reason}: {n}", f"  拒收：{say(reason)}：{n:,}"), err=True)
+    if _own_process():
+        # Everything is on disk (Parquet renamed into place, `_stats` written) and said; what is left is the
+        # interpreter's teardown of ~1,100 modules (pandas, polars, duckdb come with the CLI), measured at
+        # 0.22-0.30 CPU-s per exit, more than nfcapd spends on 600,000 records. No atexit handler of those
+        # modules guards data of ours (logging, polars, pyarrow S3, numba/llvmlite, weakref finalizers).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _own_process() -> bool:
+    """True when this process is the `minewatch` program (its console script or `python -m minewatch.cli`),
+    so ending it skips nothing a caller needs; False when `collect` is called as a function (tests' runner,
+    another program), which must get control back."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name == "minewatch.cli":
+        return True
+    return spec is None and Path(getattr(main, "__file__", None) or "").stem == "minewatch"
 
 
 collect.__doc__ = tr(
