@@ -527,13 +527,19 @@ class _Timeline:
 
     __slots__ = ("dropped", "half", "head", "head_n", "tail", "tail_n")
 
-    def __init__(self, half: int) -> None:
+    def __init__(self, half: int, first: np.ndarray | None = None) -> None:
         self.half = half
         self.head: list[np.ndarray] = []
         self.head_n = 0
         self.tail: list[np.ndarray] = []
         self.tail_n = 0
         self.dropped = 0
+        if first is not None:
+            if len(first) <= half:  # the usual first piece of a flow: all of it goes to the head
+                self.head.append(first)
+                self.head_n = len(first)
+            else:
+                self.add(first)
 
     def add(self, arr: np.ndarray) -> None:
         if self.head_n < self.half:
@@ -637,11 +643,13 @@ class FlowEngine:
         self.meta[M_TOMB] = 0
 
     def _release(self, slots: np.ndarray) -> None:
-        for s in slots.tolist():
-            self.fi[s, C_STATE] = ST_FREE
-            self.interest[s] = False
-            self.free[self.meta[M_NFREE]] = s
-            self.meta[M_NFREE] += 1
+        # `slots` never holds a slot twice (a slot ends once, and is reused only after this), so the free
+        # list grows by them in order, as one array write
+        k = int(self.meta[M_NFREE])
+        self.fi[slots, C_STATE] = ST_FREE
+        self.interest[slots] = False
+        self.free[k : k + len(slots)] = slots
+        self.meta[M_NFREE] = k + len(slots)
 
     # -- per batch ------------------------------------------------------------------------------
     def process(self, reader: CaptureReader, progress: Callable[[int], None] | None = None) -> None:
@@ -839,8 +847,9 @@ class FlowEngine:
             for s, a, b in zip(slots, starts, ends, strict=True):
                 f = flows[s]
                 if f.timeline is None:
-                    f.timeline = _Timeline(half)
-                f.timeline.add(tl[a:b])
+                    f.timeline = _Timeline(half, tl[a:b])
+                else:
+                    f.timeline.add(tl[a:b])
         # payload (and SYNs, which anchor sequence numbers) for flows still wanted by a dissector
         sel = has_flow & self.interest[np.where(has_flow, o_slot, 0)]
         sel &= ((dec.pay_len > 0) & (dec.frag == 0)) | ((dec.proto == 6) & ((dec.flags & 0x02) != 0))
