@@ -146,3 +146,21 @@ def test_api_case_rule_refusals_are_worded_and_coded(tmp_path):
     # FastAPI's own 422 list is left as it is
     r = a.get("/api/v1/cases/abc", headers={"Accept-Language": "zh"})
     assert r.status_code == 422 and isinstance(r.json()["detail"], list)
+
+
+# -- 3 (web). a cut .csv.gz meter upload names where it ended, in both languages ----------------------------
+def test_a_cut_gzip_meter_upload_names_the_decompressed_and_the_file_byte(env):
+    import datetime as dt
+    import gzip
+
+    t0 = dt.datetime(2024, 1, 1)
+    text = ("meter_id,ts,kwh\n" + "".join(f"A,{t0 + dt.timedelta(hours=h):%Y-%m-%d %H:%M:%S},1.{h % 3}\n"
+                                          for h in range(24 * 40))).encode()
+    g = gzip.compress(text)
+    r = env.api("analyst").post("/api/v1/uploads", files={"file": ("m.csv.gz", g[: len(g) // 2])})
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    (f,) = job.files
+    assert f.error is not None and f.error.startswith("m.csv.gz, byte ")
+    assert f" of the decompressed stream (compressed file read up to byte {len(g) // 2}): " in f.error, f.error
+    assert "the text ends in line" in f.error
+    assert f"（压缩文件已读到第 {len(g) // 2} 字节）" in f.error_zh and "文本止于第" in f.error_zh, f.error_zh

@@ -185,7 +185,13 @@ class JobFile:
             if isinstance(e, Worded):
                 named = Worded(e.message, e.zh, path=named.path, offset=e.offset, line=e.line)
             if hasattr(e, "compressed_at"):  # a position inside gzip is worded as such
-                named.compressed_at = e.compressed_at  # type: ignore[attr-defined]
+                if isinstance(named, Worded):
+                    named.compressed_at = e.compressed_at  # type: ignore[attr-defined]
+                else:  # in English too: "byte 11857" of a 2 kB file read as nonsense (review 15)
+                    from minewatch.sources.pcap import DecompressedInputError
+
+                    named = DecompressedInputError(e.message, path=named.path, offset=e.offset,
+                                                   compressed_at=e.compressed_at)  # type: ignore[attr-defined]
             e = named
         by_path = {str(self.path): self.filename, self.path.name: self.filename}
         if self.key != self.filename:
