@@ -164,3 +164,18 @@ def test_a_cut_gzip_meter_upload_names_the_decompressed_and_the_file_byte(env):
     assert f" of the decompressed stream (compressed file read up to byte {len(g) // 2}): " in f.error, f.error
     assert "the text ends in line" in f.error
     assert f"（压缩文件已读到第 {len(g) // 2} 字节）" in f.error_zh and "文本止于第" in f.error_zh, f.error_zh
+
+
+def test_a_gzip_metadata_upload_is_read(env):
+    import datetime as dt
+    import gzip
+
+    t0 = dt.datetime(2024, 1, 1)
+    text = ("meter_id,ts,kwh\n" + "".join(f"A,{t0 + dt.timedelta(hours=h):%Y-%m-%d %H:%M:%S},1.{h % 3}\n"
+                                          for h in range(24 * 20))).encode()
+    meta = gzip.compress(b"meter_id,tariff_class\nA,residential\nB,shop\n")
+    r = env.api("analyst").post("/api/v1/uploads", files=[("file", ("m.csv", text)), ("meta", ("meta.csv.gz", meta))])
+    assert r.status_code == 202, r.text
+    job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
+    assert job.state == "done" and "metadata rows for meters not in the data: 1 (B)" in job.notes, job.notes
+    assert ".gz" in env.login("analyst").get("/upload").text.split('id="upload-meta"')[1].split(">")[0]
