@@ -124,9 +124,34 @@ def _ref_u16s(b: bytes) -> list[int]:
     return [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b) - 1, 2)]
 
 
-def _ref_parse_body(body: bytes) -> tuple | None:
-    from minewatch.net.tls import _alpn, _sni
+def _sni(edata: bytes) -> str | None:
+    r = _RefReader(edata)
+    lst = _RefReader(r.vec(2))
+    while len(lst.b) - lst.p >= 3:
+        ntype = lst.take(1)[0]
+        name = lst.vec(2)
+        if ntype == 0:
+            try:
+                s = name.decode("ascii")
+            except UnicodeDecodeError:
+                return None
+            s = s.rstrip(".").lower()
+            if s and all(c.isalnum() or c in "-._" for c in s):
+                return s
+            return None
+    return None
 
+
+def _alpn(edata: bytes) -> list[str]:
+    r = _RefReader(edata)
+    lst = _RefReader(r.vec(2))
+    out = []
+    while len(lst.b) - lst.p >= 1:
+        out.append(lst.vec(1).decode("ascii", "replace"))
+    return out
+
+
+def _ref_parse_body(body: bytes) -> tuple | None:
     r = _RefReader(body)
     try:
         version = r.u16()
@@ -175,7 +200,8 @@ def test_client_hello_offsets_read_what_the_reader_read():
 
     rng = random.Random(7)
     bodies = []
-    for sni, alpn in (("pool.example.net", ["h2"]), (None, []), ("a" * 60 + ".cn", ["http/1.1", "h2"])):
+    for sni, alpn in (("pool.example.net", ["h2"]), (None, []), ("a" * 60 + ".cn", ["http/1.1", "h2"]),
+                      ("Pool.Example.NET.", ["h2"]), ("bad name.cn", ["x" * 40]), ("xn--fiqs8s.cn", [])):
         rec = tls_client_hello(sni, alpn, rng)
         bodies.append(rec[9:])  # the handshake body: after the record header (5) and handshake header (4)
     for body in list(bodies):

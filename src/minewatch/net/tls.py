@@ -9,6 +9,7 @@ stream and says when it needs more bytes.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -94,34 +95,6 @@ def parse_client_hello(data: bytes) -> ClientHello | None:
     return hello if status == "ok" else None
 
 
-class _Reader:
-    __slots__ = ("b", "p")
-
-    def __init__(self, b: bytes) -> None:
-        self.b = b
-        self.p = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.p + n > len(self.b):
-            raise ValueError("truncated")
-        out = self.b[self.p : self.p + n]
-        self.p += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vec(self, lenbytes: int) -> bytes:
-        n = int.from_bytes(self.take(lenbytes), "big")
-        return self.take(n)
-
-    def left(self) -> int:
-        return len(self.b) - self.p
-
-
 def _u16s(b: bytes) -> list[int]:
     """Big-endian 16-bit values of `b` (an odd last byte is left out)."""
     return list(struct.unpack_from(f">{len(b) // 2}H", b))
@@ -181,31 +154,35 @@ def _parse_body(body: bytes) -> ClientHello | None:
         return None
 
 
+#: a server name as kept: ASCII letters, digits, '-', '.', '_' (the same test as `str.isalnum` on ASCII)
+_SNI_OK = re.compile(r"[A-Za-z0-9._\-]+\Z")
+
+
 def _sni(edata: bytes) -> str | None:
-    r = _Reader(edata)
-    lst = _Reader(r.vec(2))
-    while lst.left() >= 3:
-        ntype = lst.u8()
-        name = lst.vec(2)
+    _, end = _vec(edata, 0, 2)  # the server name list; bytes after it are ignored
+    lst = edata[2:end]
+    p = 0
+    while len(lst) - p >= 3:
+        ntype = lst[p]
+        a, p = _vec(lst, p + 1, 2)
         if ntype == 0:
             try:
-                s = name.decode("ascii")
+                s = lst[a:p].decode("ascii")
             except UnicodeDecodeError:
                 return None
             s = s.rstrip(".").lower()
-            if s and all(c.isalnum() or c in "-._" for c in s):
-                return s
-            return None
+            return s if _SNI_OK.match(s) else None
     return None
 
 
 def _alpn(edata: bytes) -> list[str]:
-    r = _Reader(edata)
-    lst = _Reader(r.vec(2))
+    _, end = _vec(edata, 0, 2)
+    lst = edata[2:end]
     out = []
-    while lst.left() >= 1:
-        p = lst.vec(1)
-        out.append(p.decode("ascii", "replace"))
+    p = 0
+    while len(lst) - p >= 1:
+        a, p = _vec(lst, p, 1)
+        out.append(lst[a:p].decode("ascii", "replace"))
     return out
 
 
