@@ -179,3 +179,25 @@ def test_a_gzip_metadata_upload_is_read(env):
     job = env.app.state.jobs.wait(r.json()["job_id"], timeout=120)
     assert job.state == "done" and "metadata rows for meters not in the data: 1 (B)" in job.notes, job.notes
     assert ".gz" in env.login("analyst").get("/upload").text.split('id="upload-meta"')[1].split(">")[0]
+
+
+def test_the_login_lock_says_minute_or_minutes(env):
+    from fastapi.testclient import TestClient
+
+    from web_helpers import PASSWORD, csrf_of
+
+    t = [1000.0]
+    env.app.state.login_limiter.clock = lambda: t[0]
+    c = TestClient(env.app, base_url="https://testserver", follow_redirects=False, client=("192.0.2.77", 40000))
+
+    def attempt(password: str):
+        return c.post("/login", data={"username": "analyst", "password": password,
+                                      "csrf": csrf_of(c.get("/login").text), "next": "/"})
+
+    for _ in range(5):
+        attempt("wrong password!")
+    r = attempt(PASSWORD)
+    assert r.status_code == 429 and "Try again in 15 minutes." in r.text
+    t[0] += int(r.headers["retry-after"]) - 30  # half a minute left
+    r = attempt(PASSWORD)
+    assert r.status_code == 429 and "Try again in 1 minute." in r.text and "minute(s)" not in r.text, r.text
