@@ -325,3 +325,35 @@ def test_address_canonical_text_is_what_ipaddress_gives():
         cases.append(".".join(parts))
     for c in cases:
         assert _norm_ip.__wrapped__(c) == ref(c), c
+
+
+def test_url_logins_cached_and_short_cut_give_the_plain_answer():
+    import random
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    from minewatch.net.stratum import _url_logins
+
+    def ref(target: str) -> list[str]:
+        out: list[str] = []
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            return out
+        for _, v in parse_qsl(parts.query, keep_blank_values=False)[:20]:
+            if len(v) >= 25:
+                out.append(v)
+        segs = [unquote(s) for s in parts.path.split("/") if s]
+        for i, s in enumerate(segs[:10]):
+            if len(s) >= 25:
+                out.append("/".join(segs[i : i + 2]))
+        return out
+
+    rng = random.Random(3)
+    pieces = ["/", "?", "&", "=", "%41", "%C3%A9", "%FF", "+", "x" * 12, "0x" + "ab" * 12, "@", "[", "]", "http://", "w"]
+    targets = ["/?miner=30@0x" + "a" * 40 + "@rig", "/0x" + "b" * 40 + "/rig", "http://[::1", "/v2/forecast?city=beijing"]
+    targets += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for t in targets * 2:  # the second round is answered from the cache
+        got = _url_logins(t)
+        assert got == ref(t), t
+        got.append("changed")  # a caller's list is its own: the cached answer must not change
+    assert _url_logins(targets[0]) == ref(targets[0])

@@ -2513,11 +2513,20 @@ def _login_detail(login: LoginParts | None) -> tuple[str, str]:
 
 def _url_logins(target: str) -> list[str]:
     """Login-like values in an HTTP request target ('/?miner=30@0x..@rig', '/0xW/rig')."""
+    return list(_url_logins_of(target))
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_logins_of(target: str) -> tuple[str, ...]:
+    """`_url_logins`, cached: clients ask for the same URLs over and over (an API polled every few
+    seconds), and splitting and unquoting each one cost more than the rest of its request line."""
+    if len(target) < 25:
+        return ()  # every value kept is at least 25 characters, and unquoting only shortens text
     out: list[str] = []
     try:
         parts = urlsplit(target)
     except ValueError:
-        return out
+        return ()
     for _, v in parse_qsl(parts.query, keep_blank_values=False)[:20]:
         if len(v) >= 25:
             out.append(v)
@@ -2525,7 +2534,7 @@ def _url_logins(target: str) -> list[str]:
     for i, s in enumerate(segs[:10]):
         if len(s) >= 25:
             out.append("/".join(segs[i : i + 2]))
-    return out
+    return tuple(out)
 
 
 def _socks_client_preamble(b: bytes) -> tuple[int, str | None, int | None] | None:
