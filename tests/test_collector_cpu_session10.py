@@ -211,3 +211,41 @@ def test_collect_called_as_a_function_returns(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "o" / "_stats").is_dir()
     assert pa.array([1]).to_pylist() == [1]  # this process is still here
+
+
+def _tmpl(tid: int, fields: list[tuple[int, int]]) -> bytes:
+    return struct.pack(">HH", tid, len(fields)) + b"".join(struct.pack(">HH", i, ln) for i, ln in fields)
+
+
+def _sets(sets: list[tuple[int, bytes]]) -> bytes:
+    return b"".join(struct.pack(">HH", sid, 4 + len(p)) + p for sid, p in sets)
+
+
+@pytest.mark.parametrize("up_len", [4, 8, 2])
+def test_one_group_of_v9_and_ipfix_sets_dates_each_by_its_own_clock(up_len: int) -> None:
+    """v9 sets carry the header's uptime, IPFIX sets need systemInitTime: one exporter sending both with the
+    same template id and fields lands in one conversion group, where the IPFIX-only shortcut must not apply.
+    Odd and short field sizes check the one-pass widening of ports and uptimes."""
+    from minewatch.sources.netflow import _Ctx, _time_us
+
+    export_s, uptime = 1_700_000_000, 7_000_000
+    fields = [(8, 4), (7, 3), (11, 2), (4, 1), (22, up_len), (21, up_len)]
+    ups = [v & ((1 << 8 * up_len) - 1) for v in (0, 1, uptime - 1, uptime + 1, (1 << 32) - 1, 65_535, 1 << 33)]
+    body = b"".join(socket.inet_aton("10.0.0.1") + (70_000 + i).to_bytes(3, "big") + struct.pack(">HB", 443, 6)
+                    + v.to_bytes(up_len, "big") + ups[-1 - i].to_bytes(up_len, "big") for i, v in enumerate(ups))
+    init = export_s * 1000 - uptime + 5
+    cache, buf = TemplateCache(), ColumnBuffer()
+    v9 = struct.pack(">HHIIII", 9, 2, uptime, export_s, 0, 4) + _sets([(0, _tmpl(300, fields)), (300, body)])
+    decode_into(v9, "e", cache, buf)
+    cache.system_init_ms[("e", 4)] = init
+    ipfix_body = _sets([(2, _tmpl(300, fields)), (300, body)])
+    decode_into(struct.pack(">HHIII", 10, 16 + len(ipfix_body), export_s, 0, 4) + ipfix_body, "e", cache, buf)
+    rows = table_to_records(buf.take())
+    assert len(rows) == 2 * len(ups) and len(buf.groups) == 0
+    v9_ctx, ipfix_ctx = _Ctx(9, 4, export_s * 1000, uptime, 0), _Ctx(10, 4, export_s * 1000, None, 0)
+    want = ([_time_us(22, v, v9_ctx, None) for v in ups] + [_time_us(22, v, ipfix_ctx, init) for v in ups])
+    assert [r["start"] for r in rows] == want
+    assert [r["end"] for r in rows] == ([_time_us(21, v, v9_ctx, None) for v in ups[::-1]]
+                                        + [_time_us(21, v, ipfix_ctx, init) for v in ups[::-1]])
+    assert [r["src_port"] for r in rows] == [70_000 + i for i in range(len(ups))] * 2
+    assert {(r["dst_port"], r["proto"], r["transport"]) for r in rows} == {(443, 6, "tcp")}

@@ -734,19 +734,27 @@ def _col_text(rec: np.ndarray, f: _Field) -> pa.Array:
     return _per_distinct(rec, f)
 
 
-def _nums(rec: np.ndarray, f: _Field | None, limit: int, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(int64 values, null mask) of an integer field; None when absent or not an integer."""
+def _nums(rec: np.ndarray, f: _Field | None, limit: int,
+          n: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(int64 values, null mask) of an integer field; None when absent or not an integer.
+
+    The mask is None when the field is too short to hold a value above `limit` (a 2-byte port, a 1-byte
+    protocol): no comparison pass, and a 1-, 2- or 4-byte field is widened to int64 in one pass.
+    """
     if f is None or f.vk != "int":
         return None
+    if (1 << 8 * f.length) - 1 <= limit:
+        a = rec[f.name]
+        return (a.astype(np.int64) if a.ndim == 1 else _col_uint(rec, f).view(np.int64)), None
     u = _col_uint(rec, f)
     return u.view(np.int64), u > np.uint64(limit)  # values above `limit` are masked null, so no copy
 
 
-def _arr(v: tuple[np.ndarray, np.ndarray] | None, typ: pa.DataType, n: int) -> pa.Array:
+def _arr(v: tuple[np.ndarray, np.ndarray | None] | None, typ: pa.DataType, n: int) -> pa.Array:
     if v is None:
         return pa.nulls(n, typ)
     vals, mask = v
-    return pa.array(vals, pa.int64(), mask=mask if mask.any() else None).cast(typ)
+    return pa.array(vals, pa.int64(), mask=mask if mask is not None and mask.any() else None).cast(typ)
 
 
 def _pick(lay: _Layout, ids: tuple[int, ...]) -> _Field | None:
@@ -772,8 +780,8 @@ def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_re
         return out, bad, int(bad.sum()) if bad.any() else 0
     if f.vk != "int":
         return None
-    u = _col_uint(rec, f)
     if f.ie in (150, 151, 152, 153):
+        u = _col_uint(rec, f)
         # compared before multiplying: a uint64 of seconds times 10^6 wraps silently in int64
         scale = 1_000_000 if f.ie in (150, 151) else 1000
         bad = u > np.uint64(_TS_MAX_US // scale)
@@ -782,19 +790,24 @@ def _time(rec: np.ndarray, f: _Field | None, ctx: dict[str, np.ndarray], init_re
         return None
     # uptime: relative to the export time modulo 2^32, so a flow stays before its export across a wrap
     # x % 2**32 on int64 is x & 0xFFFFFFFF (two's complement, negatives included), ~30x cheaper
-    v = (u & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    a = rec[f.name]
+    if a.ndim == 1 and f.length <= 4:
+        v = a.astype(np.int64)  # already below 2^32: one pass instead of widen, mask, convert
+    else:
+        v = (_col_uint(rec, f) & np.uint64(0xFFFFFFFF)).astype(np.int64)
     export = ctx["export_ms"]
-    up = ctx["uptime_ms"]
-    out = (export - _since_ms_vec(up - v)) * 1000
     null = ~ctx["has_uptime"]
-    if null.any():
+    if not null.any():  # v5/v9: the header's uptime dates every record
+        out = (export - _since_ms_vec(ctx["uptime_ms"] - v)) * 1000
+    else:
         if init_rec is not None:  # systemInitTimeMilliseconds in the data record itself
             up_now = (export - (init_rec & np.uint64(0xFFFFFFFF)).astype(np.int64)) & _M32
             has_init = np.ones(n, bool)
         else:
             up_now, has_init = ctx["up_now"], ctx["has_init"]
         by_init = (export - _since_ms_vec(up_now - v)) * 1000
-        out = np.where(null, by_init, out)
+        # IPFIX: no header uptime at all, so the uptime reading is not computed just to be replaced
+        out = by_init if null.all() else np.where(null, by_init, (export - _since_ms_vec(ctx["uptime_ms"] - v)) * 1000)
         null = null & ~has_init
     # an export time near 1970 (a zeroed header) minus the uptime lands before it
     bad = (out < _TS_MIN_US) & ~null
@@ -860,7 +873,7 @@ def _group_batch(g: _Group, nulled: Counter[str]) -> pa.RecordBatch:
     def num(f: _Field | None, limit: int, typ: pa.DataType, col: str,
             v: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
         v = _nums(rec, f, limit, n) if v is None else v
-        if v is not None and v[1].any():  # the mask is exactly the values above `limit`
+        if v is not None and v[1] is not None and v[1].any():  # the mask is exactly the values above `limit`
             nulled[col] += int(v[1].sum())
         return _arr(v, typ, n)
 
