@@ -357,3 +357,43 @@ def test_url_logins_cached_and_short_cut_give_the_plain_answer():
         assert got == ref(t), t
         got.append("changed")  # a caller's list is its own: the cached answer must not change
     assert _url_logins(targets[0]) == ref(targets[0])
+
+
+# ------------------------------------------------------------------------------------------ DNS names
+def _parse_without_memo(monkeypatch, payload: bytes) -> object:
+    import minewatch.net.dns as dns
+
+    real = dns._read_name
+    monkeypatch.setattr(dns, "_read_name", lambda buf, pos, memo=None: real(buf, pos, None))
+    try:
+        return dns.parse_dns(payload)
+    finally:
+        monkeypatch.setattr(dns, "_read_name", real)
+
+
+def test_names_that_only_point_at_an_earlier_name_read_as_before(monkeypatch):
+    import random
+    import struct as st
+
+    from minewatch.net.dns import parse_dns
+    from test_intel_dns import header, response_with_cname
+
+    # pointer chains: question k is a pointer to question k-1, so it takes k pointers to read; past 64
+    # the message is cut there, with or without the names already read
+    for n in (3, 64, 65, 70):
+        body = b"\x04pool\x07example\x00" + st.pack("!HH", 1, 1)
+        at = [12]
+        for _ in range(n):
+            at.append(12 + len(body))
+            body += st.pack("!H", 0xC000 | at[-2]) + st.pack("!HH", 1, 1)
+        msg = header(qd=n + 1) + body
+        got = parse_dns(msg)
+        assert got == _parse_without_memo(monkeypatch, msg)
+        assert len(got.questions) == min(n + 1, 65) and got.complete == (n <= 64)
+    rng = random.Random(5)
+    base = response_with_cname()
+    for _ in range(1500):
+        b = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(len(b))] = rng.choice([0xC0, 0x0C, 0x00, rng.randrange(256)])
+        assert parse_dns(bytes(b)) == _parse_without_memo(monkeypatch, bytes(b))

@@ -114,13 +114,18 @@ def _label_text(raw: bytes) -> str:
 _PLAIN_NAME = re.compile(rb"[A-Za-z0-9_*\-.]+\Z")
 
 
-def _read_name(buf: bytes, pos: int) -> tuple[str, int]:
+def _read_name(buf: bytes, pos: int, memo: dict[int, tuple[str, int]] | None = None) -> tuple[str, int]:
     """Decode a name at `pos`; returns (name without trailing dot, position after it in the record).
 
     Why labels are collected raw and joined once: this runs for every name of every DNS answer in a
     capture (two or more per response), and one regex check and one decode of the whole name cost a
     third of a check and a decode per label. Names with any other byte go through `_label_text`.
+
+    `memo` (one message's names read so far, by start: text and pointers followed) answers a name that
+    is nothing but a pointer to one of them, as an answer's owner pointing at the question is: reading
+    from there again would follow the same bytes to the same text, one pointer deeper.
     """
+    start = pos
     n = len(buf)
     raws: list[bytes] = []
     total = 0
@@ -142,6 +147,11 @@ def _read_name(buf: bytes, pos: int) -> tuple[str, int]:
             jumps += 1
             if jumps > _MAX_JUMPS:
                 raise _Malformed("too many compression pointers")
+            if memo is not None and jumps == 1 and not raws:
+                known = memo.get(target)
+                if known is not None and known[1] + 1 <= _MAX_JUMPS:
+                    memo[start] = (known[0], known[1] + 1)
+                    return known[0], end_pos
             pos = lowest = target
             continue
         if length >= 0x40:
@@ -162,11 +172,13 @@ def _read_name(buf: bytes, pos: int) -> tuple[str, int]:
         name = joined.decode("ascii")
     else:
         name = ".".join([_label_text(r) for r in raws])
+    if memo is not None:
+        memo[start] = (name, jumps)
     return name, (end_pos if end_pos is not None else pos)
 
 
-def _read_record(buf: bytes, pos: int) -> tuple[ResourceRecord, int]:
-    name, pos = _read_name(buf, pos)
+def _read_record(buf: bytes, pos: int, memo: dict[int, tuple[str, int]] | None = None) -> tuple[ResourceRecord, int]:
+    name, pos = _read_name(buf, pos, memo)
     if pos + 10 > len(buf):
         raise _Malformed("record header cut short")
     rtype, rclass, ttl, rdlen = struct.unpack_from("!HHIH", buf, pos)
@@ -180,7 +192,7 @@ def _read_record(buf: bytes, pos: int) -> tuple[ResourceRecord, int]:
     elif rtype == 28 and rdlen == 16:
         value = socket.inet_ntop(socket.AF_INET6, rdata)
     elif rtype in _NAME_RDATA:
-        target, after = _read_name(buf, pos)
+        target, after = _read_name(buf, pos, memo)
         if after > pos + rdlen:
             raise _Malformed("name in rdata overruns its length")
         value = target
@@ -220,9 +232,10 @@ def parse_dns(payload: bytes, *, tcp: bool = False, answers_only: bool = False) 
         truncated=bool(flags & 0x0200),
     )
     pos = 12
+    memo: dict[int, tuple[str, int]] = {}
     try:
         for _ in range(qd):
-            name, pos = _read_name(buf, pos)
+            name, pos = _read_name(buf, pos, memo)
             if pos + 4 > len(buf):
                 raise _Malformed("question cut short")
             qtype, qclass = struct.unpack_from("!HH", buf, pos)
@@ -231,7 +244,7 @@ def parse_dns(payload: bytes, *, tcp: bool = False, answers_only: bool = False) 
         sections = ((an, msg.answers),) if answers_only else ((an, msg.answers), (ns, msg.authority), (ar, msg.additional))
         for count, section in sections:
             for _ in range(count):
-                rr, pos = _read_record(buf, pos)
+                rr, pos = _read_record(buf, pos, memo)
                 section.append(rr)
     except (_Malformed, struct.error, ValueError):
         msg.complete = False
