@@ -157,3 +157,25 @@ def test_shares_neither_follow_pushes_nor_keep_a_clock() -> None:
         r = _views(sc, blocks=False, seed=i)["timeline"]
         assert r is not None
         assert "requests_follow_pushes" not in r.subscores and "clocked_requests" not in r.subscores, (sc.kind, r.stats)
+
+
+def test_slices_whose_client_payload_follows_the_blocks_are_not_shares() -> None:
+    # an ETC wallet asks its balance after every head: with the feed, the client's payload per slice rises with the
+    # blocks in it, so the slices' block correlation is block tracking only
+    named = 0
+    for sc in _sessions("etc_newheads", 4, 12, {"role": "wallet", "deflate": False, "go_client": False}):
+        r = _views(sc, blocks=True)["slices"]
+        assert r is not None and not r.is_mining and "block_correlation" not in r.subscores, r.subscores
+        if "requests_follow_blocks" in r.subscores:
+            named += 1
+            ev = next(e for e in r.evidence if e.code == "behavior.requests_follow_blocks")
+            assert ev.text_zh and ev.data["t"] > B.REQUESTS_FOLLOW_BLOCKS_T and ev.data["coin"] == "ETC"
+    assert named >= 3
+
+
+def test_a_feed_of_several_chains_asks_more_of_the_best_one() -> None:
+    # the kernels keep the chain the pushes follow best: with eight chains the best of eight chances must clear
+    # the level of one (Bonferroni), and a feed of one chain keeps the old z >= 3
+    assert B.block_corr_bound(1) == 3.0
+    assert 3.5 < B.block_corr_bound(8) < 3.7
+    assert B.block_corr_bound(0) == 3.0

@@ -901,6 +901,23 @@ def _pushes(
     )
 
 
+#: One-sided level of the block-correlation tests: that of z = 3 (0.135 %), the bound for a feed of one coin.
+BLOCK_CORR_P = 0.00135
+
+
+def block_corr_bound(coins: int) -> float:
+    """The z (or t) a block correlation must reach when the best of `coins` chains in the feed is taken.
+
+    Why (review 10): the kernels keep the coin whose blocks the pushes follow best, so with a feed of several
+    chains the best z is the largest of several chances; at z ≥ 3 for each, a feed of the benchmark's eight chains
+    gave a PostgreSQL lookup session a slice correlation with an unrelated chain (seed 9001). Bonferroni keeps the
+    family's level at that of one chain: z ≥ Φ⁻¹(1 − 0.00135 / coins), 3.0 for one coin, 3.6 for eight.
+    """
+    from statistics import NormalDist
+
+    return max(3.0, NormalDist().inv_cdf(1.0 - BLOCK_CORR_P / max(coins, 1)))
+
+
 def _block_correlation(
     pt: np.ndarray, win: Sequence[tuple[float, float]], blocks: Mapping[str, np.ndarray], score: BehaviorScore
 ) -> None:
@@ -915,6 +932,7 @@ def _block_correlation(
     rate = pt.size / max(sum(b - a for a, b in win), 1.0)
     p0 = 1.0 - math.exp(-rate * window)
     best: tuple[float, str, int, int] | None = None
+    tested = 0
     for coin, bt in blocks.items():
         b = np.asarray(bt, dtype=float)
         inside = np.zeros(b.size, dtype=bool)
@@ -923,6 +941,7 @@ def _block_correlation(
         b = b[inside]
         if b.size < 3:
             continue
+        tested += 1
         idx = np.searchsorted(pt, b)
         hit = (idx < pt.size) & (pt[np.minimum(idx, pt.size - 1)] - b <= window)
         k = int(hit.sum())
@@ -934,7 +953,7 @@ def _block_correlation(
         return
     z, coin, k, n = best
     score.stats["block_corr_z"] = round(z, 2)
-    if z < 3.0 or k / n < 0.6:
+    if z < block_corr_bound(tested) or k / n < 0.6:
         return
     pts = 25.0 if z >= 5 else 15.0
     if score.subscores.get("share_poisson", 0.0) <= 0:
@@ -1140,7 +1159,7 @@ def _score_slices(
     SLICE_PUSH_COUNT_CHECK.apply(f.get(SLICE_PUSH_COUNT_CHECK.feature), sub, ev, blk=SLOWEST_BLOCK_S)
     score = BehaviorScore("slices", sub, ev, stats=stats)
     if blocks:
-        _slice_block_correlation(cbr, t0, width, blocks, score)
+        _slice_block_correlation(cbr, t0, width, blocks, score, payf=payf)
     return score
 
 
@@ -1650,6 +1669,12 @@ SLICE_UNCAUSED_PUSH_CHECK = ShapeTest(
 )  # fmt: skip
 
 
+#: Review 10, `requests_follow_blocks`: the t of the correlation between the client's payload and the blocks per inner
+#: slice above which the requests follow the blocks. The check takes a miner's block points and 20 more, so its level
+#: is one chance almost never reaches: at t > 3 (one-sided p ≈ 0.001 for normal counts) 3 of ~415 pool sessions on
+#: the development seeds crossed it (t 3.15-3.21), more than the level says, as payloads per slice are not normal;
+#: clients that ask something after each block reach t 20-100 (wallets, indexers) or a median 8 (dApps).
+REQUESTS_FOLLOW_BLOCKS_T = 4.0
 #: Review 10: the slice tests that show the client's side of a share stream, all needed (earned) for the slices'
 #: block correlation to count as mining: Poisson counts per slice and one message size.
 SLICE_CLIENT_SHARE_TESTS = ("poisson_counts", "constant_client_size")
@@ -1660,12 +1685,20 @@ SLICE_CLIENT_FAILURES = ("periodic_client", "bursty_client", "clocked_rate", "dr
 
 
 def _slice_block_correlation(
-    cbr: np.ndarray, t0: float, width: float, blocks: Mapping[str, np.ndarray], score: BehaviorScore
+    cbr: np.ndarray, t0: float, width: float, blocks: Mapping[str, np.ndarray], score: BehaviorScore,
+    payf: np.ndarray | None = None,
 ) -> None:
-    """Do slices that contain a real block carry more server bytes (a job push) than the others?"""
+    """Do slices that contain a real block carry more server bytes (a job push) than the others?
+
+    Review 10: if so, the server tracks that chain; it counts as mining only when the client's side is a share
+    stream (`SLICE_CLIENT_SHARE_TESTS` earned, none of `SLICE_CLIENT_FAILURES`), and when the client's payload per
+    slice (`payf`, its requests: ACKs carry none) does not rise with the blocks (`requests_follow_blocks`): a
+    miner's shares come at the hash rate whatever the blocks, a wallet asks something after each new head.
+    """
     if cbr.size < 20:
         return
-    best: tuple[float, str, float] | None = None
+    best: tuple[float, str, float, np.ndarray] | None = None
+    tested = 0
     for coin, bt in blocks.items():
         b = np.asarray(bt, dtype=float)
         kk = ((b - t0) // width).astype(int)
@@ -1675,19 +1708,44 @@ def _slice_block_correlation(
         nb = np.bincount(kk, minlength=cbr.size).astype(float)
         if nb.std() == 0 or cbr.std() == 0:
             continue
+        tested += 1
         r = float(np.corrcoef(nb, cbr)[0, 1])
         z = r * math.sqrt(cbr.size - 2) / math.sqrt(max(1 - r * r, 1e-9))
         if best is None or z > best[0]:
-            best = (z, coin, r)
+            best = (z, coin, r, nb)
     if best is None:
         return
-    z, coin, r = best
+    z, coin, r, nb = best
     score.stats["block_corr_z"] = round(z, 2)
-    if z < 3.0:
+    if z < block_corr_bound(tested):
         return
     pts = 20.0 if z >= 5 else 12.0
     sub = score.subscores
-    failed = sorted(k for k in SLICE_CLIENT_FAILURES if sub.get(k, 0.0) < 0)
+    # the inner slices, as `_slice_features` reads them: the first and the last are cut by the connection's start
+    # and end, and a short last slice (little payload, seldom a block) alone made a proxy's shares "follow" blocks
+    inner = slice(1, -1) if nb.size > 4 else slice(None)
+    rc = _corr(np.asarray(payf, dtype=float)[inner], nb[inner]) if payf is not None and len(payf) == nb.size else None
+    if rc is not None:
+        n_in = nb[inner].size
+        tc = rc * math.sqrt(n_in - 2) / math.sqrt(max(1.0 - rc * rc, 1e-9))
+        score.stats["request_block_t"] = round(tc, 2)
+        if tc > REQUESTS_FOLLOW_BLOCKS_T:
+            sub["requests_follow_blocks"] = REQUESTS_FOLLOW_PUSHES_PENALTY
+            score.evidence.append(
+                _ev(
+                    "requests_follow_blocks",
+                    f"the client's payload per slice rises with the {coin} blocks in it (r = {rc:.2f}, t = {tc:.1f} > "
+                    f"{REQUESTS_FOLLOW_BLOCKS_T:.0f}): the client asks something after each new block, as a wallet or "
+                    "dApp does; a miner's shares come at its hash rate, whatever the blocks",
+                    f"每个时间片的客户端载荷随其中的 {coin} 区块数增加（r = {rc:.2f}，t = {tc:.1f} > "
+                    f"{REQUESTS_FOLLOW_BLOCKS_T:.0f}）：客户端在每个新区块后发出查询，如钱包或 dApp；矿机的份额按算力产生，"
+                    "与区块无关",
+                    coin=coin,
+                    r=rc,
+                    t=tc,
+                )
+            )
+    failed = sorted(k for k in (*SLICE_CLIENT_FAILURES, "requests_follow_blocks") if sub.get(k, 0.0) < 0)
     missing = [k for k in SLICE_CLIENT_SHARE_TESTS if sub.get(k, 0.0) <= 0]
     if failed or missing:
         names = ", ".join(failed) if failed else ", ".join(missing)
