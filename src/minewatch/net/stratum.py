@@ -569,9 +569,10 @@ class SessionAnalyzer:
             self._tls_done = self._tls_done or direction == 0 or self._dirs[0].mode != "tls"
             return
         self._tls_done = True
+        ja3 = hello.ja3  # a property that hashes: worked out once
         self._f.sni = hello.sni
         self._f.alpn = hello.alpn
-        self._f.ja3 = hello.ja3
+        self._f.ja3 = ja3
         self._votes[direction][0] += 1
         if hello.sni:
             self._add_host(hello.sni)
@@ -583,7 +584,7 @@ class SessionAnalyzer:
             + (f", ALPN {','.join(hello.alpn)}" if hello.alpn else ""),
             f"TLS ClientHello，服务器名称 '{hello.sni or '-'}'"
             + (f"，ALPN {','.join(hello.alpn)}" if hello.alpn else ""),
-            {"sni": hello.sni, "alpn": hello.alpn, "ja3": hello.ja3, "ech": hello.ech},
+            {"sni": hello.sni, "alpn": hello.alpn, "ja3": ja3, "ech": hello.ech},
         )
 
     # ------------------------------------------------------------------ text: JSON lines and HTTP
@@ -2062,8 +2063,9 @@ class SessionAnalyzer:
         data = dict(data)
         data.setdefault("direction", "src->dst" if direction == 0 else "dst->src")
         when = utc_from_epoch(ts) if ts else None
-        at_en = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
-        at_zh = f"（{when:%Y-%m-%d %H:%M:%S} UTC）" if when else ""
+        stamp = f"{when:%Y-%m-%d %H:%M:%S}" if when else ""  # formatted once for both languages
+        at_en = f" at {stamp} UTC" if when else ""
+        at_zh = f"（{stamp} UTC）" if when else ""
         self._f.evidence.append(
             Evidence(
                 code=code,
