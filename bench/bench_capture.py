@@ -7,6 +7,13 @@ the headline figures, and the flow engine alone (reader + flow table + 16 KiB he
 
     python bench/bench_capture.py --input big.pcap
     python bench/bench_capture.py --make-big /tmp/big.pcap --size-mb 1024   # synth, or shared pcaps
+    python bench/bench_capture.py --input big.pcap --rounds 3 --baseline-src /tmp/old/src   # old vs new
+
+CPU seconds (user + system, children included) are printed beside wall seconds: on a machine shared
+with other jobs, wall time says as much about the others as about the tool. `--baseline-src DIR` also
+runs `minewatch scan` from an older copy of `src/` (first on PYTHONPATH), and `--rounds N` repeats every
+tool N times, interleaved (old and new scan alternate which goes first), so both see the same load;
+medians are reported.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -152,7 +160,26 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     wall = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     rss = int(m.group(1)) / 1024 if m else None
-    return {"wall": wall, "rss_mb": rss, "stdout": p.stdout, "rc": p.returncode, "stderr": p.stderr[-2000:]}
+    user = re.search(r"User time \(seconds\): ([\d.]+)", p.stderr)
+    sys_ = re.search(r"System time \(seconds\): ([\d.]+)", p.stderr)
+    cpu = float(user.group(1)) + float(sys_.group(1)) if user and sys_ else None
+    return {"wall": wall, "cpu": cpu, "rss_mb": rss, "stdout": p.stdout, "rc": p.returncode,
+            "stderr": p.stderr[-2000:]}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The runs of one tool as one: median wall and CPU seconds, largest peak RSS, the last run's output."""
+    ok = [r for r in runs if r["rc"] == 0]
+    if not ok:
+        return runs[-1]
+    out = dict(ok[-1])
+    out["wall"] = statistics.median(r["wall"] for r in ok)
+    cpus = [r["cpu"] for r in ok if r["cpu"] is not None]
+    out["cpu"] = statistics.median(cpus) if cpus else None
+    rss = [r["rss_mb"] for r in ok if r["rss_mb"] is not None]
+    out["rss_mb"] = max(rss) if rss else None
+    out["runs"] = [(round(r["wall"], 2), None if r["cpu"] is None else round(r["cpu"], 2)) for r in ok]
+    return out
 
 
 def main() -> None:
@@ -161,6 +188,8 @@ def main() -> None:
     ap.add_argument("--make-big", help="write a big capture here first (synth, else shared pcaps)")
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--skip", default="", help="comma list of tools to skip: engine,scan,tshark,nfstream")
+    ap.add_argument("--rounds", type=int, default=1, help="run every tool this many times, interleaved (medians)")
+    ap.add_argument("--baseline-src", help="also run `minewatch scan` from this older src/ directory (A/B)")
     ap.add_argument("--engine-only", help=argparse.SUPPRESS)
     ap.add_argument("--no-consumers", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -185,40 +214,58 @@ def main() -> None:
         tiny.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
                          + struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame)
         subprocess.run([PY, __file__, "--engine-only", str(tiny)], capture_output=True)
-    if "engine" not in skip:
-        for label, extra in (("engine", []), ("engine (no dissectors)", ["--no-consumers"])):
-            r = timed([PY, __file__, "--engine-only", path, *extra])
+    runs: dict[str, list[dict]] = {}
+
+    def note(label: str, r: dict) -> None:
+        runs.setdefault(label, []).append(r)
+
+    minewatch = str(REPO / ".venv" / "bin" / "minewatch")
+    for rnd in range(a.rounds):
+        if "engine" not in skip:
+            for label, extra in (("engine", []), ("engine (no dissectors)", ["--no-consumers"])):
+                r = timed([PY, __file__, "--engine-only", path, *extra])
+                if r["rc"] == 0:
+                    out = json.loads(r["stdout"].strip().splitlines()[-1])
+                    packets = out["packets"]
+                    r["info"] = f"{out['flows']} flows"
+                note(label, r)
+        if "scan" not in skip and Path(minewatch).exists():
+            sides = [("minewatch scan", None)]
+            if a.baseline_src:
+                sides.append(("minewatch scan (baseline)", a.baseline_src))
+                if rnd % 2:
+                    sides.reverse()  # neither side always runs first
+            for label, src in sides:
+                with tempfile.TemporaryDirectory() as home:
+                    env = dict(os.environ, MINEWATCH_HOME=home)
+                    if src:
+                        env["PYTHONPATH"] = src
+                    note(label, timed([minewatch, "scan", path], env=env))
+        if "tshark" not in skip and shutil.which("tshark"):
+            r = timed(["tshark", "-r", path, "-q", "-z", "conv,tcp"])
+            r["info"] = f"{sum(1 for x in r['stdout'].splitlines() if '<->' in x)} TCP conversations"
+            note("tshark conv,tcp", r)
+        if "nfstream" not in skip:
+            r = timed([PY, "-c", NFSTREAM_CODE, path])
             if r["rc"] == 0:
                 out = json.loads(r["stdout"].strip().splitlines()[-1])
-                packets = out["packets"]
                 r["info"] = f"{out['flows']} flows"
-            results[label] = r
-    if "scan" not in skip and (REPO / ".venv" / "bin" / "minewatch").exists():
-        with tempfile.TemporaryDirectory() as home:
-            env = dict(os.environ, MINEWATCH_HOME=home)
-            r = timed([str(REPO / ".venv" / "bin" / "minewatch"), "scan", path], env=env)
-            results["minewatch scan"] = r
-    if "tshark" not in skip and shutil.which("tshark"):
-        r = timed(["tshark", "-r", path, "-q", "-z", "conv,tcp"])
-        r["info"] = f"{sum(1 for x in r['stdout'].splitlines() if '<->' in x)} TCP conversations"
-        results["tshark conv,tcp"] = r
-    if "nfstream" not in skip:
-        r = timed([PY, "-c", NFSTREAM_CODE, path])
-        if r["rc"] == 0:
-            out = json.loads(r["stdout"].strip().splitlines()[-1])
-            r["info"] = f"{out['flows']} flows"
-            packets = packets or out["packets"]
-        results["nfstream"] = r
+                packets = packets or out["packets"]
+            note("nfstream", r)
+    results = {k: median_run(v) for k, v in runs.items()}
 
     print(f"\ninput: {path}  {size_mb:.1f} MB  {packets or '?'} packets\n")
-    print(f"{'tool':<26}{'seconds':>9}{'Mpkt/s':>9}{'MB/s':>9}{'peak RSS MB':>13}  note")
+    if a.rounds > 1:
+        print(f"{a.rounds} rounds, interleaved: medians (every run's wall and CPU seconds at the end)")
+    print(f"{'tool':<28}{'seconds':>9}{'CPU s':>8}{'Mpkt/s':>9}{'MB/s':>9}{'peak RSS MB':>13}  note")
     for k, r in results.items():
         if r["rc"] != 0:
-            print(f"{k:<26} failed (rc {r['rc']}): {r['stderr'][-300:]!r}")
+            print(f"{k:<28} failed (rc {r['rc']}): {r['stderr'][-300:]!r}")
             continue
         pps = packets / r["wall"] / 1e6 if packets else float("nan")
         rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] is not None else "?"
-        print(f"{k:<26}{r['wall']:>9.2f}{pps:>9.3f}{size_mb / r['wall']:>9.1f}{rss:>13}  {r.get('info', '')}")
+        cpu = f"{r['cpu']:.2f}" if r.get("cpu") is not None else "?"
+        print(f"{k:<28}{r['wall']:>9.2f}{cpu:>8}{pps:>9.3f}{size_mb / r['wall']:>9.1f}{rss:>13}  {r.get('info', '')}")
     # Packets are the same for every tool, so a packets/s ratio is the inverse ratio of the seconds.
     def ok(name: str) -> dict | None:
         r = results.get(name)
@@ -234,6 +281,12 @@ def main() -> None:
             x = o["wall"] / scan["wall"]
             verdict = "met" if x >= target else "NOT met"
             print(f"  minewatch scan / {other}: {x:.2f}x  (target >= {target:g}x: {verdict})")
+    base = ok("minewatch scan (baseline)")
+    if scan and base:
+        cpu = (f", CPU {base['cpu']:.2f} -> {scan['cpu']:.2f} s ({base['cpu'] / scan['cpu']:.2f}x)"
+               if base.get("cpu") and scan.get("cpu") else "")
+        print(f"  minewatch scan, baseline -> now: wall {base['wall']:.2f} -> {scan['wall']:.2f} s "
+              f"({base['wall'] / scan['wall']:.2f}x){cpu}")
     eng = ok("engine")
     if eng:
         for other in ("tshark conv,tcp", "nfstream"):
@@ -243,6 +296,12 @@ def main() -> None:
         if scan:
             print(f"  engine alone / minewatch scan: {scan['wall'] / eng['wall']:.2f}x  (the full scan's "
                   "start-up, dissectors, DNS, intel, timing detector and store writes cost the difference)")
+
+    if a.rounds > 1:
+        print("\nevery run (wall s, CPU s):")
+        for k, r in results.items():
+            print(f"  {k:<28}{r.get('runs')}")
+
 
 if __name__ == "__main__":
     main()
