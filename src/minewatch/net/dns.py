@@ -300,8 +300,13 @@ class NameCache:
         return len(self._map)
 
     def add(self, ip: str, name: str, ts: float, ttl: float, *, asked: bool = False) -> None:
+        if name:
+            self._add(ip, _norm_name(name), ts, ttl, asked)
+
+    def _add(self, ip: str, n: str, ts: float, ttl: float, asked: bool) -> None:
+        """`add` of a non-empty name already normalised (`_norm_name`), as `feed` has it."""
         key = _norm_ip(ip)
-        if key is None or not name:
+        if key is None:
             return
         ttl = min(max(float(ttl), self.min_ttl_s), self.max_ttl_s)
         names = self._map.get(key)
@@ -309,7 +314,6 @@ class NameCache:
             names = self._map[key] = {}
         else:
             self._map.move_to_end(key)
-        n = _norm_name(name)
         old_exp, old_asked = names.get(n, _NEVER)
         names[n] = (max(old_exp, ts + ttl), old_asked or asked)
         while len(self._map) > self.max_ips:
@@ -345,7 +349,8 @@ class NameCache:
             if asked is None:
                 asked = {_norm_name(q.name) for q in msg.questions}
             for name, ttl in chain.items():
-                self.add(rr.value, name, ts, ttl, asked=name in asked)
+                if name:
+                    self._add(rr.value, name, ts, ttl, name in asked)
             learnt += 1
         return learnt
 

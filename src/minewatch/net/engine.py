@@ -896,23 +896,22 @@ class FlowEngine:
         times = self.ff[slots].tolist()
         flows = self._flows
         on_end = self.on_flow_end
+        stats = self.stats
         for s, row, (first, last) in zip(slots.tolist(), rows, times, strict=True):
             f = flows.pop(s, None)
             if f is None:
                 continue
-            self._close_consumer(f)
+            c = f.consumer
+            if c is not None:  # close the consumer (held TCP segments delivered first)
+                r = f.reasm
+                if r is not None:
+                    if f.interested:
+                        r.flush()
+                    stats.reassembly_gaps += r.gaps
+                c.close()
             if on_end is not None:
                 on_end(self._summary(s, f, reason, row, first, last, lazy=True))
         self._release(slots)
-
-    def _close_consumer(self, f: _PyFlow) -> None:
-        if f.consumer is None:
-            return
-        if f.reasm is not None:
-            if f.interested:
-                f.reasm.flush()
-            self.stats.reassembly_gaps += f.reasm.gaps
-        f.consumer.close()
 
     def _summary(self, s: int, f: _PyFlow, reason: str, row: list[int] | None = None,
                  first: float | None = None, last: float | None = None, lazy: bool = False) -> FlowSummary:

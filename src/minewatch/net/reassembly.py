@@ -66,7 +66,9 @@ class TcpReassembler:
             h.started = True
             h.next_seq = seq
             self._gap(d, ts)
-        rel = seq_diff(seq, h.next_seq)
+        rel = (seq - h.next_seq) % SEQ_MOD  # seq_diff, inline: this runs for every segment of a flow
+        if rel >= HALF:
+            rel -= SEQ_MOD
         if rel < 0:
             if rel + wire_len <= 0:
                 return  # pure retransmission
@@ -76,7 +78,8 @@ class TcpReassembler:
             rel = 0
         if rel == 0:
             self._deliver(h, d, ts, data, wire_len)
-            self._drain(h, d)
+            if h.pending:
+                self._drain(h, d)
             return
         if rel > self.window:
             # Too far ahead to be reordering: the bytes in between were not captured.
