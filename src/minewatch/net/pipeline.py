@@ -176,7 +176,7 @@ class FlowExports:
 
     def __init__(self) -> None:
         # The decoder's template cache and column buffer are made at the first export datagram: importing
-        # the collector's module (pyarrow compute, pandas) cost ~0.5 s of every capture scan's start-up,
+        # the collector's module (pyarrow compute, pandas) cost ~0.3 CPU-s of every capture scan's start-up,
         # and most captures hold no export traffic at all.
         self.cache: Any = None
         self.buf: Any = None
