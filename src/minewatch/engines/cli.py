@@ -120,9 +120,9 @@ def power(
 
             cfg.meta = meta_tuples(read_meta(meta))
         if engine == "local":
-            from minewatch.engines.local import run_power
+            from minewatch.engines.local import default_workers, run_power
 
-            res = run_power(input, cfg, out=out)
+            res = run_power(input, cfg, out=out, workers=default_workers())
         else:
             from minewatch.engines.spark import run_power as spark_power
 

@@ -152,6 +152,22 @@ def _epoch_s(arr: pa.ChunkedArray) -> np.ndarray:
     return np.floor_divide(us, 1_000_000)
 
 
+def _in_order(t: pa.Table) -> bool:
+    """Whether rows are already in ascending (m, t, v) order, equal keys allowed; a NaN or null among
+    a meter's repeated time stamps counts as out of order (the sort then decides, as before)."""
+    if t.num_rows < 2:
+        return True
+    m, ts, v = (t.column(c).combine_chunks() for c in ("m", "t", "v"))
+    a, b = slice(1, None), slice(0, -1)
+
+    def pair(col: pa.Array, fn: str) -> pa.Array:
+        return pc.fill_null(pc.call_function(fn, [col[a], col[b]]), False)
+
+    later = pc.or_(pair(m, "greater"), pc.and_(pair(m, "equal"),
+                   pc.or_(pair(ts, "greater"), pc.and_(pair(ts, "equal"), pair(v, "greater_equal")))))
+    return bool(pc.all(later).as_py())
+
+
 def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[str, int]]:
     """Load-shape features of every meter in `table` (all readings of each meter it names).
 
@@ -159,6 +175,10 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
     issues by kind). Why the grid is built here and not by the engine: `readers.regularise` is what
     turns readings into a grid for `minewatch power scan` too, with the same rules for duplicates,
     gaps, registers and negative values.
+
+    Rows already in that order (the local engine's DuckDB `ORDER BY` gives it) are not sorted again:
+    the string sort was a tenth of this function's time on a year of hourly readings, the check a
+    few vectorised comparisons.
     """
     from datetime import UTC, datetime
 
@@ -179,7 +199,8 @@ def power_features(table: pa.Table, cfg: PowerConfig) -> tuple[pa.Table, dict[st
         cols["temp"] = pc.cast(table.column(cfg.temp_col), pa.float64())
     t = pa.table(cols).filter(ok)
     # (meter, time, value) order: Spark gives none, and a duplicate timestamp keeps the first row
-    t = t.sort_by([("m", "ascending"), ("t", "ascending"), ("v", "ascending")])
+    if not _in_order(t):
+        t = t.sort_by([("m", "ascending"), ("t", "ascending"), ("v", "ascending")])
     tally["readings"] += t.num_rows
     mids = t.column("m").to_numpy(zero_copy_only=False)
     secs = _epoch_s(t.column("t"))

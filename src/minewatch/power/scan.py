@@ -75,7 +75,7 @@ class ScanResult:
 GPU_ALGORITHM = "ethash"
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4096)  # one entry a (day, catalog, algorithm): 64 thrashed on 100,000 meters (a catalog load a miss)
 def machine_unit(day: str | None, catalog: Catalog | None = None, algorithm: str = "sha256d") -> MachineUnit | None:
     """The catalog's typical machine of `algorithm` at a date: the unit kW is divided by (None if no catalog).
 
