@@ -90,3 +90,25 @@ def test_machine_unit_cache_holds_a_year_of_days():
     for day in days * 2:
         machine_unit(day)
     assert machine_unit.cache_info().hits == len(days)
+
+
+def test_duckdb_spills_to_a_folder_of_its_own_and_removes_it(samples, tmp_path, monkeypatch):
+    # DuckDB's default for an in-memory database was `.tmp` in the current folder
+    import tempfile
+
+    from minewatch.engines.local import _connect
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    con = _connect(str(tmp_path / "spill's"))
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(tmp_path / "spill's")
+    con.close()
+    cfg = power_config(samples["meters"])
+    cols = [cfg.meter_col, cfg.ts_col, cfg.value_col]
+    it = iter_groups(samples["meters"], cols, (cfg.meter_col,), cols, batch_rows=50_000)
+    next(it)
+    assert len(list(tmp_path.glob("minewatch-duckdb-*"))) == 1
+    list(it)
+    assert not list(tmp_path.glob("minewatch-duckdb-*")) and not list(work.iterdir())

@@ -78,11 +78,18 @@ def parquet_glob(path: str | Path) -> str:
     return str(p / "**" / "*.parquet") if p.is_dir() else str(p)
 
 
-def _connect() -> Any:
+def _connect(spill: str | None = None) -> Any:
+    """An in-memory DuckDB on UTC; `spill` is the folder its out-of-core sort writes to.
+
+    Why a folder of our own: DuckDB's default for an in-memory database is `.tmp` in the current
+    folder, so a sort larger than memory wrote gigabytes into whatever folder the analyst ran the
+    command from (a repository, a share), and two runs from one folder shared it."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    if spill is not None:
+        con.execute(f"SET temp_directory='{spill.replace(chr(39), chr(39) * 2)}'")
     return con
 
 
@@ -144,8 +151,11 @@ def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], ord
                 batch_rows: int = BATCH_ROWS, computed: dict[str, str] | None = None) -> Iterator[pa.Table]:
     """Tables of whole groups (rows sorted by `order`, which starts with `keys`), about `batch_rows` each.
     `computed` adds SQL expressions as named columns (keys may use them)."""
+    import tempfile
+
     glob = parquet_glob(path)
-    con = _connect()
+    spill = tempfile.TemporaryDirectory(prefix="minewatch-duckdb-")
+    con = _connect(spill.name)
     cols = ", ".join([f'"{c}"' for c in columns] + [f'{e} AS "{n}"' for n, e in (computed or {}).items()])
     by = ", ".join(f'"{c}"' for c in order)
     try:
@@ -153,6 +163,8 @@ def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], ord
         # duckdb 2 renamed fetch_arrow_reader to to_arrow_reader; 1.x has only the former
         reader = (rel.to_arrow_reader if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader)(batch_rows)
     except Exception as e:
+        con.close()
+        spill.cleanup()
         raise InputError(f"not readable as Parquet ({str(e).splitlines()[0]})", path=str(path), offset=0) from e
     carry: pa.Table | None = None
     try:
@@ -172,6 +184,7 @@ def iter_groups(path: str | Path, columns: list[str], keys: tuple[str, ...], ord
             yield carry
     finally:
         con.close()
+        spill.cleanup()
 
 
 def write_rows(rows: pa.Table, out: str | Path, *, flagged_only: bool) -> list[Path]:

@@ -21,8 +21,10 @@ from minewatch.i18n import current, tr
 from minewatch.messages_zh import ISSUE_NAMES, error_prefix, error_text, position_zh, say
 from minewatch.power.detect import REPORT_THRESHOLD, clock_label, local_day
 from minewatch.power.readers import (
+    SCAN_BYTES_PER_READING,
     SHEET_SUFFIXES,
     DataIssue,
+    estimate_readings,
     read_files,
     read_meta,
     read_temperature,
@@ -83,6 +85,51 @@ def is_binary_input(path: Path) -> bool:
     if not head or head.startswith(_READER_MAGIC):
         return False
     return head.startswith(_BINARY_MAGIC) or text_encoding(head) is None
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (`MemAvailable`), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _too_big_for_memory(paths: list[Path]) -> str | None:
+    """Why the inputs cannot be scanned here (in the reader's language), or None when they can.
+
+    Why refuse up front: `power scan` holds every reading until the end (meters are joined across
+    files and compared with their peers), about `SCAN_BYTES_PER_READING` bytes each, so 100,000 meters
+    of a year of hourly readings need some 230 GB. Out of memory, the system kills the process after
+    minutes with no word, or takes memory others on the machine need. The in-process engine of
+    `minewatch spark power --engine local` sorts out of core and keeps memory bounded, with the same
+    scores and findings (without the impact assessment and the daily profile of each suspect)."""
+    avail = _available_memory()
+    if avail is None:
+        return None
+    sizes = [(p, estimate_readings(p)) for p in paths if p.is_file()]
+    n = sum(k for _, k in sizes if k)
+    need = n * SCAN_BYTES_PER_READING
+    if need <= avail:
+        return None
+    gb_need, gb_avail = need / 1e9, avail / 1e9
+    parquet = [p for p, k in sizes if k and p.suffix.lower() in (".parquet", ".pq")]
+    first = str(parquet[0]) if len(parquet) == 1 else "FILE.parquet"
+    return tr(
+        f"about {n:,} readings in {len(sizes)} file(s): `power scan` holds every reading in memory, about "
+        f"{gb_need:,.0f} GB here, and {gb_avail:,.0f} GB are available. Scan large inputs with "
+        f"`minewatch spark power {first} --engine local --out DIR`, which sorts out of core in bounded memory "
+        f"and gives the same scores (a folder of Parquet files is one input; convert CSV to Parquet first, "
+        f"e.g. with DuckDB: COPY (SELECT * FROM 'in.csv') TO 'in.parquet'); "
+        f"or split the meters into smaller files",
+        f"共 {len(sizes)} 个文件，约 {n:,} 条读数：`power scan` 须把全部读数放入内存，此处约需 {gb_need:,.0f} GB，"
+        f"可用 {gb_avail:,.0f} GB。大数据请用 `minewatch spark power {first} --engine local --out 目录`："
+        f"它在磁盘上排序、内存有界，得分相同（Parquet 文件夹可作为一个输入；CSV 请先转为 Parquet，"
+        f"例如用 DuckDB：COPY (SELECT * FROM 'in.csv') TO 'in.parquet'）；或把电表拆分到较小的文件中")
 
 
 def _not_meter(err: Console, p: Path) -> None:
@@ -266,6 +313,10 @@ def scan(
     for p in binary:
         _not_meter(err, p)
     readable = [p for p in files if p not in binary]
+    too_big = _too_big_for_memory(readable)
+    if too_big:
+        err.print(f"[red]{error_prefix().strip()}[/red]{'' if current() == 'zh' else ' '}{escape(too_big)}")
+        raise typer.Exit(2)
     # every file first, then each meter's readings joined across files (monthly exports) onto one grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

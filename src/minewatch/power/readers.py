@@ -315,6 +315,52 @@ def _is_parquet(p: Path) -> bool:
     return p.suffix.lower() in (".parquet", ".pq")
 
 
+#: Peak memory of `power scan` per reading of its input, measured (`/usr/bin/time -v`, docs/power.md
+#: "Speed"): a long hourly Parquet of 2,000 and 5,000 meters x 8,760 h peaked at about 270 bytes a
+#: reading. Why so many: the whole input is read into one polars frame, then per-meter NumPy arrays,
+#: grids and the block kernel's copies, all held until the scan ends (meters are joined across files
+#: and compared with their peers). Used only to refuse an input that cannot fit, so rounded down.
+SCAN_BYTES_PER_READING = 250
+
+
+def estimate_readings(p: Path) -> int | None:
+    """About how many readings a meter file holds, without reading it (None: cannot tell cheaply).
+
+    Why: `power scan` holds every reading in memory, and a file of 876 M readings needs some 230 GB;
+    the command should say so before it runs out of memory, not after. Parquet: rows from the footer
+    (times the value columns of a wide table: every column but meter and time). Plain CSV: the file's
+    size over the mean length of its first lines, times its value columns. Compressed files and
+    workbooks are not estimated (workbooks cannot hold enough rows to matter)."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    try:
+        size = p.stat().st_size
+        if head.startswith(b"PAR1"):
+            import pyarrow.parquet as pq
+
+            md = pq.ParquetFile(p).metadata
+            return int(md.num_rows) * max(1, md.num_columns - 2 if md.num_columns > 4 else 1)
+    except Exception:  # an unreadable footer is the reader's to name, with its position
+        return None
+    if head.startswith(_NOT_TEXT_MAGIC) or not head:
+        return None
+    lines = head.splitlines()[1:-1] if size > len(head) else head.splitlines()[1:]
+    if not lines:
+        return 0
+    mean = sum(len(x) + 1 for x in lines) / len(lines)
+    text = head.decode("utf-8", errors="replace")
+    delim = max((",", ";", "\t", "|"), key=text.count)
+    fields = lines[-1].decode("utf-8", errors="replace").count(delim) + 1
+    return int(size / mean) * max(1, fields - 2 if fields > 4 else 1)
+
+
+#: how files that are no plain text begin: gzip, zstd, zip (xlsx, ods), OLE2 (xls)
+_NOT_TEXT_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
 #: Spreadsheets read with calamine (fastexcel): what grid staff export from acquisition systems.
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 
