@@ -1,6 +1,7 @@
 """Labelled benchmark of encrypted mining against benign long-lived TLS, in three granularities.
 
     python -m minewatch.evaluate.encrypted [--mining N] [--benign N] [--seed S] [--real] [--ceiling] [--json FILE]
+                                          [--lookalikes N] [--blocks]
 
 Why two halves. Hours-long TLS sessions cannot be run in real time for thousands of flows, so
 the large set is *simulated*: one statistical generator writes a script per session (when the
@@ -20,7 +21,9 @@ reset by each block; shares are Poisson with a rate fixed per session. Benign (l
 WebSocket notification channels, MQTT telemetry (timer) and event-driven MQTT, interactive SSH,
 IMAP IDLE, OpenVPN over TCP, gRPC server streams, mobile push channels, video. All durations are
 log-uniform between 15 min and 4 h, i.e. every flow is "long-lived". Every parameter range is in
-this file; none was tuned per flow. Views: the packet timeline (captures), 60 s slices (NetFlow
+this file; none was tuned per flow. Review 10: `--lookalikes N` adds honest sessions whose server pushes follow
+real blocks (Electrum wallets, Ethereum `newHeads` subscriptions; `LOOKALIKE_KINDS`), reported apart from the
+metrics, and `--blocks` scores every session with a block feed holding the blocks its pushes follow. Views: the packet timeline (captures), 60 s slices (NetFlow
 active timeout) and per-connection totals (Zeek conn), all derived from the same packets.
 """
 
