@@ -112,3 +112,30 @@ def test_duckdb_spills_to_a_folder_of_its_own_and_removes_it(samples, tmp_path, 
     assert len(list(tmp_path.glob("minewatch-duckdb-*"))) == 1
     list(it)
     assert not list(tmp_path.glob("minewatch-duckdb-*")) and not list(work.iterdir())
+
+
+def test_a_file_grouped_by_meter_is_read_without_sort_and_scores_alike(samples, tmp_path):
+    import pyarrow.parquet as pq
+
+    from minewatch.engines.local import grouped_file
+
+    table = pq.read_table(samples["meters"])
+    cols = ["meter_id", "ts", "kwh"]
+    # meters together but in descending order, each meter's hours reversed: grouped, not sorted
+    grouped = table.sort_by([("meter_id", "descending"), ("ts", "descending")])
+    pq.write_table(grouped, tmp_path / "grouped.parquet", row_group_size=7_000)
+    by_time = table.sort_by([("ts", "ascending"), ("meter_id", "ascending")])
+    pq.write_table(by_time, tmp_path / "by_time.parquet")
+    # one meter split in two runs, far apart
+    split = pa.concat_tables([table.slice(0, 100), table.slice(4800), table.slice(100, 4700)])
+    pq.write_table(split, tmp_path / "split.parquet")
+    assert grouped_file(tmp_path / "grouped.parquet", "meter_id", cols, batch_rows=5_000)
+    assert not grouped_file(tmp_path / "by_time.parquet", "meter_id", cols)
+    assert not grouped_file(tmp_path / "split.parquet", "meter_id", cols, batch_rows=5_000)
+    assert not grouped_file(tmp_path, "meter_id", cols)  # a folder takes the sort
+    ref = run_power(tmp_path / "by_time.parquet", PowerConfig(source="meters"))  # findings name their source
+    for name in ("grouped.parquet", "split.parquet"):
+        got = run_power(tmp_path / name, PowerConfig(source="meters"), batch_rows=20_000)
+        assert got.rows.num_rows == 48
+        assert got.rows.column("finding").to_pylist() == ref.rows.column("finding").to_pylist(), name
+        assert got.tally == ref.tally
