@@ -139,3 +139,18 @@ def test_a_file_grouped_by_meter_is_read_without_sort_and_scores_alike(samples, 
         assert got.rows.num_rows == 48
         assert got.rows.column("finding").to_pylist() == ref.rows.column("finding").to_pylist(), name
         assert got.tally == ref.tally
+
+
+def test_row_groups_larger_than_the_limit_take_the_sort(samples, tmp_path, monkeypatch):
+    # the path without sort reads a row group whole: a writer's huge row group must not set the memory
+    import pyarrow.parquet as pq
+
+    import minewatch.engines.local as local
+
+    cols = ["meter_id", "ts", "kwh"]
+    pq.write_table(pq.read_table(samples["meters"]), tmp_path / "m.parquet", row_group_size=10_000)
+    assert local.grouped_file(tmp_path / "m.parquet", "meter_id", cols)
+    monkeypatch.setattr(local, "MAX_ROW_GROUP_ROWS", 9_999)
+    assert not local.grouped_file(tmp_path / "m.parquet", "meter_id", cols)
+    got = list(local.iter_file_groups(tmp_path / "m.parquet", cols, ("meter_id",), batch_rows=3_000))
+    assert sum(t.num_rows for t in got) == 48 * 200 * 24 and max(t.num_rows for t in got) < 2 * 3_000 + 4_800
