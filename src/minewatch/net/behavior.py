@@ -364,13 +364,23 @@ def score_timeline(
     modes = size_modes(ml[req_idx])
     keep_center = None
     share_center = None
-    # idle gap before each client message: a keepalive is sent exactly KEEPALIVE_S after the last send
+    # idle gap before each client message: a keepalive is sent KEEPALIVE_S after the last send (MQTT's PINGREQ)
+    # or after the last line received (XMRig: `Client::parse` restarts the timer on every line, job pushes
+    # included), so either gap of ~60 s counts. With only the first, a miner whose pool pushes about once a
+    # minute had its keepalives taken for its shares, and their 60 s for a share clock (`clocked_requests`).
     cidx = np.flatnonzero(client)
     prev_gap = np.full(mt.size, np.inf)
     prev_gap[cidx[1:]] = np.where(seg[cidx[1:]] == seg[cidx[:-1]], np.diff(mt[cidx]), np.inf)
+    sidx = np.flatnonzero(~client)
+    prev_rx = np.full(mt.size, np.inf)
+    if sidx.size:
+        j = np.searchsorted(mt[sidx], mt[cidx], side="left") - 1
+        ok = j >= 0
+        ok[ok] &= seg[sidx[j[ok]]] == seg[cidx[ok]]
+        prev_rx[cidx[ok]] = mt[cidx[ok]] - mt[sidx[j[ok]]]
     for center, count in modes[:3]:
         sel = req_idx[in_mode(ml[req_idx], center)]
-        idle = np.abs(prev_gap[sel] - KEEPALIVE_S) <= 3.0
+        idle = (np.abs(prev_gap[sel] - KEEPALIVE_S) <= 3.0) | (np.abs(prev_rx[sel] - KEEPALIVE_S) <= 3.0)
         if count >= 4 and np.mean(idle) >= 0.5:
             if keep_center is None:
                 keep_center = center
