@@ -316,7 +316,7 @@ def _is_parquet(p: Path) -> bool:
 
 
 #: Peak memory of `power scan` per reading of its input, measured (`/usr/bin/time -v`, docs/power.md
-#: "Speed"): a long hourly Parquet of 2,000 and 5,000 meters x 8,760 h peaked at about 270 bytes a
+#: "Speed"): a long hourly Parquet of 2,000 and 5,000 meters x 8,760 h peaked at 268 and 260 bytes a
 #: reading. Why so many: the whole input is read into one polars frame, then per-meter NumPy arrays,
 #: grids and the block kernel's copies, all held until the scan ends (meters are joined across files
 #: and compared with their peers). Used only to refuse an input that cannot fit, so rounded down.
