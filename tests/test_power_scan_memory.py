@@ -43,6 +43,16 @@ def test_estimate_readings(tmp_path):
     wide.write_text("meter_id,date," + ",".join(f"h{i}" for i in range(24)) + "\n"
                     + "".join(f"M1,2024-01-{d:02d}," + ",".join(["1.5"] * 24) + "\n" for d in range(1, 11)))
     assert estimate_readings(wide) == 10 * 24
+    # a long export with more quantities beside the energy is one reading a row, not one per column (review 16:
+    # 20 meters x 2,000 rows were estimated at 162,000 readings and could be refused)
+    extra = tmp_path / "extra.csv"
+    extra.write_text("meter,time,kwh,kvarh,voltage,status\n" + "".join(
+        f"M{m},2024-01-01 {h % 24:02d}:00,1.5,0.2,230.1,ok\n" for m in range(20) for h in range(100)))
+    assert abs(estimate_readings(extra) - 2000) <= 0.02 * 2000
+    t = pa.table({"meter": ["a"] * 10, "time": list(range(10)), "kwh": [1.0] * 10, "kvarh": [0.1] * 10,
+                  "voltage": [230.0] * 10})
+    pq.write_table(t, tmp_path / "extra.parquet")
+    assert estimate_readings(tmp_path / "extra.parquet") == 10
     gz = tmp_path / "x.csv.gz"
     gz.write_bytes(b"\x1f\x8b\x08\x00rest")
     assert estimate_readings(gz) is None

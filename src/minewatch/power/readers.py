@@ -341,8 +341,8 @@ def estimate_readings(p: Path) -> int | None:
         if head.startswith(b"PAR1"):
             import pyarrow.parquet as pq
 
-            md = pq.ParquetFile(p).metadata
-            return int(md.num_rows) * max(1, md.num_columns - 2 if md.num_columns > 4 else 1)
+            pf = pq.ParquetFile(p)
+            return int(pf.metadata.num_rows) * _readings_per_row(list(pf.schema_arrow.names))
     except Exception:  # an unreadable footer is the reader's to name, with its position
         return None
     if head.startswith(_NOT_TEXT_MAGIC) or not head:
@@ -353,8 +353,25 @@ def estimate_readings(p: Path) -> int | None:
     mean = sum(len(x) + 1 for x in lines) / len(lines)
     text = head.decode("utf-8", errors="replace")
     delim = max((",", ";", "\t", "|"), key=text.count)
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    header = [c.strip().strip('"') for c in first.split(delim)]
     fields = lines[-1].decode("utf-8", errors="replace").count(delim) + 1
-    return int(size / mean) * max(1, fields - 2 if fields > 4 else 1)
+    per_row = 1 if _long_header(header) else max(1, fields - 2 if fields > 4 else 1)
+    return int(size / mean) * per_row
+
+
+def _readings_per_row(cols: list[str]) -> int:
+    """Readings a row stands for: one in a long table (`_long_header`; its other columns are other quantities or
+    context, e.g. kvarh, voltage, status), else every column but the first two (a wide, daily or points table). Review 16: counting every extra column of a long export made `power scan` refuse files that fit."""
+    if _long_header(cols):
+        return 1
+    return max(1, len(cols) - 2 if len(cols) > 4 else 1)
+
+
+def _long_header(cols: list[str]) -> bool:
+    """A long table's header: a meter, a time and a named value column (a day-by-points table has the first two
+    and numbered or clock-time columns instead of a value)."""
+    return bool(_find(cols, METER_COLS) and _find(cols, TS_COLS) and _find(cols, VALUE_COLS))
 
 
 #: how files that are no plain text begin: gzip, zstd, zip (xlsx, ods), OLE2 (xls)
