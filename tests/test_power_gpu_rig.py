@@ -17,7 +17,7 @@ from minewatch.power.detect import (
 )
 from minewatch.power.features import analyse_block
 from minewatch.power.readers import MeterMeta, MeterSeries
-from minewatch.power.scan import scan_series
+from minewatch.power.scan import MeterScore, scan_series
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 
@@ -49,7 +49,7 @@ def rig(rng: np.random.Generator, kw: float) -> np.ndarray:
     return kw * (H >= ONSET_DAY * 24 + 15) * (1 + rng.normal(0, 0.02, H.size))
 
 
-def _scan(kw_rows: list[np.ndarray], tariff: str, temp_d: np.ndarray) -> dict[str, object]:
+def _scan(kw_rows: list[np.ndarray], tariff: str, temp_d: np.ndarray) -> dict[str, MeterScore]:
     series, meta, temps = [], {}, {}
     ts = START + np.arange(DAYS * 24, dtype=np.int64) * 3600
     for k, kw in enumerate(kw_rows):

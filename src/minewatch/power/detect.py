@@ -164,7 +164,7 @@ RESIDENTIAL_RIG_KW = 1.0
 SMALL_TEMP = (0.15, 0.05)
 SMALL_ROUGH = (0.12, 0.06)
 SMALL_PERSIST = (0.8, 0.95)
-SMALL_NO_WEATHER = 0.5
+SMALL_UNMEASURED = 0.5
 
 
 #: how the onset is dated (features.py), stated with every power finding in both languages
@@ -382,7 +382,7 @@ def subscores_block(
             if not tc:
                 continue
             t = tc.lower()
-            if any(w in t for w in RESIDENTIAL_TARIFFS):
+            if home[i]:
                 ctx_tariff[i] = float(res_pts[i])
             elif any(w in t for w in SMALL_TARIFFS) and flat[i] > 0.5 and not declared[i]:
                 # a flat load on an agricultural tariff is out of place, unless the declared business runs
@@ -438,15 +438,16 @@ def small_rig_quality(b: Block) -> np.ndarray:
     Why stricter than an ASIC-sized step: a household adds honest loads of about a kilowatt all the time
     (a heat pump or heater for the winter, a heat-pump water heater at night, an aquarium's heater and lamps,
     a new tenant), and each of them follows the hour of the day, the weather or the season. A rig draws the
-    same in every hour, whatever the weather, day after day, and stays. So each of those facts must hold, and
-    they multiply: the same shift in most hours (`uniform` 0.85 -> 0.95), no temperature share
-    (`temp_frac` 0.15 -> 0.05; without weather data it cannot be shown and the step keeps half), a steady floor
-    over the first weeks (`ep_rough` 12 % -> 6 % of the added kW), and the new level kept to the end
-    (`persist` 0.8 -> 0.95). Graded, so a nearly clear rig still ranks above a household with nothing.
+    same whatever the weather, day after day, and stays. So each of those facts must hold, and they multiply:
+    no temperature share (`temp_frac` 0.15 -> 0.05; without weather data it cannot be shown and the step keeps
+    half), a steady floor over the first weeks (`ep_rough` 12 % -> 6 % of the added kW; half when unmeasured),
+    and the new level kept to the end (`persist` 0.8 -> 0.95). The same shift in every hour is not required
+    here (peak-hour curtailment and a household's own seasonal evening load break it, docs/power.md); the step
+    points weigh it as for any step. Graded, so a nearly clear rig still ranks above a household with nothing.
     """
-    temp = np.where(np.isnan(b.temp_frac), SMALL_NO_WEATHER,
+    temp = np.where(np.isnan(b.temp_frac), SMALL_UNMEASURED,
                     _clip01((SMALL_TEMP[0] - b.temp_frac) / (SMALL_TEMP[0] - SMALL_TEMP[1])))
-    steady = np.where(np.isnan(b.ep_rough), SMALL_NO_WEATHER,
+    steady = np.where(np.isnan(b.ep_rough), SMALL_UNMEASURED,
                       _clip01((SMALL_ROUGH[0] - b.ep_rough) / (SMALL_ROUGH[0] - SMALL_ROUGH[1])))
     stays = np.where(np.isnan(b.persist), 1.0, _clip01((b.persist - SMALL_PERSIST[0]) / (SMALL_PERSIST[1] - SMALL_PERSIST[0])))
     return temp * steady * stays

@@ -356,16 +356,17 @@ def estimate_readings(p: Path) -> int | None:
     first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     header = [c.strip().strip('"') for c in first.split(delim)]
     fields = lines[-1].decode("utf-8", errors="replace").count(delim) + 1
-    per_row = 1 if _long_header(header) else max(1, fields - 2 if fields > 4 else 1)
+    per_row = _readings_per_row(header, fields)
     return int(size / mean) * per_row
 
 
-def _readings_per_row(cols: list[str]) -> int:
+def _readings_per_row(cols: list[str], n_fields: int | None = None) -> int:
     """Readings a row stands for: one in a long table (`_long_header`; its other columns are other quantities or
     context, e.g. kvarh, voltage, status), else every column but the first two (a wide, daily or points table). Review 16: counting every extra column of a long export made `power scan` refuse files that fit."""
     if _long_header(cols):
         return 1
-    return max(1, len(cols) - 2 if len(cols) > 4 else 1)
+    n = len(cols) if n_fields is None else n_fields  # a CSV's data line: the header may be a title row
+    return max(1, n - 2 if n > 4 else 1)
 
 
 def _long_header(cols: list[str]) -> bool:
